@@ -1,0 +1,1 @@
+"""Campaign lifecycle, objectives, KPI targets, audience and channels."""

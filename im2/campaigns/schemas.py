@@ -1,0 +1,271 @@
+"""Campaign vocabularies (status, objective, channels, KPI metrics) and request/response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from im2.i18n import N_
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    PAUSED = "paused"
+    ENDED = "ended"
+    ARCHIVED = "archived"
+
+
+# The status machine: draft → scheduled → live ⇄ paused → ended → archived.
+TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
+    CampaignStatus.DRAFT: frozenset({CampaignStatus.SCHEDULED, CampaignStatus.ARCHIVED}),
+    CampaignStatus.SCHEDULED: frozenset({CampaignStatus.DRAFT, CampaignStatus.LIVE}),
+    CampaignStatus.LIVE: frozenset({CampaignStatus.PAUSED, CampaignStatus.ENDED}),
+    CampaignStatus.PAUSED: frozenset({CampaignStatus.LIVE, CampaignStatus.ENDED}),
+    CampaignStatus.ENDED: frozenset({CampaignStatus.ARCHIVED}),
+    CampaignStatus.ARCHIVED: frozenset(),
+}
+EDITABLE_STATUSES = frozenset(
+    {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED}
+)
+
+STATUS_LABELS = {
+    CampaignStatus.DRAFT: N_("Draft"),
+    CampaignStatus.SCHEDULED: N_("Scheduled"),
+    CampaignStatus.LIVE: N_("Live"),
+    CampaignStatus.PAUSED: N_("Paused"),
+    CampaignStatus.ENDED: N_("Ended"),
+    CampaignStatus.ARCHIVED: N_("Archived"),
+}
+# What the button that moves a campaign *to* a status says.
+TRANSITION_LABELS = {
+    CampaignStatus.DRAFT: N_("Back to draft"),
+    CampaignStatus.SCHEDULED: N_("Schedule"),
+    CampaignStatus.LIVE: N_("Go live"),
+    CampaignStatus.PAUSED: N_("Pause"),
+    CampaignStatus.ENDED: N_("End now"),
+    CampaignStatus.ARCHIVED: N_("Archive"),
+}
+
+
+class Objective(StrEnum):
+    AWARENESS = "awareness"
+    ENGAGEMENT = "engagement"
+    UGC = "ugc"
+    CONVERSION = "conversion"
+    FISSION = "fission"
+    FEEDBACK = "feedback"
+
+
+OBJECTIVE_LABELS = {
+    Objective.AWARENESS: N_("Awareness"),
+    Objective.ENGAGEMENT: N_("Engagement"),
+    Objective.UGC: N_("User-generated content"),
+    Objective.CONVERSION: N_("Conversion"),
+    Objective.FISSION: N_("Fission (invite friends)"),
+    Objective.FEEDBACK: N_("Feedback"),
+}
+
+
+class Channel(StrEnum):
+    WECHAT = "wechat"
+    WEIBO = "weibo"
+    DOUYIN = "douyin"
+    XIAOHONGSHU = "xiaohongshu"
+    BILIBILI = "bilibili"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    X = "x"
+    TIKTOK = "tiktok"
+    OFFLINE_QR = "offline_qr"
+    EMAIL = "email"
+    SMS = "sms"
+    OTHER = "other"
+
+
+CHANNEL_LABELS = {
+    Channel.WECHAT: N_("WeChat"),
+    Channel.WEIBO: N_("Weibo"),
+    Channel.DOUYIN: N_("Douyin"),
+    Channel.XIAOHONGSHU: N_("Xiaohongshu"),
+    Channel.BILIBILI: N_("Bilibili"),
+    Channel.FACEBOOK: N_("Facebook"),
+    Channel.INSTAGRAM: N_("Instagram"),
+    Channel.X: N_("X (Twitter)"),
+    Channel.TIKTOK: N_("TikTok"),
+    Channel.OFFLINE_QR: N_("Offline QR code"),
+    Channel.EMAIL: N_("E-mail"),
+    Channel.SMS: N_("SMS"),
+    Channel.OTHER: N_("Other"),
+}
+
+
+class Media(StrEnum):
+    PAID = "paid"
+    OWNED = "owned"
+    EARNED = "earned"
+
+
+MEDIA_LABELS = {Media.PAID: N_("Paid"), Media.OWNED: N_("Owned"), Media.EARNED: N_("Earned")}
+
+
+class KpiMetric(StrEnum):
+    """KPI keys a campaign can set targets on; the analytics registry defines each one."""
+
+    PARTICIPANTS = "participants"
+    INTERACTIONS = "interactions"
+    INTERACTION_RATE = "interaction_rate"
+    REACH = "reach"
+    UGC_COUNT = "ugc_count"
+    SHARES = "shares"
+    K_FACTOR = "k_factor"
+    CONVERSIONS = "conversions"
+    CONVERSION_RATE = "conversion_rate"
+    REVENUE = "revenue"
+    RETENTION_D7 = "retention_d7"
+
+
+KPI_LABELS = {
+    KpiMetric.PARTICIPANTS: N_("Participants"),
+    KpiMetric.INTERACTIONS: N_("Interactions"),
+    KpiMetric.INTERACTION_RATE: N_("Interaction rate (%)"),
+    KpiMetric.REACH: N_("Reach (unique viewers)"),
+    KpiMetric.UGC_COUNT: N_("UGC submissions"),
+    KpiMetric.SHARES: N_("Shares"),
+    KpiMetric.K_FACTOR: N_("K-factor"),
+    KpiMetric.CONVERSIONS: N_("Conversions"),
+    KpiMetric.CONVERSION_RATE: N_("Conversion rate (%)"),
+    KpiMetric.REVENUE: N_("Revenue (CNY)"),
+    KpiMetric.RETENTION_D7: N_("D7 retention (%)"),
+}
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+TimezoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class KpiTargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: KpiMetric
+    target_value: float = Field(gt=0, le=1e12)
+    deadline: datetime | None = Field(
+        default=None, description="Naive times are read in the campaign's time zone."
+    )
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    media: Media
+    budget: float | None = Field(default=None, ge=0, le=1e12)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    slug: Slug
+    description: LongText = ""
+    objective: Objective
+    audience: LongText = ""
+    timezone: TimezoneName = "Asia/Shanghai"
+    starts_at: datetime | None = Field(
+        default=None, description="Naive times are read in the campaign's time zone."
+    )
+    ends_at: datetime | None = None
+    kpi_targets: list[KpiTargetIn] = Field(default_factory=list, max_length=20)
+    channels: list[ChannelIn] = Field(default_factory=list, max_length=len(Channel))
+    template: str | None = Field(default=None, max_length=32)
+
+
+class CampaignUpdate(BaseModel):
+    """Fields left out stay as they are; lists given replace the old ones whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    slug: Slug | None = None
+    description: LongText | None = None
+    objective: Objective | None = None
+    audience: LongText | None = None
+    timezone: TimezoneName | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    kpi_targets: list[KpiTargetIn] | None = Field(default=None, max_length=20)
+    channels: list[ChannelIn] | None = Field(default=None, max_length=len(Channel))
+
+
+class CampaignTransition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: CampaignStatus
+
+
+class CampaignDuplicate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    slug: Slug | None = None
+
+
+class KpiTargetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    metric: KpiMetric
+    target_value: float
+    deadline: datetime | None
+
+
+class ChannelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel: Channel
+    media: Media
+    budget: float | None
+    currency: str
+
+
+class CampaignRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    slug: str
+    name: str
+    description: str
+    objective: Objective
+    audience: str
+    status: CampaignStatus
+    timezone: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    template_key: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+    kpi_targets: list[KpiTargetRead]
+    channels: list[ChannelRead]
+    next_statuses: list[CampaignStatus]
+
+
+class CampaignFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[CampaignStatus] = Field(default_factory=list)
+    objective: Objective | None = None
+    channel: Channel | None = None
+    q: str | None = Field(default=None, max_length=120)
+    include_archived: bool = False
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignRead]
+    next_cursor: str | None

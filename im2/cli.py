@@ -1,0 +1,309 @@
+"""The `im2` command line: serve, demo, migrate, users, tokens, events, jobs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from im2.clock import SystemClock
+from im2.config import Settings, get_settings
+from im2.db import Database
+from im2.errors import IM2Error
+
+app = typer.Typer(help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True)
+user_app = typer.Typer(help="Console users.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces (brands).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+events_app = typer.Typer(help="The event log.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(token_app, name="token")
+app.add_typer(events_app, name="events")
+app.add_typer(jobs_app, name="jobs")
+
+err = Console(stderr=True)
+out = Console()
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn known errors into one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except IM2Error as exc:
+            where = f" ({exc.field})" if exc.field else ""
+            err.print(f"[red]error{where}:[/red] {exc.message}")
+            raise typer.Exit(1) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ()))
+            err.print(f"[red]error ({field}):[/red] {first.get('msg')}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            err.print(f"[red]configuration error:[/red] {error.get('msg')}")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _db() -> Database:
+    return Database(_settings().database_url)
+
+
+@app.command()
+@friendly
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from im2.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    out.print(f"database is up to date: {settings.database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the console, the public pages and the API."""
+    import uvicorn
+
+    from im2.web.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+@friendly
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    reset: Annotated[bool, typer.Option(help="Delete the demo database first.")] = False,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load data and exit.")] = False,
+) -> None:
+    """Migrate, load demo data (once) and serve it."""
+    import uvicorn
+
+    from im2.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+    from im2.migrations import upgrade
+    from im2.web.app import create_app
+
+    settings = _settings()
+    if reset and settings.is_sqlite:
+        path = Path(settings.database_url.split("///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    created = load_demo(db, now=SystemClock().now())
+    db.dispose()
+    out.print("demo data " + ("loaded" if created else "already present"))
+    url = f"http://{host}:{port}/console"
+    out.print(f"\n  console: [bold]{url}[/bold]")
+    for email, _name, role in DEMO_USERS:
+        out.print(f"  {role:8} {email}  password: {DEMO_PASSWORD}")
+    out.print(f"  API docs: http://{host}:{port}/api/docs\n")
+    if not no_serve:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@workspace_app.command("create")
+@friendly
+def workspace_create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Shanghai",
+) -> None:
+    """Create a workspace (a brand account)."""
+    from im2.workspaces import service
+
+    with _db().transaction() as session:
+        workspace = service.do_create_workspace(
+            session, slug=slug, name=name, timezone=timezone, now=datetime.now(UTC)
+        )
+    out.print(f"workspace {workspace.slug} created (id {workspace.id})")
+
+
+class RoleName(StrEnum):
+    owner = "owner"
+    editor = "editor"
+    analyst = "analyst"
+    viewer = "viewer"
+
+
+@user_app.command("create")
+@friendly
+def user_create(
+    email: str,
+    workspace: Annotated[str, typer.Option(help="Workspace slug to join.")],
+    role: Annotated[RoleName, typer.Option(help="Role in that workspace.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password."),
+    ] = "",
+) -> None:
+    """Create a console user (or add an existing one) and give them a role in a workspace."""
+    from im2.workspaces import service
+    from im2.workspaces.schemas import Role
+
+    now = datetime.now(UTC)
+    with _db().transaction() as session:
+        actor = service.system_actor(session, workspace_slug=workspace)
+        user_id = service.get_user_id(session, email=email)
+        if user_id is None:
+            user_id = service.do_create_user(
+                session,
+                email=email,
+                display_name=name or email.split("@")[0],
+                password=password,
+                now=now,
+            )
+        service.do_add_member(
+            session,
+            actor=actor,
+            workspace_id=actor.workspace_id,
+            user_id=user_id,
+            role=Role(role.value),
+            now=now,
+        )
+    out.print(f"{email} is now {role.value} of {workspace}")
+
+
+@token_app.command("create")
+@friendly
+def token_create(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    role: Annotated[RoleName, typer.Option(help="What the token may do.")],
+    name: Annotated[str, typer.Option(help="A label to recognise it by.")] = "cli",
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
+) -> None:
+    """Create an API token and print it (shown once; only its hash is stored)."""
+    from im2.workspaces import service
+    from im2.workspaces.schemas import Role
+
+    now = datetime.now(UTC)
+    with _db().transaction() as session:
+        actor = service.system_actor(session, workspace_slug=workspace)
+        created = service.do_create_token(
+            session,
+            actor=actor,
+            name=name,
+            role=Role(role.value),
+            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+            now=now,
+        )
+    err.print(f"token {created.prefix}… ({created.role.value}) for {workspace}; store it now:")
+    print(created.token)
+
+
+class ExportFormatName(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]error ({option}):[/red] use an ISO date or time, e.g. 2026-11-01")
+        raise typer.Exit(2) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@events_app.command("export")
+@friendly
+def events_export(
+    output: Annotated[Path, typer.Option(help="File to write.")],
+    fmt: Annotated[ExportFormatName, typer.Option("--format", help="File format.")] = (
+        ExportFormatName.parquet
+    ),
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace (slug).")] = None,
+    campaign: Annotated[int | None, typer.Option(help="Only this campaign (id).")] = None,
+    since: Annotated[str | None, typer.Option(help="From this UTC time (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until this UTC time (exclusive).")] = None,
+) -> None:
+    """Write events to Parquet, CSV or JSON Lines."""
+    from im2.events import service as events
+    from im2.workspaces import service as workspaces
+
+    since_at, until_at = _parse_time(since, "--since"), _parse_time(until, "--until")
+    if since_at and until_at and until_at <= since_at:
+        err.print("[red]error (--until):[/red] --until must be after --since")
+        raise typer.Exit(2)
+    db = _db()
+    with db.session() as session:
+        workspace_id = None
+        if workspace is not None:
+            found = workspaces.get_workspace(session, slug=workspace)
+            if found is None:
+                err.print(f"[red]error (--workspace):[/red] no workspace {workspace!r}")
+                raise typer.Exit(1)
+            workspace_id = found.id
+        total = events.count_events(
+            session, workspace_id=workspace_id, campaign_id=campaign, since=since_at, until=until_at
+        )
+        with Progress(
+            TextColumn("exporting events"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("export", total=total)
+            written = events.export_events(
+                session,
+                output=output,
+                fmt=events.ExportFormat(fmt.value),
+                workspace_id=workspace_id,
+                campaign_id=campaign,
+                since=since_at,
+                until=until_at,
+                progress=lambda n: progress.advance(task, n),
+            )
+    err.print(f"{written} events written to {output}")
+
+
+@jobs_app.command("run")
+@friendly
+def jobs_run() -> None:
+    """Run every background job once (for cron, or a worker outside the server)."""
+    from im2.jobs import JOBS
+
+    db, clock = _db(), SystemClock()
+    for job in JOBS:
+        result: Any = job.run(db, clock)
+        count = len(result) if hasattr(result, "__len__") else ""
+        out.print(f"{job.name}: done {count}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

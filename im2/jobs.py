@@ -1,0 +1,38 @@
+"""The in-process job runner of the embedded default: each job every N seconds, with retries.
+
+Every job is idempotent (safe to run twice), so a crash or a second server process running the
+same job does no harm; production deployments may run the same functions from a worker instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from im2.campaigns.jobs import advance_campaigns_job
+from im2.clock import Clock
+from im2.db import Database
+
+log = logging.getLogger("im2.jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    run: Callable[[Database, Clock], Any]
+
+
+JOBS: tuple[Job, ...] = (Job("advance_campaigns", advance_campaigns_job),)
+
+
+async def run_jobs_forever(db: Database, clock: Clock, *, interval: float) -> None:
+    while True:
+        for job in JOBS:
+            try:
+                await asyncio.to_thread(job.run, db, clock)
+            except Exception:  # a failing job is retried at the next tick, never fatal
+                log.exception("job %s failed; retrying in %.0f s", job.name, interval)
+        await asyncio.sleep(interval)

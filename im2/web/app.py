@@ -1,0 +1,92 @@
+"""The app factory: one FastAPI app serving the API, the console and static files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, RedirectResponse
+
+from im2 import __version__
+from im2.campaigns import api as campaigns_api
+from im2.campaigns import pages as campaigns_pages
+from im2.clock import Clock, SystemClock
+from im2.config import Settings, get_settings
+from im2.db import Database
+from im2.jobs import run_jobs_forever
+from im2.web.context import RequestContextMiddleware
+from im2.web.errors import install_error_handlers
+from im2.web.idempotency import IdempotencyMiddleware
+from im2.workspaces import api as workspaces_api
+from im2.workspaces import pages as workspaces_pages
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database(settings.database_url)
+    the_clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.run_scheduler:
+            task = asyncio.create_task(
+                run_jobs_forever(database, the_clock, interval=settings.scheduler_interval_seconds)
+            )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="IM2 API",
+        version=__version__,
+        description=(
+            "Interactive media 2.0 marketing platform. Authenticate with "
+            "`Authorization: Bearer <token>` (create tokens in the console or with "
+            "`im2 token create`). Errors have one shape: "
+            '`{"error": {"code", "message", "field"}}`. POST requests honour `Idempotency-Key`.'
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.clock = the_clock
+
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestContextMiddleware, secure_cookies=settings.secure_cookies)
+    install_error_handlers(app)
+
+    app.include_router(workspaces_api.router)
+    app.include_router(campaigns_api.router)
+    app.include_router(workspaces_pages.router)
+    app.include_router(campaigns_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console", status_code=303)
+
+    return app

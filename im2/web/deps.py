@@ -1,0 +1,102 @@
+"""Dependencies shared by the JSON API and the console pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from starlette.datastructures import FormData
+
+from im2.config import Settings
+from im2.db import Database
+from im2.errors import Unauthorized
+from im2.i18n import _
+from im2.web.csrf import FIELD, check_csrf
+from im2.workspaces import service as workspaces
+from im2.workspaces.schemas import Actor, SessionUser
+
+SESSION_COOKIE = "im2_session"
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def api_actor(
+    db: DbDep,
+    now: NowDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Actor:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized(_("Send an API token in the header: Authorization: Bearer <token>."))
+    raw = authorization[7:].strip()
+    with db.session() as session:
+        actor, stale = workspaces.authenticate_token(session, raw_token=raw, now=now)
+    if stale:
+        with db.transaction() as session:
+            workspaces.touch_token(session, token_id=actor.id or 0, now=now)
+    return actor
+
+
+ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+class LoginRequired(Exception):
+    """Raised by console dependencies; the app answers with a redirect to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def console_user(request: Request, db: DbDep, now: NowDep) -> SessionUser:
+    raw = request.cookies.get(SESSION_COOKIE)
+    user = None
+    if raw:
+        with db.session() as session:
+            user = workspaces.get_session_user(session, raw_token=raw, now=now)
+    if user is None:
+        raise LoginRequired(str(request.url.path))
+    request.state.user = user
+    return user
+
+
+ConsoleUser = Annotated[SessionUser, Depends(console_user)]
+
+
+def console_actor(request: Request, workspace: str, user: ConsoleUser, db: DbDep) -> Actor:
+    with db.session() as session:
+        actor = workspaces.actor_for_user(session, user=user, workspace_slug=workspace)
+    request.state.actor = actor
+    return actor
+
+
+ConsoleActor = Annotated[Actor, Depends(console_actor)]
+
+
+async def csrf_form(request: Request) -> FormData:
+    """The posted form, after its CSRF token was checked."""
+    form = await request.form()
+    token = form.get(FIELD)
+    check_csrf(request, token if isinstance(token, str) else None)
+    return form
+
+
+CsrfForm = Annotated[FormData, Depends(csrf_form)]

@@ -1,0 +1,98 @@
+"""One error body for the API, an error page for the console; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from im2.errors import IM2Error
+from im2.i18n import _
+from im2.web.deps import LoginRequired
+from im2.web.templating import render
+
+log = logging.getLogger("im2.web")
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field, **extra}}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/live/")) or request.url.path in (
+        "/openapi.json",
+        "/healthz",
+    )
+
+
+def field_of(loc: tuple[int | str, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IM2Error)
+    async def _im2_error(request: Request, exc: IM2Error) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                error_body(exc.code, exc.message, exc.field), status_code=exc.status_code
+            )
+        return _error_page(request, exc.status_code, exc.message)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/console/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid", "type": "invalid"}
+        if first.get("type") == "json_invalid":
+            message = _("The request body is not valid JSON.")
+            code = "malformed_json"
+        else:
+            message = str(first.get("msg", "invalid"))
+            code = "invalid"
+        details = [
+            {"field": field_of(tuple(e.get("loc", ()))), "message": str(e.get("msg"))}
+            for e in errors
+        ]
+        if _wants_json(request):
+            return JSONResponse(
+                error_body(code, message, field_of(tuple(first.get("loc", ()))), details=details),
+                status_code=422,
+            )
+        return _error_page(request, 422, message)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            message = _("Not found.")
+        elif exc.status_code == 405:
+            message = _("This method is not allowed here.")
+        else:
+            message = str(exc.detail)
+        if _wants_json(request):
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            return JSONResponse(
+                error_body(code, message),
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = _("Something went wrong on our side; nothing was saved. Please try again.")
+        if _wants_json(request):
+            return JSONResponse(error_body("internal", message), status_code=500)
+        return _error_page(request, 500, message)

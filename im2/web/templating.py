@@ -1,0 +1,79 @@
+"""One Jinja environment for every room's templates, with gettext and shared helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from im2 import i18n
+from im2.web.csrf import FIELD, csrf_token
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = [
+    _PACKAGE / "web" / "templates",
+    _PACKAGE / "workspaces" / "templates",
+    _PACKAGE / "campaigns" / "templates",
+]
+
+env = Environment(
+    loader=FileSystemLoader([str(p) for p in TEMPLATE_DIRS]),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+)
+
+
+def local_time(
+    value: datetime | None, zone: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M"
+) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def input_time(value: datetime | None, zone: str) -> str:
+    """The value a datetime-local input shows: wall-clock time in the campaign's zone."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def number(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+env.filters["local_time"] = local_time
+env.filters["input_time"] = input_time
+env.filters["number"] = number
+env.globals["tr"] = i18n.gettext  # translate a value marked with N_ elsewhere
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "request": request,
+        "locale": i18n.get_locale(),
+        "locales": i18n.LOCALE_NAMES,
+        "csrf_field": FIELD,
+        "csrf_token": csrf_token(request),
+        "user": getattr(request.state, "user", None),
+        "actor": getattr(request.state, "actor", None),
+    }
+    ctx.update(context or {})
+    html = env.get_template(name).render(ctx)
+    return HTMLResponse(html, status_code=status_code)

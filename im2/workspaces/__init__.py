@@ -1,0 +1,1 @@
+"""Brands (workspaces), console users and their roles, API tokens, sessions and the audit log."""
