@@ -320,19 +320,42 @@ def _structural_virality(
     return out
 
 
-def _max_breadth_per_tree(forest: ShareForest, max_depth: int) -> IntArray:
-    levels = max_depth + 1
-    t = forest.n_trees
-    if t * levels <= 4 * forest.n_nodes + 1024:
-        counts = np.bincount(forest.tree * levels + forest.depth, minlength=t * levels)
-        widest: IntArray = counts.reshape(t, levels).max(axis=1).astype(np.int64)
-        return widest
-    # Many trees and a deep one: a dense tree × level table would not fit, so count the
-    # occupied (tree, level) cells only.
-    keys, counts = np.unique(forest.tree * levels + forest.depth, return_counts=True)
-    out = np.zeros(t, dtype=np.int64)
-    np.maximum.at(out, keys // levels, counts)
+def _max_breadth_per_tree(forest: ShareForest, sizes: IntArray) -> IntArray:
+    # Single-person trees (most trees of a campaign) have breadth 1; counting only the rest
+    # usually lets a dense tree × level table fit, which avoids sorting.
+    out = np.ones(forest.n_trees, dtype=np.int64)
+    grown = np.flatnonzero(sizes > 1)
+    if grown.size == 0:
+        return out
+    local = np.full(forest.n_trees, -1, dtype=np.int64)
+    local[grown] = np.arange(grown.size)
+    node_local = local[forest.tree]
+    members = node_local >= 0
+    depth = forest.depth[members]
+    levels = int(depth.max()) + 1
+    keys = node_local[members] * levels + depth
+    if grown.size * levels <= 4 * forest.n_nodes + 1024:
+        table = np.bincount(keys, minlength=grown.size * levels).reshape(grown.size, levels)
+        out[grown] = table.max(axis=1)
+        return out
+    # Many trees and a deep one: a dense table would not fit, so count occupied cells only.
+    cells, counts = np.unique(keys, return_counts=True)
+    widest = np.zeros(grown.size, dtype=np.int64)
+    np.maximum.at(widest, cells // levels, counts)
+    out[grown] = widest
     return out
+
+
+def _channel_counts(codes: IntArray) -> tuple[tuple[int, int], ...]:
+    if codes.size == 0:
+        return ()
+    low, high = int(codes.min()), int(codes.max())
+    if high - low <= 4 * codes.size + 1024:  # channel codes are small: count without sorting
+        counts = np.bincount(codes - low)
+        present = np.flatnonzero(counts)
+        return tuple((int(c) + low, int(counts[c])) for c in present)
+    values, counts = np.unique(codes, return_counts=True)
+    return tuple((int(v), int(k)) for v, k in zip(values, counts, strict=True))
 
 
 def tree_metrics(forest: ShareForest) -> TreeMetrics:
@@ -342,7 +365,6 @@ def tree_metrics(forest: ShareForest) -> TreeMetrics:
     depth = np.zeros(t, dtype=np.int64)
     np.maximum.at(depth, forest.tree, forest.depth)
     depth_sum = np.bincount(forest.tree, weights=forest.depth, minlength=t)
-    max_depth = int(forest.depth.max()) if forest.n_nodes else 0
     child = np.flatnonzero(forest.parent >= 0)
     sv = _structural_virality(forest, child, forest.tree[child], sizes)
     return TreeMetrics(
@@ -350,7 +372,7 @@ def tree_metrics(forest: ShareForest) -> TreeMetrics:
         size=_frozen(sizes),
         depth=_frozen(depth),
         mean_depth=_frozen(depth_sum / np.maximum(sizes, 1)),
-        max_breadth=_frozen(_max_breadth_per_tree(forest, max_depth)),
+        max_breadth=_frozen(_max_breadth_per_tree(forest, sizes)),
         structural_virality=_frozen(sv),
     )
 
@@ -412,7 +434,6 @@ def cascade_metrics(
     )
     largest = int(np.argmax(tree_sizes)) if n_trees else 0
     cycle_time, timed, negative = _cycle_time(forest, child)
-    codes, counts = np.unique(forest.channel[child], return_counts=True)
     converted = int(child.size) if invites_converted is None else invites_converted
     return CascadeMetrics(
         size=size,
@@ -428,5 +449,5 @@ def cascade_metrics(
         viral_cycle_time=cycle_time,
         timed_edges=timed,
         negative_gaps=negative,
-        channels=tuple((int(c), int(k)) for c, k in zip(codes, counts, strict=True)),
+        channels=_channel_counts(forest.channel[child]),
     )

@@ -142,6 +142,24 @@ def test_chain_and_star_closed_forms() -> None:
     assert star_metrics.structural_virality == pytest.approx(2 * (n - 1) / n)
 
 
+def test_breadth_and_channels_of_sparse_forests() -> None:
+    # A 3,000-deep chain beside a thousand small trees makes the tree × level table too big
+    # to hold densely; channel codes far apart make a dense count too big as well.
+    chain = np.arange(-1, 2_999)
+    fan = np.array([-1, 3_000, 3_000, 3_000])
+    pairs = np.repeat(np.arange(3_004, 5_004, 2), 2)
+    pairs[::2] = -1
+    channel = np.full(5_004, -1)
+    channel[1] = 10**12
+
+    forest = build_forest(np.concatenate([chain, fan, pairs]), channel=channel)
+    trees = tree_metrics(forest)
+
+    assert trees.max_breadth[:3].tolist() == [1, 3, 1]
+    assert set(trees.max_breadth[2:].tolist()) == {1}
+    assert cascade_metrics(forest).channels == ((-1, 4_001), (10**12, 1))
+
+
 def _oracle(parent: list[int]) -> tuple[list[int], list[int], dict[int, float]]:
     """Depth, subtree size and per-root mean pair distance by walking and all-pairs BFS."""
     n = len(parent)
