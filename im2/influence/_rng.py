@@ -44,3 +44,17 @@ def step_uniform(state: np.uint64) -> tuple[np.uint64, float]:
     """Return the advanced state and a float in [0, 1); keeps the state in a register."""
     state = state + _GOLDEN
     return state, float(mix64(state) >> _S11) * _TWO_POW_MINUS_53
+
+
+# What a stream is used for. Keys differ per purpose so that, for one user seed, the RR sets
+# that choose seeds and the simulations that evaluate them never share random numbers
+# (shared numbers would make the evaluation optimistic).
+RR_ESTIMATION = 0
+RR_SELECTION = 1
+SIMULATION = 2
+_PURPOSES = 4
+
+
+def stream_key(seed: int, purpose: int) -> np.uint64:
+    """The kernel seed for a user seed (>= 0) and one of the purposes above."""
+    return np.uint64((seed * _PURPOSES + purpose) % 2**64)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from im2.influence._rng import RR_ESTIMATION, RR_SELECTION, stream_key
 from im2.influence.errors import InfluenceError
 from im2.influence.graph import Graph, check_lt_weights
 from im2.influence.rrsets import Model, Progress, RRSampler
@@ -151,7 +152,7 @@ def select_seeds(
     lambda_prime, lambda_star = sample_sizes(n, max_seeds, epsilon, ell_adjusted, gamma)
     eps_prime = math.sqrt(2.0) * epsilon
 
-    estimation = RRSampler(graph, model=model, seed=2 * seed, memory_budget=memory_budget)
+    estimation = RRSampler(graph, model=model, seed=stream_key(seed, RR_ESTIMATION), memory_budget=memory_budget)
     lower_bound = 1.0
     i = 1
     while i < math.log2(n):
@@ -168,7 +169,7 @@ def select_seeds(
     if reuse_samples:
         final = estimation
     else:
-        final = RRSampler(graph, model=model, seed=2 * seed + 1, memory_budget=memory_budget)
+        final = RRSampler(graph, model=model, seed=stream_key(seed, RR_SELECTION), memory_budget=memory_budget)
         # Refuse early on the estimate from phase one instead of after filling memory.
         if final.bytes_needed(theta, estimation.mean_size()) > memory_budget:
             raise estimation._refuse(theta)

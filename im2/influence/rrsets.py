@@ -267,10 +267,12 @@ class RRSampler:
     the mean RR-set size seen so far and a hard cap stops the sampler itself.
     """
 
-    def __init__(self, graph: Graph, *, model: Model, seed: int, memory_budget: int) -> None:
+    def __init__(
+        self, graph: Graph, *, model: Model, seed: np.uint64, memory_budget: int
+    ) -> None:
         self.graph = graph
         self.model = model
-        self.seed = np.uint64(seed % 2**64)
+        self.seed = seed
         self.memory_budget = memory_budget
         self.count = 0
         self._nodes = np.empty(1024, dtype=np.int32)
