@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: demo test lint pytest serve migrate clean
+.PHONY: demo test lint pytest serve migrate clean messages
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,3 +36,8 @@ test: lint pytest
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# Re-extract UI strings and merge them into the Chinese catalog (then translate the new ones).
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --omit-header -o build/messages.pot im2
+	$(BIN)/pybabel update -i build/messages.pot -d im2/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.campaigns.models import Campaign, CampaignChannel, CampaignKpiTarget
 from im2.campaigns.presets import PRESETS_BY_KEY
 from im2.campaigns.schemas import (
     EDITABLE_STATUSES,
+    STATUS_LABELS,
     TRANSITIONS,
     CampaignCreate,
     CampaignDuplicate,
@@ -115,6 +117,19 @@ def _check_slug_free(
         )
 
 
+def _flush_unique_slug(session: Session, campaign: Campaign) -> None:
+    """Insert or update under a savepoint, so a concurrent writer that took the same slug after
+    our check turns into the same 409 as the check itself (the unique index has the last word)."""
+    try:
+        with session.begin_nested():
+            session.add(campaign)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            _("Another campaign in this workspace already uses this slug."), field="slug"
+        ) from None
+
+
 def _kpi_rows(targets: list[KpiTargetIn], timezone: str) -> list[CampaignKpiTarget]:
     return [
         CampaignKpiTarget(
@@ -205,8 +220,7 @@ def do_create_campaign(
         kpi_targets=_kpi_rows(data.kpi_targets, data.timezone),
         channels=_channel_rows(data.channels),
     )
-    session.add(campaign)
-    session.flush()
+    _flush_unique_slug(session, campaign)
     _record(
         session,
         actor=actor,
@@ -342,7 +356,7 @@ def do_update_campaign(
         session.flush()
         campaign.channels.extend(_channel_rows(data.channels))
     campaign.updated_at = now
-    session.flush()
+    _flush_unique_slug(session, campaign)
     after = _snapshot(campaign)
     changed = sorted(k for k in after if after[k] != before.get(k))
     if changed:
@@ -392,7 +406,9 @@ def _apply_transition(
     old = CampaignStatus(campaign.status)
     if to not in TRANSITIONS[old]:
         raise Conflict(
-            _("A campaign cannot go from {old} to {new}.").format(old=old.value, new=to.value),
+            _("A campaign cannot go from {old} to {new}.").format(
+                old=_(STATUS_LABELS[old]), new=_(STATUS_LABELS[to])
+            ),
             field="status",
         )
     if to is CampaignStatus.SCHEDULED:

@@ -1,0 +1,217 @@
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL when IM2_TEST_DATABASE_URL
+names one), a controllable clock, the app, and a workspace with one member of each role."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from im2.clock import ManualClock
+from im2.config import Environment, Settings
+from im2.db import Database
+from im2.migrations import all_metadata, upgrade
+from im2.workspaces import service as workspaces
+from im2.workspaces.schemas import Role
+
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its cheapest in tests: the suite hashes hundreds of passwords, and what is under
+    test is the flow, not the work factor (production keeps argon2-cffi's RFC 9106 defaults)."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from im2.workspaces import service
+
+    original = service._hasher
+    service._hasher = PasswordHasher.from_parameters(CHEAPEST)
+    yield
+    service._hasher = original
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("IM2_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'im2-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = _database_url(tmp_path_factory)
+    if url.startswith("postgresql"):
+        db = Database(url)
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        db.dispose()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _session_db(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+def _wipe(db: Database) -> None:
+    tables = [t.name for t in reversed(all_metadata().sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own table names)
+
+
+@pytest.fixture
+def db(_session_db: Database) -> Iterator[Database]:
+    """The test database, emptied after each test (the app commits for real, as in production)."""
+    yield _session_db
+    _wipe(_session_db)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env=Environment.TEST,
+        database_url=database_url,
+        run_scheduler=False,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, clock: ManualClock) -> FastAPI:
+    from im2.web.app import create_app
+
+    return create_app(settings, db=db, clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class Brand:
+    """A workspace with one console user and one API token per role."""
+
+    slug: str
+    workspace_id: int
+    emails: dict[Role, str]
+    tokens: dict[Role, str]
+
+    def auth(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def make_brand(db: Database, *, slug: str, now: datetime) -> Brand:
+    emails: dict[Role, str] = {}
+    tokens: dict[Role, str] = {}
+    with db.transaction() as session:
+        ws = workspaces.do_create_workspace(
+            session, slug=slug, name=f"Brand {slug}", timezone="Asia/Shanghai", now=now
+        )
+        for role in Role:
+            email = f"{role.value}@{slug}.example.com"
+            user_id = workspaces.do_create_user(
+                session, email=email, display_name=role.value.title(), password=PASSWORD, now=now
+            )
+            workspaces.do_add_member(
+                session, actor=None, workspace_id=ws.id, user_id=user_id, role=role, now=now
+            )
+            emails[role] = email
+        system = workspaces.system_actor(session, workspace_slug=slug)
+        for role in Role:
+            created = workspaces.do_create_token(
+                session, actor=system, name=f"{role.value} token", role=role, expires_at=None,
+                now=now,
+            )
+            tokens[role] = created.token
+    return Brand(slug=slug, workspace_id=ws.id, emails=emails, tokens=tokens)
+
+
+@pytest.fixture
+def brand(db: Database, clock: ManualClock) -> Brand:
+    return make_brand(db, slug="acme", now=clock.now())
+
+
+def campaign_payload(**overrides: object) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "name": "春季樱花投票",
+        "slug": "spring-vote",
+        "objective": "engagement",
+        "timezone": "Asia/Shanghai",
+        "starts_at": "2026-03-10T10:00:00",
+        "ends_at": "2026-03-20T22:00:00",
+        "kpi_targets": [{"metric": "participants", "target_value": 5000}],
+        "channels": [{"channel": "weibo", "media": "paid", "budget": 8000}],
+    }
+    payload.update(overrides)
+    return payload
+
+
+# --- a real server on loopback, for concurrency and browser tests ---------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[LiveServer]:
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):  # up to ~20 s
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("the test server did not start")
+    yield LiveServer(url=url, app=app)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
