@@ -202,6 +202,9 @@ def main() -> None:
     figures["million_node_seconds_shuffled_ids"] = round(
         timed(numpy_metrics, shuffled_parent, join[shuffle], channel[shuffle])[0], 3
     )
+    # Worst shape for depth: a single million-long chain (20 lifting rounds instead of 6).
+    chain = np.arange(-1, n - 1)
+    figures["million_chain_seconds"] = round(timed(numpy_metrics, chain, join, channel)[0], 3)
     tracemalloc.start()
     numpy_metrics(parent, join, channel)
     peak_mb = tracemalloc.get_traced_memory()[1] / 2**20

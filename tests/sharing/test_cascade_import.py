@@ -78,6 +78,14 @@ def test_cycles_lose_their_latest_edge() -> None:
     assert cascade_metrics(build.forest).trees == 2
 
 
+def test_no_records_make_an_empty_forest() -> None:
+    result = parse_edge_list(["# nothing yet", ""])
+
+    assert result.build.forest.n_nodes == 0
+    assert result.build.report.dropped.size == 0
+    assert cascade_metrics(result.build.forest).size == 0
+
+
 def test_edge_list_whitespace_with_times_and_channels() -> None:
     text = """# who brought whom
     - alice 0
