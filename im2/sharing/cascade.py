@@ -4,7 +4,8 @@ A share forest has one node per participant, numbered 0..n-1. `parent[i]` is the
 brought `i` (first touch), or -1 when `i` came on their own (a root: an organic joiner, or the
 campaign itself if the caller models it as a node). `time[i]` is when `i` joined, in seconds on
 any fixed clock (NaN when unknown), so the edge parent→child happened at `time[child]`;
-`channel[i]` is the channel code of the share that brought `i` (-1 for roots or unknown).
+`channel[i]` is the channel code of the share that brought `i` (-1 when unknown; a root may
+carry the channel it arrived through, such as an ad).
 
 Everything is vectorised. Depth, tree membership and subtree sizes come from one binary-lifting
 pass (see `_climb`), which needs log2(max depth) rounds of whole-array operations whatever the
