@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,13 @@ def number(value: float | int | None) -> str:
     return f"{value:,.2f}"
 
 
+def pretty_json(value: object) -> str:
+    """Readable JSON for people (CJK kept as is); the template autoescapes it."""
+    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+
+
 env.filters["local_time"] = local_time
+env.filters["pretty_json"] = pretty_json
 env.filters["input_time"] = input_time
 env.filters["number"] = number
 env.globals["tr"] = i18n.gettext  # translate a value marked with N_ elsewhere
