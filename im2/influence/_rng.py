@@ -18,7 +18,7 @@ _S11 = np.uint64(11)
 _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
 
 
-@njit(cache=True, inline="always")  # type: ignore[misc]
+@njit(cache=True, inline="always")
 def mix64(z: np.uint64) -> np.uint64:
     """Finalise a 64-bit value (splitmix64 output function)."""
     z = (z ^ (z >> _S30)) * _MIX1
@@ -26,20 +26,20 @@ def mix64(z: np.uint64) -> np.uint64:
     return z ^ (z >> _S31)
 
 
-@njit(cache=True, inline="always")  # type: ignore[misc]
+@njit(cache=True, inline="always")
 def stream_state(seed: np.uint64, index: np.uint64) -> np.uint64:
     """Starting state of the independent stream number ``index`` for a user seed."""
     return mix64(mix64(seed) + index * _GOLDEN + _GOLDEN)
 
 
-@njit(cache=True, inline="always")  # type: ignore[misc]
+@njit(cache=True, inline="always")
 def next_uniform(state: np.ndarray) -> float:
     """Advance ``state`` (a 1-element uint64 array) and return a float in [0, 1)."""
     state[0] += _GOLDEN
     return float(mix64(state[0]) >> _S11) * _TWO_POW_MINUS_53
 
 
-@njit(cache=True, inline="always")  # type: ignore[misc]
+@njit(cache=True, inline="always")
 def step_uniform(state: np.uint64) -> tuple[np.uint64, float]:
     """Return the advanced state and a float in [0, 1); keeps the state in a register."""
     state = state + _GOLDEN

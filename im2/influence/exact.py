@@ -29,7 +29,7 @@ _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 
 
-@njit(cache=True, inline="always")  # type: ignore[misc]
+@njit(cache=True, inline="always")
 def _popcount(x: np.uint64) -> int:
     x = x - ((x >> np.uint64(1)) & _M1)
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
@@ -37,7 +37,7 @@ def _popcount(x: np.uint64) -> int:
     return int((x * _H01) >> np.uint64(56))
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _enumerate(
     n: int,
     src: np.ndarray,

@@ -419,7 +419,7 @@ def _compress(
     return graph
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _find(parent: np.ndarray, x: int) -> int:
     root = x
     while parent[root] != root:
@@ -429,7 +429,7 @@ def _find(parent: np.ndarray, x: int) -> int:
     return root
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _component_sizes(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     parent = np.arange(n)
     for e in range(src.shape[0]):

@@ -106,8 +106,8 @@ def _check_request(
     costs = np.asarray(costs, dtype=np.float64)
     if costs.shape != (graph.n,):
         raise InfluenceError(f"costs need one value per node ({graph.n}), got {costs.shape}")
-    if not np.isfinite(costs).all() or (costs <= 0).any():
-        raise InfluenceError("costs must be finite and positive")
+    if np.isnan(costs).any() or (costs <= 0).any():
+        raise InfluenceError("costs must be positive (inf marks a node that may not be picked)")
     if not budget > 0:
         raise InfluenceError(f"budget must be positive, got {budget}")
     affordable = int(np.searchsorted(np.cumsum(np.sort(costs)), budget, side="right"))
@@ -132,10 +132,11 @@ def select_seeds(
 ) -> SeedSelection:
     """Pick seeds maximising expected spread; deterministic for a given ``seed``.
 
-    With ``costs`` (one positive value per node) and ``budget``, ``k`` is ignored and the
-    seeds' total cost stays within the budget. Raises ``InfluenceError`` for an impossible
-    request (k > n, LT weights summing above 1, ...) and ``MemoryBudgetError`` before
-    sampling more RR sets than ``memory_budget`` bytes can hold.
+    With ``costs`` (one positive value per node, ``inf`` for nodes that may not be picked)
+    and ``budget``, ``k`` is ignored and the seeds' total cost stays within the budget.
+    Raises ``InfluenceError`` for an impossible request (k > n, LT weights summing above
+    1, ...) and ``MemoryBudgetError`` before sampling more RR sets than ``memory_budget``
+    bytes can hold.
     """
     if model not in ("ic", "lt"):
         raise InfluenceError(f"model must be 'ic' or 'lt', got {model!r}")
@@ -152,7 +153,9 @@ def select_seeds(
     lambda_prime, lambda_star = sample_sizes(n, max_seeds, epsilon, ell_adjusted, gamma)
     eps_prime = math.sqrt(2.0) * epsilon
 
-    estimation = RRSampler(graph, model=model, seed=stream_key(seed, RR_ESTIMATION), memory_budget=memory_budget)
+    estimation = RRSampler(
+        graph, model=model, seed=stream_key(seed, RR_ESTIMATION), memory_budget=memory_budget
+    )
     lower_bound = 1.0
     i = 1
     while i < math.log2(n):
@@ -169,10 +172,12 @@ def select_seeds(
     if reuse_samples:
         final = estimation
     else:
-        final = RRSampler(graph, model=model, seed=stream_key(seed, RR_SELECTION), memory_budget=memory_budget)
+        final = RRSampler(
+            graph, model=model, seed=stream_key(seed, RR_SELECTION), memory_budget=memory_budget
+        )
         # Refuse early on the estimate from phase one instead of after filling memory.
         if final.bytes_needed(theta, estimation.mean_size()) > memory_budget:
-            raise estimation._refuse(theta)
+            raise estimation.refusal(theta)
         del estimation
     final.extend_to(theta, progress)
     coverage = final.select(costs, spend, max_seeds)

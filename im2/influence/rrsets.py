@@ -36,7 +36,7 @@ BYTES_PER_ENTRY = 8
 BYTES_PER_SET = 9
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _grow(nodes: np.ndarray, used: int, needed: int, max_entries: int) -> np.ndarray:
     """A copy of ``nodes`` at least 1.5x larger, capped at ``max_entries`` >= ``needed``."""
     grown = np.empty(min(max(nodes.shape[0] * 3 // 2, needed, 1024), max_entries), np.int32)
@@ -44,7 +44,7 @@ def _grow(nodes: np.ndarray, used: int, needed: int, max_entries: int) -> np.nda
     return grown
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _extend(
     indptr: np.ndarray,
     src: np.ndarray,
@@ -154,13 +154,13 @@ def shared_in_probability(graph: Graph) -> np.ndarray:
     return shared
 
 
-@njit(cache=True, inline="always")  # type: ignore[misc]
+@njit(cache=True, inline="always")
 def _above(key: np.ndarray, node: np.ndarray, a: int, b: int) -> bool:
     """Heap order: larger key first, then smaller node id (keeps results deterministic)."""
-    return key[a] > key[b] or (key[a] == key[b] and node[a] < node[b])
+    return bool(key[a] > key[b] or (key[a] == key[b] and node[a] < node[b]))
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _sift_down(key: np.ndarray, gain: np.ndarray, node: np.ndarray, i: int, size: int) -> None:
     while True:
         best = i
@@ -177,7 +177,7 @@ def _sift_down(key: np.ndarray, gain: np.ndarray, node: np.ndarray, i: int, size
         i = best
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _greedy(
     nodes: np.ndarray,
     offsets: np.ndarray,
@@ -259,6 +259,10 @@ def _greedy(
     return seeds[:chosen], gains[:chosen], best_single, single_gain
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
+
+
 class RRSampler:
     """A growing collection of RR sets for one graph, model and random seed.
 
@@ -267,9 +271,7 @@ class RRSampler:
     the mean RR-set size seen so far and a hard cap stops the sampler itself.
     """
 
-    def __init__(
-        self, graph: Graph, *, model: Model, seed: np.uint64, memory_budget: int
-    ) -> None:
+    def __init__(self, graph: Graph, *, model: Model, seed: np.uint64, memory_budget: int) -> None:
         self.graph = graph
         self.model = model
         self.seed = seed
@@ -292,12 +294,12 @@ class RRSampler:
         fixed = self.graph.n * 40  # degree, index start, heap and marks of selection
         return int(sets * (size * BYTES_PER_ENTRY + BYTES_PER_SET)) + fixed
 
-    def _refuse(self, sets: int) -> MemoryBudgetError:
-        need = self.bytes_needed(sets)
+    def refusal(self, sets: int) -> MemoryBudgetError:
+        """The error for a request of ``sets`` RR sets that does not fit the budget."""
         return MemoryBudgetError(
             f"{sets:,} RR sets of about {self.mean_size():.1f} nodes each would need about "
-            f"{need / 2**30:.2f} GiB, over the memory budget of "
-            f"{self.memory_budget / 2**30:.2f} GiB; raise epsilon, lower k or raise the budget"
+            f"{_size(self.bytes_needed(sets))}, over the memory budget of "
+            f"{_size(self.memory_budget)}; raise epsilon, lower k or raise the budget"
         )
 
     def extend_to(self, target: int, progress: Progress | None = None) -> None:
@@ -305,10 +307,10 @@ class RRSampler:
         if target <= self.count:
             return
         if self.count and self.bytes_needed(target) > self.memory_budget:
-            raise self._refuse(target)
+            raise self.refusal(target)
         max_entries = (self.memory_budget - self.bytes_needed(target, 0.0)) // BYTES_PER_ENTRY
         if max_entries <= self.entries:
-            raise self._refuse(target)
+            raise self.refusal(target)
         if self._offsets.shape[0] < target + 1:
             offsets = np.empty(target + 1, dtype=np.int64)
             offsets[: self.count + 1] = self._offsets[: self.count + 1]
@@ -339,7 +341,7 @@ class RRSampler:
             )
             self.count = reached
             if reached < step:
-                raise self._refuse(target)
+                raise self.refusal(target)
             if progress is not None:
                 progress(self.count - first, target - first)
 

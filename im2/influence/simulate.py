@@ -49,7 +49,7 @@ class SpreadEstimate:
         return np.cumsum(self.per_step)
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _simulate(
     indptr: np.ndarray,
     dst: np.ndarray,
