@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +19,7 @@ from im2.clock import SystemClock
 from im2.config import Settings, get_settings
 from im2.db import Database
 from im2.errors import IM2Error
+from im2.i18n import set_locale
 
 app = typer.Typer(help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -57,6 +59,11 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+@app.callback()
+def _main() -> None:
+    set_locale(_settings().cli_locale)
+
+
 def _settings() -> Settings:
     try:
         return get_settings()
@@ -69,8 +76,13 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _db() -> Database:
-    return Database(_settings().database_url)
+@contextmanager
+def _database() -> Iterator[Database]:
+    db = Database(_settings().database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 @app.command()
@@ -141,7 +153,7 @@ def workspace_create(
     """Create a workspace (a brand account)."""
     from im2.workspaces import service
 
-    with _db().transaction() as session:
+    with _database() as db, db.transaction() as session:
         workspace = service.do_create_workspace(
             session, slug=slug, name=name, timezone=timezone, now=datetime.now(UTC)
         )
@@ -172,7 +184,7 @@ def user_create(
     from im2.workspaces.schemas import Role
 
     now = datetime.now(UTC)
-    with _db().transaction() as session:
+    with _database() as db, db.transaction() as session:
         actor = service.system_actor(session, workspace_slug=workspace)
         user_id = service.get_user_id(session, email=email)
         if user_id is None:
@@ -207,7 +219,7 @@ def token_create(
     from im2.workspaces.schemas import Role
 
     now = datetime.now(UTC)
-    with _db().transaction() as session:
+    with _database() as db, db.transaction() as session:
         actor = service.system_actor(session, workspace_slug=workspace)
         created = service.do_create_token(
             session,
@@ -258,8 +270,7 @@ def events_export(
     if since_at and until_at and until_at <= since_at:
         err.print("[red]error (--until):[/red] --until must be after --since")
         raise typer.Exit(2)
-    db = _db()
-    with db.session() as session:
+    with _database() as db, db.session() as session:
         workspace_id = None
         if workspace is not None:
             found = workspaces.get_workspace(session, slug=workspace)
@@ -298,11 +309,11 @@ def jobs_run() -> None:
     """Run every background job once (for cron, or a worker outside the server)."""
     from im2.jobs import JOBS
 
-    db, clock = _db(), SystemClock()
-    for job in JOBS:
-        result: Any = job.run(db, clock)
-        count = len(result) if hasattr(result, "__len__") else ""
-        out.print(f"{job.name}: done {count}")
+    with _database() as db:
+        for job in JOBS:
+            result: Any = job.run(db, SystemClock())
+            count = len(result) if hasattr(result, "__len__") else ""
+            out.print(f"{job.name}: done {count}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     base_url: str = "http://127.0.0.1:8000"
     default_locale: str = "zh_CN"
+    # The CLI's help is English, so its messages are too unless asked (IM2_CLI_LOCALE=zh_CN).
+    cli_locale: str = "en"
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)

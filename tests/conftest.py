@@ -149,7 +149,11 @@ def make_brand(db: Database, *, slug: str, now: datetime) -> Brand:
         system = workspaces.system_actor(session, workspace_slug=slug)
         for role in Role:
             created = workspaces.do_create_token(
-                session, actor=system, name=f"{role.value} token", role=role, expires_at=None,
+                session,
+                actor=system,
+                name=f"{role.value} token",
+                role=role,
+                expires_at=None,
                 now=now,
             )
             tokens[role] = created.token

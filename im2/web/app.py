@@ -72,7 +72,11 @@ def create_app(
     app.state.clock = the_clock
 
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(RequestContextMiddleware, secure_cookies=settings.secure_cookies)
+    app.add_middleware(
+        RequestContextMiddleware,
+        secure_cookies=settings.secure_cookies,
+        default_locale=settings.default_locale,
+    )
     install_error_handlers(app)
 
     app.include_router(workspaces_api.router)

@@ -19,9 +19,10 @@ CSRF_COOKIE = "im2_csrf"
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, secure_cookies: bool) -> None:
+    def __init__(self, app: ASGIApp, *, secure_cookies: bool, default_locale: str) -> None:
         self.app = app
         self.secure_cookies = secure_cookies
+        self.default_locale = normalize_locale(default_locale) or DEFAULT_LOCALE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +42,7 @@ class RequestContextMiddleware:
         if path.startswith("/api/"):
             locale = locale_from_accept_language(headers.get("accept-language"), "en")
         else:
-            locale = normalize_locale(cookies.get(LANG_COOKIE)) or DEFAULT_LOCALE
+            locale = normalize_locale(cookies.get(LANG_COOKIE)) or self.default_locale
         set_locale(locale)
 
         nonce = cookies.get(CSRF_COOKIE)

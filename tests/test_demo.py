@@ -1,0 +1,29 @@
+"""The demo workspace shows a real picture: every status, every role, Chinese content."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from im2.clock import ManualClock
+from im2.db import Database
+from im2.demo import DEMO_PASSWORD, DEMO_USERS, DEMO_WORKSPACE, load_demo
+from tests.test_auth import login
+
+
+def test_demo_has_campaigns_in_every_state(
+    client: TestClient, db: Database, clock: ManualClock
+) -> None:
+    assert load_demo(db, now=clock.now())
+    assert not load_demo(db, now=clock.now())
+    owner = DEMO_USERS[0][0]
+    assert login(client, owner, DEMO_PASSWORD) == 303
+    page = client.get(f"/console/w/{DEMO_WORKSPACE}/campaigns?status=")
+    for label in ("进行中", "已排期", "草稿", "已暂停", "已结束"):
+        assert label in page.text, label
+    archived = client.get(f"/console/w/{DEMO_WORKSPACE}/campaigns?status=archived")
+    assert "年终回馈抽奖" in archived.text
+    audit = client.get(f"/console/w/{DEMO_WORKSPACE}/audit")
+    assert "campaign.status" in audit.text
+    for email, _name, _role in DEMO_USERS[1:]:
+        other = TestClient(client.app)
+        assert login(other, email, DEMO_PASSWORD) == 303
