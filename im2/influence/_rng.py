@@ -5,6 +5,8 @@ work is split between threads. Seeding every independent unit of work (one RR-se
 simulation) from ``(seed, index)`` with splitmix64 makes results identical for any thread count.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -44,6 +46,26 @@ def step_uniform(state: np.uint64) -> tuple[np.uint64, float]:
     """Return the advanced state and a float in [0, 1); keeps the state in a register."""
     state = state + _GOLDEN
     return state, float(mix64(state) >> _S11) * _TWO_POW_MINUS_53
+
+
+@njit(cache=True, inline="always")
+def next_success(state: np.uint64, position: int, end: int, log_q: float) -> tuple[np.uint64, int]:
+    """Next success after ``position`` among Bernoulli(p) trials numbered up to ``end - 1``.
+
+    ``log_q`` is ``log(1 - p)``. One geometric draw (the number of failures before a success)
+    replaces testing each trial; returns ``end`` when no trial before it succeeds.
+    """
+    state, r = step_uniform(state)
+    jump = math.log1p(-r) / log_q  # finite: r < 1; zero when p = 1 (log_q = -inf)
+    if jump >= end - position - 1:
+        return state, end
+    return state, position + 1 + int(jump)
+
+
+@njit(cache=True, inline="always")
+def log_fail(p: float) -> float:
+    """``log(1 - p)`` for ``next_success``; p in (0, 1]."""
+    return math.log1p(-p) if p < 1.0 else -math.inf
 
 
 # What a stream is used for. Keys differ per purpose so that, for one user seed, the RR sets

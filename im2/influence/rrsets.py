@@ -12,7 +12,6 @@ collection grown in several steps is identical to one generated at once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,7 +19,7 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
-from im2.influence._rng import step_uniform, stream_state
+from im2.influence._rng import log_fail, next_success, step_uniform, stream_state
 from im2.influence.errors import MemoryBudgetError
 from im2.influence.graph import Graph
 
@@ -112,21 +111,17 @@ def _extend(
                     nodes[entries] = u
                     entries += 1
             elif p > 0.0:
-                # All in-edges share p: jump straight to the next live edge with a geometric
-                # draw (failures before a success), 1 + deg*p draws instead of deg.
-                log_q = math.log1p(-p) if p < 1.0 else -math.inf
-                e = first - 1
-                while True:
-                    state, r = step_uniform(state)
-                    jump = math.log1p(-r) / log_q  # log1p(-r) is finite: r < 1
-                    if jump >= end - e - 1:
-                        break
-                    e += 1 + int(jump)
+                # All in-edges share p: jump straight from one live edge to the next
+                # (1 + deg * p draws instead of deg).
+                log_q = log_fail(p)
+                state, e = next_success(state, first - 1, end, log_q)
+                while e < end:
                     u = src[e]
                     if mark[u] != stamp:
                         mark[u] = stamp
                         nodes[entries] = u
                         entries += 1
+                    state, e = next_success(state, e, end, log_q)
             elif p < 0.0:
                 for e in range(first, end):
                     u = src[e]
@@ -141,16 +136,20 @@ def _extend(
     return nodes, offsets, target
 
 
-def shared_in_probability(graph: Graph) -> np.ndarray:
-    """Per node, the probability all its in-edges share (0 without in-edges), else -1."""
-    degree = graph.in_degree()
-    has_in = degree > 0
-    starts = graph.in_indptr[:-1][has_in]
-    shared = np.zeros(graph.n, dtype=np.float64)
+def shared_probability(indptr: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Per CSR row, the probability all its edges share (0 for an empty row), else -1.
+
+    Weighted cascade gives every in-edge of a node the same value and a constant gives every
+    edge the same value; kernels then jump between live edges instead of testing each one.
+    """
+    n = indptr.shape[0] - 1
+    has_edges = np.diff(indptr) > 0
+    starts = indptr[:-1][has_edges]
+    shared = np.zeros(n, dtype=np.float64)
     if starts.size:
-        low = np.minimum.reduceat(graph.in_prob, starts)
-        high = np.maximum.reduceat(graph.in_prob, starts)
-        shared[has_in] = np.where(low == high, low, -1.0)
+        low = np.minimum.reduceat(prob, starts)
+        high = np.maximum.reduceat(prob, starts)
+        shared[has_edges] = np.where(low == high, low, -1.0)
     return shared
 
 
@@ -280,7 +279,7 @@ class RRSampler:
         self._nodes = np.empty(1024, dtype=np.int32)
         self._offsets = np.zeros(1025, dtype=np.int64)
         self._mark = np.zeros(graph.n, dtype=np.int64)
-        self._node_prob = shared_in_probability(graph)
+        self._node_prob = shared_probability(graph.in_indptr, graph.in_prob)
 
     @property
     def entries(self) -> int:

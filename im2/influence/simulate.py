@@ -18,10 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from im2.influence._rng import SIMULATION, step_uniform, stream_key, stream_state
+from im2.influence._rng import (
+    SIMULATION,
+    log_fail,
+    next_success,
+    step_uniform,
+    stream_key,
+    stream_state,
+)
 from im2.influence.errors import InfluenceError
 from im2.influence.graph import Graph, check_lt_weights
-from im2.influence.rrsets import Model, Progress
+from im2.influence.rrsets import Model, Progress, shared_probability
 
 _Z95 = 1.959963984540054
 _PROGRESS_CHUNK = 1000
@@ -54,6 +61,7 @@ def _simulate(
     indptr: np.ndarray,
     dst: np.ndarray,
     prob: np.ndarray,
+    row_prob: np.ndarray,
     linear_threshold: bool,
     seeds: np.ndarray,
     seed: np.uint64,
@@ -61,7 +69,10 @@ def _simulate(
     count: int,
     max_steps: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run simulations ``first..first+count-1``; returns their spreads and per-step counts."""
+    """Run simulations ``first..first+count-1``; returns their spreads and per-step counts.
+
+    ``row_prob[v]`` is the probability all out-edges of v share, or -1 if they differ.
+    """
     n = indptr.shape[0] - 1
     spreads = np.zeros(count, dtype=np.int64)
     steps = np.zeros(max_steps + 1, dtype=np.int64)
@@ -87,6 +98,20 @@ def _simulate(
             level_end = size
             for h in range(level_start, level_end):
                 v = queue[h]
+                p = row_prob[v]
+                if p > 0.0 and not linear_threshold:
+                    # Shared p (e.g. a constant): jump from one live edge to the next.
+                    log_q = log_fail(p)
+                    end = indptr[v + 1]
+                    state, e = next_success(state, indptr[v] - 1, end, log_q)
+                    while e < end:
+                        u = dst[e]
+                        if active[u] != stamp:
+                            active[u] = stamp
+                            queue[size] = u
+                            size += 1
+                        state, e = next_success(state, e, end, log_q)
+                    continue
                 for e in range(indptr[v], indptr[v + 1]):
                     u = dst[e]
                     if active[u] == stamp:
@@ -142,12 +167,14 @@ def estimate_spread(
         check_lt_weights(graph)
     spreads = np.empty(simulations, dtype=np.int64)
     steps = np.zeros(max_steps + 1, dtype=np.int64)
+    row_prob = shared_probability(graph.out_indptr, graph.out_prob)
     for first in range(0, simulations, _PROGRESS_CHUNK):
         count = min(_PROGRESS_CHUNK, simulations - first)
         part, part_steps = _simulate(
             graph.out_indptr,
             graph.out_dst,
             graph.out_prob,
+            row_prob,
             model == "lt",
             seeds,
             stream_key(seed, SIMULATION),

@@ -7,7 +7,7 @@ import pytest
 
 from im2.influence.errors import InfluenceError
 from im2.influence.exact import exact_spread
-from im2.influence.graph import Graph, graph_from_edges
+from im2.influence.graph import Graph, Probability, graph_from_edges
 from im2.influence.rrsets import Model
 from im2.influence.simulate import estimate_spread
 
@@ -55,6 +55,20 @@ def test_monte_carlo_mean_agrees_with_exact_spread(model: Model, graph_seed: int
     assert abs(estimate.mean - exact) < 4 * estimate.std_error
     assert estimate.ci_low < exact < estimate.ci_high
     assert estimate.per_step.sum() == pytest.approx(estimate.mean)
+
+
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_shared_probabilities_take_the_jump_path_and_stay_exact(p: float) -> None:
+    # Every out-edge shares p here, so the simulator jumps between live edges instead of
+    # testing each one; the result must still be the exact expectation.
+    rng = np.random.default_rng(4)
+    src, dst = rng.integers(0, 8, 14), rng.integers(0, 8, 14)
+    graph = graph_from_edges(src, dst, n=8, probability=Probability(kind="const", value=p)).graph
+    exact = float(exact_spread(graph, [[0, 5]])[0])
+
+    estimate = estimate_spread(graph, np.array([0, 5]), simulations=20_000)
+
+    assert abs(estimate.mean - exact) <= 4 * estimate.std_error + 1e-9
 
 
 def test_lt_and_ic_simulations_differ_where_the_models_differ() -> None:
