@@ -24,7 +24,9 @@ def _events(client: TestClient, brand: Brand) -> list[dict[str, object]]:
 
 
 def test_create_read_and_list(client: TestClient, brand: Brand) -> None:
-    response = client.post("/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.EDITOR))
+    response = client.post(
+        "/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.EDITOR)
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["status"] == "draft"
@@ -34,7 +36,10 @@ def test_create_read_and_list(client: TestClient, brand: Brand) -> None:
         {"metric": "participants", "target_value": 5000.0, "deadline": None}
     ]
     assert created["channels"][0] == {
-        "channel": "weibo", "media": "paid", "budget": 8000.0, "currency": "CNY"
+        "channel": "weibo",
+        "media": "paid",
+        "budget": 8000.0,
+        "currency": "CNY",
     }
     assert created["next_statuses"] == ["scheduled", "archived"]
 
@@ -112,7 +117,9 @@ def test_status_machine(client: TestClient, brand: Brand, clock: ManualClock) ->
     cid = client.post("/api/v1/campaigns", json=campaign_payload(), headers=auth).json()["id"]
 
     def move(status: str) -> tuple[int, dict[str, object]]:
-        r = client.post(f"/api/v1/campaigns/{cid}/transitions", json={"status": status}, headers=auth)
+        r = client.post(
+            f"/api/v1/campaigns/{cid}/transitions", json={"status": status}, headers=auth
+        )
         return r.status_code, r.json()
 
     code, body = move("live")  # draft → live skips scheduling
@@ -139,12 +146,16 @@ def test_schedule_needs_dates_in_the_future(client: TestClient, brand: Brand) ->
     auth = brand.auth(Role.OWNER)
     no_dates = campaign_payload(slug="no-dates", starts_at=None, ends_at=None)
     cid = client.post("/api/v1/campaigns", json=no_dates, headers=auth).json()["id"]
-    r = client.post(f"/api/v1/campaigns/{cid}/transitions", json={"status": "scheduled"}, headers=auth)
+    r = client.post(
+        f"/api/v1/campaigns/{cid}/transitions", json={"status": "scheduled"}, headers=auth
+    )
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "starts_at"
     past = campaign_payload(slug="past", starts_at="2025-01-01T10:00", ends_at="2025-02-01T10:00")
     cid = client.post("/api/v1/campaigns", json=past, headers=auth).json()["id"]
-    r = client.post(f"/api/v1/campaigns/{cid}/transitions", json={"status": "scheduled"}, headers=auth)
+    r = client.post(
+        f"/api/v1/campaigns/{cid}/transitions", json={"status": "scheduled"}, headers=auth
+    )
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "ends_at"
 
@@ -159,12 +170,26 @@ def test_schedule_needs_dates_in_the_future(client: TestClient, brand: Brand) ->
         ({"slug": "Not A Slug!"}, 422, "slug"),
         ({"objective": "world-domination"}, 422, "objective"),
         ({"starts_at": "next tuesday"}, 422, "starts_at"),
-        ({"kpi_targets": [{"metric": "participants", "target_value": "many"}]}, 422,
-         "kpi_targets.0.target_value"),
-        ({"kpi_targets": [{"metric": "participants", "target_value": -5}]}, 422,
-         "kpi_targets.0.target_value"),
-        ({"channels": [{"channel": "weibo", "media": "paid"}, {"channel": "weibo", "media": "owned"}]},
-         422, "channels.1.channel"),
+        (
+            {"kpi_targets": [{"metric": "participants", "target_value": "many"}]},
+            422,
+            "kpi_targets.0.target_value",
+        ),
+        (
+            {"kpi_targets": [{"metric": "participants", "target_value": -5}]},
+            422,
+            "kpi_targets.0.target_value",
+        ),
+        (
+            {
+                "channels": [
+                    {"channel": "weibo", "media": "paid"},
+                    {"channel": "weibo", "media": "owned"},
+                ]
+            },
+            422,
+            "channels.1.channel",
+        ),
         ({"channels": [{"channel": "myspace", "media": "paid"}]}, 422, "channels.0.channel"),
         ({"unexpected": 1}, 422, "unexpected"),
     ],
@@ -185,7 +210,9 @@ def test_bad_input_names_the_field_and_writes_nothing(
 
 def test_duplicate_slug_is_a_conflict(client: TestClient, brand: Brand) -> None:
     auth = brand.auth(Role.OWNER)
-    assert client.post("/api/v1/campaigns", json=campaign_payload(), headers=auth).status_code == 201
+    assert (
+        client.post("/api/v1/campaigns", json=campaign_payload(), headers=auth).status_code == 201
+    )
     again = client.post("/api/v1/campaigns", json=campaign_payload(name="other"), headers=auth)
     assert again.status_code == 409
     assert again.json()["error"]["field"] == "slug"
@@ -220,7 +247,9 @@ def test_other_workspace_cannot_see_a_campaign(client: TestClient, brand: Brand,
     from tests.conftest import make_brand
 
     other = make_brand(db, slug="rival", now=clock.now())
-    cid = client.post("/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.OWNER)).json()["id"]
+    cid = client.post(
+        "/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.OWNER)
+    ).json()["id"]
     assert client.get(f"/api/v1/campaigns/{cid}", headers=other.auth(Role.OWNER)).status_code == 404
     assert client.get("/api/v1/campaigns", headers=other.auth(Role.OWNER)).json()["items"] == []
 
@@ -231,12 +260,19 @@ def test_roles_without_the_right_are_refused(client: TestClient, brand: Brand) -
         assert r.status_code == 403
         assert r.json()["error"]["code"] == "forbidden"
     assert _count(client, brand) == 0
-    cid = client.post("/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.EDITOR)).json()["id"]
+    cid = client.post(
+        "/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.EDITOR)
+    ).json()["id"]
     r = client.post(
-        f"/api/v1/campaigns/{cid}/transitions", json={"status": "scheduled"}, headers=brand.auth(Role.ANALYST)
+        f"/api/v1/campaigns/{cid}/transitions",
+        json={"status": "scheduled"},
+        headers=brand.auth(Role.ANALYST),
     )
     assert r.status_code == 403
-    assert client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()["status"] == "draft"
+    assert (
+        client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()["status"]
+        == "draft"
+    )
 
 
 def test_idempotency_key_replays_the_first_answer(client: TestClient, brand: Brand) -> None:

@@ -48,7 +48,8 @@ def test_workspace_user_and_token(cli_env: Database, tmp_path: Path) -> None:
             raw_token=secret,
             now=__import__("datetime").datetime.now(__import__("datetime").UTC),
         )
-    assert actor.role == "analyst" and actor.workspace_slug == "tea"
+    assert actor.role == "analyst"
+    assert actor.workspace_slug == "tea"
 
     out = tmp_path / "events.parquet"
     exported = runner.invoke(
@@ -56,7 +57,8 @@ def test_workspace_user_and_token(cli_env: Database, tmp_path: Path) -> None:
     )
     assert exported.exit_code == 0, exported.output
     kinds = pq.read_table(out).column("kind").to_pylist()
-    assert "member.added" in kinds and "token.created" in kinds
+    assert "member.added" in kinds
+    assert "token.created" in kinds
 
 
 def test_bad_input_gives_a_message_and_non_zero_exit(cli_env: Database) -> None:
@@ -80,17 +82,20 @@ def test_bad_input_gives_a_message_and_non_zero_exit(cli_env: Database) -> None:
         ["user", "create", "x@tea.example.com", "--workspace", "tea", "--role", "viewer"],
         input="short\nshort\n",
     )
-    assert short.exit_code == 1 and "at least 10" in short.output
+    assert short.exit_code == 1
+    assert "at least 10" in short.output
 
 
 def test_demo_loads_once(cli_env: Database) -> None:
     first = runner.invoke(app, ["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
-    assert "demo data loaded" in first.output and "owner@shanye.example" in first.output
+    assert "demo data loaded" in first.output
+    assert "owner@shanye.example" in first.output
     second = runner.invoke(app, ["demo", "--no-serve"])
     assert "already present" in second.output
 
 
 def test_jobs_run(cli_env: Database) -> None:
     result = runner.invoke(app, ["jobs", "run"])
-    assert result.exit_code == 0 and "advance_campaigns" in result.output
+    assert result.exit_code == 0
+    assert "advance_campaigns" in result.output

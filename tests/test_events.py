@@ -42,15 +42,17 @@ def test_a_failed_write_leaves_no_event(brand: Brand, db: Database, clock) -> No
     data = CampaignCreate.model_validate(campaign_payload())
     with db.transaction() as session:
         campaigns.do_create_campaign(session, actor=actor, data=data, now=clock.now())
-    with pytest.raises(Conflict), db.transaction() as session:
-        # The event row is flushed before the duplicate slug fails: both must roll back.
-        campaigns.do_create_campaign(
-            session,
-            actor=actor,
-            data=CampaignCreate.model_validate(campaign_payload(slug="ok")),
-            now=clock.now(),
-        )
-        campaigns.do_create_campaign(session, actor=actor, data=data, now=clock.now())
+
+    def create_two() -> None:
+        # The first campaign and its event are flushed before the duplicate slug fails:
+        # all of it must roll back together.
+        with db.transaction() as session:
+            ok = CampaignCreate.model_validate(campaign_payload(slug="ok"))
+            campaigns.do_create_campaign(session, actor=actor, data=ok, now=clock.now())
+            campaigns.do_create_campaign(session, actor=actor, data=data, now=clock.now())
+
+    with pytest.raises(Conflict):
+        create_two()
     with db.session() as session:
         assert count_events(session) == before + 1
         assert (

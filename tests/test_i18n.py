@@ -5,7 +5,7 @@ from __future__ import annotations
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from im2.i18n import locale_from_accept_language, translations, use_locale, _
+from im2.i18n import _, locale_from_accept_language, translations, use_locale
 from tests.conftest import repo_root
 
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}

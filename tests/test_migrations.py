@@ -44,5 +44,6 @@ def test_empty_sqlite_upgrades_downgrades_and_upgrades_again(tmp_path: Path) -> 
             r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
         }
     db.dispose()
-    assert mode == "wal" and fks == 1
+    assert mode == "wal"
+    assert fks == 1
     assert {"workspaces", "users", "campaigns", "events", "audit_entries"} <= tables

@@ -463,17 +463,17 @@ def do_duplicate_campaign(
             name=name,
             slug=slug,
             description=source.description,
-            objective=source.objective,  # type: ignore[arg-type]
+            objective=source.objective,
             audience=source.audience,
             timezone=source.timezone,
             starts_at=source.starts_at,
             ends_at=source.ends_at,
             kpi_targets=[
-                KpiTargetIn(metric=t.metric, target_value=t.target_value, deadline=t.deadline)  # type: ignore[arg-type]
+                KpiTargetIn(metric=t.metric, target_value=t.target_value, deadline=t.deadline)
                 for t in source.kpi_targets
             ],
             channels=[
-                ChannelIn(channel=c.channel, media=c.media, budget=c.budget, currency=c.currency)  # type: ignore[arg-type]
+                ChannelIn(channel=c.channel, media=c.media, budget=c.budget, currency=c.currency)
                 for c in source.channels
             ],
             template=source.template_key,

@@ -73,7 +73,7 @@ def _filtered(
     kinds: list[str] | None,
     since: datetime | None,
     until: datetime | None,
-) -> Select[tuple[Event]]:
+) -> Select[Event]:
     query = select(Event)
     if workspace_id is not None:
         query = query.where(Event.workspace_id == workspace_id)
@@ -144,9 +144,7 @@ EVENT_ARROW_SCHEMA = pa.schema(
 )
 
 
-def _batches(
-    session: Session, query: Select[tuple[Event]], batch_size: int
-) -> Iterator[pa.RecordBatch]:
+def _batches(session: Session, query: Select[Event], batch_size: int) -> Iterator[pa.RecordBatch]:
     last_id = 0
     while True:
         rows = list(
