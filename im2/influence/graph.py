@@ -282,17 +282,25 @@ def _tokenize(data: bytes) -> tuple[list[bytes], np.ndarray, np.ndarray]:
 def _map_ids(
     src_tokens: list[bytes], dst_tokens: list[bytes], n_fixed: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Map original ids to ``0..n-1``: integers keep their order, other ids sort as text."""
+    """Map original ids to ``0..n-1``: integers keep their order, other ids sort as text.
+
+    Ids are read as integers only when that merges no two different spellings ("007" and
+    "7", "1_000" and "1000"), so an id printed back is always one the user wrote.
+    """
+    tokens = src_tokens + dst_tokens
     try:
-        ids: np.ndarray = np.array(list(map(int, src_tokens + dst_tokens)), dtype=np.int64)
+        ids: np.ndarray = np.array(list(map(int, tokens)), dtype=np.int64)
     except (ValueError, OverflowError):
-        ids = np.array([token.decode() for token in src_tokens + dst_tokens])
+        ids = np.array([token.decode() for token in tokens])
+    labels, inverse = np.unique(ids, return_inverse=True)
+    if ids.dtype == np.int64 and labels.shape[0] != len(set(tokens)):
+        ids = np.array([token.decode() for token in tokens])
+        labels, inverse = np.unique(ids, return_inverse=True)
+    mapped = inverse.astype(np.int32)
     if n_fixed is not None and ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < n_fixed:
+        # IMM files number nodes 0..n-1 and may leave some isolated: keep the numbering.
         mapped = ids.astype(np.int32)
         labels = np.arange(n_fixed, dtype=np.int64)
-    else:
-        labels, inverse = np.unique(ids, return_inverse=True)
-        mapped = inverse.astype(np.int32)
     half = len(src_tokens)
     return mapped[:half], mapped[half:], labels, int(labels.shape[0])
 

@@ -78,6 +78,14 @@ def test_large_sparse_integer_ids_keep_their_original_values(tmp_path: Path) -> 
     assert {g.label(i) for i in range(3)} == {"1000000007", "42", "-5"}
 
 
+def test_ids_that_only_look_alike_as_integers_stay_distinct(tmp_path: Path) -> None:
+    path = write(tmp_path, "007 7\n7 1_000\n1_000 1000\n")
+
+    g = load_graph(path).graph
+
+    assert sorted(g.label(i) for i in range(g.n)) == ["007", "1000", "1_000", "7"]
+
+
 def test_undirected_adds_both_directions_and_counts_a_pair_listed_twice_once(
     tmp_path: Path,
 ) -> None:
