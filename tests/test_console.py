@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from im2.workspaces.schemas import Role
@@ -27,12 +29,33 @@ FORM = {
 }
 
 
-def _post_form(client: TestClient, url: str, data: dict[str, str]):
-    return client.post(
-        url,
-        data={**data, "csrf_token": csrf(client, "/console/w/acme/campaigns")},
-        follow_redirects=False,
-    )
+def _form_page(action: str) -> str:
+    """The console page that holds the form posting to `action`."""
+    if action.endswith("/campaigns"):
+        return action + "/new?template="
+    if action.endswith(("/transition", "/duplicate")):
+        return action.rsplit("/", 1)[0]
+    return action
+
+
+def form_token(client: TestClient, page: str, action: str) -> str:
+    html = client.get(page).text
+    for form in re.findall(r"<form\b.*?</form>", html, flags=re.S):
+        if f'action="{action}"' in form:
+            match = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert match, f"the form posting to {action} carries no CSRF token"
+            return match.group(1)
+    raise AssertionError(f"no form posting to {action} on {page}")
+
+
+def _post_form(client: TestClient, url: str, data: dict[str, str], *, has_form: bool = True):
+    """Submit like a browser: with the CSRF token of the form on the page that posts to `url`.
+    With has_form=False (the user's page offers no such form) the logout form's token is used."""
+    if has_form:
+        token = form_token(client, _form_page(url), url)
+    else:
+        token = csrf(client, "/console/w/acme/campaigns")
+    return client.post(url, data={**data, "csrf_token": token}, follow_redirects=False)
 
 
 def test_create_campaign_with_inline_errors_then_success(client: TestClient, brand: Brand) -> None:
@@ -161,10 +184,14 @@ def test_analyst_reads_everything_and_changes_nothing(client: TestClient, brand:
     assert client.get("/console/w/acme/audit").status_code == 200
     assert client.get("/console/w/acme/members").status_code == 200
     assert client.get(f"/console/w/acme/campaigns/{cid}/edit").status_code == 403
-    assert _post_form(client, f"/console/w/acme/campaigns/{cid}/edit", FORM).status_code == 403
+    edit = _post_form(client, f"/console/w/acme/campaigns/{cid}/edit", FORM, has_form=False)
+    assert edit.status_code == 403
     assert (
         _post_form(
-            client, f"/console/w/acme/campaigns/{cid}/transition", {"status": "scheduled"}
+            client,
+            f"/console/w/acme/campaigns/{cid}/transition",
+            {"status": "scheduled"},
+            has_form=False,
         ).status_code
         == 403
     )
