@@ -276,3 +276,14 @@ def test_audit_page_lists_before_and_after(client: TestClient, brand: Brand) -> 
     assert "campaign.update" in page.text
     assert "新名字" in page.text
     assert "token.create" not in page.text
+
+
+def test_campaign_detail_shows_its_history(client: TestClient, brand: Brand) -> None:
+    owner = brand.auth(Role.OWNER)
+    cid = client.post("/api/v1/campaigns", json=campaign_payload(), headers=owner).json()["id"]
+    client.post(f"/api/v1/campaigns/{cid}/transitions", json={"status": "scheduled"}, headers=owner)
+    login(client, brand.emails[Role.ANALYST])
+    page = client.get(f"/console/w/acme/campaigns/{cid}").text
+    assert "变更历史" in page
+    assert "draft → scheduled" in page
+    assert page.index("campaign.status") < page.index("campaign.create")  # newest first

@@ -37,7 +37,7 @@ from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import blank_to_none, service_error, validation_errors
 from im2.web.templating import input_time, render
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.service import list_audit, require
 
 router = APIRouter(prefix="/console/w/{workspace}/campaigns", include_in_schema=False)
 
@@ -320,18 +320,24 @@ def create(
 
 def _detail(
     request: Request,
+    db: DbDep,
     actor: Actor,
     campaign: CampaignRead,
     *,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    history = []
+    if actor.can(Permission.READ_AUDIT):
+        with db.session() as session:
+            history = list_audit(session, actor=actor, target=("campaign", campaign.id), limit=20)
     return render(
         request,
         "campaigns/detail.html",
         {
             **_vocabulary(),
             "campaign": campaign,
+            "history": history,
             "error": error,
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "nav": "campaigns",
@@ -344,7 +350,7 @@ def _detail(
 def detail(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
-    return _detail(request, actor, campaign)
+    return _detail(request, db, actor, campaign)
 
 
 @router.get("/{campaign_id}/edit")
@@ -427,7 +433,7 @@ def transition(
             raise
         with db.session() as session:
             campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
-        return _detail(request, actor, campaign, error=exc.message, status_code=exc.status_code)
+        return _detail(request, db, actor, campaign, error=exc.message, status_code=exc.status_code)
     return RedirectResponse(
         f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}", status_code=303
     )

@@ -645,9 +645,12 @@ def list_audit(
     before_id: int | None = None,
     limit: int = 50,
     action_prefix: str | None = None,
+    target: tuple[str, int] | None = None,
 ) -> list[AuditRead]:
     require(actor, Permission.READ_AUDIT)
     query = select(AuditEntry).where(AuditEntry.workspace_id == actor.workspace_id)
+    if target is not None:
+        query = query.where(AuditEntry.target_type == target[0], AuditEntry.target_id == target[1])
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     if action_prefix:
