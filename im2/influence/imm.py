@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from im2.influence._parallel import default_threads
 from im2.influence._rng import RR_ESTIMATION, RR_SELECTION, stream_key
 from im2.influence.errors import InfluenceError
 from im2.influence.graph import Graph, check_lt_weights
@@ -128,6 +129,7 @@ def select_seeds(
     budget: float | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     reuse_samples: bool = False,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> SeedSelection:
     """Pick seeds maximising expected spread; deterministic for a given ``seed``.
@@ -136,12 +138,14 @@ def select_seeds(
     and ``budget``, ``k`` is ignored and the seeds' total cost stays within the budget.
     Raises ``InfluenceError`` for an impossible request (k > n, LT weights summing above
     1, ...) and ``MemoryBudgetError`` before sampling more RR sets than ``memory_budget``
-    bytes can hold.
+    bytes can hold. ``threads`` (default: every core available) only changes the speed:
+    the result is the same for any value.
     """
     if model not in ("ic", "lt"):
         raise InfluenceError(f"model must be 'ic' or 'lt', got {model!r}")
     if seed < 0:
         raise InfluenceError(f"seed must be non-negative, got {seed}")
+    threads = default_threads() if threads is None else threads
     costs, spend, max_seeds = _check_request(graph, k, epsilon, ell, costs, budget)
     if model == "lt":
         check_lt_weights(graph)
@@ -154,7 +158,11 @@ def select_seeds(
     eps_prime = math.sqrt(2.0) * epsilon
 
     estimation = RRSampler(
-        graph, model=model, seed=stream_key(seed, RR_ESTIMATION), memory_budget=memory_budget
+        graph,
+        model=model,
+        seed=stream_key(seed, RR_ESTIMATION),
+        memory_budget=memory_budget,
+        threads=threads,
     )
     lower_bound = 1.0
     i = 1
@@ -173,7 +181,11 @@ def select_seeds(
         final = estimation
     else:
         final = RRSampler(
-            graph, model=model, seed=stream_key(seed, RR_SELECTION), memory_budget=memory_budget
+            graph,
+            model=model,
+            seed=stream_key(seed, RR_SELECTION),
+            memory_budget=memory_budget,
+            threads=threads,
         )
         # Refuse early on the estimate from phase one instead of after filling memory.
         if final.bytes_needed(theta, estimation.mean_size()) > memory_budget:

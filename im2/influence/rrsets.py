@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
+from im2.influence._parallel import run_ranges
 from im2.influence._rng import log_fail, next_success, step_uniform, stream_state
 from im2.influence.errors import MemoryBudgetError
 from im2.influence.graph import Graph
@@ -43,7 +44,7 @@ def _grow(nodes: np.ndarray, used: int, needed: int, max_entries: int) -> np.nda
     return grown
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extend(
     indptr: np.ndarray,
     src: np.ndarray,
@@ -51,6 +52,7 @@ def _extend(
     node_prob: np.ndarray,
     linear_threshold: bool,
     seed: np.uint64,
+    base: int,
     nodes: np.ndarray,
     offsets: np.ndarray,
     count: int,
@@ -60,16 +62,17 @@ def _extend(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Append RR sets ``count..target-1`` and return the buffers and the new count.
 
-    Stops early (returning a count below ``target``) rather than store more than
-    ``max_entries`` node ids. ``offsets`` must have room for ``target + 1`` values.
-    ``mark[v] == i + 1`` means v is already in RR set i, so no visited array is cleared.
+    Local set i is global set ``base + i`` and draws from that stream. Stops early
+    (returning a count below ``target``) rather than store more than ``max_entries`` node
+    ids. ``offsets`` must have room for ``target + 1`` values. ``mark[v] == base + i + 1``
+    means v is already in global set ``base + i``, so no visited array is ever cleared.
     ``node_prob[v]`` is the probability shared by all in-edges of v, or -1 if they differ.
     """
     n = indptr.shape[0] - 1
     entries = offsets[count]
     for i in range(count, target):
-        state = stream_state(seed, np.uint64(i))
-        stamp = i + 1
+        state = stream_state(seed, np.uint64(base + i))
+        stamp = base + i + 1
         state, r = step_uniform(state)
         root = min(int(r * n), n - 1)
         if entries >= nodes.shape[0]:
@@ -270,7 +273,15 @@ class RRSampler:
     the mean RR-set size seen so far and a hard cap stops the sampler itself.
     """
 
-    def __init__(self, graph: Graph, *, model: Model, seed: np.uint64, memory_budget: int) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        model: Model,
+        seed: np.uint64,
+        memory_budget: int,
+        threads: int = 1,
+    ) -> None:
         self.graph = graph
         self.model = model
         self.seed = seed
@@ -278,7 +289,8 @@ class RRSampler:
         self.count = 0
         self._nodes = np.empty(1024, dtype=np.int32)
         self._offsets = np.zeros(1025, dtype=np.int64)
-        self._mark = np.zeros(graph.n, dtype=np.int64)
+        self.threads = max(1, threads)
+        self._marks = [np.zeros(graph.n, dtype=np.int64) for _ in range(self.threads)]
         self._node_prob = shared_probability(graph.in_indptr, graph.in_prob)
 
     @property
@@ -290,7 +302,8 @@ class RRSampler:
 
     def bytes_needed(self, sets: int, mean_size: float | None = None) -> int:
         size = self.mean_size() if mean_size is None else mean_size
-        fixed = self.graph.n * 40  # degree, index start, heap and marks of selection
+        # Selection's degrees, index starts and heap, plus one mark array per thread.
+        fixed = self.graph.n * (32 + 8 * self.threads)
         return int(sets * (size * BYTES_PER_ENTRY + BYTES_PER_SET)) + fixed
 
     def refusal(self, sets: int) -> MemoryBudgetError:
@@ -320,29 +333,55 @@ class RRSampler:
                 nodes = np.empty(min(wanted, max_entries), dtype=np.int32)
                 nodes[: self.entries] = self._nodes[: self.entries]
                 self._nodes = nodes
-        graph = self.graph
         first = self.count
         while self.count < target:
-            step = min(target, self.count + _PROGRESS_CHUNK)
-            self._nodes, self._offsets, reached = _extend(
+            step = min(target, self.count + _PROGRESS_CHUNK * self.threads)
+            self._sample(step, max_entries)
+            if self.count < step:
+                raise self.refusal(target)
+            if progress is not None:
+                progress(self.count - first, target - first)
+
+    def _sample(self, stop: int, max_entries: int) -> None:
+        """Sets ``count..stop-1``: each thread fills its own buffers, appended in order."""
+        graph = self.graph
+        room = (max_entries - self.entries) // self.threads
+        mean = self.mean_size()
+
+        def work(part: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int]:
+            nodes = np.empty(min(int((hi - lo) * mean * 1.1) + 1024, room), dtype=np.int32)
+            offsets = np.zeros(hi - lo + 1, dtype=np.int64)
+            result: tuple[np.ndarray, np.ndarray, int] = _extend(
                 graph.in_indptr,
                 graph.in_src,
                 graph.in_prob,
                 self._node_prob,
                 self.model == "lt",
                 self.seed,
-                self._nodes,
-                self._offsets,
-                self.count,
-                step,
-                max_entries,
-                self._mark,
+                lo,
+                nodes,
+                offsets,
+                0,
+                hi - lo,
+                room,
+                self._marks[part],
             )
-            self.count = reached
-            if reached < step:
-                raise self.refusal(target)
-            if progress is not None:
-                progress(self.count - first, target - first)
+            return result
+
+        for nodes, offsets, reached in run_ranges(work, self.count, stop, self.threads):
+            used = int(offsets[reached])
+            entries = self.entries
+            if entries + used > self._nodes.shape[0]:
+                grown = np.empty(max(entries + used, self._nodes.shape[0] * 3 // 2), np.int32)
+                grown[:entries] = self._nodes[:entries]
+                self._nodes = grown
+            self._nodes[entries : entries + used] = nodes[:used]
+            self._offsets[self.count + 1 : self.count + reached + 1] = (
+                offsets[1 : reached + 1] + entries
+            )
+            self.count += reached
+            if reached < offsets.shape[0] - 1:
+                return
 
     def select(self, costs: np.ndarray, budget: float, max_seeds: int) -> Coverage:
         """Greedy coverage over all sets sampled so far (see ``_greedy``).

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from im2.influence._parallel import default_threads, run_ranges
 from im2.influence._rng import (
     SIMULATION,
     log_fail,
@@ -56,7 +57,7 @@ class SpreadEstimate:
         return np.cumsum(self.per_step)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _simulate(
     indptr: np.ndarray,
     dst: np.ndarray,
@@ -149,9 +150,13 @@ def estimate_spread(
     simulations: int = 10_000,
     seed: int = 0,
     max_steps: int = 100,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> SpreadEstimate:
-    """Monte Carlo expected spread of ``seeds`` (internal ids; repeats count once)."""
+    """Monte Carlo expected spread of ``seeds`` (internal ids; repeats count once).
+
+    ``threads`` (default: every core available) only changes the speed, not the estimate.
+    """
     if model not in ("ic", "lt"):
         raise InfluenceError(f"model must be 'ic' or 'lt', got {model!r}")
     if simulations < 1:
@@ -168,9 +173,10 @@ def estimate_spread(
     spreads = np.empty(simulations, dtype=np.int64)
     steps = np.zeros(max_steps + 1, dtype=np.int64)
     row_prob = shared_probability(graph.out_indptr, graph.out_prob)
-    for first in range(0, simulations, _PROGRESS_CHUNK):
-        count = min(_PROGRESS_CHUNK, simulations - first)
-        part, part_steps = _simulate(
+    threads = default_threads() if threads is None else max(1, threads)
+
+    def work(part: int, lo: int, hi: int) -> tuple[int, np.ndarray, np.ndarray]:
+        part_spreads, part_steps = _simulate(
             graph.out_indptr,
             graph.out_dst,
             graph.out_prob,
@@ -178,14 +184,20 @@ def estimate_spread(
             model == "lt",
             seeds,
             stream_key(seed, SIMULATION),
-            first,
-            count,
+            lo,
+            hi - lo,
             max_steps,
         )
-        spreads[first : first + count] = part
-        steps += part_steps
+        return lo, part_spreads, part_steps
+
+    chunk = _PROGRESS_CHUNK * threads
+    for first in range(0, simulations, chunk):
+        stop = min(first + chunk, simulations)
+        for lo, part_spreads, part_steps in run_ranges(work, first, stop, threads):
+            spreads[lo : lo + part_spreads.shape[0]] = part_spreads
+            steps += part_steps
         if progress is not None:
-            progress(first + count, simulations)
+            progress(stop, simulations)
     mean = float(spreads.mean())
     std_error = float(spreads.std(ddof=1) / math.sqrt(simulations)) if simulations > 1 else 0.0
     last = int(np.flatnonzero(steps)[-1]) if steps.any() else 0

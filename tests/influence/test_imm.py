@@ -166,6 +166,24 @@ def test_same_seed_gives_the_same_seeds_and_growth_is_batch_independent() -> Non
     assert np.array_equal(whole._nodes[: whole.entries], parts._nodes[: parts.entries])
 
 
+def test_thread_count_changes_nothing_but_speed() -> None:
+    graph = clustered_graph(lt=False)
+    one = RRSampler(graph, model="ic", seed=stream_key(2, RR_SELECTION), memory_budget=1 << 26)
+    three = RRSampler(
+        graph, model="ic", seed=stream_key(2, RR_SELECTION), memory_budget=1 << 26, threads=3
+    )
+    one.extend_to(5000)
+    three.extend_to(2000)
+    three.extend_to(5000)
+
+    assert np.array_equal(one._nodes[: one.entries], three._nodes[: three.entries])
+    assert np.array_equal(one._offsets[:5001], three._offsets[:5001])
+    assert (
+        select_seeds(graph, k=4, threads=1).seeds.tolist()
+        == select_seeds(graph, k=4, threads=3).seeds.tolist()
+    )
+
+
 def test_reusing_estimation_samples_is_available_and_still_good() -> None:
     graph = random_graph(3)
     _, best = optimal_seeds(graph, 2)

@@ -111,6 +111,16 @@ def test_same_seed_same_estimate_and_repeated_seeds_count_once() -> None:
     assert first.mean != other.mean
 
 
+def test_thread_count_does_not_change_the_estimate() -> None:
+    graph = random_graph(7)
+
+    one = estimate_spread(graph, np.array([1, 2]), simulations=2500, seed=5, threads=1)
+    three = estimate_spread(graph, np.array([1, 2]), simulations=2500, seed=5, threads=3)
+
+    assert (one.mean, one.std_error) == (three.mean, three.std_error)
+    assert np.array_equal(one.per_step, three.per_step)
+
+
 def test_empty_seed_set_spreads_nowhere() -> None:
     estimate = estimate_spread(random_graph(1), np.array([], dtype=np.int32), simulations=10)
 
