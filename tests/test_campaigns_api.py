@@ -292,3 +292,21 @@ def test_idempotency_key_replays_the_first_answer(client: TestClient, brand: Bra
 def test_templates_are_listed(client: TestClient) -> None:
     keys = [t["key"] for t in client.get("/api/v1/campaigns/templates").json()]
     assert keys == ["launch_feedback", "charity_vote", "photo_challenge", "invite_coupon"]
+
+
+def test_slugs_are_unique_across_workspaces(client: TestClient, brand: Brand, db, clock) -> None:
+    """Public pages live at /c/<slug>, so two brands cannot share one."""
+    from tests.conftest import make_brand
+
+    other = make_brand(db, slug="rival", now=clock.now())
+    assert (
+        client.post(
+            "/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.OWNER)
+        ).status_code
+        == 201
+    )
+    taken = client.post(
+        "/api/v1/campaigns", json=campaign_payload(), headers=other.auth(Role.OWNER)
+    )
+    assert taken.status_code == 409
+    assert taken.json()["error"]["field"] == "slug"

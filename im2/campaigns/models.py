@@ -15,7 +15,8 @@ class Campaign(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    slug: Mapped[str] = mapped_column(String(64))
+    # Unique across the installation: public pages live at /c/<slug>, short enough to share.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     objective: Mapped[str] = mapped_column(String(16))
@@ -44,7 +45,6 @@ class Campaign(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("workspace_id", "slug"),
         Index("ix_campaigns_workspace_status", "workspace_id", "status"),
         Index("ix_campaigns_status_starts_at", "status", "starts_at"),
     )

@@ -105,16 +105,12 @@ def _check_channels(channels: list[ChannelIn]) -> None:
         seen.add(channel.channel)
 
 
-def _check_slug_free(
-    session: Session, *, workspace_id: int, slug: str, except_id: int | None = None
-) -> None:
-    query = select(Campaign.id).where(Campaign.workspace_id == workspace_id, Campaign.slug == slug)
+def _check_slug_free(session: Session, *, slug: str, except_id: int | None = None) -> None:
+    query = select(Campaign.id).where(Campaign.slug == slug)
     if except_id is not None:
         query = query.where(Campaign.id != except_id)
     if session.scalar(query) is not None:
-        raise Conflict(
-            _("Another campaign in this workspace already uses this slug."), field="slug"
-        )
+        raise Conflict(_("Another campaign already uses this slug; choose another."), field="slug")
 
 
 def _flush_unique_slug(session: Session, campaign: Campaign) -> None:
@@ -126,7 +122,7 @@ def _flush_unique_slug(session: Session, campaign: Campaign) -> None:
             session.flush()
     except IntegrityError:
         raise Conflict(
-            _("Another campaign in this workspace already uses this slug."), field="slug"
+            _("Another campaign already uses this slug; choose another."), field="slug"
         ) from None
 
 
@@ -200,7 +196,7 @@ def do_create_campaign(
     check_schedule(starts_at, ends_at)
     _check_kpis(data.kpi_targets)
     _check_channels(data.channels)
-    _check_slug_free(session, workspace_id=actor.workspace_id, slug=data.slug)
+    _check_slug_free(session, slug=data.slug)
     campaign = Campaign(
         workspace_id=actor.workspace_id,
         slug=data.slug,
@@ -253,10 +249,9 @@ def get_campaign(session: Session, *, actor: Actor, campaign_id: int) -> Campaig
     return _to_read(_load(session, actor=actor, campaign_id=campaign_id))
 
 
-def get_campaign_by_slug(session: Session, *, workspace_id: int, slug: str) -> CampaignRead | None:
-    campaign = session.scalar(
-        select(Campaign).where(Campaign.workspace_id == workspace_id, Campaign.slug == slug)
-    )
+def get_campaign_by_slug(session: Session, *, slug: str) -> CampaignRead | None:
+    """The campaign behind a public link, whichever workspace it belongs to."""
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
     return None if campaign is None else _to_read(campaign)
 
 
@@ -322,9 +317,7 @@ def do_update_campaign(
                 field="slug",
             )
         check_slug(data.slug)
-        _check_slug_free(
-            session, workspace_id=actor.workspace_id, slug=data.slug, except_id=campaign.id
-        )
+        _check_slug_free(session, slug=data.slug, except_id=campaign.id)
     starts_at = (
         _local_to_utc(data.starts_at, timezone) if "starts_at" in given else campaign.starts_at
     )
@@ -453,7 +446,7 @@ def do_duplicate_campaign(
 ) -> CampaignRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
     source = _load(session, actor=actor, campaign_id=campaign_id)
-    slug = data.slug or _free_copy_slug(session, workspace_id=actor.workspace_id, slug=source.slug)
+    slug = data.slug or _free_copy_slug(session, slug=source.slug)
     copy_suffix = _(" (copy)")
     name = data.name or (source.name[: 120 - len(copy_suffix)] + copy_suffix)
     created = do_create_campaign(
@@ -493,14 +486,10 @@ def do_duplicate_campaign(
     return created
 
 
-def _free_copy_slug(session: Session, *, workspace_id: int, slug: str) -> str:
+def _free_copy_slug(session: Session, *, slug: str) -> str:
     base = slug[:58]
     taken = set(
-        session.scalars(
-            select(Campaign.slug).where(
-                Campaign.workspace_id == workspace_id, Campaign.slug.startswith(base + "-copy")
-            )
-        )
+        session.scalars(select(Campaign.slug).where(Campaign.slug.startswith(base + "-copy")))
     )
     candidate, n = f"{base}-copy", 2
     while candidate in taken:

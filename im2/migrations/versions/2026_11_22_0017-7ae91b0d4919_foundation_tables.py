@@ -173,7 +173,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
-        sa.UniqueConstraint("workspace_id", "slug", name=op.f("uq_campaigns_workspace_id_slug")),
+        sa.UniqueConstraint("slug", name=op.f("uq_campaigns_slug")),
     )
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.create_index(
