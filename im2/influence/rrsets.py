@@ -7,7 +7,8 @@ RR sets.
 
 RR sets are stored flat: ``nodes[offsets[i]:offsets[i + 1]]`` is set ``i`` (int32 node ids,
 int64 offsets). RR set number ``i`` draws its randomness from stream ``(seed, i)`` only, so a
-collection grown in several steps is identical to one generated at once.
+collection grown in several steps, or by several threads, is identical to one generated at
+once by one thread.
 """
 
 from __future__ import annotations
