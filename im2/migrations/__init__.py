@@ -13,12 +13,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 def all_metadata() -> MetaData:
     """The metadata with every domain's tables registered (what migrations must match)."""
-    from im2.campaigns import models as _campaigns  # noqa: F401
     from im2.db import Base
-    from im2.events import models as _events  # noqa: F401
+    from im2.domains import import_domain_modules
     from im2.web import idempotency as _idempotency  # noqa: F401
-    from im2.workspaces import models as _workspaces  # noqa: F401
 
+    import_domain_modules("models")
     return Base.metadata
 
 

@@ -13,17 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse
 
 from im2 import __version__
-from im2.campaigns import api as campaigns_api
-from im2.campaigns import pages as campaigns_pages
 from im2.clock import Clock, SystemClock
 from im2.config import Settings, get_settings
 from im2.db import Database
+from im2.domains import import_domain_modules
 from im2.jobs import run_jobs_forever
 from im2.web.context import RequestContextMiddleware
 from im2.web.errors import install_error_handlers
 from im2.web.idempotency import IdempotencyMiddleware
-from im2.workspaces import api as workspaces_api
-from im2.workspaces import pages as workspaces_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -79,10 +76,8 @@ def create_app(
     )
     install_error_handlers(app)
 
-    app.include_router(workspaces_api.router)
-    app.include_router(campaigns_api.router)
-    app.include_router(workspaces_pages.router)
-    app.include_router(campaigns_pages.router)
+    for module in import_domain_modules("api") + import_domain_modules("pages"):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

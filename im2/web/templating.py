@@ -16,10 +16,11 @@ from im2 import i18n
 from im2.web.csrf import FIELD, csrf_token
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+# The shared layout first, then every domain's own templates/ folder (names are namespaced by
+# a sub-folder, e.g. campaigns/templates/campaigns/list.html).
 TEMPLATE_DIRS = [
     _PACKAGE / "web" / "templates",
-    _PACKAGE / "workspaces" / "templates",
-    _PACKAGE / "campaigns" / "templates",
+    *sorted(p for p in _PACKAGE.glob("*/templates") if p.parent.name != "web"),
 ]
 
 env = Environment(
