@@ -49,23 +49,19 @@ def step_uniform(state: np.uint64) -> tuple[np.uint64, float]:
 
 
 @njit(cache=True, inline="always")
-def next_success(state: np.uint64, position: int, end: int, log_q: float) -> tuple[np.uint64, int]:
+def next_success(
+    state: np.uint64, position: int, end: int, inv_log_q: float
+) -> tuple[np.uint64, int]:
     """Next success after ``position`` among Bernoulli(p) trials numbered up to ``end - 1``.
 
-    ``log_q`` is ``log(1 - p)``. One geometric draw (the number of failures before a success)
-    replaces testing each trial; returns ``end`` when no trial before it succeeds.
+    ``inv_log_q`` is ``1 / log(1 - p)`` (``-0.0`` when p = 1). One geometric draw (failures
+    before a success) replaces testing each trial; returns ``end`` when none succeeds.
     """
     state, r = step_uniform(state)
-    jump = math.log1p(-r) / log_q  # finite: r < 1; zero when p = 1 (log_q = -inf)
-    if jump >= end - position - 1:
+    jump = math.log1p(-r) * inv_log_q  # log1p(-r) is finite because r < 1
+    if not jump < end - position - 1:  # also catches NaN (0 * inf when p underflows)
         return state, end
     return state, position + 1 + int(jump)
-
-
-@njit(cache=True, inline="always")
-def log_fail(p: float) -> float:
-    """``log(1 - p)`` for ``next_success``; p in (0, 1]."""
-    return math.log1p(-p) if p < 1.0 else -math.inf
 
 
 # What a stream is used for. Keys differ per purpose so that, for one user seed, the RR sets

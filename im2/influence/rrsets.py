@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from im2.influence._parallel import run_ranges
-from im2.influence._rng import log_fail, next_success, step_uniform, stream_state
+from im2.influence._rng import next_success, step_uniform, stream_state
 from im2.influence.errors import MemoryBudgetError
 from im2.influence.graph import Graph
 
@@ -51,6 +51,7 @@ def _extend(
     src: np.ndarray,
     prob: np.ndarray,
     node_prob: np.ndarray,
+    node_inv_log_q: np.ndarray,
     linear_threshold: bool,
     seed: np.uint64,
     base: int,
@@ -67,7 +68,8 @@ def _extend(
     (returning a count below ``target``) rather than store more than ``max_entries`` node
     ids. ``offsets`` must have room for ``target + 1`` values. ``mark[v] == base + i + 1``
     means v is already in global set ``base + i``, so no visited array is ever cleared.
-    ``node_prob[v]`` is the probability shared by all in-edges of v, or -1 if they differ.
+    ``node_prob[v]`` is the probability shared by all in-edges of v, or -1 if they differ;
+    ``node_inv_log_q`` is ``1 / log(1 - p)`` for those shared values (see next_success).
     """
     n = indptr.shape[0] - 1
     entries = offsets[count]
@@ -117,15 +119,15 @@ def _extend(
             elif p > 0.0:
                 # All in-edges share p: jump straight from one live edge to the next
                 # (1 + deg * p draws instead of deg).
-                log_q = log_fail(p)
-                state, e = next_success(state, first - 1, end, log_q)
+                inv_log_q = node_inv_log_q[v]
+                state, e = next_success(state, first - 1, end, inv_log_q)
                 while e < end:
                     u = src[e]
                     if mark[u] != stamp:
                         mark[u] = stamp
                         nodes[entries] = u
                         entries += 1
-                    state, e = next_success(state, e, end, log_q)
+                    state, e = next_success(state, e, end, inv_log_q)
             elif p < 0.0:
                 for e in range(first, end):
                     u = src[e]
@@ -140,8 +142,9 @@ def _extend(
     return nodes, offsets, target
 
 
-def shared_probability(indptr: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """Per CSR row, the probability all its edges share (0 for an empty row), else -1.
+def shared_probability(indptr: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per CSR row, the probability all its edges share (0 if empty, -1 if they differ),
+    and ``1 / log(1 - p)`` of it for jumping between live edges (0 where unused).
 
     Weighted cascade gives every in-edge of a node the same value and a constant gives every
     edge the same value; kernels then jump between live edges instead of testing each one.
@@ -154,7 +157,11 @@ def shared_probability(indptr: np.ndarray, prob: np.ndarray) -> np.ndarray:
         low = np.minimum.reduceat(prob, starts)
         high = np.maximum.reduceat(prob, starts)
         shared[has_edges] = np.where(low == high, low, -1.0)
-    return shared
+    inv_log_q = np.zeros(n, dtype=np.float64)
+    jumping = (shared > 0.0) & (shared < 1.0)
+    inv_log_q[jumping] = 1.0 / np.log1p(-shared[jumping])
+    inv_log_q[shared == 1.0] = -0.0  # every trial succeeds: jumps of zero
+    return shared, inv_log_q
 
 
 @njit(cache=True, inline="always")
@@ -292,7 +299,7 @@ class RRSampler:
         self._offsets = np.zeros(1025, dtype=np.int64)
         self.threads = max(1, threads)
         self._marks = [np.zeros(graph.n, dtype=np.int64) for _ in range(self.threads)]
-        self._node_prob = shared_probability(graph.in_indptr, graph.in_prob)
+        self._node_prob, self._node_inv_log_q = shared_probability(graph.in_indptr, graph.in_prob)
 
     @property
     def entries(self) -> int:
@@ -357,6 +364,7 @@ class RRSampler:
                 graph.in_src,
                 graph.in_prob,
                 self._node_prob,
+                self._node_inv_log_q,
                 self.model == "lt",
                 self.seed,
                 lo,

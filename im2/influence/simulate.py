@@ -21,7 +21,6 @@ from numba import njit
 from im2.influence._parallel import default_threads, run_ranges
 from im2.influence._rng import (
     SIMULATION,
-    log_fail,
     next_success,
     step_uniform,
     stream_key,
@@ -63,6 +62,7 @@ def _simulate(
     dst: np.ndarray,
     prob: np.ndarray,
     row_prob: np.ndarray,
+    row_inv_log_q: np.ndarray,
     linear_threshold: bool,
     seeds: np.ndarray,
     seed: np.uint64,
@@ -72,7 +72,8 @@ def _simulate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run simulations ``first..first+count-1``; returns their spreads and per-step counts.
 
-    ``row_prob[v]`` is the probability all out-edges of v share, or -1 if they differ.
+    ``row_prob[v]`` is the probability all out-edges of v share, or -1 if they differ, and
+    ``row_inv_log_q[v]`` its ``1 / log(1 - p)`` (see next_success).
     """
     n = indptr.shape[0] - 1
     spreads = np.zeros(count, dtype=np.int64)
@@ -102,16 +103,16 @@ def _simulate(
                 p = row_prob[v]
                 if p > 0.0 and not linear_threshold:
                     # Shared p (e.g. a constant): jump from one live edge to the next.
-                    log_q = log_fail(p)
+                    inv_log_q = row_inv_log_q[v]
                     end = indptr[v + 1]
-                    state, e = next_success(state, indptr[v] - 1, end, log_q)
+                    state, e = next_success(state, indptr[v] - 1, end, inv_log_q)
                     while e < end:
                         u = dst[e]
                         if active[u] != stamp:
                             active[u] = stamp
                             queue[size] = u
                             size += 1
-                        state, e = next_success(state, e, end, log_q)
+                        state, e = next_success(state, e, end, inv_log_q)
                     continue
                 for e in range(indptr[v], indptr[v + 1]):
                     u = dst[e]
@@ -172,7 +173,7 @@ def estimate_spread(
         check_lt_weights(graph)
     spreads = np.empty(simulations, dtype=np.int64)
     steps = np.zeros(max_steps + 1, dtype=np.int64)
-    row_prob = shared_probability(graph.out_indptr, graph.out_prob)
+    row_prob, row_inv_log_q = shared_probability(graph.out_indptr, graph.out_prob)
     threads = default_threads() if threads is None else max(1, threads)
 
     def work(part: int, lo: int, hi: int) -> tuple[int, np.ndarray, np.ndarray]:
@@ -181,6 +182,7 @@ def estimate_spread(
             graph.out_dst,
             graph.out_prob,
             row_prob,
+            row_inv_log_q,
             model == "lt",
             seeds,
             stream_key(seed, SIMULATION),
