@@ -2,7 +2,8 @@
 
 Pure functions over numpy arrays and frozen dataclasses (no database): ``graph`` loads and
 validates graphs, ``imm`` selects seeds with the IMM algorithm under the independent cascade
-(IC) and linear threshold (LT) models, ``simulate`` estimates spread by Monte Carlo, and
-``baselines`` gives simple heuristics to compare against. ``cli`` is the ``im2 influence``
-command group.
+(IC) and linear threshold (LT) models on the reverse-reachable sets of ``rrsets``,
+``simulate`` estimates spread and its time profile by Monte Carlo, ``baselines`` gives
+degree heuristics to compare against and ``exact`` computes exact spreads of tiny graphs to
+validate all of them. ``cli`` is the ``im2 influence`` command group.
 """

@@ -114,8 +114,8 @@ def seeds(
     probability: Annotated[
         str | None,
         typer.Option(
-            help="Edge probabilities: file, wc or const:P [default: file if the "
-            "graph has a third column, else wc]."
+            help="Edge probabilities: file, wc (1/in-degree) or const:P. Default: file "
+            "when the graph has a third column, else wc."
         ),
     ] = None,
     undirected: Annotated[bool, typer.Option(help="Each line is an edge both ways.")] = False,
@@ -124,7 +124,7 @@ def seeds(
         Path | None, typer.Option(help="Write seed ids here instead of stdout.")
     ] = None,
     simulations: Annotated[
-        int, typer.Option(help="Monte Carlo runs to estimate the spread (0 to skip).")
+        int, typer.Option(min=0, help="Monte Carlo runs to estimate the spread (0 to skip).")
     ] = 10_000,
     method: Annotated[
         MethodChoice, typer.Option(help="imm, or a heuristic baseline to compare with.")
@@ -135,7 +135,7 @@ def seeds(
     ] = None,
     budget: Annotated[float | None, typer.Option(help="Total cost allowed (with --costs).")] = None,
     memory_gb: Annotated[
-        float, typer.Option(help="Refuse to sample RR sets needing more memory (GiB).")
+        float, typer.Option(min=0.0, help="Refuse to sample RR sets needing more memory (GiB).")
     ] = 1.0,
 ) -> None:
     """Choose seed users that maximise expected spread and print their ids."""
