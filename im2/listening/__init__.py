@@ -1,0 +1,1 @@
+"""Social listening: mentions from other platforms, their sentiment, topics, spikes and alerts."""

@@ -1,0 +1,319 @@
+"""Sentiment of mentions (Chinese and English): the pure scoring core.
+
+The shipped model is two linear classifiers (one per language) over sparse binary features,
+stored as plain numpy arrays in ``model/sentiment.npz`` (no pickle, loadable with
+``allow_pickle=False``). Scoring is a sparse dot product done in numpy, so it needs no ML
+library at run time. ``sentiment_train`` builds the file with the same feature functions as
+here; a change to a feature function therefore needs a retrained model (``FEATURE_VERSION``).
+
+Labels: the training data is binary, so *neutral* means "the model is not confident either
+way": the calibrated probability of positive lies inside the neutral band stored with the model,
+or the text carries no feature the model knows. See ``model/PROVENANCE.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+FEATURE_VERSION: Final = 1
+DEFAULT_MODEL_PATH: Final = Path(__file__).resolve().parent / "model" / "sentiment.npz"
+
+
+class Sentiment(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentResult:
+    label: Sentiment
+    # How sure the model is of `label`, in [0, 1]: for positive/negative the calibrated
+    # probability of that label; for neutral, how close the text sits to the 50/50 point.
+    confidence: float
+    # Calibrated P(positive | the text is positive or negative), in [0, 1].
+    positive_probability: float
+    language: Language
+
+
+# --- text normalisation -------------------------------------------------------------------
+
+# Weibo-style emoticon tags such as [哈哈] or [doge]. In weibo_senti_100k the labels were
+# derived from these tags, so a model that sees them learns the labelling rule, not the text.
+_EMOTICON_TAG = re.compile(r"\[[^\[\]\s]{1,8}\]")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# "@user" up to a separator: user names carry no sentiment and would only add noise features.
+_MENTION = re.compile(r"@[^\s:：,，@]{1,30}")
+_REPEAT = re.compile(r"(.)\1{2,}")
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def strip_emoticon_tags(text: str) -> str:
+    """Remove Weibo emoticon tags (``[哈哈]``, ``[doge]``) and tidy the spaces left behind."""
+    return _SPACE.sub(" ", _EMOTICON_TAG.sub(" ", text)).strip()
+
+
+def detect_language(text: str) -> Language:
+    """Chinese when CJK characters outnumber Latin words, else English.
+
+    One Chinese character carries about as much as one English word, hence the comparison.
+    Text with neither (digits, emoji) goes to the English model, which knows emoticons.
+    """
+    cjk = len(_CJK.findall(text))
+    if cjk == 0:
+        return Language.EN
+    return Language.ZH if cjk >= len(_LATIN_WORD.findall(text)) else Language.EN
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _EMOTICON_TAG.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _MENTION.sub(" ", text)
+    # "soooo good" and "好好好好好" should share features with their short forms.
+    return _REPEAT.sub(r"\1\1", text)
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+def zh_features(text: str) -> list[str]:
+    """Character 1-3 grams of the normalised text (spaces dropped, digits folded to 0)."""
+    norm = _SPACE.sub("", _DIGITS.sub("0", _normalise(text).lower()))
+    n = len(norm)
+    feats = list(norm)
+    feats.extend(norm[i : i + 2] for i in range(n - 1))
+    feats.extend(norm[i : i + 3] for i in range(n - 2))
+    return feats
+
+
+_EN_TOKEN = re.compile(
+    r"""(?:[<>]?[:;=8][\-o*']?[)\](\[dDpP/\\|@3*}{])  # western emoticons :) ;-( :D
+      |(?:[)\](\[/\\|][\-o*']?[:;=8])                  # reversed ones (:
+      |(?:<3)
+      |(?:[A-Za-z0-9]+(?:'[A-Za-z]+)?)
+      |(?:[!?])
+      |(?:[.,;:]+)
+      |(?:[^\sA-Za-z0-9])""",
+    re.VERBOSE,
+)
+_NEGATORS: Final = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "cannot",
+        "nothing",
+        "nobody",
+        "none",
+        "neither",
+        "nor",
+        "without",
+        "hardly",
+        "barely",
+        "aint",
+        "cant",
+        "dont",
+        "wont",
+        "isnt",
+        "wasnt",
+        "didnt",
+        "doesnt",
+    }
+)
+_CLAUSE_END: Final = frozenset({".", ",", ";", ":", "!", "?", "but"})
+_NEGATION_SPAN: Final = 3
+
+
+def _is_negator(token: str) -> bool:
+    return token in _NEGATORS or token.endswith("n't")
+
+
+def en_features(text: str) -> list[str]:
+    """Word unigrams (marked when negated), word bigrams and emoticon/punctuation tokens.
+
+    Negation marking ("not good" gives ``w:not_good``) is what lets a linear model learn that a
+    negated positive word is not positive.
+    """
+    tokens = []
+    for match in _EN_TOKEN.finditer(_normalise(text)):
+        tok = match.group()
+        # Emoticons keep their case (":D" is not ":d"); words are folded, digits to 0.
+        tokens.append(_DIGITS.sub("0", tok.lower()) if tok[:1].isalnum() else tok)
+    feats: list[str] = []
+    negated = 0
+    prev = "<s>"
+    for tok in tokens:
+        if tok in _CLAUSE_END or tok[:1] in ".,;:":
+            negated = 0
+        if tok[:1].isalnum():
+            feats.append(f"w:not_{tok}" if negated else f"w:{tok}")
+            if negated:
+                negated -= 1
+            if _is_negator(tok):
+                negated = _NEGATION_SPAN
+        else:
+            feats.append(f"p:{tok}")
+        feats.append(f"b:{prev} {tok}")
+        prev = tok
+    return feats
+
+
+FEATURIZERS: Final = {Language.ZH: zh_features, Language.EN: en_features}
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _vader() -> Callable[[str], dict[str, float]]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    scorer: Callable[[str], dict[str, float]] = SentimentIntensityAnalyzer().polarity_scores
+    return scorer
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound score in [-1, 1]: human-rated word valences with rules for negation,
+    boosters, "but", capitals and punctuation, tuned on social media text (MIT licence)."""
+    return float(_vader()(text)["compound"])
+
+
+# A dense prior per language, whose weight the training learns next to the sparse features.
+# English has little labelled text we may train on, so the learned words only correct VADER.
+PRIORS: Final[dict[Language, Callable[[str], float]]] = {Language.EN: vader_compound}
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageModel:
+    """One language's linear classifier.
+
+    score = bias + sum(weights[f]) / sqrt(sum(norms[f])) over the distinct known features f
+    (the L2-normalised, idf-weighted dot product, folded so inference is two lookups)
+    + prior_weight * prior(text) (the language's entry in ``PRIORS``, if any), then
+    P(positive) = sigmoid(platt_a * score + platt_b).
+    """
+
+    language: Language
+    vocabulary: dict[str, int]
+    weights: npt.NDArray[np.float64]
+    norms: npt.NDArray[np.float64]
+    bias: float
+    platt_a: float
+    platt_b: float
+    neutral_below: float
+    prior_weight: float
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], list[bool]]:
+        """P(positive) per text, and whether the text had any known feature at all."""
+        featurize = FEATURIZERS[self.language]
+        lookup = self.vocabulary.get
+        rows: list[int] = []
+        cols: list[int] = []
+        n = len(texts)
+        prior = PRIORS.get(self.language)
+        dense = np.array([prior(t) for t in texts]) if prior else np.zeros(n)
+        for row, text in enumerate(texts):
+            ids = {lookup(f) for f in featurize(text)}
+            ids.discard(None)
+            cols.extend(ids)  # type: ignore[arg-type]  # None was discarded above
+            rows.extend([row] * len(ids))
+        col_arr = np.asarray(cols, dtype=np.int64)
+        row_arr = np.asarray(rows, dtype=np.int64)
+        dots = np.bincount(row_arr, weights=self.weights[col_arr], minlength=n)
+        sq = np.bincount(row_arr, weights=self.norms[col_arr], minlength=n)
+        known = (sq > 0) | (dense != 0)
+        raw = self.bias + np.divide(dots, np.sqrt(sq), out=np.zeros(n), where=sq > 0)
+        raw += self.prior_weight * dense
+        prob = 1.0 / (1.0 + np.exp(-(self.platt_a * raw + self.platt_b)))
+        return prob, known.tolist()
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentModel:
+    languages: dict[Language, LanguageModel]
+    meta: dict[str, object]
+
+    def score(
+        self, texts: Sequence[str], *, language: Language | None = None
+    ) -> list[SentimentResult]:
+        """Score texts; `language` forces one model, otherwise each text's script decides."""
+        langs = [language or detect_language(t) for t in texts]
+        results: list[SentimentResult | None] = [None] * len(texts)
+        for lang, model in self.languages.items():
+            idx = [i for i, lg in enumerate(langs) if lg is lang]
+            if not idx:
+                continue
+            probs, known = model.probabilities([texts[i] for i in idx])
+            for i, p, has_features in zip(idx, probs.tolist(), known, strict=True):
+                results[i] = _result(p, has_features, model.neutral_below, lang)
+        return [r for r in results if r is not None]
+
+
+def _result(p: float, has_features: bool, neutral_below: float, lang: Language) -> SentimentResult:
+    p = min(1.0, max(0.0, p))
+    polar_conf = max(p, 1.0 - p)
+    if not has_features or polar_conf < neutral_below:
+        return SentimentResult(Sentiment.NEUTRAL, 1.0 - abs(2.0 * p - 1.0), p, lang)
+    label = Sentiment.POSITIVE if p >= 0.5 else Sentiment.NEGATIVE
+    return SentimentResult(label, polar_conf, p, lang)
+
+
+def load_model(path: Path = DEFAULT_MODEL_PATH) -> SentimentModel:
+    """Read a model file written by ``sentiment_train`` (plain arrays, no pickle)."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("feature_version") != FEATURE_VERSION:
+            raise ValueError(
+                f"{path} was trained with feature version {meta.get('feature_version')}, "
+                f"this code extracts version {FEATURE_VERSION}: retrain it with "
+                "`python -m im2.listening.sentiment_train`"
+            )
+        languages: dict[Language, LanguageModel] = {}
+        for lang in Language:
+            if f"{lang}_vocabulary" not in data:
+                continue
+            vocab = data[f"{lang}_vocabulary"].tolist()
+            params = data[f"{lang}_params"].astype(np.float64)
+            languages[lang] = LanguageModel(
+                language=lang,
+                vocabulary={token: i for i, token in enumerate(vocab)},
+                weights=data[f"{lang}_weights"].astype(np.float64),
+                norms=data[f"{lang}_norms"].astype(np.float64),
+                bias=float(params[0]),
+                platt_a=float(params[1]),
+                platt_b=float(params[2]),
+                neutral_below=float(params[3]),
+                prior_weight=float(params[4]),
+            )
+    return SentimentModel(languages=languages, meta=meta)
+
+
+@lru_cache(maxsize=1)
+def default_model() -> SentimentModel:
+    """The shipped model, read once per process."""
+    return load_model(DEFAULT_MODEL_PATH)
+
+
+def score(texts: Iterable[str], *, language: Language | None = None) -> list[SentimentResult]:
+    """Score texts with the shipped model. Empty or unknown-feature texts come back neutral."""
+    return default_model().score(list(texts), language=language)
