@@ -20,6 +20,7 @@ from im2.config import Settings, get_settings
 from im2.db import Database
 from im2.errors import IM2Error
 from im2.i18n import set_locale
+from im2.influence.cli import app as influence_app
 
 app = typer.Typer(help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -32,6 +33,7 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
 app.add_typer(events_app, name="events")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(influence_app, name="influence")
 
 err = Console(stderr=True)
 out = Console()

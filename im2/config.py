@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(default=15, ge=1)
     scheduler_interval_seconds: float = Field(default=10.0, gt=0)
     run_scheduler: bool = True
+    # Participant actions (votes, entries …): rate limits per device and per IP (`limits`
+    # syntax), and the risk score at which an action is held for review instead of counted.
+    participant_rate_per_device: str = "30/minute"
+    participant_rate_per_ip: str = "600/minute"
+    risk_hold_threshold: float = Field(default=0.8, gt=0, le=1)
+    risk_identities_per_ip_hour: int = Field(default=50, ge=1)
+    # Trust X-Forwarded-For for the client address (only behind your own reverse proxy).
+    trust_forwarded_for: bool = False
     secure_cookies: bool = False
     # The event lake (docs/lake.md): any local folder; one lake per database.
     lake_path: Path = Path("./lake")

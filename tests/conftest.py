@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from im2.clock import ManualClock
 from im2.config import Environment, Settings
@@ -73,8 +73,9 @@ def _session_db(database_url: str) -> Iterator[Database]:
 
 
 def _wipe(db: Database) -> None:
-    tables = [t.name for t in reversed(all_metadata().sorted_tables)]
     with db.engine.begin() as conn:
+        existing = set(inspect(conn).get_table_names())
+        tables = [t.name for t in reversed(all_metadata().sorted_tables) if t.name in existing]
         if db.dialect == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:

@@ -54,3 +54,57 @@ def test_many_distinct_writes_all_land(live_server: LiveServer, brand: Brand) ->
     responses = _post_all(f"{live_server.url}/api/v1/campaigns", jobs)
     assert [r.status_code for r in responses] == [201] * 40
     assert _campaign_count(live_server, brand) == 40
+
+
+def test_hundred_people_voting_twice_at_once_count_once_each(
+    live_server: LiveServer, brand: Brand
+) -> None:
+    from tests.test_polls import POLL
+
+    owner = brand.auth(Role.OWNER)
+    base = live_server.url
+    campaign = httpx.post(
+        f"{base}/api/v1/campaigns",
+        json=campaign_payload(starts_at="2026-03-01T10:00"),
+        headers=owner,
+    ).json()
+    for status in ("scheduled", "live"):
+        httpx.post(
+            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
+            json={"status": status},
+            headers=owner,
+        ).raise_for_status()
+    poll = httpx.post(
+        f"{base}/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
+    ).json()
+    options = [
+        o["id"]
+        for o in httpx.get(f"{base}/api/v1/activities/{poll['id']}/results", headers=owner).json()[
+            "options"
+        ]
+    ]
+    url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/activities/{poll['id']}/votes"
+
+    # 100 phones: each gets its device cookie from the public page, then votes twice at once.
+    phones = []
+    for _ in range(100):
+        phone = httpx.Client(timeout=30)
+        phone.get(f"{base}/c/{campaign['slug']}").raise_for_status()
+        phones.append(phone)
+
+    def vote(job: tuple[int, int]) -> int:
+        index, attempt = job
+        body = {"options": [options[(index + attempt) % 3]], "consent": True}
+        return phones[index].post(url, json=body).status_code
+
+    jobs = [(i, attempt) for i in range(100) for attempt in range(2)]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        codes = list(pool.map(vote, jobs))
+    for phone in phones:
+        phone.close()
+    assert codes.count(201) == 100, sorted(set(codes))
+    assert codes.count(409) == 100
+    results = httpx.get(f"{base}/api/v1/activities/{poll['id']}/results", headers=owner).json()
+    assert results["ballots"] == 100
+    assert results["voters"] == 100
+    assert sum(o["votes"] for o in results["options"]) == 100

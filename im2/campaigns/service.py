@@ -249,10 +249,19 @@ def get_campaign(session: Session, *, actor: Actor, campaign_id: int) -> Campaig
     return _to_read(_load(session, actor=actor, campaign_id=campaign_id))
 
 
-def get_campaign_by_slug(session: Session, *, slug: str) -> CampaignRead | None:
-    """The campaign behind a public link, whichever workspace it belongs to."""
+@dataclass(frozen=True, slots=True)
+class PublicCampaignRef:
+    campaign: CampaignRead
+    workspace_id: int
+
+
+def get_public_campaign(session: Session, *, slug: str) -> PublicCampaignRef | None:
+    """The campaign behind a public link, whichever workspace it belongs to (no actor: the
+    caller decides what a visitor may see of it)."""
     campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
-    return None if campaign is None else _to_read(campaign)
+    if campaign is None:
+        return None
+    return PublicCampaignRef(campaign=_to_read(campaign), workspace_id=campaign.workspace_id)
 
 
 def list_campaigns(

@@ -18,6 +18,8 @@ from im2.config import Settings, get_settings
 from im2.db import Database
 from im2.domains import import_domain_modules
 from im2.jobs import run_jobs_forever
+from im2.live.hub import Hub
+from im2.participation.limits import ActionLimiter
 from im2.web.context import RequestContextMiddleware
 from im2.web.errors import install_error_handlers
 from im2.web.idempotency import IdempotencyMiddleware
@@ -37,6 +39,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.hub.attach(asyncio.get_running_loop())
         task = None
         if settings.run_scheduler:
             task = asyncio.create_task(
@@ -67,16 +70,22 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.clock = the_clock
+    app.state.hub = Hub()
+    app.state.limiter = ActionLimiter(
+        per_device=settings.participant_rate_per_device, per_ip=settings.participant_rate_per_ip
+    )
 
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         RequestContextMiddleware,
         secure_cookies=settings.secure_cookies,
         default_locale=settings.default_locale,
+        secret_key=settings.secret_key.get_secret_value(),
     )
     install_error_handlers(app)
 
-    for module in import_domain_modules("api") + import_domain_modules("pages"):
+    routers = [*import_domain_modules("api"), *import_domain_modules("pages")]
+    for module in routers + import_domain_modules("public"):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -7,8 +7,10 @@ the endpoint runs in.
 from __future__ import annotations
 
 import secrets
+import uuid
 from http.cookies import SimpleCookie
 
+from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,13 +18,20 @@ from im2.i18n import DEFAULT_LOCALE, locale_from_accept_language, normalize_loca
 
 LANG_COOKIE = "im2_lang"
 CSRF_COOKIE = "im2_csrf"
+DEVICE_COOKIE = "im2_device"
+DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, secure_cookies: bool, default_locale: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, secure_cookies: bool, default_locale: str, secret_key: str
+    ) -> None:
         self.app = app
         self.secure_cookies = secure_cookies
         self.default_locale = normalize_locale(default_locale) or DEFAULT_LOCALE
+        # A participant's identity is a random id in a signed cookie: it cannot be forged to
+        # impersonate another device, and it needs no server-side session.
+        self.device_signer = URLSafeSerializer(secret_key, salt="im2-device")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +58,17 @@ class RequestContextMiddleware:
         new_nonce = None
         if not nonce or len(nonce) > 64:
             nonce = new_nonce = secrets.token_urlsafe(24)
+        device_id = None
+        new_device = None
+        if path.startswith(("/c/", "/s/", "/live/", "/api/v1/public/")):
+            device_id = self._device_from(cookies.get(DEVICE_COOKIE))
+            if device_id is None:
+                device_id = uuid.uuid4().hex
+                new_device = self.device_signer.dumps(device_id)
         state = scope.setdefault("state", {})
         state["csrf_nonce"] = nonce
         state["locale"] = locale
+        state["device_id"] = device_id
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -59,12 +76,27 @@ class RequestContextMiddleware:
                 out.setdefault("X-Content-Type-Options", "nosniff")
                 out.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 out.setdefault("X-Frame-Options", "DENY")
+                secure = "; Secure" if self.secure_cookies else ""
                 if new_nonce and not path.startswith(("/api/", "/static/")):
-                    secure = "; Secure" if self.secure_cookies else ""
                     out.append(
                         "Set-Cookie",
                         f"{CSRF_COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{secure}",
                     )
+                if new_device:
+                    out.append(
+                        "Set-Cookie",
+                        f"{DEVICE_COOKIE}={new_device}; Path=/; Max-Age={DEVICE_MAX_AGE}; "
+                        f"HttpOnly; SameSite=Lax{secure}",
+                    )
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    def _device_from(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        try:
+            value = self.device_signer.loads(cookie)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) and len(value) == 32 else None

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
 from im2.config import Settings
 from im2.db import Database
 from im2.errors import Unauthorized
 from im2.i18n import _
+from im2.live.hub import Hub
+from im2.participation.limits import ActionLimiter
+from im2.participation.schemas import Visitor
 from im2.web.csrf import FIELD, check_csrf
 from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Actor, SessionUser
@@ -89,6 +93,69 @@ def console_actor(request: Request, workspace: str, user: ConsoleUser, db: DbDep
 
 
 ConsoleActor = Annotated[Actor, Depends(console_actor)]
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def get_limiter(request: Request) -> ActionLimiter:
+    limiter: ActionLimiter = request.app.state.limiter
+    return limiter
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+LimiterDep = Annotated[ActionLimiter, Depends(get_limiter)]
+
+CHANNEL_COOKIE = "im2_ch"
+
+
+def client_ip(request: Request, settings: Settings) -> str | None:
+    if settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:45]
+    return request.client.host if request.client else None
+
+
+def get_visitor(request: Request, settings: SettingsDep) -> Visitor:
+    device_id = getattr(request.state, "device_id", None)
+    if not device_id:
+        raise Unauthorized(_("Your browser did not send its cookie; enable cookies and reload."))
+    channel = request.query_params.get("ch") or request.cookies.get(CHANNEL_COOKIE)
+    return Visitor(
+        device_id=device_id,
+        ip=client_ip(request, settings),
+        user_agent=request.headers.get("user-agent"),
+        channel=(channel or None) and channel[:32],
+        referrer=(request.query_params.get("ref") or None),
+    )
+
+
+VisitorDep = Annotated[Visitor, Depends(get_visitor)]
+
+
+def shown_token(request: Request) -> str:
+    """A signed 'page shown at' stamp for public forms; its age tells how fast a human was."""
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    return str(URLSafeTimedSerializer(secret, salt="im2-shown").dumps("shown"))
+
+
+def seconds_on_page(request: Request, token: str | None) -> float | None:
+    if not token:
+        return None
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    try:
+        _value, signed_at = URLSafeTimedSerializer(secret, salt="im2-shown").loads(
+            token, max_age=24 * 3600, return_timestamp=True
+        )
+    except BadSignature:
+        return None
+    # Wall-clock time on both sides (itsdangerous stamps with it): this measures how fast a
+    # person really was, whatever the app clock says.
+    elapsed: float = (datetime.now(UTC) - signed_at).total_seconds()
+    return max(0.0, elapsed)
 
 
 async def csrf_form(request: Request) -> FormData:

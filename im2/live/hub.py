@@ -1,0 +1,130 @@
+"""The hub: publish after commit (from any thread), subscribers read on the event loop.
+
+Messages are snapshots of state (a poll's results, a counter), so a slow subscriber only needs
+the newest one: each subscriber holds at most one pending message and a newer one replaces it.
+With several server processes the same interface is backed by PostgreSQL LISTEN/NOTIFY or
+Redis pub/sub; the embedded default needs neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+
+class Subscription:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._pending: str | None = None
+
+    def offer(self, message: str) -> None:
+        self._pending = message  # newer snapshots replace older ones
+        self._event.set()
+
+    async def next(self, timeout: float) -> str | None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return None
+        self._event.clear()
+        message, self._pending = self._pending, None
+        return message
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._latest: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._loaders: dict[str, Callable[[], Any]] = {}
+        self._refreshing: set[str] = set()
+        self._dirty: set[str] = set()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def publish(self, channel: str, data: Any) -> None:
+        """Thread-safe; call it after the transaction that changed `data` has committed."""
+        message = json.dumps(data, ensure_ascii=False, default=str)
+        with self._lock:
+            self._latest[channel] = message
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._fan_out(channel, message)
+        else:
+            loop.call_soon_threadsafe(self._fan_out, channel, message)
+
+    def _fan_out(self, channel: str, message: str) -> None:
+        for subscription in list(self._subscribers.get(channel, ())):
+            subscription.offer(message)
+
+    def refresh(self, channel: str, load: Callable[[], Any]) -> None:
+        """Reload a channel's state with `load` (blocking, run in a worker thread) and publish it.
+
+        Thread-safe and coalescing: however many writes ask during a reload, one more reload
+        follows it, so the last committed state is always what subscribers end up with, and a
+        burst of writes costs a handful of reloads rather than one each.
+        """
+        with self._lock:
+            self._loaders[channel] = load
+            if channel in self._refreshing:
+                self._dirty.add(channel)
+                return
+            self._refreshing.add(channel)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            with self._lock:
+                self._refreshing.discard(channel)
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(self._reload(channel)))
+
+    async def _reload(self, channel: str) -> None:
+        try:
+            while True:
+                with self._lock:
+                    self._dirty.discard(channel)
+                    load = self._loaders[channel]
+                data = await asyncio.to_thread(load)
+                self.publish(channel, data)
+                with self._lock:
+                    if channel not in self._dirty:
+                        self._refreshing.discard(channel)
+                        return
+        except Exception:
+            with self._lock:
+                self._refreshing.discard(channel)
+            raise
+
+    def latest(self, channel: str) -> str | None:
+        with self._lock:
+            return self._latest.get(channel)
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._subscribers.get(channel, ()))
+
+    async def subscribe(
+        self, channel: str, *, first: str | None, heartbeat: float = 15.0
+    ) -> AsyncIterator[str | None]:
+        """Yields `first` (the current state), then every newer snapshot; None is a heartbeat."""
+        subscription = Subscription()
+        self._subscribers[channel].add(subscription)
+        try:
+            if first is not None:
+                yield first
+            while True:
+                yield await subscription.next(heartbeat)
+        finally:
+            self._subscribers[channel].discard(subscription)
+            if not self._subscribers[channel]:
+                self._subscribers.pop(channel, None)

@@ -1,0 +1,1 @@
+"""Participants (anonymous first, by a signed device cookie), consent, rate limits and risk."""

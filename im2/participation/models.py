@@ -1,0 +1,33 @@
+"""Tables of the participation domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from im2.db import Base
+
+
+class Participant(Base):
+    """One person as a brand knows them: a device first, optionally a verified e-mail/phone."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    device_id: Mapped[str] = mapped_column(String(40))
+    nickname: Mapped[str | None] = mapped_column(String(40))
+    consent_version: Mapped[str] = mapped_column(String(16))
+    consent_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    first_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    first_campaign_id: Mapped[int | None]
+    first_channel: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "device_id"),
+        Index("ix_participants_workspace_ip_created", "workspace_id", "first_ip", "created_at"),
+    )

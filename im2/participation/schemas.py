@@ -1,0 +1,47 @@
+"""What other domains know of a participant and of the request they act in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from im2.i18n import N_
+
+CONSENT_VERSION = "2026-03"
+CONSENT_TEXT = N_(
+    "To take part we store a random device identifier in a cookie, your answers and votes, "
+    "the time, and your IP address (to stop cheating). The brand running this campaign sees "
+    "your answers; nothing is sold or shared. You can ask the brand to delete them at any time."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """The person behind a public request, before we know whether they are a participant."""
+
+    device_id: str
+    ip: str | None
+    user_agent: str | None
+    channel: str | None = None
+    referrer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRead:
+    id: int
+    workspace_id: int
+    device_id: str
+    nickname: str | None
+    created_at: datetime
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """A score in [0, 1] from simple signals; actions at or above the threshold are held."""
+
+    score: float
+    reasons: tuple[str, ...]
+
+    def held(self, threshold: float) -> bool:
+        return self.score >= threshold
