@@ -55,7 +55,7 @@ def test_a_failed_write_leaves_no_event(brand: Brand, db: Database, clock) -> No
         create_two()
     with db.session() as session:
         assert count_events(session) == before + 1
-        assert campaigns.get_campaign_by_slug(session, slug="ok") is None
+        assert campaigns.get_public_campaign(session, slug="ok") is None
 
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
