@@ -15,6 +15,12 @@ from typing import Any
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
 from im2.db import Database
+from im2.listening.jobs import (
+    detect_spikes_job,
+    escalate_inbox_job,
+    poll_feeds_job,
+    score_pending_mentions_job,
+)
 
 log = logging.getLogger("im2.jobs")
 
@@ -25,7 +31,13 @@ class Job:
     run: Callable[[Database, Clock], Any]
 
 
-JOBS: tuple[Job, ...] = (Job("advance_campaigns", advance_campaigns_job),)
+JOBS: tuple[Job, ...] = (
+    Job("advance_campaigns", advance_campaigns_job),
+    Job("listening_poll_feeds", poll_feeds_job),
+    Job("listening_score_pending", score_pending_mentions_job),
+    Job("listening_detect_spikes", detect_spikes_job),
+    Job("listening_escalate_inbox", escalate_inbox_job),
+)
 
 
 async def run_jobs_forever(db: Database, clock: Clock, *, interval: float) -> None:

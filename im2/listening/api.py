@@ -1,0 +1,285 @@
+"""JSON API for listening: mention ingest and import, topics, dashboards, alerts, the inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from im2.listening import alerting, feeds, inbox, service, topics
+from im2.listening.importers import FileFormat
+from im2.listening.schemas import (
+    AlertRead,
+    Dashboard,
+    FeedCreate,
+    FeedRead,
+    ImportRead,
+    InboxItemRead,
+    InboxNoteCreate,
+    InboxPage,
+    InboxStatus,
+    InboxUpdate,
+    IngestResult,
+    ListeningSettingsIn,
+    ListeningSettingsRead,
+    MentionBatch,
+    MentionFilter,
+    MentionPage,
+    MentionRead,
+    Platform,
+    ReplyTemplateCreate,
+    ReplyTemplateRead,
+    ResponseTimes,
+    SentimentCorrectionIn,
+    SentimentLabel,
+    TopicCreate,
+    TopicRead,
+    TopicUpdate,
+)
+from im2.web.deps import ApiActor, DbDep, NowDep
+
+router = APIRouter(prefix="/api/v1", tags=["listening"])
+
+
+@router.post("/mentions", response_model=IngestResult, summary="Add a batch of mentions")
+def ingest_mentions(body: MentionBatch, actor: ApiActor, db: DbDep, now: NowDep) -> IngestResult:
+    """Up to 1,000 mentions; a mention already stored (same platform and post id) is counted
+    as a duplicate and left unchanged, so a retried batch adds nothing."""
+    with db.transaction() as session:
+        return service.do_ingest_batch(session, actor=actor, mentions=body.mentions, now=now)
+
+
+@router.post(
+    "/mentions/imports",
+    response_model=ImportRead,
+    status_code=201,
+    summary="Import a CSV, TSV, JSON or JSONL file of mentions",
+)
+async def import_mentions(
+    actor: ApiActor,
+    db: DbDep,
+    now: NowDep,
+    file: Annotated[UploadFile, File()],
+    mapping: Annotated[str, Form()] = "im2",
+    file_format: Annotated[FileFormat | None, Form()] = None,
+) -> ImportRead:
+    data = await file.read()
+    with db.transaction() as session:
+        return service.do_import_file(
+            session,
+            actor=actor,
+            filename=file.filename or "upload",
+            data=data,
+            mapping=mapping,
+            file_format=file_format,
+            now=now,
+        )
+
+
+@router.get("/mentions/imports/{import_id}", response_model=ImportRead, summary="An import report")
+def get_import(import_id: int, actor: ApiActor, db: DbDep) -> ImportRead:
+    with db.session() as session:
+        return service.get_import(session, actor=actor, import_id=import_id)
+
+
+@router.get("/mentions", response_model=MentionPage, summary="Mentions, newest first")
+def list_mentions(
+    actor: ApiActor,
+    db: DbDep,
+    platform: Platform | None = None,
+    sentiment: SentimentLabel | None = None,
+    language: str | None = None,
+    topic_id: int | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MentionPage:
+    filters = MentionFilter(
+        platform=platform, sentiment=sentiment, language=language, topic_id=topic_id, q=q
+    )
+    with db.session() as session:
+        return service.list_mentions(
+            session, actor=actor, filters=filters, cursor=cursor, limit=limit
+        )
+
+
+@router.put(
+    "/mentions/{mention_id}/sentiment",
+    response_model=MentionRead,
+    summary="Correct a mention's sentiment (kept for retraining)",
+)
+def correct_sentiment(
+    mention_id: int, body: SentimentCorrectionIn, actor: ApiActor, db: DbDep, now: NowDep
+) -> MentionRead:
+    with db.transaction() as session:
+        return service.do_correct_sentiment(
+            session, actor=actor, mention_id=mention_id, label=body.sentiment, now=now
+        )
+
+
+@router.get("/listening/feeds", response_model=list[FeedRead], summary="Followed feeds")
+def list_feeds(actor: ApiActor, db: DbDep) -> list[FeedRead]:
+    with db.session() as session:
+        return feeds.list_feeds(session, actor=actor)
+
+
+@router.post(
+    "/listening/feeds", response_model=FeedRead, status_code=201, summary="Follow an RSS/Atom feed"
+)
+def add_feed(body: FeedCreate, actor: ApiActor, db: DbDep, now: NowDep) -> FeedRead:
+    with db.transaction() as session:
+        return feeds.do_add_feed(session, actor=actor, data=body, now=now)
+
+
+@router.get("/listening/settings", response_model=ListeningSettingsRead, summary="Settings")
+def get_settings(actor: ApiActor, db: DbDep) -> ListeningSettingsRead:
+    with db.session() as session:
+        return service.get_settings(session, actor=actor)
+
+
+@router.put("/listening/settings", response_model=ListeningSettingsRead, summary="Change settings")
+def put_settings(
+    body: ListeningSettingsIn, actor: ApiActor, db: DbDep, now: NowDep
+) -> ListeningSettingsRead:
+    with db.transaction() as session:
+        return service.do_update_settings(session, actor=actor, data=body, now=now)
+
+
+# --- topics and dashboards ------------------------------------------------------------------
+
+
+@router.get("/topics", response_model=list[TopicRead], summary="Listening topics")
+def list_topics(actor: ApiActor, db: DbDep) -> list[TopicRead]:
+    with db.session() as session:
+        return topics.list_topics(session, actor=actor)
+
+
+@router.post("/topics", response_model=TopicRead, status_code=201, summary="Create a topic")
+def create_topic(body: TopicCreate, actor: ApiActor, db: DbDep, now: NowDep) -> TopicRead:
+    with db.transaction() as session:
+        return topics.do_create_topic(session, actor=actor, data=body, now=now)
+
+
+@router.patch("/topics/{topic_id}", response_model=TopicRead, summary="Change a topic")
+def update_topic(
+    topic_id: int, body: TopicUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> TopicRead:
+    with db.transaction() as session:
+        return topics.do_update_topic(session, actor=actor, topic_id=topic_id, data=body, now=now)
+
+
+@router.delete("/topics/{topic_id}", status_code=204, summary="Delete a topic")
+def delete_topic(topic_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> None:
+    with db.transaction() as session:
+        topics.do_delete_topic(session, actor=actor, topic_id=topic_id, now=now)
+
+
+@router.get("/listening/dashboard", response_model=Dashboard, summary="Volume and sentiment")
+def dashboard(
+    actor: ApiActor,
+    db: DbDep,
+    now: NowDep,
+    topic_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Dashboard:
+    until = until or now
+    with db.session() as session:
+        return topics.dashboard(
+            session,
+            actor=actor,
+            topic_id=topic_id,
+            since=since or until - timedelta(days=7),
+            until=until,
+        )
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+@router.get("/alerts", response_model=list[AlertRead], summary="Spike and crisis alerts")
+def list_alerts(actor: ApiActor, db: DbDep) -> list[AlertRead]:
+    with db.session() as session:
+        return alerting.list_alerts(session, actor=actor)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRead, summary="One alert")
+def get_alert(alert_id: int, actor: ApiActor, db: DbDep) -> AlertRead:
+    with db.session() as session:
+        return alerting.get_alert(session, actor=actor, alert_id=alert_id)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, summary="Acknowledge")
+def acknowledge_alert(alert_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> AlertRead:
+    with db.transaction() as session:
+        return alerting.do_acknowledge_alert(session, actor=actor, alert_id=alert_id, now=now)
+
+
+# --- inbox ----------------------------------------------------------------------------------
+
+
+@router.get("/inbox", response_model=InboxPage, summary="Mentions that need an answer")
+def list_inbox(
+    actor: ApiActor,
+    db: DbDep,
+    status: InboxStatus | None = None,
+    assignee_id: int | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> InboxPage:
+    with db.session() as session:
+        return inbox.list_inbox(
+            session,
+            actor=actor,
+            status=status,
+            assignee_id=assignee_id,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+@router.get("/inbox/metrics", response_model=list[ResponseTimes], summary="Response times")
+def inbox_metrics(
+    actor: ApiActor, db: DbDep, by: Annotated[str, Query(pattern="^(person|topic)$")] = "person"
+) -> list[ResponseTimes]:
+    with db.session() as session:
+        return inbox.response_times(session, actor=actor, by=by)
+
+
+@router.get("/inbox/{item_id}", response_model=InboxItemRead, summary="One inbox item")
+def get_inbox_item(item_id: int, actor: ApiActor, db: DbDep) -> InboxItemRead:
+    with db.session() as session:
+        return inbox.get_inbox_item(session, actor=actor, item_id=item_id)
+
+
+@router.patch("/inbox/{item_id}", response_model=InboxItemRead, summary="Assign, set status")
+def update_inbox_item(
+    item_id: int, body: InboxUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> InboxItemRead:
+    with db.transaction() as session:
+        return inbox.do_update_inbox_item(session, actor=actor, item_id=item_id, data=body, now=now)
+
+
+@router.post("/inbox/{item_id}/notes", response_model=InboxItemRead, summary="Note or reply")
+def add_note(
+    item_id: int, body: InboxNoteCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> InboxItemRead:
+    with db.transaction() as session:
+        return inbox.do_add_note(session, actor=actor, item_id=item_id, data=body, now=now)
+
+
+@router.get("/reply-templates", response_model=list[ReplyTemplateRead], summary="Templates")
+def list_templates(actor: ApiActor, db: DbDep) -> list[ReplyTemplateRead]:
+    with db.session() as session:
+        return inbox.list_reply_templates(session, actor=actor)
+
+
+@router.post(
+    "/reply-templates", response_model=ReplyTemplateRead, status_code=201, summary="New template"
+)
+def create_template(
+    body: ReplyTemplateCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ReplyTemplateRead:
+    with db.transaction() as session:
+        return inbox.do_create_reply_template(session, actor=actor, data=body, now=now)

@@ -1,0 +1,199 @@
+"""RSS and Atom feeds as a source of mentions: registered per workspace, polled by a job.
+
+Fetching happens outside any transaction (a slow feed must not hold the database); the
+entries are then stored like any other batch, idempotent by the entry's id (or link).
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser  # type: ignore[import-untyped]
+import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from im2.errors import Conflict
+from im2.events.schemas import ActorType, EventKind
+from im2.events.service import record_event
+from im2.i18n import _
+from im2.listening.ingest import Scorer, store_mentions
+from im2.listening.models import Feed
+from im2.listening.schemas import FeedCreate, FeedRead, MentionIn, Platform
+from im2.listening.service import load_settings
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import record_audit, require
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def do_add_feed(session: Session, *, actor: Actor, data: FeedCreate, now: datetime) -> FeedRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    feed = Feed(
+        workspace_id=actor.workspace_id,
+        url=data.url,
+        platform=data.platform.value,
+        interval_minutes=data.interval_minutes,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(feed)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("This feed is already followed."), field="url") from None
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="listening.feed.add",
+        target_type="feed",
+        target_id=feed.id,
+        summary=_("Feed added: {url}").format(url=data.url),
+        before=None,
+        after=data.model_dump(mode="json"),
+        now=now,
+    )
+    return FeedRead.model_validate(feed)
+
+
+def list_feeds(session: Session, *, actor: Actor) -> list[FeedRead]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    rows = session.scalars(
+        select(Feed).where(Feed.workspace_id == actor.workspace_id).order_by(Feed.id)
+    )
+    return [FeedRead.model_validate(f) for f in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DueFeed:
+    id: int
+    workspace_id: int
+    url: str
+    platform: Platform
+    etag: str | None
+    modified: str | None
+
+
+def due_feeds(session: Session, *, now: datetime) -> list[DueFeed]:
+    feeds = session.scalars(select(Feed).order_by(Feed.id))
+    return [
+        DueFeed(f.id, f.workspace_id, f.url, Platform(f.platform), f.etag, f.modified)
+        for f in feeds
+        if f.last_polled_at is None
+        or f.last_polled_at + timedelta(minutes=f.interval_minutes) <= now
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    status: int
+    body: bytes
+    etag: str | None
+    modified: str | None
+    error: str | None
+
+
+def fetch(feed: DueFeed) -> Fetched:
+    headers = {"User-Agent": "IM2 listening (+https://github.com/im2)"}
+    if feed.etag:
+        headers["If-None-Match"] = feed.etag
+    if feed.modified:
+        headers["If-Modified-Since"] = feed.modified
+    try:
+        response = httpx.get(feed.url, headers=headers, timeout=15, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        return Fetched(0, b"", None, None, f"{exc.__class__.__name__}: {exc}")
+    error = None if response.status_code in (200, 304) else f"HTTP {response.status_code}"
+    return Fetched(
+        response.status_code,
+        response.content,
+        response.headers.get("ETag"),
+        response.headers.get("Last-Modified"),
+        error,
+    )
+
+
+def _entry_time(entry: Any, now: datetime) -> datetime:
+    for key in ("published_parsed", "updated_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    return now
+
+
+def parse_entries(body: bytes, platform: Platform, now: datetime) -> list[MentionIn]:
+    parsed = feedparser.parse(body)
+    mentions = []
+    for entry in parsed.entries:
+        post_id = str(entry.get("id") or entry.get("link") or "")
+        title = str(entry.get("title") or "")
+        summary = html.unescape(_TAGS.sub(" ", str(entry.get("summary") or "")))
+        text = "\n".join(t for t in (title.strip(), " ".join(summary.split())) if t)
+        if not post_id or not text:
+            continue
+        link = str(entry.get("link") or "")
+        mentions.append(
+            MentionIn(
+                platform=platform,
+                post_id=post_id[:128],
+                text=text,
+                url=link[:1024] if link.startswith(("http://", "https://")) else None,
+                author=str(entry.get("author") or parsed.feed.get("title") or "")[:200],
+                posted_at=_entry_time(entry, now),
+                raw={"feed": str(parsed.feed.get("title") or ""), "link": link},
+            )
+        )
+    return mentions
+
+
+def do_store_feed_result(
+    session: Session,
+    *,
+    feed: DueFeed,
+    fetched: Fetched,
+    now: datetime,
+    scorer: Scorer | None = None,
+) -> int:
+    """Record the poll and store the new entries; returns how many mentions were new."""
+    row = session.get(Feed, feed.id)
+    if row is None:  # removed while we were fetching
+        return 0
+    row.last_polled_at = now
+    row.last_error = fetched.error
+    if fetched.status != 200:
+        return 0
+    row.etag, row.modified = fetched.etag, fetched.modified
+    mentions = parse_entries(fetched.body, feed.platform, now)
+    if not mentions:
+        return 0
+    result = store_mentions(
+        session,
+        workspace_id=feed.workspace_id,
+        mentions=mentions,
+        settings=load_settings(session, workspace_id=feed.workspace_id),
+        now=now,
+        scorer=scorer,
+    )
+    if result.imported:
+        record_event(
+            session,
+            kind=EventKind.MENTIONS_IMPORTED,
+            occurred_at=now,
+            workspace_id=feed.workspace_id,
+            actor_type=ActorType.SYSTEM,
+            actor_id=None,
+            channel="feed",
+            properties={
+                "feed_id": feed.id,
+                "imported": result.imported,
+                "duplicates": result.duplicates,
+            },
+        )
+    return result.imported

@@ -1,0 +1,64 @@
+"""Background jobs of the listening domain: feed polling, spike detection and alert delivery,
+escalation of overdue inbox items, scoring mentions stored while the model was unavailable.
+
+Each job is idempotent: running it twice in a row does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from im2.clock import Clock
+from im2.db import Database
+from im2.listening import alerting, feeds, inbox
+from im2.listening.ingest import score_pending
+
+log = logging.getLogger("im2.listening")
+
+
+def poll_feeds_job(db: Database, clock: Clock) -> int:
+    """Fetch every feed that is due (outside any transaction), then store its new entries."""
+    with db.session() as session:
+        due = feeds.due_feeds(session, now=clock.now())
+    stored = 0
+    for feed in due:
+        fetched = feeds.fetch(feed)
+        with db.transaction() as session:
+            stored += feeds.do_store_feed_result(
+                session, feed=feed, fetched=fetched, now=clock.now()
+            )
+        if fetched.error:
+            log.warning("feed %s: %s", feed.url, fetched.error)
+    return stored
+
+
+def detect_spikes_job(db: Database, clock: Clock) -> list[int]:
+    """Raise alerts for spikes in the last hour, then deliver them (webhook, e-mail)."""
+    now = clock.now()
+    with db.session() as session:
+        workspace_ids = alerting.workspaces_with_recent_mentions(session, now=now)
+    raised: list[int] = []
+    for workspace_id in workspace_ids:
+        with db.transaction() as session:
+            raised += alerting.do_detect_spikes(session, workspace_id=workspace_id, now=now)
+    for alert_id in raised:
+        with db.session() as session:
+            found = alerting.alert_for_delivery(session, alert_id=alert_id)
+        if found is None:
+            continue
+        outcome = alerting.deliver(*found)
+        with db.transaction() as session:
+            alerting.do_record_delivery(session, alert_id=alert_id, outcome=outcome)
+    return raised
+
+
+def escalate_inbox_job(db: Database, clock: Clock) -> list[int]:
+    """Move inbox items past their step's time limit up the escalation ladder."""
+    with db.transaction() as session:
+        return inbox.do_escalate_overdue(session, now=clock.now())
+
+
+def score_pending_mentions_job(db: Database, clock: Clock) -> int:
+    """Score mentions stored without sentiment (the model was unavailable at the time)."""
+    with db.transaction() as session:
+        return score_pending(session)

@@ -1,0 +1,449 @@
+"""Shapes of the listening domain: mentions, imports, topics, alerts and the inbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from im2.i18n import N_
+
+# Longer posts are cut here (long-form WeChat articles run to tens of thousands of characters;
+# the first part is what listening needs, and the raw row keeps the original length).
+MAX_TEXT: Final = 10_000
+MAX_BATCH: Final = 1000
+
+
+class Platform(StrEnum):
+    WEIBO = "weibo"
+    WECHAT = "wechat"
+    DOUYIN = "douyin"
+    XIAOHONGSHU = "xiaohongshu"
+    TWITTER = "twitter"
+    FACEBOOK = "facebook"
+    RSS = "rss"
+    OTHER = "other"
+
+
+PLATFORM_LABELS: Final = {
+    Platform.WEIBO: N_("Weibo"),
+    Platform.WECHAT: N_("WeChat"),
+    Platform.DOUYIN: N_("Douyin"),
+    Platform.XIAOHONGSHU: N_("Xiaohongshu"),
+    Platform.TWITTER: N_("X / Twitter"),
+    Platform.FACEBOOK: N_("Facebook"),
+    Platform.RSS: N_("RSS / Atom"),
+    Platform.OTHER: N_("Other"),
+}
+
+
+class SentimentLabel(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+SENTIMENT_LABELS: Final = {
+    SentimentLabel.POSITIVE: N_("Positive"),
+    SentimentLabel.NEUTRAL: N_("Neutral"),
+    SentimentLabel.NEGATIVE: N_("Negative"),
+}
+
+
+class MentionIn(BaseModel):
+    """One mention as it arrives (API batch, file row or feed entry)."""
+
+    platform: Platform
+    post_id: Annotated[str, Field(min_length=1, max_length=128)]
+    text: Annotated[str, Field(max_length=1_000_000)]
+    url: Annotated[str | None, Field(max_length=1024)] = None
+    author: Annotated[str, Field(max_length=200)] = ""
+    author_followers: Annotated[int, Field(ge=0)] = 0
+    posted_at: datetime
+    likes: Annotated[int, Field(ge=0)] = 0
+    reposts: Annotated[int, Field(ge=0)] = 0
+    comments: Annotated[int, Field(ge=0)] = 0
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("posted_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # A time without an offset from an API client is taken as UTC, as the API docs say.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class MentionBatch(BaseModel):
+    mentions: Annotated[list[MentionIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class RowError(BaseModel):
+    line: int
+    message: str
+
+
+class IngestResult(BaseModel):
+    received: int
+    imported: int
+    duplicates: int
+    failed: int
+    truncated: int
+    errors: list[RowError]
+    import_id: int | None = None
+
+
+class ImportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    file_format: str
+    mapping: str
+    encoding: str
+    rows: int
+    imported: int
+    duplicates: int
+    failed: int
+    truncated: int
+    errors: list[RowError]
+    created_by: str
+    created_at: datetime
+
+
+class MentionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    platform: Platform
+    post_id: str
+    url: str | None
+    author: str
+    author_followers: int
+    text: str
+    language: str
+    posted_at: datetime
+    likes: int
+    reposts: int
+    comments: int
+    sentiment: SentimentLabel | None
+    sentiment_confidence: float | None
+    sentiment_corrected: bool
+    duplicate_group: int | None
+
+
+class MentionPage(BaseModel):
+    items: list[MentionRead]
+    next_cursor: str | None
+
+
+class MentionFilter(BaseModel):
+    platform: Platform | None = None
+    sentiment: SentimentLabel | None = None
+    language: str | None = None
+    topic_id: int | None = None
+    q: Annotated[str | None, Field(max_length=200)] = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class SentimentCorrectionIn(BaseModel):
+    sentiment: SentimentLabel
+
+
+class FeedCreate(BaseModel):
+    url: Annotated[str, Field(min_length=8, max_length=1024, pattern=r"^https?://")]
+    platform: Platform = Platform.RSS
+    interval_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+
+
+class FeedRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    url: str
+    platform: Platform
+    interval_minutes: int
+    last_polled_at: datetime | None
+    last_error: str | None
+
+
+# --- topics -------------------------------------------------------------------------------
+
+
+class TopicKind(StrEnum):
+    BRAND = "brand"
+    COMPETITOR = "competitor"
+    OTHER = "other"
+
+
+TOPIC_KIND_LABELS: Final = {
+    TopicKind.BRAND: N_("Our brand"),
+    TopicKind.COMPETITOR: N_("Competitor"),
+    TopicKind.OTHER: N_("Other"),
+}
+
+
+class Sensitivity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+SENSITIVITY_LABELS: Final = {
+    Sensitivity.LOW: N_("Low"),
+    Sensitivity.MEDIUM: N_("Medium"),
+    Sensitivity.HIGH: N_("High"),
+}
+
+
+class TopicCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    query: Annotated[str, Field(min_length=1, max_length=2000)]
+    kind: TopicKind = TopicKind.OTHER
+    alerts_enabled: bool = True
+    sensitivity: Sensitivity = Sensitivity.MEDIUM
+    cooldown_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 360
+
+
+class TopicUpdate(BaseModel):
+    name: Annotated[str | None, Field(min_length=1, max_length=80)] = None
+    query: Annotated[str | None, Field(min_length=1, max_length=2000)] = None
+    kind: TopicKind | None = None
+    alerts_enabled: bool | None = None
+    sensitivity: Sensitivity | None = None
+    cooldown_minutes: Annotated[int | None, Field(ge=0, le=7 * 24 * 60)] = None
+
+
+class TopicRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    query: str
+    kind: TopicKind
+    alerts_enabled: bool
+    sensitivity: Sensitivity
+    cooldown_minutes: int
+    mentions: int = 0
+
+
+class TimelinePoint(BaseModel):
+    start: datetime
+    total: int
+    positive: int
+    neutral: int
+    negative: int
+
+
+class ShareOfVoice(BaseModel):
+    topic_id: int
+    name: str
+    kind: TopicKind
+    mentions: int
+    share: float
+    negative_share: float
+
+
+class Dashboard(BaseModel):
+    topic_id: int | None
+    bucket_minutes: int
+    timeline: list[TimelinePoint]
+    share_of_voice: list[ShareOfVoice]
+    total: int
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+class AlertKind(StrEnum):
+    VOLUME = "volume"
+    NEGATIVE = "negative"
+
+
+ALERT_KIND_LABELS: Final = {
+    AlertKind.VOLUME: N_("Volume spike"),
+    AlertKind.NEGATIVE: N_("Negative sentiment surge"),
+}
+
+
+class AlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    topic_id: int | None
+    topic_name: str | None = None
+    kind: AlertKind
+    window_start: datetime
+    window_end: datetime
+    observed: float
+    baseline: float
+    score: float
+    mentions: int
+    negative_share: float
+    top_terms: list[Any]
+    samples: list[dict[str, Any]]
+    top_authors: list[dict[str, Any]]
+    crisis_plan: dict[str, Any]
+    delivery: dict[str, Any]
+    acknowledged_at: datetime | None
+    raised_at: datetime
+
+
+class CrisisContact(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    role: Annotated[str, Field(max_length=120)] = ""
+    phone: Annotated[str, Field(max_length=40)] = ""
+    email: Annotated[str, Field(max_length=254)] = ""
+
+
+class LadderStep(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    minutes: Annotated[int, Field(ge=1, le=30 * 24 * 60)]
+
+
+class ListeningSettingsIn(BaseModel):
+    webhook_url: Annotated[str | None, Field(max_length=1024, pattern=r"^https?://")] = None
+    alert_emails: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    crisis_contacts: Annotated[list[CrisisContact], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    crisis_steps: Annotated[list[str], Field(max_length=30)] = Field(default_factory=list)
+    vip_followers: Annotated[int, Field(ge=0)] = 100_000
+    inbox_keywords: Annotated[list[str], Field(max_length=100)] = Field(default_factory=list)
+    # The mail relay alerts go through (a local relay without login, as most companies run).
+    smtp_host: Annotated[str | None, Field(max_length=255)] = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_sender: Annotated[str, Field(max_length=254)] = "im2-alerts@localhost"
+    escalation_ladder: Annotated[list[LadderStep], Field(min_length=1, max_length=10)] = Field(
+        default_factory=lambda: [
+            LadderStep(name="Public reply", minutes=60),
+            LadderStep(name="Private message", minutes=240),
+            LadderStep(name="E-mail or phone", minutes=24 * 60),
+        ]
+    )
+
+
+class ListeningSettingsRead(ListeningSettingsIn):
+    pass
+
+
+# --- inbox --------------------------------------------------------------------------------
+
+
+class InboxStatus(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    REPLIED = "replied"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+INBOX_STATUS_LABELS: Final = {
+    InboxStatus.NEW: N_("New"),
+    InboxStatus.IN_PROGRESS: N_("In progress"),
+    InboxStatus.REPLIED: N_("Replied"),
+    InboxStatus.ESCALATED: N_("Escalated"),
+    InboxStatus.CLOSED: N_("Closed"),
+}
+# Statuses in which the clock of the escalation ladder runs.
+OPEN_STATUSES: Final = frozenset({InboxStatus.NEW, InboxStatus.IN_PROGRESS, InboxStatus.ESCALATED})
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+PRIORITY_LABELS: Final = {
+    Priority.LOW: N_("Low"),
+    Priority.NORMAL: N_("Normal"),
+    Priority.HIGH: N_("High"),
+    Priority.URGENT: N_("Urgent"),
+}
+
+
+class InboxReason(StrEnum):
+    NEGATIVE = "negative"
+    QUESTION = "question"
+    VIP = "vip"
+    KEYWORD = "keyword"
+
+
+INBOX_REASON_LABELS: Final = {
+    InboxReason.NEGATIVE: N_("Negative"),
+    InboxReason.QUESTION: N_("Question"),
+    InboxReason.VIP: N_("VIP author"),
+    InboxReason.KEYWORD: N_("Brand rule"),
+}
+
+
+class InboxNoteRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    body: str
+    author: str
+    created_at: datetime
+
+
+class InboxItemRead(BaseModel):
+    id: int
+    mention: MentionRead
+    reasons: list[InboxReason]
+    priority: Priority
+    status: InboxStatus
+    assignee_id: int | None
+    assignee_label: str | None
+    escalation_step: int
+    escalation_step_name: str | None
+    step_due_at: datetime | None
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    notes: list[InboxNoteRead] = Field(default_factory=list)
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItemRead]
+    next_cursor: str | None
+
+
+class InboxUpdate(BaseModel):
+    status: InboxStatus | None = None
+    priority: Priority | None = None
+    assignee_id: int | None = None
+    unassign: bool = False
+
+
+class InboxNoteCreate(BaseModel):
+    body: Annotated[str, Field(min_length=1, max_length=5000)]
+    # A reply is what the brand sent to the author: it counts as the first response.
+    reply: bool = False
+
+
+class ReplyTemplateCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    body: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class ReplyTemplateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    body: str
+
+
+class ResponseTimes(BaseModel):
+    """First-response and resolution times (minutes) for one person or topic."""
+
+    key: str
+    items: int
+    responded: int
+    resolved: int
+    median_first_response_minutes: float | None
+    median_resolution_minutes: float | None

@@ -1,0 +1,43 @@
+"""Listening fixtures: a predictable stand-in for the sentiment model, and shared helpers.
+
+The shipped model is evaluated in its own tests and benchmark; here the question is what the
+listening flow does with a label (inbox rules, alerts, dashboards), so the label must be
+known in advance. `real_model` tests use the shipped model itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from im2.listening import ingest
+from im2.listening.ingest import Scored
+from im2.listening.schemas import SentimentLabel
+
+NEGATIVE_WORDS = ("差", "垃圾", "退货", "爆炸", "骗", "terrible", "worst", "broken", "refund")
+POSITIVE_WORDS = ("好", "喜欢", "赞", "love", "great", "awesome")
+
+
+def lexicon_scorer(texts: Sequence[str]) -> list[Scored]:
+    results: list[Scored] = []
+    for text in texts:
+        lowered = text.lower()
+        lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+        if any(w in lowered for w in NEGATIVE_WORDS):
+            results.append((SentimentLabel.NEGATIVE, 0.9, lang))
+        elif any(w in lowered for w in POSITIVE_WORDS):
+            results.append((SentimentLabel.POSITIVE, 0.8, lang))
+        else:
+            results.append((SentimentLabel.NEUTRAL, 0.6, lang))
+    return results
+
+
+@pytest.fixture(autouse=True)
+def _predictable_sentiment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "real_model" not in request.keywords:
+        monkeypatch.setattr(ingest, "model_scorer", lexicon_scorer)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_model: use the shipped sentiment model")
