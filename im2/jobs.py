@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from im2.analytics.jobs import move_to_lake_job
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
 from im2.db import Database
@@ -33,6 +34,7 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("advance_campaigns", advance_campaigns_job),
+    Job("move_to_lake", move_to_lake_job),
     Job("listening_poll_feeds", poll_feeds_job),
     Job("listening_score_pending", score_pending_mentions_job),
     Job("listening_detect_spikes", detect_spikes_job),

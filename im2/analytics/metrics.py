@@ -1,0 +1,444 @@
+"""The one registry of metrics. Each metric is defined here once; the API, the dashboard, the
+KPI check and the exports all call `evaluate`.
+
+Identities: a person is an event's `actor_id` (participants' events carry their participant
+id). Which event kinds each metric reads is part of its definition (`kinds`), and so is the
+AISAS mapping below.
+"""
+
+# SQL here is composed from EventKind constants, integers and validated filters, never from
+# raw user input (check_filters refuses unknown channels), so S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from im2.analytics.query import Query, sql_list
+from im2.events.schemas import EventKind as K
+from im2.i18n import N_
+
+
+class Unit(StrEnum):
+    COUNT = "count"
+    PERCENT = "percent"
+    CURRENCY = "CNY"
+    RATIO = "ratio"
+    TABLE = "table"
+
+
+VIEW_KINDS = (K.CAMPAIGN_VIEWED, K.ACTIVITY_VIEWED)
+# Reach counts people who saw the campaign, including those who arrived by a shared link.
+REACH_KINDS = (*VIEW_KINDS, K.SHARE_CLICKED)
+INTERACTION_KINDS = (
+    K.VOTE_CAST,
+    K.QUIZ_ANSWERED,
+    K.SURVEY_SUBMITTED,
+    K.QUESTION_ASKED,
+    K.QUESTION_UPVOTED,
+    K.UGC_SUBMITTED,
+    K.UGC_VOTED,
+    K.DRAW_ENTERED,
+    K.CHECKIN_DONE,
+    K.GROUPBUY_OPENED,
+    K.GROUPBUY_JOINED,
+    K.COMMENT_POSTED,
+    K.LIKE_GIVEN,
+    K.SHARE_CREATED,
+)
+# A participant is anyone who joined or did something beyond looking.
+PARTICIPATION_KINDS = (K.PARTICIPANT_JOINED, *INTERACTION_KINDS)
+CONVERSION_KINDS = (K.CONVERSION_RECORDED,)
+
+# AISAS (Dentsu): each stage counts the distinct people with at least one event of its kinds.
+AISAS_ATTENTION = REACH_KINDS  # saw the campaign
+AISAS_INTEREST = (  # interacted without committing anything
+    K.LIKE_GIVEN,
+    K.COMMENT_POSTED,
+    K.VOTE_CAST,
+    K.QUIZ_ANSWERED,
+    K.SURVEY_SUBMITTED,
+    K.QUESTION_ASKED,
+    K.QUESTION_UPVOTED,
+    K.UGC_VOTED,
+    K.CHECKIN_DONE,
+)
+# Search: came through a share (share.clicked, or a view carrying a referrer), through search
+# (a view whose properties say source=search), or came back (views on two or more days).
+AISAS_SEARCH = (*VIEW_KINDS, K.SHARE_CLICKED)
+AISAS_ACTION = (  # participated for real or converted
+    K.PARTICIPANT_JOINED,
+    K.UGC_SUBMITTED,
+    K.DRAW_ENTERED,
+    K.GROUPBUY_OPENED,
+    K.GROUPBUY_JOINED,
+    K.COUPON_REDEEMED,
+    K.REFERRAL_CONVERTED,
+    K.CONVERSION_RECORDED,
+)
+AISAS_SHARE = (K.SHARE_CREATED,)
+AISAS_STAGES = (
+    ("attention", N_("Attention (saw)")),
+    ("interest", N_("Interest (interacted)")),
+    ("search", N_("Search (came back or via share/search)")),
+    ("action", N_("Action (participated or converted)")),
+    ("share", N_("Share (shared)")),
+)
+
+AMOUNT = "TRY_CAST(json_extract_string(properties, '$.amount') AS DOUBLE)"
+Series = list[tuple[date, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValue:
+    """A metric's answer: a number (None when it cannot be defined, e.g. a rate over zero
+    viewers), and for breakdowns the rows behind it."""
+
+    value: float | None
+    rows: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    name: str  # English msgid, marked with N_; shown through _()
+    description: str
+    unit: Unit
+    kinds: tuple[str, ...]
+    compute: Callable[[Query], MetricValue]
+    # For additive metrics: the daily increments, from which KPI forecasts extrapolate.
+    daily: Callable[[Query], Series] | None = None
+    columns: tuple[str, ...] = field(default=())
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    if metric.key in METRICS:
+        raise ValueError(f"metric {metric.key!r} is defined twice")
+    METRICS[metric.key] = metric
+    return metric
+
+
+def evaluate(q: Query, key: str) -> MetricValue:
+    """The metric's value for the query's campaign and filters, computed once per query."""
+    result: MetricValue = q.cached("metric:" + key, lambda: METRICS[key].compute(q))
+    return result
+
+
+def daily(q: Query, key: str) -> Series:
+    fn = METRICS[key].daily
+    if fn is None:
+        return []
+    result: Series = q.cached("daily:" + key, lambda: fn(q))
+    return result
+
+
+def _num(value: Any) -> float:
+    """Aggregates over no rows are NULL in SQL; a count or sum of nothing is zero."""
+    return 0.0 if value is None else float(value)
+
+
+def _ratio(
+    numerator: float | None, denominator: float | None, scale: float = 100.0
+) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator * scale
+
+
+def _distinct(kinds: tuple[str, ...]) -> Callable[[Query], MetricValue]:
+    sql = f"SELECT count(DISTINCT actor_id) FROM ev WHERE kind IN {sql_list(kinds)}"
+    return lambda q: MetricValue(_num(q.one(sql)[0]))
+
+
+def _first_day(kinds: tuple[str, ...]) -> Callable[[Query], Series]:
+    """Daily new people: the day each person first shows up in the window."""
+    sql = (
+        "SELECT d, count(*) FROM (SELECT actor_id, min(day) AS d FROM ev "
+        f"WHERE kind IN {sql_list(kinds)} AND actor_id IS NOT NULL GROUP BY actor_id) "
+        "GROUP BY d ORDER BY d"
+    )
+    return lambda q: [(d, float(n)) for d, n in q.rows(sql)]
+
+
+def _count(kinds: tuple[str, ...]) -> Callable[[Query], MetricValue]:
+    sql = f"SELECT count(*) FROM ev WHERE kind IN {sql_list(kinds)}"
+    return lambda q: MetricValue(_num(q.one(sql)[0]))
+
+
+def _count_daily(kinds: tuple[str, ...]) -> Callable[[Query], Series]:
+    sql = f"SELECT day, count(*) FROM ev WHERE kind IN {sql_list(kinds)} GROUP BY day ORDER BY day"
+    return lambda q: [(d, float(n)) for d, n in q.rows(sql)]
+
+
+def _counter(key: str, name: str, description: str, kinds: tuple[str, ...]) -> None:
+    register(Metric(key, name, description, Unit.COUNT, kinds, _count(kinds), _count_daily(kinds)))
+
+
+register(
+    Metric(
+        "participants",
+        N_("Participants"),
+        N_("Distinct people who joined or interacted (voted, answered, submitted, shared …)."),
+        Unit.COUNT,
+        PARTICIPATION_KINDS,
+        _distinct(PARTICIPATION_KINDS),
+        _first_day(PARTICIPATION_KINDS),
+    )
+)
+register(
+    Metric(
+        "viewers",
+        N_("Unique viewers"),
+        N_("Distinct people who opened the campaign or one of its activities."),
+        Unit.COUNT,
+        VIEW_KINDS,
+        _distinct(VIEW_KINDS),
+        _first_day(VIEW_KINDS),
+    )
+)
+register(
+    Metric(
+        "reach",
+        N_("Reach"),
+        N_("Distinct people who saw the campaign, including those who came through a share."),
+        Unit.COUNT,
+        REACH_KINDS,
+        _distinct(REACH_KINDS),
+        _first_day(REACH_KINDS),
+    )
+)
+_counter(
+    "interactions",
+    N_("Interactions"),
+    N_("Every vote, answer, submission, comment, like, entry and share."),
+    INTERACTION_KINDS,
+)
+_counter(
+    "ugc_count", N_("UGC submissions"), N_("User-generated works submitted."), (K.UGC_SUBMITTED,)
+)
+_counter("shares", N_("Shares"), N_("Share links or posters created by participants."), AISAS_SHARE)
+_counter(
+    "conversions",
+    N_("Conversions"),
+    N_("Conversions recorded (orders, sign-ups …)."),
+    CONVERSION_KINDS,
+)
+
+
+def _interaction_rate(q: Query) -> MetricValue:
+    return MetricValue(_ratio(evaluate(q, "interactions").value, evaluate(q, "viewers").value))
+
+
+register(
+    Metric(
+        "interaction_rate",
+        N_("Interaction rate"),
+        N_("Interactions per unique viewer, in percent (can exceed 100 %)."),
+        Unit.PERCENT,
+        (*INTERACTION_KINDS, *VIEW_KINDS),
+        _interaction_rate,
+    )
+)
+
+
+def _new_vs_returning(q: Query) -> MetricValue:
+    new, returning = q.one(
+        "SELECT count(*) FILTER (WHERE days = 1), count(*) FILTER (WHERE days > 1) FROM ("
+        "SELECT actor_id, count(DISTINCT day) AS days, bool_or(in_window) AS seen FROM ev_hist "
+        f"WHERE kind IN {sql_list(PARTICIPATION_KINDS)} AND actor_id IS NOT NULL "
+        "GROUP BY actor_id) WHERE seen"
+    )
+    new, returning = _num(new), _num(returning)
+    rows = [
+        {"segment": "new", "participants": new},
+        {"segment": "returning", "participants": returning},
+    ]
+    return MetricValue(_ratio(returning, new + returning), rows)
+
+
+register(
+    Metric(
+        "new_vs_returning",
+        N_("New vs returning"),
+        N_(
+            "Participants of the window who took part on one day only (new) or on two or more "
+            "days (returning); the value is the returning share in percent."
+        ),
+        Unit.PERCENT,
+        PARTICIPATION_KINDS,
+        _new_vs_returning,
+        columns=("segment", "participants"),
+    )
+)
+
+
+def _coverage(q: Query) -> MetricValue:
+    rows = q.rows(
+        "SELECT coalesce(channel, 'direct') AS c, count(DISTINCT actor_id) AS n FROM ev "
+        f"WHERE kind IN {sql_list(REACH_KINDS)} GROUP BY c ORDER BY n DESC, c"
+    )
+    reach = evaluate(q, "reach").value
+    out = [{"channel": c, "reach": float(n), "share": _ratio(float(n), reach)} for c, n in rows]
+    return MetricValue(float(len(out)), out)
+
+
+register(
+    Metric(
+        "coverage_by_channel",
+        N_("Coverage by channel"),
+        N_(
+            "Reach per channel and its share of total reach; a person seen on two channels counts "
+            "on both. 'direct' is traffic without a channel. The value is the number of channels."
+        ),
+        Unit.TABLE,
+        REACH_KINDS,
+        _coverage,
+        columns=("channel", "reach", "share"),
+    )
+)
+
+
+def _media_case(q: Query) -> str:
+    """Paid / owned / earned for an event: a share-borne event is earned whatever its channel;
+    otherwise the campaign's plan for the channel decides; an unplanned channel is earned (people
+    brought it there), and no channel at all is the brand's own page (owned)."""
+    whens = [f"WHEN channel = '{p.channel}' THEN '{p.media}'" for p in q.campaign.channels]
+    return (
+        "CASE WHEN ref IS NOT NULL THEN 'earned' "
+        + " ".join(whens)
+        + " WHEN channel IS NULL THEN 'owned' ELSE 'earned' END"
+    )
+
+
+def _media(q: Query) -> MetricValue:
+    found = {
+        m: (reach, participants, conversions, revenue)
+        for m, reach, participants, conversions, revenue in q.rows(
+            f"SELECT {_media_case(q)} AS m, "
+            f"count(DISTINCT actor_id) FILTER (WHERE kind IN {sql_list(REACH_KINDS)}), "
+            f"count(DISTINCT actor_id) FILTER (WHERE kind IN {sql_list(PARTICIPATION_KINDS)}), "
+            f"count(*) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}), "
+            f"sum({AMOUNT}) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) "
+            "FROM ev GROUP BY m"
+        )
+    }
+    rows: list[dict[str, Any]] = []
+    for media in ("paid", "owned", "earned"):
+        reach, participants, conversions, revenue = found.get(media, (0, 0, 0, 0))
+        budget = sum(p.budget or 0.0 for p in _planned(q) if p.media == media)
+        rows.append(
+            {
+                "media": media,
+                "reach": _num(reach),
+                "participants": _num(participants),
+                "conversions": _num(conversions),
+                "revenue": _num(revenue),
+                "budget": budget,
+            }
+        )
+    reach = [float(r["reach"]) for r in rows]
+    return MetricValue(_ratio(reach[2], sum(reach)), rows)
+
+
+def _planned(q: Query) -> list[Any]:
+    channel = q.filters.channel
+    return [p for p in q.campaign.channels if channel is None or p.channel == channel]
+
+
+register(
+    Metric(
+        "media_breakdown",
+        N_("Paid / owned / earned"),
+        N_(
+            "Reach, participants, conversions, revenue and budget by media type. Events that came "
+            "through a share are earned; otherwise the campaign's channel plan decides; unplanned "
+            "channels are earned and events without a channel owned. The value is the earned "
+            "share of reach in percent."
+        ),
+        Unit.PERCENT,
+        (*REACH_KINDS, *PARTICIPATION_KINDS, *CONVERSION_KINDS),
+        _media,
+        columns=("media", "reach", "participants", "conversions", "revenue", "budget"),
+    )
+)
+
+
+def _conversion_rate(q: Query) -> MetricValue:
+    converters = _num(
+        q.one(
+            f"SELECT count(DISTINCT actor_id) FROM ev WHERE kind IN {sql_list(CONVERSION_KINDS)}"
+        )[0]
+    )
+    return MetricValue(_ratio(converters, evaluate(q, "reach").value))
+
+
+register(
+    Metric(
+        "conversion_rate",
+        N_("Conversion rate"),
+        N_("Distinct people who converted per person reached, in percent."),
+        Unit.PERCENT,
+        (*CONVERSION_KINDS, *REACH_KINDS),
+        _conversion_rate,
+    )
+)
+
+
+def _revenue(q: Query) -> MetricValue:
+    return MetricValue(
+        _num(q.one(f"SELECT sum({AMOUNT}) FROM ev WHERE kind IN {sql_list(CONVERSION_KINDS)}")[0])
+    )
+
+
+def _revenue_daily(q: Query) -> Series:
+    return [
+        (d, _num(v))
+        for d, v in q.rows(
+            f"SELECT day, sum({AMOUNT}) FROM ev WHERE kind IN {sql_list(CONVERSION_KINDS)} "
+            "GROUP BY day ORDER BY day"
+        )
+    ]
+
+
+register(
+    Metric(
+        "revenue",
+        N_("Revenue"),
+        N_("Sum of the amount property of recorded conversions."),
+        Unit.CURRENCY,
+        CONVERSION_KINDS,
+        _revenue,
+        _revenue_daily,
+    )
+)
+
+
+def _roi(q: Query) -> MetricValue:
+    budget = sum(p.budget or 0.0 for p in _planned(q))
+    revenue = evaluate(q, "revenue").value or 0.0
+    return MetricValue(_ratio(revenue - budget, budget) if budget else None)
+
+
+register(
+    Metric(
+        "roi",
+        N_("ROI"),
+        N_(
+            "(Revenue − channel budgets) / channel budgets, in percent; with a channel filter, "
+            "only that channel's budget. Empty when no budget is set."
+        ),
+        Unit.PERCENT,
+        CONVERSION_KINDS,
+        _roi,
+    )
+)
+
+# The journey metrics (retention, AISAS, K-factor, series, KPIs) build on the ones above.
+from im2.analytics import metrics_journey as _journey  # noqa: E402,F401

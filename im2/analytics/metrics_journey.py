@@ -1,0 +1,460 @@
+"""Metrics over people's journeys: retention cohorts, the AISAS funnel, K-factor and cascades,
+the daily series, the hour-of-week heat map and KPI progress. Registered in the same registry
+as `metrics.py` (which imports this module at its end)."""
+
+# SQL here is composed from EventKind constants, integers and validated filters, never from
+# raw user input (check_filters refuses unknown channels), so S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from im2.analytics.kpi import linear_forecast
+from im2.analytics.metrics import (
+    AISAS_ACTION,
+    AISAS_ATTENTION,
+    AISAS_INTEREST,
+    AISAS_SHARE,
+    AISAS_STAGES,
+    AMOUNT,
+    CONVERSION_KINDS,
+    INTERACTION_KINDS,
+    METRICS,
+    PARTICIPATION_KINDS,
+    REACH_KINDS,
+    VIEW_KINDS,
+    Metric,
+    MetricValue,
+    Unit,
+    daily,
+    evaluate,
+    register,
+)
+from im2.analytics.query import Query, sql_list
+from im2.events.schemas import EventKind as K
+from im2.i18n import N_
+from im2.sharing.cascade import build_forest, cascade_metrics, k_factor
+
+RETENTION_DAYS = (1, 7, 30)
+REFERRED_KINDS = (K.PARTICIPANT_JOINED, K.SHARE_CLICKED)
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def _cohorts(q: Query) -> list[dict[str, Any]]:
+    """Cohorts by the local day of a person's first participation inside the window; Dn is the
+    share of the cohort active again exactly n days later. A cohort's Dn stays empty until day
+    n has ended, so young cohorts do not drag the average down."""
+
+    def compute() -> list[dict[str, Any]]:
+        first_allowed = q.local_day(q.filters.since) if q.filters.since else date.min
+        last_ended = q.local_day(q.end) - timedelta(days=1)
+        rows = q.rows(
+            "WITH a AS (SELECT DISTINCT actor_id, day FROM ev_hist "
+            f"WHERE kind IN {sql_list(PARTICIPATION_KINDS)} AND actor_id IS NOT NULL), "
+            "f AS (SELECT actor_id, min(day) AS cohort FROM a GROUP BY actor_id) "
+            "SELECT f.cohort, count(*) FILTER (WHERE a.day = f.cohort), "
+            "count(*) FILTER (WHERE a.day = f.cohort + 1), "
+            "count(*) FILTER (WHERE a.day = f.cohort + 7), "
+            "count(*) FILTER (WHERE a.day = f.cohort + 30) "
+            "FROM f JOIN a USING (actor_id) WHERE f.cohort >= ? GROUP BY f.cohort ORDER BY 1",
+            [first_allowed],
+        )
+        out = []
+        for cohort, size, *back in rows:
+            row: dict[str, Any] = {"cohort": cohort.isoformat(), "size": int(size)}
+            for n, returned in zip(RETENTION_DAYS, back, strict=True):
+                mature = cohort + timedelta(days=n) <= last_ended
+                row[f"d{n}"] = float(returned) / size * 100 if mature and size else None
+                row[f"d{n}_returned"] = int(returned) if mature else None
+            out.append(row)
+        return out
+
+    result: list[dict[str, Any]] = q.cached("cohorts", compute)
+    return result
+
+
+def _retention_table(q: Query) -> MetricValue:
+    rows = _cohorts(q)
+    return MetricValue(float(len(rows)), rows)
+
+
+register(
+    Metric(
+        "retention_cohorts",
+        N_("Retention cohorts"),
+        N_(
+            "Participants grouped by the day they first took part; D1, D7 and D30 are the share "
+            "who took part again exactly 1, 7 and 30 days later (empty until that day has "
+            "ended). The value is the number of cohorts."
+        ),
+        Unit.TABLE,
+        PARTICIPATION_KINDS,
+        _retention_table,
+        columns=("cohort", "size", "d1", "d7", "d30"),
+    )
+)
+
+
+def _retention(n: int) -> Any:
+    def compute(q: Query) -> MetricValue:
+        mature = [r for r in _cohorts(q) if r[f"d{n}"] is not None]
+        size = sum(r["size"] for r in mature)
+        returned = sum(r[f"d{n}_returned"] for r in mature)
+        return MetricValue(returned / size * 100 if size else None)
+
+    return compute
+
+
+for _n, _name in ((1, N_("D1 retention")), (7, N_("D7 retention")), (30, N_("D30 retention"))):
+    register(
+        Metric(
+            f"retention_d{_n}",
+            _name,
+            N_(
+                "Share of participants active again n days after their first day, over cohorts "
+                "old enough."
+            ),
+            Unit.PERCENT,
+            PARTICIPATION_KINDS,
+            _retention(_n),
+        )
+    )
+
+
+# --- AISAS ----------------------------------------------------------------------------------
+
+
+def _aisas(q: Query) -> MetricValue:
+    kinds = sql_list(tuple({*AISAS_ATTENTION, *AISAS_INTEREST, *AISAS_ACTION, *AISAS_SHARE}))
+    views = sql_list(VIEW_KINDS)
+    counts = q.one(
+        "SELECT count(*) FILTER (WHERE a), count(*) FILTER (WHERE i), count(*) FILTER (WHERE s), "
+        "count(*) FILTER (WHERE act), count(*) FILTER (WHERE sh) FROM ("
+        f"SELECT bool_or(kind IN {sql_list(AISAS_ATTENTION)}) AS a, "
+        f"bool_or(kind IN {sql_list(AISAS_INTEREST)}) AS i, "
+        f"bool_or(kind = '{K.SHARE_CLICKED}' OR (kind IN {views} AND (ref IS NOT NULL OR "
+        "(properties LIKE '%search%' AND json_extract_string(properties, '$.source') = 'search'))))"
+        f" OR count(DISTINCT day) FILTER (WHERE kind IN {views}) >= 2 AS s, "
+        f"bool_or(kind IN {sql_list(AISAS_ACTION)}) AS act, "
+        f"bool_or(kind IN {sql_list(AISAS_SHARE)}) AS sh "
+        f"FROM ev WHERE kind IN {kinds} AND actor_id IS NOT NULL GROUP BY actor_id)"
+    )
+    attention = float(counts[0] or 0)
+    rows: list[dict[str, Any]] = []
+    previous: float | None = None
+    for (stage, name), count in zip(AISAS_STAGES, counts, strict=True):
+        people = float(count or 0)
+        rows.append(
+            {
+                "stage": stage,
+                "name": name,
+                "people": people,
+                "of_attention": people / attention * 100 if attention else None,
+                "of_previous": people / previous * 100 if previous else None,
+            }
+        )
+        previous = people
+    action: float | None = rows[3]["of_attention"]
+    return MetricValue(action, rows)
+
+
+register(
+    Metric(
+        "aisas_funnel",
+        N_("AISAS funnel"),
+        N_(
+            "Distinct people per stage. Attention: campaign.viewed, activity.viewed, "
+            "share.clicked. Interest: votes, answers, surveys, questions, comments, likes, "
+            "check-ins. Search: arrived through a share (share.clicked or a view with a "
+            "referrer), through search (a view with source=search) or viewed on two or more "
+            "days. Action: joined, submitted UGC, entered a draw, group-buy, redeemed a coupon, "
+            "converted. Share: share.created. The value is Action as a percent of Attention."
+        ),
+        Unit.PERCENT,
+        tuple({*AISAS_ATTENTION, *AISAS_INTEREST, *AISAS_ACTION, *AISAS_SHARE}),
+        _aisas,
+        columns=("stage", "people", "of_attention", "of_previous"),
+    )
+)
+
+
+# --- K-factor and cascades ------------------------------------------------------------------
+
+
+def _referral_counts(q: Query) -> tuple[int, int]:
+    def compute() -> tuple[int, int]:
+        participants, referred = q.one(
+            "SELECT count(*) FILTER (WHERE p), count(*) FILTER (WHERE p AND r) FROM ("
+            f"SELECT bool_or(kind IN {sql_list(PARTICIPATION_KINDS)}) AS p, "
+            f"bool_or(kind IN {sql_list(REFERRED_KINDS)} "
+            "AND ref IS NOT NULL AND ref <> actor_id) AS r "
+            f"FROM ev WHERE kind IN {sql_list((*PARTICIPATION_KINDS, K.SHARE_CLICKED))} "
+            "AND actor_id IS NOT NULL GROUP BY actor_id)"
+        )
+        return int(participants or 0), int(referred or 0)
+
+    result: tuple[int, int] = q.cached("referrals", compute)
+    return result
+
+
+def _k_factor(q: Query) -> MetricValue:
+    participants, referred = _referral_counts(q)
+    k = k_factor(participants=participants, invites_converted=referred)
+    rows = [
+        {
+            "participants": participants,
+            "invited_participants": referred,
+            "shares": evaluate(q, "shares").value,
+        }
+    ]
+    return MetricValue(_none_if_nan(k.k_factor), rows)
+
+
+register(
+    Metric(
+        "k_factor",
+        N_("K-factor"),
+        N_(
+            "Participants brought by another participant's share (participant.joined or "
+            "share.clicked with a referrer) per participant, as im2.sharing.cascade defines it."
+        ),
+        Unit.RATIO,
+        (*PARTICIPATION_KINDS, *REFERRED_KINDS),
+        _k_factor,
+        columns=("participants", "invited_participants", "shares"),
+    )
+)
+
+
+def _cascade(q: Query) -> MetricValue:
+    """The share forest: one node per participant, first touch as the parent. A parent must
+    have shown up strictly before the child, which also keeps bad data from forming cycles."""
+    rows = q.rows(
+        "WITH p AS (SELECT actor_id, min(occurred_at) AS t FROM ev "
+        f"WHERE kind IN {sql_list((*PARTICIPATION_KINDS, K.SHARE_CLICKED))} "
+        "AND actor_id IS NOT NULL GROUP BY actor_id), "
+        "r AS (SELECT actor_id, arg_min(ref, occurred_at) AS ref FROM ev "
+        f"WHERE kind IN {sql_list(REFERRED_KINDS)} AND ref IS NOT NULL AND ref <> actor_id "
+        "GROUP BY actor_id) "
+        "SELECT p.actor_id, epoch(p.t), r.ref FROM p LEFT JOIN r USING (actor_id)"
+    )
+    if not rows:
+        return MetricValue(0.0, [])
+    index = {actor: i for i, (actor, _t, _r) in enumerate(rows)}
+    times = np.array([float(t) for _a, t, _r in rows])
+    parent = np.full(len(rows), -1, dtype=np.int64)
+    for i, (_actor, t, ref) in enumerate(rows):
+        j = index.get(ref) if ref is not None else None
+        if j is not None and times[j] < float(t):
+            parent[i] = j
+    figures = cascade_metrics(build_forest(parent, time=times))
+    out = {
+        "trees": figures.trees,
+        "largest_tree": figures.largest_tree,
+        "depth": figures.depth,
+        "max_breadth": figures.max_breadth,
+        "structural_virality": _none_if_nan(figures.structural_virality),
+        "viral_cycle_hours": _none_if_nan(figures.viral_cycle_time / 3600),
+    }
+    return MetricValue(float(figures.depth), [out])
+
+
+register(
+    Metric(
+        "cascade",
+        N_("Share cascades"),
+        N_(
+            "The share tree (first touch): number of trees, largest tree, depth, breadth, "
+            "structural virality and median hours between a sharer joining and their invitee "
+            "joining. The value is the depth of the deepest cascade."
+        ),
+        Unit.TABLE,
+        (*PARTICIPATION_KINDS, *REFERRED_KINDS),
+        _cascade,
+        columns=(
+            "trees",
+            "largest_tree",
+            "depth",
+            "max_breadth",
+            "structural_virality",
+            "viral_cycle_hours",
+        ),
+    )
+)
+
+
+# --- series and heat map --------------------------------------------------------------------
+
+
+SERIES_KINDS = (*REACH_KINDS, *PARTICIPATION_KINDS, *CONVERSION_KINDS)
+
+
+def _timeseries(q: Query) -> MetricValue:
+    found = {
+        row[0]: row[1:]
+        for row in q.rows(
+            "SELECT day, "
+            f"count(DISTINCT actor_id) FILTER (WHERE kind IN {sql_list(REACH_KINDS)}), "
+            f"count(DISTINCT actor_id) FILTER (WHERE kind IN {sql_list(PARTICIPATION_KINDS)}), "
+            f"count(*) FILTER (WHERE kind IN {sql_list(INTERACTION_KINDS)}), "
+            f"count(*) FILTER (WHERE kind = '{K.SHARE_CREATED}'), "
+            f"count(*) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}), "
+            f"coalesce(sum({AMOUNT}) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}), 0) "
+            f"FROM ev WHERE kind IN {sql_list(SERIES_KINDS)} GROUP BY day ORDER BY day"
+        )
+    }
+    rows = []
+    if found:
+        # Days without events are shown as zeros, not skipped: a gap is news.
+        day, last = min(found), max(found)
+        while day <= last:
+            reach, participants, interactions, shares, conversions, revenue = found.get(
+                day, (0,) * 6
+            )
+            rows.append(
+                {
+                    "day": day.isoformat(),
+                    "reach": int(reach),
+                    "participants": int(participants),
+                    "interactions": int(interactions),
+                    "shares": int(shares),
+                    "conversions": int(conversions),
+                    "revenue": float(revenue),
+                }
+            )
+            day += timedelta(days=1)
+    return MetricValue(float(len(rows)), rows)
+
+
+register(
+    Metric(
+        "timeseries",
+        N_("Daily series"),
+        N_(
+            "Per local day: people reached, participants, interactions, shares, conversions "
+            "and revenue."
+        ),
+        Unit.TABLE,
+        SERIES_KINDS,
+        _timeseries,
+        columns=(
+            "day",
+            "reach",
+            "participants",
+            "interactions",
+            "shares",
+            "conversions",
+            "revenue",
+        ),
+    )
+)
+
+
+def _hour_of_week(q: Query) -> MetricValue:
+    found = {
+        (int(d), int(h)): int(n)
+        for d, h, n in q.rows(
+            "SELECT isodow(local_ts), hour(local_ts), count(*) FROM ev "
+            f"WHERE kind IN {sql_list((*REACH_KINDS, *PARTICIPATION_KINDS))} GROUP BY 1, 2"
+        )
+    }
+    rows = [
+        {"weekday": d, "hour": h, "events": found.get((d, h), 0)}
+        for d in range(1, 8)
+        for h in range(24)
+    ]
+    return MetricValue(float(max(found.values(), default=0)), rows)
+
+
+register(
+    Metric(
+        "hour_of_week",
+        N_("Hour-of-week activity"),
+        N_(
+            "Views and participation events per weekday (1 = Monday) and hour, in the campaign's "
+            "time zone. The value is the busiest hour's count."
+        ),
+        Unit.TABLE,
+        (*REACH_KINDS, *PARTICIPATION_KINDS),
+        _hour_of_week,
+        columns=("weekday", "hour", "events"),
+    )
+)
+
+
+# --- KPI progress ---------------------------------------------------------------------------
+
+
+def _forecast(q: Query, key: str, value: float | None, deadline: datetime | None) -> float | None:
+    """Additive metrics follow their daily trend to the deadline; rates are assumed to hold."""
+    if value is None or deadline is None:
+        return None
+    days_ahead = (deadline - q.end).total_seconds() / 86400
+    increments = dict(daily(q, key))
+    if METRICS[key].daily is None or not increments:
+        return value
+    day, last = min(increments) - timedelta(days=1), q.local_day(q.end)
+    cumulative, total = [], 0.0
+    while day <= last:
+        total += increments.get(day, 0.0)
+        cumulative.append(total)
+        day += timedelta(days=1)
+    # The trend is fitted on the series; the forecast starts from the value of the same window.
+    return linear_forecast(cumulative, days_ahead) - total + value
+
+
+def _kpis(q: Query) -> MetricValue:
+    rows = []
+    on_track = 0
+    for plan in q.campaign.kpis:
+        if plan.metric not in METRICS:
+            continue
+        value = evaluate(q, plan.metric).value
+        deadline = plan.deadline or q.campaign.ends_at
+        forecast = _forecast(q, plan.metric, value, deadline)
+        reached = forecast if forecast is not None else value
+        track = None if reached is None else reached >= plan.target
+        on_track += bool(track)
+        rows.append(
+            {
+                "metric": plan.metric,
+                "name": METRICS[plan.metric].name,
+                "unit": METRICS[plan.metric].unit.value,
+                "target": plan.target,
+                "value": value,
+                "progress": None if value is None else value / plan.target * 100,
+                "deadline": deadline.astimezone(UTC).isoformat() if deadline else None,
+                "forecast": forecast,
+                "on_track": track,
+            }
+        )
+    return MetricValue(float(on_track), rows)
+
+
+register(
+    Metric(
+        "kpi_progress",
+        N_("KPI progress"),
+        N_(
+            "Each KPI target of the campaign: the metric's value, progress toward the target in "
+            "percent, and a linear forecast at the deadline (the campaign's end when the target "
+            "has none): counts follow the least-squares trend of the last 14 days, rates are "
+            "assumed to hold. The value is the number of targets on track."
+        ),
+        Unit.COUNT,
+        (),
+        _kpis,
+        columns=("metric", "target", "value", "progress", "deadline", "forecast", "on_track"),
+    )
+)

@@ -1,0 +1,49 @@
+"""Analytics request and response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class MetricInfo(BaseModel):
+    """A metric as the registry defines it."""
+
+    key: str
+    name: str
+    description: str
+    unit: str
+    kinds: list[str]
+    columns: list[str]
+    forecastable: bool
+
+
+class MetricResult(BaseModel):
+    key: str
+    name: str
+    unit: str
+    value: float | None
+    rows: list[dict[str, Any]] | None = None
+
+
+class CampaignRef(BaseModel):
+    id: int
+    slug: str
+    name: str
+    timezone: str
+
+
+class MetricsRead(BaseModel):
+    """Metrics of one campaign under one set of filters, as of `computed_at`."""
+
+    campaign: CampaignRef
+    since: datetime | None
+    until: datetime | None
+    channel: str | None
+    activity_id: int | None
+    computed_at: datetime
+    lake_mark: int
+    tail_events: int
+    metrics: dict[str, MetricResult]

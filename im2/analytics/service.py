@@ -1,0 +1,237 @@
+"""Analytics operations: check the filters, open the campaign's events, ask the registry.
+
+Read-only: nothing here writes, so callers use `Database.session()`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from im2.analytics.lake import get_mark, read_events_after
+from im2.analytics.metrics import METRICS, evaluate
+from im2.analytics.query import CampaignFacts, ChannelPlan, Filters, KpiPlan, open_query
+from im2.analytics.schemas import CampaignRef, MetricInfo, MetricResult, MetricsRead
+from im2.campaigns.schemas import Channel
+from im2.campaigns.service import get_campaign
+from im2.errors import InvalidInput
+from im2.i18n import _
+from im2.workspaces.schemas import Actor
+from im2.workspaces.service import check_timezone
+
+# What the campaign dashboard shows, in the order it shows it.
+OVERVIEW_METRICS = (
+    "kpi_progress",
+    "participants",
+    "reach",
+    "interactions",
+    "interaction_rate",
+    "conversions",
+    "conversion_rate",
+    "revenue",
+    "roi",
+    "k_factor",
+    "retention_d7",
+    "new_vs_returning",
+    "timeseries",
+    "aisas_funnel",
+    "coverage_by_channel",
+    "media_breakdown",
+    "hour_of_week",
+    "retention_cohorts",
+    "cascade",
+)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_SPAN = timedelta(days=3660)
+
+
+def list_metrics() -> list[MetricInfo]:
+    return [
+        MetricInfo(
+            key=m.key,
+            name=_(m.name),
+            description=_(m.description),
+            unit=m.unit.value,
+            kinds=list(dict.fromkeys(str(k) for k in m.kinds)),
+            columns=list(m.columns),
+            forecastable=m.daily is not None,
+        )
+        for m in METRICS.values()
+    ]
+
+
+def check_metric_keys(keys: list[str]) -> list[str]:
+    """Split comma lists, drop repeats, refuse unknown keys (naming the known ones)."""
+    wanted = list(dict.fromkeys(k.strip() for part in keys for k in part.split(",") if k.strip()))
+    if not wanted:
+        raise InvalidInput(_("Name at least one metric."), field="metrics")
+    unknown = [k for k in wanted if k not in METRICS]
+    if unknown:
+        raise InvalidInput(
+            _("Unknown metric {name}; known metrics: {known}.").format(
+                name=", ".join(unknown), known=", ".join(METRICS)
+            ),
+            field="metrics",
+        )
+    return wanted
+
+
+def _aware(value: datetime | None, timezone: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=check_timezone(timezone))
+    return value.astimezone(UTC)
+
+
+def check_filters(
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    channel: str | None,
+    activity_id: int | None,
+    timezone: str,
+) -> Filters:
+    """Validate filters. Naive times are wall-clock times in the campaign's zone."""
+    since_at, until_at = _aware(since, timezone), _aware(until, timezone)
+    for name, value in (("since", since_at), ("until", until_at)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise InvalidInput(_("Times must lie between 2000 and 2100."), field=name)
+    if since_at is not None and until_at is not None:
+        if until_at <= since_at:
+            raise InvalidInput(_("The end of the range must be after its start."), field="until")
+        if until_at - since_at > MAX_SPAN:
+            raise InvalidInput(_("The range may span at most ten years."), field="until")
+    if channel is not None and channel not in {c.value for c in Channel}:
+        raise InvalidInput(
+            _("Unknown channel {name}; known channels: {known}.").format(
+                name=channel, known=", ".join(c.value for c in Channel)
+            ),
+            field="channel",
+        )
+    if activity_id is not None and activity_id <= 0:
+        raise InvalidInput(_("Activity ids are positive numbers."), field="activity")
+    return Filters(since=since_at, until=until_at, channel=channel, activity_id=activity_id)
+
+
+def _clean(value: Any) -> Any:
+    """No NaN or infinity ever reaches a caller: JSON has no word for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _translated_name(row: dict[str, Any]) -> dict[str, Any]:
+    label: str = row["name"]
+    return {**row, "name": _(label)}
+
+
+def get_metrics(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    keys: list[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    activity_id: int | None = None,
+    lake_path: Path,
+    now: datetime,
+) -> MetricsRead:
+    """The named metrics of a campaign, from the lake plus the events not moved yet.
+
+    Raises NotFound/Forbidden as `get_campaign` does, InvalidInput for bad keys or filters.
+    """
+    campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+    wanted = check_metric_keys(keys)
+    filters = check_filters(
+        since=since,
+        until=until,
+        channel=channel,
+        activity_id=activity_id,
+        timezone=campaign.timezone,
+    )
+    mark = get_mark(session)
+    tail = read_events_after(session, after_id=mark, campaign_id=campaign.id, until=filters.until)
+    facts = CampaignFacts(
+        id=campaign.id,
+        timezone=campaign.timezone,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        channels=tuple(
+            ChannelPlan(c.channel.value, c.media.value, c.budget) for c in campaign.channels
+        ),
+        kpis=tuple(
+            KpiPlan(t.metric.value, t.target_value, t.deadline) for t in campaign.kpi_targets
+        ),
+    )
+    query = open_query(
+        lake_path=lake_path, mark=mark, tail=tail, campaign=facts, filters=filters, now=now
+    )
+    try:
+        results = {}
+        for key in wanted:
+            value = evaluate(query, key)
+            metric = METRICS[key]
+            rows = value.rows
+            if rows and rows[0].get("name"):  # names marked with N_ in the registry
+                rows = [_translated_name(r) for r in rows]
+            results[key] = MetricResult(
+                key=key,
+                name=_(metric.name),
+                unit=metric.unit.value,
+                value=_clean(value.value),
+                rows=_clean(rows),
+            )
+    finally:
+        query.close()
+    return MetricsRead(
+        campaign=CampaignRef(
+            id=campaign.id, slug=campaign.slug, name=campaign.name, timezone=campaign.timezone
+        ),
+        since=filters.since,
+        until=filters.until,
+        channel=filters.channel,
+        activity_id=filters.activity_id,
+        computed_at=now,
+        lake_mark=mark,
+        tail_events=tail.num_rows,
+        metrics=results,
+    )
+
+
+def get_overview(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    activity_id: int | None = None,
+    lake_path: Path,
+    now: datetime,
+) -> MetricsRead:
+    """Everything the campaign dashboard shows (`OVERVIEW_METRICS`)."""
+    return get_metrics(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        keys=list(OVERVIEW_METRICS),
+        since=since,
+        until=until,
+        channel=channel,
+        activity_id=activity_id,
+        lake_path=lake_path,
+        now=now,
+    )
