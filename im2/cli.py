@@ -21,6 +21,7 @@ from im2.db import Database
 from im2.errors import IM2Error
 from im2.i18n import set_locale
 from im2.influence.cli import app as influence_app
+from im2.listening.cli import sentiment_command
 
 app = typer.Typer(help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -34,6 +35,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(events_app, name="events")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(influence_app, name="influence")
+app.command("sentiment")(sentiment_command)
 
 err = Console(stderr=True)
 out = Console()

@@ -79,11 +79,11 @@ def test_hundred_people_voting_twice_at_once_count_once_each(
     ).json()
     options = [
         o["id"]
-        for o in httpx.get(f"{base}/api/v1/activities/{poll['id']}/results", headers=owner).json()[
+        for o in httpx.get(f"{base}/api/v1/polls/{poll['id']}/results", headers=owner).json()[
             "options"
         ]
     ]
-    url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/activities/{poll['id']}/votes"
+    url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/polls/{poll['id']}/votes"
 
     # 100 phones: each gets its device cookie from the public page, then votes twice at once.
     phones = []
@@ -104,7 +104,7 @@ def test_hundred_people_voting_twice_at_once_count_once_each(
         phone.close()
     assert codes.count(201) == 100, sorted(set(codes))
     assert codes.count(409) == 100
-    results = httpx.get(f"{base}/api/v1/activities/{poll['id']}/results", headers=owner).json()
+    results = httpx.get(f"{base}/api/v1/polls/{poll['id']}/results", headers=owner).json()
     assert results["ballots"] == 100
     assert results["voters"] == 100
     assert sum(o["votes"] for o in results["options"]) == 100

@@ -42,7 +42,7 @@ def test_a_vote_reaches_open_streams(live_server: LiveServer, brand: Brand) -> N
     ).json()
     options = [
         o["id"]
-        for o in httpx.get(f"{base}/api/v1/activities/{poll['id']}/results", headers=owner).json()[
+        for o in httpx.get(f"{base}/api/v1/polls/{poll['id']}/results", headers=owner).json()[
             "options"
         ]
     ]
@@ -56,7 +56,7 @@ def test_a_vote_reaches_open_streams(live_server: LiveServer, brand: Brand) -> N
         thread = threading.Thread(
             target=_read_events,
             args=(
-                f"{base}/live/c/{campaign['slug']}/activities/{poll['id']}",
+                f"{base}/live/c/{campaign['slug']}/poll/{poll['id']}",
                 viewer.cookies,
                 found,
                 2,
@@ -70,7 +70,7 @@ def test_a_vote_reaches_open_streams(live_server: LiveServer, brand: Brand) -> N
 
     voter = httpx.Client()
     voter.get(f"{base}/c/{campaign['slug']}")
-    url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/activities/{poll['id']}/votes"
+    url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/polls/{poll['id']}/votes"
     assert voter.post(url, json={"options": [options[1]], "consent": True}).status_code == 201
 
     for thread, found, viewer in watchers:

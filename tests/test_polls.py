@@ -38,12 +38,12 @@ def live_campaign(client: TestClient, brand: Brand, **poll: object) -> tuple[str
     )
     assert created.status_code == 201, created.text
     activity_id = created.json()["id"]
-    results = client.get(f"/api/v1/activities/{activity_id}/results", headers=auth).json()
+    results = client.get(f"/api/v1/polls/{activity_id}/results", headers=auth).json()
     return campaign["slug"], activity_id, [o["id"] for o in results["options"]]
 
 
 def vote_url(slug: str, activity_id: int) -> str:
-    return f"/api/v1/public/campaigns/{slug}/activities/{activity_id}/votes"
+    return f"/api/v1/public/campaigns/{slug}/polls/{activity_id}/votes"
 
 
 def page_form(client: TestClient, url: str) -> dict[str, str]:
@@ -77,7 +77,7 @@ def test_vote_once_and_see_the_result(client: TestClient, brand: Brand, db: Data
         == 201
     )
     results = client.get(
-        f"/api/v1/activities/{activity_id}/results", headers=brand.auth(Role.ANALYST)
+        f"/api/v1/polls/{activity_id}/results", headers=brand.auth(Role.ANALYST)
     ).json()
     assert [o["votes"] for o in results["options"]] == [1, 1, 0]
     assert results["voters"] == 2
@@ -88,7 +88,8 @@ def test_vote_once_and_see_the_result(client: TestClient, brand: Brand, db: Data
                 session, workspace_id=brand.workspace_id, kinds=["vote.cast", "participant.joined"]
             )
         ]
-    assert kinds.count("vote.cast") == 2 and kinds.count("participant.joined") == 2
+    assert kinds.count("vote.cast") == 2
+    assert kinds.count("participant.joined") == 2
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,7 @@ def test_bad_votes_write_nothing(
     if message:
         assert message in response.json()["error"]["message"]
     results = client.get(
-        f"/api/v1/activities/{activity_id}/results", headers=brand.auth(Role.OWNER)
+        f"/api/v1/polls/{activity_id}/results", headers=brand.auth(Role.OWNER)
     ).json()
     assert results["ballots"] == 0
     with db.session() as session:
@@ -127,9 +128,9 @@ def test_option_from_another_poll_is_refused(client: TestClient, brand: Brand) -
     second = client.post(
         f"/api/v1/campaigns/{campaign_id}/polls", json={**POLL, "title": "第二题"}, headers=auth
     ).json()
-    foreign = client.get(f"/api/v1/activities/{second['id']}/results", headers=auth).json()[
-        "options"
-    ][0]["id"]
+    foreign = client.get(f"/api/v1/polls/{second['id']}/results", headers=auth).json()["options"][
+        0
+    ]["id"]
     response = client.post(
         vote_url(slug, activity_id), json={"options": [foreign], "consent": True}
     )
@@ -164,14 +165,16 @@ def test_closed_campaigns_and_unknown_slugs(
     paused = client.post(
         vote_url(slug, activity_id), json={"options": [options[0]], "consent": True}
     )
-    assert paused.status_code == 409 and "paused" in paused.json()["error"]["message"]
+    assert paused.status_code == 409
+    assert "paused" in paused.json()["error"]["message"]
     client.post(
         f"/api/v1/campaigns/{campaign_id}/transitions", json={"status": "ended"}, headers=auth
     )
     ended = client.post(
         vote_url(slug, activity_id), json={"options": [options[0]], "consent": True}
     )
-    assert ended.status_code == 409 and "ended" in ended.json()["error"]["message"]
+    assert ended.status_code == 409
+    assert "ended" in ended.json()["error"]["message"]
 
 
 def test_multiple_choice_and_daily_votes(
@@ -181,7 +184,8 @@ def test_multiple_choice_and_daily_votes(
         client, brand, multiple=True, max_choices=2, vote_limit="daily", votes_per_day=1
     )
     too_many = client.post(vote_url(slug, activity_id), json={"options": options, "consent": True})
-    assert too_many.status_code == 422 and "at most 2" in too_many.json()["error"]["message"]
+    assert too_many.status_code == 422
+    assert "at most 2" in too_many.json()["error"]["message"]
     assert (
         client.post(
             vote_url(slug, activity_id), json={"options": options[:2], "consent": True}
@@ -196,10 +200,11 @@ def test_multiple_choice_and_daily_votes(
         client.post(vote_url(slug, activity_id), json={"options": options[2:]}).status_code == 201
     )
     results = client.get(
-        f"/api/v1/activities/{activity_id}/results", headers=brand.auth(Role.OWNER)
+        f"/api/v1/polls/{activity_id}/results", headers=brand.auth(Role.OWNER)
     ).json()
     assert [o["votes"] for o in results["options"]] == [1, 1, 1]
-    assert results["ballots"] == 2 and results["voters"] == 1
+    assert results["ballots"] == 2
+    assert results["voters"] == 1
 
 
 def test_results_after_end_are_hidden_until_the_end(client: TestClient, brand: Brand) -> None:
@@ -208,21 +213,23 @@ def test_results_after_end_are_hidden_until_the_end(client: TestClient, brand: B
         vote_url(slug, activity_id), json={"options": [options[0]], "consent": True}
     ).json()
     assert receipt["results"] is None
-    page = client.get(f"/c/{slug}/a/{activity_id}")
+    page = client.get(f"/c/{slug}/a/{activity_id}")  # the short link redirects to the poll
     assert "活动结束后公布结果" in page.text
-    assert client.get(f"/live/c/{slug}/activities/{activity_id}").status_code == 403
+    assert client.get(f"/live/c/{slug}/poll/{activity_id}").status_code == 403
 
 
 def test_the_page_works_without_javascript(client: TestClient, brand: Brand) -> None:
     slug, activity_id, options = live_campaign(client, brand, results="after_vote")
-    url = f"/c/{slug}/a/{activity_id}"
+    url = f"/c/{slug}/poll/{activity_id}"
     page = client.get(url)
     assert page.status_code == 200
-    assert 'property="og:title"' in page.text and "你最想喝哪款春季新品" in page.text
+    assert 'property="og:title"' in page.text
+    assert "你最想喝哪款春季新品" in page.text
     assert "结果" not in page.text.split("<form")[0]  # after_vote: no results before voting
     fields = page_form(client, url)
     no_consent = client.post(f"{url}/vote", data={**fields, "option": str(options[2])})
-    assert no_consent.status_code == 422 and "同意" in no_consent.text
+    assert no_consent.status_code == 422
+    assert "同意" in no_consent.text
     voted = client.post(
         f"{url}/vote",
         data={**fields, "option": str(options[2]), "consent": "yes"},
@@ -234,12 +241,13 @@ def test_the_page_works_without_javascript(client: TestClient, brand: Brand) -> 
     assert re.search(r'class="mine">桂花乌龙', after.text)
     assert 'action="' + url + '/vote"' not in after.text  # no second ballot offered
     twice = client.post(f"{url}/vote", data={**fields, "option": str(options[0])})
-    assert twice.status_code == 409 and "你已经投过票了" in twice.text
+    assert twice.status_code == 409
+    assert "你已经投过票了" in twice.text
 
 
 def test_honeypot_and_csrf(client: TestClient, brand: Brand) -> None:
     slug, activity_id, options = live_campaign(client, brand)
-    url = f"/c/{slug}/a/{activity_id}"
+    url = f"/c/{slug}/poll/{activity_id}"
     fields = page_form(client, url)
     bot = client.post(
         f"{url}/vote",
@@ -249,7 +257,7 @@ def test_honeypot_and_csrf(client: TestClient, brand: Brand) -> None:
     forged = client.post(f"{url}/vote", data={"option": str(options[0]), "consent": "yes"})
     assert forged.status_code == 403
     results = client.get(
-        f"/api/v1/activities/{activity_id}/results", headers=brand.auth(Role.OWNER)
+        f"/api/v1/polls/{activity_id}/results", headers=brand.auth(Role.OWNER)
     ).json()
     assert results["ballots"] == 0
 
@@ -280,8 +288,8 @@ def test_console_creates_a_poll_and_exports_votes(client: TestClient, brand: Bra
     ).json()["campaign_id"]
 
     login(client, brand.emails[Role.EDITOR])
-    new_page = f"/console/w/acme/campaigns/{campaign_id}/activities/new"
-    action = f"/console/w/acme/campaigns/{campaign_id}/activities"
+    new_page = f"/console/w/acme/campaigns/{campaign_id}/poll/new"
+    action = f"/console/w/acme/campaigns/{campaign_id}/poll"
     bad = client.post(
         action,
         data={
@@ -290,7 +298,8 @@ def test_console_creates_a_poll_and_exports_votes(client: TestClient, brand: Bra
             "options": "唯一",
         },
     )
-    assert bad.status_code == 422 and 'id="options-error"' in bad.text
+    assert bad.status_code == 422
+    assert 'id="options-error"' in bad.text
     made = client.post(
         action,
         data={
@@ -303,11 +312,25 @@ def test_console_creates_a_poll_and_exports_votes(client: TestClient, brand: Bra
     )
     assert made.status_code == 303
     detail = client.get(made.headers["location"])
-    assert "门店评分" in detail.text and "很好" in detail.text
+    assert "门店评分" in detail.text
+    assert "很好" in detail.text
 
-    export = client.get(f"/console/w/acme/activities/{activity_id}/export.csv")
+    export = client.get(f"/console/w/acme/poll/{activity_id}/export.csv")
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert [r["option"] for r in rows] == ["抹茶冷萃"]
     listed = client.get(f"/console/w/acme/campaigns/{campaign_id}/activities")
-    assert "门店评分" in listed.text and "你最想喝哪款春季新品" in listed.text
+    assert "门店评分" in listed.text
+    assert "你最想喝哪款春季新品" in listed.text
+
+
+def test_big_screen_and_campaign_page(client: TestClient, brand: Brand) -> None:
+    slug, activity_id, options = live_campaign(client, brand, results="after_vote")
+    client.post(vote_url(slug, activity_id), json={"options": [options[0]], "consent": True})
+    screen = TestClient(client.app).get(f"/c/{slug}/poll/{activity_id}/screen")
+    assert screen.status_code == 200
+    assert 'class="votes">1<' in screen.text  # the brand's screen shows results to the room
+    landing = client.get(f"/c/{slug}?ch=weibo")
+    assert "你最想喝哪款春季新品" in landing.text
+    assert f"/c/{slug}/poll/{activity_id}" in landing.text
+    assert landing.cookies.get("im2_ch") == "weibo"

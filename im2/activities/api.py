@@ -1,26 +1,20 @@
-"""JSON API: activities of a campaign (console side) and voting (participant side)."""
+"""JSON API shared by all formats; each format's own routes come from its package."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from im2.activities import service
-from im2.activities.live import refresh_results_on_commit
-from im2.activities.schemas import (
-    ActivityRead,
-    PollCreate,
-    PollResults,
-    PollUpdate,
-    VoteIn,
-    VoteReceipt,
-)
-from im2.web.deps import ApiActor, DbDep, HubDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.activities.formats import format_modules
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import ApiActor, DbDep
 
-router = APIRouter(prefix="/api/v1", tags=["activities"])
+# No prefix here: format routers carry their full paths and are included below.
+router = APIRouter(tags=["activities"])
 
 
 @router.get(
-    "/campaigns/{campaign_id}/activities",
+    "/api/v1/campaigns/{campaign_id}/activities",
     response_model=list[ActivityRead],
     summary="A campaign's activities, in page order",
 )
@@ -29,78 +23,11 @@ def list_activities(campaign_id: int, actor: ApiActor, db: DbDep) -> list[Activi
         return service.list_activities(session, actor=actor, campaign_id=campaign_id)
 
 
-@router.post(
-    "/campaigns/{campaign_id}/polls",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a poll to a campaign",
-)
-def create_poll(
-    campaign_id: int, body: PollCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_poll(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.get("/activities/{activity_id}", response_model=ActivityRead, summary="One activity")
+@router.get("/api/v1/activities/{activity_id}", response_model=ActivityRead, summary="One activity")
 def get_activity(activity_id: int, actor: ApiActor, db: DbDep) -> ActivityRead:
     with db.session() as session:
         return service.get_activity(session, actor=actor, activity_id=activity_id)
 
 
-@router.patch("/activities/{activity_id}", response_model=ActivityRead, summary="Edit a poll")
-def update_poll(
-    activity_id: int, body: PollUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_poll(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
-
-
-@router.get(
-    "/activities/{activity_id}/results",
-    response_model=PollResults,
-    summary="Results as the brand sees them (held votes excluded and counted apart)",
-)
-def results(activity_id: int, actor: ApiActor, db: DbDep) -> PollResults:
-    with db.session() as session:
-        return service.poll_results(session, actor=actor, activity_id=activity_id)
-
-
-@router.post(
-    "/public/campaigns/{slug}/activities/{activity_id}/votes",
-    response_model=VoteReceipt,
-    status_code=201,
-    tags=["participants"],
-    summary="Vote as the participant whose device cookie comes with the request",
-)
-def vote(
-    slug: str,
-    activity_id: int,
-    body: VoteIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    hub: HubDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
-) -> VoteReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        receipt = service.do_vote(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            visitor=visitor,
-            option_ids=body.options,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
-        )
-        refresh_results_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return receipt
+for _module in format_modules("api"):
+    router.include_router(_module.router)

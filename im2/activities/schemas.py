@@ -6,16 +6,34 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from im2.i18n import N_
 
 
 class ActivityKind(StrEnum):
+    """Every format; each has a package under `im2/activities/formats/<kind>/`."""
+
     POLL = "poll"
+    QUIZ = "quiz"  # quizzes scored at once, and predictions (竞猜) settled later
+    SURVEY = "survey"
+    QA = "qa"
+    UGC = "ugc"
+    DRAW = "draw"
+    CHECKIN = "checkin"
+    GROUPBUY = "groupbuy"
 
 
-KIND_LABELS = {ActivityKind.POLL: N_("Poll / vote")}
+KIND_LABELS = {
+    ActivityKind.POLL: N_("Poll / vote"),
+    ActivityKind.QUIZ: N_("Quiz / prediction"),
+    ActivityKind.SURVEY: N_("Survey"),
+    ActivityKind.QA: N_("Live Q&A"),
+    ActivityKind.UGC: N_("UGC contest / hashtag challenge"),
+    ActivityKind.DRAW: N_("Lucky draw"),
+    ActivityKind.CHECKIN: N_("Daily check-in"),
+    ActivityKind.GROUPBUY: N_("Group-buy"),
+}
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
@@ -33,88 +51,3 @@ class ActivityRead(BaseModel):
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-
-
-class ResultsVisibility(StrEnum):
-    LIVE = "live"
-    AFTER_VOTE = "after_vote"
-    AFTER_END = "after_end"
-
-
-VISIBILITY_LABELS = {
-    ResultsVisibility.LIVE: N_("Always, updating live"),
-    ResultsVisibility.AFTER_VOTE: N_("After the participant has voted"),
-    ResultsVisibility.AFTER_END: N_("Only after the campaign ends (avoids herding)"),
-}
-
-
-class VoteLimit(StrEnum):
-    ONCE = "once"
-    DAILY = "daily"
-
-
-OptionLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-
-
-class PollOptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    label: OptionLabel
-    image_url: (
-        Annotated[str, StringConstraints(pattern=r"^(https?://|/)\S+$", max_length=500)] | None
-    ) = None
-
-
-class PollCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: Title
-    description: Text = ""
-    options: list[PollOptionIn] = Field(min_length=2, max_length=30)
-    multiple: bool = False
-    max_choices: int = Field(default=1, ge=1, le=30)
-    vote_limit: VoteLimit = VoteLimit.ONCE
-    votes_per_day: int = Field(default=1, ge=1, le=50)
-    results: ResultsVisibility = ResultsVisibility.AFTER_VOTE
-
-
-class PollUpdate(BaseModel):
-    """Options can be renamed or added while nobody has voted; after that only the texts."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: Title | None = None
-    description: Text | None = None
-    results: ResultsVisibility | None = None
-
-
-class VoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    options: list[int] = Field(min_length=1, max_length=30)
-    consent: bool = False
-
-
-class OptionResult(BaseModel):
-    id: int
-    label: str
-    image_url: str | None
-    votes: int
-    share: float  # 0..1 of all choices made
-
-
-class PollResults(BaseModel):
-    activity_id: int
-    title: str
-    ballots: int
-    voters: int
-    held: int
-    options: list[OptionResult]
-
-
-class VoteReceipt(BaseModel):
-    ballot_id: int
-    activity_id: int
-    options: list[int]
-    held_for_review: bool
-    results: PollResults | None

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
+from starlette.responses import Response
 
 from im2.config import Settings
 from im2.db import Database
@@ -134,6 +135,14 @@ def get_visitor(request: Request, settings: SettingsDep) -> Visitor:
 
 
 VisitorDep = Annotated[Visitor, Depends(get_visitor)]
+
+
+def remember_channel(request: Request, response: Response) -> Response:
+    """A landing with ?ch=weibo remembers the channel for the visitor's later actions."""
+    channel = request.query_params.get("ch")
+    if channel:
+        response.set_cookie(CHANNEL_COOKIE, channel[:32], max_age=30 * 24 * 3600, samesite="lax")
+    return response
 
 
 def shown_token(request: Request) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from im2.activities.service import load_results, results_channel
+from im2.activities.formats.poll.service import load_results, results_channel
 from im2.db import Database, on_commit
 from im2.live.hub import Hub
 

@@ -1,0 +1,98 @@
+"""JSON API of polls: the brand's side and the participant's vote."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities.formats.poll import service
+from im2.activities.formats.poll.live import refresh_results_on_commit
+from im2.activities.formats.poll.schemas import (
+    PollCreate,
+    PollResults,
+    PollUpdate,
+    VoteIn,
+    VoteReceipt,
+)
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import (
+    ApiActor,
+    DbDep,
+    HubDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["polls"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/polls",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a poll to a campaign",
+)
+def create_poll(
+    campaign_id: int, body: PollCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_poll(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/polls/{activity_id}", response_model=ActivityRead, summary="Edit a poll")
+def update_poll(
+    activity_id: int, body: PollUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_poll(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/polls/{activity_id}/results",
+    response_model=PollResults,
+    summary="Results as the brand sees them (held votes excluded and counted apart)",
+)
+def results(activity_id: int, actor: ApiActor, db: DbDep) -> PollResults:
+    with db.session() as session:
+        return service.poll_results(session, actor=actor, activity_id=activity_id)
+
+
+@router.post(
+    "/public/campaigns/{slug}/polls/{activity_id}/votes",
+    response_model=VoteReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Vote as the participant whose device cookie comes with the request",
+)
+def vote(
+    slug: str,
+    activity_id: int,
+    body: VoteIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> VoteReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        receipt = service.do_vote(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            option_ids=body.options,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+        refresh_results_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return receipt

@@ -1,0 +1,546 @@
+"""Poll / vote: single or multiple choice, text and image options, one ballot per participant
+(or N a day), results live, after voting, or only after the end.
+
+"One ballot per participant" is a unique index, not only a check: two racing requests from one
+person cannot both land. Option counters are updated in the ballot's transaction, so results
+are read without scanning ballots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from im2.activities import service as activities
+from im2.activities.formats.poll.models import PollBallot, PollChoice, PollOption
+from im2.activities.formats.poll.schemas import (
+    OptionResult,
+    PollCreate,
+    PollOptionIn,
+    PollResults,
+    PollUpdate,
+    ResultsVisibility,
+    VoteLimit,
+    VoteReceipt,
+)
+from im2.activities.models import Activity
+from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead, CampaignStatus
+from im2.errors import Conflict, InvalidInput, NotFound
+from im2.events.schemas import ActorType, EventKind
+from im2.events.service import record_event
+from im2.i18n import _
+from im2.participation.schemas import Visitor
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import record_audit, require
+
+ONCE = "once"
+
+
+def settings_from(data: PollCreate) -> dict[str, Any]:
+    if data.multiple and data.max_choices > len(data.options):
+        raise InvalidInput(
+            _("At most {n} choices are possible with these options.").format(n=len(data.options)),
+            field="max_choices",
+        )
+    labels = [o.label for o in data.options]
+    if len(set(labels)) != len(labels):
+        raise InvalidInput(_("Two options have the same text."), field="options")
+    return {
+        "multiple": data.multiple,
+        "max_choices": data.max_choices if data.multiple else 1,
+        "vote_limit": data.vote_limit.value,
+        "votes_per_day": data.votes_per_day if data.vote_limit is VoteLimit.DAILY else 1,
+        "results": data.results.value,
+    }
+
+
+def add_options(session: Session, *, activity_id: int, options: list[PollOptionIn]) -> None:
+    for position, option in enumerate(options):
+        session.add(
+            PollOption(
+                activity_id=activity_id,
+                position=position,
+                label=option.label,
+                image_url=option.image_url,
+            )
+        )
+
+
+def options_of(session: Session, *, activity_id: int) -> list[PollOption]:
+    return list(
+        session.scalars(
+            select(PollOption)
+            .where(PollOption.activity_id == activity_id)
+            .order_by(PollOption.position)
+        )
+    )
+
+
+def ballot_count(session: Session, *, activity_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PollBallot)
+            .where(PollBallot.activity_id == activity_id)
+        )
+        or 0
+    )
+
+
+def ballots_of(session: Session, *, activity_id: int, participant_id: int) -> list[PollBallot]:
+    return list(
+        session.scalars(
+            select(PollBallot)
+            .where(
+                PollBallot.activity_id == activity_id, PollBallot.participant_id == participant_id
+            )
+            .order_by(PollBallot.id)
+        )
+    )
+
+
+def cast_ballot(
+    session: Session,
+    *,
+    activity: Activity,
+    participant_id: int,
+    option_ids: list[int],
+    local_day: str,
+    held: bool,
+    risk_reasons: tuple[str, ...],
+    now: datetime,
+) -> PollBallot:
+    """Validate the choice against this poll's options and rules, then write the ballot."""
+    settings = activity.settings
+    chosen = list(dict.fromkeys(option_ids))  # the same option twice counts once
+    valid = set(
+        session.scalars(
+            select(PollOption.id).where(
+                PollOption.activity_id == activity.id, PollOption.id.in_(chosen)
+            )
+        )
+    )
+    if len(valid) != len(chosen):
+        raise InvalidInput(_("That is not an option of this poll."), field="options")
+    limit = int(settings.get("max_choices", 1)) if settings.get("multiple") else 1
+    if len(chosen) > limit:
+        raise InvalidInput(_("Choose at most {n} options.").format(n=limit), field="options")
+
+    if settings.get("vote_limit") == VoteLimit.DAILY.value:
+        day = local_day
+        allowed = int(settings.get("votes_per_day", 1))
+        used = len(
+            [
+                b
+                for b in ballots_of(session, activity_id=activity.id, participant_id=participant_id)
+                if b.day == day
+            ]
+        )
+        if used >= allowed:
+            raise Conflict(
+                _("You have used all {n} votes for today; come back tomorrow.").format(n=allowed),
+                field="options",
+            )
+        seq = used + 1
+    else:
+        day, seq = ONCE, 1
+    ballot = PollBallot(
+        activity_id=activity.id,
+        participant_id=participant_id,
+        day=day,
+        seq=seq,
+        created_at=now,
+        held=held,
+        risk_reasons="; ".join(risk_reasons)[:500] or None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(ballot)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("You have already voted in this poll."), field="options") from None
+    for option_id in chosen:
+        session.add(PollChoice(ballot_id=ballot.id, option_id=option_id))
+    if not held:
+        _count(session, chosen, +1)
+    return ballot
+
+
+def _count(session: Session, option_ids: list[int], delta: int) -> None:
+    # One atomic UPDATE per option: concurrent ballots never lose an increment.
+    session.execute(
+        update(PollOption)
+        .where(PollOption.id.in_(option_ids))
+        .values(vote_count=PollOption.vote_count + delta)
+    )
+
+
+def choices_of(session: Session, *, ballot_id: int) -> list[int]:
+    return list(
+        session.scalars(select(PollChoice.option_id).where(PollChoice.ballot_id == ballot_id))
+    )
+
+
+def release_ballot(session: Session, *, ballot: PollBallot, approve: bool) -> None:
+    """A held ballot reviewed in the console: counted when approved, deleted when rejected."""
+    if approve:
+        ballot.held = False
+        _count(session, choices_of(session, ballot_id=ballot.id), +1)
+    else:
+        session.delete(ballot)
+
+
+def results(session: Session, *, activity: Activity) -> PollResults:
+    options = options_of(session, activity_id=activity.id)
+    counted = select(PollBallot).where(PollBallot.activity_id == activity.id)
+    ballots = int(
+        session.scalar(
+            select(func.count()).select_from(counted.where(PollBallot.held.is_(False)).subquery())
+        )
+        or 0
+    )
+    voters = int(
+        session.scalar(
+            select(func.count(func.distinct(PollBallot.participant_id))).where(
+                PollBallot.activity_id == activity.id, PollBallot.held.is_(False)
+            )
+        )
+        or 0
+    )
+    held = int(
+        session.scalar(
+            select(func.count()).select_from(counted.where(PollBallot.held.is_(True)).subquery())
+        )
+        or 0
+    )
+    total = sum(o.vote_count for o in options)
+    return PollResults(
+        activity_id=activity.id,
+        title=activity.title,
+        ballots=ballots,
+        voters=voters,
+        held=held,
+        options=[
+            OptionResult(
+                id=o.id,
+                label=o.label,
+                image_url=o.image_url,
+                votes=o.vote_count,
+                share=(o.vote_count / total) if total else 0.0,
+            )
+            for o in options
+        ],
+    )
+
+
+def export_rows(session: Session, *, activity_id: int) -> Iterator[dict[str, Any]]:
+    labels = {o.id: o.label for o in options_of(session, activity_id=activity_id)}
+    rows = session.execute(
+        select(PollBallot, PollChoice.option_id)
+        .join(PollChoice, PollChoice.ballot_id == PollBallot.id)
+        .where(PollBallot.activity_id == activity_id)
+        .order_by(PollBallot.id, PollChoice.option_id)
+    )
+    for ballot, option_id in rows:
+        yield {
+            "ballot_id": ballot.id,
+            "participant_id": ballot.participant_id,
+            "voted_at": ballot.created_at.isoformat(),
+            "day": ballot.day,
+            "option_id": option_id,
+            "option": labels.get(option_id, ""),
+            "held_for_review": ballot.held,
+            "risk_reasons": ballot.risk_reasons or "",
+        }
+
+
+def held_ballots(session: Session, *, activity_id: int) -> list[PollBallot]:
+    return list(
+        session.scalars(
+            select(PollBallot)
+            .where(PollBallot.activity_id == activity_id, PollBallot.held.is_(True))
+            .order_by(PollBallot.id)
+        )
+    )
+
+
+def results_channel(activity_id: int) -> str:
+    return f"activity:{activity_id}:results"
+
+
+# --- console ----------------------------------------------------------------------------------
+
+
+def do_create_poll(
+    session: Session, *, actor: Actor, campaign_id: int, data: PollCreate, now: datetime
+) -> ActivityRead:
+    settings = settings_from(data)
+    row = activities.create_activity_row(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        kind=ActivityKind.POLL,
+        title=data.title,
+        description=data.description,
+        settings=settings,
+        now=now,
+    )
+    add_options(session, activity_id=row.id, options=data.options)
+    session.flush()
+    return activities.to_read(row)
+
+
+def do_update_poll(
+    session: Session, *, actor: Actor, activity_id: int, data: PollUpdate, now: datetime
+) -> ActivityRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    before = {"title": row.title, "description": row.description, **row.settings}
+    if data.title is not None:
+        row.title = data.title
+    if data.description is not None:
+        row.description = data.description
+    if data.results is not None:
+        row.settings = {**row.settings, "results": data.results.value}
+    row.updated_at = now
+    after = {"title": row.title, "description": row.description, **row.settings}
+    changed = {k for k in after if after[k] != before.get(k)}
+    if changed:
+        activities.record_console_write(
+            session,
+            actor=actor,
+            activity=row,
+            kind=EventKind.ACTIVITY_UPDATED,
+            action="activity.update",
+            before={k: before.get(k) for k in changed},
+            after={k: after[k] for k in changed},
+            now=now,
+        )
+    return activities.to_read(row)
+
+
+def poll_results(session: Session, *, actor: Actor, activity_id: int) -> PollResults:
+    require(actor, Permission.READ_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    return results(session, activity=row)
+
+
+def load_results(session: Session, *, activity_id: int) -> PollResults:
+    """Results for the live channel (who may see them is decided where they are shown)."""
+    row = session.get(Activity, activity_id)
+    if row is None or row.kind != ActivityKind.POLL:
+        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    return results(session, activity=row)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBallot:
+    id: int
+    participant_id: int
+    created_at: datetime
+    options: list[str]
+    reasons: str
+
+
+def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldBallot]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    labels = {o.id: o.label for o in options_of(session, activity_id=row.id)}
+    return [
+        HeldBallot(
+            id=b.id,
+            participant_id=b.participant_id,
+            created_at=b.created_at,
+            options=[labels.get(o, "?") for o in choices_of(session, ballot_id=b.id)],
+            reasons=b.risk_reasons or "",
+        )
+        for b in held_ballots(session, activity_id=row.id)
+    ]
+
+
+def do_review_ballot(
+    session: Session,
+    *,
+    actor: Actor,
+    activity_id: int,
+    ballot_id: int,
+    approve: bool,
+    now: datetime,
+) -> None:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    ballot = session.get(PollBallot, ballot_id)
+    if ballot is None or ballot.activity_id != row.id or not ballot.held:
+        raise NotFound(_("No such vote waiting for review."))
+    release_ballot(session, ballot=ballot, approve=approve)
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=row.workspace_id,
+        action="vote.approve" if approve else "vote.reject",
+        target_type="ballot",
+        target_id=ballot_id,
+        summary=row.title,
+        before={"held": True},
+        after={"held": False} if approve else None,
+        now=now,
+    )
+
+
+def export_poll(session: Session, *, actor: Actor, activity_id: int) -> list[dict[str, Any]]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    return list(export_rows(session, activity_id=row.id))
+
+
+# --- participants ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    """What one visitor sees of a poll."""
+
+    campaign: CampaignRead
+    activity: ActivityRead
+    options: list[tuple[int, str, str | None]]
+    open: bool
+    closed_reason: str | None
+    voted: bool
+    can_vote: bool
+    my_choices: list[int]
+    results: PollResults | None
+    participant_id: int | None
+
+
+def results_visible(settings: dict[str, Any], *, campaign: CampaignRead, voted: bool) -> bool:
+    visibility = settings.get("results", ResultsVisibility.AFTER_VOTE.value)
+    if visibility == ResultsVisibility.LIVE.value:
+        return True
+    if visibility == ResultsVisibility.AFTER_VOTE.value:
+        return voted or campaign.status is CampaignStatus.ENDED
+    return campaign.status is CampaignStatus.ENDED
+
+
+def view_poll(
+    session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
+) -> PollView:
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    participant = activities.participant_for(session, public=public, device_id=device_id)
+    ballots = (
+        ballots_of(session, activity_id=row.id, participant_id=participant.id)
+        if participant
+        else []
+    )
+    voted = bool(ballots)
+    my_choices = choices_of(session, ballot_id=ballots[-1].id) if ballots else []
+    reason = activities.closed_reason(public.campaign)
+    today = activities.local_day(public.campaign, now)
+    can_vote = reason is None and (
+        not voted
+        or (
+            row.settings.get("vote_limit") == VoteLimit.DAILY.value
+            and len([b for b in ballots if b.day == today])
+            < int(row.settings.get("votes_per_day", 1))
+        )
+    )
+    visible = results_visible(row.settings, campaign=public.campaign, voted=voted)
+    return PollView(
+        campaign=public.campaign,
+        activity=activities.to_read(row),
+        options=[(o.id, o.label, o.image_url) for o in options_of(session, activity_id=row.id)],
+        open=reason is None,
+        closed_reason=reason,
+        voted=voted,
+        can_vote=can_vote,
+        my_choices=my_choices,
+        results=results(session, activity=row) if visible else None,
+        participant_id=participant.id if participant else None,
+    )
+
+
+def do_vote(
+    session: Session,
+    *,
+    slug: str,
+    activity_id: int,
+    visitor: Visitor,
+    option_ids: list[int],
+    consented: bool,
+    seconds_on_page: float | None,
+    risk_threshold: float,
+    identities_per_ip_hour: int,
+    now: datetime,
+) -> VoteReceipt:
+    """Cast a ballot: the campaign must be live, the options this poll's, the person new to
+    it (or within the day's allowance); suspicious ballots are kept but held from results."""
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.POLL
+    )
+    activities.require_open(public)
+    if not option_ids:
+        raise InvalidInput(_("Choose an option first."), field="options")
+    acting = activities.join_and_assess(
+        session,
+        public=public,
+        visitor=visitor,
+        consented=consented,
+        seconds_on_page=seconds_on_page,
+        risk_threshold=risk_threshold,
+        identities_per_ip_hour=identities_per_ip_hour,
+        now=now,
+    )
+    ballot = cast_ballot(
+        session,
+        activity=row,
+        participant_id=acting.participant.id,
+        option_ids=option_ids,
+        local_day=activities.local_day(public.campaign, now),
+        held=acting.held,
+        risk_reasons=acting.risk.reasons,
+        now=now,
+    )
+    record_event(
+        session,
+        kind=EventKind.VOTE_CAST,
+        occurred_at=now,
+        workspace_id=public.workspace_id,
+        campaign_id=public.campaign.id,
+        activity_id=row.id,
+        actor_type=ActorType.PARTICIPANT,
+        actor_id=acting.participant.id,
+        channel=visitor.channel,
+        referrer=visitor.referrer,
+        properties={
+            "options": sorted(set(option_ids)),
+            "held": acting.held,
+            "risk": acting.risk.score,
+        },
+    )
+    visible = results_visible(row.settings, campaign=public.campaign, voted=True)
+    session.flush()
+    return VoteReceipt(
+        ballot_id=ballot.id,
+        activity_id=row.id,
+        options=sorted(set(option_ids)),
+        held_for_review=acting.held,
+        results=results(session, activity=row) if visible else None,
+    )
