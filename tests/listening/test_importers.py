@@ -125,7 +125,8 @@ def test_twitter_archive_and_jsonl_with_nested_fields() -> None:
     rows = read(lines, "twitter", FileFormat.JSONL)
     assert rows[0].mention.author == "jo"
     assert rows[0].mention.author_followers == 7
-    assert rows[1].line == 2 and "not valid JSON" in (rows[1].error or "")
+    assert rows[1].line == 2
+    assert "not valid JSON" in (rows[1].error or "")
 
 
 @pytest.mark.parametrize("mapping", ["wechat", "douyin", "xiaohongshu", "facebook"])
