@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from im2.activities.formats import format_modules
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import (
     CampaignCreate,
@@ -259,4 +260,14 @@ def load_demo(db: Database, *, now: datetime) -> bool:
         campaigns.do_advance_campaigns(session, now=_at(now, -88))
         campaigns.do_advance_campaigns(session, now=_at(now, -81, 22) + timedelta(minutes=1))
         move(year_end, CampaignStatus.ARCHIVED, now - timedelta(days=70))
+
+        # Every activity format adds its own demo content (formats/<kind>/demo.py).
+        campaign_ids = {
+            "feedback_live": live,
+            "charity_scheduled": vote,
+            "referral_paused": referral,
+            "presale_ended": presale,
+        }
+        for module in format_modules("demo"):
+            module.load_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
     return True

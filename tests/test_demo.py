@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from im2.clock import ManualClock
@@ -27,3 +29,16 @@ def test_demo_has_campaigns_in_every_state(
     for email, _name, _role in DEMO_USERS[1:]:
         other = TestClient(client.app)
         assert login(other, email, DEMO_PASSWORD) == 303
+
+
+def test_demo_poll_has_votes(client: TestClient, db: Database, clock: ManualClock) -> None:
+    load_demo(db, now=clock.now())
+    landing = client.get("/c/sakura-latte-feedback")
+    assert "试喝之后，你最想把哪款带回家？" in landing.text
+    assert login(client, DEMO_USERS[0][0], DEMO_PASSWORD) == 303
+    listed = client.get("/console/w/shanye-coffee/campaigns?status=live").text
+    campaign_id = int(re.findall(r"/console/w/shanye-coffee/campaigns/(\d+)", listed)[0])
+    activities = client.get(f"/console/w/shanye-coffee/campaigns/{campaign_id}/activities").text
+    poll_id = int(re.findall(r"/console/w/shanye-coffee/poll/(\d+)", activities)[0])
+    detail = client.get(f"/console/w/shanye-coffee/poll/{poll_id}").text
+    assert "data-total>320<" in detail  # 320 demo voters, none held
