@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Delete events from the database this many days after they reached the lake; None keeps
     # them forever (the default: the database stays the source of truth).
     lake_retention_days: int | None = Field(default=None, ge=1)
+    # Participants' uploads (UGC photos), re-encoded and stripped of metadata; any local folder.
+    media_path: Path = Path("./media")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
