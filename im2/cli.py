@@ -320,5 +320,11 @@ def jobs_run() -> None:
             out.print(f"{job.name}: done {count}")
 
 
+# Analytics commands live with their domain (im2/analytics/cli.py).
+from im2.analytics.cli import analytics_app  # noqa: E402
+
+app.add_typer(analytics_app, name="analytics")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
