@@ -21,6 +21,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH  # type: ignore[import-untyped]
 
 NUM_PERM: Final = 32
@@ -54,12 +55,40 @@ def fingerprint(core: str) -> str:
     return hashlib.blake2b(core.encode(), digest_size=16).hexdigest()
 
 
-def _minhash(core: str) -> MinHash:
-    core = core[:MAX_SHINGLED]
-    shingles = {core[i : i + SHINGLE].encode() for i in range(max(1, len(core) - SHINGLE + 1))}
-    m = MinHash(num_perm=NUM_PERM)
-    m.update_batch(list(shingles))
-    return m
+# Affine hashing mod 2^64 (datasketch's "affine64" scheme) of character 3-grams, vectorised
+# over a whole batch with numpy: datasketch's own update() hashes each shingle with SHA-1 in
+# Python, which made MinHash the slowest step of an import. The signatures then go to
+# datasketch's LSH index.
+_RNG = np.random.default_rng(20260302)
+_A = _RNG.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
+_B = _RNG.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
+_PERMUTATIONS = (_A, _B)  # only to spare MinHash.__init__ generating its own
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+
+
+def signatures(cores: Sequence[str]) -> np.ndarray:
+    """MinHash signatures (len(cores) × NUM_PERM, uint64) of the cores' 3-gram sets."""
+    lengths = []
+    hashes = []
+    for core in cores:
+        points = np.frombuffer(core[:MAX_SHINGLED].encode("utf-32-le"), dtype=np.uint32)
+        points = points.astype(np.uint64)
+        if len(points) < SHINGLE:
+            points = np.pad(points, (0, SHINGLE - len(points)))
+        grams = points[:-2] * _MIX[0] ^ points[1:-1] * _MIX[1] ^ points[2:] * _MIX[2]
+        hashes.append(grams)
+        lengths.append(len(grams))
+    if not hashes:
+        return np.zeros((0, NUM_PERM), dtype=np.uint64)
+    flat = np.concatenate(hashes)
+    with np.errstate(over="ignore"):
+        permuted = flat[:, None] * _A[None, :] + _B[None, :]
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return np.minimum.reduceat(permuted, starts, axis=0)
+
+
+def _minhash(row: np.ndarray) -> MinHash:
+    return MinHash(num_perm=NUM_PERM, hashvalues=row, permutations=_PERMUTATIONS, scheme="affine64")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +112,7 @@ class NearDuplicateIndex:
     def add(self, key: Hashable, core: str) -> None:
         """Index a stored mention's core text under its group id."""
         if len(core) >= MIN_NEAR_LENGTH and key not in self._lsh:
-            self._lsh.insert(key, _minhash(core))
+            self._lsh.insert(key, _minhash(signatures([core])[0]))
 
     def group_batch(
         self, texts: Sequence[str], *, known: dict[str, Hashable] | None = None
@@ -96,8 +125,10 @@ class NearDuplicateIndex:
         known = dict(known or {})
         groups: list[Hashable | None] = []
         prints: list[str] = []
-        for i, text in enumerate(texts):
-            core = core_text(text)
+        cores = [core_text(t) for t in texts]
+        near = [i for i, c in enumerate(cores) if len(c) >= MIN_NEAR_LENGTH]
+        rows = dict(zip(near, signatures([cores[i] for i in near]), strict=True))
+        for i, core in enumerate(cores):
             fp = fingerprint(core)
             prints.append(fp)
             if fp in known:
@@ -108,7 +139,7 @@ class NearDuplicateIndex:
             if len(core) < MIN_NEAR_LENGTH:
                 groups.append(None)
                 continue
-            signature = _minhash(core)
+            signature = _minhash(rows[i])
             found = self._lsh.query(signature)
             group = min(found, key=_order) if found else None
             if isinstance(group, tuple) and groups[group[1]] is not None:

@@ -4,6 +4,7 @@ and delivered to the console, a webhook and e-mail (both servers on loopback).""
 from __future__ import annotations
 
 import ast
+import itertools
 import socket
 import tarfile
 import threading
@@ -106,7 +107,7 @@ def test_replayed_twitter15_cascade_fires_early_and_not_before() -> None:
     assert fired, "the cascade never raised an alert"
     assert T0 <= fired[0] <= T0 + timedelta(hours=1)
     # the cool-down holds: at most one alert per six hours
-    assert all(b - a >= timedelta(hours=6) for a, b in zip(fired, fired[1:], strict=False))
+    assert all(b - a >= timedelta(hours=6) for a, b in itertools.pairwise(fired))
 
 
 # --- raised from the database and delivered -------------------------------------------------
