@@ -152,15 +152,23 @@ class PublicCampaign:
     activities: list[ActivityRead]
 
 
-def get_public_campaign(session: Session, *, slug: str) -> PublicCampaign:
+def get_public_campaign(
+    session: Session, *, slug: str, with_activities: bool = True
+) -> PublicCampaign:
+    """The campaign behind /c/<slug> if the public may see it (404 for drafts and archives).
+    `with_activities=False` skips listing its activities (participant writes don't need it)."""
     found = campaigns.get_public_campaign(session, slug=slug)
     if found is None or found.campaign.status not in PUBLIC_STATUSES:
         raise NotFound(_("There is no campaign at this address."))
-    rows = session.scalars(
-        select(Activity)
-        .where(Activity.campaign_id == found.campaign.id)
-        .order_by(Activity.position, Activity.id)
-    )
+    rows: list[Activity] = []
+    if with_activities:
+        rows = list(
+            session.scalars(
+                select(Activity)
+                .where(Activity.campaign_id == found.campaign.id)
+                .order_by(Activity.position, Activity.id)
+            )
+        )
     return PublicCampaign(
         campaign=found.campaign,
         workspace_id=found.workspace_id,
@@ -182,7 +190,7 @@ def closed_reason(campaign: CampaignRead) -> str | None:
 def public_activity(
     session: Session, *, slug: str, activity_id: int, kind: ActivityKind | None = None
 ) -> tuple[PublicCampaign, Activity]:
-    public = get_public_campaign(session, slug=slug)
+    public = get_public_campaign(session, slug=slug, with_activities=False)
     row = session.get(Activity, activity_id)
     if row is None or row.campaign_id != public.campaign.id or (kind and row.kind != kind):
         raise NotFound(_("There is no such activity in this campaign."))

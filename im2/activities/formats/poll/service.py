@@ -199,34 +199,22 @@ def release_ballot(session: Session, *, ballot: PollBallot, approve: bool) -> No
 
 def results(session: Session, *, activity: Activity) -> PollResults:
     options = options_of(session, activity_id=activity.id)
-    counted = select(PollBallot).where(PollBallot.activity_id == activity.id)
-    ballots = int(
-        session.scalar(
-            select(func.count()).select_from(counted.where(PollBallot.held.is_(False)).subquery())
-        )
-        or 0
-    )
-    voters = int(
-        session.scalar(
-            select(func.count(func.distinct(PollBallot.participant_id))).where(
-                PollBallot.activity_id == activity.id, PollBallot.held.is_(False)
-            )
-        )
-        or 0
-    )
-    held = int(
-        session.scalar(
-            select(func.count()).select_from(counted.where(PollBallot.held.is_(True)).subquery())
-        )
-        or 0
-    )
+    counted = PollBallot.held.is_(False)
+    # One pass over the poll's ballots for all three counts (this runs on every vote).
+    ballots, voters, held = session.execute(
+        select(
+            func.count().filter(counted),
+            func.count(func.distinct(PollBallot.participant_id)).filter(counted),
+            func.count().filter(PollBallot.held.is_(True)),
+        ).where(PollBallot.activity_id == activity.id)
+    ).one()
     total = sum(o.vote_count for o in options)
     return PollResults(
         activity_id=activity.id,
         title=activity.title,
-        ballots=ballots,
-        voters=voters,
-        held=held,
+        ballots=int(ballots or 0),
+        voters=int(voters or 0),
+        held=int(held or 0),
         options=[
             OptionResult(
                 id=o.id,

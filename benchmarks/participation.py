@@ -1,0 +1,316 @@
+"""Votes per second through HTTP, against a no-op endpoint of the same server in the same run.
+
+    python benchmarks/participation.py [--quick] [--postgres URL]
+
+For each engine (the embedded SQLite default; PostgreSQL when --postgres or
+IM2_BENCH_POSTGRES_URL names a database that may be wiped), it migrates a fresh database,
+creates a live campaign with a poll, starts one `im2` server process (uvicorn, one worker, as
+`im2 serve` runs it), and drives it with `wrk` (Debian package) at 64 connections:
+
+- the ceiling: GET /healthz (no database);
+- votes: POST /api/v1/public/campaigns/<slug>/polls/<id>/votes, each request from a distinct
+  device (pre-signed device cookies), so every request is a first vote that must be written.
+
+Afterwards it counts the ballots in the database: every 201 must be exactly one ballot (no
+lost or doubled votes). The last printed line is the JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"
+CONNECTIONS = 64
+
+LUA = r"""
+local cookies = {}
+local next_index = 1
+local path = ""
+local body = ""
+
+function setup(thread)
+  thread:set("tid", tostring(_G.thread_counter or 0))
+  _G.thread_counter = (_G.thread_counter or 0) + 1
+end
+
+function init(args)
+  path = args[1]
+  body = args[2]
+  local nthreads = tonumber(args[4])
+  local tid = tonumber(wrk.thread:get("tid"))
+  local i = 0
+  for line in io.lines(args[3]) do
+    if i % nthreads == tid then table.insert(cookies, line) end
+    i = i + 1
+  end
+end
+
+function request()
+  local cookie = cookies[next_index]
+  next_index = next_index + 1
+  if next_index > #cookies then next_index = 1 end
+  local headers = {["Content-Type"] = "application/json", ["Cookie"] = "im2_device=" .. cookie}
+  return wrk.format("POST", path, headers, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(url: str) -> tuple[str, int, list[int]]:
+    from im2.activities.formats.poll import service as polls
+    from im2.activities.formats.poll.schemas import PollCreate, PollOptionIn
+    from im2.campaigns import service as campaigns
+    from im2.campaigns.schemas import CampaignCreate, CampaignStatus
+    from im2.db import Database
+    from im2.migrations import upgrade
+    from im2.workspaces import service as workspaces
+
+    if url.startswith("postgresql"):
+        wipe = Database(url)
+        with wipe.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        wipe.dispose()
+    upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        workspaces.do_create_workspace(
+            session, slug="bench", name="Bench", timezone="Asia/Shanghai", now=now
+        )
+        actor = workspaces.system_actor(session, workspace_slug="bench")
+        campaign = campaigns.do_create_campaign(
+            session,
+            actor=actor,
+            data=CampaignCreate(
+                name="Benchmark",
+                slug="bench-vote",
+                objective="engagement",  # type: ignore[arg-type]
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(days=1),
+            ),
+            now=now - timedelta(hours=2),
+        )
+        for status in (CampaignStatus.SCHEDULED, CampaignStatus.LIVE):
+            campaigns.do_transition_campaign(
+                session, actor=actor, campaign_id=campaign.id, to=status, now=now
+            )
+        poll = polls.do_create_poll(
+            session,
+            actor=actor,
+            campaign_id=campaign.id,
+            data=PollCreate(
+                title="Which one?", options=[PollOptionIn(label=f"option {i}") for i in range(4)]
+            ),
+            now=now,
+        )
+        options = [o.id for o in polls.options_of(session, activity_id=poll.id)]
+    db.dispose()
+    return campaign.slug, poll.id, options
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "IM2_DATABASE_URL": url,
+        "IM2_SECRET_KEY": SECRET,
+        "IM2_RUN_SCHEDULER": "false",
+        "IM2_PARTICIPANT_RATE_PER_DEVICE": "1000/second",
+        "IM2_PARTICIPANT_RATE_PER_IP": "10000000/second",
+        "IM2_RISK_IDENTITIES_PER_IP_HOUR": "100000000",
+    }
+    code = (
+        "import uvicorn; from im2.web.app import create_app; "
+        f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, "
+        "log_level='warning', access_log=False)"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the server did not start")
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    def ms(value: str, unit: str) -> float:
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    pct = {
+        m.group(1): ms(m.group(2), m.group(3))
+        for m in re.finditer(r"\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)", output)
+    }
+    return {
+        "rps": rps,
+        "requests": total,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
+        "p50_ms": pct.get("50", float("nan")),
+        "p99_ms": pct.get("99", float("nan")),
+    }
+
+
+def wrk(args: list[str]) -> dict[str, float]:
+    result = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True)
+    return parse_wrk(result.stdout)
+
+
+def run_engine(name: str, url: str, seconds: int, workdir: Path) -> dict[str, float]:
+    slug, poll_id, options = prepare(url)
+    port = free_port()
+    server = start_server(url, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wrk(["-t2", f"-c{CONNECTIONS}", "-d2s", base + "/healthz"])  # warm-up
+        noop = wrk(["-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", base + "/healthz"])
+        signer = URLSafeSerializer(SECRET, salt="im2-device")
+        cookies = workdir / f"{name}-cookies.txt"
+        # More devices than the server can possibly take in the run: every vote is a first vote.
+        count = max(20000, int(noop["rps"] * seconds * 1.2))
+        cookies.write_text("\n".join(signer.dumps(uuid.uuid4().hex) for _ in range(count)) + "\n")
+        script = workdir / "vote.lua"
+        script.write_text(LUA)
+        path = f"/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes"
+        body = json.dumps({"options": [options[0]], "consent": True})
+        votes = wrk(
+            [
+                "-t2",
+                f"-c{CONNECTIONS}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                base,
+                "--",
+                path,
+                body,
+                str(cookies),
+                "2",
+            ]
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    from im2.db import Database
+
+    db = Database(url)
+    with db.engine.connect() as conn:
+        ballots = int(conn.execute(text("SELECT count(*) FROM poll_ballots")).scalar_one())
+        voters = int(
+            conn.execute(
+                text("SELECT count(DISTINCT participant_id) FROM poll_ballots")
+            ).scalar_one()
+        )
+        counter = int(conn.execute(text("SELECT sum(vote_count) FROM poll_options")).scalar_one())
+    db.dispose()
+    accepted = votes["requests"] - votes["non_2xx"]
+    return {
+        "noop_rps": round(noop["rps"], 1),
+        "noop_p99_ms": round(noop["p99_ms"], 2),
+        "vote_rps": round(votes["rps"], 1),
+        "vote_p50_ms": round(votes["p50_ms"], 2),
+        "vote_p99_ms": round(votes["p99_ms"], 2),
+        "ratio": round(votes["rps"] / noop["rps"], 3),
+        "votes_sent": votes["requests"],
+        "votes_rejected": votes["non_2xx"],
+        "socket_errors": votes["socket_errors"],
+        "ballots_in_db": ballots,
+        # A 201 without a ballot is lost; a ballot without its own device, or a counter that
+        # disagrees with the ballots, is doubled. (Requests still in flight when wrk stops are
+        # written but not counted by wrk, so ballots may exceed wrk's 2xx count.)
+        "lost": max(0, accepted - ballots),
+        "doubled": (ballots - voters) + abs(counter - ballots),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per measurement instead of 20 s")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("IM2_BENCH_POSTGRES_URL"),
+        help="a PostgreSQL URL that may be wiped",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk); nothing measured")
+        print(json.dumps({"benchmark": "participation", "figures": {}, "targets": {}}))
+        return
+    seconds = 5 if args.quick else 20
+    figures: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        figures["sqlite"] = run_engine(
+            "sqlite", f"sqlite:///{workdir / 'bench.db'}", seconds, workdir
+        )
+        print("sqlite", figures["sqlite"], flush=True)
+        if args.postgres:
+            figures["postgresql"] = run_engine("postgresql", args.postgres, seconds, workdir)
+            print("postgresql", figures["postgresql"], flush=True)
+    sqlite = figures["sqlite"]
+    targets = {
+        "sqlite_ratio_to_noop": {
+            "value": sqlite["ratio"],
+            "target": ">= 0.7",
+            "met": sqlite["ratio"] >= 0.7,
+        },
+        "sqlite_p99_ms": {
+            "value": sqlite["vote_p99_ms"],
+            "target": "<= 100 ms",
+            "met": sqlite["vote_p99_ms"] <= 100,
+        },
+        "sqlite_lost_or_doubled": {
+            "value": sqlite["lost"] + sqlite["doubled"],
+            "target": "== 0",
+            "met": sqlite["lost"] + sqlite["doubled"] == 0,
+        },
+    }
+    if "postgresql" in figures:
+        pg = figures["postgresql"]
+        targets["postgresql_p99_ms"] = {
+            "value": pg["vote_p99_ms"],
+            "target": "<= 100 ms",
+            "met": pg["vote_p99_ms"] <= 100,
+        }
+        targets["postgresql_lost_or_doubled"] = {
+            "value": pg["lost"] + pg["doubled"],
+            "target": "== 0",
+            "met": pg["lost"] + pg["doubled"] == 0,
+        }
+    print(json.dumps({"benchmark": "participation", "figures": figures, "targets": targets}))
+
+
+if __name__ == "__main__":
+    main()
