@@ -157,7 +157,8 @@ def open_query(
         SELECT *,
                timezone({tz}, occurred_at) AS local_ts,
                CAST(timezone({tz}, occurred_at) AS DATE) AS day,
-               coalesce(referrer, json_extract_string(properties, '$.referrer')) AS ref,
+               coalesce(referrer, CASE WHEN properties LIKE '%referrer%'
+                   THEN json_extract_string(properties, '$.referrer') END) AS ref,
                {in_window} AS in_window
         FROM (
             {lake_sql}

@@ -1,0 +1,280 @@
+"""Analytics benchmark (issue 5): registry metrics over a Parquet lake vs hand-written DuckDB SQL
+and pandas on the same files, the whole overview, and the lake move rate.
+
+    python benchmarks/analytics.py           # 10 M events
+    python benchmarks/analytics.py --quick   # 1 M events, under a minute
+
+Last line: one JSON object {"benchmark": "analytics", "figures": {...}, "targets": {...}}.
+"""
+
+# The baselines are hand-written SQL over constant kinds, kept one query per line as an analyst
+# would write them.
+# ruff: noqa: E501, S608
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from im2.analytics.lake import lake_glob, move_events_to_lake, write_batch
+from im2.analytics.metrics import evaluate
+from im2.analytics.query import CampaignFacts, ChannelPlan, Filters, KpiPlan, open_query
+from im2.analytics.service import OVERVIEW_METRICS
+from im2.analytics.synth import generate_events
+from im2.db import Database
+from im2.events.service import EVENT_ARROW_SCHEMA
+from im2.migrations import upgrade
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+NOW = datetime(2026, 4, 5, tzinfo=UTC)
+FACTS = CampaignFacts(
+    id=1,
+    timezone="Asia/Shanghai",
+    starts_at=START,
+    ends_at=datetime(2026, 4, 10, tzinfo=UTC),
+    channels=(ChannelPlan("weibo", "paid", 50_000.0), ChannelPlan("wechat", "owned", None)),
+    kpis=(KpiPlan("participants", 1e6, None), KpiPlan("revenue", 1e7, None)),
+)
+
+
+def best_of(fn: Callable[[], Any], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def registry_time(lake: Path, mark: int, key: str, runs: int) -> float:
+    def run() -> None:
+        q = open_query(
+            lake_path=lake,
+            mark=mark,
+            tail=EVENT_ARROW_SCHEMA.empty_table(),
+            campaign=FACTS,
+            filters=Filters(),
+            now=NOW,
+        )
+        try:
+            evaluate(q, key)
+        finally:
+            q.close()
+
+    return best_of(run, runs)
+
+
+def hand_sql(lake: Path) -> dict[str, str]:
+    """What an engineer would write against the same files for the same numbers."""
+    src = f"read_parquet('{lake_glob(lake)}') WHERE campaign_id = 1"
+    part = "('participant.joined','vote.cast','quiz.answered','survey.submitted','question.asked','question.upvoted','ugc.submitted','ugc.voted','draw.entered','checkin.done','groupbuy.opened','groupbuy.joined','comment.posted','like.given','share.created')"
+    reach = "('campaign.viewed','activity.viewed','share.clicked')"
+    return {
+        "participants": f"SELECT count(DISTINCT actor_id) FROM {src} AND kind IN {part}",
+        "reach": f"SELECT count(DISTINCT actor_id) FROM {src} AND kind IN {reach}",
+        "interactions": f"SELECT count(*) FROM {src} AND kind IN {part} AND kind <> 'participant.joined'",
+        "revenue": f"SELECT sum(TRY_CAST(json_extract_string(properties, '$.amount') AS DOUBLE)) FROM {src} AND kind = 'conversion.recorded'",
+        "hour_of_week": f"SELECT isodow(timezone('Asia/Shanghai', occurred_at)) d, hour(timezone('Asia/Shanghai', occurred_at)) h, count(*) FROM {src} AND kind IN {part[:-1]}, 'campaign.viewed','activity.viewed','share.clicked') GROUP BY 1, 2",
+        "retention_cohorts": (
+            f"WITH a AS (SELECT DISTINCT actor_id, CAST(timezone('Asia/Shanghai', occurred_at) AS DATE) AS day FROM {src} AND kind IN {part}), "
+            "f AS (SELECT actor_id, min(day) c FROM a GROUP BY 1) "
+            "SELECT c, count(*) FILTER (WHERE day = c), count(*) FILTER (WHERE day = c + 1), count(*) FILTER (WHERE day = c + 7), "
+            "count(*) FILTER (WHERE day = c + 30) FROM f JOIN a USING (actor_id) GROUP BY c"
+        ),
+        "k_factor": (
+            f"SELECT count(*) FILTER (WHERE p), count(*) FILTER (WHERE p AND r) FROM (SELECT actor_id, bool_or(kind IN {part}) p, "
+            f"bool_or(kind IN ('participant.joined','share.clicked') AND referrer IS NOT NULL) r FROM {src} GROUP BY actor_id)"
+        ),
+        "aisas_funnel": (
+            f"SELECT count(*) FILTER (WHERE a), count(*) FILTER (WHERE i), count(*) FILTER (WHERE s), count(*) FILTER (WHERE x), count(*) FILTER (WHERE sh) FROM ("
+            f"SELECT bool_or(kind IN {reach}) a, bool_or(kind IN ('like.given','comment.posted','vote.cast','quiz.answered','survey.submitted','question.asked','question.upvoted','ugc.voted','checkin.done')) i, "
+            "bool_or(kind = 'share.clicked' OR referrer IS NOT NULL) OR count(DISTINCT CAST(occurred_at AS DATE)) FILTER (WHERE kind IN ('campaign.viewed','activity.viewed')) >= 2 s, "
+            "bool_or(kind IN ('participant.joined','ugc.submitted','draw.entered','groupbuy.opened','groupbuy.joined','coupon.redeemed','referral.converted','conversion.recorded')) x, "
+            f"bool_or(kind = 'share.created') sh FROM {src} GROUP BY actor_id)"
+        ),
+    }
+
+
+def pandas_times(lake: Path, runs: int) -> dict[str, float]:
+    import pandas as pd
+
+    df = duckdb.sql(
+        f"SELECT occurred_at, actor_id, kind, referrer, properties FROM read_parquet('{lake_glob(lake)}') WHERE campaign_id = 1"
+    ).df()
+    part = {
+        "participant.joined",
+        "vote.cast",
+        "quiz.answered",
+        "ugc.submitted",
+        "checkin.done",
+        "comment.posted",
+        "like.given",
+        "share.created",
+    }
+    local = df["occurred_at"].dt.tz_convert("Asia/Shanghai")
+
+    def participants() -> None:
+        df.loc[df["kind"].isin(part), "actor_id"].nunique()
+
+    def revenue() -> None:
+        conv = df.loc[df["kind"] == "conversion.recorded", "properties"]
+        pd.to_numeric(conv.str.extract(r'"amount": ([0-9.]+)')[0]).sum()
+
+    def hour_of_week() -> None:
+        df.groupby([local.dt.day_of_week, local.dt.hour]).size()
+
+    def retention() -> None:
+        a = pd.DataFrame({"actor": df["actor_id"], "day": local.dt.normalize()})[
+            df["kind"].isin(part)
+        ].drop_duplicates()
+        first = a.groupby("actor")["day"].min().rename("cohort")
+        j = a.join(first, on="actor")
+        n = (j["day"] - j["cohort"]).dt.days
+        j.assign(n=n)[n.isin([0, 1, 7, 30])].groupby(["cohort", "n"]).size()
+
+    def k() -> None:
+        p = df.loc[df["kind"].isin(part), "actor_id"].unique()
+        r = df.loc[
+            df["kind"].isin(["participant.joined", "share.clicked"]) & df["referrer"].notna(),
+            "actor_id",
+        ].unique()
+        len(set(p) & set(r)) / max(len(p), 1)
+
+    fns = {
+        "participants": participants,
+        "revenue": revenue,
+        "hour_of_week": hour_of_week,
+        "retention_cohorts": retention,
+        "k_factor": k,
+    }
+    return {key: best_of(fn, runs) for key, fn in fns.items()}
+
+
+def lake_move(events: int) -> tuple[float, float]:
+    """Events per second moved from a fresh SQLite event log to a fresh lake."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        db = Database(url)
+        table = generate_events(events=events, start=START, seed=3).drop_columns(["id"])
+        raw = db.engine.raw_connection()
+        cur = raw.cursor()
+        cur.execute("BEGIN")
+        times = table.column("occurred_at").cast(pa.timestamp("us")).cast(pa.string())
+        cols = [times, *(table.column(c) for c in table.column_names[1:])]
+        rows = zip(*(c.to_pylist() for c in cols), strict=True)
+        cur.executemany(
+            "INSERT INTO events (occurred_at, workspace_id, campaign_id, activity_id, actor_type, actor_id, kind, channel, referrer, properties) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        cur.execute("COMMIT")
+        raw.close()
+        t = time.perf_counter()
+        result = move_events_to_lake(db, lake_path=Path(tmp) / "lake", now=NOW, batch_size=250_000)
+        seconds = time.perf_counter() - t
+        db.dispose()
+        assert result.moved == events
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return events / seconds, rss_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 1_000_000 if args.quick else 10_000_000
+    runs = 2 if args.quick else 3
+    figures: dict[str, Any] = {"events": n, "quick": args.quick}
+
+    move_rate, move_rss = lake_move(200_000 if args.quick else 1_000_000)
+    figures["lake_move_events_per_s"] = round(move_rate)
+    figures["lake_move_peak_rss_mb"] = round(move_rss)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Path(tmp) / "lake"
+        t = time.perf_counter()
+        chunk = 2_000_000
+        for i, offset in enumerate(range(0, n, chunk)):
+            size = min(chunk, n - offset)
+            part = generate_events(events=size, start=START, first_id=offset + 1, seed=11 + i)
+            write_batch(lake, part)
+        figures["generate_and_write_seconds"] = round(time.perf_counter() - t, 2)
+        mark = n
+
+        hand = hand_sql(lake)
+        con = duckdb.connect(config={"threads": 2})
+        ratios = {}
+        for key in OVERVIEW_METRICS:
+            reg = registry_time(lake, mark, key, runs)
+            figures[f"{key}_s"] = round(reg, 3)
+            if key in hand:
+                base = best_of(lambda sql=hand[key]: con.execute(sql).fetchall(), runs)
+                figures[f"{key}_hand_sql_s"] = round(base, 3)
+                ratios[key] = reg / base
+                figures[f"{key}_vs_hand_sql"] = round(reg / base, 2)
+
+        def overview() -> None:
+            q = open_query(
+                lake_path=lake,
+                mark=mark,
+                tail=EVENT_ARROW_SCHEMA.empty_table(),
+                campaign=FACTS,
+                filters=Filters(),
+                now=NOW,
+            )
+            try:
+                for key in OVERVIEW_METRICS:
+                    evaluate(q, key)
+            finally:
+                q.close()
+
+        figures["overview_s"] = round(best_of(overview, runs), 3)
+        for key, seconds in pandas_times(lake, 1).items():
+            figures[f"{key}_pandas_s"] = round(seconds, 3)
+
+    slowest = max(figures[f"{k}_s"] for k in OVERVIEW_METRICS)
+    worst_ratio = max(ratios.values())
+    targets = {
+        "slowest_metric_s": {"value": slowest, "target": "<= 1 s", "met": slowest <= 1},
+        "worst_ratio_vs_hand_sql": {
+            "value": round(worst_ratio, 2),
+            "target": "<= 1.5",
+            "met": worst_ratio <= 1.5,
+        },
+        "overview_s": {
+            "value": figures["overview_s"],
+            "target": "<= 2 s",
+            "met": figures["overview_s"] <= 2,
+        },
+        "lake_move_events_per_s": {
+            "value": figures["lake_move_events_per_s"],
+            "target": ">= 500000",
+            "met": move_rate >= 500_000,
+        },
+        "lake_move_peak_rss_mb": {
+            "value": figures["lake_move_peak_rss_mb"],
+            "target": "<= 2048 MB",
+            "met": move_rss <= 2048,
+        },
+    }
+    median = statistics.median(ratios.values())
+    figures["median_ratio_vs_hand_sql"] = round(median, 2)
+    print(json.dumps({"benchmark": "analytics", "figures": figures, "targets": targets}))
+
+
+if __name__ == "__main__":
+    main()
