@@ -57,7 +57,7 @@ def add_events(
     with db.transaction() as session:
         for row in rows:
             kind, actor, when = row[0], row[1], row[2]
-            extra: dict[str, Any] = dict(row[3]) if len(row) > 3 else {}  # type: ignore[misc]
+            extra: dict[str, Any] = dict(row[3]) if len(row) > 3 else {}
             record_event(
                 session,
                 kind=kind,

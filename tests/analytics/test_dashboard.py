@@ -7,6 +7,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
@@ -22,12 +23,12 @@ from tests.conftest import Brand
 from tests.test_auth import login
 
 
-def embedded(html: str) -> dict:
+def embedded(html: str) -> dict[str, Any]:
     match = re.search(
         r'<script type="application/json" id="analytics-data">(.*?)</script>', html, re.S
     )
     assert match, "the page carries no data"
-    data: dict = json.loads(match.group(1))
+    data: dict[str, Any] = json.loads(match.group(1))
     return data
 
 

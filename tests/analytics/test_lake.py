@@ -38,7 +38,7 @@ def _seed(db: Database, n: int, *, start_index: int = 0, days: int = 4) -> None:
     )
 
 
-def _db_rows(db: Database) -> list[tuple[int, str, str]]:
+def _db_rows(db: Database) -> list[tuple[int, str, str | None]]:
     with db.session() as session:
         rows = session.execute(select(Event.id, Event.kind, Event.actor_id).order_by(Event.id))
         return [(r[0], r[1], r[2]) for r in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -78,16 +79,18 @@ def story(db: Database, brand: Brand, campaign_id: int) -> None:
     )
 
 
-def overview(client: TestClient, brand: Brand, campaign_id: int, **params: str) -> dict[str, dict]:
+def overview(
+    client: TestClient, brand: Brand, campaign_id: int, **params: str
+) -> dict[str, dict[str, Any]]:
     response = client.get(
         f"/api/v1/campaigns/{campaign_id}/overview", params=params, headers=brand.auth(Role.VIEWER)
     )
     assert response.status_code == 200, response.text
-    metrics: dict[str, dict] = response.json()["metrics"]
+    metrics: dict[str, dict[str, Any]] = response.json()["metrics"]
     return metrics
 
 
-def values(metrics: dict[str, dict]) -> dict[str, float | None]:
+def values(metrics: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     return {k: v["value"] for k, v in metrics.items()}
 
 
