@@ -1,0 +1,156 @@
+"""Time from a vote's response to its update arriving on many open SSE streams.
+
+    python benchmarks/live.py [--quick] [--subscribers 500] [--votes 30]
+
+One `im2` server process (uvicorn, one worker) on a fresh SQLite database with a live poll
+whose results are public; N subscribers hold /live/c/<slug>/poll/<id> open (asyncio + httpx
+in this process); votes are cast one at a time, and for each vote we record, per subscriber,
+the delay from the vote's HTTP response to the first snapshot that contains it. Baseline in
+the same run: the same delay with a single subscriber. The last line is the JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from itsdangerous import URLSafeSerializer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.participation import SECRET, free_port, prepare, start_server  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def measure(
+    base: str, slug: str, poll_id: int, option: int, subscribers: int, votes: int
+) -> list[float]:
+    signer = URLSafeSerializer(SECRET, salt="im2-device")
+    stream_url = f"{base}/live/c/{slug}/poll/{poll_id}"
+    vote_url = f"{base}/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes"
+    # arrival[k] holds, per subscriber, when it first saw a snapshot with k voters.
+    arrivals: list[dict[int, float]] = [{} for _ in range(subscribers)]
+    ready = asyncio.Event()
+    connected = 0
+    limits = httpx.Limits(
+        max_connections=subscribers + 10, max_keepalive_connections=subscribers + 10
+    )
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(300.0), limits=limits) as client:
+
+        async def subscribe(i: int) -> None:
+            nonlocal connected
+            cookies = {"im2_device": signer.dumps(uuid.uuid4().hex)}
+            async with client.stream("GET", stream_url, cookies=cookies) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        voters = int(json.loads(line[5:])["voters"])
+                        if voters not in arrivals[i]:
+                            arrivals[i][voters] = time.perf_counter()
+                        if voters == 0 and len(arrivals[i]) == 1:
+                            connected += 1
+                            if connected == subscribers:
+                                ready.set()
+                        if voters >= votes:
+                            return
+
+        tasks = [asyncio.create_task(subscribe(i)) for i in range(subscribers)]
+        await asyncio.wait_for(ready.wait(), timeout=120)
+        delays: list[float] = []
+        responses: dict[int, float] = {}
+        for k in range(1, votes + 1):
+            cookies = {"im2_device": signer.dumps(uuid.uuid4().hex)}
+            reply = await client.post(
+                vote_url, json={"options": [option], "consent": True}, cookies=cookies
+            )
+            reply.raise_for_status()
+            responses[k] = time.perf_counter()
+            await asyncio.sleep(0.3)  # one vote at a time: each is measured on its own
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+    for per_subscriber in arrivals:
+        for k, sent in responses.items():
+            seen = min(t for voters, t in per_subscriber.items() if voters >= k)
+            delays.append(max(0.0, seen - sent) * 1000)
+    return delays
+
+
+def run(subscribers: int, votes: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'live.db'}"
+        slug, poll_id, options = prepare(url)
+        from sqlalchemy import text
+
+        from im2.db import Database
+
+        db = Database(url)
+        with db.engine.begin() as conn:  # results public and live, as on a big screen
+            conn.execute(
+                text("UPDATE activities SET settings = :s WHERE id = :id"),
+                {
+                    "s": json.dumps(
+                        {
+                            "multiple": False,
+                            "max_choices": 1,
+                            "vote_limit": "once",
+                            "votes_per_day": 1,
+                            "results": "live",
+                        }
+                    ),
+                    "id": poll_id,
+                },
+            )
+        db.dispose()
+        port = free_port()
+        server = start_server(url, port)
+        try:
+            return asyncio.run(
+                measure(f"http://127.0.0.1:{port}", slug, poll_id, options[0], subscribers, votes)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer votes and subscribers")
+    parser.add_argument("--subscribers", type=int, default=None)
+    parser.add_argument("--votes", type=int, default=None)
+    args = parser.parse_args()
+    subscribers = args.subscribers or (200 if args.quick else 500)
+    votes = args.votes or (10 if args.quick else 30)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    baseline = run(1, votes)
+    delays = run(subscribers, votes)
+    figures = {
+        "subscribers": subscribers,
+        "votes": votes,
+        "p50_ms": round(statistics.median(delays), 1),
+        "p95_ms": round(percentile(delays, 0.95), 1),
+        "max_ms": round(max(delays), 1),
+        "one_subscriber_p50_ms": round(statistics.median(baseline), 1),
+        "one_subscriber_p95_ms": round(percentile(baseline, 0.95), 1),
+    }
+    print(figures, flush=True)
+    p95 = figures["p95_ms"]
+    targets = {"p95_ms": {"value": p95, "target": "<= 250 ms", "met": p95 <= 250}}
+    print(json.dumps({"benchmark": "live", "figures": figures, "targets": targets}))
+
+
+if __name__ == "__main__":
+    main()
