@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, RedirectResponse
 
 from im2 import __version__
@@ -76,6 +77,8 @@ def create_app(
     )
 
     app.add_middleware(IdempotencyMiddleware)
+    # Phones on slow networks: compress pages and assets (SSE streams are left alone).
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         RequestContextMiddleware,
         secure_cookies=settings.secure_cookies,
