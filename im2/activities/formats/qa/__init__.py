@@ -1,0 +1,1 @@
+"""Live Q&A: participants ask and upvote, the brand moderates, a presenter view."""

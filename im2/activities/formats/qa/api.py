@@ -1,0 +1,190 @@
+"""JSON API of live Q&A: the brand's side (create, moderate, read the board) and the
+participant's (ask, upvote, read the shown questions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities.formats.qa import service
+from im2.activities.formats.qa.live import refresh_boards_on_commit
+from im2.activities.formats.qa.schemas import (
+    AskIn,
+    AskReceipt,
+    ModerateIn,
+    QaCreate,
+    QaUpdate,
+    QuestionBoard,
+    QuestionRead,
+    QuestionSort,
+    UpvoteIn,
+    UpvoteReceipt,
+)
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import (
+    ApiActor,
+    DbDep,
+    HubDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["qa"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/qas",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a live Q&A to a campaign",
+)
+def create_qa(
+    campaign_id: int, body: QaCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_qa(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/qas/{activity_id}", response_model=ActivityRead, summary="Edit a live Q&A")
+def update_qa(
+    activity_id: int, body: QaUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_qa(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/qas/{activity_id}/questions",
+    response_model=QuestionBoard,
+    summary="Every question, pending and hidden ones included (the moderation queue)",
+)
+def questions(
+    activity_id: int, actor: ApiActor, db: DbDep, sort: QuestionSort = QuestionSort.VOTES
+) -> QuestionBoard:
+    with db.session() as session:
+        return service.moderation_board(session, actor=actor, activity_id=activity_id, sort=sort)
+
+
+@router.post(
+    "/qas/{activity_id}/questions/{question_id}/moderation",
+    response_model=QuestionRead,
+    summary="Approve, hide, pin or mark a question answered",
+)
+def moderate(
+    activity_id: int,
+    question_id: int,
+    body: ModerateIn,
+    actor: ApiActor,
+    db: DbDep,
+    hub: HubDep,
+    now: NowDep,
+) -> QuestionRead:
+    with db.transaction() as session:
+        read = service.do_moderate(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            question_id=question_id,
+            action=body.action,
+            now=now,
+        )
+        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return read
+
+
+@router.get(
+    "/public/campaigns/{slug}/qas/{activity_id}/questions",
+    response_model=QuestionBoard,
+    tags=["participants"],
+    summary="The questions shown to the audience, pinned first",
+)
+def public_questions(
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    visitor: VisitorDep,
+    sort: QuestionSort = QuestionSort.VOTES,
+) -> QuestionBoard:
+    with db.session() as session:
+        return service.view_qa(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, sort=sort
+        ).board
+
+
+@router.post(
+    "/public/campaigns/{slug}/qas/{activity_id}/questions",
+    response_model=AskReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Ask a question as the participant whose device cookie comes with the request",
+)
+def ask(
+    slug: str,
+    activity_id: int,
+    body: AskIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> AskReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        receipt = service.do_ask(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            text=body.text,
+            nickname=body.nickname,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return receipt
+
+
+@router.post(
+    "/public/campaigns/{slug}/qas/{activity_id}/questions/{question_id}/upvotes",
+    response_model=UpvoteReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Upvote a question (once per participant)",
+)
+def upvote(
+    slug: str,
+    activity_id: int,
+    question_id: int,
+    body: UpvoteIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> UpvoteReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        receipt = service.do_upvote(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            question_id=question_id,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return receipt

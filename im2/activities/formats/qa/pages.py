@@ -1,0 +1,228 @@
+"""Console pages of live Q&A: add one, moderate its questions as they arrive (the queue
+updates live), change pre-moderation, export the questions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities import service as activities
+from im2.activities.formats.qa import service
+from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
+from im2.activities.formats.qa.schemas import (
+    STATUS_LABELS,
+    Moderation,
+    QaCreate,
+    QaUpdate,
+    QuestionSort,
+)
+from im2.activities.schemas import KIND_LABELS
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
+from im2.errors import IM2Error, InvalidInput
+from im2.i18n import _
+from im2.live.sse import stream
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
+from im2.web.forms import service_error, validation_errors
+from im2.web.templating import render
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import require
+
+router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
+
+
+def _form(
+    request: Request,
+    *,
+    campaign: CampaignRead,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "activities/qa/qa_form.html",
+        {"campaign": campaign, "values": values, "errors": errors, "nav": "campaigns"},
+        status_code=status_code,
+    )
+
+
+@router.get("/campaigns/{campaign_id}/qa/new")
+def new_qa(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    with db.session() as session:
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    return _form(request, campaign=campaign, values={}, errors={})
+
+
+@router.post("/campaigns/{campaign_id}/qa")
+def create_qa(
+    request: Request,
+    campaign_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    with db.session() as session:
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    try:
+        data = QaCreate(
+            title=raw.get("title", ""),
+            description=raw.get("description", ""),
+            premoderation=raw.get("premoderation") == "on",
+        )
+        with db.transaction() as session:
+            created = service.do_create_qa(
+                session, actor=actor, campaign_id=campaign_id, data=data, now=now
+            )
+    except ValidationError as exc:
+        errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
+        return _form(request, campaign=campaign, values=raw, errors=errors, status_code=422)
+    except IM2Error as exc:
+        return _form(
+            request,
+            campaign=campaign,
+            values=raw,
+            errors=service_error(exc),
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/console/w/{actor.workspace_slug}/qa/{created.id}", status_code=303)
+
+
+def _sort(request: Request) -> QuestionSort:
+    return QuestionSort.TIME if request.query_params.get("sort") == "time" else QuestionSort.VOTES
+
+
+def _queue_context(
+    request: Request, *, actor: Actor, activity_id: int, db: DbDep
+) -> dict[str, Any]:
+    with db.session() as session:
+        board = service.moderation_board(
+            session, actor=actor, activity_id=activity_id, sort=_sort(request)
+        )
+        held = service.held_upvotes(session, activity_id=activity_id)
+        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+    return {
+        "activity": activity,
+        "campaign": campaign,
+        "board": board,
+        "held": held,
+        "status_labels": STATUS_LABELS,
+        "kind_labels": KIND_LABELS,
+        "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+        "sort": _sort(request).value,
+        "base": f"/console/w/{actor.workspace_slug}/qa/{activity_id}",
+        "nav": "campaigns",
+    }
+
+
+@router.get("/qa/{activity_id}")
+def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
+    base_url = request.app.state.settings.base_url
+    slug = context["campaign"].slug
+    context["public_url"] = f"{base_url}/c/{slug}/qa/{activity_id}"
+    return render(request, "activities/qa/detail.html", context)
+
+
+@router.get("/qa/{activity_id}/queue")
+def queue(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    """The moderation queue alone, fetched again when the live stream says it changed."""
+    context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
+    return render(request, "activities/qa/queue.html", context)
+
+
+@router.post("/qa/{activity_id}/questions/{question_id}")
+def moderate(
+    request: Request,
+    activity_id: int,
+    question_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    hub: HubDep,
+    now: NowDep,
+) -> Response:
+    try:
+        action = Moderation(str(form.get("action") or ""))
+    except ValueError:
+        raise InvalidInput(_("Choose one of the options."), field="action") from None
+    with db.transaction() as session:
+        service.do_moderate(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            question_id=question_id,
+            action=action,
+            now=now,
+        )
+        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    if request.headers.get("hx-request") == "true":
+        context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
+        return render(request, "activities/qa/queue.html", context)
+    return RedirectResponse(
+        f"/console/w/{actor.workspace_slug}/qa/{activity_id}?sort={_sort(request).value}",
+        status_code=303,
+    )
+
+
+@router.post("/qa/{activity_id}/settings")
+def update_settings(
+    request: Request,
+    activity_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        service.do_update_qa(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            data=QaUpdate(premoderation=form.get("premoderation") == "on"),
+            now=now,
+        )
+    return RedirectResponse(f"/console/w/{actor.workspace_slug}/qa/{activity_id}", status_code=303)
+
+
+@router.get("/qa/{activity_id}/export.csv")
+def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    with db.session() as session:
+        rows = list(service.export_rows(session, actor=actor, activity_id=activity_id))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=service.EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    # A BOM so that Excel opens the Chinese text as UTF-8.
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="qa-{activity_id}-questions.csv"'},
+    )
+
+
+@router.get("/qa/{activity_id}/live")
+def live_queue(
+    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, hub: HubDep
+) -> EventSourceResponse:
+    with db.session() as session:  # 404 / 403 first
+        service.moderation_board(
+            session, actor=actor, activity_id=activity_id, sort=QuestionSort.VOTES
+        )
+    channel = service.queue_channel(activity_id)
+    first = hub.latest(channel) or json.dumps(
+        board_snapshot(db, activity_id, moderator=True), ensure_ascii=False
+    )
+    return EventSourceResponse(stream(request, hub, channel, first, event="queue"))

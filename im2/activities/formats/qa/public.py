@@ -1,0 +1,300 @@
+"""The participant's Q&A page (ask and upvote with plain form POSTs, HTMX swaps with
+JavaScript), the presenter view for the stage screen, and the live stream of the board."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities.formats.qa import service
+from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
+from im2.activities.formats.qa.schemas import QuestionSort
+from im2.errors import IM2Error, NotFound
+from im2.i18n import _
+from im2.live.sse import stream
+from im2.participation.schemas import CONSENT_TEXT
+from im2.web.deps import (
+    CsrfForm,
+    DbDep,
+    HubDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+    remember_channel,
+    seconds_on_page,
+    shown_token,
+)
+from im2.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+HONEYPOT = "website"
+NOTICES = {
+    "asked": lambda: _("Thank you, your question is in!"),
+    "waiting": lambda: _("Thank you! Your question will be shown once a moderator approves it."),
+    "upvoted": lambda: _("Your upvote is counted."),
+}
+
+
+def qa_path(slug: str, activity_id: int) -> str:
+    return f"/c/{slug}/qa/{activity_id}"
+
+
+def _sort(request: Request) -> QuestionSort:
+    return QuestionSort.TIME if request.query_params.get("sort") == "time" else QuestionSort.VOTES
+
+
+def _page(
+    request: Request,
+    *,
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    device_id: str,
+    sort: QuestionSort,
+    template: str = "activities/qa/public_qa.html",
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    consent_for: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    with db.session() as session:
+        view = service.view_qa(
+            session, slug=slug, activity_id=activity_id, device_id=device_id, sort=sort
+        )
+    base = qa_path(slug, activity_id)
+    return render(
+        request,
+        template,
+        {
+            "view": view,
+            "values": values or {},
+            "error": error,
+            "consent_for": consent_for,
+            "notice": notice,
+            "consent_text": CONSENT_TEXT,
+            "needs_consent": view.participant_id is None,
+            "shown": shown_token(request),
+            "honeypot": HONEYPOT,
+            "base": base,
+            "sort": sort.value,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/c/{slug}/qa/{activity_id}")
+def qa_page(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+) -> Response:
+    done = NOTICES.get(request.query_params.get("done", ""))
+    response = _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        sort=_sort(request),
+        notice=done() if done else None,
+    )
+    return remember_channel(request, response)
+
+
+@router.get("/c/{slug}/qa/{activity_id}/list")
+def qa_list(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+) -> Response:
+    """The question list alone, fetched again when the live stream says the board changed."""
+    return _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        sort=_sort(request),
+        template="activities/qa/question_list.html",
+    )
+
+
+def _failed(
+    request: Request,
+    exc: IM2Error,
+    *,
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    device_id: str,
+    values: dict[str, str],
+    consent_for: str | None,
+) -> Response:
+    if isinstance(exc, NotFound):
+        raise exc
+    htmx = request.headers.get("hx-request") == "true"
+    return _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=device_id,
+        sort=_sort(request),
+        template="activities/qa/qa_box.html" if htmx else "activities/qa/public_qa.html",
+        values=values,
+        error=exc.message,
+        consent_for=consent_for if exc.field == "consent" else None,
+        status_code=exc.status_code,
+    )
+
+
+def _done(
+    request: Request, *, slug: str, activity_id: int, db: DbDep, device_id: str, done: str
+) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return _page(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=device_id,
+            sort=_sort(request),
+            template="activities/qa/qa_box.html",
+            notice=NOTICES[done](),
+        )
+    # Post/redirect/get: a reload does not send the question again.
+    return RedirectResponse(f"{qa_path(slug, activity_id)}?done={done}", status_code=303)
+
+
+@router.post("/c/{slug}/qa/{activity_id}/ask")
+def ask(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    form: CsrfForm,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    values = {
+        "text": str(form.get("text") or ""),
+        "nickname": str(form.get("nickname") or ""),
+    }
+    try:
+        if form.get(HONEYPOT):
+            # Only bots fill the hidden field; tell them nothing useful and write nothing.
+            raise IM2Error(_("Your question could not be accepted."))
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        with db.transaction() as session:
+            receipt = service.do_ask(
+                session,
+                slug=slug,
+                activity_id=activity_id,
+                visitor=visitor,
+                text=values["text"],
+                nickname=values["nickname"],
+                consented=form.get("consent") == "yes",
+                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
+                risk_threshold=settings.risk_hold_threshold,
+                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+                now=now,
+            )
+            refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    except IM2Error as exc:
+        return _failed(
+            request,
+            exc,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            values=values,
+            consent_for=None,
+        )
+    done = "asked" if receipt.visible else "waiting"
+    return _done(
+        request, slug=slug, activity_id=activity_id, db=db, device_id=visitor.device_id, done=done
+    )
+
+
+@router.post("/c/{slug}/qa/{activity_id}/questions/{question_id}/upvote")
+def upvote(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    question_id: int,
+    form: CsrfForm,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    try:
+        if form.get(HONEYPOT):
+            raise IM2Error(_("Your upvote could not be accepted."))
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        with db.transaction() as session:
+            service.do_upvote(
+                session,
+                slug=slug,
+                activity_id=activity_id,
+                question_id=question_id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
+                risk_threshold=settings.risk_hold_threshold,
+                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+                now=now,
+            )
+            refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    except IM2Error as exc:
+        return _failed(
+            request,
+            exc,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            values={},
+            consent_for=f"{qa_path(slug, activity_id)}/questions/{question_id}/upvote",
+        )
+    return _done(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        done="upvoted",
+    )
+
+
+@router.get("/c/{slug}/qa/{activity_id}/present")
+def presenter(request: Request, slug: str, activity_id: int, db: DbDep) -> Response:
+    """For the stage screen: big type, pinned question first, updating live, no controls."""
+    template = (
+        "activities/qa/present_list.html"
+        if request.query_params.get("fragment") == "1"
+        else "activities/qa/present.html"
+    )
+    with db.session() as session:
+        view = service.presenter_board(session, slug=slug, activity_id=activity_id)
+    return render(request, template, {"view": view, "base": qa_path(slug, activity_id)})
+
+
+@router.get("/live/c/{slug}/qa/{activity_id}")
+def live_board(
+    request: Request, slug: str, activity_id: int, db: DbDep, hub: HubDep
+) -> EventSourceResponse:
+    with db.session() as session:
+        service.presenter_board(session, slug=slug, activity_id=activity_id)  # 404 first
+    channel = service.questions_channel(activity_id)
+    first = hub.latest(channel) or json.dumps(
+        board_snapshot(db, activity_id, moderator=False), ensure_ascii=False
+    )
+    return EventSourceResponse(stream(request, hub, channel, first, event="questions"))

@@ -1,0 +1,229 @@
+"""JSON API of UGC contests: the brand's side (create, moderate, rank, mark winners) and the
+participant's (submit with a multipart upload, vote, read the gallery)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from im2.activities.formats.ugc import review, service
+from im2.activities.formats.ugc.live import refresh_on_commit
+from im2.activities.formats.ugc.schemas import (
+    EntryRead,
+    EntryStatus,
+    ModerateIn,
+    Ranking,
+    SubmitReceipt,
+    UgcCreate,
+    UgcUpdate,
+    VoteIn,
+    VoteReceipt,
+)
+from im2.activities.formats.ugc.submit import read_capped, submit_entry
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import (
+    ApiActor,
+    DbDep,
+    HubDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["ugc"])
+
+
+class WinnersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, le=100)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/ugcs",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a UGC contest / hashtag challenge to a campaign",
+)
+def create_ugc(
+    campaign_id: int, body: UgcCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return review.do_create_ugc(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/ugcs/{activity_id}", response_model=ActivityRead, summary="Edit a UGC contest")
+def update_ugc(
+    activity_id: int, body: UgcUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return review.do_update_ugc(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/ugcs/{activity_id}/entries",
+    response_model=list[EntryRead],
+    summary="Entries by status (pending = the moderation queue, oldest first)",
+)
+def entries(
+    activity_id: int, actor: ApiActor, db: DbDep, status: EntryStatus | None = None
+) -> list[EntryRead]:
+    with db.session() as session:
+        return review.list_entries(session, actor=actor, activity_id=activity_id, status=status)
+
+
+@router.post(
+    "/ugcs/{activity_id}/entries/{entry_id}/moderation",
+    response_model=EntryRead,
+    summary="Approve an entry into the gallery, or reject it",
+)
+def moderate(
+    activity_id: int,
+    entry_id: int,
+    body: ModerateIn,
+    actor: ApiActor,
+    db: DbDep,
+    hub: HubDep,
+    now: NowDep,
+) -> EntryRead:
+    with db.transaction() as session:
+        read = review.do_moderate_entry(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            entry_id=entry_id,
+            approve=body.approve,
+            now=now,
+        )
+        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return read
+
+
+@router.get(
+    "/ugcs/{activity_id}/ranking",
+    response_model=Ranking,
+    summary="The gallery ranked by the published rule (jury and public votes combined)",
+)
+def ranking(activity_id: int, actor: ApiActor, db: DbDep) -> Ranking:
+    with db.session() as session:
+        return review.get_ranking(session, actor=actor, activity_id=activity_id)
+
+
+@router.post(
+    "/ugcs/{activity_id}/winners",
+    response_model=Ranking,
+    summary="Mark the top entries as winners (after the campaign has ended)",
+)
+def winners(
+    activity_id: int, body: WinnersIn, actor: ApiActor, db: DbDep, hub: HubDep, now: NowDep
+) -> Ranking:
+    with db.transaction() as session:
+        result = review.do_mark_winners(
+            session, actor=actor, activity_id=activity_id, count=body.count, now=now
+        )
+        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return result
+
+
+@router.get(
+    "/public/campaigns/{slug}/ugcs/{activity_id}/entries",
+    response_model=list[EntryRead],
+    tags=["participants"],
+    summary="The public gallery (approved entries, newest first)",
+)
+def gallery(
+    slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> list[EntryRead]:
+    with db.session() as session:
+        return service.view_gallery(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=visitor.device_id,
+            sort="new",
+            now=now,
+        ).entries
+
+
+@router.post(
+    "/public/campaigns/{slug}/ugcs/{activity_id}/entries",
+    response_model=SubmitReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Submit an entry (multipart: caption, nickname, video_url, consent, image)",
+)
+def submit(
+    slug: str,
+    activity_id: int,
+    visitor: VisitorDep,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+    caption: Annotated[str, Form(max_length=1000)] = "",
+    nickname: Annotated[str, Form(max_length=40)] = "",
+    video_url: Annotated[str, Form(max_length=500)] = "",
+    consent: Annotated[bool, Form()] = False,
+    image: Annotated[UploadFile | None, File()] = None,
+) -> SubmitReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    return submit_entry(
+        db=db,
+        hub=hub,
+        settings=settings,
+        slug=slug,
+        activity_id=activity_id,
+        visitor=visitor,
+        caption=caption,
+        nickname=nickname,
+        video_url=video_url,
+        upload=read_capped(image) if image is not None else None,
+        consented=consent,
+        seconds_on_page=None,
+        now=now,
+    )
+
+
+@router.post(
+    "/public/campaigns/{slug}/ugcs/{activity_id}/entries/{entry_id}/votes",
+    response_model=VoteReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Vote for an entry (within the day's allowance, never for your own)",
+)
+def vote(
+    slug: str,
+    activity_id: int,
+    entry_id: int,
+    body: VoteIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> VoteReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        receipt = service.do_vote(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            entry_id=entry_id,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    return receipt

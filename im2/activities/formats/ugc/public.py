@@ -1,0 +1,309 @@
+"""The participant's contest page: the rules and the ranking rule, a submission form that
+works without JavaScript (multipart POST, post/redirect/get), the gallery with vote buttons,
+winners after the end; approved images; and the live stream of the gallery."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from im2.activities.formats.ugc import service
+from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
+from im2.activities.formats.ugc.media import MAX_UPLOAD_BYTES, MEDIA_TYPES, image_path
+from im2.activities.formats.ugc.schemas import STATUS_LABELS
+from im2.activities.formats.ugc.submit import read_capped, submit_entry
+from im2.errors import IM2Error, NotFound
+from im2.i18n import _
+from im2.live.sse import stream
+from im2.participation.schemas import CONSENT_TEXT
+from im2.web.deps import (
+    CsrfForm,
+    DbDep,
+    HubDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+    remember_channel,
+    seconds_on_page,
+    shown_token,
+)
+from im2.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+HONEYPOT = "website"
+NOTICES = {
+    "sent": lambda: _("Thank you! Your entry is in the gallery."),
+    "review": lambda: _("Thank you! Your entry will appear in the gallery once it is approved."),
+    "voted": lambda: _("Your vote is counted."),
+}
+
+
+def ugc_path(slug: str, activity_id: int) -> str:
+    return f"/c/{slug}/ugc/{activity_id}"
+
+
+def _sort(request: Request) -> str:
+    return "votes" if request.query_params.get("sort") == "votes" else "new"
+
+
+def _page(
+    request: Request,
+    *,
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    device_id: str,
+    now: NowDep,
+    template: str = "activities/ugc/public_ugc.html",
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    error_field: str | None = None,
+    consent_for: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    with db.session() as session:
+        view = service.view_gallery(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=device_id,
+            sort=_sort(request),
+            now=now,
+        )
+    return render(
+        request,
+        template,
+        {
+            "view": view,
+            "values": values or {},
+            "error": error,
+            "error_field": error_field,
+            "consent_for": consent_for,
+            "notice": notice,
+            "consent_text": CONSENT_TEXT,
+            "needs_consent": view.participant_id is None,
+            "shown": shown_token(request),
+            "honeypot": HONEYPOT,
+            "base": ugc_path(slug, activity_id),
+            "sort": _sort(request),
+            "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+            "status_labels": STATUS_LABELS,
+            "fragment": template.endswith("gallery.html"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/c/{slug}/ugc/{activity_id}")
+def contest_page(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    done = NOTICES.get(request.query_params.get("done", ""))
+    response = _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        now=now,
+        notice=done() if done else None,
+    )
+    return remember_channel(request, response)
+
+
+@router.get("/c/{slug}/ugc/{activity_id}/gallery")
+def gallery_fragment(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    """The gallery alone, fetched again when the live stream says it changed."""
+    return _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        now=now,
+        template="activities/ugc/gallery.html",
+    )
+
+
+def _failed(
+    request: Request,
+    exc: IM2Error,
+    *,
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    device_id: str,
+    now: NowDep,
+    values: dict[str, str],
+    consent_for: str | None,
+) -> Response:
+    if isinstance(exc, NotFound):
+        raise exc
+    return _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=device_id,
+        now=now,
+        values=values,
+        error=exc.message,
+        error_field=exc.field,
+        consent_for=consent_for if exc.field == "consent" else None,
+        status_code=exc.status_code,
+    )
+
+
+@router.post("/c/{slug}/ugc/{activity_id}/submit")
+def submit(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    form: CsrfForm,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    values = {
+        name: str(form.get(name) or "")[:1000] for name in ("caption", "nickname", "video_url")
+    }
+    try:
+        if form.get(HONEYPOT):
+            # Only bots fill the hidden field; tell them nothing useful and write nothing.
+            raise IM2Error(_("Your entry could not be accepted."))
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        file = form.get("image")
+        receipt = submit_entry(
+            db=db,
+            hub=hub,
+            settings=settings,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            caption=values["caption"],
+            nickname=values["nickname"],
+            video_url=values["video_url"],
+            upload=None if isinstance(file, str) or file is None else read_capped(file),
+            consented=form.get("consent") == "yes",
+            seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
+            now=now,
+        )
+    except IM2Error as exc:
+        return _failed(
+            request,
+            exc,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            now=now,
+            values=values,
+            consent_for=None,
+        )
+    done = "sent" if receipt.in_gallery else "review"
+    # Post/redirect/get: a reload does not send the entry again.
+    return RedirectResponse(f"{ugc_path(slug, activity_id)}?done={done}", status_code=303)
+
+
+@router.post("/c/{slug}/ugc/{activity_id}/entries/{entry_id}/vote")
+def vote(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    entry_id: int,
+    form: CsrfForm,
+    db: DbDep,
+    hub: HubDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    htmx = request.headers.get("hx-request") == "true"
+    try:
+        if form.get(HONEYPOT):
+            raise IM2Error(_("Your vote could not be accepted."))
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        with db.transaction() as session:
+            service.do_vote(
+                session,
+                slug=slug,
+                activity_id=activity_id,
+                entry_id=entry_id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
+                risk_threshold=settings.risk_hold_threshold,
+                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+                now=now,
+            )
+            refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+    except IM2Error as exc:
+        return _failed(
+            request,
+            exc,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            now=now,
+            values={},
+            consent_for=f"{ugc_path(slug, activity_id)}/entries/{entry_id}/vote",
+        )
+    if htmx:
+        return _page(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            now=now,
+            template="activities/ugc/gallery.html",
+            notice=NOTICES["voted"](),
+        )
+    return RedirectResponse(
+        f"{ugc_path(slug, activity_id)}?done=voted#entry-{entry_id}", status_code=303
+    )
+
+
+@router.get("/media/ugc/{activity_id}/{name}")
+def approved_image(activity_id: int, name: str, db: DbDep, settings: SettingsDep) -> Response:
+    """An image of an approved entry; pending and rejected ones are not served to the public."""
+    with db.session() as session:
+        entry = service.public_image(session, activity_id=activity_id, name=name)
+    path = image_path(settings.media_path, activity_id=activity_id, name=name)
+    if entry is None or path is None:
+        raise NotFound(_("There is no such image."))
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES[path.suffix.lstrip(".")],
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/live/c/{slug}/ugc/{activity_id}")
+def live_gallery(
+    request: Request, slug: str, activity_id: int, db: DbDep, hub: HubDep, now: NowDep
+) -> EventSourceResponse:
+    with db.session() as session:  # 404 first
+        service.view_gallery(
+            session, slug=slug, activity_id=activity_id, device_id="", sort="new", now=now
+        )
+    channel = service.gallery_channel(activity_id)
+    first = hub.latest(channel) or json.dumps(
+        snapshot(db, activity_id, moderator=False), ensure_ascii=False
+    )
+    return EventSourceResponse(stream(request, hub, channel, first, event="gallery"))
