@@ -10,6 +10,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -49,6 +50,16 @@ class Settings(BaseSettings):
     participant_rate_per_ip: str = "600/minute"
     risk_hold_threshold: float = Field(default=0.8, gt=0, le=1)
     risk_identities_per_ip_hour: int = Field(default=50, ge=1)
+    # Where participants' one-time verification codes go: "console" (the server log, for
+    # development), "smtp" (e-mail through the SMTP server below). Phone codes need an SMS
+    # gateway, which is a deployment choice: plug one in `im2/participation/senders.py`.
+    code_sender: Literal["console", "smtp"] = "console"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "im2@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
     # Trust X-Forwarded-For for the client address (only behind your own reverse proxy).
     trust_forwarded_for: bool = False
     secure_cookies: bool = False

@@ -26,8 +26,31 @@ class Participant(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255))
     first_campaign_id: Mapped[int | None]
     first_channel: Mapped[str | None] = mapped_column(String(32))
+    verified_email: Mapped[str | None] = mapped_column(String(254))
+    verified_phone: Mapped[str | None] = mapped_column(String(32))
+    verified_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "device_id"),
         Index("ix_participants_workspace_ip_created", "workspace_id", "first_ip", "created_at"),
+    )
+
+
+class VerificationCode(Base):
+    """A one-time code sent to an e-mail address or phone; only its keyed hash is stored."""
+
+    __tablename__ = "participant_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    destination: Mapped[str] = mapped_column(String(254))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    consumed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_participant_codes_participant_created", "participant_id", "created_at"),
     )

@@ -45,3 +45,15 @@ class Risk:
 
     def held(self, threshold: float) -> bool:
         return self.score >= threshold
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantProfile:
+    id: int
+    nickname: str | None
+    verified_email: str | None
+    verified_phone: str | None
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or f"#{self.id}"

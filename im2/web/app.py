@@ -21,6 +21,7 @@ from im2.domains import import_domain_modules
 from im2.jobs import run_jobs_forever
 from im2.live.hub import Hub
 from im2.participation.limits import ActionLimiter
+from im2.participation.senders import make_sender
 from im2.web.context import RequestContextMiddleware
 from im2.web.errors import install_error_handlers
 from im2.web.idempotency import IdempotencyMiddleware
@@ -72,6 +73,7 @@ def create_app(
     app.state.db = database
     app.state.clock = the_clock
     app.state.hub = Hub()
+    app.state.code_sender = make_sender(settings)
     app.state.limiter = ActionLimiter(
         per_device=settings.participant_rate_per_device, per_ip=settings.participant_rate_per_ip
     )

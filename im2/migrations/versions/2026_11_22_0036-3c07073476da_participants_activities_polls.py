@@ -35,6 +35,9 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(length=255), nullable=True),
         sa.Column("first_campaign_id", sa.Integer(), nullable=True),
         sa.Column("first_channel", sa.String(length=32), nullable=True),
+        sa.Column("verified_email", sa.String(length=254), nullable=True),
+        sa.Column("verified_phone", sa.String(length=32), nullable=True),
+        sa.Column("verified_at", im2.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspaces.id"],
@@ -50,6 +53,32 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_participants_workspace_ip_created",
             ["workspace_id", "first_ip", "created_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "participant_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("destination", sa.String(length=254), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", im2.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", im2.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("consumed_at", im2.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_participant_codes_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_participant_codes")),
+    )
+    with op.batch_alter_table("participant_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_participant_codes_participant_created",
+            ["participant_id", "created_at"],
             unique=False,
         )
 
@@ -194,5 +223,9 @@ def downgrade() -> None:
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.drop_index("ix_participants_workspace_ip_created")
 
+    with op.batch_alter_table("participant_codes", schema=None) as batch_op:
+        batch_op.drop_index("ix_participant_codes_participant_created")
+
+    op.drop_table("participant_codes")
     op.drop_table("participants")
     # ### end Alembic commands ###

@@ -1,0 +1,194 @@
+"""The participant's own page of a campaign (/c/<slug>/me): nickname and verified identity."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
+from im2.db import on_commit
+from im2.errors import IM2Error, NotFound
+from im2.i18n import _
+from im2.participation import service
+from im2.participation.schemas import CONSENT_TEXT
+from im2.participation.senders import CodeSender
+from im2.web.deps import CsrfForm, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+HIDDEN_STATUSES = ("draft", "archived")
+
+
+def _campaign(db: DbDep, slug: str) -> tuple[CampaignRead, int]:
+    with db.session() as session:
+        found = campaigns.get_public_campaign(session, slug=slug)
+    if found is None or found.campaign.status in HIDDEN_STATUSES:
+        raise NotFound(_("There is no campaign at this address."))
+    return found.campaign, found.workspace_id
+
+
+def _page(
+    request: Request,
+    *,
+    db: DbDep,
+    slug: str,
+    device_id: str,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    sent: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    campaign, workspace_id = _campaign(db, slug)
+    with db.session() as session:
+        participant = service.get_participant(
+            session, workspace_id=workspace_id, device_id=device_id
+        )
+        profile = (
+            service.get_profile(session, participant_id=participant.id) if participant else None
+        )
+    return render(
+        request,
+        "participation/me.html",
+        {
+            "campaign": campaign,
+            "profile": profile,
+            "errors": errors or {},
+            "notice": notice,
+            "consent_text": CONSENT_TEXT,
+            "sent": sent or request.query_params.get("sent"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/c/{slug}/me")
+def me(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> Response:
+    notice = {
+        "nickname": _("Your nickname is saved."),
+        "verified": _("Verified, thank you."),
+    }.get(request.query_params.get("done", ""))
+    return _page(request, db=db, slug=slug, device_id=visitor.device_id, notice=notice)
+
+
+@router.post("/c/{slug}/me/nickname")
+def set_nickname(
+    request: Request, slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    campaign, workspace_id = _campaign(db, slug)
+    try:
+        with db.transaction() as session:
+            participant = service.do_join(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                now=now,
+            )
+            service.do_set_nickname(
+                session, participant_id=participant.id, nickname=str(form.get("nickname", ""))
+            )
+    except IM2Error as exc:
+        return _page(
+            request,
+            db=db,
+            slug=slug,
+            device_id=visitor.device_id,
+            errors={exc.field or "nickname": exc.message},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/c/{slug}/me?done=nickname", status_code=303)
+
+
+@router.post("/c/{slug}/me/code")
+def request_code(
+    request: Request,
+    slug: str,
+    form: CsrfForm,
+    db: DbDep,
+    visitor: VisitorDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    campaign, workspace_id = _campaign(db, slug)
+    channel = str(form.get("channel", ""))
+    sender: CodeSender = request.app.state.code_sender
+    try:
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        with db.transaction() as session:
+            participant = service.do_join(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                now=now,
+            )
+            destination, code = service.do_request_code(
+                session,
+                participant_id=participant.id,
+                channel=channel,
+                destination=str(form.get("destination", "")),
+                secret=settings.secret_key.get_secret_value(),
+                now=now,
+            )
+            # Sent only once the code is stored: a failed write never mails a dead code.
+            on_commit(
+                session,
+                lambda: sender.send(
+                    channel=channel, destination=destination, code=code, brand=campaign.name
+                ),
+            )
+    except IM2Error as exc:
+        return _page(
+            request,
+            db=db,
+            slug=slug,
+            device_id=visitor.device_id,
+            errors={exc.field or "destination": exc.message},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/c/{slug}/me?sent={channel}", status_code=303)
+
+
+@router.post("/c/{slug}/me/verify")
+def verify(
+    request: Request,
+    slug: str,
+    form: CsrfForm,
+    db: DbDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    campaign, workspace_id = _campaign(db, slug)
+    channel = str(form.get("channel", ""))
+    with db.transaction() as session:
+        participant = service.get_participant(
+            session, workspace_id=workspace_id, device_id=visitor.device_id
+        )
+        if participant is None:
+            raise NotFound(_("Request a code first."))
+        result = service.do_confirm_code(
+            session,
+            participant_id=participant.id,
+            workspace_id=workspace_id,
+            campaign_id=campaign.id,
+            channel=channel,
+            code=str(form.get("code", "")),
+            secret=settings.secret_key.get_secret_value(),
+            now=now,
+        )
+    if not result.ok:
+        return _page(
+            request,
+            db=db,
+            slug=slug,
+            device_id=visitor.device_id,
+            errors={"code": result.error or ""},
+            sent=channel,
+            status_code=422,
+        )
+    return RedirectResponse(f"/c/{slug}/me?done=verified", status_code=303)
