@@ -24,8 +24,8 @@ serve: $(VENV)/.installed
 	$(BIN)/im2 serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check im2 tests benchmarks
+	$(BIN)/ruff format --check im2 tests benchmarks
 	$(BIN)/mypy im2
 	$(BIN)/lint-imports
 
