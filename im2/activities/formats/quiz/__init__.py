@@ -1,0 +1,1 @@
+"""Quiz (scored at once, optional time bonus) and prediction game (竞猜, settled later)."""

@@ -1,0 +1,142 @@
+"""JSON API of quizzes and predictions: the brand's side and the participant's answers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities.formats.quiz import reports, service
+from im2.activities.formats.quiz.schemas import (
+    AnswerIn,
+    AnswerReceipt,
+    Leaderboard,
+    OutcomeIn,
+    QuizCreate,
+    QuizResults,
+    QuizState,
+    SettleReceipt,
+)
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+
+router = APIRouter(prefix="/api/v1", tags=["quizzes"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/quizzes",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a quiz or a prediction game to a campaign",
+)
+def create_quiz(
+    campaign_id: int, body: QuizCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_quiz(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/quizzes/{activity_id}/results",
+    response_model=QuizResults,
+    summary="Answers per option, correct answers and outcomes (held answers counted apart)",
+)
+def results(activity_id: int, actor: ApiActor, db: DbDep) -> QuizResults:
+    with db.session() as session:
+        return reports.quiz_results(session, actor=actor, activity_id=activity_id)
+
+
+@router.get(
+    "/quizzes/{activity_id}/leaderboard",
+    response_model=Leaderboard,
+    summary="Scores and ranks (same score, same rank; earlier finish listed first)",
+)
+def leaderboard(activity_id: int, actor: ApiActor, db: DbDep) -> Leaderboard:
+    with db.session() as session:
+        return reports.quiz_leaderboard(session, actor=actor, activity_id=activity_id)
+
+
+@router.post(
+    "/quizzes/{activity_id}/questions/{question_id}/outcome",
+    response_model=SettleReceipt,
+    summary="Enter a prediction's outcome and settle it (the same outcome twice changes nothing)",
+)
+def settle(
+    activity_id: int,
+    question_id: int,
+    body: OutcomeIn,
+    actor: ApiActor,
+    db: DbDep,
+    now: NowDep,
+) -> SettleReceipt:
+    with db.transaction() as session:
+        return service.do_settle(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            question_id=question_id,
+            option_id=body.option_id,
+            now=now,
+        )
+
+
+@router.get(
+    "/public/campaigns/{slug}/quizzes/{activity_id}",
+    response_model=QuizState,
+    tags=["participants"],
+    summary="The questions, this device's answers and score; starts the clock on the next one",
+)
+def state(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> QuizState:
+    with db.transaction() as session:
+        return service.view_quiz(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+        ).state
+
+
+@router.post(
+    "/public/campaigns/{slug}/quizzes/{activity_id}/answers",
+    response_model=AnswerReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Answer one question as the participant whose device cookie comes with the request",
+)
+def answer(
+    slug: str,
+    activity_id: int,
+    body: AnswerIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> AnswerReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        return service.do_answer(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            question_id=body.question_id,
+            option_id=body.option_id,
+            consented=body.consent,
+            nickname=body.nickname,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+
+
+@router.get(
+    "/public/campaigns/{slug}/quizzes/{activity_id}/leaderboard",
+    response_model=Leaderboard,
+    tags=["participants"],
+    summary="The public leaderboard, with this device's own row",
+)
+def public_leaderboard(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep) -> Leaderboard:
+    with db.session() as session:
+        _campaign, board = reports.public_leaderboard(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+        )
+    return board

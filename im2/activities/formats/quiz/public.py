@@ -1,0 +1,182 @@
+"""The participant's quiz page: one question at a time, a plain form POST without JavaScript
+(HTMX swaps the box with it), instant feedback for a quiz, and the public leaderboard."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities.formats.quiz import reports, service
+from im2.activities.formats.quiz.schemas import QuizMode
+from im2.errors import IM2Error, InvalidInput, NotFound
+from im2.i18n import _
+from im2.participation.schemas import CONSENT_TEXT
+from im2.web.deps import (
+    CsrfForm,
+    DbDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+    remember_channel,
+    seconds_on_page,
+    shown_token,
+)
+from im2.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+HONEYPOT = "website"
+
+
+def quiz_path(slug: str, activity_id: int) -> str:
+    return f"/c/{slug}/quiz/{activity_id}"
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def _page(
+    request: Request,
+    *,
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    device_id: str,
+    now: NowDep,
+    answered: int | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+    fragment: bool = False,
+) -> Response:
+    # A transaction: showing a question starts its clock for the time bonus.
+    with db.transaction() as session:
+        view = service.view_quiz(
+            session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
+        )
+    state = view.state
+    current = next((q for q in state.questions if q.id == state.current_question_id), None)
+    last = next((q for q in state.questions if q.id == answered and q.my_option_id), None)
+    return render(
+        request,
+        "activities/quiz/quiz_box.html" if fragment else "activities/quiz/public_quiz.html",
+        {
+            "view": view,
+            "state": state,
+            "current": current,
+            "last": last,
+            "labels": {oid: label for q in state.questions for oid, label in q.options},
+            "prediction": state.mode is QuizMode.PREDICTION,
+            "answered_count": sum(1 for q in state.questions if q.my_option_id),
+            "error": error,
+            "consent_text": CONSENT_TEXT,
+            "needs_consent": view.participant_id is None,
+            "shown": shown_token(request),
+            "honeypot": HONEYPOT,
+            "action": quiz_path(slug, activity_id) + "/answer",
+            "board_url": quiz_path(slug, activity_id) + "/leaderboard",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/c/{slug}/quiz/{activity_id}")
+def quiz_page(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    answered = request.query_params.get("answered")
+    response = _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        now=now,
+        answered=_int(answered) if answered else None,
+    )
+    return remember_channel(request, response)
+
+
+@router.post("/c/{slug}/quiz/{activity_id}/answer")
+def answer(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    form: CsrfForm,
+    db: DbDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    htmx = request.headers.get("hx-request") == "true"
+    question_id = _int(form.get("question_id"))
+    try:
+        if form.get(HONEYPOT):
+            # Only bots fill the hidden field; tell them nothing useful and write nothing.
+            raise IM2Error(_("Your answer could not be accepted."))
+        if not form.get("option"):
+            raise InvalidInput(_("Choose an answer first."), field="option")
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        with db.transaction() as session:
+            service.do_answer(
+                session,
+                slug=slug,
+                activity_id=activity_id,
+                visitor=visitor,
+                question_id=question_id,
+                option_id=_int(form.get("option")),
+                consented=form.get("consent") == "yes",
+                nickname=str(form.get("nickname") or "").strip()[:20] or None,
+                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
+                risk_threshold=settings.risk_hold_threshold,
+                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+                now=now,
+            )
+    except IM2Error as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _page(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            now=now,
+            error=exc.message,
+            status_code=exc.status_code,
+            fragment=htmx,
+        )
+    if htmx:
+        return _page(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            now=now,
+            answered=question_id,
+            fragment=True,
+        )
+    # Post/redirect/get: a reload does not send the answer again.
+    return RedirectResponse(
+        quiz_path(slug, activity_id) + f"?answered={question_id}", status_code=303
+    )
+
+
+@router.get("/c/{slug}/quiz/{activity_id}/leaderboard")
+def leaderboard_page(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+) -> Response:
+    with db.session() as session:
+        campaign, board = reports.public_leaderboard(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+        )
+    return render(
+        request,
+        "activities/quiz/public_leaderboard.html",
+        {"campaign": campaign, "board": board, "back": quiz_path(slug, activity_id)},
+    )

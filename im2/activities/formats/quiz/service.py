@@ -1,0 +1,459 @@
+"""Quiz and prediction game (竞猜).
+
+A quiz knows its correct answers: each answer is scored when it arrives, with an optional time
+bonus measured on the server from when the device first saw the question. A prediction has no
+correct answer until the brand enters the outcome; settling scores every prediction of that
+question at once, and settling again with the same outcome changes nothing.
+
+One answer per participant per question is a unique index, so racing requests cannot both land.
+Ranking: the same score shares a rank; within it, whoever finished first is listed first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from im2.activities import service as activities
+from im2.activities.formats.quiz.models import (
+    QuizAnswer,
+    QuizEntry,
+    QuizOption,
+    QuizQuestion,
+    QuizShown,
+)
+from im2.activities.formats.quiz.schemas import (
+    AnswerReceipt,
+    QuestionPublic,
+    QuizCreate,
+    QuizMode,
+    QuizState,
+    SettleReceipt,
+)
+from im2.activities.formats.quiz.scoring import answer_points
+from im2.activities.models import Activity
+from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead
+from im2.errors import Conflict, InvalidInput, NotFound
+from im2.events.schemas import ActorType, EventKind
+from im2.events.service import record_event
+from im2.i18n import _
+from im2.participation.schemas import Visitor
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import record_audit, require
+
+
+def mode_of(activity: Activity | ActivityRead) -> QuizMode:
+    return QuizMode(activity.settings.get("mode", QuizMode.QUIZ.value))
+
+
+def bonus_seconds_of(activity: Activity) -> int | None:
+    settings = activity.settings
+    return int(settings.get("bonus_seconds", 20)) if settings.get("time_bonus") else None
+
+
+def questions_of(session: Session, *, activity_id: int) -> list[QuizQuestion]:
+    return list(
+        session.scalars(
+            select(QuizQuestion)
+            .where(QuizQuestion.activity_id == activity_id)
+            .order_by(QuizQuestion.position)
+        )
+    )
+
+
+def options_by_question(session: Session, *, activity_id: int) -> dict[int, list[QuizOption]]:
+    rows = session.scalars(
+        select(QuizOption)
+        .join(QuizQuestion, QuizQuestion.id == QuizOption.question_id)
+        .where(QuizQuestion.activity_id == activity_id)
+        .order_by(QuizOption.question_id, QuizOption.position)
+    )
+    found: dict[int, list[QuizOption]] = {}
+    for row in rows:
+        found.setdefault(row.question_id, []).append(row)
+    return found
+
+
+def display_name(participant_id: int, nickname: str | None) -> str:
+    return nickname or _("Participant #{id}").format(id=participant_id)
+
+
+# --- console ----------------------------------------------------------------------------------
+
+
+def do_create_quiz(
+    session: Session, *, actor: Actor, campaign_id: int, data: QuizCreate, now: datetime
+) -> ActivityRead:
+    for number, question in enumerate(data.questions, start=1):
+        if len(set(question.options)) != len(question.options):
+            raise InvalidInput(
+                _("Question {n} has two options with the same text.").format(n=number),
+                field="questions",
+            )
+        if data.mode is QuizMode.QUIZ and (
+            question.correct is None or question.correct >= len(question.options)
+        ):
+            raise InvalidInput(
+                _("Question {n} has no correct option.").format(n=number), field="questions"
+            )
+    settings: dict[str, Any] = {
+        "mode": data.mode.value,
+        "time_bonus": data.time_bonus and data.mode is QuizMode.QUIZ,
+        "bonus_seconds": data.bonus_seconds,
+    }
+    row = activities.create_activity_row(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        kind=ActivityKind.QUIZ,
+        title=data.title,
+        description=data.description,
+        settings=settings,
+        now=now,
+    )
+    for position, question in enumerate(data.questions):
+        q = QuizQuestion(
+            activity_id=row.id, position=position, text=question.text, points=question.points
+        )
+        session.add(q)
+        session.flush()
+        options = [
+            QuizOption(question_id=q.id, position=i, label=label)
+            for i, label in enumerate(question.options)
+        ]
+        session.add_all(options)
+        session.flush()
+        if data.mode is QuizMode.QUIZ and question.correct is not None:
+            q.correct_option_id = options[question.correct].id
+    session.flush()
+    return activities.to_read(row)
+
+
+def load_quiz(session: Session, *, actor: Actor, activity_id: int) -> Activity:
+    require(actor, Permission.READ_CAMPAIGNS)
+    return activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
+    )
+
+
+def do_settle(
+    session: Session,
+    *,
+    actor: Actor,
+    activity_id: int,
+    question_id: int,
+    option_id: int,
+    now: datetime,
+) -> SettleReceipt:
+    """Enter a prediction's outcome and score every prediction of that question. Settling
+    again with the same outcome changes nothing; a different outcome corrects the scores."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    activity = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
+    )
+    if mode_of(activity) is not QuizMode.PREDICTION:
+        raise Conflict(_("Quiz answers are scored at once; only predictions are settled."))
+    question = session.get(QuizQuestion, question_id, with_for_update=True)
+    if question is None or question.activity_id != activity.id:
+        raise NotFound(_("No such question in this activity."))
+    option = session.get(QuizOption, option_id)
+    if option is None or option.question_id != question.id:
+        raise InvalidInput(_("That is not an option of this question."), field="option_id")
+    changed = question.correct_option_id != option.id
+    before = question.correct_option_id
+    if changed:
+        question.correct_option_id = option.id
+        question.settled_at = now
+        # Two set-based updates: every prediction is scored, however many there are.
+        session.execute(
+            update(QuizAnswer)
+            .where(QuizAnswer.question_id == question.id)
+            .values(
+                correct=QuizAnswer.option_id == option.id,
+                points=case((QuizAnswer.option_id == option.id, question.points), else_=0),
+            )
+        )
+    answers, winners = session.execute(
+        select(func.count(), func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0))).where(
+            QuizAnswer.question_id == question.id
+        )
+    ).one()
+    if changed:
+        record_audit(
+            session,
+            actor=actor,
+            workspace_id=activity.workspace_id,
+            action="prediction.settle",
+            target_type="quiz_question",
+            target_id=question.id,
+            summary=f"{activity.title}: {question.text} → {option.label}",
+            before={"correct_option_id": before},
+            after={"correct_option_id": option.id},
+            now=now,
+        )
+        record_event(
+            session,
+            kind=EventKind.PREDICTION_SETTLED,
+            occurred_at=now,
+            workspace_id=activity.workspace_id,
+            campaign_id=activity.campaign_id,
+            activity_id=activity.id,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            properties={
+                "question_id": question.id,
+                "option_id": option.id,
+                "answers": int(answers),
+                "winners": int(winners or 0),
+                "correction": before is not None,
+            },
+        )
+    return SettleReceipt(
+        question_id=question.id,
+        correct_option_id=option.id,
+        answers=int(answers),
+        winners=int(winners or 0),
+        changed=changed,
+    )
+
+
+# --- participants ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuizView:
+    campaign: CampaignRead
+    activity: ActivityRead
+    state: QuizState
+    participant_id: int | None
+    nickname: str | None
+
+
+def _state(
+    session: Session,
+    *,
+    activity: Activity,
+    campaign: CampaignRead,
+    participant_id: int | None,
+) -> QuizState:
+    mine: dict[int, QuizAnswer] = {}
+    if participant_id is not None:
+        mine = {
+            a.question_id: a
+            for a in session.scalars(
+                select(QuizAnswer).where(
+                    QuizAnswer.activity_id == activity.id,
+                    QuizAnswer.participant_id == participant_id,
+                )
+            )
+        }
+    options = options_by_question(session, activity_id=activity.id)
+    reason = activities.closed_reason(campaign)
+    questions = [
+        QuestionPublic(
+            id=q.id,
+            position=q.position + 1,
+            text=q.text,
+            points=q.points,
+            options=[(o.id, o.label) for o in options.get(q.id, [])],
+            settled=mode_of(activity) is QuizMode.PREDICTION and q.correct_option_id is not None,
+            my_option_id=mine[q.id].option_id if q.id in mine else None,
+            my_points=mine[q.id].points if q.id in mine else None,
+            my_correct=mine[q.id].correct if q.id in mine else None,
+            correct_option_id=q.correct_option_id
+            if (q.id in mine or mode_of(activity) is QuizMode.PREDICTION)
+            else None,
+        )
+        for q in questions_of(session, activity_id=activity.id)
+    ]
+    current = next((q.id for q in questions if q.my_option_id is None and not q.settled), None)
+    return QuizState(
+        activity_id=activity.id,
+        title=activity.title,
+        mode=mode_of(activity),
+        open=reason is None,
+        closed_reason=reason,
+        questions=questions,
+        current_question_id=current if reason is None else None,
+        score=sum(a.points for a in mine.values() if not a.held),
+    )
+
+
+def view_quiz(
+    session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
+) -> QuizView:
+    """What this device sees; the question it is about to answer is stamped as shown (the
+    first stamp stays), so the caller runs this in a transaction."""
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.QUIZ
+    )
+    participant = activities.participant_for(session, public=public, device_id=device_id)
+    pid = participant.id if participant else None
+    state = _state(session, activity=row, campaign=public.campaign, participant_id=pid)
+    if state.current_question_id is not None and device_id:
+        stamp = QuizShown(question_id=state.current_question_id, device_id=device_id, shown_at=now)
+        try:
+            with session.begin_nested():
+                session.add(stamp)
+                session.flush()
+        except IntegrityError:
+            pass  # seen before: the first stamp counts
+    nickname = None
+    if pid is not None:
+        nickname = session.scalar(
+            select(QuizEntry.nickname).where(
+                QuizEntry.activity_id == row.id, QuizEntry.participant_id == pid
+            )
+        )
+    return QuizView(
+        campaign=public.campaign,
+        activity=activities.to_read(row),
+        state=state,
+        participant_id=pid,
+        nickname=nickname,
+    )
+
+
+def do_answer(
+    session: Session,
+    *,
+    slug: str,
+    activity_id: int,
+    visitor: Visitor,
+    question_id: int,
+    option_id: int,
+    consented: bool,
+    nickname: str | None,
+    seconds_on_page: float | None,
+    risk_threshold: float,
+    identities_per_ip_hour: int,
+    now: datetime,
+) -> AnswerReceipt:
+    """Answer one question: the campaign live, the question this activity's and still open,
+    the option that question's, and no earlier answer by this person (a unique index)."""
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.QUIZ
+    )
+    activities.require_open(public)
+    question = session.get(QuizQuestion, question_id)
+    if question is None or question.activity_id != row.id:
+        raise InvalidInput(_("That is not a question of this activity."), field="question_id")
+    option = session.get(QuizOption, option_id)
+    if option is None or option.question_id != question.id:
+        raise InvalidInput(_("That is not an option of this question."), field="option")
+    mode = mode_of(row)
+    if mode is QuizMode.PREDICTION and question.correct_option_id is not None:
+        raise Conflict(_("This prediction is closed: the outcome is known."), field="option")
+    acting = activities.join_and_assess(
+        session,
+        public=public,
+        visitor=visitor,
+        consented=consented,
+        seconds_on_page=seconds_on_page,
+        risk_threshold=risk_threshold,
+        identities_per_ip_hour=identities_per_ip_hour,
+        now=now,
+    )
+    pid = acting.participant.id
+    shown_at = session.scalar(
+        select(QuizShown.shown_at).where(
+            QuizShown.question_id == question.id, QuizShown.device_id == visitor.device_id
+        )
+    )
+    elapsed_ms = int((now - shown_at).total_seconds() * 1000) if shown_at else None
+    correct = option.id == question.correct_option_id if mode is QuizMode.QUIZ else None
+    points = (
+        answer_points(
+            base=question.points,
+            correct=bool(correct),
+            elapsed_ms=elapsed_ms,
+            bonus_seconds=bonus_seconds_of(row),
+        )
+        if mode is QuizMode.QUIZ
+        else 0
+    )
+    answer = QuizAnswer(
+        activity_id=row.id,
+        question_id=question.id,
+        participant_id=pid,
+        option_id=option.id,
+        answered_at=now,
+        elapsed_ms=elapsed_ms,
+        correct=correct,
+        points=points,
+        held=acting.held,
+        risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(answer)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("You have already answered this question."), field="option") from None
+    _remember_entry(session, activity_id=row.id, participant_id=pid, nickname=nickname, now=now)
+    record_event(
+        session,
+        kind=EventKind.QUIZ_ANSWERED,
+        occurred_at=now,
+        workspace_id=public.workspace_id,
+        campaign_id=public.campaign.id,
+        activity_id=row.id,
+        actor_type=ActorType.PARTICIPANT,
+        actor_id=pid,
+        channel=visitor.channel,
+        referrer=visitor.referrer,
+        properties={
+            "question_id": question.id,
+            "option_id": option.id,
+            "mode": mode.value,
+            "correct": correct,
+            "points": points,
+            "held": acting.held,
+            "risk": acting.risk.score,
+        },
+    )
+    score = session.scalar(
+        select(func.sum(QuizAnswer.points)).where(
+            QuizAnswer.activity_id == row.id,
+            QuizAnswer.participant_id == pid,
+            QuizAnswer.held.is_(False),
+        )
+    )
+    return AnswerReceipt(
+        answer_id=answer.id,
+        question_id=question.id,
+        option_id=option.id,
+        correct=correct,
+        correct_option_id=question.correct_option_id if mode is QuizMode.QUIZ else None,
+        points=points,
+        score=int(score or 0),
+        held_for_review=acting.held,
+    )
+
+
+def _remember_entry(
+    session: Session, *, activity_id: int, participant_id: int, nickname: str | None, now: datetime
+) -> None:
+    entry = session.scalar(
+        select(QuizEntry).where(
+            QuizEntry.activity_id == activity_id, QuizEntry.participant_id == participant_id
+        )
+    )
+    if entry is None:
+        entry = QuizEntry(
+            activity_id=activity_id, participant_id=participant_id, nickname=None, created_at=now
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+                session.flush()
+        except IntegrityError:
+            return  # a concurrent first answer made it; the nickname can follow next time
+    if nickname:
+        entry.nickname = nickname

@@ -1,0 +1,130 @@
+"""JSON API of surveys: the brand's side, and the participant's progress and submission."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities.formats.survey import reports, service
+from im2.activities.formats.survey.schemas import (
+    AnswersIn,
+    ProgressRead,
+    SubmissionReceipt,
+    SurveyCreate,
+    SurveySummary,
+)
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+
+router = APIRouter(prefix="/api/v1", tags=["surveys"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/surveys",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a survey to a campaign",
+)
+def create_survey(
+    campaign_id: int, body: SurveyCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_survey(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/surveys/{activity_id}/summary",
+    response_model=SurveySummary,
+    summary="Per-question summary of the submitted responses (held ones counted apart)",
+)
+def summary(activity_id: int, actor: ApiActor, db: DbDep) -> SurveySummary:
+    with db.session() as session:
+        return reports.survey_summary(session, actor=actor, activity_id=activity_id)
+
+
+@router.get(
+    "/public/campaigns/{slug}/surveys/{activity_id}/progress",
+    response_model=ProgressRead,
+    tags=["participants"],
+    summary="This device's saved answers and where to continue",
+)
+def get_progress(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep) -> ProgressRead:
+    with db.session() as session:
+        view = service.view_survey(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+        )
+    return service.progress(view)
+
+
+@router.put(
+    "/public/campaigns/{slug}/surveys/{activity_id}/progress",
+    response_model=ProgressRead,
+    tags=["participants"],
+    summary="Save answers so far (merged into the draft; an empty answer clears one)",
+)
+def save_progress(
+    slug: str,
+    activity_id: int,
+    body: AnswersIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> ProgressRead:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        service.do_save(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            answers=dict(body.answers),
+            submit=False,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+    with db.session() as session:
+        view = service.view_survey(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+        )
+    return service.progress(view)
+
+
+@router.post(
+    "/public/campaigns/{slug}/surveys/{activity_id}/responses",
+    response_model=SubmissionReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Submit (answers merged into any saved draft); once per participant",
+)
+def submit(
+    slug: str,
+    activity_id: int,
+    body: AnswersIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> SubmissionReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        step = service.do_save(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            answers=dict(body.answers),
+            submit=True,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+    return service.receipt(step, activity_id=activity_id)

@@ -1,0 +1,206 @@
+"""The participant's survey: one question per page, a plain form POST without JavaScript
+(HTMX swaps the box with it). Each step is saved on the server, so a reload, a new tab or a
+return visit continues where the participant stopped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities.formats.survey import service
+from im2.activities.formats.survey.logic import Q
+from im2.activities.formats.survey.schemas import QuestionKind
+from im2.errors import IM2Error, InvalidInput, NotFound
+from im2.i18n import _
+from im2.participation.schemas import CONSENT_TEXT
+from im2.web.deps import (
+    CsrfForm,
+    DbDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+    remember_channel,
+    seconds_on_page,
+    shown_token,
+)
+from im2.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+HONEYPOT = "website"
+
+
+def survey_path(slug: str, activity_id: int) -> str:
+    return f"/c/{slug}/survey/{activity_id}"
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def form_answer(question: Q, form: FormData) -> Any:
+    """The posted fields of one question as the service expects its answer."""
+    if question.kind is QuestionKind.MULTIPLE:
+        return [_int(v) for v in form.getlist("answer")]
+    if question.kind is QuestionKind.RANKING:
+        places = {o.id: str(form.get(f"rank_{o.id}") or "").strip() for o in question.options}
+        if not any(places.values()):
+            return None
+        ranks = {oid: _int(p) for oid, p in places.items()}
+        if sorted(ranks.values()) != list(range(1, len(ranks) + 1)):
+            raise InvalidInput(
+                _("Give every item its own place, from 1 to {n}.").format(n=len(ranks)),
+                field=f"q{question.id}",
+            )
+        return sorted(ranks, key=lambda oid: ranks[oid])
+    value = str(form.get("answer") or "")
+    if question.kind is QuestionKind.TEXT or not value.strip():
+        return value
+    return _int(value)
+
+
+def _page(
+    request: Request,
+    *,
+    slug: str,
+    activity_id: int,
+    db: DbDep,
+    device_id: str,
+    position: int | None,
+    error: str | None = None,
+    status_code: int = 200,
+    fragment: bool = False,
+) -> Response:
+    with db.session() as session:
+        view = service.view_survey(session, slug=slug, activity_id=activity_id, device_id=device_id)
+    path = view.route()
+    # Only questions on the participant's route can be shown; anything else resumes.
+    current = next((q for q in path if q.position == position), None) or view.resume_at()
+    previous = None
+    if current is not None and current in path and path.index(current) > 0:
+        previous = path[path.index(current) - 1]
+    return render(
+        request,
+        "activities/survey/survey_box.html" if fragment else "activities/survey/public_survey.html",
+        {
+            "view": view,
+            "current": None if view.submitted or view.closed_reason else current,
+            "answer": view.answers.get(current.id) if current else None,
+            "previous": previous,
+            "step": (path.index(current) + 1) if current in path else 1,
+            "total": len(view.questions),
+            "error": error,
+            "consent_text": CONSENT_TEXT,
+            "needs_consent": view.participant_id is None,
+            "shown": shown_token(request),
+            "honeypot": HONEYPOT,
+            "action": survey_path(slug, activity_id) + "/answer",
+            "kinds": QuestionKind,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/c/{slug}/survey/{activity_id}")
+def survey_page(
+    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+) -> Response:
+    q = request.query_params.get("q")
+    response = _page(
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=db,
+        device_id=visitor.device_id,
+        position=_int(q) if q else None,
+    )
+    return remember_channel(request, response)
+
+
+@router.post("/c/{slug}/survey/{activity_id}/answer")
+def answer(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    form: CsrfForm,
+    db: DbDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    htmx = request.headers.get("hx-request") == "true"
+    back = form.get("nav") == "back"
+    question_id = _int(form.get("question_id"))
+    position: int | None = None
+    try:
+        if form.get(HONEYPOT):
+            # Only bots fill the hidden field; tell them nothing useful and write nothing.
+            raise IM2Error(_("Your answer could not be accepted."))
+        with db.session() as session:
+            view = service.view_survey(
+                session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+            )
+        question = next((q for q in view.questions if q.id == question_id), None)
+        if question is None:
+            raise InvalidInput(_("That is not a question of this survey."), field="question_id")
+        position = question.position
+        value = form_answer(question, form)
+        answers = {} if back and value in (None, "", []) else {question.id: value}
+        step = None
+        if answers or not back:
+            limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+            with db.transaction() as session:
+                step = service.do_save(
+                    session,
+                    slug=slug,
+                    activity_id=activity_id,
+                    visitor=visitor,
+                    answers=answers,
+                    submit=False,
+                    step_from=None if back else question.id,
+                    consented=form.get("consent") == "yes",
+                    seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
+                    risk_threshold=settings.risk_hold_threshold,
+                    identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+                    now=now,
+                )
+    except IM2Error as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _page(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            position=position,
+            error=exc.message,
+            status_code=exc.status_code,
+            fragment=htmx,
+        )
+    if back:
+        path = view.route()
+        index = next((i for i, q in enumerate(path) if q.id == question.id), 0)
+        target: int | None = path[max(index - 1, 0)].position
+    else:
+        target = step.next_question.position if step and step.next_question else None
+    if htmx:
+        return _page(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            db=db,
+            device_id=visitor.device_id,
+            position=target,
+            fragment=True,
+        )
+    # Post/redirect/get: a reload does not send the step again.
+    where = f"?q={target}" if target else "?done=1"
+    return RedirectResponse(survey_path(slug, activity_id) + where, status_code=303)
