@@ -326,5 +326,38 @@ from im2.analytics.cli import analytics_app  # noqa: E402
 app.add_typer(analytics_app, name="analytics")
 
 
+draw_app = typer.Typer(help="Lucky draws.", no_args_is_help=True)
+app.add_typer(draw_app, name="draw")
+
+
+@draw_app.command("verify")
+@friendly
+def draw_verify(
+    activity_id: Annotated[int, typer.Argument(help="The draw's activity id.")],
+) -> None:
+    """Recompute a draw's winners from its public record (entries, prizes, seed) and say
+    whether they match the published winners; exits 1 when they do not."""
+    from im2.activities.formats.draw import service as draws
+
+    with _database() as db, db.session() as session:
+        record = draws.record_of(session, activity_id=activity_id, reveal=True)
+    if record.mode.value == "scheduled" and record.drawn_at is None:
+        # Before the draw the seed stays secret, even from this command's output.
+        err.print(f"[red]not drawn yet:[/red] draw {activity_id} is scheduled for {record.draw_at}")
+        raise typer.Exit(1)
+    verdict = draws.verify_record(record)
+    out.print(
+        f"draw {activity_id} ({record.mode.value}): {len(record.entries)} entries, "
+        f"{len(record.winners)} winners"
+    )
+    out.print(f"commitment {record.commitment}")
+    out.print(f"seed       {record.seed}")
+    if not verdict.ok:
+        for problem in verdict.problems:
+            err.print(f"[red]mismatch:[/red] {problem}")
+        raise typer.Exit(1)
+    out.print("[green]verified:[/green] the winners follow from the seed and the entries")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

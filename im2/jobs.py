@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from im2.activities.formats.draw.jobs import run_scheduled_draws_job
+from im2.activities.formats.groupbuy.jobs import expire_groupbuy_teams_job
 from im2.analytics.jobs import move_to_lake_job
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
@@ -39,6 +41,8 @@ JOBS: tuple[Job, ...] = (
     Job("listening_score_pending", score_pending_mentions_job),
     Job("listening_detect_spikes", detect_spikes_job),
     Job("listening_escalate_inbox", escalate_inbox_job),
+    Job("draw_scheduled_draws", run_scheduled_draws_job),
+    Job("groupbuy_expire_teams", expire_groupbuy_teams_job),
 )
 
 

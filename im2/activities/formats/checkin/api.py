@@ -1,0 +1,94 @@
+"""JSON API of daily check-ins: the brand's side and the participant's check-in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities import service as activities
+from im2.activities.formats.checkin import service
+from im2.activities.formats.checkin.schemas import (
+    CheckinCreate,
+    CheckinIn,
+    CheckinReceipt,
+    CheckinStats,
+    MyCheckins,
+)
+from im2.activities.schemas import ActivityRead
+from im2.campaigns import service as campaigns
+from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+
+router = APIRouter(prefix="/api/v1", tags=["checkins"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/checkins",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a daily check-in with streak milestones to a campaign",
+)
+def create_checkin(
+    campaign_id: int, body: CheckinCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_checkin(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/checkins/{activity_id}/stats",
+    response_model=CheckinStats,
+    summary="Check-ins today and in all, and the leaderboard of streaks",
+)
+def stats(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> CheckinStats:
+    with db.session() as session:
+        found = activities.get_activity(session, actor=actor, activity_id=activity_id)
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=found.campaign_id)
+        return service.checkin_stats(
+            session, actor=actor, activity_id=activity_id, campaign=campaign, now=now
+        )
+
+
+@router.post(
+    "/public/campaigns/{slug}/checkins/{activity_id}/checkins",
+    response_model=CheckinReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Check in for today as the participant whose device cookie comes with the request",
+)
+def check_in(
+    slug: str,
+    activity_id: int,
+    body: CheckinIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> CheckinReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        return service.do_check_in(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+
+
+@router.get(
+    "/public/campaigns/{slug}/checkins/{activity_id}/me",
+    response_model=MyCheckins,
+    tags=["participants"],
+    summary="This device's streak and calendar of the current month",
+)
+def me(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> MyCheckins:
+    with db.session() as session:
+        return service.view_checkin(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+        ).mine

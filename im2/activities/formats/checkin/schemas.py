@@ -1,0 +1,83 @@
+"""Request and response shapes of the daily check-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from im2.activities.schemas import Text, Title
+from im2.i18n import _
+
+DEFAULT_MILESTONES = [3, 7, 14]
+
+
+class CheckinCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Text = ""
+    milestones: list[int] = Field(default_factory=lambda: list(DEFAULT_MILESTONES), max_length=20)
+
+    @field_validator("milestones")
+    @classmethod
+    def _sorted_positive(cls, value: list[int]) -> list[int]:
+        if any(m < 1 or m > 366 for m in value):
+            raise ValueError(_("Milestones are streak lengths between 1 and 366 days."))
+        return sorted(set(value))
+
+
+class CheckinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent: bool = False
+
+
+class CheckinReceipt(BaseModel):
+    activity_id: int
+    day: str
+    streak: int
+    total_days: int
+    milestone: int | None  # the streak length just reached, when it is a milestone
+    held_for_review: bool
+
+
+class StreakRow(BaseModel):
+    participant_id: int
+    current_streak: int
+    best_streak: int
+    total_days: int
+    last_day: str
+
+
+class CheckinStats(BaseModel):
+    activity_id: int
+    title: str
+    today: str
+    checked_in_today: int
+    participants: int
+    check_ins: int
+    held: int
+    milestones: list[int]
+    leaderboard: list[StreakRow]
+
+
+class CalendarDay(BaseModel):
+    day: str
+    number: int
+    checked: bool
+    today: bool
+    in_month: bool
+
+
+class MyCheckins(BaseModel):
+    activity_id: int
+    today: str
+    checked_today: bool
+    current_streak: int
+    best_streak: int
+    total_days: int
+    next_milestone: int | None
+    month: str  # YYYY-MM
+    weeks: list[list[CalendarDay]]
+    last_check_in: datetime | None

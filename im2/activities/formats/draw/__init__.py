@@ -1,0 +1,1 @@
+"""Lucky draw (抽奖): prizes with stock, instant win or a scheduled, verifiable draw."""

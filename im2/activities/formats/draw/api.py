@@ -1,0 +1,86 @@
+"""JSON API of lucky draws: the brand's side, the participant's entry, the public record."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities.formats.draw import service
+from im2.activities.formats.draw.schemas import (
+    DrawCreate,
+    DrawRecord,
+    DrawResults,
+    EnterIn,
+    EntryReceipt,
+)
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+
+router = APIRouter(prefix="/api/v1", tags=["draws"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/draws",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a lucky draw (instant win or scheduled) to a campaign",
+)
+def create_draw(
+    campaign_id: int, body: DrawCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_draw(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/draws/{activity_id}/results",
+    response_model=DrawResults,
+    summary="Prizes and stock, entries, winners, and the commitment (the seed once revealed)",
+)
+def results(activity_id: int, actor: ApiActor, db: DbDep) -> DrawResults:
+    with db.session() as session:
+        return service.draw_results(session, actor=actor, activity_id=activity_id)
+
+
+@router.post(
+    "/public/campaigns/{slug}/draws/{activity_id}/entries",
+    response_model=EntryReceipt,
+    status_code=201,
+    tags=["participants"],
+    summary="Enter the draw as the participant whose device cookie comes with the request",
+)
+def enter(
+    slug: str,
+    activity_id: int,
+    body: EnterIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> EntryReceipt:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        return service.do_enter(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+
+
+@router.get(
+    "/public/campaigns/{slug}/draws/{activity_id}/record",
+    response_model=DrawRecord,
+    tags=["participants"],
+    summary="The public record to verify the draw: entries, prizes, winners, commitment, seed",
+)
+def record(slug: str, activity_id: int, db: DbDep) -> DrawRecord:
+    with db.session() as session:
+        return service.public_record(session, slug=slug, activity_id=activity_id)

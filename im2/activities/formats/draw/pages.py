@@ -1,0 +1,174 @@
+"""Console pages of lucky draws: add one, watch entries and winners, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities import service as activities
+from im2.activities.formats.draw import service
+from im2.activities.formats.draw.schemas import MODE_LABELS, DrawCreate, DrawMode
+from im2.activities.schemas import KIND_LABELS
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
+from im2.errors import IM2Error
+from im2.i18n import _
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.forms import service_error, validation_errors
+from im2.web.templating import render
+from im2.workspaces.schemas import Permission
+from im2.workspaces.service import require
+
+router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
+EXPORT_COLUMNS = [
+    "entry_id",
+    "participant_id",
+    "entered_at",
+    "prize",
+    "won_at",
+    "held_for_review",
+    "risk_reasons",
+]
+
+
+def _form(
+    request: Request,
+    *,
+    campaign: CampaignRead,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "activities/draw/draw_form.html",
+        {
+            "campaign": campaign,
+            "values": values,
+            "errors": errors,
+            "modes": list(DrawMode),
+            "mode_labels": MODE_LABELS,
+            "nav": "campaigns",
+        },
+        status_code=status_code,
+    )
+
+
+def parse_prizes(text: str) -> list[dict[str, Any]]:
+    """One prize a line: `name | stock | odds in %` (odds for instant win only)."""
+    prizes: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        odds = parts[2].rstrip("%") if len(parts) > 2 and parts[2] else "0"
+        try:
+            odds_value: Any = float(odds) / 100
+        except ValueError:
+            odds_value = odds
+        prizes.append(
+            {"name": parts[0], "stock": parts[1] if len(parts) > 1 else "", "odds": odds_value}
+        )
+    return prizes
+
+
+def parse_local(value: str, timezone: str) -> datetime | str | None:
+    if not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).replace(tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        return value  # left for validation to refuse with a message
+
+
+@router.get("/campaigns/{campaign_id}/draw/new")
+def new_draw(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    with db.session() as session:
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    values = {"mode": DrawMode.INSTANT.value, "prizes": _("Coffee voucher | 50 | 10%")}
+    return _form(request, campaign=campaign, values=values, errors={})
+
+
+@router.post("/campaigns/{campaign_id}/draw")
+def create_draw(
+    request: Request,
+    campaign_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    with db.session() as session:
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    payload = {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "mode": raw.get("mode") or DrawMode.INSTANT.value,
+        "draw_at": parse_local(raw.get("draw_at", ""), campaign.timezone),
+        "prizes": parse_prizes(raw.get("prizes", "")),
+    }
+    try:
+        data = DrawCreate.model_validate(payload)
+        with db.transaction() as session:
+            created = service.do_create_draw(
+                session, actor=actor, campaign_id=campaign_id, data=data, now=now
+            )
+    except ValidationError as exc:
+        errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
+        return _form(request, campaign=campaign, values=raw, errors=errors, status_code=422)
+    except IM2Error as exc:
+        return _form(
+            request,
+            campaign=campaign,
+            values=raw,
+            errors=service_error(exc),
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/console/w/{actor.workspace_slug}/draw/{created.id}", status_code=303)
+
+
+@router.get("/draw/{activity_id}")
+def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    with db.session() as session:
+        results = service.draw_results(session, actor=actor, activity_id=activity_id)
+        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+    base_url = request.app.state.settings.base_url
+    return render(
+        request,
+        "activities/draw/detail.html",
+        {
+            "activity": activity,
+            "campaign": campaign,
+            "results": results,
+            "kind_labels": KIND_LABELS,
+            "mode_labels": MODE_LABELS,
+            "public_url": f"{base_url}/c/{campaign.slug}/draw/{activity.id}",
+            "nav": "campaigns",
+        },
+    )
+
+
+@router.get("/draw/{activity_id}/export.csv")
+def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    with db.session() as session:
+        writer.writerows(service.export_draw(session, actor=actor, activity_id=activity_id))
+    # A BOM so that Excel opens the Chinese text as UTF-8.
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="draw-{activity_id}-entries.csv"'},
+    )

@@ -1,0 +1,519 @@
+"""Lucky draw (抽奖): prizes with stock; instant win with odds, or a scheduled draw among the
+entrants; one entry per participant; verifiable through a commitment to a secret seed.
+
+Two rules live in the database, not only here: one entry per participant (a unique index) and
+stock never below zero (a CHECK constraint). A prize is only ever taken by one conditional
+UPDATE (`stock = stock - 1 WHERE stock > 0`), so however many entries race for the last unit,
+exactly one gets it: PostgreSQL re-checks the condition on the locked row, and SQLite write
+transactions are serialised (BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from im2.activities import service as activities
+from im2.activities.formats.draw import core
+from im2.activities.formats.draw.models import Draw, DrawEntry, DrawPrize
+from im2.activities.formats.draw.schemas import (
+    DrawCreate,
+    DrawMode,
+    DrawRecord,
+    DrawResults,
+    EntryReceipt,
+    PrizeRead,
+    WinnerRead,
+)
+from im2.activities.models import Activity
+from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead, CampaignStatus
+from im2.errors import Conflict, InvalidInput, NotFound
+from im2.events.schemas import ActorType, EventKind
+from im2.events.service import record_event
+from im2.i18n import _
+from im2.participation.schemas import Visitor
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import require
+
+ALGORITHM = (
+    "ticket = HMAC-SHA256(key=seed, message=str(entry_id)); scheduled: entries sorted by "
+    "(ticket, entry_id), prizes in order take their units from the top; instant: roll = "
+    "int(ticket[:13], 16) / 2**52, the first prize whose cumulative odds exceed the roll is "
+    "won while it has stock. commitment = SHA-256(seed)."
+)
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def load_draw(session: Session, *, activity_id: int) -> Draw:
+    draw = session.get(Draw, activity_id)
+    if draw is None:
+        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    return draw
+
+
+def prizes_of(session: Session, *, activity_id: int) -> list[DrawPrize]:
+    return list(
+        session.scalars(
+            select(DrawPrize)
+            .where(DrawPrize.activity_id == activity_id)
+            .order_by(DrawPrize.position, DrawPrize.id)
+        )
+    )
+
+
+def terms_of(prizes: list[DrawPrize]) -> list[core.PrizeTerms]:
+    return [core.PrizeTerms(id=p.id, units=p.units, odds=p.odds) for p in prizes]
+
+
+def prize_reads(prizes: list[DrawPrize]) -> list[PrizeRead]:
+    return [
+        PrizeRead(
+            id=p.id, name=p.name, units=p.units, stock=p.stock, odds=p.odds, won=p.units - p.stock
+        )
+        for p in prizes
+    ]
+
+
+def eligible_entry_ids(session: Session, *, activity_id: int) -> list[int]:
+    """The published entry list: every entry not held for review, in the order they came."""
+    return list(
+        session.scalars(
+            select(DrawEntry.id)
+            .where(DrawEntry.activity_id == activity_id, DrawEntry.held.is_(False))
+            .order_by(DrawEntry.id)
+        )
+    )
+
+
+def winners_of(session: Session, *, activity_id: int) -> list[WinnerRead]:
+    rows = session.execute(
+        select(DrawEntry, DrawPrize.name)
+        .join(DrawPrize, DrawPrize.id == DrawEntry.prize_id)
+        .where(DrawEntry.activity_id == activity_id)
+        .order_by(DrawEntry.won_at, DrawEntry.id)
+    )
+    return [
+        WinnerRead(
+            entry_id=entry.id,
+            participant_id=entry.participant_id,
+            prize_id=entry.prize_id or 0,
+            prize=name,
+            won_at=entry.won_at or entry.created_at,
+        )
+        for entry, name in rows
+    ]
+
+
+def count_entries(session: Session, *, activity_id: int, held: bool) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(DrawEntry)
+            .where(DrawEntry.activity_id == activity_id, DrawEntry.held.is_(held))
+        )
+        or 0
+    )
+
+
+def is_revealed(draw: Draw, prizes: list[DrawPrize], campaign: CampaignRead | None) -> bool:
+    """A scheduled draw shows its seed once drawn; an instant one once nothing more can be won
+    (the campaign has ended, or every prize is gone)."""
+    if draw.mode == DrawMode.SCHEDULED.value:
+        return draw.drawn_at is not None
+    ended = campaign is not None and campaign.status in (
+        CampaignStatus.ENDED,
+        CampaignStatus.ARCHIVED,
+    )
+    return ended or all(p.stock == 0 for p in prizes)
+
+
+def record_of(session: Session, *, activity_id: int, reveal: bool) -> DrawRecord:
+    draw = load_draw(session, activity_id=activity_id)
+    prizes = prizes_of(session, activity_id=activity_id)
+    return DrawRecord(
+        activity_id=activity_id,
+        mode=DrawMode(draw.mode),
+        algorithm=ALGORITHM,
+        commitment=draw.commitment,
+        seed=draw.seed if reveal else None,
+        draw_at=draw.draw_at,
+        drawn_at=draw.drawn_at,
+        prizes=prize_reads(prizes),
+        entries=eligible_entry_ids(session, activity_id=activity_id),
+        winners={w.entry_id: w.prize_id for w in winners_of(session, activity_id=activity_id)},
+    )
+
+
+def verify_record(record: DrawRecord) -> core.Verdict:
+    """Recompute the winners from the record alone (what `im2 draw verify` runs)."""
+    if record.seed is None:
+        return core.Verdict(ok=False, problems=["the seed is not revealed yet"])
+    return core.verify(
+        mode=record.mode.value,
+        seed_hex=record.seed,
+        commitment=record.commitment,
+        entry_ids=record.entries,
+        prizes=[core.PrizeTerms(id=p.id, units=p.units, odds=p.odds) for p in record.prizes],
+        winners=record.winners,
+    )
+
+
+# --- console -----------------------------------------------------------------------------------
+
+
+def check_draw(data: DrawCreate, *, now: datetime) -> None:
+    names = [p.name for p in data.prizes]
+    if len(set(names)) != len(names):
+        raise InvalidInput(_("Two prizes have the same name."), field="prizes")
+    if data.mode is DrawMode.SCHEDULED:
+        if data.draw_at is None:
+            raise InvalidInput(_("Choose when the draw takes place."), field="draw_at")
+        if data.draw_at <= now:
+            raise InvalidInput(_("The draw must take place in the future."), field="draw_at")
+    else:
+        total = sum(p.odds for p in data.prizes)
+        if total <= 0:
+            raise InvalidInput(_("Give at least one prize a chance to be won."), field="prizes")
+        if total > 1.0 + 1e-9:
+            raise InvalidInput(
+                _("The odds of all prizes add up to more than 100%."), field="prizes"
+            )
+
+
+def do_create_draw(
+    session: Session, *, actor: Actor, campaign_id: int, data: DrawCreate, now: datetime
+) -> ActivityRead:
+    check_draw(data, now=now)
+    scheduled = data.mode is DrawMode.SCHEDULED
+    row = activities.create_activity_row(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        kind=ActivityKind.DRAW,
+        title=data.title,
+        description=data.description,
+        settings={"mode": data.mode.value},
+        now=now,
+    )
+    seed = secrets.token_hex(32)
+    session.add(
+        Draw(
+            activity_id=row.id,
+            mode=data.mode.value,
+            draw_at=data.draw_at if scheduled else None,
+            seed=seed,
+            commitment=core.commitment_of(seed),
+            drawn_at=None,
+        )
+    )
+    for position, prize in enumerate(data.prizes):
+        session.add(
+            DrawPrize(
+                activity_id=row.id,
+                position=position,
+                name=prize.name,
+                units=prize.stock,
+                stock=prize.stock,
+                odds=0.0 if scheduled else prize.odds,
+            )
+        )
+    session.flush()
+    return activities.to_read(row)
+
+
+def _load_console(session: Session, *, actor: Actor, activity_id: int) -> Activity:
+    require(actor, Permission.READ_CAMPAIGNS)
+    return activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.DRAW
+    )
+
+
+def draw_results(session: Session, *, actor: Actor, activity_id: int) -> DrawResults:
+    row = _load_console(session, actor=actor, activity_id=activity_id)
+    campaign = campaigns.get_campaign(session, actor=actor, campaign_id=row.campaign_id)
+    draw = load_draw(session, activity_id=row.id)
+    prizes = prizes_of(session, activity_id=row.id)
+    return DrawResults(
+        activity_id=row.id,
+        title=row.title,
+        mode=DrawMode(draw.mode),
+        draw_at=draw.draw_at,
+        drawn_at=draw.drawn_at,
+        commitment=draw.commitment,
+        seed=draw.seed if is_revealed(draw, prizes, campaign) else None,
+        entries=count_entries(session, activity_id=row.id, held=False),
+        held=count_entries(session, activity_id=row.id, held=True),
+        prizes=prize_reads(prizes),
+        winners=winners_of(session, activity_id=row.id),
+    )
+
+
+def export_draw(session: Session, *, actor: Actor, activity_id: int) -> Iterator[dict[str, Any]]:
+    row = _load_console(session, actor=actor, activity_id=activity_id)
+    names = {p.id: p.name for p in prizes_of(session, activity_id=row.id)}
+    entries = session.scalars(
+        select(DrawEntry).where(DrawEntry.activity_id == row.id).order_by(DrawEntry.id)
+    )
+    for entry in entries:
+        yield {
+            "entry_id": entry.id,
+            "participant_id": entry.participant_id,
+            "entered_at": entry.created_at.isoformat(),
+            "prize": names.get(entry.prize_id, "") if entry.prize_id else "",
+            "won_at": entry.won_at.isoformat() if entry.won_at else "",
+            "held_for_review": entry.held,
+            "risk_reasons": entry.risk_reasons or "",
+        }
+
+
+# --- the draw itself ---------------------------------------------------------------------------
+
+
+def take_unit(session: Session, *, prize_id: int) -> bool:
+    """Take one unit of a prize if any is left; False when it is gone (never below zero)."""
+    result = session.execute(
+        update(DrawPrize)
+        .where(DrawPrize.id == prize_id, DrawPrize.stock > 0)
+        .values(stock=DrawPrize.stock - 1)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+def _award(
+    session: Session, *, activity: Activity, entry: DrawEntry, prize: DrawPrize, now: datetime
+) -> None:
+    entry.prize_id = prize.id
+    entry.won_at = now
+    record_event(
+        session,
+        kind=EventKind.DRAW_WON,
+        occurred_at=now,
+        workspace_id=activity.workspace_id,
+        campaign_id=activity.campaign_id,
+        activity_id=activity.id,
+        actor_type=ActorType.PARTICIPANT,
+        actor_id=entry.participant_id,
+        properties={"entry_id": entry.id, "prize_id": prize.id, "prize": prize.name},
+    )
+
+
+def due_draws(session: Session, *, now: datetime) -> list[int]:
+    return list(
+        session.scalars(
+            select(Draw.activity_id).where(
+                Draw.mode == DrawMode.SCHEDULED.value,
+                Draw.drawn_at.is_(None),
+                Draw.draw_at <= now,
+            )
+        )
+    )
+
+
+def do_run_draw(session: Session, *, activity_id: int, now: datetime) -> list[int]:
+    """Hold a scheduled draw: the winning entry ids. Idempotent: the draw is claimed by one
+    conditional UPDATE, so a second run (or a second server) does nothing."""
+    claimed = session.execute(
+        update(Draw)
+        .where(
+            Draw.activity_id == activity_id,
+            Draw.mode == DrawMode.SCHEDULED.value,
+            Draw.drawn_at.is_(None),
+        )
+        .values(drawn_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(claimed, CursorResult)
+    if claimed.rowcount != 1:
+        return []
+    activity = session.get(Activity, activity_id)
+    draw = session.get(Draw, activity_id)
+    if activity is None or draw is None:
+        return []
+    prizes = prizes_of(session, activity_id=activity_id)
+    by_id = {p.id: p for p in prizes}
+    winners = core.scheduled_winners(
+        draw.seed, eligible_entry_ids(session, activity_id=activity_id), terms_of(prizes)
+    )
+    for entry_id, prize_id in sorted(winners.items()):
+        entry = session.get(DrawEntry, entry_id)
+        if entry is not None and take_unit(session, prize_id=prize_id):
+            _award(session, activity=activity, entry=entry, prize=by_id[prize_id], now=now)
+    session.flush()
+    return sorted(winners)
+
+
+# --- participants ------------------------------------------------------------------------------
+
+
+def _entries_closed(draw: Draw, *, now: datetime) -> str | None:
+    if draw.mode == DrawMode.SCHEDULED.value and (
+        draw.drawn_at is not None or (draw.draw_at is not None and draw.draw_at <= now)
+    ):
+        return _("The draw has taken place; entries are closed.")
+    return None
+
+
+def do_enter(
+    session: Session,
+    *,
+    slug: str,
+    activity_id: int,
+    visitor: Visitor,
+    consented: bool,
+    seconds_on_page: float | None,
+    risk_threshold: float,
+    identities_per_ip_hour: int,
+    now: datetime,
+) -> EntryReceipt:
+    """Enter the draw once; an instant draw decides at once. A held entry (suspicious) is kept
+    but takes no part in the draw."""
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.DRAW
+    )
+    activities.require_open(public)
+    draw = load_draw(session, activity_id=row.id)
+    closed = _entries_closed(draw, now=now)
+    if closed:
+        raise Conflict(closed)
+    acting = activities.join_and_assess(
+        session,
+        public=public,
+        visitor=visitor,
+        consented=consented,
+        seconds_on_page=seconds_on_page,
+        risk_threshold=risk_threshold,
+        identities_per_ip_hour=identities_per_ip_hour,
+        now=now,
+    )
+    entry = DrawEntry(
+        activity_id=row.id,
+        participant_id=acting.participant.id,
+        created_at=now,
+        held=acting.held,
+        risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("You have already entered this draw.")) from None
+    record_event(
+        session,
+        kind=EventKind.DRAW_ENTERED,
+        occurred_at=now,
+        workspace_id=public.workspace_id,
+        campaign_id=public.campaign.id,
+        activity_id=row.id,
+        actor_type=ActorType.PARTICIPANT,
+        actor_id=acting.participant.id,
+        channel=visitor.channel,
+        referrer=visitor.referrer,
+        properties={"entry_id": entry.id, "held": acting.held, "risk": acting.risk.score},
+    )
+    prize: DrawPrize | None = None
+    if draw.mode == DrawMode.INSTANT.value and not acting.held:
+        prizes = prizes_of(session, activity_id=row.id)
+        picked = core.instant_pick(draw.seed, entry.id, terms_of(prizes))
+        chosen = next((p for p in prizes if p.id == picked), None)
+        if chosen is not None and take_unit(session, prize_id=chosen.id):
+            prize = chosen
+            _award(session, activity=row, entry=entry, prize=chosen, now=now)
+    session.flush()
+    return EntryReceipt(
+        entry_id=entry.id,
+        activity_id=row.id,
+        mode=DrawMode(draw.mode),
+        held_for_review=acting.held,
+        won=prize is not None,
+        prize=prize.name if prize else None,
+        draw_at=draw.draw_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DrawView:
+    """What one visitor sees of a draw."""
+
+    campaign: CampaignRead
+    activity: ActivityRead
+    mode: DrawMode
+    draw_at: datetime | None
+    drawn: bool
+    prizes: list[PrizeRead]
+    commitment: str
+    seed: str | None
+    entries: int
+    winners: list[WinnerRead]
+    closed_reason: str | None
+    can_enter: bool
+    entered: bool
+    held: bool
+    my_entry_id: int | None
+    my_prize: str | None
+    participant_id: int | None
+
+
+def view_draw(
+    session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
+) -> DrawView:
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.DRAW
+    )
+    draw = load_draw(session, activity_id=row.id)
+    prizes = prizes_of(session, activity_id=row.id)
+    participant = activities.participant_for(session, public=public, device_id=device_id)
+    mine = (
+        session.scalar(
+            select(DrawEntry).where(
+                DrawEntry.activity_id == row.id, DrawEntry.participant_id == participant.id
+            )
+        )
+        if participant
+        else None
+    )
+    names = {p.id: p.name for p in prizes}
+    reason = activities.closed_reason(public.campaign) or _entries_closed(draw, now=now)
+    revealed = is_revealed(draw, prizes, public.campaign)
+    drawn = draw.mode == DrawMode.SCHEDULED.value and draw.drawn_at is not None
+    return DrawView(
+        campaign=public.campaign,
+        activity=activities.to_read(row),
+        mode=DrawMode(draw.mode),
+        draw_at=draw.draw_at,
+        drawn=drawn,
+        prizes=prize_reads(prizes),
+        commitment=draw.commitment,
+        seed=draw.seed if revealed else None,
+        entries=count_entries(session, activity_id=row.id, held=False),
+        winners=winners_of(session, activity_id=row.id) if drawn or revealed else [],
+        closed_reason=reason,
+        can_enter=reason is None and mine is None,
+        entered=mine is not None,
+        held=bool(mine and mine.held),
+        my_entry_id=mine.id if mine else None,
+        my_prize=names.get(mine.prize_id) if mine and mine.prize_id else None,
+        participant_id=participant.id if participant else None,
+    )
+
+
+def public_record(session: Session, *, slug: str, activity_id: int) -> DrawRecord:
+    public, row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.DRAW
+    )
+    draw = load_draw(session, activity_id=row.id)
+    reveal = is_revealed(draw, prizes_of(session, activity_id=row.id), public.campaign)
+    return record_of(session, activity_id=row.id, reveal=reveal)

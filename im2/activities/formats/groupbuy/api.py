@@ -1,0 +1,129 @@
+"""JSON API of group-buys: the brand's side, and participants opening and joining teams."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.activities.formats.groupbuy import service
+from im2.activities.formats.groupbuy.schemas import (
+    GroupbuyCreate,
+    GroupbuyStats,
+    TeamJoinIn,
+    TeamRead,
+)
+from im2.activities.schemas import ActivityRead
+from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+
+router = APIRouter(prefix="/api/v1", tags=["groupbuys"])
+PUBLIC = "/public/campaigns/{slug}/groupbuys/{activity_id}"
+
+
+@router.post(
+    "/campaigns/{campaign_id}/groupbuys",
+    response_model=ActivityRead,
+    status_code=201,
+    summary="Add a group-buy offer (N members within T hours) to a campaign",
+)
+def create_groupbuy(
+    campaign_id: int, body: GroupbuyCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_create_groupbuy(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/groupbuys/{activity_id}/teams",
+    response_model=GroupbuyStats,
+    summary="The offer's teams, with their status as of now",
+)
+def teams(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> GroupbuyStats:
+    with db.session() as session:
+        return service.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
+
+
+@router.post(
+    PUBLIC + "/teams",
+    response_model=TeamRead,
+    status_code=201,
+    tags=["participants"],
+    summary="Open a team as the participant whose device cookie comes with the request",
+)
+def open_team(
+    slug: str,
+    activity_id: int,
+    body: TeamJoinIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> TeamRead:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        return service.do_open_team(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+
+
+@router.post(
+    PUBLIC + "/teams/{code}/members",
+    response_model=TeamRead,
+    status_code=201,
+    tags=["participants"],
+    summary="Join a team through its code",
+)
+def join_team(
+    slug: str,
+    activity_id: int,
+    code: str,
+    body: TeamJoinIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> TeamRead:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        return service.do_join_team(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            code=code,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+
+
+@router.get(
+    PUBLIC + "/teams/{code}",
+    response_model=TeamRead,
+    tags=["participants"],
+    summary="A team as its link shows it",
+)
+def get_team(
+    slug: str, activity_id: int, code: str, visitor: VisitorDep, db: DbDep, now: NowDep
+) -> TeamRead:
+    with db.session() as session:
+        return service.view_team(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            code=code,
+            device_id=visitor.device_id,
+            now=now,
+        ).team
