@@ -14,7 +14,7 @@ from im2.activities.formats.ugc import service
 from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
 from im2.activities.formats.ugc.media import MAX_UPLOAD_BYTES, MEDIA_TYPES, image_path
 from im2.activities.formats.ugc.schemas import STATUS_LABELS
-from im2.activities.formats.ugc.submit import read_capped, submit_entry
+from im2.activities.formats.ugc.submit import close_uploads, read_capped, submit_entry
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
@@ -210,6 +210,8 @@ def submit(
             values=values,
             consent_for=None,
         )
+    finally:
+        close_uploads(form)
     done = "sent" if receipt.in_gallery else "review"
     # Post/redirect/get: a reload does not send the entry again.
     return RedirectResponse(f"{ugc_path(slug, activity_id)}?done={done}", status_code=303)

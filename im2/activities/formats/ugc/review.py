@@ -20,6 +20,7 @@ from im2.activities.formats.ugc.schemas import (
     UgcUpdate,
 )
 from im2.activities.formats.ugc.service import (
+    describe_flags,
     entries_of,
     entry_read,
     ranking,
@@ -312,7 +313,7 @@ def export_rows(session: Session, *, actor: Actor, activity_id: int) -> Iterator
             "caption": e.caption,
             "video_url": e.video_url or "",
             "status": e.status,
-            "flags": e.flags or "",
+            "flags": describe_flags(e.flags) or "",
             "risk_reasons": e.risk_reasons or "",
             "votes": e.vote_count,
             "jury_average": "" if r is None or r.jury_average is None else f"{r.jury_average:.2f}",

@@ -45,6 +45,8 @@ from im2.listening import sentiment
 from im2.participation.schemas import Visitor
 
 NEGATIVE_CONFIDENCE = 0.8  # below this the shipped model's "negative" is too often a shrug
+FLAG_NEGATIVE = "negative"
+FLAG_RISKY = "risky"
 
 
 def gallery_channel(activity_id: int) -> str:
@@ -73,7 +75,7 @@ def entry_read(row: UgcEntry) -> EntryRead:
         video_url=row.video_url,
         video_host=row.video_host,
         status=EntryStatus(row.status),
-        flags=row.flags,
+        flags=describe_flags(row.flags),
         votes=row.vote_count,
         winner_rank=row.winner_rank,
         created_at=row.created_at,
@@ -97,17 +99,32 @@ def settings_from(data: UgcCreate) -> dict[str, Any]:
 
 
 def auto_flags(text: str, *, keywords: list[str], flag_negative: bool) -> list[str]:
-    """Why a moderator should look twice at this text; an empty list when nothing stands out."""
+    """Why a moderator should look twice at this text, as codes (`keyword=a,b`, `negative`)
+    that `describe_flags` words in the reader's language; empty when nothing stands out."""
     flags: list[str] = []
     lowered = text.lower()
     hits = [k for k in keywords if k and k.lower() in lowered]
     if hits:
-        flags.append(_("keyword: {words}").format(words=", ".join(hits[:5])))
+        flags.append("keyword=" + ",".join(hits[:5]))
     if flag_negative and text.strip():
         result = sentiment.score([text])[0]
         if result.label.value == "negative" and result.confidence >= NEGATIVE_CONFIDENCE:
-            flags.append(_("negative sentiment"))
+            flags.append(FLAG_NEGATIVE)
     return flags
+
+
+def describe_flags(stored: str | None) -> str | None:
+    if not stored:
+        return None
+    words: list[str] = []
+    for flag in stored.split(";"):
+        if flag.startswith("keyword="):
+            words.append(_("keyword: {words}").format(words=", ".join(flag[8:].split(","))))
+        elif flag == FLAG_NEGATIVE:
+            words.append(_("negative sentiment"))
+        elif flag == FLAG_RISKY:
+            words.append(_("risky action"))
+    return "; ".join(words) or None
 
 
 def entries_of(
@@ -328,7 +345,7 @@ def do_submit(
         flag_negative=bool(settings.get("flag_negative", True)),
     )
     if acting.held:
-        flags.append(_("risky action"))
+        flags.append(FLAG_RISKY)
     approved = bool(settings.get("auto_approve")) and not flags
     entry = UgcEntry(
         activity_id=row.id,
@@ -341,7 +358,7 @@ def do_submit(
         video_url=video[0] or None,
         video_host=video[1] or None,
         status=(EntryStatus.APPROVED if approved else EntryStatus.PENDING).value,
-        flags="; ".join(flags)[:500] or None,
+        flags=";".join(flags)[:500] or None,
         risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
         created_at=now,
     )

@@ -28,6 +28,14 @@ def read_capped(file: object) -> bytes | None:
     return data
 
 
+def close_uploads(form: object) -> None:
+    """Close the spooled files of a form parsed by hand (Starlette leaves them open)."""
+    for _name, value in getattr(form, "multi_items", list)():
+        raw = getattr(value, "file", None)
+        if raw is not None:
+            raw.close()
+
+
 def submit_entry(
     *,
     db: Database,
