@@ -364,3 +364,30 @@ def test_the_same_answer_twice_at_once_counts_once(live_server, brand: Brand) ->
     ).json()
     assert results["questions"][0]["answers"] == 10
     assert results["players"] == 10
+
+
+def test_htmx_swaps_the_feedback_and_next_question_in(client: TestClient, brand: Brand) -> None:
+    slug, campaign_id = live_campaign(client, brand)
+    quiz = add_quiz(client, brand, campaign_id)
+    url = f"/c/{slug}/quiz/{quiz['activity_id']}"
+    fields = _fields(client, url)
+    wrong = str(quiz["questions"][0]["options"][2]["id"])
+    swapped = client.post(
+        f"{url}/answer",
+        data={**fields, "option": wrong, "consent": "yes"},
+        headers={"HX-Request": "true"},
+    )
+    assert swapped.status_code == 200
+    assert swapped.text.lstrip().startswith('<div id="quiz-box">')
+    assert "答错了。正确答案：果实的种子" in swapped.text
+    assert "意式浓缩一份大约多少毫升？" in swapped.text
+
+
+def test_rate_limit_per_device(client: TestClient, brand: Brand, app) -> None:
+    from im2.participation.limits import ActionLimiter
+
+    app.state.limiter = ActionLimiter(per_device="2/minute", per_ip="100/minute")
+    slug, campaign_id = live_campaign(client, brand)
+    quiz = add_quiz(client, brand, campaign_id)
+    codes = [answer(client, slug, quiz, 0, 0, consent=True).status_code for _ in range(3)]
+    assert codes == [201, 409, 429]

@@ -384,3 +384,72 @@ def test_the_same_submission_twice_at_once_lands_once(live_server, brand: Brand)
         f"{base}/api/v1/surveys/{survey['activity_id']}/summary", headers=brand.auth(Role.OWNER)
     ).json()
     assert summary["responses"] == 8
+
+
+def test_htmx_swaps_the_next_question_in(client: TestClient, brand: Brand, live) -> None:
+    slug, survey, options = live
+    url = f"/c/{slug}/survey/{survey['activity_id']}"
+    fields = _fields(client, url)
+    swapped = client.post(
+        f"{url}/answer",
+        data={**fields, "answer": str(options[0][0]), "consent": "yes"},
+        headers={"HX-Request": "true"},
+    )
+    assert swapped.status_code == 200
+    assert swapped.text.lstrip().startswith('<div id="survey-box">')
+    assert "你喝过樱花拿铁吗？" in swapped.text
+    assert "<html" not in swapped.text
+
+
+def test_rate_limit_per_device(client: TestClient, brand: Brand, app, live) -> None:
+    from im2.participation.limits import ActionLimiter
+
+    slug, survey, _options = live
+    app.state.limiter = ActionLimiter(per_device="2/minute", per_ip="100/minute")
+    codes = [
+        client.put(
+            public(slug, survey, "/progress"), json={"answers": {}, "consent": True}
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+
+
+class TestHeldResponses:
+    """With a low threshold, a new device submitting through the API is held for review."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.model_copy(update={"risk_hold_threshold": 0.1})
+
+    def test_held_responses_wait_for_review(self, client: TestClient, brand: Brand, live) -> None:
+        from tests.test_auth import login
+        from tests.test_console import form_token
+
+        slug, survey, options = live
+        answers = full_answers(survey, options)
+        for _ in range(2):
+            phone = TestClient(client.app)
+            made = phone.post(
+                public(slug, survey, "/responses"), json={"answers": answers, "consent": True}
+            )
+            assert made.json()["held_for_review"] is True
+        summary_url = f"/api/v1/surveys/{survey['activity_id']}/summary"
+        summary = client.get(summary_url, headers=brand.auth(Role.OWNER)).json()
+        assert (summary["responses"], summary["held"]) == (0, 2)
+
+        login(client, brand.emails[Role.EDITOR])
+        detail_url = f"/console/w/acme/survey/{survey['activity_id']}"
+        first, second = sorted(
+            {int(i) for i in re.findall(r"/review/(\d+)", client.get(detail_url).text)}
+        )
+        for response_id, decision in ((first, "approve"), (second, "reject")):
+            action = f"{detail_url}/review/{response_id}"
+            done = client.post(
+                action,
+                data={"csrf_token": form_token(client, detail_url, action), "decision": decision},
+                follow_redirects=False,
+            )
+            assert done.status_code == 303
+        summary = client.get(summary_url, headers=brand.auth(Role.OWNER)).json()
+        assert (summary["responses"], summary["held"]) == (1, 0)

@@ -132,6 +132,7 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
     with db.session() as session:
         results = reports.quiz_results(session, actor=actor, activity_id=activity_id)
         board = reports.quiz_leaderboard(session, actor=actor, activity_id=activity_id, limit=50)
+        held = reports.list_held(session, actor=actor, activity_id=activity_id)
         activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
     base_url = request.app.state.settings.base_url
@@ -143,6 +144,7 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
             "campaign": campaign,
             "results": results,
             "board": board,
+            "held": held,
             "kind_labels": KIND_LABELS,
             "mode_labels": MODE_LABELS,
             "prediction": results.mode is QuizMode.PREDICTION,
@@ -179,6 +181,29 @@ def settle(
     return RedirectResponse(
         f"/console/w/{actor.workspace_slug}/quiz/{activity_id}?settled={receipt.question_id}",
         status_code=303,
+    )
+
+
+@router.post("/quiz/{activity_id}/review/{answer_id}")
+def review(
+    activity_id: int,
+    answer_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        service.do_review_answer(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            answer_id=answer_id,
+            approve=form.get("decision") == "approve",
+            now=now,
+        )
+    return RedirectResponse(
+        f"/console/w/{actor.workspace_slug}/quiz/{activity_id}", status_code=303
     )
 
 

@@ -3,6 +3,8 @@ leaderboard (same score, same rank; earlier finish listed first), and the CSV ex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -194,3 +196,39 @@ def public_leaderboard(
         participant_id=participant.id if participant else None,
     )
     return public.campaign, board
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAnswer:
+    id: int
+    participant_id: int
+    answered_at: datetime
+    question: str
+    option: str
+    reasons: str
+
+
+def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldAnswer]:
+    activity = load_quiz(session, actor=actor, activity_id=activity_id)
+    questions = {q.id: q.text for q in questions_of(session, activity_id=activity.id)}
+    labels = {
+        o.id: o.label
+        for own in options_by_question(session, activity_id=activity.id).values()
+        for o in own
+    }
+    rows = session.scalars(
+        select(QuizAnswer)
+        .where(QuizAnswer.activity_id == activity.id, QuizAnswer.held.is_(True))
+        .order_by(QuizAnswer.id)
+    )
+    return [
+        HeldAnswer(
+            id=a.id,
+            participant_id=a.participant_id,
+            answered_at=a.answered_at,
+            question=questions.get(a.question_id, ""),
+            option=labels.get(a.option_id, ""),
+            reasons=a.risk_reasons or "",
+        )
+        for a in rows
+    ]

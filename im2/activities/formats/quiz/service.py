@@ -457,3 +457,39 @@ def _remember_entry(
             return  # a concurrent first answer made it; the nickname can follow next time
     if nickname:
         entry.nickname = nickname
+
+
+def do_review_answer(
+    session: Session,
+    *,
+    actor: Actor,
+    activity_id: int,
+    answer_id: int,
+    approve: bool,
+    now: datetime,
+) -> None:
+    """A held answer reviewed in the console: counted when approved, deleted when rejected
+    (the person may then answer that question again)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    activity = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
+    )
+    answer = session.get(QuizAnswer, answer_id)
+    if answer is None or answer.activity_id != activity.id or not answer.held:
+        raise NotFound(_("No such answer waiting for review."))
+    if approve:
+        answer.held = False
+    else:
+        session.delete(answer)
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=activity.workspace_id,
+        action="quiz_answer.approve" if approve else "quiz_answer.reject",
+        target_type="quiz_answer",
+        target_id=answer_id,
+        summary=activity.title,
+        before={"held": True},
+        after={"held": False} if approve else None,
+        now=now,
+    )

@@ -110,6 +110,7 @@ def create_survey(
 def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         summary = reports.survey_summary(session, actor=actor, activity_id=activity_id)
+        held = reports.list_held(session, actor=actor, activity_id=activity_id)
         activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
     base_url = request.app.state.settings.base_url
@@ -121,6 +122,8 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
             "activity": activity,
             "campaign": campaign,
             "summary": summary,
+            "held": held,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "completion": summary.responses / started if started else 0.0,
             "kind_labels": KIND_LABELS,
             "kind_names": KIND_NAMES,
@@ -128,6 +131,29 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
             "public_url": f"{base_url}/c/{campaign.slug}/survey/{activity.id}",
             "nav": "campaigns",
         },
+    )
+
+
+@router.post("/survey/{activity_id}/review/{response_id}")
+def review(
+    activity_id: int,
+    response_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        service.do_review_response(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            response_id=response_id,
+            approve=form.get("decision") == "approve",
+            now=now,
+        )
+    return RedirectResponse(
+        f"/console/w/{actor.workspace_slug}/survey/{activity_id}", status_code=303
     )
 
 

@@ -3,6 +3,8 @@ aggregation, latest free texts) over submitted, unheld responses, and the CSV ex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -110,3 +112,31 @@ def export_survey(
             row[heads[q.id]] = _cell(q, answers.get(q.id))
         rows.append(row)
     return columns, rows
+
+
+@dataclass(frozen=True, slots=True)
+class HeldResponse:
+    id: int
+    participant_id: int
+    submitted_at: datetime | None
+    answered: int
+    reasons: str
+
+
+def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldResponse]:
+    activity = load_survey(session, actor=actor, activity_id=activity_id)
+    rows = session.scalars(
+        select(SurveyResponse)
+        .where(SurveyResponse.activity_id == activity.id, SurveyResponse.held.is_(True))
+        .order_by(SurveyResponse.id)
+    )
+    return [
+        HeldResponse(
+            id=r.id,
+            participant_id=r.participant_id,
+            submitted_at=r.submitted_at,
+            answered=len(r.answers),
+            reasons=r.risk_reasons or "",
+        )
+        for r in rows
+    ]

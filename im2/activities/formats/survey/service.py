@@ -36,12 +36,13 @@ from im2.activities.formats.survey.schemas import (
 )
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import Conflict, InvalidInput
+from im2.errors import Conflict, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.participation.schemas import Visitor
-from im2.workspaces.schemas import Actor
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import record_audit, require
 
 # --- reading -----------------------------------------------------------------------------------
 
@@ -322,4 +323,40 @@ def receipt(step: Step, *, activity_id: int) -> SubmissionReceipt:
         activity_id=activity_id,
         submitted_at=step.submitted_at,
         held_for_review=step.held,
+    )
+
+
+def do_review_response(
+    session: Session,
+    *,
+    actor: Actor,
+    activity_id: int,
+    response_id: int,
+    approve: bool,
+    now: datetime,
+) -> None:
+    """A held submission reviewed in the console: counted when approved, deleted when
+    rejected (the person may then fill in the survey again)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    activity = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.SURVEY
+    )
+    response = session.get(SurveyResponse, response_id)
+    if response is None or response.activity_id != activity.id or not response.held:
+        raise NotFound(_("No such response waiting for review."))
+    if approve:
+        response.held = False
+    else:
+        session.delete(response)
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=activity.workspace_id,
+        action="survey_response.approve" if approve else "survey_response.reject",
+        target_type="survey_response",
+        target_id=response_id,
+        summary=activity.title,
+        before={"held": True},
+        after={"held": False} if approve else None,
+        now=now,
     )
