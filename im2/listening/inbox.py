@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from statistics import median
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from im2.errors import Conflict, InvalidInput, NotFound
@@ -94,6 +94,7 @@ def list_inbox(
     assignee_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    priority: Priority | None = None,
 ) -> InboxPage:
     """Open items first by default (new, in progress, escalated), newest first."""
     require(actor, Permission.READ_CAMPAIGNS)
@@ -108,6 +109,8 @@ def list_inbox(
         query = query.where(InboxItem.status.in_([s.value for s in OPEN_STATUSES]))
     if assignee_id is not None:
         query = query.where(InboxItem.assignee_id == assignee_id)
+    if priority is not None:
+        query = query.where(InboxItem.priority == priority.value)
     last_id = decode_cursor(cursor)
     if last_id is not None:
         query = query.where(InboxItem.id < last_id)
@@ -118,6 +121,19 @@ def list_inbox(
         items=items,
         next_cursor=encode_cursor(items[-1].id) if len(rows) > limit and items else None,
     )
+
+
+def inbox_counts(session: Session, *, actor: Actor) -> dict[InboxStatus, int]:
+    """How many items the workspace has in each status (every status present, zeros included)."""
+    require(actor, Permission.READ_CAMPAIGNS)
+    counts = dict.fromkeys(InboxStatus, 0)
+    for status, n in session.execute(
+        select(InboxItem.status, func.count())
+        .where(InboxItem.workspace_id == actor.workspace_id)
+        .group_by(InboxItem.status)
+    ):
+        counts[InboxStatus(status)] = int(n)
+    return counts
 
 
 def get_inbox_item(session: Session, *, actor: Actor, item_id: int) -> InboxItemRead:

@@ -7,10 +7,11 @@ known in advance. `real_model` tests use the shipped model itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
+from im2.i18n import use_locale
 from im2.listening import ingest
 from im2.listening.ingest import Scored
 from im2.listening.schemas import SentimentLabel
@@ -37,6 +38,15 @@ def lexicon_scorer(texts: Sequence[str]) -> list[Scored]:
 def _predictable_sentiment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if "real_model" not in request.keywords:
         monkeypatch.setattr(ingest, "model_scorer", lexicon_scorer)
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests() -> Iterator[None]:
+    """Messages made outside a request (importer rows, query errors, the escalation job's notes)
+    use the default locale, Chinese, now that they are translated; these tests read the English
+    ids. Requests still choose their own locale (console Chinese, API English)."""
+    with use_locale("en"):
+        yield
 
 
 def pytest_configure(config: pytest.Config) -> None:

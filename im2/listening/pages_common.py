@@ -1,0 +1,110 @@
+"""What the listening console pages share: the URL prefix, vocabularies for the templates,
+form helpers and the write check.
+
+The pages are split into `pages.py` (overview, import, mentions), `pages_topics.py` (topics,
+alerts and their settings) and `pages_inbox.py` (the response inbox); only `pages.py` is
+discovered, and it includes the other routers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse
+
+from im2.i18n import N_
+from im2.listening.schemas import (
+    ALERT_KIND_LABELS,
+    INBOX_REASON_LABELS,
+    INBOX_STATUS_LABELS,
+    PLATFORM_LABELS,
+    PRIORITY_LABELS,
+    SENSITIVITY_LABELS,
+    SENTIMENT_LABELS,
+    TOPIC_KIND_LABELS,
+    InboxStatus,
+    Platform,
+    Priority,
+    Sensitivity,
+    SentimentLabel,
+    TopicKind,
+)
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import require
+
+PREFIX: Final = "/console/w/{workspace}/listening"
+
+# The default escalation ladder is stored with English step names (schemas.py); marking them
+# here puts them in the catalogue, so `tr()` shows them in Chinese while custom names a brand
+# typed stay as typed.
+LADDER_STEP_NAMES: Final = (N_("Public reply"), N_("Private message"), N_("E-mail or phone"))
+
+LANGUAGE_LABELS: Final = {"zh": N_("Chinese"), "en": N_("English")}
+
+# The inbox statuses as the console names them. "In progress" (schemas.INBOX_STATUS_LABELS) is
+# also a survey's state elsewhere in the catalogue and is translated for that; an inbox item
+# in progress is being handled, so the console says so with a msgid of its own.
+INBOX_STATUS_NAMES: Final = {
+    **INBOX_STATUS_LABELS,
+    InboxStatus.IN_PROGRESS: N_("Being handled"),
+}
+
+
+def base_url(actor: Actor) -> str:
+    return f"/console/w/{actor.workspace_slug}/listening"
+
+
+def vocabulary() -> dict[str, Any]:
+    return {
+        "platforms": list(Platform),
+        "platform_labels": PLATFORM_LABELS,
+        "sentiments": list(SentimentLabel),
+        "sentiment_labels": SENTIMENT_LABELS,
+        "topic_kinds": list(TopicKind),
+        "topic_kind_labels": TOPIC_KIND_LABELS,
+        "sensitivities": list(Sensitivity),
+        "sensitivity_labels": SENSITIVITY_LABELS,
+        "alert_kind_labels": ALERT_KIND_LABELS,
+        "inbox_statuses": list(InboxStatus),
+        "inbox_status_labels": INBOX_STATUS_NAMES,
+        "priorities": list(Priority),
+        "priority_labels": PRIORITY_LABELS,
+        "reason_labels": INBOX_REASON_LABELS,
+        "language_labels": LANGUAGE_LABELS,
+        "nav": "listening",
+    }
+
+
+def require_write(actor: Actor) -> None:
+    """Fail before showing a form the user could not submit."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+
+
+def raw_values(form: FormData) -> dict[str, str]:
+    """The posted text fields, to show again when the form comes back with errors."""
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
+def lines(text: str) -> list[str]:
+    """A textarea with one entry per line, blank lines dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def first_field(errors: dict[str, str]) -> dict[str, str]:
+    """Point errors on list items (`crisis_contacts.2.email`) at the form field they came from."""
+    out: dict[str, str] = {}
+    for field, message in errors.items():
+        out.setdefault(field.split(".")[0], message)
+    return out
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_back(back: str | None, default: str) -> str:
+    """A query string to return to after a form (never another site: only `?...`)."""
+    if back and back.startswith("?") and "\n" not in back and "\r" not in back:
+        return default + back
+    return default
