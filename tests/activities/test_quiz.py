@@ -391,3 +391,37 @@ def test_rate_limit_per_device(client: TestClient, brand: Brand, app) -> None:
     quiz = add_quiz(client, brand, campaign_id)
     codes = [answer(client, slug, quiz, 0, 0, consent=True).status_code for _ in range(3)]
     assert codes == [201, 409, 429]
+
+
+def test_predictions_close_at_kick_off_and_on_demand(
+    client: TestClient, brand: Brand, clock: ManualClock
+) -> None:
+    slug, campaign_id = live_campaign(client, brand)
+    owner = brand.auth(Role.OWNER)
+    past = client.post(
+        f"/api/v1/campaigns/{campaign_id}/quizzes",
+        json={**FINAL, "closes_at": "2026-03-02T09:00"},  # 09:00 in Shanghai: an hour ago
+        headers=owner,
+    )
+    assert past.status_code == 422
+    final = add_quiz(client, brand, campaign_id, **FINAL, closes_at="2026-03-02T20:00")
+    assert answer(client, slug, final, 0, 0, consent=True).status_code == 201
+
+    clock.advance(timedelta(hours=10, minutes=1))  # 20:01 in Shanghai: the match is on
+    late = answer(TestClient(client.app), slug, final, 0, 1, consent=True)
+    assert late.status_code == 409
+    assert "closed" in late.json()["error"]["message"]
+    page = TestClient(client.app).get(f"/c/{slug}/quiz/{final['activity_id']}")
+    assert "作答已截止" in page.text
+    assert 'name="option"' not in page.text
+
+    quiz = add_quiz(client, brand, campaign_id)
+    question = quiz["questions"][0]["id"]
+    close = f"/api/v1/quizzes/{quiz['activity_id']}/questions/{question}/close"
+    assert client.post(close, headers=owner).status_code == 204
+    assert client.post(close, headers=owner).status_code == 204  # closing twice is harmless
+    refused = answer(TestClient(client.app), slug, quiz, 0, 0, consent=True)
+    assert refused.status_code == 409
+    # The next open question is the one a newcomer sees.
+    fresh = TestClient(client.app).get(public(slug, quiz["activity_id"])).json()
+    assert fresh["current_question_id"] == quiz["questions"][1]["id"]

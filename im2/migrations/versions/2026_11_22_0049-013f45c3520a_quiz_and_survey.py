@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("correct_option_id", sa.Integer(), nullable=True),
         sa.Column("settled_at", im2.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closes_at", im2.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["activity_id"],
             ["activities.id"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.quiz import reports, service
+from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.schemas import (
     AnswerIn,
     AnswerReceipt,
@@ -70,13 +70,27 @@ def settle(
     now: NowDep,
 ) -> SettleReceipt:
     with db.transaction() as session:
-        return service.do_settle(
+        return outcomes.do_settle(
             session,
             actor=actor,
             activity_id=activity_id,
             question_id=question_id,
             option_id=body.option_id,
             now=now,
+        )
+
+
+@router.post(
+    "/quizzes/{activity_id}/questions/{question_id}/close",
+    status_code=204,
+    summary="Stop taking answers to a question now (e.g. a prediction at kick-off)",
+)
+def close_question(
+    activity_id: int, question_id: int, actor: ApiActor, db: DbDep, now: NowDep
+) -> None:
+    with db.transaction() as session:
+        outcomes.do_close_question(
+            session, actor=actor, activity_id=activity_id, question_id=question_id, now=now
         )
 
 

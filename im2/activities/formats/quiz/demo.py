@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.quiz import reports, service
+from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.schemas import QuizCreate, QuizMode, QuizQuestionIn
 from im2.campaigns import service as campaigns
 from im2.participation.schemas import Visitor
@@ -147,7 +147,7 @@ def load_demo(
             )
     # The first question's outcome is in; the second is still open.
     first = reports.quiz_results(session, actor=actor, activity_id=prediction.id).questions[0]
-    service.do_settle(
+    outcomes.do_settle(
         session,
         actor=actor,
         activity_id=prediction.id,

@@ -23,6 +23,8 @@ class QuizQuestion(Base):
     # Known from the start for a quiz; entered by the brand when a prediction is settled.
     correct_option_id: Mapped[int | None]
     settled_at: Mapped[datetime | None]
+    # No answers from this moment on: a prediction closes at kick-off, long before the outcome.
+    closes_at: Mapped[datetime | None]
 
 
 class QuizOption(Base):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.formats.quiz import reports, service
+from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode
 from im2.activities.formats.quiz.scoring import parse_questions
 from im2.activities.schemas import KIND_LABELS
@@ -107,6 +107,7 @@ def create_quiz(
                 "questions": [q.model_dump() for q in questions],
                 "time_bonus": raw.get("time_bonus") == "on",
                 "bonus_seconds": raw.get("bonus_seconds") or 20,
+                "closes_at": raw.get("closes_at") or None,
             }
         )
         with db.transaction() as session:
@@ -128,7 +129,9 @@ def create_quiz(
 
 
 @router.get("/quiz/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(
+    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
+) -> Response:
     with db.session() as session:
         results = reports.quiz_results(session, actor=actor, activity_id=activity_id)
         board = reports.quiz_leaderboard(session, actor=actor, activity_id=activity_id, limit=50)
@@ -151,8 +154,27 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "public_url": f"{base_url}/c/{campaign.slug}/quiz/{activity.id}",
             "settled": request.query_params.get("settled"),
+            "now": now,
             "nav": "campaigns",
         },
+    )
+
+
+@router.post("/quiz/{activity_id}/questions/{question_id}/close")
+def close_question(
+    activity_id: int,
+    question_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        outcomes.do_close_question(
+            session, actor=actor, activity_id=activity_id, question_id=question_id, now=now
+        )
+    return RedirectResponse(
+        f"/console/w/{actor.workspace_slug}/quiz/{activity_id}", status_code=303
     )
 
 
@@ -170,7 +192,7 @@ def settle(
     except ValueError:
         option_id = -1
     with db.transaction() as session:
-        receipt = service.do_settle(
+        receipt = outcomes.do_settle(
             session,
             actor=actor,
             activity_id=activity_id,
@@ -194,7 +216,7 @@ def review(
     now: NowDep,
 ) -> Response:
     with db.transaction() as session:
-        service.do_review_answer(
+        outcomes.do_review_answer(
             session,
             actor=actor,
             activity_id=activity_id,

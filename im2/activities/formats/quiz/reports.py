@@ -62,6 +62,7 @@ def results(session: Session, *, activity: Activity) -> QuizResults:
                 points=q.points,
                 settled=q.correct_option_id is not None,
                 correct_option_id=q.correct_option_id,
+                closes_at=q.closes_at,
                 answers=total,
                 options=[
                     OptionStat(

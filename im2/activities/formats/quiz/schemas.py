@@ -47,6 +47,10 @@ class QuizCreate(BaseModel):
     questions: list[QuizQuestionIn] = Field(min_length=1, max_length=50)
     time_bonus: bool = False
     bonus_seconds: int = Field(default=20, ge=3, le=600)
+    closes_at: datetime | None = Field(
+        default=None,
+        description="no answers from then on (without a zone: the campaign's local time)",
+    )
 
 
 class AnswerIn(BaseModel):
@@ -79,6 +83,7 @@ class QuestionStat(BaseModel):
     points: int
     settled: bool
     correct_option_id: int | None
+    closes_at: datetime | None
     answers: int
     options: list[OptionStat]
 
@@ -116,6 +121,7 @@ class QuestionPublic(BaseModel):
     points: int
     options: list[tuple[int, str]]
     settled: bool
+    closed: bool
     my_option_id: int | None
     my_points: int | None
     my_correct: bool | None

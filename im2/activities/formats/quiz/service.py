@@ -12,10 +12,11 @@ Ranking: the same score shares a rank; within it, whoever finished first is list
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,19 +34,19 @@ from im2.activities.formats.quiz.schemas import (
     QuizCreate,
     QuizMode,
     QuizState,
-    SettleReceipt,
 )
 from im2.activities.formats.quiz.scoring import answer_points
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import Conflict, InvalidInput, NotFound
+from im2.errors import Conflict, InvalidInput
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import require
 
 
 def mode_of(activity: Activity | ActivityRead) -> QuizMode:
@@ -102,6 +103,15 @@ def do_create_quiz(
             raise InvalidInput(
                 _("Question {n} has no correct option.").format(n=number), field="questions"
             )
+    closes_at = None
+    if data.closes_at is not None:
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        closes_at = data.closes_at
+        if closes_at.tzinfo is None:
+            closes_at = closes_at.replace(tzinfo=ZoneInfo(campaign.timezone))
+        closes_at = closes_at.astimezone(UTC)
+        if closes_at <= now:
+            raise InvalidInput(_("The closing time has already passed."), field="closes_at")
     settings: dict[str, Any] = {
         "mode": data.mode.value,
         "time_bonus": data.time_bonus and data.mode is QuizMode.QUIZ,
@@ -119,7 +129,11 @@ def do_create_quiz(
     )
     for position, question in enumerate(data.questions):
         q = QuizQuestion(
-            activity_id=row.id, position=position, text=question.text, points=question.points
+            activity_id=row.id,
+            position=position,
+            text=question.text,
+            points=question.points,
+            closes_at=closes_at,
         )
         session.add(q)
         session.flush()
@@ -142,87 +156,6 @@ def load_quiz(session: Session, *, actor: Actor, activity_id: int) -> Activity:
     )
 
 
-def do_settle(
-    session: Session,
-    *,
-    actor: Actor,
-    activity_id: int,
-    question_id: int,
-    option_id: int,
-    now: datetime,
-) -> SettleReceipt:
-    """Enter a prediction's outcome and score every prediction of that question. Settling
-    again with the same outcome changes nothing; a different outcome corrects the scores."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    activity = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
-    )
-    if mode_of(activity) is not QuizMode.PREDICTION:
-        raise Conflict(_("Quiz answers are scored at once; only predictions are settled."))
-    question = session.get(QuizQuestion, question_id, with_for_update=True)
-    if question is None or question.activity_id != activity.id:
-        raise NotFound(_("No such question in this activity."))
-    option = session.get(QuizOption, option_id)
-    if option is None or option.question_id != question.id:
-        raise InvalidInput(_("That is not an option of this question."), field="option_id")
-    changed = question.correct_option_id != option.id
-    before = question.correct_option_id
-    if changed:
-        question.correct_option_id = option.id
-        question.settled_at = now
-        # Two set-based updates: every prediction is scored, however many there are.
-        session.execute(
-            update(QuizAnswer)
-            .where(QuizAnswer.question_id == question.id)
-            .values(
-                correct=QuizAnswer.option_id == option.id,
-                points=case((QuizAnswer.option_id == option.id, question.points), else_=0),
-            )
-        )
-    answers, winners = session.execute(
-        select(func.count(), func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0))).where(
-            QuizAnswer.question_id == question.id
-        )
-    ).one()
-    if changed:
-        record_audit(
-            session,
-            actor=actor,
-            workspace_id=activity.workspace_id,
-            action="prediction.settle",
-            target_type="quiz_question",
-            target_id=question.id,
-            summary=f"{activity.title}: {question.text} → {option.label}",
-            before={"correct_option_id": before},
-            after={"correct_option_id": option.id},
-            now=now,
-        )
-        record_event(
-            session,
-            kind=EventKind.PREDICTION_SETTLED,
-            occurred_at=now,
-            workspace_id=activity.workspace_id,
-            campaign_id=activity.campaign_id,
-            activity_id=activity.id,
-            actor_type=actor.type,
-            actor_id=actor.id,
-            properties={
-                "question_id": question.id,
-                "option_id": option.id,
-                "answers": int(answers),
-                "winners": int(winners or 0),
-                "correction": before is not None,
-            },
-        )
-    return SettleReceipt(
-        question_id=question.id,
-        correct_option_id=option.id,
-        answers=int(answers),
-        winners=int(winners or 0),
-        changed=changed,
-    )
-
-
 # --- participants ------------------------------------------------------------------------------
 
 
@@ -235,12 +168,17 @@ class QuizView:
     nickname: str | None
 
 
+def is_closed(question: QuizQuestion, now: datetime) -> bool:
+    return question.closes_at is not None and now >= question.closes_at
+
+
 def _state(
     session: Session,
     *,
     activity: Activity,
     campaign: CampaignRead,
     participant_id: int | None,
+    now: datetime,
 ) -> QuizState:
     mine: dict[int, QuizAnswer] = {}
     if participant_id is not None:
@@ -263,6 +201,7 @@ def _state(
             points=q.points,
             options=[(o.id, o.label) for o in options.get(q.id, [])],
             settled=mode_of(activity) is QuizMode.PREDICTION and q.correct_option_id is not None,
+            closed=is_closed(q, now),
             my_option_id=mine[q.id].option_id if q.id in mine else None,
             my_points=mine[q.id].points if q.id in mine else None,
             my_correct=mine[q.id].correct if q.id in mine else None,
@@ -272,7 +211,9 @@ def _state(
         )
         for q in questions_of(session, activity_id=activity.id)
     ]
-    current = next((q.id for q in questions if q.my_option_id is None and not q.settled), None)
+    current = next(
+        (q.id for q in questions if q.my_option_id is None and not (q.settled or q.closed)), None
+    )
     return QuizState(
         activity_id=activity.id,
         title=activity.title,
@@ -295,7 +236,7 @@ def view_quiz(
     )
     participant = activities.participant_for(session, public=public, device_id=device_id)
     pid = participant.id if participant else None
-    state = _state(session, activity=row, campaign=public.campaign, participant_id=pid)
+    state = _state(session, activity=row, campaign=public.campaign, participant_id=pid, now=now)
     if state.current_question_id is not None and device_id:
         stamp = QuizShown(question_id=state.current_question_id, device_id=device_id, shown_at=now)
         try:
@@ -350,6 +291,8 @@ def do_answer(
     mode = mode_of(row)
     if mode is QuizMode.PREDICTION and question.correct_option_id is not None:
         raise Conflict(_("This prediction is closed: the outcome is known."), field="option")
+    if is_closed(question, now):
+        raise Conflict(_("Answers to this question are closed."), field="option")
     acting = activities.join_and_assess(
         session,
         public=public,
@@ -457,39 +400,3 @@ def _remember_entry(
             return  # a concurrent first answer made it; the nickname can follow next time
     if nickname:
         entry.nickname = nickname
-
-
-def do_review_answer(
-    session: Session,
-    *,
-    actor: Actor,
-    activity_id: int,
-    answer_id: int,
-    approve: bool,
-    now: datetime,
-) -> None:
-    """A held answer reviewed in the console: counted when approved, deleted when rejected
-    (the person may then answer that question again)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    activity = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
-    )
-    answer = session.get(QuizAnswer, answer_id)
-    if answer is None or answer.activity_id != activity.id or not answer.held:
-        raise NotFound(_("No such answer waiting for review."))
-    if approve:
-        answer.held = False
-    else:
-        session.delete(answer)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=activity.workspace_id,
-        action="quiz_answer.approve" if approve else "quiz_answer.reject",
-        target_type="quiz_answer",
-        target_id=answer_id,
-        summary=activity.title,
-        before={"held": True},
-        after={"held": False} if approve else None,
-        now=now,
-    )
