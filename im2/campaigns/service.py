@@ -264,6 +264,13 @@ def get_public_campaign(session: Session, *, slug: str) -> PublicCampaignRef | N
     return PublicCampaignRef(campaign=_to_read(campaign), workspace_id=campaign.workspace_id)
 
 
+def get_public_campaign_by_id(session: Session, *, campaign_id: int) -> PublicCampaignRef | None:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return None
+    return PublicCampaignRef(campaign=_to_read(campaign), workspace_id=campaign.workspace_id)
+
+
 def list_campaigns(
     session: Session,
     *,

@@ -26,6 +26,8 @@ class Participant(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255))
     first_campaign_id: Mapped[int | None]
     first_channel: Mapped[str | None] = mapped_column(String(32))
+    # The share code that brought this person (first touch): the edge of the share tree.
+    referred_by: Mapped[str | None] = mapped_column(String(16), index=True)
     verified_email: Mapped[str | None] = mapped_column(String(254))
     verified_phone: Mapped[str | None] = mapped_column(String(32))
     verified_at: Mapped[datetime | None]

@@ -80,6 +80,7 @@ def do_join(
         user_agent=(visitor.user_agent or "")[:255] or None,
         first_campaign_id=campaign_id,
         first_channel=visitor.channel,
+        referred_by=visitor.referrer,
     )
     try:
         with session.begin_nested():
@@ -304,3 +305,43 @@ def do_confirm_code(
         properties={"channel": channel},
     )
     return CodeCheck(True, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    participant_id: int
+    referred_by: str | None  # the share code that brought them, if any
+    channel: str | None
+    joined_at: datetime
+
+
+def list_joins(session: Session, *, workspace_id: int, campaign_id: int) -> list[Join]:
+    """Everyone who first joined through this campaign, in join order."""
+    rows = session.execute(
+        select(
+            Participant.id,
+            Participant.referred_by,
+            Participant.first_channel,
+            Participant.created_at,
+        )
+        .where(
+            Participant.workspace_id == workspace_id,
+            Participant.first_campaign_id == campaign_id,
+        )
+        .order_by(Participant.id)
+    ).all()
+    return [Join(participant_id=r[0], referred_by=r[1], channel=r[2], joined_at=r[3]) for r in rows]
+
+
+def count_participants(session: Session, *, workspace_id: int, campaign_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Participant)
+            .where(
+                Participant.workspace_id == workspace_id,
+                Participant.first_campaign_id == campaign_id,
+            )
+        )
+        or 0
+    )

@@ -110,6 +110,8 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 LimiterDep = Annotated[ActionLimiter, Depends(get_limiter)]
 
 CHANNEL_COOKIE = "im2_ch"
+REFERRER_COOKIE = "im2_ref"
+LAST_REFERRER_COOKIE = "im2_ref_last"
 
 
 def client_ip(request: Request, settings: Settings) -> str | None:
@@ -130,7 +132,8 @@ def get_visitor(request: Request, settings: SettingsDep) -> Visitor:
         ip=client_ip(request, settings),
         user_agent=request.headers.get("user-agent"),
         channel=(channel or None) and channel[:32],
-        referrer=(request.query_params.get("ref") or None),
+        # First touch: the share code of the link that first brought this browser here.
+        referrer=(request.cookies.get(REFERRER_COOKIE) or "")[:16] or None,
     )
 
 

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(length=255), nullable=True),
         sa.Column("first_campaign_id", sa.Integer(), nullable=True),
         sa.Column("first_channel", sa.String(length=32), nullable=True),
+        sa.Column("referred_by", sa.String(length=16), nullable=True),
         sa.Column("verified_email", sa.String(length=254), nullable=True),
         sa.Column("verified_phone", sa.String(length=32), nullable=True),
         sa.Column("verified_at", im2.db.UTCDateTime(timezone=True), nullable=True),
@@ -81,6 +82,45 @@ def upgrade() -> None:
             ["participant_id", "created_at"],
             unique=False,
         )
+
+    with op.batch_alter_table("participants", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_participants_referred_by"), ["referred_by"], unique=False
+        )
+
+    op.create_table(
+        "share_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("created_at", im2.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("clicks", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_share_links_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_share_links_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_share_links_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_share_links")),
+        sa.UniqueConstraint(
+            "campaign_id", "participant_id", name=op.f("uq_share_links_campaign_id_participant_id")
+        ),
+        sa.UniqueConstraint("code", name=op.f("uq_share_links_code")),
+    )
 
     op.create_table(
         "activities",
@@ -222,6 +262,10 @@ def downgrade() -> None:
     op.drop_table("activities")
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.drop_index("ix_participants_workspace_ip_created")
+
+    op.drop_table("share_links")
+    with op.batch_alter_table("participants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_participants_referred_by"))
 
     with op.batch_alter_table("participant_codes", schema=None) as batch_op:
         batch_op.drop_index("ix_participant_codes_participant_created")

@@ -1,0 +1,53 @@
+"""Console page of a campaign's sharing: links, clicks, the share tree and its figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from im2.campaigns import service as campaigns
+from im2.sharing import service
+from im2.sharing.schemas import ShareTreeNode
+from im2.web.deps import ConsoleActor, DbDep
+from im2.web.templating import render
+
+router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
+CHART_NODES = 400  # a tree chart beyond a few hundred nodes is unreadable anyway
+
+
+def tree_for_chart(edges: list[ShareTreeNode], label: str) -> dict[str, Any]:
+    """Nested {name, children} for ECharts' tree series, under one root for the campaign;
+    only people who shared or were brought in (organic non-sharers would flood the chart)."""
+    children: dict[int | None, list[int]] = {}
+    for edge in edges:
+        children.setdefault(edge.parent_id, []).append(edge.participant_id)
+    in_tree = {e.participant_id for e in edges if e.parent_id is not None}
+    in_tree |= {e.parent_id for e in edges if e.parent_id is not None}
+    budget = [CHART_NODES]
+
+    def node(pid: int) -> dict[str, Any]:
+        budget[0] -= 1
+        kids = [node(c) for c in children.get(pid, []) if budget[0] > 0]
+        return {"name": f"#{pid}", "children": kids}
+
+    roots = [pid for pid in children.get(None, []) if pid in in_tree]
+    return {"name": label, "children": [node(r) for r in roots if budget[0] > 0]}
+
+
+@router.get("/campaigns/{campaign_id}/sharing")
+def sharing(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    with db.session() as session:
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        stats = service.share_stats(session, actor=actor, campaign_id=campaign_id)
+    return render(
+        request,
+        "sharing/console.html",
+        {
+            "campaign": campaign,
+            "stats": stats,
+            "tree": tree_for_chart(stats.edges, campaign.name),
+            "nav": "campaigns",
+        },
+    )

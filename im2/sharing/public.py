@@ -1,0 +1,127 @@
+"""Share links on the participant side: /s/<code> (count, remember, redirect), the personal
+share page with its QR code."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from im2.campaigns import service as campaigns
+from im2.errors import NotFound
+from im2.i18n import _
+from im2.participation import service as participation
+from im2.sharing import service
+from im2.sharing.schemas import SHARE_CHANNELS
+from im2.web.deps import (
+    CHANNEL_COOKIE,
+    LAST_REFERRER_COOKIE,
+    REFERRER_COOKIE,
+    CsrfForm,
+    DbDep,
+    NowDep,
+    VisitorDep,
+)
+from im2.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+REFERRER_DAYS = 30
+
+
+@router.get("/s/{code}")
+def follow(request: Request, code: str, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
+    channel = (request.query_params.get("ch") or "link")[:32]
+    with db.transaction() as session:
+        found = service.do_click(
+            session, code=code, visitor=dataclasses.replace(visitor, channel=channel), now=now
+        )
+    response = RedirectResponse(f"/c/{found.campaign.slug}?ch={channel}", status_code=303)
+    age = REFERRER_DAYS * 24 * 3600
+    if not request.cookies.get(REFERRER_COOKIE):  # first touch wins the attribution
+        response.set_cookie(REFERRER_COOKIE, code, max_age=age, samesite="lax", httponly=True)
+    response.set_cookie(LAST_REFERRER_COOKIE, code, max_age=age, samesite="lax", httponly=True)
+    response.set_cookie(CHANNEL_COOKIE, channel, max_age=age, samesite="lax")
+    return response
+
+
+def _share_url(request: Request, code: str, channel: str) -> str:
+    return f"{request.app.state.settings.base_url}/s/{code}?ch={channel}"
+
+
+@router.get("/c/{slug}/share")
+def share_page(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> Response:
+    with db.session() as session:
+        found = campaigns.get_public_campaign(session, slug=slug)
+        if found is None or found.campaign.status in ("draft", "archived"):
+            raise NotFound(_("There is no campaign at this address."))
+        participant = participation.get_participant(
+            session, workspace_id=found.workspace_id, device_id=visitor.device_id
+        )
+        link = None
+        if participant is not None:
+            link = service.get_link(
+                session, campaign_id=found.campaign.id, participant_id=participant.id
+            )
+    links = (
+        [
+            (channel, label, _share_url(request, link.code, channel))
+            for channel, label in SHARE_CHANNELS
+        ]
+        if link
+        else []
+    )
+    return render(
+        request,
+        "sharing/share.html",
+        {
+            "campaign": found.campaign,
+            "joined": participant is not None,
+            "link": link,
+            "links": links,
+        },
+    )
+
+
+@router.post("/c/{slug}/share")
+def create_link(slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
+    with db.transaction() as session:
+        found = campaigns.get_public_campaign(session, slug=slug)
+        if found is None or found.campaign.status in ("draft", "archived"):
+            raise NotFound(_("There is no campaign at this address."))
+        participant = participation.get_participant(
+            session, workspace_id=found.workspace_id, device_id=visitor.device_id
+        )
+        if participant is None:
+            raise NotFound(_("Take part first; then you get your own link to share."))
+        service.do_get_link(
+            session,
+            workspace_id=found.workspace_id,
+            campaign_id=found.campaign.id,
+            participant_id=participant.id,
+            now=now,
+        )
+    return RedirectResponse(f"/c/{slug}/share", status_code=303)
+
+
+@router.get("/s/{code}/qr.{fmt}")
+def qr_code(request: Request, code: str, fmt: str, db: DbDep) -> Response:
+    with db.session() as session:
+        if service.get_link_by_code(session, code=code) is None:
+            raise NotFound(_("This share link does not exist."))
+    target = _share_url(request, code, "qr")
+    buffer = io.BytesIO()
+    if fmt == "svg":
+        qrcode.make(target, image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
+        media_type = "image/svg+xml"
+    elif fmt == "png":
+        qrcode.make(target, box_size=8, border=2).save(buffer)
+        media_type = "image/png"
+    else:
+        raise NotFound(_("Not found."))
+    return Response(
+        buffer.getvalue(), media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
+    )

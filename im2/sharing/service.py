@@ -1,0 +1,196 @@
+"""Personal share links, clicks with first-touch attribution, and the share tree's figures.
+
+Callers own the transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from im2.campaigns import service as campaigns
+from im2.campaigns.service import PublicCampaignRef
+from im2.errors import NotFound
+from im2.events.schemas import ActorType, EventKind
+from im2.events.service import record_event
+from im2.i18n import _
+from im2.participation import service as participation
+from im2.participation.schemas import Visitor
+from im2.sharing.cascade import cascade_metrics, node_metrics
+from im2.sharing.cascade_import import forest_from_edges
+from im2.sharing.models import ShareLink
+from im2.sharing.schemas import ShareLinkRead, ShareStats, ShareTreeNode
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import require
+
+# No 0/o, 1/l/i: codes are read aloud and typed from posters.
+ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_LENGTH = 10  # 31^10 ≈ 8e14: not guessable by walking the space
+
+
+def _read(row: ShareLink) -> ShareLinkRead:
+    return ShareLinkRead(
+        code=row.code,
+        campaign_id=row.campaign_id,
+        participant_id=row.participant_id,
+        created_at=row.created_at,
+        clicks=row.clicks,
+    )
+
+
+def do_get_link(
+    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int, now: datetime
+) -> ShareLinkRead:
+    """The participant's one link for this campaign, created on first request."""
+    query = select(ShareLink).where(
+        ShareLink.campaign_id == campaign_id, ShareLink.participant_id == participant_id
+    )
+    existing = session.scalar(query)
+    if existing is not None:
+        return _read(existing)
+    for _attempt in range(5):
+        row = ShareLink(
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            participant_id=participant_id,
+            code="".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)),
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            again = session.scalar(query)  # the same person in a concurrent request
+            if again is not None:
+                return _read(again)
+            continue  # a code collision: draw another
+        record_event(
+            session,
+            kind=EventKind.SHARE_CREATED,
+            occurred_at=now,
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            actor_type=ActorType.PARTICIPANT,
+            actor_id=participant_id,
+            properties={"code": row.code},
+        )
+        return _read(row)
+    raise RuntimeError("could not draw a free share code")
+
+
+def do_click(session: Session, *, code: str, visitor: Visitor, now: datetime) -> PublicCampaignRef:
+    """Count a click on a share link and record it; returns the campaign to send them to."""
+    link = session.scalar(select(ShareLink).where(ShareLink.code == code))
+    if link is None:
+        raise NotFound(_("This share link does not exist."))
+    found = campaigns.get_public_campaign_by_id(session, campaign_id=link.campaign_id)
+    if found is None or found.campaign.status in ("draft", "archived"):
+        raise NotFound(_("There is no campaign at this address."))
+    session.execute(
+        update(ShareLink).where(ShareLink.id == link.id).values(clicks=ShareLink.clicks + 1)
+    )
+    record_event(
+        session,
+        kind=EventKind.SHARE_CLICKED,
+        occurred_at=now,
+        workspace_id=link.workspace_id,
+        campaign_id=link.campaign_id,
+        actor_type=ActorType.PARTICIPANT,
+        actor_id=None,
+        channel=visitor.channel,
+        referrer=code,
+        properties={"device": visitor.device_id, "sharer": link.participant_id},
+    )
+    return found
+
+
+def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareStats:
+    require(actor, Permission.READ_CAMPAIGNS)
+    campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    links = {
+        row.code: row.participant_id
+        for row in session.scalars(select(ShareLink).where(ShareLink.campaign_id == campaign.id))
+    }
+    clicks = int(
+        session.scalar(
+            select(func.coalesce(func.sum(ShareLink.clicks), 0)).where(
+                ShareLink.campaign_id == campaign.id
+            )
+        )
+        or 0
+    )
+    joins = participation.list_joins(
+        session, workspace_id=actor.workspace_id, campaign_id=campaign.id
+    )
+    edges = [
+        ShareTreeNode(
+            participant_id=j.participant_id,
+            # A code from another campaign (or a forged cookie) is not an edge of this tree.
+            parent_id=links.get(j.referred_by) if j.referred_by else None,
+            channel=j.channel,
+            joined_at=j.joined_at,
+        )
+        for j in joins
+    ]
+    referred = sum(1 for e in edges if e.parent_id is not None)
+    empty = ShareStats(
+        links=len(links),
+        clicks=clicks,
+        participants=len(joins),
+        referred=referred,
+        k_factor=0.0,
+        cascade_size=len(joins),
+        max_depth=0,
+        max_breadth=len(joins),
+        structural_virality=None,
+        viral_cycle_hours=None,
+        edges=edges,
+        top_sharers=[],
+    )
+    if not edges:
+        return empty
+    build = forest_from_edges(
+        [e.parent_id for e in edges],
+        [e.participant_id for e in edges],
+        times=np.array([e.joined_at.timestamp() for e in edges], dtype=np.float64),
+    )
+    metrics = cascade_metrics(build.forest, invites_sent=clicks or None, invites_converted=referred)
+    descendants = node_metrics(build.forest).descendants
+    order = np.argsort(-descendants, kind="stable")[:10]
+    top = [(int(build.ids[i]), int(descendants[i])) for i in order if descendants[i] > 0]
+    cycle = metrics.viral_cycle_time
+    virality = metrics.structural_virality
+    return ShareStats(
+        links=len(links),
+        clicks=clicks,
+        participants=len(joins),
+        referred=referred,
+        k_factor=float(metrics.k.k_factor),
+        cascade_size=metrics.size,
+        max_depth=metrics.depth,
+        max_breadth=metrics.max_breadth,
+        structural_virality=None if np.isnan(virality) else float(virality),
+        viral_cycle_hours=None if np.isnan(cycle) else float(cycle) / 3600,
+        edges=edges,
+        top_sharers=top,
+    )
+
+
+def get_link(session: Session, *, campaign_id: int, participant_id: int) -> ShareLinkRead | None:
+    row = session.scalar(
+        select(ShareLink).where(
+            ShareLink.campaign_id == campaign_id, ShareLink.participant_id == participant_id
+        )
+    )
+    return None if row is None else _read(row)
+
+
+def get_link_by_code(session: Session, *, code: str) -> ShareLinkRead | None:
+    row = session.scalar(select(ShareLink).where(ShareLink.code == code))
+    return None if row is None else _read(row)

@@ -1,0 +1,88 @@
+"""Share links: a participant shares, a friend follows the link and joins, the share tree
+and K-factor count it (first touch), and QR codes render."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from im2.db import Database
+from im2.events.service import list_events
+from im2.workspaces.schemas import Role
+from tests.conftest import Brand
+from tests.test_auth import login
+from tests.test_polls import live_campaign, vote_url
+
+
+def _get_link(client: TestClient, slug: str) -> str:
+    page = client.get(f"/c/{slug}/share")
+    form = re.search(r'action="/c/[^"]+/share">.*?name="csrf_token" value="([^"]+)"', page.text)
+    if form:  # no link yet: ask for one
+        created = client.post(
+            f"/c/{slug}/share", data={"csrf_token": form.group(1)}, follow_redirects=False
+        )
+        assert created.status_code == 303
+    page_text = client.get(f"/c/{slug}/share").text
+    return re.search(r"/s/([a-z0-9]{10})\?ch=wechat", page_text).group(1)
+
+
+def test_a_friend_brought_by_a_link_counts_in_the_share_tree(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, poll_id, options = live_campaign(client, brand)
+    assert "先参与" in client.get(f"/c/{slug}/share").text  # no link before taking part
+    assert (
+        client.post(
+            vote_url(slug, poll_id), json={"options": [options[0]], "consent": True}
+        ).status_code
+        == 201
+    )
+    code = _get_link(client, slug)
+    assert _get_link(client, slug) == code  # one link per person and campaign
+
+    friend = TestClient(client.app)
+    landing = friend.get(f"/s/{code}?ch=wechat", follow_redirects=False)
+    assert landing.status_code == 303
+    assert landing.headers["location"] == f"/c/{slug}?ch=wechat"
+    assert friend.cookies.get("im2_ref") == code
+    assert (
+        friend.post(
+            vote_url(slug, poll_id), json={"options": [options[1]], "consent": True}
+        ).status_code
+        == 201
+    )
+
+    # The friend later follows someone else's link: the first touch keeps the credit.
+    other = TestClient(client.app)
+    other.post(vote_url(slug, poll_id), json={"options": [options[2]], "consent": True})
+    other_code = _get_link(other, slug)
+    friend.get(f"/s/{other_code}?ch=weibo", follow_redirects=False)
+    assert friend.cookies.get("im2_ref") == code
+
+    login(client, brand.emails[Role.ANALYST])
+    campaign_id = client.get(
+        f"/api/v1/activities/{poll_id}", headers=brand.auth(Role.OWNER)
+    ).json()["campaign_id"]
+    page = client.get(f"/console/w/acme/campaigns/{campaign_id}/sharing").text
+    assert re.search(r"邀请来的参与者</span><strong>1<", page)
+    assert '<strong id="k-factor">0.33<' in page  # 1 brought in / 3 participants
+    assert 'id="share-tree"' in page
+    with db.session() as session:
+        clicks = list_events(session, kinds=["share.clicked"])
+    assert [(e.referrer, e.channel) for e in clicks] == [(code, "wechat"), (other_code, "weibo")]
+
+
+def test_qr_codes_and_unknown_links(client: TestClient, brand: Brand) -> None:
+    slug, poll_id, options = live_campaign(client, brand)
+    client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
+    code = _get_link(client, slug)
+    png = client.get(f"/s/{code}/qr.png")
+    assert png.headers["content-type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = client.get(f"/s/{code}/qr.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in svg.content
+    assert client.get("/s/nosuchcode1").status_code == 404
+    assert client.get("/s/nosuchcode1/qr.png").status_code == 404
+    assert client.get(f"/s/{code}/qr.gif").status_code == 404
