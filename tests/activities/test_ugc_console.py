@@ -108,7 +108,7 @@ def test_jury_scores_ranking_and_winners(client: TestClient, brand: Brand) -> No
     )
     assert again.status_code == 409
     public = TestClient(client.app).get(f"/c/{SLUG}/ugc/{contest}")
-    assert "中奖名单" in public.text
+    assert "获奖作品" in public.text
     assert "第 1 名" in public.text
     assert "60% × 评委平均分 ÷ 10 + 40% × 票数 ÷ 最高票数" in public.text
 
