@@ -425,3 +425,27 @@ def test_predictions_close_at_kick_off_and_on_demand(
     # The next open question is the one a newcomer sees.
     fresh = TestClient(client.app).get(public(slug, quiz["activity_id"])).json()
     assert fresh["current_question_id"] == quiz["questions"][1]["id"]
+
+
+def test_the_public_leaderboard_refreshes_itself(client: TestClient, brand: Brand) -> None:
+    slug, campaign_id = live_campaign(client, brand)
+    quiz = add_quiz(client, brand, campaign_id)
+    url = f"/c/{slug}/quiz/{quiz['activity_id']}/leaderboard"
+    screen = TestClient(client.app)
+    page = screen.get(url)
+    assert "还没有人作答" in page.text
+    assert 'hx-trigger="every 5s"' in page.text
+    answer(TestClient(client.app), slug, quiz, 0, 0, consent=True, nickname="阿豆")
+    refreshed = screen.get(url, headers={"HX-Request": "true"})
+    assert refreshed.text.lstrip().startswith('<div id="board"')
+    assert "阿豆" in refreshed.text
+    assert "<html" not in refreshed.text
+
+
+def test_the_brand_edits_the_texts(client: TestClient, brand: Brand) -> None:
+    slug, campaign_id = live_campaign(client, brand)
+    quiz = add_quiz(client, brand, campaign_id)
+    url = f"/api/v1/quizzes/{quiz['activity_id']}"
+    edited = client.patch(url, json={"title": "咖啡冷知识"}, headers=brand.auth(Role.EDITOR))
+    assert edited.json()["title"] == "咖啡冷知识"
+    assert "咖啡冷知识" in client.get(f"/c/{slug}/quiz/{quiz['activity_id']}").text

@@ -453,3 +453,23 @@ class TestHeldResponses:
             assert done.status_code == 303
         summary = client.get(summary_url, headers=brand.auth(Role.OWNER)).json()
         assert (summary["responses"], summary["held"]) == (1, 0)
+
+
+def test_the_brand_edits_the_texts(client: TestClient, brand: Brand, db: Database, live) -> None:
+    slug, survey, _options = live
+    url = f"/api/v1/surveys/{survey['activity_id']}"
+    assert (
+        client.patch(url, json={"title": "新标题"}, headers=brand.auth(Role.VIEWER)).status_code
+        == 403
+    )
+    edited = client.patch(
+        url, json={"title": "新标题", "description": "两分钟"}, headers=brand.auth(Role.EDITOR)
+    )
+    assert edited.status_code == 200, edited.text
+    assert client.get(f"/c/{slug}/survey/{survey['activity_id']}").text.count("新标题") >= 1
+    assert (
+        client.patch(url, json={"questions": []}, headers=brand.auth(Role.EDITOR)).status_code
+        == 422
+    )
+    with db.session() as session:
+        assert len(list_events(session, kinds=["activity.updated"])) == 1

@@ -13,6 +13,7 @@ from im2.activities.formats.quiz.schemas import (
     QuizCreate,
     QuizResults,
     QuizState,
+    QuizUpdate,
     SettleReceipt,
 )
 from im2.activities.schemas import ActivityRead
@@ -33,6 +34,16 @@ def create_quiz(
     with db.transaction() as session:
         return service.do_create_quiz(
             session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/quizzes/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
+def update_quiz(
+    activity_id: int, body: QuizUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_quiz(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
         )
 
 

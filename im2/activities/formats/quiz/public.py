@@ -175,8 +175,16 @@ def leaderboard_page(
         campaign, board = reports.public_leaderboard(
             session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
         )
+    fragment = request.headers.get("hx-request") == "true"
     return render(
         request,
-        "activities/quiz/public_leaderboard.html",
-        {"campaign": campaign, "board": board, "back": quiz_path(slug, activity_id)},
+        "activities/quiz/board_live.html"
+        if fragment
+        else "activities/quiz/public_leaderboard.html",
+        {
+            "campaign": campaign,
+            "board": board,
+            "back": quiz_path(slug, activity_id),
+            "board_url": quiz_path(slug, activity_id) + "/leaderboard",
+        },
     )

@@ -157,3 +157,12 @@ class SettleReceipt(BaseModel):
     answers: int
     winners: int
     changed: bool
+
+
+class QuizUpdate(BaseModel):
+    """The texts can change at any time; questions stay as participants answered them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Text | None = None

@@ -34,6 +34,7 @@ from im2.activities.formats.quiz.schemas import (
     QuizCreate,
     QuizMode,
     QuizState,
+    QuizUpdate,
 )
 from im2.activities.formats.quiz.scoring import answer_points
 from im2.activities.models import Activity
@@ -400,3 +401,32 @@ def _remember_entry(
             return  # a concurrent first answer made it; the nickname can follow next time
     if nickname:
         entry.nickname = nickname
+
+
+def do_update_quiz(
+    session: Session, *, actor: Actor, activity_id: int, data: QuizUpdate, now: datetime
+) -> ActivityRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
+    )
+    before = {"title": row.title, "description": row.description}
+    if data.title is not None:
+        row.title = data.title
+    if data.description is not None:
+        row.description = data.description
+    after = {"title": row.title, "description": row.description}
+    changed = {k for k in after if after[k] != before[k]}
+    if changed:
+        row.updated_at = now
+        activities.record_console_write(
+            session,
+            actor=actor,
+            activity=row,
+            kind=EventKind.ACTIVITY_UPDATED,
+            action="activity.update",
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+            now=now,
+        )
+    return activities.to_read(row)

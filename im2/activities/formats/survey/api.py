@@ -11,6 +11,7 @@ from im2.activities.formats.survey.schemas import (
     SubmissionReceipt,
     SurveyCreate,
     SurveySummary,
+    SurveyUpdate,
 )
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
@@ -30,6 +31,16 @@ def create_survey(
     with db.transaction() as session:
         return service.do_create_survey(
             session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/surveys/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
+def update_survey(
+    activity_id: int, body: SurveyUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_survey(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
         )
 
 

@@ -94,6 +94,8 @@ def _page(
             "answer": view.answers.get(current.id) if current else None,
             "previous": previous,
             "step": (path.index(current) + 1) if current in path else 1,
+            # The last question on the route so far (a later skip choice may still end it).
+            "last": current is not None and bool(path) and path[-1] == current,
             "total": len(view.questions),
             "error": error,
             "consent_text": CONSENT_TEXT,

@@ -129,3 +129,12 @@ class SurveySummary(BaseModel):
     in_progress: int
     held: int
     questions: list[QuestionSummary]
+
+
+class SurveyUpdate(BaseModel):
+    """The texts can change at any time; questions stay as participants answered them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Text | None = None
