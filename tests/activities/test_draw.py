@@ -350,3 +350,49 @@ def test_console_creates_a_draw_shows_winners_and_exports(client: TestClient, br
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert [r["prize"] for r in rows] == ["保温杯"]
+
+
+def test_held_entries_wait_for_review_in_the_console(
+    client: TestClient, brand: Brand, app, db: Database
+) -> None:
+    from tests.test_auth import login
+    from tests.test_console import form_token
+
+    # A strict threshold: a new phone entering through the API (no page seen) is held.
+    app.state.settings = app.state.settings.model_copy(update={"risk_hold_threshold": 0.2})
+    campaign = live_campaign(client, brand)
+    draw_id = add_draw(client, brand, campaign["id"])
+    url = enter_url(campaign["slug"], draw_id)
+    suspicious, other = TestClient(client.app), TestClient(client.app)
+    held = suspicious.post(url, json={"consent": True}).json()
+    assert (held["held_for_review"], held["won"]) == (True, False)
+    other_held = other.post(url, json={"consent": True}).json()
+    assert other_held["held_for_review"] is True
+    page = suspicious.get(f"/c/{campaign['slug']}/draw/{draw_id}")
+    assert "你的参与正在由主办方审核" in page.text
+    assert results(client, brand, draw_id)["held"] == 2
+
+    login(client, brand.emails[Role.EDITOR])
+    detail_url = f"/console/w/acme/draw/{draw_id}"
+    admit = f"{detail_url}/review/{held['entry_id']}"
+    admitted = client.post(
+        admit,
+        data={"csrf_token": form_token(client, detail_url, admit), "decision": "approve"},
+        follow_redirects=False,
+    )
+    assert admitted.status_code == 303
+    # Admitted to an instant draw: its ticket's roll decides at once (odds 100%).
+    assert "恭喜你抽中：樱花保温杯" in suspicious.get(f"/c/{campaign['slug']}/draw/{draw_id}").text
+    other_entry = results(client, brand, draw_id)
+    assert (other_entry["entries"], other_entry["held"]) == (1, 1)
+    discard = f"{detail_url}/review/{other_held['entry_id']}"
+    client.post(
+        discard,
+        data={"csrf_token": form_token(client, detail_url, discard), "decision": "reject"},
+    )
+    seen = results(client, brand, draw_id)
+    assert (seen["entries"], seen["held"], len(seen["winners"])) == (1, 0, 1)
+    record = DrawRecord.model_validate(
+        client.get(f"/api/v1/public/campaigns/{campaign['slug']}/draws/{draw_id}/record").json()
+    )
+    assert record.entries == [held["entry_id"]]

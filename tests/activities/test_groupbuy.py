@@ -242,6 +242,12 @@ def test_open_and_join_without_javascript(client: TestClient, brand: Brand) -> N
     mine = client.get(opened.headers["location"])
     assert "你的团已开" in mine.text
     assert "还差 1 人" in mine.text
+    # The leader's box refreshes itself (HTMX) while the team fills.
+    assert 'hx-trigger="every 5s"' in mine.text
+    box = client.get(team_url, headers={"hx-request": "true"})
+    assert box.text.lstrip().startswith("{#") is False
+    assert "<html" not in box.text
+    assert 'id="team-box"' in box.text
 
     friend = TestClient(client.app)
     friend_fields = fields_of(friend, team_url)

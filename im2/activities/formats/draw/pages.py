@@ -141,6 +141,7 @@ def create_draw(
 def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         results = service.draw_results(session, actor=actor, activity_id=activity_id)
+        held = service.list_held(session, actor=actor, activity_id=activity_id)
         activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
     base_url = request.app.state.settings.base_url
@@ -151,11 +152,36 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
             "activity": activity,
             "campaign": campaign,
             "results": results,
+            "held": held,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "kind_labels": KIND_LABELS,
             "mode_labels": MODE_LABELS,
             "public_url": f"{base_url}/c/{campaign.slug}/draw/{activity.id}",
             "nav": "campaigns",
         },
+    )
+
+
+@router.post("/draw/{activity_id}/review/{entry_id}")
+def review(
+    activity_id: int,
+    entry_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        service.do_review_entry(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            entry_id=entry_id,
+            approve=form.get("decision") == "approve",
+            now=now,
+        )
+    return RedirectResponse(
+        f"/console/w/{actor.workspace_slug}/draw/{activity_id}", status_code=303
     )
 
 

@@ -42,7 +42,7 @@ from im2.events.service import record_event
 from im2.i18n import _
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.service import record_audit, require
 
 ALGORITHM = (
     "ticket = HMAC-SHA256(key=seed, message=str(entry_id)); scheduled: entries sorted by "
@@ -353,6 +353,73 @@ def do_run_draw(session: Session, *, activity_id: int, now: datetime) -> list[in
             _award(session, activity=activity, entry=entry, prize=by_id[prize_id], now=now)
     session.flush()
     return sorted(winners)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldEntry:
+    id: int
+    participant_id: int
+    created_at: datetime
+    reasons: str
+
+
+def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldEntry]:
+    row = _load_console(session, actor=actor, activity_id=activity_id)
+    entries = session.scalars(
+        select(DrawEntry)
+        .where(DrawEntry.activity_id == row.id, DrawEntry.held.is_(True))
+        .order_by(DrawEntry.id)
+    )
+    return [
+        HeldEntry(
+            id=e.id,
+            participant_id=e.participant_id,
+            created_at=e.created_at,
+            reasons=e.risk_reasons or "",
+        )
+        for e in entries
+    ]
+
+
+def do_review_entry(
+    session: Session, *, actor: Actor, activity_id: int, entry_id: int, approve: bool, now: datetime
+) -> None:
+    """A held entry reviewed in the console: admitted to the draw, or discarded. An instant
+    draw decides an admitted entry then, by the same roll of its ticket; a scheduled draw that
+    has taken place admits nobody (its published list of entries is final)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.DRAW
+    )
+    entry = session.get(DrawEntry, entry_id)
+    if entry is None or entry.activity_id != row.id or not entry.held:
+        raise NotFound(_("No such entry waiting for review."))
+    draw = load_draw(session, activity_id=row.id)
+    if approve:
+        if draw.mode == DrawMode.SCHEDULED.value and draw.drawn_at is not None:
+            raise Conflict(_("The draw has taken place; its list of entries is final."))
+        entry.held = False
+        session.flush()
+        if draw.mode == DrawMode.INSTANT.value:
+            prizes = prizes_of(session, activity_id=row.id)
+            picked = core.instant_pick(draw.seed, entry.id, terms_of(prizes))
+            chosen = next((p for p in prizes if p.id == picked), None)
+            if chosen is not None and take_unit(session, prize_id=chosen.id):
+                _award(session, activity=row, entry=entry, prize=chosen, now=now)
+    else:
+        session.delete(entry)
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=row.workspace_id,
+        action="draw_entry.approve" if approve else "draw_entry.reject",
+        target_type="draw_entry",
+        target_id=entry_id,
+        summary=row.title,
+        before={"held": True},
+        after={"held": False} if approve else None,
+        now=now,
+    )
 
 
 # --- participants ------------------------------------------------------------------------------

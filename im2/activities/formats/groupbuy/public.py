@@ -210,6 +210,7 @@ def team_page(
         device_id=visitor.device_id,
         now=now,
         notice=notice,
+        fragment=request.headers.get("hx-request") == "true",  # the members' refresh
     )
     return remember_channel(request, response)
 

@@ -44,6 +44,13 @@ from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
 OPEN_TEAMS_SHOWN = 5
+# Team codes are read aloud and typed from screenshots: no 0/O, 1/I/L, and no punctuation.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
 def offer_of(activity: Activity) -> Offer:
@@ -351,7 +358,7 @@ def do_open_team(
     offer = offer_of(row)
     team = GroupbuyTeam(
         activity_id=row.id,
-        code=secrets.token_urlsafe(6),
+        code=new_code(),
         leader_id=pid,
         size=offer.team_size,
         member_count=1,
