@@ -9,6 +9,8 @@ from starlette.responses import RedirectResponse, Response
 from im2.activities import service
 from im2.activities.formats import format_modules
 from im2.activities.schemas import KIND_LABELS
+from im2.participation import comments
+from im2.participation.schemas import CONSENT_TEXT
 from im2.web.deps import DbDep, remember_channel
 from im2.web.templating import render
 
@@ -17,8 +19,13 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/c/{slug}")
 def campaign_page(request: Request, slug: str, db: DbDep) -> Response:
+    device_id = getattr(request.state, "device_id", "") or ""
     with db.session() as session:
         public = service.get_public_campaign(session, slug=slug)
+        joined = service.participant_for(session, public=public, device_id=device_id) is not None
+        thread = comments.list_comments(
+            session, target_type="campaign", target_id=public.campaign.id
+        )
     response = render(
         request,
         "activities/public_campaign.html",
@@ -26,6 +33,13 @@ def campaign_page(request: Request, slug: str, db: DbDep) -> Response:
             "public": public,
             "closed_reason": service.closed_reason(public.campaign),
             "kind_labels": KIND_LABELS,
+            "comments": thread,
+            "target_type": "campaign",
+            "target_id": public.campaign.id,
+            "slug": slug,
+            "back": f"/c/{slug}",
+            "needs_consent": not joined,
+            "consent_text": CONSENT_TEXT,
         },
     )
     return remember_channel(request, response)

@@ -56,3 +56,40 @@ class VerificationCode(Base):
     __table_args__ = (
         Index("ix_participant_codes_participant_created", "participant_id", "created_at"),
     )
+
+
+class Comment(Base):
+    """A participant's comment on a campaign, an activity or a UGC entry."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int]
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10))
+    flag_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    likes: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        Index("ix_comments_target", "target_type", "target_id", "status"),
+        Index("ix_comments_campaign_status", "campaign_id", "status"),
+    )
+
+
+class Like(Base):
+    """One like per participant and thing liked: the unique index is the rule."""
+
+    __tablename__ = "likes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("participant_id", "target_type", "target_id"),)

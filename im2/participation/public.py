@@ -8,9 +8,9 @@ from starlette.responses import RedirectResponse, Response
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.db import on_commit
-from im2.errors import IM2Error, NotFound
+from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _
-from im2.participation import service
+from im2.participation import comments, service
 from im2.participation.schemas import CONSENT_TEXT
 from im2.participation.senders import CodeSender
 from im2.web.deps import CsrfForm, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
@@ -192,3 +192,104 @@ def verify(
             status_code=422,
         )
     return RedirectResponse(f"/c/{slug}/me?done=verified", status_code=303)
+
+
+def _back(slug: str, value: object) -> str:
+    """Only back to a page of this campaign: the form cannot be used as an open redirect."""
+    back = str(value or "")
+    return back if back.startswith(f"/c/{slug}") and "//" not in back else f"/c/{slug}"
+
+
+@router.post("/c/{slug}/comments")
+def post_comment(
+    request: Request,
+    slug: str,
+    form: CsrfForm,
+    db: DbDep,
+    visitor: VisitorDep,
+    limiter: LimiterDep,
+    now: NowDep,
+) -> Response:
+    campaign, workspace_id = _campaign(db, slug)
+    back = _back(slug, form.get("back"))
+    try:
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        if campaign.status != "live":
+            raise IM2Error(_("Comments are open while the campaign is live."))
+        with db.transaction() as session:
+            participant = service.do_join(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                now=now,
+            )
+            posted = comments.do_comment(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                target_type=str(form.get("target_type", "")),
+                target_id=_int(form.get("target_id")),
+                participant_id=participant.id,
+                text=str(form.get("text", "")),
+                now=now,
+            )
+    except IM2Error as exc:
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.message},
+            status_code=exc.status_code,
+        )
+    note = "pending" if posted.status is comments.CommentStatus.PENDING else "posted"
+    return RedirectResponse(f"{back}{'&' if '?' in back else '?'}comment={note}", status_code=303)
+
+
+@router.post("/c/{slug}/likes")
+def like(
+    request: Request,
+    slug: str,
+    form: CsrfForm,
+    db: DbDep,
+    visitor: VisitorDep,
+    limiter: LimiterDep,
+    now: NowDep,
+) -> Response:
+    campaign, workspace_id = _campaign(db, slug)
+    back = _back(slug, form.get("back"))
+    try:
+        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+        with db.transaction() as session:
+            participant = service.do_join(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                now=now,
+            )
+            comments.do_like(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                target_type=str(form.get("target_type", "")),
+                target_id=_int(form.get("target_id")),
+                participant_id=participant.id,
+                now=now,
+            )
+    except IM2Error as exc:
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.message},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(back, status_code=303)
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise InvalidInput(_("The value is not valid."), field="target_id") from None

@@ -123,6 +123,69 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "comments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("target_type", sa.String(length=16), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.String(length=500), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("flag_reason", sa.String(length=200), nullable=True),
+        sa.Column("created_at", im2.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("likes", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_comments_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_comments_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_comments_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
+    )
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_comments_campaign_status", ["campaign_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            "ix_comments_target", ["target_type", "target_id", "status"], unique=False
+        )
+
+    op.create_table(
+        "likes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("target_type", sa.String(length=16), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", im2.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_likes_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_likes")),
+        sa.UniqueConstraint(
+            "participant_id",
+            "target_type",
+            "target_id",
+            name=op.f("uq_likes_participant_id_target_type_target_id"),
+        ),
+    )
+
+    op.create_table(
         "activities",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
@@ -263,6 +326,12 @@ def downgrade() -> None:
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.drop_index("ix_participants_workspace_ip_created")
 
+    op.drop_table("likes")
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.drop_index("ix_comments_target")
+        batch_op.drop_index("ix_comments_campaign_status")
+
+    op.drop_table("comments")
     op.drop_table("share_links")
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_participants_referred_by"))

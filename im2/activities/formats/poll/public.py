@@ -16,6 +16,7 @@ from im2.activities.schemas import ActivityKind
 from im2.errors import Forbidden, IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
+from im2.participation import comments
 from im2.participation.schemas import CONSENT_TEXT
 from im2.web.deps import (
     CsrfForm,
@@ -56,10 +57,20 @@ def _page(
         view = service.view_poll(
             session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
         )
+        thread = (
+            []
+            if fragment
+            else comments.list_comments(session, target_type="activity", target_id=activity_id)
+        )
     return render(
         request,
         "activities/poll/poll_box.html" if fragment else "activities/poll/public_poll.html",
         {
+            "comments": thread,
+            "target_type": "activity",
+            "target_id": activity_id,
+            "slug": slug,
+            "back": poll_path(slug, activity_id),
             "view": view,
             "error": error,
             "notice": notice,
