@@ -310,3 +310,26 @@ def test_console_create_moderate_present_and_export(client: TestClient, brand: B
     ]
     queue = client.get(f"{detail_url}/queue")
     assert "没有待审核的内容" in queue.text
+
+
+def test_htmx_actions_swap_the_box(client: TestClient, brand: Brand) -> None:
+    slug, _cid, qa = make_qa(client, brand)
+    url = f"/c/{slug}/qa/{qa}"
+    fields = page_fields(client, url)
+    htmx = {"HX-Request": "true"}
+    asked = client.post(
+        f"{url}/ask?sort=time",
+        data={**fields, "text": "有燕麦奶吗？", "consent": "yes"},
+        headers=htmx,
+    )
+    assert asked.status_code == 200
+    assert asked.text.startswith('<div id="qa-box">')
+    assert "感谢提问" in asked.text
+    qid = int(re.findall(r'data-question="(\d+)"', asked.text)[0])
+    upvoted = client.post(f"{url}/questions/{qid}/upvote", data=fields, headers=htmx)
+    assert upvoted.status_code == 200
+    assert "点赞成功" in upvoted.text
+    twice = client.post(f"{url}/questions/{qid}/upvote", data=fields, headers=htmx)
+    assert twice.status_code == 409
+    assert twice.text.startswith('<div id="qa-box">')
+    assert "你已经为这个问题点过赞了" in twice.text

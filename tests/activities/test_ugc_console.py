@@ -284,3 +284,24 @@ def test_media_names_cannot_escape(client: TestClient, brand: Brand, tmp_path: P
     _cid, contest = make_contest(client, brand)
     for name in ("..%2F..%2Fetc%2Fpasswd", "x.jpg", "AAAAAAAAAAAAAAAAAAAA.gif"):
         assert client.get(f"/media/ugc/{contest}/{name}").status_code == 404
+
+
+def test_htmx_votes_swap_the_gallery_and_show_errors(client: TestClient, brand: Brand) -> None:
+    _cid, contest = make_contest(client, brand, auto_approve=True)
+    entry = submit(TestClient(client.app), contest, caption="春日第一杯").json()["entry"]
+    url = f"/c/{SLUG}/ugc/{contest}"
+    fields = _fields(client, url)
+    htmx = {"HX-Request": "true"}
+    vote_url = f"{url}/entries/{entry['id']}/vote"
+    first = client.post(vote_url, data=fields, headers=htmx)
+    assert first.status_code == 422
+    assert "<html" not in first.text  # a fragment for the gallery, with the consent to give
+    assert f'action="{vote_url}"' in first.text
+    voted = client.post(vote_url, data={**fields, "consent": "yes"}, headers=htmx)
+    assert voted.status_code == 200
+    assert "投票成功" in voted.text
+    assert "♥ 1" in voted.text
+    twice = client.post(vote_url, data=fields, headers=htmx)
+    assert twice.status_code == 409
+    assert "你今天已经给这件作品投过票了" in twice.text
+    assert "<html" not in twice.text

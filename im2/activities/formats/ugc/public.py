@@ -146,6 +146,7 @@ def _failed(
 ) -> Response:
     if isinstance(exc, NotFound):
         raise exc
+    htmx = request.headers.get("hx-request") == "true"
     return _page(
         request,
         slug=slug,
@@ -153,6 +154,7 @@ def _failed(
         db=db,
         device_id=device_id,
         now=now,
+        template="activities/ugc/gallery.html" if htmx else "activities/ugc/public_ugc.html",
         values=values,
         error=exc.message,
         error_field=exc.field,
