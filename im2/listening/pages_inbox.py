@@ -66,6 +66,10 @@ def inbox_page(
         )
         counts = inbox.inbox_counts(session, actor=actor)
         members = inbox.assignable_members(session, actor=actor, now=now)
+        metrics = {
+            "person": inbox.response_times(session, actor=actor, by="person"),
+            "topic": inbox.response_times(session, actor=actor, by="topic"),
+        }
     return render(
         request,
         "listening/inbox.html",
@@ -75,6 +79,7 @@ def inbox_page(
             "page": page,
             "counts": counts,
             "members": members,
+            "metrics": metrics,
             "chosen": chosen,
             "now": now,
             "base": base_url(actor),

@@ -94,7 +94,7 @@ def test_every_page_renders_for_an_analyst(
         f"{BASE}/mentions?topic={ids['topic']}&language=zh": ["海尔冰箱"],
         f"{BASE}/topics": ["海尔 OR Haier", "本品牌", "竞品"],
         f"{BASE}/alerts": ["热词", "代表性帖子", "粉丝最多的作者", "危机预案"],
-        f"{BASE}/inbox": ["工单收件箱", "公开回复"],
+        f"{BASE}/inbox": ["工单收件箱", "公开回复", "响应时长"],
         f"{BASE}/inbox?status=new&priority=normal": ["爆炸了"],
         f"{BASE}/inbox/{ids['item']}": ["升级流程", "回复时限", "备注与回复"],
         f"{BASE}/reply-templates": ["致歉"],
@@ -240,6 +240,11 @@ def test_an_editor_works_through_every_form(
     item = client.get(f"/api/v1/inbox/{ids['item']}", headers=owner).json()
     assert [n["kind"] for n in item["notes"]] == ["note", "reply"]
     assert item["status"] == "replied"
+    person = re.search(
+        r'<table class="stack" data-by="person">.*?</table>', client.get(f"{BASE}/inbox").text, re.S
+    )
+    assert person
+    assert re.search(r">Editor</td>\s*<td[^>]*>1</td>\s*<td[^>]*>0 分钟</td>", person.group(0))
 
     templates = f"{BASE}/reply-templates"
     response = _post(client, templates, templates, {"name": "感谢", "body": "谢谢支持！"})
