@@ -208,3 +208,62 @@ def test_console_creates_a_check_in_and_exports(client: TestClient, brand: Brand
     export = client.get(f"/console/w/acme/checkin/{activity_id}/export.csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert [(r["day"], r["streak"]) for r in rows] == [("2026-03-02", "1")]
+
+
+def test_held_check_ins_stay_off_the_leaderboard_until_counted(
+    client: TestClient, brand: Brand, app, clock: ManualClock, db: Database
+) -> None:
+    from tests.test_auth import login
+    from tests.test_console import form_token
+
+    # A strict threshold: a new phone checking in through the API (no page seen) is held.
+    app.state.settings = app.state.settings.model_copy(update={"risk_hold_threshold": 0.2})
+    campaign = live_campaign(client, brand)
+    activity_id = add_checkin(client, brand, campaign["id"], milestones=[1])
+    phone = TestClient(client.app)
+    held = phone.post(check_in_url(campaign["slug"], activity_id), json={"consent": True})
+    assert held.json()["held_for_review"] is True
+    assert held.json()["milestone"] is None
+    assert stats(client, brand, activity_id)["leaderboard"] == []
+
+    login(client, brand.emails[Role.EDITOR])
+    detail = f"/console/w/acme/checkin/{activity_id}"
+    page = client.get(detail)
+    assert "待审核" in page.text
+    checkin_id = re.search(rf"{detail}/review/(\d+)", page.text).group(1)
+    action = f"{detail}/review/{checkin_id}"
+    counted = client.post(
+        action,
+        data={"csrf_token": form_token(client, detail, action), "decision": "approve"},
+        follow_redirects=False,
+    )
+    assert counted.status_code == 303
+    board = stats(client, brand, activity_id)
+    assert [(r["current_streak"], r["total_days"]) for r in board["leaderboard"]] == [(1, 1)]
+    assert board["held"] == 0
+    with db.session() as session:
+        milestone = list_events(session, kinds=["checkin.milestone"])
+    assert [e.properties["milestone"] for e in milestone] == [1]
+
+
+def test_milestones_can_be_changed_for_the_check_ins_to_come(
+    client: TestClient, brand: Brand, clock: ManualClock, db: Database
+) -> None:
+    campaign = live_campaign(client, brand)
+    activity_id = add_checkin(client, brand, campaign["id"], milestones=[5])
+    url = check_in_url(campaign["slug"], activity_id)
+    phone = TestClient(client.app)
+    assert phone.post(url, json={"consent": True}).json()["milestone"] is None
+    edited = client.patch(
+        f"/api/v1/checkins/{activity_id}",
+        json={"milestones": [2, 2, 4], "title": "晨间打卡"},
+        headers=brand.auth(Role.EDITOR),
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["settings"]["milestones"] == [2, 4]
+    bad = client.patch(
+        f"/api/v1/checkins/{activity_id}", json={"milestones": [0]}, headers=brand.auth(Role.EDITOR)
+    )
+    assert bad.status_code == 422
+    clock.advance(timedelta(days=1))
+    assert phone.post(url, json={}).json()["milestone"] == 2

@@ -396,3 +396,21 @@ def test_held_entries_wait_for_review_in_the_console(
         client.get(f"/api/v1/public/campaigns/{campaign['slug']}/draws/{draw_id}/record").json()
     )
     assert record.entries == [held["entry_id"]]
+
+
+def test_the_texts_can_be_edited_by_editors_only(client: TestClient, brand: Brand) -> None:
+    campaign = live_campaign(client, brand)
+    draw_id = add_draw(client, brand, campaign["id"])
+    url = f"/api/v1/draws/{draw_id}"
+    denied = client.patch(url, json={"title": "改名"}, headers=brand.auth(Role.VIEWER))
+    assert denied.status_code == 403
+    assert (
+        client.patch(url, json={"mode": "scheduled"}, headers=brand.auth(Role.EDITOR)).status_code
+        == 422
+    )
+    edited = client.patch(
+        url, json={"title": "樱花季幸运抽奖（加量）"}, headers=brand.auth(Role.EDITOR)
+    )
+    assert edited.status_code == 200
+    assert edited.json()["title"] == "樱花季幸运抽奖（加量）"
+    assert "樱花季幸运抽奖（加量）" in client.get(f"/c/{campaign['slug']}/draw/{draw_id}").text

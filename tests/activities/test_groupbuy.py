@@ -304,3 +304,16 @@ def test_console_creates_an_offer_lists_teams_and_exports(client: TestClient, br
     export = client.get(f"/console/w/acme/groupbuy/{offer_id}/export.csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert [(r["team"], r["leader"], r["team_status"]) for r in rows] == [(code, "True", "open")]
+
+
+def test_the_texts_can_be_edited_but_not_the_team_rule(client: TestClient, brand: Brand) -> None:
+    campaign = live_campaign(client, brand)
+    offer_id = add_offer(client, brand, campaign["id"])
+    url = f"/api/v1/groupbuys/{offer_id}"
+    assert (
+        client.patch(url, json={"team_size": 5}, headers=brand.auth(Role.EDITOR)).status_code == 422
+    )
+    edited = client.patch(url, json={"description": "限量 100 份"}, headers=brand.auth(Role.EDITOR))
+    assert edited.status_code == 200
+    assert edited.json()["settings"]["team_size"] == 3
+    assert "限量 100 份" in client.get(f"/c/{campaign['slug']}/groupbuy/{offer_id}").text

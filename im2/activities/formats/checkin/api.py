@@ -11,6 +11,7 @@ from im2.activities.formats.checkin.schemas import (
     CheckinIn,
     CheckinReceipt,
     CheckinStats,
+    CheckinUpdate,
     MyCheckins,
 )
 from im2.activities.schemas import ActivityRead
@@ -32,6 +33,18 @@ def create_checkin(
     with db.transaction() as session:
         return service.do_create_checkin(
             session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch(
+    "/checkins/{activity_id}", response_model=ActivityRead, summary="Edit the texts or milestones"
+)
+def update_checkin(
+    activity_id: int, body: CheckinUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_checkin(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
         )
 
 

@@ -114,6 +114,7 @@ def detail(
         stats = service.checkin_stats(
             session, actor=actor, activity_id=activity_id, campaign=campaign, now=now
         )
+        held = service.list_held(session, actor=actor, activity_id=activity_id)
     base_url = request.app.state.settings.base_url
     return render(
         request,
@@ -122,10 +123,35 @@ def detail(
             "activity": activity,
             "campaign": campaign,
             "stats": stats,
+            "held": held,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "kind_labels": KIND_LABELS,
             "public_url": f"{base_url}/c/{campaign.slug}/checkin/{activity.id}",
             "nav": "campaigns",
         },
+    )
+
+
+@router.post("/checkin/{activity_id}/review/{checkin_id}")
+def review(
+    activity_id: int,
+    checkin_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        service.do_review_checkin(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            checkin_id=checkin_id,
+            approve=form.get("decision") == "approve",
+            now=now,
+        )
+    return RedirectResponse(
+        f"/console/w/{actor.workspace_slug}/checkin/{activity_id}", status_code=303
     )
 
 

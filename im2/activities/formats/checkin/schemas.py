@@ -12,6 +12,12 @@ from im2.i18n import _
 DEFAULT_MILESTONES = [3, 7, 14]
 
 
+def check_milestones(value: list[int]) -> list[int]:
+    if any(m < 1 or m > 366 for m in value):
+        raise ValueError(_("Milestones are streak lengths between 1 and 366 days."))
+    return sorted(set(value))
+
+
 class CheckinCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -22,9 +28,7 @@ class CheckinCreate(BaseModel):
     @field_validator("milestones")
     @classmethod
     def _sorted_positive(cls, value: list[int]) -> list[int]:
-        if any(m < 1 or m > 366 for m in value):
-            raise ValueError(_("Milestones are streak lengths between 1 and 366 days."))
-        return sorted(set(value))
+        return check_milestones(value)
 
 
 class CheckinIn(BaseModel):
@@ -81,3 +85,18 @@ class MyCheckins(BaseModel):
     month: str  # YYYY-MM
     weeks: list[list[CalendarDay]]
     last_check_in: datetime | None
+
+
+class CheckinUpdate(BaseModel):
+    """Texts, and the milestones (they only decide events from the next check-in on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Text | None = None
+    milestones: list[int] | None = Field(default=None, max_length=20)
+
+    @field_validator("milestones")
+    @classmethod
+    def _sorted_positive(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else check_milestones(value)

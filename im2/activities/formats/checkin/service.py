@@ -25,19 +25,20 @@ from im2.activities.formats.checkin.schemas import (
     CheckinCreate,
     CheckinReceipt,
     CheckinStats,
+    CheckinUpdate,
     MyCheckins,
     StreakRow,
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import Conflict
+from im2.errors import Conflict, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.service import record_audit, require
 
 LEADERBOARD_SIZE = 50
 
@@ -86,6 +87,37 @@ def do_create_checkin(
         settings={"milestones": data.milestones},
         now=now,
     )
+    return activities.to_read(row)
+
+
+def do_update_checkin(
+    session: Session, *, actor: Actor, activity_id: int, data: CheckinUpdate, now: datetime
+) -> ActivityRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.CHECKIN
+    )
+    before = {"title": row.title, "description": row.description, **row.settings}
+    if data.title is not None:
+        row.title = data.title
+    if data.description is not None:
+        row.description = data.description
+    if data.milestones is not None:
+        row.settings = {**row.settings, "milestones": data.milestones}
+    after = {"title": row.title, "description": row.description, **row.settings}
+    changed = {k for k in after if after[k] != before.get(k)}
+    if changed:
+        row.updated_at = now
+        activities.record_console_write(
+            session,
+            actor=actor,
+            activity=row,
+            kind=EventKind.ACTIVITY_UPDATED,
+            action="activity.update",
+            before={k: before.get(k) for k in changed},
+            after={k: after[k] for k in changed},
+            now=now,
+        )
     return activities.to_read(row)
 
 
@@ -184,6 +216,85 @@ def export_checkins(
             "held_for_review": day.held,
             "risk_reasons": day.risk_reasons or "",
         }
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCheckin:
+    id: int
+    participant_id: int
+    day: str
+    streak: int
+    created_at: datetime
+    reasons: str
+
+
+def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldCheckin]:
+    row = _load_console(session, actor=actor, activity_id=activity_id)
+    days = session.scalars(
+        select(CheckinDay)
+        .where(CheckinDay.activity_id == row.id, CheckinDay.held.is_(True))
+        .order_by(CheckinDay.id)
+    )
+    return [
+        HeldCheckin(
+            id=d.id,
+            participant_id=d.participant_id,
+            day=d.day,
+            streak=d.streak,
+            created_at=d.created_at,
+            reasons=d.risk_reasons or "",
+        )
+        for d in days
+    ]
+
+
+def do_review_checkin(
+    session: Session,
+    *,
+    actor: Actor,
+    activity_id: int,
+    checkin_id: int,
+    approve: bool,
+    now: datetime,
+) -> None:
+    """A held check-in reviewed in the console: counted (and its milestone, if it reached one,
+    recorded now), or discarded. Later days keep the streak they were given, as the participant
+    saw it."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.CHECKIN
+    )
+    day = session.get(CheckinDay, checkin_id)
+    if day is None or day.activity_id != row.id or not day.held:
+        raise NotFound(_("No such check-in waiting for review."))
+    if approve:
+        day.held = False
+        if day.streak in milestones_of(row):
+            record_event(
+                session,
+                kind=EventKind.STREAK_MILESTONE,
+                occurred_at=now,
+                workspace_id=row.workspace_id,
+                campaign_id=row.campaign_id,
+                activity_id=row.id,
+                actor_type=ActorType.PARTICIPANT,
+                actor_id=day.participant_id,
+                properties={"milestone": day.streak, "day": day.day, "reviewed": True},
+            )
+    else:
+        session.delete(day)
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=row.workspace_id,
+        action="checkin.approve" if approve else "checkin.reject",
+        target_type="checkin",
+        target_id=checkin_id,
+        summary=row.title,
+        before={"held": True},
+        after={"held": False} if approve else None,
+        now=now,
+    )
 
 
 # --- participants ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from im2.activities.formats.draw.schemas import (
     DrawCreate,
     DrawRecord,
     DrawResults,
+    DrawUpdate,
     EnterIn,
     EntryReceipt,
 )
@@ -30,6 +31,16 @@ def create_draw(
     with db.transaction() as session:
         return service.do_create_draw(
             session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/draws/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
+def update_draw(
+    activity_id: int, body: DrawUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_draw(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
         )
 
 

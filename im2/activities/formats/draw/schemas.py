@@ -106,3 +106,12 @@ class DrawRecord(BaseModel):
     prizes: list[PrizeRead]
     entries: list[int]
     winners: dict[int, int]  # entry id → prize id
+
+
+class DrawUpdate(BaseModel):
+    """The texts can be corrected at any time; the rules that entries were made under cannot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Text | None = None

@@ -8,6 +8,7 @@ from im2.activities.formats.groupbuy import service
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyCreate,
     GroupbuyStats,
+    GroupbuyUpdate,
     TeamJoinIn,
     TeamRead,
 )
@@ -30,6 +31,16 @@ def create_groupbuy(
     with db.transaction() as session:
         return service.do_create_groupbuy(
             session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.patch("/groupbuys/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
+def update_groupbuy(
+    activity_id: int, body: GroupbuyUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ActivityRead:
+    with db.transaction() as session:
+        return service.do_update_groupbuy(
+            session, actor=actor, activity_id=activity_id, data=body, now=now
         )
 
 

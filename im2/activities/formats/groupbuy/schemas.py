@@ -93,3 +93,12 @@ class GroupbuyStats(BaseModel):
     members: int
     buyers: int  # members of succeeded teams
     rows: list[TeamRow]
+
+
+class GroupbuyUpdate(BaseModel):
+    """The texts can be corrected at any time; the rules that entries were made under cannot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Text | None = None

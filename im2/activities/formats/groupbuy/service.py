@@ -27,6 +27,7 @@ from im2.activities.formats.groupbuy.models import GroupbuyMember, GroupbuyTeam
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyCreate,
     GroupbuyStats,
+    GroupbuyUpdate,
     Offer,
     TeamRead,
     TeamRow,
@@ -185,6 +186,35 @@ def do_create_groupbuy(
         settings=offer.model_dump(mode="json"),
         now=now,
     )
+    return activities.to_read(row)
+
+
+def do_update_groupbuy(
+    session: Session, *, actor: Actor, activity_id: int, data: GroupbuyUpdate, now: datetime
+) -> ActivityRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = activities.load_activity(
+        session, actor=actor, activity_id=activity_id, kind=ActivityKind.GROUPBUY
+    )
+    before = {"title": row.title, "description": row.description, **row.settings}
+    if data.title is not None:
+        row.title = data.title
+    if data.description is not None:
+        row.description = data.description
+    after = {"title": row.title, "description": row.description, **row.settings}
+    changed = {k for k in after if after[k] != before.get(k)}
+    if changed:
+        row.updated_at = now
+        activities.record_console_write(
+            session,
+            actor=actor,
+            activity=row,
+            kind=EventKind.ACTIVITY_UPDATED,
+            action="activity.update",
+            before={k: before.get(k) for k in changed},
+            after={k: after[k] for k in changed},
+            now=now,
+        )
     return activities.to_read(row)
 
 
