@@ -49,6 +49,13 @@ def photo(fmt: str = "JPEG", *, size: tuple[int, int] = (120, 90), gps: bool = F
     return buffer.getvalue()
 
 
+def bomb(side: int) -> bytes:
+    """A tiny file that would decode to side × side pixels (a decompression bomb)."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def make_contest(
     client: TestClient, brand: Brand, *, status: str = "live", **settings: object
 ) -> tuple[int, int]:
@@ -195,6 +202,8 @@ def test_daily_allowance_across_entries(client: TestClient, brand: Brand) -> Non
             "too large",
         ),
         (lambda: b"", "empty.jpg", "image/jpeg", "Choose a photo"),
+        (lambda: bomb(9500), "bomb.png", "image/png", "too many pixels"),
+        (lambda: bomb(14000), "bigger-bomb.png", "image/png", "too many pixels"),
         (lambda: photo("PNG")[:60], "cut.png", "image/png", "not an image"),
     ],
 )
