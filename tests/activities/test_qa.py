@@ -333,3 +333,33 @@ def test_htmx_actions_swap_the_box(client: TestClient, brand: Brand) -> None:
     assert twice.status_code == 409
     assert twice.text.startswith('<div id="qa-box">')
     assert "你已经为这个问题点过赞了" in twice.text
+
+
+def test_risky_actions_are_held_until_a_moderator_counts_them(
+    client: TestClient, brand: Brand, app
+) -> None:
+    from tests.test_auth import login
+    from tests.test_console import form_token
+
+    slug, _cid, qa = make_qa(client, brand)
+    # Any first action without a page view is now risky enough to hold.
+    app.state.settings = app.state.settings.model_copy(update={"risk_hold_threshold": 0.1})
+    asked = client.post(ask_url(slug, qa), json={"text": "真的有优惠吗？", "consent": True}).json()
+    assert asked["visible"] is False
+    qid = asked["question"]["id"]
+    moderation(client, brand, qa, qid, "approve")
+    held = TestClient(client.app).post(upvote_url(slug, qa, qid), json={"consent": True}).json()
+    assert held["held_for_review"] is True
+    assert held["upvotes"] == 0
+
+    login(client, brand.emails[Role.EDITOR])
+    base = f"/console/w/acme/qa/{qa}"
+    queue = client.get(f"{base}/queue").text
+    assert "(+1 存疑待复核)" in queue
+    assert "计入待复核点赞" in queue
+    url = f"{base}/questions/{qid}?sort=votes"
+    client.post(url, data={"csrf_token": form_token(client, base, url), "action": "approve"})
+    assert client.get(ask_url(slug, qa)).json()["questions"][0]["upvotes"] == 1
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{base}/export.csv").text.lstrip("\ufeff"))))
+    assert rows[0]["held_upvotes"] == "0"
+    assert "new device" in rows[0]["risk_reasons"]

@@ -305,3 +305,29 @@ def test_htmx_votes_swap_the_gallery_and_show_errors(client: TestClient, brand: 
     assert twice.status_code == 409
     assert "你今天已经给这件作品投过票了" in twice.text
     assert "<html" not in twice.text
+
+
+def test_risky_entries_and_votes_are_held(client: TestClient, brand: Brand, app) -> None:
+    _cid, contest = make_contest(client, brand, auto_approve=True)
+    app.state.settings = app.state.settings.model_copy(update={"risk_hold_threshold": 0.1})
+    sent = submit(TestClient(client.app), contest, caption="第一次来").json()
+    assert sent["in_gallery"] is False  # a risky entry waits, even with auto-approval
+    assert "risky action" in sent["entry"]["flags"]
+    entry_id = sent["entry"]["id"]
+    approve(client, brand, contest, entry_id)
+    vote = TestClient(client.app).post(
+        f"/api/v1/public/campaigns/{SLUG}/ugcs/{contest}/entries/{entry_id}/votes",
+        json={"consent": True},
+    )
+    assert vote.json()["held_for_review"] is True
+    assert vote.json()["votes"] == 0
+
+    login(client, brand.emails[Role.EDITOR])
+    base = f"/console/w/acme/ugc/{contest}"
+    assert "(+1 存疑待复核)" in client.get(base).text
+    url = f"{base}/entries/{entry_id}/count-held"
+    counted = client.post(url, data={"csrf_token": form_token(client, base, url)})
+    assert counted.status_code == 200  # after the redirect
+    assert "存疑待复核" not in counted.text
+    ranking = client.get(f"/api/v1/ugcs/{contest}/ranking", headers=brand.auth(Role.OWNER))
+    assert ranking.json()["entries"][0]["entry"]["votes"] == 1

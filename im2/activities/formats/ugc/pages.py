@@ -137,6 +137,7 @@ def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> 
         )
         ranking = review.get_ranking(session, actor=actor, activity_id=activity_id)
         mine = review.my_scores(session, actor=actor, activity_id=activity_id)
+        held = review.held_votes(session, activity_id=activity_id)
     return {
         "activity": activity,
         "campaign": campaign,
@@ -144,6 +145,7 @@ def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> 
         "rejected": rejected,
         "ranking": ranking,
         "my_scores": mine,
+        "held_votes": held,
         "status_labels": STATUS_LABELS,
         "kind_labels": KIND_LABELS,
         "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
@@ -220,6 +222,24 @@ def score(
         review.do_score(
             session, actor=actor, activity_id=activity_id, entry_id=entry_id, score=value, now=now
         )
+    return _back(actor, activity_id, f"#entry-{entry_id}")
+
+
+@router.post("/ugc/{activity_id}/entries/{entry_id}/count-held")
+def count_held(
+    activity_id: int,
+    entry_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    hub: HubDep,
+    now: NowDep,
+) -> Response:
+    with db.transaction() as session:
+        review.do_count_held_votes(
+            session, actor=actor, activity_id=activity_id, entry_id=entry_id, now=now
+        )
+        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
     return _back(actor, activity_id, f"#entry-{entry_id}")
 
 

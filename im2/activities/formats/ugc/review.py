@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
@@ -147,16 +147,6 @@ def do_moderate_entry(
     before = entry.status
     entry.status = (EntryStatus.APPROVED if approve else EntryStatus.REJECTED).value
     entry.moderated_at = now
-    if approve and before != EntryStatus.APPROVED.value:
-        # Votes held as risky are counted once a moderator approves the entry they are for.
-        held = list(
-            session.scalars(
-                select(UgcVote).where(UgcVote.entry_id == entry.id, UgcVote.held.is_(True))
-            )
-        )
-        for vote in held:
-            vote.held = False
-        entry.vote_count += len(held)
     record_audit(
         session,
         actor=actor,
@@ -228,6 +218,54 @@ def do_score(
     session.flush()
     average = session.scalar(select(func.avg(UgcScore.score)).where(UgcScore.entry_id == entry.id))
     return float(average or 0)
+
+
+def held_votes(session: Session, *, activity_id: int) -> dict[int, int]:
+    """Votes kept out of the count as risky, by entry, until a moderator counts them."""
+    rows = session.execute(
+        select(UgcVote.entry_id, func.count())
+        .where(UgcVote.activity_id == activity_id, UgcVote.held.is_(True))
+        .group_by(UgcVote.entry_id)
+    )
+    return {int(entry_id): int(n) for entry_id, n in rows}
+
+
+def do_count_held_votes(
+    session: Session, *, actor: Actor, activity_id: int, entry_id: int, now: datetime
+) -> EntryRead:
+    """A moderator looked at the risky votes for an entry and counts them after all."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = _contest(session, actor=actor, activity_id=activity_id)
+    entry = session.get(UgcEntry, entry_id)
+    if entry is None or entry.activity_id != row.id:
+        raise NotFound(_("There is no such entry in this contest."))
+    if entry.winner_rank is not None or _winners_marked(session, activity_id=row.id):
+        raise Conflict(_("The winners are marked; scores can no longer change."))
+    held = list(
+        session.scalars(select(UgcVote).where(UgcVote.entry_id == entry.id, UgcVote.held.is_(True)))
+    )
+    for vote in held:
+        vote.held = False
+    session.execute(
+        update(UgcEntry)
+        .where(UgcEntry.id == entry.id)
+        .values(vote_count=UgcEntry.vote_count + len(held))
+    )
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=row.workspace_id,
+        action="ugc.count_held_votes",
+        target_type="ugc_entry",
+        target_id=entry.id,
+        summary=(entry.caption or row.title)[:120],
+        before={"held": len(held)},
+        after={"held": 0},
+        now=now,
+    )
+    session.flush()
+    session.refresh(entry)
+    return entry_read(entry)
 
 
 def _winners_marked(session: Session, *, activity_id: int) -> bool:
