@@ -131,7 +131,9 @@ def test_premoderation_and_moderator_actions(client: TestClient, brand: Brand) -
     asked = client.post(ask_url(slug, qa), json={"text": "什么时候上新？", "consent": True}).json()
     assert asked["visible"] is False
     qid = asked["question"]["id"]
-    assert client.get(ask_url(slug, qa)).json()["questions"] == []  # not shown yet
+    public = client.get(ask_url(slug, qa)).json()
+    assert public["questions"] == []  # not shown yet
+    assert public["pending"] is None  # and the queue's length is not shown to the public
     # Nobody can upvote what is not shown.
     assert client.post(upvote_url(slug, qa, qid), json={}).status_code == 404
     queue = client.get(f"/api/v1/qas/{qa}/questions", headers=brand.auth(Role.ANALYST)).json()

@@ -102,7 +102,7 @@ class QuestionBoard(BaseModel):
     title: str
     sort: QuestionSort
     questions: list[QuestionRead]
-    pending: int
+    pending: int | None  # for moderators only: the queue's length is the brand's business
 
 
 class AskReceipt(BaseModel):

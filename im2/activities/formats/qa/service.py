@@ -88,16 +88,8 @@ def board(
         else (QuestionStatus.APPROVED,)
     )
     rows = questions_of(session, activity_id=activity.id, statuses=statuses)
-    pending = int(
-        session.scalar(
-            select(func.count())
-            .select_from(QaQuestion)
-            .where(
-                QaQuestion.activity_id == activity.id,
-                QaQuestion.status == QuestionStatus.PENDING.value,
-            )
-        )
-        or 0
+    pending = (
+        sum(1 for q in rows if q.status == QuestionStatus.PENDING.value) if moderator else None
     )
     return QuestionBoard(
         activity_id=activity.id,
