@@ -1,7 +1,7 @@
 """analytics lake marks
 
 Revision ID: face0402c6b3
-Revises: 7ae91b0d4919
+Revises: 3c07073476da
 Create Date: 2026-11-22 00:34:41.926726
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "face0402c6b3"
-down_revision: str | None = "7ae91b0d4919"
+down_revision: str | None = "3c07073476da"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

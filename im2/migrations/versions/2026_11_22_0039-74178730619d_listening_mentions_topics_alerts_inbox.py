@@ -1,7 +1,7 @@
 """listening mentions topics alerts inbox
 
 Revision ID: 74178730619d
-Revises: 7ae91b0d4919
+Revises: face0402c6b3
 Create Date: 2026-11-22 00:39:46.460244
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "74178730619d"
-down_revision: str | None = "7ae91b0d4919"
+down_revision: str | None = "face0402c6b3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Quiz / prediction and survey tables.
 
 Revision ID: 013f45c3520a
-Revises: 3c07073476da
+Revises: 74178730619d
 Create Date: 2026-11-22 00:49:10.182521
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "013f45c3520a"
-down_revision: str | None = "3c07073476da"
+down_revision: str | None = "74178730619d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Lucky draw, daily check-in and group-buy tables
 
 Revision ID: bb7eace31638
-Revises: 3c07073476da
+Revises: 0c3c1425706d
 Create Date: 2026-11-22 00:49:26.715037
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "bb7eace31638"
-down_revision: str | None = "3c07073476da"
+down_revision: str | None = "0c3c1425706d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """qa and ugc
 
 Revision ID: 0c3c1425706d
-Revises: 3c07073476da
+Revises: 013f45c3520a
 Create Date: 2026-11-22 00:50:02.540204
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "0c3c1425706d"
-down_revision: str | None = "3c07073476da"
+down_revision: str | None = "013f45c3520a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
