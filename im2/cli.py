@@ -337,7 +337,7 @@ def draw_verify(
 ) -> None:
     """Recompute a draw's winners from its public record (entries, prizes, seed) and say
     whether they match the published winners; exits 1 when they do not."""
-    from im2.activities.formats.draw import service as draws
+    from im2.activities.formats.draw import reads as draws
 
     with _database() as db, db.session() as session:
         record = draws.record_of(session, activity_id=activity_id, reveal=True)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
-from im2.activities.formats.draw import service
+from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.jobs import run_scheduled_draws_job
 from im2.activities.formats.draw.schemas import DrawRecord
 from im2.cli import app as cli_app
@@ -163,9 +163,9 @@ def test_scheduled_draw_is_committed_then_revealed_and_verifiable(
     )
     assert record.seed is not None
     assert len(record.winners) == 3
-    assert service.verify_record(record).ok
+    assert reads.verify_record(record).ok
     tampered = record.model_copy(update={"winners": {record.entries[0]: record.prizes[0].id}})
-    assert not service.verify_record(tampered).ok
+    assert not reads.verify_record(tampered).ok
 
     after = phones[0].get(f"/c/{campaign['slug']}/draw/{draw_id}")
     assert record.seed in after.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.draw import service
+from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.schemas import (
     DrawCreate,
     DrawRecord,
@@ -51,7 +51,7 @@ def update_draw(
 )
 def results(activity_id: int, actor: ApiActor, db: DbDep) -> DrawResults:
     with db.session() as session:
-        return service.draw_results(session, actor=actor, activity_id=activity_id)
+        return reads.draw_results(session, actor=actor, activity_id=activity_id)
 
 
 @router.post(
@@ -94,4 +94,4 @@ def enter(
 )
 def record(slug: str, activity_id: int, db: DbDep) -> DrawRecord:
     with db.session() as session:
-        return service.public_record(session, slug=slug, activity_id=activity_id)
+        return reads.public_record(session, slug=slug, activity_id=activity_id)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.formats.draw import service
+from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.schemas import MODE_LABELS, DrawCreate, DrawMode
 from im2.activities.schemas import KIND_LABELS
 from im2.campaigns import service as campaigns
@@ -140,8 +140,8 @@ def create_draw(
 @router.get("/draw/{activity_id}")
 def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
-        results = service.draw_results(session, actor=actor, activity_id=activity_id)
-        held = service.list_held(session, actor=actor, activity_id=activity_id)
+        results = reads.draw_results(session, actor=actor, activity_id=activity_id)
+        held = reads.list_held(session, actor=actor, activity_id=activity_id)
         activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
     base_url = request.app.state.settings.base_url
@@ -191,7 +191,7 @@ def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     with db.session() as session:
-        writer.writerows(service.export_draw(session, actor=actor, activity_id=activity_id))
+        writer.writerows(reads.export_draw(session, actor=actor, activity_id=activity_id))
     # A BOM so that Excel opens the Chinese text as UTF-8.
     return Response(
         "\ufeff" + buffer.getvalue(),

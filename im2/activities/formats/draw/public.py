@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from im2.activities.formats.draw import service
+from im2.activities.formats.draw import reads, service
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.participation.schemas import CONSENT_TEXT
@@ -45,7 +45,7 @@ def _page(
     fragment: bool = False,
 ) -> Response:
     with db.session() as session:
-        view = service.view_draw(
+        view = reads.view_draw(
             session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
         )
     return render(

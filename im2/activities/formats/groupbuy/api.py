@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.groupbuy import service
+from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyCreate,
     GroupbuyStats,
@@ -51,7 +51,7 @@ def update_groupbuy(
 )
 def teams(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> GroupbuyStats:
     with db.session() as session:
-        return service.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
+        return reads.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
 
 
 @router.post(
@@ -130,7 +130,7 @@ def get_team(
     slug: str, activity_id: int, code: str, visitor: VisitorDep, db: DbDep, now: NowDep
 ) -> TeamRead:
     with db.session() as session:
-        return service.view_team(
+        return reads.view_team(
             session,
             slug=slug,
             activity_id=activity_id,

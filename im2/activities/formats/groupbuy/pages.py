@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.formats.groupbuy import service
+from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, GroupbuyCreate
 from im2.activities.schemas import KIND_LABELS
 from im2.campaigns import service as campaigns
@@ -104,7 +104,7 @@ def detail(
     request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.session() as session:
-        stats = service.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
+        stats = reads.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
         activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
     base_url = request.app.state.settings.base_url
@@ -130,7 +130,7 @@ def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep) ->
     writer.writeheader()
     with db.session() as session:
         writer.writerows(
-            service.export_members(session, actor=actor, activity_id=activity_id, now=now)
+            reads.export_members(session, actor=actor, activity_id=activity_id, now=now)
         )
     # A BOM so that Excel opens the Chinese text as UTF-8.
     return Response(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from im2.activities.formats.groupbuy import service
+from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, TeamRead
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
@@ -48,7 +48,7 @@ def _offer_page(
     status_code: int = 200,
 ) -> Response:
     with db.session() as session:
-        view = service.view_offer(
+        view = reads.view_offer(
             session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
         )
     return render(
@@ -83,7 +83,7 @@ def _team_page(
     fragment: bool = False,
 ) -> Response:
     with db.session() as session:
-        view = service.view_team(
+        view = reads.view_team(
             session, slug=slug, activity_id=activity_id, code=code, device_id=device_id, now=now
         )
     return render(
