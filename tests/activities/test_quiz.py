@@ -317,6 +317,10 @@ def test_console_builds_a_prediction_settles_it_and_exports(
     assert "已保存结果" in detail.text
     assert "参与者#" in detail.text
 
+    board = client.get(f"/console/w/acme/quiz/{activity_id}/leaderboard.csv")
+    ranked = list(csv.DictReader(io.StringIO(board.text.lstrip("\ufeff"))))
+    assert [(r["rank"], r["name"], r["score"]) for r in ranked] == [("1", "参与者#1", "20")]
+
     export = client.get(f"/console/w/acme/quiz/{activity_id}/export.csv")
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))

@@ -243,3 +243,36 @@ def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="quiz-{activity_id}-answers.csv"'},
     )
+
+
+@router.get("/quiz/{activity_id}/leaderboard.csv")
+def leaderboard_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    """The full ranking, for handing out prizes."""
+    with db.session() as session:
+        board = reports.quiz_leaderboard(
+            session, actor=actor, activity_id=activity_id, limit=100_000
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["rank", "participant_id", "name", "score", "correct", "answered", "finished_at"]
+    )
+    for r in board.rows:
+        writer.writerow(
+            [
+                r.rank,
+                r.participant_id,
+                r.name,
+                r.score,
+                r.correct,
+                r.answered,
+                r.finished_at.isoformat(),
+            ]
+        )
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="quiz-{activity_id}-leaderboard.csv"'
+        },
+    )
