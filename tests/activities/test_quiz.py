@@ -15,7 +15,7 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import START, Brand, campaign_payload, make_brand
 
 COFFEE = {
     "title": "咖啡知识小测验",
@@ -453,3 +453,20 @@ def test_the_brand_edits_the_texts(client: TestClient, brand: Brand) -> None:
     edited = client.patch(url, json={"title": "咖啡冷知识"}, headers=brand.auth(Role.EDITOR))
     assert edited.json()["title"] == "咖啡冷知识"
     assert "咖啡冷知识" in client.get(f"/c/{slug}/quiz/{quiz['activity_id']}").text
+
+
+def test_only_editors_settle_and_close(client: TestClient, brand: Brand) -> None:
+    _slug, campaign_id = live_campaign(client, brand)
+    final = add_quiz(client, brand, campaign_id, **FINAL)
+    q1 = final["questions"][0]
+    base = f"/api/v1/quizzes/{final['activity_id']}/questions/{q1['id']}"
+    body = {"option_id": q1["options"][0]["id"]}
+    for role in (Role.VIEWER, Role.ANALYST):
+        assert (
+            client.post(f"{base}/outcome", json=body, headers=brand.auth(role)).status_code == 403
+        )
+        assert client.post(f"{base}/close", headers=brand.auth(role)).status_code == 403
+    leaderboard = f"/api/v1/quizzes/{final['activity_id']}/leaderboard"
+    assert client.get(leaderboard, headers=brand.auth(Role.ANALYST)).status_code == 200
+    other = make_brand(client.app.state.db, slug="other", now=START)
+    assert client.get(leaderboard, headers=other.auth(Role.OWNER)).status_code == 404
