@@ -314,3 +314,12 @@ def test_closed_draft_and_unknown(client: TestClient, brand: Brand) -> None:
     assert (
         late.post(f"{entries_url(contest)}/999999/votes", json={"consent": True}).status_code == 409
     )
+
+
+def test_rate_limit_per_device(client: TestClient, brand: Brand, app) -> None:
+    from im2.participation.limits import ActionLimiter
+
+    _cid, contest = make_contest(client, brand)
+    app.state.limiter = ActionLimiter(per_device="2/minute", per_ip="100/minute")
+    codes = [submit(client, contest, caption=f"第{i}张").status_code for i in range(3)]
+    assert codes == [201, 201, 429]
