@@ -78,6 +78,9 @@ def test_quiz_is_scored_at_once_with_a_time_bonus(
 
     state = client.get(public(slug, quiz["activity_id"])).json()  # question 1 is shown now
     assert state["current_question_id"] == quiz["questions"][0]["id"]
+    # No reading ahead before the clock starts: only the current question is sent.
+    assert [q["text"] for q in state["questions"]] == ["咖啡豆其实是什么？"]
+    assert state["total"] == 2
     clock.advance(timedelta(seconds=5))
     first = answer(client, slug, quiz, 0, 0, consent=True, nickname="小林")
     assert first.status_code == 201, first.text

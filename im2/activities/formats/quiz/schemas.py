@@ -135,7 +135,10 @@ class QuizState(BaseModel):
     mode: QuizMode
     open: bool
     closed_reason: str | None
+    # With a time bonus, only the questions answered so far and the current one: reading
+    # ahead would let a player prepare before the clock starts.
     questions: list[QuestionPublic]
+    total: int
     current_question_id: int | None
     score: int
 

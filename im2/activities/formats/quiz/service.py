@@ -215,6 +215,9 @@ def _state(
     current = next(
         (q.id for q in questions if q.my_option_id is None and not (q.settled or q.closed)), None
     )
+    total = len(questions)
+    if bonus_seconds_of(activity) is not None:
+        questions = [q for q in questions if q.my_option_id is not None or q.id == current]
     return QuizState(
         activity_id=activity.id,
         title=activity.title,
@@ -222,6 +225,7 @@ def _state(
         open=reason is None,
         closed_reason=reason,
         questions=questions,
+        total=total,
         current_question_id=current if reason is None else None,
         score=sum(a.points for a in mine.values() if not a.held),
     )
