@@ -370,16 +370,19 @@ def test_the_same_submission_twice_at_once_lands_once(live_server, brand: Brand)
             ).raise_for_status()
         phones.append(phone)
 
-    def send(index: int) -> int:
+    def send(index: int) -> httpx.Response:
         body = {"answers": answers, "consent": True}
-        return phones[index // 2].post(public(slug, survey, "/responses"), json=body).status_code
+        return phones[index // 2].post(public(slug, survey, "/responses"), json=body)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        codes = list(pool.map(send, range(16)))
+        responses = list(pool.map(send, range(16)))
     for phone in phones:
         phone.close()
+    codes = [r.status_code for r in responses]
     assert codes.count(201) == 8, codes
     assert codes.count(409) == 8, codes
+    refused = [r.json()["error"]["message"] for r in responses if r.status_code == 409]
+    assert all("already submitted" in m for m in refused), refused
     summary = httpx.get(
         f"{base}/api/v1/surveys/{survey['activity_id']}/summary", headers=brand.auth(Role.OWNER)
     ).json()

@@ -277,9 +277,12 @@ def do_save(
                 session.flush()
         except IntegrityError:
             # The same person in a racing request; they get a clear answer, and nothing here.
-            raise Conflict(
-                _("Your answers were saved from another tab; reload the page."), field="answers"
-            ) from None
+            message = (
+                _("You have already submitted this survey.")
+                if submit
+                else _("Your answers were saved from another tab; reload the page.")
+            )
+            raise Conflict(message, field="answers") from None
     else:
         values: dict[str, Any] = {"answers": payload, "updated_at": now}
         if submit:
