@@ -267,3 +267,39 @@ def test_milestones_can_be_changed_for_the_check_ins_to_come(
     assert bad.status_code == 422
     clock.advance(timedelta(days=1))
     assert phone.post(url, json={}).json()["milestone"] == 2
+
+
+def test_console_edits_the_texts_and_milestones(client: TestClient, brand: Brand) -> None:
+    from tests.test_auth import login
+    from tests.test_console import form_token
+
+    campaign = live_campaign(client, brand)
+    activity_id = add_checkin(client, brand, campaign["id"])
+    login(client, brand.emails[Role.EDITOR])
+    detail = f"/console/w/acme/checkin/{activity_id}"
+    edit = f"{detail}/edit"
+    assert f'href="{edit}"' in client.get(detail).text
+    form = client.get(edit).text
+    assert 'value="2, 3"' in form
+    bad = client.post(
+        edit,
+        data={"csrf_token": form_token(client, edit, edit), "title": "", "milestones": "2"},
+    )
+    assert bad.status_code == 422
+    assert 'id="title-error"' in bad.text
+    saved = client.post(
+        edit,
+        data={
+            "csrf_token": form_token(client, edit, edit),
+            "title": "早安打卡（第二季）",
+            "description": "每天一杯",
+            "milestones": "5, 10",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    page = client.get(detail).text
+    assert "早安打卡（第二季）" in page
+    assert "5, 10" in page
+    # The wrong kind behind the same number is not editable here.
+    assert client.get(f"/console/w/acme/draw/{activity_id}/edit").status_code == 404
