@@ -331,3 +331,33 @@ def test_risky_entries_and_votes_are_held(client: TestClient, brand: Brand, app)
     assert "存疑待复核" not in counted.text
     ranking = client.get(f"/api/v1/ugcs/{contest}/ranking", headers=brand.auth(Role.OWNER))
     assert ranking.json()["entries"][0]["entry"]["votes"] == 1
+
+
+def test_an_entry_has_a_page_to_share(client: TestClient, brand: Brand) -> None:
+    _cid, contest = make_contest(client, brand)
+    author = TestClient(client.app)
+    entry = submit(author, contest, image=photo(), caption="樱花树下", nickname="小林").json()
+    entry_id = entry["entry"]["id"]
+    page_url = f"/c/{SLUG}/ugc/{contest}/entries/{entry_id}"
+    assert client.get(page_url).status_code == 404  # not public before approval
+    approve(client, brand, contest, entry_id)
+    assert f'href="{page_url}"' in author.get(f"/c/{SLUG}/ugc/{contest}").text  # "share it"
+
+    friend = TestClient(client.app)
+    page = friend.get(page_url + "?ch=wechat")
+    assert page.status_code == 200
+    assert f'property="og:image" content="http://testserver{entry["entry"]["image_url"]}"' in (
+        page.text
+    )
+    assert "樱花树下" in page.text
+    fields = _fields(friend, page_url)
+    voted = friend.post(
+        f"/c/{SLUG}/ugc/{contest}/entries/{entry_id}/vote",
+        data={**fields, "consent": "yes", "back": "entry"},
+        follow_redirects=False,
+    )
+    assert voted.headers["location"] == page_url + "?done=voted"
+    after = friend.get(voted.headers["location"]).text
+    assert "投票成功" in after
+    assert "♥ 1" in after
+    assert friend.get(f"/c/{SLUG}/ugc/{contest}/entries/999999").status_code == 404

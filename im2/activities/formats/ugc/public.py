@@ -275,9 +275,55 @@ def vote(
             template="activities/ugc/gallery.html",
             notice=NOTICES["voted"](),
         )
+    if form.get("back") == "entry":  # voted on the entry's own (shared) page: stay there
+        return RedirectResponse(
+            f"{ugc_path(slug, activity_id)}/entries/{entry_id}?done=voted", status_code=303
+        )
     return RedirectResponse(
         f"{ugc_path(slug, activity_id)}?done=voted#entry-{entry_id}", status_code=303
     )
+
+
+@router.get("/c/{slug}/ugc/{activity_id}/entries/{entry_id}")
+def entry_page(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    entry_id: int,
+    db: DbDep,
+    visitor: VisitorDep,
+    now: NowDep,
+) -> Response:
+    """One entry on a page of its own: what a participant shares to gather votes (its photo
+    is the share preview)."""
+    with db.session() as session:
+        view = service.view_gallery(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=visitor.device_id,
+            sort="new",
+            now=now,
+        )
+    entry = next((e for e in view.entries if e.id == entry_id), None)
+    if entry is None:
+        raise NotFound(_("There is no such entry in this contest."))
+    done = NOTICES.get(request.query_params.get("done", ""))
+    response = render(
+        request,
+        "activities/ugc/entry.html",
+        {
+            "view": view,
+            "e": entry,
+            "notice": done() if done else None,
+            "consent_text": CONSENT_TEXT,
+            "needs_consent": view.participant_id is None,
+            "shown": shown_token(request),
+            "base": ugc_path(slug, activity_id),
+            "mine": entry.id in {m.id for m in view.my_entries},
+        },
+    )
+    return remember_channel(request, response)
 
 
 @router.get("/media/ugc/{activity_id}/{name}")
