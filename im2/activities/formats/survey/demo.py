@@ -37,7 +37,14 @@ COMMENTS = (
     "可以出一款低因的春季限定吗？",
     "座位有点挤，希望新店空间大一些。",
     "会员积分规则有点复杂，看不太懂。",
+    "第一次来就被推荐了樱花拿铁，很惊喜。",
+    "希望小程序能显示排队人数。",
+    "能不能出一个少糖版本？",
+    "门口的樱花装饰很有氛围。",
+    "冷萃的冰块化得太快了，后面有点淡。",
 )
+# People sign off differently; the same comment reads less like a template this way.
+ENDINGS = ("", "", "", "加油！", "期待夏季新品。", "会继续支持的。", "谢谢！")
 
 
 def _survey() -> SurveyCreate:
@@ -104,7 +111,7 @@ def _answers(rng: random.Random, questions: list[Any]) -> dict[int, Any]:
             pool.remove(pick)
         answers[q[5].id] = ranked
     if rng.random() < 0.45:
-        answers[q[6].id] = rng.choice(COMMENTS)
+        answers[q[6].id] = rng.choice(COMMENTS) + rng.choice(ENDINGS)
     return answers
 
 
