@@ -25,7 +25,6 @@ from im2.activities.formats.ugc.service import (
     entry_read,
     ranking,
     scores_of,
-    settings_from,
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
@@ -37,6 +36,22 @@ from im2.events.service import record_event
 from im2.i18n import _
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
+
+
+def settings_from(data: UgcCreate) -> dict[str, Any]:
+    keywords = sorted({k.lower() for k in data.keywords})
+    return {
+        "hashtag": data.hashtag.lstrip("#"),
+        "allow_images": data.allow_images,
+        "allow_videos": data.allow_videos,
+        "entries_per_participant": data.entries_per_participant,
+        "votes_per_day": data.votes_per_day,
+        "jury_weight": data.jury_weight,
+        "keywords": keywords,
+        "flag_negative": data.flag_negative,
+        "auto_approve": data.auto_approve,
+        "winners": data.winners,
+    }
 
 
 def _contest(session: Session, *, actor: Actor, activity_id: int) -> Activity:

@@ -30,7 +30,6 @@ from im2.activities.formats.ugc.schemas import (
     Ranking,
     RuleInput,
     SubmitReceipt,
-    UgcCreate,
     VoteReceipt,
     apply_rule,
 )
@@ -82,23 +81,16 @@ def entry_read(row: UgcEntry) -> EntryRead:
     )
 
 
-def settings_from(data: UgcCreate) -> dict[str, Any]:
-    keywords = sorted({k.lower() for k in data.keywords})
-    return {
-        "hashtag": data.hashtag.lstrip("#"),
-        "allow_images": data.allow_images,
-        "allow_videos": data.allow_videos,
-        "entries_per_participant": data.entries_per_participant,
-        "votes_per_day": data.votes_per_day,
-        "jury_weight": data.jury_weight,
-        "keywords": keywords,
-        "flag_negative": data.flag_negative,
-        "auto_approve": data.auto_approve,
-        "winners": data.winners,
-    }
+def sounds_negative(text: str) -> bool:
+    """The sentiment hook: the shipped model's confident "negative". Call it before the write
+    transaction where you can (the model's first load takes a moment), and pass the answer in."""
+    if not text.strip():
+        return False
+    result = sentiment.score([text])[0]
+    return result.label.value == "negative" and result.confidence >= NEGATIVE_CONFIDENCE
 
 
-def auto_flags(text: str, *, keywords: list[str], flag_negative: bool) -> list[str]:
+def auto_flags(text: str, *, keywords: list[str], negative: bool) -> list[str]:
     """Why a moderator should look twice at this text, as codes (`keyword=a,b`, `negative`)
     that `describe_flags` words in the reader's language; empty when nothing stands out."""
     flags: list[str] = []
@@ -106,10 +98,8 @@ def auto_flags(text: str, *, keywords: list[str], flag_negative: bool) -> list[s
     hits = [k for k in keywords if k and k.lower() in lowered]
     if hits:
         flags.append("keyword=" + ",".join(hits[:5]))
-    if flag_negative and text.strip():
-        result = sentiment.score([text])[0]
-        if result.label.value == "negative" and result.confidence >= NEGATIVE_CONFIDENCE:
-            flags.append(FLAG_NEGATIVE)
+    if negative:
+        flags.append(FLAG_NEGATIVE)
     return flags
 
 
@@ -287,6 +277,7 @@ def do_submit(
     image: CleanImage | None,
     video_url: str,
     store: Callable[[CleanImage], str],
+    negative: bool | None = None,
     consented: bool,
     seconds_on_page: float | None,
     risk_threshold: float,
@@ -295,7 +286,8 @@ def do_submit(
 ) -> SubmitReceipt:
     """Submit an entry while the campaign is live. `image` is already cleaned
     (`media.clean_image`); `store` writes it and is called only once every check passed; the
-    caller deletes the file again if the transaction does not commit (`media.ImageStore`)."""
+    caller deletes the file again if the transaction does not commit (`media.ImageStore`).
+    `negative` is `sounds_negative(caption)` when the caller already asked (None: ask here)."""
     public, row = activities.public_activity(
         session, slug=slug, activity_id=activity_id, kind=ActivityKind.UGC
     )
@@ -339,10 +331,12 @@ def do_submit(
             _("You have already sent {n} entries to this contest.").format(n=limit),
             field="caption",
         )
+    if negative is None:
+        negative = sounds_negative(caption)
     flags = auto_flags(
         caption,
         keywords=list(settings.get("keywords", [])),
-        flag_negative=bool(settings.get("flag_negative", True)),
+        negative=negative and bool(settings.get("flag_negative", True)),
     )
     if acting.held:
         flags.append(FLAG_RISKY)

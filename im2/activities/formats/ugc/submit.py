@@ -53,6 +53,8 @@ def submit_entry(
     now: datetime,
 ) -> SubmitReceipt:
     image = clean_image(upload) if upload is not None else None
+    # Decode and score before the write transaction, which then stays short.
+    negative = service.sounds_negative(caption)
     with (
         ImageStore(settings.media_path, activity_id=activity_id) as store,
         db.transaction() as session,
@@ -67,6 +69,7 @@ def submit_entry(
             image=image,
             video_url=video_url,
             store=store.save,
+            negative=negative,
             consented=consented,
             seconds_on_page=seconds_on_page,
             risk_threshold=settings.risk_hold_threshold,
