@@ -303,3 +303,33 @@ def test_console_edits_the_texts_and_milestones(client: TestClient, brand: Brand
     assert "5, 10" in page
     # The wrong kind behind the same number is not editable here.
     assert client.get(f"/console/w/acme/draw/{activity_id}/edit").status_code == 404
+
+
+def test_the_calendar_pages_back_to_earlier_months(
+    client: TestClient, brand: Brand, clock: ManualClock
+) -> None:
+    campaign = live_campaign(client, brand, ends_at="2026-04-20T22:00:00")
+    activity_id = add_checkin(client, brand, campaign["id"])
+    url = check_in_url(campaign["slug"], activity_id)
+    # 31 March, 23:30 in Shanghai, then 1 April: one streak across the month boundary.
+    clock.set(datetime(2026, 3, 31, 15, 30, tzinfo=UTC))
+    phone = TestClient(client.app)
+    assert phone.post(url, json={"consent": True}).status_code == 201
+    clock.advance(timedelta(hours=1))
+    assert phone.post(url, json={}).json()["streak"] == 2
+
+    me = f"/api/v1/public/campaigns/{campaign['slug']}/checkins/{activity_id}/me"
+    april = phone.get(me).json()
+    assert (april["month"], april["previous_month"], april["next_month"]) == (
+        "2026-04",
+        "2026-03",
+        None,
+    )
+    march = phone.get(me, params={"month": "2026-03"}).json()
+    checked = [d["day"] for week in march["weeks"] for d in week if d["checked"] and d["in_month"]]
+    assert checked == ["2026-03-31"]
+    assert march["next_month"] == "2026-04"
+    assert phone.get(me, params={"month": "2026-13"}).json()["month"] == "2026-04"
+    page = phone.get(f"/c/{campaign['slug']}/checkin/{activity_id}?month=2026-03")
+    assert 'aria-label="2026-03-31 已打卡"' in page.text
+    assert "?month=2026-04" in page.text

@@ -98,10 +98,22 @@ def check_in(
     "/public/campaigns/{slug}/checkins/{activity_id}/me",
     response_model=MyCheckins,
     tags=["participants"],
-    summary="This device's streak and calendar of the current month",
+    summary="This device's streak, and its calendar of a month (YYYY-MM, default this one)",
 )
-def me(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> MyCheckins:
+def me(
+    slug: str,
+    activity_id: int,
+    visitor: VisitorDep,
+    db: DbDep,
+    now: NowDep,
+    month: str | None = None,
+) -> MyCheckins:
     with db.session() as session:
         return service.view_checkin(
-            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=visitor.device_id,
+            now=now,
+            month=month,
         ).mine

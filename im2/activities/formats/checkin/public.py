@@ -46,7 +46,12 @@ def _page(
 ) -> Response:
     with db.session() as session:
         view = service.view_checkin(
-            session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=device_id,
+            now=now,
+            month=request.query_params.get("month"),
         )
     return render(
         request,
@@ -62,6 +67,7 @@ def _page(
             "shown": shown_token(request),
             "honeypot": HONEYPOT,
             "action": checkin_path(slug, activity_id) + "/check-in",
+            "page_url": checkin_path(slug, activity_id),
         },
         status_code=status_code,
     )

@@ -82,7 +82,9 @@ class MyCheckins(BaseModel):
     best_streak: int
     total_days: int
     next_milestone: int | None
-    month: str  # YYYY-MM
+    month: str  # YYYY-MM, the month shown
+    previous_month: str | None  # a month with earlier check-ins to page back to
+    next_month: str | None  # None once the month shown is the current one
     weeks: list[list[CalendarDay]]
     last_check_in: datetime | None
 

@@ -9,6 +9,7 @@ checks in at 23:59 and again at 00:01 has two days and a streak of two.
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,6 +42,7 @@ from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
 LEADERBOARD_SIZE = 50
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def day_before(day: str) -> str:
@@ -407,8 +409,26 @@ def month_weeks(month: str, *, checked: set[str], today: str) -> list[list[Calen
     ]
 
 
+def shift_month(month: str, delta: int) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    index = year * 12 + number - 1 + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def shown_month(requested: str | None, *, today: str) -> str:
+    """The month asked for (YYYY-MM), if it is a real one no later than this month."""
+    if requested and MONTH.fullmatch(requested) and "0001-01" <= requested <= today[:7]:
+        return requested
+    return today[:7]
+
+
 def my_checkins(
-    session: Session, *, activity: Activity, participant_id: int | None, today: str
+    session: Session,
+    *,
+    activity: Activity,
+    participant_id: int | None,
+    today: str,
+    month: str | None = None,
 ) -> MyCheckins:
     days = (
         days_of(session, activity_id=activity.id, participant_id=participant_id)
@@ -416,6 +436,7 @@ def my_checkins(
         else []
     )
     streak = current_streak(days, today=today)
+    shown = shown_month(month, today=today)
     ahead = [m for m in milestones_of(activity) if m > streak]
     return MyCheckins(
         activity_id=activity.id,
@@ -425,8 +446,10 @@ def my_checkins(
         best_streak=max((d.streak for d in days), default=0),
         total_days=len(days),
         next_milestone=ahead[0] if ahead else None,
-        month=today[:7],
-        weeks=month_weeks(today[:7], checked={d.day for d in days}, today=today),
+        month=shown,
+        previous_month=shift_month(shown, -1) if days and days[0].day[:7] < shown else None,
+        next_month=shift_month(shown, 1) if shown < today[:7] else None,
+        weeks=month_weeks(shown, checked={d.day for d in days}, today=today),
         last_check_in=days[-1].created_at if days else None,
     )
 
@@ -443,7 +466,13 @@ class CheckinView:
 
 
 def view_checkin(
-    session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
+    session: Session,
+    *,
+    slug: str,
+    activity_id: int,
+    device_id: str,
+    now: datetime,
+    month: str | None = None,
 ) -> CheckinView:
     public, row = activities.public_activity(
         session, slug=slug, activity_id=activity_id, kind=ActivityKind.CHECKIN
@@ -451,7 +480,11 @@ def view_checkin(
     participant = activities.participant_for(session, public=public, device_id=device_id)
     today = activities.local_day(public.campaign, now)
     mine = my_checkins(
-        session, activity=row, participant_id=participant.id if participant else None, today=today
+        session,
+        activity=row,
+        participant_id=participant.id if participant else None,
+        today=today,
+        month=month,
     )
     reason = activities.closed_reason(public.campaign)
     return CheckinView(
