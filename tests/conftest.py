@@ -22,6 +22,7 @@ from sqlalchemy import inspect, text
 from im2.clock import ManualClock
 from im2.config import Environment, Settings
 from im2.db import Database
+from im2.i18n import DEFAULT_LOCALE, use_locale
 from im2.migrations import all_metadata, upgrade
 from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Role
@@ -43,6 +44,14 @@ def _cheap_password_hashing() -> Iterator[None]:
     service._hasher = PasswordHasher.from_parameters(CHEAPEST)
     yield
     service._hasher = original
+
+
+@pytest.fixture(autouse=True)
+def _default_locale() -> Iterator[None]:
+    """Every test starts in the default locale: a CLI command run in-process sets the CLI's
+    locale on the test thread, which would otherwise leak into whatever test runs next."""
+    with use_locale(DEFAULT_LOCALE):
+        yield
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
