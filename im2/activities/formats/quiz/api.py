@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from im2.activities.formats.quiz import outcomes, reports, service
+from im2.activities.formats.quiz.public import shown_view
 from im2.activities.formats.quiz.schemas import (
     AnswerIn,
     AnswerReceipt,
@@ -112,10 +113,9 @@ def close_question(
     summary="The questions, this device's answers and score; starts the clock on the next one",
 )
 def state(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> QuizState:
-    with db.transaction() as session:
-        return service.view_quiz(
-            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
-        ).state
+    return shown_view(
+        db, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+    ).state
 
 
 @router.post(

@@ -76,6 +76,7 @@ def load_demo(
                 session, slug=slug, activity_id=quiz.id, device_id=device, now=moment
             ).state
             question = next(q for q in state.questions if q.id == state.current_question_id)
+            service.do_mark_shown(session, question_id=question.id, device_id=device, now=moment)
             right = COFFEE[position][2]
             pick = (
                 right

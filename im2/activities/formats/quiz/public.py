@@ -39,6 +39,22 @@ def _int(value: object) -> int:
         return -1
 
 
+def shown_view(
+    db: DbDep, *, slug: str, activity_id: int, device_id: str, now: NowDep
+) -> service.QuizView:
+    """The quiz as this device sees it; showing a question starts its clock (time bonus)."""
+    with db.session() as session:
+        view = service.view_quiz(
+            session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
+        )
+    if view.needs_stamp and view.state.current_question_id is not None:
+        with db.transaction() as session:
+            service.do_mark_shown(
+                session, question_id=view.state.current_question_id, device_id=device_id, now=now
+            )
+    return view
+
+
 def _page(
     request: Request,
     *,
@@ -52,11 +68,7 @@ def _page(
     status_code: int = 200,
     fragment: bool = False,
 ) -> Response:
-    # A transaction: showing a question starts its clock for the time bonus.
-    with db.transaction() as session:
-        view = service.view_quiz(
-            session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
-        )
+    view = shown_view(db, slug=slug, activity_id=activity_id, device_id=device_id, now=now)
     state = view.state
     current = next((q for q in state.questions if q.id == state.current_question_id), None)
     last = next((q for q in state.questions if q.id == answered and q.my_option_id), None)

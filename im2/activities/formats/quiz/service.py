@@ -167,6 +167,7 @@ class QuizView:
     state: QuizState
     participant_id: int | None
     nickname: str | None
+    needs_stamp: bool
 
 
 def is_closed(question: QuizQuestion, now: datetime) -> bool:
@@ -234,22 +235,25 @@ def _state(
 def view_quiz(
     session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
 ) -> QuizView:
-    """What this device sees; the question it is about to answer is stamped as shown (the
-    first stamp stays), so the caller runs this in a transaction."""
+    """What this device sees. A read: when `needs_stamp`, the caller then runs
+    `do_mark_shown` in a write transaction (most views need none, so they take no write lock)."""
     public, row = activities.public_activity(
         session, slug=slug, activity_id=activity_id, kind=ActivityKind.QUIZ
     )
     participant = activities.participant_for(session, public=public, device_id=device_id)
     pid = participant.id if participant else None
     state = _state(session, activity=row, campaign=public.campaign, participant_id=pid, now=now)
+    needs_stamp = False
     if state.current_question_id is not None and device_id:
-        stamp = QuizShown(question_id=state.current_question_id, device_id=device_id, shown_at=now)
-        try:
-            with session.begin_nested():
-                session.add(stamp)
-                session.flush()
-        except IntegrityError:
-            pass  # seen before: the first stamp counts
+        needs_stamp = (
+            session.scalar(
+                select(QuizShown.id).where(
+                    QuizShown.question_id == state.current_question_id,
+                    QuizShown.device_id == device_id,
+                )
+            )
+            is None
+        )
     nickname = None
     if pid is not None:
         nickname = session.scalar(
@@ -263,7 +267,19 @@ def view_quiz(
         state=state,
         participant_id=pid,
         nickname=nickname,
+        needs_stamp=needs_stamp,
     )
+
+
+def do_mark_shown(session: Session, *, question_id: int, device_id: str, now: datetime) -> None:
+    """Start this device's clock on a question; the first stamp stays (a reload changes
+    nothing), so the time bonus cannot be reset."""
+    try:
+        with session.begin_nested():
+            session.add(QuizShown(question_id=question_id, device_id=device_id, shown_at=now))
+            session.flush()
+    except IntegrityError:
+        pass  # seen before, perhaps in a racing tab: the first stamp counts
 
 
 def do_answer(
