@@ -46,6 +46,22 @@ def _cheap_password_hashing() -> Iterator[None]:
     service._hasher = original
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_media_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Uploads and demo pictures go to a temporary folder, never into the working tree."""
+    from im2.config import get_settings
+
+    previous = os.environ.get("IM2_MEDIA_PATH")
+    os.environ["IM2_MEDIA_PATH"] = str(tmp_path_factory.mktemp("media"))
+    get_settings.cache_clear()
+    yield
+    if previous is None:
+        os.environ.pop("IM2_MEDIA_PATH", None)
+    else:
+        os.environ["IM2_MEDIA_PATH"] = previous
+    get_settings.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _default_locale() -> Iterator[None]:
     """Every test starts in the default locale: a CLI command run in-process sets the CLI's
