@@ -90,6 +90,10 @@ def test_instant_win_gives_each_unit_once_and_one_entry_each(
     again = phones[0].post(url, json={"consent": True})
     assert again.status_code == 409
     assert "already entered" in again.json()["error"]["message"]
+    mine = phones[0].get(url.replace("/entries", "/me")).json()
+    assert (mine["entered"], mine["prize"], mine["can_enter"]) == (True, "樱花保温杯", False)
+    newcomer = TestClient(client.app).get(url.replace("/entries", "/me")).json()
+    assert (newcomer["entered"], newcomer["can_enter"]) == (False, True)
 
     seen = results(client, brand, draw_id)
     assert seen["entries"] == 3

@@ -154,6 +154,13 @@ def test_one_open_team_per_offer_and_unknown_codes(
     alice, bob = TestClient(client.app), TestClient(client.app)
     code_a = alice.post(f"{base}/teams", json={"consent": True}).json()["code"]
     code_b = bob.post(f"{base}/teams", json={"consent": True}).json()["code"]
+    offer = bob.get(base).json()
+    assert offer["my_team"]["code"] == code_b
+    assert offer["can_open"] is False
+    assert [t["code"] for t in offer["open_teams"]] == [code_a]
+    stranger = TestClient(client.app).get(base).json()
+    assert (stranger["my_team"], stranger["can_open"]) == (None, True)
+    assert {t["code"] for t in stranger["open_teams"]} == {code_a, code_b}
     cross = bob.post(f"{base}/teams/{code_a}/members", json={})
     assert cross.status_code == 409
     assert "open team" in cross.json()["error"]["message"]

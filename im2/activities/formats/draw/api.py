@@ -12,6 +12,7 @@ from im2.activities.formats.draw.schemas import (
     DrawUpdate,
     EnterIn,
     EntryReceipt,
+    MyEntry,
 )
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
@@ -95,3 +96,26 @@ def enter(
 def record(slug: str, activity_id: int, db: DbDep) -> DrawRecord:
     with db.session() as session:
         return reads.public_record(session, slug=slug, activity_id=activity_id)
+
+
+@router.get(
+    "/public/campaigns/{slug}/draws/{activity_id}/me",
+    response_model=MyEntry,
+    tags=["participants"],
+    summary="This device's entry: whether it is in, held for review, or won",
+)
+def me(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> MyEntry:
+    with db.session() as session:
+        view = reads.view_draw(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+        )
+    return MyEntry(
+        activity_id=view.activity.id,
+        mode=view.mode,
+        entered=view.entered,
+        entry_id=view.my_entry_id,
+        held_for_review=view.held,
+        prize=view.my_prize,
+        can_enter=view.can_enter,
+        closed_reason=view.closed_reason,
+    )

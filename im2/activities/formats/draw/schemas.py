@@ -68,6 +68,19 @@ class EntryReceipt(BaseModel):
     draw_at: datetime | None
 
 
+class MyEntry(BaseModel):
+    """This device's part in a draw."""
+
+    activity_id: int
+    mode: DrawMode
+    entered: bool
+    entry_id: int | None
+    held_for_review: bool
+    prize: str | None
+    can_enter: bool
+    closed_reason: str | None
+
+
 class WinnerRead(BaseModel):
     entry_id: int
     participant_id: int

@@ -9,6 +9,7 @@ from im2.activities.formats.groupbuy.schemas import (
     GroupbuyCreate,
     GroupbuyStats,
     GroupbuyUpdate,
+    OfferRead,
     TeamJoinIn,
     TeamRead,
 )
@@ -138,3 +139,27 @@ def get_team(
             device_id=visitor.device_id,
             now=now,
         ).team
+
+
+@router.get(
+    PUBLIC,
+    response_model=OfferRead,
+    tags=["participants"],
+    summary="The offer, this device's latest team and the teams it could join",
+)
+def get_offer(
+    slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep
+) -> OfferRead:
+    with db.session() as session:
+        view = reads.view_offer(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+        )
+    return OfferRead(
+        activity_id=view.activity.id,
+        title=view.activity.title,
+        offer=view.offer,
+        my_team=view.my_team,
+        open_teams=view.open_teams,
+        can_open=view.can_open,
+        closed_reason=view.closed_reason,
+    )

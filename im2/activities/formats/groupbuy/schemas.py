@@ -102,3 +102,15 @@ class GroupbuyUpdate(BaseModel):
 
     title: Title | None = None
     description: Text | None = None
+
+
+class OfferRead(BaseModel):
+    """An offer as this device sees it: the deal, its own latest team, teams it could join."""
+
+    activity_id: int
+    title: str
+    offer: Offer
+    my_team: TeamRead | None
+    open_teams: list[TeamRead]
+    can_open: bool
+    closed_reason: str | None
