@@ -307,6 +307,10 @@ def test_console_builds_a_prediction_settles_it_and_exports(
 
     q1 = quiz["questions"][0]
     settle = f"/console/w/acme/quiz/{activity_id}/questions/{q1['id']}/outcome"
+    edit = f"{detail_url}/edit"
+    blank = client.post(edit, data={"csrf_token": form_token(client, edit, edit), "title": ""})
+    assert blank.status_code == 422
+    assert 'id="title-error"' in blank.text
     settled = client.post(
         settle,
         data={

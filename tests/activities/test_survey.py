@@ -338,8 +338,19 @@ def test_console_builds_a_survey_shows_charts_and_exports(client: TestClient, br
             public(slug, survey, "/responses"), json={"answers": answers, "consent": True}
         )
         assert made.status_code == 201, made.text
+    edit = f"{detail_url}/edit"
+    edited = client.post(
+        edit,
+        data={
+            "csrf_token": form_token(client, edit, edit),
+            "title": "门店体验调研",
+            "description": "",
+        },
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
     detail = client.get(detail_url)
-    assert "门店体验" in detail.text
+    assert "门店体验调研" in detail.text
     assert "+33" in detail.text  # NPS: 2 promoters, 1 detractor of 3 → 67% − 33%
     assert "推荐者（9–10）: 2" in detail.text
     export = client.get(f"/console/w/acme/survey/{activity_id}/export.csv")
