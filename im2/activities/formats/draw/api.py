@@ -14,6 +14,7 @@ from im2.activities.formats.draw.schemas import (
     EntryReceipt,
     MyEntry,
 )
+from im2.activities.formats.draw.writers import queued_writer
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 
@@ -73,7 +74,7 @@ def enter(
     now: NowDep,
 ) -> EntryReceipt:
     limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
+    with queued_writer(db), db.transaction() as session:
         return service.do_enter(
             session,
             slug=slug,
