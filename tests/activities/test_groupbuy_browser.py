@@ -10,7 +10,6 @@ import pytest
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_groupbuy import OFFER
-from tests.browser.conftest import browser as browser  # the shared Chromium fixture
 from tests.conftest import Brand, LiveServer, campaign_payload
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,6 @@ import pytest
 from im2.workspaces.schemas import Role
 from tests.activities.test_quiz import COFFEE
 from tests.activities.test_survey import SURVEY
-from tests.browser.conftest import artifacts, browser  # noqa: F401 (fixtures)
 from tests.conftest import Brand, LiveServer, campaign_payload
 
 pytestmark = pytest.mark.browser
@@ -41,10 +40,10 @@ def _live_campaign(server: LiveServer, brand: Brand) -> tuple[str, int]:
 
 
 def test_survey_on_a_phone_with_skip_logic_and_a_reload(
-    browser: Any,  # noqa: F811
+    browser: Any,
     live_server: LiveServer,
     brand: Brand,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     slug, campaign_id = _live_campaign(live_server, brand)
     survey = httpx.post(
@@ -90,10 +89,10 @@ def test_survey_on_a_phone_with_skip_logic_and_a_reload(
 
 
 def test_quiz_on_a_phone(
-    browser: Any,  # noqa: F811
+    browser: Any,
     live_server: LiveServer,
     brand: Brand,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     slug, campaign_id = _live_campaign(live_server, brand)
     quiz = httpx.post(
