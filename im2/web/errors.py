@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -88,6 +89,20 @@ def install_error_handlers(app: FastAPI) -> None:
                 headers=getattr(exc, "headers", None),
             )
         return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError) -> Response:
+        # SQLite's single writer could not get the lock within the busy timeout: nothing was
+        # written, and a retry a moment later succeeds. Anything else is a real failure.
+        if "database is locked" not in str(exc.orig):
+            return await _unexpected(request, exc)
+        log.warning("database busy on %s %s", request.method, request.url.path)
+        message = _("The server is very busy; nothing was saved. Please try again in a moment.")
+        if _wants_json(request):
+            return JSONResponse(
+                error_body("busy", message), status_code=503, headers={"Retry-After": "1"}
+            )
+        return _error_page(request, 503, message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
