@@ -335,15 +335,17 @@ app.add_typer(draw_app, name="draw")
 def draw_verify(
     activity_id: Annotated[int, typer.Argument(help="The draw's activity id.")],
 ) -> None:
-    """Recompute a draw's winners from its public record (entries, prizes, seed) and say
-    whether they match the published winners; exits 1 when they do not."""
+    """Recompute a draw's winners from its public record (entries, prizes, revealed seed) and
+    say whether they match the published winners; exits 1 when they do not, or before the
+    seed is revealed."""
     from im2.activities.formats.draw import reads as draws
 
     with _database() as db, db.session() as session:
-        record = draws.record_of(session, activity_id=activity_id, reveal=True)
-    if record.mode.value == "scheduled" and record.drawn_at is None:
-        # Before the draw the seed stays secret, even from this command's output.
-        err.print(f"[red]not drawn yet:[/red] draw {activity_id} is scheduled for {record.draw_at}")
+        record = draws.published_record(session, activity_id=activity_id)
+    if record.seed is None:
+        # Until the draw is over the seed stays secret, even from this command's output: with
+        # it, anyone could tell which coming entries will win.
+        err.print(f"[red]not revealed yet:[/red] draw {activity_id} is not over; try after it")
         raise typer.Exit(1)
     verdict = draws.verify_record(record)
     out.print(

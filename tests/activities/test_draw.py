@@ -74,8 +74,21 @@ def results(client: TestClient, brand: Brand, activity_id: int) -> dict:
     ).json()
 
 
+def verify_cli(database_url: str, monkeypatch: pytest.MonkeyPatch, draw_id: int):
+    monkeypatch.setenv("IM2_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(cli_app, ["draw", "verify", str(draw_id)])
+    finally:
+        get_settings.cache_clear()
+
+
 def test_instant_win_gives_each_unit_once_and_one_entry_each(
-    client: TestClient, brand: Brand, db: Database
+    client: TestClient,
+    brand: Brand,
+    db: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     campaign = live_campaign(client, brand)
     draw_id = add_draw(client, brand, campaign["id"])
@@ -105,6 +118,9 @@ def test_instant_win_gives_each_unit_once_and_one_entry_each(
         kinds = [e.kind for e in list_events(session, kinds=["draw.entered", "draw.won"])]
     assert kinds.count("draw.entered") == 3
     assert kinds.count("draw.won") == 2
+    verified = verify_cli(database_url, monkeypatch, draw_id)
+    assert verified.exit_code == 0, verified.output
+    assert "verified" in verified.output
 
 
 def test_stock_can_never_go_below_zero_in_the_database(
@@ -179,12 +195,7 @@ def test_scheduled_draw_is_committed_then_revealed_and_verifiable(
     with db.session() as session:
         assert len(list_events(session, kinds=["draw.won"])) == 3
 
-    monkeypatch.setenv("IM2_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        verified = CliRunner().invoke(cli_app, ["draw", "verify", str(draw_id)])
-    finally:
-        get_settings.cache_clear()
+    verified = verify_cli(database_url, monkeypatch, draw_id)
     assert verified.exit_code == 0, verified.output
     assert "verified" in verified.output
 
@@ -205,14 +216,9 @@ def test_cli_refuses_a_draw_that_has_not_happened(
         draw_at=(clock.now() + timedelta(days=1)).isoformat(),
         prizes=[{"name": "咖啡豆", "stock": 1}],
     )
-    monkeypatch.setenv("IM2_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        refused = CliRunner().invoke(cli_app, ["draw", "verify", str(draw_id)])
-    finally:
-        get_settings.cache_clear()
+    refused = verify_cli(database_url, monkeypatch, draw_id)
     assert refused.exit_code == 1
-    assert "not drawn yet" in refused.output
+    assert "not revealed yet" in refused.output
 
 
 @pytest.mark.parametrize(
