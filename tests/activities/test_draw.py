@@ -95,29 +95,41 @@ def test_instant_win_gives_each_unit_once_and_one_entry_each(
     url = enter_url(campaign["slug"], draw_id)
 
     phones = [TestClient(client.app) for _ in range(3)]
-    receipts = [p.post(url, json={"consent": True}) for p in phones]
-    assert [r.status_code for r in receipts] == [201, 201, 201]
-    assert [r.json()["won"] for r in receipts] == [True, True, False]
-    assert receipts[0].json()["prize"] == "樱花保温杯"
-
+    first = phones[0].post(url, json={"consent": True})
+    assert first.status_code == 201
+    assert (first.json()["won"], first.json()["prize"]) == (True, "樱花保温杯")
     again = phones[0].post(url, json={"consent": True})
     assert again.status_code == 409
     assert "already entered" in again.json()["error"]["message"]
+    assert phones[1].post(url, json={"consent": True}).json()["won"] is True
+    # Every unit is gone: nothing is left to win, so no more entries are taken.
+    late = phones[2].post(url, json={"consent": True})
+    assert late.status_code == 409
+    assert "All prizes have been won" in late.json()["error"]["message"]
+
     mine = phones[0].get(url.replace("/entries", "/me")).json()
     assert (mine["entered"], mine["prize"], mine["can_enter"]) == (True, "樱花保温杯", False)
     newcomer = TestClient(client.app).get(url.replace("/entries", "/me")).json()
-    assert (newcomer["entered"], newcomer["can_enter"]) == (False, True)
+    assert (newcomer["entered"], newcomer["can_enter"]) == (False, False)
+    assert "All prizes have been won" in newcomer["closed_reason"]
 
     seen = results(client, brand, draw_id)
-    assert seen["entries"] == 3
+    assert seen["entries"] == 2
     assert [(p["stock"], p["won"]) for p in seen["prizes"]] == [(0, 2)]
     assert len(seen["winners"]) == 2
-    # Every unit is gone, so nothing is left to win: the seed is revealed.
+    # With nothing left to win the draw is over: the seed is revealed.
     assert seen["seed"] is not None
+    page = phones[2].get(f"/c/{campaign['slug']}/draw/{draw_id}")
+    assert "奖品已全部抽完" in page.text
+    assert f'action="/c/{campaign["slug"]}/draw/{draw_id}/enter"' not in page.text
     with db.session() as session:
-        kinds = [e.kind for e in list_events(session, kinds=["draw.entered", "draw.won"])]
-    assert kinds.count("draw.entered") == 3
+        kinds = [
+            e.kind
+            for e in list_events(session, kinds=["draw.entered", "draw.won", "participant.joined"])
+        ]
+    assert kinds.count("draw.entered") == 2
     assert kinds.count("draw.won") == 2
+    assert kinds.count("participant.joined") == 2  # the late phone wrote nothing
     verified = verify_cli(database_url, monkeypatch, draw_id)
     assert verified.exit_code == 0, verified.output
     assert "verified" in verified.output

@@ -46,10 +46,12 @@ def test_five_hundred_claims_on_ten_units_make_exactly_ten_winners(
     with ThreadPoolExecutor(max_workers=16) as pool:
         outcomes = list(pool.map(claim, range(500)))
 
-    assert [code for code, _won in outcomes] == [201] * 500, sorted({c for c, _ in outcomes})
+    codes = [code for code, _won in outcomes]
+    # Entries made once the prize is gone are refused (409): never a 500 or "database locked".
+    assert set(codes) <= {201, 409}, sorted(set(codes))
     assert sum(won for _code, won in outcomes) == 10
     results = httpx.get(f"{base}/api/v1/draws/{draw['id']}/results", headers=owner).json()
-    assert results["entries"] == 500
+    assert results["entries"] == codes.count(201)
     assert len(results["winners"]) == 10
     assert [(p["stock"], p["won"]) for p in results["prizes"]] == [(0, 10)]
     assert len({w["participant_id"] for w in results["winners"]}) == 10

@@ -247,7 +247,7 @@ def view_draw(
         else None
     )
     names = {p.id: p.name for p in prizes}
-    reason = activities.closed_reason(public.campaign) or entries_closed(draw, now=now)
+    reason = activities.closed_reason(public.campaign) or entries_closed(draw, prizes, now=now)
     revealed = is_revealed(draw, prizes, public.campaign)
     drawn = draw.mode == DrawMode.SCHEDULED.value and draw.drawn_at is not None
     return DrawView(

@@ -292,11 +292,14 @@ def do_review_entry(
 # --- participants ------------------------------------------------------------------------------
 
 
-def entries_closed(draw: Draw, *, now: datetime) -> str | None:
+def entries_closed(draw: Draw, prizes: list[DrawPrize], *, now: datetime) -> str | None:
     if draw.mode == DrawMode.SCHEDULED.value and (
         draw.drawn_at is not None or (draw.draw_at is not None and draw.draw_at <= now)
     ):
         return _("The draw has taken place; entries are closed.")
+    if draw.mode == DrawMode.INSTANT.value and all(p.stock == 0 for p in prizes):
+        # Nothing is left to win: taking more entries would only disappoint people.
+        return _("All prizes have been won; the draw is over. Thank you!")
     return None
 
 
@@ -319,7 +322,7 @@ def do_enter(
     )
     activities.require_open(public)
     draw = load_draw(session, activity_id=row.id)
-    closed = entries_closed(draw, now=now)
+    closed = entries_closed(draw, prizes_of(session, activity_id=row.id), now=now)
     if closed:
         raise Conflict(closed)
     acting = activities.join_and_assess(
