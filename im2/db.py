@@ -8,6 +8,8 @@ Work that must only happen once the data is durable (live updates, webhooks) is 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -97,6 +99,13 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(sqlite_write=True)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        # SQLite has one write lock. Waiting for it in SQLite's busy handler means sleeping and
+        # retrying, and under a burst an unlucky writer can keep missing it until the busy
+        # timeout fails it; queueing the writers of this process on a lock of our own first is
+        # fair and keeps the busy handler for other processes. PostgreSQL locks rows instead.
+        self._writer_queue: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -114,7 +123,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One atomic unit of work: commits at the end of the block, rolls back on error."""
-        with self._write_sessions() as session:
+        with self._writer_queue, self._write_sessions() as session:
             with session.begin():
                 yield session
             callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])

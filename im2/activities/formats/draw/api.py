@@ -14,7 +14,6 @@ from im2.activities.formats.draw.schemas import (
     EntryReceipt,
     MyEntry,
 )
-from im2.activities.formats.draw.writers import queued_writer
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 
@@ -74,7 +73,7 @@ def enter(
     now: NowDep,
 ) -> EntryReceipt:
     limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with queued_writer(db), db.transaction() as session:
+    with db.transaction() as session:
         return service.do_enter(
             session,
             slug=slug,

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.draw import reads, service
-from im2.activities.formats.draw.writers import queued_writer
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.participation.schemas import CONSENT_TEXT
@@ -102,7 +101,7 @@ def enter(
             # Only bots fill the hidden field; tell them nothing useful and write nothing.
             raise IM2Error(_("Your entry could not be accepted."))
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with queued_writer(db), db.transaction() as session:
+        with db.transaction() as session:
             service.do_enter(
                 session,
                 slug=slug,
