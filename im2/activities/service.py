@@ -106,6 +106,45 @@ def create_activity_row(
     return row
 
 
+def do_update_activity(
+    session: Session,
+    *,
+    actor: Actor,
+    activity_id: int,
+    kind: ActivityKind,
+    title: str | None,
+    description: str | None,
+    settings: dict[str, Any] | None = None,
+    now: datetime,
+) -> ActivityRead:
+    """Change an activity's texts and (already validated) settings; the audit entry and event
+    record only what changed, and nothing is recorded when nothing did."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = load_activity(session, actor=actor, activity_id=activity_id, kind=kind)
+    before = {"title": row.title, "description": row.description, **row.settings}
+    if title is not None:
+        row.title = title
+    if description is not None:
+        row.description = description
+    if settings:
+        row.settings = {**row.settings, **settings}
+    after = {"title": row.title, "description": row.description, **row.settings}
+    changed = sorted(k for k in after if after[k] != before.get(k))
+    if changed:
+        row.updated_at = now
+        record_console_write(
+            session,
+            actor=actor,
+            activity=row,
+            kind=EventKind.ACTIVITY_UPDATED,
+            action="activity.update",
+            before={k: before.get(k) for k in changed},
+            after={k: after[k] for k in changed},
+            now=now,
+        )
+    return to_read(row)
+
+
 def record_console_write(
     session: Session,
     *,

@@ -35,8 +35,7 @@ from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.participation.schemas import Visitor
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.schemas import Actor
 
 # Team codes are read aloud and typed from screenshots: no 0/O, 1/I/L, and no punctuation.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -185,30 +184,15 @@ def do_create_groupbuy(
 def do_update_groupbuy(
     session: Session, *, actor: Actor, activity_id: int, data: GroupbuyUpdate, now: datetime
 ) -> ActivityRead:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.GROUPBUY
+    return activities.do_update_activity(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        kind=ActivityKind.GROUPBUY,
+        title=data.title,
+        description=data.description,
+        now=now,
     )
-    before = {"title": row.title, "description": row.description, **row.settings}
-    if data.title is not None:
-        row.title = data.title
-    if data.description is not None:
-        row.description = data.description
-    after = {"title": row.title, "description": row.description, **row.settings}
-    changed = {k for k in after if after[k] != before.get(k)}
-    if changed:
-        row.updated_at = now
-        activities.record_console_write(
-            session,
-            actor=actor,
-            activity=row,
-            kind=EventKind.ACTIVITY_UPDATED,
-            action="activity.update",
-            before={k: before.get(k) for k in changed},
-            after={k: after[k] for k in changed},
-            now=now,
-        )
-    return activities.to_read(row)
 
 
 # --- participants ------------------------------------------------------------------------------

@@ -288,32 +288,16 @@ def do_create_poll(
 def do_update_poll(
     session: Session, *, actor: Actor, activity_id: int, data: PollUpdate, now: datetime
 ) -> ActivityRead:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
+    return activities.do_update_activity(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        kind=ActivityKind.POLL,
+        title=data.title,
+        description=data.description,
+        settings={"results": data.results.value} if data.results is not None else None,
+        now=now,
     )
-    before = {"title": row.title, "description": row.description, **row.settings}
-    if data.title is not None:
-        row.title = data.title
-    if data.description is not None:
-        row.description = data.description
-    if data.results is not None:
-        row.settings = {**row.settings, "results": data.results.value}
-    row.updated_at = now
-    after = {"title": row.title, "description": row.description, **row.settings}
-    changed = {k for k in after if after[k] != before.get(k)}
-    if changed:
-        activities.record_console_write(
-            session,
-            actor=actor,
-            activity=row,
-            kind=EventKind.ACTIVITY_UPDATED,
-            action="activity.update",
-            before={k: before.get(k) for k in changed},
-            after={k: after[k] for k in changed},
-            now=now,
-        )
-    return activities.to_read(row)
 
 
 def poll_results(session: Session, *, actor: Actor, activity_id: int) -> PollResults:

@@ -140,32 +140,16 @@ def do_create_qa(
 def do_update_qa(
     session: Session, *, actor: Actor, activity_id: int, data: QaUpdate, now: datetime
 ) -> ActivityRead:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QA
+    return activities.do_update_activity(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        kind=ActivityKind.QA,
+        title=data.title,
+        description=data.description,
+        settings={"premoderation": data.premoderation} if data.premoderation is not None else None,
+        now=now,
     )
-    before = {"title": row.title, "description": row.description, **row.settings}
-    if data.title is not None:
-        row.title = data.title
-    if data.description is not None:
-        row.description = data.description
-    if data.premoderation is not None:
-        row.settings = {**row.settings, "premoderation": data.premoderation}
-    row.updated_at = now
-    after = {"title": row.title, "description": row.description, **row.settings}
-    changed = {k for k in after if after[k] != before.get(k)}
-    if changed:
-        activities.record_console_write(
-            session,
-            actor=actor,
-            activity=row,
-            kind=EventKind.ACTIVITY_UPDATED,
-            action="activity.update",
-            before={k: before.get(k) for k in changed},
-            after={k: after[k] for k in changed},
-            now=now,
-        )
-    return activities.to_read(row)
 
 
 def moderation_board(

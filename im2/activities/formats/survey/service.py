@@ -369,27 +369,12 @@ def do_review_response(
 def do_update_survey(
     session: Session, *, actor: Actor, activity_id: int, data: SurveyUpdate, now: datetime
 ) -> ActivityRead:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.SURVEY
+    return activities.do_update_activity(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        kind=ActivityKind.SURVEY,
+        title=data.title,
+        description=data.description,
+        now=now,
     )
-    before = {"title": row.title, "description": row.description}
-    if data.title is not None:
-        row.title = data.title
-    if data.description is not None:
-        row.description = data.description
-    after = {"title": row.title, "description": row.description}
-    changed = {k for k in after if after[k] != before[k]}
-    if changed:
-        row.updated_at = now
-        activities.record_console_write(
-            session,
-            actor=actor,
-            activity=row,
-            kind=EventKind.ACTIVITY_UPDATED,
-            action="activity.update",
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-            now=now,
-        )
-    return activities.to_read(row)
