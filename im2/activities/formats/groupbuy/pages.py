@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
+from im2.activities.editing import add_text_editor
 from im2.activities.formats.groupbuy import reads, service
-from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, GroupbuyCreate, GroupbuyUpdate
-from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
+from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, GroupbuyCreate
+from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import IM2Error, NotFound
-from im2.i18n import _
+from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
@@ -125,76 +125,7 @@ def detail(
     )
 
 
-def _edit_form(
-    request: Request,
-    *,
-    activity: ActivityRead,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "activities/groupbuy/edit_form.html",
-        {
-            "activity": activity,
-            "values": values,
-            "errors": errors,
-            "back": f"/console/w/{request.path_params['workspace']}/groupbuy/{activity.id}",
-            "nav": "campaigns",
-        },
-        status_code=status_code,
-    )
-
-
-def _load_for_edit(db: DbDep, actor: ConsoleActor, activity_id: int) -> ActivityRead:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-    if activity.kind is not ActivityKind.GROUPBUY:
-        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
-    return activity
-
-
-@router.get("/groupbuy/{activity_id}/edit")
-def edit_groupbuy(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
-    activity = _load_for_edit(db, actor, activity_id)
-    values = {"title": activity.title, "description": activity.description}
-    return _edit_form(request, activity=activity, values=values, errors={})
-
-
-@router.post("/groupbuy/{activity_id}/edit")
-def update_groupbuy(
-    request: Request,
-    activity_id: int,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    activity = _load_for_edit(db, actor, activity_id)
-    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    payload = {"title": raw.get("title", ""), "description": raw.get("description", "")}
-    try:
-        data = GroupbuyUpdate.model_validate(payload)
-        with db.transaction() as session:
-            service.do_update_groupbuy(
-                session, actor=actor, activity_id=activity_id, data=data, now=now
-            )
-    except ValidationError as exc:
-        errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-        return _edit_form(request, activity=activity, values=raw, errors=errors, status_code=422)
-    except IM2Error as exc:
-        return _edit_form(
-            request,
-            activity=activity,
-            values=raw,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/groupbuy/{activity_id}", status_code=303
-    )
+add_text_editor(router, ActivityKind.GROUPBUY)
 
 
 @router.get("/groupbuy/{activity_id}/export.csv")
