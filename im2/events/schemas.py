@@ -58,6 +58,24 @@ class EventKind(StrEnum):
     COUPON_ISSUED = "coupon.issued"
     COUPON_REDEEMED = "coupon.redeemed"
     CONVERSION_RECORDED = "conversion.recorded"
+    POINTS_SPENT = "points.spent"
+    POINTS_EXPIRED = "points.expired"
+    PRIZE_CLAIMED = "prize.claimed"
+    REWARD_HELD = "reward.held"
+    REWARD_APPROVED = "reward.approved"
+    REWARD_VOIDED = "reward.voided"
+    REFERRAL_INVITED = "referral.invited"
+    REFERRAL_QUALIFIED = "referral.qualified"
+    REFERRAL_MILESTONE = "referral.milestone"
+    POSTER_DOWNLOADED = "poster.downloaded"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+
+    # Analytics, experiments, reports.
+    EXPERIMENT_EXPOSED = "experiment.exposed"
+    EXPERIMENT_CREATED = "experiment.created"
+    EXPERIMENT_CONCLUDED = "experiment.concluded"
+    REPORT_GENERATED = "report.generated"
 
     # Listening.
     MENTIONS_IMPORTED = "mentions.imported"
