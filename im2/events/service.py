@@ -97,10 +97,16 @@ def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
+    after_id: int | None = None,
 ) -> list[EventRecord]:
+    """Events in id order. Consumers that follow the log (rewards, webhooks) keep the last id they
+    handled and pass it as `after_id`, with `until` a few seconds back so that an event whose
+    transaction commits late on PostgreSQL is not jumped over (SQLite commits in id order)."""
     query = _filtered(
         workspace_id=workspace_id, campaign_id=campaign_id, kinds=kinds, since=since, until=until
     ).order_by(Event.id)
+    if after_id is not None:
+        query = query.where(Event.id > after_id)
     if limit is not None:
         query = query.limit(limit)
     return [_to_record(row) for row in session.scalars(query)]
