@@ -29,8 +29,10 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy im2
 	$(BIN)/lint-imports
 
+# One pytest worker per core (pytest-xdist); each worker has its own database.
+PYTEST_WORKERS ?= auto
 pytest: $(VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint pytest
 

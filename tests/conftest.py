@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, make_url, text
 
 from im2.clock import ManualClock
 from im2.config import Environment, Settings
@@ -73,8 +73,25 @@ def _default_locale() -> Iterator[None]:
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("IM2_TEST_DATABASE_URL")
     if url:
-        return url
+        return _worker_database(url)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'im2-test.db'}"
+
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist every worker empties its database after each test, so each worker gets
+    its own PostgreSQL database (`<name>_gw0`, …), created on first use next to the named one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = Database(url)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
