@@ -22,6 +22,7 @@ class ActivityKind(StrEnum):
     DRAW = "draw"
     CHECKIN = "checkin"
     GROUPBUY = "groupbuy"
+    REFERRAL = "referral"  # invite-a-friend, at most two reward levels
 
 
 KIND_LABELS = {
@@ -33,6 +34,7 @@ KIND_LABELS = {
     ActivityKind.DRAW: N_("Lucky draw"),
     ActivityKind.CHECKIN: N_("Daily check-in"),
     ActivityKind.GROUPBUY: N_("Group-buy"),
+    ActivityKind.REFERRAL: N_("Referral / invite friends"),
 }
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]

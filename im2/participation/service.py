@@ -345,3 +345,48 @@ def count_participants(session: Session, *, workspace_id: int, campaign_id: int)
         )
         or 0
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What abuse checks compare between two participants (e.g. an inviter and an invitee)."""
+
+    participant_id: int
+    device_id: str
+    nickname: str | None
+    first_ip: str | None
+    user_agent: str | None
+    referred_by: str | None
+    first_campaign_id: int | None
+    verified_email: str | None
+    verified_phone: str | None
+    created_at: datetime
+
+
+def get_signals(
+    session: Session, *, workspace_id: int, participant_ids: list[int]
+) -> dict[int, Signals]:
+    """The stored signals of these participants of one workspace, by id (missing ids left out)."""
+    if not participant_ids:
+        return {}
+    rows = session.scalars(
+        select(Participant).where(
+            Participant.workspace_id == workspace_id,
+            Participant.id.in_(sorted(set(participant_ids))),
+        )
+    )
+    return {
+        r.id: Signals(
+            participant_id=r.id,
+            device_id=r.device_id,
+            nickname=r.nickname,
+            first_ip=r.first_ip,
+            user_agent=r.user_agent,
+            referred_by=r.referred_by,
+            first_campaign_id=r.first_campaign_id,
+            verified_email=r.verified_email,
+            verified_phone=r.verified_phone,
+            created_at=r.created_at,
+        )
+        for r in rows
+    }
