@@ -84,6 +84,10 @@ class EventKind(StrEnum):
     INBOX_STATUS_CHANGED = "inbox.status_changed"
     INBOX_ESCALATED = "inbox.escalated"
 
+    # Influence.
+    INFLUENCE_GRAPH_IMPORTED = "influence.graph_imported"
+    INFLUENCE_GRAPH_DELETED = "influence.graph_deleted"
+
 
 class ActorType(StrEnum):
     USER = "user"
