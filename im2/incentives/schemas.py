@@ -1,0 +1,301 @@
+"""What other domains and the API know of incentives: reward specs, grant results, coupons,
+prizes, rules, balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from im2.events.schemas import EventKind
+
+
+class RewardKind(StrEnum):
+    POINTS = "points"
+    COUPON = "coupon"
+    PRIZE = "prize"
+
+
+class RewardSpec(BaseModel):
+    """What to give: points (an amount), a coupon (from a pool) or a prize (one unit)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: RewardKind
+    points: int | None = None
+    pool_id: int | None = None
+    prize_id: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.kind is RewardKind.POINTS and (self.points is None or self.points <= 0):
+            raise ValueError("a points reward needs points > 0")
+        if self.kind is RewardKind.COUPON and self.pool_id is None:
+            raise ValueError("a coupon reward needs pool_id")
+        if self.kind is RewardKind.PRIZE and self.prize_id is None:
+            raise ValueError("a prize reward needs prize_id")
+        return self
+
+
+GrantStatus = Literal["granted", "held", "duplicate", "out_of_stock"]
+
+
+@dataclass(frozen=True)
+class GrantResult:
+    status: GrantStatus
+    grant_id: int | None
+    coupon_code: str | None
+
+
+class CouponStatus(StrEnum):
+    AVAILABLE = "available"  # not issued to anyone yet
+    ISSUED = "issued"  # issued and usable
+    USED = "used"  # every use spent
+    EXPIRED = "expired"
+    VOID = "void"
+
+
+@dataclass(frozen=True)
+class CouponRef:
+    code: str
+    pool_id: int
+    campaign_id: int
+    participant_id: int | None
+    status: CouponStatus
+    uses: int
+    max_uses: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PoolRef:
+    id: int
+    campaign_id: int
+    name: str
+    description: str
+    source: str
+    max_uses: int
+    expires_at: datetime | None
+    cost_points: int | None
+    total: int
+    issued: int
+    redeemed: int
+
+    @property
+    def available(self) -> int:
+        return self.total - self.issued
+
+
+@dataclass(frozen=True)
+class PrizeRef:
+    id: int
+    campaign_id: int
+    name: str
+    description: str
+    units: int
+    stock: int
+    cost_points: int | None
+
+
+# Event kinds the rules may award points for, in the order the console lists them.
+RULE_EVENT_KINDS: tuple[EventKind, ...] = (
+    EventKind.PARTICIPANT_JOINED,
+    EventKind.PARTICIPANT_VERIFIED,
+    EventKind.VOTE_CAST,
+    EventKind.QUIZ_ANSWERED,
+    EventKind.SURVEY_SUBMITTED,
+    EventKind.QUESTION_ASKED,
+    EventKind.UGC_SUBMITTED,
+    EventKind.DRAW_ENTERED,
+    EventKind.CHECKIN_DONE,
+    EventKind.STREAK_MILESTONE,
+    EventKind.GROUPBUY_JOINED,
+    EventKind.COMMENT_POSTED,
+    EventKind.SHARE_CLICKED,
+    EventKind.REFERRAL_QUALIFIED,
+    EventKind.CONVERSION_RECORDED,
+)
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    id: int
+    campaign_id: int
+    event_kind: str
+    points: int
+    daily_cap: int | None
+    total_cap: int | None
+    expires_days: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    id: int
+    participant_id: int
+    campaign_id: int | None
+    kind: str
+    delta: int
+    reason: str
+    key: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Balance:
+    participant_id: int
+    points: int
+    expiring_soon: int  # points that expire within the next 7 days
+    next_expiry: datetime | None
+
+
+@dataclass(frozen=True)
+class GrantRef:
+    id: int
+    campaign_id: int
+    participant_id: int
+    key: str
+    kind: str
+    points: int | None
+    pool_id: int | None
+    prize_id: int | None
+    reason: str
+    status: str
+    evidence: dict[str, Any]
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    coupon_code: str | None
+
+
+@dataclass(frozen=True)
+class RedemptionRef:
+    id: int
+    code: str
+    campaign_id: int
+    order_id: str | None
+    store: str | None
+    ip: str | None
+    created_at: datetime
+    review: str | None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    uses: int = 0
+    max_uses: int = 1
+
+
+@dataclass(frozen=True)
+class PrizeClaimRef:
+    id: int
+    prize_id: int
+    prize_name: str
+    created_at: datetime
+
+
+# --- API shapes --------------------------------------------------------------------------------
+
+
+class PoolCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=300)
+    max_uses: int = Field(default=1, ge=1, le=1_000_000)
+    expires_at: datetime | None = None
+    cost_points: int | None = Field(default=None, gt=0)
+
+
+class PoolRead(BaseModel):
+    id: int
+    campaign_id: int
+    name: str
+    description: str
+    source: str
+    max_uses: int
+    expires_at: datetime | None
+    cost_points: int | None
+    total: int
+    issued: int
+    available: int
+    redeemed: int
+
+
+class CodesGenerate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, le=100_000)
+
+
+class CodesImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    codes: list[str] = Field(min_length=1, max_length=100_000)
+
+
+class CodesAdded(BaseModel):
+    added: int
+    total: int
+
+
+class CouponIssue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: int
+    key: str = Field(min_length=1, max_length=160)
+    reason: str = Field(default="api", max_length=200)
+
+
+class GrantRead(BaseModel):
+    status: GrantStatus
+    grant_id: int | None
+    coupon_code: str | None
+
+
+class CouponRead(BaseModel):
+    code: str
+    pool_id: int
+    campaign_id: int
+    participant_id: int | None
+    status: CouponStatus
+    uses: int
+    max_uses: int
+    expires_at: datetime | None
+
+
+class RedemptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=80)
+    order_id: str | None = Field(default=None, min_length=1, max_length=80)
+    store: str | None = Field(default=None, max_length=80)
+
+
+class RedemptionRead(BaseModel):
+    id: int
+    code: str
+    campaign_id: int
+    order_id: str | None
+    store: str | None
+    redeemed_at: datetime
+    uses: int
+    max_uses: int
+    flagged: bool
+
+
+class BalanceRead(BaseModel):
+    participant_id: int
+    points: int
+    expiring_soon: int
+    next_expiry: datetime | None
+
+
+class PointsAward(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: int
+    points: int = Field(gt=0, le=1_000_000)
+    key: str = Field(min_length=1, max_length=160)
+    reason: str = Field(default="api", min_length=1, max_length=200)
