@@ -21,7 +21,8 @@ FAMILY = "Noto Sans SC"
 
 @lru_cache(maxsize=2)
 def _codepoints(path: Path) -> frozenset[int]:
-    return frozenset(TTFont(path, lazy=True).getBestCmap())
+    with TTFont(path, lazy=True) as font:
+        return frozenset(font.getBestCmap())
 
 
 def missing_characters(text: str, *, bold: bool = False) -> list[str]:

@@ -107,6 +107,57 @@ def create_link(slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: 
     return RedirectResponse(f"/c/{slug}/share", status_code=303)
 
 
+@router.get("/c/{slug}/share/poster.png")
+def share_poster(
+    request: Request, slug: str, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    """The participant's own share poster (their link's QR code); counts a poster.downloaded."""
+    from im2.events.schemas import ActorType, EventKind
+    from im2.events.service import record_event
+    from im2.i18n import get_locale
+    from im2.sharing.poster import render_poster
+
+    with db.transaction() as session:
+        found = campaigns.get_public_campaign(session, slug=slug)
+        if found is None or found.campaign.status in ("draft", "archived"):
+            raise NotFound(_("There is no campaign at this address."))
+        participant = participation.get_participant(
+            session, workspace_id=found.workspace_id, device_id=visitor.device_id
+        )
+        link = None
+        if participant is not None:
+            link = service.get_link(
+                session, campaign_id=found.campaign.id, participant_id=participant.id
+            )
+        if participant is None or link is None:
+            raise NotFound(_("Take part first; then you get your own link to share."))
+        record_event(
+            session,
+            kind=EventKind.POSTER_DOWNLOADED,
+            occurred_at=now,
+            workspace_id=found.workspace_id,
+            campaign_id=found.campaign.id,
+            actor_type=ActorType.PARTICIPANT,
+            actor_id=participant.id,
+            referrer=link.code,
+        )
+    png = render_poster(
+        title=found.campaign.name,
+        subtitle=found.campaign.description.strip().split("\n", 1)[0] or None,
+        nickname=participant.nickname or _("A friend"),
+        url=_share_url(request, link.code, "qr"),
+        locale=get_locale(),
+    )
+    return Response(
+        png,
+        media_type="image/png",
+        headers={
+            "Content-Disposition": f'inline; filename="{slug}-poster.png"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 @router.get("/s/{code}/qr.{fmt}")
 def qr_code(request: Request, code: str, fmt: str, db: DbDep) -> Response:
     with db.session() as session:
