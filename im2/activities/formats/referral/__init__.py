@@ -1,0 +1,1 @@
+"""Referral / invite-a-friend: rewards per qualified invite, milestones, two levels at most."""
