@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from disposable_email_domains import blocklist
 from sqlalchemy import func, insert, select, update
@@ -23,28 +25,36 @@ from stdnum import luhn
 from im2.campaigns import service as campaigns
 from im2.db import Base
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.schemas import ActorType, EventKind, EventRecord
+from im2.events.service import list_events, record_event
 from im2.i18n import _
 from im2.incentives.models import (
     CouponCode,
     CouponPool,
+    Cursor,
     PointEntry,
+    PointRule,
     Prize,
     PrizeClaim,
+    Redemption,
     RewardGrant,
     Wallet,
 )
 from im2.incentives.schemas import (
+    RULE_EVENT_KINDS,
     Balance,
     CouponRef,
     CouponStatus,
+    GrantRef,
     GrantResult,
     LedgerLine,
     PoolRef,
+    PrizeClaimRef,
     PrizeRef,
+    RedemptionRef,
     RewardKind,
     RewardSpec,
+    RuleRef,
 )
 from im2.participation import service as participation
 from im2.workspaces.schemas import Actor, Permission
@@ -731,6 +741,35 @@ def grant_reward(
     - a coupon pool or prize with nothing left gives `out_of_stock` and writes nothing, so the
       same key can be granted again once the stock is topped up.
     """
+    return _grant(
+        session,
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        participant_id=participant_id,
+        reward=reward,
+        key=key,
+        reason=reason,
+        now=now,
+        evidence=evidence,
+        hold=hold,
+        screen=True,
+    )
+
+
+def _grant(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    participant_id: int,
+    reward: RewardSpec,
+    key: str,
+    reason: str,
+    now: datetime,
+    evidence: dict[str, Any] | None,
+    hold: bool,
+    screen: bool,
+) -> GrantResult:
     if not key or len(key) > 200:
         raise InvalidInput(_("A reward key must be 1–200 characters."), field="key")
     _check_target(session, workspace_id=workspace_id, reward=reward)
@@ -742,7 +781,7 @@ def grant_reward(
     if existing is not None:
         return GrantResult(status="duplicate", grant_id=existing, coupon_code=None)
     shown = dict(evidence or {})
-    disposable = _disposable_domain(session, participant_id)
+    disposable = _disposable_domain(session, participant_id) if screen else None
     if disposable is not None:
         shown["disposable_email_domain"] = disposable
         hold = True
@@ -1162,3 +1201,754 @@ def do_restock_prize(
         now=now,
     )
     return _prize_ref(prize)
+
+
+# --- redemptions at a shop ---------------------------------------------------------------------
+
+# A code redeemed from this many distinct places (IP addresses or stores) within the window is
+# being passed around (a coupon site, a group chat): its redemptions go to the review queue.
+SHARED_CODE_PLACES = 3
+SHARED_CODE_WINDOW = timedelta(hours=1)
+
+
+def _redemption_ref(row: Redemption, code: CouponCode) -> RedemptionRef:
+    return RedemptionRef(
+        id=row.id,
+        code=code.code,
+        campaign_id=code.campaign_id,
+        order_id=row.order_id,
+        store=row.store,
+        ip=row.ip,
+        created_at=row.created_at,
+        review=row.review,
+        evidence=dict(row.evidence or {}),
+        uses=code.uses,
+        max_uses=code.max_uses,
+    )
+
+
+def typo_error() -> CodeTypo:
+    return CodeTypo(
+        _("This code has a typo: its check character does not match. Check each character."),
+        field="code",
+    )
+
+
+def _find_code_for_redemption(session: Session, *, workspace_id: int, code: str) -> CouponCode:
+    typed = normalise_code(code)
+    if not typed:
+        raise InvalidInput(_("Enter a coupon code."), field="code")
+    row = session.scalar(
+        select(CouponCode).where(CouponCode.workspace_id == workspace_id, CouponCode.code == typed)
+    )
+    if row is not None:
+        return row
+    if is_typo(typed):
+        raise typo_error()
+    raise NotFound(_("There is no such coupon code."), field="code")
+
+
+def do_redeem(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    order_id: str | None,
+    store: str | None,
+    ip: str | None,
+    now: datetime,
+) -> RedemptionRef:
+    """Use a code once at a shop. The same (code, order id) again gives the first answer. Clear
+    refusals: unknown code (404), a typo (422), expired (410), used up or void (409)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = _find_code_for_redemption(session, workspace_id=actor.workspace_id, code=code)
+    order_id = order_id.strip() if order_id else None
+    store = " ".join(store.split())[:80] if store else None
+    if order_id:
+        earlier = session.scalar(
+            select(Redemption).where(Redemption.code_id == row.id, Redemption.order_id == order_id)
+        )
+        if earlier is not None:
+            return _redemption_ref(earlier, row)
+    if row.voided_at is not None:
+        raise CouponUsedUp(_("This code has been voided by the brand."), field="code")
+    if row.issued_at is None:
+        raise CouponUsedUp(_("This code has not been given to anyone yet."), field="code")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise CouponExpired(
+            _("This code expired on {date}.").format(date=row.expires_at.strftime("%Y-%m-%d")),
+            field="code",
+        )
+    redemption = Redemption(
+        workspace_id=actor.workspace_id,
+        code_id=row.id,
+        order_id=order_id,
+        store=store,
+        ip=ip,
+        created_at=now,
+        evidence={},
+    )
+    try:
+        with session.begin_nested():
+            session.add(redemption)
+    except IntegrityError:
+        # The same order redeemed concurrently: answer as the first one did.
+        earlier = session.scalar(
+            select(Redemption).where(Redemption.code_id == row.id, Redemption.order_id == order_id)
+        )
+        if earlier is None:
+            raise
+        session.refresh(row)
+        return _redemption_ref(earlier, row)
+    used = session.execute(
+        update(CouponCode)
+        .where(CouponCode.id == row.id, CouponCode.uses < CouponCode.max_uses)
+        .values(uses=CouponCode.uses + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise CouponUsedUp(
+            _("This code has been used already ({n} of {n} uses).").format(n=row.max_uses),
+            field="code",
+        )
+    session.refresh(row)
+    if row.max_uses > 1:
+        recent = session.execute(
+            select(Redemption.ip, Redemption.store).where(
+                Redemption.code_id == row.id,
+                Redemption.created_at > now - SHARED_CODE_WINDOW,
+            )
+        ).all()
+        ips = sorted({r.ip for r in recent if r.ip})
+        stores = sorted({r.store for r in recent if r.store})
+        if max(len(ips), len(stores)) >= SHARED_CODE_PLACES:
+            redemption.review = "flagged"
+            redemption.evidence = {
+                "signal": "shared_code",
+                "window_minutes": int(SHARED_CODE_WINDOW.total_seconds() // 60),
+                "redemptions_in_window": len(recent),
+                "ips": ips,
+                "stores": stores,
+            }
+    session.flush()
+    record_event(
+        session,
+        kind=EventKind.COUPON_REDEEMED,
+        occurred_at=now,
+        workspace_id=actor.workspace_id,
+        campaign_id=row.campaign_id,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        properties={
+            "code": row.code,
+            "pool": row.pool_id,
+            "participant": row.participant_id,
+            "order_id": order_id,
+            "store": store,
+            "uses": row.uses,
+            "max_uses": row.max_uses,
+            "flagged": redemption.review == "flagged",
+        },
+    )
+    if redemption.review == "flagged":
+        record_event(
+            session,
+            kind=EventKind.REWARD_HELD,
+            occurred_at=now,
+            workspace_id=actor.workspace_id,
+            campaign_id=row.campaign_id,
+            actor_type=ActorType.SYSTEM,
+            actor_id=None,
+            properties={"redemption": redemption.id, "code": row.code, **redemption.evidence},
+        )
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="coupon.redeemed",
+        target_type="coupon_code",
+        target_id=row.id,
+        summary=f"code {row.code} redeemed" + (f" for order {order_id}" if order_id else ""),
+        before={"uses": row.uses - 1},
+        after={"uses": row.uses, "order_id": order_id, "store": store},
+        now=now,
+    )
+    return _redemption_ref(redemption, row)
+
+
+# --- the points store --------------------------------------------------------------------------
+
+
+def store_items(
+    session: Session, *, workspace_id: int, campaign_id: int
+) -> tuple[list[PoolRef], list[PrizeRef]]:
+    """What can be bought with points in this campaign."""
+    pools = [
+        p
+        for p in list_pools(session, workspace_id=workspace_id, campaign_id=campaign_id)
+        if p.cost_points is not None
+    ]
+    prizes = [
+        p
+        for p in list_prizes(session, workspace_id=workspace_id, campaign_id=campaign_id)
+        if p.cost_points is not None
+    ]
+    return pools, prizes
+
+
+def do_buy(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    participant_id: int,
+    item: str,
+    item_id: int,
+    key: str,
+    now: datetime,
+) -> GrantResult:
+    """Spend points on a coupon (`item="coupon"`) or a prize (`item="prize"`), once per key.
+    Not enough points → NotEnoughPoints (409); nothing left → OutOfStock (409); in both cases
+    the caller's transaction rolls back and no points are spent."""
+    if item == "coupon":
+        pool = session.get(CouponPool, item_id)
+        if pool is None or pool.campaign_id != campaign_id or pool.cost_points is None:
+            raise NotFound(_("This item is not in the store."), field="item")
+        price, name = pool.cost_points, pool.name
+        reward = RewardSpec(kind=RewardKind.COUPON, pool_id=pool.id)
+    elif item == "prize":
+        prize = session.get(Prize, item_id)
+        if prize is None or prize.campaign_id != campaign_id or prize.cost_points is None:
+            raise NotFound(_("This item is not in the store."), field="item")
+        price, name = prize.cost_points, prize.name
+        reward = RewardSpec(kind=RewardKind.PRIZE, prize_id=prize.id)
+    else:
+        raise InvalidInput(_("Choose a coupon or a prize."), field="item")
+    grant_key = f"store:{key}"
+    earlier = session.scalar(
+        select(RewardGrant).where(
+            RewardGrant.workspace_id == workspace_id, RewardGrant.key == grant_key
+        )
+    )
+    if earlier is not None:
+        return GrantResult("duplicate", earlier.id, _grant_code(session, earlier))
+    spent = spend_points(
+        session,
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        participant_id=participant_id,
+        points=price,
+        key=f"spend:{grant_key}",
+        reason=name,
+        now=now,
+    )
+    if not spent:  # the same purchase committed by a concurrent request
+        again = session.scalar(
+            select(RewardGrant).where(
+                RewardGrant.workspace_id == workspace_id, RewardGrant.key == grant_key
+            )
+        )
+        return GrantResult("duplicate", again.id if again else None, None)
+    result = _grant(
+        session,
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        participant_id=participant_id,
+        reward=reward,
+        key=grant_key,
+        reason=name,
+        now=now,
+        evidence={"store": True, "points": price},
+        hold=False,
+        screen=False,
+    )
+    if result.status == "out_of_stock":
+        raise OutOfStock(_("Sorry, {name} is out of stock.").format(name=name), field="item")
+    return result
+
+
+def _grant_code(session: Session, grant: RewardGrant) -> str | None:
+    if grant.coupon_id is None:
+        return None
+    code = session.get(CouponCode, grant.coupon_id)
+    return None if code is None else code.code
+
+
+# --- review: held grants and flagged redemptions ----------------------------------------------
+
+
+def _grant_ref(session: Session, row: RewardGrant) -> GrantRef:
+    return GrantRef(
+        id=row.id,
+        campaign_id=row.campaign_id,
+        participant_id=row.participant_id,
+        key=row.key,
+        kind=row.kind,
+        points=row.points,
+        pool_id=row.pool_id,
+        prize_id=row.prize_id,
+        reason=row.reason,
+        status=row.status,
+        evidence=dict(row.evidence or {}),
+        created_at=row.created_at,
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+        coupon_code=_grant_code(session, row),
+    )
+
+
+def list_grants(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    status: str | None = None,
+    limit: int = 200,
+) -> list[GrantRef]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    query = select(RewardGrant).where(
+        RewardGrant.workspace_id == actor.workspace_id, RewardGrant.campaign_id == campaign_id
+    )
+    if status is not None:
+        query = query.where(RewardGrant.status == status)
+    rows = session.scalars(query.order_by(RewardGrant.id.desc()).limit(limit))
+    return [_grant_ref(session, r) for r in rows]
+
+
+def list_flagged_redemptions(
+    session: Session, *, actor: Actor, campaign_id: int, limit: int = 200
+) -> list[RedemptionRef]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    rows = session.execute(
+        select(Redemption, CouponCode)
+        .join(CouponCode, CouponCode.id == Redemption.code_id)
+        .where(
+            Redemption.workspace_id == actor.workspace_id,
+            CouponCode.campaign_id == campaign_id,
+            Redemption.review == "flagged",
+        )
+        .order_by(Redemption.id.desc())
+        .limit(limit)
+    ).all()
+    return [_redemption_ref(r, c) for r, c in rows]
+
+
+def do_decide_grant(
+    session: Session, *, actor: Actor, grant_id: int, approve: bool, now: datetime
+) -> GrantRef:
+    """Approve (the reward is given now) or void a held grant; both are recorded."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    grant = session.get(RewardGrant, grant_id)
+    if grant is None or grant.workspace_id != actor.workspace_id:
+        raise NotFound(_("There is no such reward."))
+    decided = session.execute(
+        update(RewardGrant)
+        .where(RewardGrant.id == grant.id, RewardGrant.status == "held")
+        .values(status="granted" if approve else "voided", decided_at=now, decided_by=actor.label)
+        .execution_options(synchronize_session=False)
+    )
+    if decided.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(_("This reward has been decided already."))
+    session.refresh(grant)
+    if approve:
+        if _give(session, grant, now=now) is False:
+            raise OutOfStock(
+                _("Nothing left to give: top up the pool or the prize stock, then approve again.")
+            )
+    elif grant.kind == RewardKind.POINTS:
+        session.add(
+            PointEntry(
+                workspace_id=grant.workspace_id,
+                campaign_id=grant.campaign_id,
+                participant_id=grant.participant_id,
+                kind="void",
+                delta=0,
+                reason=grant.reason,
+                key=f"void:{grant.id}",
+                created_at=now,
+                grant_id=grant.id,
+            )
+        )
+    session.flush()
+    record_event(
+        session,
+        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
+        occurred_at=now,
+        workspace_id=grant.workspace_id,
+        campaign_id=grant.campaign_id,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        properties={
+            "grant": grant.id,
+            "participant": grant.participant_id,
+            "kind": grant.kind,
+            "points": grant.points,
+            "reason": grant.reason,
+            "evidence": grant.evidence,
+        },
+    )
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="reward.approved" if approve else "reward.voided",
+        target_type="reward_grant",
+        target_id=grant.id,
+        summary=f"reward #{grant.id} for participant #{grant.participant_id} "
+        + ("approved" if approve else "voided"),
+        before={"status": "held"},
+        after={"status": grant.status},
+        now=now,
+    )
+    return _grant_ref(session, grant)
+
+
+def do_decide_redemption(
+    session: Session, *, actor: Actor, redemption_id: int, approve: bool, now: datetime
+) -> RedemptionRef:
+    """Accept a flagged redemption, or void it: the code is then voided too (no further uses)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = session.get(Redemption, redemption_id)
+    if row is None or row.workspace_id != actor.workspace_id:
+        raise NotFound(_("There is no such redemption."))
+    decided = session.execute(
+        update(Redemption)
+        .where(Redemption.id == row.id, Redemption.review == "flagged")
+        .values(review="approved" if approve else "voided", decided_at=now, decided_by=actor.label)
+        .execution_options(synchronize_session=False)
+    )
+    if decided.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(_("This redemption has been decided already."))
+    session.refresh(row)
+    code = session.get(CouponCode, row.code_id)
+    assert code is not None
+    if not approve and code.voided_at is None:
+        code.voided_at = now
+    session.flush()
+    record_event(
+        session,
+        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
+        occurred_at=now,
+        workspace_id=actor.workspace_id,
+        campaign_id=code.campaign_id,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        properties={"redemption": row.id, "code": code.code, "evidence": row.evidence},
+    )
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="redemption.approved" if approve else "redemption.voided",
+        target_type="coupon_redemption",
+        target_id=row.id,
+        summary=f"redemption of {code.code} " + ("approved" if approve else "voided, code voided"),
+        before={"review": "flagged"},
+        after={"review": row.review},
+        now=now,
+    )
+    return _redemption_ref(row, code)
+
+
+# --- what a participant sees -------------------------------------------------------------------
+
+
+def participant_coupons(
+    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int, now: datetime
+) -> list[tuple[CouponRef, str]]:
+    """The participant's codes in this campaign with the pool's name, newest first."""
+    rows = session.execute(
+        select(CouponCode, CouponPool.name)
+        .join(CouponPool, CouponPool.id == CouponCode.pool_id)
+        .where(
+            CouponCode.workspace_id == workspace_id,
+            CouponCode.campaign_id == campaign_id,
+            CouponCode.participant_id == participant_id,
+        )
+        .order_by(CouponCode.issued_at.desc(), CouponCode.id.desc())
+    ).all()
+    return [(_coupon_ref(code, now), name) for code, name in rows]
+
+
+def participant_prizes(
+    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int
+) -> list[PrizeClaimRef]:
+    rows = session.execute(
+        select(PrizeClaim, Prize.name)
+        .join(Prize, Prize.id == PrizeClaim.prize_id)
+        .where(
+            PrizeClaim.workspace_id == workspace_id,
+            PrizeClaim.campaign_id == campaign_id,
+            PrizeClaim.participant_id == participant_id,
+        )
+        .order_by(PrizeClaim.id.desc())
+    ).all()
+    return [
+        PrizeClaimRef(id=c.id, prize_id=c.prize_id, prize_name=name, created_at=c.created_at)
+        for c, name in rows
+    ]
+
+
+def participant_pending(
+    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int
+) -> list[GrantRef]:
+    """Rewards of this participant waiting for the brand's review."""
+    rows = session.scalars(
+        select(RewardGrant).where(
+            RewardGrant.workspace_id == workspace_id,
+            RewardGrant.campaign_id == campaign_id,
+            RewardGrant.participant_id == participant_id,
+            RewardGrant.status == "held",
+        )
+    )
+    return [_grant_ref(session, r) for r in rows]
+
+
+# --- rules: points for events ------------------------------------------------------------------
+
+RULES_CURSOR = "point_rules"
+RULES_BATCH = 1000
+
+
+def _rule_ref(row: PointRule) -> RuleRef:
+    return RuleRef(
+        id=row.id,
+        campaign_id=row.campaign_id,
+        event_kind=row.event_kind,
+        points=row.points,
+        daily_cap=row.daily_cap,
+        total_cap=row.total_cap,
+        expires_days=row.expires_days,
+        active=row.active,
+    )
+
+
+def list_rules(session: Session, *, actor: Actor, campaign_id: int) -> list[RuleRef]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    rows = session.scalars(
+        select(PointRule)
+        .where(PointRule.workspace_id == actor.workspace_id, PointRule.campaign_id == campaign_id)
+        .order_by(PointRule.id)
+    )
+    return [_rule_ref(r) for r in rows]
+
+
+def do_save_rule(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    event_kind: str,
+    points: int,
+    daily_cap: int | None = None,
+    total_cap: int | None = None,
+    expires_days: int | None = None,
+    active: bool = True,
+    now: datetime,
+) -> RuleRef:
+    """Create or change the campaign's rule for one event kind."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    _campaign_in_workspace(session, actor=actor, campaign_id=campaign_id)
+    if event_kind not in {k.value for k in RULE_EVENT_KINDS}:
+        raise InvalidInput(_("Points cannot be given for this kind of event."), field="event_kind")
+    if not 1 <= points <= 1_000_000:
+        raise InvalidInput(_("Points must be between 1 and 1,000,000."), field="points")
+    for name, value in (
+        ("daily_cap", daily_cap),
+        ("total_cap", total_cap),
+        ("expires_days", expires_days),
+    ):
+        if value is not None and not 1 <= value <= 100_000:
+            raise InvalidInput(_("Leave it empty or enter 1–100,000."), field=name)
+    if daily_cap is not None and total_cap is not None and daily_cap > total_cap:
+        raise InvalidInput(_("The daily cap cannot exceed the total cap."), field="daily_cap")
+    row = session.scalar(
+        select(PointRule).where(
+            PointRule.campaign_id == campaign_id, PointRule.event_kind == event_kind
+        )
+    )
+    before = None if row is None else asdict(_rule_ref(row))
+    if row is None:
+        row = PointRule(
+            workspace_id=actor.workspace_id,
+            campaign_id=campaign_id,
+            event_kind=event_kind,
+            points=points,
+            created_at=now,
+        )
+        session.add(row)
+    row.points = points
+    row.daily_cap = daily_cap
+    row.total_cap = total_cap
+    row.expires_days = expires_days
+    row.active = active
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="point_rule.saved",
+        target_type="point_rule",
+        target_id=row.id,
+        summary=f"{event_kind} → {points} points",
+        before=before,
+        after=asdict(_rule_ref(row)),
+        now=now,
+    )
+    return _rule_ref(row)
+
+
+def do_delete_rule(session: Session, *, actor: Actor, rule_id: int, now: datetime) -> None:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = session.get(PointRule, rule_id)
+    if row is None or row.workspace_id != actor.workspace_id:
+        raise NotFound(_("There is no such rule."))
+    before = asdict(_rule_ref(row))
+    session.delete(row)
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="point_rule.deleted",
+        target_type="point_rule",
+        target_id=rule_id,
+        summary=f"{before['event_kind']} rule deleted",
+        before=before,
+        after=None,
+        now=now,
+    )
+
+
+_BENEFICIARY_KEYS = ("inviter", "inviter_id", "referrer_id", "sharer")
+
+
+def _beneficiary(event: EventRecord) -> int | None:
+    """Who earns points for this event: the sharer of a clicked link, the inviter of a qualified
+    referral, otherwise the participant who acted."""
+    if event.kind in (EventKind.SHARE_CLICKED.value, EventKind.REFERRAL_QUALIFIED.value):
+        for name in _BENEFICIARY_KEYS:
+            value = event.properties.get(name)
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                return int(value)
+        return None
+    if event.actor_type == ActorType.PARTICIPANT.value and event.actor_id:
+        return int(event.actor_id) if event.actor_id.isdigit() else None
+    return None
+
+
+def _local_day(moment: datetime, timezone: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(timezone)
+    local = moment.astimezone(zone)
+    start = datetime(local.year, local.month, local.day, tzinfo=zone)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class RulesRun:
+    events_seen: int
+    awarded: int
+    capped: int
+    last_event_id: int
+
+
+def apply_rules(
+    session: Session, *, now: datetime, settle: timedelta = timedelta(0), batch: int = RULES_BATCH
+) -> RulesRun:
+    """Award points for the events after the cursor (up to `now - settle`) by the active rules,
+    once per (rule, event): a ledger key makes a second run a no-op even if the cursor were
+    lost. The cursor row is locked, so two runners take turns."""
+    cursor = session.get(Cursor, RULES_CURSOR, with_for_update=True)
+    if cursor is None:
+        try:
+            with session.begin_nested():
+                session.add(Cursor(name=RULES_CURSOR, last_event_id=0, updated_at=now))
+        except IntegrityError:
+            pass
+        cursor = session.get(Cursor, RULES_CURSOR, with_for_update=True)
+        assert cursor is not None
+    rules: dict[tuple[int, str], PointRule] = {
+        (r.campaign_id, r.event_kind): r
+        for r in session.scalars(select(PointRule).where(PointRule.active.is_(True)))
+    }
+    events = list_events(
+        session,
+        after_id=cursor.last_event_id,
+        until=now - settle if settle else None,
+        limit=batch,
+    )
+    awarded = capped = 0
+    zones: dict[int, str] = {}
+    for event in events:
+        rule = rules.get((event.campaign_id or 0, event.kind))
+        if rule is None or event.occurred_at < rule.created_at:
+            continue
+        who = _beneficiary(event)
+        if who is None:
+            continue
+        key = f"rule:{rule.id}:event:{event.id}"
+        if session.scalar(
+            select(PointEntry.id).where(
+                PointEntry.workspace_id == rule.workspace_id, PointEntry.key == key
+            )
+        ):
+            continue
+        if rule.campaign_id not in zones:
+            found = campaigns.get_public_campaign_by_id(session, campaign_id=rule.campaign_id)
+            zones[rule.campaign_id] = found.campaign.timezone if found else "Asia/Shanghai"
+        mine = select(func.count()).where(
+            PointEntry.rule_id == rule.id,
+            PointEntry.participant_id == who,
+            PointEntry.kind == "award",
+        )
+        if rule.total_cap is not None and int(session.scalar(mine) or 0) >= rule.total_cap:
+            capped += 1
+            continue
+        if rule.daily_cap is not None:
+            start, end = _local_day(event.occurred_at, zones[rule.campaign_id])
+            today = mine.where(PointEntry.created_at >= start, PointEntry.created_at < end)
+            if int(session.scalar(today) or 0) >= rule.daily_cap:
+                capped += 1
+                continue
+        try:
+            check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
+        except NotFound:
+            continue
+        if award_points(
+            session,
+            workspace_id=rule.workspace_id,
+            campaign_id=rule.campaign_id,
+            participant_id=who,
+            points=rule.points,
+            key=key,
+            reason=rule.event_kind,
+            now=event.occurred_at,
+            expires_at=(
+                event.occurred_at + timedelta(days=rule.expires_days) if rule.expires_days else None
+            ),
+            rule_id=rule.id,
+            event_id=event.id,
+        ):
+            awarded += 1
+    if events:
+        cursor.last_event_id = events[-1].id
+        cursor.updated_at = now
+    return RulesRun(
+        events_seen=len(events),
+        awarded=awarded,
+        capped=capped,
+        last_event_id=cursor.last_event_id,
+    )
+
+
+def grant_coupon_code(session: Session, *, grant_id: int) -> str | None:
+    """The code a grant handed out, if it was a coupon."""
+    grant = session.get(RewardGrant, grant_id)
+    return None if grant is None else _grant_code(session, grant)
+
+
+def campaign_is_theirs(session: Session, *, actor: Actor, campaign_id: int) -> bool:
+    try:
+        _campaign_in_workspace(session, actor=actor, campaign_id=campaign_id)
+    except NotFound:
+        return False
+    return True
