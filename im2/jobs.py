@@ -24,6 +24,7 @@ from im2.listening.jobs import (
     poll_feeds_job,
     score_pending_mentions_job,
 )
+from im2.webhooks.jobs import enqueue_webhooks_job, send_webhooks_job
 
 log = logging.getLogger("im2.jobs")
 
@@ -43,6 +44,8 @@ JOBS: tuple[Job, ...] = (
     Job("listening_escalate_inbox", escalate_inbox_job),
     Job("draw_scheduled_draws", run_scheduled_draws_job),
     Job("groupbuy_expire_teams", expire_groupbuy_teams_job),
+    Job("webhooks_enqueue", enqueue_webhooks_job),
+    Job("webhooks_send", send_webhooks_job),
 )
 
 

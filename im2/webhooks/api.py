@@ -1,0 +1,105 @@
+"""JSON API for webhooks: manage endpoints, read the delivery log, re-send a delivery."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.webhooks import service
+from im2.webhooks.schemas import (
+    DeliveryPage,
+    DeliveryRead,
+    DeliveryStatus,
+    WebhookCreate,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+@router.get("", response_model=list[WebhookRead], summary="The workspace's webhook endpoints")
+def list_endpoints(actor: ApiActor, db: DbDep) -> list[WebhookRead]:
+    with db.session() as session:
+        return service.list_endpoints(session, actor=actor)
+
+
+@router.post(
+    "",
+    response_model=WebhookWithSecret,
+    status_code=201,
+    summary="Add an endpoint (the signing secret is in this answer only)",
+)
+def create_endpoint(
+    body: WebhookCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> WebhookWithSecret:
+    with db.transaction() as session:
+        return service.do_create_endpoint(session, actor=actor, data=body, now=now)
+
+
+@router.get("/deliveries", response_model=DeliveryPage, summary="Deliveries, newest first")
+def list_deliveries(
+    actor: ApiActor,
+    db: DbDep,
+    endpoint_id: int | None = None,
+    status: DeliveryStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeliveryPage:
+    with db.session() as session:
+        return service.list_deliveries(
+            session, actor=actor, endpoint_id=endpoint_id, status=status, cursor=cursor, limit=limit
+        )
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryRead, summary="One delivery")
+def get_delivery(delivery_id: int, actor: ApiActor, db: DbDep) -> DeliveryRead:
+    with db.session() as session:
+        return service.get_delivery(session, actor=actor, delivery_id=delivery_id)
+
+
+@router.post(
+    "/deliveries/{delivery_id}/resend",
+    response_model=DeliveryRead,
+    summary="Send a delivery again (queued now, from its first attempt)",
+)
+def resend(delivery_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> DeliveryRead:
+    with db.transaction() as session:
+        return service.do_resend(session, actor=actor, delivery_id=delivery_id, now=now)
+
+
+@router.get("/{endpoint_id}", response_model=WebhookRead, summary="One endpoint")
+def get_endpoint(endpoint_id: int, actor: ApiActor, db: DbDep) -> WebhookRead:
+    with db.session() as session:
+        return service.get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+
+
+@router.patch("/{endpoint_id}", response_model=WebhookRead, summary="Change an endpoint")
+def update_endpoint(
+    endpoint_id: int, body: WebhookUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> WebhookRead:
+    with db.transaction() as session:
+        return service.do_update_endpoint(
+            session, actor=actor, endpoint_id=endpoint_id, data=body, now=now
+        )
+
+
+@router.post(
+    "/{endpoint_id}/secret",
+    response_model=WebhookWithSecret,
+    summary="Rotate the signing secret (the new one is in this answer only)",
+)
+def rotate_secret(endpoint_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> WebhookWithSecret:
+    with db.transaction() as session:
+        return service.do_rotate_secret(session, actor=actor, endpoint_id=endpoint_id, now=now)
+
+
+@router.delete("/{endpoint_id}", status_code=204, summary="Remove an endpoint and its log")
+def delete_endpoint(endpoint_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
+    with db.transaction() as session:
+        service.do_delete_endpoint(session, actor=actor, endpoint_id=endpoint_id, now=now)
+    return Response(status_code=204)

@@ -1,0 +1,120 @@
+"""The two webhook jobs: the outbox (events → delivery rows) and the sender (HTTP POSTs).
+
+The sender never runs inside a request: a slow or failing receiver only ever costs this job's
+own threads, and each run stops taking new work after its time budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+
+from im2.clock import Clock
+from im2.db import Database
+from im2.webhooks import service
+from im2.webhooks.schemas import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
+
+log = logging.getLogger("im2.webhooks")
+
+# PostgreSQL may commit a lower event id after a higher one; SQLite commits in id order.
+SETTLE_POSTGRES = timedelta(seconds=5)
+TIMEOUT_SECONDS = 5.0
+CONCURRENCY = 4
+PER_ENDPOINT = 2
+BUDGET_SECONDS = 8.0  # the runner runs jobs one after another: leave them their turn
+USER_AGENT = "IM2-Webhooks/1.0"
+
+
+def enqueue_webhooks_job(db: Database, clock: Clock) -> int:
+    """Create the deliveries for every event the outbox has not read yet."""
+    settle = SETTLE_POSTGRES if db.dialect == "postgresql" else timedelta(0)
+    total = 0
+    while True:
+        with db.transaction() as session:
+            read = service.enqueue_deliveries(session, now=clock.now(), settle=settle)
+        total += read
+        if read == 0:
+            return total
+
+
+def _post(client: httpx.Client, claimed: service.Claimed, clock: Clock) -> service.Outcome:
+    body = service.body_bytes(claimed.payload)
+    timestamp = int(clock.now().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: claimed.kind,
+        DELIVERY_HEADER: str(claimed.id),
+        SIGNATURE_HEADER: service.signature(claimed.secret, timestamp, body),
+    }
+    started = time.monotonic()
+    try:
+        response = client.post(claimed.url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        error = f"timed out after {client.timeout.read or TIMEOUT_SECONDS:g} s"
+        return service.Outcome(None, None, error, int((time.monotonic() - started) * 1000))
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        return service.Outcome(None, None, error, int((time.monotonic() - started) * 1000))
+    text = response.text[: service.EXCERPT]
+    return service.Outcome(
+        response.status_code, text, None, int((time.monotonic() - started) * 1000)
+    )
+
+
+def send_webhooks_job(
+    db: Database,
+    clock: Clock,
+    *,
+    budget_seconds: float = BUDGET_SECONDS,
+    concurrency: int = CONCURRENCY,
+    timeout: float = TIMEOUT_SECONDS,
+    max_attempts: int = service.MAX_ATTEMPTS,
+    rng: random.Random | None = None,
+) -> int:
+    """POST every due delivery (at most `concurrency` at a time), record each outcome, and
+    schedule retries. Returns how many attempts were made."""
+    deadline = time.monotonic() + budget_seconds
+    lease = timedelta(seconds=timeout + 60)
+    attempts = 0
+    chance = rng or random.Random()  # noqa: S311 (retry jitter, not a secret)
+    with (
+        httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook") as pool,
+    ):
+        while time.monotonic() < deadline:
+            with db.transaction() as session:
+                batch = service.claim_due(
+                    session,
+                    now=clock.now(),
+                    limit=concurrency,
+                    per_endpoint=PER_ENDPOINT,
+                    lease=lease,
+                )
+            if not batch:
+                break
+            outcomes = list(pool.map(lambda c: (c, _post(client, c, clock)), batch))
+            for claimed, outcome in outcomes:
+                with db.transaction() as session:
+                    service.record_outcome(
+                        session,
+                        claimed=claimed,
+                        outcome=outcome,
+                        now=clock.now(),
+                        max_attempts=max_attempts,
+                        rng=chance,
+                    )
+                if not outcome.ok:
+                    log.info(
+                        "webhook delivery %s to %s failed: %s",
+                        claimed.id,
+                        claimed.url,
+                        outcome.error or outcome.status_code,
+                    )
+            attempts += len(outcomes)
+    return attempts
