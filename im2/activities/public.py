@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service
 from im2.activities.formats import format_modules
 from im2.activities.schemas import KIND_LABELS
+from im2.experiments.hook import experiment_hook
 from im2.participation import comments
 from im2.participation.schemas import CONSENT_TEXT
 from im2.web.deps import DbDep, remember_channel
@@ -56,4 +57,5 @@ def activity_page(request: Request, slug: str, activity_id: int, db: DbDep) -> R
 
 
 for _module in format_modules("public"):
-    router.include_router(_module.router)
+    # A running experiment on the activity shows the visitor their variant (experiments.hook).
+    router.include_router(_module.router, dependencies=[Depends(experiment_hook)])

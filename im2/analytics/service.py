@@ -10,13 +10,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from im2.analytics.lake import get_mark, read_events_after
 from im2.analytics.metrics import METRICS, evaluate
-from im2.analytics.query import CampaignFacts, ChannelPlan, Filters, KpiPlan, open_query
+from im2.analytics.query import (
+    CampaignFacts,
+    ChannelPlan,
+    Filters,
+    KpiPlan,
+    Query,
+    open_query,
+    sql_list,
+)
 from im2.analytics.schemas import CampaignRef, MetricInfo, MetricResult, MetricsRead
-from im2.campaigns.schemas import Channel
+from im2.campaigns.schemas import CampaignRead, Channel
 from im2.campaigns.service import get_campaign
 from im2.errors import InvalidInput
 from im2.i18n import _
@@ -161,23 +170,8 @@ def get_metrics(
         activity_id=activity_id,
         timezone=campaign.timezone,
     )
-    mark = get_mark(session)
-    tail = read_events_after(session, after_id=mark, campaign_id=campaign.id, until=filters.until)
-    facts = CampaignFacts(
-        id=campaign.id,
-        timezone=campaign.timezone,
-        starts_at=campaign.starts_at,
-        ends_at=campaign.ends_at,
-        channels=tuple(
-            ChannelPlan(c.channel.value, c.media.value, c.budget) for c in campaign.channels
-        ),
-        kpis=tuple(
-            KpiPlan(t.metric.value, t.target_value, t.deadline) for t in campaign.kpi_targets
-        ),
-    )
-    query = open_query(
-        lake_path=lake_path, mark=mark, tail=tail, campaign=facts, filters=filters, now=now
-    )
+    query = _open(session, campaign=campaign, filters=filters, lake_path=lake_path, now=now)
+    mark, tail_rows = query.memo["_mark"], query.memo["_tail_rows"]
     try:
         results = {}
         for key in wanted:
@@ -205,9 +199,80 @@ def get_metrics(
         activity_id=filters.activity_id,
         computed_at=now,
         lake_mark=mark,
-        tail_events=tail.num_rows,
+        tail_events=tail_rows,
         metrics=results,
     )
+
+
+def _open(
+    session: Session, *, campaign: CampaignRead, filters: Filters, lake_path: Path, now: datetime
+) -> Query:
+    """The campaign's events (lake up to the mark, the database after it) as DuckDB views."""
+    mark = get_mark(session)
+    tail = read_events_after(session, after_id=mark, campaign_id=campaign.id, until=filters.until)
+    facts = CampaignFacts(
+        id=campaign.id,
+        timezone=campaign.timezone,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        channels=tuple(
+            ChannelPlan(c.channel.value, c.media.value, c.budget) for c in campaign.channels
+        ),
+        kpis=tuple(
+            KpiPlan(t.metric.value, t.target_value, t.deadline) for t in campaign.kpi_targets
+        ),
+    )
+    query = open_query(
+        lake_path=lake_path, mark=mark, tail=tail, campaign=facts, filters=filters, now=now
+    )
+    query.memo["_mark"] = mark
+    query.memo["_tail_rows"] = tail.num_rows
+    return query
+
+
+def goal_reached(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    kinds: list[str],
+    exposures: dict[str, datetime],
+    lake_path: Path,
+    now: datetime,
+) -> set[str]:
+    """Which of the `exposures` (participant id -> when they were first shown something) did
+    one of `kinds` at or after that moment, in the campaign's event log (lake plus tail).
+
+    An event is credited to its participant (`actor_id`); a share click, which has no
+    participant of its own, to the sharer whose link was clicked (`properties.sharer`).
+    """
+    campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+    if not exposures or not kinds:
+        return set()
+    query = _open(session, campaign=campaign, filters=Filters(), lake_path=lake_path, now=now)
+    try:
+        query.con.register(
+            "exposed",
+            pa.table(
+                {
+                    "pid": pa.array(list(exposures), pa.string()),
+                    "at": pa.array(list(exposures.values()), pa.timestamp("us", tz="UTC")),
+                }
+            ),
+        )
+        rows = query.rows(
+            f"""
+            SELECT DISTINCT x.pid FROM exposed x JOIN (
+                SELECT coalesce(actor_id, CASE WHEN properties LIKE '%sharer%'
+                           THEN json_extract_string(properties, '$.sharer') END) AS pid,
+                       occurred_at
+                FROM ev WHERE kind IN {sql_list(kinds)}
+            ) g ON g.pid = x.pid AND g.occurred_at >= x.at
+            """  # noqa: S608 (kinds are EventKind values checked by the caller)
+        )
+    finally:
+        query.close()
+    return {str(r[0]) for r in rows}
 
 
 def get_overview(

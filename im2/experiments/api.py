@@ -1,0 +1,91 @@
+"""JSON API for experiments: create, start, conclude, list, and the results."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from im2.experiments import service
+from im2.experiments.schemas import (
+    ExperimentConclude,
+    ExperimentCreate,
+    ExperimentRead,
+    ExperimentResults,
+)
+from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["experiments"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/experiments",
+    response_model=ExperimentRead,
+    status_code=201,
+    summary="Create an experiment on one of the campaign's activities (a draft unless start)",
+)
+def create_experiment(
+    campaign_id: int, body: ExperimentCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> ExperimentRead:
+    with db.transaction() as session:
+        return service.do_create_experiment(
+            session, actor=actor, campaign_id=campaign_id, data=body, now=now
+        )
+
+
+@router.get(
+    "/campaigns/{campaign_id}/experiments",
+    response_model=list[ExperimentRead],
+    summary="The campaign's experiments, newest first",
+)
+def list_experiments(campaign_id: int, actor: ApiActor, db: DbDep) -> list[ExperimentRead]:
+    with db.session() as session:
+        return service.list_experiments(session, actor=actor, campaign_id=campaign_id)
+
+
+@router.get("/experiments/{experiment_id}", response_model=ExperimentRead)
+def get_experiment(experiment_id: int, actor: ApiActor, db: DbDep) -> ExperimentRead:
+    with db.session() as session:
+        return service.get_experiment(session, actor=actor, experiment_id=experiment_id)
+
+
+@router.post(
+    "/experiments/{experiment_id}/start",
+    response_model=ExperimentRead,
+    summary="Start showing the variants (one running experiment per activity)",
+)
+def start_experiment(experiment_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> ExperimentRead:
+    with db.transaction() as session:
+        return service.do_start_experiment(
+            session, actor=actor, experiment_id=experiment_id, now=now
+        )
+
+
+@router.post(
+    "/experiments/{experiment_id}/conclude",
+    response_model=ExperimentRead,
+    summary="Stop the experiment, keeping the named variant (or none)",
+)
+def conclude_experiment(
+    experiment_id: int, body: ExperimentConclude, actor: ApiActor, db: DbDep, now: NowDep
+) -> ExperimentRead:
+    with db.transaction() as session:
+        return service.do_conclude_experiment(
+            session, actor=actor, experiment_id=experiment_id, winner=body.winner, now=now
+        )
+
+
+@router.get(
+    "/experiments/{experiment_id}/results",
+    response_model=ExperimentResults,
+    summary="Conversion per variant, probability of being best, expected loss, sample needed",
+)
+def experiment_results(
+    experiment_id: int, actor: ApiActor, db: DbDep, settings: SettingsDep, now: NowDep
+) -> ExperimentResults:
+    with db.session() as session:
+        return service.get_results(
+            session,
+            actor=actor,
+            experiment_id=experiment_id,
+            lake_path=settings.lake_path,
+            now=now,
+        )

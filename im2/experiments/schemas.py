@@ -1,0 +1,143 @@
+"""Experiment request and response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from im2.events.schemas import EventKind
+
+
+class ExperimentStatus(StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    CONCLUDED = "concluded"
+
+
+# What a participant can do that an experiment may count as its goal; the person it is credited
+# to is the event's participant (for share.clicked: the sharer whose link was clicked).
+GOAL_KINDS: tuple[EventKind, ...] = (
+    EventKind.PARTICIPANT_JOINED,
+    EventKind.VOTE_CAST,
+    EventKind.QUIZ_ANSWERED,
+    EventKind.SURVEY_SUBMITTED,
+    EventKind.QUESTION_ASKED,
+    EventKind.QUESTION_UPVOTED,
+    EventKind.UGC_SUBMITTED,
+    EventKind.UGC_VOTED,
+    EventKind.DRAW_ENTERED,
+    EventKind.CHECKIN_DONE,
+    EventKind.GROUPBUY_OPENED,
+    EventKind.GROUPBUY_JOINED,
+    EventKind.COMMENT_POSTED,
+    EventKind.LIKE_GIVEN,
+    EventKind.SHARE_CREATED,
+    EventKind.SHARE_CLICKED,
+    EventKind.POSTER_DOWNLOADED,
+    EventKind.REFERRAL_CONVERTED,
+    EventKind.COUPON_REDEEMED,
+    EventKind.PRIZE_CLAIMED,
+    EventKind.CONVERSION_RECORDED,
+)
+
+
+class VariantPayload(BaseModel):
+    """What the variant changes on the activity's page; a field left out keeps the original."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, description="Replaces the activity's title.")
+    description: str | None = Field(default=None, description="Replaces its description.")
+    button_text: str | None = Field(default=None, description="Replaces the main button's label.")
+    reward_level: int | None = Field(
+        default=None, description="A reward level number the activity's format may read."
+    )
+
+
+class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="Short name, e.g. control or b (letters, digits, - and _).")
+    name: str | None = None
+    weight: float = Field(default=1.0, description="Share of traffic, relative to the others.")
+    payload: VariantPayload = Field(default_factory=VariantPayload)
+
+
+class ExperimentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="Unique in the workspace; part of the assignment hash.")
+    name: str
+    activity_id: int
+    variants: list[VariantIn] = Field(description="Two or more; the first is the control.")
+    goal_kinds: list[str] = Field(description="Event kinds that count as a conversion.")
+    min_effect: float = Field(
+        default=0.2, description="Smallest relative lift worth detecting (0.2 = 20 %)."
+    )
+    start: bool = Field(default=False, description="Start at once instead of saving a draft.")
+
+
+class ExperimentConclude(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    winner: str | None = Field(
+        default=None, description="The variant kept; defaults to the leader when significant."
+    )
+
+
+class VariantRead(BaseModel):
+    key: str
+    name: str
+    weight: float
+    payload: VariantPayload
+
+
+class ExperimentRead(BaseModel):
+    id: int
+    key: str
+    name: str
+    campaign_id: int
+    activity_id: int
+    status: ExperimentStatus
+    variants: list[VariantRead]
+    goal_kinds: list[str]
+    min_effect: float
+    winner: str | None
+    created_at: datetime
+    started_at: datetime | None
+    concluded_at: datetime | None
+
+
+class VariantResult(BaseModel):
+    key: str
+    name: str
+    exposures: int
+    conversions: int
+    conversion_rate: float | None
+    interval_low: float = Field(description="95 % credible interval of the rate, lower end.")
+    interval_high: float
+    probability_best: float
+    expected_loss: float
+    needed: int = Field(description="Exposures still missing before a winner can be declared.")
+
+
+class ExperimentResults(BaseModel):
+    experiment: ExperimentRead
+    computed_at: datetime
+    variants: list[VariantResult]
+    required_per_variant: int
+    enough_data: bool
+    leader: str | None
+    significant: bool
+    verdict: str
+
+
+class Assignment(BaseModel):
+    """The variant one visitor sees of the running experiment on an activity."""
+
+    experiment_key: str
+    activity_id: int
+    variant: str
+    payload: VariantPayload
