@@ -44,7 +44,7 @@ SENTIMENT_WEIGHT = 0.25
 SUSPICIOUS_FOLLOWERS = 10_000
 SUSPICIOUS_RATE = 0.001
 SUSPICIOUS_PENALTY = 0.5
-TOP_SHARE = 0.10  # a signal is given as a reason when the person is in its top 10 %
+TOP_SHARE = 0.10  # a signal is a reason in its top 10 % (and for whoever leads it)
 
 
 def pagerank(
@@ -92,6 +92,16 @@ def percentile_rank(values: np.ndarray) -> np.ndarray:
     at_or_below = np.searchsorted(order, values, side="right")
     rank = (below + at_or_below) / (2.0 * count)
     return np.where(values > 0, rank, 0.0)
+
+
+def share_at_or_above(values: np.ndarray) -> np.ndarray:
+    """Share of candidates whose value is at least this one (the best alone: 1 / count)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[0] == 0:
+        return values
+    order = np.sort(values)
+    below = np.searchsorted(order, values, side="left")
+    return np.asarray((values.shape[0] - below) / values.shape[0], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,8 @@ def rank_kols(signals: KolSignals, *, limit: int | None = None) -> list[KolScore
     if n:
         values["centrality"] = np.where(values["centrality"] > 1.0 / n, values["centrality"], 0.0)
     ranks = {key: percentile_rank(v) for key, v in values.items()}
+    at_or_above = {key: share_at_or_above(v) for key, v in values.items()}
+    best = {key: float(v.max()) if n else 0.0 for key, v in values.items()}
     base = 100.0 * sum(WEIGHTS[key] * ranks[key] for key in WEIGHTS)
     mentions = np.asarray(signals.mentions, dtype=np.float64)
     positive = np.asarray(signals.positive, dtype=np.float64)
@@ -190,8 +202,8 @@ def rank_kols(signals: KolSignals, *, limit: int | None = None) -> list[KolScore
     for i in order.tolist():
         reasons: list[Reason] = []
         for key in ("spread", "reach", "centrality", "engagement"):
-            top = 1.0 - float(ranks[key][i])
-            if values[key][i] > 0 and top <= TOP_SHARE:
+            top = float(at_or_above[key][i])
+            if values[key][i] > 0 and (top <= TOP_SHARE or values[key][i] == best[key]):
                 reasons.append(Reason(kind=key, value=float(values[key][i]), top=top))
         if net[i] > 0:
             reasons.append(
@@ -207,7 +219,7 @@ def rank_kols(signals: KolSignals, *, limit: int | None = None) -> list[KolScore
         if not reasons:  # nobody is listed without a reason: give their strongest signal
             key = max(WEIGHTS, key=lambda k: (ranks[k][i], k))
             reasons.append(
-                Reason(kind=key, value=float(values[key][i]), top=1.0 - float(ranks[key][i]))
+                Reason(kind=key, value=float(values[key][i]), top=float(at_or_above[key][i]))
             )
         rows.append(
             KolScore(
