@@ -8,6 +8,7 @@ covers the batch, one multi-row insert per table.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, select, text, tuple_, update
+from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from im2.listening import dedup
 from im2.listening import sentiment as sentiment_model
-from im2.listening.dedup import NearDuplicateIndex
-from im2.listening.models import InboxItem, Mention, Topic, TopicMatch
+from im2.listening.models import InboxItem, Mention, NearDuplicateBand, Topic, TopicMatch
 from im2.listening.query import Matcher, QueryError, compile_query, fields_of
 from im2.listening.schemas import (
     MAX_TEXT,
@@ -37,6 +39,7 @@ log = logging.getLogger("im2.listening")
 MENTIONS = cast(Table, Mention.__table__)
 MATCHES = cast(Table, TopicMatch.__table__)
 INBOX = cast(Table, InboxItem.__table__)
+BANDS = cast(Table, NearDuplicateBand.__table__)
 
 # (label, confidence, language) per text; None when no model could score it.
 Scored = tuple[SentimentLabel | None, float | None, str]
@@ -55,7 +58,6 @@ _QUESTION = re.compile(
     ),
     re.IGNORECASE,
 )
-_CHUNK: Final = 500  # ids per IN (...) list: far under every driver's parameter limit
 
 
 def model_scorer(texts: Sequence[str]) -> list[Scored]:
@@ -105,34 +107,86 @@ def _lock_workspace(session: Session, workspace_id: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(4242, :w)"), {"w": workspace_id})
 
 
+def _one_of(session: Session, column: Any, values: Sequence[str] | Sequence[int]) -> Any:
+    """`column IN (values)` with the whole list as ONE bound parameter (a JSON array read by
+    `json_each` on SQLite, an array with `= ANY` on PostgreSQL): thousands of values cost one
+    parameter instead of thousands, so the statement compiles once and stays cached."""
+    if session.get_bind().dialect.name == "postgresql":
+        item = BigInteger() if values and isinstance(values[0], int) else String()
+        return column == any_(bindparam("values", list(values), type_=ARRAY(item)))
+    listed = func.json_each(bindparam("values", json.dumps(list(values)))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
 def _known_posts(
     session: Session, workspace_id: int, keys: list[tuple[str, str]]
 ) -> set[tuple[str, str]]:
+    by_platform: dict[str, list[str]] = {}
+    for platform, post_id in keys:
+        by_platform.setdefault(platform, []).append(post_id)
     known: set[tuple[str, str]] = set()
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        rows = session.execute(
-            select(Mention.platform, Mention.post_id).where(
+    for platform, post_ids in by_platform.items():
+        rows = session.scalars(
+            select(Mention.post_id).where(
                 Mention.workspace_id == workspace_id,
-                tuple_(Mention.platform, Mention.post_id).in_(chunk),
+                Mention.platform == platform,
+                _one_of(session, Mention.post_id, post_ids),
             )
         )
-        known.update((p, i) for p, i in rows)
+        known.update((platform, post_id) for post_id in rows)
     return known
 
 
 def _known_fingerprints(session: Session, workspace_id: int, prints: list[str]) -> dict[str, int]:
     groups: dict[str, int] = {}
-    for start in range(0, len(prints), _CHUNK):
-        chunk = list(set(prints[start : start + _CHUNK]))
-        rows = session.execute(
-            select(Mention.fingerprint, Mention.id, Mention.duplicate_group)
-            .where(Mention.workspace_id == workspace_id, Mention.fingerprint.in_(chunk))
-            .order_by(Mention.id)
+    rows = session.execute(
+        select(Mention.fingerprint, Mention.id, Mention.duplicate_group)
+        .where(
+            Mention.workspace_id == workspace_id,
+            _one_of(session, Mention.fingerprint, sorted(set(prints))),
         )
-        for fp, mention_id, group in rows:
-            groups.setdefault(fp, group or mention_id)
+        .order_by(Mention.id)
+    )
+    for fp, mention_id, group in rows:
+        groups.setdefault(fp, group or mention_id)
     return groups
+
+
+def _known_bands(session: Session, workspace_id: int, keys: list[int]) -> dict[int, int]:
+    """Stored LSH band keys of the batch → the earliest group that has each."""
+    groups: dict[int, int] = {}
+    if not keys:
+        return groups
+    rows = session.execute(
+        select(BANDS.c.band_key, BANDS.c.group_id).where(
+            BANDS.c.workspace_id == workspace_id, _one_of(session, BANDS.c.band_key, keys)
+        )
+    )
+    for key, group in rows:
+        if key not in groups or group < groups[key]:
+            groups[key] = group
+    return groups
+
+
+def _store_bands(session: Session, workspace_id: int, pairs: set[tuple[int, int]]) -> None:
+    """Insert (band key, group) pairs, leaving ones already stored alone. Straight to the
+    driver: these are plain integers, and there are five per mention."""
+    if not pairs:
+        return
+    rows = [(workspace_id, k, g) for k, g in pairs]
+    dialect = session.get_bind().dialect.name
+    verb, tail = ("INSERT", "ON CONFLICT DO NOTHING")
+    if dialect == "sqlite":
+        verb, tail = ("INSERT OR IGNORE", "")
+    session.connection().exec_driver_sql(
+        f"{verb} INTO {BANDS.name} (workspace_id, band_key, group_id) "
+        f"VALUES ({', '.join([_paramstyle(dialect)] * 3)}) {tail}",
+        rows,
+    )
+
+
+def _paramstyle(dialect: str) -> str:
+    return "%s" if dialect == "postgresql" else "?"
 
 
 def inbox_reasons(
@@ -163,6 +217,34 @@ def inbox_reasons(
     return reasons, priority
 
 
+def _allocate_ids(session: Session, n: int) -> list[int]:
+    """Ids for `n` new mentions, taken before the insert so it needs no RETURNING.
+
+    PostgreSQL hands them out from the table's sequence (safe under concurrency). On SQLite the
+    write transaction holds the database's only write lock (BEGIN IMMEDIATE), so the next ids
+    after the largest one are exactly what SQLite itself would assign.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('listening_mentions', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": n},
+            )
+        )
+    start = session.scalar(select(func.coalesce(func.max(Mention.id), 0))) or 0
+    return list(range(start + 1, start + n + 1))
+
+
+def _batch_index(group: object, own: int) -> int:
+    """The batch row naming a group: ("batch", j) → j; None (a group of its own) → own."""
+    if isinstance(group, tuple) and isinstance(group[1], int):
+        return group[1]
+    return own
+
+
 def store_mentions(
     session: Session,
     *,
@@ -190,15 +272,17 @@ def store_mentions(
     truncated = sum(len(m.text) > MAX_TEXT for m in new)
     # Looked up at call time, so a deployment (or a test) can swap the model in one place.
     scored = (scorer or model_scorer)(texts)
-    grouping = NearDuplicateIndex().group_batch(texts)
-    stored_groups = _known_fingerprints(session, workspace_id, grouping.fingerprints)
+    prepared = dedup.prepare(texts)
+    grouping = dedup.group_batch(
+        prepared,
+        known_fingerprints=_known_fingerprints(session, workspace_id, prepared.fingerprints),
+        known_bands=_known_bands(session, workspace_id, prepared.all_bands()),
+    )
 
     rows: list[dict[str, Any]] = []
     for m, text_, (label, confidence, language), fp, group in zip(
         new, texts, scored, grouping.fingerprints, grouping.groups, strict=True
     ):
-        if fp in stored_groups and not isinstance(group, int):
-            group = stored_groups[fp]
         raw = dict(m.raw)
         if len(m.text) > MAX_TEXT:
             raw.setdefault("_original_length", len(m.text))
@@ -227,12 +311,11 @@ def store_mentions(
                 "created_at": now,
             }
         )
-    ids = list(
-        session.scalars(
-            MENTIONS.insert().returning(Mention.id, sort_by_parameter_order=True),
-            rows,
-        )
-    )
+    ids = _allocate_ids(session, len(rows))
+    for mention_id, row in zip(ids, rows, strict=True):
+        row["id"] = mention_id
+    # A plain executemany (no RETURNING): the driver's fast path, like a bulk load.
+    session.execute(MENTIONS.insert(), rows)
     # Rows that copy an earlier row of this same batch learn its id only now.
     batch_refs = [
         {"mid": ids[i], "grp": ids[g[1]]}
@@ -246,6 +329,14 @@ def store_mentions(
             .values(duplicate_group=bindparam("grp")),
             batch_refs,
         )
+    # Each row's band keys, under the id of the group it belongs to (its own when it is first),
+    # for the batches still to come.
+    band_pairs: set[tuple[int, int]] = set()
+    for i, (group, keys) in enumerate(zip(grouping.groups, grouping.bands, strict=True)):
+        if keys:
+            gid = group if isinstance(group, int) else ids[_batch_index(group, i)]
+            band_pairs.update((k, gid) for k in keys)
+    _store_bands(session, workspace_id, band_pairs)
 
     topics = compiled_topics(session, workspace_id=workspace_id) if topics is None else topics
     if topics:

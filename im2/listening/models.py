@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from im2.db import Base
@@ -279,3 +280,52 @@ class SentimentCorrection(Base):
     label: Mapped[str] = mapped_column(String(16))
     corrected_by: Mapped[str] = mapped_column(String(254))
     corrected_at: Mapped[datetime]
+
+
+class NearDuplicateBand(Base):
+    """MinHash LSH band keys of stored mentions (see `dedup`), so a near copy arriving in a
+    later batch finds its group with one indexed lookup. One row per (band key, group); the
+    primary key is the lookup index (no separate rowid table on SQLite)."""
+
+    __tablename__ = "listening_near_duplicate_bands"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The id of the group's first mention.
+    group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class SentimentVariant(Base):
+    """A workspace's sentiment model retrained from its corrections: the shipped model's score
+    plus learned feature weights (`overlay`), with its accuracy before and after on held-out
+    corrections. At most one variant per workspace is active; new mentions use it."""
+
+    __tablename__ = "listening_sentiment_variants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # {"shipped_weight": w0, "bias": b, "features": {feature: weight}, "shipped_model": "..."}
+    overlay: Mapped[dict[str, Any]] = mapped_column(JSON)
+    corrections: Mapped[int]  # corrections that existed when it was trained
+    train_rows: Mapped[int]
+    test_rows: Mapped[int]
+    accuracy_before: Mapped[float] = mapped_column(Float)
+    accuracy_after: Mapped[float] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_listening_sentiment_variants_ws", "workspace_id", "id"),
+        Index(
+            "uq_listening_sentiment_variants_active",
+            "workspace_id",
+            unique=True,
+            sqlite_where=sql_text("active"),
+            postgresql_where=sql_text("active"),
+        ),
+    )

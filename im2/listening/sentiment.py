@@ -96,6 +96,22 @@ def _normalise(text: str) -> str:
 # --- features -------------------------------------------------------------------------------
 
 
+_NOT_NEWLINE_SPACE = re.compile(r"[^\S\n]+")
+
+
+def zh_normalised_batch(texts: Sequence[str]) -> str:
+    """The normalised forms of ``zh_features`` for a whole batch, joined by newlines.
+
+    One pass of each regex over the joined batch instead of one per text: none of the patterns
+    can match across a newline (they exclude whitespace or use ``.``), ``lower`` treats a newline
+    like the end of the text, and newlines inside a text are whitespace that normalisation drops
+    anyway, so each segment equals the per-text normalisation.
+    """
+    joined = "\n".join(t.replace("\n", " ") for t in texts)
+    norm = _DIGITS.sub("0", _normalise(joined).lower())
+    return _NOT_NEWLINE_SPACE.sub("", norm)
+
+
 def zh_features(text: str) -> list[str]:
     """Character 1-3 grams of the normalised text (spaces dropped, digits folded to 0)."""
     norm = _SPACE.sub("", _DIGITS.sub("0", _normalise(text).lower()))
@@ -223,22 +239,31 @@ class LanguageModel:
     neutral_below: float
     prior_weight: float
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], list[bool]]:
-        """P(positive) per text, and whether the text had any known feature at all."""
+    # For character n-gram models: the vocabulary as a numpy hash table of integer n-grams
+    # (see `GramTable`), so a whole batch is looked up at once.
+    grams: GramTable | None = None
+
+    def feature_ids(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], ...]:
+        """(row, column) of every distinct known feature of every text."""
+        if self.grams is not None:
+            return _char_gram_ids(texts, self.grams)
         featurize = FEATURIZERS[self.language]
         lookup = self.vocabulary.get
         rows: list[int] = []
         cols: list[int] = []
-        n = len(texts)
-        prior = PRIORS.get(self.language)
-        dense = np.array([prior(t) for t in texts]) if prior else np.zeros(n)
         for row, text in enumerate(texts):
             ids = {lookup(f) for f in featurize(text)}
             ids.discard(None)
             cols.extend(ids)  # type: ignore[arg-type]  # None was discarded above
             rows.extend([row] * len(ids))
-        col_arr = np.asarray(cols, dtype=np.int64)
-        row_arr = np.asarray(rows, dtype=np.int64)
+        return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], list[bool]]:
+        """P(positive) per text, and whether the text had any known feature at all."""
+        n = len(texts)
+        prior = PRIORS.get(self.language)
+        dense = np.array([prior(t) for t in texts]) if prior else np.zeros(n)
+        row_arr, col_arr = self.feature_ids(texts)
         dots = np.bincount(row_arr, weights=self.weights[col_arr], minlength=n)
         sq = np.bincount(row_arr, weights=self.norms[col_arr], minlength=n)
         known = (sq > 0) | (dense != 0)
@@ -246,6 +271,96 @@ class LanguageModel:
         raw += self.prior_weight * dense
         prob = 1.0 / (1.0 + np.exp(-(self.platt_a * raw + self.platt_b)))
         return prob, known.tolist()
+
+
+_GRAM_BITS: Final = 21  # every code point fits in 21 bits
+_SEPARATOR: Final = ord("\n")
+
+
+def _gram_keys(grams: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """Character 1-3 grams as integers: c1 | c2 << 21 | c3 << 42. Exact (no collisions), and
+    n-grams of different lengths never meet because no normalised character is U+0000."""
+    points = np.array(grams, dtype="<U3").view(np.uint32).reshape(len(grams), 3)
+    points = points.astype(np.uint64)
+    keys: npt.NDArray[np.uint64] = points[:, 0] | points[:, 1] << np.uint64(_GRAM_BITS)
+    keys |= points[:, 2] << np.uint64(2 * _GRAM_BITS)
+    return keys
+
+
+_EMPTY: Final = np.uint64(2**64 - 1)  # no n-gram key has the top bit set
+_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
+
+
+class GramTable:
+    """Open-addressing hash table (linear probing, load ≤ 1/4) from n-gram keys to vocabulary
+    columns, built and probed with whole-array numpy operations: a binary search over 200,000
+    keys costs a cache miss per step, a probe here about one in all."""
+
+    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
+        bits = max(4, int(len(keys) * 4).bit_length())
+        self._shift = np.uint64(64 - bits)
+        self._mask = np.int64((1 << bits) - 1)
+        self.keys = np.full(1 << bits, _EMPTY, dtype=np.uint64)
+        self.columns = np.full(1 << bits, -1, dtype=np.int64)
+        pending = np.arange(len(keys), dtype=np.int64)
+        slots = self._slots(keys)
+        while len(pending):
+            at = slots[pending]
+            free = self.keys[at] == _EMPTY
+            taken, first = np.unique(at[free], return_index=True)
+            placed = pending[free][first]
+            self.keys[taken], self.columns[taken] = keys[placed], placed
+            pending = pending[self.columns[at] != pending]
+            slots[pending] = (slots[pending] + 1) & self._mask
+
+    def _slots(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        with np.errstate(over="ignore"):
+            return ((keys * _GOLDEN) >> self._shift).astype(np.int64)
+
+    def lookup(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """The column of each key, -1 where it is not in the vocabulary."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        slots = self._slots(keys)
+        active = np.arange(len(keys), dtype=np.int64)
+        while len(active):
+            at = slots[active]
+            stored = self.keys[at]
+            hit = stored == keys[active]
+            found[active[hit]] = self.columns[at[hit]]
+            active = active[~hit & (stored != _EMPTY)]
+            slots[active] = (slots[active] + 1) & self._mask
+        return found
+
+
+def _char_gram_ids(
+    texts: Sequence[str], table: GramTable
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``zh_features`` + vocabulary lookup for a whole batch in numpy: the batch is normalised
+    in one pass, its code points become 1-, 2- and 3-gram integers (n-grams that would span two
+    texts are dropped), and the known ones are found in the hash table."""
+    points = np.frombuffer(zh_normalised_batch(texts).encode("utf-32-le"), dtype=np.uint32)
+    points = points.astype(np.uint64)
+    is_sep = points == _SEPARATOR
+    row_of = np.cumsum(is_sep)  # separators get the next row's number, but are masked out
+    ok1 = ~is_sep
+    ok2 = ok1[:-1] & ok1[1:]
+    ok3 = ok2[:-1] & ok1[2:]
+    shift1, shift2 = np.uint64(_GRAM_BITS), np.uint64(2 * _GRAM_BITS)
+    grams = np.concatenate(
+        (
+            points[ok1],
+            (points[:-1] | points[1:] << shift1)[ok2],
+            (points[:-2] | points[1:-1] << shift1 | points[2:] << shift2)[ok3],
+        )
+    )
+    rows = np.concatenate((row_of[ok1], row_of[:-1][ok2], row_of[:-2][ok3])).astype(np.int64)
+    columns = table.lookup(grams)
+    hit = columns >= 0
+    width = np.int64(len(table.columns))
+    pairs = np.sort(rows[hit] * width + columns[hit])
+    if len(pairs):
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]  # distinct per text
+    return pairs // width, pairs % width
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +409,11 @@ def load_model(path: Path = DEFAULT_MODEL_PATH) -> SentimentModel:
                 continue
             vocab = data[f"{lang}_vocabulary"].tolist()
             params = data[f"{lang}_params"].astype(np.float64)
+            grams = None
+            if FEATURIZERS[lang] is zh_features and all(len(t) <= 3 for t in vocab):
+                grams = GramTable(_gram_keys(vocab))  # all 1-3 character grams: batch lookup
             languages[lang] = LanguageModel(
+                grams=grams,
                 language=lang,
                 vocabulary={token: i for i, token in enumerate(vocab)},
                 weights=data[f"{lang}_weights"].astype(np.float64),

@@ -1,0 +1,91 @@
+"""Near-duplicate grouping: LSH quality on real posts, and groups that span batches."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from im2.listening import dedup
+from im2.workspaces.schemas import Role
+from tests.conftest import Brand
+
+WEIBO = Path("/work/shared/data/weibo_senti_100k_subset/dev.csv")
+
+
+def _posts() -> list[str]:
+    if not WEIBO.exists():
+        pytest.skip("shared data folder absent")
+    texts = [line.split("\t", 1)[1] for line in WEIBO.read_text().splitlines()[1:] if "\t" in line]
+    cores = {dedup.core_text(t): t for t in texts}  # distinct cores only
+    return [t for c, t in cores.items() if len(c) >= 40][:600]
+
+
+def _jaccard(a: str, b: str) -> float:
+    x = {a[i : i + 3] for i in range(len(a) - 2)}
+    y = {b[i : i + 3] for i in range(len(b) - 2)}
+    return len(x & y) / len(x | y)
+
+
+def test_lsh_groups_near_copies_and_keeps_distinct_posts_apart() -> None:
+    rng = random.Random(3)
+    posts = _posts()
+    # A near copy: one character replaced somewhere in a long post (3-gram Jaccard ≥ 0.85).
+    copies = []
+    for post in posts:
+        core = dedup.core_text(post)
+        at = rng.randrange(len(core))
+        copies.append(core[:at] + "某" + core[at + 1 :])
+    prepared = dedup.prepare(posts + copies)
+    groups = dedup.group_batch(prepared).groups
+    n = len(posts)
+    similar = [i for i in range(n) if _jaccard(dedup.core_text(posts[i]), copies[i]) >= 0.85]
+    found = sum(groups[n + i] == ("batch", i) for i in similar)
+    assert found / len(similar) >= 0.95, (found, len(similar))
+    # Distinct posts of the data set (real, unrelated users) almost never join each other.
+    originals_grouped = sum(g is not None for g in groups[:n])
+    assert originals_grouped / n <= 0.02
+
+
+def mention(post_id: str, text: str) -> dict[str, object]:
+    return {
+        "platform": "weibo",
+        "post_id": post_id,
+        "text": text,
+        "author": "用户" + post_id,
+        "posted_at": "2026-03-02T01:30:00Z",
+    }
+
+
+def test_a_near_copy_in_a_later_batch_joins_the_earlier_group(
+    client: TestClient, brand: Brand
+) -> None:
+    headers = brand.auth(Role.EDITOR)
+    original = "西门子冰箱门关不上，质量太差了，客服三天都不回复，大家千万别买"
+    first = client.post(
+        "/api/v1/mentions",
+        json={"mentions": [mention("1", original), mention("2", "今天天气很好，出去走走散散心")]},
+        headers=headers,
+    )
+    assert first.status_code == 200, first.text
+    # Later batches, each its own request: a near copy (different text, so a different
+    # fingerprint), a copy of that copy, and an unrelated post.
+    for post_id, text in (
+        ("3", "西门子冰箱门关不上!!质量太差了，客服三天都不回复，大家千万别买啊"),
+        ("4", "转发：西门子冰箱门关不上!!质量太差了，客服三天都不回复，大家千万别买啊"),
+        ("5", "海尔洗衣机用了三年，一直很安静，推荐给大家"),
+    ):
+        response = client.post(
+            "/api/v1/mentions", json={"mentions": [mention(post_id, text)]}, headers=headers
+        )
+        assert response.json()["imported"] == 1
+
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    by_post = {m["post_id"]: m for m in items}
+    group = by_post["1"]["id"]
+    assert by_post["3"]["duplicate_group"] == group
+    assert by_post["4"]["duplicate_group"] == group
+    assert by_post["2"]["duplicate_group"] is None
+    assert by_post["5"]["duplicate_group"] is None
