@@ -361,5 +361,11 @@ def draw_verify(
     out.print("[green]verified:[/green] the winners follow from the seed and the entries")
 
 
+# `im2 report CAMPAIGN --format html|pdf` lives with its domain (im2/reports/cli.py).
+from im2.reports.cli import report_command  # noqa: E402
+
+app.command("report")(report_command)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

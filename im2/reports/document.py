@@ -1,0 +1,121 @@
+"""Render a gathered report: a standalone HTML document, or a PDF of it through WeasyPrint.
+
+The PDF embeds the bundled Noto Sans SC through `@font-face` (a file URL), so it needs no font
+of the machine; the HTML download names the same family first and falls back to the reader's
+CJK fonts. Charts are SVG with text as paths, embedded as data URIs, so both look the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from im2 import fonts, i18n
+
+if TYPE_CHECKING:
+    from im2.reports.schemas import CampaignReport
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+)
+
+
+def css_string(value: str) -> Markup:
+    """A CSS string literal of `value`, safe inside a <style> element."""
+    escaped = "".join(
+        f"\\{ord(c):X} " if c in '\\"<>&\n\r' or not c.isprintable() else c for c in value
+    )
+    return Markup(f'"{escaped}"')  # noqa: S704 - every character that could break out is escaped
+
+
+env.filters["css_string"] = css_string
+
+
+def svg_data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def report_context(report: CampaignReport) -> dict[str, Any]:
+    """What the report templates read (the console page uses the same)."""
+    from im2.reports import service
+
+    def local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, str):  # registry rows carry ISO times
+            value = datetime.fromisoformat(value)
+        return str(value.astimezone(ZoneInfo(report.campaign.timezone)).strftime(fmt))
+
+    return {
+        "report": report,
+        "campaign": report.campaign,
+        "m": report.metrics.metrics,
+        "rows": lambda key: service.rows(report, key),
+        "fmt_number": service.fmt_number,
+        "fmt_percent": service.fmt_percent,
+        "fmt_value": service.fmt_value,
+        "kpi_label": service.kpi_label,
+        "channel_label": service.channel_label,
+        "stages": service.stage_labels(),
+        "nothing_yet": service.nothing_yet(report),
+        "local": local,
+        "charts": {key: svg_data_uri(svg) for key, svg in report.charts.items()},
+        "objective_label": _objective_label(report),
+        "kind_label": _kind_label,
+        "media_label": _media_label,
+        "html_lang": "zh-CN" if report.locale == "zh_CN" else "en",
+    }
+
+
+def _objective_label(report: CampaignReport) -> str:
+    from im2.campaigns.schemas import OBJECTIVE_LABELS
+
+    return i18n.gettext(OBJECTIVE_LABELS[report.campaign.objective])
+
+
+def _kind_label(kind: Any) -> str:
+    from im2.activities.schemas import KIND_LABELS
+
+    return i18n.gettext(KIND_LABELS[kind])
+
+
+def _media_label(media: Any) -> str:
+    from im2.campaigns.schemas import MEDIA_LABELS, Media
+
+    return i18n.gettext(MEDIA_LABELS[Media(media)])
+
+
+def render_html(report: CampaignReport, *, for_pdf: bool = False) -> str:
+    """The standalone report document (call inside `use_locale(report.locale)`)."""
+    return env.get_template("reports/document.html").render(
+        **report_context(report),
+        for_pdf=for_pdf,
+        font_regular=fonts.REGULAR.as_uri(),
+        font_bold=fonts.BOLD.as_uri(),
+    )
+
+
+def render_pdf(report: CampaignReport) -> bytes:
+    """A4 PDF with a running header and page numbers, in the bundled font."""
+    import weasyprint
+
+    html = render_html(report, for_pdf=True)
+    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES))
+    pdf: bytes = document.write_pdf()
+    return pdf
