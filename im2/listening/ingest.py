@@ -271,8 +271,10 @@ def store_mentions(
     texts = [m.text[:MAX_TEXT] for m in new]
     truncated = sum(len(m.text) > MAX_TEXT for m in new)
     # Looked up at call time, so a deployment (or a test) can swap the model in one place.
-    scored = (scorer or model_scorer)(texts)
-    prepared = dedup.prepare(texts)
+    # Sentiment and duplicate grouping both start from NFKC; one pass serves both.
+    normalised = sentiment_model.nfkc_batch(texts)
+    scored = (scorer or model_scorer)(normalised)
+    prepared = dedup.prepare(normalised)
     grouping = dedup.group_batch(
         prepared,
         known_fingerprints=_known_fingerprints(session, workspace_id, prepared.fingerprints),
