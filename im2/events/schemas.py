@@ -83,6 +83,7 @@ class EventKind(StrEnum):
     INBOX_ASSIGNED = "inbox.assigned"
     INBOX_STATUS_CHANGED = "inbox.status_changed"
     INBOX_ESCALATED = "inbox.escalated"
+    SENTIMENT_RETRAINED = "sentiment.retrained"
 
     # Influence.
     INFLUENCE_GRAPH_IMPORTED = "influence.graph_imported"
