@@ -14,6 +14,7 @@ from typing import Any
 
 from im2.activities.formats.draw.jobs import run_scheduled_draws_job
 from im2.activities.formats.groupbuy.jobs import expire_groupbuy_teams_job
+from im2.activities.formats.referral.jobs import qualify_referrals_job
 from im2.analytics.jobs import move_to_lake_job
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
@@ -44,6 +45,7 @@ JOBS: tuple[Job, ...] = (
     Job("listening_escalate_inbox", escalate_inbox_job),
     Job("draw_scheduled_draws", run_scheduled_draws_job),
     Job("groupbuy_expire_teams", expire_groupbuy_teams_job),
+    Job("referral_qualify", qualify_referrals_job),
     Job("webhooks_enqueue", enqueue_webhooks_job),
     Job("webhooks_send", send_webhooks_job),
 )
