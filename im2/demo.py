@@ -270,4 +270,7 @@ def load_demo(db: Database, *, now: datetime) -> bool:
         }
         for module in format_modules("demo"):
             module.load_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
+        from im2.influence.demo import load_influence_demo
+
+        load_influence_demo(session, actor=owner, campaign_id=referral, now=now)
     return True

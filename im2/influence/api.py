@@ -145,3 +145,13 @@ def campaign_seeds(
     sets; larger problems belong to ``im2 influence seeds``."""
     with db.session() as session:
         return service.recommend_seeds(session, actor=actor, campaign_id=campaign_id, request=body)
+
+
+@router.post(
+    "/influence/seeds",
+    response_model=SeedRecommendation,
+    summary="Seeds over the whole workspace's influence graph, with a forecast",
+)
+def workspace_seeds(body: SeedRequest, actor: ApiActor, db: DbDep) -> SeedRecommendation:
+    with db.session() as session:
+        return service.recommend_seeds(session, actor=actor, campaign_id=None, request=body)

@@ -36,6 +36,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.campaigns import service as campaigns
@@ -168,8 +169,14 @@ def do_import_graph(
         created_by=actor.label[:254],
         created_at=now,
     )
-    session.add(row)
-    session.flush()  # the unique (workspace, name) index settles a concurrent import
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # the unique (workspace, name) index settled a concurrent import
+        raise Conflict(
+            _("A graph named “{name}” exists already.").format(name=name), field="name"
+        ) from None
     probs = parsed.prob if parsed.prob is not None else [None] * len(parsed.src)
     session.execute(
         insert(InfluenceEdge),
