@@ -19,6 +19,7 @@ from im2.incentives.schemas import (
     PoolCreate,
     PoolRead,
     PoolRef,
+    PurchaseCreate,
     RedemptionCreate,
     RedemptionRead,
     RedemptionRef,
@@ -242,3 +243,35 @@ def award(
             now=now,
         )
     return GrantRead(status=result.status, grant_id=result.grant_id, coupon_code=None)
+
+
+@router.post(
+    "/participants/{participant_id}/purchases",
+    response_model=GrantRead,
+    summary="Spend a participant's points on a coupon or prize of the points store "
+    "(idempotent by key; 409 when short of points or out of stock, nothing spent)",
+)
+def purchase(
+    participant_id: int, body: PurchaseCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> GrantRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    with db.transaction() as session:
+        service.check_participant(
+            session, workspace_id=actor.workspace_id, participant_id=participant_id
+        )
+        if not service.campaign_is_theirs(session, actor=actor, campaign_id=body.campaign_id):
+            raise InvalidInput(_("There is no such campaign."), field="campaign_id")
+        result = service.do_buy(
+            session,
+            workspace_id=actor.workspace_id,
+            campaign_id=body.campaign_id,
+            participant_id=participant_id,
+            item=body.item,
+            item_id=body.item_id,
+            key=f"api:{body.key}",
+            now=now,
+        )
+        code = result.coupon_code
+        if result.status == "duplicate" and result.grant_id is not None:
+            code = service.grant_coupon_code(session, grant_id=result.grant_id)
+    return GrantRead(status=result.status, grant_id=result.grant_id, coupon_code=code)

@@ -11,6 +11,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from im2.events.schemas import EventKind
+from im2.i18n import N_, gettext
 
 
 class RewardKind(StrEnum):
@@ -299,3 +300,45 @@ class PointsAward(BaseModel):
     points: int = Field(gt=0, le=1_000_000)
     key: str = Field(min_length=1, max_length=160)
     reason: str = Field(default="api", min_length=1, max_length=200)
+
+
+class PurchaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: int
+    item: Literal["coupon", "prize"]
+    item_id: int
+    key: str = Field(min_length=1, max_length=160)
+
+
+LEDGER_KIND_LABELS: dict[str, str] = {
+    "award": N_("Earned"),
+    "spend": N_("Spent"),
+    "expiry": N_("Expired"),
+    "void": N_("Voided after review"),
+}
+
+EVENT_LABELS: dict[str, str] = {
+    EventKind.PARTICIPANT_JOINED.value: N_("Joined the campaign"),
+    EventKind.PARTICIPANT_VERIFIED.value: N_("Verified your identity"),
+    EventKind.VOTE_CAST.value: N_("Voted"),
+    EventKind.QUIZ_ANSWERED.value: N_("Answered a quiz"),
+    EventKind.SURVEY_SUBMITTED.value: N_("Answered a survey"),
+    EventKind.QUESTION_ASKED.value: N_("Asked a question"),
+    EventKind.UGC_SUBMITTED.value: N_("Submitted an entry"),
+    EventKind.DRAW_ENTERED.value: N_("Entered a lucky draw"),
+    EventKind.CHECKIN_DONE.value: N_("Checked in"),
+    EventKind.STREAK_MILESTONE.value: N_("Check-in streak milestone"),
+    EventKind.GROUPBUY_JOINED.value: N_("Joined a group-buy"),
+    EventKind.COMMENT_POSTED.value: N_("Posted a comment"),
+    EventKind.SHARE_CLICKED.value: N_("A friend opened your share link"),
+    EventKind.REFERRAL_QUALIFIED.value: N_("A friend you invited took part"),
+    EventKind.CONVERSION_RECORDED.value: N_("Made a purchase"),
+    "expired": N_("Points expired"),
+}
+
+
+def reason_label(reason: str) -> str:
+    """What a ledger reason means to a person: event kinds by their label, the rest as given."""
+    label = EVENT_LABELS.get(reason)
+    return gettext(label) if label else reason
