@@ -19,6 +19,7 @@ from im2.analytics.jobs import move_to_lake_job
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
 from im2.db import Database
+from im2.incentives.jobs import apply_point_rules_job, expire_points_job
 from im2.listening.jobs import (
     detect_spikes_job,
     escalate_inbox_job,
@@ -46,6 +47,8 @@ JOBS: tuple[Job, ...] = (
     Job("draw_scheduled_draws", run_scheduled_draws_job),
     Job("groupbuy_expire_teams", expire_groupbuy_teams_job),
     Job("referral_qualify", qualify_referrals_job),
+    Job("incentives_point_rules", apply_point_rules_job),
+    Job("incentives_expire_points", expire_points_job),
     Job("webhooks_enqueue", enqueue_webhooks_job),
     Job("webhooks_send", send_webhooks_job),
 )
