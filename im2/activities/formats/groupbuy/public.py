@@ -4,32 +4,20 @@ and a team's own page behind its share link. Both actions are plain form POSTs t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.groupbuy import reads, service
-from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, TeamRead
+from im2.activities.formats.groupbuy.schemas import STATUS_LABELS
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
-from im2.participation.schemas import CONSENT_TEXT
-from im2.web.deps import (
-    CsrfForm,
-    DbDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
-    VisitorDep,
-    remember_channel,
-    seconds_on_page,
-    shown_token,
-)
+from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HONEYPOT = "website"
 
 
 def offer_path(slug: str, activity_id: int) -> str:
@@ -58,10 +46,7 @@ def _offer_page(
             "view": view,
             "error": error,
             "status_labels": STATUS_LABELS,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
-            "honeypot": HONEYPOT,
+            **form_context(request, needs_consent=view.participant_id is None),
             "action": offer_path(slug, activity_id) + "/open",
         },
         status_code=status_code,
@@ -94,10 +79,7 @@ def _team_page(
             "error": error,
             "notice": notice,
             "status_labels": STATUS_LABELS,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
-            "honeypot": HONEYPOT,
+            **form_context(request, needs_consent=view.participant_id is None),
             "action": view.team.share_path + "/join",
             "share_url": str(request.base_url).rstrip("/") + view.team.share_path,
         },
@@ -115,60 +97,14 @@ def offer_page(
     return remember_channel(request, response)
 
 
-def _act(
-    request: Request,
-    form: CsrfForm,
-    db: DbDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
-    action: Callable[..., TeamRead],
-    **where: object,
-) -> TeamRead:
-    """The shared steps of opening and joining: honeypot, rate limit, one transaction."""
-    if form.get(HONEYPOT):
-        # Only bots fill the hidden field; tell them nothing useful and write nothing.
-        raise IM2Error(_("Your request could not be accepted."))
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    session: Session
-    with db.transaction() as session:
-        return action(
-            session,
-            visitor=visitor,
-            consented=form.get("consent") == "yes",
-            seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
-            **where,
-        )
-
-
 @router.post("/c/{slug}/groupbuy/{activity_id}/open")
-def open_team(
-    request: Request,
-    slug: str,
-    activity_id: int,
-    form: CsrfForm,
-    db: DbDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
-) -> Response:
+def open_team(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
     try:
-        team = _act(
-            request,
-            form,
-            db,
-            limiter,
-            visitor,
-            settings,
-            now,
-            service.do_open_team,
-            slug=slug,
-            activity_id=activity_id,
+        team = post.run(
+            lambda session: service.do_open_team(
+                session, slug=slug, activity_id=activity_id, **post.rules()
+            ),
+            refused=_("Your request could not be accepted."),
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):
@@ -177,9 +113,9 @@ def open_team(
             request,
             slug=slug,
             activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            now=now,
+            db=post.db,
+            device_id=post.visitor.device_id,
+            now=post.now,
             error=exc.message,
             status_code=exc.status_code,
         )
@@ -217,57 +153,29 @@ def team_page(
 
 @router.post("/c/{slug}/groupbuy/{activity_id}/team/{code}/join")
 def join_team(
-    request: Request,
-    slug: str,
-    activity_id: int,
-    code: str,
-    form: CsrfForm,
-    db: DbDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
+    request: Request, slug: str, activity_id: int, code: str, post: ParticipantPostDep
 ) -> Response:
-    htmx = request.headers.get("hx-request") == "true"
+    page = partial(
+        _team_page,
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        code=code,
+        db=post.db,
+        device_id=post.visitor.device_id,
+        now=post.now,
+    )
     try:
-        team = _act(
-            request,
-            form,
-            db,
-            limiter,
-            visitor,
-            settings,
-            now,
-            service.do_join_team,
-            slug=slug,
-            activity_id=activity_id,
-            code=code,
+        team = post.run(
+            lambda session: service.do_join_team(
+                session, slug=slug, activity_id=activity_id, code=code, **post.rules()
+            ),
+            refused=_("Your request could not be accepted."),
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):
             raise
-        return _team_page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            code=code,
-            db=db,
-            now=now,
-            device_id=visitor.device_id,
-            error=exc.message,
-            status_code=exc.status_code,
-            fragment=htmx,
-        )
-    if htmx:
-        return _team_page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            code=code,
-            db=db,
-            now=now,
-            device_id=visitor.device_id,
-            notice=_("You have joined the team."),
-            fragment=True,
-        )
+        return page(error=exc.message, status_code=exc.status_code, fragment=post.htmx)
+    if post.htmx:
+        return page(notice=_("You have joined the team."), fragment=True)
     return RedirectResponse(team.share_path + "?joined=1", status_code=303)

@@ -6,32 +6,21 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
-from im2.activities.formats.qa.schemas import QuestionSort
+from im2.activities.formats.qa.schemas import AskReceipt, QuestionSort
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
-from im2.participation.schemas import CONSENT_TEXT
-from im2.web.deps import (
-    CsrfForm,
-    DbDep,
-    HubDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
-    VisitorDep,
-    remember_channel,
-    seconds_on_page,
-    shown_token,
-)
+from im2.web.deps import DbDep, HubDep, VisitorDep, remember_channel
+from im2.web.participant_forms import ParticipantPostDep, form_context, is_htmx
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HONEYPOT = "website"
 NOTICES = {
     "asked": lambda: _("Thank you, your question is in!"),
     "waiting": lambda: _("Thank you! Your question will be shown once a moderator approves it."),
@@ -76,10 +65,7 @@ def _page(
             "error": error,
             "consent_for": consent_for,
             "notice": notice,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
-            "honeypot": HONEYPOT,
+            **form_context(request, needs_consent=view.participant_id is None),
             "base": base,
             "sort": sort.value,
         },
@@ -133,7 +119,7 @@ def _failed(
 ) -> Response:
     if isinstance(exc, NotFound):
         raise exc
-    htmx = request.headers.get("hx-request") == "true"
+    htmx = is_htmx(request)
     return _page(
         request,
         slug=slug,
@@ -152,7 +138,7 @@ def _failed(
 def _done(
     request: Request, *, slug: str, activity_id: int, db: DbDep, device_id: str, done: str
 ) -> Response:
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return _page(
             request,
             slug=slug,
@@ -169,55 +155,43 @@ def _done(
 
 @router.post("/c/{slug}/qa/{activity_id}/ask")
 def ask(
-    request: Request,
-    slug: str,
-    activity_id: int,
-    form: CsrfForm,
-    db: DbDep,
-    hub: HubDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
+    request: Request, slug: str, activity_id: int, post: ParticipantPostDep, hub: HubDep
 ) -> Response:
-    values = {
-        "text": str(form.get("text") or ""),
-        "nickname": str(form.get("nickname") or ""),
-    }
+    values = {"text": post.text("text"), "nickname": post.text("nickname")}
+
+    def write(session: Session) -> AskReceipt:
+        receipt = service.do_ask(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            text=values["text"],
+            nickname=values["nickname"],
+            **post.rules(),
+        )
+        refresh_boards_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
+        return receipt
+
     try:
-        if form.get(HONEYPOT):
-            # Only bots fill the hidden field; tell them nothing useful and write nothing.
-            raise IM2Error(_("Your question could not be accepted."))
-        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            receipt = service.do_ask(
-                session,
-                slug=slug,
-                activity_id=activity_id,
-                visitor=visitor,
-                text=values["text"],
-                nickname=values["nickname"],
-                consented=form.get("consent") == "yes",
-                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-                risk_threshold=settings.risk_hold_threshold,
-                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-                now=now,
-            )
-            refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+        receipt = post.run(write, refused=_("Your question could not be accepted."))
     except IM2Error as exc:
         return _failed(
             request,
             exc,
             slug=slug,
             activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
+            db=post.db,
+            device_id=post.visitor.device_id,
             values=values,
             consent_for=None,
         )
     done = "asked" if receipt.visible else "waiting"
     return _done(
-        request, slug=slug, activity_id=activity_id, db=db, device_id=visitor.device_id, done=done
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=post.db,
+        device_id=post.visitor.device_id,
+        done=done,
     )
 
 
@@ -227,40 +201,25 @@ def upvote(
     slug: str,
     activity_id: int,
     question_id: int,
-    form: CsrfForm,
-    db: DbDep,
+    post: ParticipantPostDep,
     hub: HubDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
 ) -> Response:
+    def write(session: Session) -> None:
+        service.do_upvote(
+            session, slug=slug, activity_id=activity_id, question_id=question_id, **post.rules()
+        )
+        refresh_boards_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
+
     try:
-        if form.get(HONEYPOT):
-            raise IM2Error(_("Your upvote could not be accepted."))
-        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            service.do_upvote(
-                session,
-                slug=slug,
-                activity_id=activity_id,
-                question_id=question_id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-                risk_threshold=settings.risk_hold_threshold,
-                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-                now=now,
-            )
-            refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+        post.run(write, refused=_("Your upvote could not be accepted."))
     except IM2Error as exc:
         return _failed(
             request,
             exc,
             slug=slug,
             activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
+            db=post.db,
+            device_id=post.visitor.device_id,
             values={},
             consent_for=f"{qa_path(slug, activity_id)}/questions/{question_id}/upvote",
         )
@@ -268,8 +227,8 @@ def upvote(
         request,
         slug=slug,
         activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
+        db=post.db,
+        device_id=post.visitor.device_id,
         done="upvoted",
     )
 

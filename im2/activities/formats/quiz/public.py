@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -10,22 +12,11 @@ from im2.activities.formats.quiz import reports, service
 from im2.activities.formats.quiz.schemas import QuizMode
 from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _
-from im2.participation.schemas import CONSENT_TEXT
-from im2.web.deps import (
-    CsrfForm,
-    DbDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
-    VisitorDep,
-    remember_channel,
-    seconds_on_page,
-    shown_token,
-)
+from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HONEYPOT = "website"
 
 
 def quiz_path(slug: str, activity_id: int) -> str:
@@ -84,10 +75,7 @@ def _page(
             "prediction": state.mode is QuizMode.PREDICTION,
             "answered_count": sum(1 for q in state.questions if q.my_option_id),
             "error": error,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
-            "honeypot": HONEYPOT,
+            **form_context(request, needs_consent=view.participant_id is None),
             "action": quiz_path(slug, activity_id) + "/answer",
             "board_url": quiz_path(slug, activity_id) + "/leaderboard",
         },
@@ -113,66 +101,38 @@ def quiz_page(
 
 
 @router.post("/c/{slug}/quiz/{activity_id}/answer")
-def answer(
-    request: Request,
-    slug: str,
-    activity_id: int,
-    form: CsrfForm,
-    db: DbDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
-) -> Response:
-    htmx = request.headers.get("hx-request") == "true"
-    question_id = _int(form.get("question_id"))
+def answer(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+    page = partial(
+        _page,
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=post.db,
+        device_id=post.visitor.device_id,
+        now=post.now,
+    )
+    question_id = _int(post.form.get("question_id"))
     try:
-        if form.get(HONEYPOT):
-            # Only bots fill the hidden field; tell them nothing useful and write nothing.
-            raise IM2Error(_("Your answer could not be accepted."))
-        if not form.get("option"):
+        if not post.form.get("option"):
             raise InvalidInput(_("Choose an answer first."), field="option")
-        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            service.do_answer(
+        post.run(
+            lambda session: service.do_answer(
                 session,
                 slug=slug,
                 activity_id=activity_id,
-                visitor=visitor,
                 question_id=question_id,
-                option_id=_int(form.get("option")),
-                consented=form.get("consent") == "yes",
-                nickname=str(form.get("nickname") or "").strip()[:20] or None,
-                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-                risk_threshold=settings.risk_hold_threshold,
-                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-                now=now,
-            )
+                option_id=_int(post.form.get("option")),
+                nickname=post.text("nickname", limit=20) or None,
+                **post.rules(),
+            ),
+            refused=_("Your answer could not be accepted."),
+        )
     except IM2Error as exc:
         if isinstance(exc, NotFound):
             raise
-        return _page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            now=now,
-            error=exc.message,
-            status_code=exc.status_code,
-            fragment=htmx,
-        )
-    if htmx:
-        return _page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            now=now,
-            answered=question_id,
-            fragment=True,
-        )
+        return page(error=exc.message, status_code=exc.status_code, fragment=post.htmx)
+    if post.htmx:
+        return page(answered=question_id, fragment=True)
     # Post/redirect/get: a reload does not send the answer again.
     return RedirectResponse(
         quiz_path(slug, activity_id) + f"?answered={question_id}", status_code=303

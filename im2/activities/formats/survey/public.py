@@ -4,6 +4,7 @@ return visit continues where the participant stopped."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,22 +16,11 @@ from im2.activities.formats.survey.logic import Q
 from im2.activities.formats.survey.schemas import QuestionKind
 from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _
-from im2.participation.schemas import CONSENT_TEXT
-from im2.web.deps import (
-    CsrfForm,
-    DbDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
-    VisitorDep,
-    remember_channel,
-    seconds_on_page,
-    shown_token,
-)
+from im2.web.deps import DbDep, VisitorDep, remember_channel
+from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HONEYPOT = "website"
 
 
 def survey_path(slug: str, activity_id: int) -> str:
@@ -98,10 +88,7 @@ def _page(
             "last": current is not None and bool(path) and path[-1] == current,
             "total": len(view.questions),
             "error": error,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
-            "honeypot": HONEYPOT,
+            **form_context(request, needs_consent=view.participant_id is None),
             "action": survey_path(slug, activity_id) + "/answer",
             "kinds": QuestionKind,
         },
@@ -126,66 +113,48 @@ def survey_page(
 
 
 @router.post("/c/{slug}/survey/{activity_id}/answer")
-def answer(
-    request: Request,
-    slug: str,
-    activity_id: int,
-    form: CsrfForm,
-    db: DbDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
-) -> Response:
-    htmx = request.headers.get("hx-request") == "true"
-    back = form.get("nav") == "back"
-    question_id = _int(form.get("question_id"))
+def answer(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+    page = partial(
+        _page,
+        request,
+        slug=slug,
+        activity_id=activity_id,
+        db=post.db,
+        device_id=post.visitor.device_id,
+    )
+    back = post.form.get("nav") == "back"
+    question_id = _int(post.form.get("question_id"))
     position: int | None = None
     try:
-        if form.get(HONEYPOT):
-            # Only bots fill the hidden field; tell them nothing useful and write nothing.
-            raise IM2Error(_("Your answer could not be accepted."))
-        with db.session() as session:
+        with post.db.session() as session:
             view = service.view_survey(
-                session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+                session, slug=slug, activity_id=activity_id, device_id=post.visitor.device_id
             )
         question = next((q for q in view.questions if q.id == question_id), None)
         if question is None:
             raise InvalidInput(_("That is not a question of this survey."), field="question_id")
         position = question.position
-        value = form_answer(question, form)
+        value = form_answer(question, post.form)
         answers = {} if back and value in (None, "", []) else {question.id: value}
         step = None
         if answers or not back:
-            limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-            with db.transaction() as session:
-                step = service.do_save(
+            step = post.run(
+                lambda session: service.do_save(
                     session,
                     slug=slug,
                     activity_id=activity_id,
-                    visitor=visitor,
                     answers=answers,
                     submit=False,
                     step_from=None if back else question.id,
-                    consented=form.get("consent") == "yes",
-                    seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-                    risk_threshold=settings.risk_hold_threshold,
-                    identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-                    now=now,
-                )
+                    **post.rules(),
+                ),
+                refused=_("Your answer could not be accepted."),
+            )
     except IM2Error as exc:
         if isinstance(exc, NotFound):
             raise
-        return _page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            position=position,
-            error=exc.message,
-            status_code=exc.status_code,
-            fragment=htmx,
+        return page(
+            position=position, error=exc.message, status_code=exc.status_code, fragment=post.htmx
         )
     if back:
         path = view.route()
@@ -193,16 +162,8 @@ def answer(
         target: int | None = path[max(index - 1, 0)].position
     else:
         target = step.next_question.position if step and step.next_question else None
-    if htmx:
-        return _page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            position=target,
-            fragment=True,
-        )
+    if post.htmx:
+        return page(position=target, fragment=True)
     # Post/redirect/get: a reload does not send the step again.
     where = f"?q={target}" if target else "?done=1"
     return RedirectResponse(survey_path(slug, activity_id) + where, status_code=303)

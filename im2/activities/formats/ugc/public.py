@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
@@ -18,23 +19,11 @@ from im2.activities.formats.ugc.submit import close_uploads, read_capped, submit
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
-from im2.participation.schemas import CONSENT_TEXT
-from im2.web.deps import (
-    CsrfForm,
-    DbDep,
-    HubDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
-    VisitorDep,
-    remember_channel,
-    seconds_on_page,
-    shown_token,
-)
+from im2.web.deps import DbDep, HubDep, NowDep, SettingsDep, VisitorDep, remember_channel
+from im2.web.participant_forms import ParticipantPostDep, form_context, is_htmx
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HONEYPOT = "website"
 NOTICES = {
     "sent": lambda: _("Thank you! Your entry is in the gallery."),
     "review": lambda: _("Thank you! Your entry will appear in the gallery once it is approved."),
@@ -85,10 +74,7 @@ def _page(
             "error_field": error_field,
             "consent_for": consent_for,
             "notice": notice,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
-            "honeypot": HONEYPOT,
+            **form_context(request, needs_consent=view.participant_id is None),
             "base": ugc_path(slug, activity_id),
             "sort": _sort(request),
             "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -146,7 +132,7 @@ def _failed(
 ) -> Response:
     if isinstance(exc, NotFound):
         raise exc
-    htmx = request.headers.get("hx-request") == "true"
+    htmx = is_htmx(request)
     return _page(
         request,
         slug=slug,
@@ -165,40 +151,27 @@ def _failed(
 
 @router.post("/c/{slug}/ugc/{activity_id}/submit")
 def submit(
-    request: Request,
-    slug: str,
-    activity_id: int,
-    form: CsrfForm,
-    db: DbDep,
-    hub: HubDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
+    request: Request, slug: str, activity_id: int, post: ParticipantPostDep, hub: HubDep
 ) -> Response:
-    values = {
-        name: str(form.get(name) or "")[:1000] for name in ("caption", "nickname", "video_url")
-    }
+    values = {name: post.text(name, limit=1000) for name in ("caption", "nickname", "video_url")}
     try:
-        if form.get(HONEYPOT):
-            # Only bots fill the hidden field; tell them nothing useful and write nothing.
-            raise IM2Error(_("Your entry could not be accepted."))
-        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        file = form.get("image")
+        post.guard(refused=_("Your entry could not be accepted."))
+        file = post.form.get("image")
+        rules = post.rules()
         receipt = submit_entry(
-            db=db,
+            db=post.db,
             hub=hub,
-            settings=settings,
+            settings=post.settings,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
+            visitor=post.visitor,
             caption=values["caption"],
             nickname=values["nickname"],
             video_url=values["video_url"],
             upload=None if isinstance(file, str) or file is None else read_capped(file),
-            consented=form.get("consent") == "yes",
-            seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-            now=now,
+            consented=rules["consented"],
+            seconds_on_page=rules["seconds_on_page"],
+            now=post.now,
         )
     except IM2Error as exc:
         return _failed(
@@ -206,14 +179,14 @@ def submit(
             exc,
             slug=slug,
             activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            now=now,
+            db=post.db,
+            device_id=post.visitor.device_id,
+            now=post.now,
             values=values,
             consent_for=None,
         )
     finally:
-        close_uploads(form)
+        close_uploads(post.form)
     done = "sent" if receipt.in_gallery else "review"
     # Post/redirect/get: a reload does not send the entry again.
     return RedirectResponse(f"{ugc_path(slug, activity_id)}?done={done}", status_code=303)
@@ -225,57 +198,41 @@ def vote(
     slug: str,
     activity_id: int,
     entry_id: int,
-    form: CsrfForm,
-    db: DbDep,
+    post: ParticipantPostDep,
     hub: HubDep,
-    limiter: LimiterDep,
-    visitor: VisitorDep,
-    settings: SettingsDep,
-    now: NowDep,
 ) -> Response:
-    htmx = request.headers.get("hx-request") == "true"
+    def write(session: Session) -> None:
+        service.do_vote(
+            session, slug=slug, activity_id=activity_id, entry_id=entry_id, **post.rules()
+        )
+        refresh_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
+
     try:
-        if form.get(HONEYPOT):
-            raise IM2Error(_("Your vote could not be accepted."))
-        limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            service.do_vote(
-                session,
-                slug=slug,
-                activity_id=activity_id,
-                entry_id=entry_id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                seconds_on_page=seconds_on_page(request, str(form.get("shown") or "")),
-                risk_threshold=settings.risk_hold_threshold,
-                identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-                now=now,
-            )
-            refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+        post.run(write, refused=_("Your vote could not be accepted."))
     except IM2Error as exc:
         return _failed(
             request,
             exc,
             slug=slug,
             activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            now=now,
+            db=post.db,
+            device_id=post.visitor.device_id,
+            now=post.now,
             values={},
             consent_for=f"{ugc_path(slug, activity_id)}/entries/{entry_id}/vote",
         )
-    if htmx:
+    if post.htmx:
         return _page(
             request,
             slug=slug,
             activity_id=activity_id,
-            db=db,
-            device_id=visitor.device_id,
-            now=now,
+            db=post.db,
+            device_id=post.visitor.device_id,
+            now=post.now,
             template="activities/ugc/gallery.html",
             notice=NOTICES["voted"](),
         )
-    if form.get("back") == "entry":  # voted on the entry's own (shared) page: stay there
+    if post.form.get("back") == "entry":  # voted on the entry's own (shared) page: stay there
         return RedirectResponse(
             f"{ugc_path(slug, activity_id)}/entries/{entry_id}?done=voted", status_code=303
         )
@@ -316,9 +273,7 @@ def entry_page(
             "view": view,
             "e": entry,
             "notice": done() if done else None,
-            "consent_text": CONSENT_TEXT,
-            "needs_consent": view.participant_id is None,
-            "shown": shown_token(request),
+            **form_context(request, needs_consent=view.participant_id is None),
             "base": ugc_path(slug, activity_id),
             "mine": entry.id in {m.id for m in view.my_entries},
         },

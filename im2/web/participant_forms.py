@@ -1,0 +1,121 @@
+"""What every participant's form POST shares, whatever the activity format.
+
+A public action (vote, answer, check-in, entry, question, submission …) is a plain form POST that
+works without JavaScript and is swapped in place by HTMX when it is there. Every one of them goes
+through the same steps: the CSRF check (`CsrfForm`), the honeypot field only bots fill, the rate
+limit per device and IP, then one transaction in which the format's service validates and writes,
+given the same "rules" keywords (the visitor, the consent box, how long the page was shown, the
+risk settings, the time). `ParticipantPostDep` gathers them so a route states only what differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from im2.config import Settings
+from im2.db import Database
+from im2.errors import IM2Error
+from im2.participation.limits import ActionLimiter
+from im2.participation.schemas import CONSENT_TEXT, Visitor
+from im2.web.deps import (
+    CsrfForm,
+    DbDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+    seconds_on_page,
+    shown_token,
+)
+
+HONEYPOT = "website"
+T = TypeVar("T")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
+    """The template values every participant form needs (consent box, honeypot, shown stamp)."""
+    return {
+        "consent_text": CONSENT_TEXT,
+        "needs_consent": needs_consent,
+        "shown": shown_token(request),
+        "honeypot": HONEYPOT,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantPost:
+    request: Request
+    form: FormData
+    db: Database
+    limiter: ActionLimiter
+    visitor: Visitor
+    settings: Settings
+    now: datetime
+
+    @property
+    def htmx(self) -> bool:
+        return is_htmx(self.request)
+
+    def text(self, name: str, *, limit: int | None = None) -> str:
+        """A stripped text field ('' when absent), cut to `limit` characters."""
+        value = str(self.form.get(name) or "").strip()
+        return value[:limit] if limit is not None else value
+
+    def rules(self) -> dict[str, Any]:
+        """The keywords every participant write of a format's service takes."""
+        return {
+            "visitor": self.visitor,
+            "consented": self.form.get("consent") == "yes",
+            "seconds_on_page": seconds_on_page(self.request, str(self.form.get("shown") or "")),
+            "risk_threshold": self.settings.risk_hold_threshold,
+            "identities_per_ip_hour": self.settings.risk_identities_per_ip_hour,
+            "now": self.now,
+        }
+
+    def guard(self, *, refused: str) -> None:
+        """The honeypot, then the rate limit; raises `IM2Error` with `refused` for a bot."""
+        if self.form.get(HONEYPOT):
+            # Only bots fill the hidden field; tell them nothing useful and write nothing.
+            raise IM2Error(refused)
+        self.limiter.hit(device_id=self.visitor.device_id, ip=self.visitor.ip)
+
+    def run(self, write: Callable[[Session], T], *, refused: str) -> T:
+        """`guard`, then `write` in one transaction. An `IM2Error` (from here or from the
+        service) propagates so that the route can show it on the page; nothing is written."""
+        self.guard(refused=refused)
+        with self.db.transaction() as session:
+            return write(session)
+
+
+def participant_post(
+    request: Request,
+    form: CsrfForm,
+    db: DbDep,
+    limiter: LimiterDep,
+    visitor: VisitorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> ParticipantPost:
+    return ParticipantPost(
+        request=request,
+        form=form,
+        db=db,
+        limiter=limiter,
+        visitor=visitor,
+        settings=settings,
+        now=now,
+    )
+
+
+ParticipantPostDep = Annotated[ParticipantPost, Depends(participant_post)]
