@@ -273,4 +273,7 @@ def load_demo(db: Database, *, now: datetime) -> bool:
         from im2.influence.demo import load_influence_demo
 
         load_influence_demo(session, actor=owner, campaign_id=referral, now=now)
+        from im2.incentives.demo import load_incentives_demo
+
+        load_incentives_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
     return True
