@@ -9,9 +9,13 @@ Work that must only happen once the data is durable (live updates, webhooks) is 
 from __future__ import annotations
 
 import contextlib
+import logging
+import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +23,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,6 +112,8 @@ class Database:
         self._writer_queue: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
+        self._committer: GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -130,8 +138,157 @@ class Database:
         for callback in callbacks:
             callback()
 
+    def group_commit(self, work: BatchWork, item: Any) -> Future[Any]:
+        """Hand `item` to this database's writer thread; the future settles once the
+        transaction holding it has committed (or with the item's own error).
+
+        The writer commits everything that arrived while its previous commit ran in one
+        transaction: `work(session, items)` gets the items queued with the same `work` and
+        returns one outcome per item, a result or an exception for an item that broke a rule
+        (it must have written nothing for that item). If `work` raises instead, the batch is
+        rolled back and each item runs alone in a savepoint, so one bad item never fails the
+        others. Callbacks queued with `on_commit` run after the commit, before the futures
+        settle. On SQLite the writer's commits are `synchronous=FULL`: a settled future means
+        the write survives a power cut, and one fsync covers the whole batch.
+        """
+        committer = self._committer
+        if committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = GroupCommitter(self)
+                committer = self._committer
+        return committer.submit(work, item)
+
     def dispose(self) -> None:
+        with self._committer_lock:
+            committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.stop()
         self.engine.dispose()
+
+
+BatchWork = Callable[[Session, Sequence[Any]], Sequence[Any]]
+"""`work(session, items) -> outcomes`: one result or exception per item, in order."""
+
+
+@dataclass(slots=True)
+class _Job:
+    work: BatchWork
+    item: Any
+    future: Future[Any]
+
+
+class GroupCommitter:
+    """One writer thread per database: group commit for hot write paths (votes).
+
+    SQLite takes one writer at a time and every commit costs a lock hand-over and a sync; a
+    request per transaction makes writers queue for each other. Here requests queue their
+    work, the writer takes everything queued, runs it in one transaction and commits once,
+    and each request is answered only after that commit (or with its own error).
+    """
+
+    MAX_BATCH = 512
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="im2-group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: BatchWork, item: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put(_Job(work, item, future))
+        return future
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            while len(jobs) < self.MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            try:
+                outcomes, callbacks = self._transaction(jobs, isolate=False)
+            except Exception:
+                log.info("a batch of %d failed as a whole; running each alone", len(jobs))
+                outcomes, callbacks = self._transaction(jobs, isolate=True)
+        except BaseException as exc:  # the commit itself failed: nothing of the batch is kept
+            for job in jobs:
+                job.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed")
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+
+    def _transaction(
+        self, jobs: list[_Job], *, isolate: bool
+    ) -> tuple[list[Any], list[Callable[[], None]]]:
+        db = self._db
+        outcomes: list[Any] = [None] * len(jobs)
+        with db._writer_queue, db._write_engine.connect() as connection:
+            if db.dialect == "sqlite":
+                # Outside any transaction (pysqlite runs in autocommit mode here).
+                raw = connection.connection.driver_connection
+                assert raw is not None
+                raw.execute("PRAGMA synchronous=FULL")
+            with Session(bind=connection, expire_on_commit=False) as session:
+                with session.begin():
+                    if isolate:
+                        for index, job in enumerate(jobs):
+                            outcomes[index] = self._alone(session, job)
+                    else:
+                        groups: dict[BatchWork, list[int]] = {}
+                        for index, job in enumerate(jobs):
+                            groups.setdefault(job.work, []).append(index)
+                        for work, indexes in groups.items():
+                            results = list(work(session, [jobs[i].item for i in indexes]))
+                            if len(results) != len(indexes):
+                                raise RuntimeError("batch work must return one outcome per item")
+                            for i, result in zip(indexes, results, strict=True):
+                                outcomes[i] = result
+                callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
+        return outcomes, callbacks
+
+    @staticmethod
+    def _alone(session: Session, job: _Job) -> Any:
+        pending: list[Callable[[], None]] = session.info.setdefault(_AFTER_COMMIT, [])
+        queued = len(pending)
+        try:
+            with session.begin_nested():
+                (outcome,) = job.work(session, [job.item])
+                if isinstance(outcome, BaseException):
+                    raise outcome  # roll back whatever this item wrote
+        except Exception as exc:
+            del pending[queued:]  # its after-commit work goes with it
+            return exc
+        return outcome
 
 
 def utcnow() -> datetime:

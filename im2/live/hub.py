@@ -69,6 +69,19 @@ class Hub:
         for subscription in list(self._subscribers.get(channel, ())):
             subscription.offer(message)
 
+    def put(self, channel: str, data: Any) -> None:
+        """Publish a snapshot that a committed transaction computed itself (no reload).
+
+        Thread-safe; calls must come in commit order (one writer does that). While a reload of
+        the channel is running, the snapshot becomes its next load instead, so an older reload
+        can never be the last word."""
+        with self._lock:
+            if channel in self._refreshing:
+                self._loaders[channel] = lambda: data
+                self._dirty.add(channel)
+                return
+        self.publish(channel, data)
+
     def refresh(self, channel: str, load: Callable[[], Any]) -> None:
         """Reload a channel's state with `load` (blocking, run in a worker thread) and publish it.
 

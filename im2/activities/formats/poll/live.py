@@ -1,13 +1,28 @@
-"""Keeping live results fresh: after a vote commits, the hub reloads and fans out the results."""
+"""Keeping live results fresh: after a vote commits, the hub reloads and fans out the results.
+
+Votes go through the database's group commit (`submit_vote`): the batch that wrote them also
+computed the poll's results, and they are handed to the hub right after the commit, so live
+pages get the new figures without a reload per vote.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.poll.service import load_results, results_channel
+from im2.activities.formats.poll.schemas import VoteReceipt
+from im2.activities.formats.poll.service import (
+    VoteRequest,
+    cast_votes,
+    load_results,
+    results_channel,
+)
 from im2.db import Database, on_commit
+from im2.errors import IM2Error
 from im2.live.hub import Hub
 
 
@@ -25,3 +40,30 @@ def refresh_results_on_commit(
             results_channel(activity_id), lambda: results_snapshot(db, activity_id)
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedVote:
+    request: VoteRequest
+    hub: Hub
+
+
+def _publisher(hub: Hub, channel: str, data: dict[str, Any]) -> Callable[[], None]:
+    return lambda: hub.put(channel, data)
+
+
+def vote_batch(session: Session, items: Sequence[QueuedVote]) -> list[VoteReceipt | IM2Error]:
+    """The group commit's work for votes: cast them all, then publish each touched poll's
+    results once the batch has committed."""
+    batch = cast_votes(session, [item.request for item in items])
+    hubs = {id(item.hub): item.hub for item in items}
+    for activity_id, results in batch.results.items():
+        data = results.model_dump(mode="json")
+        for hub in hubs.values():
+            on_commit(session, _publisher(hub, results_channel(activity_id), data))
+    return batch.outcomes
+
+
+def submit_vote(db: Database, hub: Hub, request: VoteRequest) -> Future[VoteReceipt]:
+    """Queue a vote for the writer; the future settles after its transaction is durable."""
+    return db.group_commit(vote_batch, QueuedVote(request=request, hub=hub))

@@ -11,10 +11,10 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
 from im2.activities.formats.poll import service
-from im2.activities.formats.poll.live import refresh_results_on_commit, results_snapshot
+from im2.activities.formats.poll.live import results_snapshot, submit_vote
 from im2.activities.schemas import ActivityKind
 from im2.errors import Forbidden, IM2Error, NotFound
-from im2.i18n import _
+from im2.i18n import _, get_locale
 from im2.live.sse import stream
 from im2.participation import comments
 from im2.participation.schemas import CONSENT_TEXT
@@ -124,9 +124,11 @@ def vote(
         except ValueError:
             option_ids = [-1]
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            service.do_vote(
-                session,
+        # The same group commit as the API: answered once the vote is durable.
+        submit_vote(
+            db,
+            hub,
+            service.VoteRequest(
                 slug=slug,
                 activity_id=activity_id,
                 visitor=visitor,
@@ -136,8 +138,9 @@ def vote(
                 risk_threshold=settings.risk_hold_threshold,
                 identities_per_ip_hour=settings.risk_identities_per_ip_hour,
                 now=now,
-            )
-            refresh_results_on_commit(session, db=db, hub=hub, activity_id=activity_id)
+                locale=get_locale(),
+            ),
+        ).result()
     except IM2Error as exc:
         if isinstance(exc, NotFound):
             raise

@@ -8,12 +8,13 @@ are read without scanning ballots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,11 +33,13 @@ from im2.activities.formats.poll.schemas import (
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
-from im2.errors import Conflict, InvalidInput, NotFound
+from im2.db import Base
+from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
-from im2.i18n import _
-from im2.participation.schemas import Visitor
+from im2.i18n import _, use_locale
+from im2.participation import service as participation
+from im2.participation.schemas import ParticipantRead, Risk, Visitor
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -79,6 +82,8 @@ def options_of(session: Session, *, activity_id: int) -> list[PollOption]:
             select(PollOption)
             .where(PollOption.activity_id == activity_id)
             .order_by(PollOption.position)
+            # Counters move with Core UPDATEs: never trust a copy loaded earlier in the session.
+            .execution_options(populate_existing=True)
         )
     )
 
@@ -516,3 +521,322 @@ def do_vote(
         held_for_review=acting.held,
         results=results(session, activity=row) if visible else None,
     )
+
+
+# --- the batched vote (group commit) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRequest:
+    """One participant's vote as the request brought it, queued for the group commit."""
+
+    slug: str
+    activity_id: int
+    visitor: Visitor
+    option_ids: list[int]
+    consented: bool
+    seconds_on_page: float | None
+    risk_threshold: float
+    identities_per_ip_hour: int
+    now: datetime
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteBatch:
+    outcomes: list[VoteReceipt | IM2Error]
+    # Results of every poll that got a ballot, as of the end of the batch (for the live hub).
+    results: dict[int, PollResults]
+
+
+@dataclass(slots=True)
+class _OpenPoll:
+    public: activities.PublicCampaign
+    row: Activity
+    options: frozenset[int]
+    limit: int
+    daily: bool
+    per_day: int
+    visible: bool
+
+
+def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2Error:
+    try:
+        public, row = activities.public_activity(
+            session, slug=slug, activity_id=activity_id, kind=ActivityKind.POLL
+        )
+        activities.require_open(public)
+    except IM2Error as exc:
+        return exc
+    settings = row.settings
+    options = session.scalars(select(PollOption.id).where(PollOption.activity_id == row.id))
+    return _OpenPoll(
+        public=public,
+        row=row,
+        options=frozenset(options),
+        limit=int(settings.get("max_choices", 1)) if settings.get("multiple") else 1,
+        daily=settings.get("vote_limit") == VoteLimit.DAILY.value,
+        per_day=int(settings.get("votes_per_day", 1)),
+        visible=results_visible(settings, campaign=public.campaign, voted=True),
+    )
+
+
+def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
+    """`do_vote` for every vote of a batch, with the same rules and messages, in a handful of
+    statements for the whole batch: each poll and its campaign are read once (inside the
+    transaction, so a poll closed a moment ago refuses), participants are looked up and
+    joined together, and ballots, choices, counters and events are multi-row writes.
+
+    A vote that breaks a rule gets its error as its outcome and writes nothing; the votes are
+    judged in order, so two votes of one device in the same batch behave as they would one
+    after the other. The unique index on ballots still has the last word: should another
+    transaction win a race (PostgreSQL), the insert fails and the caller retries each vote
+    alone (`Database.group_commit`), where the loser gets its 409.
+    """
+    n = len(votes)
+    outcomes: list[VoteReceipt | IM2Error | None] = [None] * n
+    polls: dict[tuple[str, int, str], _OpenPoll | IM2Error] = {}
+    chosen: list[list[int]] = [[] for _ in votes]
+    for i, v in enumerate(votes):
+        key = (v.slug, v.activity_id, v.locale)
+        if key not in polls:
+            with use_locale(v.locale):
+                polls[key] = _open_poll(session, v.slug, v.activity_id)
+        poll = polls[key]
+        if isinstance(poll, IM2Error):
+            outcomes[i] = poll
+        elif not v.option_ids:
+            with use_locale(v.locale):
+                outcomes[i] = InvalidInput(_("Choose an option first."), field="options")
+
+    def poll_of(i: int) -> _OpenPoll:
+        v = votes[i]
+        poll = polls[(v.slug, v.activity_id, v.locale)]
+        assert not isinstance(poll, IM2Error)
+        return poll
+
+    # Participants: who exists, who joins now (first action, with consent), in vote order.
+    by_workspace: dict[int, list[int]] = {}
+    for i in range(n):
+        if outcomes[i] is None:
+            by_workspace.setdefault(poll_of(i).public.workspace_id, []).append(i)
+    acting: list[tuple[ParticipantRead, Risk] | None] = [None] * n
+    for workspace_id, indexes in by_workspace.items():
+        devices = sorted({votes[i].visitor.device_id for i in indexes})
+        known = participation.find_participants(
+            session, workspace_id=workspace_id, device_ids=devices
+        )
+        joining: dict[str, int] = {}  # device -> the vote that creates its participant
+        accepted: list[int] = []
+        for i in indexes:
+            v, poll = votes[i], poll_of(i)
+            device = v.visitor.device_id
+            picked = list(dict.fromkeys(v.option_ids))  # the same option twice counts once
+            with use_locale(v.locale):
+                if device not in known and device not in joining and not v.consented:
+                    outcomes[i] = InvalidInput(
+                        _("Please agree to how your data is used before taking part."),
+                        field="consent",
+                    )
+                elif not poll.options.issuperset(picked):
+                    outcomes[i] = InvalidInput(
+                        _("That is not an option of this poll."), field="options"
+                    )
+                elif len(picked) > poll.limit:
+                    outcomes[i] = InvalidInput(
+                        _("Choose at most {n} options.").format(n=poll.limit), field="options"
+                    )
+            if outcomes[i] is not None:
+                continue
+            chosen[i] = picked
+            if device not in known and device not in joining:
+                joining[device] = i
+            accepted.append(i)
+        # Risk counts new identities per IP as they stood before this batch, then adds the
+        # batch's own joins in order, as one vote after the other would have seen them.
+        ips = sorted({ip for i in accepted if (ip := votes[i].visitor.ip)})
+        since = min((votes[i].now for i in accepted), default=None)
+        counts = (
+            participation.identities_from_ips(
+                session,
+                workspace_id=workspace_id,
+                ips=ips,
+                since=since - participation.RISK_IP_WINDOW,
+            )
+            if ips and since is not None
+            else {}
+        )
+        joined = participation.do_join_many(
+            session,
+            workspace_id=workspace_id,
+            joins=[
+                participation.NewJoin(
+                    visitor=votes[i].visitor,
+                    campaign_id=poll_of(i).public.campaign.id,
+                    now=votes[i].now,
+                )
+                for i in joining.values()
+            ],
+        )
+        for i in accepted:
+            v = votes[i]
+            device = v.visitor.device_id
+            creator = joining.get(device) == i and joined[device].is_new
+            participant = known.get(device) or joined[device]
+            if not creator and participant.is_new:
+                participant = dataclasses.replace(participant, is_new=False)
+            recent = None
+            if v.visitor.ip:
+                if creator:
+                    counts[v.visitor.ip] = counts.get(v.visitor.ip, 0) + 1
+                recent = counts.get(v.visitor.ip, 0)
+            risk = participation.score_risk(
+                identities_from_ip=recent,
+                is_new=creator,
+                seconds_on_page=v.seconds_on_page,
+                identities_per_ip_hour=v.identities_per_ip_hour,
+            )
+            acting[i] = (participant, risk)
+
+    # Ballots: the one-per-person (or N a day) rule against what is stored and what this
+    # batch already cast.
+    days = [""] * n
+    usage: dict[tuple[int, int, str], tuple[int, int]] = {}
+    per_poll: dict[int, list[int]] = {}
+    for i in range(n):
+        if outcomes[i] is None:
+            poll = poll_of(i)
+            days[i] = (
+                activities.local_day(poll.public.campaign, votes[i].now) if poll.daily else ONCE
+            )
+            per_poll.setdefault(poll.row.id, []).append(i)
+    for activity_id, indexes in per_poll.items():
+        participants = sorted({acting[i][0].id for i in indexes if acting[i]})  # type: ignore[index]
+        rows = session.execute(
+            select(
+                PollBallot.participant_id, PollBallot.day, func.count(), func.max(PollBallot.seq)
+            )
+            .where(
+                PollBallot.activity_id == activity_id,
+                PollBallot.participant_id.in_(participants),
+                PollBallot.day.in_(sorted({days[i] for i in indexes})),
+            )
+            .group_by(PollBallot.participant_id, PollBallot.day)
+        ).all()
+        for pid, day, count, top in rows:
+            usage[(activity_id, int(pid), str(day))] = (int(count), int(top or 0))
+    ballots: list[dict[str, Any]] = []
+    casting: list[int] = []
+    for i in range(n):
+        if outcomes[i] is not None:
+            continue
+        v, poll = votes[i], poll_of(i)
+        participant, risk = acting[i]  # type: ignore[misc]
+        slot = (poll.row.id, participant.id, days[i])
+        used, top = usage.get(slot, (0, 0))
+        with use_locale(v.locale):
+            if poll.daily and used >= poll.per_day:
+                outcomes[i] = Conflict(
+                    _("You have used all {n} votes for today; come back tomorrow.").format(
+                        n=poll.per_day
+                    ),
+                    field="options",
+                )
+            elif not poll.daily and used >= 1:
+                outcomes[i] = Conflict(_("You have already voted in this poll."), field="options")
+        if outcomes[i] is not None:
+            continue
+        usage[slot] = (used + 1, top + 1)
+        ballots.append(
+            {
+                "activity_id": poll.row.id,
+                "participant_id": participant.id,
+                "day": days[i],
+                "seq": top + 1 if poll.daily else 1,
+                "created_at": v.now,
+                "held": risk.held(v.risk_threshold),
+                "risk_reasons": "; ".join(risk.reasons)[:500] or None,
+            }
+        )
+        casting.append(i)
+    if not casting:
+        return VoteBatch(outcomes=_settled(outcomes), results={})
+
+    connection = session.connection()
+    ballot_table = cast_table(PollBallot)
+    try:
+        ids = list(
+            connection.scalars(
+                ballot_table.insert().returning(ballot_table.c.id, sort_by_parameter_order=True),
+                ballots,
+            )
+        )
+    except IntegrityError:
+        if n == 1:
+            with use_locale(votes[0].locale):
+                raise Conflict(_("You have already voted in this poll."), field="options") from None
+        raise
+    choices: list[dict[str, int]] = []
+    deltas: dict[int, int] = {}
+    events: list[dict[str, object]] = []
+    for ballot_id, ballot, i in zip(ids, ballots, casting, strict=True):
+        v, poll = votes[i], poll_of(i)
+        participant, risk = acting[i]  # type: ignore[misc]
+        for option_id in chosen[i]:
+            choices.append({"ballot_id": ballot_id, "option_id": option_id})
+            if not ballot["held"]:
+                deltas[option_id] = deltas.get(option_id, 0) + 1
+        events.append(
+            participation.event_row(
+                kind=EventKind.VOTE_CAST,
+                occurred_at=v.now,
+                workspace_id=poll.public.workspace_id,
+                campaign_id=poll.public.campaign.id,
+                activity_id=poll.row.id,
+                actor_id=participant.id,
+                channel=v.visitor.channel,
+                referrer=v.visitor.referrer,
+                properties={
+                    "options": sorted(set(v.option_ids)),
+                    "held": ballot["held"],
+                    "risk": risk.score,
+                },
+            )
+        )
+    connection.execute(cast_table(PollChoice).insert(), choices)
+    if deltas:
+        option_table = cast_table(PollOption)
+        connection.execute(
+            option_table.update()
+            .where(option_table.c.id == bindparam("option"))
+            .values(vote_count=option_table.c.vote_count + bindparam("delta")),
+            [{"option": o, "delta": d} for o, d in sorted(deltas.items())],
+        )
+    participation.insert_event_rows(session, events)
+
+    touched: dict[int, PollResults] = {}
+    for i in casting:
+        poll = poll_of(i)
+        if poll.row.id not in touched:
+            touched[poll.row.id] = results(session, activity=poll.row)
+    for ballot_id, ballot, i in zip(ids, ballots, casting, strict=True):
+        poll = poll_of(i)
+        outcomes[i] = VoteReceipt(
+            ballot_id=ballot_id,
+            activity_id=poll.row.id,
+            options=sorted(set(votes[i].option_ids)),
+            held_for_review=bool(ballot["held"]),
+            results=touched[poll.row.id] if poll.visible else None,
+        )
+    return VoteBatch(outcomes=_settled(outcomes), results=touched)
+
+
+def _settled(outcomes: list[VoteReceipt | IM2Error | None]) -> list[VoteReceipt | IM2Error]:
+    settled = [o for o in outcomes if o is not None]
+    if len(settled) != len(outcomes):
+        raise RuntimeError("a vote of the batch was left without an outcome")
+    return settled
+
+
+def cast_table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
