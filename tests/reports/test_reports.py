@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,17 @@ from im2.clock import ManualClock
 from im2.config import Settings, get_settings
 from im2.db import Database
 from im2.events.service import list_events
+from im2.listening.schemas import MentionIn
+from im2.listening.service import do_ingest_batch
 from im2.workspaces.schemas import Role
+from im2.workspaces.service import system_actor
+from tests.activities.test_ugc import SLUG, approve, entries_url, make_contest, photo, submit
 from tests.analytics.test_metrics import DAY, make_campaign, overview, story
 from tests.conftest import Brand
+from tests.listening.conftest import lexicon_scorer
 from tests.test_auth import login
+from tests.test_polls import page_form
+from tests.test_sharing import _get_link
 
 runner = CliRunner()
 
@@ -265,3 +273,57 @@ def test_the_command_line_writes_a_report_and_explains_mistakes(
     with db.session() as session:
         events = list_events(session, kinds=["report.generated"])
     assert [(e.properties["format"], e.actor_type) for e in events] == [("pdf", "system")]
+
+
+def test_the_report_lists_top_entries_top_sharers_and_the_sentiment_timeline(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    _campaign_id, contest = make_contest(client, brand)
+    alice, bob, carol = (TestClient(client.app) for _ in range(3))
+    sent = submit(alice, contest, image=photo(), caption="樱花树下的拿铁", nickname="阿May")
+    assert sent.status_code == 201, sent.text
+    form = page_form(alice, f"/c/{SLUG}/me")
+    alice.post(f"/c/{SLUG}/me/nickname", data={**form, "nickname": "阿May"})
+    code = _get_link(alice, SLUG)
+    bob.get(f"/s/{code}?ch=wechat", follow_redirects=False)  # bob comes through alice's link
+    second = submit(bob, contest, image=photo(), caption="山顶的手冲", nickname="小白")
+    assert second.status_code == 201, second.text
+    for receipt in (sent, second):
+        approve(client, brand, contest, receipt.json()["entry"]["id"])
+    vote = f"{entries_url(contest)}/{sent.json()['entry']['id']}/votes"
+    assert carol.post(vote, json={"consent": True}).status_code == 201
+    with db.transaction() as session:
+        do_ingest_batch(
+            session,
+            actor=system_actor(session, workspace_slug="acme"),
+            mentions=[
+                MentionIn(
+                    platform="weibo",
+                    post_id=str(i),
+                    text=text,
+                    posted_at=clock.now() - timedelta(hours=i + 1),
+                )
+                for i, text in enumerate(("好喜欢这个活动", "咖啡不错", "排队太久，差评"))
+            ],
+            now=clock.now(),
+            scorer=lexicon_scorer,
+        )
+    campaign_id = sent_campaign(client, brand, contest)
+    assert login(client, brand.emails[Role.VIEWER]) == 303
+
+    html = client.get(f"/console/w/acme/campaigns/{campaign_id}/report").text
+
+    ugc = html[html.index('id="ugc-table"') : html.index("</table>", html.index('id="ugc-table"'))]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", ugc)
+    assert cells[:5] == ["晒出你的春日咖啡", "1", "阿May", "樱花树下的拿铁", "1"]
+    assert cells[5:10] == ["晒出你的春日咖啡", "2", "小白", "山顶的手冲", "0"]
+    sharers = html[html.index('id="sharer-table"') :]
+    assert re.search(r"<td>阿May</td><td class=\"num\">1</td>", sharers)
+    assert "舆情情感趋势" in html
+    assert "活动期间品牌相关提及：3 条" in html
+
+
+def sent_campaign(client: TestClient, brand: Brand, contest: int) -> int:
+    response = client.get(f"/api/v1/activities/{contest}", headers=brand.auth(Role.OWNER))
+    campaign_id: int = response.json()["campaign_id"]
+    return campaign_id
