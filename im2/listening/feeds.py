@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from im2.errors import Conflict
+from im2.errors import Conflict, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -69,6 +69,41 @@ def list_feeds(session: Session, *, actor: Actor) -> list[FeedRead]:
         select(Feed).where(Feed.workspace_id == actor.workspace_id).order_by(Feed.id)
     )
     return [FeedRead.model_validate(f) for f in rows]
+
+
+def _feed(session: Session, *, actor: Actor, feed_id: int) -> Feed:
+    feed = session.get(Feed, feed_id)
+    if feed is None or feed.workspace_id != actor.workspace_id:
+        raise NotFound(_("Feed not found."))
+    return feed
+
+
+def do_remove_feed(session: Session, *, actor: Actor, feed_id: int, now: datetime) -> None:
+    """Stop following a feed; the mentions it brought in stay."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    feed = _feed(session, actor=actor, feed_id=feed_id)
+    before = FeedRead.model_validate(feed).model_dump(mode="json")
+    session.delete(feed)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="listening.feed.remove",
+        target_type="feed",
+        target_id=feed_id,
+        summary=_("Feed removed: {url}").format(url=before["url"]),
+        before=before,
+        after=None,
+        now=now,
+    )
+
+
+def feed_to_poll(session: Session, *, actor: Actor, feed_id: int) -> DueFeed:
+    """A feed of the actor's workspace to poll now, whether or not it is due."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    f = _feed(session, actor=actor, feed_id=feed_id)
+    return DueFeed(f.id, f.workspace_id, f.url, Platform(f.platform), f.etag, f.modified)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, select,
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from im2.listening import dedup
+from im2.listening import dedup, retrain
 from im2.listening import sentiment as sentiment_model
 from im2.listening.models import InboxItem, Mention, NearDuplicateBand, Topic, TopicMatch
 from im2.listening.query import Matcher, QueryError, compile_query, fields_of
@@ -72,6 +72,16 @@ def model_scorer(texts: Sequence[str]) -> list[Scored]:
         (SentimentLabel(r.label.value), round(float(r.confidence), 4), r.language.value)
         for r in results
     ]
+
+
+def _overlay_scorer(overlay: retrain.Overlay) -> Scorer:
+    def score(texts: Sequence[str]) -> list[Scored]:
+        return [
+            (SentimentLabel(r.label.value), round(float(r.confidence), 4), r.language.value)
+            for r in overlay.score(texts)
+        ]
+
+    return score
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +283,11 @@ def store_mentions(
     # Looked up at call time, so a deployment (or a test) can swap the model in one place.
     # Sentiment and duplicate grouping both start from NFKC; one pass serves both.
     normalised = sentiment_model.nfkc_batch(texts)
-    scored = (scorer or model_scorer)(normalised)
+    if scorer is None:
+        # The workspace's own variant retrained from its corrections, if one is active.
+        overlay = retrain.active_overlay(session, workspace_id=workspace_id)
+        scorer = _overlay_scorer(overlay) if overlay else model_scorer
+    scored = scorer(normalised)
     prepared = dedup.prepare(normalised)
     grouping = dedup.group_batch(
         prepared,

@@ -16,20 +16,22 @@ from im2.listening.ingest import score_pending
 log = logging.getLogger("im2.listening")
 
 
+def poll_feed(db: Database, clock: Clock, feed: feeds.DueFeed) -> tuple[int, str | None]:
+    """Fetch one feed (outside any transaction), then store its new entries; returns how many
+    mentions were new and the fetch error, if any."""
+    fetched = feeds.fetch(feed)
+    with db.transaction() as session:
+        stored = feeds.do_store_feed_result(session, feed=feed, fetched=fetched, now=clock.now())
+    if fetched.error:
+        log.warning("feed %s: %s", feed.url, fetched.error)
+    return stored, fetched.error
+
+
 def poll_feeds_job(db: Database, clock: Clock) -> int:
-    """Fetch every feed that is due (outside any transaction), then store its new entries."""
+    """Fetch every feed that is due, then store its new entries."""
     with db.session() as session:
         due = feeds.due_feeds(session, now=clock.now())
-    stored = 0
-    for feed in due:
-        fetched = feeds.fetch(feed)
-        with db.transaction() as session:
-            stored += feeds.do_store_feed_result(
-                session, feed=feed, fetched=fetched, now=clock.now()
-            )
-        if fetched.error:
-            log.warning("feed %s: %s", feed.url, fetched.error)
-    return stored
+    return sum(poll_feed(db, clock, feed)[0] for feed in due)
 
 
 def detect_spikes_job(db: Database, clock: Clock) -> list[int]:

@@ -27,6 +27,7 @@ from im2.listening.pages_common import (
     vocabulary,
 )
 from im2.listening.pages_inbox import router as inbox_router
+from im2.listening.pages_sources import router as sources_router
 from im2.listening.pages_topics import router as topics_router
 from im2.listening.schemas import (
     Dashboard,
@@ -315,3 +316,4 @@ def correct_sentiment(
 
 router.include_router(topics_router)
 router.include_router(inbox_router)
+router.include_router(sources_router)

@@ -393,6 +393,11 @@ class SentimentModel:
         return [r for r in results if r is not None]
 
 
+def label_probability(p: float, neutral_below: float, lang: Language) -> SentimentResult:
+    """Label a calibrated P(positive) with the model's neutral band (for derived models)."""
+    return _result(p, True, neutral_below, lang)
+
+
 def _result(p: float, has_features: bool, neutral_below: float, lang: Language) -> SentimentResult:
     p = min(1.0, max(0.0, p))
     polar_conf = max(p, 1.0 - p)
