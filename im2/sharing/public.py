@@ -35,11 +35,15 @@ REFERRER_DAYS = 30
 @router.get("/s/{code}")
 def follow(request: Request, code: str, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
     channel = (request.query_params.get("ch") or "link")[:32]
+    # Read outside the write transaction: on SQLite the write lock is held only for the two
+    # writes (counter and event), not for the lookup.
+    with db.session() as session:
+        target = service.find_click_target(session, code=code)
     with db.transaction() as session:
-        found = service.do_click(
-            session, code=code, visitor=dataclasses.replace(visitor, channel=channel), now=now
+        service.do_record_click(
+            session, target=target, visitor=dataclasses.replace(visitor, channel=channel), now=now
         )
-    response = RedirectResponse(f"/c/{found.campaign.slug}?ch={channel}", status_code=303)
+    response = RedirectResponse(f"/c/{target.slug}?ch={channel}", status_code=303)
     age = REFERRER_DAYS * 24 * 3600
     if not request.cookies.get(REFERRER_COOKIE):  # first touch wins the attribution
         response.set_cookie(REFERRER_COOKIE, code, max_age=age, samesite="lax", httponly=True)
