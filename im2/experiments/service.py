@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import CursorResult, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -417,17 +417,18 @@ def do_expose(
         "variant": variant.key,
         "exposed_at": now,
     }
+    # Core insert on the table with RETURNING: a row comes back only when this call inserted
+    # it (rowcount is not reliable for ORM-enabled inserts on every driver).
+    table = cast(Table, ExperimentExposure.__table__)
     dialect = session.get_bind().dialect.name
     statement: Any
     if dialect == "postgresql":
-        statement = postgresql.insert(ExperimentExposure).values(values).on_conflict_do_nothing()
+        statement = postgresql.insert(table).values(values).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        statement = sqlite.insert(ExperimentExposure).values(values).on_conflict_do_nothing()
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
     else:  # pragma: no cover - the two supported engines are above
-        statement = insert(ExperimentExposure).values(values)
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)
-    inserted = result.rowcount == 1
+        statement = insert(table).values(values)
+    inserted = session.execute(statement.returning(table.c.id)).first() is not None
     if inserted:
         record_event(
             session,

@@ -153,3 +153,16 @@ def prob_b_beats_a(a_conv: int, a_n: int, b_conv: int, b_n: int) -> float:
             - math.lgamma(beta_a)
         )
     return total
+
+
+def posterior_curves(
+    counts: Sequence[tuple[int, int]], *, points: int = 121
+) -> tuple[list[float], list[list[float]]]:
+    """Each variant's Beta posterior density on one grid of rates (for drawing)."""
+    alpha = np.array([1.0 + min(c, n) for n, c in counts])
+    beta = np.array([1.0 + n - min(c, n) for n, c in counts])
+    low = float(beta_dist.ppf(0.0005, alpha, beta).min())
+    high = float(beta_dist.ppf(0.9995, alpha, beta).max())
+    grid = np.linspace(low, high, points)
+    dens = beta_dist.pdf(grid[None, :], alpha[:, None], beta[:, None])
+    return [round(float(x), 6) for x in grid], [[round(float(y), 4) for y in row] for row in dens]

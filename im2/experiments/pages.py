@@ -1,0 +1,261 @@
+"""Console pages for experiments: a campaign's experiments, a new one, results and conclude."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities.service import list_activities
+from im2.campaigns.service import get_campaign
+from im2.errors import IM2Error
+from im2.experiments import service, stats
+from im2.experiments.schemas import GOAL_KINDS, ExperimentCreate
+from im2.i18n import _
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
+from im2.web.forms import service_error, validation_errors
+from im2.web.templating import render
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import require
+
+router = APIRouter(
+    prefix="/console/w/{workspace}/campaigns/{campaign_id}/experiments", include_in_schema=False
+)
+VARIANT_ROWS = 4
+
+
+def _base(actor: Actor, campaign_id: int) -> str:
+    return f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}/experiments"
+
+
+def _list_page(
+    request: Request,
+    *,
+    actor: Actor,
+    db: DbDep,
+    campaign_id: int,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with db.session() as session:
+        campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+        experiments = service.list_experiments(session, actor=actor, campaign_id=campaign.id)
+        activities = list_activities(session, actor=actor, campaign_id=campaign.id)
+    return render(
+        request,
+        "experiments/list.html",
+        {
+            "campaign": campaign,
+            "experiments": experiments,
+            "activities": activities,
+            "goal_kinds": [k.value for k in GOAL_KINDS],
+            "values": values or {"goal_kinds": ["vote.cast"], "min_effect": "0.2"},
+            "errors": errors or {},
+            "rows": VARIANT_ROWS,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+            "nav": "campaigns",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("")
+def experiments_page(
+    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep
+) -> Response:
+    return _list_page(request, actor=actor, db=db, campaign_id=campaign_id)
+
+
+def _form_payload(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    raw: dict[str, Any] = {k: str(v) for k, v in form.items() if k != "goal_kinds"}
+    raw["goal_kinds"] = [str(v) for v in form.getlist("goal_kinds")]
+    variants = []
+    for i in range(VARIANT_ROWS):
+        key = raw.get(f"v{i}_key", "").strip()
+        if not key:
+            continue
+        payload = {
+            name: raw.get(f"v{i}_{name}", "").strip() or None
+            for name in ("title", "description", "button_text")
+        }
+        level = raw.get(f"v{i}_reward_level", "").strip()
+        variants.append(
+            {
+                "key": key,
+                "name": raw.get(f"v{i}_name", "").strip() or None,
+                "weight": raw.get(f"v{i}_weight", "").strip() or "1",
+                "payload": {**payload, "reward_level": level or None},
+            }
+        )
+    payload = {
+        "key": raw.get("key", ""),
+        "name": raw.get("name", ""),
+        "activity_id": raw.get("activity_id", ""),
+        "variants": variants,
+        "goal_kinds": raw["goal_kinds"],
+        "min_effect": raw.get("min_effect", "").strip() or "0.2",
+        "start": raw.get("start") == "yes",
+    }
+    return payload, raw
+
+
+@router.post("")
+def create(
+    request: Request,
+    campaign_id: int,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+) -> Response:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    payload, raw = _form_payload(form)
+    try:
+        data = ExperimentCreate.model_validate(payload)
+        with db.transaction() as session:
+            created = service.do_create_experiment(
+                session, actor=actor, campaign_id=campaign_id, data=data, now=now
+            )
+    except ValidationError as exc:
+        return _list_page(
+            request,
+            actor=actor,
+            db=db,
+            campaign_id=campaign_id,
+            values=raw,
+            errors=validation_errors(exc),
+            status_code=422,
+        )
+    except IM2Error as exc:
+        return _list_page(
+            request,
+            actor=actor,
+            db=db,
+            campaign_id=campaign_id,
+            values=raw,
+            errors=service_error(exc),
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"{_base(actor, campaign_id)}/{created.id}", status_code=303)
+
+
+def _detail(
+    request: Request,
+    *,
+    actor: Actor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+    campaign_id: int,
+    experiment_id: int,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    with db.session() as session:
+        campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+        results = service.get_results(
+            session,
+            actor=actor,
+            experiment_id=experiment_id,
+            lake_path=settings.lake_path,
+            now=now,
+        )
+    if results.experiment.campaign_id != campaign.id:
+        return RedirectResponse(
+            _base(actor, results.experiment.campaign_id) + f"/{experiment_id}", status_code=303
+        )
+    grid, densities = stats.posterior_curves(
+        [(v.exposures, v.conversions) for v in results.variants]
+    )
+    chart = {
+        "names": [v.name for v in results.variants],
+        "rates": [v.conversion_rate for v in results.variants],
+        "low": [v.interval_low for v in results.variants],
+        "high": [v.interval_high for v in results.variants],
+        "p_best": [v.probability_best for v in results.variants],
+        "grid": grid,
+        "densities": densities,
+        "labels": {
+            "rate": _("Conversion rate"),
+            "interval": _("95% credible interval"),
+            "p_best": _("Probability of being best"),
+            "density": _("Posterior density"),
+        },
+    }
+    return render(
+        request,
+        "experiments/detail.html",
+        {
+            "campaign": campaign,
+            "results": results,
+            "chart": chart,
+            "error": error,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+            "nav": "campaigns",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/{experiment_id}")
+def experiment_page(
+    request: Request,
+    campaign_id: int,
+    experiment_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    return _detail(
+        request,
+        actor=actor,
+        db=db,
+        settings=settings,
+        now=now,
+        campaign_id=campaign_id,
+        experiment_id=experiment_id,
+    )
+
+
+@router.post("/{experiment_id}/{action}")
+def change(
+    request: Request,
+    campaign_id: int,
+    experiment_id: int,
+    action: str,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    try:
+        with db.transaction() as session:
+            if action == "start":
+                service.do_start_experiment(
+                    session, actor=actor, experiment_id=experiment_id, now=now
+                )
+            elif action == "conclude":
+                winner = str(form.get("winner") or "").strip() or None
+                service.do_conclude_experiment(
+                    session, actor=actor, experiment_id=experiment_id, winner=winner, now=now
+                )
+            else:
+                return Response(status_code=404)
+    except IM2Error as exc:
+        return _detail(
+            request,
+            actor=actor,
+            db=db,
+            settings=settings,
+            now=now,
+            campaign_id=campaign_id,
+            experiment_id=experiment_id,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"{_base(actor, campaign_id)}/{experiment_id}", status_code=303)
