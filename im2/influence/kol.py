@@ -44,7 +44,7 @@ SENTIMENT_WEIGHT = 0.25
 SUSPICIOUS_FOLLOWERS = 10_000
 SUSPICIOUS_RATE = 0.001
 SUSPICIOUS_PENALTY = 0.5
-TOP_SHARE = 0.10  # a signal is a reason in its top 10 % (and for whoever leads it)
+TOP_SHARE = 0.10  # a signal is a reason in its top 10 % (and for its sole leader)
 
 
 def pagerank(
@@ -185,7 +185,6 @@ def rank_kols(signals: KolSignals, *, limit: int | None = None) -> list[KolScore
         values["centrality"] = np.where(values["centrality"] > 1.0 / n, values["centrality"], 0.0)
     ranks = {key: percentile_rank(v) for key, v in values.items()}
     at_or_above = {key: share_at_or_above(v) for key, v in values.items()}
-    best = {key: float(v.max()) if n else 0.0 for key, v in values.items()}
     base = 100.0 * sum(WEIGHTS[key] * ranks[key] for key in WEIGHTS)
     mentions = np.asarray(signals.mentions, dtype=np.float64)
     positive = np.asarray(signals.positive, dtype=np.float64)
@@ -203,7 +202,8 @@ def rank_kols(signals: KolSignals, *, limit: int | None = None) -> list[KolScore
         reasons: list[Reason] = []
         for key in ("spread", "reach", "centrality", "engagement"):
             top = float(at_or_above[key][i])
-            if values[key][i] > 0 and (top <= TOP_SHARE or values[key][i] == best[key]):
+            sole_leader = top * n <= 1.0  # nobody else has as much (ties are no distinction)
+            if values[key][i] > 0 and (top <= TOP_SHARE or sole_leader):
                 reasons.append(Reason(kind=key, value=float(values[key][i]), top=top))
         if net[i] > 0:
             reasons.append(

@@ -550,3 +550,53 @@ def test_console_upload_shows_line_numbers(client: TestClient, brand: Brand) -> 
         follow_redirects=False,
     )
     assert ok.status_code == 303
+
+
+def test_costs_and_budget_keep_the_expensive_hub_out(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    cid, tree = _star(client, brand, db, clock)
+    hub, f0 = f"p:{tree.ids['hub']}", f"p:{tree.ids['f0']}"
+    url = f"/api/v1/campaigns/{cid}/influence/seeds"
+    auth = brand.auth(Role.ANALYST)
+    response = client.post(
+        url, json={"k": 3, "costs": {hub: 50.0}, "budget": 2.0, "epsilon": 0.2}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    keys = [s["key"] for s in body["seeds"]]
+    assert hub not in keys
+    assert keys[0] == f0  # the best affordable node: f0 brings two more
+    assert body["total_cost"] <= 2.0
+    alone = client.post(url, json={"k": 3, "costs": {hub: 5.0}}, headers=auth)
+    assert alone.status_code == 422
+    assert alone.json()["error"]["field"] == "budget"
+    stranger = client.post(url, json={"k": 1, "costs": {"p:0": 1.0}, "budget": 1}, headers=auth)
+    assert stranger.status_code == 422
+    assert "p:0" in stranger.json()["error"]["message"]
+
+
+def test_linear_threshold_and_workspace_scope(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    _cid, tree = _star(client, brand, db, clock)
+    auth = brand.auth(Role.ANALYST)
+    lt = client.post(
+        "/api/v1/influence/seeds", json={"k": 1, "model": "lt", "steps": 3}, headers=auth
+    )
+    assert lt.status_code == 200, lt.text
+    # Every weight is 1 (one inviter each): the hub activates everyone under LT as well.
+    assert lt.json()["spread"]["mean"] == pytest.approx(13.0)
+    kols = client.get("/api/v1/influence/kols?limit=3", headers=auth).json()
+    assert len(kols["items"]) == 3
+    assert kols["items"][0]["key"] == f"p:{tree.ids['hub']}"
+    assert kols["campaign_id"] is None
+    assert _import(client, brand, "two-into-z", "a z\nb z\n")["status"] == 201
+    too_big = client.post(
+        "/api/v1/influence/seeds",
+        json={"k": 1, "model": "lt", "probability": "const", "constant": 0.9},
+        headers=auth,
+    )
+    # z has two influencers weighing 0.9 each: LT needs incoming weights summing to <= 1.
+    assert too_big.status_code == 422
+    assert "linear threshold" in too_big.json()["error"]["message"]
