@@ -3,6 +3,7 @@ share page with its QR code."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 
@@ -25,6 +26,7 @@ from im2.web.deps import (
     DbDep,
     NowDep,
     VisitorDep,
+    get_visitor,
 )
 from im2.web.templating import render
 
@@ -33,16 +35,19 @@ REFERRER_DAYS = 30
 
 
 @router.get("/s/{code}")
-def follow(request: Request, code: str, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
+async def follow(request: Request, code: str) -> Response:
+    """The hottest path of a fission campaign: everything cheap happens on the event loop, the
+    lookup and the writes (counter, `share.clicked`) go to the database's group commit with the
+    other clicks of the moment, and the redirect is sent once they have committed."""
+    state = request.app.state
     channel = (request.query_params.get("ch") or "link")[:32]
-    # Read outside the write transaction: on SQLite the write lock is held only for the two
-    # writes (counter and event), not for the lookup.
-    with db.session() as session:
-        target = service.find_click_target(session, code=code)
-    with db.transaction() as session:
-        service.do_record_click(
-            session, target=target, visitor=dataclasses.replace(visitor, channel=channel), now=now
-        )
+    visitor = dataclasses.replace(get_visitor(request, state.settings), channel=channel)
+    future = state.db.group_commit(
+        service.record_clicks, service.Click(code=code, visitor=visitor, now=state.clock.now())
+    )
+    target = await asyncio.wrap_future(future)
+    if isinstance(target, str):
+        raise service.refusal(target)
     response = RedirectResponse(f"/c/{target.slug}?ch={channel}", status_code=303)
     age = REFERRER_DAYS * 24 * 3600
     if not request.cookies.get(REFERRER_COOKIE):  # first touch wins the attribution

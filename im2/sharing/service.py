@@ -6,6 +6,8 @@ Callers own the transaction; nothing here commits.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,16 +100,16 @@ class ClickTarget:
     slug: str
 
 
-def find_click_target(session: Session, *, code: str) -> ClickTarget:
-    """The link behind /s/<code> with its campaign's slug, in one indexed query (the redirect
-    is the hottest path of a fission campaign). NotFound for an unknown code or a campaign that
-    is not public (draft or archived)."""
+def _click_targets(session: Session, codes: set[str]) -> dict[str, ClickTarget | str]:
+    """Each code's link with its campaign's slug, in one indexed query; for a code that cannot
+    be followed, why: "missing" (no such link) or "closed" (draft or archived campaign)."""
     # The campaigns table through the shared metadata: one join instead of loading the whole
     # campaign (channels, KPI targets) that a redirect does not need.
     campaigns_table = Base.metadata.tables["campaigns"]
-    row = session.execute(
+    rows = session.execute(
         select(
             ShareLink.id,
+            ShareLink.code,
             ShareLink.workspace_id,
             ShareLink.campaign_id,
             ShareLink.participant_id,
@@ -115,29 +117,70 @@ def find_click_target(session: Session, *, code: str) -> ClickTarget:
             campaigns_table.c.status,
         )
         .join(campaigns_table, campaigns_table.c.id == ShareLink.campaign_id)
-        .where(ShareLink.code == code)
-    ).first()
-    if row is None:
-        raise NotFound(_("This share link does not exist."))
-    if row.status in ("draft", "archived"):
-        raise NotFound(_("There is no campaign at this address."))
-    return ClickTarget(
-        link_id=row[0],
-        code=code,
-        workspace_id=row[1],
-        campaign_id=row[2],
-        sharer_id=row[3],
-        slug=row.slug,
-    )
+        .where(ShareLink.code.in_(codes))
+    ).all()
+    found: dict[str, ClickTarget | str] = dict.fromkeys(codes, "missing")
+    for link_id, code, workspace_id, campaign_id, sharer_id, slug, status in rows:
+        found[code] = (
+            "closed"
+            if status in ("draft", "archived")
+            else ClickTarget(link_id, code, workspace_id, campaign_id, sharer_id, slug)
+        )
+    return found
 
 
-def do_record_click(
-    session: Session, *, target: ClickTarget, visitor: Visitor, now: datetime
-) -> None:
-    """Count the click and record `share.clicked` (the referrer is the link's code)."""
-    session.execute(
-        update(ShareLink).where(ShareLink.id == target.link_id).values(clicks=ShareLink.clicks + 1)
-    )
+def _not_followable(reason: str) -> NotFound:
+    if reason == "closed":
+        return NotFound(_("There is no campaign at this address."))
+    return NotFound(_("This share link does not exist."))
+
+
+def find_click_target(session: Session, *, code: str) -> ClickTarget:
+    """The link behind /s/<code>; NotFound for an unknown code or a campaign that is not public
+    (draft or archived)."""
+    found = _click_targets(session, {code})[code]
+    if isinstance(found, str):
+        raise _not_followable(found)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A click as the request brought it, for the group commit (`record_clicks`)."""
+
+    code: str
+    visitor: Visitor
+    now: datetime
+
+
+def record_clicks(session: Session, clicks: Sequence[Click]) -> list[ClickTarget | str]:
+    """The redirect's batch work: count and record every followable click of the batch (one
+    lookup for all codes, one counter update per link, the events in one flush). A click that
+    cannot be followed writes nothing and comes back as its reason ("missing" or "closed"),
+    which the request turns into a 404 in the visitor's language."""
+    targets = _click_targets(session, {c.code for c in clicks})
+    counts: Counter[int] = Counter()
+    outcomes: list[ClickTarget | str] = []
+    for click in clicks:
+        target = targets[click.code]
+        outcomes.append(target)
+        if isinstance(target, str):
+            continue
+        counts[target.link_id] += 1
+        _click_event(session, target=target, visitor=click.visitor, now=click.now)
+    for link_id, n in counts.items():
+        session.execute(
+            update(ShareLink).where(ShareLink.id == link_id).values(clicks=ShareLink.clicks + n)
+        )
+    return outcomes
+
+
+def refusal(reason: str) -> NotFound:
+    """The error for a click `record_clicks` could not follow, in the caller's language."""
+    return _not_followable(reason)
+
+
+def _click_event(session: Session, *, target: ClickTarget, visitor: Visitor, now: datetime) -> None:
     record_event(
         session,
         kind=EventKind.SHARE_CLICKED,
@@ -150,6 +193,16 @@ def do_record_click(
         referrer=target.code,
         properties={"device": visitor.device_id, "sharer": target.sharer_id},
     )
+
+
+def do_record_click(
+    session: Session, *, target: ClickTarget, visitor: Visitor, now: datetime
+) -> None:
+    """Count the click and record `share.clicked` (the referrer is the link's code)."""
+    session.execute(
+        update(ShareLink).where(ShareLink.id == target.link_id).values(clicks=ShareLink.clicks + 1)
+    )
+    _click_event(session, target=target, visitor=visitor, now=now)
 
 
 def do_click(session: Session, *, code: str, visitor: Visitor, now: datetime) -> PublicCampaignRef:
