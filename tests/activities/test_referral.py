@@ -748,3 +748,33 @@ def test_console_results_and_csv(world: World) -> None:
         ("朋友", "qualified", ""),
         ("邻居", "held", "same_network"),
     ]
+
+
+def test_the_demo_has_a_referral_with_real_invites(
+    client: TestClient, db: Database, clock: ManualClock
+) -> None:
+    from im2.demo import DEMO_PASSWORD, DEMO_USERS, DEMO_WORKSPACE, load_demo
+
+    assert load_demo(db, now=clock.now())
+    login_as = DEMO_USERS[0][0]
+    page = client.get("/console/login")
+    client.post(
+        "/console/login",
+        data={"email": login_as, "password": DEMO_PASSWORD, "csrf_token": csrf(page.text)},
+    )
+    listed = client.get(f"/console/w/{DEMO_WORKSPACE}/campaigns?status=paused").text
+    campaign_id = int(re.findall(rf"/console/w/{DEMO_WORKSPACE}/campaigns/(\d+)", listed)[0])
+    activities = client.get(f"/console/w/{DEMO_WORKSPACE}/campaigns/{campaign_id}/activities")
+    found = re.findall(rf"/console/w/{DEMO_WORKSPACE}/referral/(\d+)", activities.text)
+    assert found, activities.text
+    detail = client.get(f"/console/w/{DEMO_WORKSPACE}/referral/{found[0]}").text
+    qualified = int(re.search(r'id="count-qualified">(\d+)<', detail).group(1))
+    pending = int(re.search(r'id="count-pending">(\d+)<', detail).group(1))
+    held = int(re.search(r'id="count-held">(\d+)', detail).group(1))
+    assert qualified >= 15
+    assert pending >= 1
+    assert held == 1  # the self-referral
+    assert "与邀请人使用同一设备" in detail
+    assert "林小满" in detail  # the top inviter, by name in the console
+    public = client.get(f"/c/invite-3-friends/referral/{found[0]}").text
+    assert "林*满" in public  # and masked for the public
