@@ -138,7 +138,15 @@ def lines(
             )
         else:
             for (name, values), color in zip(series, colors, strict=False):
-                ax.plot(positions, values, label=name, color=color, linewidth=1.6, marker=None)
+                ax.plot(
+                    positions,
+                    values,
+                    label=name,
+                    color=color,
+                    linewidth=1.6,
+                    marker="o" if len(positions) <= 14 else None,  # a lone day still shows
+                    markersize=3,
+                )
         step = max(1, len(x) // 8)
         ax.set_xticks(positions[::step], [x[i] for i in positions[::step]])
         ax.grid(axis="y", color=GRID, linewidth=0.6)

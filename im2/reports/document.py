@@ -79,6 +79,7 @@ def report_context(report: CampaignReport) -> dict[str, Any]:
         "objective_label": _objective_label(report),
         "kind_label": _kind_label,
         "media_label": _media_label,
+        "kind_status": _experiment_status,
         "html_lang": "zh-CN" if report.locale == "zh_CN" else "en",
     }
 
@@ -93,6 +94,15 @@ def _kind_label(kind: Any) -> str:
     from im2.activities.schemas import KIND_LABELS
 
     return i18n.gettext(KIND_LABELS[kind])
+
+
+def _experiment_status(status: Any) -> str:
+    labels = {
+        "draft": i18n.gettext("Draft"),
+        "running": i18n.gettext("Running"),
+        "concluded": i18n.gettext("Concluded"),
+    }
+    return labels.get(str(status), str(status))
 
 
 def _media_label(media: Any) -> str:

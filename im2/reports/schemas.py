@@ -10,6 +10,7 @@ from enum import StrEnum
 from im2.activities.schemas import ActivityRead
 from im2.analytics.schemas import MetricsRead
 from im2.campaigns.schemas import CampaignRead
+from im2.experiments.schemas import ExperimentResults
 from im2.listening.schemas import Dashboard
 
 
@@ -53,6 +54,7 @@ class CampaignReport:
     top_ugc: list[UgcHighlight]
     top_sharers: list[SharerHighlight]
     sentiment: Dashboard | None  # None when the workspace has no mentions in the period
+    experiments: list[ExperimentResults]  # started ones (running or concluded), newest first
     conclusions: list[str]
     charts: dict[str, str] = field(default_factory=dict)  # chart key → SVG
 

@@ -24,6 +24,8 @@ from im2.campaigns.schemas import CHANNEL_LABELS, KPI_LABELS, Channel, KpiMetric
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
+from im2.experiments import service as experiments
+from im2.experiments.schemas import ExperimentResults, ExperimentStatus
 from im2.i18n import _, normalize_locale, use_locale
 from im2.listening import topics
 from im2.listening.schemas import Dashboard
@@ -135,6 +137,20 @@ def _sentiment(
     return board if board.total else None
 
 
+def _experiments(
+    session: Session, *, actor: Actor, campaign_id: int, lake_path: Path, now: datetime
+) -> list[ExperimentResults]:
+    """Results of the campaign's experiments that have started, as the experiments domain
+    computes them (drafts have no results)."""
+    return [
+        experiments.get_results(
+            session, actor=actor, experiment_id=found.id, lake_path=lake_path, now=now
+        )
+        for found in experiments.list_experiments(session, actor=actor, campaign_id=campaign_id)
+        if found.status is not ExperimentStatus.DRAFT
+    ]
+
+
 def build_report(
     session: Session,
     *,
@@ -172,6 +188,9 @@ def build_report(
                 campaign_starts=campaign.starts_at,
                 campaign_ends=campaign.ends_at,
                 now=now,
+            ),
+            experiments=_experiments(
+                session, actor=actor, campaign_id=campaign.id, lake_path=lake_path, now=now
             ),
             conclusions=[],
         )
@@ -312,6 +331,12 @@ def conclusions(report: CampaignReport, *, now: datetime) -> list[str]:
                 roi=fmt_percent(roi), revenue=fmt_value(value(report, "revenue"), "CNY")
             )
         )
+    for result in report.experiments:
+        out.append(
+            _("Experiment {name}: {verdict}").format(
+                name=result.experiment.name, verdict=result.verdict
+            )
+        )
     k = value(report, "k_factor")
     if k is not None and value(report, "participants"):
         out.append(
@@ -337,7 +362,7 @@ def draw_charts(report: CampaignReport) -> dict[str, str]:
             reference_label=_("Target"),
         )
     funnel = rows(report, "aisas_funnel")
-    if funnel and funnel[0]["people"]:
+    if any(r["people"] for r in funnel):
         names = stage_labels()
         out["funnel"] = charts.horizontal_bars(
             [names[r["stage"]] for r in funnel],

@@ -27,9 +27,10 @@ from im2.workspaces.service import system_actor
 from tests.activities.test_ugc import SLUG, approve, entries_url, make_contest, photo, submit
 from tests.analytics.test_metrics import DAY, make_campaign, overview, story
 from tests.conftest import Brand
+from tests.experiments.test_experiments import experiment_body
 from tests.listening.conftest import lexicon_scorer
 from tests.test_auth import login
-from tests.test_polls import page_form
+from tests.test_polls import live_campaign, page_form, vote_url
 from tests.test_sharing import _get_link
 
 runner = CliRunner()
@@ -323,7 +324,43 @@ def test_the_report_lists_top_entries_top_sharers_and_the_sentiment_timeline(
     assert "活动期间品牌相关提及：3 条" in html
 
 
-def sent_campaign(client: TestClient, brand: Brand, contest: int) -> int:
-    response = client.get(f"/api/v1/activities/{contest}", headers=brand.auth(Role.OWNER))
+def sent_campaign(client: TestClient, brand: Brand, activity_id: int) -> int:
+    """The campaign an activity belongs to."""
+    response = client.get(f"/api/v1/activities/{activity_id}", headers=brand.auth(Role.OWNER))
     campaign_id: int = response.json()["campaign_id"]
     return campaign_id
+
+
+def test_the_report_shows_the_experiments_results(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, activity_id, options = live_campaign(client, brand)
+    campaign_id = sent_campaign(client, brand, activity_id)
+    created = client.post(
+        f"/api/v1/campaigns/{campaign_id}/experiments",
+        json=experiment_body(activity_id),
+        headers=brand.auth(Role.OWNER),
+    )
+    assert created.status_code == 201, created.text
+    experiment_id = created.json()["id"]
+    for i in range(6):
+        phone = TestClient(client.app)
+        assert phone.get(f"/c/{slug}/poll/{activity_id}").status_code == 200
+        if i % 2 == 0:
+            phone.post(vote_url(slug, activity_id), json={"options": [options[0]], "consent": True})
+    results = client.get(
+        f"/api/v1/experiments/{experiment_id}/results", headers=brand.auth(Role.ANALYST)
+    ).json()
+    assert login(client, brand.emails[Role.VIEWER]) == 303
+
+    html = client.get(f"/console/w/acme/campaigns/{campaign_id}/report").text
+
+    assert "实验结果" in html
+    assert "海报文案 A/B" in html
+    shown = attributes(html, "data-variant")
+    assert {k: (int(v["exposures"]), int(v["conversions"])) for k, v in shown.items()} == {
+        v["key"]: (v["exposures"], v["conversions"]) for v in results["variants"]
+    }
+    assert sum(int(v["exposures"]) for v in shown.values()) == 6
+    assert results["verdict"] in html  # the experiments domain's verdict, also a conclusion
+    assert f"实验「海报文案 A/B」：{results['verdict']}" in html
