@@ -18,6 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+import pyarrow as pa
+
 from im2.analytics.query import Query, sql_list
 from im2.events.schemas import EventKind as K
 from im2.i18n import N_
@@ -29,6 +31,7 @@ class Unit(StrEnum):
     CURRENCY = "CNY"
     RATIO = "ratio"
     TABLE = "table"
+    SCORE = "score"  # 0-100
 
 
 VIEW_KINDS = (K.CAMPAIGN_VIEWED, K.ACTIVITY_VIEWED)
@@ -223,6 +226,89 @@ _counter(
 _counter(
     "ugc_count", N_("UGC submissions"), N_("User-generated works submitted."), (K.UGC_SUBMITTED,)
 )
+# UGC quality: what an entry is worth to the campaign, 0-100, from four parts with fixed weights.
+UGC_WEIGHTS = {"approved": 35.0, "votes": 30.0, "media": 20.0, "length": 15.0}
+UGC_VOTES_FULL = 20  # votes at which the votes part is full (log scale below it)
+UGC_LENGTH_FULL = 140  # caption characters at which the length part is full
+UGC_ENTRIES = pa.schema(
+    [
+        ("entry_id", pa.int64()),
+        ("status", pa.string()),
+        ("kind", pa.string()),
+        ("votes", pa.int64()),
+        ("caption_length", pa.int64()),
+    ]
+)
+
+
+def _ugc_quality(q: Query) -> MetricValue:
+    entries = q.table("ugc_entries", UGC_ENTRIES)
+    w = UGC_WEIGHTS
+    row = q.one(
+        f"""
+        WITH e AS (
+            SELECT DISTINCT TRY_CAST(json_extract_string(ev.properties, '$.entry_id') AS BIGINT)
+                   AS entry_id
+            FROM ev WHERE kind = '{K.UGC_SUBMITTED.value}'
+        ), parts AS (
+            SELECT CASE WHEN x.status = 'approved' THEN 1.0 ELSE 0.0 END AS approved,
+                   least(1.0, ln(1 + x.votes) / ln(1 + {UGC_VOTES_FULL})) AS votes_part,
+                   x.votes,
+                   CASE WHEN x.kind IN ('image', 'video') THEN 1.0 ELSE 0.0 END AS media,
+                   least(1.0, x.caption_length / {UGC_LENGTH_FULL}.0) AS length_part,
+                   x.caption_length
+            FROM e JOIN {entries} x USING (entry_id)
+        )
+        SELECT count(*), avg(approved), avg(votes_part), avg(votes), avg(media),
+               avg(length_part), avg(caption_length),
+               avg({w["approved"]} * approved + {w["votes"]} * votes_part
+                   + {w["media"]} * media + {w["length"]} * length_part)
+        FROM parts
+        """
+    )
+    n = int(row[0])
+    if n == 0:
+        return MetricValue(None, [])
+    names = {
+        "approved": N_("Approved share"),
+        "votes": N_("Votes received"),
+        "media": N_("Media present"),
+        "length": N_("Caption length"),
+    }
+    parts = {"approved": row[1], "votes": row[2], "media": row[4], "length": row[5]}
+    raw = {"approved": row[1], "votes": row[3], "media": row[4], "length": row[6]}
+    rows = [
+        {
+            "component": key,
+            "name": names[key],
+            "weight": w[key],
+            "average": float(raw[key]),
+            "part": float(parts[key]),
+            "points": float(parts[key]) * w[key],
+        }
+        for key in w
+    ]
+    return MetricValue(float(row[7]), rows)
+
+
+register(
+    Metric(
+        "ugc_quality",
+        N_("UGC quality score"),
+        N_(
+            "Average 0-100 score of the works submitted in the window. Each work scores 35 if "
+            "approved, up to 30 for votes received (log scale, full at 20 votes), 20 if it has a "
+            "picture or video, and up to 15 for its caption length (full at 140 characters). "
+            "Reads ugc.submitted events and the entries' current status, votes and caption."
+        ),
+        Unit.SCORE,
+        (K.UGC_SUBMITTED, K.UGC_MODERATED, K.UGC_VOTED),
+        _ugc_quality,
+        columns=("component", "name", "weight", "average", "part", "points"),
+    )
+)
+
+
 _counter("shares", N_("Shares"), N_("Share links or posters created by participants."), AISAS_SHARE)
 _counter(
     "conversions",

@@ -79,6 +79,9 @@ class Query:
     filters: Filters
     now: datetime
     memo: dict[str, Any] = field(default_factory=dict)
+    # Data besides the event log that a few metrics join to (e.g. UGC entries), loaded and
+    # registered as a DuckDB view only when a metric asks for it (`table`).
+    extras: dict[str, Callable[[], pa.Table]] = field(default_factory=dict)
 
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
@@ -87,6 +90,17 @@ class Query:
         row = self.con.execute(sql, params or []).fetchone()
         assert row is not None  # aggregate queries always return one row
         return row
+
+    def table(self, name: str, empty: pa.Schema) -> str:
+        """Register the extra table `name` once (empty with `empty`'s columns when no loader
+        was given) and return its name for SQL."""
+        key = "table:" + name
+        if key not in self.memo:
+            load = self.extras.get(name)
+            self.con.register(name, load() if load is not None else empty.empty_table())
+            self.memo[key] = name
+        registered: str = self.memo[key]
+        return registered
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self.memo:

@@ -13,8 +13,12 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.ugc import service as ugc
+from im2.activities.formats.ugc.schemas import EntryStatus
+from im2.activities.schemas import ActivityKind
+from im2.activities.service import list_activities
 from im2.analytics.lake import get_mark, read_events_after
-from im2.analytics.metrics import METRICS, evaluate
+from im2.analytics.metrics import METRICS, UGC_ENTRIES, evaluate
 from im2.analytics.query import (
     CampaignFacts,
     ChannelPlan,
@@ -170,7 +174,9 @@ def get_metrics(
         activity_id=activity_id,
         timezone=campaign.timezone,
     )
-    query = _open(session, campaign=campaign, filters=filters, lake_path=lake_path, now=now)
+    query = _open(
+        session, actor=actor, campaign=campaign, filters=filters, lake_path=lake_path, now=now
+    )
     mark, tail_rows = query.memo["_mark"], query.memo["_tail_rows"]
     try:
         results = {}
@@ -205,7 +211,13 @@ def get_metrics(
 
 
 def _open(
-    session: Session, *, campaign: CampaignRead, filters: Filters, lake_path: Path, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    campaign: CampaignRead,
+    filters: Filters,
+    lake_path: Path,
+    now: datetime,
 ) -> Query:
     """The campaign's events (lake up to the mark, the database after it) as DuckDB views."""
     mark = get_mark(session)
@@ -227,7 +239,25 @@ def _open(
     )
     query.memo["_mark"] = mark
     query.memo["_tail_rows"] = tail.num_rows
+    query.extras["ugc_entries"] = lambda: _ugc_entries(session, actor=actor, campaign=campaign)
     return query
+
+
+def _ugc_entries(session: Session, *, actor: Actor, campaign: CampaignRead) -> pa.Table:
+    """The campaign's UGC entries as they are now (status, votes, media, caption length), for
+    the UGC quality score."""
+    rows: dict[str, list[Any]] = {name: [] for name in UGC_ENTRIES.names}
+    for activity in list_activities(session, actor=actor, campaign_id=campaign.id):
+        if activity.kind != ActivityKind.UGC:
+            continue
+        for entry in ugc.entries_of(session, activity_id=activity.id, statuses=tuple(EntryStatus)):
+            read = ugc.entry_read(entry)
+            rows["entry_id"].append(read.id)
+            rows["status"].append(read.status.value)
+            rows["kind"].append(read.kind.value)
+            rows["votes"].append(read.votes)
+            rows["caption_length"].append(len(read.caption.strip()))
+    return pa.table(rows, schema=UGC_ENTRIES)
 
 
 def goal_reached(
@@ -249,7 +279,9 @@ def goal_reached(
     campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
     if not exposures or not kinds:
         return set()
-    query = _open(session, campaign=campaign, filters=Filters(), lake_path=lake_path, now=now)
+    query = _open(
+        session, actor=actor, campaign=campaign, filters=Filters(), lake_path=lake_path, now=now
+    )
     try:
         query.con.register(
             "exposed",
