@@ -19,6 +19,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+from im2.i18n import _
 from im2.influence.errors import GraphFormatError
 
 DEFAULT_MAX_ERRORS = 20
@@ -49,7 +50,9 @@ def _decode(data: bytes, name: str) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise GraphFormatError(f"{name}: neither UTF-8 nor GBK text; convert it to UTF-8")
+    raise GraphFormatError(
+        _("{name}: neither UTF-8 nor GBK text; convert it to UTF-8").format(name=name)
+    )
 
 
 def _header(first: list[str]) -> tuple[int, int, int | None] | None:
@@ -103,7 +106,7 @@ def parse_edge_file(
         if width == 3:
             prob_col = 2
     if not rows:
-        raise GraphFormatError(f"{name}: no edges (empty graph)")
+        raise GraphFormatError(_("{name}: no edges (empty graph)").format(name=name))
     problems: list[str] = []
     total_bad = 0
     src: list[str] = []
@@ -115,29 +118,33 @@ def parse_edge_file(
         why = None
         if width is not None and len(fields) != width:
             expected = "u v p" if width == 3 else "u v"
-            why = f"expected {width} fields ({expected}), found {len(fields)}"
+            why = _("expected {width} fields ({expected}), found {found}").format(
+                width=width, expected=expected, found=len(fields)
+            )
         elif max(src_col, dst_col, prob_col or 0) >= len(fields):
-            why = f"expected at least {max(src_col, dst_col, prob_col or 0) + 1} columns"
+            why = _("expected at least {n} columns").format(
+                n=max(src_col, dst_col, prob_col or 0) + 1
+            )
         else:
             u, v = fields[src_col].strip(), fields[dst_col].strip()
             p = 0.0
             if not u or not v:
-                why = "empty node id"
+                why = _("empty node id")
             elif len(u) > MAX_ID_LENGTH or len(v) > MAX_ID_LENGTH:
-                why = f"node id longer than {MAX_ID_LENGTH} characters"
+                why = _("node id longer than {n} characters").format(n=MAX_ID_LENGTH)
             elif prob_col is not None:
                 raw = fields[prob_col].strip()
                 try:
                     p = float(raw)
                 except ValueError:
-                    why = f"probability {raw!r} is not a number"
+                    why = _("probability {value!r} is not a number").format(value=raw)
                 else:
                     if not 0.0 <= p <= 1.0:
-                        why = f"probability {raw} is outside [0, 1]"
+                        why = _("probability {value} is outside [0, 1]").format(value=raw)
         if why is not None:
             total_bad += 1
             if len(problems) < max_errors:
-                problems.append(f"  line {number}: {why}")
+                problems.append("  " + _("line {number}: {why}").format(number=number, why=why))
             continue
         if total_bad:
             continue  # the file is refused anyway; keep only collecting errors
@@ -153,11 +160,16 @@ def parse_edge_file(
         dst.append(v)
         prob.append(p)
     if total_bad:
-        more = f"\n  ... and {total_bad - len(problems)} more" if total_bad > len(problems) else ""
+        more = ""
+        if total_bad > len(problems):
+            more = "\n  " + _("... and {n} more").format(n=total_bad - len(problems))
         shown = "\n".join(problems)
-        raise GraphFormatError(f"{name}: {total_bad} bad line(s)\n{shown}{more}")
+        title = _("{name}: {n} bad line(s)").format(name=name, n=total_bad)
+        raise GraphFormatError(f"{title}\n{shown}{more}")
     if not src:
-        raise GraphFormatError(f"{name}: no edges left after dropping self-loops (empty graph)")
+        raise GraphFormatError(
+            _("{name}: no edges left after dropping self-loops (empty graph)").format(name=name)
+        )
     return EdgeFile(
         src=src,
         dst=dst,

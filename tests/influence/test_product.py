@@ -13,6 +13,7 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
+from im2.i18n import use_locale
 from im2.influence import service
 from im2.influence.demo import load_influence_demo
 from im2.influence.edgefile import parse_edge_file
@@ -32,8 +33,11 @@ from tests.conftest import PASSWORD, Brand, campaign_payload
 
 def test_edge_file_lists_bad_lines_by_number() -> None:
     data = b"a b 0.5\nb c 0.2\nc d\n# comment\nd e 1.5\ne f x\n"
-    with pytest.raises(GraphFormatError) as caught:
+    with use_locale("en"), pytest.raises(GraphFormatError) as caught:
         parse_edge_file(data, name="follows.txt")
+    with use_locale("zh_CN"), pytest.raises(GraphFormatError) as chinese:
+        parse_edge_file(data, name="follows.txt")
+    assert "第 5 行：概率 1.5 不在 [0, 1] 范围内" in str(chinese.value)
     message = str(caught.value)
     assert "3 bad line(s)" in message
     assert "line 3: expected 3 fields" in message
@@ -542,7 +546,8 @@ def test_console_upload_shows_line_numbers(client: TestClient, brand: Brand) -> 
         files={"file": ("bad.txt", b"a b\nb\nc d 7\n", "text/plain")},
     )
     assert response.status_code == 422
-    assert "line 2" in response.text
+    assert "第 2 行" in response.text  # the console speaks Chinese by default
+    assert "第 3 行：应有 2 列（u v），实际 3 列" in response.text
     ok = client.post(
         f"/console/w/{brand.slug}/influence/graphs",
         data={"csrf_token": _csrf(page.text), "name": "good", "directed": "1"},
