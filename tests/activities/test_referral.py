@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import update
 
 from im2.activities.formats.referral import abuse
@@ -65,6 +66,7 @@ class World:
     prize_id: int = 0
     devices: int = 0
     codes: dict[int, str] = field(default_factory=dict)
+    poll: tuple[int, int] | None = None
 
     @property
     def cid(self) -> int:
@@ -173,18 +175,46 @@ class World:
             )
 
     def purchase(self, pid: int, order: str) -> None:
-        """A shop's conversion postback: recorded by the system, the buyer in its properties."""
-        with self.db.transaction() as session:
-            record_event(
-                session,
-                kind=EventKind.CONVERSION_RECORDED,
-                occurred_at=self.clock.now(),
-                workspace_id=self.brand.workspace_id,
-                campaign_id=self.cid,
-                actor_type=ActorType.SYSTEM,
-                actor_id=None,
-                properties={"order_id": order, "amount": "39.00", "participant_id": pid},
+        """The shop's conversion postback (POST /api/v1/conversions) naming the buyer."""
+        posted = self.client.post(
+            "/api/v1/conversions",
+            json={
+                "order_id": order,
+                "amount": "39.00",
+                "currency": "CNY",
+                "occurred_at": self.clock.now().isoformat(),
+                "participant_id": pid,
+                "campaign_id": self.cid,
+            },
+            headers=self.brand.auth(Role.OWNER),
+        )
+        assert posted.status_code in (200, 201), posted.text
+
+    def vote(self, pid: int) -> None:
+        """A real vote in a poll of the campaign, from the participant's device."""
+        auth = self.brand.auth(Role.OWNER)
+        if not self.poll:
+            made = self.client.post(
+                f"/api/v1/campaigns/{self.cid}/polls",
+                json={
+                    "title": "你最想喝哪款？",
+                    "options": [{"label": "樱花拿铁"}, {"label": "抹茶"}],
+                },
+                headers=auth,
             )
+            assert made.status_code == 201, made.text
+            poll_id = made.json()["id"]
+            options = self.client.get(f"/api/v1/polls/{poll_id}/results", headers=auth).json()
+            self.poll = (poll_id, options["options"][0]["id"])
+        # The participant's phone: its device cookie, signed as the app signs it.
+        secret = self.client.app.state.settings.secret_key.get_secret_value()
+        cookie = URLSafeSerializer(secret, salt="im2-device").dumps(self.device(pid))
+        phone = TestClient(self.client.app, cookies={"im2_device": cookie})
+        voted = phone.post(
+            f"/api/v1/public/campaigns/{self.campaign['slug']}/polls/{self.poll[0]}/votes",
+            json={"options": [self.poll[1]]},
+        )
+        assert voted.status_code == 201, voted.text
 
     def run(self) -> int:
         self.clock.advance(timedelta(seconds=10))  # past the settling time on PostgreSQL
@@ -458,7 +488,7 @@ def test_an_invite_waits_for_the_qualifying_action(world: World, rule: str) -> N
     if rule == "verified":
         world.verify(cleo, "13900139000")
     elif rule == "interaction":
-        world.event(EventKind.QUIZ_ANSWERED, cleo)
+        world.vote(cleo)
     else:
         world.purchase(cleo, "order-1")
     world.run()
@@ -466,7 +496,7 @@ def test_an_invite_waits_for_the_qualifying_action(world: World, rule: str) -> N
     row = next(r for r in world.results()["rows"] if r["invitee_id"] == cleo)
     expected = {
         "verified": "participant.verified",
-        "interaction": "quiz.answered",
+        "interaction": "vote.cast",
         "purchase": "conversion.recorded",
     }
     assert row["qualified_by"] == expected[rule]
