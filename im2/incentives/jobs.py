@@ -28,14 +28,20 @@ def apply_point_rules_job(db: Database, clock: Clock) -> int:
 
 
 def expire_points_job(db: Database, clock: Clock) -> int:
-    """Write expiry entries for the unspent part of expired credits; returns points expired."""
+    """Write expiry entries for the unspent part of credits that expired since the last run;
+    returns the points expired. (Spends expire what is due first too, and balances never count
+    an expired credit, so a run that comes late changes nothing a participant sees.)"""
     now = clock.now()
     with db.session() as session:
-        holders = service.participants_with_expired_credit(session, now=now)
+        holders = service.participants_with_expired_credit(
+            session, now=now, since=service.expiry_watermark(session)
+        )
     expired = 0
     for workspace_id, participant_id in holders:
         with db.transaction() as session:  # one wallet locked at a time, briefly
             expired += service.expire_points(
                 session, workspace_id=workspace_id, participant_id=participant_id, now=now
             )
+    with db.transaction() as session:  # only once all are done: a crash means a full retry
+        service.set_expiry_watermark(session, now=now)
     return expired

@@ -312,8 +312,8 @@ class PurchaseCreate(BaseModel):
 
 
 LEDGER_KIND_LABELS: dict[str, str] = {
-    "award": N_("Earned"),
-    "spend": N_("Spent"),
+    "award": N_("Points received"),
+    "spend": N_("Points used"),
     "expiry": N_("Expired"),
     "void": N_("Voided after review"),
 }

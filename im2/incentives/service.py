@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from disposable_email_domains import blocklist
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from stdnum import luhn
 
 from im2.campaigns import service as campaigns
@@ -388,7 +388,8 @@ def list_ledger(
         query = query.where(PointEntry.participant_id == participant_id)
     if campaign_id is not None:
         query = query.where(PointEntry.campaign_id == campaign_id)
-    return [_line(r) for r in session.scalars(query.order_by(PointEntry.id.desc()).limit(limit))]
+    query = query.order_by(PointEntry.created_at.desc(), PointEntry.id.desc()).limit(limit)
+    return [_line(r) for r in session.scalars(query)]
 
 
 def _insert_entry(session: Session, entry: PointEntry) -> bool:
@@ -538,21 +539,40 @@ def expire_points(
     )
 
 
-def participants_with_expired_credit(session: Session, *, now: datetime) -> list[tuple[int, int]]:
-    """(workspace_id, participant_id) of everyone holding a credit past its expiry that no
-    expiry entry names yet (some may turn out fully spent)."""
-    expired_lots = select(PointEntry.lot_id).where(PointEntry.kind == "expiry")
-    rows = session.execute(
-        select(PointEntry.workspace_id, PointEntry.participant_id)
-        .where(
-            PointEntry.delta > 0,
-            PointEntry.expires_at.is_not(None),
-            PointEntry.expires_at <= now,
-            PointEntry.id.not_in(expired_lots.where(PointEntry.lot_id.is_not(None))),
-        )
-        .distinct()
-    ).all()
+def participants_with_expired_credit(
+    session: Session, *, now: datetime, since: datetime | None = None
+) -> list[tuple[int, int]]:
+    """(workspace_id, participant_id) of everyone holding a credit that expired in (since, now]
+    that no expiry entry names yet (some may turn out fully spent)."""
+    expiry = aliased(PointEntry)
+    named = select(expiry.lot_id).where(expiry.kind == "expiry", expiry.lot_id.is_not(None))
+    query = select(PointEntry.workspace_id, PointEntry.participant_id).where(
+        PointEntry.delta > 0,
+        PointEntry.expires_at.is_not(None),
+        PointEntry.expires_at <= now,
+        PointEntry.id.not_in(named),
+    )
+    if since is not None:
+        query = query.where(PointEntry.expires_at > since)
+    rows = session.execute(query.distinct()).all()
     return [(int(w), int(p)) for w, p in rows]
+
+
+EXPIRY_CURSOR = "points_expiry"
+
+
+def expiry_watermark(session: Session) -> datetime | None:
+    """Up to when credits have been expired by the job (None before its first run)."""
+    row = session.get(Cursor, EXPIRY_CURSOR)
+    return None if row is None else row.updated_at
+
+
+def set_expiry_watermark(session: Session, *, now: datetime) -> None:
+    row = session.get(Cursor, EXPIRY_CURSOR, with_for_update=True)
+    if row is None:
+        session.add(Cursor(name=EXPIRY_CURSOR, last_event_id=0, updated_at=now))
+    elif row.updated_at < now:
+        row.updated_at = now
 
 
 # --- coupons -----------------------------------------------------------------------------------

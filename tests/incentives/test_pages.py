@@ -13,20 +13,37 @@ from im2.incentives import service
 from im2.incentives.schemas import RewardKind, RewardSpec
 from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand
+from tests.conftest import Brand, campaign_payload
 from tests.test_auth import login
-from tests.test_polls import live_campaign, vote_url
 
 
-def _join_by_voting(client: TestClient, brand: Brand, db: Database) -> tuple[str, int, int]:
-    slug, poll_id, options = live_campaign(client, brand)
-    voted = client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
-    assert voted.status_code == 201
+def _live_campaign(client: TestClient, brand: Brand) -> tuple[str, int]:
+    auth = brand.auth(Role.OWNER)
+    created = client.post(
+        "/api/v1/campaigns", json=campaign_payload(starts_at="2026-03-01T10:00"), headers=auth
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    for status in ("scheduled", "live"):
+        client.post(
+            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
+        ).raise_for_status()
+    return campaign["slug"], campaign["id"]
+
+
+def _join(client: TestClient, brand: Brand, db: Database) -> tuple[str, int, int]:
+    """A live campaign and this browser's participant (joined by saving a nickname)."""
+    slug, campaign_id = _live_campaign(client, brand)
+    url = f"/c/{slug}/me/nickname"
+    fields = _form(client.get(f"/c/{slug}/me").text, url)
+    saved = client.post(
+        url, data={**fields, "nickname": "小樱", "consent": "yes"}, follow_redirects=False
+    )
+    assert saved.status_code == 303, saved.text
     with db.session() as session:
         [joined] = list_events(session, kinds=["participant.joined"])
-    assert joined.campaign_id is not None
     assert joined.actor_id is not None
-    return slug, joined.campaign_id, int(joined.actor_id)
+    return slug, campaign_id, int(joined.actor_id)
 
 
 def _form(html: str, action: str, marker: str = "") -> dict[str, str]:
@@ -39,7 +56,7 @@ def _form(html: str, action: str, marker: str = "") -> dict[str, str]:
 def test_my_rewards_shows_points_coupons_and_the_store(
     client: TestClient, brand: Brand, db: Database, clock: ManualClock
 ) -> None:
-    slug, campaign_id, me = _join_by_voting(client, brand, db)
+    slug, campaign_id, me = _join(client, brand, db)
     landing = client.get(f"/c/{slug}").text
     assert f'href="/c/{slug}/rewards"' in landing
     with db.transaction() as session:
@@ -106,7 +123,7 @@ def test_my_rewards_shows_points_coupons_and_the_store(
 
 
 def test_my_rewards_before_taking_part(client: TestClient, brand: Brand) -> None:
-    slug, _poll, _options = live_campaign(client, brand)
+    slug, _campaign_id = _live_campaign(client, brand)
     html = client.get(f"/c/{slug}/rewards").text
     assert "先参与活动" in html
     assert 'id="points-balance"' not in html
@@ -115,7 +132,7 @@ def test_my_rewards_before_taking_part(client: TestClient, brand: Brand) -> None
 def test_console_rules_pools_codes_and_review(
     client: TestClient, brand: Brand, db: Database, clock: ManualClock
 ) -> None:
-    _slug, campaign_id, me = _join_by_voting(client, brand, db)
+    _slug, campaign_id, me = _join(client, brand, db)
     assert login(client, brand.emails[Role.EDITOR]) == 303
     base = f"/console/w/acme/campaigns/{campaign_id}/incentives"
     page = client.get(base)

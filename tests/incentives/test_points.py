@@ -198,6 +198,8 @@ def test_expiry_takes_the_unspent_part_first_in_first_out(
     assert jobs.expire_points_job(db, clock) == 30
     assert jobs.expire_points_job(db, clock) == 0  # idempotent
     with db.session() as session:
+        assert service.participants_with_expired_credit(session, now=clock.now()) == []
+    with db.session() as session:
         lines = service.list_ledger(session, workspace_id=setup.workspace_id, participant_id=bob)
         expired = list_events(session, kinds=["points.expired"])
     assert [(line.kind, line.delta) for line in lines] == [
