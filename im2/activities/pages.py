@@ -3,14 +3,19 @@ format's own pages come from its package (`/console/w/<ws>/<kind>/<id>`)."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service
 from im2.activities.formats import format_modules, format_names
+from im2.activities.live import activity_channel
 from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
-from im2.web.deps import ConsoleActor, DbDep
+from im2.live.sse import stream
+from im2.web.deps import ConsoleActor, DbDep, HubDep
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -72,6 +77,18 @@ def activity(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     return RedirectResponse(
         f"/console/w/{actor.workspace_slug}/{found.kind.value}/{activity_id}", status_code=307
     )
+
+
+@router.get(PREFIX + "/activities/{activity_id}/live")
+def activity_live(
+    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, hub: HubDep
+) -> EventSourceResponse:
+    """Server-sent 'changed' events for a console page of this activity (see `live_swap.html`)."""
+    with db.session() as session:  # 404 / 403 first
+        service.get_activity(session, actor=actor, activity_id=activity_id)
+    channel = activity_channel(activity_id)
+    first = hub.latest(channel) or json.dumps({"activity_id": activity_id, "seq": 0})
+    return EventSourceResponse(stream(request, hub, channel, first, event="changed"))
 
 
 for _module in format_modules("pages"):

@@ -19,14 +19,17 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from im2.activities.live import announce_on_commit
 from im2.config import Settings
 from im2.db import Database
 from im2.errors import IM2Error
+from im2.live.hub import Hub
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import CONSENT_TEXT, Visitor
 from im2.web.deps import (
     CsrfForm,
     DbDep,
+    HubDep,
     LimiterDep,
     NowDep,
     SettingsDep,
@@ -61,6 +64,7 @@ class ParticipantPost:
     limiter: ActionLimiter
     visitor: Visitor
     settings: Settings
+    hub: Hub
     now: datetime
 
     @property
@@ -90,12 +94,19 @@ class ParticipantPost:
             raise IM2Error(refused)
         self.limiter.hit(device_id=self.visitor.device_id, ip=self.visitor.ip)
 
-    def run(self, write: Callable[[Session], T], *, refused: str) -> T:
+    def run(
+        self, write: Callable[[Session], T], *, refused: str, activity_id: int | None = None
+    ) -> T:
         """`guard`, then `write` in one transaction. An `IM2Error` (from here or from the
-        service) propagates so that the route can show it on the page; nothing is written."""
+        service) propagates so that the route can show it on the page; nothing is written.
+        With `activity_id`, the activity's live channel announces the change after the commit
+        (console pages refresh on it)."""
         self.guard(refused=refused)
         with self.db.transaction() as session:
-            return write(session)
+            result = write(session)
+            if activity_id is not None:
+                announce_on_commit(session, hub=self.hub, activity_id=activity_id)
+            return result
 
 
 def participant_post(
@@ -105,6 +116,7 @@ def participant_post(
     limiter: LimiterDep,
     visitor: VisitorDep,
     settings: SettingsDep,
+    hub: HubDep,
     now: NowDep,
 ) -> ParticipantPost:
     return ParticipantPost(
@@ -114,6 +126,7 @@ def participant_post(
         limiter=limiter,
         visitor=visitor,
         settings=settings,
+        hub=hub,
         now=now,
     )
 

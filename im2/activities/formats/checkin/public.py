@@ -97,6 +97,7 @@ def check_in(request: Request, slug: str, activity_id: int, post: ParticipantPos
                 session, slug=slug, activity_id=activity_id, **post.rules()
             ),
             refused=_("Your check-in could not be accepted."),
+            activity_id=activity_id,
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):

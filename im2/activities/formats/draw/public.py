@@ -88,6 +88,7 @@ def enter(request: Request, slug: str, activity_id: int, post: ParticipantPostDe
                 session, slug=slug, activity_id=activity_id, **post.rules()
             ),
             refused=_("Your entry could not be accepted."),
+            activity_id=activity_id,
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):

@@ -105,6 +105,7 @@ def open_team(request: Request, slug: str, activity_id: int, post: ParticipantPo
                 session, slug=slug, activity_id=activity_id, **post.rules()
             ),
             refused=_("Your request could not be accepted."),
+            activity_id=activity_id,
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):
@@ -171,6 +172,7 @@ def join_team(
                 session, slug=slug, activity_id=activity_id, code=code, **post.rules()
             ),
             refused=_("Your request could not be accepted."),
+            activity_id=activity_id,
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):

@@ -172,7 +172,9 @@ def ask(
         return receipt
 
     try:
-        receipt = post.run(write, refused=_("Your question could not be accepted."))
+        receipt = post.run(
+            write, refused=_("Your question could not be accepted."), activity_id=activity_id
+        )
     except IM2Error as exc:
         return _failed(
             request,
@@ -211,7 +213,7 @@ def upvote(
         refresh_boards_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
 
     try:
-        post.run(write, refused=_("Your upvote could not be accepted."))
+        post.run(write, refused=_("Your upvote could not be accepted."), activity_id=activity_id)
     except IM2Error as exc:
         return _failed(
             request,

@@ -126,6 +126,7 @@ def answer(request: Request, slug: str, activity_id: int, post: ParticipantPostD
                 **post.rules(),
             ),
             refused=_("Your answer could not be accepted."),
+            activity_id=activity_id,
         )
     except IM2Error as exc:
         if isinstance(exc, NotFound):

@@ -208,7 +208,7 @@ def vote(
         refresh_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
 
     try:
-        post.run(write, refused=_("Your vote could not be accepted."))
+        post.run(write, refused=_("Your vote could not be accepted."), activity_id=activity_id)
     except IM2Error as exc:
         return _failed(
             request,
