@@ -452,6 +452,8 @@ def do_record_conversion(
     properties: dict[str, Any] = {
         "conversion_id": row.id,
         "order_id": order_id,
+        # The buyer, as the referral activity reads a purchase (also the event's actor).
+        "participant_id": attribution.participant_id,
         "amount": float(amount),
         "currency": currency,
         "first_touch": first.code if first else None,
