@@ -15,10 +15,13 @@ from im2.incentives.schemas import (
     CouponIssue,
     CouponRead,
     GrantRead,
+    LedgerEntryRead,
     PointsAward,
     PoolCreate,
     PoolRead,
     PoolRef,
+    PrizeCreate,
+    PrizeRead,
     PurchaseCreate,
     RedemptionCreate,
     RedemptionRead,
@@ -275,3 +278,69 @@ def purchase(
         if result.status == "duplicate" and result.grant_id is not None:
             code = service.grant_coupon_code(session, grant_id=result.grant_id)
     return GrantRead(status=result.status, grant_id=result.grant_id, coupon_code=code)
+
+
+@router.get(
+    "/participants/{participant_id}/ledger",
+    response_model=list[LedgerEntryRead],
+    summary="A participant's points ledger, newest first (at most 500 entries)",
+)
+def ledger(participant_id: int, actor: ApiActor, db: DbDep) -> list[LedgerEntryRead]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    with db.session() as session:
+        service.check_participant(
+            session, workspace_id=actor.workspace_id, participant_id=participant_id
+        )
+        lines = service.list_ledger(
+            session, workspace_id=actor.workspace_id, participant_id=participant_id, limit=500
+        )
+    return [
+        LedgerEntryRead(
+            id=line.id,
+            campaign_id=line.campaign_id,
+            kind=line.kind,
+            delta=line.delta,
+            reason=line.reason,
+            key=line.key,
+            created_at=line.created_at,
+            expires_at=line.expires_at,
+        )
+        for line in lines
+    ]
+
+
+@router.get(
+    "/campaigns/{campaign_id}/prizes",
+    response_model=list[PrizeRead],
+    summary="The campaign's prizes with their stock",
+)
+def list_prizes(campaign_id: int, actor: ApiActor, db: DbDep) -> list[PrizeRead]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    with db.session() as session:
+        refs = service.list_prizes(
+            session, workspace_id=actor.workspace_id, campaign_id=campaign_id
+        )
+    return [PrizeRead(**ref.__dict__) for ref in refs]
+
+
+@router.post(
+    "/campaigns/{campaign_id}/prizes",
+    response_model=PrizeRead,
+    status_code=201,
+    summary="Add a prize with its stock (and a price in points to put it in the store)",
+)
+def create_prize(
+    campaign_id: int, body: PrizeCreate, actor: ApiActor, db: DbDep, now: NowDep
+) -> PrizeRead:
+    with db.transaction() as session:
+        ref = service.do_create_prize(
+            session,
+            actor=actor,
+            campaign_id=campaign_id,
+            name=body.name,
+            description=body.description,
+            units=body.units,
+            cost_points=body.cost_points,
+            now=now,
+        )
+    return PrizeRead(**ref.__dict__)

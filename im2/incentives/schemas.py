@@ -342,3 +342,33 @@ def reason_label(reason: str) -> str:
     """What a ledger reason means to a person: event kinds by their label, the rest as given."""
     label = EVENT_LABELS.get(reason)
     return gettext(label) if label else reason
+
+
+class PrizeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=300)
+    units: int = Field(ge=0, le=10_000_000)
+    cost_points: int | None = Field(default=None, gt=0)
+
+
+class PrizeRead(BaseModel):
+    id: int
+    campaign_id: int
+    name: str
+    description: str
+    units: int
+    stock: int
+    cost_points: int | None
+
+
+class LedgerEntryRead(BaseModel):
+    id: int
+    campaign_id: int | None
+    kind: str
+    delta: int
+    reason: str
+    key: str
+    created_at: datetime
+    expires_at: datetime | None

@@ -323,20 +323,24 @@ def test_out_of_stock_spends_nothing(
     client: TestClient, brand: Brand, db: Database, clock: ManualClock, setup: Setup
 ) -> None:
     dave = setup.join(db, clock, "dev-dave")
-    with db.transaction() as session:
-        prize = service.do_create_prize(
-            session,
-            actor=setup.actor,
-            campaign_id=setup.campaign_id,
-            name="限量徽章",
-            units=1,
-            cost_points=30,
-            now=clock.now(),
-        )
+    auth = brand.auth(Role.EDITOR)
+    created = client.post(
+        f"/api/v1/campaigns/{setup.campaign_id}/prizes",
+        json={"name": "限量徽章", "units": 1, "cost_points": 30},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    prize = created.json()
+    assert (prize["stock"], prize["units"]) == (1, 1)
+    negative = client.post(
+        f"/api/v1/campaigns/{setup.campaign_id}/prizes",
+        json={"name": "负库存", "units": -1},
+        headers=auth,
+    )
+    assert negative.status_code == 422
     assert _award(client, brand, setup, dave, key="s", points=100).status_code == 200  # type: ignore[arg-type]
     url = f"/api/v1/participants/{dave}/purchases"
-    body = {"campaign_id": setup.campaign_id, "item": "prize", "item_id": prize.id}
-    auth = brand.auth(Role.EDITOR)
+    body = {"campaign_id": setup.campaign_id, "item": "prize", "item_id": prize["id"]}
     assert client.post(url, json={**body, "key": "1"}, headers=auth).json()["status"] == "granted"
     assert client.post(url, json={**body, "key": "1"}, headers=auth).json()["status"] == "duplicate"
     gone = client.post(url, json={**body, "key": "2"}, headers=auth)
@@ -344,3 +348,17 @@ def test_out_of_stock_spends_nothing(
     assert gone.json()["error"]["code"] == "out_of_stock"
     balance = client.get(f"/api/v1/participants/{dave}/balance", headers=auth).json()
     assert balance["points"] == 70
+    ledger = client.get(f"/api/v1/participants/{dave}/ledger", headers=auth).json()
+    assert [(e["kind"], e["delta"], e["reason"]) for e in ledger] == [
+        ("spend", -30, "限量徽章"),
+        ("award", 100, "vote"),
+    ]
+    prizes = client.get(f"/api/v1/campaigns/{setup.campaign_id}/prizes", headers=auth).json()
+    assert prizes[0]["stock"] == 0
+    foreign = make_brand(db, slug="other", now=clock.now())
+    assert (
+        client.get(
+            f"/api/v1/participants/{dave}/balance", headers=foreign.auth(Role.OWNER)
+        ).status_code
+        == 404
+    )
