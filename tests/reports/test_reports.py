@@ -349,7 +349,8 @@ def test_the_report_shows_the_experiments_results(
         if i % 2 == 0:
             phone.post(vote_url(slug, activity_id), json={"options": [options[0]], "consent": True})
     results = client.get(
-        f"/api/v1/experiments/{experiment_id}/results", headers=brand.auth(Role.ANALYST)
+        f"/api/v1/experiments/{experiment_id}/results",
+        headers={**brand.auth(Role.ANALYST), "Accept-Language": "zh-CN"},  # as the report speaks
     ).json()
     assert login(client, brand.emails[Role.VIEWER]) == 303
 
