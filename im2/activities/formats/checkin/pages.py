@@ -3,8 +3,6 @@ export every check-in."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +18,7 @@ from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -238,14 +237,6 @@ def update_checkin(
 
 @router.get("/checkin/{activity_id}/export.csv")
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
     with db.session() as session:
-        writer.writerows(service.export_checkins(session, actor=actor, activity_id=activity_id))
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="checkin-{activity_id}-days.csv"'},
-    )
+        rows = list(service.export_checkins(session, actor=actor, activity_id=activity_id))
+    return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"checkin-{activity_id}-days.csv")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +20,7 @@ from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -191,14 +190,6 @@ add_text_editor(router, ActivityKind.DRAW)
 
 @router.get("/draw/{activity_id}/export.csv")
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
     with db.session() as session:
-        writer.writerows(reads.export_draw(session, actor=actor, activity_id=activity_id))
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="draw-{activity_id}-entries.csv"'},
-    )
+        rows = list(reads.export_draw(session, actor=actor, activity_id=activity_id))
+    return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"draw-{activity_id}-entries.csv")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +17,7 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -130,18 +129,8 @@ add_text_editor(router, ActivityKind.GROUPBUY)
 
 @router.get("/groupbuy/{activity_id}/export.csv")
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
     with db.session() as session:
-        writer.writerows(
-            reads.export_members(session, actor=actor, activity_id=activity_id, now=now)
-        )
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="groupbuy-{activity_id}-members.csv"'
-        },
+        rows = list(reads.export_members(session, actor=actor, activity_id=activity_id, now=now))
+    return csv_download(
+        rows, columns=EXPORT_COLUMNS, filename=f"groupbuy-{activity_id}-members.csv"
     )

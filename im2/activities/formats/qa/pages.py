@@ -3,8 +3,6 @@ updates live), change pre-moderation, export the questions."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -30,6 +28,7 @@ from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -201,15 +200,8 @@ def update_settings(
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = list(service.export_rows(session, actor=actor, activity_id=activity_id))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=service.EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="qa-{activity_id}-questions.csv"'},
+    return csv_download(
+        rows, columns=service.EXPORT_COLUMNS, filename=f"qa-{activity_id}-questions.csv"
     )
 
 

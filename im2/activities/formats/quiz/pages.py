@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +19,7 @@ from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -234,16 +233,7 @@ def review(
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = reports.export_quiz(session, actor=actor, activity_id=activity_id)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="quiz-{activity_id}-answers.csv"'},
-    )
+    return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"quiz-{activity_id}-answers.csv")
 
 
 @router.get("/quiz/{activity_id}/leaderboard.csv")
@@ -253,30 +243,20 @@ def leaderboard_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Respons
         board = reports.quiz_leaderboard(
             session, actor=actor, activity_id=activity_id, limit=100_000
         )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["rank", "participant_id", "name", "score", "correct", "answered", "finished_at"]
+    columns = ("rank", "participant_id", "name", "score", "correct", "answered", "finished_at")
+    rows = (
+        {
+            "rank": r.rank,
+            "participant_id": r.participant_id,
+            "name": r.name,
+            "score": r.score,
+            "correct": r.correct,
+            "answered": r.answered,
+            "finished_at": r.finished_at.isoformat(),
+        }
+        for r in board.rows
     )
-    for r in board.rows:
-        writer.writerow(
-            [
-                r.rank,
-                r.participant_id,
-                r.name,
-                r.score,
-                r.correct,
-                r.answered,
-                r.finished_at.isoformat(),
-            ]
-        )
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="quiz-{activity_id}-leaderboard.csv"'
-        },
-    )
+    return csv_download(rows, columns=columns, filename=f"quiz-{activity_id}-leaderboard.csv")
 
 
 add_text_editor(router, ActivityKind.QUIZ, hint=QUESTIONS_HINT)

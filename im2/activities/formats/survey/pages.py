@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +22,7 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -166,18 +165,7 @@ def review(
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         columns, rows = reports.export_survey(session, actor=actor, activity_id=activity_id)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="survey-{activity_id}-responses.csv"'
-        },
-    )
+    return csv_download(rows, columns=columns, filename=f"survey-{activity_id}-responses.csv")
 
 
 add_text_editor(router, ActivityKind.SURVEY, hint=QUESTIONS_HINT)

@@ -3,8 +3,6 @@ live), score entries as a juror, read the ranking, mark winners after the end, e
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from typing import Any
@@ -26,6 +24,7 @@ from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
+from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -310,15 +309,8 @@ def entry_image(
 def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = list(review.export_rows(session, actor=actor, activity_id=activity_id))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=review.EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="ugc-{activity_id}-entries.csv"'},
+    return csv_download(
+        rows, columns=review.EXPORT_COLUMNS, filename=f"ugc-{activity_id}-entries.csv"
     )
 
 
