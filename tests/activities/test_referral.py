@@ -598,6 +598,22 @@ def test_self_referral_is_held_with_its_evidence(world: World) -> None:
             now=world.clock.now(),
         )
     assert world.points(eve) == 100
+    # … and voids another; the job follows both decisions into the invites.
+    with world.db.transaction() as session:
+        incentives.do_decide_grant(
+            session,
+            actor=world.owner(),
+            grant_id=by_invitee[str(twin)].id,
+            approve=False,
+            now=world.clock.now(),
+        )
+    world.run()
+    after = world.results()
+    assert (after["qualified"], after["held"], after["voided"]) == (2, 1, 1)
+    assert world.status_of(neighbour) == "qualified"
+    assert world.status_of(twin) == "voided"
+    assert world.points(eve) == 100
+    assert world.points(twin) == 0  # its own reward is still held: decided separately
 
 
 def test_a_referral_ring_is_held(world: World) -> None:

@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("qualify_event_id", sa.Integer(), nullable=True),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.CheckConstraint(
-            "status IN ('pending', 'qualified', 'held')",
+            "status IN ('pending', 'qualified', 'held', 'voided')",
             name=op.f("ck_referral_invites_status_known"),
         ),
         sa.CheckConstraint("inviter_id <> invitee_id", name=op.f("ck_referral_invites_not_self")),

@@ -33,7 +33,8 @@ class ReferralInvite(Base):
     share_code: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(32))
     joined_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(10))  # pending, qualified, held
+    # pending → qualified, or held → (the brand's review) qualified or voided
+    status: Mapped[str] = mapped_column(String(10))
     qualified_at: Mapped[datetime | None]
     qualified_by: Mapped[str | None] = mapped_column(String(40))  # the event kind
     qualify_event_id: Mapped[int | None]
@@ -42,7 +43,9 @@ class ReferralInvite(Base):
     __table_args__ = (
         UniqueConstraint("activity_id", "invitee_id"),
         CheckConstraint("inviter_id <> invitee_id", name="not_self"),
-        CheckConstraint("status IN ('pending', 'qualified', 'held')", name="status_known"),
+        CheckConstraint(
+            "status IN ('pending', 'qualified', 'held', 'voided')", name="status_known"
+        ),
         Index("ix_referral_invites_inviter", "activity_id", "inviter_id", "status"),
         Index("ix_referral_invites_invitee_status", "invitee_id", "status"),
         Index("ix_referral_invites_activity_joined", "activity_id", "joined_at"),

@@ -162,6 +162,7 @@ def referral_stats(
         pending=int(counts.get(InviteStatus.PENDING.value, 0)),
         qualified=int(counts.get(InviteStatus.QUALIFIED.value, 0)),
         held=int(counts.get(InviteStatus.HELD.value, 0)),
+        voided=int(counts.get(InviteStatus.VOIDED.value, 0)),
         inviters=inviters,
         milestones_reached=reached,
         leaderboard=leaderboard(session, activity=activity, limit=20, masked=False),

@@ -60,12 +60,14 @@ class InviteStatus(StrEnum):
     PENDING = "pending"
     QUALIFIED = "qualified"
     HELD = "held"
+    VOIDED = "voided"  # held, then voided by the brand in the review queue
 
 
 STATUS_LABELS = {
     InviteStatus.PENDING: N_("Waiting for the friend to qualify"),
     InviteStatus.QUALIFIED: N_("Qualified"),
     InviteStatus.HELD: N_("Held for review"),
+    InviteStatus.VOIDED: N_("Voided after review"),
 }
 
 # Why a qualified invite was held; the codes are stored in the evidence.
@@ -230,6 +232,7 @@ class ReferralStats(BaseModel):
     pending: int
     qualified: int
     held: int
+    voided: int
     inviters: int
     milestones_reached: int
     leaderboard: list[LeaderRow]

@@ -69,6 +69,8 @@ FOLLOWED_KINDS: tuple[str, ...] = tuple(
         EventKind.PARTICIPANT_VERIFIED,
         *INTERACTION_KINDS,
         EventKind.CONVERSION_RECORDED,
+        EventKind.REWARD_APPROVED,
+        EventKind.REWARD_VOIDED,
     )
 )
 
@@ -264,6 +266,9 @@ def _participant_of(ev: EventRecord) -> int | None:
 
 
 def _handle(run: _Run, ev: EventRecord) -> None:
+    if ev.kind in (EventKind.REWARD_APPROVED.value, EventKind.REWARD_VOIDED.value):
+        _on_review(run, ev)
+        return
     pid = _participant_of(ev)
     if pid is None:
         return
@@ -398,7 +403,37 @@ def _evidence(run: _Run, *, rules: ReferralSettings, invite: ReferralInvite) -> 
         "inviter": invite.inviter_id,
         "invitee": invite.invitee_id,
         "share_code": invite.share_code,
+        "activity": invite.activity_id,
+        "invite": invite.id,
     }
+
+
+def _on_review(run: _Run, ev: EventRecord) -> None:
+    """The brand approved or voided a held reward: the one that speaks for its invite (marked
+    `decides_invite` in its evidence) moves the invite from held to qualified (it then counts
+    for the leaderboard and milestones) or to voided."""
+    evidence = ev.properties.get("evidence")
+    if not isinstance(evidence, dict) or not evidence.get("decides_invite"):
+        return
+    invite_id = evidence.get("invite")
+    invite = run.session.get(ReferralInvite, invite_id) if isinstance(invite_id, int) else None
+    if invite is None or invite.workspace_id != ev.workspace_id:
+        return
+    approved = ev.kind == EventKind.REWARD_APPROVED.value
+    status = InviteStatus.QUALIFIED if approved else InviteStatus.VOIDED
+    moved = run.session.execute(
+        update(ReferralInvite)
+        .where(ReferralInvite.id == invite.id, ReferralInvite.status == InviteStatus.HELD.value)
+        .values(status=status.value)
+        .execution_options(synchronize_session=False)
+    )
+    if _changed(moved) != 1 or not approved:
+        return
+    activity = run.session.get(Activity, invite.activity_id)
+    if activity is not None:
+        _milestones(
+            run, activity=activity, rules=settings_of(activity), inviter_id=invite.inviter_id
+        )
 
 
 def _ring(run: _Run, *, invite: ReferralInvite, known: dict[int, Signals]) -> list[int] | None:
@@ -499,6 +534,25 @@ def _qualify(
     if _changed(moved) != 1:
         return  # qualified by a concurrent or earlier run
     base = f"referral:{activity.id}:{invite.invitee_id}"
+    # When held, the brand's decision on one reward settles the invite: the inviter's, else
+    # the friend's, else the level-2 one (see _on_review).
+    level2 = rules.levels >= 2 and invite.level2_id is not None
+    decider = next(
+        (
+            role
+            for role, reward in (
+                ("inviter", rules.inviter_reward),
+                ("invitee", rules.invitee_reward),
+                ("level2", rules.level2_reward if level2 else None),
+            )
+            if reward is not None
+        ),
+        None,
+    )
+
+    def shown(role: str) -> dict[str, Any]:
+        return {**evidence, "decides_invite": role == decider} if evidence else {}
+
     grants: dict[str, str | None] = {
         "inviter": _grant(
             run,
@@ -508,7 +562,7 @@ def _qualify(
             key=f"{base}:inviter",
             reason=f"{activity.title}: invited #{invite.invitee_id}",
             hold=held,
-            evidence=evidence,
+            evidence=shown("inviter"),
         ),
         "invitee": _grant(
             run,
@@ -518,10 +572,10 @@ def _qualify(
             key=f"{base}:invitee",
             reason=f"{activity.title}: joined through #{invite.inviter_id}'s invitation",
             hold=held,
-            evidence=evidence,
+            evidence=shown("invitee"),
         ),
     }
-    if rules.levels >= 2 and invite.level2_id is not None:
+    if level2 and invite.level2_id is not None:
         grants["level2"] = _grant(
             run,
             invite=invite,
@@ -531,7 +585,7 @@ def _qualify(
             reason=f"{activity.title}: #{invite.inviter_id} (whom you invited) invited "
             f"#{invite.invitee_id}",
             hold=held,
-            evidence=evidence,
+            evidence=shown("level2"),
         )
     session.execute(
         update(ReferralInvite)
@@ -568,7 +622,7 @@ def _milestones(run: _Run, *, activity: Activity, rules: ReferralSettings, invit
             .where(
                 ReferralInvite.activity_id == activity.id,
                 ReferralInvite.inviter_id == inviter_id,
-                ReferralInvite.status != InviteStatus.PENDING.value,
+                ReferralInvite.status.in_([InviteStatus.QUALIFIED.value, InviteStatus.HELD.value]),
             )
             .group_by(ReferralInvite.status)
         ).all()
