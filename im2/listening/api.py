@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
-from im2.listening import alerting, feeds, inbox, service, topics
+from im2.listening import alerting, feeds, inbox, jobs, retrain, service, topics
 from im2.listening.importers import FileFormat
 from im2.listening.schemas import (
     AlertRead,
+    CorrectionSummaryRead,
     Dashboard,
     FeedCreate,
+    FeedPollRead,
     FeedRead,
     ImportRead,
     InboxItemRead,
@@ -33,6 +35,9 @@ from im2.listening.schemas import (
     ResponseTimes,
     SentimentCorrectionIn,
     SentimentLabel,
+    SentimentModelRead,
+    SentimentVariantRead,
+    SentimentVariantUpdate,
     TopicCreate,
     TopicRead,
     TopicUpdate,
@@ -130,6 +135,68 @@ def list_feeds(actor: ApiActor, db: DbDep) -> list[FeedRead]:
 def add_feed(body: FeedCreate, actor: ApiActor, db: DbDep, now: NowDep) -> FeedRead:
     with db.transaction() as session:
         return feeds.do_add_feed(session, actor=actor, data=body, now=now)
+
+
+@router.delete("/listening/feeds/{feed_id}", status_code=204, summary="Stop following a feed")
+def remove_feed(feed_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> None:
+    with db.transaction() as session:
+        feeds.do_remove_feed(session, actor=actor, feed_id=feed_id, now=now)
+
+
+@router.post(
+    "/listening/feeds/{feed_id}/poll", response_model=FeedPollRead, summary="Poll a feed now"
+)
+def poll_feed(feed_id: int, request: Request, actor: ApiActor, db: DbDep) -> FeedPollRead:
+    with db.session() as session:
+        due = feeds.feed_to_poll(session, actor=actor, feed_id=feed_id)
+    imported, _error = jobs.poll_feed(db, request.app.state.clock, due)
+    with db.session() as session:
+        feed = next(f for f in feeds.list_feeds(session, actor=actor) if f.id == feed_id)
+    return FeedPollRead(feed=feed, imported=imported)
+
+
+@router.get(
+    "/listening/sentiment-model",
+    response_model=SentimentModelRead,
+    summary="Corrections kept and retrained variants",
+)
+def sentiment_model(actor: ApiActor, db: DbDep) -> SentimentModelRead:
+    with db.session() as session:
+        summary = retrain.correction_summary(session, actor=actor)
+        variants = retrain.list_variants(session, actor=actor)
+    return SentimentModelRead(
+        corrections=CorrectionSummaryRead.model_validate(summary),
+        variants=[SentimentVariantRead.model_validate(v) for v in variants],
+    )
+
+
+@router.post(
+    "/listening/sentiment-model/retrain",
+    response_model=SentimentVariantRead,
+    status_code=201,
+    summary="Retrain a workspace variant from the corrections and use it",
+)
+def retrain_sentiment(actor: ApiActor, db: DbDep, now: NowDep) -> SentimentVariantRead:
+    with db.transaction() as session:
+        return SentimentVariantRead.model_validate(
+            retrain.do_retrain(session, actor=actor, now=now)
+        )
+
+
+@router.patch(
+    "/listening/sentiment-model/variants/{variant_id}",
+    response_model=SentimentVariantRead,
+    summary="Use a variant again, or stop using it (back to the shipped model)",
+)
+def update_variant(
+    variant_id: int, body: SentimentVariantUpdate, actor: ApiActor, db: DbDep, now: NowDep
+) -> SentimentVariantRead:
+    with db.transaction() as session:
+        return SentimentVariantRead.model_validate(
+            retrain.do_set_variant_active(
+                session, actor=actor, variant_id=variant_id, active=body.active, now=now
+            )
+        )
 
 
 @router.get("/listening/settings", response_model=ListeningSettingsRead, summary="Settings")

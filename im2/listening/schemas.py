@@ -168,6 +168,47 @@ class FeedRead(BaseModel):
     last_error: str | None
 
 
+class FeedPollRead(BaseModel):
+    feed: FeedRead
+    imported: int  # new mentions from this poll
+
+
+class CorrectionSummaryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    total: int
+    distinct: int
+    by_label: dict[SentimentLabel, int]
+    training: int
+    held_out: int
+    needed_training: int
+    needed_held_out: int
+
+
+class SentimentVariantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    corrections: int
+    train_rows: int
+    test_rows: int
+    accuracy_before: float
+    accuracy_after: float
+    features: int
+    active: bool
+    created_by: str
+    created_at: datetime
+
+
+class SentimentModelRead(BaseModel):
+    corrections: CorrectionSummaryRead
+    variants: list[SentimentVariantRead]
+
+
+class SentimentVariantUpdate(BaseModel):
+    active: bool
+
+
 # --- topics -------------------------------------------------------------------------------
 
 

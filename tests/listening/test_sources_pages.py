@@ -215,3 +215,43 @@ def test_retraining_from_corrections_learns_the_brands_sarcasm(
     ).raise_for_status()
     later = client.get("/api/v1/mentions?q=呵呵&limit=200", headers=editor).json()["items"]
     assert next(m for m in later if m["post_id"] == "new-3")["sentiment"] != "negative"
+
+
+def test_the_api_polls_removes_feeds_and_reports_the_model(
+    client: TestClient, brand: Brand, feeds_server: str
+) -> None:
+    editor, viewer = brand.auth(Role.EDITOR), brand.auth(Role.VIEWER)
+    feed = client.post(
+        "/api/v1/listening/feeds", json={"url": feeds_server + "/good.xml"}, headers=editor
+    ).json()
+    assert (
+        client.post(f"/api/v1/listening/feeds/{feed['id']}/poll", headers=viewer).status_code == 403
+    )
+    polled = client.post(f"/api/v1/listening/feeds/{feed['id']}/poll", headers=editor).json()
+    assert polled["imported"] == 2
+    assert polled["feed"]["last_error"] is None
+    assert polled["feed"]["last_polled_at"] is not None
+    again = client.post(f"/api/v1/listening/feeds/{feed['id']}/poll", headers=editor).json()
+    assert again["imported"] == 0  # same entries: nothing new
+    assert client.delete(f"/api/v1/listening/feeds/{feed['id']}", headers=editor).status_code == 204
+    assert client.delete(f"/api/v1/listening/feeds/{feed['id']}", headers=editor).status_code == 404
+    assert client.get("/api/v1/listening/feeds", headers=viewer).json() == []
+
+    mention_id = client.get("/api/v1/mentions", headers=viewer).json()["items"][0]["id"]
+    client.put(
+        f"/api/v1/mentions/{mention_id}/sentiment", json={"sentiment": "negative"}, headers=editor
+    ).raise_for_status()
+    model = client.get("/api/v1/listening/sentiment-model", headers=viewer).json()
+    assert model["corrections"]["total"] == 1
+    assert model["corrections"]["by_label"]["negative"] == 1
+    assert model["variants"] == []
+    refused = client.post("/api/v1/listening/sentiment-model/retrain", headers=editor)
+    assert refused.status_code == 422
+    # It says what is needed and what there is (the one correction is either held out or a
+    # training row).
+    message = refused.json()["error"]["message"]
+    assert "at least 8" in message
+    assert "there are 1 and 0" in message or "there are 0 and 1" in message
+    assert (
+        client.post("/api/v1/listening/sentiment-model/retrain", headers=viewer).status_code == 403
+    )
