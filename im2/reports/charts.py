@@ -57,7 +57,13 @@ def _setup() -> Any:  # matplotlib types rc keys as a Literal of every name
 
 def _svg(fig: Any) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", facecolor="white")
+    fig.savefig(
+        buffer,
+        format="svg",
+        bbox_inches="tight",
+        facecolor="white",
+        metadata={"Date": None},  # no timestamp: the same data gives the same bytes
+    )
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is embedded
 

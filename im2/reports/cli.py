@@ -44,10 +44,12 @@ def report_command(
                 now=SystemClock().now(),
                 locale=chosen,
             )
-        target = output or Path(file.filename)
-        if target.is_dir():
-            target = target / file.filename
-        target.write_bytes(file.content)
+            target = output or Path(file.filename)
+            if target.is_dir():
+                target = target / file.filename
+            # Written before the transaction commits: no report.generated for a file that
+            # could not be written.
+            target.write_bytes(file.content)
     except IM2Error as exc:
         where = f" ({exc.field})" if exc.field else ""
         err.print(f"[red]error{where}:[/red] {exc.message}")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
@@ -26,7 +28,7 @@ from im2.workspaces.schemas import Role
 from im2.workspaces.service import system_actor
 from tests.activities.test_ugc import SLUG, approve, entries_url, make_contest, photo, submit
 from tests.analytics.test_metrics import DAY, make_campaign, overview, story
-from tests.conftest import Brand
+from tests.conftest import Brand, LiveServer
 from tests.experiments.test_experiments import experiment_body
 from tests.listening.conftest import lexicon_scorer
 from tests.test_auth import login
@@ -261,6 +263,10 @@ def test_the_command_line_writes_a_report_and_explains_mistakes(
     unknown = runner.invoke(cli, ["report", "no-such-campaign", "--format", "pdf"])
     bad_format = runner.invoke(cli, ["report", "spring-vote", "--format", "docx"])
     bad_locale = runner.invoke(cli, ["report", "spring-vote", "--locale", "fr"])
+    nowhere = runner.invoke(
+        cli, ["report", "spring-vote", "-f", "html", "-o", str(tmp_path / "no" / "such.html")]
+    )
+    into_folder = runner.invoke(cli, ["report", "spring-vote", "-f", "html", "-o", str(tmp_path)])
 
     assert made.exit_code == 0, made.output
     _reader, text = pdf_text(target.read_bytes())
@@ -271,9 +277,19 @@ def test_the_command_line_writes_a_report_and_explains_mistakes(
     assert "docx" in bad_format.output
     assert bad_locale.exit_code == 1
     assert "fr" in bad_locale.output
+    assert nowhere.exit_code == 1
+    assert "cannot write" in nowhere.output
+    assert into_folder.exit_code == 0, into_folder.output
+    written = list(tmp_path.glob("spring-vote-report-*.html"))
+    assert len(written) == 1
+    assert "活动效果报告" in written[0].read_text(encoding="utf-8")
     with db.session() as session:
         events = list_events(session, kinds=["report.generated"])
-    assert [(e.properties["format"], e.actor_type) for e in events] == [("pdf", "system")]
+    # One event per file written; none for the file that could not be written.
+    assert [(e.properties["format"], e.actor_type) for e in events] == [
+        ("pdf", "system"),
+        ("html", "system"),
+    ]
 
 
 def test_the_report_lists_top_entries_top_sharers_and_the_sentiment_timeline(
@@ -365,3 +381,33 @@ def test_the_report_shows_the_experiments_results(
     assert sum(int(v["exposures"]) for v in shown.values()) == 6
     assert results["verdict"] in html  # the experiments domain's verdict, also a conclusion
     assert f"实验「海报文案 A/B」：{results['verdict']}" in html
+
+
+def test_reports_made_at_the_same_time_do_not_disturb_each_other(
+    live_server: LiveServer, client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    """matplotlib's settings are process-wide: concurrent requests must still each get the
+    same, complete charts (drawing is serialised), and every file its own event."""
+    campaign_id = make_campaign(client, brand)
+    story(db, brand, campaign_id)
+    clock.advance(10 * DAY)
+    url = f"{live_server.url}/api/v1/campaigns/{campaign_id}/report"
+    headers = brand.auth(Role.ANALYST)
+
+    def fetch(locale: str) -> httpx.Response:
+        return httpx.get(
+            url, params={"format": "html", "locale": locale}, headers=headers, timeout=120
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(fetch, ["zh_CN", "en", "zh_CN", "en"]))
+
+    assert [r.status_code for r in responses] == [200] * 4
+    charts = [re.findall(r'src="(data:image/svg\+xml;base64,[^"]+)"', r.text) for r in responses]
+    assert len(charts[0]) >= 4
+    assert charts[0] == charts[2]  # the same data and language give the same SVG
+    assert charts[1] == charts[3]
+    assert charts[0] != charts[1]  # the legends are in each report's own language
+    with db.session() as session:
+        events = list_events(session, kinds=["report.generated"])
+    assert sorted(e.properties["locale"] for e in events) == ["en", "en", "zh_CN", "zh_CN"]
