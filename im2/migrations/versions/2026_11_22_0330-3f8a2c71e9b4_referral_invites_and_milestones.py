@@ -1,4 +1,4 @@
-"""Referral activity: invites, milestones reached, the qualification job's cursor
+"""Referral activity: invites, milestones reached, followed share links, the job's cursor
 
 Revision ID: 3f8a2c71e9b4
 Revises: bb7eace31638
@@ -27,6 +27,33 @@ def upgrade() -> None:
         sa.Column("last_event_id", sa.Integer(), nullable=False),
         sa.Column("updated_at", im2.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_referral_cursors")),
+    )
+    op.create_table(
+        "referral_clicks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("device_id", sa.String(length=40), nullable=False),
+        sa.Column("sharer_id", sa.Integer(), nullable=False),
+        sa.Column("first_at", im2.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_referral_clicks_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["sharer_id"],
+            ["participants.id"],
+            name=op.f("fk_referral_clicks_sharer_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_clicks")),
+        sa.UniqueConstraint(
+            "campaign_id",
+            "device_id",
+            "sharer_id",
+            name=op.f("uq_referral_clicks_campaign_id_device_id_sharer_id"),
+        ),
     )
     op.create_table(
         "referral_invites",
@@ -141,4 +168,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_referral_invites_activity_joined")
 
     op.drop_table("referral_invites")
+    op.drop_table("referral_clicks")
     op.drop_table("referral_cursors")

@@ -78,3 +78,18 @@ class ReferralCursor(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime]
+
+
+class ReferralClick(Base):
+    """Whose share links a device has followed in a campaign (from `share.clicked`, once per
+    pair): the edges the ring check walks, found by device without scanning the event log."""
+
+    __tablename__ = "referral_clicks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    device_id: Mapped[str] = mapped_column(String(40))
+    sharer_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    first_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("campaign_id", "device_id", "sharer_id"),)

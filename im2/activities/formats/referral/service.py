@@ -18,7 +18,6 @@ Callers own the transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from im2.activities import service as activities
 from im2.activities.formats.referral import abuse
 from im2.activities.formats.referral.models import (
+    ReferralClick,
     ReferralCursor,
     ReferralInvite,
     ReferralMilestone,
@@ -65,6 +65,7 @@ SETTLE_POSTGRES = timedelta(seconds=5)
 FOLLOWED_KINDS: tuple[str, ...] = tuple(
     k.value
     for k in (
+        EventKind.SHARE_CLICKED,
         EventKind.PARTICIPANT_JOINED,
         EventKind.PARTICIPANT_VERIFIED,
         *INTERACTION_KINDS,
@@ -181,9 +182,7 @@ class _Run:
     session: Session
     now: datetime
     referrals: dict[int, list[Activity]] = field(default_factory=dict)  # by campaign
-    clicks: dict[int, dict[str, set[int]]] = field(
-        default_factory=dict
-    )  # campaign → device → sharers
+    clicks_seen: set[tuple[int, str, int]] = field(default_factory=set)
 
     def referrals_of(self, campaign_id: int | None) -> list[Activity]:
         if campaign_id is None:
@@ -201,18 +200,16 @@ class _Run:
             )
         return self.referrals[campaign_id]
 
-    def clicked(self, campaign_id: int) -> dict[str, set[int]]:
-        """Whose links each device clicked in this campaign (from the share.clicked events)."""
-        if campaign_id not in self.clicks:
-            by_device: dict[str, set[int]] = defaultdict(set)
-            for ev in list_events(
-                self.session, campaign_id=campaign_id, kinds=[EventKind.SHARE_CLICKED.value]
-            ):
-                device, sharer = ev.properties.get("device"), ev.properties.get("sharer")
-                if isinstance(device, str) and isinstance(sharer, int):
-                    by_device[device].add(sharer)
-            self.clicks[campaign_id] = by_device
-        return self.clicks[campaign_id]
+    def followed(self, campaign_id: int, device_id: str) -> set[int]:
+        """Whose links this device has followed in this campaign."""
+        return set(
+            self.session.scalars(
+                select(ReferralClick.sharer_id).where(
+                    ReferralClick.campaign_id == campaign_id,
+                    ReferralClick.device_id == device_id,
+                )
+            )
+        )
 
 
 def _lock_cursor(session: Session, *, now: datetime) -> ReferralCursor:
@@ -265,7 +262,40 @@ def _participant_of(ev: EventRecord) -> int | None:
     return None
 
 
+def _record_click(run: _Run, ev: EventRecord) -> None:
+    device, sharer = ev.properties.get("device"), ev.properties.get("sharer")
+    if ev.campaign_id is None or not isinstance(device, str) or not isinstance(sharer, int):
+        return
+    pair = (ev.campaign_id, device[:40], sharer)
+    if pair in run.clicks_seen:
+        return
+    run.clicks_seen.add(pair)
+    query = select(ReferralClick.id).where(
+        ReferralClick.campaign_id == pair[0],
+        ReferralClick.device_id == pair[1],
+        ReferralClick.sharer_id == pair[2],
+    )
+    if run.session.scalar(query) is not None:
+        return
+    try:
+        with run.session.begin_nested():
+            run.session.add(
+                ReferralClick(
+                    campaign_id=pair[0],
+                    device_id=pair[1],
+                    sharer_id=pair[2],
+                    first_at=ev.occurred_at,
+                )
+            )
+            run.session.flush()
+    except IntegrityError:
+        pass  # recorded by a concurrent run
+
+
 def _handle(run: _Run, ev: EventRecord) -> None:
+    if ev.kind == EventKind.SHARE_CLICKED.value:
+        _record_click(run, ev)
+        return
     if ev.kind in (EventKind.REWARD_APPROVED.value, EventKind.REWARD_VOIDED.value):
         _on_review(run, ev)
         return
@@ -441,7 +471,6 @@ def _ring(run: _Run, *, invite: ReferralInvite, known: dict[int, Signals]) -> li
     the inviter's link; if the inviter (or someone the inviter followed) followed the invitee's,
     they invite each other."""
     session, campaign_id = run.session, invite.campaign_id
-    clicked = run.clicked(campaign_id)
     cache = dict(known)
 
     def neighbours(pid: int) -> set[int]:
@@ -454,7 +483,7 @@ def _ring(run: _Run, *, invite: ReferralInvite, known: dict[int, Signals]) -> li
         found = cache.get(pid)
         if found is None:
             return set()
-        out = set(clicked.get(found.device_id, set()))
+        out = run.followed(campaign_id, found.device_id)
         if found.referred_by:
             link = sharing.get_link_by_code(session, code=found.referred_by)
             if link is not None and link.campaign_id == campaign_id:
