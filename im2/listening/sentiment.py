@@ -287,8 +287,9 @@ _SEPARATOR: Final = ord("\n")
 
 
 def _gram_keys(grams: Sequence[str]) -> npt.NDArray[np.uint64]:
-    """Character 1-3 grams as integers: c1 | c2 << 21 | c3 << 42. Exact (no collisions), and
-    n-grams of different lengths never meet because no normalised character is U+0000."""
+    """Character 1-3 grams as integers: c1 | c2 << 21 | c3 << 42, exact. Grams of different
+    lengths could only meet through a trailing U+0000 ("ab\\0" is "ab"), and then the shorter
+    gram is in the same text anyway, so a text's set of distinct features is unchanged."""
     points = np.array(grams, dtype="<U3").view(np.uint32).reshape(len(grams), 3)
     points = points.astype(np.uint64)
     keys: npt.NDArray[np.uint64] = points[:, 0] | points[:, 1] << np.uint64(_GRAM_BITS)
