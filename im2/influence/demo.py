@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from im2.campaigns import service as campaigns
 from im2.influence import service
 from im2.participation import service as participation
 from im2.participation.schemas import Visitor
@@ -24,6 +25,8 @@ FANS = 240
 def load_influence_demo(session: Session, *, actor: Actor, campaign_id: int, now: datetime) -> None:
     """About 120 participants who brought each other in, and a follow list over them."""
     rng = random.Random(20260322)
+    status = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id).status
+    clickable = status not in ("draft", "archived")  # links of those campaigns lead nowhere
     start = now - timedelta(days=40)
     joined: list[int] = []
     codes: dict[int, str] = {}
@@ -36,17 +39,21 @@ def load_influence_demo(session: Session, *, actor: Actor, campaign_id: int, now
             parent = rng.choices(range(len(joined)), weights=weights)[0]
             referrer = codes[joined[parent]]
         when = start + timedelta(minutes=37 * i)
+        visitor = Visitor(
+            device_id=f"demo-influence-{i:04d}",
+            ip=f"10.7.{i // 200}.{i % 200 + 1}",
+            user_agent="Mozilla/5.0 (iPhone) MicroMessenger",
+            channel=rng.choice(("wechat", "wechat", "weibo", "xiaohongshu")),
+            referrer=referrer,
+        )
+        if referrer is not None and clickable:
+            # As in real life, a friend's link is opened before they join through it.
+            sharing.do_click(session, code=referrer, visitor=visitor, now=when)
         person = participation.do_join(
             session,
             workspace_id=actor.workspace_id,
             campaign_id=campaign_id,
-            visitor=Visitor(
-                device_id=f"demo-influence-{i:04d}",
-                ip=f"10.7.{i // 200}.{i % 200 + 1}",
-                user_agent="Mozilla/5.0 (iPhone) MicroMessenger",
-                channel=rng.choice(("wechat", "wechat", "weibo", "xiaohongshu")),
-                referrer=referrer,
-            ),
+            visitor=visitor,
             consented=True,
             now=when,
         )

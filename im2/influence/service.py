@@ -69,8 +69,9 @@ from im2.influence.schemas import (
 from im2.influence.simulate import SpreadEstimate, estimate_spread
 from im2.listening import service as listening
 from im2.listening.schemas import MentionFilter
+from im2.participation import service as participation
 from im2.sharing import service as sharing
-from im2.sharing.cascade import node_metrics
+from im2.sharing.cascade import CascadeError, node_metrics
 from im2.sharing.cascade_import import forest_from_edges
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
@@ -335,6 +336,38 @@ def _campaign_ids(session: Session, actor: Actor, campaign_id: int | None) -> li
     return ids[:MAX_CAMPAIGNS]
 
 
+def _share_tree(session: Session, actor: Actor, campaign_id: int) -> list[tuple[int, int | None]]:
+    """(participant, who brought them) for everyone who joined through the campaign.
+
+    ``share_stats`` also computes the campaign's K-factor, which refuses data where more
+    people joined through links than the links were clicked (imported or generated joins
+    without clicks); the tree itself is still sound, so it is then read from the joins and
+    the links directly.
+    """
+    try:
+        stats = sharing.share_stats(session, actor=actor, campaign_id=campaign_id)
+    except CascadeError:
+        joins = participation.list_joins(
+            session, workspace_id=actor.workspace_id, campaign_id=campaign_id
+        )
+        owners: dict[str, int | None] = {}
+        tree: list[tuple[int, int | None]] = []
+        for j in joins:
+            parent = None
+            if j.referred_by:
+                if j.referred_by not in owners:
+                    link = sharing.get_link_by_code(session, code=j.referred_by)
+                    owners[j.referred_by] = (
+                        link.participant_id
+                        if link is not None and link.campaign_id == campaign_id
+                        else None
+                    )
+                parent = owners[j.referred_by]
+            tree.append((j.participant_id, parent))
+        return tree
+    return [(e.participant_id, e.parent_id) for e in stats.edges]
+
+
 def build_network(
     session: Session, *, actor: Actor, campaign_id: int | None, options: GraphOptions
 ) -> InfluenceNetwork:
@@ -347,17 +380,15 @@ def build_network(
     # 1. Share trees: inviter -> invitee, and everyone's observed spread.
     campaign_ids = _campaign_ids(session, actor, campaign_id)
     for cid in campaign_ids:
-        stats = sharing.share_stats(session, actor=actor, campaign_id=cid)
-        if not stats.edges:
+        edges = _share_tree(session, actor, cid)
+        if not edges:
             continue
-        for e in stats.edges:
-            child = _participant(builder, e.participant_id)
-            if e.parent_id is not None:
-                builder.edge(_participant(builder, e.parent_id), child, "share")
-        if stats.referred:
-            build = forest_from_edges(
-                [e.parent_id for e in stats.edges], [e.participant_id for e in stats.edges]
-            )
+        for child_id, parent_id in edges:
+            child = _participant(builder, child_id)
+            if parent_id is not None:
+                builder.edge(_participant(builder, parent_id), child, "share")
+        if any(parent_id is not None for _c, parent_id in edges):
+            build = forest_from_edges([p for _c, p in edges], [c for c, _p in edges])
             spread = node_metrics(build.forest).descendants
             for pid, d in zip(build.ids, spread.tolist(), strict=True):
                 if d:

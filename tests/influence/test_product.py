@@ -605,3 +605,37 @@ def test_linear_threshold_and_workspace_scope(
     # z has two influencers weighing 0.9 each: LT needs incoming weights summing to <= 1.
     assert too_big.status_code == 422
     assert "linear threshold" in too_big.json()["error"]["message"]
+
+
+def test_joins_without_clicks_still_give_the_share_tree(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    """Generated or imported joins can outnumber link clicks; the tree is still read."""
+    from im2.campaigns import service as campaigns
+    from im2.campaigns.schemas import CampaignStatus
+
+    cid = _campaign(client, brand)
+    actor = _owner(db, brand)
+    with db.transaction() as session:
+        campaigns.do_transition_campaign(
+            session, actor=actor, campaign_id=cid, to=CampaignStatus.SCHEDULED, now=clock.now()
+        )
+    clock.advance(timedelta(days=9))
+    with db.transaction() as session:
+        campaigns.do_advance_campaigns(session, now=clock.now())
+    tree = Tree(db, brand, cid, clock)
+    tree.join("a")
+    code = tree.share("a")
+    with db.transaction() as session:
+        visitor = Visitor(device_id="dev-b", ip=None, user_agent=None, referrer=code)
+        sharing.do_click(session, code=code, visitor=visitor, now=clock.now())
+    tree.join("b", via="a")
+    tree.join("c", via="a")  # joined through the link without a recorded click
+    with db.session() as session:
+        network = service.build_network(
+            session, actor=actor, campaign_id=cid, options=GraphOptions()
+        )
+    a = f"p:{tree.ids['a']}"
+    assert set(_edges(network)) == {(a, f"p:{tree.ids['b']}"), (a, f"p:{tree.ids['c']}")}
+    spread = dict(zip(network.keys, network.descendants.tolist(), strict=True))
+    assert spread[a] == 2
