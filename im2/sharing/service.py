@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,9 +168,14 @@ def record_clicks(session: Session, clicks: Sequence[Click]) -> list[ClickTarget
             continue
         counts[target.link_id] += 1
         _click_event(session, target=target, visitor=click.visitor, now=click.now)
-    for link_id, n in counts.items():
+    if counts:
+        # One executemany on the table (not one ORM statement per link, each with autoflush).
+        table = Base.metadata.tables[ShareLink.__tablename__]
         session.execute(
-            update(ShareLink).where(ShareLink.id == link_id).values(clicks=ShareLink.clicks + n)
+            table.update()
+            .where(table.c.id == bindparam("link_id"))
+            .values(clicks=table.c.clicks + bindparam("added")),
+            [{"link_id": link_id, "added": n} for link_id, n in counts.items()],
         )
     return outcomes
 
