@@ -824,3 +824,39 @@ def test_the_demo_has_a_referral_with_real_invites(
     assert "林小满" in detail  # the top inviter, by name in the console
     public = client.get(f"/c/invite-3-friends/referral/{found[0]}").text
     assert "林*满" in public  # and masked for the public
+
+
+def test_the_participant_json_api(world: World) -> None:
+    world.add_referral(
+        inviter_reward=points(50),
+        invitee_reward=points(5),
+        milestones=[{"friends": 2, "reward": {"kind": "prize", "prize_id": world.prize_id}}],
+    )
+    api = f"/api/v1/public/campaigns/{world.campaign['slug']}/referrals/{world.activity_id}"
+    me = TestClient(world.client.app, headers={"User-Agent": PHONE_UA})
+    before = me.get(api).json()
+    assert (before["joined"], before["share_code"]) == (False, None)
+    refused = me.post(api + "/link", json={})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "consent"
+    mine = me.post(api + "/link", json={"consent": True})
+    assert mine.status_code == 200, mine.text
+    code = mine.json()["share_code"]
+    assert mine.json()["share_url"].endswith(f"/s/{code}")
+    assert me.post(api + "/link", json={}).json()["share_code"] == code  # one link per person
+
+    friend = TestClient(world.client.app, headers={"User-Agent": "Mozilla/5.0 (Android 14)"})
+    friend.get(f"/s/{code}?ch=weibo", follow_redirects=False)
+    seen = friend.get(api).json()
+    assert seen["invited_by"].startswith("Friend #")
+    assert seen["invitee_reward"] == "5 points"
+    friend.post(api + "/link", json={"consent": True}).raise_for_status()
+    world.run()
+    after = me.get(api).json()
+    assert (after["qualified"], after["pending"], after["rank"]) == (1, 0, 1)
+    assert after["milestones"] == [
+        {"friends": 2, "reward": "Prize: 樱花保温杯", "reached": False, "missing": 1}
+    ]
+    assert [f["status"] for f in after["friends"]] == ["qualified"]
+    assert after["friends"][0]["name"].startswith("Friend #")
+    assert after["leaderboard"][0]["qualified"] == 1

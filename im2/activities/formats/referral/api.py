@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from im2.activities import service as activities
 from im2.activities.formats.referral import reads, service
 from im2.activities.formats.referral.schemas import (
+    FriendRead,
     InviteStatus,
     LeaderRow,
+    LinkIn,
+    MilestoneProgress,
+    MyReferral,
     ReferralCreate,
     ReferralStats,
     ReferralUpdate,
 )
 from im2.activities.schemas import ActivityKind, ActivityRead
-from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.sharing import service as sharing
+from im2.web.deps import (
+    REFERRER_COOKIE,
+    ApiActor,
+    DbDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+    VisitorDep,
+)
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
+PUBLIC = "/public/campaigns/{slug}/referrals/{activity_id}"
 
 
 @router.post(
@@ -74,3 +88,101 @@ def leaderboard(activity_id: int, actor: ApiActor, db: DbDep, limit: int = 50) -
             session, actor=actor, activity_id=activity_id, kind=ActivityKind.REFERRAL
         )
         return reads.leaderboard(session, activity=row, limit=max(1, min(limit, 500)), masked=False)
+
+
+def _mine(
+    request: Request, *, db: DbDep, slug: str, activity_id: int, device_id: str
+) -> MyReferral:
+    with db.session() as session:
+        view = reads.view_referral(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=device_id,
+            referrer=request.cookies.get(REFERRER_COOKIE),
+        )
+    base = request.app.state.settings.base_url
+    code = view.link.code if view.link else None
+    return MyReferral(
+        activity_id=view.activity.id,
+        title=view.activity.title,
+        qualify_on=view.qualify_on,
+        closed_reason=view.closed_reason,
+        joined=view.participant_id is not None,
+        share_code=code,
+        share_url=f"{base}/s/{code}" if code else None,
+        qr_svg=f"{base}/s/{code}/qr.svg" if code else None,
+        qualified=view.qualified,
+        pending=view.pending,
+        held=view.held,
+        rank=view.my_rank,
+        inviter_reward=view.inviter_reward,
+        invitee_reward=view.invitee_reward,
+        level2_reward=view.level2_reward,
+        invited_by=view.invited_by,
+        milestones=[
+            MilestoneProgress(
+                friends=m.friends, reward=m.reward, reached=m.reached, missing=m.missing
+            )
+            for m in view.milestones
+        ],
+        friends=[
+            FriendRead(name=f.name, status=f.status, joined_at=f.joined_at) for f in view.friends
+        ],
+        leaderboard=view.leaderboard,
+    )
+
+
+@router.get(
+    PUBLIC,
+    response_model=MyReferral,
+    tags=["participants"],
+    summary="The referral as this device sees it: link, progress, friends (masked), leaderboard",
+)
+def my_referral(
+    request: Request, slug: str, activity_id: int, visitor: VisitorDep, db: DbDep
+) -> MyReferral:
+    return _mine(request, db=db, slug=slug, activity_id=activity_id, device_id=visitor.device_id)
+
+
+@router.post(
+    PUBLIC + "/link",
+    response_model=MyReferral,
+    tags=["participants"],
+    summary="Join (with consent, the first time) and get this device's invite link",
+)
+def get_my_link(
+    request: Request,
+    slug: str,
+    activity_id: int,
+    body: LinkIn,
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> MyReferral:
+    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    with db.transaction() as session:
+        public, _row = activities.public_activity(
+            session, slug=slug, activity_id=activity_id, kind=ActivityKind.REFERRAL
+        )
+        activities.require_open(public)
+        acting = activities.join_and_assess(
+            session,
+            public=public,
+            visitor=visitor,
+            consented=body.consent,
+            seconds_on_page=None,
+            risk_threshold=settings.risk_hold_threshold,
+            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
+            now=now,
+        )
+        sharing.do_get_link(
+            session,
+            workspace_id=public.workspace_id,
+            campaign_id=public.campaign.id,
+            participant_id=acting.participant.id,
+            now=now,
+        )
+    return _mine(request, db=db, slug=slug, activity_id=activity_id, device_id=visitor.device_id)

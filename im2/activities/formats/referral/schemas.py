@@ -237,3 +237,46 @@ class ReferralStats(BaseModel):
     milestones_reached: int
     leaderboard: list[LeaderRow]
     rows: list[InviteRow]
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent: bool = False
+
+
+class MilestoneProgress(BaseModel):
+    friends: int
+    reward: str
+    reached: bool
+    missing: int
+
+
+class FriendRead(BaseModel):
+    name: str  # masked
+    status: InviteStatus
+    joined_at: datetime
+
+
+class MyReferral(BaseModel):
+    """The referral as this device sees it: its link, progress and friends (masked)."""
+
+    activity_id: int
+    title: str
+    qualify_on: QualifyOn
+    closed_reason: str | None
+    joined: bool
+    share_code: str | None
+    share_url: str | None
+    qr_svg: str | None
+    qualified: int
+    pending: int
+    held: int
+    rank: int | None
+    inviter_reward: str | None
+    invitee_reward: str | None
+    level2_reward: str | None
+    invited_by: str | None
+    milestones: list[MilestoneProgress]
+    friends: list[FriendRead]
+    leaderboard: list[LeaderRow]
