@@ -42,14 +42,6 @@ LADDER_STEP_NAMES: Final = (N_("Public reply"), N_("Private message"), N_("E-mai
 
 LANGUAGE_LABELS: Final = {"zh": N_("Chinese"), "en": N_("English")}
 
-# The inbox statuses as the console names them. "In progress" (schemas.INBOX_STATUS_LABELS) is
-# also a survey's state elsewhere in the catalogue and is translated for that; an inbox item
-# in progress is being handled, so the console says so with a msgid of its own.
-INBOX_STATUS_NAMES: Final = {
-    **INBOX_STATUS_LABELS,
-    InboxStatus.IN_PROGRESS: N_("Being handled"),
-}
-
 
 def base_url(actor: Actor) -> str:
     return f"/console/w/{actor.workspace_slug}/listening"
@@ -67,7 +59,7 @@ def vocabulary() -> dict[str, Any]:
         "sensitivity_labels": SENSITIVITY_LABELS,
         "alert_kind_labels": ALERT_KIND_LABELS,
         "inbox_statuses": list(InboxStatus),
-        "inbox_status_labels": INBOX_STATUS_NAMES,
+        "inbox_status_labels": INBOX_STATUS_LABELS,
         "priorities": list(Priority),
         "priority_labels": PRIORITY_LABELS,
         "reason_labels": INBOX_REASON_LABELS,

@@ -382,7 +382,8 @@ class InboxStatus(StrEnum):
 
 INBOX_STATUS_LABELS: Final = {
     InboxStatus.NEW: N_("New"),
-    InboxStatus.IN_PROGRESS: N_("In progress"),
+    # Not "In progress": that msgid is a survey's state (填写中) in the shared catalogue.
+    InboxStatus.IN_PROGRESS: N_("Being handled"),
     InboxStatus.REPLIED: N_("Replied"),
     InboxStatus.ESCALATED: N_("Escalated"),
     InboxStatus.CLOSED: N_("Closed"),
