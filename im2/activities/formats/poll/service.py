@@ -9,12 +9,15 @@ are read without scanning ballots.
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Engine, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +35,7 @@ from im2.activities.formats.poll.schemas import (
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns.models import Campaign
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
 from im2.db import Base
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
@@ -549,18 +553,69 @@ class VoteBatch:
     results: dict[int, PollResults]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _OpenPoll:
     public: activities.PublicCampaign
-    row: Activity
+    activity_id: int
+    title: str
     options: frozenset[int]
     limit: int
     daily: bool
     per_day: int
     visible: bool
+    fingerprint: tuple[Any, ...]
+
+
+# Polls as the last batch saw them, per engine: reused only when the fingerprint read inside
+# the current transaction (statuses, edit times, options) still matches, so a poll closed or
+# edited a moment ago is judged as it is now.
+_POLLS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], _OpenPoll]] = (
+    weakref.WeakKeyDictionary()
+)
+_POLLS_LOCK = threading.Lock()
+
+
+def _fingerprint(session: Session, slug: str, activity_id: int) -> tuple[Any, ...] | None:
+    campaign, activity, option = (
+        cast_table(Campaign),
+        cast_table(Activity),
+        cast_table(PollOption),
+    )
+    of_poll = option.c.activity_id == activity.c.id
+    row = session.execute(
+        select(
+            # Everything the cached poll is made of: what a vote is judged by.
+            campaign.c.id,
+            campaign.c.workspace_id,
+            campaign.c.status,
+            campaign.c.timezone,
+            campaign.c.updated_at,
+            campaign.c.status_changed_at,
+            activity.c.kind,
+            activity.c.title,
+            activity.c.settings,
+            activity.c.updated_at,
+            select(func.count()).where(of_poll).scalar_subquery(),
+            select(func.min(option.c.id)).where(of_poll).scalar_subquery(),
+            select(func.max(option.c.id)).where(of_poll).scalar_subquery(),
+        )
+        .select_from(campaign.join(activity, activity.c.campaign_id == campaign.c.id))
+        .where(campaign.c.slug == slug, activity.c.id == activity_id)
+    ).first()
+    return (
+        None
+        if row is None
+        else tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in row)
+    )
 
 
 def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2Error:
+    engine = session.get_bind().engine
+    fingerprint = _fingerprint(session, slug, activity_id)
+    with _POLLS_LOCK:
+        known = _POLLS.setdefault(engine, {}).get((slug, activity_id))
+    if known is not None and fingerprint is not None and known.fingerprint == fingerprint:
+        return known
     try:
         public, row = activities.public_activity(
             session, slug=slug, activity_id=activity_id, kind=ActivityKind.POLL
@@ -570,14 +625,56 @@ def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2
         return exc
     settings = row.settings
     options = session.scalars(select(PollOption.id).where(PollOption.activity_id == row.id))
-    return _OpenPoll(
+    poll = _OpenPoll(
         public=public,
-        row=row,
+        activity_id=row.id,
+        title=row.title,
         options=frozenset(options),
         limit=int(settings.get("max_choices", 1)) if settings.get("multiple") else 1,
         daily=settings.get("vote_limit") == VoteLimit.DAILY.value,
         per_day=int(settings.get("votes_per_day", 1)),
         visible=results_visible(settings, campaign=public.campaign, voted=True),
+        fingerprint=fingerprint or (),
+    )
+    if fingerprint is not None:
+        with _POLLS_LOCK:
+            _POLLS.setdefault(engine, {})[(slug, activity_id)] = poll
+    return poll
+
+
+def _results_now(session: Session, *, activity_id: int, title: str) -> PollResults:
+    """`results` in two plain queries (the batch's own counter updates included)."""
+    option = cast_table(PollOption)
+    options = session.execute(
+        select(option.c.id, option.c.label, option.c.image_url, option.c.vote_count)
+        .where(option.c.activity_id == activity_id)
+        .order_by(option.c.position)
+    ).all()
+    counted = PollBallot.held.is_(False)
+    ballots, voters, held = session.execute(
+        select(
+            func.count().filter(counted),
+            func.count(func.distinct(PollBallot.participant_id)).filter(counted),
+            func.count().filter(PollBallot.held.is_(True)),
+        ).where(PollBallot.activity_id == activity_id)
+    ).one()
+    total = sum(o.vote_count for o in options)
+    return PollResults(
+        activity_id=activity_id,
+        title=title,
+        ballots=int(ballots or 0),
+        voters=int(voters or 0),
+        held=int(held or 0),
+        options=[
+            OptionResult(
+                id=o.id,
+                label=o.label,
+                image_url=o.image_url,
+                votes=o.vote_count,
+                share=(o.vote_count / total) if total else 0.0,
+            )
+            for o in options
+        ],
     )
 
 
@@ -709,7 +806,7 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
             days[i] = (
                 activities.local_day(poll.public.campaign, votes[i].now) if poll.daily else ONCE
             )
-            per_poll.setdefault(poll.row.id, []).append(i)
+            per_poll.setdefault(poll.activity_id, []).append(i)
     for activity_id, indexes in per_poll.items():
         participants = sorted({acting[i][0].id for i in indexes if acting[i]})  # type: ignore[index]
         rows = session.execute(
@@ -732,7 +829,7 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
             continue
         v, poll = votes[i], poll_of(i)
         participant, risk = acting[i]  # type: ignore[misc]
-        slot = (poll.row.id, participant.id, days[i])
+        slot = (poll.activity_id, participant.id, days[i])
         used, top = usage.get(slot, (0, 0))
         with use_locale(v.locale):
             if poll.daily and used >= poll.per_day:
@@ -749,7 +846,7 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
         usage[slot] = (used + 1, top + 1)
         ballots.append(
             {
-                "activity_id": poll.row.id,
+                "activity_id": poll.activity_id,
                 "participant_id": participant.id,
                 "day": days[i],
                 "seq": top + 1 if poll.daily else 1,
@@ -792,7 +889,7 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
                 occurred_at=v.now,
                 workspace_id=poll.public.workspace_id,
                 campaign_id=poll.public.campaign.id,
-                activity_id=poll.row.id,
+                activity_id=poll.activity_id,
                 actor_id=participant.id,
                 channel=v.visitor.channel,
                 referrer=v.visitor.referrer,
@@ -817,16 +914,18 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
     touched: dict[int, PollResults] = {}
     for i in casting:
         poll = poll_of(i)
-        if poll.row.id not in touched:
-            touched[poll.row.id] = results(session, activity=poll.row)
+        if poll.activity_id not in touched:
+            touched[poll.activity_id] = _results_now(
+                session, activity_id=poll.activity_id, title=poll.title
+            )
     for ballot_id, ballot, i in zip(ids, ballots, casting, strict=True):
         poll = poll_of(i)
         outcomes[i] = VoteReceipt(
             ballot_id=ballot_id,
-            activity_id=poll.row.id,
+            activity_id=poll.activity_id,
             options=sorted(set(votes[i].option_ids)),
             held_for_review=bool(ballot["held"]),
-            results=touched[poll.row.id] if poll.visible else None,
+            results=touched[poll.activity_id] if poll.visible else None,
         )
     return VoteBatch(outcomes=_settled(outcomes), results=touched)
 
