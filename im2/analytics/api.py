@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from im2.analytics import service
-from im2.analytics.schemas import MetricInfo, MetricsRead
+from im2.analytics.schemas import Comparison, MetricInfo, MetricsRead
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
@@ -84,6 +84,41 @@ def campaign_overview(
             until=until,
             channel=channel,
             activity_id=activity,
+            lake_path=settings.lake_path,
+            now=now,
+        )
+
+
+@router.get(
+    "/analytics/compare",
+    response_model=Comparison,
+    summary="Registry metrics of several campaigns side by side",
+)
+def compare_campaigns(
+    actor: ApiActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+    campaigns: Annotated[
+        list[str], Query(description="Campaign ids, repeated or comma-separated (2 to 8).")
+    ],
+    metrics: Annotated[
+        list[str] | None, Query(description="Metric keys (one number each); default: a set.")
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    channel: ChannelFilter = None,
+) -> Comparison:
+    ids = service.parse_campaign_ids(campaigns)
+    with db.session() as session:
+        return service.compare_campaigns(
+            session,
+            actor=actor,
+            campaign_ids=ids,
+            keys=metrics or None,
+            since=since,
+            until=until,
+            channel=channel,
             lake_path=settings.lake_path,
             now=now,
         )

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from sse_starlette import EventSourceResponse
 from starlette.responses import JSONResponse, Response
 
+from im2.activities.schemas import KIND_LABELS
+from im2.activities.service import get_activity, list_activities
 from im2.analytics import service
 from im2.analytics.exports import MEDIA_TYPES, ExportFormat, export_rows
+from im2.analytics.live import DashboardFeeds, newest_event_id
 from im2.analytics.metrics import AISAS_STAGES, METRICS
-from im2.analytics.schemas import MetricsRead
-from im2.campaigns.schemas import CHANNEL_LABELS, MEDIA_LABELS, Channel
-from im2.campaigns.service import get_campaign
-from im2.errors import InvalidInput
-from im2.i18n import _
-from im2.web.deps import ConsoleActor, DbDep, NowDep, SettingsDep
+from im2.analytics.schemas import Comparison, MetricsRead
+from im2.campaigns.schemas import CHANNEL_LABELS, MEDIA_LABELS, CampaignFilter, Channel
+from im2.campaigns.service import get_campaign, list_campaigns
+from im2.errors import InvalidInput, NotFound
+from im2.i18n import _, get_locale
+from im2.live.sse import stream
+from im2.web.deps import ConsoleActor, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.templating import render
+from im2.workspaces.schemas import Actor
 
-router = APIRouter(
-    prefix="/console/w/{workspace}/campaigns/{campaign_id}/analytics", include_in_schema=False
-)
+campaign_router = APIRouter(prefix="/console/w/{workspace}/campaigns/{campaign_id}/analytics")
+workspace_router = APIRouter(prefix="/console/w/{workspace}/analytics")
 
 # Cards on top of the dashboard, in order.
 CARDS = (
@@ -107,7 +115,7 @@ Text = Annotated[str | None, Query()]
 ActivityParam = Annotated[int | None, Query()]
 
 
-@router.get("")
+@campaign_router.get("")
 def dashboard(
     request: Request,
     campaign_id: int,
@@ -119,6 +127,7 @@ def dashboard(
     until: Text = None,
     channel: Text = None,
     activity: ActivityParam = None,
+    activity_title: str | None = None,
 ) -> Response:
     with db.session() as session:
         campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -142,7 +151,8 @@ def dashboard(
             "data": data.model_dump(mode="json") if data else None,
             "error": error,
             "filters": filters,
-            "query": str(request.url.query),
+            "query": urlencode({k: v for k, v in filters.items() if v not in (None, "")}),
+            "activity_title": activity_title,
             "cards": CARDS,
             "charts": CHARTS,
             "names": {key: _(METRICS[key].name) for key in METRICS},
@@ -156,7 +166,7 @@ def dashboard(
     )
 
 
-@router.get("/data")
+@campaign_router.get("/data")
 def live_data(
     campaign_id: int,
     actor: ConsoleActor,
@@ -183,7 +193,7 @@ def live_data(
     return JSONResponse(data.model_dump(mode="json"))
 
 
-@router.get("/export/{metric}.{fmt}")
+@campaign_router.get("/export/{metric}.{fmt}")
 def export(
     campaign_id: int,
     metric: str,
@@ -219,3 +229,235 @@ def export(
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# --- live ---------------------------------------------------------------------------------------
+
+
+@campaign_router.get("/stream")
+async def stream_overview(
+    request: Request,
+    campaign_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    since: Text = None,
+    until: Text = None,
+    channel: Text = None,
+    activity: ActivityParam = None,
+) -> EventSourceResponse:
+    """The dashboard's numbers as server-sent events: the current overview, then a new one
+    whenever the campaign has new events (checked once a second, see `live.py`)."""
+    filters = {"since": since, "until": until, "channel": channel, "activity": activity}
+    clock = request.app.state.clock
+
+    def compute() -> dict[str, Any]:
+        data = _overview(db, settings, actor, clock.now(), campaign_id, **filters)
+        return data.model_dump(mode="json")
+
+    locale = get_locale()
+    # The newest event before the first snapshot: anything later is picked up by the watcher.
+    last_id = await asyncio.to_thread(newest_event_id, db, campaign_id, 0)
+    first = await asyncio.to_thread(compute)
+    key = urlencode(sorted((k, str(v)) for k, v in filters.items() if v not in (None, "")))
+    live_channel = f"analytics:{campaign_id}:{locale}:{key}"
+    feeds: DashboardFeeds | None = getattr(request.app.state, "analytics_feeds", None)
+    if feeds is None:
+        feeds = request.app.state.analytics_feeds = DashboardFeeds(hub, db)
+    feeds.ensure(
+        live_channel, campaign_id=campaign_id, last_id=last_id, locale=locale, compute=compute
+    )
+    message = json.dumps(first, ensure_ascii=False, default=str)
+    return EventSourceResponse(stream(request, hub, live_channel, message, event="overview"))
+
+
+# --- activities -----------------------------------------------------------------------------
+
+ACTIVITY_METRICS = (
+    "viewers",
+    "participants",
+    "interactions",
+    "interaction_rate",
+    "conversions",
+    "ugc_count",
+)
+
+
+@campaign_router.get("/activities")
+def activities_page(
+    request: Request,
+    campaign_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """Every activity of the campaign with its own figures (the registry, activity filter)."""
+    with db.session() as session:
+        campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+        activities = list_activities(session, actor=actor, campaign_id=campaign.id)
+        rows = []
+        for activity in activities:
+            answer = service.get_metrics(
+                session,
+                actor=actor,
+                campaign_id=campaign.id,
+                keys=list(ACTIVITY_METRICS),
+                activity_id=activity.id,
+                lake_path=settings.lake_path,
+                now=now,
+            )
+            rows.append(
+                {"activity": activity, "values": {k: m.value for k, m in answer.metrics.items()}}
+            )
+    return render(
+        request,
+        "analytics/activities.html",
+        {
+            "campaign": campaign,
+            "rows": rows,
+            "keys": ACTIVITY_METRICS,
+            "names": {key: _(METRICS[key].name) for key in ACTIVITY_METRICS},
+            "units": {key: METRICS[key].unit.value for key in ACTIVITY_METRICS},
+            "kind_labels": KIND_LABELS,
+            "nav": "campaigns",
+        },
+    )
+
+
+@campaign_router.get("/activities/{activity_id}")
+def activity_dashboard(
+    request: Request,
+    campaign_id: int,
+    activity_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+    since: Text = None,
+    until: Text = None,
+    channel: Text = None,
+) -> Response:
+    """One activity's dashboard: the campaign dashboard with the activity filter fixed."""
+    with db.session() as session:
+        activity = get_activity(session, actor=actor, activity_id=activity_id)
+    if activity.campaign_id != campaign_id:
+        raise NotFound(_("There is no such activity in this campaign."))
+    return dashboard(
+        request,
+        campaign_id,
+        actor,
+        db,
+        settings,
+        now,
+        since=since,
+        until=until,
+        channel=channel,
+        activity=activity_id,
+        activity_title=activity.title,
+    )
+
+
+# --- cross-campaign comparison ------------------------------------------------------------------
+
+
+Campaigns = Annotated[list[str], Query(alias="campaign")]
+
+
+def _compare(
+    db: DbDep,
+    settings: SettingsDep,
+    actor: Actor,
+    now: datetime,
+    campaigns: list[str],
+    metrics: list[str],
+    since: str | None,
+    until: str | None,
+    channel: str | None,
+) -> Comparison:
+    with db.session() as session:
+        return service.compare_campaigns(
+            session,
+            actor=actor,
+            campaign_ids=service.parse_campaign_ids(campaigns),
+            keys=[m for m in metrics if m.strip()] or None,
+            since=_parse_time(since, "since"),
+            until=_parse_time(until, "until"),
+            channel=channel or None,
+            lake_path=settings.lake_path,
+            now=now,
+        )
+
+
+@workspace_router.get("/compare")
+def compare_page(
+    request: Request,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+    campaigns: Campaigns = [],  # noqa: B006 (FastAPI reads the default, never mutates it)
+    metric: Annotated[list[str], Query()] = [],  # noqa: B006
+    since: Text = None,
+    until: Text = None,
+    channel: Text = None,
+) -> Response:
+    with db.session() as session:
+        listed = list_campaigns(
+            session, actor=actor, filters=CampaignFilter(include_archived=True), limit=200
+        ).items
+    chosen = service.parse_campaign_ids(campaigns) if campaigns else []
+    comparison = None
+    error = None
+    if campaigns:
+        try:
+            comparison = _compare(
+                db, settings, actor, now, campaigns, metric, since, until, channel
+            )
+        except InvalidInput as exc:
+            error = exc.message
+    return render(
+        request,
+        "analytics/compare.html",
+        {
+            "campaigns": listed,
+            "chosen": chosen,
+            "comparison": comparison.model_dump(mode="json") if comparison else None,
+            "error": error,
+            "filters": {"since": since or "", "until": until or "", "channel": channel or ""},
+            "query": str(request.url.query),
+            "channels": list(Channel),
+            "channel_labels": CHANNEL_LABELS,
+            "formats": list(ExportFormat),
+            "nav": "campaigns",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@workspace_router.get("/compare/export.{fmt}")
+def compare_export(
+    fmt: ExportFormat,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+    campaigns: Campaigns = [],  # noqa: B006
+    metric: Annotated[list[str], Query()] = [],  # noqa: B006
+    since: Text = None,
+    until: Text = None,
+    channel: Text = None,
+) -> Response:
+    comparison = _compare(db, settings, actor, now, campaigns, metric, since, until, channel)
+    rows = service.comparison_rows(comparison)
+    return Response(
+        export_rows(rows, fmt, sheet="compare"),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="compare.{fmt.value}"'},
+    )
+
+
+router = APIRouter(include_in_schema=False)
+router.include_router(campaign_router)
+router.include_router(workspace_router)

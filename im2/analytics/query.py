@@ -87,9 +87,10 @@ class Query:
         return self.con.execute(sql, params or []).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...]:
-        row = self.con.execute(sql, params or []).fetchone()
-        assert row is not None  # aggregate queries always return one row
-        return row
+        # fetchall, not fetchone: a half-read result blocks registering tables on DuckDB 2.
+        rows = self.con.execute(sql, params or []).fetchall()
+        assert rows  # aggregate queries always return one row
+        return rows[0]
 
     def table(self, name: str, empty: pa.Schema) -> str:
         """Register the extra table `name` once (empty with `empty`'s columns when no loader

@@ -47,3 +47,21 @@ class MetricsRead(BaseModel):
     lake_mark: int
     tail_events: int
     metrics: dict[str, MetricResult]
+
+
+class ComparedMetric(BaseModel):
+    key: str
+    name: str
+    unit: str
+    values: list[float | None]  # one per campaign, in the order of `campaigns`
+
+
+class Comparison(BaseModel):
+    """Registry metrics of several campaigns side by side, under the same filters."""
+
+    campaigns: list[CampaignRef]
+    metrics: list[ComparedMetric]
+    since: datetime | None
+    until: datetime | None
+    channel: str | None
+    computed_at: datetime

@@ -18,7 +18,7 @@ from im2.activities.formats.ugc.schemas import EntryStatus
 from im2.activities.schemas import ActivityKind
 from im2.activities.service import list_activities
 from im2.analytics.lake import get_mark, read_events_after
-from im2.analytics.metrics import METRICS, UGC_ENTRIES, evaluate
+from im2.analytics.metrics import METRICS, UGC_ENTRIES, Unit, evaluate
 from im2.analytics.query import (
     CampaignFacts,
     ChannelPlan,
@@ -28,7 +28,14 @@ from im2.analytics.query import (
     open_query,
     sql_list,
 )
-from im2.analytics.schemas import CampaignRef, MetricInfo, MetricResult, MetricsRead
+from im2.analytics.schemas import (
+    CampaignRef,
+    ComparedMetric,
+    Comparison,
+    MetricInfo,
+    MetricResult,
+    MetricsRead,
+)
 from im2.campaigns.schemas import CampaignRead, Channel
 from im2.campaigns.service import get_campaign
 from im2.errors import InvalidInput
@@ -332,3 +339,113 @@ def get_overview(
         lake_path=lake_path,
         now=now,
     )
+
+
+# Registry metrics that are one number per campaign, in the order comparisons show them.
+COMPARE_METRICS = (
+    "participants",
+    "reach",
+    "interactions",
+    "interaction_rate",
+    "conversions",
+    "conversion_rate",
+    "revenue",
+    "roi",
+    "k_factor",
+    "retention_d7",
+    "ugc_count",
+    "ugc_quality",
+)
+MAX_COMPARED = 8
+
+
+def parse_campaign_ids(values: list[str]) -> list[int]:
+    """Campaign ids from repeated and/or comma-separated query values."""
+    ids = []
+    for part in values:
+        for raw in part.split(","):
+            piece = raw.strip()
+            if not piece:
+                continue
+            if not piece.isdigit():
+                raise InvalidInput(
+                    _("Campaign ids are numbers (got {value}).").format(value=piece),
+                    field="campaigns",
+                )
+            ids.append(int(piece))
+    return ids
+
+
+def compare_campaigns(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_ids: list[int],
+    keys: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    lake_path: Path,
+    now: datetime,
+) -> Comparison:
+    """The same registry metrics for several campaigns side by side (one `get_metrics` each).
+
+    Table metrics (funnels, cohorts, series) have no single number to set side by side and are
+    refused with the list of comparable ones."""
+    ids = list(dict.fromkeys(campaign_ids))
+    if len(ids) < 2:
+        raise InvalidInput(_("Pick at least two campaigns to compare."), field="campaigns")
+    if len(ids) > MAX_COMPARED:
+        raise InvalidInput(
+            _("At most {n} campaigns can be compared at once.").format(n=MAX_COMPARED),
+            field="campaigns",
+        )
+    wanted = check_metric_keys(keys) if keys else list(COMPARE_METRICS)
+    tables = [k for k in wanted if METRICS[k].unit == Unit.TABLE]
+    if tables:
+        raise InvalidInput(
+            _("{name} is a table, not a number; comparable metrics: {known}.").format(
+                name=", ".join(tables),
+                known=", ".join(k for k, m in METRICS.items() if m.unit != Unit.TABLE),
+            ),
+            field="metrics",
+        )
+    answers = [
+        get_metrics(
+            session,
+            actor=actor,
+            campaign_id=campaign_id,
+            keys=wanted,
+            since=since,
+            until=until,
+            channel=channel,
+            lake_path=lake_path,
+            now=now,
+        )
+        for campaign_id in ids
+    ]
+    return Comparison(
+        campaigns=[a.campaign for a in answers],
+        metrics=[
+            ComparedMetric(
+                key=key,
+                name=_(METRICS[key].name),
+                unit=METRICS[key].unit.value,
+                values=[a.metrics[key].value for a in answers],
+            )
+            for key in wanted
+        ],
+        since=answers[0].since,
+        until=answers[0].until,
+        channel=channel,
+        computed_at=now,
+    )
+
+
+def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """The comparison as a flat table (one row per metric, one column per campaign slug)."""
+    return [
+        {"metric": m.key, "name": m.name, "unit": m.unit}
+        | {c.slug: v for c, v in zip(comparison.campaigns, m.values, strict=True)}
+        for m in comparison.metrics
+    ]

@@ -1,0 +1,97 @@
+"""A marketer watches a campaign dashboard: a vote moves a KPI card without a reload (pushed
+over SSE), a chart's CSV downloads with the same number, and the campaign report's PDF holds
+the KPI table."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from im2.workspaces.schemas import Role
+from tests.browser.test_console_flow import _login
+from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.test_polls import POLL
+
+pytestmark = pytest.mark.browser
+
+
+def _live_poll(server: LiveServer, brand: Brand) -> tuple[int, str, int, list[int]]:
+    owner = brand.auth(Role.OWNER)
+    campaign = httpx.post(
+        f"{server.url}/api/v1/campaigns",
+        json=campaign_payload(
+            starts_at="2026-03-01T10:00",
+            kpi_targets=[{"metric": "participants", "target_value": 50}],
+        ),
+        headers=owner,
+    )
+    assert campaign.status_code == 201, campaign.text
+    created = campaign.json()
+    for status in ("scheduled", "live"):
+        httpx.post(
+            f"{server.url}/api/v1/campaigns/{created['id']}/transitions",
+            json={"status": status},
+            headers=owner,
+        ).raise_for_status()
+    poll = httpx.post(
+        f"{server.url}/api/v1/campaigns/{created['id']}/polls", json=POLL, headers=owner
+    ).json()
+    results = httpx.get(f"{server.url}/api/v1/polls/{poll['id']}/results", headers=owner).json()
+    return created["id"], created["slug"], poll["id"], [o["id"] for o in results["options"]]
+
+
+def test_dashboard_moves_live_and_exports(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path, tmp_path: Path
+) -> None:
+    campaign_id, slug, poll_id, options = _live_poll(live_server, brand)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+    )
+    page = context.new_page()
+    _login(page, live_server, brand.emails[Role.ANALYST])
+    page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}/analytics")
+    card = page.locator("[data-metric=participants] [data-value]")
+    page.wait_for_function("document.body.dataset.live === 'sse'")
+    assert card.inner_text() == "0"
+    page.evaluate("window.__notReloaded = true")
+
+    voter = httpx.Client(base_url=live_server.url)
+    voter.get(f"/c/{slug}")
+    vote = voter.post(
+        f"/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes",
+        json={"options": [options[0]], "consent": True},
+    )
+    assert vote.status_code == 201, vote.text
+    voter.close()
+
+    # Pushed by the server within a few seconds (it looks for new events once a second).
+    page.wait_for_function(
+        "document.querySelector('[data-metric=participants] [data-value]').textContent === '1'",
+        timeout=8000,
+    )
+    assert page.evaluate("window.__notReloaded === true")
+    page.screenshot(path=str(artifacts / "analytics-dashboard.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.click("a[href*='/analytics/export/timeseries.csv']")
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    assert sum(float(r["participants"]) for r in rows) == 1
+
+    # The campaign report (reports domain): its PDF carries the KPI table.
+    page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}/report")
+    with page.expect_download() as report:
+        page.click("#download-pdf")
+    pdf = tmp_path / report.value.suggested_filename
+    report.value.save_as(pdf)
+    text = "\n".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "KPI 完成情况" in text
+    assert "参与人数" in text
+    context.close()
