@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from im2.listening import dedup
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand
+from tests.conftest import Brand, LiveServer
 
 WEIBO = Path("/work/shared/data/weibo_senti_100k_subset/dev.csv")
 
@@ -89,3 +91,40 @@ def test_a_near_copy_in_a_later_batch_joins_the_earlier_group(
     assert by_post["4"]["duplicate_group"] == group
     assert by_post["2"]["duplicate_group"] is None
     assert by_post["5"]["duplicate_group"] is None
+
+
+def test_concurrent_batches_make_one_group_and_store_each_post_once(
+    live_server: LiveServer, brand: Brand
+) -> None:
+    """Eight API calls at once on the real server, each with its own near copy of one
+    complaint and the same shared repost: one group, each post stored once."""
+    headers = brand.auth(Role.EDITOR)
+    complaint = (
+        "西门子冰箱买回来第三天门就关不上了，冷藏室一直漏冷气，打了四次客服电话都说会安排师傅上门，"
+        "到现在一个星期了还没人来，东西全坏了，大家买之前一定要想清楚"
+    )
+    letters = "ABCDEFGH"
+
+    def send(i: int) -> int:
+        batch = [
+            mention(f"copy-{i}", complaint + letters[i]),
+            mention("shared", "RT @小李: " + complaint),
+        ]
+        with httpx.Client(timeout=60) as http:
+            response = http.post(
+                f"{live_server.url}/api/v1/mentions", json={"mentions": batch}, headers=headers
+            )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(send, range(8))) == [200] * 8
+
+    items = httpx.get(
+        f"{live_server.url}/api/v1/mentions?limit=200", headers=brand.auth(Role.VIEWER)
+    ).json()["items"]
+    assert sorted(m["post_id"] for m in items) == sorted(
+        ["shared", *(f"copy-{i}" for i in range(8))]
+    )
+    leaders = [m for m in items if m["duplicate_group"] is None]
+    assert len(leaders) == 1
+    assert {m["duplicate_group"] for m in items if m is not leaders[0]} == {leaders[0]["id"]}
