@@ -32,7 +32,7 @@ Strength = Annotated[float, Query(gt=0, le=1000)]
     status_code=201,
     summary="Import a follow or friend list (edge list `u v [p]` or CSV with a header)",
 )
-async def import_graph(
+def import_graph(
     actor: ApiActor,
     db: DbDep,
     now: NowDep,
@@ -42,7 +42,9 @@ async def import_graph(
 ) -> GraphImportRead:
     """``u v`` means u can influence v (v follows u); ``directed=false`` for friend lists.
     A file with bad lines is refused with the line numbers; nothing is stored."""
-    data = await file.read(service.MAX_IMPORT_BYTES + 1)
+    # A sync route runs in the thread pool: parsing and storing a large list never blocks
+    # the event loop.
+    data = file.file.read(service.MAX_IMPORT_BYTES + 1)
     with db.transaction() as session:
         return service.do_import_graph(
             session,

@@ -639,3 +639,23 @@ def test_joins_without_clicks_still_give_the_share_tree(
     assert set(_edges(network)) == {(a, f"p:{tree.ids['b']}"), (a, f"p:{tree.ids['c']}")}
     spread = dict(zip(network.keys, network.descendants.tolist(), strict=True))
     assert spread[a] == 2
+
+
+def test_oversized_imports_and_graphs_are_refused(
+    client: TestClient, brand: Brand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "MAX_IMPORT_BYTES", 64)
+    big = _import(client, brand, "big", "".join(f"u{i} v{i}\n" for i in range(40)))
+    assert big["status"] == 422
+    assert "larger than" in big["body"]["error"]["message"]
+    monkeypatch.setattr(service, "MAX_IMPORT_BYTES", 1 << 20)
+    monkeypatch.setattr(service, "MAX_IMPORT_EDGES", 5)
+    many = _import(client, brand, "many", "".join(f"u{i} v{i}\n" for i in range(6)))
+    assert many["status"] == 422
+    assert "at most 5" in many["body"]["error"]["message"]
+    monkeypatch.setattr(service, "MAX_IMPORT_EDGES", 100)
+    assert _import(client, brand, "ok", "".join(f"u{i} v{i}\n" for i in range(6)))["status"] == 201
+    monkeypatch.setattr(service, "MAX_EDGES", 4)
+    refused = client.get("/api/v1/influence/kols", headers=brand.auth(Role.VIEWER))
+    assert refused.status_code == 422
+    assert "command line" in refused.json()["error"]["message"]
