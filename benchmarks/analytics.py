@@ -235,6 +235,7 @@ def main() -> None:
                 campaign=FACTS,
                 filters=Filters(),
                 now=NOW,
+                materialize=True,  # as service.get_metrics does for many metrics at once
             )
             try:
                 for key in OVERVIEW_METRICS:

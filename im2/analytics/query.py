@@ -137,8 +137,14 @@ def open_query(
     campaign: CampaignFacts,
     filters: Filters,
     now: datetime,
+    materialize: bool = False,
 ) -> Query:
-    """Set up the views for one campaign. `tail` holds the campaign's events with id > mark."""
+    """Set up the views for one campaign. `tail` holds the campaign's events with id > mark.
+
+    With `materialize`, `ev_hist` is a temporary table filled by one scan of the lake (local
+    times computed once) instead of a view that every metric re-scans: the right choice when
+    many metrics are asked at once (the dashboard's overview), the wrong one for a single
+    metric, which reads only the columns it needs straight from Parquet."""
     con = duckdb.connect(config={"threads": DUCKDB_THREADS})
     con.execute("SET TimeZone = 'UTC'")
     con.register("tail_events", tail)
@@ -166,9 +172,10 @@ def open_query(
         where.append(f"activity_id = {int(filters.activity_id)}")
     tz = _quote(campaign.timezone)
     in_window = "true" if filters.since is None else f"occurred_at >= {_sql_time(filters.since)}"
+    relation = "TEMP TABLE" if materialize else "VIEW"
     con.execute(
         f"""
-        CREATE VIEW ev_hist AS
+        CREATE {relation} ev_hist AS
         SELECT *,
                timezone({tz}, occurred_at) AS local_ts,
                CAST(timezone({tz}, occurred_at) AS DATE) AS day,

@@ -65,6 +65,9 @@ OVERVIEW_METRICS = (
     "retention_cohorts",
     "cascade",
 )
+# From this many metrics in one request, the campaign's events are scanned once into a
+# temporary table that every metric reads (see `open_query`).
+MATERIALIZE_FROM = 4
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_SPAN = timedelta(days=3660)
@@ -182,7 +185,13 @@ def get_metrics(
         timezone=campaign.timezone,
     )
     query = _open(
-        session, actor=actor, campaign=campaign, filters=filters, lake_path=lake_path, now=now
+        session,
+        actor=actor,
+        campaign=campaign,
+        filters=filters,
+        lake_path=lake_path,
+        now=now,
+        materialize=len(wanted) >= MATERIALIZE_FROM,
     )
     mark, tail_rows = query.memo["_mark"], query.memo["_tail_rows"]
     try:
@@ -225,6 +234,7 @@ def _open(
     filters: Filters,
     lake_path: Path,
     now: datetime,
+    materialize: bool = False,
 ) -> Query:
     """The campaign's events (lake up to the mark, the database after it) as DuckDB views."""
     mark = get_mark(session)
@@ -242,7 +252,13 @@ def _open(
         ),
     )
     query = open_query(
-        lake_path=lake_path, mark=mark, tail=tail, campaign=facts, filters=filters, now=now
+        lake_path=lake_path,
+        mark=mark,
+        tail=tail,
+        campaign=facts,
+        filters=filters,
+        now=now,
+        materialize=materialize,
     )
     query.memo["_mark"] = mark
     query.memo["_tail_rows"] = tail.num_rows
