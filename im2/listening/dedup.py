@@ -76,7 +76,9 @@ def signatures(cores: Sequence[str]) -> np.ndarray:
         return np.zeros((0, NUM_PERM), dtype=np.uint64)
     cut = [c[:MAX_SHINGLED].ljust(SHINGLE, "\0") for c in cores]
     lengths = np.fromiter((len(c) for c in cut), dtype=np.int64, count=len(cut))
-    points = np.frombuffer("".join(cut).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    points = np.frombuffer(
+        "".join(cut).encode("utf-32-le", "surrogatepass"), dtype=np.uint32
+    ).astype(np.uint64)
     with np.errstate(over="ignore"):
         grams = points[:-2] * _MIX[0] ^ points[1:-1] * _MIX[1] ^ points[2:] * _MIX[2]
         ends = np.cumsum(lengths)

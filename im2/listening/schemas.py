@@ -67,6 +67,15 @@ class MentionIn(BaseModel):
     comments: Annotated[int, Field(ge=0)] = 0
     raw: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("post_id", "text", "url", "author", mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, value: object) -> object:
+        # JSON may carry "\\ud83d" without its pair (a tweet cut in the middle of an emoji);
+        # no database stores that, so it becomes U+FFFD like any undecodable byte.
+        if isinstance(value, str):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+
     @field_validator("posted_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:

@@ -348,7 +348,9 @@ def _char_gram_ids(
     """``zh_features`` + vocabulary lookup for a whole batch in numpy: the batch is normalised
     in one pass, its code points become 1-, 2- and 3-gram integers (n-grams that would span two
     texts are dropped), and the known ones are found in the hash table."""
-    points = np.frombuffer(zh_normalised_batch(texts).encode("utf-32-le"), dtype=np.uint32)
+    points = np.frombuffer(
+        zh_normalised_batch(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32
+    )
     points = points.astype(np.uint64)
     is_sep = points == _SEPARATOR
     row_of = np.cumsum(is_sep)  # separators get the next row's number, but are masked out

@@ -128,3 +128,22 @@ def test_concurrent_batches_make_one_group_and_store_each_post_once(
     leaders = [m for m in items if m["duplicate_group"] is None]
     assert len(leaders) == 1
     assert {m["duplicate_group"] for m in items if m is not leaders[0]} == {leaders[0]["id"]}
+
+
+def test_a_post_cut_in_the_middle_of_an_emoji_is_stored(client: TestClient, brand: Brand) -> None:
+    # A lone UTF-16 surrogate ("\ud83d" without its pair) is valid JSON but no database or
+    # encoder takes it: it becomes U+FFFD, the rest of the post is kept, and nothing fails.
+    body = (
+        '{"mentions": [{"platform": "twitter", "post_id": "cut", "author": "a\\ud83d",'
+        ' "text": "Love this fridge so much \\ud83d", "posted_at": "2026-03-02T01:30:00Z"}]}'
+    )
+    response = client.post(
+        "/api/v1/mentions",
+        content=body,
+        headers={**brand.auth(Role.EDITOR), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    stored = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"][0]
+    assert stored["text"] == "Love this fridge so much \ufffd"
+    assert stored["author"] == "a\ufffd"
+    assert stored["sentiment"] == "positive"

@@ -22,6 +22,7 @@ TRICKY = [
     "e\u0301 \u0301开头",  # combining marks at the edges
     "冰箱 \U0001f600 \U0010ffff 很好",
     "a\x00b 好",
+    "好\ud83d评",  # a lone surrogate (JSON allows it)
 ]
 
 
