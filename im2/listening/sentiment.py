@@ -63,7 +63,8 @@ _MENTION = re.compile(r"@[^\s:：,，@]{1,30}")
 _REPEAT = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RANGES: Final = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_CJK = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES) + "]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -91,6 +92,22 @@ def nfkc_batch(texts: Sequence[str]) -> list[str]:
     if any("\0" in t for t in texts):
         return [unicodedata.normalize("NFKC", t) for t in texts]
     return unicodedata.normalize("NFKC", "\0".join(texts)).split("\0")
+
+
+def detect_languages(texts: Sequence[str]) -> list[Language]:
+    """`detect_language` for a batch: CJK characters are counted for all texts at once in
+    numpy; Latin words are counted (by regex) only where there is a CJK character to compare."""
+    n = len(texts)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cjk = np.zeros(len(points), dtype=bool)
+    for low, high in _CJK_RANGES:
+        cjk |= (points >= low) & (points <= high)
+    counts = np.bincount(np.repeat(np.arange(n), lengths)[cjk], minlength=n).tolist()
+    return [
+        Language.EN if count == 0 or count < len(_LATIN_WORD.findall(text)) else Language.ZH
+        for text, count in zip(texts, counts, strict=True)
+    ]
 
 
 def _normalise(text: str) -> str:
@@ -384,7 +401,7 @@ class SentimentModel:
         self, texts: Sequence[str], *, language: Language | None = None
     ) -> list[SentimentResult]:
         """Score texts; `language` forces one model, otherwise each text's script decides."""
-        langs = [language or detect_language(t) for t in texts]
+        langs = [language] * len(texts) if language else detect_languages(texts)
         results: list[SentimentResult | None] = [None] * len(texts)
         for lang, model in self.languages.items():
             idx = [i for i, lg in enumerate(langs) if lg is lang]

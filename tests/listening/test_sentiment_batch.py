@@ -51,3 +51,8 @@ def test_nfkc_batch_equals_nfkc_per_text() -> None:
 
     texts = _texts()
     assert sentiment.nfkc_batch(texts) == [unicodedata.normalize("NFKC", t) for t in texts]
+
+
+def test_batch_language_detection_equals_per_text() -> None:
+    texts = [*_texts(), "hello 好", "好 hello world", "ｱｲｳ", "豈 more latin words here"]
+    assert sentiment.detect_languages(texts) == [sentiment.detect_language(t) for t in texts]
