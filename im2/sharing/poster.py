@@ -207,7 +207,9 @@ def render_poster(
 ) -> bytes:
     """The poster as PNG bytes (WIDTH × HEIGHT)."""
     with use_locale(locale):
-        invite = _("{name} invites you to take part").format(name=drawable(nickname).strip())
+        # A nickname of emoji only has nothing the font can draw: say "a friend" instead.
+        name = drawable(nickname).strip() or _("A friend")
+        invite = _("{name} invites you to take part").format(name=name)
         scan = _("Scan the QR code to take part")
     width = WIDTH - 2 * MARGIN
     invite_font = _font(INVITE_SIZE, bold=False)

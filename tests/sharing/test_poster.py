@@ -98,6 +98,14 @@ def test_chinese_text_is_covered_by_the_bundled_font_and_missing_glyphs_are_left
 
     assert white(with_title) > 20_000
     assert white(without) < white(with_title) / 10
+    # A nickname the font cannot draw at all is not left blank: the invite names "a friend".
+    from_emoji = decode(
+        poster.render_poster(title=title, subtitle=None, nickname="🎉🎉", url=URL, locale="zh_CN")
+    )
+    from_friend = decode(
+        poster.render_poster(title=title, subtitle=None, nickname="好友", url=URL, locale="zh_CN")
+    )
+    assert from_emoji.tobytes() == from_friend.tobytes()
 
 
 def test_wrapping_breaks_chinese_between_characters_and_latin_between_words() -> None:
