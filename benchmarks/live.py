@@ -41,37 +41,51 @@ async def measure(
     base: str, slug: str, poll_id: int, option: int, subscribers: int, votes: int
 ) -> list[float]:
     signer = URLSafeSerializer(SECRET, salt="im2-device")
-    stream_url = f"{base}/live/c/{slug}/poll/{poll_id}"
+    host, port = base.removeprefix("http://").split(":")
+    stream_path = f"/live/c/{slug}/poll/{poll_id}"
     vote_url = f"{base}/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes"
     # arrival[k] holds, per subscriber, when it first saw a snapshot with k voters.
     arrivals: list[dict[int, float]] = [{} for _ in range(subscribers)]
     ready = asyncio.Event()
     connected = 0
-    limits = httpx.Limits(
-        max_connections=subscribers + 10, max_keepalive_connections=subscribers + 10
-    )
 
-    async with httpx.AsyncClient(timeout=httpx.Timeout(300.0), limits=limits) as client:
+    async def subscribe(i: int) -> None:
+        # A bare HTTP/1.1 client on asyncio streams: 500 httpx streams in one process cost
+        # more than the server's fan-out and would be measured instead of it. SSE events
+        # arrive one per chunk, so reading lines and keeping the "data:" ones is enough.
+        nonlocal connected
+        reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 20)
+        cookie = signer.dumps(uuid.uuid4().hex)
+        writer.write(
+            f"GET {stream_path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+            f"Cookie: im2_device={cookie}\r\n\r\n".encode()
+        )
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"stream refused: {status!r}")
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    raise RuntimeError("the stream ended early")
+                if not line.startswith(b"data:"):
+                    continue
+                seen_at = time.perf_counter()
+                voters = int(json.loads(line[5:])["voters"])
+                if voters not in arrivals[i]:
+                    arrivals[i][voters] = seen_at
+                if voters == 0 and len(arrivals[i]) == 1:
+                    connected += 1
+                    if connected == subscribers:
+                        ready.set()
+                if voters >= votes:
+                    return
+        finally:
+            writer.close()
 
-        async def subscribe(i: int) -> None:
-            nonlocal connected
-            cookies = {"im2_device": signer.dumps(uuid.uuid4().hex)}
-            async with client.stream("GET", stream_url, cookies=cookies) as response:
-                async for line in response.aiter_lines():
-                    if line.startswith("data:"):
-                        voters = int(json.loads(line[5:])["voters"])
-                        if voters not in arrivals[i]:
-                            arrivals[i][voters] = time.perf_counter()
-                        if voters == 0 and len(arrivals[i]) == 1:
-                            connected += 1
-                            if connected == subscribers:
-                                ready.set()
-                        if voters >= votes:
-                            return
-
+    async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as client:
         tasks = [asyncio.create_task(subscribe(i)) for i in range(subscribers)]
         await asyncio.wait_for(ready.wait(), timeout=120)
-        delays: list[float] = []
         responses: dict[int, float] = {}
         for k in range(1, votes + 1):
             cookies = {"im2_device": signer.dumps(uuid.uuid4().hex)}
@@ -82,6 +96,7 @@ async def measure(
             responses[k] = time.perf_counter()
             await asyncio.sleep(0.3)  # one vote at a time: each is measured on its own
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+    delays: list[float] = []
     for per_subscriber in arrivals:
         for k, sent in responses.items():
             seen = min(t for voters, t in per_subscriber.items() if voters >= k)

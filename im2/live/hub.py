@@ -26,10 +26,13 @@ class Subscription:
         self._event.set()
 
     async def next(self, timeout: float) -> str | None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return None
+        if not self._event.is_set():
+            try:
+                # asyncio.timeout, not wait_for: no extra task per subscriber and message.
+                async with asyncio.timeout(timeout):
+                    await self._event.wait()
+            except TimeoutError:
+                return None
         self._event.clear()
         message, self._pending = self._pending, None
         return message

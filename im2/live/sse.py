@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import lru_cache
 
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
@@ -10,17 +11,22 @@ from starlette.requests import Request
 from im2.live.hub import Hub
 
 HEARTBEAT_SECONDS = 15.0
+KEEP_ALIVE = ServerSentEvent(comment="keep-alive").encode()
+
+
+@lru_cache(maxsize=256)
+def encoded(message: str, event: str) -> bytes:
+    """One snapshot as SSE bytes. The hub hands the same string to every subscriber of a
+    channel (serialized once per update), so this encodes it once per update, not once per
+    subscriber (a string keeps its hash, so the lookup does not rehash it)."""
+    return ServerSentEvent(data=message, event=event).encode()
 
 
 async def stream(
     request: Request, hub: Hub, channel: str, first: str, *, event: str
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     """The current state first, then each newer snapshot; a comment now and then keeps
-    proxies from closing an idle stream."""
+    proxies from closing an idle stream. (A client that goes away is noticed by
+    sse-starlette, which cancels this generator.)"""
     async for message in hub.subscribe(channel, first=first, heartbeat=HEARTBEAT_SECONDS):
-        if await request.is_disconnected():
-            return
-        if message is None:
-            yield ServerSentEvent(comment="keep-alive")
-        else:
-            yield ServerSentEvent(data=message, event=event)
+        yield KEEP_ALIVE if message is None else encoded(message, event)

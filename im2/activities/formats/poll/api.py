@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.live import submit_vote
@@ -66,10 +66,11 @@ def results(activity_id: int, actor: ApiActor, db: DbDep) -> PollResults:
     tags=["participants"],
     summary="Vote as the participant whose device cookie comes with the request",
 )
-async def vote(slug: str, activity_id: int, body: VoteIn, request: Request) -> VoteReceipt:
+async def vote(slug: str, activity_id: int, body: VoteIn, request: Request) -> Response:
     """The hot path: everything cheap happens on the event loop (no thread hand-over per
     dependency), the writes go to the database's group commit, and the answer is sent once
-    the batch holding this vote has committed."""
+    the batch holding this vote has committed. The receipt is serialized once, here (the
+    response model above documents it)."""
     state = request.app.state
     settings: Settings = state.settings
     visitor = get_visitor(request, settings)
@@ -90,4 +91,5 @@ async def vote(slug: str, activity_id: int, body: VoteIn, request: Request) -> V
             locale=get_locale(),
         ),
     )
-    return await asyncio.wrap_future(future)
+    receipt = await asyncio.wrap_future(future)
+    return Response(receipt.model_dump_json(), status_code=201, media_type="application/json")
