@@ -34,10 +34,16 @@ class UgcEntry(Base):
     # Counted public votes; updated in the vote's own transaction.
     vote_count: Mapped[int] = mapped_column(default=0)
     winner_rank: Mapped[int | None]
+    # The participant's n-th entry to this contest (1 … entries_per_participant): unique, so that
+    # two submissions at once can never both take the last free place.
+    slot: Mapped[int]
     created_at: Mapped[datetime]
     moderated_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_ugc_entries_activity_status", "activity_id", "status"),)
+    __table_args__ = (
+        Index("ix_ugc_entries_activity_status", "activity_id", "status"),
+        UniqueConstraint("activity_id", "participant_id", "slot"),
+    )
 
 
 class UgcVote(Base):

@@ -326,11 +326,11 @@ def do_submit(
         )
         or 0
     )
+    full = Conflict(
+        _("You have already sent {n} entries to this contest.").format(n=limit), field="caption"
+    )
     if already >= limit:
-        raise Conflict(
-            _("You have already sent {n} entries to this contest.").format(n=limit),
-            field="caption",
-        )
+        raise full
     if negative is None:
         negative = sounds_negative(caption)
     flags = auto_flags(
@@ -354,10 +354,15 @@ def do_submit(
         status=(EntryStatus.APPROVED if approved else EntryStatus.PENDING).value,
         flags=";".join(flags)[:500] or None,
         risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
+        slot=already + 1,
         created_at=now,
     )
-    session.add(entry)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent submission took this place first
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        raise full from None
     record_event(
         session,
         kind=EventKind.UGC_SUBMITTED,

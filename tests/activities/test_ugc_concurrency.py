@@ -1,0 +1,55 @@
+"""One phone sending many entries to a contest at once, through a real server on loopback: the
+per-participant limit holds in the database (a unique place number per entry), not only in a
+count that two requests could both pass."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from im2.workspaces.schemas import Role
+from tests.conftest import Brand, LiveServer, campaign_payload
+
+
+def test_simultaneous_entries_from_one_phone_stop_at_the_limit(
+    live_server: LiveServer, brand: Brand
+) -> None:
+    owner = brand.auth(Role.OWNER)
+    base = live_server.url
+    campaign = httpx.post(
+        f"{base}/api/v1/campaigns",
+        json=campaign_payload(slug="photo-rush", starts_at="2026-03-01T10:00"),
+        headers=owner,
+    ).json()
+    for status in ("scheduled", "live"):
+        httpx.post(
+            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
+            json={"status": status},
+            headers=owner,
+        ).raise_for_status()
+    contest = httpx.post(
+        f"{base}/api/v1/campaigns/{campaign['id']}/ugcs",
+        json={"title": "咖啡随手拍", "entries_per_participant": 3, "auto_approve": True},
+        headers=owner,
+    )
+    assert contest.status_code == 201, contest.text
+    url = f"{base}/api/v1/public/campaigns/photo-rush/ugcs/{contest.json()['id']}/entries"
+
+    with httpx.Client(timeout=60) as phone:
+        phone.get(f"{base}/c/photo-rush").raise_for_status()
+        cookies = dict(phone.cookies)
+
+    def send(index: int) -> int:
+        with httpx.Client(timeout=60, cookies=cookies) as same_phone:
+            data = {"caption": f"第 {index} 张：窗边的手冲", "consent": "true"}
+            return same_phone.post(url, data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(send, range(8)))
+
+    assert sorted(codes) == [201] * 3 + [409] * 5, codes
+    entries = httpx.get(f"{base}/api/v1/ugcs/{contest.json()['id']}/entries", headers=owner).json()
+    assert sorted(e["caption"].split("：")[0] for e in entries) == sorted(
+        f"第 {i} 张" for i, code in enumerate(codes) if code == 201
+    )
