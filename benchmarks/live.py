@@ -39,7 +39,8 @@ def percentile(values: list[float], q: float) -> float:
 
 async def measure(
     base: str, slug: str, poll_id: int, option: int, subscribers: int, votes: int
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
+    """Per vote and subscriber: (delay after the vote's response, delay after its request)."""
     signer = URLSafeSerializer(SECRET, salt="im2-device")
     host, port = base.removeprefix("http://").split(":")
     stream_path = f"/live/c/{slug}/poll/{poll_id}"
@@ -83,12 +84,14 @@ async def measure(
         finally:
             writer.close()
 
+    requests: dict[int, float] = {}
     async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as client:
         tasks = [asyncio.create_task(subscribe(i)) for i in range(subscribers)]
         await asyncio.wait_for(ready.wait(), timeout=120)
         responses: dict[int, float] = {}
         for k in range(1, votes + 1):
             cookies = {"im2_device": signer.dumps(uuid.uuid4().hex)}
+            requests[k] = time.perf_counter()
             reply = await client.post(
                 vote_url, json={"options": [option], "consent": True}, cookies=cookies
             )
@@ -97,14 +100,16 @@ async def measure(
             await asyncio.sleep(0.3)  # one vote at a time: each is measured on its own
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
     delays: list[float] = []
+    from_request: list[float] = []
     for per_subscriber in arrivals:
-        for k, sent in responses.items():
+        for k, answered in responses.items():
             seen = min(t for voters, t in per_subscriber.items() if voters >= k)
-            delays.append(max(0.0, seen - sent) * 1000)
-    return delays
+            delays.append(max(0.0, seen - answered) * 1000)
+            from_request.append((seen - requests[k]) * 1000)
+    return delays, from_request
 
 
-def run(subscribers: int, votes: int) -> list[float]:
+def run(subscribers: int, votes: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'live.db'}"
         slug, poll_id, options = prepare(url)
@@ -150,20 +155,32 @@ def main() -> None:
     subscribers = args.subscribers or (200 if args.quick else 500)
     votes = args.votes or (10 if args.quick else 30)
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    baseline = run(1, votes)
-    delays = run(subscribers, votes)
+    baseline, baseline_from_request = run(1, votes)
+    delays, from_request = run(subscribers, votes)
     figures = {
         "subscribers": subscribers,
         "votes": votes,
+        # After the vote's response (0 when the update arrived first: it is published as
+        # soon as the vote's batch commits, before the voter's answer is sent).
         "p50_ms": round(statistics.median(delays), 1),
         "p95_ms": round(percentile(delays, 0.95), 1),
         "max_ms": round(max(delays), 1),
+        # After the vote's request was sent: the write, the commit and the fan-out.
+        "from_request_p50_ms": round(statistics.median(from_request), 1),
+        "from_request_p95_ms": round(percentile(from_request, 0.95), 1),
+        "from_request_max_ms": round(max(from_request), 1),
         "one_subscriber_p50_ms": round(statistics.median(baseline), 1),
         "one_subscriber_p95_ms": round(percentile(baseline, 0.95), 1),
+        "one_subscriber_from_request_p95_ms": round(percentile(baseline_from_request, 0.95), 1),
     }
     print(figures, flush=True)
     p95 = figures["p95_ms"]
-    targets = {"p95_ms": {"value": p95, "target": "<= 250 ms", "met": p95 <= 250}}
+    whole = figures["from_request_p95_ms"]
+    targets = {
+        "p95_ms": {"value": p95, "target": "<= 250 ms", "met": p95 <= 250},
+        # Stricter than the issue's measure: the same bound counted from the vote's request.
+        "from_request_p95_ms": {"value": whole, "target": "<= 250 ms", "met": whole <= 250},
+    }
     print(json.dumps({"benchmark": "live", "figures": figures, "targets": targets}))
 
 
