@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ SEED_DEFAULTS = {
     "constant": "0.05",
     "steps": "8",
     "own_pick": "",
+    "costs": "",
+    "budget": "",
 }
 
 
@@ -107,6 +110,29 @@ def campaign_influence(
     return _campaign_page(request, db, actor, campaign_id, values=values, errors={})
 
 
+def _costs(text: str) -> dict[str, float] | str | None:
+    """``id cost`` per line; an error message (with line numbers) when a line is wrong."""
+    costs: dict[str, float] = {}
+    bad: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = re.split(r"[\s,，]+", line.strip())
+        if fields == [""]:
+            continue
+        try:
+            cost = float(fields[1]) if len(fields) == 2 else -1.0
+        except ValueError:
+            cost = -1.0
+        if cost <= 0 or not math.isfinite(cost):
+            bad.append(str(number))
+            continue
+        costs[fields[0]] = cost
+    if bad:
+        return _("Lines {lines}: write one “id cost” per line, the cost a positive number.").format(
+            lines=", ".join(bad[:10])
+        )
+    return costs or None
+
+
 def _own_pick(text: str) -> list[str] | None:
     keys = [k for k in re.split(r"[\s,，;；]+", text.strip()) if k]
     return keys or None
@@ -117,6 +143,11 @@ def campaign_seeds(
     request: Request, campaign_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep
 ) -> Response:
     values = {key: str(form.get(key) or "").strip() for key in SEED_DEFAULTS}
+    costs = _costs(values["costs"])
+    if isinstance(costs, str):
+        return _campaign_page(
+            request, db, actor, campaign_id, values=values, errors={"costs": costs}, status_code=422
+        )
     try:
         seed_request = SeedRequest.model_validate(
             {
@@ -127,6 +158,8 @@ def campaign_seeds(
                 "constant": values["constant"] or 0.05,
                 "steps": values["steps"] or 8,
                 "own_pick": _own_pick(values["own_pick"]),
+                "costs": costs,
+                "budget": values["budget"] or None,
             }
         )
     except ValidationError as exc:

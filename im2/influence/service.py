@@ -790,10 +790,12 @@ def recommend_seeds(
             field="k",
         )
     costs = None
-    if request.costs is not None or request.budget is not None:
-        if request.costs is None or request.budget is None:
-            raise InvalidInput(_("Costs and a budget go together: give both."), field="budget")
-        unknown = [key for key in request.costs if key not in set(network.keys)]
+    if request.costs is not None and request.budget is None:
+        raise InvalidInput(_("Costs need a budget to spend."), field="budget")
+    if request.budget is not None:
+        # People without a listed cost cost 1, so a budget alone buys that many seeds.
+        given = request.costs or {}
+        unknown = [key for key in given if key not in set(network.keys)]
         if unknown:
             raise InvalidInput(
                 _("Not in the influence graph: {ids}").format(ids=", ".join(unknown[:10])),
@@ -801,7 +803,7 @@ def recommend_seeds(
             )
         costs = np.ones(graph.n)
         position = {key: i for i, key in enumerate(network.keys)}
-        for key, cost in request.costs.items():
+        for key, cost in given.items():
             costs[position[key]] = cost
     if request.own_pick:
         position = {key: i for i, key in enumerate(network.keys)}

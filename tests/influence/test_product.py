@@ -576,6 +576,10 @@ def test_costs_and_budget_keep_the_expensive_hub_out(
     alone = client.post(url, json={"k": 3, "costs": {hub: 5.0}}, headers=auth)
     assert alone.status_code == 422
     assert alone.json()["error"]["field"] == "budget"
+    # A budget alone: everyone costs 1, so a budget of 1 buys the hub.
+    unit = client.post(url, json={"k": 3, "budget": 1.0}, headers=auth)
+    assert unit.status_code == 200, unit.text
+    assert [s["key"] for s in unit.json()["seeds"]] == [hub]
     stranger = client.post(url, json={"k": 1, "costs": {"p:0": 1.0}, "budget": 1}, headers=auth)
     assert stranger.status_code == 422
     assert "p:0" in stranger.json()["error"]["message"]
@@ -659,3 +663,31 @@ def test_oversized_imports_and_graphs_are_refused(
     refused = client.get("/api/v1/influence/kols", headers=brand.auth(Role.VIEWER))
     assert refused.status_code == 422
     assert "command line" in refused.json()["error"]["message"]
+
+
+def test_console_costs_form_reports_bad_lines(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    cid, tree = _star(client, brand, db, clock)
+    _login(client, brand)
+    url = f"/console/w/{brand.slug}/campaigns/{cid}/influence"
+    page = client.get(url)
+    form = {
+        "csrf_token": _csrf(page.text),
+        "k": "2",
+        "model": "ic",
+        "epsilon": "0.2",
+        "probability": "wc",
+        "constant": "0.05",
+        "steps": "4",
+        "own_pick": "",
+        "costs": f"p:{tree.ids['hub']} 100\nbroken\np:{tree.ids['f0']} -1\n",
+        "budget": "2",
+    }
+    bad = client.post(url, data=form)
+    assert bad.status_code == 422
+    assert "2, 3" in bad.text  # the line numbers of the two bad lines
+    good = client.post(url, data={**form, "costs": f"p:{tree.ids['hub']} 100\n"})
+    assert good.status_code == 200
+    assert 'id="total-cost"' in good.text
+    assert f'<code class="muted">p:{tree.ids["hub"]}</code></td><td data-label' not in good.text
