@@ -4,7 +4,9 @@ inbox, let its time limit pass (ManualClock) and see it escalate by itself."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,59 @@ def test_import_spike_alert_and_escalation(
     assert page.locator("button:text-is('保存')").count() == 0
     page.screenshot(path=str(artifacts / "listening-inbox-phone.png"))
     phone.close()
+
+
+def test_feeds_and_corrections_on_a_phone(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    """An editor on a phone follows a news feed, polls it at once, corrects the sentiment of
+    one of its entries and finds the correction counted on the sentiment model page."""
+    from tests.listening.test_api import FEED
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = FEED.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    feed_server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=feed_server.serve_forever, daemon=True).start()
+    feed_url = f"http://127.0.0.1:{feed_server.server_address[1]}/news.xml"
+    try:
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page = phone.new_page()
+        _login(page, live_server, brand.emails[Role.EDITOR])
+        base = f"{live_server.url}/console/w/acme/listening"
+        page.goto(f"{base}/feeds")
+        page.fill("#url", feed_url)
+        page.fill("#interval_minutes", "30")
+        page.click("button:text-is('订阅')")
+        row = page.locator("table.feeds tbody tr", has_text="news.xml")
+        assert "尚未抓取" in row.inner_text()
+        row.locator("button:text-is('立即抓取')").click()
+        assert "抓取完成：新增 2 条提及" in page.locator("p.notice").inner_text()
+        assert "正常" in page.locator("table.feeds tbody tr", has_text="news.xml").inner_text()
+        page.screenshot(path=str(artifacts / "listening-feeds-phone.png"), full_page=True)
+
+        page.goto(f"{base}/sentiment-model")
+        assert page.locator("[data-figure=corrections]").inner_text() == "0"
+        assert page.locator("button:text-is('根据更正重新训练')").is_disabled()
+
+        page.goto(f"{base}/mentions?q=召回")
+        form = page.locator("form.correct").first
+        form.locator("select").select_option("negative")
+        form.locator("button").click()
+        page.goto(f"{base}/sentiment-model")
+        assert page.locator("[data-figure=corrections]").inner_text() == "1"
+        assert page.locator("[data-figure=negative]").inner_text() == "1"
+        page.screenshot(path=str(artifacts / "listening-model-phone.png"), full_page=True)
+        phone.close()
+    finally:
+        feed_server.shutdown()
+        feed_server.server_close()
