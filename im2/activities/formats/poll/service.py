@@ -206,17 +206,38 @@ def release_ballot(session: Session, *, ballot: PollBallot, approve: bool) -> No
         session.delete(ballot)
 
 
+def ballot_counts(session: Session, *, activity_id: int, daily: bool) -> tuple[int, int, int]:
+    """(counted ballots, people behind them, ballots held for review). A one-ballot poll has
+    one ballot per person (unique index), so its voters are its counted ballots and the
+    count needs no DISTINCT (which would sort every ballot on each vote batch)."""
+    counted = PollBallot.held.is_(False)
+    if daily:
+        ballots, voters, held = session.execute(
+            select(
+                func.count().filter(counted),
+                func.count(func.distinct(PollBallot.participant_id)).filter(counted),
+                func.count().filter(PollBallot.held.is_(True)),
+            ).where(PollBallot.activity_id == activity_id)
+        ).one()
+        return int(ballots or 0), int(voters or 0), int(held or 0)
+    by_held = dict(
+        session.execute(
+            select(PollBallot.held, func.count())
+            .where(PollBallot.activity_id == activity_id)
+            .group_by(PollBallot.held)
+        ).all()
+    )
+    counted_ballots = int(by_held.get(False, 0))
+    return counted_ballots, counted_ballots, int(by_held.get(True, 0))
+
+
 def results(session: Session, *, activity: Activity) -> PollResults:
     options = options_of(session, activity_id=activity.id)
-    counted = PollBallot.held.is_(False)
-    # One pass over the poll's ballots for all three counts (this runs on every vote).
-    ballots, voters, held = session.execute(
-        select(
-            func.count().filter(counted),
-            func.count(func.distinct(PollBallot.participant_id)).filter(counted),
-            func.count().filter(PollBallot.held.is_(True)),
-        ).where(PollBallot.activity_id == activity.id)
-    ).one()
+    ballots, voters, held = ballot_counts(
+        session,
+        activity_id=activity.id,
+        daily=activity.settings.get("vote_limit") == VoteLimit.DAILY.value,
+    )
     total = sum(o.vote_count for o in options)
     return PollResults(
         activity_id=activity.id,
@@ -642,7 +663,7 @@ def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2
     return poll
 
 
-def _results_now(session: Session, *, activity_id: int, title: str) -> PollResults:
+def _results_now(session: Session, *, activity_id: int, title: str, daily: bool) -> PollResults:
     """`results` in two plain queries (the batch's own counter updates included)."""
     option = cast_table(PollOption)
     options = session.execute(
@@ -650,14 +671,7 @@ def _results_now(session: Session, *, activity_id: int, title: str) -> PollResul
         .where(option.c.activity_id == activity_id)
         .order_by(option.c.position)
     ).all()
-    counted = PollBallot.held.is_(False)
-    ballots, voters, held = session.execute(
-        select(
-            func.count().filter(counted),
-            func.count(func.distinct(PollBallot.participant_id)).filter(counted),
-            func.count().filter(PollBallot.held.is_(True)),
-        ).where(PollBallot.activity_id == activity_id)
-    ).one()
+    ballots, voters, held = ballot_counts(session, activity_id=activity_id, daily=daily)
     total = sum(o.vote_count for o in options)
     return PollResults(
         activity_id=activity_id,
@@ -916,7 +930,7 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
         poll = poll_of(i)
         if poll.activity_id not in touched:
             touched[poll.activity_id] = _results_now(
-                session, activity_id=poll.activity_id, title=poll.title
+                session, activity_id=poll.activity_id, title=poll.title, daily=poll.daily
             )
     for ballot_id, ballot, i in zip(ids, ballots, casting, strict=True):
         poll = poll_of(i)
