@@ -69,7 +69,12 @@ def conclude_experiment(
 ) -> ExperimentRead:
     with db.transaction() as session:
         return service.do_conclude_experiment(
-            session, actor=actor, experiment_id=experiment_id, winner=body.winner, now=now
+            session,
+            actor=actor,
+            experiment_id=experiment_id,
+            winner=body.winner,
+            apply_winner=body.apply,
+            now=now,
         )
 
 

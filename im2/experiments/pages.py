@@ -242,7 +242,12 @@ def change(
             elif action == "conclude":
                 winner = str(form.get("winner") or "").strip() or None
                 service.do_conclude_experiment(
-                    session, actor=actor, experiment_id=experiment_id, winner=winner, now=now
+                    session,
+                    actor=actor,
+                    experiment_id=experiment_id,
+                    winner=winner,
+                    apply_winner=form.get("apply") == "yes",
+                    now=now,
                 )
             else:
                 return Response(status_code=404)

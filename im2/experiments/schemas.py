@@ -82,8 +82,10 @@ class ExperimentCreate(BaseModel):
 class ExperimentConclude(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    winner: str | None = Field(
-        default=None, description="The variant kept; defaults to the leader when significant."
+    winner: str | None = Field(default=None, description="The variant kept (a key), or none.")
+    apply: bool = Field(
+        default=True,
+        description="Make the kept variant's title and description the activity's own.",
     )
 
 

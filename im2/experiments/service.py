@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from im2.activities.service import get_activity
+from im2.activities.service import do_update_activity, get_activity
 from im2.analytics.service import goal_reached
 from im2.campaigns.service import get_campaign
 from im2.errors import Conflict, InvalidInput, NotFound
@@ -303,9 +303,18 @@ def do_start_experiment(
 
 
 def do_conclude_experiment(
-    session: Session, *, actor: Actor, experiment_id: int, winner: str | None, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    experiment_id: int,
+    winner: str | None,
+    apply_winner: bool = True,
+    now: datetime,
 ) -> ExperimentRead:
-    """Stop showing variants; `winner` (a variant key or None) is what the brand keeps."""
+    """Stop showing variants; `winner` (a variant key or None) is what the brand keeps. With
+    `apply_winner`, the kept variant's title and description become the activity's own (an
+    ordinary, audited activity edit); its button label and reward level cannot outlive the
+    experiment, so everybody sees the original ones again."""
     require(actor, Permission.WRITE_CAMPAIGNS)
     row = _load(session, actor=actor, experiment_id=experiment_id)
     keys = [v["key"] for v in row.variants]
@@ -325,6 +334,20 @@ def do_conclude_experiment(
     if concluded.rowcount != 1:
         raise Conflict(_("Only a running experiment can be concluded."))
     session.refresh(row)
+    kept = next((v for v in row.variants if v["key"] == winner), None)
+    if apply_winner and kept is not None:
+        payload = kept["payload"]
+        if payload.get("title") is not None or payload.get("description") is not None:
+            activity = get_activity(session, actor=actor, activity_id=row.activity_id)
+            do_update_activity(
+                session,
+                actor=actor,
+                activity_id=activity.id,
+                kind=activity.kind,
+                title=payload.get("title"),
+                description=payload.get("description"),
+                now=now,
+            )
     record_event(
         session,
         kind=EventKind.EXPERIMENT_CONCLUDED,

@@ -73,13 +73,33 @@ def test_a_marketer_creates_an_experiment_reads_results_and_concludes(
 
     done = client.post(
         detail_url + "/conclude",
-        data={"csrf_token": csrf(client), "winner": "urgent"},
+        data={"csrf_token": csrf(client), "winner": "urgent", "apply": "yes"},
         follow_redirects=False,
     )
     assert done.status_code == 303
     after = client.get(detail_url)
     assert "已结束" in after.text
     assert "结束实验" not in after.text
+    # The kept variant's title is now the poll's own.
+    assert (
+        page_title(TestClient(client.app), f"/c/{slug}/poll/{activity_id}")
+        == "限时投票，今晚截止！"
+    )
+
+
+def test_concluding_without_applying_keeps_the_original(client: TestClient, brand: Brand) -> None:
+    slug, activity_id, _options = live_campaign(client, brand)
+    campaign_id = campaign_id_of(client, brand, activity_id)
+    assert login(client, brand.emails[Role.EDITOR]) == 303
+    base = f"/console/w/acme/campaigns/{campaign_id}/experiments"
+    made = client.post(base, data=form(client, activity_id), follow_redirects=False)
+    assert made.status_code == 303
+    done = client.post(
+        made.headers["location"] + "/conclude",
+        data={"csrf_token": csrf(client), "winner": "urgent"},  # the box left unticked
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
     assert page_title(TestClient(client.app), f"/c/{slug}/poll/{activity_id}") == TITLE_A
 
 

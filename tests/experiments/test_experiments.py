@@ -132,7 +132,8 @@ def test_each_visitor_keeps_their_variant_and_results_count_votes_per_variant(
     assert f"{need}" in body["verdict"]
     assert by_key["control"]["needed"] == body["required_per_variant"] - seen[TITLE_A]
 
-    # Conclude: everybody sees the page as it was again; concluding twice is refused.
+    # Conclude keeping "prize": its title and description become the activity's own for
+    # everybody, its button label goes with the experiment; concluding twice is refused.
     bad = client.post(
         f"/api/v1/experiments/{experiment['id']}/conclude", json={"winner": "nope"}, headers=owner
     )
@@ -145,7 +146,14 @@ def test_each_visitor_keeps_their_variant_and_results_count_votes_per_variant(
     assert done.json()["status"] == "concluded"
     assert done.json()["winner"] == "prize"
     for _ in range(5):
-        assert page_title(TestClient(client.app), url) == TITLE_A
+        phone = TestClient(client.app)
+        assert page_title(phone, url) == TITLE_B
+        page = phone.get(url).text
+        assert "投票即可参加抽奖。" in page
+        assert json.dumps("马上投票") not in page
+    with db.session() as session:
+        updates = list_events(session, kinds=["activity.updated", "experiment.concluded"])
+    assert [e.kind for e in updates] == ["activity.updated", "experiment.concluded"]
     again = client.post(f"/api/v1/experiments/{experiment['id']}/conclude", json={}, headers=owner)
     assert again.status_code == 409
 
