@@ -24,7 +24,7 @@ def test_demo_has_campaigns_in_every_state(
         assert label in page.text, label
     archived = client.get(f"/console/w/{DEMO_WORKSPACE}/campaigns?status=archived")
     assert "年终回馈抽奖" in archived.text
-    audit = client.get(f"/console/w/{DEMO_WORKSPACE}/audit")
+    audit = client.get(f"/console/w/{DEMO_WORKSPACE}/audit?action=campaign.")
     assert "campaign.status" in audit.text
     for email, _name, _role in DEMO_USERS[1:]:
         other = TestClient(client.app)
