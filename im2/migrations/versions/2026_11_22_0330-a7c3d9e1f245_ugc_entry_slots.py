@@ -1,6 +1,6 @@
 """ugc entry slots: a participant's n-th entry to a contest is unique
 
-Revision ID: 5e1f0c2a9b77
+Revision ID: a7c3d9e1f245
 Revises: bb7eace31638
 Create Date: 2026-11-22 03:30:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "5e1f0c2a9b77"
+revision: str = "a7c3d9e1f245"
 down_revision: str | None = "bb7eace31638"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
