@@ -221,7 +221,12 @@ class GroupCommitter:
                     stopping = True
                     break
                 jobs.append(job)
-            self._commit(jobs)
+            # A request cancelled while queued (its client went away) is dropped unwritten;
+            # once a job is marked running it can no longer be cancelled, so its outcome can
+            # always be set.
+            jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+            if jobs:
+                self._commit(jobs)
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:

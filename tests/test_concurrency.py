@@ -285,3 +285,22 @@ def test_an_answer_is_given_only_once_its_vote_is_committed(
     event.remove(db.engine, "commit", refuse)
     assert all(isinstance(o, RuntimeError) for o in outcomes), outcomes
     assert _ballots(db, activity_id) == 5
+
+
+def test_a_vote_whose_request_went_away_is_dropped_and_the_writer_carries_on(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    from im2.activities.formats.poll.live import submit_vote
+    from im2.activities.formats.poll.schemas import VoteReceipt
+    from tests.test_polls import live_campaign
+
+    slug, activity_id, options = live_campaign(client, brand)
+    hub = Hub()
+    with _writer_busy(db):
+        gone = submit_vote(db, hub, _vote(slug, activity_id, options[0], "phone-a", clock.now()))
+        kept = submit_vote(db, hub, _vote(slug, activity_id, options[0], "phone-b", clock.now()))
+        assert gone.cancel()  # what asyncio does to the future when the request is cancelled
+    assert isinstance(kept.result(30), VoteReceipt)
+    later = submit_vote(db, hub, _vote(slug, activity_id, options[0], "phone-c", clock.now()))
+    assert isinstance(later.result(30), VoteReceipt)
+    assert _ballots(db, activity_id) == 2
