@@ -1,7 +1,7 @@
 """Experiments and their exposures
 
 Revision ID: e4b7c91d2a60
-Revises: bb7eace31638
+Revises: ca30ef06c874
 Create Date: 2026-11-22 03:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "e4b7c91d2a60"
-down_revision: str | None = "bb7eace31638"
+down_revision: str | None = "ca30ef06c874"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Webhook endpoints, deliveries and the outbox cursor; conversions reported by shops
 
 Revision ID: 5e1f0c2a9b7d
-Revises: bb7eace31638
+Revises: e4b7c91d2a60
 Create Date: 2026-11-22 03:05:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "5e1f0c2a9b7d"
-down_revision: str | None = "bb7eace31638"
+down_revision: str | None = "e4b7c91d2a60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 variants retrained from corrections
 
 Revision ID: 5d1e0f2a9c47
-Revises: bb7eace31638
+Revises: 5e1f0c2a9b7d
 Create Date: 2026-11-22 03:10:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import im2.db
 
 revision: str = "5d1e0f2a9c47"
-down_revision: str | None = "bb7eace31638"
+down_revision: str | None = "5e1f0c2a9b7d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """influence graphs
 
 Revision ID: 7d4e9a1c2b35
-Revises: bb7eace31638
+Revises: 5d1e0f2a9c47
 Create Date: 2026-11-22 03:10:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "7d4e9a1c2b35"
-down_revision: str | None = "bb7eace31638"
+down_revision: str | None = "5d1e0f2a9c47"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Referral activity: invites, milestones reached, followed share links, the job's cursor
 
 Revision ID: 3f8a2c71e9b4
-Revises: bb7eace31638
+Revises: 7d4e9a1c2b35
 Create Date: 2026-11-22 03:30:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import im2.db
 
 revision: str = "3f8a2c71e9b4"
-down_revision: str | None = "bb7eace31638"
+down_revision: str | None = "7d4e9a1c2b35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

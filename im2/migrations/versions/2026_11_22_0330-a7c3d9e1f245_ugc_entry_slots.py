@@ -1,7 +1,7 @@
 """ugc entry slots: a participant's n-th entry to a contest is unique
 
 Revision ID: a7c3d9e1f245
-Revises: bb7eace31638
+Revises: 3f8a2c71e9b4
 Create Date: 2026-11-22 03:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a7c3d9e1f245"
-down_revision: str | None = "bb7eace31638"
+down_revision: str | None = "3f8a2c71e9b4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
