@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from im2.campaigns import service as campaigns
-from im2.campaigns.schemas import CampaignCreate
+from im2.campaigns.schemas import CampaignCreate, CampaignStatus
 from im2.clock import ManualClock
 from im2.db import Database
 from im2.participation import service as participation
@@ -57,6 +57,10 @@ def make_setup(db: Database, clock: ManualClock, brand: Brand, slug: str = "spri
             ),
             now=clock.now(),
         )
+        for status in (CampaignStatus.SCHEDULED, CampaignStatus.LIVE):
+            campaigns.do_transition_campaign(
+                session, actor=actor, campaign_id=campaign.id, to=status, now=clock.now()
+            )
     return Setup(
         workspace_id=brand.workspace_id, campaign_id=campaign.id, slug=campaign.slug, actor=actor
     )
