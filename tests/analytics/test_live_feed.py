@@ -8,6 +8,7 @@ import itertools
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -81,7 +82,10 @@ def test_bursts_are_coalesced_and_quiet_costs_nothing(db: Database, brand: Brand
         await feeds.close()
         return received, quiet, len(computed)
 
-    received, quiet, total = asyncio.run(scenario())
+    # A loop of its own in a fresh thread: the session's Playwright browser may own this
+    # thread's event loop when browser tests ran earlier on the same pytest worker.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        received, quiet, total = runner.submit(asyncio.run, scenario()).result()
     written = newest_event_count(db, campaign.id)
     assert quiet == 0
     assert written > 20  # a real burst: dozens of events in ~3 s
