@@ -86,3 +86,33 @@ def test_qr_codes_and_unknown_links(client: TestClient, brand: Brand) -> None:
     assert client.get("/s/nosuchcode1").status_code == 404
     assert client.get("/s/nosuchcode1/qr.png").status_code == 404
     assert client.get(f"/s/{code}/qr.gif").status_code == 404
+
+
+def test_a_join_without_a_counted_click_still_counts_as_an_invite(
+    client: TestClient, brand: Brand
+) -> None:
+    """More referred joins than logged clicks (a code typed in, a cookie from before clicks
+    were counted) must not break the console: the join is an invite sent and converted."""
+    slug, poll_id, options = live_campaign(client, brand)
+    client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
+    code = _get_link(client, slug)
+    clicked = TestClient(client.app)
+    clicked.get(f"/s/{code}?ch=wechat", follow_redirects=False)  # the one counted click
+    typed = TestClient(client.app)
+    typed.cookies.set("im2_ref", code)  # arrived with the code, no click on /s/<code>
+    for friend in (clicked, typed):
+        assert (
+            friend.post(
+                vote_url(slug, poll_id), json={"options": [options[1]], "consent": True}
+            ).status_code
+            == 201
+        )
+
+    login(client, brand.emails[Role.ANALYST])
+    campaign_id = client.get(
+        f"/api/v1/activities/{poll_id}", headers=brand.auth(Role.OWNER)
+    ).json()["campaign_id"]
+    page = client.get(f"/console/w/acme/campaigns/{campaign_id}/sharing")
+    assert page.status_code == 200
+    assert re.search(r"邀请来的参与者</span><strong>2<", page.text)
+    assert '<strong id="k-factor">0.67<' in page.text  # 2 brought in / 3 participants

@@ -269,7 +269,13 @@ def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareSta
         [e.participant_id for e in edges],
         times=np.array([e.joined_at.timestamp() for e in edges], dtype=np.float64),
     )
-    metrics = cascade_metrics(build.forest, invites_sent=clicks or None, invites_converted=referred)
+    # A person can join through a code without a counted click (an invite code typed in, a
+    # link opened before clicks were logged, an imported tree): that join was still an invite
+    # sent, so the sent count is never below the converted one.
+    invites_sent = max(clicks, referred)
+    metrics = cascade_metrics(
+        build.forest, invites_sent=invites_sent or None, invites_converted=referred
+    )
     descendants = node_metrics(build.forest).descendants
     order = np.argsort(-descendants, kind="stable")[:10]
     top = [(int(build.ids[i]), int(descendants[i])) for i in order if descendants[i] > 0]
