@@ -237,7 +237,7 @@ def _workspace_page(
             "values": values,
             "errors": errors,
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "nav": "campaigns",
+            "nav": "influence",
         },
         status_code=status_code,
     )

@@ -24,7 +24,11 @@ def test_demo_fission_campaign_has_kols_and_seed_advice(
         follow_redirects=False,
     )
     assert login.status_code == 303
+    # The main menu leads there from any console page.
+    menu = client.get(f"/console/w/{DEMO_WORKSPACE}/campaigns").text
+    assert f'href="/console/w/{DEMO_WORKSPACE}/influence"' in menu
     overview = client.get(f"/console/w/{DEMO_WORKSPACE}/influence")
+    assert 'aria-current="page">影响力<' in overview.text
     assert overview.status_code == 200
     links = re.findall(rf"/console/w/{DEMO_WORKSPACE}/campaigns/(\d+)/influence", overview.text)
     assert links
