@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # Webhook receivers on loopback/private/link-local addresses: None = allowed except in
+    # production (a receiver inside your own network needs this set to true there).
+    webhook_allow_private_networks: bool | None = None
     # Trust X-Forwarded-For for the client address (only behind your own reverse proxy).
     trust_forwarded_for: bool = False
     secure_cookies: bool = False
@@ -104,6 +107,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"IM2_CONFIG_FILE points to {path}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    @property
+    def webhooks_reach_private_networks(self) -> bool:
+        """Whether webhook URLs may point at loopback, private or link-local addresses: not
+        in production unless IM2_WEBHOOK_ALLOW_PRIVATE_NETWORKS says so (a workspace's owner
+        must not be able to make the server call into its own network)."""
+        if self.webhook_allow_private_networks is not None:
+            return self.webhook_allow_private_networks
+        return self.env is not Environment.PRODUCTION
 
     @property
     def is_sqlite(self) -> bool:

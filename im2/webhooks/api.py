@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.webhooks import service
 from im2.webhooks.schemas import (
     DeliveryPage,
@@ -35,10 +35,16 @@ def list_endpoints(actor: ApiActor, db: DbDep) -> list[WebhookRead]:
     summary="Add an endpoint (the signing secret is in this answer only)",
 )
 def create_endpoint(
-    body: WebhookCreate, actor: ApiActor, db: DbDep, now: NowDep
+    body: WebhookCreate, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> WebhookWithSecret:
     with db.transaction() as session:
-        return service.do_create_endpoint(session, actor=actor, data=body, now=now)
+        return service.do_create_endpoint(
+            session,
+            actor=actor,
+            data=body,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
 
 
 @router.get("/deliveries", response_model=DeliveryPage, summary="Deliveries, newest first")
@@ -80,11 +86,21 @@ def get_endpoint(endpoint_id: int, actor: ApiActor, db: DbDep) -> WebhookRead:
 
 @router.patch("/{endpoint_id}", response_model=WebhookRead, summary="Change an endpoint")
 def update_endpoint(
-    endpoint_id: int, body: WebhookUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    endpoint_id: int,
+    body: WebhookUpdate,
+    actor: ApiActor,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> WebhookRead:
     with db.transaction() as session:
         return service.do_update_endpoint(
-            session, actor=actor, endpoint_id=endpoint_id, data=body, now=now
+            session,
+            actor=actor,
+            endpoint_id=endpoint_id,
+            data=body,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
         )
 
 

@@ -11,10 +11,12 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
 from im2.clock import Clock
+from im2.config import get_settings
 from im2.db import Database
 from im2.webhooks import service
 from im2.webhooks.schemas import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
@@ -42,7 +44,31 @@ def enqueue_webhooks_job(db: Database, clock: Clock) -> int:
             return total
 
 
-def _post(client: httpx.Client, claimed: service.Claimed, clock: Clock) -> service.Outcome:
+def _refusal(url: str) -> str | None:
+    """Why `url` must not be called (its host resolves to a non-public address), or None.
+    Checked before every attempt: a name can point elsewhere than when it was saved."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        address = service.resolve_public(host, port)
+    except (OSError, UnicodeError) as exc:
+        return f"could not resolve {host}: {exc}"
+    if address:
+        return (
+            f"refused: {host} resolves to {address}, not a public address "
+            "(set IM2_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true for receivers inside your network)"
+        )
+    return None
+
+
+def _post(
+    client: httpx.Client, claimed: service.Claimed, clock: Clock, *, private_networks: bool
+) -> service.Outcome:
+    if not private_networks:
+        refusal = _refusal(claimed.url)
+        if refusal:
+            return service.Outcome(None, None, refusal, 0)
     body = service.body_bytes(claimed.payload)
     timestamp = int(clock.now().timestamp())
     headers = {
@@ -76,9 +102,13 @@ def send_webhooks_job(
     timeout: float = TIMEOUT_SECONDS,
     max_attempts: int = service.MAX_ATTEMPTS,
     rng: random.Random | None = None,
+    private_networks: bool | None = None,
 ) -> int:
     """POST every due delivery (at most `concurrency` at a time), record each outcome, and
-    schedule retries. Returns how many attempts were made."""
+    schedule retries. Returns how many attempts were made. Receivers on non-public addresses
+    are refused unless `private_networks` (default: the settings' choice)."""
+    if private_networks is None:
+        private_networks = get_settings().webhooks_reach_private_networks
     deadline = time.monotonic() + budget_seconds
     lease = timedelta(seconds=timeout + 60)
     attempts = 0
@@ -98,7 +128,12 @@ def send_webhooks_job(
                 )
             if not batch:
                 break
-            outcomes = list(pool.map(lambda c: (c, _post(client, c, clock)), batch))
+            outcomes = list(
+                pool.map(
+                    lambda c: (c, _post(client, c, clock, private_networks=private_networks)),
+                    batch,
+                )
+            )
             for claimed, outcome in outcomes:
                 with db.transaction() as session:
                     service.record_outcome(

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from im2.errors import IM2Error
-from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.webhooks import service
@@ -110,7 +110,12 @@ def _detail_page(
 
 @router.post("")
 def create_endpoint(
-    request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> Response:
     values = _form_values(form)
     try:
@@ -121,7 +126,13 @@ def create_endpoint(
             active=values["active"],
         )
         with db.transaction() as session:
-            created = service.do_create_endpoint(session, actor=actor, data=data, now=now)
+            created = service.do_create_endpoint(
+                session,
+                actor=actor,
+                data=data,
+                now=now,
+                private_networks=settings.webhooks_reach_private_networks,
+            )
     except ValidationError as exc:
         return _list_page(
             request, actor, db, values=values, errors=validation_errors(exc), status_code=422
@@ -151,6 +162,7 @@ def update_endpoint(
     actor: ConsoleActor,
     db: DbDep,
     now: NowDep,
+    settings: SettingsDep,
 ) -> Response:
     values = _form_values(form)
     try:
@@ -162,7 +174,12 @@ def update_endpoint(
         )
         with db.transaction() as session:
             service.do_update_endpoint(
-                session, actor=actor, endpoint_id=endpoint_id, data=data, now=now
+                session,
+                actor=actor,
+                endpoint_id=endpoint_id,
+                data=data,
+                now=now,
+                private_networks=settings.webhooks_reach_private_networks,
             )
     except ValidationError as exc:
         return _detail_page(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +49,8 @@ BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=6)
 MAX_ATTEMPTS = 8
 JITTER = 0.2
+# Host names that never lead to the public internet.
+PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 EXCERPT = 500
 SUBSCRIBABLE = tuple(k.value for k in EventKind)
 
@@ -54,8 +58,39 @@ SUBSCRIBABLE = tuple(k.value for k in EventKind)
 # --- endpoints ------------------------------------------------------------------------------
 
 
-def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host; anything else is refused with a clear message."""
+def non_public_address(host: str) -> str | None:
+    """The reason `host` (an IP literal or a name) is not a public internet address, or None.
+
+    Names are judged as written (localhost and the reserved suffixes); what a name resolves to
+    is checked again before each delivery (`resolve_public`)."""
+    name = host.strip("[]").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        if name == "localhost" or name.endswith(PRIVATE_SUFFIXES):
+            return name
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return None if address.is_global else str(address)
+
+
+def resolve_public(host: str, port: int) -> str | None:
+    """Resolve `host` and return the first address that is not public (None when all are)."""
+    reason = non_public_address(host)
+    if reason:
+        return reason
+    for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
+        reason = non_public_address(str(info[4][0]))
+        if reason:
+            return reason
+    return None
+
+
+def check_url(url: str, *, private_networks: bool) -> str:
+    """An absolute http(s) URL with a host; anything else is refused with a clear message.
+    Without `private_networks`, a host that is plainly not public (loopback, private ranges,
+    link-local such as the cloud metadata address, localhost) is refused too."""
     value = url.strip()
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https"):
@@ -74,6 +109,15 @@ def check_url(url: str) -> str:
         _port = parts.port
     except ValueError:
         raise InvalidInput(_("The port in the webhook URL is not a number."), field="url") from None
+    reason = None if private_networks else non_public_address(parts.hostname)
+    if reason:
+        raise InvalidInput(
+            _(
+                "The webhook URL points at {address}, which is not a public internet address; "
+                "receivers must be reachable on the internet."
+            ).format(address=reason),
+            field="url",
+        )
     return value
 
 
@@ -181,13 +225,18 @@ def _record(
 
 
 def do_create_endpoint(
-    session: Session, *, actor: Actor, data: WebhookCreate, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    data: WebhookCreate,
+    now: datetime,
+    private_networks: bool = False,
 ) -> WebhookWithSecret:
     """A new endpoint with a fresh secret, returned once (store it on the receiving side)."""
     require(actor, Permission.MANAGE_TOKENS)
     row = WebhookEndpoint(
         workspace_id=actor.workspace_id,
-        url=check_url(data.url),
+        url=check_url(data.url, private_networks=private_networks),
         description=(data.description or "").strip() or None,
         secret=_new_secret(),
         kinds=check_kinds(data.kinds),
@@ -212,14 +261,20 @@ def do_create_endpoint(
 
 
 def do_update_endpoint(
-    session: Session, *, actor: Actor, endpoint_id: int, data: WebhookUpdate, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    endpoint_id: int,
+    data: WebhookUpdate,
+    now: datetime,
+    private_networks: bool = False,
 ) -> WebhookRead:
     require(actor, Permission.MANAGE_TOKENS)
     row = _load(session, actor=actor, endpoint_id=endpoint_id)
     before = _snapshot(row)
     fields = data.model_fields_set
     if "url" in fields and data.url is not None:
-        row.url = check_url(data.url)
+        row.url = check_url(data.url, private_networks=private_networks)
     if "description" in fields:
         row.description = (data.description or "").strip() or None
     if "kinds" in fields and data.kinds is not None:

@@ -17,7 +17,9 @@ import httpx
 from fastapi.testclient import TestClient
 
 from im2.clock import ManualClock
+from im2.config import Settings
 from im2.db import Database
+from im2.web.app import create_app
 from im2.webhooks.jobs import SETTLE_POSTGRES, enqueue_webhooks_job, send_webhooks_job
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand, LiveServer
@@ -305,3 +307,68 @@ def test_a_slow_receiver_never_slows_a_vote(
         [log] = deliveries(check, brand)
     assert log["status"] == "delivered"
     assert int(str(log["last_duration_ms"])) >= 2900
+
+
+def test_receivers_inside_the_servers_network_are_refused_unless_allowed(
+    client: TestClient,
+    brand: Brand,
+    db: Database,
+    clock: ManualClock,
+    settings: Settings,
+    receiver: Receiver,
+) -> None:
+    """Production refuses receivers that are not on the public internet (a workspace owner
+    must not make the server call its own network or the cloud metadata address): at saving
+    time for addresses written out, and before every attempt for what a name resolves to."""
+    strict = create_app(
+        settings.model_copy(update={"webhook_allow_private_networks": False}), db=db, clock=clock
+    )
+    auth = brand.auth(Role.OWNER)
+    with TestClient(strict) as api:
+        for url in (
+            "http://127.0.0.1:8080/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.1.2.3/hook",
+            "https://192.168.0.10/hook",
+            "http://[::1]/hook",
+            "http://[::ffff:172.16.0.1]/hook",
+            "https://localhost/hook",
+            "http://printer.local/hook",
+        ):
+            refused = api.post(
+                "/api/v1/webhooks", json={"url": url, "kinds": ["vote.cast"]}, headers=auth
+            )
+            assert refused.status_code == 422, url
+            assert refused.json()["error"]["field"] == "url"
+            assert "not a public internet address" in refused.json()["error"]["message"]
+        assert api.get("/api/v1/webhooks", headers=auth).json() == []
+        public = api.post(
+            "/api/v1/webhooks",
+            json={"url": "https://93.184.215.14/hook", "kinds": ["vote.cast"]},
+            headers=auth,
+        )
+        assert public.status_code == 201
+        moved = api.patch(
+            f"/api/v1/webhooks/{public.json()['id']}",
+            json={"url": "http://127.0.0.1/hook"},
+            headers=auth,
+        )
+        assert moved.status_code == 422
+        api.delete(f"/api/v1/webhooks/{public.json()['id']}", headers=auth)
+
+    # An endpoint saved where private receivers are allowed, sent by a strict sender: the
+    # attempt is refused and logged with the reason, and nothing reaches the receiver.
+    slug, poll_id, options = live_campaign(client, brand)
+    add_endpoint(client, brand, receiver.url, ["vote.cast"])
+    client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
+    outbox(db, clock)
+    assert send_webhooks_job(db, clock, private_networks=False) == 1
+    assert receiver.requests == []
+    [log] = deliveries(client, brand)
+    assert log["status"] == "pending"
+    assert "127.0.0.1" in str(log["last_error"])
+    assert "IM2_WEBHOOK_ALLOW_PRIVATE_NETWORKS" in str(log["last_error"])
+
+    clock.advance(timedelta(minutes=5))
+    assert send_webhooks_job(db, clock, private_networks=True) == 1
+    assert len(receiver.requests) == 1
