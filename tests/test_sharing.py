@@ -116,3 +116,58 @@ def test_a_join_without_a_counted_click_still_counts_as_an_invite(
     assert page.status_code == 200
     assert re.search(r"邀请来的参与者</span><strong>2<", page.text)
     assert '<strong id="k-factor">0.67<' in page.text  # 2 brought in / 3 participants
+
+
+def test_utm_parameters_are_kept_passed_on_and_name_the_channel(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, poll_id, options = live_campaign(client, brand)
+    client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
+    code = _get_link(client, slug)
+
+    tagged = TestClient(client.app)
+    landing = tagged.get(
+        f"/s/{code}?utm_source=Xiaohongshu&utm_medium=note&utm_campaign=spring+launch"
+        "&utm_content=" + "x" * 300,
+        follow_redirects=False,
+    )
+    assert landing.status_code == 303
+    # No `ch`: the UTM source names the channel, and the campaign page gets the UTMs too.
+    assert landing.headers["location"] == (
+        f"/c/{slug}?ch=xiaohongshu&utm_source=Xiaohongshu&utm_medium=note"
+        f"&utm_campaign=spring+launch&utm_content={'x' * 100}"
+    )
+    assert (
+        tagged.post(
+            vote_url(slug, poll_id), json={"options": [options[1]], "consent": True}
+        ).status_code
+        == 201
+    )
+    # An explicit channel tag wins over the UTM source.
+    plain = TestClient(client.app)
+    assert plain.get(f"/s/{code}?ch=wechat&utm_source=newsletter", follow_redirects=False)
+    with db.session() as session:
+        clicks = list_events(session, kinds=["share.clicked"])
+    assert [(e.channel, e.properties.get("utm")) for e in clicks] == [
+        (
+            "xiaohongshu",
+            {
+                "utm_source": "Xiaohongshu",
+                "utm_medium": "note",
+                "utm_campaign": "spring launch",
+                "utm_content": "x" * 100,
+            },
+        ),
+        ("wechat", {"utm_source": "newsletter"}),
+    ]
+
+    login(client, brand.emails[Role.ANALYST])
+    campaign_id = client.get(
+        f"/api/v1/activities/{poll_id}", headers=brand.auth(Role.OWNER)
+    ).json()["campaign_id"]
+    page = client.get(f"/console/w/acme/campaigns/{campaign_id}/sharing").text
+    table = page[page.index('id="share-channels"') :]
+    rows = re.findall(
+        r"<tr><td[^>]*>([^<]+)</td><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td></tr>", table
+    )
+    assert rows == [("小红书", "1", "1"), ("微信", "1", "0")]

@@ -127,6 +127,22 @@ def count_events(
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
+def count_events_by_channel(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int | None = None,
+    kinds: list[str] | None = None,
+) -> dict[str | None, int]:
+    """How many events of these kinds each channel tag has (None: no channel)."""
+    query = _filtered(
+        workspace_id=workspace_id, campaign_id=campaign_id, kinds=kinds, since=None, until=None
+    )
+    inner = query.with_only_columns(Event.channel).subquery()
+    rows = session.execute(select(inner.c.channel, func.count()).group_by(inner.c.channel))
+    return {channel: int(n) for channel, n in rows}
+
+
 class ExportFormat(StrEnum):
     PARQUET = "parquet"
     CSV = "csv"

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from im2.campaigns import service as campaigns
+from im2.i18n import _
 from im2.sharing import service
-from im2.sharing.schemas import ShareTreeNode
+from im2.sharing.schemas import SHARE_CHANNELS, ShareTreeNode
 from im2.web.deps import ConsoleActor, DbDep
 from im2.web.templating import render
 
@@ -48,6 +49,7 @@ def sharing(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) 
             "campaign": campaign,
             "stats": stats,
             "tree": tree_for_chart(stats.edges, campaign.name),
+            "channel_names": {name: _(label) for name, label in SHARE_CHANNELS},
             "nav": "campaigns",
         },
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -17,7 +18,7 @@ from im2.errors import NotFound
 from im2.i18n import _
 from im2.participation import service as participation
 from im2.sharing import service
-from im2.sharing.schemas import SHARE_CHANNELS
+from im2.sharing.schemas import SHARE_CHANNELS, channel_of, utm_of
 from im2.web.deps import (
     CHANNEL_COOKIE,
     LAST_REFERRER_COOKIE,
@@ -40,15 +41,16 @@ async def follow(request: Request, code: str) -> Response:
     lookup and the writes (counter, `share.clicked`) go to the database's group commit with the
     other clicks of the moment, and the redirect is sent once they have committed."""
     state = request.app.state
-    channel = (request.query_params.get("ch") or "link")[:32]
+    query = dict(request.query_params)
+    utm = utm_of(query)
+    channel = channel_of(query, utm)
     visitor = dataclasses.replace(get_visitor(request, state.settings), channel=channel)
-    future = state.db.group_commit(
-        service.record_clicks, service.Click(code=code, visitor=visitor, now=state.clock.now())
-    )
-    target = await asyncio.wrap_future(future)
+    click = service.Click(code=code, visitor=visitor, now=state.clock.now(), utm=utm)
+    target = await asyncio.wrap_future(state.db.group_commit(service.record_clicks, click))
     if isinstance(target, str):
         raise service.refusal(target)
-    response = RedirectResponse(f"/c/{target.slug}?ch={channel}", status_code=303)
+    onward = urlencode({"ch": channel, **utm})
+    response = RedirectResponse(f"/c/{target.slug}?{onward}", status_code=303)
     age = REFERRER_DAYS * 24 * 3600
     if not request.cookies.get(REFERRER_COOKIE):  # first touch wins the attribution
         response.set_cookie(REFERRER_COOKIE, code, max_age=age, samesite="lax", httponly=True)

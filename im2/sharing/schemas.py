@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from im2.i18n import N_
@@ -15,6 +15,36 @@ SHARE_CHANNELS: tuple[tuple[str, str], ...] = (
     ("qr", N_("QR code")),
     ("link", N_("Copy the link")),
 )
+
+
+# UTM parameters a share link keeps (each cut to UTM_MAX characters): recorded on the click's
+# `share.clicked` event and passed on to the campaign page, so a brand's own web analytics see
+# them too. Without `ch`, `utm_source` names the channel.
+UTM_KEYS: tuple[str, ...] = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+)
+UTM_MAX = 100
+CHANNEL_MAX = 32
+
+
+def utm_of(query: dict[str, str]) -> dict[str, str]:
+    """The non-empty UTM parameters of a query string, trimmed and cut to size."""
+    found = {}
+    for key in UTM_KEYS:
+        value = " ".join((query.get(key) or "").split())[:UTM_MAX]
+        if value:
+            found[key] = value
+    return found
+
+
+def channel_of(query: dict[str, str], utm: dict[str, str]) -> str:
+    """The channel tag of a click: `ch`, else the UTM source (lower case), else "link"."""
+    tag = (query.get("ch") or "").strip() or utm.get("utm_source", "").lower() or "link"
+    return tag[:CHANNEL_MAX]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +65,15 @@ class ShareTreeNode:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """Where links were shared: clicks on them and the people they brought, per channel tag."""
+
+    channel: str
+    clicks: int
+    joined: int
+
+
+@dataclass(frozen=True, slots=True)
 class ShareStats:
     links: int
     clicks: int
@@ -48,3 +87,4 @@ class ShareStats:
     viral_cycle_hours: float | None
     edges: list[ShareTreeNode]
     top_sharers: list[tuple[int, int]]  # (participant id, people they brought, all generations)
+    channels: list[ChannelRow] = field(default_factory=list)  # most clicks first

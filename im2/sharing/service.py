@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, func, select, update
@@ -21,14 +22,14 @@ from im2.campaigns.service import PublicCampaignRef
 from im2.db import Base
 from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.service import count_events_by_channel, record_event
 from im2.i18n import _
 from im2.participation import service as participation
 from im2.participation.schemas import Visitor
 from im2.sharing.cascade import cascade_metrics, node_metrics
 from im2.sharing.cascade_import import forest_from_edges
 from im2.sharing.models import ShareLink
-from im2.sharing.schemas import ShareLinkRead, ShareStats, ShareTreeNode
+from im2.sharing.schemas import ChannelRow, ShareLinkRead, ShareStats, ShareTreeNode
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -151,6 +152,7 @@ class Click:
     code: str
     visitor: Visitor
     now: datetime
+    utm: Mapping[str, str] = field(default_factory=dict)
 
 
 def record_clicks(session: Session, clicks: Sequence[Click]) -> list[ClickTarget | str]:
@@ -167,7 +169,7 @@ def record_clicks(session: Session, clicks: Sequence[Click]) -> list[ClickTarget
         if isinstance(target, str):
             continue
         counts[target.link_id] += 1
-        _click_event(session, target=target, visitor=click.visitor, now=click.now)
+        _click_event(session, target=target, visitor=click.visitor, now=click.now, utm=click.utm)
     if counts:
         # One executemany on the table (not one ORM statement per link, each with autoflush).
         table = Base.metadata.tables[ShareLink.__tablename__]
@@ -185,7 +187,17 @@ def refusal(reason: str) -> NotFound:
     return _not_followable(reason)
 
 
-def _click_event(session: Session, *, target: ClickTarget, visitor: Visitor, now: datetime) -> None:
+def _click_event(
+    session: Session,
+    *,
+    target: ClickTarget,
+    visitor: Visitor,
+    now: datetime,
+    utm: Mapping[str, str] | None = None,
+) -> None:
+    properties: dict[str, Any] = {"device": visitor.device_id, "sharer": target.sharer_id}
+    if utm:
+        properties["utm"] = dict(utm)
     record_event(
         session,
         kind=EventKind.SHARE_CLICKED,
@@ -196,7 +208,7 @@ def _click_event(session: Session, *, target: ClickTarget, visitor: Visitor, now
         actor_id=None,
         channel=visitor.channel,
         referrer=target.code,
-        properties={"device": visitor.device_id, "sharer": target.sharer_id},
+        properties=properties,
     )
 
 
@@ -248,6 +260,7 @@ def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareSta
         for j in joins
     ]
     referred = sum(1 for e in edges if e.parent_id is not None)
+    channels = _by_channel(session, actor=actor, campaign_id=campaign.id, edges=edges)
     empty = ShareStats(
         links=len(links),
         clicks=clicks,
@@ -261,6 +274,7 @@ def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareSta
         viral_cycle_hours=None,
         edges=edges,
         top_sharers=[],
+        channels=channels,
     )
     if not edges:
         return empty
@@ -294,7 +308,26 @@ def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareSta
         viral_cycle_hours=None if np.isnan(cycle) else float(cycle) / 3600,
         edges=edges,
         top_sharers=top,
+        channels=channels,
     )
+
+
+def _by_channel(
+    session: Session, *, actor: Actor, campaign_id: int, edges: list[ShareTreeNode]
+) -> list[ChannelRow]:
+    """Clicks (from the `share.clicked` events) and people brought, per channel tag."""
+    clicks = count_events_by_channel(
+        session,
+        workspace_id=actor.workspace_id,
+        campaign_id=campaign_id,
+        kinds=[EventKind.SHARE_CLICKED.value],
+    )
+    joined = Counter(e.channel or "link" for e in edges if e.parent_id is not None)
+    names = {name or "link" for name in clicks} | set(joined)
+    totals = Counter({name or "link": n for name, n in clicks.items() if name})
+    totals["link"] += clicks.get(None, 0)
+    rows = [ChannelRow(channel=n, clicks=totals[n], joined=joined[n]) for n in names]
+    return sorted(rows, key=lambda r: (-r.clicks, -r.joined, r.channel))
 
 
 def get_link(session: Session, *, campaign_id: int, participant_id: int) -> ShareLinkRead | None:
