@@ -169,7 +169,12 @@ class Redemption(Base):
 
 
 class Prize(Base):
-    """A physical or virtual prize with a stock the database never lets go below zero."""
+    """A physical or virtual prize with a stock the database never lets go below zero.
+
+    The same stock serves the points store, reward grants and lucky draws that use the prize
+    (`draw_prizes.prize_id`). A scheduled draw moves its units from `stock` to `reserved` when it
+    is created, so what its published commitment promises can always be paid; the draw takes its
+    winners' units from `reserved` and gives back what nobody won."""
 
     __tablename__ = "prizes"
 
@@ -180,19 +185,22 @@ class Prize(Base):
     description: Mapped[str] = mapped_column(String(300), default="")
     units: Mapped[int]
     stock: Mapped[int]
+    reserved: Mapped[int] = mapped_column(default=0, server_default="0")
     cost_points: Mapped[int | None]
     created_at: Mapped[datetime]
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "name"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("units >= 0", name="units_not_negative"),
         CheckConstraint("cost_points IS NULL OR cost_points > 0", name="cost_positive"),
     )
 
 
 class PrizeClaim(Base):
-    """A unit of a prize handed to a participant (by a grant or bought in the store)."""
+    """A unit of a prize handed to a participant: by a grant, bought in the store
+    (`source="grant"`), or won in a lucky draw (`source="draw"`)."""
 
     __tablename__ = "prize_claims"
 
@@ -204,6 +212,7 @@ class PrizeClaim(Base):
     grant_id: Mapped[int | None] = mapped_column(
         ForeignKey("reward_grants.id", ondelete="SET NULL")
     )
+    source: Mapped[str] = mapped_column(String(8), default="grant", server_default="grant")
     created_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_prize_claims_participant", "participant_id", "campaign_id"),)

@@ -39,6 +39,12 @@ class DrawPrize(Base):
     units: Mapped[int]  # the stock the draw started with (published)
     stock: Mapped[int]  # what is left; the database refuses a negative value
     odds: Mapped[float] = mapped_column(default=0.0)
+    # A campaign prize of the incentives domain whose stock this draw prize shares with the
+    # points store; None for a draw-only prize. A win then also takes a unit of that stock (an
+    # instant draw, live) or of the units reserved for a scheduled draw when it was created.
+    prize_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prizes.id", ondelete="SET NULL"), index=True
+    )
 
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),
@@ -59,6 +65,11 @@ class DrawEntry(Base):
     risk_reasons: Mapped[str | None] = mapped_column(String(500))
     prize_id: Mapped[int | None] = mapped_column(ForeignKey("draw_prizes.id", ondelete="SET NULL"))
     won_at: Mapped[datetime | None]
+    # Instant draw: the shared prize this entry's roll picked while its shared stock was empty
+    # (the store had taken the last unit). Published, so a verifier sees why it did not win.
+    missed_prize_id: Mapped[int | None] = mapped_column(
+        ForeignKey("draw_prizes.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         UniqueConstraint("activity_id", "participant_id"),
