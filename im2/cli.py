@@ -22,6 +22,7 @@ from im2.errors import IM2Error
 from im2.i18n import set_locale
 from im2.influence.cli import app as influence_app
 from im2.listening.cli import sentiment_command
+from im2.sharing.cli import cascade_command
 
 app = typer.Typer(help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -36,6 +37,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(influence_app, name="influence")
 app.command("sentiment")(sentiment_command)
+app.command("cascade")(cascade_command)
 
 err = Console(stderr=True)
 out = Console()
