@@ -158,6 +158,11 @@ def run(n: int, url: str | None) -> dict[str, object]:
         settings = ListeningSettingsRead()
         default_model()  # loaded once per process in a server too; not part of the rate
         started, cpu_started = time.perf_counter(), time.process_time()
+        # The rate of each tenth of the run (at least every 100,000 mentions), so a decline as
+        # the tables grow shows.
+        step = max(BATCH, min(100_000, n // 10) // BATCH * BATCH)
+        curve: list[dict[str, float]] = []
+        lap, cpu_lap = started, cpu_started
         for start in range(0, n, BATCH):
             with db.transaction() as session:
                 store_mentions(
@@ -168,6 +173,19 @@ def run(n: int, url: str | None) -> dict[str, object]:
                     now=NOW,
                     topics=topics,
                 )
+            done = min(start + BATCH, n)
+            if done % step == 0 or done == n:
+                wall, cpu = time.perf_counter(), time.process_time()
+                count = done - (curve[-1]["upto"] if curve else 0)
+                point = {
+                    "upto": done,
+                    "per_s": round(count / (wall - lap)),
+                    "per_cpu_s": round(count / max(cpu - cpu_lap, 1e-9)),
+                    "load_1m": round(os.getloadavg()[0], 2),
+                }
+                curve.append(point)
+                print(json.dumps(point), flush=True)
+                lap, cpu_lap = wall, cpu
         end_to_end = n / (time.perf_counter() - started)
         # Seconds of this process's CPU: what the rate would be if the core were ours alone
         # (the database is SQLite in-process, so its work counts too; with PostgreSQL it is
@@ -198,6 +216,7 @@ def run(n: int, url: str | None) -> dict[str, object]:
             "end_to_end_per_cpu_s": round(per_cpu_second),
             "load_average_1m": round(os.getloadavg()[0], 2),
             "dashboard_seconds": [round(t, 3) for t in timings],
+            "curve": curve,
             "database": (url or "sqlite").split(":")[0],
         },
         "targets": {
