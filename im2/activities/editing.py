@@ -23,6 +23,10 @@ from im2.workspaces.service import require
 QUESTIONS_HINT = N_(
     "The questions stay as participants answered them; only the texts above them change."
 )
+OPTIONS_HINT = N_("The options stay as participants voted; only the texts above them change.")
+ENTRIES_HINT = N_(
+    "Questions and entries stay as participants sent them; only the texts above them change."
+)
 
 
 class ActivityTexts(BaseModel):

@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
+from im2.activities.editing import OPTIONS_HINT, add_text_editor
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.live import refresh_results_on_commit, results_snapshot
 from im2.activities.formats.poll.schemas import (
@@ -21,7 +22,7 @@ from im2.activities.formats.poll.schemas import (
     ResultsVisibility,
     VoteLimit,
 )
-from im2.activities.schemas import KIND_LABELS
+from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
@@ -201,3 +202,6 @@ def live_results(
     channel = service.results_channel(activity_id)
     first = hub.latest(channel) or json.dumps(results_snapshot(db, activity_id), ensure_ascii=False)
     return EventSourceResponse(stream(request, hub, channel, first, event="results"))
+
+
+add_text_editor(router, ActivityKind.POLL, hint=OPTIONS_HINT)
