@@ -97,8 +97,10 @@ class PrizeRef:
     name: str
     description: str
     units: int
-    stock: int
+    stock: int  # free to take now (the store, grants, instant draws)
     cost_points: int | None
+    reserved: int = 0  # promised to scheduled draws that have not taken place yet
+    won_in_draws: int = 0  # units lucky draws have given to winners
 
 
 # Event kinds the rules may award points for, in the order the console lists them.
@@ -194,6 +196,7 @@ class PrizeClaimRef:
     prize_id: int
     prize_name: str
     created_at: datetime
+    source: str = "grant"  # "draw" when won in a lucky draw
 
 
 # --- API shapes --------------------------------------------------------------------------------
@@ -361,6 +364,8 @@ class PrizeRead(BaseModel):
     units: int
     stock: int
     cost_points: int | None
+    reserved: int = 0
+    won_in_draws: int = 0
 
 
 class LedgerEntryRead(BaseModel):

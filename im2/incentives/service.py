@@ -203,7 +203,7 @@ def get_pool(session: Session, *, workspace_id: int, pool_id: int) -> PoolRef | 
     return _pool_ref(session, pool)
 
 
-def _prize_ref(row: Prize) -> PrizeRef:
+def _prize_ref(row: Prize, *, won_in_draws: int = 0) -> PrizeRef:
     return PrizeRef(
         id=row.id,
         campaign_id=row.campaign_id,
@@ -212,7 +212,20 @@ def _prize_ref(row: Prize) -> PrizeRef:
         units=row.units,
         stock=row.stock,
         cost_points=row.cost_points,
+        reserved=row.reserved,
+        won_in_draws=won_in_draws,
     )
+
+
+def _won_in_draws(session: Session, prize_ids: list[int]) -> dict[int, int]:
+    if not prize_ids:
+        return {}
+    rows = session.execute(
+        select(PrizeClaim.prize_id, func.count())
+        .where(PrizeClaim.prize_id.in_(prize_ids), PrizeClaim.source == "draw")
+        .group_by(PrizeClaim.prize_id)
+    )
+    return {prize_id: int(count) for prize_id, count in rows}
 
 
 def list_prizes(
@@ -221,12 +234,16 @@ def list_prizes(
     query = select(Prize).where(Prize.workspace_id == workspace_id)
     if campaign_id is not None:
         query = query.where(Prize.campaign_id == campaign_id)
-    return [_prize_ref(p) for p in session.scalars(query.order_by(Prize.id))]
+    rows = list(session.scalars(query.order_by(Prize.id)))
+    drawn = _won_in_draws(session, [p.id for p in rows])
+    return [_prize_ref(p, won_in_draws=drawn.get(p.id, 0)) for p in rows]
 
 
 def get_prize(session: Session, *, workspace_id: int, prize_id: int) -> PrizeRef | None:
     row = session.get(Prize, prize_id)
-    return None if row is None or row.workspace_id != workspace_id else _prize_ref(row)
+    if row is None or row.workspace_id != workspace_id:
+        return None
+    return _prize_ref(row, won_in_draws=_won_in_draws(session, [row.id]).get(row.id, 0))
 
 
 # --- the points ledger -------------------------------------------------------------------------
@@ -635,6 +652,118 @@ def _claim_prize(
     session.flush()
     session.refresh(prize)
     return claim
+
+
+# --- lucky draws: a draw prize may share a campaign prize's stock -------------------------------
+#
+# The draw format (im2/activities/formats/draw) calls these in its own transaction. An instant
+# draw takes a unit of the free stock per win, racing the store on the same conditional UPDATE;
+# a scheduled draw reserves its units when it is created (all or nothing), so its published
+# promise can always be paid, takes its winners' units from the reserve, and gives back the rest.
+
+
+def check_prize_for_draw(
+    session: Session, *, workspace_id: int, campaign_id: int, prize_id: int
+) -> PrizeRef:
+    """The campaign prize a draw prize is to share stock with. InvalidInput (422) unless it is a
+    prize of this campaign; another campaign's or workspace's prize is refused the same way, so
+    the answer does not tell whether it exists."""
+    row = session.get(Prize, prize_id)
+    if row is None or row.workspace_id != workspace_id or row.campaign_id != campaign_id:
+        raise InvalidInput(_("Choose one of this campaign's prizes."), field="prizes")
+    return _prize_ref(row)
+
+
+def prize_stocks(session: Session, *, prize_ids: Iterable[int]) -> dict[int, int]:
+    """prize id → units free to take now."""
+    wanted = sorted(set(prize_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Prize.id, Prize.stock).where(Prize.id.in_(wanted)))
+    return {int(prize_id): int(stock) for prize_id, stock in rows}
+
+
+def reserve_prize_stock(session: Session, *, prize_id: int, units: int) -> bool:
+    """Move `units` from the prize's free stock to its reserve, all or nothing: False when fewer
+    are in stock. One conditional UPDATE, so a purchase at the same moment cannot make the
+    stock go below zero or the reserve promise units that are gone."""
+    done = session.execute(
+        update(Prize)
+        .where(Prize.id == prize_id, Prize.stock >= units)
+        .values(stock=Prize.stock - units, reserved=Prize.reserved + units)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def release_prize_reserve(session: Session, *, prize_id: int, units: int) -> None:
+    """Give reserved units nobody won back to the free stock (a scheduled draw with fewer
+    eligible entries than units)."""
+    if units <= 0:
+        return
+    session.execute(
+        update(Prize)
+        .where(Prize.id == prize_id, Prize.reserved >= units)
+        .values(stock=Prize.stock + units, reserved=Prize.reserved - units)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_prize_for_draw(
+    session: Session,
+    *,
+    prize_id: int,
+    participant_id: int,
+    activity_id: int,
+    from_reserve: bool,
+    now: datetime,
+) -> PrizeClaimRef | None:
+    """One unit of a shared prize for a draw's winner: a PrizeClaim (so the win shows on the
+    winner's "my rewards" page) and its `prize.claimed` event. From the free stock (instant
+    draw) or from the units reserved for a scheduled draw; None when none is left there."""
+    counter = Prize.reserved if from_reserve else Prize.stock
+    done = session.execute(
+        update(Prize)
+        .where(Prize.id == prize_id, counter > 0)
+        .values({counter: counter - 1})
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    prize = session.get(Prize, prize_id)
+    assert prize is not None
+    session.refresh(prize)
+    claim = PrizeClaim(
+        workspace_id=prize.workspace_id,
+        campaign_id=prize.campaign_id,
+        prize_id=prize.id,
+        participant_id=participant_id,
+        grant_id=None,
+        source="draw",
+        created_at=now,
+    )
+    session.add(claim)
+    session.flush()
+    record_event(
+        session,
+        kind=EventKind.PRIZE_CLAIMED,
+        occurred_at=now,
+        workspace_id=prize.workspace_id,
+        campaign_id=prize.campaign_id,
+        activity_id=activity_id,
+        actor_type=ActorType.SYSTEM,
+        actor_id=None,
+        properties={
+            "participant": participant_id,
+            "prize": prize.id,
+            "name": prize.name,
+            "stock_left": prize.stock,
+            "reason": "draw",
+        },
+    )
+    return PrizeClaimRef(
+        id=claim.id, prize_id=prize.id, prize_name=prize.name, created_at=now, source="draw"
+    )
 
 
 # --- grants ------------------------------------------------------------------------------------
@@ -1704,7 +1833,9 @@ def participant_prizes(
         .order_by(PrizeClaim.id.desc())
     ).all()
     return [
-        PrizeClaimRef(id=c.id, prize_id=c.prize_id, prize_name=name, created_at=c.created_at)
+        PrizeClaimRef(
+            id=c.id, prize_id=c.prize_id, prize_name=name, created_at=c.created_at, source=c.source
+        )
         for c, name in rows
     ]
 

@@ -10,6 +10,8 @@ anyone can recompute the outcome from it and the published list of entries:
 - instant win: an entry's roll is the first 52 bits of its ticket divided by 2**52, a number in
   [0, 1); walking the prizes in order with cumulative odds, the roll picks at most one prize.
   A picked prize is won while it has stock, so an entry can pick a prize and still lose.
+  A prize shared with the points store (`shared`) is also won only while the store's stock has
+  a unit: an entry that found it empty is published in `missed` with the prize it picked.
 
 The seed cannot be changed after the commitment is shown, and nobody (the brand included) can
 choose their entry id's ticket, so the winners are fixed the moment the entries are.
@@ -42,6 +44,7 @@ class PrizeTerms:
     id: int
     units: int  # the stock the draw started with
     odds: float = 0.0  # instant win only: the chance, in [0, 1], that an entry picks it
+    shared: bool = False  # its stock is shared with the points store
 
 
 def scheduled_winners(
@@ -87,8 +90,12 @@ def verify(
     entry_ids: list[int],
     prizes: list[PrizeTerms],
     winners: dict[int, int],
+    missed: dict[int, int] | None = None,
 ) -> Verdict:
-    """Do the published winners follow from the revealed seed and the published entries?"""
+    """Do the published winners follow from the revealed seed and the published entries?
+    `missed` (instant win): entry id → the shared prize its roll picked while the store's stock
+    of it was empty; nothing else excuses an entry that picked a prize and did not win it."""
+    missed = missed or {}
     problems: list[str] = []
     if commitment_of(seed_hex) != commitment:
         problems.append("the revealed seed does not match the commitment shown before the draw")
@@ -100,6 +107,8 @@ def verify(
                     f"entry {entry_id}: expected prize {expected.get(entry_id)}, "
                     f"published {winners.get(entry_id)}"
                 )
+        if missed:
+            problems.append(f"a scheduled draw has no missed entries, published {len(missed)}")
         return Verdict(ok=not problems, problems=problems)
     # Instant win: each winner's prize must be the one its roll picked, no prize may have more
     # winners than units, and an entry that picked a prize but lost needs that prize sold out.
@@ -115,8 +124,23 @@ def verify(
     for prize_id, count in won.items():
         if count > units.get(prize_id, 0):
             problems.append(f"prize {prize_id}: {count} winners for {units.get(prize_id, 0)} units")
+    shared = {p.id for p in prizes if p.shared}
+    for entry_id, prize_id in sorted(missed.items()):
+        picked = instant_pick(seed_hex, entry_id, prizes)
+        if entry_id not in eligible or entry_id in winners:
+            problems.append(f"entry {entry_id} is published as missed but is not a losing entry")
+        elif picked != prize_id or prize_id not in shared:
+            problems.append(
+                f"entry {entry_id}: published as missing shared prize {prize_id}, "
+                f"roll picks {picked}"
+            )
     for entry_id in entry_ids:
         picked = instant_pick(seed_hex, entry_id, prizes)
-        if picked is not None and entry_id not in winners and won[picked] < units[picked]:
+        if (
+            picked is not None
+            and entry_id not in winners
+            and missed.get(entry_id) != picked
+            and won[picked] < units[picked]
+        ):
             problems.append(f"entry {entry_id} picked prize {picked}, which was not sold out")
     return Verdict(ok=not problems, problems=problems)

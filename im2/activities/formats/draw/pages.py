@@ -1,7 +1,10 @@
-"""Console pages of lucky draws: add one, watch entries and winners, export."""
+"""Console pages of lucky draws: add one (with draw-only prizes, or the campaign's prizes from the
+incentives page, whose stock the draw then shares with the points store), watch entries and
+winners, export."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +22,8 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.i18n import _
+from im2.incentives import service as incentives
+from im2.incentives.schemas import PrizeRef
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
@@ -42,6 +47,7 @@ def _form(
     request: Request,
     *,
     campaign: CampaignRead,
+    shared: list[PrizeRef],
     values: dict[str, Any],
     errors: dict[str, str],
     status_code: int = 200,
@@ -51,6 +57,7 @@ def _form(
         "activities/draw/draw_form.html",
         {
             "campaign": campaign,
+            "shared": shared,
             "values": values,
             "errors": errors,
             "modes": list(DrawMode),
@@ -59,6 +66,27 @@ def _form(
         },
         status_code=status_code,
     )
+
+
+SHARED_UNITS = re.compile(r"^shared_units_(\d{1,18})$")
+
+
+def parse_shared(form: dict[str, str]) -> list[dict[str, Any]]:
+    """The campaign prizes chosen for the draw, in the form's order: `shared_units_<prize id>`
+    (units the draw may give; empty or 0 = not in the draw) and `shared_odds_<prize id>` (odds
+    in %, instant win only). The service checks that each is a prize of this campaign."""
+    prizes: list[dict[str, Any]] = []
+    for key, units in form.items():
+        found = SHARED_UNITS.match(key)
+        if found is None or units.strip() in ("", "0"):
+            continue
+        odds = form.get(f"shared_odds_{found[1]}", "").strip().rstrip("%") or "0"
+        try:
+            odds_value: Any = float(odds) / 100
+        except ValueError:
+            odds_value = odds
+        prizes.append({"prize_id": int(found[1]), "stock": units.strip(), "odds": odds_value})
+    return prizes
 
 
 def parse_prizes(text: str) -> list[dict[str, Any]]:
@@ -93,8 +121,11 @@ def new_draw(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep)
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        shared = incentives.list_prizes(
+            session, workspace_id=actor.workspace_id, campaign_id=campaign_id
+        )
     values = {"mode": DrawMode.INSTANT.value, "prizes": _("Coffee voucher | 50 | 10%")}
-    return _form(request, campaign=campaign, values=values, errors={})
+    return _form(request, campaign=campaign, shared=shared, values=values, errors={})
 
 
 @router.post("/campaigns/{campaign_id}/draw")
@@ -110,12 +141,16 @@ def create_draw(
     raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        shared = incentives.list_prizes(
+            session, workspace_id=actor.workspace_id, campaign_id=campaign_id
+        )
     payload = {
         "title": raw.get("title", ""),
         "description": raw.get("description", ""),
         "mode": raw.get("mode") or DrawMode.INSTANT.value,
         "draw_at": parse_local(raw.get("draw_at", ""), campaign.timezone),
-        "prizes": parse_prizes(raw.get("prizes", "")),
+        # The campaign's prizes first (usually the main prize), then the draw-only ones.
+        "prizes": parse_shared(raw) + parse_prizes(raw.get("prizes", "")),
     }
     try:
         data = DrawCreate.model_validate(payload)
@@ -125,11 +160,19 @@ def create_draw(
             )
     except ValidationError as exc:
         errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-        return _form(request, campaign=campaign, values=raw, errors=errors, status_code=422)
+        return _form(
+            request,
+            campaign=campaign,
+            shared=shared,
+            values=raw,
+            errors=errors,
+            status_code=422,
+        )
     except IM2Error as exc:
         return _form(
             request,
             campaign=campaign,
+            shared=shared,
             values=raw,
             errors=service_error(exc),
             status_code=exc.status_code,

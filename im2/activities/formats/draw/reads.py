@@ -27,6 +27,7 @@ from im2.activities.formats.draw.service import (
     load_console,
     load_draw,
     prizes_of,
+    shared_stocks,
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
@@ -41,17 +42,37 @@ ALGORITHM = (
     "ticket = HMAC-SHA256(key=seed, message=str(entry_id)); scheduled: entries sorted by "
     "(ticket, entry_id), prizes in order take their units from the top; instant: roll = "
     "int(ticket[:13], 16) / 2**52, the first prize whose cumulative odds exceed the roll is "
-    "won while it has stock. commitment = SHA-256(seed)."
+    "won while it has stock; a prize with a shared_prize_id also needs a unit of the points "
+    "store's stock, and entries that found it empty are listed in `missed`. "
+    "commitment = SHA-256(seed)."
 )
 
 
-def prize_reads(prizes: list[DrawPrize]) -> list[PrizeRead]:
+def prize_reads(prizes: list[DrawPrize], shared: dict[int, int]) -> list[PrizeRead]:
+    """`shared`: free units of shared prizes (`service.shared_stocks`)."""
     return [
         PrizeRead(
-            id=p.id, name=p.name, units=p.units, stock=p.stock, odds=p.odds, won=p.units - p.stock
+            id=p.id,
+            name=p.name,
+            units=p.units,
+            stock=p.stock,
+            odds=p.odds,
+            won=p.units - p.stock,
+            shared_prize_id=p.prize_id,
+            shared_stock=shared.get(p.id),
         )
         for p in prizes
     ]
+
+
+def missed_of(session: Session, *, activity_id: int) -> dict[int, int]:
+    """Entries of an instant draw whose pick found a shared prize's stock empty."""
+    rows = session.execute(
+        select(DrawEntry.id, DrawEntry.missed_prize_id).where(
+            DrawEntry.activity_id == activity_id, DrawEntry.missed_prize_id.is_not(None)
+        )
+    )
+    return {entry_id: prize_id for entry_id, prize_id in rows if prize_id is not None}
 
 
 def winners_of(session: Session, *, activity_id: int) -> list[WinnerRead]:
@@ -99,6 +120,7 @@ def is_revealed(draw: Draw, prizes: list[DrawPrize], campaign: CampaignRead | No
 def record_of(session: Session, *, activity_id: int, reveal: bool) -> DrawRecord:
     draw = load_draw(session, activity_id=activity_id)
     prizes = prizes_of(session, activity_id=activity_id)
+    shared = shared_stocks(session, draw=draw, prizes=prizes)
     return DrawRecord(
         activity_id=activity_id,
         mode=DrawMode(draw.mode),
@@ -107,9 +129,10 @@ def record_of(session: Session, *, activity_id: int, reveal: bool) -> DrawRecord
         seed=draw.seed if reveal else None,
         draw_at=draw.draw_at,
         drawn_at=draw.drawn_at,
-        prizes=prize_reads(prizes),
+        prizes=prize_reads(prizes, shared),
         entries=eligible_entry_ids(session, activity_id=activity_id),
         winners={w.entry_id: w.prize_id for w in winners_of(session, activity_id=activity_id)},
+        missed=missed_of(session, activity_id=activity_id),
     )
 
 
@@ -136,8 +159,14 @@ def verify_record(record: DrawRecord) -> core.Verdict:
         seed_hex=record.seed,
         commitment=record.commitment,
         entry_ids=record.entries,
-        prizes=[core.PrizeTerms(id=p.id, units=p.units, odds=p.odds) for p in record.prizes],
+        prizes=[
+            core.PrizeTerms(
+                id=p.id, units=p.units, odds=p.odds, shared=p.shared_prize_id is not None
+            )
+            for p in record.prizes
+        ],
         winners=record.winners,
+        missed=record.missed,
     )
 
 
@@ -146,6 +175,7 @@ def draw_results(session: Session, *, actor: Actor, activity_id: int) -> DrawRes
     campaign = campaigns.get_campaign(session, actor=actor, campaign_id=row.campaign_id)
     draw = load_draw(session, activity_id=row.id)
     prizes = prizes_of(session, activity_id=row.id)
+    shared = shared_stocks(session, draw=draw, prizes=prizes)
     return DrawResults(
         activity_id=row.id,
         title=row.title,
@@ -156,7 +186,7 @@ def draw_results(session: Session, *, actor: Actor, activity_id: int) -> DrawRes
         seed=draw.seed if is_revealed(draw, prizes, campaign) else None,
         entries=count_entries(session, activity_id=row.id, held=False),
         held=count_entries(session, activity_id=row.id, held=True),
-        prizes=prize_reads(prizes),
+        prizes=prize_reads(prizes, shared),
         winners=winners_of(session, activity_id=row.id),
     )
 
@@ -247,7 +277,10 @@ def view_draw(
         else None
     )
     names = {p.id: p.name for p in prizes}
-    reason = activities.closed_reason(public.campaign) or entries_closed(draw, prizes, now=now)
+    shared = shared_stocks(session, draw=draw, prizes=prizes)
+    reason = activities.closed_reason(public.campaign) or entries_closed(
+        draw, prizes, shared=shared, now=now
+    )
     revealed = is_revealed(draw, prizes, public.campaign)
     drawn = draw.mode == DrawMode.SCHEDULED.value and draw.drawn_at is not None
     return DrawView(
@@ -256,7 +289,7 @@ def view_draw(
         mode=DrawMode(draw.mode),
         draw_at=draw.draw_at,
         drawn=drawn,
-        prizes=prize_reads(prizes),
+        prizes=prize_reads(prizes, shared),
         commitment=draw.commitment,
         seed=draw.seed if revealed else None,
         entries=count_entries(session, activity_id=row.id, held=False),

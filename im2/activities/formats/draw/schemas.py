@@ -6,7 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from im2.activities.schemas import Text, Title
 from im2.i18n import N_
@@ -26,11 +33,22 @@ PrizeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class PrizeIn(BaseModel):
+    """A draw-only prize (`name`, its own `stock`), or one of the campaign's prizes from the
+    incentives page (`prize_id`), whose stock the draw shares with the points store; `stock` is
+    then how many units the draw may give (a scheduled draw reserves them when it is created)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: PrizeName
+    name: PrizeName | None = None  # a shared prize is published under its own name
+    prize_id: int | None = None
     stock: int = Field(ge=1, le=1_000_000)
     odds: float = Field(default=0.0, ge=0.0, le=1.0)  # instant win only
+
+    @model_validator(mode="after")
+    def _named(self) -> PrizeIn:
+        if self.name is None and self.prize_id is None:
+            raise ValueError("give a prize a name, or choose one of the campaign's prizes")
+        return self
 
 
 class DrawCreate(BaseModel):
@@ -52,10 +70,19 @@ class EnterIn(BaseModel):
 class PrizeRead(BaseModel):
     id: int
     name: str
-    units: int
-    stock: int
+    units: int  # published: how many the draw can give
+    stock: int  # how many of those the draw has not given yet
     odds: float
     won: int
+    # The campaign prize whose stock the draw shares (None: a draw-only prize), and that
+    # stock's free units now (an instant win needs one; the store may have taken the rest).
+    shared_prize_id: int | None = None
+    shared_stock: int | None = None
+
+    @property
+    def left(self) -> int:
+        """What can still be won now."""
+        return self.stock if self.shared_stock is None else min(self.stock, self.shared_stock)
 
 
 class EntryReceipt(BaseModel):
@@ -119,6 +146,9 @@ class DrawRecord(BaseModel):
     prizes: list[PrizeRead]
     entries: list[int]
     winners: dict[int, int]  # entry id → prize id
+    # Instant draw: entries whose roll picked a shared prize while its stock was empty (the
+    # points store had taken the last unit): entry id → prize id.
+    missed: dict[int, int] = Field(default_factory=dict)
 
 
 class DrawUpdate(BaseModel):

@@ -6,6 +6,18 @@ stock never below zero (a CHECK constraint). A prize is only ever taken by one c
 UPDATE (`stock = stock - 1 WHERE stock > 0`), so however many entries race for the last unit,
 exactly one gets it: PostgreSQL re-checks the condition on the locked row, and SQLite write
 transactions are serialised (BEGIN IMMEDIATE).
+
+A draw prize may instead be one of the campaign's prizes from the incentives domain
+(`DrawPrize.prize_id`): one physical stock for the draw and the points store. `units` is then
+how many the draw may give, and a win takes a unit of the shared stock too, through
+`im2.incentives.service` in the same transaction:
+- instant win: from the free stock, racing store purchases on the same conditional UPDATE; an
+  entry whose pick finds it empty loses and is published as `missed`, so a verifier sees why;
+- scheduled draw: the units are reserved (taken out of the free stock, all or nothing) when the
+  draw is created, so the published prizes and units can always be paid and the store can no
+  longer sell them; the draw takes its winners' units from that reserve and gives back what
+  nobody won (fewer eligible entries than units). A scheduled draw cannot be created with more
+  units than are in stock (409).
 """
 
 from __future__ import annotations
@@ -25,13 +37,16 @@ from im2.activities.formats.draw.schemas import (
     DrawMode,
     DrawUpdate,
     EntryReceipt,
+    PrizeIn,
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns import service as campaigns
 from im2.errors import Conflict, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
+from im2.incentives import service as incentives
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
@@ -57,7 +72,20 @@ def prizes_of(session: Session, *, activity_id: int) -> list[DrawPrize]:
 
 
 def terms_of(prizes: list[DrawPrize]) -> list[core.PrizeTerms]:
-    return [core.PrizeTerms(id=p.id, units=p.units, odds=p.odds) for p in prizes]
+    return [
+        core.PrizeTerms(id=p.id, units=p.units, odds=p.odds, shared=p.prize_id is not None)
+        for p in prizes
+    ]
+
+
+def shared_stocks(session: Session, *, draw: Draw, prizes: list[DrawPrize]) -> dict[int, int]:
+    """draw prize id → free units of the campaign prize it shares, for an instant draw (a
+    scheduled draw's units are reserved, so the free stock does not limit it)."""
+    if draw.mode != DrawMode.INSTANT.value:
+        return {}
+    linked = {p.id: p.prize_id for p in prizes if p.prize_id is not None}
+    free = incentives.prize_stocks(session, prize_ids=linked.values())
+    return {draw_prize: free.get(prize, 0) for draw_prize, prize in linked.items()}
 
 
 def eligible_entry_ids(session: Session, *, activity_id: int) -> list[int]:
@@ -75,7 +103,7 @@ def eligible_entry_ids(session: Session, *, activity_id: int) -> list[int]:
 
 
 def check_draw(data: DrawCreate, *, now: datetime) -> None:
-    names = [p.name for p in data.prizes]
+    names = [p.name for p in data.prizes if p.name is not None]
     if len(set(names)) != len(names):
         raise InvalidInput(_("Two prizes have the same name."), field="prizes")
     if data.mode is DrawMode.SCHEDULED:
@@ -93,10 +121,54 @@ def check_draw(data: DrawCreate, *, now: datetime) -> None:
             )
 
 
+def _resolve_prizes(
+    session: Session, *, actor: Actor, campaign_id: int, data: DrawCreate
+) -> list[tuple[str, PrizeIn, int | None]]:
+    """(published name, prize, shared campaign prize id) in order; a shared prize must be one of
+    this campaign's prizes (422 otherwise: another campaign's or workspace's is not offered),
+    at most once per draw, and have the units in stock (409)."""
+    resolved: list[tuple[str, PrizeIn, int | None]] = []
+    seen: set[int] = set()
+    for prize in data.prizes:
+        if prize.prize_id is None:
+            assert prize.name is not None  # PrizeIn requires a name or a prize
+            resolved.append((prize.name, prize, None))
+            continue
+        ref = incentives.check_prize_for_draw(
+            session,
+            workspace_id=actor.workspace_id,
+            campaign_id=campaign_id,
+            prize_id=prize.prize_id,
+        )
+        if ref.id in seen:
+            raise InvalidInput(
+                _("{name} is chosen twice; give it once with all its units.").format(name=ref.name),
+                field="prizes",
+            )
+        seen.add(ref.id)
+        if prize.stock > ref.stock:
+            raise Conflict(
+                _("Only {n} of {name} are in stock; the draw cannot offer more.").format(
+                    n=ref.stock, name=ref.name
+                ),
+                field="prizes",
+            )
+        resolved.append((prize.name or ref.name, prize, ref.id))
+    return resolved
+
+
 def do_create_draw(
     session: Session, *, actor: Actor, campaign_id: int, data: DrawCreate, now: datetime
 ) -> ActivityRead:
+    """A draw with its prizes. A shared prize of a scheduled draw has its units reserved from
+    the campaign prize's stock here, in the same transaction, all or nothing."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
     check_draw(data, now=now)
+    campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)  # 404 if not theirs
+    prizes = _resolve_prizes(session, actor=actor, campaign_id=campaign_id, data=data)
+    names = [name for name, _prize, _shared in prizes]
+    if len(set(names)) != len(names):
+        raise InvalidInput(_("Two prizes have the same name."), field="prizes")
     scheduled = data.mode is DrawMode.SCHEDULED
     row = activities.create_activity_row(
         session,
@@ -119,15 +191,29 @@ def do_create_draw(
             drawn_at=None,
         )
     )
-    for position, prize in enumerate(data.prizes):
+    for position, (name, prize, shared) in enumerate(prizes):
+        if (
+            scheduled
+            and shared is not None
+            and not incentives.reserve_prize_stock(session, prize_id=shared, units=prize.stock)
+        ):
+            # Sold in the store between the check above and now.
+            raise Conflict(
+                _("Only {n} of {name} are in stock; the draw cannot offer more.").format(
+                    n=incentives.prize_stocks(session, prize_ids=[shared]).get(shared, 0),
+                    name=name,
+                ),
+                field="prizes",
+            )
         session.add(
             DrawPrize(
                 activity_id=row.id,
                 position=position,
-                name=prize.name,
+                name=name,
                 units=prize.stock,
                 stock=prize.stock,
                 odds=0.0 if scheduled else prize.odds,
+                prize_id=shared,
             )
         )
     session.flush()
@@ -168,6 +254,43 @@ def take_unit(session: Session, *, prize_id: int) -> bool:
     )
     assert isinstance(result, CursorResult)
     return result.rowcount == 1
+
+
+def _win(
+    session: Session,
+    *,
+    activity: Activity,
+    draw: Draw,
+    entry: DrawEntry,
+    prize: DrawPrize,
+    now: datetime,
+) -> bool:
+    """Give `prize` to `entry` if a unit is left; False otherwise. The draw's own count is taken
+    first; a shared prize then takes a unit of the campaign prize too (a PrizeClaim on the
+    winner's "my rewards" page). If the store took the last free unit first, the draw's count
+    is given back and the entry is marked as having missed that prize."""
+    if not take_unit(session, prize_id=prize.id):
+        return False
+    if prize.prize_id is not None:
+        claim = incentives.claim_prize_for_draw(
+            session,
+            prize_id=prize.prize_id,
+            participant_id=entry.participant_id,
+            activity_id=activity.id,
+            from_reserve=draw.mode == DrawMode.SCHEDULED.value,
+            now=now,
+        )
+        if claim is None:
+            session.execute(
+                update(DrawPrize)
+                .where(DrawPrize.id == prize.id)
+                .values(stock=DrawPrize.stock + 1)
+                .execution_options(synchronize_session=False)
+            )
+            entry.missed_prize_id = prize.id
+            return False
+    _award(session, activity=activity, entry=entry, prize=prize, now=now)
+    return True
 
 
 def _award(
@@ -225,10 +348,19 @@ def do_run_draw(session: Session, *, activity_id: int, now: datetime) -> list[in
     winners = core.scheduled_winners(
         draw.seed, eligible_entry_ids(session, activity_id=activity_id), terms_of(prizes)
     )
+    given: dict[int, int] = {p.id: 0 for p in prizes}
     for entry_id, prize_id in sorted(winners.items()):
         entry = session.get(DrawEntry, entry_id)
-        if entry is not None and take_unit(session, prize_id=prize_id):
-            _award(session, activity=activity, entry=entry, prize=by_id[prize_id], now=now)
+        if entry is not None and _win(
+            session, activity=activity, draw=draw, entry=entry, prize=by_id[prize_id], now=now
+        ):
+            given[prize_id] += 1
+    for prize in prizes:
+        if prize.prize_id is not None:
+            # Units reserved for winners the draw did not have go back on sale.
+            incentives.release_prize_reserve(
+                session, prize_id=prize.prize_id, units=prize.units - given[prize.id]
+            )
     session.flush()
     return sorted(winners)
 
@@ -256,8 +388,8 @@ def do_review_entry(
             prizes = prizes_of(session, activity_id=row.id)
             picked = core.instant_pick(draw.seed, entry.id, terms_of(prizes))
             chosen = next((p for p in prizes if p.id == picked), None)
-            if chosen is not None and take_unit(session, prize_id=chosen.id):
-                _award(session, activity=row, entry=entry, prize=chosen, now=now)
+            if chosen is not None:
+                _win(session, activity=row, draw=draw, entry=entry, prize=chosen, now=now)
     else:
         session.delete(entry)
     record_audit(
@@ -277,12 +409,18 @@ def do_review_entry(
 # --- participants ------------------------------------------------------------------------------
 
 
-def entries_closed(draw: Draw, prizes: list[DrawPrize], *, now: datetime) -> str | None:
+def entries_closed(
+    draw: Draw, prizes: list[DrawPrize], *, shared: dict[int, int], now: datetime
+) -> str | None:
+    """Why entries are closed, or None. `shared`: free units of shared prizes
+    (`shared_stocks`); a shared prize the store has sold out leaves nothing to win either."""
     if draw.mode == DrawMode.SCHEDULED.value and (
         draw.drawn_at is not None or (draw.draw_at is not None and draw.draw_at <= now)
     ):
         return _("The draw has taken place; entries are closed.")
-    if draw.mode == DrawMode.INSTANT.value and all(p.stock == 0 for p in prizes):
+    if draw.mode == DrawMode.INSTANT.value and all(
+        p.stock == 0 or shared.get(p.id, 1) == 0 for p in prizes
+    ):
         # Nothing is left to win: taking more entries would only disappoint people.
         return _("All prizes have been won; the draw is over. Thank you!")
     return None
@@ -307,7 +445,10 @@ def do_enter(
     )
     activities.require_open(public)
     draw = load_draw(session, activity_id=row.id)
-    closed = entries_closed(draw, prizes_of(session, activity_id=row.id), now=now)
+    prizes = prizes_of(session, activity_id=row.id)
+    closed = entries_closed(
+        draw, prizes, shared=shared_stocks(session, draw=draw, prizes=prizes), now=now
+    )
     if closed:
         raise Conflict(closed)
     acting = activities.join_and_assess(
@@ -348,12 +489,12 @@ def do_enter(
     )
     prize: DrawPrize | None = None
     if draw.mode == DrawMode.INSTANT.value and not acting.held:
-        prizes = prizes_of(session, activity_id=row.id)
         picked = core.instant_pick(draw.seed, entry.id, terms_of(prizes))
         chosen = next((p for p in prizes if p.id == picked), None)
-        if chosen is not None and take_unit(session, prize_id=chosen.id):
+        if chosen is not None and _win(
+            session, activity=row, draw=draw, entry=entry, prize=chosen, now=now
+        ):
             prize = chosen
-            _award(session, activity=row, entry=entry, prize=chosen, now=now)
     session.flush()
     return EntryReceipt(
         entry_id=entry.id,
