@@ -461,6 +461,11 @@ def test_join_qualifies_and_rewards_once_even_when_the_job_runs_again(world: Wor
     assert sorted(e.properties["friends"] for e in milestones) == [2, 3]
     prizes = [g for g in world.grants() if g.kind == "prize"]
     assert [(g.participant_id, g.status) for g in prizes] == [(anna, "granted")]
+    # The ledger's words are the campaign's language (Chinese), not the code's.
+    assert prizes[0].reason == "邀请好友得好礼：已有 3 位好友达标"
+    assert {g.reason for g in world.grants() if g.participant_id == third} == {
+        f"邀请好友得好礼：受 #{anna} 邀请加入"
+    }
     results = world.results()
     assert (results["qualified"], results["pending"], results["held"]) == (3, 0, 0)
     assert results["milestones_reached"] == 2

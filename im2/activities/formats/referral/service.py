@@ -46,10 +46,11 @@ from im2.activities.formats.referral.schemas import (
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.config import get_settings
 from im2.errors import InvalidInput
 from im2.events.schemas import ActorType, EventKind, EventRecord
 from im2.events.service import list_events, record_event
-from im2.i18n import _
+from im2.i18n import N_, _, use_locale
 from im2.incentives import service as incentives
 from im2.incentives.schemas import RewardKind, RewardSpec
 from im2.participation import service as participation
@@ -505,6 +506,14 @@ def spec_of(reward: Reward) -> RewardSpec:
     )
 
 
+def _ledger_text(message: str, **values: object) -> str:
+    """A reward's reason as the ledger keeps it: written once, in the installation's language
+    (IM2_DEFAULT_LOCALE, Chinese by default) like the campaign's own texts, because the
+    participant's page and the console both show the stored words."""
+    with use_locale(get_settings().default_locale):
+        return _(message).format(**values)[:200]
+
+
 def _grant(
     run: _Run,
     *,
@@ -589,7 +598,11 @@ def _qualify(
             participant_id=invite.inviter_id,
             reward=rules.inviter_reward,
             key=f"{base}:inviter",
-            reason=f"{activity.title}: invited #{invite.invitee_id}",
+            reason=_ledger_text(
+                N_("{title}: invited #{invitee}"),
+                title=activity.title,
+                invitee=invite.invitee_id,
+            ),
             hold=held,
             evidence=shown("inviter"),
         ),
@@ -599,7 +612,11 @@ def _qualify(
             participant_id=invite.invitee_id,
             reward=rules.invitee_reward,
             key=f"{base}:invitee",
-            reason=f"{activity.title}: joined through #{invite.inviter_id}'s invitation",
+            reason=_ledger_text(
+                N_("{title}: joined through #{inviter}'s invitation"),
+                title=activity.title,
+                inviter=invite.inviter_id,
+            ),
             hold=held,
             evidence=shown("invitee"),
         ),
@@ -611,8 +628,12 @@ def _qualify(
             participant_id=invite.level2_id,
             reward=rules.level2_reward,
             key=f"{base}:level2",
-            reason=f"{activity.title}: #{invite.inviter_id} (whom you invited) invited "
-            f"#{invite.invitee_id}",
+            reason=_ledger_text(
+                N_("{title}: #{inviter} (whom you invited) invited #{invitee}"),
+                title=activity.title,
+                inviter=invite.inviter_id,
+                invitee=invite.invitee_id,
+            ),
             hold=held,
             evidence=shown("level2"),
         )
@@ -733,7 +754,9 @@ def _grant_milestone(
         participant_id=inviter_id,
         reward=spec,
         key=f"referral:{activity.id}:{inviter_id}:milestone:{friends}",
-        reason=f"{activity.title}: {friends} friends qualified",
+        reason=_ledger_text(
+            N_("{title}: {friends} friends qualified"), title=activity.title, friends=friends
+        ),
         now=run.now,
         evidence=evidence or None,
         hold=held,
