@@ -1,5 +1,8 @@
 """Demo content: point rules, a coupon pool, prizes and real ledger history for the live demo
-campaign, made through the same services a brand and its participants use."""
+campaign, made through the same services a brand and its participants use.
+
+The campaign's third prize, the sakura thermos, is made by the lucky-draw demo (it runs first):
+its instant draw gives it from the stock the points store sells here (a shared prize)."""
 
 from __future__ import annotations
 
@@ -133,6 +136,34 @@ def load_incentives_demo(
             )
         except service.NotEnoughPoints:
             continue
+    # Someone with enough points buys the thermos the lucky draw also gives: one stock for both.
+    thermos = next(
+        (
+            p
+            for p in service.list_prizes(session, workspace_id=ws, campaign_id=campaign_id)
+            if p.name == "樱花限定保温杯" and p.cost_points is not None and p.stock > 0
+        ),
+        None,
+    )
+    rich = [
+        pid
+        for pid in people
+        if thermos is not None
+        and thermos.cost_points is not None
+        and service.get_balance(session, workspace_id=ws, participant_id=pid, now=now).points
+        >= thermos.cost_points
+    ]
+    if thermos is not None and rich:
+        service.do_buy(
+            session,
+            workspace_id=ws,
+            campaign_id=campaign_id,
+            participant_id=rich[0],
+            item="prize",
+            item_id=thermos.id,
+            key=f"demo:buy-thermos:{rich[0]}",
+            now=now - timedelta(hours=8),
+        )
     if people:
         # Suspicious rewards waiting in the review queue, with their evidence.
         for pid, evidence in (

@@ -1,5 +1,9 @@
 """Demo content for lucky draws: a live instant-win draw that has been running for a few days,
-and a scheduled draw for the charity campaign."""
+and a scheduled draw for the charity campaign.
+
+The instant draw's top prize, the sakura thermos, is one of the campaign's prizes (incentives):
+the draw and the points store take from the same stock, so the thermoses won here are missing
+from the store and show on the winners' "my rewards" pages."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.orm import Session
 from im2.activities.formats.draw import service
 from im2.activities.formats.draw.schemas import DrawCreate, DrawMode, PrizeIn
 from im2.campaigns import service as campaigns
+from im2.incentives import service as incentives
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor
 
@@ -22,6 +27,16 @@ def load_demo(
 ) -> None:
     live_id = campaign_ids["feedback_live"]
     started = now - timedelta(days=4)
+    thermos = incentives.do_create_prize(
+        session,
+        actor=actor,
+        campaign_id=live_id,
+        name="樱花限定保温杯",
+        description="限量 8 个:幸运抽奖与积分商城共用库存,门店领取。",
+        units=8,
+        cost_points=100,
+        now=started - timedelta(hours=2),
+    )
     draw = service.do_create_draw(
         session,
         actor=actor,
@@ -31,7 +46,7 @@ def load_demo(
             description="每人一次机会，奖品送完即止。中奖者凭页面截图到任一门店领取。",
             mode=DrawMode.INSTANT,
             prizes=[
-                PrizeIn(name="樱花限定保温杯", stock=5, odds=0.03),
+                PrizeIn(prize_id=thermos.id, stock=5, odds=0.03),
                 PrizeIn(name="中杯饮品兑换券", stock=60, odds=0.2),
                 PrizeIn(name="第二杯半价券", stock=200, odds=0.35),
             ],
