@@ -5,6 +5,11 @@ the database: unique keys make every grant and ledger entry idempotent, `uses <=
 `stock >= 0` are CHECK constraints behind conditional UPDATEs, and a participant's spends are
 serialized by locking their wallet row (PostgreSQL `FOR UPDATE`; SQLite write transactions are
 serialized by `Database.transaction()` already).
+
+A prize's stock is shared with the lucky draws that give it (docs/draws-and-prizes.md): the draw
+format takes units through `claim_prize_for_draw` (instant wins, from the same free stock as the
+store) and `reserve_prize_stock` / `release_prize_reserve` (scheduled draws, whose units are set
+aside when the draw is created so its published promise can always be paid).
 """
 
 from __future__ import annotations
