@@ -144,8 +144,10 @@ def _aisas(q: Query) -> MetricValue:
         f"SELECT bool_or(kind IN {sql_list(AISAS_ATTENTION)}) AS a, "
         f"bool_or(kind IN {sql_list(AISAS_INTEREST)}) AS i, "
         f"bool_or(kind = '{K.SHARE_CLICKED}' OR (kind IN {views} AND (ref IS NOT NULL OR "
-        "(properties LIKE '%search%' AND json_extract_string(properties, '$.source') = 'search'))))"
-        f" OR count(DISTINCT day) FILTER (WHERE kind IN {views}) >= 2 AS s, "
+        "searched))) "
+        # Views on two or more days: the first and last view day differ.
+        f"OR coalesce(min(day) FILTER (WHERE kind IN {views}) "
+        f"< max(day) FILTER (WHERE kind IN {views}), false) AS s, "
         f"bool_or(kind IN {sql_list(AISAS_ACTION)}) AS act, "
         f"bool_or(kind IN {sql_list(AISAS_SHARE)}) AS sh "
         f"FROM ev WHERE kind IN {kinds} AND actor_id IS NOT NULL GROUP BY actor_id)"
@@ -303,15 +305,21 @@ SERIES_KINDS = (*REACH_KINDS, *PARTICIPATION_KINDS, *CONVERSION_KINDS)
 def _timeseries(q: Query) -> MetricValue:
     found = {
         row[0]: row[1:]
+        # Distinct people per day in two steps (one row per day and person, then counted):
+        # two count(DISTINCT) FILTER aggregates in one GROUP BY cost several times as much.
         for row in q.rows(
-            "SELECT day, "
-            f"count(DISTINCT actor_id) FILTER (WHERE kind IN {sql_list(REACH_KINDS)}), "
-            f"count(DISTINCT actor_id) FILTER (WHERE kind IN {sql_list(PARTICIPATION_KINDS)}), "
-            f"count(*) FILTER (WHERE kind IN {sql_list(INTERACTION_KINDS)}), "
-            f"count(*) FILTER (WHERE kind = '{K.SHARE_CREATED}'), "
-            f"count(*) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}), "
-            f"coalesce(sum({AMOUNT}) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}), 0) "
-            f"FROM ev WHERE kind IN {sql_list(SERIES_KINDS)} GROUP BY day ORDER BY day"
+            "SELECT day, count(*) FILTER (WHERE r AND actor_id IS NOT NULL), "
+            "count(*) FILTER (WHERE p AND actor_id IS NOT NULL), "
+            "sum(i), sum(sh), sum(c), coalesce(sum(v), 0) FROM ("
+            "SELECT day, actor_id, "
+            f"bool_or(kind IN {sql_list(REACH_KINDS)}) AS r, "
+            f"bool_or(kind IN {sql_list(PARTICIPATION_KINDS)}) AS p, "
+            f"count(*) FILTER (WHERE kind IN {sql_list(INTERACTION_KINDS)}) AS i, "
+            f"count(*) FILTER (WHERE kind = '{K.SHARE_CREATED}') AS sh, "
+            f"count(*) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) AS c, "
+            f"sum({AMOUNT}) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) AS v "
+            f"FROM ev WHERE kind IN {sql_list(SERIES_KINDS)} GROUP BY day, actor_id"
+            ") GROUP BY day ORDER BY day"
         )
     }
     rows = []
@@ -365,8 +373,13 @@ def _hour_of_week(q: Query) -> MetricValue:
     found = {
         (int(d), int(h)): int(n)
         for d, h, n in q.rows(
-            "SELECT isodow(local_ts), hour(local_ts), count(*) FROM ev "
+            # Local weekday and hour by arithmetic on local microseconds (1970-01-01 was a
+            # Thursday, ISO weekday 4).
+            "SELECT (d + 3) % 7 + 1, h, sum(n) FROM ("
+            "SELECT local_us // 86400000000 AS d, local_us // 3600000000 % 24 AS h, "
+            "count(*) AS n FROM ev "
             f"WHERE kind IN {sql_list((*REACH_KINDS, *PARTICIPATION_KINDS))} GROUP BY 1, 2"
+            ") GROUP BY 1, 2"
         )
     }
     rows = [

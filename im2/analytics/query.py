@@ -7,11 +7,14 @@ Every metric reads the same two views, so every number includes the last committ
   participant did before the window (new vs returning, retention cohorts); its `in_window`
   column says whether a row is inside the window.
 
-Both carry `day` and `local_ts`, the event's calendar day and wall-clock time in the campaign's
-time zone, and `ref`, the referrer (the column, or `properties.referrer` when only that is set).
+Both carry `day` and `local_us`, the event's calendar day and wall-clock time (microseconds
+since 1970-01-01, local) in the campaign's time zone; `ref`, the referrer (the column, or
+`properties.referrer` when only that is set); and the JSON fields metrics read (`amount`,
+`searched` for source=search, `entry_id`), so that no metric parses `properties` itself.
 
-The lake is read for ids <= the mark and the database for ids above it, so an event moved
-between the two reads is counted once (lake.py explains why that boundary is safe).
+The lake is read for ids <= the mark (whole files, see `committed_files`) and the database
+for ids above it, so an event moved between the two reads is counted once (lake.py explains
+why that boundary is safe).
 """
 
 # SQL here is composed from EventKind constants, integers and validated filters, never from
@@ -23,14 +26,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 
-from im2.analytics.lake import lake_files, lake_glob
+from im2.analytics.lake import lake_files
 
 # DuckDB's own threads; the 2-core default machine serves requests on the rest.
 DUCKDB_THREADS = 2
@@ -145,6 +150,91 @@ def _sql_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("'%Y-%m-%d %H:%M:%S.%f+00'::TIMESTAMPTZ")
 
 
+# Where the arithmetic shortcut for local time is checked (check_filters keeps every window
+# inside these years); outside them ICU converts, so every instant stays exact.
+_FIXED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+_FIXED_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+_DAY_US = 86_400 * _US
+
+
+@lru_cache(maxsize=64)
+def fixed_offset_us(timezone: str) -> int | None:
+    """The zone's UTC offset in microseconds when it is the same every day of 2000-2100 (no
+    daylight saving, no change of standard time: Asia/Shanghai, UTC …), else None.
+
+    Converting with ICU costs about twice a plain scan per row; for such zones local time is
+    UTC plus a constant. Sampled daily: every daylight-saving period lasts longer than a day."""
+    zone = ZoneInfo(timezone)
+    first = _FIXED_FROM.astimezone(zone).utcoffset()
+    day = _FIXED_FROM
+    while day < _FIXED_UNTIL:
+        if day.astimezone(zone).utcoffset() != first:
+            return None
+        day += timedelta(days=1)
+    assert first is not None
+    return int(first.total_seconds()) * _US
+
+
+def local_us_sql(timezone: str) -> str:
+    """SQL for an event's wall-clock time in `timezone`, as microseconds since 1970-01-01
+    (local): integer arithmetic where the zone allows it, ICU elsewhere."""
+    icu = f"epoch_us(timezone({_quote(timezone)}, occurred_at))"
+    offset = fixed_offset_us(timezone)
+    if offset is None:
+        return icu
+    return (
+        f"CASE WHEN occurred_at >= {_sql_time(_FIXED_FROM)} "
+        f"AND occurred_at < {_sql_time(_FIXED_UNTIL)} "
+        f"THEN epoch_us(occurred_at) + {offset} ELSE {icu} END"
+    )
+
+
+_files_lock = threading.Lock()
+_files_cache: dict[str, tuple[int, list[tuple[str, date]]]] = {}
+
+
+def committed_files(lake_path: Path, *, mark: int) -> list[tuple[str, date]]:
+    """The lake's files whose events are all at or below the mark, with their UTC day.
+
+    A file holds one batch's events of one day and the mark only ever advances to a batch's
+    last id, so a file is either wholly committed (last id <= mark) or an orphan of a batch
+    whose mark never committed (first id > mark): readers need no per-row id filter. Listed
+    once per mark and lake: committed files never change, and new ones come with a new mark."""
+    key = str(lake_path)
+    with _files_lock:
+        cached = _files_cache.get(key)
+        if cached is not None and cached[0] == mark:
+            return cached[1]
+    found = sorted(
+        (str(file), date.fromisoformat(file.parent.name.removeprefix("date=")))
+        for file, _first, last in lake_files(lake_path)
+        if last <= mark
+    )
+    with _files_lock:
+        _files_cache[key] = (mark, found)
+    return found
+
+
+# Columns derived from `properties` once, so that metrics never parse JSON themselves; the
+# LIKE guard skips the JSON parser for the many events without the key.
+_DERIVED = {
+    "amount": "CASE WHEN properties LIKE '%amount%' THEN TRY_CAST("
+    "json_extract_string(properties, '$.amount') AS DOUBLE) END",
+    "searched": "coalesce(properties LIKE '%search%' AND "
+    "json_extract_string(properties, '$.source') = 'search', false)",
+    "entry_id": "CASE WHEN properties LIKE '%entry_id%' THEN TRY_CAST("
+    "json_extract_string(properties, '$.entry_id') AS BIGINT) END",
+    "ref": "coalesce(referrer, CASE WHEN properties LIKE '%referrer%' "
+    "THEN json_extract_string(properties, '$.referrer') END)",
+}
+# What a materialized `ev_hist` keeps: every column a metric reads, not the raw JSON.
+_MATERIALIZED = (
+    "occurred_at, activity_id, actor_id, kind, channel, local_us, day, in_window, "
+    + ", ".join(_DERIVED)
+)
+
+
 def open_query(
     *,
     lake_path: Path,
@@ -157,10 +247,11 @@ def open_query(
 ) -> Query:
     """Set up the views for one campaign. `tail` holds the campaign's events with id > mark.
 
-    With `materialize`, `ev_hist` is a temporary table filled by one scan of the lake (local
-    times computed once) instead of a view that every metric re-scans: the right choice when
-    many metrics are asked at once (the dashboard's overview), the wrong one for a single
-    metric, which reads only the columns it needs straight from Parquet."""
+    With `materialize`, `ev_hist` is a temporary table filled by one scan of the lake (the
+    columns metrics read, local times and JSON fields computed once) instead of a view that
+    every metric re-scans: the right choice when many metrics are asked at once (the
+    dashboard's overview), the wrong one for a single metric, which reads only the columns it
+    needs straight from Parquet."""
     con = _connection()
     con.execute("SET SESSION TimeZone = 'UTC'")
     con.register("tail_events", tail)
@@ -169,15 +260,16 @@ def open_query(
         "referrer, properties"
     )
     upper = "" if filters.until is None else f" AND occurred_at < {_sql_time(filters.until)}"
-    if lake_files(lake_path):
-        day_prune = ""
-        if filters.until is not None:
-            # Hive partition pruning: whole days after the window are never opened.
-            day_prune = f" AND date <= CAST({_sql_time(filters.until)} AS DATE)"
+    files = committed_files(lake_path, mark=mark)
+    if filters.until is not None:
+        # Whole UTC days after the window are never opened.
+        last_day = filters.until.astimezone(UTC).date()
+        files = [(f, d) for f, d in files if d <= last_day]
+    if files:
+        paths = ", ".join(_quote(f) for f, _d in files)
         lake_sql = (
-            f"SELECT {columns} FROM read_parquet('{lake_glob(lake_path)}', "
-            f"hive_partitioning = true) WHERE campaign_id = {int(campaign.id)} "
-            f"AND id <= {int(mark)}{day_prune}{upper}"
+            f"SELECT {columns} FROM read_parquet([{paths}]) "
+            f"WHERE campaign_id = {int(campaign.id)}{upper}"
         )
     else:
         lake_sql = f"SELECT {columns} FROM tail_events WHERE false"
@@ -186,27 +278,26 @@ def open_query(
         where.append(f"channel = {_quote(filters.channel)}")
     if filters.activity_id is not None:
         where.append(f"activity_id = {int(filters.activity_id)}")
-    tz = _quote(campaign.timezone)
     in_window = "true" if filters.since is None else f"occurred_at >= {_sql_time(filters.since)}"
+    derived = ", ".join(f"{sql} AS {name}" for name, sql in _DERIVED.items())
     # Temporary: views, tables and registered Arrow tables belong to this cursor alone, so
     # concurrent requests never see each other's.
-    relation = "TEMP TABLE" if materialize else "TEMP VIEW"
-    con.execute(
-        f"""
-        CREATE {relation} ev_hist AS
-        SELECT *,
-               timezone({tz}, occurred_at) AS local_ts,
-               CAST(timezone({tz}, occurred_at) AS DATE) AS day,
-               coalesce(referrer, CASE WHEN properties LIKE '%referrer%'
-                   THEN json_extract_string(properties, '$.referrer') END) AS ref,
-               {in_window} AS in_window
+    events = f"""
+        SELECT *, DATE '1970-01-01' + CAST(local_us // {_DAY_US} AS INTEGER) AS day
         FROM (
-            {lake_sql}
-            UNION ALL
-            SELECT {columns} FROM tail_events WHERE true{upper}
-        ) WHERE {" AND ".join(where)}
-        """
-    )
+            SELECT *, {local_us_sql(campaign.timezone)} AS local_us, {derived},
+                   {in_window} AS in_window
+            FROM (
+                {lake_sql}
+                UNION ALL
+                SELECT {columns} FROM tail_events WHERE true{upper}
+            ) WHERE {" AND ".join(where)}
+        )
+    """
+    if materialize:
+        con.execute(f"CREATE TEMP TABLE ev_hist AS SELECT {_MATERIALIZED} FROM ({events})")
+    else:
+        con.execute(f"CREATE TEMP VIEW ev_hist AS {events}")
     # The lower bound is repeated as a plain comparison so that DuckDB pushes it into the scan.
     lower = "" if filters.since is None else f" WHERE occurred_at >= {_sql_time(filters.since)}"
     con.execute(f"CREATE TEMP VIEW ev AS SELECT * FROM ev_hist{lower}")
