@@ -162,20 +162,25 @@ def _known_fingerprints(session: Session, workspace_id: int, prints: list[str]) 
     return groups
 
 
-def _known_bands(session: Session, workspace_id: int, keys: list[int]) -> dict[int, int]:
-    """Stored LSH band keys of the batch → the earliest group that has each."""
+def _known_bands(
+    session: Session, workspace_id: int, keys: list[int]
+) -> tuple[dict[int, int], set[tuple[int, int]]]:
+    """Stored LSH band keys of the batch → the earliest group that has each, and the stored
+    (band key, group) pairs themselves (so the batch inserts only pairs that are new)."""
     groups: dict[int, int] = {}
+    pairs: set[tuple[int, int]] = set()
     if not keys:
-        return groups
+        return groups, pairs
     rows = session.execute(
         select(BANDS.c.band_key, BANDS.c.group_id).where(
             BANDS.c.workspace_id == workspace_id, _one_of(session, BANDS.c.band_key, keys)
         )
     )
     for key, group in rows:
+        pairs.add((key, group))
         if key not in groups or group < groups[key]:
             groups[key] = group
-    return groups
+    return groups, pairs
 
 
 def _store_bands(session: Session, workspace_id: int, pairs: set[tuple[int, int]]) -> None:
@@ -197,6 +202,39 @@ def _store_bands(session: Session, workspace_id: int, pairs: set[tuple[int, int]
 
 def _paramstyle(dialect: str) -> str:
     return "%s" if dialect == "postgresql" else "?"
+
+
+def _insert_columns(
+    session: Session,
+    table: Table,
+    columns: dict[str, list[Any]],
+    same: dict[str, Any] | None = None,
+) -> None:
+    """A multi-row insert given column by column, straight to the driver's executemany.
+
+    Each value still goes through its column type's bind processor (UTC datetimes, JSON), so
+    the stored values are exactly those SQLAlchemy's own insert stores; what this skips is its
+    per-row, per-parameter bookkeeping, which cost more than SQLite's insert itself. `same`
+    holds values shared by every row (processed once)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    n = len(next(iter(columns.values())))
+    values: list[list[Any]] = []
+    names = [*columns, *(same or {})]
+    for name in names:
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if name in columns:
+            column = columns[name]
+            values.append(list(map(process, column)) if process else column)
+        else:
+            value = (same or {})[name]
+            values.append([process(value) if process else value] * n)
+    quote = dialect.identifier_preparer.quote
+    marks = ", ".join([_paramstyle(dialect.name)] * len(names))
+    listed = ", ".join(quote(name) for name in names)
+    # Only the table's own (quoted) column names are put into the SQL; the values are bound.
+    sql = f"INSERT INTO {table.name} ({listed}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, list(zip(*values, strict=True)))
 
 
 def inbox_reasons(
@@ -289,117 +327,120 @@ def store_mentions(
         scorer = _overlay_scorer(overlay) if overlay else model_scorer
     scored = scorer(normalised)
     prepared = dedup.prepare(normalised)
+    known_bands, stored_pairs = _known_bands(session, workspace_id, prepared.all_bands())
     grouping = dedup.group_batch(
         prepared,
         known_fingerprints=_known_fingerprints(session, workspace_id, prepared.fingerprints),
-        known_bands=_known_bands(session, workspace_id, prepared.all_bands()),
+        known_bands=known_bands,
     )
+    # Ids first (no RETURNING needed), so a row that copies an earlier row of this same batch
+    # is stored with that row's id as its group straight away.
+    ids = _allocate_ids(session, len(new))
+    groups: list[int | None] = [
+        group if isinstance(group, int) else ids[_batch_index(group, i)] if group else None
+        for i, group in enumerate(grouping.groups)
+    ]
 
-    rows: list[dict[str, Any]] = []
-    for m, text_, (label, confidence, language), fp, group in zip(
-        new, texts, scored, grouping.fingerprints, grouping.groups, strict=True
-    ):
+    # The batch column by column: a plain executemany (no RETURNING), the driver's fast path.
+    raws: list[dict[str, Any]] = []
+    for m in new:
         raw = dict(m.raw)
         if len(m.text) > MAX_TEXT:
             raw.setdefault("_original_length", len(m.text))
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "platform": m.platform.value,
-                "post_id": m.post_id,
-                "url": m.url,
-                "author": m.author,
-                "author_followers": m.author_followers,
-                "text": text_,
-                "language": language,
-                "posted_at": m.posted_at,
-                "posted_minute": int(m.posted_at.timestamp() // 60),
-                "likes": m.likes,
-                "reposts": m.reposts,
-                "comments": m.comments,
-                "sentiment": label.value if label else None,
-                "sentiment_confidence": confidence,
-                "sentiment_corrected": False,
-                "duplicate_group": group if isinstance(group, int) else None,
-                "fingerprint": fp,
-                "import_id": import_id,
-                "raw": raw,
-                "created_at": now,
-            }
-        )
-    ids = _allocate_ids(session, len(rows))
-    for mention_id, row in zip(ids, rows, strict=True):
-        row["id"] = mention_id
-    # A plain executemany (no RETURNING): the driver's fast path, like a bulk load.
-    session.execute(MENTIONS.insert(), rows)
-    # Rows that copy an earlier row of this same batch learn its id only now.
-    batch_refs = [
-        {"mid": ids[i], "grp": ids[g[1]]}
-        for i, g in enumerate(grouping.groups)
-        if isinstance(g, tuple) and not isinstance(rows[i]["duplicate_group"], int)
-    ]
-    if batch_refs:
-        session.execute(
-            update(MENTIONS)
-            .where(MENTIONS.c.id == bindparam("mid"))
-            .values(duplicate_group=bindparam("grp")),
-            batch_refs,
-        )
+        raws.append(raw)
+    labels = [label.value if label else None for label, _conf, _lang in scored]
+    languages = [language for _label, _conf, language in scored]
+    minutes = [int(m.posted_at.timestamp() // 60) for m in new]
+    platforms = [m.platform.value for m in new]
+    authors = [m.author for m in new]
+    _insert_columns(
+        session,
+        MENTIONS,
+        {
+            "id": ids,
+            "platform": platforms,
+            "post_id": [m.post_id for m in new],
+            "url": [m.url for m in new],
+            "author": authors,
+            "author_followers": [m.author_followers for m in new],
+            "text": texts,
+            "language": languages,
+            "posted_at": [m.posted_at for m in new],
+            "posted_minute": minutes,
+            "likes": [m.likes for m in new],
+            "reposts": [m.reposts for m in new],
+            "comments": [m.comments for m in new],
+            "sentiment": labels,
+            "sentiment_confidence": [confidence for _label, confidence, _lang in scored],
+            "duplicate_group": groups,
+            "fingerprint": grouping.fingerprints,
+            "raw": raws,
+        },
+        same={
+            "workspace_id": workspace_id,
+            "sentiment_corrected": False,
+            "import_id": import_id,
+            "created_at": now,
+        },
+    )
     # Each row's band keys, under the id of the group it belongs to (its own when it is first),
-    # for the batches still to come.
+    # for the batches still to come; pairs already stored are left out before the insert.
     band_pairs: set[tuple[int, int]] = set()
-    for i, (group, keys) in enumerate(zip(grouping.groups, grouping.bands, strict=True)):
+    for mention_id, group, keys in zip(ids, groups, grouping.bands, strict=True):
         if keys:
-            gid = group if isinstance(group, int) else ids[_batch_index(group, i)]
+            gid = mention_id if group is None else group
             band_pairs.update((k, gid) for k in keys)
-    _store_bands(session, workspace_id, band_pairs)
+    _store_bands(session, workspace_id, band_pairs - stored_pairs)
 
     topics = compiled_topics(session, workspace_id=workspace_id) if topics is None else topics
     if topics:
-        matches: list[dict[str, Any]] = []
-        for mention_id, row in zip(ids, rows, strict=True):
+        matches: dict[str, list[Any]] = {
+            "topic_id": [],
+            "mention_id": [],
+            "posted_minute": [],
+            "sentiment": [],
+        }
+        for i, mention_id in enumerate(ids):
             fields = fields_of(
-                text=row["text"],
-                author=row["author"],
-                platform=row["platform"],
-                language=row["language"],
-                sentiment=row["sentiment"],
+                text=texts[i],
+                author=authors[i],
+                platform=platforms[i],
+                language=languages[i],
+                sentiment=labels[i],
             )
             for topic in topics:
                 if topic.matcher(fields):
-                    matches.append(
-                        {
-                            "topic_id": topic.id,
-                            "mention_id": mention_id,
-                            "posted_minute": row["posted_minute"],
-                            "sentiment": row["sentiment"],
-                        }
-                    )
-        if matches:
-            session.execute(MATCHES.insert(), matches)
+                    matches["topic_id"].append(topic.id)
+                    matches["mention_id"].append(mention_id)
+                    matches["posted_minute"].append(minutes[i])
+                    matches["sentiment"].append(labels[i])
+        if matches["topic_id"]:
+            _insert_columns(session, MATCHES, matches)
 
     first_limit = timedelta(minutes=settings.escalation_ladder[0].minutes)
-    inbox: list[dict[str, Any]] = []
+    inbox: dict[str, list[Any]] = {"mention_id": [], "reasons": [], "priority": []}
     for mention_id, m, (label, confidence, _lang) in zip(ids, new, scored, strict=True):
         if m.posted_at < now - INBOX_MAX_AGE:
             continue
         reasons, priority = inbox_reasons(m, label, confidence, settings)
         if reasons:
-            inbox.append(
-                {
-                    "workspace_id": workspace_id,
-                    "mention_id": mention_id,
-                    "reasons": [r.value for r in reasons],
-                    "priority": priority.value,
-                    "status": InboxStatus.NEW.value,
-                    "escalation_step": 0,
-                    "step_due_at": now + first_limit,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-    if inbox:
-        session.execute(INBOX.insert(), inbox)
+            inbox["mention_id"].append(mention_id)
+            inbox["reasons"].append([r.value for r in reasons])
+            inbox["priority"].append(priority.value)
+    if inbox["mention_id"]:
+        _insert_columns(
+            session,
+            INBOX,
+            inbox,
+            same={
+                "workspace_id": workspace_id,
+                "status": InboxStatus.NEW.value,
+                "escalation_step": 0,
+                "step_due_at": now + first_limit,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
     return BatchResult(len(new), duplicates, truncated, ids)
 
 
