@@ -698,7 +698,15 @@ def reserve_prize_stock(session: Session, *, prize_id: int, units: int) -> bool:
         .values(stock=Prize.stock - units, reserved=Prize.reserved + units)
         .execution_options(synchronize_session=False)
     )
+    _reload(session, prize_id)
     return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def _reload(session: Session, prize_id: int) -> None:
+    """Refresh a prize this session already holds after a bulk UPDATE changed its counters."""
+    held = session.get(Prize, prize_id)
+    if held is not None:
+        session.refresh(held)
 
 
 def release_prize_reserve(session: Session, *, prize_id: int, units: int) -> None:
@@ -712,6 +720,7 @@ def release_prize_reserve(session: Session, *, prize_id: int, units: int) -> Non
         .values(stock=Prize.stock + units, reserved=Prize.reserved - units)
         .execution_options(synchronize_session=False)
     )
+    _reload(session, prize_id)
 
 
 def claim_prize_for_draw(

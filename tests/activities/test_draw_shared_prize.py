@@ -428,3 +428,34 @@ def test_store_purchases_and_instant_wins_race_for_one_shared_stock(
         winners=record.winners,
         missed=record.missed,
     ).ok
+
+
+def test_a_miss_is_only_accepted_for_the_shared_prize_the_roll_picked() -> None:
+    seed = "ab" * 32
+    entries = list(range(1, 41))
+    shared = core.PrizeTerms(id=1, units=30, odds=0.5, shared=True)
+    own = core.PrizeTerms(id=2, units=30, odds=0.5)
+    picks = {e: core.instant_pick(seed, e, [shared, own]) for e in entries}
+    # The store sold the shared prize out at once: every entry that picked it missed it.
+    winners = {e: 2 for e, p in picks.items() if p == 2}
+    missed = {e: 1 for e, p in picks.items() if p == 1}
+    assert winners
+    assert missed
+
+    def check(prizes: list[core.PrizeTerms], missed: dict[int, int]) -> core.Verdict:
+        return core.verify(
+            mode="instant",
+            seed_hex=seed,
+            commitment=core.commitment_of(seed),
+            entry_ids=entries,
+            prizes=prizes,
+            winners=winners,
+            missed=missed,
+        )
+
+    assert check([shared, own], missed).ok
+    assert not check([shared, own], {}).ok  # unexplained losses
+    not_shared = core.PrizeTerms(id=1, units=30, odds=0.5)
+    assert not check([not_shared, own], missed).ok  # only a shared stock can run out elsewhere
+    some_winner = next(iter(winners))
+    assert not check([shared, own], {**missed, some_winner: 1}).ok  # a winner cannot miss
