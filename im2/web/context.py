@@ -20,6 +20,7 @@ LANG_COOKIE = "im2_lang"
 CSRF_COOKIE = "im2_csrf"
 DEVICE_COOKIE = "im2_device"
 DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
+NO_FORMS = ("/api/", "/static/")
 
 
 class RequestContextMiddleware:
@@ -56,7 +57,10 @@ class RequestContextMiddleware:
 
         nonce = cookies.get(CSRF_COOKIE)
         new_nonce = None
-        if not nonce or len(nonce) > 64:
+        if path.startswith(NO_FORMS):
+            # API calls and assets carry no forms and get no CSRF cookie: no nonce to make.
+            nonce = None
+        elif not nonce or len(nonce) > 64:
             nonce = new_nonce = secrets.token_urlsafe(24)
         device_id = None
         new_device = None
@@ -77,7 +81,7 @@ class RequestContextMiddleware:
                 out.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 out.setdefault("X-Frame-Options", "DENY")
                 secure = "; Secure" if self.secure_cookies else ""
-                if new_nonce and not path.startswith(("/api/", "/static/")):
+                if new_nonce:
                     out.append(
                         "Set-Cookie",
                         f"{CSRF_COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{secure}",
