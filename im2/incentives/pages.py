@@ -18,7 +18,13 @@ from im2.campaigns import service as campaigns
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import N_, _, gettext
 from im2.incentives import service
-from im2.incentives.schemas import EVENT_LABELS, LEDGER_KIND_LABELS, RULE_EVENT_KINDS, reason_label
+from im2.incentives.schemas import (
+    EVENT_LABELS,
+    LEDGER_KIND_LABELS,
+    RULE_EVENT_KINDS,
+    evidence_lines,
+    reason_label,
+)
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor
@@ -138,6 +144,7 @@ def _page(
         event_labels=EVENT_LABELS,
         kind_labels=LEDGER_KIND_LABELS,
         reason_label=reason_label,
+        evidence_lines=evidence_lines,
         format_code=service.format_code,
         error=error,
         notice=gettext(DONE[notice_key]) if notice_key in DONE else None,

@@ -341,6 +341,71 @@ EVENT_LABELS: dict[str, str] = {
 }
 
 
+# Why a reward or a redemption waits for review: the evidence's signal codes, shared with the
+# referral activity that raises most of them.
+SIGNAL_LABELS: dict[str, str] = {
+    "same_device": N_("Same device (same browser and IP address) as the inviter"),
+    "same_network": N_("Same network as the inviter (IPv4 /24 or IPv6 /64)"),
+    "same_identity": N_("Same verified phone number or e-mail address as the inviter"),
+    "ring": N_("Referral ring: the two sides invite each other"),
+    "burst": N_("Burst of sign-ups through one link in a short time"),
+    "held_invites": N_("Reached only with invites that are held for review"),
+    "disposable_email_domain": N_("Verified with a disposable e-mail address"),
+    "shared_code": N_("One code redeemed from many places"),
+}
+# Facts the evidence carries besides its signals.
+EVIDENCE_FIELDS: dict[str, str] = {
+    "inviter": N_("Inviter"),
+    "invitee": N_("Invited friend"),
+    "share_code": N_("Share link"),
+    "decides_invite": N_("Approving or voiding this reward settles the invite"),
+    "points": N_("Points"),
+    "redemptions_in_window": N_("Redemptions in the window"),
+    "window_minutes": N_("Window (minutes)"),
+    "ips": N_("IP addresses"),
+    "stores": N_("Stores"),
+    "friends": N_("Friends"),
+}
+_EVIDENCE_SKIP = {"reasons", "details", "activity", "invite", "signal", "store", "grants"}
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """The evidence of a held reward or flagged redemption as (label, value) lines a reviewer
+    reads in their language: signals first, then the facts; unknown keys as they are."""
+    lines: list[tuple[str, str]] = []
+    details = evidence.get("details") if isinstance(evidence.get("details"), dict) else {}
+    signals = dict(details or {})
+    for code in evidence.get("reasons") or []:
+        signals.setdefault(str(code), "")
+    if evidence.get("signal"):
+        signals.setdefault(str(evidence["signal"]), "")
+    if evidence.get("disposable_email_domain"):
+        signals["disposable_email_domain"] = str(evidence["disposable_email_domain"])
+    for code, value in signals.items():
+        label = SIGNAL_LABELS.get(code)
+        lines.append((gettext(label) if label else code, _plain(value)))
+    if evidence.get("store"):
+        lines.append((gettext(N_("Bought in the points store")), _plain(evidence.get("points"))))
+    for key, value in evidence.items():
+        if key in _EVIDENCE_SKIP or key in signals or (key == "points" and evidence.get("store")):
+            continue
+        label = EVIDENCE_FIELDS.get(key)
+        if key in ("inviter", "invitee") and isinstance(value, int):
+            value = f"#{value}"
+        lines.append((gettext(label) if label else key, _plain(value)))
+    return lines
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return gettext(N_("yes")) if value else gettext(N_("no"))
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
 def reason_label(reason: str) -> str:
     """What a ledger reason means to a person: event kinds by their label, the rest as given."""
     label = EVENT_LABELS.get(reason)

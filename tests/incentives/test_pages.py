@@ -202,7 +202,12 @@ def test_console_rules_pools_codes_and_review(
             reason="referral.qualified",
             now=clock.now(),
             hold=True,
-            evidence={"same_ip_as_inviter": "203.0.113.7"},
+            evidence={
+                "reasons": ["same_network"],
+                "details": {"same_network": "203.0.113.7 / 203.0.113.9 (203.0.113.0/24)"},
+                "inviter": 41,
+                "decides_invite": True,
+            },
         )
         other = service.grant_reward(
             session,
@@ -216,7 +221,16 @@ def test_console_rules_pools_codes_and_review(
             hold=True,
         )
     page = client.get(base).text
-    assert "203.0.113.7" in page  # the evidence is shown
+    # The evidence is shown in the reviewer's language: the signal, its detail, the facts.
+    evidence = re.findall(r"<dt>([^<]+)</dt><dd>([^<]*)</dd>", page)
+    assert evidence == [
+        (
+            "与邀请人处于同一网段（IPv4 /24 或 IPv6 /64）",
+            "203.0.113.7 / 203.0.113.9 (203.0.113.0/24)",
+        ),
+        ("邀请人", "#41"),
+        ("通过或作废此奖励即决定该邀请的结果", "是"),
+    ]
     assert re.search(r'id="review-count">2<', page)
     decide = f"{base}/grants/{held.grant_id}/decide"
     approved = client.post(

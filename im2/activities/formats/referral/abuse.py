@@ -60,13 +60,13 @@ def pair_evidence(inviter: Signals, invitee: Signals) -> dict[str, str]:
     else:
         net = network(inviter.first_ip)
         if net is not None and net == network(invitee.first_ip):
-            found["same_network"] = f"{inviter.first_ip} / {invitee.first_ip} in {net}"
+            found["same_network"] = f"{inviter.first_ip} / {invitee.first_ip} ({net})"
     email = _email_key(inviter.verified_email)
     phone = _phone_key(inviter.verified_phone)
     if email is not None and email == _email_key(invitee.verified_email):
-        found["same_identity"] = f"e-mail {email}"
+        found["same_identity"] = email
     elif phone is not None and phone == _phone_key(invitee.verified_phone):
-        found["same_identity"] = f"phone …{phone[-4:]}"
+        found["same_identity"] = f"…{phone[-4:]}"
     return found
 
 

@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from im2.activities.schemas import Text, Title
 from im2.events.schemas import EventKind
 from im2.i18n import N_, _
+from im2.incentives.schemas import SIGNAL_LABELS
 
 MAX_LEVELS = 2
 PYRAMID_MESSAGE = N_(
@@ -70,14 +71,9 @@ STATUS_LABELS = {
     InviteStatus.VOIDED: N_("Voided after review"),
 }
 
-# Why a qualified invite was held; the codes are stored in the evidence.
-REASON_LABELS = {
-    "same_device": N_("Same device (same browser and IP address) as the inviter"),
-    "same_network": N_("Same network as the inviter (IPv4 /24 or IPv6 /64)"),
-    "same_identity": N_("Same verified phone number or e-mail address as the inviter"),
-    "ring": N_("Referral ring: the two sides invite each other"),
-    "burst": N_("Burst of sign-ups through one link in a short time"),
-}
+# Why a qualified invite was held; the codes are stored in the evidence (the incentives review
+# queue shows the same labels).
+REASON_LABELS = SIGNAL_LABELS
 
 RewardKindName = Literal["points", "coupon", "prize"]
 

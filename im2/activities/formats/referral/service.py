@@ -423,8 +423,11 @@ def _evidence(run: _Run, *, rules: ReferralSettings, invite: ReferralInvite) -> 
     )
     count = abuse.burst(invite.joined_at, nearby, window=window, limit=rules.burst_max)
     if count is not None:
-        details["burst"] = (
-            f"{count} sign-ups through link {invite.share_code} within {rules.burst_minutes} min"
+        details["burst"] = _ledger_text(
+            N_("{count} sign-ups through link {code} within {minutes} min"),
+            count=count,
+            code=invite.share_code,
+            minutes=rules.burst_minutes,
         )
     if not details:
         return {}
