@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from im2.analytics.models import LakeMark
@@ -151,6 +153,105 @@ def read_events_after(
     return rows_to_arrow(rows)
 
 
+def _sqlite_file(session: Session) -> str | None:
+    """The SQLite database file behind the session, or None (PostgreSQL, in-memory SQLite)."""
+    url = session.connection().engine.url
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+class ColumnarReader:
+    """The columnar reader process of `im2.analytics.sqlite_arrow` for one SQLite file.
+
+    `prefetch` asks for the next batch while this process writes the current one, so that
+    reading (there) and writing Parquet (here) overlap on two cores."""
+
+    def __init__(self, path: str) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 (our own module, our own interpreter)
+            [sys.executable, "-m", "im2.analytics.sqlite_arrow", path, _COLUMNS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._pending: tuple[int, int] | None = None
+
+    def prefetch(self, *, after_id: int, limit: int) -> None:
+        if self._pending is not None:
+            self._receive()
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(f"{int(after_id)} {int(limit)}\n".encode())
+            stdin.flush()
+        except OSError as error:
+            raise self._failed() from error
+        self._pending = (after_id, limit)
+
+    def read(self, *, after_id: int, limit: int) -> pa.Table:
+        """Events with id > after_id, by id, at most `limit`, as `EVENT_ARROW_SCHEMA`."""
+        if self._pending != (after_id, limit):
+            self.prefetch(after_id=after_id, limit=limit)
+        return arrow_to_events(self._receive())
+
+    def _receive(self) -> pa.Table:
+        stdout = self._process.stdout
+        assert stdout is not None
+        self._pending = None
+        try:
+            return pa.ipc.open_stream(stdout).read_all()
+        except (OSError, pa.ArrowInvalid) as error:
+            raise self._failed() from error
+
+    def _failed(self) -> RuntimeError:
+        code = self._process.poll()
+        return RuntimeError(f"the lake's SQLite reader process failed (exit code {code})")
+
+    def close(self) -> None:
+        process = self._process
+        if process.stdin is not None:
+            process.stdin.close()
+        if self._pending is not None:
+            # A batch asked for but not taken: the reader only reads, so stopping it is safe.
+            process.kill()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _columnar_reader(session: Session, *, mark: int, columnar_from: int) -> ColumnarReader | None:
+    """A columnar reader when the database is a SQLite file with a backlog of at least
+    `columnar_from` events (below that, starting a process costs more than it saves)."""
+    path = _sqlite_file(session)
+    if path is None:
+        return None
+    newest = session.scalar(select(func.max(Event.id))) or 0
+    if newest - mark < columnar_from:
+        return None
+    return ColumnarReader(path)
+
+
+def arrow_to_events(table: pa.Table) -> pa.Table:
+    """An Arrow table in `_COLUMNS` order (SQLite's text timestamps, columns whose type could
+    not be inferred from NULLs) to `EVENT_ARROW_SCHEMA`."""
+    if table.num_rows == 0:
+        return EVENT_ARROW_SCHEMA.empty_table()
+    occurred = table.column(1)
+    if pa.types.is_string(occurred.type) or pa.types.is_large_string(occurred.type):
+        occurred = occurred.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+    arrays = [
+        table.column(i).cast(field.type) if i != 1 else occurred.cast(field.type)
+        for i, field in enumerate(EVENT_ARROW_SCHEMA)
+    ]
+    return pa.Table.from_arrays(arrays, schema=EVENT_ARROW_SCHEMA)
+
+
 def _time_param(session: Session) -> Callable[[datetime], Any]:
     # SQLite keeps UTC wall-clock text (see im2.db.UTCDateTime); compare like with like.
     if session.get_bind().dialect.name == "sqlite":
@@ -228,51 +329,66 @@ def move_events_to_lake(
     retention_days: int | None = None,
     after_write: Callable[[list[Path]], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    columnar_from: int = 50_000,
 ) -> MoveResult:
     """Move events to the lake in batches until none are left (or `max_batches` ran).
 
     Events younger than `settle_seconds` stay in the database for the next run: on PostgreSQL
     ids are handed out before commit, so a young id gap may still fill in; waiting for it keeps
     the mark from jumping over an event that commits late. `after_write` runs between the files
-    and the mark (tests use it to crash there).
+    and the mark (tests use it to crash there). On a SQLite file with a backlog of at least
+    `columnar_from` events, batches are read by a columnar reader process (`ColumnarReader`).
     """
     moved = batches = files = removed = deleted = 0
     last_id = 0
     cutoff = now - timedelta(seconds=settle_seconds)
-    while max_batches is None or batches < max_batches:
-        with db.transaction() as session:
-            mark = _lock_mark(session, now)
-            last_id = mark.last_id
-            removed += remove_orphans(lake_path, mark=last_id)
-            table = read_events_after(session, after_id=last_id, limit=batch_size)
-            young = pc.greater_equal(
-                table.column("occurred_at"), pa.scalar(cutoff, pa.timestamp("us", tz="UTC"))
-            )
-            first_young = pc.index(young, True).as_py()
-            full = table.num_rows == batch_size
-            if first_young >= 0:
-                table = table.slice(0, first_young)
-                full = False
-            if table.num_rows == 0:
-                break
-            written = write_batch(lake_path, table)
-            if after_write is not None:
-                after_write(written)
-            last_id = int(table.column("id")[-1].as_py())
-            mark.last_id = last_id
-            mark.moved += table.num_rows
-            mark.updated_at = now
-            if retention_days is not None:
-                deleted += _delete_expired(
-                    session, mark=last_id, before=now - timedelta(days=retention_days)
+    reader: ColumnarReader | None = None
+    try:
+        while max_batches is None or batches < max_batches:
+            with db.transaction() as session:
+                mark = _lock_mark(session, now)
+                last_id = mark.last_id
+                removed += remove_orphans(lake_path, mark=last_id)
+                if reader is None and batches == 0:
+                    reader = _columnar_reader(session, mark=last_id, columnar_from=columnar_from)
+                if reader is not None:
+                    table = reader.read(after_id=last_id, limit=batch_size)
+                else:
+                    table = read_events_after(session, after_id=last_id, limit=batch_size)
+                young = pc.greater_equal(
+                    table.column("occurred_at"), pa.scalar(cutoff, pa.timestamp("us", tz="UTC"))
                 )
-        moved += table.num_rows
-        batches += 1
-        files += len(written)
-        if progress is not None:
-            progress(table.num_rows)
-        if not full:
-            break
+                first_young = pc.index(young, True).as_py()
+                full = table.num_rows == batch_size
+                if first_young >= 0:
+                    table = table.slice(0, first_young)
+                    full = False
+                if table.num_rows == 0:
+                    break
+                if full and reader is not None:
+                    next_after = int(table.column("id")[-1].as_py())
+                    reader.prefetch(after_id=next_after, limit=batch_size)
+                written = write_batch(lake_path, table)
+                if after_write is not None:
+                    after_write(written)
+                last_id = int(table.column("id")[-1].as_py())
+                mark.last_id = last_id
+                mark.moved += table.num_rows
+                mark.updated_at = now
+                if retention_days is not None:
+                    deleted += _delete_expired(
+                        session, mark=last_id, before=now - timedelta(days=retention_days)
+                    )
+            moved += table.num_rows
+            batches += 1
+            files += len(written)
+            if progress is not None:
+                progress(table.num_rows)
+            if not full:
+                break
+    finally:
+        if reader is not None:
+            reader.close()
     return MoveResult(
         moved=moved,
         batches=batches,

@@ -14,7 +14,13 @@ import pyarrow.dataset as ds
 import pytest
 from sqlalchemy import func, select, text
 
-from im2.analytics.lake import get_mark, lake_files, move_events_to_lake, read_lake
+from im2.analytics.lake import (
+    get_mark,
+    lake_files,
+    move_events_to_lake,
+    read_events_after,
+    read_lake,
+)
 from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.models import Event
@@ -203,3 +209,39 @@ def test_empty_database_moves_nothing(db: Database, lake_path: Path, clock: Manu
     assert result.moved == 0
     with db.session() as session:
         assert session.execute(text("SELECT count(*) FROM analytics_lake_marks")).scalar() == 1
+
+
+def test_a_large_backlog_moves_through_the_columnar_reader_with_the_same_rows(
+    db: Database, lake_path: Path, clock: ManualClock
+) -> None:
+    # Columns NULL in some rows and set in others, text with non-ASCII, JSON properties.
+    add_events(
+        db,
+        (
+            (
+                EventKind.SHARE_CLICKED if i % 3 else EventKind.VOTE_CAST,
+                f"p{i % 11}",
+                START - timedelta(days=2) + timedelta(minutes=7 * i),
+                {
+                    "campaign_id": 1 + i % 2,
+                    "channel": None if i % 4 == 0 else "weibo",
+                    "activity_id": None if i < 150 else 5,
+                    "referrer": f"p{i % 5}" if i % 3 else None,
+                    "properties": {"amount": i / 4, "text": "樱花"} if i % 2 else None,
+                },
+            )
+            for i in range(230)
+        ),
+    )
+    with db.session() as session:
+        expected = read_events_after(session, after_id=0)
+
+    # On a SQLite file a backlog this size (columnar_from=1) is read by the reader process.
+    result = move_events_to_lake(
+        db, lake_path=lake_path, now=clock.now(), batch_size=100, columnar_from=1
+    )
+
+    assert result.moved == 230
+    assert result.batches == 3
+    lake = read_lake(lake_path, mark=result.last_id).sort_by("id").drop_columns(["date"])
+    assert lake.to_pylist() == expected.to_pylist()
