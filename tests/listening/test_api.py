@@ -56,6 +56,40 @@ def test_batch_ingest_is_idempotent_and_groups_reposts(client: TestClient, brand
     assert by_post["1"]["sentiment"] == "negative"
 
 
+def test_an_ingested_mention_reads_back_as_sent(client: TestClient, brand: Brand) -> None:
+    # Given a mention with every field set, posted in another time zone
+    sent = mention(
+        "77",
+        "海尔冰箱很安静 https://t.cn/x",
+        url="https://weibo.com/77",
+        author_followers=1234,
+        likes=5,
+        reposts=6,
+        comments=7,
+        posted_at="2026-03-02T09:15:30.250000+08:00",
+    )
+    # When it is ingested
+    response = client.post(
+        "/api/v1/mentions", json={"mentions": [sent]}, headers=brand.auth(Role.EDITOR)
+    )
+    assert response.status_code == 200, response.text
+    # Then it reads back with the same values, its time in UTC
+    (item,) = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    assert item["posted_at"].startswith("2026-03-02T01:15:30.25")
+    assert {k: item[k] for k in ("url", "author_followers", "likes", "reposts", "comments")} == {
+        "url": "https://weibo.com/77",
+        "author_followers": 1234,
+        "likes": 5,
+        "reposts": 6,
+        "comments": 7,
+    }
+    assert (item["text"], item["sentiment"], item["sentiment_corrected"]) == (
+        "海尔冰箱很安静 https://t.cn/x",
+        "neutral",
+        False,
+    )
+
+
 def test_viewer_cannot_ingest(client: TestClient, brand: Brand) -> None:
     response = client.post(
         "/api/v1/mentions", json={"mentions": [mention("1", "x")]}, headers=brand.auth(Role.VIEWER)
