@@ -70,7 +70,9 @@ def signatures(cores: Sequence[str]) -> np.ndarray:
     """MinHash signatures (len(cores) × NUM_PERM, uint64) of the cores' 3-gram sets.
 
     The whole batch is one array of code points; 3-grams that would span two cores are
-    dropped, and each core's minimum per permutation is one `reduceat`.
+    dropped, and each core's minimum per permutation is one `reduceat`. One permutation at a
+    time: the batch's grams stay in the CPU cache, where a (grams × permutations) array did not
+    (nine times slower).
     """
     if not cores:
         return np.zeros((0, NUM_PERM), dtype=np.uint64)
@@ -85,10 +87,15 @@ def signatures(cores: Sequence[str]) -> np.ndarray:
         row = np.repeat(np.arange(len(cut)), lengths)[: len(grams)]
         keep = np.arange(len(grams)) + SHINGLE <= ends[row]
         grams = grams[keep]
-        permuted = grams[:, None] * _A[None, :] + _B[None, :]
-    counts = lengths - (SHINGLE - 1)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    return np.minimum.reduceat(permuted, starts, axis=0)
+        counts = lengths - (SHINGLE - 1)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        out = np.empty((len(cut), NUM_PERM), dtype=np.uint64)
+        permuted = np.empty_like(grams)
+        for p in range(NUM_PERM):
+            np.multiply(grams, _A[p], out=permuted)
+            np.add(permuted, _B[p], out=permuted)
+            out[:, p] = np.minimum.reduceat(permuted, starts)
+    return out
 
 
 # LSH banding for Jaccard ≥ THRESHOLD with NUM_PERM permutations: datasketch chooses the number
