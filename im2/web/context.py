@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from http.cookies import SimpleCookie
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from im2.i18n import DEFAULT_LOCALE, locale_from_accept_language, normalize_locale, set_locale
@@ -38,19 +38,18 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        cookies: dict[str, str] = {}
-        if "cookie" in headers:
-            parsed: SimpleCookie = SimpleCookie()
-            try:
-                parsed.load(headers["cookie"])
-            except Exception:  # a malformed cookie header must not break the request
-                parsed = SimpleCookie()
-            cookies = {key: morsel.value for key, morsel in parsed.items()}
+        cookie_header = accept_language = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_header = value.decode("latin-1")
+            elif name == b"accept-language":
+                accept_language = value.decode("latin-1")
+        # Starlette's parser, as `request.cookies` reads them (lenient like browsers are).
+        cookies = cookie_parser(cookie_header) if cookie_header else {}
 
         path: str = scope["path"]
         if path.startswith("/api/"):
-            locale = locale_from_accept_language(headers.get("accept-language"), "en")
+            locale = locale_from_accept_language(accept_language, "en")
         else:
             locale = normalize_locale(cookies.get(LANG_COOKIE)) or self.default_locale
         set_locale(locale)
