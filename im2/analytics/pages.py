@@ -272,6 +272,97 @@ async def stream_overview(
     return EventSourceResponse(stream(request, hub, live_channel, message, event="overview"))
 
 
+# --- the live minute view -------------------------------------------------------------------
+
+
+def _minutes(
+    db: DbDep, settings: SettingsDep, actor: Actor, now: datetime, campaign_id: int
+) -> dict[str, Any]:
+    with db.session() as session:
+        answer = service.get_metrics(
+            session,
+            actor=actor,
+            campaign_id=campaign_id,
+            keys=["per_minute"],
+            since=None,
+            until=None,
+            channel=None,
+            activity_id=None,
+            lake_path=settings.lake_path,
+            now=now,
+        )
+    rows = answer.metrics["per_minute"].rows or []
+    last = rows[-1] if rows else {"participants": 0, "interactions": 0}
+    return {
+        "rows": rows,
+        "last_minute": last,
+        "hour_interactions": sum(int(r["interactions"]) for r in rows),
+        "computed_at": now.isoformat(),
+    }
+
+
+@campaign_router.get("/live")
+def live_minutes_page(
+    request: Request,
+    campaign_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """What moves right now: participants and interactions per minute over the last hour."""
+    with db.session() as session:
+        campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+    return render(
+        request,
+        "analytics/live.html",
+        {
+            "campaign": campaign,
+            "data": _minutes(db, settings, actor, now, campaign_id),
+            "labels": {"participants": _("Participants"), "interactions": _("Interactions")},
+            "nav": "campaigns",
+        },
+    )
+
+
+@campaign_router.get("/live/data")
+def live_minutes_data(
+    campaign_id: int, actor: ConsoleActor, db: DbDep, settings: SettingsDep, now: NowDep
+) -> JSONResponse:
+    """The minute view as JSON (the page asks once a minute so quiet minutes show too)."""
+    return JSONResponse(_minutes(db, settings, actor, now, campaign_id))
+
+
+@campaign_router.get("/live/stream")
+async def live_minutes_stream(
+    request: Request,
+    campaign_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    hub: HubDep,
+    settings: SettingsDep,
+) -> EventSourceResponse:
+    """The minute view as server-sent events, recomputed after new events (at most once a
+    second, by the same watcher as the dashboard's)."""
+    clock = request.app.state.clock
+
+    def compute() -> dict[str, Any]:
+        return _minutes(db, settings, actor, clock.now(), campaign_id)
+
+    locale = get_locale()
+    last_id = await asyncio.to_thread(newest_event_id, db, campaign_id, 0)
+    first = await asyncio.to_thread(compute)
+    live_channel = f"analytics-minutes:{campaign_id}:{locale}"
+    feeds: DashboardFeeds | None = getattr(request.app.state, "analytics_feeds", None)
+    if feeds is None:
+        feeds = request.app.state.analytics_feeds = DashboardFeeds(hub, db)
+    feeds.ensure(
+        live_channel, campaign_id=campaign_id, last_id=last_id, locale=locale, compute=compute
+    )
+    message = json.dumps(first, ensure_ascii=False, default=str)
+    return EventSourceResponse(stream(request, hub, live_channel, message, event="minutes"))
+
+
 # --- activities -----------------------------------------------------------------------------
 
 ACTIVITY_METRICS = (

@@ -17,6 +17,7 @@ from im2.activities.formats.ugc import service as ugc
 from im2.activities.formats.ugc.schemas import EntryStatus
 from im2.activities.schemas import ActivityKind
 from im2.activities.service import list_activities
+from im2.analytics import metrics_live as _metrics_live  # noqa: F401 (registers per_minute)
 from im2.analytics.lake import get_mark, read_events_after
 from im2.analytics.metrics import METRICS, UGC_ENTRIES, Unit, evaluate
 from im2.analytics.query import (
