@@ -95,3 +95,37 @@ def test_dashboard_moves_live_and_exports(
     assert "KPI 完成情况" in text
     assert "参与人数" in text
     context.close()
+
+
+def test_the_live_minute_view_moves_without_a_reload(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    campaign_id, slug, poll_id, options = _live_poll(live_server, brand)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, live_server, brand.emails[Role.ANALYST])
+    page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}")
+    page.click("a[href$='/analytics/live']")
+    page.wait_for_function("document.body.dataset.live === 'sse'")
+    assert page.inner_text("#live-interactions") == "0"
+    page.evaluate("window.__notReloaded = true")
+
+    for option in options[:2]:  # two people vote
+        voter = httpx.Client(base_url=live_server.url)
+        voter.get(f"/c/{slug}")
+        vote = voter.post(
+            f"/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes",
+            json={"options": [option], "consent": True},
+        )
+        assert vote.status_code == 201, vote.text
+        voter.close()
+
+    page.wait_for_function(
+        "document.querySelector('#live-interactions').textContent === '2'", timeout=8000
+    )
+    assert page.inner_text("#live-participants") == "2"
+    assert page.inner_text("#live-hour") == "2"
+    assert page.evaluate("window.__notReloaded === true")
+    assert page.locator("#minutes-table tbody tr").count() == 1
+    page.screenshot(path=str(artifacts / "analytics-live-minutes.png"), full_page=True)
+    context.close()
