@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from im2.analytics.query import Query, sql_list
+from im2.analytics.query import Query, sql_list, with_kinds
 from im2.events.schemas import EventKind as K
 from im2.i18n import N_
 
@@ -156,9 +156,18 @@ def _ratio(
     return numerator / denominator * scale
 
 
-def _distinct(kinds: tuple[str, ...]) -> Callable[[Query], MetricValue]:
+def _distinct(key: str, kinds: tuple[str, ...]) -> Callable[[Query], MetricValue]:
     sql = f"SELECT count(DISTINCT actor_id) FROM ev WHERE kind IN {sql_list(kinds)}"
-    return lambda q: MetricValue(_num(q.one(sql)[0]))
+
+    def compute(q: Query) -> MetricValue:
+        # When the daily series of new people is known already (KPI forecasts ask for it
+        # first), the count is its sum: every person is new on exactly one day.
+        series: Series | None = q.memo.get("daily:" + key)
+        if series is not None:
+            return MetricValue(float(sum(n for _d, n in series)))
+        return MetricValue(_num(q.one(sql)[0]))
+
+    return compute
 
 
 def _first_day(kinds: tuple[str, ...]) -> Callable[[Query], Series]:
@@ -192,7 +201,7 @@ register(
         N_("Distinct people who joined or interacted (voted, answered, submitted, shared …)."),
         Unit.COUNT,
         PARTICIPATION_KINDS,
-        _distinct(PARTICIPATION_KINDS),
+        _distinct("participants", PARTICIPATION_KINDS),
         _first_day(PARTICIPATION_KINDS),
     )
 )
@@ -203,7 +212,7 @@ register(
         N_("Distinct people who opened the campaign or one of its activities."),
         Unit.COUNT,
         VIEW_KINDS,
-        _distinct(VIEW_KINDS),
+        _distinct("viewers", VIEW_KINDS),
         _first_day(VIEW_KINDS),
     )
 )
@@ -214,7 +223,7 @@ register(
         N_("Distinct people who saw the campaign, including those who came through a share."),
         Unit.COUNT,
         REACH_KINDS,
-        _distinct(REACH_KINDS),
+        _distinct("reach", REACH_KINDS),
         _first_day(REACH_KINDS),
     )
 )
@@ -367,9 +376,11 @@ register(
 
 
 def _coverage(q: Query) -> MetricValue:
+    # Distinct people per channel in two steps (the pairs first), as in `_media`.
     rows = q.rows(
-        "SELECT coalesce(channel, 'direct') AS c, count(DISTINCT actor_id) AS n FROM ev "
-        f"WHERE kind IN {sql_list(REACH_KINDS)} GROUP BY c ORDER BY n DESC, c"
+        "SELECT c, count(*) AS n FROM (SELECT DISTINCT coalesce(channel, 'direct') AS c, "
+        f"actor_id FROM ev WHERE kind IN {sql_list(REACH_KINDS)} AND actor_id IS NOT NULL) "
+        "GROUP BY c ORDER BY n DESC, c"
     )
     reach = evaluate(q, "reach").value
     out = [{"channel": c, "reach": float(n), "share": _ratio(float(n), reach)} for c, n in rows]
@@ -407,18 +418,17 @@ def _media_case(q: Query) -> str:
 def _media(q: Query) -> MetricValue:
     # Distinct people per media type in two steps (one row per media and person, then
     # counted): several count(DISTINCT) FILTER aggregates in one GROUP BY cost ~4× as much.
-    kinds = sql_list((*REACH_KINDS, *PARTICIPATION_KINDS, *CONVERSION_KINDS))
+    events = with_kinds(
+        "ev", {"reach": REACH_KINDS, "part": PARTICIPATION_KINDS, "conv": CONVERSION_KINDS}
+    )
     found = {
         m: (reach, participants, conversions, revenue)
         for m, reach, participants, conversions, revenue in q.rows(
             "SELECT m, count(*) FILTER (WHERE r AND actor_id IS NOT NULL), "
             "count(*) FILTER (WHERE p AND actor_id IS NOT NULL), sum(c), sum(v) FROM ("
-            f"SELECT {_media_case(q)} AS m, actor_id, "
-            f"bool_or(kind IN {sql_list(REACH_KINDS)}) AS r, "
-            f"bool_or(kind IN {sql_list(PARTICIPATION_KINDS)}) AS p, "
-            f"count(*) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) AS c, "
-            f"sum({AMOUNT}) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) AS v "
-            f"FROM ev WHERE kind IN {kinds} GROUP BY m, actor_id) GROUP BY m"
+            f"SELECT {_media_case(q)} AS m, actor_id, bool_or(reach) AS r, bool_or(part) AS p, "
+            f"count(*) FILTER (WHERE conv) AS c, sum({AMOUNT}) FILTER (WHERE conv) AS v "
+            f"FROM {events} GROUP BY m, actor_id) GROUP BY m"
         )
     }
     rows: list[dict[str, Any]] = []

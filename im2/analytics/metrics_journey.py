@@ -35,7 +35,7 @@ from im2.analytics.metrics import (
     evaluate,
     register,
 )
-from im2.analytics.query import Query, sql_list
+from im2.analytics.query import Query, sql_list, with_kinds
 from im2.events.schemas import EventKind as K
 from im2.i18n import N_
 from im2.sharing.cascade import build_forest, cascade_metrics, k_factor
@@ -136,21 +136,26 @@ for _n, _name in ((1, N_("D1 retention")), (7, N_("D7 retention")), (30, N_("D30
 
 
 def _aisas(q: Query) -> MetricValue:
-    kinds = sql_list(tuple({*AISAS_ATTENTION, *AISAS_INTEREST, *AISAS_ACTION, *AISAS_SHARE}))
-    views = sql_list(VIEW_KINDS)
+    events = with_kinds(
+        "ev",
+        {
+            "att": AISAS_ATTENTION,
+            "inte": AISAS_INTEREST,
+            "viewed": VIEW_KINDS,
+            "clicked": (K.SHARE_CLICKED,),
+            "act": AISAS_ACTION,
+            "sh": AISAS_SHARE,
+        },
+    )
     counts = q.one(
         "SELECT count(*) FILTER (WHERE a), count(*) FILTER (WHERE i), count(*) FILTER (WHERE s), "
-        "count(*) FILTER (WHERE act), count(*) FILTER (WHERE sh) FROM ("
-        f"SELECT bool_or(kind IN {sql_list(AISAS_ATTENTION)}) AS a, "
-        f"bool_or(kind IN {sql_list(AISAS_INTEREST)}) AS i, "
-        f"bool_or(kind = '{K.SHARE_CLICKED}' OR (kind IN {views} AND (ref IS NOT NULL OR "
-        "searched))) "
+        "count(*) FILTER (WHERE x), count(*) FILTER (WHERE h) FROM ("
+        "SELECT bool_or(att) AS a, bool_or(inte) AS i, "
+        "bool_or(clicked OR (viewed AND (ref IS NOT NULL OR searched))) "
         # Views on two or more days: the first and last view day differ.
-        f"OR coalesce(min(day) FILTER (WHERE kind IN {views}) "
-        f"< max(day) FILTER (WHERE kind IN {views}), false) AS s, "
-        f"bool_or(kind IN {sql_list(AISAS_ACTION)}) AS act, "
-        f"bool_or(kind IN {sql_list(AISAS_SHARE)}) AS sh "
-        f"FROM ev WHERE kind IN {kinds} AND actor_id IS NOT NULL GROUP BY actor_id)"
+        "OR coalesce(min(day) FILTER (WHERE viewed) < max(day) FILTER (WHERE viewed), false) "
+        "AS s, bool_or(act) AS x, bool_or(sh) AS h "
+        f"FROM {events} WHERE actor_id IS NOT NULL GROUP BY actor_id)"
     )
     attention = float(counts[0] or 0)
     rows: list[dict[str, Any]] = []
@@ -196,13 +201,15 @@ register(
 
 def _referral_counts(q: Query) -> tuple[int, int]:
     def compute() -> tuple[int, int]:
+        events = with_kinds(
+            "ev",
+            {"part": PARTICIPATION_KINDS, "via": REFERRED_KINDS, "clicked": (K.SHARE_CLICKED,)},
+        )
         participants, referred = q.one(
             "SELECT count(*) FILTER (WHERE p), count(*) FILTER (WHERE p AND r) FROM ("
-            f"SELECT bool_or(kind IN {sql_list(PARTICIPATION_KINDS)}) AS p, "
-            f"bool_or(kind IN {sql_list(REFERRED_KINDS)} "
-            "AND ref IS NOT NULL AND ref <> actor_id) AS r "
-            f"FROM ev WHERE kind IN {sql_list((*PARTICIPATION_KINDS, K.SHARE_CLICKED))} "
-            "AND actor_id IS NOT NULL GROUP BY actor_id)"
+            "SELECT bool_or(part) AS p, "
+            "bool_or(via AND ref IS NOT NULL AND ref <> actor_id) AS r "
+            f"FROM {events} WHERE actor_id IS NOT NULL GROUP BY actor_id)"
         )
         return int(participants or 0), int(referred or 0)
 
@@ -242,24 +249,26 @@ register(
 def _cascade(q: Query) -> MetricValue:
     """The share forest: one node per participant, first touch as the parent. A parent must
     have shown up strictly before the child, which also keeps bad data from forming cycles."""
-    rows = q.rows(
+    # Numbered people and their referrer's number, joined in SQL and fetched as arrays: a
+    # Python loop over a dict of every participant cost more than the forest itself.
+    found = q.con.execute(
         "WITH p AS (SELECT actor_id, min(occurred_at) AS t FROM ev "
         f"WHERE kind IN {sql_list((*PARTICIPATION_KINDS, K.SHARE_CLICKED))} "
         "AND actor_id IS NOT NULL GROUP BY actor_id), "
         "r AS (SELECT actor_id, arg_min(ref, occurred_at) AS ref FROM ev "
         f"WHERE kind IN {sql_list(REFERRED_KINDS)} AND ref IS NOT NULL AND ref <> actor_id "
-        "GROUP BY actor_id) "
-        "SELECT p.actor_id, epoch(p.t), r.ref FROM p LEFT JOIN r USING (actor_id)"
-    )
-    if not rows:
+        "GROUP BY actor_id), "
+        # MATERIALIZED: both references below must see the same numbering.
+        "n AS MATERIALIZED (SELECT actor_id, epoch(t) AS t, "
+        "CAST(row_number() OVER () - 1 AS BIGINT) AS i FROM p) "
+        "SELECT c.i, c.t, coalesce(CASE WHEN par.t < c.t THEN par.i END, -1) AS parent "
+        "FROM n c LEFT JOIN r USING (actor_id) LEFT JOIN n par ON par.actor_id = r.ref "
+        "ORDER BY c.i"
+    ).fetchnumpy()
+    if len(found["i"]) == 0:
         return MetricValue(0.0, [])
-    index = {actor: i for i, (actor, _t, _r) in enumerate(rows)}
-    times = np.array([float(t) for _a, t, _r in rows])
-    parent = np.full(len(rows), -1, dtype=np.int64)
-    for i, (_actor, t, ref) in enumerate(rows):
-        j = index.get(ref) if ref is not None else None
-        if j is not None and times[j] < float(t):
-            parent[i] = j
+    times = np.asarray(found["t"], dtype=np.float64)
+    parent = np.asarray(found["parent"], dtype=np.int64)
     figures = cascade_metrics(build_forest(parent, time=times))
     out = {
         "trees": figures.trees,
@@ -311,14 +320,21 @@ def _timeseries(q: Query) -> MetricValue:
             "SELECT day, count(*) FILTER (WHERE r AND actor_id IS NOT NULL), "
             "count(*) FILTER (WHERE p AND actor_id IS NOT NULL), "
             "sum(i), sum(sh), sum(c), coalesce(sum(v), 0) FROM ("
-            "SELECT day, actor_id, "
-            f"bool_or(kind IN {sql_list(REACH_KINDS)}) AS r, "
-            f"bool_or(kind IN {sql_list(PARTICIPATION_KINDS)}) AS p, "
-            f"count(*) FILTER (WHERE kind IN {sql_list(INTERACTION_KINDS)}) AS i, "
-            f"count(*) FILTER (WHERE kind = '{K.SHARE_CREATED}') AS sh, "
-            f"count(*) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) AS c, "
-            f"sum({AMOUNT}) FILTER (WHERE kind IN {sql_list(CONVERSION_KINDS)}) AS v "
-            f"FROM ev WHERE kind IN {sql_list(SERIES_KINDS)} GROUP BY day, actor_id"
+            "SELECT day, actor_id, bool_or(reach) AS r, bool_or(part) AS p, "
+            "count(*) FILTER (WHERE inter) AS i, count(*) FILTER (WHERE shared) AS sh, "
+            "count(*) FILTER (WHERE conv) AS c, "
+            f"sum({AMOUNT}) FILTER (WHERE conv) AS v FROM "
+            + with_kinds(
+                "ev",
+                {
+                    "reach": REACH_KINDS,
+                    "part": PARTICIPATION_KINDS,
+                    "inter": INTERACTION_KINDS,
+                    "shared": (K.SHARE_CREATED,),
+                    "conv": CONVERSION_KINDS,
+                },
+            )
+            + " GROUP BY day, actor_id"
             ") GROUP BY day ORDER BY day"
         )
     }
@@ -433,6 +449,8 @@ def _kpis(q: Query) -> MetricValue:
     for plan in q.campaign.kpis:
         if plan.metric not in METRICS:
             continue
+        # The daily series first: distinct-people metrics then sum it instead of a second scan.
+        daily(q, plan.metric)
         value = evaluate(q, plan.metric).value
         deadline = plan.deadline or q.campaign.ends_at
         forecast = _forecast(q, plan.metric, value, deadline)

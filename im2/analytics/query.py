@@ -265,19 +265,25 @@ def open_query(
         # Whole UTC days after the window are never opened.
         last_day = filters.until.astimezone(UTC).date()
         files = [(f, d) for f, d in files if d <= last_day]
-    if files:
-        paths = ", ".join(_quote(f) for f, _d in files)
-        lake_sql = (
-            f"SELECT {columns} FROM read_parquet([{paths}]) "
-            f"WHERE campaign_id = {int(campaign.id)}{upper}"
-        )
-    else:
-        lake_sql = f"SELECT {columns} FROM tail_events WHERE false"
+    paths = ", ".join(_quote(f) for f, _d in files)
+    lake_sql = (
+        f"SELECT {columns} FROM read_parquet([{paths}]) "
+        f"WHERE campaign_id = {int(campaign.id)}{upper}"
+    )
     where = ["true"]
     if filters.channel is not None:
         where.append(f"channel = {_quote(filters.channel)}")
     if filters.activity_id is not None:
         where.append(f"activity_id = {int(filters.activity_id)}")
+    tail_sql = f"SELECT {columns} FROM tail_events WHERE true{upper}"
+    if not files:
+        source = tail_sql
+    elif tail.num_rows == 0:
+        # No tail (everything is in the lake): a UNION ALL with an empty table still costs
+        # ~2× on a simple filtered count over the Parquet files.
+        source = lake_sql
+    else:
+        source = f"{lake_sql} UNION ALL {tail_sql}"
     in_window = "true" if filters.since is None else f"occurred_at >= {_sql_time(filters.since)}"
     derived = ", ".join(f"{sql} AS {name}" for name, sql in _DERIVED.items())
     # Temporary: views, tables and registered Arrow tables belong to this cursor alone, so
@@ -287,11 +293,7 @@ def open_query(
         FROM (
             SELECT *, {local_us_sql(campaign.timezone)} AS local_us, {derived},
                    {in_window} AS in_window
-            FROM (
-                {lake_sql}
-                UNION ALL
-                SELECT {columns} FROM tail_events WHERE true{upper}
-            ) WHERE {" AND ".join(where)}
+            FROM ({source}) WHERE {" AND ".join(where)}
         )
     """
     if materialize:
@@ -306,6 +308,21 @@ def open_query(
 
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def with_kinds(source: str, sets: dict[str, tuple[str, ...]]) -> str:
+    """`source`'s events whose kind is in one of `sets`, each with one boolean column per set
+    (is the event's kind in it), for SQL's FROM. One hash join on a table of the kinds instead
+    of a string IN-list per set and row: ~1.5× faster for metrics that test several sets."""
+    kinds = list(dict.fromkeys(k for members in sets.values() for k in members))
+    rows = ", ".join(
+        "(" + ", ".join([_quote(k), *(str(k in m).lower() for m in sets.values())]) + ")"
+        for k in kinds
+    )
+    return (
+        f"(SELECT * FROM {source} JOIN (VALUES {rows}) AS kinds(kind, {', '.join(sets)}) "
+        "USING (kind))"
+    )
 
 
 def sql_list(values: Sequence[str]) -> str:
