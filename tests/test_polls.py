@@ -334,3 +334,54 @@ def test_big_screen_and_campaign_page(client: TestClient, brand: Brand) -> None:
     assert "你最想喝哪款春季新品" in landing.text
     assert f"/c/{slug}/poll/{activity_id}" in landing.text
     assert landing.cookies.get("im2_ch") == "weibo"
+
+
+def test_held_votes_count_once_reviewed(
+    settings, db: Database, clock: ManualClock, brand: Brand
+) -> None:
+    """Ballots, voters and held votes as the brand and the voters see them, while votes wait
+    for review and after one is approved and one rejected."""
+    from im2.activities.formats.poll import service as polls
+    from im2.activities.formats.poll.models import PollBallot
+    from im2.web.app import create_app
+    from im2.workspaces import service as workspaces
+
+    # Any new device voting without having seen the page scores 0.2: held at 0.1.
+    strict = settings.model_copy(update={"risk_hold_threshold": 0.1})
+    with TestClient(create_app(strict, db=db, clock=clock)) as client:
+        slug, activity_id, options = live_campaign(client, brand)
+        receipts = []
+        for _ in range(3):
+            client.cookies.clear()  # a new phone each time
+            vote = client.post(
+                vote_url(slug, activity_id), json={"options": [options[2]], "consent": True}
+            )
+            assert vote.status_code == 201, vote.text
+            receipts.append(vote.json())
+        assert all(r["held_for_review"] for r in receipts)
+        assert receipts[-1]["results"]["ballots"] == 0
+        assert receipts[-1]["results"]["held"] == 3
+
+        with db.transaction() as session:
+            actor = workspaces.system_actor(session, workspace_slug=brand.slug)
+            first, second = [b.id for b in session.query(PollBallot).order_by(PollBallot.id)][:2]
+            for ballot_id, approve in ((first, True), (second, False)):
+                polls.do_review_ballot(
+                    session,
+                    actor=actor,
+                    activity_id=activity_id,
+                    ballot_id=ballot_id,
+                    approve=approve,
+                    now=clock.now(),
+                )
+        results = client.get(
+            f"/api/v1/polls/{activity_id}/results", headers=brand.auth(Role.OWNER)
+        ).json()
+        assert (results["ballots"], results["voters"], results["held"]) == (1, 1, 1)
+        assert [o["votes"] for o in results["options"]] == [0, 0, 1]
+
+        client.cookies.clear()
+        later = client.post(
+            vote_url(slug, activity_id), json={"options": [options[0]], "consent": True}
+        ).json()
+        assert (later["results"]["ballots"], later["results"]["held"]) == (1, 2)

@@ -138,7 +138,7 @@ def cast_ballot(
     )
     if len(valid) != len(chosen):
         raise InvalidInput(_("That is not an option of this poll."), field="options")
-    limit = int(settings.get("max_choices", 1)) if settings.get("multiple") else 1
+    limit = choice_limit(settings)
     if len(chosen) > limit:
         raise InvalidInput(_("Choose at most {n} options.").format(n=limit), field="options")
 
@@ -206,10 +206,25 @@ def release_ballot(session: Session, *, ballot: PollBallot, approve: bool) -> No
         session.delete(ballot)
 
 
-def ballot_counts(session: Session, *, activity_id: int, daily: bool) -> tuple[int, int, int]:
+def ballot_counts(
+    session: Session, *, activity_id: int, daily: bool, counted_choices: int | None = None
+) -> tuple[int, int, int]:
     """(counted ballots, people behind them, ballots held for review). A one-ballot poll has
     one ballot per person (unique index), so its voters are its counted ballots and the
-    count needs no DISTINCT (which would sort every ballot on each vote batch)."""
+    count needs no DISTINCT (which would sort every ballot on each vote batch).
+
+    For a one-ballot poll whose ballots hold one option each, pass `counted_choices`, the sum
+    of its options' counters (written in the same transactions as the ballots): that is its
+    counted ballots, and only the held ballots are counted (through the index), instead of
+    every ballot of the poll on each vote batch (~2 ms at 40,000 ballots, ~50 ms at a
+    million, on SQLite)."""
+    if not daily and counted_choices is not None:
+        held_only = session.scalar(
+            select(func.count()).where(
+                PollBallot.activity_id == activity_id, PollBallot.held.is_(True)
+            )
+        )
+        return counted_choices, counted_choices, int(held_only or 0)
     counted = PollBallot.held.is_(False)
     if daily:
         ballots, voters, held = session.execute(
@@ -231,14 +246,20 @@ def ballot_counts(session: Session, *, activity_id: int, daily: bool) -> tuple[i
     return counted_ballots, counted_ballots, int(by_held.get(True, 0))
 
 
+def choice_limit(settings: dict[str, Any]) -> int:
+    """How many options one ballot may hold."""
+    return int(settings.get("max_choices", 1)) if settings.get("multiple") else 1
+
+
 def results(session: Session, *, activity: Activity) -> PollResults:
     options = options_of(session, activity_id=activity.id)
+    total = sum(o.vote_count for o in options)
     ballots, voters, held = ballot_counts(
         session,
         activity_id=activity.id,
         daily=activity.settings.get("vote_limit") == VoteLimit.DAILY.value,
+        counted_choices=total if choice_limit(activity.settings) == 1 else None,
     )
-    total = sum(o.vote_count for o in options)
     return PollResults(
         activity_id=activity.id,
         title=activity.title,
@@ -651,7 +672,7 @@ def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2
         activity_id=row.id,
         title=row.title,
         options=frozenset(options),
-        limit=int(settings.get("max_choices", 1)) if settings.get("multiple") else 1,
+        limit=choice_limit(settings),
         daily=settings.get("vote_limit") == VoteLimit.DAILY.value,
         per_day=int(settings.get("votes_per_day", 1)),
         visible=results_visible(settings, campaign=public.campaign, voted=True),
@@ -663,7 +684,9 @@ def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2
     return poll
 
 
-def _results_now(session: Session, *, activity_id: int, title: str, daily: bool) -> PollResults:
+def _results_now(
+    session: Session, *, activity_id: int, title: str, daily: bool, single: bool
+) -> PollResults:
     """`results` in two plain queries (the batch's own counter updates included)."""
     option = cast_table(PollOption)
     options = session.execute(
@@ -671,8 +694,10 @@ def _results_now(session: Session, *, activity_id: int, title: str, daily: bool)
         .where(option.c.activity_id == activity_id)
         .order_by(option.c.position)
     ).all()
-    ballots, voters, held = ballot_counts(session, activity_id=activity_id, daily=daily)
     total = sum(o.vote_count for o in options)
+    ballots, voters, held = ballot_counts(
+        session, activity_id=activity_id, daily=daily, counted_choices=total if single else None
+    )
     return PollResults(
         activity_id=activity_id,
         title=title,
@@ -930,7 +955,11 @@ def cast_votes(session: Session, votes: Sequence[VoteRequest]) -> VoteBatch:
         poll = poll_of(i)
         if poll.activity_id not in touched:
             touched[poll.activity_id] = _results_now(
-                session, activity_id=poll.activity_id, title=poll.title, daily=poll.daily
+                session,
+                activity_id=poll.activity_id,
+                title=poll.title,
+                daily=poll.daily,
+                single=poll.limit == 1,
             )
     for ballot_id, ballot, i in zip(ids, ballots, casting, strict=True):
         poll = poll_of(i)
