@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +310,35 @@ def test_the_registry_lists_every_metric_and_defines_every_kpi(
     assert {k.value for k in KpiMetric} <= set(listed)
     assert listed["participants"]["name"] == "参与人数"
     assert "share.created" in listed["aisas_funnel"]["kinds"]
+
+
+@pytest.mark.parametrize("in_lake", [False, True])
+def test_days_and_hours_follow_the_campaigns_zone_across_a_daylight_saving_change(
+    client: TestClient,
+    brand: Brand,
+    db: Database,
+    clock: ManualClock,
+    lake_path: Path,
+    in_lake: bool,
+) -> None:
+    # Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on Sunday 29 March 2026. Both votes are
+    # at 00:30 local time, so each belongs to the day after its UTC date.
+    campaign_id = make_campaign(client, brand, timezone="Europe/Berlin")
+    before = datetime(2026, 3, 27, 23, 30, tzinfo=UTC)  # Sat 28 March 00:30 CET
+    after = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)  # Mon 30 March 00:30 CEST
+    add_events(
+        db,
+        [(K.VOTE_CAST, "p1", before), (K.VOTE_CAST, "p2", after)],
+        workspace_id=brand.workspace_id,
+        campaign_id=campaign_id,
+    )
+    clock.advance(40 * DAY)
+    if in_lake:
+        move_events_to_lake(db, lake_path=lake_path, now=clock.now())
+
+    metrics = overview(client, brand, campaign_id)
+
+    series = {r["day"]: r["participants"] for r in metrics["timeseries"]["rows"]}
+    assert series == {"2026-03-28": 1, "2026-03-29": 0, "2026-03-30": 1}
+    busy = {(r["weekday"], r["hour"]) for r in metrics["hour_of_week"]["rows"] if r["events"]}
+    assert busy == {(6, 0), (1, 0)}  # Saturday and Monday, the hour after midnight
