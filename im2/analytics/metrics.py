@@ -376,14 +376,22 @@ register(
 
 
 def _coverage(q: Query) -> MetricValue:
-    # Distinct people per channel in two steps (the pairs first), as in `_media`.
-    rows = q.rows(
-        "SELECT c, count(*) AS n FROM (SELECT DISTINCT coalesce(channel, 'direct') AS c, "
-        f"actor_id FROM ev WHERE kind IN {sql_list(REACH_KINDS)} AND actor_id IS NOT NULL) "
-        "GROUP BY c ORDER BY n DESC, c"
+    # Per channel and in total (the reach metric's own count) in one scan: GROUPING SETS.
+    found = q.rows(
+        "SELECT coalesce(channel, 'direct') AS c, count(DISTINCT actor_id) AS n, "
+        f"grouping(c) AS total FROM ev WHERE kind IN {sql_list(REACH_KINDS)} "
+        "GROUP BY GROUPING SETS ((c), ()) ORDER BY total, n DESC, c"
     )
-    reach = evaluate(q, "reach").value
-    out = [{"channel": c, "reach": float(n), "share": _ratio(float(n), reach)} for c, n in rows]
+    reach = next(float(n) for _c, n, total in found if total)
+    if "metric:reach" in q.memo:
+        reach = evaluate(q, "reach").value or 0.0
+    else:
+        q.memo["metric:reach"] = MetricValue(reach)
+    out = [
+        {"channel": c, "reach": float(n), "share": _ratio(float(n), reach)}
+        for c, n, total in found
+        if not total
+    ]
     return MetricValue(float(len(out)), out)
 
 
