@@ -17,6 +17,8 @@ rest. Rows are never deleted from `events` unless `lake_retention_days` says so.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import subprocess
@@ -37,6 +39,8 @@ from im2.analytics.models import LakeMark
 from im2.db import Database
 from im2.events.models import Event
 from im2.events.service import EVENT_ARROW_SCHEMA
+
+log = logging.getLogger("im2.analytics")
 
 STREAM = "events"
 EVENTS_DIR = "events"
@@ -212,7 +216,8 @@ class ColumnarReader:
     def close(self) -> None:
         process = self._process
         if process.stdin is not None:
-            process.stdin.close()
+            with contextlib.suppress(OSError):  # a reader that died leaves a broken pipe
+                process.stdin.close()
         if self._pending is not None:
             # A batch asked for but not taken: the reader only reads, so stopping it is safe.
             process.kill()
@@ -351,9 +356,17 @@ def move_events_to_lake(
                 removed += remove_orphans(lake_path, mark=last_id)
                 if reader is None and batches == 0:
                     reader = _columnar_reader(session, mark=last_id, columnar_from=columnar_from)
+                table = None
                 if reader is not None:
-                    table = reader.read(after_id=last_id, limit=batch_size)
-                else:
+                    try:
+                        table = reader.read(after_id=last_id, limit=batch_size)
+                    except RuntimeError:
+                        # The reader process is an accelerator, never a requirement: finish
+                        # this run through the session (its stderr carries the cause).
+                        log.warning("lake: columnar reader failed; reading rows instead")
+                        reader.close()
+                        reader = None
+                if table is None:
                     table = read_events_after(session, after_id=last_id, limit=batch_size)
                 young = pc.greater_equal(
                     table.column("occurred_at"), pa.scalar(cutoff, pa.timestamp("us", tz="UTC"))

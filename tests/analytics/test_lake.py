@@ -245,3 +245,24 @@ def test_a_large_backlog_moves_through_the_columnar_reader_with_the_same_rows(
     assert result.batches == 3
     lake = read_lake(lake_path, mark=result.last_id).sort_by("id").drop_columns(["date"])
     assert lake.to_pylist() == expected.to_pylist()
+
+
+def test_a_reader_process_that_cannot_start_leaves_the_move_to_the_session(
+    db: Database,
+    lake_path: Path,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _seed(db, 120)
+    # The reader process is started with this interpreter; /bin/false exits at once.
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+
+    result = move_events_to_lake(
+        db, lake_path=lake_path, now=clock.now(), batch_size=50, columnar_from=1
+    )
+
+    assert result.moved == 120
+    assert _lake_ids(lake_path) == [r[0] for r in _db_rows(db)]
+    if db.engine.dialect.name == "sqlite":  # PostgreSQL never starts a reader process
+        assert "columnar reader failed" in caplog.text
