@@ -230,8 +230,17 @@ def _insert_columns(
             value = (same or {})[name]
             values.append([process(value) if process else value] * n)
     quote = dialect.identifier_preparer.quote
-    marks = ", ".join([_paramstyle(dialect.name)] * len(names))
     listed = ", ".join(quote(name) for name in names)
+    if dialect.name == "postgresql":
+        # COPY is PostgreSQL's bulk path: one statement streams every row, where executemany
+        # has the server parse, plan and execute an INSERT per row. Same transaction.
+        driver = connection.connection.driver_connection
+        statement = f"COPY {table.name} ({listed}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in zip(*values, strict=True):
+                copy.write_row(row)
+        return
+    marks = ", ".join([_paramstyle(dialect.name)] * len(names))
     # Only the table's own (quoted) column names are put into the SQL; the values are bound.
     sql = f"INSERT INTO {table.name} ({listed}) VALUES ({marks})"  # noqa: S608
     connection.exec_driver_sql(sql, list(zip(*values, strict=True)))
