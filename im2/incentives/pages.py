@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
@@ -358,8 +359,17 @@ async def import_codes(
             session, actor=actor, pool_id=pool_id, codes=codes_from_csv(data), now=now
         )
 
-    return _post(
-        request, actor=actor, db=db, campaign_id=campaign_id, now=now, done="codes", action=action
+    # Thousands of codes are checked and stored: off the event loop.
+    return await run_in_threadpool(
+        lambda: _post(
+            request,
+            actor=actor,
+            db=db,
+            campaign_id=campaign_id,
+            now=now,
+            done="codes",
+            action=action,
+        )
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from im2.listening import alerting, feeds, inbox, jobs, retrain, service, topics
 from im2.listening.importers import FileFormat
@@ -70,16 +71,22 @@ async def import_mentions(
     file_format: Annotated[FileFormat | None, Form()] = None,
 ) -> ImportRead:
     data = await file.read()
-    with db.transaction() as session:
-        return service.do_import_file(
-            session,
-            actor=actor,
-            filename=file.filename or "upload",
-            data=data,
-            mapping=mapping,
-            file_format=file_format,
-            now=now,
-        )
+
+    def store() -> ImportRead:
+        with db.transaction() as session:
+            return service.do_import_file(
+                session,
+                actor=actor,
+                filename=file.filename or "upload",
+                data=data,
+                mapping=mapping,
+                file_format=file_format,
+                now=now,
+            )
+
+    # A large file takes seconds to score and store: off the event loop, so the server keeps
+    # answering everyone else meanwhile.
+    return await run_in_threadpool(store)
 
 
 @router.get("/mentions/imports/{import_id}", response_model=ImportRead, summary="An import report")
