@@ -125,6 +125,56 @@ def test_hundred_people_voting_twice_at_once_count_once_each(
     assert sum(o["votes"] for o in results["options"]) == 100
 
 
+def test_one_phone_voting_at_once_gets_exactly_its_daily_allowance(
+    live_server: LiveServer, brand: Brand
+) -> None:
+    from tests.test_polls import POLL
+
+    owner = brand.auth(Role.OWNER)
+    base = live_server.url
+    campaign = httpx.post(
+        f"{base}/api/v1/campaigns",
+        json=campaign_payload(starts_at="2026-03-01T10:00"),
+        headers=owner,
+    ).json()
+    for status in ("scheduled", "live"):
+        httpx.post(
+            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
+            json={"status": status},
+            headers=owner,
+        ).raise_for_status()
+    poll = httpx.post(
+        f"{base}/api/v1/campaigns/{campaign['id']}/polls",
+        json={**POLL, "vote_limit": "daily", "votes_per_day": 3},
+        headers=owner,
+    ).json()
+    options = [
+        o["id"]
+        for o in httpx.get(f"{base}/api/v1/polls/{poll['id']}/results", headers=owner).json()[
+            "options"
+        ]
+    ]
+    url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/polls/{poll['id']}/votes"
+    with httpx.Client(timeout=30) as phone:
+        phone.get(f"{base}/c/{campaign['slug']}").raise_for_status()
+        cookies = dict(phone.cookies)
+
+    def vote(index: int) -> httpx.Response:
+        with httpx.Client(timeout=30, cookies=cookies) as same_phone:
+            return same_phone.post(url, json={"options": [options[index % 3]], "consent": True})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(vote, range(8)))
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] * 3 + [409] * 5, [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert "all 3 votes" in refused.json()["error"]["message"]
+    results = httpx.get(f"{base}/api/v1/polls/{poll['id']}/results", headers=owner).json()
+    assert results["ballots"] == 3
+    assert results["voters"] == 1
+
+
 # --- the vote's group commit -------------------------------------------------------------------
 
 

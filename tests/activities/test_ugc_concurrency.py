@@ -53,3 +53,61 @@ def test_simultaneous_entries_from_one_phone_stop_at_the_limit(
     assert sorted(e["caption"].split("：")[0] for e in entries) == sorted(
         f"第 {i} 张" for i, code in enumerate(codes) if code == 201
     )
+
+
+def test_simultaneous_votes_from_one_phone_stop_at_the_day_allowance(
+    live_server: LiveServer, brand: Brand
+) -> None:
+    owner = brand.auth(Role.OWNER)
+    base = live_server.url
+    campaign = httpx.post(
+        f"{base}/api/v1/campaigns",
+        json=campaign_payload(slug="vote-rush", starts_at="2026-03-01T10:00"),
+        headers=owner,
+    ).json()
+    for status in ("scheduled", "live"):
+        httpx.post(
+            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
+            json={"status": status},
+            headers=owner,
+        ).raise_for_status()
+    contest = httpx.post(
+        f"{base}/api/v1/campaigns/{campaign['id']}/ugcs",
+        json={
+            "title": "咖啡随手拍",
+            "entries_per_participant": 1,
+            "votes_per_day": 3,
+            "auto_approve": True,
+        },
+        headers=owner,
+    ).json()
+    public = f"{base}/api/v1/public/campaigns/vote-rush/ugcs/{contest['id']}"
+
+    def new_phone() -> dict[str, str]:
+        with httpx.Client(timeout=60) as phone:
+            phone.get(f"{base}/c/vote-rush").raise_for_status()
+            return dict(phone.cookies)
+
+    entry_ids = []
+    for index in range(6):  # six photographers, one entry each
+        with httpx.Client(timeout=60, cookies=new_phone()) as author:
+            sent = author.post(
+                f"{public}/entries", data={"caption": f"作品 {index}", "consent": "true"}
+            )
+            assert sent.status_code == 201, sent.text
+            entry_ids.append(sent.json()["entry"]["id"])
+    voter = new_phone()
+
+    def vote(entry_id: int) -> httpx.Response:
+        with httpx.Client(timeout=60, cookies=voter) as same_phone:
+            return same_phone.post(f"{public}/entries/{entry_id}/votes", json={"consent": True})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(vote, entry_ids))
+
+    codes = [a.status_code for a in answers]
+    assert sorted(codes) == [201] * 3 + [409] * 3, [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert "all 3 votes" in refused.json()["error"]["message"]
+    entries = httpx.get(f"{base}/api/v1/ugcs/{contest['id']}/entries", headers=owner).json()
+    assert sum(e["votes"] for e in entries) == 3

@@ -142,39 +142,46 @@ def cast_ballot(
     if len(chosen) > limit:
         raise InvalidInput(_("Choose at most {n} options.").format(n=limit), field="options")
 
-    if settings.get("vote_limit") == VoteLimit.DAILY.value:
-        day = local_day
-        allowed = int(settings.get("votes_per_day", 1))
-        used = len(
-            [
-                b
-                for b in ballots_of(session, activity_id=activity.id, participant_id=participant_id)
-                if b.day == day
-            ]
+    daily = settings.get("vote_limit") == VoteLimit.DAILY.value
+    allowed = int(settings.get("votes_per_day", 1)) if daily else 1
+    day = local_day if daily else ONCE
+    used_up = (
+        Conflict(
+            _("You have used all {n} votes for today; come back tomorrow.").format(n=allowed),
+            field="options",
+        )
+        if daily
+        else Conflict(_("You have already voted in this poll."), field="options")
+    )
+    # The unique (poll, person, day, seq) row settles concurrent votes of one person: a ballot
+    # that loses the race for a seq counts again what committed first and takes the next one
+    # while the day's allowance lasts (each retry follows a committed ballot, so it ends).
+    for _attempt in range(allowed + 1):
+        used = sum(
+            1
+            for b in ballots_of(session, activity_id=activity.id, participant_id=participant_id)
+            if b.day == day
         )
         if used >= allowed:
-            raise Conflict(
-                _("You have used all {n} votes for today; come back tomorrow.").format(n=allowed),
-                field="options",
-            )
-        seq = used + 1
+            raise used_up
+        ballot = PollBallot(
+            activity_id=activity.id,
+            participant_id=participant_id,
+            day=day,
+            seq=used + 1,
+            created_at=now,
+            held=held,
+            risk_reasons="; ".join(risk_reasons)[:500] or None,
+        )
+        try:
+            with session.begin_nested():
+                session.add(ballot)
+                session.flush()
+            break
+        except IntegrityError:
+            continue
     else:
-        day, seq = ONCE, 1
-    ballot = PollBallot(
-        activity_id=activity.id,
-        participant_id=participant_id,
-        day=day,
-        seq=seq,
-        created_at=now,
-        held=held,
-        risk_reasons="; ".join(risk_reasons)[:500] or None,
-    )
-    try:
-        with session.begin_nested():
-            session.add(ballot)
-            session.flush()
-    except IntegrityError:
-        raise Conflict(_("You have already voted in this poll."), field="options") from None
+        raise used_up
     for option_id in chosen:
         session.add(PollChoice(ballot_id=ballot.id, option_id=option_id))
     if not held:

@@ -318,18 +318,10 @@ def do_submit(
         now=now,
     )
     limit = int(settings.get("entries_per_participant", 3))
-    already = int(
-        session.scalar(
-            select(func.count())
-            .select_from(UgcEntry)
-            .where(UgcEntry.activity_id == row.id, UgcEntry.participant_id == acting.participant.id)
-        )
-        or 0
-    )
     full = Conflict(
         _("You have already sent {n} entries to this contest.").format(n=limit), field="caption"
     )
-    if already >= limit:
+    if _entries_of(session, activity_id=row.id, participant_id=acting.participant.id) >= limit:
         raise full
     if negative is None:
         negative = sounds_negative(caption)
@@ -341,28 +333,39 @@ def do_submit(
     if acting.held:
         flags.append(FLAG_RISKY)
     approved = bool(settings.get("auto_approve")) and not flags
-    entry = UgcEntry(
-        activity_id=row.id,
-        participant_id=acting.participant.id,
-        nickname=" ".join(nickname.split())[:40] or None,
-        caption=caption,
-        image_name=store(image) if image is not None else None,
-        image_width=image.width if image is not None else None,
-        image_height=image.height if image is not None else None,
-        video_url=video[0] or None,
-        video_host=video[1] or None,
-        status=(EntryStatus.APPROVED if approved else EntryStatus.PENDING).value,
-        flags=";".join(flags)[:500] or None,
-        risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
-        slot=already + 1,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():  # a concurrent submission took this place first
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
-        raise full from None
+    image_name = store(image) if image is not None else None
+    # The unique (contest, person, slot) row settles concurrent submissions from one phone: one
+    # that loses the race for a slot counts again what committed first and takes the next free
+    # slot while the limit lasts (each retry follows a committed entry, so it ends).
+    for _attempt in range(limit + 1):
+        already = _entries_of(session, activity_id=row.id, participant_id=acting.participant.id)
+        if already >= limit:
+            raise full
+        entry = UgcEntry(
+            activity_id=row.id,
+            participant_id=acting.participant.id,
+            nickname=" ".join(nickname.split())[:40] or None,
+            caption=caption,
+            image_name=image_name,
+            image_width=image.width if image is not None else None,
+            image_height=image.height if image is not None else None,
+            video_url=video[0] or None,
+            video_host=video[1] or None,
+            status=(EntryStatus.APPROVED if approved else EntryStatus.PENDING).value,
+            flags=";".join(flags)[:500] or None,
+            risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
+            slot=already + 1,
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+                session.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise full
     record_event(
         session,
         kind=EventKind.UGC_SUBMITTED,
@@ -382,6 +385,19 @@ def do_submit(
         },
     )
     return SubmitReceipt(entry=entry_read(entry), in_gallery=approved)
+
+
+def _entries_of(session: Session, *, activity_id: int, participant_id: int) -> int:
+    """How many entries this person has sent to this contest (never deleted one by one, so
+    their slots are 1 … this count)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(UgcEntry)
+            .where(UgcEntry.activity_id == activity_id, UgcEntry.participant_id == participant_id)
+        )
+        or 0
+    )
 
 
 def do_vote(
@@ -420,39 +436,45 @@ def do_vote(
         raise Forbidden(_("You cannot vote for your own entry."), field="entry")
     day = activities.local_day(public.campaign, now)
     allowance = int(row.settings.get("votes_per_day", 3))
-    mine = list(
-        session.scalars(
-            select(UgcVote.entry_id).where(
-                UgcVote.activity_id == row.id,
-                UgcVote.participant_id == acting.participant.id,
-                UgcVote.day == day,
-            )
-        )
-    )
-    if entry.id in mine:
-        raise Conflict(_("You have already voted for this entry today."), field="entry")
-    if len(mine) >= allowance:
-        raise Conflict(
-            _("You have used all {n} votes for today; come back tomorrow.").format(n=allowance),
-            field="entry",
-        )
-    try:
-        with session.begin_nested():
-            session.add(
-                UgcVote(
-                    activity_id=row.id,
-                    entry_id=entry.id,
-                    participant_id=acting.participant.id,
-                    day=day,
-                    seq=len(mine) + 1,
-                    held=acting.held,
-                    created_at=now,
+    # The unique (entry, person, day) and (person, day, seq) rows settle concurrent votes of one
+    # person: a vote that loses a race looks again at what committed first and takes the next
+    # seq while the allowance lasts (each retry follows a committed vote, so it ends).
+    for _attempt in range(allowance + 1):
+        mine = list(
+            session.scalars(
+                select(UgcVote.entry_id).where(
+                    UgcVote.activity_id == row.id,
+                    UgcVote.participant_id == acting.participant.id,
+                    UgcVote.day == day,
                 )
             )
-            session.flush()
-    except IntegrityError:
-        # A concurrent request of the same person took this entry or this vote slot first.
-        raise Conflict(_("You have already voted for this entry today."), field="entry") from None
+        )
+        if entry.id in mine:
+            raise Conflict(_("You have already voted for this entry today."), field="entry")
+        if len(mine) >= allowance:
+            raise Conflict(
+                _("You have used all {n} votes for today; come back tomorrow.").format(n=allowance),
+                field="entry",
+            )
+        try:
+            with session.begin_nested():
+                session.add(
+                    UgcVote(
+                        activity_id=row.id,
+                        entry_id=entry.id,
+                        participant_id=acting.participant.id,
+                        day=day,
+                        seq=len(mine) + 1,
+                        held=acting.held,
+                        created_at=now,
+                    )
+                )
+                session.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise Conflict(_("You have already voted for this entry today."), field="entry")
     if not acting.held:
         session.execute(
             update(UgcEntry)
