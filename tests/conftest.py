@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -236,6 +237,28 @@ def _free_port() -> int:
 class LiveServer:
     url: str
     app: FastAPI
+
+    def live_campaign(self, brand: Brand, **overrides: object) -> dict[str, Any]:
+        """A campaign created and taken live through the HTTP API, as the brand's owner."""
+        owner = brand.auth(Role.OWNER)
+        campaign: dict[str, Any] = httpx.post(
+            f"{self.url}/api/v1/campaigns",
+            json=campaign_payload(**{"starts_at": "2026-03-01T10:00", **overrides}),
+            headers=owner,
+        ).json()
+        for status in ("scheduled", "live"):
+            httpx.post(
+                f"{self.url}/api/v1/campaigns/{campaign['id']}/transitions",
+                json={"status": status},
+                headers=owner,
+            ).raise_for_status()
+        return campaign
+
+    def phone_cookies(self, slug: str) -> dict[str, str]:
+        """A new phone's signed device cookie, as its first visit to the campaign page sets it."""
+        with httpx.Client(timeout=60) as phone:
+            phone.get(f"{self.url}/c/{slug}").raise_for_status()
+            return dict(phone.cookies)
 
 
 @pytest.fixture

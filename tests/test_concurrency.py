@@ -78,17 +78,7 @@ def test_hundred_people_voting_twice_at_once_count_once_each(
 
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     poll = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
     ).json()
@@ -132,17 +122,7 @@ def test_one_phone_voting_at_once_gets_exactly_its_daily_allowance(
 
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     poll = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/polls",
         json={**POLL, "vote_limit": "daily", "votes_per_day": 3},
@@ -155,9 +135,7 @@ def test_one_phone_voting_at_once_gets_exactly_its_daily_allowance(
         ]
     ]
     url = f"{base}/api/v1/public/campaigns/{campaign['slug']}/polls/{poll['id']}/votes"
-    with httpx.Client(timeout=30) as phone:
-        phone.get(f"{base}/c/{campaign['slug']}").raise_for_status()
-        cookies = dict(phone.cookies)
+    cookies = live_server.phone_cookies(campaign["slug"])
 
     def vote(index: int) -> httpx.Response:
         with httpx.Client(timeout=30, cookies=cookies) as same_phone:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 
 def test_simultaneous_entries_from_one_phone_stop_at_the_limit(
@@ -17,17 +17,7 @@ def test_simultaneous_entries_from_one_phone_stop_at_the_limit(
 ) -> None:
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(slug="photo-rush", starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand, slug="photo-rush")
     contest = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/ugcs",
         json={"title": "咖啡随手拍", "entries_per_participant": 3, "auto_approve": True},
@@ -36,9 +26,7 @@ def test_simultaneous_entries_from_one_phone_stop_at_the_limit(
     assert contest.status_code == 201, contest.text
     url = f"{base}/api/v1/public/campaigns/photo-rush/ugcs/{contest.json()['id']}/entries"
 
-    with httpx.Client(timeout=60) as phone:
-        phone.get(f"{base}/c/photo-rush").raise_for_status()
-        cookies = dict(phone.cookies)
+    cookies = live_server.phone_cookies("photo-rush")
 
     def send(index: int) -> int:
         with httpx.Client(timeout=60, cookies=cookies) as same_phone:
@@ -60,17 +48,7 @@ def test_simultaneous_votes_from_one_phone_stop_at_the_day_allowance(
 ) -> None:
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(slug="vote-rush", starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand, slug="vote-rush")
     contest = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/ugcs",
         json={
@@ -83,20 +61,15 @@ def test_simultaneous_votes_from_one_phone_stop_at_the_day_allowance(
     ).json()
     public = f"{base}/api/v1/public/campaigns/vote-rush/ugcs/{contest['id']}"
 
-    def new_phone() -> dict[str, str]:
-        with httpx.Client(timeout=60) as phone:
-            phone.get(f"{base}/c/vote-rush").raise_for_status()
-            return dict(phone.cookies)
-
     entry_ids = []
     for index in range(6):  # six photographers, one entry each
-        with httpx.Client(timeout=60, cookies=new_phone()) as author:
+        with httpx.Client(timeout=60, cookies=live_server.phone_cookies("vote-rush")) as author:
             sent = author.post(
                 f"{public}/entries", data={"caption": f"作品 {index}", "consent": "true"}
             )
             assert sent.status_code == 201, sent.text
             entry_ids.append(sent.json()["entry"]["id"])
-    voter = new_phone()
+    voter = live_server.phone_cookies("vote-rush")
 
     def vote(entry_id: int) -> httpx.Response:
         with httpx.Client(timeout=60, cookies=voter) as same_phone:
