@@ -224,6 +224,33 @@ def campaign_payload(**overrides: object) -> dict[str, object]:
     return payload
 
 
+def go_live(http: httpx.Client, brand: Brand, **overrides: object) -> dict[str, Any]:
+    """A campaign created and taken live through the HTTP API, as the brand's owner.
+
+    `http` is the in-process `client` or an `httpx.Client` on a live server; `overrides` change
+    the campaign payload (it starts on 2026-03-01, before the tests' clock, unless told)."""
+    owner = brand.auth(Role.OWNER)
+    created = http.post(
+        "/api/v1/campaigns",
+        json=campaign_payload(**{"starts_at": "2026-03-01T10:00", **overrides}),
+        headers=owner,
+    )
+    assert created.status_code == 201, created.text
+    campaign: dict[str, Any] = created.json()
+    take_live(http, brand, campaign["id"])
+    return campaign
+
+
+def take_live(http: httpx.Client, brand: Brand, campaign_id: int) -> None:
+    """A draft campaign scheduled and then taken live, as the brand's owner."""
+    for status in ("scheduled", "live"):
+        http.post(
+            f"/api/v1/campaigns/{campaign_id}/transitions",
+            json={"status": status},
+            headers=brand.auth(Role.OWNER),
+        ).raise_for_status()
+
+
 # --- a real server on loopback, for concurrency and browser tests ---------------------------
 
 
@@ -239,20 +266,9 @@ class LiveServer:
     app: FastAPI
 
     def live_campaign(self, brand: Brand, **overrides: object) -> dict[str, Any]:
-        """A campaign created and taken live through the HTTP API, as the brand's owner."""
-        owner = brand.auth(Role.OWNER)
-        campaign: dict[str, Any] = httpx.post(
-            f"{self.url}/api/v1/campaigns",
-            json=campaign_payload(**{"starts_at": "2026-03-01T10:00", **overrides}),
-            headers=owner,
-        ).json()
-        for status in ("scheduled", "live"):
-            httpx.post(
-                f"{self.url}/api/v1/campaigns/{campaign['id']}/transitions",
-                json={"status": status},
-                headers=owner,
-            ).raise_for_status()
-        return campaign
+        """A campaign created and taken live through this server's API (see `go_live`)."""
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            return go_live(http, brand, **overrides)
 
     def phone_cookies(self, slug: str) -> dict[str, str]:
         """A new phone's signed device cookie, as its first visit to the campaign page sets it."""

@@ -8,7 +8,7 @@ import threading
 import httpx
 
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 from tests.test_polls import POLL
 
 
@@ -26,17 +26,7 @@ def _read_events(
 
 def test_a_vote_reaches_open_streams(live_server: LiveServer, brand: Brand) -> None:
     base, owner = live_server.url, brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        )
+    campaign = live_server.live_campaign(brand)
     poll = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
     ).json()

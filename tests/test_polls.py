@@ -14,7 +14,7 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, campaign_payload, go_live
 
 POLL = {
     "title": "你最想喝哪款春季新品？",
@@ -26,13 +26,7 @@ POLL = {
 def live_campaign(client: TestClient, brand: Brand, **poll: object) -> tuple[str, int, list[int]]:
     """A live campaign with one poll; returns (slug, activity id, option ids)."""
     auth = brand.auth(Role.OWNER)
-    campaign = client.post(
-        "/api/v1/campaigns", json=campaign_payload(starts_at="2026-03-01T10:00"), headers=auth
-    ).json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
+    campaign = go_live(client, brand)
     created = client.post(
         f"/api/v1/campaigns/{campaign['id']}/polls", json={**POLL, **poll}, headers=auth
     )

@@ -14,21 +14,7 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
-
-
-def live_campaign(client: TestClient, brand: Brand, **overrides: object) -> dict:
-    auth = brand.auth(Role.OWNER)
-    campaign = client.post(
-        "/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00", **overrides),
-        headers=auth,
-    ).json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
-    return campaign
+from tests.conftest import Brand, campaign_payload, go_live
 
 
 def add_checkin(client: TestClient, brand: Brand, campaign_id: int, **body: object) -> int:
@@ -54,7 +40,7 @@ def stats(client: TestClient, brand: Brand, activity_id: int) -> dict:
 def test_one_check_in_a_local_day_and_the_day_turns_at_local_midnight(
     client: TestClient, brand: Brand, clock: ManualClock, db: Database
 ) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"])
     url = check_in_url(campaign["slug"], activity_id)
 
@@ -92,7 +78,7 @@ def test_one_check_in_a_local_day_and_the_day_turns_at_local_midnight(
 
 
 def test_calendar_and_leaderboard(client: TestClient, brand: Brand, clock: ManualClock) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"], milestones=[3, 7])
     url = check_in_url(campaign["slug"], activity_id)
     regular, casual = TestClient(client.app), TestClient(client.app)
@@ -133,7 +119,7 @@ def test_closed_campaigns_unknown_slugs_and_missing_consent_write_nothing(
     )
     assert client.get(f"/c/nope/checkin/{draft_checkin}").status_code == 404
 
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"])
     url = check_in_url(campaign["slug"], activity_id)
     assert client.post(url, json={"consent": False}).status_code == 422
@@ -149,7 +135,7 @@ def test_closed_campaigns_unknown_slugs_and_missing_consent_write_nothing(
 
 
 def test_the_page_works_without_javascript(client: TestClient, brand: Brand) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"])
     url = f"/c/{campaign['slug']}/checkin/{activity_id}"
     html = client.get(url).text
@@ -171,7 +157,7 @@ def test_console_creates_a_check_in_and_exports(client: TestClient, brand: Brand
     from tests.test_auth import login
     from tests.test_console import form_token
 
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     login(client, brand.emails[Role.EDITOR])
     new_page = f"/console/w/acme/campaigns/{campaign['id']}/checkin/new"
     action = f"/console/w/acme/campaigns/{campaign['id']}/checkin"
@@ -218,7 +204,7 @@ def test_held_check_ins_stay_off_the_leaderboard_until_counted(
 
     # A strict threshold: a new phone checking in through the API (no page seen) is held.
     app.state.settings = app.state.settings.model_copy(update={"risk_hold_threshold": 0.2})
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"], milestones=[1])
     phone = TestClient(client.app)
     held = phone.post(check_in_url(campaign["slug"], activity_id), json={"consent": True})
@@ -249,7 +235,7 @@ def test_held_check_ins_stay_off_the_leaderboard_until_counted(
 def test_milestones_can_be_changed_for_the_check_ins_to_come(
     client: TestClient, brand: Brand, clock: ManualClock, db: Database
 ) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"], milestones=[5])
     url = check_in_url(campaign["slug"], activity_id)
     phone = TestClient(client.app)
@@ -273,7 +259,7 @@ def test_console_edits_the_texts_and_milestones(client: TestClient, brand: Brand
     from tests.test_auth import login
     from tests.test_console import form_token
 
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     activity_id = add_checkin(client, brand, campaign["id"])
     login(client, brand.emails[Role.EDITOR])
     detail = f"/console/w/acme/checkin/{activity_id}"
@@ -308,7 +294,7 @@ def test_console_edits_the_texts_and_milestones(client: TestClient, brand: Brand
 def test_the_calendar_pages_back_to_earlier_months(
     client: TestClient, brand: Brand, clock: ManualClock
 ) -> None:
-    campaign = live_campaign(client, brand, ends_at="2026-04-20T22:00:00")
+    campaign = go_live(client, brand, ends_at="2026-04-20T22:00:00")
     activity_id = add_checkin(client, brand, campaign["id"])
     url = check_in_url(campaign["slug"], activity_id)
     # 31 March, 23:30 in Shanghai, then 1 April: one streak across the month boundary.

@@ -23,7 +23,7 @@ from im2.config import get_settings
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, campaign_payload, go_live
 
 INSTANT = {
     "title": "樱花季幸运抽奖",
@@ -33,17 +33,7 @@ INSTANT = {
 
 
 def live_campaign(client: TestClient, brand: Brand, slug: str = "spring-vote") -> dict:
-    auth = brand.auth(Role.OWNER)
-    campaign = client.post(
-        "/api/v1/campaigns",
-        json=campaign_payload(slug=slug, starts_at="2026-03-01T10:00"),
-        headers=auth,
-    ).json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
-    return campaign
+    return go_live(client, brand, slug=slug)
 
 
 def transition(client: TestClient, brand: Brand, campaign_id: int, status: str) -> None:

@@ -9,7 +9,7 @@ import httpx
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_draw import INSTANT
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 
 def test_five_hundred_claims_on_ten_units_make_exactly_ten_winners(
@@ -17,17 +17,7 @@ def test_five_hundred_claims_on_ten_units_make_exactly_ten_winners(
 ) -> None:
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     draw = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/draws",
         json={**INSTANT, "prizes": [{"name": "限量保温杯", "stock": 10, "odds": 1.0}]},

@@ -30,7 +30,7 @@ from tests.activities.test_draw import (
     transition,
     verify_cli,
 )
-from tests.conftest import Brand, LiveServer, campaign_payload, make_brand
+from tests.conftest import Brand, LiveServer, campaign_payload, go_live, make_brand
 from tests.test_auth import login
 from tests.test_console import form_token
 
@@ -362,17 +362,7 @@ def test_store_purchases_and_instant_wins_race_for_one_shared_stock(
     base = live_server.url
     with httpx.Client(base_url=base, timeout=60) as http:
         owner = brand.auth(Role.OWNER)
-        campaign = http.post(
-            "/api/v1/campaigns",
-            json=campaign_payload(starts_at="2026-03-01T10:00"),
-            headers=owner,
-        ).json()
-        for status in ("scheduled", "live"):
-            http.post(
-                f"/api/v1/campaigns/{campaign['id']}/transitions",
-                json={"status": status},
-                headers=owner,
-            ).raise_for_status()
+        campaign = go_live(http, brand)
         prize = add_prize(http, brand, campaign["id"], units=stock, cost_points=1)
         draw = http.post(
             f"/api/v1/campaigns/{campaign['id']}/draws",

@@ -16,7 +16,7 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, campaign_payload, go_live
 
 OFFER = {
     "title": "三人拼团：樱花双杯礼盒",
@@ -26,20 +26,6 @@ OFFER = {
     "team_size": 3,
     "hours": 24,
 }
-
-
-def live_campaign(client: TestClient, brand: Brand, **overrides: object) -> dict:
-    auth = brand.auth(Role.OWNER)
-    campaign = client.post(
-        "/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00", **overrides),
-        headers=auth,
-    ).json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
-    return campaign
 
 
 def add_offer(client: TestClient, brand: Brand, campaign_id: int, **body: object) -> int:
@@ -63,7 +49,7 @@ def teams(client: TestClient, brand: Brand, activity_id: int) -> dict:
 
 
 def test_a_full_team_succeeds_for_everyone(client: TestClient, brand: Brand, db: Database) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     offer_id = add_offer(client, brand, campaign["id"])
     base = api(campaign["slug"], offer_id)
     leader, friend, third, late = (TestClient(client.app) for _ in range(4))
@@ -121,7 +107,7 @@ def test_a_full_team_succeeds_for_everyone(client: TestClient, brand: Brand, db:
 def test_an_expired_team_fails_on_read_and_by_the_job(
     client: TestClient, brand: Brand, clock: ManualClock, db: Database
 ) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     offer_id = add_offer(client, brand, campaign["id"], hours=2)
     base = api(campaign["slug"], offer_id)
     leader, friend = TestClient(client.app), TestClient(client.app)
@@ -148,7 +134,7 @@ def test_an_expired_team_fails_on_read_and_by_the_job(
 def test_one_open_team_per_offer_and_unknown_codes(
     client: TestClient, brand: Brand, db: Database
 ) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     offer_id = add_offer(client, brand, campaign["id"])
     base = api(campaign["slug"], offer_id)
     alice, bob = TestClient(client.app), TestClient(client.app)
@@ -186,7 +172,7 @@ def test_one_open_team_per_offer_and_unknown_codes(
 def test_bad_offers_are_refused(
     client: TestClient, brand: Brand, body: dict, status: int, field: str
 ) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     made = client.post(
         f"/api/v1/campaigns/{campaign['id']}/groupbuys",
         json={**OFFER, **body},
@@ -208,7 +194,7 @@ def test_closed_campaigns_and_unknown_slugs_write_nothing(
     )
     assert client.get(f"/c/nope/groupbuy/{draft_offer}").status_code == 404
 
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     offer_id = add_offer(client, brand, campaign["id"])
     base = api(campaign["slug"], offer_id)
     assert client.post(f"{base}/teams", json={"consent": False}).status_code == 422
@@ -231,7 +217,7 @@ def fields_of(client: TestClient, url: str) -> dict[str, str]:
 
 
 def test_open_and_join_without_javascript(client: TestClient, brand: Brand) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     offer_id = add_offer(client, brand, campaign["id"], team_size=2)
     offer_url = f"/c/{campaign['slug']}/groupbuy/{offer_id}"
     page = client.get(offer_url)
@@ -275,7 +261,7 @@ def test_console_creates_an_offer_lists_teams_and_exports(client: TestClient, br
     from tests.test_auth import login
     from tests.test_console import form_token
 
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     login(client, brand.emails[Role.EDITOR])
     new_page = f"/console/w/acme/campaigns/{campaign['id']}/groupbuy/new"
     action = f"/console/w/acme/campaigns/{campaign['id']}/groupbuy"
@@ -314,7 +300,7 @@ def test_console_creates_an_offer_lists_teams_and_exports(client: TestClient, br
 
 
 def test_the_texts_can_be_edited_but_not_the_team_rule(client: TestClient, brand: Brand) -> None:
-    campaign = live_campaign(client, brand)
+    campaign = go_live(client, brand)
     offer_id = add_offer(client, brand, campaign["id"])
     url = f"/api/v1/groupbuys/{offer_id}"
     assert (

@@ -10,7 +10,7 @@ import pytest
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_groupbuy import OFFER
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 pytestmark = pytest.mark.browser
 PHONE = {
@@ -24,17 +24,7 @@ PHONE = {
 def test_a_team_fills_from_two_phones(browser: Any, live_server: LiveServer, brand: Brand) -> None:
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     offer = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/groupbuys",
         json={**OFFER, "team_size": 2},

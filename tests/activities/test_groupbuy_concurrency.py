@@ -8,7 +8,7 @@ import httpx
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_groupbuy import OFFER
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 
 def test_ten_joins_at_once_never_overfill_a_three_person_team(
@@ -16,17 +16,7 @@ def test_ten_joins_at_once_never_overfill_a_three_person_team(
 ) -> None:
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     offer = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/groupbuys", json=OFFER, headers=owner
     ).json()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, campaign_payload, take_live
 
 
 def make_campaign(
@@ -26,12 +26,7 @@ def make_campaign(
         headers=auth,
     ).json()
     if live:
-        for status in ("scheduled", "live"):
-            client.post(
-                f"/api/v1/campaigns/{campaign['id']}/transitions",
-                json={"status": status},
-                headers=auth,
-            ).raise_for_status()
+        take_live(client, brand, campaign["id"])
     return int(campaign["id"])
 
 
@@ -172,15 +167,13 @@ def test_closed_campaigns_and_unknown_slugs(client: TestClient, brand: Brand) ->
     assert client.get(f"/c/{slug}/qa/{qa}").status_code == 404
     assert client.get(f"/c/no-such-campaign/qa/{qa}").status_code == 404
 
-    auth = brand.auth(Role.OWNER)
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign_id}/transitions", json={"status": status}, headers=auth
-        )
+    take_live(client, brand, campaign_id)
     asked = client.post(ask_url(slug, qa), json={"text": "直播几点开始？", "consent": True})
     qid = asked.json()["question"]["id"]
     client.post(
-        f"/api/v1/campaigns/{campaign_id}/transitions", json={"status": "ended"}, headers=auth
+        f"/api/v1/campaigns/{campaign_id}/transitions",
+        json={"status": "ended"},
+        headers=brand.auth(Role.OWNER),
     )
     late = TestClient(client.app)
     ended = late.post(upvote_url(slug, qa, qid), json={"consent": True})

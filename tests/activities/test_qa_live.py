@@ -9,22 +9,12 @@ import threading
 import httpx
 
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 
-def _live_qa(base: str, brand: Brand, *, premoderation: bool) -> tuple[str, int]:
-    owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(slug="qa-stage", starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+def _live_qa(server: LiveServer, brand: Brand, *, premoderation: bool) -> tuple[str, int]:
+    base, owner = server.url, brand.auth(Role.OWNER)
+    campaign = server.live_campaign(brand, slug="qa-stage")
     qa = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/qas",
         json={"title": "门店开放日问答", "premoderation": premoderation},
@@ -35,7 +25,7 @@ def _live_qa(base: str, brand: Brand, *, premoderation: bool) -> tuple[str, int]
 
 def test_racing_upvotes_from_one_phone_count_once(live_server: LiveServer, brand: Brand) -> None:
     base = live_server.url
-    slug, qa = _live_qa(base, brand, premoderation=False)
+    slug, qa = _live_qa(live_server, brand, premoderation=False)
     questions = f"{base}/api/v1/public/campaigns/{slug}/qas/{qa}/questions"
     with httpx.Client() as asker, httpx.Client() as phone:
         asker.get(f"{base}/c/{slug}")
@@ -71,7 +61,7 @@ def _read(url: str, found: list[dict], ready: threading.Event, until: str) -> No
 
 def test_an_approved_question_reaches_the_presenter(live_server: LiveServer, brand: Brand) -> None:
     base = live_server.url
-    slug, qa = _live_qa(base, brand, premoderation=True)
+    slug, qa = _live_qa(live_server, brand, premoderation=True)
     found: list[dict] = []
     ready = threading.Event()
     reader = threading.Thread(

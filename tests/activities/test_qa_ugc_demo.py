@@ -20,7 +20,7 @@ from im2.events.schemas import ActorType
 from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Actor, Role
 from tests.activities.test_ugc import settings as settings  # uploads in the test's folder
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, go_live
 
 
 def test_demo_content(
@@ -32,15 +32,7 @@ def test_demo_content(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     auth = brand.auth(Role.OWNER)
-    campaign = client.post(
-        "/api/v1/campaigns",
-        json=campaign_payload(slug="demo-live", starts_at="2026-03-01T10:00"),
-        headers=auth,
-    ).json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
+    campaign = go_live(client, brand, slug="demo-live")
     # The demo writes where `im2 demo` would: the configured media folder.
     monkeypatch.setenv("IM2_MEDIA_PATH", str(tmp_path / "media"))
     get_settings.cache_clear()

@@ -15,7 +15,7 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import START, Brand, campaign_payload, make_brand
+from tests.conftest import START, Brand, campaign_payload, go_live, make_brand
 
 COFFEE = {
     "title": "咖啡知识小测验",
@@ -35,16 +35,7 @@ FINAL = {
 
 
 def live_campaign(client: TestClient, brand: Brand, slug: str = "spring-vote") -> tuple[str, int]:
-    auth = brand.auth(Role.OWNER)
-    campaign = client.post(
-        "/api/v1/campaigns",
-        json=campaign_payload(slug=slug, starts_at="2026-03-01T10:00"),
-        headers=auth,
-    ).json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
+    campaign = go_live(client, brand, slug=slug)
     return campaign["slug"], campaign["id"]
 
 

@@ -30,26 +30,14 @@ from im2.participation.schemas import Visitor
 from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor, Role
 from im2.workspaces.service import system_actor
-from tests.conftest import PASSWORD, Brand, campaign_payload
+from tests.conftest import PASSWORD, Brand, campaign_payload, go_live
 
 PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) MicroMessenger/8.0"
 SECRET = "test-secret"
 
 
 def live_campaign(client: TestClient, brand: Brand) -> dict[str, Any]:
-    auth = brand.auth(Role.OWNER)
-    made = client.post(
-        "/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00", objective="fission"),
-        headers=auth,
-    )
-    assert made.status_code == 201, made.text
-    campaign = made.json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
-    return dict(campaign)
+    return go_live(client, brand, objective="fission")
 
 
 @dataclass

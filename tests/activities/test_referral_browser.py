@@ -17,7 +17,7 @@ from im2.db import Database
 from im2.incentives import service as incentives
 from im2.workspaces.schemas import Role
 from im2.workspaces.service import system_actor
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -38,17 +38,7 @@ def test_invite_a_friend_without_javascript(
 ) -> None:
     owner = brand.auth(Role.OWNER)
     base = live_server.url
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     made = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/referrals",
         json={

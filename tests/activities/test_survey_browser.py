@@ -12,7 +12,7 @@ import pytest
 from im2.workspaces.schemas import Role
 from tests.activities.test_quiz import COFFEE
 from tests.activities.test_survey import SURVEY
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 pytestmark = pytest.mark.browser
 PHONE = {
@@ -24,18 +24,7 @@ PHONE = {
 
 
 def _live_campaign(server: LiveServer, brand: Brand) -> tuple[str, int]:
-    owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{server.url}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{server.url}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = server.live_campaign(brand)
     return campaign["slug"], campaign["id"]
 
 

@@ -16,7 +16,7 @@ from im2.config import Environment, Settings
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, campaign_payload, take_live
 
 SLUG = "photo-contest"
 
@@ -296,15 +296,13 @@ def test_closed_draft_and_unknown(client: TestClient, brand: Brand) -> None:
         == 404
     )
 
-    auth = brand.auth(Role.OWNER)
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign_id}/transitions", json={"status": status}, headers=auth
-        )
+    take_live(client, brand, campaign_id)
     entry = submit(client, contest, caption="春天的第一杯咖啡").json()["entry"]
     approve(client, brand, contest, entry["id"])
     client.post(
-        f"/api/v1/campaigns/{campaign_id}/transitions", json={"status": "ended"}, headers=auth
+        f"/api/v1/campaigns/{campaign_id}/transitions",
+        json={"status": "ended"},
+        headers=brand.auth(Role.OWNER),
     )
     late = TestClient(client.app)
     vote = late.post(f"{entries_url(contest)}/{entry['id']}/votes", json={"consent": True})

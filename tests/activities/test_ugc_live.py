@@ -11,22 +11,12 @@ import httpx
 from im2.workspaces.schemas import Role
 from tests.activities.test_ugc import photo
 from tests.activities.test_ugc import settings as settings  # uploads in the test's folder
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 
 
-def _live_contest(base: str, brand: Brand) -> tuple[str, int]:
-    owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(slug="ugc-live", starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+def _live_contest(server: LiveServer, brand: Brand) -> tuple[str, int]:
+    base, owner = server.url, brand.auth(Role.OWNER)
+    campaign = server.live_campaign(brand, slug="ugc-live")
     contest = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/ugcs",
         json={"title": "春日摄影大赛", "votes_per_day": 5},
@@ -47,7 +37,7 @@ def _read(url: str, found: list[dict], ready: threading.Event) -> None:
 
 def test_racing_votes_and_a_live_gallery(live_server: LiveServer, brand: Brand) -> None:
     base = live_server.url
-    slug, contest = _live_contest(base, brand)
+    slug, contest = _live_contest(live_server, brand)
     entries = f"{base}/api/v1/public/campaigns/{slug}/ugcs/{contest}/entries"
     found: list[dict] = []
     ready = threading.Event()

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from im2.workspaces.schemas import Role
 from tests.browser.test_console_flow import _login
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 from tests.test_polls import POLL
 
 pytestmark = pytest.mark.browser
@@ -23,22 +23,9 @@ pytestmark = pytest.mark.browser
 
 def _live_poll(server: LiveServer, brand: Brand) -> tuple[int, str, int, list[int]]:
     owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{server.url}/api/v1/campaigns",
-        json=campaign_payload(
-            starts_at="2026-03-01T10:00",
-            kpi_targets=[{"metric": "participants", "target_value": 50}],
-        ),
-        headers=owner,
+    created = server.live_campaign(
+        brand, kpi_targets=[{"metric": "participants", "target_value": 50}]
     )
-    assert campaign.status_code == 201, campaign.text
-    created = campaign.json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{server.url}/api/v1/campaigns/{created['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
     poll = httpx.post(
         f"{server.url}/api/v1/campaigns/{created['id']}/polls", json=POLL, headers=owner
     ).json()

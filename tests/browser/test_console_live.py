@@ -11,7 +11,7 @@ import pytest
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_quiz import COFFEE
-from tests.conftest import PASSWORD, Brand, LiveServer, campaign_payload
+from tests.conftest import PASSWORD, Brand, LiveServer
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -19,17 +19,7 @@ PHONE = {"width": 390, "height": 844}
 
 def _quiz(server: LiveServer, brand: Brand) -> tuple[str, int]:
     owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{server.url}/api/v1/campaigns",
-        json=campaign_payload(slug="coffee-quiz", starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{server.url}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = server.live_campaign(brand, slug="coffee-quiz")
     quiz = httpx.post(
         f"{server.url}/api/v1/campaigns/{campaign['id']}/quizzes", json=COFFEE, headers=owner
     )

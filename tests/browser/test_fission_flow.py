@@ -18,7 +18,7 @@ from im2.clock import ManualClock
 from im2.config import Environment, Settings
 from im2.db import Database
 from im2.workspaces.schemas import Role
-from tests.conftest import PASSWORD, Brand, LiveServer, campaign_payload
+from tests.conftest import PASSWORD, Brand, LiveServer, go_live
 from tests.test_polls import POLL
 
 pytestmark = pytest.mark.browser
@@ -48,15 +48,8 @@ def settings(database_url: str) -> Settings:
 def _setup(server: LiveServer, brand: Brand) -> dict[str, Any]:
     owner = brand.auth(Role.OWNER)
     with httpx.Client(base_url=server.url, headers=owner) as api:
-        campaign = api.post(
-            "/api/v1/campaigns",
-            json=campaign_payload(starts_at="2026-03-01T10:00", objective="fission"),
-        ).json()
+        campaign = go_live(api, brand, objective="fission")
         cid = campaign["id"]
-        for status in ("scheduled", "live"):
-            api.post(
-                f"/api/v1/campaigns/{cid}/transitions", json={"status": status}
-            ).raise_for_status()
         poll = api.post(f"/api/v1/campaigns/{cid}/polls", json=POLL).json()
         pool = api.post(f"/api/v1/campaigns/{cid}/coupon-pools", json={"name": "樱花拿铁买一送一"})
         assert pool.status_code == 201, pool.text

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 from tests.test_polls import POLL
 
 pytestmark = pytest.mark.browser
@@ -25,17 +25,7 @@ PHONE = {
 
 def _live_poll(server: LiveServer, brand: Brand) -> tuple[str, int]:
     owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{server.url}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{server.url}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = server.live_campaign(brand)
     poll = httpx.post(
         f"{server.url}/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
     ).json()

@@ -12,7 +12,7 @@ import pytest
 from im2.workspaces.schemas import Role
 from tests.activities.test_ugc import photo
 from tests.activities.test_ugc import settings as settings  # uploads in the test's folder
-from tests.conftest import PASSWORD, Brand, LiveServer, campaign_payload
+from tests.conftest import PASSWORD, Brand, LiveServer
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -20,17 +20,7 @@ PHONE = {"width": 390, "height": 844}
 
 def _contest(server: LiveServer, brand: Brand) -> tuple[str, int]:
     owner = brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{server.url}/api/v1/campaigns",
-        json=campaign_payload(slug="spring-photos", starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{server.url}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = server.live_campaign(brand, slug="spring-photos")
     contest = httpx.post(
         f"{server.url}/api/v1/campaigns/{campaign['id']}/ugcs",
         json={"title": "晒出你的春日咖啡", "hashtag": "山野春日"},

@@ -10,7 +10,7 @@ import httpx
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, LiveServer, campaign_payload
+from tests.conftest import Brand, LiveServer
 from tests.experiments.test_experiments import experiment_body
 from tests.test_polls import POLL
 
@@ -19,17 +19,7 @@ def test_concurrent_first_views_count_once(
     live_server: LiveServer, brand: Brand, db: Database
 ) -> None:
     base, owner = live_server.url, brand.auth(Role.OWNER)
-    campaign = httpx.post(
-        f"{base}/api/v1/campaigns",
-        json=campaign_payload(starts_at="2026-03-01T10:00"),
-        headers=owner,
-    ).json()
-    for status in ("scheduled", "live"):
-        httpx.post(
-            f"{base}/api/v1/campaigns/{campaign['id']}/transitions",
-            json={"status": status},
-            headers=owner,
-        ).raise_for_status()
+    campaign = live_server.live_campaign(brand)
     poll = httpx.post(
         f"{base}/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
     ).json()

@@ -13,21 +13,12 @@ from im2.incentives import service
 from im2.incentives.schemas import RewardKind, RewardSpec
 from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, go_live
 from tests.test_auth import login
 
 
 def _live_campaign(client: TestClient, brand: Brand) -> tuple[str, int]:
-    auth = brand.auth(Role.OWNER)
-    created = client.post(
-        "/api/v1/campaigns", json=campaign_payload(starts_at="2026-03-01T10:00"), headers=auth
-    )
-    assert created.status_code == 201, created.text
-    campaign = created.json()
-    for status in ("scheduled", "live"):
-        client.post(
-            f"/api/v1/campaigns/{campaign['id']}/transitions", json={"status": status}, headers=auth
-        ).raise_for_status()
+    campaign = go_live(client, brand)
     return campaign["slug"], campaign["id"]
 
 
