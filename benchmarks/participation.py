@@ -12,6 +12,13 @@ creates a live campaign with a poll, starts one `im2` server process (uvicorn, o
 - GET /bench/noop-last, the same no-op appended after the app's ~380 routes, as the ceiling
   was measured until 2026-12 (every request then also pays FastAPI's scan of the route
   table, ~0.6 ms here); reported as `ratio_to_noop_last` for comparison with older figures;
+- POST /bench/insert (SQLite only), the issue's reference point ("a plain sqlite3 insert per
+  request already reaches about 0.66"): an `async` route, first in the route table like the
+  no-op, that inserts one row with the standard library's sqlite3 on one shared connection
+  (WAL, `synchronous=FULL`, so it is as durable as a vote) and commits; reported as
+  `plain_insert_rps` and `plain_insert_ratio` (to the no-op of the same round); and the same
+  with `synchronous=NORMAL` (POST /bench/insert-normal: a commit is not fsynced, so an
+  answered insert can be lost in a power cut), `plain_insert_normal_*`;
 - votes: POST /api/v1/public/campaigns/<slug>/polls/<id>/votes, each request from a distinct
   device (pre-signed device cookies), so every request is a first vote that must be written.
 
@@ -147,7 +154,25 @@ def prepare(url: str) -> tuple[str, int, list[int]]:
     return campaign.slug, poll.id, options
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+PLAIN_INSERT = """
+import sqlite3
+import time as _time
+def _plain_route(path, synchronous, route):
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute('PRAGMA journal_mode=WAL')
+    conn.execute('PRAGMA synchronous=' + synchronous)
+    conn.execute('CREATE TABLE IF NOT EXISTS bench_insert (id INTEGER PRIMARY KEY, at REAL)')
+    async def plain_insert() -> JSONResponse:
+        conn.execute('INSERT INTO bench_insert (at) VALUES (?)', (_time.time(),))
+        return JSONResponse({{'status': 'ok'}}, status_code=201)
+    app.add_api_route(route, plain_insert, methods=['POST'])
+    app.router.routes.insert(0, app.router.routes.pop())
+_plain_route({full!r}, 'FULL', '/bench/insert')
+_plain_route({normal!r}, 'NORMAL', '/bench/insert-normal')
+"""
+
+
+def start_server(url: str, port: int, plain_insert: Path | None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "IM2_DATABASE_URL": url,
@@ -169,7 +194,12 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
         "app.add_api_route('/bench/noop', noop)\n"
         "app.router.routes.insert(0, app.router.routes.pop())\n"
         "app.add_api_route('/bench/noop-last', noop)\n"
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning', access_log=False)"
+        + (
+            PLAIN_INSERT.format(full=str(plain_insert), normal=f"{plain_insert}-normal")
+            if plain_insert
+            else ""
+        )
+        + f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning', access_log=False)"
     )
     server = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
     for _ in range(300):
@@ -214,15 +244,22 @@ def wrk(args: list[str]) -> dict[str, float]:
 def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) -> dict[str, Any]:
     slug, poll_id, options = prepare(url)
     port = free_port()
-    server = start_server(url, port)
+    # The issue's reference point, a plain sqlite3 insert per request, on SQLite only (in a
+    # file of its own beside the workdir, so it does not touch the votes' database).
+    plain = workdir / f"{name}-plain-insert.db" if url.startswith("sqlite") else None
+    server = start_server(url, port, plain)
     signer = URLSafeSerializer(SECRET, salt="im2-device")
     script = workdir / "vote.lua"
     script.write_text(LUA)
+    insert_script = workdir / "insert.lua"
+    insert_script.write_text('wrk.method = "POST"\n')
     path = f"/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes"
     body = json.dumps({"options": [options[0]], "consent": True})
     noops: list[dict[str, float]] = []
     noops_last: list[dict[str, float]] = []
     votes: list[dict[str, float]] = []
+    inserts: list[dict[str, float]] = []
+    inserts_normal: list[dict[str, float]] = []
     loads: list[float] = []
     try:
         base = f"http://127.0.0.1:{port}"
@@ -245,6 +282,21 @@ def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) ->
             noops.append(
                 wrk(["-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", base + "/bench/noop"])
             )
+            if plain is not None:
+                for route, results in (("insert", inserts), ("insert-normal", inserts_normal)):
+                    results.append(
+                        wrk(
+                            [
+                                "-t2",
+                                f"-c{CONNECTIONS}",
+                                f"-d{seconds}s",
+                                "--latency",
+                                "-s",
+                                str(insert_script),
+                                f"{base}/bench/{route}",
+                            ]
+                        )
+                    )
             cookies = workdir / f"{name}-cookies-{round_}.txt"
             # More new devices than the server can take in a round: every vote is a first vote.
             count = max(20000, int(noops[-1]["rps"] * seconds * 2))
@@ -306,6 +358,27 @@ def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) ->
         "ratio_per_round": [
             round(v["rps"] / n["rps"], 3) for v, n in zip(votes, noops, strict=True)
         ],
+        **(
+            {
+                "plain_insert_rps": round(statistics.mean(i["rps"] for i in inserts), 1),
+                "plain_insert_p99_ms": round(statistics.median(i["p99_ms"] for i in inserts), 2),
+                "plain_insert_ratio": round(
+                    statistics.mean(i["rps"] for i in inserts) / noop_rps, 3
+                ),
+                "plain_insert_non_2xx": sum(i["non_2xx"] for i in inserts),
+                "plain_insert_normal_rps": round(
+                    statistics.mean(i["rps"] for i in inserts_normal), 1
+                ),
+                "plain_insert_normal_p99_ms": round(
+                    statistics.median(i["p99_ms"] for i in inserts_normal), 2
+                ),
+                "plain_insert_normal_ratio": round(
+                    statistics.mean(i["rps"] for i in inserts_normal) / noop_rps, 3
+                ),
+            }
+            if inserts
+            else {}
+        ),
         "votes_sent": sum(v["requests"] for v in votes),
         "votes_rejected": sum(v["non_2xx"] for v in votes),
         "socket_errors": sum(v["socket_errors"] for v in votes),
