@@ -32,7 +32,7 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from im2.db import Database
-from im2.listening.ingest import MENTIONS, compiled_topics, store_mentions
+from im2.listening.ingest import MENTIONS, MentionWriter, compiled_topics
 from im2.listening.schemas import ListeningSettingsRead, MentionIn, Platform, TopicCreate
 from im2.listening.sentiment import default_model
 from im2.listening.service import BATCH as IMPORT_BATCH
@@ -169,16 +169,14 @@ def run(n: int, url: str | None, per_transaction: int) -> dict[str, object]:
         lap, cpu_lap = started, cpu_started
         for start in range(0, n, per_transaction):
             done = min(start + per_transaction, n)
-            with db.transaction() as session:
+            with (
+                db.transaction() as session,
+                MentionWriter(
+                    session, workspace_id=ws_id, settings=settings, now=NOW, topics=topics
+                ) as writer,
+            ):
                 for first in range(start, done, BATCH):
-                    store_mentions(
-                        session,
-                        workspace_id=ws_id,
-                        mentions=data[first : min(first + BATCH, done)],
-                        settings=settings,
-                        now=NOW,
-                        topics=topics,
-                    )
+                    writer.add(data[first : min(first + BATCH, done)])
             if done % step == 0 or done == n:
                 wall, cpu = time.perf_counter(), time.process_time()
                 count = done - (curve[-1]["upto"] if curve else 0)

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -20,7 +21,7 @@ from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, select,
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from im2.listening import dedup, retrain
+from im2.listening import bulk, dedup, retrain
 from im2.listening import sentiment as sentiment_model
 from im2.listening.models import InboxItem, Mention, NearDuplicateBand, Topic, TopicMatch
 from im2.listening.query import Matcher, QueryError, compile_query, fields_of
@@ -183,69 +184,6 @@ def _known_bands(
     return groups, pairs
 
 
-def _store_bands(session: Session, workspace_id: int, pairs: set[tuple[int, int]]) -> None:
-    """Insert (band key, group) pairs, leaving ones already stored alone. Straight to the
-    driver: these are plain integers, and there are five per mention."""
-    if not pairs:
-        return
-    rows = [(workspace_id, k, g) for k, g in pairs]
-    dialect = session.get_bind().dialect.name
-    verb, tail = ("INSERT", "ON CONFLICT DO NOTHING")
-    if dialect == "sqlite":
-        verb, tail = ("INSERT OR IGNORE", "")
-    session.connection().exec_driver_sql(
-        f"{verb} INTO {BANDS.name} (workspace_id, band_key, group_id) "
-        f"VALUES ({', '.join([_paramstyle(dialect)] * 3)}) {tail}",
-        rows,
-    )
-
-
-def _paramstyle(dialect: str) -> str:
-    return "%s" if dialect == "postgresql" else "?"
-
-
-def _insert_columns(
-    session: Session,
-    table: Table,
-    columns: dict[str, list[Any]],
-    same: dict[str, Any] | None = None,
-) -> None:
-    """A multi-row insert given column by column, straight to the driver's executemany.
-
-    Each value still goes through its column type's bind processor (UTC datetimes, JSON), so
-    the stored values are exactly those SQLAlchemy's own insert stores; what this skips is its
-    per-row, per-parameter bookkeeping, which cost more than SQLite's insert itself. `same`
-    holds values shared by every row (processed once)."""
-    connection = session.connection()
-    dialect = connection.dialect
-    n = len(next(iter(columns.values())))
-    values: list[list[Any]] = []
-    names = [*columns, *(same or {})]
-    for name in names:
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if name in columns:
-            column = columns[name]
-            values.append(list(map(process, column)) if process else column)
-        else:
-            value = (same or {})[name]
-            values.append([process(value) if process else value] * n)
-    quote = dialect.identifier_preparer.quote
-    listed = ", ".join(quote(name) for name in names)
-    if dialect.name == "postgresql":
-        # COPY is PostgreSQL's bulk path: one statement streams every row, where executemany
-        # has the server parse, plan and execute an INSERT per row. Same transaction.
-        driver = connection.connection.driver_connection
-        statement = f"COPY {table.name} ({listed}) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in zip(*values, strict=True):
-                copy.write_row(row)
-        return
-    marks = ", ".join([_paramstyle(dialect.name)] * len(names))
-    # Only the table's own (quoted) column names are put into the SQL; the values are bound.
-    sql = f"INSERT INTO {table.name} ({listed}) VALUES ({marks})"  # noqa: S608
-    connection.exec_driver_sql(sql, list(zip(*values, strict=True)))
-
-
 def inbox_reasons(
     mention: MentionIn,
     label: SentimentLabel | None,
@@ -302,71 +240,199 @@ def _batch_index(group: object, own: int) -> int:
     return own
 
 
-def store_mentions(
-    session: Session,
-    *,
-    workspace_id: int,
-    mentions: Sequence[MentionIn],
-    settings: ListeningSettingsRead,
-    now: datetime,
-    import_id: int | None = None,
-    scorer: Scorer | None = None,
-    topics: list[CompiledTopic] | None = None,
-) -> BatchResult:
-    """Insert the new mentions of a batch; ones already stored (same platform and post id) are
-    counted as duplicates and left as they are. Caller owns the transaction."""
-    _lock_workspace(session, workspace_id)
-    fresh: dict[tuple[str, str], MentionIn] = {}
-    for m in mentions:
-        fresh.setdefault((m.platform.value, m.post_id), m)
-    known = _known_posts(session, workspace_id, list(fresh))
-    new = [m for key, m in fresh.items() if key not in known]
-    duplicates = len(mentions) - len(new)
-    if not new:
-        return BatchResult(0, duplicates, 0, [])
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """A batch's rows with everything worked out that needs no database: the mentions table's
+    columns but the id and the group (values already processed for the driver), the topics each
+    row matches and each row's inbox entry."""
 
-    texts = [m.text[:MAX_TEXT] for m in new]
-    truncated = sum(len(m.text) > MAX_TEXT for m in new)
-    # Looked up at call time, so a deployment (or a test) can swap the model in one place.
-    # Sentiment and duplicate grouping both start from NFKC; one pass serves both.
-    normalised = sentiment_model.nfkc_batch(texts)
-    if scorer is None:
-        # The workspace's own variant retrained from its corrections, if one is active.
-        overlay = retrain.active_overlay(session, workspace_id=workspace_id)
-        scorer = _overlay_scorer(overlay) if overlay else model_scorer
-    scored = scorer(normalised)
-    prepared = dedup.prepare(normalised)
-    known_bands, stored_pairs = _known_bands(session, workspace_id, prepared.all_bands())
-    grouping = dedup.group_batch(
-        prepared,
-        known_fingerprints=_known_fingerprints(session, workspace_id, prepared.fingerprints),
-        known_bands=known_bands,
-    )
-    # Ids first (no RETURNING needed), so a row that copies an earlier row of this same batch
-    # is stored with that row's id as its group straight away.
-    ids = _allocate_ids(session, len(new))
-    groups: list[int | None] = [
-        group if isinstance(group, int) else ids[_batch_index(group, i)] if group else None
-        for i, group in enumerate(grouping.groups)
-    ]
+    mentions: list[MentionIn]
+    prepared: dedup.Prepared
+    columns: dict[str, list[Any]]
+    labels: list[str | None]
+    minutes: list[int]
+    topics: list[list[int]]
+    inbox: list[tuple[list[str], str] | None]
 
-    # The batch column by column: a plain executemany (no RETURNING), the driver's fast path.
-    raws: list[dict[str, Any]] = []
-    for m in new:
-        raw = dict(m.raw)
-        if len(m.text) > MAX_TEXT:
-            raw.setdefault("_original_length", len(m.text))
-        raws.append(raw)
-    labels = [label.value if label else None for label, _conf, _lang in scored]
-    languages = [language for _label, _conf, language in scored]
-    minutes = [int(m.posted_at.timestamp() // 60) for m in new]
-    platforms = [m.platform.value for m in new]
-    authors = [m.author for m in new]
-    _insert_columns(
-        session,
-        MENTIONS,
-        {
-            "id": ids,
+    def subset(self, keep: list[int]) -> _Scored:
+        if len(keep) == len(self.mentions):
+            return self
+        p = self.prepared
+
+        def pick(values: list[Any]) -> list[Any]:
+            return [values[i] for i in keep]
+
+        return _Scored(
+            pick(self.mentions),
+            dedup.Prepared(pick(p.cores), pick(p.fingerprints), pick(p.bands)),
+            {name: pick(values) for name, values in self.columns.items()},
+            pick(self.labels),
+            pick(self.minutes),
+            pick(self.topics),
+            pick(self.inbox),
+        )
+
+
+class MentionWriter:
+    """Stores batches of mentions in the caller's transaction (`add`, one call per batch).
+
+    On PostgreSQL a batch's inserts run in a writer thread while the caller's thread scores
+    the next batch (language, sentiment, MinHash, topics, inbox rules: pure Python), so the
+    server's work and the client's overlap. The rules are those of one batch at a time: before
+    a batch looks anything up (known posts, fingerprints, band keys) the previous batch's
+    writes have finished, in the same transaction, so it sees them; a failed write is raised by
+    the next `add` or by leaving the `with` block, and the caller's transaction then rolls back
+    as a whole. Use it as a context manager inside one transaction and touch the session only
+    after the block (it waits for the last batch's writes when it ends, however it ends).
+
+    The sentiment model, topics and settings are those of the moment it is opened.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        workspace_id: int,
+        settings: ListeningSettingsRead,
+        now: datetime,
+        import_id: int | None = None,
+        scorer: Scorer | None = None,
+        topics: list[CompiledTopic] | None = None,
+        overlap: bool | None = None,
+    ) -> None:
+        self._session = session
+        self._workspace_id = workspace_id
+        self._settings = settings
+        self._now = now
+        self._import_id = import_id
+        self._dialect = session.get_bind().dialect
+        _lock_workspace(session, workspace_id)
+        if scorer is None:
+            # The workspace's own variant retrained from its corrections, if one is active.
+            # Looked up at call time, so a deployment (or a test) can swap the model in one place.
+            overlay = retrain.active_overlay(session, workspace_id=workspace_id)
+            scorer = _overlay_scorer(overlay) if overlay else model_scorer
+        self._scorer = scorer
+        self._topics = (
+            compiled_topics(session, workspace_id=workspace_id) if topics is None else topics
+        )
+        # SQLite runs in this process and holds the GIL for much of its work: nothing to gain.
+        if overlap is None:
+            overlap = self._dialect.name == "postgresql"
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="im2-mentions") if overlap else None
+        self._writing: Future[None] | None = None
+        self._failed: BaseException | None = None
+        # Scoring a batch before knowing which of its posts are new pays when they mostly are
+        # (an import of new posts) and is wasted work on a re-import; the last batch decides.
+        self._speculate = True
+
+    def __enter__(self) -> MentionWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close(raise_errors=exc_type is None)
+
+    def close(self, *, raise_errors: bool = True) -> None:
+        """Wait for the last writes (re-raising their error when `raise_errors`)."""
+        try:
+            self._wait() if raise_errors else self._settle()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _settle(self) -> None:
+        try:
+            self._wait()
+        except Exception:  # the caller's own exception is the one that propagates
+            log.debug("mention writes abandoned with the transaction", exc_info=True)
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            try:
+                writing.result()
+            except BaseException as exc:
+                self._failed = exc
+                raise
+        if self._failed is not None:
+            raise RuntimeError("an earlier batch of this import failed") from self._failed
+
+    def add(self, mentions: Sequence[MentionIn]) -> BatchResult:
+        """Insert the new mentions of a batch; ones already stored (same platform and post id)
+        are counted as duplicates and left as they are. The rows may still be on their way to
+        the database when this returns; they are there once the writer is closed."""
+        fresh: dict[tuple[str, str], MentionIn] = {}
+        for m in mentions:
+            fresh.setdefault((m.platform.value, m.post_id), m)
+        early = None
+        if self._speculate and self._writing is not None and not self._writing.done():
+            early = self._score(list(fresh.values()))
+        self._wait()
+        session = self._session
+        known = _known_posts(session, self._workspace_id, list(fresh))
+        keep = [i for i, key in enumerate(fresh) if key not in known]
+        self._speculate = 2 * len(keep) >= len(fresh)
+        duplicates = len(mentions) - len(keep)
+        if not keep:
+            return BatchResult(0, duplicates, 0, [])
+        if early is not None:
+            batch = early.subset(keep)
+        else:
+            values = list(fresh.values())
+            batch = self._score([values[i] for i in keep])
+        new = batch.mentions
+        truncated = sum(len(m.text) > MAX_TEXT for m in new)
+
+        prepared = batch.prepared
+        known_bands, stored_pairs = _known_bands(session, self._workspace_id, prepared.all_bands())
+        grouping = dedup.group_batch(
+            prepared,
+            known_fingerprints=_known_fingerprints(
+                session, self._workspace_id, prepared.fingerprints
+            ),
+            known_bands=known_bands,
+        )
+        # Ids first (no RETURNING needed), so a row that copies an earlier row of this same
+        # batch is stored with that row's id as its group straight away.
+        ids = _allocate_ids(session, len(new))
+        groups: list[int | None] = [
+            group if isinstance(group, int) else ids[_batch_index(group, i)] if group else None
+            for i, group in enumerate(grouping.groups)
+        ]
+        # Each row's band keys, under the id of the group it belongs to (its own when it is
+        # first), for the batches still to come; pairs already stored are left out.
+        band_pairs: set[tuple[int, int]] = set()
+        for mention_id, group, keys in zip(ids, groups, grouping.bands, strict=True):
+            if keys:
+                gid = mention_id if group is None else group
+                band_pairs.update((k, gid) for k in keys)
+        write = self._writes(batch, ids, groups, sorted(band_pairs - stored_pairs))
+        if self._pool is None:
+            write()
+        else:
+            self._writing = self._pool.submit(write)
+        return BatchResult(len(new), duplicates, truncated, ids)
+
+    def _score(self, new: list[MentionIn]) -> _Scored:
+        dialect = self._dialect
+        texts = [m.text[:MAX_TEXT] for m in new]
+        # Sentiment and duplicate grouping both start from NFKC; one pass serves both.
+        normalised = sentiment_model.nfkc_batch(texts)
+        scored = self._scorer(normalised)
+        prepared = dedup.prepare(normalised)
+        raws: list[dict[str, Any]] = []
+        for m in new:
+            raw = dict(m.raw)
+            if len(m.text) > MAX_TEXT:
+                raw.setdefault("_original_length", len(m.text))
+            raws.append(raw)
+        labels = [label.value if label else None for label, _conf, _lang in scored]
+        languages = [language for _label, _conf, language in scored]
+        minutes = [int(m.posted_at.timestamp() // 60) for m in new]
+        platforms = [m.platform.value for m in new]
+        authors = [m.author for m in new]
+        columns: dict[str, list[Any]] = {
             "platform": platforms,
             "post_id": [m.post_id for m in new],
             "url": [m.url for m in new],
@@ -381,35 +447,15 @@ def store_mentions(
             "comments": [m.comments for m in new],
             "sentiment": labels,
             "sentiment_confidence": [confidence for _label, confidence, _lang in scored],
-            "duplicate_group": groups,
-            "fingerprint": grouping.fingerprints,
+            "fingerprint": prepared.fingerprints,
             "raw": raws,
-        },
-        same={
-            "workspace_id": workspace_id,
-            "sentiment_corrected": False,
-            "import_id": import_id,
-            "created_at": now,
-        },
-    )
-    # Each row's band keys, under the id of the group it belongs to (its own when it is first),
-    # for the batches still to come; pairs already stored are left out before the insert.
-    band_pairs: set[tuple[int, int]] = set()
-    for mention_id, group, keys in zip(ids, groups, grouping.bands, strict=True):
-        if keys:
-            gid = mention_id if group is None else group
-            band_pairs.update((k, gid) for k in keys)
-    _store_bands(session, workspace_id, band_pairs - stored_pairs)
-
-    topics = compiled_topics(session, workspace_id=workspace_id) if topics is None else topics
-    if topics:
-        matches: dict[str, list[Any]] = {
-            "topic_id": [],
-            "mention_id": [],
-            "posted_minute": [],
-            "sentiment": [],
         }
-        for i, mention_id in enumerate(ids):
+        columns = {
+            name: bulk.processed(dialect, MENTIONS, name, values)
+            for name, values in columns.items()
+        }
+        topics: list[list[int]] = []
+        for i in range(len(new)):
             fields = fields_of(
                 text=texts[i],
                 author=authors[i],
@@ -417,40 +463,117 @@ def store_mentions(
                 language=languages[i],
                 sentiment=labels[i],
             )
-            for topic in topics:
-                if topic.matcher(fields):
-                    matches["topic_id"].append(topic.id)
-                    matches["mention_id"].append(mention_id)
-                    matches["posted_minute"].append(minutes[i])
-                    matches["sentiment"].append(labels[i])
-        if matches["topic_id"]:
-            _insert_columns(session, MATCHES, matches)
+            topics.append([topic.id for topic in self._topics if topic.matcher(fields)])
+        inbox: list[tuple[list[str], str] | None] = []
+        oldest = self._now - INBOX_MAX_AGE
+        for m, (label, confidence, _lang) in zip(new, scored, strict=True):
+            reasons, priority = (
+                inbox_reasons(m, label, confidence, self._settings)
+                if m.posted_at >= oldest
+                else ([], Priority.LOW)
+            )
+            inbox.append(([r.value for r in reasons], priority.value) if reasons else None)
+        return _Scored(new, prepared, columns, labels, minutes, topics, inbox)
 
-    first_limit = timedelta(minutes=settings.escalation_ladder[0].minutes)
-    inbox: dict[str, list[Any]] = {"mention_id": [], "reasons": [], "priority": []}
-    for mention_id, m, (label, confidence, _lang) in zip(ids, new, scored, strict=True):
-        if m.posted_at < now - INBOX_MAX_AGE:
-            continue
-        reasons, priority = inbox_reasons(m, label, confidence, settings)
-        if reasons:
-            inbox["mention_id"].append(mention_id)
-            inbox["reasons"].append([r.value for r in reasons])
-            inbox["priority"].append(priority.value)
-    if inbox["mention_id"]:
-        _insert_columns(
-            session,
-            INBOX,
-            inbox,
-            same={
-                "workspace_id": workspace_id,
-                "status": InboxStatus.NEW.value,
-                "escalation_step": 0,
-                "step_due_at": now + first_limit,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-    return BatchResult(len(new), duplicates, truncated, ids)
+    def _writes(
+        self,
+        batch: _Scored,
+        ids: list[int],
+        groups: list[int | None],
+        band_pairs: list[tuple[int, int]],
+    ) -> Callable[[], None]:
+        """The batch's inserts as one call that touches only the driver connection (so that
+        a writer thread can run it). Values are processed here, on the caller's thread."""
+        dialect = self._dialect
+        ws = self._workspace_id
+        mention_same = {
+            "workspace_id": ws,
+            "sentiment_corrected": False,
+            "import_id": self._import_id,
+            "created_at": self._now,
+        }
+        mention_columns: dict[str, list[Any]] = {"id": ids, "duplicate_group": groups}
+        matches: dict[str, list[Any]] = {
+            "topic_id": [],
+            "mention_id": [],
+            "posted_minute": [],
+            "sentiment": [],
+        }
+        for mention_id, hits, minute, label in zip(
+            ids, batch.topics, batch.minutes, batch.labels, strict=True
+        ):
+            for topic_id in hits:
+                matches["topic_id"].append(topic_id)
+                matches["mention_id"].append(mention_id)
+                matches["posted_minute"].append(minute)
+                matches["sentiment"].append(label)
+        inbox: dict[str, list[Any]] = {"mention_id": [], "reasons": [], "priority": []}
+        for mention_id, entry in zip(ids, batch.inbox, strict=True):
+            if entry is not None:
+                inbox["mention_id"].append(mention_id)
+                inbox["reasons"].append(entry[0])
+                inbox["priority"].append(entry[1])
+        first_limit = timedelta(minutes=self._settings.escalation_ladder[0].minutes)
+        inbox_same = {
+            "workspace_id": ws,
+            "status": InboxStatus.NEW.value,
+            "escalation_step": 0,
+            "step_due_at": self._now + first_limit,
+            "created_at": self._now,
+            "updated_at": self._now,
+        }
+        tables: list[tuple[Table, dict[str, list[Any]], dict[str, Any]]] = [
+            (MENTIONS, mention_columns, mention_same),
+            (MATCHES, matches, {}),
+            (INBOX, inbox, inbox_same),
+        ]
+        rows = [
+            (
+                table,
+                {name: bulk.processed(dialect, table, name, v) for name, v in columns.items()},
+                {name: bulk.processed_one(dialect, table, name, v) for name, v in same.items()},
+            )
+            for table, columns, same in tables
+            if next(iter(columns.values()))
+        ]
+        rows[0][1].update(batch.columns)  # processed when the batch was scored
+        driver = bulk.driver_of(self._session.connection())
+        name = dialect.name
+
+        def write() -> None:
+            for table, columns, same in rows:
+                bulk.write_rows(driver, name, table, columns, same)
+                if table is MENTIONS:
+                    bulk.write_bands(driver, name, BANDS, ws, band_pairs)
+
+        return write
+
+
+def store_mentions(
+    session: Session,
+    *,
+    workspace_id: int,
+    mentions: Sequence[MentionIn],
+    settings: ListeningSettingsRead,
+    now: datetime,
+    import_id: int | None = None,
+    scorer: Scorer | None = None,
+    topics: list[CompiledTopic] | None = None,
+) -> BatchResult:
+    """Insert the new mentions of one batch; ones already stored (same platform and post id)
+    are counted as duplicates and left as they are. Caller owns the transaction. For many
+    batches in one transaction, `MentionWriter` overlaps each batch's writes with the next."""
+    with MentionWriter(
+        session,
+        workspace_id=workspace_id,
+        settings=settings,
+        now=now,
+        import_id=import_id,
+        scorer=scorer,
+        topics=topics,
+        overlap=False,
+    ) as writer:
+        return writer.add(mentions)
 
 
 def score_pending(session: Session, *, limit: int = 2000, scorer: Scorer | None = None) -> int:
