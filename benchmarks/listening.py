@@ -2,12 +2,14 @@
 topic dashboards.
 
     .venv/bin/python benchmarks/listening.py [--quick] [--mentions N] [--transaction N]
-        [--database-url URL]
+        [--database-url URL] [--writer-thread auto|on|off]
 
-End to end means what a file import does: `store_mentions` on each 2,000 rows (the importer's
-batch): the idempotency check, language and sentiment (the shipped model), duplicate grouping
-(fingerprints and MinHash LSH), topic matching for three topics, inbox rules, and the multi-row
-inserts. A file import commits once per file; here a transaction commits every
+End to end means what a file import does with each 2,000 rows (the importer's batch): the
+idempotency check, language and sentiment (the shipped model), duplicate grouping (fingerprints
+and MinHash LSH), topic matching for three topics, inbox rules, and the multi-row inserts, by
+`MentionWriter.add`, which on PostgreSQL writes a batch in a thread while the next is scored
+(`--writer-thread off`: one batch after the other, as `store_mentions` does). A file
+import commits once per file; here a transaction commits every
 `--transaction` mentions (10,000 by default, 2,000 to commit every batch), which is stricter.
 The baseline, measured in the same run on a fresh database, is a plain executemany insert of
 the same rows with nothing computed, committed as often. Texts are real posts (Weibo dev
@@ -102,7 +104,9 @@ def fresh_database(tmp: Path, name: str, url: str | None) -> tuple[Database, int
     return db, ws.id
 
 
-def run(n: int, url: str | None, per_transaction: int) -> dict[str, object]:
+def run(
+    n: int, url: str | None, per_transaction: int, overlap: bool | None = None
+) -> dict[str, object]:
     rng = random.Random(7)
     data = mentions(n, corpus(), rng)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -172,7 +176,12 @@ def run(n: int, url: str | None, per_transaction: int) -> dict[str, object]:
             with (
                 db.transaction() as session,
                 MentionWriter(
-                    session, workspace_id=ws_id, settings=settings, now=NOW, topics=topics
+                    session,
+                    workspace_id=ws_id,
+                    settings=settings,
+                    now=NOW,
+                    topics=topics,
+                    overlap=overlap,
                 ) as writer,
             ):
                 for first in range(start, done, BATCH):
@@ -214,6 +223,7 @@ def run(n: int, url: str | None, per_transaction: int) -> dict[str, object]:
         "figures": {
             "mentions": n,
             "mentions_per_transaction": per_transaction,
+            "writer_thread": overlap,
             "end_to_end_per_s": round(end_to_end),
             "baseline_executemany_per_s": round(baseline),
             "ratio_to_baseline": round(end_to_end / baseline, 3),
@@ -249,11 +259,18 @@ def main() -> None:
         default=10_000,
         help="mentions per committed transaction (default 10,000; a file import commits once)",
     )
+    parser.add_argument(
+        "--writer-thread",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="write each batch in a thread while the next is scored (auto: on PostgreSQL)",
+    )
     args = parser.parse_args()
     n = args.mentions or (20_000 if args.quick else 1_000_000)
     if args.transaction < 1:
         parser.error("--transaction must be at least 1")
-    result = run(n, args.database_url, args.transaction)
+    overlap = {"auto": None, "on": True, "off": False}[args.writer_thread]
+    result = run(n, args.database_url, args.transaction, overlap)
     print(json.dumps(result, ensure_ascii=False))
 
 

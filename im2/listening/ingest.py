@@ -8,7 +8,6 @@ covers the batch, one multi-row insert per table.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -17,11 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from im2.listening import bulk, dedup, retrain
+from im2.listening import bulk, dedup, lookups, retrain
 from im2.listening import sentiment as sentiment_model
 from im2.listening.models import InboxItem, Mention, NearDuplicateBand, Topic, TopicMatch
 from im2.listening.query import Matcher, QueryError, compile_query, fields_of
@@ -111,79 +109,6 @@ def compiled_topics(session: Session, *, workspace_id: int) -> list[CompiledTopi
     return compiled
 
 
-def _lock_workspace(session: Session, workspace_id: int) -> None:
-    # SQLite writers are already serialised (BEGIN IMMEDIATE); on PostgreSQL two batches with
-    # the same post would both pass the "is it new?" check, so they take turns per workspace.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(4242, :w)"), {"w": workspace_id})
-
-
-def _one_of(session: Session, column: Any, values: Sequence[str] | Sequence[int]) -> Any:
-    """`column IN (values)` with the whole list as ONE bound parameter (a JSON array read by
-    `json_each` on SQLite, an array with `= ANY` on PostgreSQL): thousands of values cost one
-    parameter instead of thousands, so the statement compiles once and stays cached."""
-    if session.get_bind().dialect.name == "postgresql":
-        item = BigInteger() if values and isinstance(values[0], int) else String()
-        return column == any_(bindparam("values", list(values), type_=ARRAY(item)))
-    listed = func.json_each(bindparam("values", json.dumps(list(values)))).table_valued("value")
-    return column.in_(select(listed.c.value))
-
-
-def _known_posts(
-    session: Session, workspace_id: int, keys: list[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    by_platform: dict[str, list[str]] = {}
-    for platform, post_id in keys:
-        by_platform.setdefault(platform, []).append(post_id)
-    known: set[tuple[str, str]] = set()
-    for platform, post_ids in by_platform.items():
-        rows = session.scalars(
-            select(Mention.post_id).where(
-                Mention.workspace_id == workspace_id,
-                Mention.platform == platform,
-                _one_of(session, Mention.post_id, post_ids),
-            )
-        )
-        known.update((platform, post_id) for post_id in rows)
-    return known
-
-
-def _known_fingerprints(session: Session, workspace_id: int, prints: list[str]) -> dict[str, int]:
-    groups: dict[str, int] = {}
-    rows = session.execute(
-        select(Mention.fingerprint, Mention.id, Mention.duplicate_group)
-        .where(
-            Mention.workspace_id == workspace_id,
-            _one_of(session, Mention.fingerprint, sorted(set(prints))),
-        )
-        .order_by(Mention.id)
-    )
-    for fp, mention_id, group in rows:
-        groups.setdefault(fp, group or mention_id)
-    return groups
-
-
-def _known_bands(
-    session: Session, workspace_id: int, keys: list[int]
-) -> tuple[dict[int, int], set[tuple[int, int]]]:
-    """Stored LSH band keys of the batch → the earliest group that has each, and the stored
-    (band key, group) pairs themselves (so the batch inserts only pairs that are new)."""
-    groups: dict[int, int] = {}
-    pairs: set[tuple[int, int]] = set()
-    if not keys:
-        return groups, pairs
-    rows = session.execute(
-        select(BANDS.c.band_key, BANDS.c.group_id).where(
-            BANDS.c.workspace_id == workspace_id, _one_of(session, BANDS.c.band_key, keys)
-        )
-    )
-    for key, group in rows:
-        pairs.add((key, group))
-        if key not in groups or group < groups[key]:
-            groups[key] = group
-    return groups, pairs
-
-
 def inbox_reasons(
     mention: MentionIn,
     label: SentimentLabel | None,
@@ -210,27 +135,6 @@ def inbox_reasons(
     else:
         priority = Priority.LOW
     return reasons, priority
-
-
-def _allocate_ids(session: Session, n: int) -> list[int]:
-    """Ids for `n` new mentions, taken before the insert so it needs no RETURNING.
-
-    PostgreSQL hands them out from the table's sequence (safe under concurrency). On SQLite the
-    write transaction holds the database's only write lock (BEGIN IMMEDIATE), so the next ids
-    after the largest one are exactly what SQLite itself would assign.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return list(
-            session.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence('listening_mentions', 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"n": n},
-            )
-        )
-    start = session.scalar(select(func.coalesce(func.max(Mention.id), 0))) or 0
-    return list(range(start + 1, start + n + 1))
 
 
 def _batch_index(group: object, own: int) -> int:
@@ -306,7 +210,7 @@ class MentionWriter:
         self._now = now
         self._import_id = import_id
         self._dialect = session.get_bind().dialect
-        _lock_workspace(session, workspace_id)
+        lookups.lock_workspace(session, workspace_id)
         if scorer is None:
             # The workspace's own variant retrained from its corrections, if one is active.
             # Looked up at call time, so a deployment (or a test) can swap the model in one place.
@@ -370,7 +274,7 @@ class MentionWriter:
             early = self._score(list(fresh.values()))
         self._wait()
         session = self._session
-        known = _known_posts(session, self._workspace_id, list(fresh))
+        known = lookups.known_posts(session, self._workspace_id, list(fresh))
         keep = [i for i, key in enumerate(fresh) if key not in known]
         self._speculate = 2 * len(keep) >= len(fresh)
         duplicates = len(mentions) - len(keep)
@@ -385,17 +289,19 @@ class MentionWriter:
         truncated = sum(len(m.text) > MAX_TEXT for m in new)
 
         prepared = batch.prepared
-        known_bands, stored_pairs = _known_bands(session, self._workspace_id, prepared.all_bands())
+        known_bands, stored_pairs = lookups.known_bands(
+            session, self._workspace_id, prepared.all_bands()
+        )
         grouping = dedup.group_batch(
             prepared,
-            known_fingerprints=_known_fingerprints(
+            known_fingerprints=lookups.known_fingerprints(
                 session, self._workspace_id, prepared.fingerprints
             ),
             known_bands=known_bands,
         )
         # Ids first (no RETURNING needed), so a row that copies an earlier row of this same
         # batch is stored with that row's id as its group straight away.
-        ids = _allocate_ids(session, len(new))
+        ids = lookups.allocate_ids(session, len(new))
         groups: list[int | None] = [
             group if isinstance(group, int) else ids[_batch_index(group, i)] if group else None
             for i, group in enumerate(grouping.groups)
