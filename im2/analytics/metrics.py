@@ -20,7 +20,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from im2.analytics.query import Query, sql_list, with_kinds
+from im2.analytics.kinds import (
+    AISAS_SHARE,
+    CONVERSION_KINDS,
+    INTERACTION_KINDS,
+    PARTICIPATION_KINDS,
+    REACH_KINDS,
+    VIEW_KINDS,
+)
+from im2.analytics.query import Query, sql_list
+from im2.analytics.rollup import has
 from im2.events.schemas import EventKind as K
 from im2.i18n import N_
 
@@ -34,56 +43,6 @@ class Unit(StrEnum):
     SCORE = "score"  # 0-100
 
 
-VIEW_KINDS = (K.CAMPAIGN_VIEWED, K.ACTIVITY_VIEWED)
-# Reach counts people who saw the campaign, including those who arrived by a shared link.
-REACH_KINDS = (*VIEW_KINDS, K.SHARE_CLICKED)
-INTERACTION_KINDS = (
-    K.VOTE_CAST,
-    K.QUIZ_ANSWERED,
-    K.SURVEY_SUBMITTED,
-    K.QUESTION_ASKED,
-    K.QUESTION_UPVOTED,
-    K.UGC_SUBMITTED,
-    K.UGC_VOTED,
-    K.DRAW_ENTERED,
-    K.CHECKIN_DONE,
-    K.GROUPBUY_OPENED,
-    K.GROUPBUY_JOINED,
-    K.COMMENT_POSTED,
-    K.LIKE_GIVEN,
-    K.SHARE_CREATED,
-)
-# A participant is anyone who joined or did something beyond looking.
-PARTICIPATION_KINDS = (K.PARTICIPANT_JOINED, *INTERACTION_KINDS)
-CONVERSION_KINDS = (K.CONVERSION_RECORDED,)
-
-# AISAS (Dentsu): each stage counts the distinct people with at least one event of its kinds.
-AISAS_ATTENTION = REACH_KINDS  # saw the campaign
-AISAS_INTEREST = (  # interacted without committing anything
-    K.LIKE_GIVEN,
-    K.COMMENT_POSTED,
-    K.VOTE_CAST,
-    K.QUIZ_ANSWERED,
-    K.SURVEY_SUBMITTED,
-    K.QUESTION_ASKED,
-    K.QUESTION_UPVOTED,
-    K.UGC_VOTED,
-    K.CHECKIN_DONE,
-)
-# Search: came through a share (share.clicked, or a view carrying a referrer), through search
-# (a view whose properties say source=search), or came back (views on two or more days).
-AISAS_SEARCH = (*VIEW_KINDS, K.SHARE_CLICKED)
-AISAS_ACTION = (  # participated for real or converted
-    K.PARTICIPANT_JOINED,
-    K.UGC_SUBMITTED,
-    K.DRAW_ENTERED,
-    K.GROUPBUY_OPENED,
-    K.GROUPBUY_JOINED,
-    K.COUPON_REDEEMED,
-    K.REFERRAL_CONVERTED,
-    K.CONVERSION_RECORDED,
-)
-AISAS_SHARE = (K.SHARE_CREATED,)
 AISAS_STAGES = (
     ("attention", N_("Attention (saw)")),
     ("interest", N_("Interest (interacted)")),
@@ -117,6 +76,9 @@ class Metric:
     # For additive metrics: the daily increments, from which KPI forecasts extrapolate.
     daily: Callable[[Query], Series] | None = None
     columns: tuple[str, ...] = field(default=())
+    # Reads the events themselves (`ev`), not the rollup (im2.analytics.rollup): a request for
+    # many such metrics scans the events once into a table (see service.MATERIALIZE_FROM).
+    events: bool = False
 
 
 METRICS: dict[str, Metric] = {}
@@ -156,8 +118,8 @@ def _ratio(
     return numerator / denominator * scale
 
 
-def _distinct(key: str, kinds: tuple[str, ...]) -> Callable[[Query], MetricValue]:
-    sql = f"SELECT count(DISTINCT actor_id) FROM ev WHERE kind IN {sql_list(kinds)}"
+def _distinct(key: str, kind_set: str) -> Callable[[Query], MetricValue]:
+    sql = f"SELECT count(DISTINCT actor_id) FROM evr WHERE {has(kind_set)}"
 
     def compute(q: Query) -> MetricValue:
         # When the daily series of new people is known already (KPI forecasts ask for it
@@ -165,33 +127,76 @@ def _distinct(key: str, kinds: tuple[str, ...]) -> Callable[[Query], MetricValue
         series: Series | None = q.memo.get("daily:" + key)
         if series is not None:
             return MetricValue(float(sum(n for _d, n in series)))
+        q.rollup()
         return MetricValue(_num(q.one(sql)[0]))
 
     return compute
 
 
-def _first_day(kinds: tuple[str, ...]) -> Callable[[Query], Series]:
+def _first_day(kind_set: str) -> Callable[[Query], Series]:
     """Daily new people: the day each person first shows up in the window."""
     sql = (
-        "SELECT d, count(*) FROM (SELECT actor_id, min(day) AS d FROM ev "
-        f"WHERE kind IN {sql_list(kinds)} AND actor_id IS NOT NULL GROUP BY actor_id) "
+        "SELECT d, count(*) FROM (SELECT actor_id, min(day) AS d FROM evr "
+        f"WHERE {has(kind_set)} AND actor_id IS NOT NULL GROUP BY actor_id) "
         "GROUP BY d ORDER BY d"
     )
-    return lambda q: [(d, float(n)) for d, n in q.rows(sql)]
+
+    def compute(q: Query) -> Series:
+        q.rollup()
+        return [(d, float(n)) for d, n in q.rows(sql)]
+
+    return compute
 
 
-def _count(kinds: tuple[str, ...]) -> Callable[[Query], MetricValue]:
-    sql = f"SELECT count(*) FROM ev WHERE kind IN {sql_list(kinds)}"
-    return lambda q: MetricValue(_num(q.one(sql)[0]))
+def _count(kinds: tuple[str, ...], column: str | None) -> Callable[[Query], MetricValue]:
+    if column is None:
+        sql = f"SELECT count(*) FROM ev WHERE kind IN {sql_list(kinds)}"
+    else:
+        sql = f"SELECT sum({column}) FROM evr"
+
+    def compute(q: Query) -> MetricValue:
+        if column is not None:
+            q.rollup()
+        return MetricValue(_num(q.one(sql)[0]))
+
+    return compute
 
 
-def _count_daily(kinds: tuple[str, ...]) -> Callable[[Query], Series]:
-    sql = f"SELECT day, count(*) FROM ev WHERE kind IN {sql_list(kinds)} GROUP BY day ORDER BY day"
-    return lambda q: [(d, float(n)) for d, n in q.rows(sql)]
+def _count_daily(kinds: tuple[str, ...], column: str | None) -> Callable[[Query], Series]:
+    if column is None:
+        sql = (
+            f"SELECT day, count(*) FROM ev WHERE kind IN {sql_list(kinds)} "
+            "GROUP BY day ORDER BY day"
+        )
+    else:
+        # Only days with such events, as counting the events themselves gives.
+        sql = f"SELECT day, sum({column}) FROM evr WHERE {column} > 0 GROUP BY day ORDER BY day"
+
+    def compute(q: Query) -> Series:
+        if column is not None:
+            q.rollup()
+        return [(d, float(n)) for d, n in q.rows(sql)]
+
+    return compute
 
 
-def _counter(key: str, name: str, description: str, kinds: tuple[str, ...]) -> None:
-    register(Metric(key, name, description, Unit.COUNT, kinds, _count(kinds), _count_daily(kinds)))
+def _counter(
+    key: str, name: str, description: str, kinds: tuple[str, ...], column: str | None = None
+) -> None:
+    """A count of events of `kinds`; `column` is the rollup's count of them where it keeps
+    one (im2.analytics.rollup), else the events are counted."""
+    register(
+        Metric(
+            key,
+            name,
+            description,
+            Unit.COUNT,
+            kinds,
+            _count(kinds, column),
+            _count_daily(kinds, column),
+            events=column is None,
+        )
+    )
 
 
 register(
@@ -201,8 +206,8 @@ register(
         N_("Distinct people who joined or interacted (voted, answered, submitted, shared …)."),
         Unit.COUNT,
         PARTICIPATION_KINDS,
-        _distinct("participants", PARTICIPATION_KINDS),
-        _first_day(PARTICIPATION_KINDS),
+        _distinct("participants", "part"),
+        _first_day("part"),
     )
 )
 register(
@@ -212,8 +217,8 @@ register(
         N_("Distinct people who opened the campaign or one of its activities."),
         Unit.COUNT,
         VIEW_KINDS,
-        _distinct("viewers", VIEW_KINDS),
-        _first_day(VIEW_KINDS),
+        _distinct("viewers", "viewed"),
+        _first_day("viewed"),
     )
 )
 register(
@@ -223,8 +228,8 @@ register(
         N_("Distinct people who saw the campaign, including those who came through a share."),
         Unit.COUNT,
         REACH_KINDS,
-        _distinct("reach", REACH_KINDS),
-        _first_day(REACH_KINDS),
+        _distinct("reach", "reach"),
+        _first_day("reach"),
     )
 )
 _counter(
@@ -232,6 +237,7 @@ _counter(
     N_("Interactions"),
     N_("Every vote, answer, submission, comment, like, entry and share."),
     INTERACTION_KINDS,
+    "n_inter",
 )
 _counter(
     "ugc_count", N_("UGC submissions"), N_("User-generated works submitted."), (K.UGC_SUBMITTED,)
@@ -313,16 +319,24 @@ register(
         (K.UGC_SUBMITTED, K.UGC_MODERATED, K.UGC_VOTED),
         _ugc_quality,
         columns=("component", "name", "weight", "average", "part", "points"),
+        events=True,
     )
 )
 
 
-_counter("shares", N_("Shares"), N_("Share links or posters created by participants."), AISAS_SHARE)
+_counter(
+    "shares",
+    N_("Shares"),
+    N_("Share links or posters created by participants."),
+    AISAS_SHARE,
+    "n_share",
+)
 _counter(
     "conversions",
     N_("Conversions"),
     N_("Conversions recorded (orders, sign-ups …)."),
     CONVERSION_KINDS,
+    "n_conv",
 )
 
 
@@ -343,12 +357,13 @@ register(
 
 
 def _new_vs_returning(q: Query) -> MetricValue:
+    q.rollup()
     new, returning = q.one(
         # One day or several: min(day) against max(day), not a count(DISTINCT day) per person.
         "SELECT count(*) FILTER (WHERE first = last), count(*) FILTER (WHERE first < last) "
         "FROM (SELECT actor_id, min(day) AS first, max(day) AS last, bool_or(in_window) AS seen "
-        "FROM ev_hist "
-        f"WHERE kind IN {sql_list(PARTICIPATION_KINDS)} AND actor_id IS NOT NULL "
+        "FROM evr_hist "
+        f"WHERE {has('part')} AND actor_id IS NOT NULL "
         "GROUP BY actor_id) WHERE seen"
     )
     new, returning = _num(new), _num(returning)
@@ -377,9 +392,10 @@ register(
 
 def _coverage(q: Query) -> MetricValue:
     # Per channel and in total (the reach metric's own count) in one scan: GROUPING SETS.
+    q.rollup()
     found = q.rows(
         "SELECT coalesce(channel, 'direct') AS c, count(DISTINCT actor_id) AS n, "
-        f"grouping(c) AS total FROM ev WHERE kind IN {sql_list(REACH_KINDS)} "
+        f"grouping(c) AS total FROM evr WHERE {has('reach')} "
         "GROUP BY GROUPING SETS ((c), ()) ORDER BY total, n DESC, c"
     )
     reach = next(float(n) for _c, n, total in found if total)
@@ -417,7 +433,7 @@ def _media_case(q: Query) -> str:
     brought it there), and no channel at all is the brand's own page (owned)."""
     whens = [f"WHEN channel = '{p.channel}' THEN '{p.media}'" for p in q.campaign.channels]
     return (
-        "CASE WHEN ref IS NOT NULL THEN 'earned' "
+        "CASE WHEN has_ref THEN 'earned' "
         + " ".join(whens)
         + " WHEN channel IS NULL THEN 'owned' ELSE 'earned' END"
     )
@@ -426,17 +442,15 @@ def _media_case(q: Query) -> str:
 def _media(q: Query) -> MetricValue:
     # Distinct people per media type in two steps (one row per media and person, then
     # counted): several count(DISTINCT) FILTER aggregates in one GROUP BY cost ~4× as much.
-    events = with_kinds(
-        "ev", {"reach": REACH_KINDS, "part": PARTICIPATION_KINDS, "conv": CONVERSION_KINDS}
-    )
+    q.rollup()
     found = {
         m: (reach, participants, conversions, revenue)
         for m, reach, participants, conversions, revenue in q.rows(
             "SELECT m, count(*) FILTER (WHERE r AND actor_id IS NOT NULL), "
             "count(*) FILTER (WHERE p AND actor_id IS NOT NULL), sum(c), sum(v) FROM ("
-            f"SELECT {_media_case(q)} AS m, actor_id, bool_or(reach) AS r, bool_or(part) AS p, "
-            f"count(*) FILTER (WHERE conv) AS c, sum({AMOUNT}) FILTER (WHERE conv) AS v "
-            f"FROM {events} GROUP BY m, actor_id) GROUP BY m"
+            f"SELECT {_media_case(q)} AS m, actor_id, bool_or({has('reach')}) AS r, "
+            f"bool_or({has('part')}) AS p, sum(n_conv) AS c, sum({AMOUNT}) AS v "
+            "FROM evr GROUP BY m, actor_id) GROUP BY m"
         )
     }
     rows: list[dict[str, Any]] = []
@@ -481,11 +495,8 @@ register(
 
 
 def _conversion_rate(q: Query) -> MetricValue:
-    converters = _num(
-        q.one(
-            f"SELECT count(DISTINCT actor_id) FROM ev WHERE kind IN {sql_list(CONVERSION_KINDS)}"
-        )[0]
-    )
+    q.rollup()
+    converters = _num(q.one("SELECT count(DISTINCT actor_id) FROM evr WHERE n_conv > 0")[0])
     return MetricValue(_ratio(converters, evaluate(q, "reach").value))
 
 
@@ -502,17 +513,17 @@ register(
 
 
 def _revenue(q: Query) -> MetricValue:
-    return MetricValue(
-        _num(q.one(f"SELECT sum({AMOUNT}) FROM ev WHERE kind IN {sql_list(CONVERSION_KINDS)}")[0])
-    )
+    # The rollup's amount is the sum over conversions only.
+    q.rollup()
+    return MetricValue(_num(q.one(f"SELECT sum({AMOUNT}) FROM evr")[0]))
 
 
 def _revenue_daily(q: Query) -> Series:
+    q.rollup()
     return [
         (d, _num(v))
         for d, v in q.rows(
-            f"SELECT day, sum({AMOUNT}) FROM ev WHERE kind IN {sql_list(CONVERSION_KINDS)} "
-            "GROUP BY day ORDER BY day"
+            f"SELECT day, sum({AMOUNT}) FROM evr WHERE n_conv > 0 GROUP BY day ORDER BY day"
         )
     ]
 

@@ -14,20 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from im2.analytics.kpi import linear_forecast
-from im2.analytics.metrics import (
+from im2.analytics.kinds import (
     AISAS_ACTION,
     AISAS_ATTENTION,
     AISAS_INTEREST,
     AISAS_SHARE,
-    AISAS_STAGES,
-    AMOUNT,
     CONVERSION_KINDS,
-    INTERACTION_KINDS,
-    METRICS,
     PARTICIPATION_KINDS,
     REACH_KINDS,
-    VIEW_KINDS,
+    REFERRED_KINDS,
+)
+from im2.analytics.kpi import linear_forecast
+from im2.analytics.metrics import (
+    AISAS_STAGES,
+    AMOUNT,
+    METRICS,
     Metric,
     MetricValue,
     Unit,
@@ -35,13 +36,12 @@ from im2.analytics.metrics import (
     evaluate,
     register,
 )
-from im2.analytics.query import Query, sql_list, with_kinds
-from im2.events.schemas import EventKind as K
+from im2.analytics.query import Query
+from im2.analytics.rollup import has
 from im2.i18n import N_
 from im2.sharing.cascade import build_forest, cascade_metrics, k_factor
 
 RETENTION_DAYS = (1, 7, 30)
-REFERRED_KINDS = (K.PARTICIPANT_JOINED, K.SHARE_CLICKED)
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -59,9 +59,10 @@ def _cohorts(q: Query) -> list[dict[str, Any]]:
     def compute() -> list[dict[str, Any]]:
         first_allowed = q.local_day(q.filters.since) if q.filters.since else date.min
         last_ended = q.local_day(q.end) - timedelta(days=1)
+        q.rollup()
         rows = q.rows(
-            "WITH a AS (SELECT DISTINCT actor_id, day FROM ev_hist "
-            f"WHERE kind IN {sql_list(PARTICIPATION_KINDS)} AND actor_id IS NOT NULL), "
+            "WITH a AS (SELECT DISTINCT actor_id, day FROM evr_hist "
+            f"WHERE {has('part')} AND actor_id IS NOT NULL), "
             "f AS (SELECT actor_id, min(day) AS cohort FROM a GROUP BY actor_id) "
             "SELECT f.cohort, count(*) FILTER (WHERE a.day = f.cohort), "
             "count(*) FILTER (WHERE a.day = f.cohort + 1), "
@@ -136,26 +137,17 @@ for _n, _name in ((1, N_("D1 retention")), (7, N_("D7 retention")), (30, N_("D30
 
 
 def _aisas(q: Query) -> MetricValue:
-    events = with_kinds(
-        "ev",
-        {
-            "att": AISAS_ATTENTION,
-            "inte": AISAS_INTEREST,
-            "viewed": VIEW_KINDS,
-            "clicked": (K.SHARE_CLICKED,),
-            "act": AISAS_ACTION,
-            "sh": AISAS_SHARE,
-        },
-    )
+    q.rollup()
     counts = q.one(
         "SELECT count(*) FILTER (WHERE a), count(*) FILTER (WHERE i), count(*) FILTER (WHERE s), "
         "count(*) FILTER (WHERE x), count(*) FILTER (WHERE h) FROM ("
-        "SELECT bool_or(att) AS a, bool_or(inte) AS i, "
-        "bool_or(clicked OR (viewed AND (ref IS NOT NULL OR searched))) "
-        # Views on two or more days: the first and last view day differ.
-        "OR coalesce(min(day) FILTER (WHERE viewed) < max(day) FILTER (WHERE viewed), false) "
-        "AS s, bool_or(act) AS x, bool_or(sh) AS h "
-        f"FROM {events} WHERE actor_id IS NOT NULL GROUP BY actor_id)"
+        f"SELECT bool_or({has('att')}) AS a, bool_or({has('inte')}) AS i, "
+        # Arrived through a share or search (s_hit: share.clicked, or a view with a referrer
+        # or source=search), or viewed on two or more days (first and last view day differ).
+        f"bool_or(s_hit) OR coalesce(min(day) FILTER (WHERE {has('viewed')}) "
+        f"< max(day) FILTER (WHERE {has('viewed')}), false) "
+        f"AS s, bool_or({has('act')}) AS x, bool_or({has('shared')}) AS h "
+        "FROM evr WHERE actor_id IS NOT NULL GROUP BY actor_id)"
     )
     attention = float(counts[0] or 0)
     rows: list[dict[str, Any]] = []
@@ -201,15 +193,12 @@ register(
 
 def _referral_counts(q: Query) -> tuple[int, int]:
     def compute() -> tuple[int, int]:
-        events = with_kinds(
-            "ev",
-            {"part": PARTICIPATION_KINDS, "via": REFERRED_KINDS, "clicked": (K.SHARE_CLICKED,)},
-        )
+        q.rollup()
+        # `referred`: a joined or share.clicked event with a referrer other than the person.
         participants, referred = q.one(
             "SELECT count(*) FILTER (WHERE p), count(*) FILTER (WHERE p AND r) FROM ("
-            "SELECT bool_or(part) AS p, "
-            "bool_or(via AND ref IS NOT NULL AND ref <> actor_id) AS r "
-            f"FROM {events} WHERE actor_id IS NOT NULL GROUP BY actor_id)"
+            f"SELECT bool_or({has('part')}) AS p, bool_or(referred) AS r "
+            "FROM evr WHERE actor_id IS NOT NULL GROUP BY actor_id)"
         )
         return int(participants or 0), int(referred or 0)
 
@@ -250,14 +239,15 @@ def _cascade(q: Query) -> MetricValue:
     """The share forest: one node per participant, first touch as the parent. A parent must
     have shown up strictly before the child, which also keeps bad data from forming cycles."""
     # Numbered people and their referrer's number, joined in SQL and fetched as arrays: a
-    # Python loop over a dict of every participant cost more than the forest itself.
+    # Python loop over a dict of every participant cost more than the forest itself. The
+    # rollup keeps each row's first touch (participation or share click) and first referral
+    # (`ref_first` at `ref_t`).
+    q.rollup()
     found = q.con.execute(
-        "WITH p AS (SELECT actor_id, min(occurred_at) AS t FROM ev "
-        f"WHERE kind IN {sql_list((*PARTICIPATION_KINDS, K.SHARE_CLICKED))} "
-        "AND actor_id IS NOT NULL GROUP BY actor_id), "
-        "r AS (SELECT actor_id, arg_min(ref, occurred_at) AS ref FROM ev "
-        f"WHERE kind IN {sql_list(REFERRED_KINDS)} AND ref IS NOT NULL AND ref <> actor_id "
-        "GROUP BY actor_id), "
+        "WITH p AS (SELECT actor_id, min(t_first) AS t FROM evr "
+        "WHERE t_first IS NOT NULL AND actor_id IS NOT NULL GROUP BY actor_id), "
+        "r AS (SELECT actor_id, arg_min(ref_first, ref_t) AS ref FROM evr "
+        "WHERE ref_t IS NOT NULL GROUP BY actor_id), "
         # MATERIALIZED: both references below must see the same numbering.
         "n AS MATERIALIZED (SELECT actor_id, epoch(t) AS t, "
         "CAST(row_number() OVER () - 1 AS BIGINT) AS i FROM p) "
@@ -312,6 +302,7 @@ SERIES_KINDS = (*REACH_KINDS, *PARTICIPATION_KINDS, *CONVERSION_KINDS)
 
 
 def _timeseries(q: Query) -> MetricValue:
+    q.rollup()
     found = {
         row[0]: row[1:]
         # Distinct people per day in two steps (one row per day and person, then counted):
@@ -320,21 +311,10 @@ def _timeseries(q: Query) -> MetricValue:
             "SELECT day, count(*) FILTER (WHERE r AND actor_id IS NOT NULL), "
             "count(*) FILTER (WHERE p AND actor_id IS NOT NULL), "
             "sum(i), sum(sh), sum(c), coalesce(sum(v), 0) FROM ("
-            "SELECT day, actor_id, bool_or(reach) AS r, bool_or(part) AS p, "
-            "count(*) FILTER (WHERE inter) AS i, count(*) FILTER (WHERE shared) AS sh, "
-            "count(*) FILTER (WHERE conv) AS c, "
-            f"sum({AMOUNT}) FILTER (WHERE conv) AS v FROM "
-            + with_kinds(
-                "ev",
-                {
-                    "reach": REACH_KINDS,
-                    "part": PARTICIPATION_KINDS,
-                    "inter": INTERACTION_KINDS,
-                    "shared": (K.SHARE_CREATED,),
-                    "conv": CONVERSION_KINDS,
-                },
-            )
-            + " GROUP BY day, actor_id"
+            f"SELECT day, actor_id, bool_or({has('reach')}) AS r, bool_or({has('part')}) AS p, "
+            f"sum(n_inter) AS i, sum(n_share) AS sh, sum(n_conv) AS c, sum({AMOUNT}) AS v "
+            # Only rows with a series event: a day of other events alone is not a series day.
+            f"FROM evr WHERE {has('reach', 'part', 'conv')} GROUP BY day, actor_id"
             ") GROUP BY day ORDER BY day"
         )
     }
@@ -386,16 +366,14 @@ register(
 
 
 def _hour_of_week(q: Query) -> MetricValue:
+    # The rollup's `hours` rows count views and participation events per local day and hour.
+    q.rollup()
     found = {
         (int(d), int(h)): int(n)
         for d, h, n in q.rows(
-            # Local weekday and hour by arithmetic on local microseconds (1970-01-01 was a
-            # Thursday, ISO weekday 4).
-            "SELECT (d + 3) % 7 + 1, h, sum(n) FROM ("
-            "SELECT local_us // 86400000000 AS d, local_us // 3600000000 % 24 AS h, "
-            "count(*) AS n FROM ev "
-            f"WHERE kind IN {sql_list((*REACH_KINDS, *PARTICIPATION_KINDS))} GROUP BY 1, 2"
-            ") GROUP BY 1, 2"
+            # Local weekday by arithmetic on the day number (1970-01-01 was a Thursday, ISO
+            # weekday 4).
+            "SELECT (day - DATE '1970-01-01' + 3) % 7 + 1, hour, sum(n) FROM evh GROUP BY 1, 2"
         )
     }
     rows = [

@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from im2.analytics.kinds import INTERACTION_KINDS, PARTICIPATION_KINDS
 from im2.analytics.metrics import (
-    INTERACTION_KINDS,
-    PARTICIPATION_KINDS,
     Metric,
     MetricValue,
     Unit,
@@ -73,5 +72,6 @@ register(
         PARTICIPATION_KINDS,
         _per_minute,
         columns=("minute", "participants", "interactions"),
+        events=True,
     )
 )

@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from im2.analytics.lake import lake_files
+from im2.analytics.rollup import LAKE_ROLLUPS, hours_sql, people_sql
 
 # DuckDB's own threads; the 2-core default machine serves requests on the rest.
 DUCKDB_THREADS = 2
@@ -88,6 +89,9 @@ class Query:
     # Data besides the event log that a few metrics join to (e.g. UGC entries), loaded and
     # registered as a DuckDB view only when a metric asks for it (`table`).
     extras: dict[str, Callable[[], pa.Table]] = field(default_factory=dict)
+    # Creates the rollup views (`rollup`); set by open_query.
+    roll_up: Callable[[], None] | None = None
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
@@ -109,6 +113,15 @@ class Query:
         registered: str = self.memo[key]
         return registered
 
+    def rollup(self) -> None:
+        """Make the rollup views exist (once per query): `evr` (im2.analytics.rollup's
+        `people` rows inside the window), `evr_hist` (the same without the lower time bound, with
+        `in_window`) and `evh` (the `hours` rows inside the window)."""
+        if "rollup" not in self.memo:
+            assert self.roll_up is not None
+            self.roll_up()
+            self.memo["rollup"] = True
+
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self.memo:
             self.memo[key] = compute()
@@ -128,7 +141,11 @@ class Query:
         return value
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            for release in self.on_close:
+                release()
+        finally:
+            self.con.close()
 
 
 _base: duckdb.DuckDBPyConnection | None = None
@@ -255,27 +272,15 @@ def open_query(
     con = _connection()
     con.execute("SET SESSION TimeZone = 'UTC'")
     con.register("tail_events", tail)
-    columns = (
-        "id, occurred_at, campaign_id, activity_id, actor_type, actor_id, kind, channel, "
-        "referrer, properties"
-    )
     upper = "" if filters.until is None else f" AND occurred_at < {_sql_time(filters.until)}"
-    files = committed_files(lake_path, mark=mark)
+    committed = committed_files(lake_path, mark=mark)
+    files = committed
     if filters.until is not None:
         # Whole UTC days after the window are never opened.
         last_day = filters.until.astimezone(UTC).date()
         files = [(f, d) for f, d in files if d <= last_day]
-    paths = ", ".join(_quote(f) for f, _d in files)
-    lake_sql = (
-        f"SELECT {columns} FROM read_parquet([{paths}]) "
-        f"WHERE campaign_id = {int(campaign.id)}{upper}"
-    )
-    where = ["true"]
-    if filters.channel is not None:
-        where.append(f"channel = {_quote(filters.channel)}")
-    if filters.activity_id is not None:
-        where.append(f"activity_id = {int(filters.activity_id)}")
-    tail_sql = f"SELECT {columns} FROM tail_events WHERE true{upper}"
+    lake_sql = _lake_sql([f for f, _d in files], campaign.id, upper)
+    tail_sql = f"SELECT {_COLUMNS} FROM tail_events WHERE true{upper}"
     if not files:
         source = tail_sql
     elif tail.num_rows == 0:
@@ -284,18 +289,9 @@ def open_query(
         source = lake_sql
     else:
         source = f"{lake_sql} UNION ALL {tail_sql}"
-    in_window = "true" if filters.since is None else f"occurred_at >= {_sql_time(filters.since)}"
-    derived = ", ".join(f"{sql} AS {name}" for name, sql in _DERIVED.items())
+    events = _events_sql(source, timezone=campaign.timezone, filters=filters)
     # Temporary: views, tables and registered Arrow tables belong to this cursor alone, so
     # concurrent requests never see each other's.
-    events = f"""
-        SELECT *, DATE '1970-01-01' + CAST(local_us // {_DAY_US} AS INTEGER) AS day
-        FROM (
-            SELECT *, {local_us_sql(campaign.timezone)} AS local_us, {derived},
-                   {in_window} AS in_window
-            FROM ({source}) WHERE {" AND ".join(where)}
-        )
-    """
     if materialize:
         con.execute(f"CREATE TEMP TABLE ev_hist AS SELECT {_MATERIALIZED} FROM ({events})")
     else:
@@ -303,7 +299,101 @@ def open_query(
     # The lower bound is repeated as a plain comparison so that DuckDB pushes it into the scan.
     lower = "" if filters.since is None else f" WHERE occurred_at >= {_sql_time(filters.since)}"
     con.execute(f"CREATE TEMP VIEW ev AS SELECT * FROM ev_hist{lower}")
-    return Query(con=con, campaign=campaign, filters=filters, now=now)
+    query = Query(con=con, campaign=campaign, filters=filters, now=now)
+
+    def roll_up() -> None:
+        since_day = _local_day_start(filters.since, campaign.timezone)
+        until_day = _local_day_start(filters.until, campaign.timezone)
+        whole_days = (filters.since is None or since_day is not None) and (
+            filters.until is None or until_day is not None
+        )
+        if not (whole_days and committed):
+            # A window that starts or ends inside a day (or no lake yet): this request's own
+            # rollup of its events.
+            con.execute(f"CREATE TEMP TABLE evr_hist AS {people_sql('ev_hist')}")
+            con.execute(f"CREATE TEMP TABLE evh_hist AS {hours_sql('ev_hist')}")
+        else:
+            people, hours, release = LAKE_ROLLUPS.acquire(
+                con,
+                key=(str(lake_path), campaign.id, campaign.timezone),
+                mark=mark,
+                files=[f for f, _d in committed],
+                events_of=lambda fs: _events_sql(
+                    _lake_sql(fs, campaign.id, ""), timezone=campaign.timezone, filters=Filters()
+                ),
+            )
+            query.on_close.append(release)
+            # The lake rollup holds every day, channel and activity: the filters select its
+            # rows (exactly, since the window is made of whole local days).
+            where = [f"upto <= {int(mark)}"]
+            if until_day is not None:
+                where.append(f"day < DATE '{until_day.isoformat()}'")
+            if filters.channel is not None:
+                where.append(f"channel = {_quote(filters.channel)}")
+            if filters.activity_id is not None:
+                where.append(f"activity_id = {int(filters.activity_id)}")
+            in_window = "true" if since_day is None else f"day >= DATE '{since_day.isoformat()}'"
+            select = f"SELECT * EXCLUDE (upto, in_window), {in_window} AS in_window FROM "
+            rows = [f"{select}{people} WHERE {' AND '.join(where)}"]
+            hour_rows = [f"{select}{hours} WHERE {' AND '.join(where)}"]
+            if tail.num_rows:
+                tail_events = _events_sql(tail_sql, timezone=campaign.timezone, filters=filters)
+                con.execute(f"CREATE TEMP VIEW ev_tail AS {tail_events}")
+                con.execute(f"CREATE TEMP TABLE tail_people AS {people_sql('ev_tail')}")
+                con.execute(f"CREATE TEMP TABLE tail_hours AS {hours_sql('ev_tail')}")
+                rows.append("SELECT * FROM tail_people")
+                hour_rows.append("SELECT * FROM tail_hours")
+            con.execute(f"CREATE TEMP VIEW evr_hist AS {' UNION ALL BY NAME '.join(rows)}")
+            con.execute(f"CREATE TEMP VIEW evh_hist AS {' UNION ALL BY NAME '.join(hour_rows)}")
+        con.execute("CREATE TEMP VIEW evr AS SELECT * FROM evr_hist WHERE in_window")
+        con.execute("CREATE TEMP VIEW evh AS SELECT * FROM evh_hist WHERE in_window")
+
+    query.roll_up = roll_up
+    return query
+
+
+_COLUMNS = (
+    "id, occurred_at, campaign_id, activity_id, actor_type, actor_id, kind, channel, "
+    "referrer, properties"
+)
+
+
+def _lake_sql(files: list[str], campaign_id: int, upper: str) -> str:
+    paths = ", ".join(_quote(f) for f in files)
+    return (
+        f"SELECT {_COLUMNS} FROM read_parquet([{paths}]) "
+        f"WHERE campaign_id = {int(campaign_id)}{upper}"
+    )
+
+
+def _events_sql(source: str, *, timezone: str, filters: Filters) -> str:
+    """`source`'s events (the raw columns) with the columns every metric reads: local time
+    and day, the JSON fields, `in_window`; channel and activity filters applied."""
+    where = ["true"]
+    if filters.channel is not None:
+        where.append(f"channel = {_quote(filters.channel)}")
+    if filters.activity_id is not None:
+        where.append(f"activity_id = {int(filters.activity_id)}")
+    in_window = "true" if filters.since is None else f"occurred_at >= {_sql_time(filters.since)}"
+    derived = ", ".join(f"{sql} AS {name}" for name, sql in _DERIVED.items())
+    return f"""
+        SELECT *, DATE '1970-01-01' + CAST(local_us // {_DAY_US} AS INTEGER) AS day
+        FROM (
+            SELECT *, {local_us_sql(timezone)} AS local_us, {derived},
+                   {in_window} AS in_window
+            FROM ({source}) WHERE {" AND ".join(where)}
+        )
+    """
+
+
+def _local_day_start(when: datetime | None, timezone: str) -> date | None:
+    """The local day that `when` starts (its first instant in `timezone`), else None."""
+    if when is None:
+        return None
+    zone = ZoneInfo(timezone)
+    day = when.astimezone(zone).date()
+    before = (when - timedelta(microseconds=1)).astimezone(zone).date()
+    return day if before < day else None
 
 
 def _quote(value: str) -> str:

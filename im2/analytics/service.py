@@ -66,8 +66,8 @@ OVERVIEW_METRICS = (
     "retention_cohorts",
     "cascade",
 )
-# From this many metrics in one request, the campaign's events are scanned once into a
-# temporary table that every metric reads (see `open_query`).
+# From this many metrics that read the events themselves (not the rollup) in one request, the
+# campaign's events are scanned once into a temporary table that they all read (`open_query`).
 MATERIALIZE_FROM = 4
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -192,7 +192,7 @@ def get_metrics(
         filters=filters,
         lake_path=lake_path,
         now=now,
-        materialize=len(wanted) >= MATERIALIZE_FROM,
+        materialize=sum(METRICS[k].events for k in wanted) >= MATERIALIZE_FROM,
     )
     mark, tail_rows = query.memo["_mark"], query.memo["_tail_rows"]
     try:
