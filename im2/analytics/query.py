@@ -163,6 +163,15 @@ def _connection() -> duckdb.DuckDBPyConnection:
         return _base.cursor()
 
 
+def forget_rollups() -> None:
+    """Drop the lake rollups kept between requests (the next request rebuilds them)."""
+    con = _connection()
+    try:
+        LAKE_ROLLUPS.clear(con)
+    finally:
+        con.close()
+
+
 def _sql_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("'%Y-%m-%d %H:%M:%S.%f+00'::TIMESTAMPTZ")
 
