@@ -100,6 +100,20 @@ def people_sql(source: str) -> str:
     """
 
 
+def merged_people_sql(table: str) -> str:
+    """`table`'s people rows merged to one row per key (the aggregates of `people_sql`,
+    applied to its own columns), `upto` the newest segment's."""
+    return f"""
+        SELECT {", ".join(KEYS)}, bit_or(bits) AS bits,
+            CAST(sum(n_inter) AS BIGINT) AS n_inter, CAST(sum(n_share) AS BIGINT) AS n_share,
+            CAST(sum(n_conv) AS BIGINT) AS n_conv, sum(amount) AS amount,
+            bool_or(s_hit) AS s_hit, bool_or(referred) AS referred,
+            min(t_first) AS t_first, min(ref_t) AS ref_t,
+            arg_min(ref_first, ref_t) AS ref_first, max(upto) AS upto
+        FROM {table} GROUP BY {", ".join(KEYS)}
+    """
+
+
 def hours_sql(source: str) -> str:
     """The `hours` rollup of `source`: events per local day and hour."""
     kinds = ", ".join(f"'{k}'" for k in dict.fromkeys(HOUR_KINDS))
@@ -132,6 +146,9 @@ class LakeRollups:
     (tables evicted while read are dropped by their last reader)."""
 
     max_cached: int = 4
+    # Segments (moves) after which a campaign's rollup is merged to one row per key: each
+    # move adds rows for keys already present (a person active in several batches of a day).
+    max_segments: int = 16
     _entries: OrderedDict[tuple[str, int, str], _Cached] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _names: itertools.count[int] = field(default_factory=itertools.count)
@@ -153,6 +170,8 @@ class LakeRollups:
             if entry is not None and mark not in entry.marks:
                 if mark > entry.marks[-1] and entry.files <= wanted:
                     self._append(con, entry, mark, sorted(wanted - entry.files), events_of)
+                    if len(entry.marks) > self.max_segments:
+                        entry = self._compact(con, key, entry)
                 elif mark < entry.marks[-1] and wanted <= entry.files:
                     # A request that read the mark just before a move: its own rollup, not
                     # kept (dropped at its release).
@@ -234,6 +253,30 @@ class LakeRollups:
             )
         entry.files = entry.files | frozenset(files)
         entry.marks.append(mark)
+
+    def _compact(
+        self, con: duckdb.DuckDBPyConnection, key: tuple[str, int, str], entry: _Cached
+    ) -> _Cached:
+        """New tables with one row per key and one segment (the last mark); requests still
+        reading the old ones keep them until they release."""
+        n = next(self._names)
+        merged = _Cached(
+            people=f"main.rollup_people_{n}",
+            hours=f"main.rollup_hours_{n}",
+            files=entry.files,
+            marks=[entry.marks[-1]],
+        )
+        con.execute(f"CREATE TABLE {merged.people} AS {merged_people_sql(entry.people)}")
+        con.execute(
+            f"CREATE TABLE {merged.hours} AS SELECT {', '.join(HOUR_KEYS)}, "
+            f"CAST(sum(n) AS BIGINT) AS n, max(upto) AS upto FROM {entry.hours} "
+            f"GROUP BY {', '.join(HOUR_KEYS)}"
+        )
+        self._entries[key] = merged
+        entry.retired = True
+        if entry.readers == 0:
+            _drop(con, entry)
+        return merged
 
     def _retire(self, con: duckdb.DuckDBPyConnection, key: tuple[str, int, str]) -> None:
         entry = self._entries.pop(key)

@@ -32,6 +32,7 @@ from im2.analytics.kinds import (
 from im2.analytics.lake import write_batch
 from im2.analytics.metrics import evaluate
 from im2.analytics.query import CampaignFacts, ChannelPlan, Filters, open_query
+from im2.analytics.rollup import LAKE_ROLLUPS
 from im2.analytics.synth import generate_events
 from im2.events.service import EVENT_ARROW_SCHEMA
 
@@ -255,10 +256,14 @@ WINDOWS = {
 }
 
 
+@pytest.mark.parametrize("merged", [False, True], ids=["segments", "merged"])
 @pytest.mark.parametrize("window", list(WINDOWS))
 def test_the_rollup_answers_what_the_raw_events_answer(
-    events: pa.Table, tmp_path: Path, window: str
+    events: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: str, merged: bool
 ) -> None:
+    if merged:
+        # Every move's segment merged into the kept rollup at once.
+        monkeypatch.setattr(LAKE_ROLLUPS, "max_segments", 1)
     filters = WINDOWS[window]
     lake = tmp_path / "lake"
     empty = EVENT_ARROW_SCHEMA.empty_table()
