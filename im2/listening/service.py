@@ -26,7 +26,7 @@ from im2.listening.importers import (
     guess_format,
     read_mentions,
 )
-from im2.listening.ingest import Scorer, compiled_topics, store_mentions
+from im2.listening.ingest import MentionWriter, Scorer, compiled_topics, store_mentions
 from im2.listening.models import (
     ColumnMapping,
     ListeningSettings,
@@ -284,34 +284,36 @@ def do_import_file(
     counts = {"rows": 0, "imported": 0, "duplicates": 0, "failed": 0, "truncated": 0}
     pending: list[MentionIn] = []
 
-    def flush() -> None:
-        batch = store_mentions(
-            session,
-            workspace_id=actor.workspace_id,
-            mentions=pending,
-            settings=settings,
-            now=now,
-            import_id=record.id,
-            scorer=scorer,
-            topics=topics,
-        )
+    def flush(writer: MentionWriter) -> None:
+        batch = writer.add(pending)
         counts["imported"] += batch.imported
         counts["duplicates"] += batch.duplicates
         counts["truncated"] += batch.truncated
         pending.clear()
 
-    for row in rows:
-        counts["rows"] += 1
-        if row.mention is None:
-            counts["failed"] += 1
-            if len(errors) < MAX_ROW_ERRORS:
-                errors.append({"line": row.line, "message": row.error or ""})
-            continue
-        pending.append(row.mention)
-        if len(pending) >= BATCH:
-            flush()
-    if pending:
-        flush()
+    # Each batch is written while the next is scored (PostgreSQL); the writer waits for the
+    # last batch's rows before the block ends, whatever ends it.
+    with MentionWriter(
+        session,
+        workspace_id=actor.workspace_id,
+        settings=settings,
+        now=now,
+        import_id=record.id,
+        scorer=scorer,
+        topics=topics,
+    ) as writer:
+        for row in rows:
+            counts["rows"] += 1
+            if row.mention is None:
+                counts["failed"] += 1
+                if len(errors) < MAX_ROW_ERRORS:
+                    errors.append({"line": row.line, "message": row.error or ""})
+                continue
+            pending.append(row.mention)
+            if len(pending) >= BATCH:
+                flush(writer)
+        if pending:
+            flush(writer)
     for key, value in counts.items():
         setattr(record, key, value)
     record.errors = errors
