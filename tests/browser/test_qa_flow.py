@@ -20,7 +20,7 @@ def test_a_question_goes_from_a_phone_to_the_stage(
     browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
 ) -> None:
     base = live_server.url
-    slug, qa = _live_qa(base, brand, premoderation=True)
+    slug, qa = _live_qa(live_server, brand, premoderation=True)
 
     stage = browser.new_context(viewport={"width": 1280, "height": 720}, locale="zh-CN")
     screen = stage.new_page()
