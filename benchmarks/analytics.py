@@ -7,7 +7,8 @@ and pandas on the same files, the whole overview, and the lake move rate.
 The overview is timed cold (the first request at a lake mark builds the lake part of the
 rollup, im2.analytics.rollup), warm (the rollup kept for the mark), with a 1 % tail of events
 not yet moved, and right after a move of 1 % more events (the kept rollup extended by the new
-file). Per-metric times are warm, as every request but the first at a mark sees them.
+file). Per-metric times are warm, as every request but the first at a mark sees them. After a
+restart, the warm-up job's time and the first request after it are timed too.
 
 Last line: one JSON object {"benchmark": "analytics", "figures": {...}, "targets": {...}}.
 """
@@ -44,6 +45,7 @@ from im2.analytics.query import (
     KpiPlan,
     forget_rollups,
     open_query,
+    warm_rollups,
 )
 from im2.analytics.service import OVERVIEW_METRICS
 from im2.analytics.synth import generate_events
@@ -372,6 +374,20 @@ def main() -> None:
         t = time.perf_counter()
         overview(at=n + tail.num_rows)
         figures["overview_after_move_s"] = round(time.perf_counter() - t, 3)
+        # A restart: the process keeps no rollup. The warm-up job (im2.analytics.jobs) builds
+        # the live campaigns' rollups in the background, so the first dashboard request after
+        # it is warm; only one arriving while it runs waits (at most the cold figure).
+        forget_rollups()
+        t = time.perf_counter()
+        warm_rollups(
+            lake_path=lake,
+            mark=n + tail.num_rows,
+            campaigns=[(FACTS.id, FACTS.timezone)],
+        )
+        figures["warm_up_job_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        overview(at=n + tail.num_rows)
+        figures["overview_first_after_warm_up_s"] = round(time.perf_counter() - t, 3)
 
     slowest = max(figures[f"{k}_s"] for k in OVERVIEW_METRICS)
     worst_ratio = max(ratios.values())
@@ -386,6 +402,16 @@ def main() -> None:
             "value": figures["overview_s"],
             "target": "<= 2 s",
             "met": figures["overview_s"] <= 2,
+        },
+        "overview_after_move_s": {
+            "value": figures["overview_after_move_s"],
+            "target": "<= 2 s",
+            "met": figures["overview_after_move_s"] <= 2,
+        },
+        "overview_first_after_warm_up_s": {
+            "value": figures["overview_first_after_warm_up_s"],
+            "target": "<= 2 s",
+            "met": figures["overview_first_after_warm_up_s"] <= 2,
         },
         "lake_move_events_per_s": {
             "value": figures["lake_move_events_per_s"],

@@ -327,9 +327,7 @@ def open_query(
                 key=(str(lake_path), campaign.id, campaign.timezone),
                 mark=mark,
                 files=[f for f, _d in committed],
-                events_of=lambda fs: _events_sql(
-                    _lake_sql(fs, campaign.id, ""), timezone=campaign.timezone, filters=Filters()
-                ),
+                events_of=_lake_events_of(campaign.id, campaign.timezone),
             )
             query.on_close.append(release)
             # The lake rollup holds every day, channel and activity: the filters select its
@@ -359,6 +357,38 @@ def open_query(
 
     query.roll_up = roll_up
     return query
+
+
+def warm_rollups(*, lake_path: Path, mark: int, campaigns: Sequence[tuple[int, str]]) -> int:
+    """Build, or extend to `mark`, the kept lake rollups of `campaigns` ((id, time zone), the
+    most wanted last: it ends most recently used), so that their next dashboard request reads
+    them warm instead of rolling up the whole lake itself. Returns how many it holds."""
+    committed = [f for f, _d in committed_files(lake_path, mark=mark)]
+    if not committed:
+        return 0
+    con = _connection()
+    try:
+        con.execute("SET SESSION TimeZone = 'UTC'")
+        for campaign_id, timezone in campaigns:
+            _people, _hours, release = LAKE_ROLLUPS.acquire(
+                con,
+                key=(str(lake_path), campaign_id, timezone),
+                mark=mark,
+                files=committed,
+                events_of=_lake_events_of(campaign_id, timezone),
+            )
+            release()
+    finally:
+        con.close()
+    return len(campaigns)
+
+
+def _lake_events_of(campaign_id: int, timezone: str) -> Callable[[list[str]], str]:
+    """SQL for one campaign's events in some lake files, as the kept rollups read them (the
+    whole campaign: filters select rollup rows afterwards)."""
+    return lambda files: _events_sql(
+        _lake_sql(files, campaign_id, ""), timezone=timezone, filters=Filters()
+    )
 
 
 _COLUMNS = (

@@ -203,6 +203,11 @@ class LakeRollups:
 
         return held.people, held.hours, release
 
+    def held(self) -> dict[tuple[str, int, str], int]:
+        """The kept rollups' keys with the newest mark each holds, least recently used first."""
+        with self._lock:
+            return {key: entry.marks[-1] for key, entry in self._entries.items()}
+
     def clear(self, con: duckdb.DuckDBPyConnection) -> None:
         with self._lock:
             for key in list(self._entries):

@@ -565,3 +565,15 @@ def do_advance_campaigns(session: Session, *, now: datetime) -> list[StatusChang
             )
     session.flush()
     return changes
+
+
+def live_campaign_zones(session: Session, *, limit: int) -> list[tuple[int, str]]:
+    """The live campaigns' (id, time zone), the most recently gone live first, across every
+    workspace: for background work that serves them all (keeping dashboards warm)."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.timezone)
+        .where(Campaign.status == CampaignStatus.LIVE.value)
+        .order_by(Campaign.status_changed_at.desc(), Campaign.id.desc())
+        .limit(limit)
+    )
+    return [(int(campaign_id), str(timezone)) for campaign_id, timezone in rows]

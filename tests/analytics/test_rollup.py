@@ -285,8 +285,10 @@ def test_the_rollup_answers_what_the_raw_events_answer(
     write_batch(lake, _rows(events, SECOND_MOVE, EVENTS))
     last = answers(lake, EVENTS, empty, filters)
     _same(last, want_all)
-    # The share cascade has no raw-query twin here: every split of the events gives the same.
-    assert first["cascade"] == second["cascade"] == last["cascade"]
+    # The share cascade has no raw-query twin here: every split of the events gives the same
+    # (up to the order in which parallel aggregation adds floating-point terms).
+    for split in (second, last):
+        assert split["cascade"] == [pytest.approx(row) for row in first["cascade"]]
     # A request that read the older mark after the rollup moved on still sees its own files.
     _same(
         answers(lake, FIRST_MOVE, empty, filters), expected(_rows(events, 0, FIRST_MOVE), filters)
