@@ -327,7 +327,7 @@ def open_query(
                 key=(str(lake_path), campaign.id, campaign.timezone),
                 mark=mark,
                 files=[f for f, _d in committed],
-                events_of=_lake_events_of(campaign.id, campaign.timezone),
+                events_of=lake_events_of(campaign.id, campaign.timezone),
             )
             query.on_close.append(release)
             # The lake rollup holds every day, channel and activity: the filters select its
@@ -375,7 +375,7 @@ def warm_rollups(*, lake_path: Path, mark: int, campaigns: Sequence[tuple[int, s
                 key=(str(lake_path), campaign_id, timezone),
                 mark=mark,
                 files=committed,
-                events_of=_lake_events_of(campaign_id, timezone),
+                events_of=lake_events_of(campaign_id, timezone),
             )
             release()
     finally:
@@ -383,7 +383,7 @@ def warm_rollups(*, lake_path: Path, mark: int, campaigns: Sequence[tuple[int, s
     return len(campaigns)
 
 
-def _lake_events_of(campaign_id: int, timezone: str) -> Callable[[list[str]], str]:
+def lake_events_of(campaign_id: int, timezone: str) -> Callable[[list[str]], str]:
     """SQL for one campaign's events in some lake files, as the kept rollups read them (the
     whole campaign: filters select rollup rows afterwards)."""
     return lambda files: _events_sql(

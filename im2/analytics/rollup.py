@@ -134,6 +134,7 @@ class _Cached:
     hours: str
     files: frozenset[str]
     marks: list[int]
+    events_of: Callable[[list[str]], str]
     readers: int = 0
     retired: bool = False
 
@@ -143,7 +144,10 @@ class LakeRollups:
     """The lake part of the rollups per (lake, campaign, time zone), kept across requests.
 
     `acquire` returns table names to read with `upto <= mark`; the caller must `release` them
-    (tables evicted while read are dropped by their last reader)."""
+    (tables evicted while read are dropped by their last reader). Builds, extensions and merges
+    run outside the shared lock, under one lock per key: a campaign being rolled up (seconds at
+    ten million events, e.g. by the warm-up job after a restart) holds up only requests for
+    that same campaign, never a dashboard whose rollup is already kept."""
 
     max_cached: int = 4
     # Segments (moves) after which a campaign's rollup is merged to one row per key: each
@@ -151,6 +155,7 @@ class LakeRollups:
     max_segments: int = 16
     _entries: OrderedDict[tuple[str, int, str], _Cached] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _key_locks: dict[tuple[str, int, str], threading.Lock] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
 
     def acquire(
@@ -166,42 +171,87 @@ class LakeRollups:
         extended through `events_of(files)` (SQL for those files' events) when needed."""
         wanted = frozenset(files)
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and mark not in entry.marks:
-                if mark > entry.marks[-1] and entry.files <= wanted:
-                    self._append(con, entry, mark, sorted(wanted - entry.files), events_of)
-                    if len(entry.marks) > self.max_segments:
-                        entry = self._compact(con, key, entry)
-                elif mark < entry.marks[-1] and wanted <= entry.files:
-                    # A request that read the mark just before a move: its own rollup, not
-                    # kept (dropped at its release).
-                    entry = self._build(con, mark, sorted(wanted), events_of)
-                    entry.retired = True
-                    entry.readers += 1
-                    return self._held(con, entry)
-                else:
-                    # Files gone (a new lake at the same path): start over.
-                    self._retire(con, key)
+            held = self._kept_at(key, mark)
+            if held is not None:
+                return self._held(con, held)
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                # Another request may have built it while this one waited for the key.
+                held = self._kept_at(key, mark)
+                if held is not None:
+                    return self._held(con, held)
+                entry = self._entries.get(key)
+                own = False
+                if entry is not None and mark > entry.marks[-1] and entry.files <= wanted:
+                    entry.readers += 1  # kept from eviction while it is extended
+                elif entry is not None and mark < entry.marks[-1] and wanted <= entry.files:
                     entry = None
-            if entry is None:
-                entry = self._build(con, mark, sorted(wanted), events_of)
-                self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_cached:
-                self._retire(con, next(iter(self._entries)))
-            entry.readers += 1
-        return self._held(con, entry)
+                    own = True
+                else:
+                    # None yet, or files gone (a new lake at the same path): start over.
+                    if entry is not None:
+                        self._retire(con, key)
+                    entry = None
+            if not own:
+                if entry is None:
+                    built = self._build(con, mark, sorted(wanted), events_of)
+                    with self._lock:
+                        built.readers += 1
+                        self._install(con, key, built)
+                    return self._held(con, built)
+                try:
+                    self._append(con, entry, sorted(wanted - entry.files), mark)
+                    merged = None
+                    if len(entry.marks) > self.max_segments:
+                        merged = self._merged(con, entry)
+                except BaseException:
+                    self._release(con, entry)
+                    raise
+                if merged is None:
+                    return self._held(con, entry)  # the caller's read takes over the count
+                with self._lock:
+                    merged.readers += 1
+                    self._install(con, key, merged)
+                self._release(con, entry)
+                return self._held(con, merged)
+        # A request that read the mark just before a move: its own rollup, built outside the
+        # key's lock and not kept (dropped at its release).
+        own_rollup = self._build(con, mark, sorted(wanted), events_of)
+        own_rollup.readers, own_rollup.retired = 1, True
+        return self._held(con, own_rollup)
+
+    def _kept_at(self, key: tuple[str, int, str], mark: int) -> _Cached | None:
+        """The kept entry if it holds `mark`, counted as read (call with the lock held)."""
+        entry = self._entries.get(key)
+        if entry is None or mark not in entry.marks:
+            return None
+        self._entries.move_to_end(key)
+        entry.readers += 1
+        return entry
+
+    def _install(
+        self, con: duckdb.DuckDBPyConnection, key: tuple[str, int, str], entry: _Cached
+    ) -> None:
+        """Keep `entry` for `key` (call with the lock held), retiring what it replaces and the
+        least recently used beyond `max_cached`."""
+        if key in self._entries and self._entries[key] is not entry:
+            self._retire(con, key)
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_cached:
+            self._retire(con, next(iter(self._entries)))
 
     def _held(
         self, con: duckdb.DuckDBPyConnection, held: _Cached
     ) -> tuple[str, str, Callable[[], None]]:
-        def release() -> None:
-            with self._lock:
-                held.readers -= 1
-                if held.retired and held.readers == 0:
-                    _drop(con, held)
+        return held.people, held.hours, lambda: self._release(con, held)
 
-        return held.people, held.hours, release
+    def _release(self, con: duckdb.DuckDBPyConnection, held: _Cached) -> None:
+        with self._lock:
+            held.readers -= 1
+            if held.retired and held.readers == 0:
+                _drop(con, held)
 
     def held(self) -> dict[tuple[str, int, str], int]:
         """The kept rollups' keys with the newest mark each holds, least recently used first."""
@@ -226,28 +276,30 @@ class LakeRollups:
             hours=f"main.rollup_hours_{n}",
             files=frozenset(files),
             marks=[mark],
+            events_of=events_of,
         )
         events = events_of(files)
-        con.execute(
-            f"CREATE TABLE {entry.people} AS SELECT *, {int(mark)} AS upto "
-            f"FROM ({people_sql(f'({events})')})"
-        )
-        con.execute(
-            f"CREATE TABLE {entry.hours} AS SELECT *, {int(mark)} AS upto "
-            f"FROM ({hours_sql(f'({events})')})"
-        )
+        try:
+            con.execute(
+                f"CREATE TABLE {entry.people} AS SELECT *, {int(mark)} AS upto "
+                f"FROM ({people_sql(f'({events})')})"
+            )
+            con.execute(
+                f"CREATE TABLE {entry.hours} AS SELECT *, {int(mark)} AS upto "
+                f"FROM ({hours_sql(f'({events})')})"
+            )
+        except BaseException:
+            _drop(con, entry)
+            raise
         return entry
 
     def _append(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        entry: _Cached,
-        mark: int,
-        files: list[str],
-        events_of: Callable[[list[str]], str],
+        self, con: duckdb.DuckDBPyConnection, entry: _Cached, files: list[str], mark: int
     ) -> None:
+        """Add the rows of `files` as the segment of `mark` (under the key's lock: readers at
+        older marks never see them, they read `upto <= ` their mark)."""
         if files:
-            events = events_of(files)
+            events = entry.events_of(files)
             con.execute(
                 f"INSERT INTO {entry.people} BY NAME SELECT *, {int(mark)} AS upto "
                 f"FROM ({people_sql(f'({events})')})"
@@ -256,12 +308,11 @@ class LakeRollups:
                 f"INSERT INTO {entry.hours} BY NAME SELECT *, {int(mark)} AS upto "
                 f"FROM ({hours_sql(f'({events})')})"
             )
-        entry.files = entry.files | frozenset(files)
-        entry.marks.append(mark)
+        with self._lock:
+            entry.files = entry.files | frozenset(files)
+            entry.marks.append(mark)
 
-    def _compact(
-        self, con: duckdb.DuckDBPyConnection, key: tuple[str, int, str], entry: _Cached
-    ) -> _Cached:
+    def _merged(self, con: duckdb.DuckDBPyConnection, entry: _Cached) -> _Cached:
         """New tables with one row per key and one segment (the last mark); requests still
         reading the old ones keep them until they release."""
         n = next(self._names)
@@ -270,6 +321,7 @@ class LakeRollups:
             hours=f"main.rollup_hours_{n}",
             files=entry.files,
             marks=[entry.marks[-1]],
+            events_of=entry.events_of,
         )
         con.execute(f"CREATE TABLE {merged.people} AS {merged_people_sql(entry.people)}")
         con.execute(
@@ -277,10 +329,6 @@ class LakeRollups:
             f"CAST(sum(n) AS BIGINT) AS n, max(upto) AS upto FROM {entry.hours} "
             f"GROUP BY {', '.join(HOUR_KEYS)}"
         )
-        self._entries[key] = merged
-        entry.retired = True
-        if entry.readers == 0:
-            _drop(con, entry)
         return merged
 
     def _retire(self, con: duckdb.DuckDBPyConnection, key: tuple[str, int, str]) -> None:

@@ -12,6 +12,7 @@ second move, whole-day and mid-day windows and a channel filter.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,15 @@ from im2.analytics.kinds import (
 )
 from im2.analytics.lake import write_batch
 from im2.analytics.metrics import evaluate
-from im2.analytics.query import CampaignFacts, ChannelPlan, Filters, open_query
-from im2.analytics.rollup import LAKE_ROLLUPS
+from im2.analytics.query import (
+    CampaignFacts,
+    ChannelPlan,
+    Filters,
+    committed_files,
+    lake_events_of,
+    open_query,
+)
+from im2.analytics.rollup import LAKE_ROLLUPS, LakeRollups
 from im2.analytics.synth import generate_events
 from im2.events.service import EVENT_ARROW_SCHEMA
 
@@ -305,3 +313,80 @@ def test_the_synthetic_campaign_crosses_the_change_and_has_every_kind_of_row(
     assert want["k"][1] > 0
     assert want["new_returning"][1] > 0
     assert {"paid", "owned", "earned"} <= set(want["media_reach"])
+
+
+def test_rolling_up_one_campaign_holds_up_no_dashboard_of_another(
+    events: pa.Table, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    write_batch(lake, events)
+    files = [f for f, _day in committed_files(lake, mark=EVENTS)]
+    rollups, database = LakeRollups(), duckdb.connect()
+    watched = (str(lake), 2, ZONE)
+    *_tables, release = rollups.acquire(
+        database.cursor(), key=watched, mark=EVENTS, files=files, events_of=lake_events_of(2, ZONE)
+    )
+    release()
+    building, served = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def slow_events_of(some: list[str]) -> str:
+        building.set()
+        # The watched campaign's dashboard is served while this build is under way.
+        outcome["served_meanwhile"] = served.wait(10)
+        return lake_events_of(1, ZONE)(some)
+
+    def first_request() -> None:
+        *_tables, done = rollups.acquire(
+            database.cursor(),
+            key=(str(lake), 1, ZONE),
+            mark=EVENTS,
+            files=files,
+            events_of=slow_events_of,
+        )
+        done()
+
+    builder = threading.Thread(target=first_request)
+    builder.start()
+    assert building.wait(10)
+    *_tables, release = rollups.acquire(
+        database.cursor(), key=watched, mark=EVENTS, files=files, events_of=lake_events_of(2, ZONE)
+    )
+    release()
+    served.set()
+    builder.join(60)
+
+    assert outcome == {"served_meanwhile": True}
+    assert set(rollups.held()) == {watched, (str(lake), 1, ZONE)}
+
+
+def test_requests_that_arrive_together_build_one_rollup(events: pa.Table, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    write_batch(lake, events)
+    files = [f for f, _day in committed_files(lake, mark=EVENTS)]
+    rollups, database = LakeRollups(), duckdb.connect()
+    builds: list[int] = []
+    start = threading.Barrier(4)
+    tables: list[str] = []
+
+    def counted(some: list[str]) -> str:
+        builds.append(len(some))
+        return lake_events_of(1, ZONE)(some)
+
+    def request() -> None:
+        start.wait()
+        people, _hours, release = rollups.acquire(
+            database.cursor(), key=(str(lake), 1, ZONE), mark=EVENTS, files=files, events_of=counted
+        )
+        tables.append(people)
+        release()
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(builds) == 1
+    assert len(tables) == 4
+    assert len(set(tables)) == 1  # all four read the one kept rollup
