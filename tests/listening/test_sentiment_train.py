@@ -77,3 +77,16 @@ def test_a_trained_model_saves_reloads_and_scores_like_its_training(tmp_path: Pa
     assert good.positive_probability > 0.5 > bad.positive_probability
     assert bad.label is Sentiment.NEGATIVE or bad.label is Sentiment.NEUTRAL
     assert len(model.languages[Language.ZH].vocabulary) <= 500
+
+
+def test_the_afinn_list_is_copied_from_its_package_once(tmp_path: Path) -> None:
+    pytest.importorskip("afinn")
+    from im2.listening.sentiment_train import write_afinn
+
+    path = tmp_path / "afinn.json"
+    assert write_afinn(path) is True
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["words"]["good"] == 3
+    assert data["emoticons"][":)"] == 2
+    assert "ODbL" in data["source"]
+    assert write_afinn(path) is False  # unchanged: not rewritten
