@@ -24,6 +24,7 @@ from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
+from im2.listening import outcomes, reach
 from im2.listening.alerts import Bucket, DetectorSettings, Spike, detect
 from im2.listening.models import Alert, Mention, Topic, TopicMatch
 from im2.listening.schemas import AlertKind, AlertRead, ListeningSettingsRead, Sensitivity
@@ -298,35 +299,62 @@ def _email_body(alert: AlertRead) -> str:
     return "\n".join(lines)
 
 
-def deliver(alert: AlertRead, settings: ListeningSettingsRead) -> dict[str, str]:
-    """Send the alert to the workspace's webhook and e-mail recipients; never raises."""
-    outcome: dict[str, str] = {"console": "shown"}
+def deliver(
+    alert: AlertRead, settings: ListeningSettingsRead, *, private_networks: bool | None = None
+) -> dict[str, str]:
+    """Send the alert to the workspace's webhook and e-mail recipients; never raises.
+
+    Each channel's outcome is a code with details (`outcomes`), put into words by the console.
+    Receivers that resolve to non-public addresses are refused unless `private_networks`
+    (default: the settings' choice); redirects are not followed."""
+    allow_private = reach.private_networks_allowed(private_networks)
+    outcome: dict[str, str] = {"console": outcomes.SHOWN}
     if settings.webhook_url:
-        try:
-            response = httpx.post(
-                settings.webhook_url,
-                content=json.dumps(alert_payload(alert), ensure_ascii=False).encode(),
-                headers={"Content-Type": "application/json", "X-IM2-Event": "alert.raised"},
-                timeout=10,
-            )
-            outcome["webhook"] = (
-                "sent" if response.is_success else f"failed: HTTP {response.status_code}"
-            )
-        except httpx.HTTPError as exc:
-            outcome["webhook"] = f"failed: {exc.__class__.__name__}"
+        outcome["webhook"] = _post_webhook(alert, settings.webhook_url, allow_private)
     if settings.alert_emails and settings.smtp_host:
-        message = EmailMessage()
-        message["Subject"] = _subject(alert)
-        message["From"] = settings.smtp_sender
-        message["To"] = ", ".join(settings.alert_emails)
-        message.set_content(_email_body(alert))
-        try:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-                smtp.send_message(message)
-            outcome["email"] = "sent"
-        except (OSError, smtplib.SMTPException) as exc:
-            outcome["email"] = f"failed: {exc.__class__.__name__}"
+        outcome["email"] = _send_email(alert, settings, allow_private)
     return outcome
+
+
+def _post_webhook(alert: AlertRead, url: str, allow_private: bool) -> str:
+    try:
+        parts = httpx.URL(url)
+        address = (
+            None
+            if allow_private
+            else reach.refused(parts.host, parts.port or (443 if parts.scheme == "https" else 80))
+        )
+        if address:
+            return outcomes.refused(address)
+        response = httpx.post(
+            parts,
+            content=json.dumps(alert_payload(alert), ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json", "X-IM2-Event": "alert.raised"},
+            timeout=10,
+        )
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"{outcomes.FAILED}: {exc.__class__.__name__}"
+    if response.is_success:
+        return outcomes.SENT
+    return f"{outcomes.FAILED}: HTTP {response.status_code}"
+
+
+def _send_email(alert: AlertRead, settings: ListeningSettingsRead, allow_private: bool) -> str:
+    host = settings.smtp_host or ""
+    address = None if allow_private else reach.refused(host, settings.smtp_port)
+    if address:
+        return outcomes.refused(address)
+    message = EmailMessage()
+    message["Subject"] = _subject(alert)
+    message["From"] = settings.smtp_sender
+    message["To"] = ", ".join(settings.alert_emails)
+    message.set_content(_email_body(alert))
+    try:
+        with smtplib.SMTP(host, settings.smtp_port, timeout=10) as smtp:
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
+        return f"{outcomes.FAILED}: {exc.__class__.__name__}"
+    return outcomes.SENT
 
 
 def do_record_delivery(session: Session, *, alert_id: int, outcome: dict[str, str]) -> None:

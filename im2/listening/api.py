@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from im2.listening import alerting, feeds, inbox, jobs, retrain, service, topics
+from im2.listening import alerting, feeds, inbox, jobs, retrain, service, topics, trending
 from im2.listening.importers import FileFormat
 from im2.listening.schemas import (
     AlertRead,
+    ColumnMappingIn,
+    ColumnMappingRead,
     CorrectionSummaryRead,
     Dashboard,
     FeedCreate,
@@ -39,11 +41,12 @@ from im2.listening.schemas import (
     SentimentModelRead,
     SentimentVariantRead,
     SentimentVariantUpdate,
+    TermBoard,
     TopicCreate,
     TopicRead,
     TopicUpdate,
 )
-from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["listening"])
 
@@ -87,6 +90,45 @@ async def import_mentions(
     # A large file takes seconds to score and store: off the event loop, so the server keeps
     # answering everyone else meanwhile.
     return await run_in_threadpool(store)
+
+
+@router.get(
+    "/listening/mappings",
+    response_model=list[ColumnMappingRead],
+    summary="Column mappings for file imports (ready-made, then saved)",
+)
+def list_mappings(actor: ApiActor, db: DbDep) -> list[ColumnMappingRead]:
+    with db.session() as session:
+        return service.list_mapping_details(session, actor=actor)
+
+
+@router.post(
+    "/listening/mappings",
+    response_model=ColumnMappingRead,
+    status_code=201,
+    summary="Save a column mapping",
+)
+def save_mapping(
+    body: ColumnMappingIn, actor: ApiActor, db: DbDep, now: NowDep
+) -> ColumnMappingRead:
+    """Saved under `name` for later imports (`mapping` of an import); a saved mapping of the
+    same name is replaced. The names of the ready-made mappings are taken."""
+    with db.transaction() as session:
+        return service.do_save_mapping(
+            session,
+            actor=actor,
+            name=body.name,
+            spec=body.model_dump(mode="json", exclude={"name"}),
+            now=now,
+        )
+
+
+@router.delete(
+    "/listening/mappings/{name}", status_code=204, summary="Delete a saved column mapping"
+)
+def delete_mapping(name: str, actor: ApiActor, db: DbDep, now: NowDep) -> None:
+    with db.transaction() as session:
+        service.do_delete_mapping(session, actor=actor, name=name, now=now)
 
 
 @router.get("/mentions/imports/{import_id}", response_model=ImportRead, summary="An import report")
@@ -139,9 +181,17 @@ def list_feeds(actor: ApiActor, db: DbDep) -> list[FeedRead]:
 @router.post(
     "/listening/feeds", response_model=FeedRead, status_code=201, summary="Follow an RSS/Atom feed"
 )
-def add_feed(body: FeedCreate, actor: ApiActor, db: DbDep, now: NowDep) -> FeedRead:
+def add_feed(
+    body: FeedCreate, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
+) -> FeedRead:
     with db.transaction() as session:
-        return feeds.do_add_feed(session, actor=actor, data=body, now=now)
+        return feeds.do_add_feed(
+            session,
+            actor=actor,
+            data=body,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
 
 
 @router.delete("/listening/feeds/{feed_id}", status_code=204, summary="Stop following a feed")
@@ -214,10 +264,16 @@ def get_settings(actor: ApiActor, db: DbDep) -> ListeningSettingsRead:
 
 @router.put("/listening/settings", response_model=ListeningSettingsRead, summary="Change settings")
 def put_settings(
-    body: ListeningSettingsIn, actor: ApiActor, db: DbDep, now: NowDep
+    body: ListeningSettingsIn, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> ListeningSettingsRead:
     with db.transaction() as session:
-        return service.do_update_settings(session, actor=actor, data=body, now=now)
+        return service.do_update_settings(
+            session,
+            actor=actor,
+            data=body,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
 
 
 # --- topics and dashboards ------------------------------------------------------------------
@@ -266,6 +322,42 @@ def dashboard(
             topic_id=topic_id,
             since=since or until - timedelta(days=7),
             until=until,
+        )
+
+
+@router.get(
+    "/listening/terms",
+    response_model=TermBoard,
+    summary="Keywords and trending terms against a baseline period",
+)
+def terms(
+    actor: ApiActor,
+    db: DbDep,
+    now: NowDep,
+    topic_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    baseline_since: datetime | None = None,
+    baseline_until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TermBoard:
+    """The period defaults to the last 7 days, like the dashboard, and the baseline to the
+    period of the same length just before it (give `baseline_since` and `baseline_until` to
+    compare with another one; it must end by `since`). Counts are posts containing the term
+    among the most recent `sample_limit` posts of each period (`complete` says whether that
+    was all of them); lift is how many times more posts carry the term than the baseline's
+    rate predicts, each count plus one."""
+    until = until or now
+    with db.session() as session:
+        return trending.term_board(
+            session,
+            actor=actor,
+            topic_id=topic_id,
+            since=since or until - timedelta(days=7),
+            until=until,
+            baseline_since=baseline_since,
+            baseline_until=baseline_until,
+            limit=limit,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ PROGRESS_FROM: Final = 5_000  # rows; smaller files finish before a bar would be
 JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson"})
 CSV_SUFFIXES: Final = frozenset({".csv", ".tsv"})
 ENCODINGS: Final = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
+MAX_SHOWN: Final = 5  # bad rows named in the error message
 
 err = Console(stderr=True)
 
@@ -53,25 +55,79 @@ def _format(path: Path) -> str:
     raise InputError(f"{path.name}: unknown format {suffix or '(none)'}; use .csv, .tsv or .jsonl")
 
 
-def read_records(text: str, fmt: str, name: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Column names (in order of first appearance) and the rows."""
+Record = tuple[int, dict[str, Any]]  # (line the row starts on, the row)
+
+
+def read_records(text: str, fmt: str, name: str) -> tuple[list[str], list[Record], list[str]]:
+    """Column names (in order of first appearance), the rows, and a message per row that
+    cannot be read ("line 7: ..."). Strict: a stray quote is a broken row, not a field that
+    swallows the rest of the file."""
+    problems: list[str] = []
+    rows: list[Record] = []
     if fmt == "jsonl":
-        rows: list[dict[str, Any]] = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"{name} line {number} is not JSON: {exc.msg}") from None
+                problems.append(f"line {number}: not JSON ({exc.msg}, column {exc.colno})")
+                continue
+            except (ValueError, RecursionError):
+                problems.append(f"line {number}: not JSON")
+                continue
             if not isinstance(record, dict):
-                raise InputError(f"{name} line {number} is not a JSON object")
-            rows.append(record)
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-        return columns, rows
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
-    rows = [dict(row) for row in reader]
-    return list(reader.fieldnames or []), rows
+                problems.append(f"line {number}: not a JSON object")
+                continue
+            rows.append((number, record))
+        columns = list(dict.fromkeys(key for _line, row in rows for key in row))
+        return columns, rows, problems
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",", strict=True
+    )
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # Strict mode stops at an unclosed quote ("unexpected end of data") and at a quote
+            # in the middle of a field; either way the row starting here is broken.
+            problems.append(f"line {start}: cannot be read as {fmt.upper()} ({exc})")
+            continue
+        if not cells:
+            continue  # a blank line
+        if header is None:
+            header = cells
+            continue
+        if len(cells) != len(header):
+            cells_text = "1 cell" if len(cells) == 1 else f"{len(cells)} cells"
+            problems.append(f"line {start}: {cells_text}, but the header has {len(header)}")
+            continue
+        rows.append((start, dict(zip(header, cells, strict=True))))
+    return header or [], rows, problems
+
+
+def text_problems(rows: list[Record], column: str) -> list[str]:
+    """Rows whose text cell is missing or not text (an empty string is text: it scores neutral)."""
+    problems = []
+    for line, row in rows:
+        value = row.get(column)
+        if column not in row:
+            problems.append(f"line {line}: no '{column}'")
+        elif value is None or isinstance(value, bool | list | dict):
+            problems.append(f"line {line}: '{column}' is {json.dumps(value)[:20]}, not text")
+    return problems
+
+
+def summarise(problems: list[str], name: str, shown: int = MAX_SHOWN) -> str:
+    """The first few problems and how many there are in all."""
+    head = "; ".join(problems[:shown])
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    rows = "row" if len(problems) == 1 else "rows"
+    return f"{name} has {len(problems)} bad {rows}, nothing was written: {head}{more}"
 
 
 def write_records(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
@@ -134,16 +190,24 @@ def sentiment_command(
         if not file.is_file():
             raise InputError(f"{file} does not exist or is not a file")
         in_fmt = _format(file)
-        out_fmt = in_fmt if output is None or str(output) == "-" else _format(output)
+        to_stdout = output is not None and str(output) == "-"
+        out_fmt = in_fmt if output is None or to_stdout else _format(output)
+        target = None if to_stdout else output or default_output(file)
+        if target is not None and not target.parent.is_dir():
+            raise InputError(f"cannot write {target}: the folder {target.parent} does not exist")
         text, encoding = decode(file.read_bytes(), file.name)
-        columns, rows = read_records(text, in_fmt, file.name)
-        if text_column not in columns:
+        columns, records, problems = read_records(text, in_fmt, file.name)
+        if text_column not in columns and not problems:
             available = ", ".join(columns) if columns else "none (the file is empty)"
             raise InputError(f"column '{text_column}' not in {file.name}; available: {available}")
+        problems += text_problems(records, text_column)
+        if problems:
+            raise InputError(summarise(problems, file.name))
     except InputError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(code=2) from None
 
+    rows = [row for _line, row in records]
     texts = [str(row.get(text_column) or "") for row in rows]
     results = score_texts(texts, language)
     for row, result in zip(rows, results, strict=True):
@@ -155,15 +219,30 @@ def sentiment_command(
 
     counts = Counter(str(row["sentiment"]) for row in rows)
     summary = ", ".join(f"{counts[k]} {k}" for k in ("positive", "neutral", "negative"))
-    if output is not None and str(output) == "-":
+    if target is None:
         sys.stdout.write(rendered)
         sys.stdout.flush()
         err.print(f"scored {len(rows)} rows ({encoding}): {summary}", highlight=False)
         return
-    target = output or default_output(file)
     # CSV gets a BOM so spreadsheet programs open Chinese text correctly; JSONL stays plain.
-    target.write_text(rendered, encoding="utf-8-sig" if out_fmt != "jsonl" else "utf-8")
+    try:
+        write_whole(target, rendered, encoding="utf-8-sig" if out_fmt != "jsonl" else "utf-8")
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write {target}: {exc.strerror}", highlight=False)
+        raise typer.Exit(code=2) from None
     err.print(f"scored {len(rows)} rows ({encoding}): {summary} -> {target}", highlight=False)
+
+
+def write_whole(target: Path, text: str, *, encoding: str) -> None:
+    """Write beside `target`, then rename: the output is complete or absent (a full disk
+    half-way leaves no half-written file)."""
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with part.open("w", encoding=encoding, newline="") as f:
+            f.write(text)
+        part.replace(target)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 app = typer.Typer(add_completion=False)

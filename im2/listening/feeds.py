@@ -11,10 +11,11 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import feedparser  # type: ignore[import-untyped]
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from im2.errors import Conflict, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
+from im2.listening import outcomes, reach
 from im2.listening.ingest import Scorer, store_mentions
 from im2.listening.models import Feed
 from im2.listening.schemas import FeedCreate, FeedRead, MentionIn, Platform
@@ -31,10 +33,27 @@ from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
 _TAGS = re.compile(r"<[^>]+>")
+# Busy news feeds are a few hundred kilobytes; what is much bigger is not a feed to poll.
+MAX_FEED_BYTES: Final = 10 * 1024 * 1024
+MAX_REDIRECTS: Final = 5
+TIMEOUT_SECONDS: Final = 15
+_PORTS: Final = {"http": 80, "https": 443}
 
 
-def do_add_feed(session: Session, *, actor: Actor, data: FeedCreate, now: datetime) -> FeedRead:
+def do_add_feed(
+    session: Session,
+    *,
+    actor: Actor,
+    data: FeedCreate,
+    now: datetime,
+    private_networks: bool | None = None,
+) -> FeedRead:
+    """Follow a feed. Addresses that are not on the public internet are refused unless
+    `private_networks` (default: the settings' choice)."""
     require(actor, Permission.WRITE_CAMPAIGNS)
+    reach.check_feed_url(
+        data.url, private_networks=reach.private_networks_allowed(private_networks)
+    )
     feed = Feed(
         workspace_id=actor.workspace_id,
         url=data.url,
@@ -135,23 +154,66 @@ class Fetched:
     error: str | None
 
 
-def fetch(feed: DueFeed) -> Fetched:
+def fetch(feed: DueFeed, *, private_networks: bool | None = None) -> Fetched:
+    """GET the feed, never raising. Redirects are followed by hand (at most MAX_REDIRECTS), so
+    that each address is checked like the first; bodies over MAX_FEED_BYTES are not read.
+    Problems are recorded as codes (`outcomes`) for the console to put into words."""
+    allow_private = reach.private_networks_allowed(private_networks)
     headers = {"User-Agent": "IM2 listening (+https://github.com/im2)"}
     if feed.etag:
         headers["If-None-Match"] = feed.etag
     if feed.modified:
         headers["If-Modified-Since"] = feed.modified
+    url = httpx.URL(feed.url)
     try:
-        response = httpx.get(feed.url, headers=headers, timeout=15, follow_redirects=True)
+        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+            for _hop in range(MAX_REDIRECTS + 1):
+                if url.scheme not in ("http", "https"):
+                    return _failed(outcomes.refused(str(url)[:200]))
+                address = (
+                    None
+                    if allow_private
+                    else reach.refused(url.host, url.port or _PORTS[url.scheme])
+                )
+                if address:
+                    return _failed(outcomes.refused(address))
+                with client.stream("GET", url, headers=headers) as response:
+                    location = response.headers.get("Location")
+                    if response.is_redirect and location:
+                        url = response.url.join(location)
+                        continue
+                    return _read(response)
     except httpx.HTTPError as exc:
-        return Fetched(0, b"", None, None, f"{exc.__class__.__name__}: {exc}")
-    error = None if response.status_code in (200, 304) else f"HTTP {response.status_code}"
+        return _failed(f"{exc.__class__.__name__}: {exc}"[:500])
+    except ValueError as exc:  # an unusable URL (bad port, IDNA) in a feed or a redirect
+        return _failed(f"{exc.__class__.__name__}: {exc}"[:500])
+    return _failed(outcomes.TOO_MANY_REDIRECTS)
+
+
+def _failed(error: str) -> Fetched:
+    return Fetched(0, b"", None, None, error)
+
+
+def _read(response: httpx.Response) -> Fetched:
+    """The body of a final answer, up to MAX_FEED_BYTES (after decompression, so a small
+    gzip bomb is as large as what it unpacks to)."""
+    if response.status_code not in (200, 304):
+        return Fetched(response.status_code, b"", None, None, f"HTTP {response.status_code}")
+    too_large = f"{outcomes.TOO_LARGE}: {MAX_FEED_BYTES // 2**20} MB"
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_FEED_BYTES:
+        return Fetched(response.status_code, b"", None, None, too_large)
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_FEED_BYTES:
+            return Fetched(response.status_code, b"", None, None, too_large)
     return Fetched(
         response.status_code,
-        response.content,
+        bytes(body),
         response.headers.get("ETag"),
         response.headers.get("Last-Modified"),
-        error,
+        None,
     )
 
 
@@ -159,12 +221,19 @@ def _entry_time(entry: Any, now: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed"):
         parsed = entry.get(key)
         if parsed:
-            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            except (OverflowError, OSError, ValueError):
+                continue
     return now
 
 
-def parse_entries(body: bytes, platform: Platform, now: datetime) -> list[MentionIn]:
+def parse_entries(body: bytes, platform: Platform, now: datetime) -> list[MentionIn] | None:
+    """The feed's entries as mentions; None when the body is not an RSS or Atom feed at all
+    (an HTML page, a JSON answer)."""
     parsed = feedparser.parse(body)
+    if not parsed.get("version"):
+        return None
     mentions = []
     for entry in parsed.entries:
         post_id = str(entry.get("id") or entry.get("link") or "")
@@ -174,8 +243,8 @@ def parse_entries(body: bytes, platform: Platform, now: datetime) -> list[Mentio
         if not post_id or not text:
             continue
         link = str(entry.get("link") or "")
-        mentions.append(
-            MentionIn(
+        try:
+            mention = MentionIn(
                 platform=platform,
                 post_id=post_id[:128],
                 text=text,
@@ -184,7 +253,9 @@ def parse_entries(body: bytes, platform: Platform, now: datetime) -> list[Mentio
                 posted_at=_entry_time(entry, now),
                 raw={"feed": str(parsed.feed.get("title") or ""), "link": link},
             )
-        )
+        except ValidationError:  # nothing left once control characters go, or absurdly long
+            continue
+        mentions.append(mention)
     return mentions
 
 
@@ -202,10 +273,13 @@ def do_store_feed_result(
         return 0
     row.last_polled_at = now
     row.last_error = fetched.error
-    if fetched.status != 200:
+    if fetched.error or fetched.status != 200:
+        return 0
+    mentions = parse_entries(fetched.body, feed.platform, now)
+    if mentions is None:
+        row.last_error = outcomes.NOT_A_FEED
         return 0
     row.etag, row.modified = fetched.etag, fetched.modified
-    mentions = parse_entries(fetched.body, feed.platform, now)
     if not mentions:
         return 0
     result = store_mentions(

@@ -137,6 +137,14 @@ def inbox_reasons(
     return reasons, priority
 
 
+def _was_cut(mention: MentionIn) -> bool:
+    """Longer than a stored text, or already cut by the file reader (which keeps the length)."""
+    if len(mention.text) > MAX_TEXT:
+        return True
+    original = mention.raw.get("_original_length")
+    return type(original) is int and original > len(mention.text)
+
+
 def _batch_index(group: object, own: int) -> int:
     """The batch row naming a group: ("batch", j) → j; None (a group of its own) → own."""
     if isinstance(group, tuple) and isinstance(group[1], int):
@@ -286,7 +294,7 @@ class MentionWriter:
             values = list(fresh.values())
             batch = self._score([values[i] for i in keep])
         new = batch.mentions
-        truncated = sum(len(m.text) > MAX_TEXT for m in new)
+        truncated = sum(map(_was_cut, new))
 
         prepared = batch.prepared
         known_bands, stored_pairs = lookups.known_bands(

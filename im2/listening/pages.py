@@ -1,31 +1,31 @@
-"""Console pages for social listening: the overview (timeline, share of voice, latest alerts,
-inbox counts), file import with its report, and the mention list with sentiment correction.
+"""Console pages for social listening: the overview (timeline, keywords and trending terms,
+share of voice, latest alerts, inbox counts) and the mention list with sentiment correction.
 
-Topics and alerts live in `pages_topics.py`, the inbox in `pages_inbox.py`; their routers are
-included here because only `pages.py` is discovered.
+File imports and saved column mappings live in `pages_import.py`, topics and alerts in
+`pages_topics.py`, the inbox in `pages_inbox.py`; their routers are included here because only
+`pages.py` is discovered.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from im2.errors import IM2Error, InvalidInput
+from im2.errors import InvalidInput
 from im2.i18n import N_, _
-from im2.listening import alerting, inbox, service, topics
-from im2.listening.importers import FileFormat
+from im2.listening import alerting, inbox, service, topics, trending
 from im2.listening.pages_common import (
     PREFIX,
     base_url,
     redirect,
-    require_write,
     safe_back,
     vocabulary,
 )
+from im2.listening.pages_import import router as import_router
 from im2.listening.pages_inbox import router as inbox_router
 from im2.listening.pages_sources import router as sources_router
 from im2.listening.pages_topics import router as topics_router
@@ -34,11 +34,11 @@ from im2.listening.schemas import (
     MentionFilter,
     Platform,
     SentimentLabel,
+    TermBoard,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error
 from im2.web.templating import local_time, render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Permission
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -50,12 +50,13 @@ RANGES: Final = {
     "30d": (timedelta(days=30), N_("Last 30 days")),
 }
 DEFAULT_RANGE: Final = "3d"
-FILE_FORMAT_LABELS: Final = {
-    FileFormat.CSV: "CSV",
-    FileFormat.TSV: "TSV",
-    FileFormat.JSON: "JSON",
-    FileFormat.JSONL: "JSONL",
+# What the trending terms are compared with; "week" only for periods shorter than a week,
+# which a week earlier does not overlap.
+BASELINES: Final = {
+    "previous": N_("The previous period of the same length"),
+    "week": N_("The same period a week earlier"),
 }
+WEEK: Final = timedelta(days=7)
 
 
 # --- overview -------------------------------------------------------------------------------
@@ -81,6 +82,16 @@ def _chart_data(board: Dashboard) -> dict[str, Any]:
     }
 
 
+def _cloud_data(terms: TermBoard, *, base: str) -> dict[str, Any]:
+    """What the word cloud draws (the period's keywords sized by the posts that contain them)
+    and where a click on a word goes: the mentions with it, in the same topic."""
+    scope = {"topic": terms.topic_id} if terms.topic_id is not None else {}
+    return {
+        "words": [{"name": t.term, "value": t.count} for t in terms.keywords],
+        "link": f"{base}/mentions?" + urlencode({**scope, "q": ""}),
+    }
+
+
 @router.get("")
 def overview(
     request: Request,
@@ -89,17 +100,33 @@ def overview(
     now: NowDep,
     period: Annotated[str, Query(alias="range")] = DEFAULT_RANGE,
     topic: Annotated[str | None, Query()] = None,
+    baseline: Annotated[str, Query()] = "previous",
 ) -> Response:
     if period not in RANGES:
         raise InvalidInput(_("Unknown filter value."), field="range")
+    if baseline not in BASELINES:
+        raise InvalidInput(_("Unknown filter value."), field="baseline")
     try:
         topic_id = int(topic) if topic else None
     except ValueError:
         raise InvalidInput(_("Unknown filter value."), field="topic") from None
     span, _label = RANGES[period]
+    # Chosen with a shorter period and kept when the period grows to a week or more: said on
+    # the page rather than refused, since the user only changed the period.
+    week_overlaps = baseline == "week" and span >= WEEK
+    shift = WEEK if baseline == "week" and not week_overlaps else span
     with db.session() as session:
         board = topics.dashboard(
             session, actor=actor, topic_id=topic_id, since=now - span, until=now
+        )
+        terms = trending.term_board(
+            session,
+            actor=actor,
+            topic_id=topic_id,
+            since=now - span,
+            until=now,
+            baseline_since=now - span - shift,
+            baseline_until=now - shift,
         )
         topic_list = topics.list_topics(session, actor=actor)
         alerts = alerting.list_alerts(session, actor=actor, limit=5)
@@ -113,127 +140,16 @@ def overview(
             "section": "overview",
             "board": board,
             "chart": _chart_data(board),
+            "terms": terms,
+            "cloud": _cloud_data(terms, base=base_url(actor)),
+            "week_overlaps": week_overlaps,
             "negative_share": negative / board.total if board.total else 0.0,
             "topics": topic_list,
             "alerts": alerts,
             "counts": counts,
             "ranges": RANGES,
-            "chosen": {"range": period, "topic": topic_id},
-            "base": base_url(actor),
-        },
-    )
-
-
-# --- import ---------------------------------------------------------------------------------
-
-
-def _import_page(
-    request: Request,
-    db: DbDep,
-    actor: Actor,
-    *,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    with db.session() as session:
-        mappings = service.list_mappings(session, actor=actor)
-        imports = service.list_imports(session, actor=actor, limit=10)
-    return render(
-        request,
-        "listening/import.html",
-        {
-            **vocabulary(),
-            "section": "import",
-            "mappings": mappings,
-            "formats": FILE_FORMAT_LABELS,
-            "imports": imports,
-            "values": values,
-            "errors": errors,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/import")
-def import_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
-    return _import_page(request, db, actor, values={"mapping": "im2"}, errors={})
-
-
-@router.post("/import")
-def import_file(
-    request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
-) -> Response:
-    # The form was parsed by hand (CsrfForm), so nothing else closes the spooled upload.
-    try:
-        return _import_file(request, form, actor, db, now)
-    finally:
-        for value in form.values():
-            if isinstance(value, UploadFile):
-                value.file.close()
-
-
-def _import_file(
-    request: Request, form: FormData, actor: Actor, db: DbDep, now: datetime
-) -> Response:
-    require_write(actor)
-    values = {"mapping": str(form.get("mapping") or ""), "file_format": ""}
-    upload = form.get("file")
-    errors: dict[str, str] = {}
-    chosen_format = str(form.get("file_format") or "")
-    file_format: FileFormat | None = None
-    if chosen_format:
-        try:
-            file_format = FileFormat(chosen_format)
-            values["file_format"] = chosen_format
-        except ValueError:
-            errors["file_format"] = _("Choose one of the options.")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        errors["file"] = _("Choose a file to import.")
-    if errors or not isinstance(upload, UploadFile):
-        return _import_page(request, db, actor, values=values, errors=errors, status_code=422)
-    # A sync route runs in the thread pool, so reading the spooled file does not block the loop.
-    data = upload.file.read()
-    try:
-        with db.transaction() as session:
-            report = service.do_import_file(
-                session,
-                actor=actor,
-                filename=upload.filename or "upload",
-                data=data,
-                mapping=values["mapping"],
-                file_format=file_format,
-                now=now,
-            )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _import_page(
-            request,
-            db,
-            actor,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return redirect(f"{base_url(actor)}/imports/{report.id}")
-
-
-@router.get("/imports/{import_id}")
-def import_report(request: Request, import_id: int, actor: ConsoleActor, db: DbDep) -> Response:
-    with db.session() as session:
-        report = service.get_import(session, actor=actor, import_id=import_id)
-        mappings = dict(service.list_mappings(session, actor=actor))
-    return render(
-        request,
-        "listening/import_report.html",
-        {
-            **vocabulary(),
-            "section": "import",
-            "report": report,
-            "mapping_title": mappings.get(report.mapping, report.mapping),
+            "baselines": BASELINES,
+            "chosen": {"range": period, "topic": topic_id, "baseline": baseline},
             "base": base_url(actor),
         },
     )
@@ -314,6 +230,7 @@ def correct_sentiment(
     return redirect(safe_back(back, f"{base_url(actor)}/mentions"))
 
 
+router.include_router(import_router)
 router.include_router(topics_router)
 router.include_router(inbox_router)
 router.include_router(sources_router)

@@ -14,6 +14,8 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
 from im2.i18n import N_
+from im2.listening.importers import row_error_text
+from im2.listening.outcomes import delivery_text, feed_error_text
 from im2.listening.schemas import (
     ALERT_KIND_LABELS,
     INBOX_REASON_LABELS,
@@ -64,6 +66,10 @@ def vocabulary() -> dict[str, Any]:
         "priority_labels": PRIORITY_LABELS,
         "reason_labels": INBOX_REASON_LABELS,
         "language_labels": LANGUAGE_LABELS,
+        # Stored codes (feed polls, alert deliveries) in the reader's language.
+        "feed_error_text": feed_error_text,
+        "delivery_text": delivery_text,
+        "row_error_text": row_error_text,
         "nav": "listening",
     }
 

@@ -22,7 +22,7 @@ from im2.listening.pages_common import (
     vocabulary,
 )
 from im2.listening.schemas import FeedCreate, Platform
-from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -73,7 +73,12 @@ def feeds_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
 
 @router.post("/feeds")
 def add_feed(
-    request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> Response:
     require_write(actor)
     raw = raw_values(form)
@@ -84,7 +89,13 @@ def add_feed(
             interval_minutes=raw.get("interval_minutes") or 15,
         )
         with db.transaction() as session:
-            feeds.do_add_feed(session, actor=actor, data=data, now=now)
+            feeds.do_add_feed(
+                session,
+                actor=actor,
+                data=data,
+                now=now,
+                private_networks=settings.webhooks_reach_private_networks,
+            )
     except ValidationError as exc:
         errors = first_field(validation_errors(exc))
         return _feeds_page(request, db, actor, values=raw, errors=errors, status_code=422)

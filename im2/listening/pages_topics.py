@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from im2.errors import IM2Error
+from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.listening import alerting, service, topics
 from im2.listening.pages_common import (
@@ -30,7 +30,7 @@ from im2.listening.schemas import (
     TopicRead,
     TopicUpdate,
 )
-from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import blank_to_none, service_error, validation_errors
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -328,7 +328,12 @@ def settings_page(
 
 @router.post("/settings")
 def save_settings(
-    request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> Response:
     require_write(actor)
     raw = raw_values(form)
@@ -339,6 +344,16 @@ def save_settings(
         errors = {**first_field(validation_errors(exc)), **errors}
     if errors:
         return _settings_page(request, actor, values=raw, errors=errors, status_code=422)
-    with db.transaction() as session:
-        service.do_update_settings(session, actor=actor, data=data, now=now)
+    try:
+        with db.transaction() as session:
+            service.do_update_settings(
+                session,
+                actor=actor,
+                data=data,
+                now=now,
+                private_networks=settings.webhooks_reach_private_networks,
+            )
+    except InvalidInput as exc:
+        errors = {exc.field or "__all__": exc.message}
+        return _settings_page(request, actor, values=raw, errors=errors, status_code=422)
     return redirect(f"{base_url(actor)}/settings?saved=true")

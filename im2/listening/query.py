@@ -26,6 +26,9 @@ from typing import Final
 from im2.i18n import _
 
 MAX_QUERY_LENGTH: Final = 2000
+# Parentheses and NOT / "-" nest; real queries go a few levels deep. The parser recurses per
+# level, so a limit keeps a pathological query an error rather than a crash.
+MAX_DEPTH: Final = 50
 
 
 class QueryField(StrEnum):
@@ -169,6 +172,15 @@ class _Parser:
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
+
+    def enter(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(
+                _("The query nests more than {n} levels deep here.").format(n=MAX_DEPTH),
+                token.position,
+            )
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -211,7 +223,10 @@ class _Parser:
         token = self.peek()
         if token.kind in ("NOT", "MINUS"):
             self.take()
-            return Not(self.parse_unary())
+            self.enter(token)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> Node:
@@ -219,10 +234,12 @@ class _Parser:
         if token.kind == "LPAREN":
             if self.peek().kind == "RPAREN":
                 raise QueryError(_("The parentheses are empty."), token.position)
+            self.enter(token)
             node = self.parse_or()
             if self.peek().kind != "RPAREN":
                 raise QueryError(_("The parenthesis opened here is never closed."), token.position)
             self.take()
+            self.depth -= 1
             return node
         if token.kind in ("TERM", "PHRASE"):
             return Term(token.field or QueryField.TEXT, token.value.lower(), token.kind == "PHRASE")

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from im2.i18n import N_
+from im2.i18n import N_, _
 
 # Longer posts are cut here (long-form WeChat articles run to tens of thousands of characters;
 # the first part is what listening needs, and the raw row keeps the original length).
 MAX_TEXT: Final = 10_000
 MAX_BATCH: Final = 1000
+# Counts are stored as BIGINT (SQLite INTEGER): anything larger is a broken export, not a post.
+MAX_COUNT: Final = 2**63 - 1
+# Control characters (NUL above all, which PostgreSQL text refuses) carry nothing a reader
+# sees; they go, so both databases store the same text. Tabs and line breaks stay.
+CONTROL_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Platform(StrEnum):
@@ -60,11 +66,11 @@ class MentionIn(BaseModel):
     text: Annotated[str, Field(max_length=1_000_000)]
     url: Annotated[str | None, Field(max_length=1024)] = None
     author: Annotated[str, Field(max_length=200)] = ""
-    author_followers: Annotated[int, Field(ge=0)] = 0
+    author_followers: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
     posted_at: datetime
-    likes: Annotated[int, Field(ge=0)] = 0
-    reposts: Annotated[int, Field(ge=0)] = 0
-    comments: Annotated[int, Field(ge=0)] = 0
+    likes: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
+    reposts: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
+    comments: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
     raw: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("post_id", "text", "url", "author", mode="before")
@@ -73,7 +79,16 @@ class MentionIn(BaseModel):
         # JSON may carry "\\ud83d" without its pair (a tweet cut in the middle of an emoji);
         # no database stores that, so it becomes U+FFFD like any undecodable byte.
         if isinstance(value, str):
-            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return CONTROL_CHARS.sub("", value)
+        return value
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # As the file importer: a post without words is nothing to listen to.
+        if not value.strip():
+            raise ValueError(_("the text is empty"))
         return value
 
     @field_validator("posted_at")
@@ -89,7 +104,9 @@ class MentionBatch(BaseModel):
 
 class RowError(BaseModel):
     line: int
-    message: str
+    message: str  # in the language of the import; pages show `code` in the reader's
+    code: str | None = None  # a key of importers.ROW_PROBLEMS (None: stored before codes)
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 class IngestResult(BaseModel):
@@ -354,7 +371,7 @@ class LadderStep(BaseModel):
 
 class ListeningSettingsIn(BaseModel):
     webhook_url: Annotated[str | None, Field(max_length=1024, pattern=r"^https?://")] = None
-    alert_emails: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    alert_emails: Annotated[list[EmailStr], Field(max_length=20)] = Field(default_factory=list)
     crisis_contacts: Annotated[list[CrisisContact], Field(max_length=20)] = Field(
         default_factory=list
     )
@@ -375,7 +392,8 @@ class ListeningSettingsIn(BaseModel):
 
 
 class ListeningSettingsRead(ListeningSettingsIn):
-    pass
+    # Addresses saved before they were checked must still load (delivery skips bad ones).
+    alert_emails: list[str] = Field(default_factory=list)
 
 
 # --- inbox --------------------------------------------------------------------------------
@@ -498,3 +516,62 @@ class ResponseTimes(BaseModel):
     resolved: int
     median_first_response_minutes: float | None
     median_resolution_minutes: float | None
+
+
+# --- keywords and trending terms ----------------------------------------------------------
+
+
+class TermRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    term: str
+    count: int  # posts read in the period that contain the term
+    baseline_count: int  # posts read in the baseline that contain it
+    lift: float | None  # None when the baseline period has no posts
+
+
+class TermPeriod(BaseModel):
+    since: datetime
+    until: datetime
+    sampled: int  # posts read (the most recent ones, up to TermBoard.sample_limit)
+    complete: bool  # every post of the period was read
+
+
+class TermBoard(BaseModel):
+    """Keywords of a period (the word cloud) and its trending terms against a baseline."""
+
+    topic_id: int | None
+    sample_limit: int
+    window: TermPeriod
+    baseline: TermPeriod
+    keywords: list[TermRead]
+    trending: list[TermRead]
+
+
+# --- saved column mappings ----------------------------------------------------------------
+
+
+class ColumnMappingIn(BaseModel):
+    """Which column(s) of a file hold each mention field; the first column found wins."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    platform: Platform = Platform.OTHER
+    # Field name (post_id, text, title, author, author_followers, posted_at, likes, reposts,
+    # comments, url, platform) → accepted column names; dots reach into nested JSON.
+    columns: Annotated[
+        dict[str, Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=20)]],
+        Field(min_length=1, max_length=20),
+    ]
+    required: Annotated[list[str], Field(max_length=20)] = Field(default_factory=lambda: ["text"])
+    # Naive times in the file are wall-clock times in this zone.
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "Asia/Shanghai"
+
+
+class ColumnMappingRead(BaseModel):
+    name: str
+    title: str
+    preset: bool  # shipped with IM2 (cannot be changed or deleted)
+    platform: Platform
+    columns: dict[str, list[str]]
+    required: list[str]
+    timezone: str

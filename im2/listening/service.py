@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -17,7 +18,13 @@ from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.i18n import _
-from im2.listening.formats import PRESETS, PRESETS_BY_KEY, ColumnSpec, spec_from_json
+from im2.listening.formats import (
+    PRESETS,
+    PRESETS_BY_KEY,
+    ColumnSpec,
+    MentionField,
+    spec_from_json,
+)
 from im2.listening.importers import (
     MAX_ROW_ERRORS,
     FileFormat,
@@ -35,7 +42,9 @@ from im2.listening.models import (
     SentimentCorrection,
     TopicMatch,
 )
+from im2.listening.reach import check_delivery, private_networks_allowed
 from im2.listening.schemas import (
+    ColumnMappingRead,
     ImportRead,
     IngestResult,
     ListeningSettingsIn,
@@ -85,9 +94,17 @@ def get_settings(session: Session, *, actor: Actor) -> ListeningSettingsRead:
 
 
 def do_update_settings(
-    session: Session, *, actor: Actor, data: ListeningSettingsIn, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    data: ListeningSettingsIn,
+    now: datetime,
+    private_networks: bool | None = None,
 ) -> ListeningSettingsRead:
+    """Save the settings. A webhook or mail server that is not on the public internet is
+    refused unless `private_networks` (default: the settings' choice)."""
     require(actor, Permission.WRITE_CAMPAIGNS)
+    check_delivery(data, private_networks=private_networks_allowed(private_networks))
     before = load_settings(session, workspace_id=actor.workspace_id).model_dump(mode="json")
     values = data.model_dump(mode="json")
     row = session.get(ListeningSettings, actor.workspace_id)
@@ -127,42 +144,122 @@ def list_mappings(session: Session, *, actor: Actor) -> list[tuple[str, str]]:
     return [(p.key, p.title) for p in PRESETS] + [(name, name) for name in saved]
 
 
+def _mapping_read(spec: ColumnSpec, *, preset: bool) -> ColumnMappingRead:
+    data = spec.to_json()
+    return ColumnMappingRead(
+        name=spec.key,
+        title=_(spec.title) if preset else spec.key,
+        preset=preset,
+        platform=data["platform"],
+        columns={f.value: data["columns"][f.value] for f in MentionField if f in data["columns"]},
+        required=data["required"],
+        timezone=data["timezone"],
+    )
+
+
+def list_saved_mappings(session: Session, *, actor: Actor) -> list[ColumnMappingRead]:
+    """The workspace's saved mappings, by name."""
+    require(actor, Permission.READ_CAMPAIGNS)
+    rows = session.execute(
+        select(ColumnMapping.name, ColumnMapping.spec)
+        .where(ColumnMapping.workspace_id == actor.workspace_id)
+        .order_by(ColumnMapping.name)
+    )
+    return [_mapping_read(spec_from_json(name, spec), preset=False) for name, spec in rows]
+
+
+def list_mapping_details(session: Session, *, actor: Actor) -> list[ColumnMappingRead]:
+    """Every mapping an import can name: the ready ones, then the workspace's saved ones."""
+    presets = [_mapping_read(p, preset=True) for p in PRESETS]
+    return presets + list_saved_mappings(session, actor=actor)
+
+
+def get_mapping(session: Session, *, actor: Actor, name: str) -> ColumnMappingRead:
+    """A ready or saved mapping by name; NotFound when there is none."""
+    require(actor, Permission.READ_CAMPAIGNS)
+    if name in PRESETS_BY_KEY:
+        return _mapping_read(PRESETS_BY_KEY[name], preset=True)
+    saved = _saved_mapping(session, workspace_id=actor.workspace_id, name=name)
+    if saved is None:
+        raise NotFound(_("Column mapping not found."))
+    return _mapping_read(spec_from_json(saved.name, saved.spec), preset=False)
+
+
+def _saved_mapping(session: Session, *, workspace_id: int, name: str) -> ColumnMapping | None:
+    return session.scalar(
+        select(ColumnMapping).where(
+            ColumnMapping.workspace_id == workspace_id, ColumnMapping.name == name
+        )
+    )
+
+
 def do_save_mapping(
     session: Session, *, actor: Actor, name: str, spec: dict[str, Any], now: datetime
-) -> None:
+) -> ColumnMappingRead:
+    """Save a mapping under `name`, replacing the workspace's mapping of that name."""
     require(actor, Permission.WRITE_CAMPAIGNS)
     name = name.strip()
     if not name or len(name) > 64 or name in PRESETS_BY_KEY:
         raise InvalidInput(_("Choose another name for the mapping."), field="name")
+    try:
+        ZoneInfo(str(spec.get("timezone", "UTC")))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            _("Unknown time zone; use a name such as Asia/Shanghai or UTC."), field="timezone"
+        ) from None
     try:
         checked = spec_from_json(name, spec).to_json()
     except ValueError as exc:
         raise InvalidInput(
             _("The mapping is not valid: {reason}").format(reason=exc), field="spec"
         ) from None
-    row = session.scalar(
-        select(ColumnMapping).where(
-            ColumnMapping.workspace_id == actor.workspace_id, ColumnMapping.name == name
-        )
-    )
+    row = _saved_mapping(session, workspace_id=actor.workspace_id, name=name)
+    before = dict(row.spec) if row is not None else None
     if row is None:
-        session.add(
-            ColumnMapping(workspace_id=actor.workspace_id, name=name, spec=checked, created_at=now)
+        row = ColumnMapping(
+            workspace_id=actor.workspace_id, name=name, spec=checked, created_at=now
         )
+        session.add(row)
     else:
         row.spec = checked
+    session.flush()
     record_audit(
         session,
         actor=actor,
         workspace_id=actor.workspace_id,
         action="listening.mapping",
         target_type="column_mapping",
-        target_id=None,
+        target_id=row.id,
         summary=_("Column mapping “{name}” saved").format(name=name),
-        before=None,
+        before=before,
         after=checked,
         now=now,
     )
+    return _mapping_read(spec_from_json(name, checked), preset=False)
+
+
+def do_delete_mapping(session: Session, *, actor: Actor, name: str, now: datetime) -> None:
+    """Delete a saved mapping; past import reports keep its name."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    if name in PRESETS_BY_KEY:
+        raise InvalidInput(_("Mappings that come with IM2 cannot be deleted."), field="name")
+    row = _saved_mapping(session, workspace_id=actor.workspace_id, name=name)
+    if row is None:
+        raise NotFound(_("Column mapping not found."))
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="listening.mapping.delete",
+        target_type="column_mapping",
+        target_id=row.id,
+        summary=_("Column mapping “{name}” deleted").format(name=name),
+        before=dict(row.spec),
+        after=None,
+        now=now,
+    )
+    session.delete(row)
+    session.flush()
 
 
 def _spec(session: Session, *, workspace_id: int, key: str) -> ColumnSpec:
@@ -307,7 +404,7 @@ def do_import_file(
             if row.mention is None:
                 counts["failed"] += 1
                 if len(errors) < MAX_ROW_ERRORS:
-                    errors.append({"line": row.line, "message": row.error or ""})
+                    errors.append(row.error_record())
                 continue
             pending.append(row.mention)
             if len(pending) >= BATCH:

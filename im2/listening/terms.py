@@ -1,7 +1,11 @@
-"""Words that explain a spike: terms frequent now and rare in the baseline (jieba for Chinese).
+"""Keywords of a set of posts, and the terms that are new compared with a baseline period
+(jieba for Chinese): what explains a spike, and the dashboard's trending terms and word cloud.
 
-Score = (count now + 1) / (count in baseline × size ratio + 1), so a term has to be both
-common in the window and new compared with before; ties go to the more frequent term.
+Lift = (count now + 1) / (count in baseline × size ratio + 1), where counts are posts containing
+the term and the size ratio is posts now ÷ posts in the baseline: how many times more posts
+carry the term than the baseline's rate predicts. The +1 on both sides keeps a term absent
+before finite and makes a term seen in 2 posts weigh less than one seen in 200; a term has to
+be both common in the window and new compared with before, ties go to the more frequent term.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -20,6 +25,12 @@ _AT = re.compile(r"@[^\s:：,，@]{1,30}")
 _TAG = re.compile(r"\[[^\[\]\s]{1,8}\]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z][a-z0-9'’-]{2,}")
+
+# The dashboard reads at most this much of each post: the point of a post is in its first part,
+# and it bounds both the tokeniser's time and the memory of the cache below.
+MAX_TERM_CHARS: Final = 1000
+# Below this lift the difference between two samples of the same stream is noise, not a trend.
+TRENDING_LIFT: Final = 1.5
 
 ZH_STOPWORDS: Final = frozenset(
     [
@@ -248,3 +259,58 @@ def top_terms(
         key=lambda item: (-(item[1] + 1) / (before.get(item[0], 0) * ratio + 1), -item[1], item[0]),
     )
     return ranked[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class TermStat:
+    term: str
+    count: int  # posts of the window that contain it
+    baseline_count: int  # posts of the baseline that contain it
+    lift: float | None  # None when the baseline has no posts to compare with
+
+
+@dataclass(frozen=True, slots=True)
+class TermComparison:
+    keywords: list[TermStat]  # most frequent in the window first
+    trending: list[TermStat]  # highest lift first, only terms at TRENDING_LIFT or above
+
+
+@lru_cache(maxsize=8192)
+def _post_terms(text: str) -> frozenset[str]:
+    # Dashboards are opened again and again over mostly the same recent posts: jieba is the
+    # cost, so each (cut) post is tokenised once while it stays in the cache.
+    return frozenset(tokens(text))
+
+
+def _post_counts(texts: Iterable[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(_post_terms(text[:MAX_TERM_CHARS]))
+    return counts
+
+
+def compare_terms(
+    window: Sequence[str], baseline: Sequence[str], *, limit: int = 50
+) -> TermComparison:
+    """The window's `limit` most frequent keywords and its `limit` trending terms against the
+    baseline. Only terms in at least 2 posts count once the window has 10 posts or more, so a
+    word one person typed is neither a keyword nor a trend."""
+    now = _post_counts(window)
+    before = _post_counts(baseline) if baseline else Counter[str]()
+    ratio = len(window) / len(baseline) if baseline else 0.0
+    stats = [
+        TermStat(
+            term=term,
+            count=n,
+            baseline_count=before.get(term, 0),
+            lift=(n + 1) / (before.get(term, 0) * ratio + 1) if baseline else None,
+        )
+        for term, n in now.items()
+        if n >= 2 or len(window) < 10
+    ]
+    keywords = sorted(stats, key=lambda s: (-s.count, s.term))[:limit]
+    trending = sorted(
+        (s for s in stats if s.lift is not None and s.lift >= TRENDING_LIFT),
+        key=lambda s: (-(s.lift or 0.0), -s.count, s.term),
+    )[:limit]
+    return TermComparison(keywords=keywords, trending=trending)

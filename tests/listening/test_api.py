@@ -113,7 +113,14 @@ def test_file_import_reports_broken_rows_and_gbk(client: TestClient, brand: Bran
     assert response.status_code == 201, response.text
     report = response.json()
     assert (report["encoding"], report["imported"], report["failed"]) == ("gb18030", 2, 1)
-    assert report["errors"] == [{"line": 3, "message": "expected 8 columns, found 2"}]
+    assert report["errors"] == [
+        {
+            "line": 3,
+            "message": "expected 8 columns, found 2",
+            "code": "column_count",
+            "params": {"n": "8", "m": "2"},
+        }
+    ]
 
     missing = client.post(
         "/api/v1/mentions/imports",

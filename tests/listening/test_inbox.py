@@ -4,6 +4,7 @@ moving items up on its own (ManualClock), and response times."""
 from __future__ import annotations
 
 from datetime import timedelta
+from statistics import median
 
 from fastapi.testclient import TestClient
 
@@ -134,3 +135,80 @@ def test_ladder_escalates_by_itself_when_a_step_times_out(
     escalate_inbox_job(db, clock)
     item = client.get(f"/api/v1/inbox/{item_id}", headers=brand.auth(Role.VIEWER)).json()
     assert (item["escalation_step_name"], item["priority"]) == ("电话", "urgent")
+
+
+def test_response_times_per_topic(client: TestClient, brand: Brand, clock: ManualClock) -> None:
+    # Given two topics and four complaints, one of them about both products
+    editor = brand.auth(Role.EDITOR)
+    for name in ("冰箱", "洗衣机"):
+        client.post(
+            "/api/v1/topics", json={"name": name, "query": name}, headers=editor
+        ).raise_for_status()
+    texts = {
+        "f1": "冰箱太差了",
+        "f2": "冰箱质量差",
+        "both": "冰箱和洗衣机都很差",
+        "w1": "洗衣机太差了",
+    }
+    topics_of = {"f1": {"冰箱"}, "f2": {"冰箱"}, "both": {"冰箱", "洗衣机"}, "w1": {"洗衣机"}}
+    client.post(
+        "/api/v1/mentions",
+        json={
+            "mentions": [
+                {"platform": "weibo", "post_id": k, "text": t, "posted_at": clock.now().isoformat()}
+                for k, t in texts.items()
+            ]
+        },
+        headers=editor,
+    ).raise_for_status()
+    items = {
+        i["mention"]["post_id"]: i["id"]
+        for i in client.get("/api/v1/inbox", headers=editor).json()["items"]
+    }
+    assert set(items) == set(texts)
+    # When the team replies and closes at these minutes after the complaints arrived (f2 waits)
+    schedule = [(10, "f1", "reply"), (25, "both", "reply"), (40, "f1", "close")]
+    schedule += [(90, "w1", "reply"), (95, "w1", "close"), (100, "both", "close")]
+    elapsed = 0
+    for minute, key, action in schedule:
+        clock.advance(timedelta(minutes=minute - elapsed))
+        elapsed = minute
+        if action == "reply":
+            r = client.post(
+                f"/api/v1/inbox/{items[key]}/notes",
+                json={"body": "抱歉，已私信您", "reply": True},
+                headers=editor,
+            )
+        else:
+            r = client.patch(
+                f"/api/v1/inbox/{items[key]}", json={"status": "closed"}, headers=editor
+            )
+        r.raise_for_status()
+
+    # Then each topic's medians are those of its own items' first reply and closing times
+    first_reply = {
+        k: min(m for m, kk, a in schedule if kk == k and a == "reply") for k in ("f1", "both", "w1")
+    }
+    closed = {k: m for m, k, a in schedule if a == "close"}
+    metrics = client.get(
+        "/api/v1/inbox/metrics", params={"by": "topic"}, headers=brand.auth(Role.VIEWER)
+    ).json()
+    assert [m["key"] for m in metrics] == sorted(["冰箱", "洗衣机"])
+    for row in metrics:
+        mine = [k for k in texts if row["key"] in topics_of[k]]
+        answered = [first_reply[k] for k in mine if k in first_reply]
+        resolved = [closed[k] for k in mine if k in closed]
+        assert row == {
+            "key": row["key"],
+            "items": len(mine),
+            "responded": len(answered),
+            "resolved": len(resolved),
+            "median_first_response_minutes": median(answered),
+            "median_resolution_minutes": median(resolved),
+        }
+    by_topic = {m["key"]: m for m in metrics}
+    # Written out for the reader: 冰箱 = f1, f2, both; 洗衣机 = both, w1
+    assert by_topic["冰箱"]["median_first_response_minutes"] == 17.5  # (10 + 25) / 2
+    assert by_topic["冰箱"]["median_resolution_minutes"] == 70  # (40 + 100) / 2
+    assert by_topic["洗衣机"]["median_first_response_minutes"] == 57.5  # (25 + 90) / 2
+    assert by_topic["洗衣机"]["median_resolution_minutes"] == 97.5  # (100 + 95) / 2

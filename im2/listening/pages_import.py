@@ -1,0 +1,273 @@
+"""Console pages for file imports: the import form and its report, and the workspace's saved
+column mappings (save the columns of a file's export under a name, pick it when importing,
+delete it)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from starlette.datastructures import FormData, UploadFile
+from starlette.responses import Response
+
+from im2.errors import IM2Error, InvalidInput
+from im2.i18n import N_, _
+from im2.listening import service
+from im2.listening.formats import MentionField
+from im2.listening.importers import FileFormat
+from im2.listening.pages_common import base_url, redirect, require_write, vocabulary
+from im2.listening.schemas import ColumnMappingRead, Platform
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.forms import service_error
+from im2.web.templating import render
+from im2.workspaces.schemas import Actor, Permission
+
+router = APIRouter()  # included by pages.py under its prefix
+
+FILE_FORMAT_LABELS: Final = {
+    FileFormat.CSV: "CSV",
+    FileFormat.TSV: "TSV",
+    FileFormat.JSON: "JSON",
+    FileFormat.JSONL: "JSONL",
+}
+FIELD_LABELS: Final = {
+    MentionField.TEXT: N_("Text"),
+    MentionField.TITLE: N_("Title"),
+    MentionField.POST_ID: N_("Post ID"),
+    MentionField.POSTED_AT: N_("Posted at"),
+    MentionField.AUTHOR: N_("Author"),
+    MentionField.FOLLOWERS: N_("Followers"),
+    MentionField.LIKES: N_("Likes"),
+    MentionField.REPOSTS: N_("Reposts"),
+    MentionField.COMMENTS: N_("Comments"),
+    MentionField.URL: N_("URL"),
+    MentionField.PLATFORM: N_("Platform"),
+}
+# Column names in the editor are separated by commas (Chinese or Latin) or new lines.
+SEPARATORS: Final = re.compile(r"[,，\n]")
+
+
+def _editor_values(mapping: ColumnMappingRead | None) -> dict[str, str]:
+    """The mapping editor's fields, filled from a mapping to start from (or empty)."""
+    if mapping is None:
+        return {"name": "", "platform": Platform.OTHER.value, "timezone": "Asia/Shanghai"}
+    values = {
+        "name": "" if mapping.preset else mapping.name,
+        "platform": mapping.platform.value,
+        "timezone": mapping.timezone,
+    }
+    for field, names in mapping.columns.items():
+        values[f"col_{field}"] = ", ".join(names)
+    for field in mapping.required:
+        values[f"req_{field}"] = "on"
+    return values
+
+
+def _import_page(
+    request: Request,
+    db: DbDep,
+    actor: Actor,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    editor: dict[str, str] | None = None,
+    editor_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with db.session() as session:
+        mappings = service.list_mappings(session, actor=actor)
+        saved = service.list_saved_mappings(session, actor=actor)
+        imports = service.list_imports(session, actor=actor, limit=10)
+    saved_names = {m.name for m in saved}
+    return render(
+        request,
+        "listening/import.html",
+        {
+            **vocabulary(),
+            "section": "import",
+            "ready_mappings": [(k, t) for k, t in mappings if k not in saved_names],
+            "saved": saved,
+            "formats": FILE_FORMAT_LABELS,
+            "fields": FIELD_LABELS,
+            "imports": imports,
+            "values": values,
+            "errors": errors,
+            "editor": editor if editor is not None else _editor_values(None),
+            "editor_errors": editor_errors or {},
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+            "base": base_url(actor),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/import")
+def import_page(
+    request: Request,
+    actor: ConsoleActor,
+    db: DbDep,
+    mapping: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """`mapping` preselects the mapping to import with, `start` fills the mapping editor."""
+    with db.session() as session:
+        if mapping:  # NotFound (404) for a name that is neither ready nor saved
+            service.get_mapping(session, actor=actor, name=mapping)
+        begin = service.get_mapping(session, actor=actor, name=start) if start else None
+    return _import_page(
+        request,
+        db,
+        actor,
+        values={"mapping": mapping or "im2"},
+        errors={},
+        editor=_editor_values(begin),
+    )
+
+
+@router.post("/import")
+def import_file(
+    request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+) -> Response:
+    # The form was parsed by hand (CsrfForm), so nothing else closes the spooled upload.
+    try:
+        return _import_file(request, form, actor, db, now)
+    finally:
+        for value in form.values():
+            if isinstance(value, UploadFile):
+                value.file.close()
+
+
+def _import_file(
+    request: Request, form: FormData, actor: Actor, db: DbDep, now: datetime
+) -> Response:
+    require_write(actor)
+    values = {"mapping": str(form.get("mapping") or ""), "file_format": ""}
+    upload = form.get("file")
+    errors: dict[str, str] = {}
+    chosen_format = str(form.get("file_format") or "")
+    file_format: FileFormat | None = None
+    if chosen_format:
+        try:
+            file_format = FileFormat(chosen_format)
+            values["file_format"] = chosen_format
+        except ValueError:
+            errors["file_format"] = _("Choose one of the options.")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        errors["file"] = _("Choose a file to import.")
+    if errors or not isinstance(upload, UploadFile):
+        return _import_page(request, db, actor, values=values, errors=errors, status_code=422)
+    # A sync route runs in the thread pool, so reading the spooled file does not block the loop.
+    data = upload.file.read()
+    try:
+        with db.transaction() as session:
+            report = service.do_import_file(
+                session,
+                actor=actor,
+                filename=upload.filename or "upload",
+                data=data,
+                mapping=values["mapping"],
+                file_format=file_format,
+                now=now,
+            )
+    except IM2Error as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return _import_page(
+            request,
+            db,
+            actor,
+            values=values,
+            errors=service_error(exc),
+            status_code=exc.status_code,
+        )
+    return redirect(f"{base_url(actor)}/imports/{report.id}")
+
+
+@router.get("/imports/{import_id}")
+def import_report(request: Request, import_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    with db.session() as session:
+        report = service.get_import(session, actor=actor, import_id=import_id)
+        mappings = dict(service.list_mappings(session, actor=actor))
+    return render(
+        request,
+        "listening/import_report.html",
+        {
+            **vocabulary(),
+            "section": "import",
+            "report": report,
+            "mapping_title": mappings.get(report.mapping, report.mapping),
+            "base": base_url(actor),
+        },
+    )
+
+
+# --- saved column mappings ------------------------------------------------------------------
+
+
+def _spec_from_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+    """The mapping the editor describes, and the errors of its fields."""
+    errors: dict[str, str] = {}
+    platform = str(form.get("platform") or Platform.OTHER.value)
+    if platform not in {p.value for p in Platform}:
+        errors["platform"] = _("Choose one of the options.")
+    columns: dict[str, list[str]] = {}
+    required = []
+    for field in FIELD_LABELS:
+        raw = str(form.get(f"col_{field}") or "")
+        names = [n.strip() for n in SEPARATORS.split(raw) if n.strip()]
+        if any(len(n) > 200 for n in names):
+            errors[f"col_{field}"] = _("A column name is at most 200 characters.")
+        if names:
+            columns[field.value] = names
+        if field is MentionField.TEXT or form.get(f"req_{field}"):
+            required.append(field.value)
+            if not names:
+                errors[f"col_{field}"] = _("Give the column of a field the file must have.")
+    spec = {
+        "platform": platform,
+        "columns": columns,
+        "required": required,
+        "timezone": str(form.get("timezone") or "").strip() or "UTC",
+    }
+    return spec, errors
+
+
+@router.post("/import/mappings")
+def save_mapping(
+    request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+) -> Response:
+    require_write(actor)
+    editor = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    name = editor.get("name", "").strip()
+    spec, errors = _spec_from_form(form)
+    if not name:
+        errors["name"] = _("Give the mapping a name.")
+    if not errors:
+        try:
+            with db.transaction() as session:
+                saved = service.do_save_mapping(session, actor=actor, name=name, spec=spec, now=now)
+        except InvalidInput as exc:
+            errors = service_error(exc)
+        else:
+            return redirect(f"{base_url(actor)}/import?mapping={quote(saved.name, safe='')}")
+    return _import_page(
+        request,
+        db,
+        actor,
+        values={"mapping": "im2"},
+        errors={},
+        editor=editor,
+        editor_errors=errors,
+        status_code=422,
+    )
+
+
+@router.post("/import/mappings/delete")
+def delete_mapping(form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
+    require_write(actor)
+    with db.transaction() as session:
+        service.do_delete_mapping(session, actor=actor, name=str(form.get("name") or ""), now=now)
+    return redirect(f"{base_url(actor)}/import#mappings")
