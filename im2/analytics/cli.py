@@ -25,7 +25,9 @@ err = Console(stderr=True)
 
 @analytics_app.command("move")
 def move(
-    batch_size: Annotated[int | None, typer.Option(help="Events per batch.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, max=10_000_000, help="Events per batch.")
+    ] = None,
 ) -> None:
     """Move committed events to the Parquet lake now (what the background job does)."""
     settings = get_settings()
@@ -51,7 +53,8 @@ def generate(
     days: Annotated[int, typer.Option(min=1, max=365, help="Spread over this many days.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Write synthetic traffic for a campaign into the event log, ending now."""
+    """Write synthetic traffic for a campaign into the event log, ending now. Its people are
+    "s:0", "s:1" …, never mistaken for real participants."""
     settings = get_settings()
     db = Database(settings.database_url)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -25,12 +26,20 @@ MEDIA_TYPES = {
 }
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(key for row in rows for key in row))
+def _columns(rows: list[dict[str, Any]], declared: Sequence[str]) -> list[str]:
+    """The declared columns first (a metric's registry `columns`), then any others the rows
+    carry; so an export with no rows still has its header."""
+    return list(dict.fromkeys([*declared, *(key for row in rows for key in row)]))
 
 
-def export_rows(rows: list[dict[str, Any]], fmt: ExportFormat, *, sheet: str = "data") -> bytes:
-    columns = _columns(rows)
+def export_rows(
+    rows: list[dict[str, Any]],
+    fmt: ExportFormat,
+    *,
+    sheet: str = "data",
+    columns: Sequence[str] = (),
+) -> bytes:
+    columns = _columns(rows, columns)
     if fmt is ExportFormat.CSV:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
@@ -49,7 +58,11 @@ def export_rows(rows: list[dict[str, Any]], fmt: ExportFormat, *, sheet: str = "
         buffer = io.BytesIO()
         book.save(buffer)
         return buffer.getvalue()
-    table = pa.Table.from_pylist(rows) if rows else pa.table({})
+    if rows:
+        table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
+    else:
+        # No values to take types from: the columns are there, typed null.
+        table = pa.table({c: pa.nulls(0) for c in columns})
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()

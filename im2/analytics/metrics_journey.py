@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 
 from im2.analytics.kinds import (
     AISAS_ACTION,
@@ -39,7 +41,7 @@ from im2.analytics.metrics import (
 from im2.analytics.query import Query
 from im2.analytics.rollup import has
 from im2.i18n import N_
-from im2.sharing.cascade import build_forest, cascade_metrics, k_factor
+from im2.sharing.cascade import ShareForest, build_forest, cascade_metrics, k_factor
 
 RETENTION_DAYS = (1, 7, 30)
 
@@ -102,7 +104,16 @@ register(
         Unit.TABLE,
         PARTICIPATION_KINDS,
         _retention_table,
-        columns=("cohort", "size", "d1", "d7", "d30"),
+        columns=(
+            "cohort",
+            "size",
+            "d1",
+            "d1_returned",
+            "d7",
+            "d7_returned",
+            "d30",
+            "d30_returned",
+        ),
     )
 )
 
@@ -183,7 +194,7 @@ register(
         Unit.PERCENT,
         tuple({*AISAS_ATTENTION, *AISAS_INTEREST, *AISAS_ACTION, *AISAS_SHARE}),
         _aisas,
-        columns=("stage", "people", "of_attention", "of_previous"),
+        columns=("stage", "name", "people", "of_attention", "of_previous"),
     )
 )
 
@@ -235,31 +246,69 @@ register(
 )
 
 
+# The campaign's share links (code -> the sharing participant's id), which the analytics
+# service loads from the sharing domain: participants' events name a link by its code.
+SHARE_LINKS = pa.schema([("code", pa.string()), ("sharer", pa.string())])
+
+
+def share_links_table(owners: dict[str, int]) -> pa.Table:
+    """`SHARE_LINKS` from {code: participant id}."""
+    return pa.table(
+        {
+            "code": pa.array(list(owners), pa.string()),
+            "sharer": pa.array([str(pid) for pid in owners.values()], pa.string()),
+        },
+        schema=SHARE_LINKS,
+    )
+
+
+def share_forest(q: Query) -> tuple[ShareForest, npt.NDArray[np.uint64]] | None:
+    """The share forest (first touch), once per query, with each node's `hash(actor_id)` (a
+    number, cheap to fetch, which `share_tree` resolves for the few nodes it draws); None
+    without participants. A parent must have shown up strictly before the child, which also
+    keeps bad data from forming cycles."""
+
+    def compute() -> tuple[ShareForest, npt.NDArray[np.uint64]] | None:
+        # Numbered people and their referrer's number, joined in SQL and fetched as arrays: a
+        # Python loop over a dict of every participant cost more than the forest itself. The
+        # rollup keeps each row's first touch (participation or share click) and first referral
+        # (`ref_first` at `ref_t`).
+        # Only participants are nodes (a visitor who clicked a link and never took part is
+        # reach, not a member of the tree). A referrer is a share code, resolved to its sharer
+        # through `SHARE_LINKS`, or in data without links (imported or synthetic streams) the
+        # referring person's id itself.
+        q.rollup()
+        links = q.table("share_links", SHARE_LINKS)
+        found = q.con.execute(
+            "WITH p AS (SELECT actor_id, min(t_first) AS t FROM evr "
+            "WHERE t_first IS NOT NULL AND actor_id IS NOT NULL GROUP BY actor_id "
+            f"HAVING bool_or({has('part')})), "
+            "r AS (SELECT actor_id, arg_min(ref_first, ref_t) AS ref FROM evr "
+            "WHERE ref_t IS NOT NULL GROUP BY actor_id), "
+            # MATERIALIZED: both references below must see the same numbering.
+            "n AS MATERIALIZED (SELECT actor_id, epoch(t) AS t, "
+            "CAST(row_number() OVER () - 1 AS BIGINT) AS i FROM p) "
+            "SELECT c.i, c.t, coalesce(CASE WHEN par.t < c.t THEN par.i END, -1) AS parent, "
+            "hash(c.actor_id) AS h "
+            f"FROM n c LEFT JOIN r USING (actor_id) LEFT JOIN {links} l ON l.code = r.ref "
+            "LEFT JOIN n par ON par.actor_id = coalesce(l.sharer, r.ref) "
+            "ORDER BY c.i"
+        ).fetchnumpy()
+        if len(found["i"]) == 0:
+            return None
+        times = np.asarray(found["t"], dtype=np.float64)
+        parent = np.asarray(found["parent"], dtype=np.int64)
+        return build_forest(parent, time=times), np.asarray(found["h"], dtype=np.uint64)
+
+    result: tuple[ShareForest, npt.NDArray[np.uint64]] | None = q.cached("share_forest", compute)
+    return result
+
+
 def _cascade(q: Query) -> MetricValue:
-    """The share forest: one node per participant, first touch as the parent. A parent must
-    have shown up strictly before the child, which also keeps bad data from forming cycles."""
-    # Numbered people and their referrer's number, joined in SQL and fetched as arrays: a
-    # Python loop over a dict of every participant cost more than the forest itself. The
-    # rollup keeps each row's first touch (participation or share click) and first referral
-    # (`ref_first` at `ref_t`).
-    q.rollup()
-    found = q.con.execute(
-        "WITH p AS (SELECT actor_id, min(t_first) AS t FROM evr "
-        "WHERE t_first IS NOT NULL AND actor_id IS NOT NULL GROUP BY actor_id), "
-        "r AS (SELECT actor_id, arg_min(ref_first, ref_t) AS ref FROM evr "
-        "WHERE ref_t IS NOT NULL GROUP BY actor_id), "
-        # MATERIALIZED: both references below must see the same numbering.
-        "n AS MATERIALIZED (SELECT actor_id, epoch(t) AS t, "
-        "CAST(row_number() OVER () - 1 AS BIGINT) AS i FROM p) "
-        "SELECT c.i, c.t, coalesce(CASE WHEN par.t < c.t THEN par.i END, -1) AS parent "
-        "FROM n c LEFT JOIN r USING (actor_id) LEFT JOIN n par ON par.actor_id = r.ref "
-        "ORDER BY c.i"
-    ).fetchnumpy()
-    if len(found["i"]) == 0:
+    built = share_forest(q)
+    if built is None:
         return MetricValue(0.0, [])
-    times = np.asarray(found["t"], dtype=np.float64)
-    parent = np.asarray(found["parent"], dtype=np.int64)
-    figures = cascade_metrics(build_forest(parent, time=times))
+    figures = cascade_metrics(built[0])
     out = {
         "trees": figures.trees,
         "largest_tree": figures.largest_tree,
@@ -464,6 +513,16 @@ register(
         Unit.COUNT,
         (),
         _kpis,
-        columns=("metric", "target", "value", "progress", "deadline", "forecast", "on_track"),
+        columns=(
+            "metric",
+            "name",
+            "unit",
+            "target",
+            "value",
+            "progress",
+            "deadline",
+            "forecast",
+            "on_track",
+        ),
     )
 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -16,15 +14,15 @@ from im2.activities.schemas import KIND_LABELS
 from im2.activities.service import get_activity, list_activities
 from im2.analytics import service
 from im2.analytics.exports import MEDIA_TYPES, ExportFormat, export_rows
-from im2.analytics.live import DashboardFeeds, newest_event_id
+from im2.analytics.live import live_response
 from im2.analytics.metrics import AISAS_STAGES, METRICS
 from im2.analytics.schemas import Comparison, MetricsRead
 from im2.campaigns.schemas import CHANNEL_LABELS, MEDIA_LABELS, CampaignFilter, Channel
 from im2.campaigns.service import get_campaign, list_campaigns
 from im2.errors import InvalidInput, NotFound
-from im2.i18n import _, get_locale
-from im2.live.sse import stream
+from im2.i18n import _
 from im2.web.deps import ConsoleActor, DbDep, HubDep, NowDep, SettingsDep
+from im2.web.errors import error_body
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor
 
@@ -56,6 +54,48 @@ CHARTS = (
 )
 
 
+def _fmt(value: float | None, unit: str = "count") -> str:
+    """A figure as the dashboard's script writes it (the cards' first paint, before it runs)."""
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    if unit == "CNY":
+        return f"¥{round(value):,}"
+    return f"{round(value):,}"
+
+
+def _cards(data: MetricsRead | None) -> list[dict[str, Any]]:
+    """The cards on top: `CARDS`, then each metric with a KPI target but no card of its own,
+    each with its target, progress and forecast when the campaign set a target on it."""
+    rows = (data.metrics["kpi_progress"].rows or []) if data else []
+    kpis = {row["metric"]: row for row in rows}
+    cards = []
+    for key in [*CARDS, *(k for k in kpis if k not in CARDS)]:
+        found = data.metrics.get(key) if data else None
+        kpi = kpis.get(key)
+        value = found.value if found else (kpi["value"] if kpi else None)
+        unit = METRICS[key].unit.value
+        cards.append(
+            {
+                "key": key,
+                "name": _(METRICS[key].name),
+                "value": _fmt(value, unit),
+                "kpi": None
+                if kpi is None
+                else {
+                    "target": _fmt(kpi["target"], unit),
+                    "progress": _fmt(kpi["progress"], "percent"),
+                    "bar": min(100.0, max(0.0, kpi["progress"] or 0.0)),
+                    "on_track": kpi["on_track"],
+                },
+            }
+        )
+    return cards
+
+
 def _parse_time(value: str | None, field: str) -> datetime | None:
     """A datetime-local input (wall-clock in the campaign's zone) or an ISO time; blank is none."""
     if value is None or not value.strip():
@@ -85,6 +125,9 @@ def _labels() -> dict[str, Any]:
         "events": _("Events"),
         "empty": _("No data yet."),
         "budget": _("Budget"),
+        "on_track": _("On track"),
+        "behind": _("Behind"),
+        "no_shares": _("Nobody has joined through a share link yet."),
     }
 
 
@@ -153,10 +196,10 @@ def dashboard(
             "filters": filters,
             "query": urlencode({k: v for k, v in filters.items() if v not in (None, "")}),
             "activity_title": activity_title,
-            "cards": CARDS,
+            "cards": _cards(data),
             "charts": CHARTS,
             "names": {key: _(METRICS[key].name) for key in METRICS},
-            "labels": _labels(),
+            "labels": _labels() | {"campaign": campaign.name},
             "channels": list(Channel),
             "channel_labels": CHANNEL_LABELS,
             "formats": list(ExportFormat),
@@ -178,18 +221,22 @@ def live_data(
     channel: Text = None,
     activity: ActivityParam = None,
 ) -> JSONResponse:
-    """The dashboard's numbers as JSON, polled by the page to stay live."""
-    data = _overview(
-        db,
-        settings,
-        actor,
-        now,
-        campaign_id,
-        since=since,
-        until=until,
-        channel=channel,
-        activity=activity,
-    )
+    """The dashboard's numbers as JSON, polled by the page to stay live; a bad filter is a
+    JSON error body (the page's script reads it), not the console's error page."""
+    try:
+        data = _overview(
+            db,
+            settings,
+            actor,
+            now,
+            campaign_id,
+            since=since,
+            until=until,
+            channel=channel,
+            activity=activity,
+        )
+    except InvalidInput as exc:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)
     return JSONResponse(data.model_dump(mode="json"))
 
 
@@ -223,9 +270,10 @@ def export(
         )
     result = answer.metrics[metric]
     rows = result.rows if result.rows is not None else [{"metric": metric, "value": result.value}]
+    columns = METRICS[metric].columns if result.rows is not None else ("metric", "value")
     filename = f"{answer.campaign.slug}-{metric}.{fmt.value}"
     return Response(
-        export_rows(rows, fmt, sheet=metric),
+        export_rows(rows, fmt, sheet=metric, columns=columns),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -256,20 +304,16 @@ async def stream_overview(
         data = _overview(db, settings, actor, clock.now(), campaign_id, **filters)
         return data.model_dump(mode="json")
 
-    locale = get_locale()
-    # The newest event before the first snapshot: anything later is picked up by the watcher.
-    last_id = await asyncio.to_thread(newest_event_id, db, campaign_id, 0)
-    first = await asyncio.to_thread(compute)
     key = urlencode(sorted((k, str(v)) for k, v in filters.items() if v not in (None, "")))
-    live_channel = f"analytics:{campaign_id}:{locale}:{key}"
-    feeds: DashboardFeeds | None = getattr(request.app.state, "analytics_feeds", None)
-    if feeds is None:
-        feeds = request.app.state.analytics_feeds = DashboardFeeds(hub, db)
-    feeds.ensure(
-        live_channel, campaign_id=campaign_id, last_id=last_id, locale=locale, compute=compute
+    return await live_response(
+        request,
+        hub=hub,
+        db=db,
+        channel=f"analytics:{campaign_id}:{key}",
+        campaign_ids=[campaign_id],
+        compute=compute,
+        event="overview",
     )
-    message = json.dumps(first, ensure_ascii=False, default=str)
-    return EventSourceResponse(stream(request, hub, live_channel, message, event="overview"))
 
 
 # --- the live minute view -------------------------------------------------------------------
@@ -320,6 +364,7 @@ def live_minutes_page(
             "campaign": campaign,
             "data": _minutes(db, settings, actor, now, campaign_id),
             "labels": {"participants": _("Participants"), "interactions": _("Interactions")},
+            "formats": list(ExportFormat),
             "nav": "campaigns",
         },
     )
@@ -349,18 +394,15 @@ async def live_minutes_stream(
     def compute() -> dict[str, Any]:
         return _minutes(db, settings, actor, clock.now(), campaign_id)
 
-    locale = get_locale()
-    last_id = await asyncio.to_thread(newest_event_id, db, campaign_id, 0)
-    first = await asyncio.to_thread(compute)
-    live_channel = f"analytics-minutes:{campaign_id}:{locale}"
-    feeds: DashboardFeeds | None = getattr(request.app.state, "analytics_feeds", None)
-    if feeds is None:
-        feeds = request.app.state.analytics_feeds = DashboardFeeds(hub, db)
-    feeds.ensure(
-        live_channel, campaign_id=campaign_id, last_id=last_id, locale=locale, compute=compute
+    return await live_response(
+        request,
+        hub=hub,
+        db=db,
+        channel=f"analytics-minutes:{campaign_id}",
+        campaign_ids=[campaign_id],
+        compute=compute,
+        event="minutes",
     )
-    message = json.dumps(first, ensure_ascii=False, default=str)
-    return EventSourceResponse(stream(request, hub, live_channel, message, event="minutes"))
 
 
 # --- activities -----------------------------------------------------------------------------
@@ -524,6 +566,42 @@ def compare_page(
             "nav": "campaigns",
         },
         status_code=422 if error else 200,
+    )
+
+
+@workspace_router.get("/compare/stream")
+async def compare_stream(
+    request: Request,
+    actor: ConsoleActor,
+    db: DbDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    campaigns: Campaigns = [],  # noqa: B006
+    metric: Annotated[list[str], Query()] = [],  # noqa: B006
+    since: Text = None,
+    until: Text = None,
+    channel: Text = None,
+) -> EventSourceResponse:
+    """The comparison as server-sent events: now, then again whenever one of the compared
+    campaigns has new events."""
+    ids = service.parse_campaign_ids(campaigns)
+    clock = request.app.state.clock
+
+    def compute() -> dict[str, Any]:
+        comparison = _compare(
+            db, settings, actor, clock.now(), campaigns, metric, since, until, channel
+        )
+        return comparison.model_dump(mode="json")
+
+    key = urlencode(sorted(request.query_params.multi_items()))
+    return await live_response(
+        request,
+        hub=hub,
+        db=db,
+        channel=f"compare:{actor.workspace_id}:{key}",
+        campaign_ids=ids,
+        compute=compute,
+        event="comparison",
     )
 
 

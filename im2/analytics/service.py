@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 from im2.activities.formats.ugc import service as ugc
 from im2.activities.formats.ugc.schemas import EntryStatus
 from im2.activities.schemas import ActivityKind
-from im2.activities.service import list_activities
+from im2.activities.service import get_activity, list_activities
 from im2.analytics import metrics_live as _metrics_live  # noqa: F401 (registers per_minute)
+from im2.analytics import metrics_tree as _metrics_tree  # noqa: F401 (registers share_tree)
 from im2.analytics.lake import get_mark, read_events_after
 from im2.analytics.metrics import METRICS, UGC_ENTRIES, Unit, evaluate
+from im2.analytics.metrics_journey import share_links_table
 from im2.analytics.query import (
     CampaignFacts,
     ChannelPlan,
@@ -39,8 +41,9 @@ from im2.analytics.schemas import (
 )
 from im2.campaigns.schemas import CampaignRead, Channel
 from im2.campaigns.service import get_campaign
-from im2.errors import InvalidInput
-from im2.i18n import _
+from im2.errors import InvalidInput, NotFound
+from im2.i18n import N_, _
+from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import check_timezone
 
@@ -65,6 +68,7 @@ OVERVIEW_METRICS = (
     "hour_of_week",
     "retention_cohorts",
     "cascade",
+    "share_tree",
 )
 # From this many metrics that read the events themselves (not the rollup) in one request, the
 # campaign's events are scanned once into a temporary table that they all read (`open_query`).
@@ -72,6 +76,7 @@ MATERIALIZE_FROM = 4
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_SPAN = timedelta(days=3660)
+OUT_OF_RANGE = N_("Times must lie between 2000 and 2100.")
 
 
 def list_metrics() -> list[MetricInfo]:
@@ -105,12 +110,16 @@ def check_metric_keys(keys: list[str]) -> list[str]:
     return wanted
 
 
-def _aware(value: datetime | None, timezone: str) -> datetime | None:
+def _aware(value: datetime | None, timezone: str, field: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=check_timezone(timezone))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # Year 1 or 9999 shifted by a zone offset leaves what a datetime can hold.
+        raise InvalidInput(_(OUT_OF_RANGE), field=field) from None
 
 
 def check_filters(
@@ -122,10 +131,10 @@ def check_filters(
     timezone: str,
 ) -> Filters:
     """Validate filters. Naive times are wall-clock times in the campaign's zone."""
-    since_at, until_at = _aware(since, timezone), _aware(until, timezone)
+    since_at, until_at = _aware(since, timezone, "since"), _aware(until, timezone, "until")
     for name, value in (("since", since_at), ("until", until_at)):
         if value is not None and not EARLIEST <= value <= LATEST:
-            raise InvalidInput(_("Times must lie between 2000 and 2100."), field=name)
+            raise InvalidInput(_(OUT_OF_RANGE), field=name)
     if since_at is not None and until_at is not None:
         if until_at <= since_at:
             raise InvalidInput(_("The end of the range must be after its start."), field="until")
@@ -141,6 +150,20 @@ def check_filters(
     if activity_id is not None and activity_id <= 0:
         raise InvalidInput(_("Activity ids are positive numbers."), field="activity")
     return Filters(since=since_at, until=until_at, channel=channel, activity_id=activity_id)
+
+
+def check_activity(session: Session, *, actor: Actor, campaign_id: int, activity_id: int) -> None:
+    """Refuse an activity filter naming an activity outside the campaign: its figures would
+    all be zero, which reads as "nobody took part" rather than "wrong activity"."""
+    try:
+        activity = get_activity(session, actor=actor, activity_id=activity_id)
+    except NotFound:
+        activity = None
+    if activity is None or activity.campaign_id != campaign_id:
+        raise InvalidInput(
+            _("Activity {id} is not part of this campaign.").format(id=activity_id),
+            field="activity",
+        )
 
 
 def _clean(value: Any) -> Any:
@@ -185,6 +208,10 @@ def get_metrics(
         activity_id=activity_id,
         timezone=campaign.timezone,
     )
+    if filters.activity_id is not None:
+        check_activity(
+            session, actor=actor, campaign_id=campaign.id, activity_id=filters.activity_id
+        )
     query = _open(
         session,
         actor=actor,
@@ -264,6 +291,9 @@ def _open(
     query.memo["_mark"] = mark
     query.memo["_tail_rows"] = tail.num_rows
     query.extras["ugc_entries"] = lambda: _ugc_entries(session, actor=actor, campaign=campaign)
+    query.extras["share_links"] = lambda: share_links_table(
+        sharing.link_owners(session, campaign_id=campaign.id)
+    )
     return query
 
 
@@ -297,8 +327,8 @@ def goal_reached(
     """Which of the `exposures` (participant id -> when they were first shown something) did
     one of `kinds` at or after that moment, in the campaign's event log (lake plus tail).
 
-    An event is credited to its participant (`actor_id`); a share click, which has no
-    participant of its own, to the sharer whose link was clicked (`properties.sharer`).
+    An event is credited to its participant (`actor_id`); a share click, whose actor is the
+    clicking visitor, to the sharer whose link was clicked (`properties.sharer`).
     """
     campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
     if not exposures or not kinds:
@@ -319,8 +349,9 @@ def goal_reached(
         rows = query.rows(
             f"""
             SELECT DISTINCT x.pid FROM exposed x JOIN (
-                SELECT coalesce(actor_id, CASE WHEN properties LIKE '%sharer%'
-                           THEN json_extract_string(properties, '$.sharer') END) AS pid,
+                SELECT CASE WHEN kind = 'share.clicked'
+                           THEN json_extract_string(properties, '$.sharer')
+                           ELSE actor_id END AS pid,
                        occurred_at
                 FROM ev WHERE kind IN {sql_list(kinds)}
             ) g ON g.pid = x.pid AND g.occurred_at >= x.at

@@ -4,6 +4,10 @@ Realistic enough to exercise every metric: daily and hourly seasonality (an even
 launch-week decay), heavy-tailed participation (Pareto activity per person), share cascades
 (a third of people arrive through an earlier person's share), channels, and conversions with
 log-normal amounts. Deterministic for a seed.
+
+Synthetic people are "s:0", "s:1" … (`SYNTHETIC_PREFIX`): never a real participant's id
+("129") nor a visitor's ("d:…"), so generated traffic written into a real campaign's log is
+counted beside its real people, never merged with them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pyarrow.compute as pc
 from im2.events.schemas import EventKind as K
 from im2.events.service import EVENT_ARROW_SCHEMA
 
+SYNTHETIC_PREFIX = "s:"
 CHANNELS = ("wechat", "weibo", "douyin", "xiaohongshu", None)
 CHANNEL_WEIGHTS = (0.35, 0.25, 0.2, 0.1, 0.1)
 # Later events of a person (the first is always a view); weights sum to 1.
@@ -88,9 +93,16 @@ def generate_events(
     # Returns come back hours to days later, heavy-tailed, hourly shaped by the arrival curve.
     delay = np.where(first, 0.0, rng.exponential(2.5, n) * 86400.0)
     end_s = start_s + days * 86400.0 - 1
-    when = np.minimum(arrival[actor] + delay, end_s)
+    when = arrival[actor] + delay
     is_conv = kind_idx == 10
     amounts = np.round(rng.lognormal(4.5, 0.8, n), 2)
+    # A return that would fall after the window comes back some time inside it instead (drawn
+    # last, so the rest of the stream is as before): no pile of events on the last second.
+    late = when > end_s
+    when[late] = arrival[actor[late]] + rng.random(int(late.sum())) * np.maximum(
+        end_s - arrival[actor[late]], 0.0
+    )
+    when = np.minimum(when, end_s)
     carries_ref = (first & referred[actor]) | ((kind_idx == 9) & referred[actor])
     ref = np.where(carries_ref, parent[actor], -1)
 
@@ -112,7 +124,7 @@ def generate_events(
         pa.scalar("{}"),
     )
     ref_arr = pa.array(ref)
-    referrer = pc.if_else(pc.greater_equal(ref_arr, 0), pc.cast(ref_arr, pa.string()), None)
+    referrer = pc.if_else(pc.greater_equal(ref_arr, 0), _synthetic_ids(ref_arr), None)
     table = pa.Table.from_arrays(
         [
             pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
@@ -121,7 +133,7 @@ def generate_events(
             pa.array(np.full(n, campaign_id, dtype=np.int64)),
             pa.nulls(n, pa.int64()),
             pa.array(np.full(n, "participant")),
-            pc.cast(pa.array(actor), pa.string()),
+            _synthetic_ids(pa.array(actor)),
             pc.take(pa.array(kinds), pa.array(kind_idx)),
             pc.take(channel_values, pa.array(channel_idx)),
             referrer,
@@ -130,3 +142,8 @@ def generate_events(
         schema=EVENT_ARROW_SCHEMA,
     )
     return table
+
+
+def _synthetic_ids(numbers: pa.Array) -> pa.Array:
+    """The ids "s:<n>" of person numbers."""
+    return pc.binary_join_element_wise(SYNTHETIC_PREFIX, pc.cast(numbers, pa.string()), "")

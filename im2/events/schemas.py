@@ -94,6 +94,9 @@ class ActorType(StrEnum):
     USER = "user"
     TOKEN = "token"
     PARTICIPANT = "participant"
+    # A browser on the public pages, known only by its device cookie (views, share clicks);
+    # its actor_id is `visitor_actor(device_id)` from im2.participation.schemas.
+    VISITOR = "visitor"
     SYSTEM = "system"
 
 

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response
+from sse_starlette import EventSourceResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from im2.activities.service import list_activities
+from im2.analytics.exports import MEDIA_TYPES, ExportFormat, export_rows
+from im2.analytics.live import live_response
+from im2.campaigns.schemas import CampaignRead
 from im2.campaigns.service import get_campaign
-from im2.errors import IM2Error
+from im2.errors import IM2Error, NotFound
 from im2.experiments import service, stats
-from im2.experiments.schemas import GOAL_KINDS, ExperimentCreate
+from im2.experiments.schemas import (
+    GOAL_KINDS,
+    ExperimentCreate,
+    ExperimentResults,
+    VariantResult,
+)
 from im2.i18n import _
-from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.forms import service_error, validation_errors
-from im2.web.templating import render
+from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -142,18 +153,15 @@ def create(
     return RedirectResponse(f"{_base(actor, campaign_id)}/{created.id}", status_code=303)
 
 
-def _detail(
-    request: Request,
-    *,
-    actor: Actor,
+def _results(
     db: DbDep,
     settings: SettingsDep,
-    now: NowDep,
+    actor: Actor,
+    now: datetime,
+    *,
     campaign_id: int,
     experiment_id: int,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
+) -> tuple[CampaignRead, ExperimentResults]:
     with db.session() as session:
         campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
         results = service.get_results(
@@ -163,14 +171,22 @@ def _detail(
             lake_path=settings.lake_path,
             now=now,
         )
+    return campaign, results
+
+
+def _in_campaign(campaign: CampaignRead, results: ExperimentResults) -> ExperimentResults:
+    """Downloads and live data answer only under the experiment's own campaign."""
     if results.experiment.campaign_id != campaign.id:
-        return RedirectResponse(
-            _base(actor, results.experiment.campaign_id) + f"/{experiment_id}", status_code=303
-        )
+        raise NotFound(_("There is no such experiment in this campaign."))
+    return results
+
+
+def _chart(results: ExperimentResults) -> dict[str, Any]:
     grid, densities = stats.posterior_curves(
         [(v.exposures, v.conversions) for v in results.variants]
     )
-    chart = {
+    return {
+        "keys": [v.key for v in results.variants],
         "names": [v.name for v in results.variants],
         "rates": [v.conversion_rate for v in results.variants],
         "low": [v.interval_low for v in results.variants],
@@ -185,13 +201,46 @@ def _detail(
             "density": _("Posterior density"),
         },
     }
+
+
+def _snapshot(campaign: CampaignRead, results: ExperimentResults) -> dict[str, Any]:
+    """What the page redraws when new events arrive: the verdict, the table and both charts."""
+    return {
+        "verdict": results.verdict,
+        "updated": local_time(results.computed_at, campaign.timezone),
+        "required_per_variant": results.required_per_variant,
+        "variants": [v.model_dump(mode="json") for v in results.variants],
+        "chart": _chart(results),
+    }
+
+
+def _detail(
+    request: Request,
+    *,
+    actor: Actor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+    campaign_id: int,
+    experiment_id: int,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    campaign, results = _results(
+        db, settings, actor, now, campaign_id=campaign_id, experiment_id=experiment_id
+    )
+    if results.experiment.campaign_id != campaign.id:
+        return RedirectResponse(
+            _base(actor, results.experiment.campaign_id) + f"/{experiment_id}", status_code=303
+        )
     return render(
         request,
         "experiments/detail.html",
         {
             "campaign": campaign,
             "results": results,
-            "chart": chart,
+            "chart": _chart(results),
+            "formats": list(ExportFormat),
             "error": error,
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "nav": "campaigns",
@@ -218,6 +267,105 @@ def experiment_page(
         now=now,
         campaign_id=campaign_id,
         experiment_id=experiment_id,
+    )
+
+
+class ExperimentChart(StrEnum):
+    """The page's two charts, as downloads."""
+
+    VARIANTS = "variants"  # conversion rate, interval and probability of being best
+    POSTERIOR = "posterior"  # each variant's posterior density over the rate
+
+
+def _chart_rows(
+    chart: ExperimentChart, results: ExperimentResults
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    if chart is ExperimentChart.VARIANTS:
+        return [v.model_dump(mode="json") for v in results.variants], tuple(
+            VariantResult.model_fields
+        )
+    drawn = _chart(results)
+    rows = [
+        {"variant": v.key, "name": v.name, "rate": rate, "density": density}
+        for v, curve in zip(results.variants, drawn["densities"], strict=True)
+        for rate, density in zip(drawn["grid"], curve, strict=True)
+    ]
+    return rows, ("variant", "name", "rate", "density")
+
+
+@router.get("/{experiment_id}/data")
+def experiment_data(
+    campaign_id: int,
+    experiment_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> JSONResponse:
+    """The page's numbers as JSON (what the live stream pushes)."""
+    campaign, results = _results(
+        db, settings, actor, now, campaign_id=campaign_id, experiment_id=experiment_id
+    )
+    return JSONResponse(_snapshot(campaign, _in_campaign(campaign, results)))
+
+
+@router.get("/{experiment_id}/stream")
+async def experiment_stream(
+    request: Request,
+    campaign_id: int,
+    experiment_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    hub: HubDep,
+    settings: SettingsDep,
+) -> EventSourceResponse:
+    """The results as server-sent events: now, then again whenever the campaign has new
+    events (exposures and goals are events; see `im2.analytics.live`)."""
+    clock = request.app.state.clock
+
+    def compute() -> dict[str, Any]:
+        campaign, results = _results(
+            db,
+            settings,
+            actor,
+            clock.now(),
+            campaign_id=campaign_id,
+            experiment_id=experiment_id,
+        )
+        return _snapshot(campaign, _in_campaign(campaign, results))
+
+    return await live_response(
+        request,
+        hub=hub,
+        db=db,
+        channel=f"experiment:{campaign_id}:{experiment_id}",
+        campaign_ids=[campaign_id],
+        compute=compute,
+        event="results",
+    )
+
+
+@router.get("/{experiment_id}/export/{chart}.{fmt}")
+def experiment_export(
+    campaign_id: int,
+    experiment_id: int,
+    chart: ExperimentChart,
+    fmt: ExportFormat,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """One chart's data (the numbers the page shows) as CSV, Excel or Parquet."""
+    campaign, results = _results(
+        db, settings, actor, now, campaign_id=campaign_id, experiment_id=experiment_id
+    )
+    rows, columns = _chart_rows(chart, _in_campaign(campaign, results))
+    filename = f"{campaign.slug}-{results.experiment.key}-{chart.value}.{fmt.value}"
+    return Response(
+        export_rows(rows, fmt, sheet=chart.value, columns=columns),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -52,7 +52,12 @@ class VariantPayload(BaseModel):
     description: str | None = Field(default=None, description="Replaces its description.")
     button_text: str | None = Field(default=None, description="Replaces the main button's label.")
     reward_level: int | None = Field(
-        default=None, description="A reward level number the activity's format may read."
+        default=None,
+        description=(
+            "Points this variant's participants earn on the activity, as a percentage of the "
+            "normal amount (100 = unchanged, 200 = double, 0 = none); empty means 100. "
+            "Coupons and prizes are not scaled."
+        ),
     )
 
 
@@ -115,6 +120,9 @@ class ExperimentRead(BaseModel):
 class VariantResult(BaseModel):
     key: str
     name: str
+    reward_level: int | None = Field(
+        default=None, description="The variant's reward level (% of the normal points), if set."
+    )
     exposures: int
     conversions: int
     conversion_rate: float | None
@@ -143,3 +151,18 @@ class Assignment(BaseModel):
     activity_id: int
     variant: str
     payload: VariantPayload
+
+
+class RewardLevel(BaseModel):
+    """The reward level a participant earns with on an activity: the variant they are assigned
+    to in the experiment that ran on it at that moment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    experiment_key: str
+    variant: str
+    level: int = Field(description="Percentage of the normal points (100 = unchanged).")
+
+    def scale(self, points: int) -> int:
+        """`points` at this level, rounded half up to a whole point (0 at level 0)."""
+        return (points * self.level + 50) // 100

@@ -7,6 +7,14 @@ and device, so concurrent first views count once) together with an `experiment.e
 
 Results count, per variant, the exposed people who then did one of the goal event kinds (read
 from the event log through the analytics query layer) and analyse them with `stats.analyse`.
+
+A variant's `reward_level` scales the points its participants earn on the activity while the
+experiment runs (`RewardLevels`, which incentives asks when it awards points; docs/metrics.md).
+
+The identity in the hash is the device, not an e-mail or phone: a participant *is* a device here
+(one row per workspace and device; verifying an e-mail or phone adds it to that row and merges
+nothing), and a device is shown its variant before it joins or verifies, so a key that switched
+to the e-mail once known would move people who had already seen one variant to another.
 """
 
 from __future__ import annotations
@@ -36,13 +44,14 @@ from im2.experiments.schemas import (
     ExperimentRead,
     ExperimentResults,
     ExperimentStatus,
+    RewardLevel,
     VariantIn,
     VariantPayload,
     VariantRead,
     VariantResult,
 )
 from im2.i18n import _
-from im2.participation.service import get_participant
+from im2.participation.service import get_participant, get_signals
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -50,6 +59,8 @@ KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VARIANT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_VARIANTS = 8
 TEXT_LIMITS = {"title": 200, "description": 4000, "button_text": 40}
+# A variant's reward level is a percentage of the activity's normal points; 10x is plenty.
+MAX_REWARD_LEVEL = 1000
 
 
 def to_read(row: Experiment) -> ExperimentRead:
@@ -153,9 +164,12 @@ def _check_variants(variants: list[VariantIn]) -> list[dict[str, Any]]:
                 )
             payload[name] = value
         level = payload["reward_level"]
-        if level is not None and not 0 <= level <= 100:
+        if level is not None and not 0 <= level <= MAX_REWARD_LEVEL:
             raise InvalidInput(
-                _("Reward levels are numbers from 0 to 100."),
+                _(
+                    "A reward level is a percentage of the normal points, from 0 to {n} "
+                    "(100 = unchanged)."
+                ).format(n=MAX_REWARD_LEVEL),
                 field=f"{field}.payload.reward_level",
             )
         name_text = (variant.name or key).strip()[:60] or key
@@ -472,6 +486,82 @@ def do_expose(
     )
 
 
+class RewardLevels:
+    """Which reward level a participant earns with on an activity: their variant's
+    `reward_level` in the experiment that was running on the activity at that moment (between
+    its start and its conclusion), or None when there was none or the variant leaves the reward
+    alone. The variant is the one they were shown (their exposure row), else the one the sticky
+    hash of their device gives, which is the same while an experiment's variants cannot change.
+
+    Read-only. Caches what it has looked up, so make one per transaction or batch."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._experiments: dict[int, list[Experiment]] = {}
+        self._devices: dict[tuple[int, int], str | None] = {}
+        self._variants: dict[tuple[int, str], str] = {}
+
+    def _with_levels(self, activity_id: int) -> list[Experiment]:
+        if activity_id not in self._experiments:
+            rows = self._session.scalars(
+                select(Experiment)
+                .where(
+                    Experiment.activity_id == activity_id,
+                    Experiment.started_at.is_not(None),
+                    Experiment.status != ExperimentStatus.DRAFT.value,
+                )
+                .order_by(Experiment.started_at.desc(), Experiment.id.desc())
+            )
+            self._experiments[activity_id] = [
+                r
+                for r in rows
+                if any(v["payload"].get("reward_level") is not None for v in r.variants)
+            ]
+        return self._experiments[activity_id]
+
+    def _device(self, workspace_id: int, participant_id: int) -> str | None:
+        cached = (workspace_id, participant_id)
+        if cached not in self._devices:
+            found = get_signals(
+                self._session, workspace_id=workspace_id, participant_ids=[participant_id]
+            ).get(participant_id)
+            self._devices[cached] = found.device_id if found else None
+        return self._devices[cached]
+
+    def _variant(self, row: Experiment, device_id: str) -> str:
+        cached = (row.id, device_id)
+        if cached not in self._variants:
+            shown = self._session.scalar(
+                select(ExperimentExposure.variant).where(
+                    ExperimentExposure.experiment_id == row.id,
+                    ExperimentExposure.device_id == device_id,
+                )
+            )
+            self._variants[cached] = shown or assign(to_read(row), device_id).key
+        return self._variants[cached]
+
+    def of(
+        self, *, activity_id: int | None, participant_id: int, at: datetime
+    ) -> RewardLevel | None:
+        if activity_id is None:
+            return None
+        for row in self._with_levels(activity_id):
+            started = row.started_at
+            assert started is not None
+            if started > at or (row.concluded_at is not None and row.concluded_at <= at):
+                continue
+            device_id = self._device(row.workspace_id, participant_id)
+            if device_id is None:
+                return None
+            key = self._variant(row, device_id)
+            variant = next((v for v in row.variants if v["key"] == key), None)
+            level = None if variant is None else variant["payload"].get("reward_level")
+            if level is None:
+                return None
+            return RewardLevel(experiment_key=row.key, variant=key, level=int(level))
+        return None
+
+
 # --- results ----------------------------------------------------------------------------------
 
 
@@ -522,6 +612,7 @@ def get_results(
         VariantResult(
             key=v.key,
             name=v.name,
+            reward_level=v.payload.reward_level,
             exposures=s.exposures,
             conversions=s.conversions,
             conversion_rate=s.rate,

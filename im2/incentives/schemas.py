@@ -41,7 +41,8 @@ class RewardSpec(BaseModel):
         return self
 
 
-GrantStatus = Literal["granted", "held", "duplicate", "out_of_stock"]
+# withheld: an experiment variant's reward level of 0 % left no points to give (nothing written).
+GrantStatus = Literal["granted", "held", "duplicate", "out_of_stock", "withheld"]
 
 
 @dataclass(frozen=True)

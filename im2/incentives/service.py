@@ -32,6 +32,8 @@ from im2.db import Base
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind, EventRecord
 from im2.events.service import list_events, record_event
+from im2.experiments import service as experiments
+from im2.experiments.schemas import RewardLevel
 from im2.i18n import _
 from im2.incentives.models import (
     CouponCode,
@@ -445,8 +447,11 @@ def award_points(
     grant_id: int | None = None,
     rule_id: int | None = None,
     event_id: int | None = None,
+    level: RewardLevel | None = None,
 ) -> bool:
-    """Credit points once per key; False (and nothing written) when the key was used before."""
+    """Credit points once per key; False (and nothing written) when the key was used before.
+    `level` is the experiment variant the (already scaled) points were scaled by, if any; the
+    `points.awarded` event names it."""
     if points <= 0:
         raise InvalidInput(_("Points must be a whole number above zero."), field="points")
     entry = PointEntry(
@@ -480,9 +485,18 @@ def award_points(
             "key": key,
             **({"rule": rule_id} if rule_id is not None else {}),
             **({"source_event": event_id} if event_id is not None else {}),
+            **(_level_properties(level) if level is not None else {}),
         },
     )
     return True
+
+
+def _level_properties(level: RewardLevel) -> dict[str, Any]:
+    return {
+        "experiment": level.experiment_key,
+        "variant": level.variant,
+        "reward_level": level.level,
+    }
 
 
 def spend_points(
@@ -814,7 +828,9 @@ def _check_target(session: Session, *, workspace_id: int, reward: RewardSpec) ->
             raise NotFound(_("There is no such prize."), field="prize_id")
 
 
-def _give(session: Session, grant: RewardGrant, *, now: datetime) -> CouponCode | bool:
+def _give(
+    session: Session, grant: RewardGrant, *, now: datetime, level: RewardLevel | None = None
+) -> CouponCode | bool:
     """Hand over what the grant promises. False when a coupon pool or a prize ran out."""
     if grant.kind == RewardKind.POINTS:
         assert grant.points is not None
@@ -828,6 +844,7 @@ def _give(session: Session, grant: RewardGrant, *, now: datetime) -> CouponCode 
             reason=grant.reason,
             now=now,
             grant_id=grant.id,
+            level=level,
         )
         return True
     if grant.kind == RewardKind.COUPON:
@@ -895,10 +912,14 @@ def grant_reward(
     now: datetime,
     evidence: dict[str, Any] | None = None,
     hold: bool = False,
+    activity_id: int | None = None,
 ) -> GrantResult:
     """Give a reward once per (workspace, key).
 
     - a second call with the same key returns `duplicate` and writes nothing;
+    - with `activity_id`, points are scaled by the reward level of the participant's variant in
+      the experiment running on that activity (`experiments.RewardLevels`); a level that leaves
+      no whole point gives `withheld` and writes nothing. Coupons and prizes are not scaled;
     - `hold=True` (or a participant whose verified e-mail is at a disposable domain) keeps the
       grant for review in the console, with `evidence` shown; approving gives the reward;
     - a coupon pool or prize with nothing left gives `out_of_stock` and writes nothing, so the
@@ -916,6 +937,7 @@ def grant_reward(
         evidence=evidence,
         hold=hold,
         screen=True,
+        activity_id=activity_id,
     )
 
 
@@ -932,6 +954,7 @@ def _grant(
     evidence: dict[str, Any] | None,
     hold: bool,
     screen: bool,
+    activity_id: int | None = None,
 ) -> GrantResult:
     if not key or len(key) > 200:
         raise InvalidInput(_("A reward key must be 1–200 characters."), field="key")
@@ -943,6 +966,17 @@ def _grant(
     )
     if existing is not None:
         return GrantResult(status="duplicate", grant_id=existing, coupon_code=None)
+    level = None
+    if reward.kind is RewardKind.POINTS and activity_id is not None:
+        level = experiments.RewardLevels(session).of(
+            activity_id=activity_id, participant_id=participant_id, at=now
+        )
+    if level is not None:
+        assert reward.points is not None
+        points = level.scale(reward.points)
+        if points <= 0:
+            return GrantResult(status="withheld", grant_id=None, coupon_code=None)
+        reward = RewardSpec(kind=RewardKind.POINTS, points=points)
     shown = dict(evidence or {})
     disposable = _disposable_domain(session, participant_id) if screen else None
     if disposable is not None:
@@ -993,7 +1027,7 @@ def _grant(
             },
         )
         return GrantResult(status="held", grant_id=grant.id, coupon_code=None)
-    given = _give(session, grant, now=now)
+    given = _give(session, grant, now=now, level=level)
     if given is False:
         savepoint.rollback()
         return GrantResult(status="out_of_stock", grant_id=None, coupon_code=None)
@@ -2043,6 +2077,7 @@ def apply_rules(
     )
     awarded = capped = 0
     zones: dict[int, str] = {}
+    levels = experiments.RewardLevels(session)
     for event in events:
         rule = rules.get((event.campaign_id or 0, event.kind))
         if rule is None or event.occurred_at < rule.created_at:
@@ -2078,12 +2113,18 @@ def apply_rules(
             check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
         except NotFound:
             continue
+        # The variant's level at the moment of the event, so a run after the experiment ended
+        # still pays what the participant was promised.
+        level = levels.of(activity_id=event.activity_id, participant_id=who, at=event.occurred_at)
+        points = rule.points if level is None else level.scale(rule.points)
+        if points <= 0:
+            continue
         if award_points(
             session,
             workspace_id=rule.workspace_id,
             campaign_id=rule.campaign_id,
             participant_id=who,
-            points=rule.points,
+            points=points,
             key=key,
             reason=rule.event_kind,
             now=event.occurred_at,
@@ -2092,6 +2133,7 @@ def apply_rules(
             ),
             rule_id=rule.id,
             event_id=event.id,
+            level=level,
         ):
             awarded += 1
     if events:

@@ -15,6 +15,17 @@ CONSENT_TEXT = N_(
 )
 
 
+# The anonymous identity of a browser in the event log (views, share clicks): its device id,
+# prefixed so that it can never be mistaken for a participant id ("129") or a synthetic one.
+VISITOR_ACTOR_PREFIX = "d:"
+
+
+def visitor_actor(device_id: str) -> str:
+    """The `actor_id` of a visitor's events: one per device, so reloads and later visits of
+    the same browser are one viewer."""
+    return VISITOR_ACTOR_PREFIX + device_id
+
+
 @dataclass(frozen=True, slots=True)
 class Visitor:
     """The person behind a public request, before we know whether they are a participant."""

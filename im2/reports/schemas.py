@@ -30,7 +30,10 @@ class UgcHighlight:
     nickname: str | None
     caption: str
     votes: int
-    total: float  # the contest's own ranking score, 0..1
+    total: float  # the contest's own ranking score, 0..1 (what the entries are ranked by)
+    jury_average: float | None  # 0..10, None before any juror scored it
+    jurors: int
+    jury_weight: float  # total = jury_weight × jury average / 10 + (1 − it) × votes / most votes
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,9 @@ def _top_ugc(
                 caption=ranked.entry.caption,
                 votes=ranked.entry.votes,
                 total=ranked.total,
+                jury_average=ranked.jury_average,
+                jurors=ranked.jurors,
+                jury_weight=ranking.jury_weight,
             )
             for ranked in ranking.entries[:TOP_UGC_PER_CONTEST]
         )

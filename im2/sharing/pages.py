@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from im2.analytics import service as analytics
 from im2.campaigns import service as campaigns
 from im2.i18n import _
 from im2.sharing import service
 from im2.sharing.schemas import SHARE_CHANNELS, ShareTreeNode
-from im2.web.deps import ConsoleActor, DbDep
+from im2.web.deps import ConsoleActor, DbDep, NowDep, SettingsDep
 from im2.web.templating import render
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
@@ -37,17 +39,60 @@ def tree_for_chart(edges: list[ShareTreeNode], label: str) -> dict[str, Any]:
     return {"name": label, "children": [node(r) for r in roots if budget[0] > 0]}
 
 
+# The page's figures, asked of the analytics registry (the one place a metric is computed).
+FIGURES = ["participants", "k_factor", "cascade"]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    participants: float
+    referred: int  # participants brought by someone's share (the K-factor's numerator)
+    k_factor: float | None
+    depth: int
+    structural_virality: float | None
+    viral_cycle_hours: float | None
+
+
+def figures_of(metrics: dict[str, Any]) -> Figures:
+    k_rows = metrics["k_factor"].rows or [{}]
+    cascade = (metrics["cascade"].rows or [{}])[0]
+    return Figures(
+        participants=metrics["participants"].value or 0,
+        referred=int(k_rows[0].get("invited_participants") or 0),
+        k_factor=metrics["k_factor"].value,
+        depth=int(cascade.get("depth") or 0),
+        structural_virality=cascade.get("structural_virality"),
+        viral_cycle_hours=cascade.get("viral_cycle_hours"),
+    )
+
+
 @router.get("/campaigns/{campaign_id}/sharing")
-def sharing(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def sharing(
+    request: Request,
+    campaign_id: int,
+    actor: ConsoleActor,
+    db: DbDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
         stats = service.share_stats(session, actor=actor, campaign_id=campaign_id)
+        found = analytics.get_metrics(
+            session,
+            actor=actor,
+            campaign_id=campaign_id,
+            keys=FIGURES,
+            lake_path=settings.lake_path,
+            now=now,
+        )
     return render(
         request,
         "sharing/console.html",
         {
             "campaign": campaign,
             "stats": stats,
+            "figures": figures_of(found.metrics),
             "tree": tree_for_chart(stats.edges, campaign.name),
             "channel_names": {name: _(label) for name, label in SHARE_CHANNELS},
             "nav": "campaigns",

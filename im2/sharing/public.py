@@ -29,6 +29,7 @@ from im2.web.deps import (
     VisitorDep,
     get_visitor,
 )
+from im2.web.page_views import VIA_COOKIE, VIA_MAX_AGE
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -56,6 +57,8 @@ async def follow(request: Request, code: str) -> Response:
         response.set_cookie(REFERRER_COOKIE, code, max_age=age, samesite="lax", httponly=True)
     response.set_cookie(LAST_REFERRER_COOKIE, code, max_age=age, samesite="lax", httponly=True)
     response.set_cookie(CHANNEL_COOKIE, channel, max_age=age, samesite="lax")
+    # The page this lands on records its view as having come through the link.
+    response.set_cookie(VIA_COOKIE, code, max_age=VIA_MAX_AGE, samesite="lax", httponly=True)
     return response
 
 

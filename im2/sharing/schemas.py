@@ -75,16 +75,11 @@ class ChannelRow:
 
 @dataclass(frozen=True, slots=True)
 class ShareStats:
+    """A campaign's share links and the tree they grew (figures about it: the analytics
+    registry's `participants`, `k_factor` and `cascade`)."""
+
     links: int
     clicks: int
-    participants: int
-    referred: int
-    k_factor: float
-    cascade_size: int
-    max_depth: int
-    max_breadth: int
-    structural_virality: float | None
-    viral_cycle_hours: float | None
     edges: list[ShareTreeNode]
     top_sharers: list[tuple[int, int]]  # (participant id, people they brought, all generations)
     channels: list[ChannelRow] = field(default_factory=list)  # most clicks first

@@ -25,8 +25,8 @@ from im2.events.schemas import ActorType, EventKind
 from im2.events.service import count_events_by_channel, record_event
 from im2.i18n import _
 from im2.participation import service as participation
-from im2.participation.schemas import Visitor
-from im2.sharing.cascade import cascade_metrics, node_metrics
+from im2.participation.schemas import Visitor, visitor_actor
+from im2.sharing.cascade import node_metrics
 from im2.sharing.cascade_import import forest_from_edges
 from im2.sharing.models import ShareLink
 from im2.sharing.schemas import ChannelRow, ShareLinkRead, ShareStats, ShareTreeNode
@@ -198,14 +198,16 @@ def _click_event(
     properties: dict[str, Any] = {"device": visitor.device_id, "sharer": target.sharer_id}
     if utm:
         properties["utm"] = dict(utm)
+    # The clicker is a visitor (most never take part): their device identity, the one their
+    # page views carry, so that reach counts them once whether they clicked, looked or both.
     record_event(
         session,
         kind=EventKind.SHARE_CLICKED,
         occurred_at=now,
         workspace_id=target.workspace_id,
         campaign_id=target.campaign_id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=None,
+        actor_type=ActorType.VISITOR,
+        actor_id=visitor_actor(visitor.device_id),
         channel=visitor.channel,
         referrer=target.code,
         properties=properties,
@@ -232,12 +234,12 @@ def do_click(session: Session, *, code: str, visitor: Visitor, now: datetime) ->
 
 
 def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareStats:
+    """The campaign's share links and the tree they grew: links, clicks, who brought whom (first
+    touch), the top sharers and the channels. The campaign's figures (participants, K-factor,
+    cascade depth and virality) are the analytics registry's, not computed here."""
     require(actor, Permission.READ_CAMPAIGNS)
     campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-    links = {
-        row.code: row.participant_id
-        for row in session.scalars(select(ShareLink).where(ShareLink.campaign_id == campaign.id))
-    }
+    links = link_owners(session, campaign_id=campaign.id)
     clicks = int(
         session.scalar(
             select(func.coalesce(func.sum(ShareLink.clicks), 0)).where(
@@ -259,56 +261,19 @@ def share_stats(session: Session, *, actor: Actor, campaign_id: int) -> ShareSta
         )
         for j in joins
     ]
-    referred = sum(1 for e in edges if e.parent_id is not None)
     channels = _by_channel(session, actor=actor, campaign_id=campaign.id, edges=edges)
-    empty = ShareStats(
-        links=len(links),
-        clicks=clicks,
-        participants=len(joins),
-        referred=referred,
-        k_factor=0.0,
-        cascade_size=len(joins),
-        max_depth=0,
-        max_breadth=len(joins),
-        structural_virality=None,
-        viral_cycle_hours=None,
-        edges=edges,
-        top_sharers=[],
-        channels=channels,
-    )
-    if not edges:
-        return empty
-    build = forest_from_edges(
-        [e.parent_id for e in edges],
-        [e.participant_id for e in edges],
-        times=np.array([e.joined_at.timestamp() for e in edges], dtype=np.float64),
-    )
-    # A person can join through a code without a counted click (an invite code typed in, a
-    # link opened before clicks were logged, an imported tree): that join was still an invite
-    # sent, so the sent count is never below the converted one.
-    invites_sent = max(clicks, referred)
-    metrics = cascade_metrics(
-        build.forest, invites_sent=invites_sent or None, invites_converted=referred
-    )
-    descendants = node_metrics(build.forest).descendants
-    order = np.argsort(-descendants, kind="stable")[:10]
-    top = [(int(build.ids[i]), int(descendants[i])) for i in order if descendants[i] > 0]
-    cycle = metrics.viral_cycle_time
-    virality = metrics.structural_virality
+    top: list[tuple[int, int]] = []
+    if any(e.parent_id is not None for e in edges):
+        build = forest_from_edges(
+            [e.parent_id for e in edges],
+            [e.participant_id for e in edges],
+            times=np.array([e.joined_at.timestamp() for e in edges], dtype=np.float64),
+        )
+        descendants = node_metrics(build.forest).descendants
+        order = np.argsort(-descendants, kind="stable")[:10]
+        top = [(int(build.ids[i]), int(descendants[i])) for i in order if descendants[i] > 0]
     return ShareStats(
-        links=len(links),
-        clicks=clicks,
-        participants=len(joins),
-        referred=referred,
-        k_factor=float(metrics.k.k_factor),
-        cascade_size=metrics.size,
-        max_depth=metrics.depth,
-        max_breadth=metrics.max_breadth,
-        structural_virality=None if np.isnan(virality) else float(virality),
-        viral_cycle_hours=None if np.isnan(cycle) else float(cycle) / 3600,
-        edges=edges,
-        top_sharers=top,
-        channels=channels,
+        links=len(links), clicks=clicks, edges=edges, top_sharers=top, channels=channels
     )
 
 
@@ -337,6 +302,14 @@ def get_link(session: Session, *, campaign_id: int, participant_id: int) -> Shar
         )
     )
     return None if row is None else _read(row)
+
+
+def link_owners(session: Session, *, campaign_id: int) -> dict[str, int]:
+    """Every share link of the campaign: its code and the participant who shares it."""
+    rows = session.execute(
+        select(ShareLink.code, ShareLink.participant_id).where(ShareLink.campaign_id == campaign_id)
+    )
+    return {str(code): int(pid) for code, pid in rows}
 
 
 def get_link_by_code(session: Session, *, code: str) -> ShareLinkRead | None:

@@ -56,7 +56,7 @@ def test_bursts_are_coalesced_and_quiet_costs_nothing(db: Database, brand: Brand
         hub.attach(asyncio.get_running_loop())
         feeds = DashboardFeeds(hub, db)
         channel = f"analytics:{campaign.id}:test"
-        last = newest_event_id(db, campaign.id, 0)
+        last = newest_event_id(db, [campaign.id], 0)
         received: list[dict[str, Any]] = []
 
         async def listen() -> None:
@@ -67,7 +67,7 @@ def test_bursts_are_coalesced_and_quiet_costs_nothing(db: Database, brand: Brand
         listener = asyncio.create_task(listen())
         await asyncio.sleep(0)
         feeds.ensure(
-            channel, campaign_id=campaign.id, last_id=last, locale="zh_CN", compute=compute
+            channel, campaign_ids=[campaign.id], last_id=last, locale="zh_CN", compute=compute
         )
         await asyncio.sleep(2.5)  # quiet: no events, no recomputation
         quiet = len(computed)

@@ -18,6 +18,7 @@ from im2.events.schemas import EventKind as K
 from im2.workspaces.schemas import Role
 from tests.analytics.conftest import add_events
 from tests.conftest import START, Brand, campaign_payload
+from tests.test_polls import POLL
 
 DAY = timedelta(days=1)
 
@@ -197,8 +198,13 @@ def test_filters_by_time_channel_and_activity(
     client: TestClient, brand: Brand, db: Database, clock: ManualClock
 ) -> None:
     campaign_id = make_campaign(client, brand)
+    poll = client.post(
+        f"/api/v1/campaigns/{campaign_id}/polls", json=POLL, headers=brand.auth(Role.OWNER)
+    )
+    assert poll.status_code == 201, poll.text
+    poll_id = poll.json()["id"]
     story(db, brand, campaign_id)
-    add_events(db, [(K.VOTE_CAST, "p7", START, {"activity_id": 42})], campaign_id=campaign_id)
+    add_events(db, [(K.VOTE_CAST, "p7", START, {"activity_id": poll_id})], campaign_id=campaign_id)
     clock.advance(10 * DAY)
 
     day_two = values(
@@ -207,7 +213,7 @@ def test_filters_by_time_channel_and_activity(
         )
     )
     wechat = values(overview(client, brand, campaign_id, channel="wechat"))
-    activity = values(overview(client, brand, campaign_id, activity="42"))
+    activity = values(overview(client, brand, campaign_id, activity=str(poll_id)))
 
     assert (day_two["participants"], day_two["interactions"]) == (1, 1)
     assert day_two["new_vs_returning"] == 100  # p1 had already taken part on day 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from im2.db import Database
+from im2.events.schemas import EventKind as K
 from im2.workspaces.schemas import Role
+from tests.analytics.conftest import add_events
 from tests.browser.test_console_flow import _login
 from tests.conftest import Brand, LiveServer
 from tests.test_polls import POLL
@@ -34,7 +38,12 @@ def _live_poll(server: LiveServer, brand: Brand) -> tuple[int, str, int, list[in
 
 
 def test_dashboard_moves_live_and_exports(
-    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path, tmp_path: Path
+    browser: Any,
+    live_server: LiveServer,
+    brand: Brand,
+    db: Database,
+    artifacts: Path,
+    tmp_path: Path,
 ) -> None:
     campaign_id, slug, poll_id, options = _live_poll(live_server, brand)
     context = browser.new_context(
@@ -46,6 +55,10 @@ def test_dashboard_moves_live_and_exports(
     card = page.locator("[data-metric=participants] [data-value]")
     page.wait_for_function("document.body.dataset.live === 'sse'")
     assert card.inner_text() == "0"
+    # The card shows its KPI target and the progress toward it.
+    assert page.inner_text("[data-metric=participants] [data-target]") == "50"
+    assert page.inner_text("[data-metric=participants] [data-progress]") == "0.0%"
+    assert page.locator("#share-tree-empty").is_visible()  # nobody came through a share yet
     page.evaluate("window.__notReloaded = true")
 
     voter = httpx.Client(base_url=live_server.url)
@@ -62,6 +75,46 @@ def test_dashboard_moves_live_and_exports(
         "document.querySelector('[data-metric=participants] [data-value]').textContent === '1'",
         timeout=8000,
     )
+    assert page.inner_text("[data-metric=participants] [data-progress]") == "2.0%"
+    assert page.evaluate("window.__notReloaded === true")
+
+    # Two people join through others' shares (written to the event log as the fission
+    # generator writes them): the share tree draws itself.
+    now = live_server.app.state.clock.now()
+    add_events(
+        db,
+        [
+            (K.VOTE_CAST, "s1", now),
+            (
+                K.PARTICIPANT_JOINED,
+                "s2",
+                now + timedelta(seconds=1),
+                {"properties": {"referrer": "s1"}},
+            ),
+            (
+                K.PARTICIPANT_JOINED,
+                "s3",
+                now + timedelta(seconds=2),
+                {"properties": {"referrer": "s2"}},
+            ),
+        ],
+        workspace_id=brand.workspace_id,
+        campaign_id=campaign_id,
+    )
+    page.wait_for_function(
+        "document.querySelector('[data-metric=participants] [data-value]').textContent === '4'",
+        timeout=8000,
+    )
+    assert page.locator("#share-tree-empty").is_hidden()
+    drawn = page.evaluate(
+        """() => {
+          const option = echarts.getInstanceByDom(document.getElementById('chart-share_tree')).getOption();
+          const root = option.series[0].data[0];
+          return [option.series[0].type, root.children.length, root.children[0].children.length];
+        }"""
+    )
+    assert drawn == ["tree", 1, 1]  # the campaign, s1, s2 (who brought s3)
+    assert page.inner_text("[data-cascade=largest_tree]") == "3"
     assert page.evaluate("window.__notReloaded === true")
     page.screenshot(path=str(artifacts / "analytics-dashboard.png"), full_page=True)
 
@@ -70,7 +123,7 @@ def test_dashboard_moves_live_and_exports(
     target = tmp_path / info.value.suggested_filename
     info.value.save_as(target)
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
-    assert sum(float(r["participants"]) for r in rows) == 1
+    assert sum(float(r["participants"]) for r in rows) == 4  # the voter, s1, s2, s3
 
     # The campaign report (reports domain): its PDF carries the KPI table.
     page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}/report")

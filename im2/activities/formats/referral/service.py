@@ -542,6 +542,7 @@ def _grant(
         now=run.now,
         evidence=evidence or None,
         hold=hold,
+        activity_id=invite.activity_id,
     )
     return result.status
 
@@ -763,4 +764,5 @@ def _grant_milestone(
         now=run.now,
         evidence=evidence or None,
         hold=held,
+        activity_id=activity.id,
     ).status
