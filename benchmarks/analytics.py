@@ -161,9 +161,11 @@ def hand_sql(lake: Path) -> dict[str, str]:
             f"WHEN channel IS NULL THEN 'owned' ELSE 'earned' END AS m, * FROM {src}) GROUP BY m"
         ),
         "cascade": (
-            # First touch (participation or a share click) and first referral per person; a
-            # parent must have shown up strictly before the child; then walk the trees down.
-            f"WITH RECURSIVE p AS (SELECT actor_id, min(occurred_at) t FROM {src} AND actor_id IS NOT NULL AND kind IN {part[:-1]}, 'share.clicked') GROUP BY 1), "
+            # First touch (participation or a share click) of each participant and first
+            # referral per person; a parent must have shown up strictly before the child; then
+            # walk the trees down.
+            f"WITH RECURSIVE p AS (SELECT actor_id, min(occurred_at) t FROM {src} AND actor_id IS NOT NULL AND kind IN {part[:-1]}, 'share.clicked') "
+            f"GROUP BY 1 HAVING bool_or(kind IN {part})), "
             f"r AS (SELECT actor_id, arg_min({ref}, occurred_at) ref FROM {src} AND kind IN ('participant.joined','share.clicked') AND {ref} <> actor_id GROUP BY 1), "
             "e AS (SELECT p.actor_id, CASE WHEN par.t < p.t THEN par.actor_id END parent FROM p LEFT JOIN r USING (actor_id) LEFT JOIN p par ON par.actor_id = r.ref), "
             "w(actor_id, root, depth) AS (SELECT actor_id, actor_id, 0 FROM e WHERE parent IS NULL "
