@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
@@ -260,17 +259,6 @@ def workspace_kols_csv(actor: ConsoleActor, db: DbDep) -> Response:
 @router.post("/influence/graphs")
 def import_graph(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
-) -> Response:
-    try:
-        return _import_graph(request, form, actor, db, now)
-    finally:
-        for value in form.values():
-            if isinstance(value, UploadFile):
-                value.file.close()
-
-
-def _import_graph(
-    request: Request, form: FormData, actor: Actor, db: DbDep, now: datetime
 ) -> Response:
     values = {"name": str(form.get("name") or ""), "directed": str(form.get("directed") or "")}
     upload = form.get("file")

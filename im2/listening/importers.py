@@ -97,7 +97,8 @@ def row_error_text(error: RowError) -> str:
         try:
             return _(ROW_PROBLEMS[error.code]).format(**error.params)
         except (KeyError, IndexError):
-            pass
+            # Params that no longer fit the current wording: the stored English words stand.
+            return error.message
     return error.message
 
 
@@ -186,7 +187,7 @@ _TIME_FORMATS: Final = (
 
 
 class CountTooLarge(ValueError):
-    pass
+    """A count above what the database column holds (`MAX_COUNT`)."""
 
 
 def parse_count(value: Any) -> int:

@@ -5,7 +5,6 @@ delete it)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
@@ -130,18 +129,6 @@ def import_page(
 @router.post("/import")
 def import_file(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
-) -> Response:
-    # The form was parsed by hand (CsrfForm), so nothing else closes the spooled upload.
-    try:
-        return _import_file(request, form, actor, db, now)
-    finally:
-        for value in form.values():
-            if isinstance(value, UploadFile):
-                value.file.close()
-
-
-def _import_file(
-    request: Request, form: FormData, actor: Actor, db: DbDep, now: datetime
 ) -> Response:
     require_write(actor)
     values = {"mapping": str(form.get("mapping") or ""), "file_format": ""}

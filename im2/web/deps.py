@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -170,12 +171,16 @@ def seconds_on_page(request: Request, token: str | None) -> float | None:
     return max(0.0, elapsed)
 
 
-async def csrf_form(request: Request) -> FormData:
-    """The posted form, after its CSRF token was checked."""
+async def csrf_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, after its CSRF token was checked. Its uploaded files are closed once
+    the route is done (the form is parsed here, so nothing else would close them)."""
     form = await request.form()
-    token = form.get(FIELD)
-    check_csrf(request, token if isinstance(token, str) else None)
-    return form
+    try:
+        token = form.get(FIELD)
+        check_csrf(request, token if isinstance(token, str) else None)
+        yield form
+    finally:
+        await form.close()
 
 
 CsrfForm = Annotated[FormData, Depends(csrf_form)]

@@ -7,10 +7,9 @@ import ast
 import itertools
 import socket
 import tarfile
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from im2.listening.jobs import detect_spikes_job
 from im2.listening.schemas import AlertKind, Sensitivity
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
+from tests.listening.conftest import loopback_server
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 CASCADES = Path("/work/shared/data/twitter15_16_cascades/twitter15.tar.xz")
@@ -126,11 +126,8 @@ def webhook() -> Iterator[tuple[str, list[bytes]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        yield f"{url}/hook", received
 
 
 class Mailbox:

@@ -3,10 +3,9 @@ dashboards, sentiment corrections, feeds on loopback."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +15,7 @@ from im2.db import Database
 from im2.listening.jobs import poll_feeds_job
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
+from tests.listening.conftest import loopback_server
 
 
 def mention(post_id: str, text: str, **extra: object) -> dict[str, object]:
@@ -217,12 +217,8 @@ def feed_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        yield f"{url}/feed.xml"
 
 
 def test_rss_feed_is_polled_once_per_interval(

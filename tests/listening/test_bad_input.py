@@ -6,10 +6,9 @@ a traceback or a half-written record."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from im2.listening.schemas import MAX_COUNT, MAX_TEXT, AlertRead, ListeningSetti
 from im2.web.app import create_app
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
+from tests.listening.conftest import loopback_server
 from tests.test_auth import login
 from tests.test_console import form_token
 
@@ -341,12 +341,8 @@ def web_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def _add_and_poll(client: TestClient, brand: Brand, url: str) -> dict[str, Any]:

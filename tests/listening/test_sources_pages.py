@@ -4,15 +4,15 @@ workspace's sentiment model from its corrections."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from fastapi.testclient import TestClient
 
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
+from tests.listening.conftest import loopback_server
 from tests.listening.test_api import FEED
 from tests.test_auth import csrf, login
 from tests.test_console import form_token
@@ -39,12 +39,8 @@ def feeds_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def _row(page: str, marker: str) -> str:
