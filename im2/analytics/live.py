@@ -24,7 +24,7 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 
 from im2.db import Database
-from im2.events.service import list_events
+from im2.events import service as events
 from im2.i18n import get_locale, use_locale
 from im2.live.hub import Hub
 from im2.live.sse import stream
@@ -35,15 +35,9 @@ GRACE_SECONDS = 5.0
 
 
 def newest_event_id(db: Database, campaign_ids: Sequence[int], after: int) -> int:
-    """The newest event id of the campaigns above `after` (or `after` when there is none); a
-    burst above 5,000 events is caught up on the next look."""
-    newest = after
+    """The newest event id of the campaigns above `after` (or `after` when there is none)."""
     with db.session() as session:
-        for campaign_id in campaign_ids:
-            newer = list_events(session, campaign_id=campaign_id, after_id=after, limit=5000)
-            if newer:
-                newest = max(newest, newer[-1].id)
-    return newest
+        return events.newest_event_id(session, campaign_ids=campaign_ids, after=after)
 
 
 class DashboardFeeds:

@@ -90,6 +90,10 @@ class EventKind(StrEnum):
     INFLUENCE_GRAPH_DELETED = "influence.graph_deleted"
 
 
+# A page shown to a visitor (recorded by participation, counted by analytics).
+VIEW_KINDS = (EventKind.CAMPAIGN_VIEWED, EventKind.ACTIVITY_VIEWED)
+
+
 class ActorType(StrEnum):
     USER = "user"
     TOKEN = "token"

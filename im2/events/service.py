@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -110,6 +110,17 @@ def list_events(
     if limit is not None:
         query = query.limit(limit)
     return [_to_record(row) for row in session.scalars(query)]
+
+
+def newest_event_id(session: Session, *, campaign_ids: Sequence[int], after: int) -> int:
+    """The newest event id of the campaigns above `after`, or `after` when there is none (one
+    index lookup: watchers ask it every second)."""
+    if not campaign_ids:
+        return after
+    newest = session.scalar(
+        select(func.max(Event.id)).where(Event.campaign_id.in_(campaign_ids), Event.id > after)
+    )
+    return int(newest) if newest is not None else after
 
 
 def count_events(

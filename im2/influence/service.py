@@ -69,9 +69,8 @@ from im2.influence.schemas import (
 from im2.influence.simulate import SpreadEstimate, estimate_spread
 from im2.listening import service as listening
 from im2.listening.schemas import MentionFilter
-from im2.participation import service as participation
 from im2.sharing import service as sharing
-from im2.sharing.cascade import CascadeError, node_metrics
+from im2.sharing.cascade import node_metrics
 from im2.sharing.cascade_import import forest_from_edges
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
@@ -337,34 +336,8 @@ def _campaign_ids(session: Session, actor: Actor, campaign_id: int | None) -> li
 
 
 def _share_tree(session: Session, actor: Actor, campaign_id: int) -> list[tuple[int, int | None]]:
-    """(participant, who brought them) for everyone who joined through the campaign.
-
-    ``share_stats`` also computes the campaign's K-factor, which refuses data where more
-    people joined through links than the links were clicked (imported or generated joins
-    without clicks); the tree itself is still sound, so it is then read from the joins and
-    the links directly.
-    """
-    try:
-        stats = sharing.share_stats(session, actor=actor, campaign_id=campaign_id)
-    except CascadeError:
-        joins = participation.list_joins(
-            session, workspace_id=actor.workspace_id, campaign_id=campaign_id
-        )
-        owners: dict[str, int | None] = {}
-        tree: list[tuple[int, int | None]] = []
-        for j in joins:
-            parent = None
-            if j.referred_by:
-                if j.referred_by not in owners:
-                    link = sharing.get_link_by_code(session, code=j.referred_by)
-                    owners[j.referred_by] = (
-                        link.participant_id
-                        if link is not None and link.campaign_id == campaign_id
-                        else None
-                    )
-                parent = owners[j.referred_by]
-            tree.append((j.participant_id, parent))
-        return tree
+    """(participant, who brought them) for everyone who joined through the campaign."""
+    stats = sharing.share_stats(session, actor=actor, campaign_id=campaign_id)
     return [(e.participant_id, e.parent_id) for e in stats.edges]
 
 

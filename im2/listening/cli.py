@@ -58,7 +58,7 @@ def _format(path: Path) -> str:
 Record = tuple[int, dict[str, Any]]  # (line the row starts on, the row)
 
 
-def read_records(text: str, fmt: str, name: str) -> tuple[list[str], list[Record], list[str]]:
+def read_records(text: str, fmt: str) -> tuple[list[str], list[Record], list[str]]:
     """Column names (in order of first appearance), the rows, and a message per row that
     cannot be read ("line 7: ..."). Strict: a stray quote is a broken row, not a field that
     swallows the rest of the file."""
@@ -196,7 +196,7 @@ def sentiment_command(
         if target is not None and not target.parent.is_dir():
             raise InputError(f"cannot write {target}: the folder {target.parent} does not exist")
         text, encoding = decode(file.read_bytes(), file.name)
-        columns, records, problems = read_records(text, in_fmt, file.name)
+        columns, records, problems = read_records(text, in_fmt)
         if text_column not in columns and not problems:
             available = ", ".join(columns) if columns else "none (the file is empty)"
             raise InputError(f"column '{text_column}' not in {file.name}; available: {available}")

@@ -506,13 +506,15 @@ def read_mentions(
     keys, records = _records(text, file_format)
     columns = check_columns(spec, keys)
     zone = ZoneInfo(spec.timezone)
+    # CSV and TSV rows are flat: only JSON can nest.
+    nested = file_format in (FileFormat.JSON, FileFormat.JSONL)
 
     def rows() -> Iterator[ParsedRow]:
         for line, record in records:
             if isinstance(record, RowProblem):
                 yield ParsedRow(line, None, record)
                 continue
-            if _depth(record) > MAX_JSON_DEPTH:
+            if nested and _depth(record) > MAX_JSON_DEPTH:
                 yield ParsedRow(line, None, RowProblem("too_deep", n=MAX_JSON_DEPTH))
                 continue
             try:

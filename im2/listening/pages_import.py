@@ -15,7 +15,7 @@ from starlette.responses import Response
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import N_, _
 from im2.listening import service
-from im2.listening.formats import MentionField
+from im2.listening.formats import PRESETS, MentionField
 from im2.listening.importers import FileFormat
 from im2.listening.pages_common import base_url, redirect, require_write, vocabulary
 from im2.listening.schemas import ColumnMappingRead, Platform
@@ -77,17 +77,16 @@ def _import_page(
     status_code: int = 200,
 ) -> Response:
     with db.session() as session:
-        mappings = service.list_mappings(session, actor=actor)
         saved = service.list_saved_mappings(session, actor=actor)
         imports = service.list_imports(session, actor=actor, limit=10)
-    saved_names = {m.name for m in saved}
     return render(
         request,
         "listening/import.html",
         {
             **vocabulary(),
             "section": "import",
-            "ready_mappings": [(k, t) for k, t in mappings if k not in saved_names],
+            # A saved mapping never takes a ready one's name (do_save_mapping refuses it).
+            "ready_mappings": [(p.key, p.title) for p in PRESETS],
             "saved": saved,
             "formats": FILE_FORMAT_LABELS,
             "fields": FIELD_LABELS,

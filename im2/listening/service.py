@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -58,7 +57,7 @@ from im2.listening.schemas import (
 )
 from im2.pagination import decode_cursor, encode_cursor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import check_timezone, record_audit, require
 
 BATCH: Final = 2000
 MAX_FILE_BYTES: Final = 200 * 1024 * 1024
@@ -201,12 +200,7 @@ def do_save_mapping(
     name = name.strip()
     if not name or len(name) > 64 or name in PRESETS_BY_KEY:
         raise InvalidInput(_("Choose another name for the mapping."), field="name")
-    try:
-        ZoneInfo(str(spec.get("timezone", "UTC")))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            _("Unknown time zone; use a name such as Asia/Shanghai or UTC."), field="timezone"
-        ) from None
+    check_timezone(str(spec.get("timezone", "UTC")))
     try:
         checked = spec_from_json(name, spec).to_json()
     except ValueError as exc:

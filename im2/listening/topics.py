@@ -53,7 +53,7 @@ def _read(topic: Topic, mentions: int = 0) -> TopicRead:
     return read
 
 
-def _topic(session: Session, *, actor: Actor, topic_id: int) -> Topic:
+def owned_topic(session: Session, *, actor: Actor, topic_id: int) -> Topic:
     topic = session.get(Topic, topic_id)
     if topic is None or topic.workspace_id != actor.workspace_id:
         raise NotFound(_("Topic not found."))
@@ -143,7 +143,7 @@ def do_update_topic(
     session: Session, *, actor: Actor, topic_id: int, data: TopicUpdate, now: datetime
 ) -> TopicRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
-    topic = _topic(session, actor=actor, topic_id=topic_id)
+    topic = owned_topic(session, actor=actor, topic_id=topic_id)
     before = _read(topic).model_dump(mode="json", exclude={"mentions"})
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "query" in changes:
@@ -171,7 +171,7 @@ def do_update_topic(
 
 def do_delete_topic(session: Session, *, actor: Actor, topic_id: int, now: datetime) -> None:
     require(actor, Permission.WRITE_CAMPAIGNS)
-    topic = _topic(session, actor=actor, topic_id=topic_id)
+    topic = owned_topic(session, actor=actor, topic_id=topic_id)
     record_audit(
         session,
         actor=actor,
@@ -202,14 +202,14 @@ def list_topics(session: Session, *, actor: Actor) -> list[TopicRead]:
 
 def get_topic(session: Session, *, actor: Actor, topic_id: int) -> TopicRead:
     require(actor, Permission.READ_CAMPAIGNS)
-    topic = _topic(session, actor=actor, topic_id=topic_id)
+    topic = owned_topic(session, actor=actor, topic_id=topic_id)
     return _read(topic, _count(session, topic.id))
 
 
 # --- dashboards -----------------------------------------------------------------------------
 
 
-def _minute(when: datetime) -> int:
+def minute_of(when: datetime) -> int:
     return int(when.timestamp() // 60)
 
 
@@ -227,9 +227,9 @@ def dashboard(
     if until <= since:
         raise InvalidInput(_("The end must be after the start."), field="until")
     bucket = 60 if until - since <= timedelta(days=3) else 24 * 60
-    lo, hi = _minute(since), _minute(until)
+    lo, hi = minute_of(since), minute_of(until)
     if topic_id is not None:
-        _topic(session, actor=actor, topic_id=topic_id)
+        owned_topic(session, actor=actor, topic_id=topic_id)
         table = TopicMatch
         scope = TopicMatch.topic_id == topic_id
     else:

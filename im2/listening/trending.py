@@ -14,11 +14,12 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from im2.errors import InvalidInput, NotFound
+from im2.errors import InvalidInput
 from im2.i18n import _
-from im2.listening.models import Mention, Topic, TopicMatch
+from im2.listening.models import Mention, TopicMatch
 from im2.listening.schemas import TermBoard, TermPeriod, TermRead
 from im2.listening.terms import MAX_TERM_CHARS, compare_terms
+from im2.listening.topics import minute_of, owned_topic
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -30,10 +31,6 @@ def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _minute(when: datetime) -> int:
-    return int(when.timestamp() // 60)
-
-
 def _recent_texts(
     session: Session, *, workspace_id: int, topic_id: int | None, since: datetime, until: datetime
 ) -> tuple[list[str], bool]:
@@ -41,7 +38,7 @@ def _recent_texts(
 
     Ordered by the minute alone, so both databases walk the (scope, minute) index backwards
     and stop after TERM_SAMPLE + 1 rows instead of sorting the period."""
-    lo, hi = _minute(since), _minute(until)
+    lo, hi = minute_of(since), minute_of(until)
     text = func.substr(Mention.text, 1, MAX_TERM_CHARS)
     if topic_id is None:
         query = (
@@ -104,9 +101,7 @@ def term_board(
             _("The baseline must end before the period starts."), field="baseline_until"
         )
     if topic_id is not None:
-        topic = session.get(Topic, topic_id)
-        if topic is None or topic.workspace_id != actor.workspace_id:
-            raise NotFound(_("Topic not found."))
+        owned_topic(session, actor=actor, topic_id=topic_id)
     ws = actor.workspace_id
     window, window_complete = _recent_texts(
         session, workspace_id=ws, topic_id=topic_id, since=since, until=until

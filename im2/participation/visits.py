@@ -15,11 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from im2.events.schemas import ActorType, EventKind
+from im2.events.schemas import VIEW_KINDS, ActorType, EventKind
 from im2.participation.schemas import visitor_actor
 from im2.participation.service import insert_event_rows
-
-VIEW_KINDS = (EventKind.CAMPAIGN_VIEWED, EventKind.ACTIVITY_VIEWED)
 
 
 @dataclass(frozen=True, slots=True)
