@@ -35,14 +35,9 @@ import argparse
 import importlib.util
 import json
 import os
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,11 +46,30 @@ from typing import Any
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"
-CONNECTIONS = 64
+from benchmarks._common import (
+    CONNECTIONS,
+    SECRET,
+    Mode,
+    emit,
+    free_port,
+    mode_argument,
+    mode_of,
+    require_tool,
+    start_server,
+    stop_server,
+    target,
+)
+from benchmarks._common import wrk as run_wrk
+
+NAME = "participation"
+
+
+def wrk(args: list[str]) -> dict[str, float]:
+    return run_wrk(NAME, args)
+
+
 # What uvicorn picks by itself (loop="auto", http="auto") in this environment.
 SERVER = "uvicorn, loop={}, http={}".format(
     "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
@@ -95,12 +109,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def prepare(url: str) -> tuple[str, int, list[int]]:
     from im2.activities.formats.poll import service as polls
     from im2.activities.formats.poll.schemas import PollCreate, PollOptionIn
@@ -130,7 +138,7 @@ def prepare(url: str) -> tuple[str, int, list[int]]:
             data=CampaignCreate(
                 name="Benchmark",
                 slug="bench-vote",
-                objective="engagement",  # type: ignore[arg-type]
+                objective="engagement",
                 starts_at=now - timedelta(hours=1),
                 ends_at=now + timedelta(days=1),
             ),
@@ -172,82 +180,16 @@ _plain_route({normal!r}, 'NORMAL', '/bench/insert-normal')
 """
 
 
-def start_server(url: str, port: int, plain_insert: Path | None) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "IM2_DATABASE_URL": url,
-        "IM2_SECRET_KEY": SECRET,
-        "IM2_RUN_SCHEDULER": "false",
-        "IM2_PARTICIPANT_RATE_PER_DEVICE": "1000/second",
-        "IM2_PARTICIPANT_RATE_PER_IP": "10000000/second",
-        "IM2_RISK_IDENTITIES_PER_IP_HOUR": "100000000",
-    }
-    # The ceiling is an async no-op route of the same app, through the same middleware. It is
-    # put first in the route table: routes are matched in order and FastAPI's included routers
-    # cost ~1.5 us per route tried, so a no-op appended after the app's ~380 routes spent
-    # ~0.6 ms per request scanning them (more than the vote's own routing, which is near the
-    # front), and that lowered the ceiling the votes were compared with.
-    code = (
-        "import uvicorn; from fastapi.responses import JSONResponse; "
-        "from im2.web.app import create_app; app = create_app()\n"
-        "async def noop() -> JSONResponse:\n    return JSONResponse({'status': 'ok'})\n"
-        "app.add_api_route('/bench/noop', noop)\n"
-        "app.router.routes.insert(0, app.router.routes.pop())\n"
-        "app.add_api_route('/bench/noop-last', noop)\n"
-        + (
-            PLAIN_INSERT.format(full=str(plain_insert), normal=f"{plain_insert}-normal")
-            if plain_insert
-            else ""
-        )
-        + f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning', access_log=False)"
-    )
-    server = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not start")
-
-
-def parse_wrk(output: str) -> dict[str, float]:
-    def ms(value: str, unit: str) -> float:
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    pct = {
-        m.group(1): ms(m.group(2), m.group(3))
-        for m in re.finditer(r"\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)", output)
-    }
-    return {
-        "rps": rps,
-        "requests": total,
-        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-        "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
-        "p50_ms": pct.get("50", float("nan")),
-        "p99_ms": pct.get("99", float("nan")),
-    }
-
-
-def wrk(args: list[str]) -> dict[str, float]:
-    result = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True)
-    return parse_wrk(result.stdout)
-
-
-def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) -> dict[str, Any]:
+def run_engine(
+    name: str, url: str, seconds: int, rounds: int, workdir: Path, *, smoke: bool = False
+) -> dict[str, Any]:
     slug, poll_id, options = prepare(url)
     port = free_port()
     # The issue's reference point, a plain sqlite3 insert per request, on SQLite only (in a
     # file of its own beside the workdir, so it does not touch the votes' database).
     plain = workdir / f"{name}-plain-insert.db" if url.startswith("sqlite") else None
-    server = start_server(url, port, plain)
+    extra = PLAIN_INSERT.format(full=str(plain), normal=f"{plain}-normal") if plain else ""
+    server = start_server(url, port, extra_code=extra)
     signer = URLSafeSerializer(SECRET, salt="im2-device")
     script = workdir / "vote.lua"
     script.write_text(LUA)
@@ -263,7 +205,8 @@ def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) ->
     loads: list[float] = []
     try:
         base = f"http://127.0.0.1:{port}"
-        wrk(["-t2", f"-c{CONNECTIONS}", "-d2s", base + "/bench/noop"])  # warm-up
+        warm_up = "-d1s" if smoke else "-d2s"
+        wrk(["-t2", f"-c{CONNECTIONS}", warm_up, base + "/bench/noop"])
 
         # The no-ops and the votes take turns, so that all see the same load from the rest
         # of the machine (a shared machine's load moves within seconds).
@@ -281,14 +224,13 @@ def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) ->
                     results.append(measure(f"{base}/bench/{route}", str(insert_script)))
             cookies = workdir / f"{name}-cookies-{round_}.txt"
             # More new devices than the server can take in a round: every vote is a first vote.
-            count = max(20000, int(noops[-1]["rps"] * seconds * 2))
+            count = max(2_000 if smoke else 20_000, int(noops[-1]["rps"] * seconds * 2))
             cookies.write_text(
                 "\n".join(signer.dumps(uuid.uuid4().hex) for _ in range(count)) + "\n"
             )
             votes.append(measure(base, str(script), path, body, str(cookies), "2"))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     from im2.db import Database
 
     db = Database(url)
@@ -358,8 +300,10 @@ def run_engine(name: str, url: str, seconds: int, rounds: int, workdir: Path) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="2 rounds of 5 s instead of 4 rounds of 10 s"
+    mode_argument(
+        parser,
+        quick="2 rounds of 5 s instead of 4 rounds of 10 s",
+        smoke="1 round of 1 s",
     )
     parser.add_argument(
         "--postgres",
@@ -367,54 +311,38 @@ def main() -> None:
         help="a PostgreSQL URL that may be wiped",
     )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk); nothing measured")
-        print(json.dumps({"benchmark": "participation", "figures": {}, "targets": {}}))
-        return
-    seconds, rounds = (5, 2) if args.quick else (10, 4)
+    mode = mode_of(args)
+    require_tool(NAME, "wrk", "wrk")
+    seconds, rounds = {Mode.FULL: (10, 4), Mode.QUICK: (5, 2), Mode.SMOKE: (1, 1)}[mode]
     figures: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         figures["sqlite"] = run_engine(
-            "sqlite", f"sqlite:///{workdir / 'bench.db'}", seconds, rounds, workdir
+            "sqlite",
+            f"sqlite:///{workdir / 'bench.db'}",
+            seconds,
+            rounds,
+            workdir,
+            smoke=mode is Mode.SMOKE,
         )
         print("sqlite", figures["sqlite"], flush=True)
         if args.postgres:
             figures["postgresql"] = run_engine(
-                "postgresql", args.postgres, seconds, rounds, workdir
+                "postgresql", args.postgres, seconds, rounds, workdir, smoke=mode is Mode.SMOKE
             )
             print("postgresql", figures["postgresql"], flush=True)
-    sqlite = figures["sqlite"]
-    targets = {
-        "sqlite_ratio_to_noop": {
-            "value": sqlite["ratio"],
-            "target": ">= 0.7",
-            "met": sqlite["ratio"] >= 0.7,
-        },
-        "sqlite_p99_ms": {
-            "value": sqlite["vote_p99_ms"],
-            "target": "<= 100 ms",
-            "met": sqlite["vote_p99_ms"] <= 100,
-        },
-        "sqlite_lost_or_doubled": {
-            "value": sqlite["lost"] + sqlite["doubled"],
-            "target": "== 0",
-            "met": sqlite["lost"] + sqlite["doubled"] == 0,
-        },
-    }
-    if "postgresql" in figures:
-        pg = figures["postgresql"]
-        targets["postgresql_p99_ms"] = {
-            "value": pg["vote_p99_ms"],
-            "target": "<= 100 ms",
-            "met": pg["vote_p99_ms"] <= 100,
-        }
-        targets["postgresql_lost_or_doubled"] = {
-            "value": pg["lost"] + pg["doubled"],
-            "target": "== 0",
-            "met": pg["lost"] + pg["doubled"] == 0,
-        }
-    print(json.dumps({"benchmark": "participation", "figures": figures, "targets": targets}))
+    targets: dict[str, dict[str, Any]] = {}
+    for engine, found in figures.items():
+        if engine == "sqlite":
+            targets["sqlite_ratio_to_noop"] = target(
+                found["ratio"], ">= 0.7", found["ratio"] >= 0.7, mode=mode
+            )
+        targets[f"{engine}_p99_ms"] = target(
+            found["vote_p99_ms"], "<= 100 ms", found["vote_p99_ms"] <= 100, mode=mode
+        )
+        wrong = found["lost"] + found["doubled"]
+        targets[f"{engine}_lost_or_doubled"] = target(wrong, "== 0", wrong == 0, mode=mode)
+    emit(NAME, figures, targets, mode=mode)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Share-link redirects per second through HTTP, against a no-op endpoint of the same server in
 the same run.
 
-    python benchmarks/share_redirect.py [--quick] [--postgres URL]
+    python benchmarks/share_redirect.py [--quick|--smoke] [--postgres URL]
 
 For each engine (the embedded SQLite default; PostgreSQL when --postgres or
 IM2_BENCH_POSTGRES_URL names a database that may be wiped), it migrates a fresh database,
@@ -21,9 +21,7 @@ JSON summary.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -31,17 +29,23 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.participation import (  # noqa: E402
+from benchmarks._common import (
     CONNECTIONS,
+    Mode,
+    emit,
     free_port,
+    mode_argument,
+    mode_of,
+    require_tool,
     start_server,
-    wrk,
+    stop_server,
+    target,
 )
+from benchmarks._common import wrk as run_wrk
 
-SHARERS = 200
+NAME = "share_redirect"
 TARGET_RATIO = 0.6
 
 LUA = r"""
@@ -72,7 +76,11 @@ end
 """
 
 
-def prepare(url: str) -> list[str]:
+def wrk(args: list[str]) -> dict[str, float]:
+    return run_wrk(NAME, args)
+
+
+def prepare(url: str, sharers: int) -> list[str]:
     from im2.campaigns import service as campaigns
     from im2.campaigns.schemas import CampaignCreate, CampaignStatus
     from im2.db import Database
@@ -103,7 +111,7 @@ def prepare(url: str) -> list[str]:
             data=CampaignCreate(
                 name="Benchmark",
                 slug="bench-share",
-                objective="engagement",  # type: ignore[arg-type]
+                objective="engagement",
                 starts_at=now - timedelta(hours=1),
                 ends_at=now + timedelta(days=1),
             ),
@@ -114,7 +122,7 @@ def prepare(url: str) -> list[str]:
                 session, actor=actor, campaign_id=campaign.id, to=status, now=now
             )
         workspace_id = actor.workspace_id
-        for i in range(SHARERS):
+        for i in range(sharers):
             person = participation.do_join(
                 session,
                 workspace_id=workspace_id,
@@ -135,13 +143,16 @@ def prepare(url: str) -> list[str]:
     return codes
 
 
-def run_engine(name: str, url: str, seconds: int, workdir: Path) -> dict[str, float]:
-    codes = prepare(url)
+def run_engine(
+    name: str, url: str, seconds: int, workdir: Path, *, sharers: int
+) -> dict[str, float]:
+    codes = prepare(url, sharers)
     port = free_port()
     server = start_server(url, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        wrk(["-t2", f"-c{CONNECTIONS}", "-d2s", base + "/healthz"])  # warm-up
+        warm_up = f"-d{min(seconds, 2)}s"
+        wrk(["-t2", f"-c{CONNECTIONS}", warm_up, base + "/healthz"])
         noop = wrk(["-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", base + "/healthz"])
         codes_file = workdir / f"{name}-codes.txt"
         codes_file.write_text("\n".join(codes) + "\n")
@@ -162,8 +173,7 @@ def run_engine(name: str, url: str, seconds: int, workdir: Path) -> dict[str, fl
             ]
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     from im2.db import Database
 
     db = Database(url)
@@ -199,42 +209,42 @@ def run_engine(name: str, url: str, seconds: int, workdir: Path) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 s per measurement instead of 20 s")
+    mode_argument(
+        parser,
+        quick="5 s per measurement instead of 20 s",
+        smoke="20 links, 1 s per measurement",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("IM2_BENCH_POSTGRES_URL"),
         help="a PostgreSQL URL that may be wiped",
     )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk); nothing measured")
-        print(json.dumps({"benchmark": "share_redirect", "figures": {}, "targets": {}}))
-        return
-    seconds = 5 if args.quick else 20
+    mode = mode_of(args)
+    require_tool(NAME, "wrk", "wrk")
+    seconds = {Mode.FULL: 20, Mode.QUICK: 5, Mode.SMOKE: 1}[mode]
+    sharers = 20 if mode is Mode.SMOKE else 200
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         figures["sqlite"] = run_engine(
-            "sqlite", f"sqlite:///{workdir / 'bench.db'}", seconds, workdir
+            "sqlite", f"sqlite:///{workdir / 'bench.db'}", seconds, workdir, sharers=sharers
         )
         print("sqlite", figures["sqlite"], flush=True)
         if args.postgres:
-            figures["postgresql"] = run_engine("postgresql", args.postgres, seconds, workdir)
+            figures["postgresql"] = run_engine(
+                "postgresql", args.postgres, seconds, workdir, sharers=sharers
+            )
             print("postgresql", figures["postgresql"], flush=True)
     targets: dict[str, dict[str, object]] = {}
     for engine, found in figures.items():
-        targets[f"{engine}_ratio_to_noop"] = {
-            "value": found["ratio"],
-            "target": f">= {TARGET_RATIO}",
-            "met": found["ratio"] >= TARGET_RATIO,
-        }
-        targets[f"{engine}_lost_or_disagreeing"] = {
-            "value": found["lost"] + found["books_disagree"],
-            "target": "== 0",
-            "met": found["lost"] + found["books_disagree"] == 0,
-        }
-        targets[f"{engine}_p99_ms"] = {"value": found["redirect_p99_ms"], "target": "reported"}
-    print(json.dumps({"benchmark": "share_redirect", "figures": figures, "targets": targets}))
+        ratio = found["ratio"]
+        targets[f"{engine}_ratio_to_noop"] = target(
+            ratio, f">= {TARGET_RATIO}", ratio >= TARGET_RATIO, mode=mode
+        )
+        wrong = found["lost"] + found["books_disagree"]
+        targets[f"{engine}_lost_or_disagreeing"] = target(wrong, "== 0", wrong == 0, mode=mode)
+    emit(NAME, figures, targets, mode=mode)
 
 
 if __name__ == "__main__":
