@@ -3,6 +3,7 @@ and pandas on the same files, the whole overview, and the lake move rate.
 
     python benchmarks/analytics.py           # 10 M events
     python benchmarks/analytics.py --quick   # 1 M events, under a minute
+    python benchmarks/analytics.py --smoke   # 20,000 events, seconds; nothing judged
 
 The overview is timed cold (the first request at a lake mark builds the lake part of the
 rollup, im2.analytics.rollup), warm (the rollup kept for the mark), with a 1 % tail of events
@@ -40,6 +41,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import Mode, emit, mode_argument, mode_of, target
 from im2.analytics.kinds import PARTICIPATION_KINDS
 from im2.analytics.lake import lake_glob, move_events_to_lake, write_batch
 from im2.analytics.metrics import evaluate
@@ -58,6 +60,7 @@ from im2.db import Database
 from im2.events.service import EVENT_ARROW_SCHEMA
 from im2.migrations import upgrade
 
+NAME = "analytics"
 START = datetime(2026, 3, 1, tzinfo=UTC)
 NOW = datetime(2026, 4, 5, tzinfo=UTC)
 FACTS = CampaignFacts(
@@ -451,21 +454,25 @@ def api_overview(folder: Path, lake: Path, mark: int, runs: int) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--events", type=int, help="how many events (default 10 M, quick 1 M)")
+    mode_argument(parser, quick="1 M events", smoke="20,000 events")
+    parser.add_argument(
+        "--events", type=int, help="how many events (default 10 M, quick 1 M, smoke 20,000)"
+    )
     # The lake move's two child processes (see `lake_move`).
     parser.add_argument("--fill", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--move", nargs=2, metavar=("URL", "LAKE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    n = args.events or (1_000_000 if args.quick else 10_000_000)
+    mode = mode_of(args)
+    sizes = {Mode.FULL: 10_000_000, Mode.QUICK: 1_000_000, Mode.SMOKE: 20_000}
+    n = args.events or sizes[mode]
     if args.fill:
         fill_event_log(args.fill, n)
         return
     if args.move:
         move_only(args.move[0], Path(args.move[1]), n)
         return
-    runs = 2 if args.quick else 3
-    figures: dict[str, Any] = {"events": n, "quick": args.quick}
+    runs = {Mode.FULL: 3, Mode.QUICK: 2, Mode.SMOKE: 1}[mode]
+    figures: dict[str, Any] = {"events": n, "quick": mode is Mode.QUICK}
 
     # The issue measures the move on the same 10 M events (1 M with --quick).
     move_rate, move_rss = lake_move(n)
@@ -560,47 +567,35 @@ def main() -> None:
 
     slowest = max(figures[f"{k}_s"] for k in OVERVIEW_METRICS)
     worst_ratio = max(ratios.values())
+
+    def within(key: str, bound: float) -> dict[str, Any]:
+        return target(figures[key], f"<= {bound:g} s", figures[key] <= bound, mode=mode)
+
     targets = {
-        "slowest_metric_s": {"value": slowest, "target": "<= 1 s", "met": slowest <= 1},
-        "worst_ratio_vs_hand_sql": {
-            "value": round(worst_ratio, 2),
-            "target": "<= 1.5",
-            "met": worst_ratio <= 1.5,
-        },
-        "overview_s": {
-            "value": figures["overview_s"],
-            "target": "<= 2 s",
-            "met": figures["overview_s"] <= 2,
-        },
-        "api_overview_s": {
-            "value": figures["api_overview_s"],
-            "target": "<= 2 s",
-            "met": figures["api_overview_s"] <= 2,
-        },
-        "overview_after_move_s": {
-            "value": figures["overview_after_move_s"],
-            "target": "<= 2 s",
-            "met": figures["overview_after_move_s"] <= 2,
-        },
-        "overview_first_after_warm_up_s": {
-            "value": figures["overview_first_after_warm_up_s"],
-            "target": "<= 2 s",
-            "met": figures["overview_first_after_warm_up_s"] <= 2,
-        },
-        "lake_move_events_per_s": {
-            "value": figures["lake_move_events_per_s"],
-            "target": ">= 500000",
-            "met": move_rate >= 500_000,
-        },
-        "lake_move_peak_rss_mb": {
-            "value": figures["lake_move_peak_rss_mb"],
-            "target": "<= 2048 MB",
-            "met": move_rss <= 2048,
-        },
+        "slowest_metric_s": target(slowest, "<= 1 s", slowest <= 1, mode=mode),
+        "worst_ratio_vs_hand_sql": target(
+            round(worst_ratio, 2), "<= 1.5", worst_ratio <= 1.5, mode=mode
+        ),
+        "overview_s": within("overview_s", 2),
+        "api_overview_s": within("api_overview_s", 2),
+        "overview_after_move_s": within("overview_after_move_s", 2),
+        "overview_first_after_warm_up_s": within("overview_first_after_warm_up_s", 2),
+        # Set for 10 M events: a move's fixed costs (opening the log, the columnar reader
+        # process, one Parquet file per day) weigh on 1 M events (354k/s at --quick).
+        "lake_move_events_per_s": target(
+            figures["lake_move_events_per_s"],
+            ">= 500000",
+            move_rate >= 500_000,
+            mode=mode,
+            full_size_only=True,
+        ),
+        "lake_move_peak_rss_mb": target(
+            figures["lake_move_peak_rss_mb"], "<= 2048 MB", move_rss <= 2048, mode=mode
+        ),
     }
     median = statistics.median(ratios.values())
     figures["median_ratio_vs_hand_sql"] = round(median, 2)
-    print(json.dumps({"benchmark": "analytics", "figures": figures, "targets": targets}))
+    emit(NAME, figures, targets, mode=mode)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Listening benchmark: import and score mentions end to end into the database, then time the
 topic dashboards.
 
-    .venv/bin/python benchmarks/listening.py [--quick] [--mentions N] [--transaction N]
+    .venv/bin/python benchmarks/listening.py [--quick|--smoke] [--mentions N] [--transaction N]
         [--database-url URL] [--writer-thread auto|on|off]
 
 End to end means what a file import does with each 2,000 rows (the importer's batch): the
@@ -33,6 +33,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import Mode, emit, mode_argument, mode_of, target
 from im2.db import Database
 from im2.listening.ingest import MENTIONS, MentionWriter, compiled_topics
 from im2.listening.schemas import ListeningSettingsRead, MentionIn, Platform, TopicCreate
@@ -105,7 +106,7 @@ def fresh_database(tmp: Path, name: str, url: str | None) -> tuple[Database, int
 
 
 def run(
-    n: int, url: str | None, per_transaction: int, overlap: bool | None = None
+    n: int, url: str | None, per_transaction: int, mode: Mode, overlap: bool | None = None
 ) -> dict[str, object]:
     rng = random.Random(7)
     data = mentions(n, corpus(), rng)
@@ -234,23 +235,17 @@ def run(
             "database": (url or "sqlite").split(":")[0],
         },
         "targets": {
-            "end_to_end_per_s": {
-                "value": round(end_to_end),
-                "target": ">= 5000/s",
-                "met": end_to_end >= 5000,
-            },
-            "slowest_dashboard_s": {
-                "value": round(slowest, 3),
-                "target": "< 1 s",
-                "met": slowest < 1.0,
-            },
+            "end_to_end_per_s": target(
+                round(end_to_end), ">= 5000/s", end_to_end >= 5000, mode=mode
+            ),
+            "slowest_dashboard_s": target(round(slowest, 3), "< 1 s", slowest < 1.0, mode=mode),
         },
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 mentions (under a minute)")
+    mode_argument(parser, quick="20,000 mentions (under a minute)", smoke="2,000 mentions")
     parser.add_argument("--mentions", type=int, default=None)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument(
@@ -266,12 +261,14 @@ def main() -> None:
         help="write each batch in a thread while the next is scored (auto: on PostgreSQL)",
     )
     args = parser.parse_args()
-    n = args.mentions or (20_000 if args.quick else 1_000_000)
+    mode = mode_of(args)
+    sizes = {Mode.FULL: 1_000_000, Mode.QUICK: 20_000, Mode.SMOKE: 2_000}
+    n = args.mentions or sizes[mode]
     if args.transaction < 1:
         parser.error("--transaction must be at least 1")
     overlap = {"auto": None, "on": True, "off": False}[args.writer_thread]
-    result = run(n, args.database_url, args.transaction, overlap)
-    print(json.dumps(result, ensure_ascii=False))
+    result = run(n, args.database_url, args.transaction, mode, overlap)
+    emit("listening", result["figures"], result["targets"], mode=mode)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
