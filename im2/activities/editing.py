@@ -16,6 +16,7 @@ from im2.errors import IM2Error, NotFound
 from im2.i18n import N_, _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -66,7 +67,7 @@ def add_text_editor(router: APIRouter, kind: ActivityKind, *, hint: str | None =
         return activity
 
     @router.get(f"/{kind.value}/{{activity_id}}/edit", name=f"edit_{kind.value}")
-    def edit(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+    def edit(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
         activity = load(db, actor, activity_id)
         values = {"title": activity.title, "description": activity.description}
         return page(request, activity, values, {})
@@ -74,7 +75,7 @@ def add_text_editor(router: APIRouter, kind: ActivityKind, *, hint: str | None =
     @router.post(f"/{kind.value}/{{activity_id}}/edit", name=f"update_{kind.value}")
     def update(
         request: Request,
-        activity_id: int,
+        activity_id: Id,
         form: CsrfForm,
         actor: ConsoleActor,
         db: DbDep,

@@ -16,6 +16,7 @@ from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, DbDep, HubDep
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -32,7 +33,7 @@ def available_kinds() -> list[ActivityKind]:
 
 @router.get(PREFIX + "/campaigns/{campaign_id}/activities")
 def campaign_activities(
-    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep
+    request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep
 ) -> Response:
     """The campaign's activities; embedded in the campaign page, and a page of its own."""
     with db.session() as session:
@@ -54,7 +55,7 @@ def campaign_activities(
 
 
 @router.get(PREFIX + "/campaigns/{campaign_id}/activities/new")
-def pick_format(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def pick_format(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -71,7 +72,7 @@ def pick_format(request: Request, campaign_id: int, actor: ConsoleActor, db: DbD
 
 
 @router.get(PREFIX + "/activities/{activity_id}")
-def activity(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def activity(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         found = service.get_activity(session, actor=actor, activity_id=activity_id)
     return RedirectResponse(
@@ -81,7 +82,7 @@ def activity(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
 
 @router.get(PREFIX + "/activities/{activity_id}/live")
 def activity_live(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, hub: HubDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, hub: HubDep
 ) -> EventSourceResponse:
     """Server-sent 'changed' events for a console page of this activity (see `live_swap.html`)."""
     with db.session() as session:  # 404 / 403 first

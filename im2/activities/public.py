@@ -19,6 +19,7 @@ from im2.participation import comments
 from im2.participation.schemas import CONSENT_TEXT
 from im2.web import page_views
 from im2.web.deps import DbDep, remember_channel
+from im2.web.params import Id
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -95,7 +96,7 @@ def activity_view_hook(request: Request, db: DbDep) -> Iterator[None]:
 
 
 @router.get("/c/{slug}/a/{activity_id}")
-def activity_page(request: Request, slug: str, activity_id: int, db: DbDep) -> Response:
+def activity_page(request: Request, slug: str, activity_id: Id, db: DbDep) -> Response:
     """A short, format-free link to any activity (for posters and QR codes)."""
     with db.session() as session:
         _public, row = service.public_activity(session, slug=slug, activity_id=activity_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,16 +9,17 @@ from fastapi import APIRouter, Query
 from im2.analytics import service
 from im2.analytics.schemas import Comparison, MetricInfo, MetricsRead
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id, Moment
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
 
 Since = Annotated[
-    datetime | None,
+    Moment | None,
     Query(description="From this time (inclusive); naive times are in the campaign's zone."),
 ]
-Until = Annotated[datetime | None, Query(description="Until this time (exclusive).")]
+Until = Annotated[Moment | None, Query(description="Until this time (exclusive).")]
 ChannelFilter = Annotated[str | None, Query(description="Only events from this channel.")]
-ActivityFilter = Annotated[int | None, Query(alias="activity", description="Only this activity.")]
+ActivityFilter = Annotated[Id | None, Query(alias="activity", description="Only this activity.")]
 
 
 @router.get("/metrics", response_model=list[MetricInfo], summary="The metric registry")
@@ -33,7 +33,7 @@ def list_metrics(actor: ApiActor) -> list[MetricInfo]:
     summary="Named metrics of a campaign (lake plus events not moved yet)",
 )
 def campaign_metrics(
-    campaign_id: int,
+    campaign_id: Id,
     actor: ApiActor,
     db: DbDep,
     settings: SettingsDep,
@@ -65,7 +65,7 @@ def campaign_metrics(
     summary="Everything the campaign dashboard shows",
 )
 def campaign_overview(
-    campaign_id: int,
+    campaign_id: Id,
     actor: ApiActor,
     db: DbDep,
     settings: SettingsDep,

@@ -23,6 +23,7 @@ from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.errors import error_body
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor
 
@@ -155,13 +156,13 @@ def _overview(
 
 
 Text = Annotated[str | None, Query()]
-ActivityParam = Annotated[int | None, Query()]
+ActivityParam = Annotated[Id | None, Query()]
 
 
 @campaign_router.get("")
 def dashboard(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -211,7 +212,7 @@ def dashboard(
 
 @campaign_router.get("/data")
 def live_data(
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -242,7 +243,7 @@ def live_data(
 
 @campaign_router.get("/export/{metric}.{fmt}")
 def export(
-    campaign_id: int,
+    campaign_id: Id,
     metric: str,
     fmt: ExportFormat,
     actor: ConsoleActor,
@@ -285,7 +286,7 @@ def export(
 @campaign_router.get("/stream")
 async def stream_overview(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     hub: HubDep,
@@ -348,7 +349,7 @@ def _minutes(
 @campaign_router.get("/live")
 def live_minutes_page(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -372,7 +373,7 @@ def live_minutes_page(
 
 @campaign_router.get("/live/data")
 def live_minutes_data(
-    campaign_id: int, actor: ConsoleActor, db: DbDep, settings: SettingsDep, now: NowDep
+    campaign_id: Id, actor: ConsoleActor, db: DbDep, settings: SettingsDep, now: NowDep
 ) -> JSONResponse:
     """The minute view as JSON (the page asks once a minute so quiet minutes show too)."""
     return JSONResponse(_minutes(db, settings, actor, now, campaign_id))
@@ -381,7 +382,7 @@ def live_minutes_data(
 @campaign_router.get("/live/stream")
 async def live_minutes_stream(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     hub: HubDep,
@@ -420,7 +421,7 @@ ACTIVITY_METRICS = (
 @campaign_router.get("/activities")
 def activities_page(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -462,8 +463,8 @@ def activities_page(
 @campaign_router.get("/activities/{activity_id}")
 def activity_dashboard(
     request: Request,
-    campaign_id: int,
-    activity_id: int,
+    campaign_id: Id,
+    activity_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,

@@ -21,6 +21,7 @@ from im2.campaigns.schemas import (
     Objective,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
@@ -72,14 +73,14 @@ def create_campaign(body: CampaignCreate, actor: ApiActor, db: DbDep, now: NowDe
 
 
 @router.get("/{campaign_id}", response_model=CampaignRead, summary="One campaign")
-def get_campaign(campaign_id: int, actor: ApiActor, db: DbDep) -> CampaignRead:
+def get_campaign(campaign_id: Id, actor: ApiActor, db: DbDep) -> CampaignRead:
     with db.session() as session:
         return service.get_campaign(session, actor=actor, campaign_id=campaign_id)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignRead, summary="Edit a campaign")
 def update_campaign(
-    campaign_id: int, body: CampaignUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: CampaignUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CampaignRead:
     with db.transaction() as session:
         return service.do_update_campaign(
@@ -93,7 +94,7 @@ def update_campaign(
     summary="Move a campaign to another status (schedule, go live, pause, end, archive)",
 )
 def transition_campaign(
-    campaign_id: int, body: CampaignTransition, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: CampaignTransition, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CampaignRead:
     with db.transaction() as session:
         return service.do_transition_campaign(
@@ -108,7 +109,7 @@ def transition_campaign(
     summary="Copy a campaign into a new draft",
 )
 def duplicate_campaign(
-    campaign_id: int, body: CampaignDuplicate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: CampaignDuplicate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CampaignRead:
     with db.transaction() as session:
         return service.do_duplicate_campaign(

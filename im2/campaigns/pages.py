@@ -35,6 +35,7 @@ from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import blank_to_none, service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import input_time, render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import list_audit, require
@@ -347,14 +348,14 @@ def _detail(
 
 
 @router.get("/{campaign_id}")
-def detail(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
     return _detail(request, db, actor, campaign)
 
 
 @router.get("/{campaign_id}/edit")
-def edit_page(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def edit_page(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     _require_write(actor)
     with db.session() as session:
         campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -370,7 +371,7 @@ def edit_page(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep
 @router.post("/{campaign_id}/edit")
 def edit(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -413,7 +414,7 @@ def edit(
 @router.post("/{campaign_id}/transition")
 def transition(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -442,7 +443,7 @@ def transition(
 @router.post("/{campaign_id}/duplicate")
 def duplicate(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from im2.conversions import service
 from im2.conversions.schemas import ConversionCreate, ConversionPage, ConversionRead
 from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1/conversions", tags=["conversions"])
 
@@ -38,7 +39,7 @@ def record_conversion(body: ConversionCreate, actor: ApiActor, db: DbDep, now: N
 def list_conversions(
     actor: ApiActor,
     db: DbDep,
-    campaign_id: int | None = None,
+    campaign_id: Id | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversionPage:

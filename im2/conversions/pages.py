@@ -11,6 +11,7 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import MEDIA_LABELS
 from im2.conversions import service
 from im2.web.deps import ConsoleActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id
 from im2.web.templating import render
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
@@ -21,7 +22,7 @@ PAGE = 200
 @router.get("/campaigns/{campaign_id}/conversions")
 def conversions_page(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,

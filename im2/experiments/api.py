@@ -12,6 +12,7 @@ from im2.experiments.schemas import (
     ExperimentResults,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"])
 
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["experiments"])
     summary="Create an experiment on one of the campaign's activities (a draft unless start)",
 )
 def create_experiment(
-    campaign_id: int, body: ExperimentCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: ExperimentCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ExperimentRead:
     with db.transaction() as session:
         return service.do_create_experiment(
@@ -36,13 +37,13 @@ def create_experiment(
     response_model=list[ExperimentRead],
     summary="The campaign's experiments, newest first",
 )
-def list_experiments(campaign_id: int, actor: ApiActor, db: DbDep) -> list[ExperimentRead]:
+def list_experiments(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[ExperimentRead]:
     with db.session() as session:
         return service.list_experiments(session, actor=actor, campaign_id=campaign_id)
 
 
 @router.get("/experiments/{experiment_id}", response_model=ExperimentRead)
-def get_experiment(experiment_id: int, actor: ApiActor, db: DbDep) -> ExperimentRead:
+def get_experiment(experiment_id: Id, actor: ApiActor, db: DbDep) -> ExperimentRead:
     with db.session() as session:
         return service.get_experiment(session, actor=actor, experiment_id=experiment_id)
 
@@ -52,7 +53,7 @@ def get_experiment(experiment_id: int, actor: ApiActor, db: DbDep) -> Experiment
     response_model=ExperimentRead,
     summary="Start showing the variants (one running experiment per activity)",
 )
-def start_experiment(experiment_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> ExperimentRead:
+def start_experiment(experiment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> ExperimentRead:
     with db.transaction() as session:
         return service.do_start_experiment(
             session, actor=actor, experiment_id=experiment_id, now=now
@@ -65,7 +66,7 @@ def start_experiment(experiment_id: int, actor: ApiActor, db: DbDep, now: NowDep
     summary="Stop the experiment, keeping the named variant (or none)",
 )
 def conclude_experiment(
-    experiment_id: int, body: ExperimentConclude, actor: ApiActor, db: DbDep, now: NowDep
+    experiment_id: Id, body: ExperimentConclude, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ExperimentRead:
     with db.transaction() as session:
         return service.do_conclude_experiment(
@@ -84,7 +85,7 @@ def conclude_experiment(
     summary="Conversion per variant, probability of being best, expected loss, sample needed",
 )
 def experiment_results(
-    experiment_id: int, actor: ApiActor, db: DbDep, settings: SettingsDep, now: NowDep
+    experiment_id: Id, actor: ApiActor, db: DbDep, settings: SettingsDep, now: NowDep
 ) -> ExperimentResults:
     with db.session() as session:
         return service.get_results(

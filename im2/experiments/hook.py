@@ -18,6 +18,7 @@ from starlette.requests import Request
 from im2.experiments import service
 from im2.experiments.schemas import Assignment
 from im2.web.deps import DbDep, NowDep
+from im2.web.params import MAX_ID
 from im2.web.templating import env
 
 ACTIVITY_PAGE = re.compile(r"^/c/[^/]+/[a-z_]+/(\d+)$")
@@ -31,6 +32,8 @@ def experiment_hook(request: Request, db: DbDep, now: NowDep) -> None:
     if match is None or not device_id:
         return
     activity_id = int(match.group(1))
+    if activity_id > MAX_ID:
+        return  # the route's own `Id` parameter answers 422; dependencies run before that
     with db.session() as session:
         assignment = service.variant_for(session, activity_id=activity_id, device_id=device_id)
         if assignment is None:

@@ -27,6 +27,7 @@ from im2.experiments.schemas import (
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
@@ -74,9 +75,7 @@ def _list_page(
 
 
 @router.get("")
-def experiments_page(
-    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep
-) -> Response:
+def experiments_page(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     return _list_page(request, actor=actor, db=db, campaign_id=campaign_id)
 
 
@@ -116,7 +115,7 @@ def _form_payload(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 @router.post("")
 def create(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -252,8 +251,8 @@ def _detail(
 @router.get("/{experiment_id}")
 def experiment_page(
     request: Request,
-    campaign_id: int,
-    experiment_id: int,
+    campaign_id: Id,
+    experiment_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -295,8 +294,8 @@ def _chart_rows(
 
 @router.get("/{experiment_id}/data")
 def experiment_data(
-    campaign_id: int,
-    experiment_id: int,
+    campaign_id: Id,
+    experiment_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -312,8 +311,8 @@ def experiment_data(
 @router.get("/{experiment_id}/stream")
 async def experiment_stream(
     request: Request,
-    campaign_id: int,
-    experiment_id: int,
+    campaign_id: Id,
+    experiment_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     hub: HubDep,
@@ -347,8 +346,8 @@ async def experiment_stream(
 
 @router.get("/{experiment_id}/export/{chart}.{fmt}")
 def experiment_export(
-    campaign_id: int,
-    experiment_id: int,
+    campaign_id: Id,
+    experiment_id: Id,
     chart: ExperimentChart,
     fmt: ExportFormat,
     actor: ConsoleActor,
@@ -372,8 +371,8 @@ def experiment_export(
 @router.post("/{experiment_id}/{action}")
 def change(
     request: Request,
-    campaign_id: int,
-    experiment_id: int,
+    campaign_id: Id,
+    experiment_id: Id,
     action: str,
     form: CsrfForm,
     actor: ConsoleActor,

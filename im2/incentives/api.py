@@ -30,6 +30,7 @@ from im2.incentives.schemas import (
     RewardSpec,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep, client_ip
+from im2.web.params import Id
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
 
@@ -58,7 +59,7 @@ def _pool(ref: PoolRef) -> PoolRead:
     response_model=list[PoolRead],
     summary="The campaign's coupon pools with their counts",
 )
-def list_pools(campaign_id: int, actor: ApiActor, db: DbDep) -> list[PoolRead]:
+def list_pools(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[PoolRead]:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
         return [
@@ -76,7 +77,7 @@ def list_pools(campaign_id: int, actor: ApiActor, db: DbDep) -> list[PoolRead]:
     summary="Create a coupon pool (codes are then generated or imported)",
 )
 def create_pool(
-    campaign_id: int, body: PoolCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: PoolCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> PoolRead:
     with db.transaction() as session:
         return _pool(
@@ -101,7 +102,7 @@ def create_pool(
     summary="Generate unguessable codes with a check character",
 )
 def generate_codes(
-    pool_id: int, body: CodesGenerate, actor: ApiActor, db: DbDep, now: NowDep
+    pool_id: Id, body: CodesGenerate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CodesAdded:
     with db.transaction() as session:
         total = service.do_generate_codes(
@@ -117,7 +118,7 @@ def generate_codes(
     summary="Import a shop's own codes (all or nothing)",
 )
 def import_codes(
-    pool_id: int, body: CodesImport, actor: ApiActor, db: DbDep, now: NowDep
+    pool_id: Id, body: CodesImport, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CodesAdded:
     with db.transaction() as session:
         total = service.do_import_codes(
@@ -132,7 +133,7 @@ def import_codes(
     summary="Give a free code of the pool to a participant (idempotent by key)",
 )
 def issue_coupon(
-    pool_id: int, body: CouponIssue, actor: ApiActor, db: DbDep, now: NowDep
+    pool_id: Id, body: CouponIssue, actor: ApiActor, db: DbDep, now: NowDep
 ) -> GrantRead:
     with db.transaction() as session:
         result = service.do_issue_coupon(
@@ -208,7 +209,7 @@ def redeem(
     response_model=BalanceRead,
     summary="A participant's spendable points",
 )
-def balance(participant_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> BalanceRead:
+def balance(participant_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> BalanceRead:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
         service.check_participant(
@@ -226,7 +227,7 @@ def balance(participant_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Bal
     summary="Award points to a participant (idempotent by key)",
 )
 def award(
-    participant_id: int, body: PointsAward, actor: ApiActor, db: DbDep, now: NowDep
+    participant_id: Id, body: PointsAward, actor: ApiActor, db: DbDep, now: NowDep
 ) -> GrantRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.transaction() as session:
@@ -255,7 +256,7 @@ def award(
     "(idempotent by key; 409 when short of points or out of stock, nothing spent)",
 )
 def purchase(
-    participant_id: int, body: PurchaseCreate, actor: ApiActor, db: DbDep, now: NowDep
+    participant_id: Id, body: PurchaseCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> GrantRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.transaction() as session:
@@ -285,7 +286,7 @@ def purchase(
     response_model=list[LedgerEntryRead],
     summary="A participant's points ledger, newest first (at most 500 entries)",
 )
-def ledger(participant_id: int, actor: ApiActor, db: DbDep) -> list[LedgerEntryRead]:
+def ledger(participant_id: Id, actor: ApiActor, db: DbDep) -> list[LedgerEntryRead]:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
         service.check_participant(
@@ -314,7 +315,7 @@ def ledger(participant_id: int, actor: ApiActor, db: DbDep) -> list[LedgerEntryR
     response_model=list[PrizeRead],
     summary="The campaign's prizes with their stock",
 )
-def list_prizes(campaign_id: int, actor: ApiActor, db: DbDep) -> list[PrizeRead]:
+def list_prizes(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[PrizeRead]:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
         refs = service.list_prizes(
@@ -330,7 +331,7 @@ def list_prizes(campaign_id: int, actor: ApiActor, db: DbDep) -> list[PrizeRead]
     summary="Add a prize with its stock (and a price in points to put it in the store)",
 )
 def create_prize(
-    campaign_id: int, body: PrizeCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: PrizeCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> PrizeRead:
     with db.transaction() as session:
         ref = service.do_create_prize(

@@ -27,6 +27,7 @@ from im2.incentives.schemas import (
     reason_label,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor
 
@@ -155,7 +156,7 @@ def _page(
 
 @router.get("/campaigns/{campaign_id}/incentives")
 def incentives(
-    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     return _page(request, actor=actor, db=db, campaign_id=campaign_id, now=now)
 
@@ -218,7 +219,7 @@ def _post(
 @router.post("/campaigns/{campaign_id}/incentives/rules")
 def save_rule(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -246,8 +247,8 @@ def save_rule(
 @router.post("/campaigns/{campaign_id}/incentives/rules/{rule_id}/delete")
 def delete_rule(
     request: Request,
-    campaign_id: int,
-    rule_id: int,
+    campaign_id: Id,
+    rule_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -270,7 +271,7 @@ def delete_rule(
 @router.post("/campaigns/{campaign_id}/incentives/pools")
 def create_pool(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -300,8 +301,8 @@ def create_pool(
 @router.post("/campaigns/{campaign_id}/incentives/pools/{pool_id}/generate")
 def generate_codes(
     request: Request,
-    campaign_id: int,
-    pool_id: int,
+    campaign_id: Id,
+    pool_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -337,8 +338,8 @@ def codes_from_csv(data: bytes) -> list[str]:
 @router.post("/campaigns/{campaign_id}/incentives/pools/{pool_id}/import")
 async def import_codes(
     request: Request,
-    campaign_id: int,
-    pool_id: int,
+    campaign_id: Id,
+    pool_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -375,7 +376,7 @@ async def import_codes(
 
 @router.get("/campaigns/{campaign_id}/incentives/pools/{pool_id}/codes.csv")
 def export_codes(
-    campaign_id: int, pool_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
+    campaign_id: Id, pool_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -411,7 +412,7 @@ def export_codes(
 @router.post("/campaigns/{campaign_id}/incentives/prizes")
 def create_prize(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -437,8 +438,8 @@ def create_prize(
 @router.post("/campaigns/{campaign_id}/incentives/prizes/{prize_id}/restock")
 def restock_prize(
     request: Request,
-    campaign_id: int,
-    prize_id: int,
+    campaign_id: Id,
+    prize_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -461,8 +462,8 @@ def restock_prize(
 @router.post("/campaigns/{campaign_id}/incentives/grants/{grant_id}/decide")
 def decide_grant(
     request: Request,
-    campaign_id: int,
-    grant_id: int,
+    campaign_id: Id,
+    grant_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -487,8 +488,8 @@ def decide_grant(
 @router.post("/campaigns/{campaign_id}/incentives/redemptions/{redemption_id}/decide")
 def decide_redemption(
     request: Request,
-    campaign_id: int,
-    redemption_id: int,
+    campaign_id: Id,
+    redemption_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,

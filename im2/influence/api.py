@@ -17,6 +17,7 @@ from im2.influence.schemas import (
     SeedRequest,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["influence"])
 
@@ -64,7 +65,7 @@ def list_graphs(actor: ApiActor, db: DbDep) -> list[GraphImportRead]:
 
 
 @router.delete("/influence/graphs/{graph_id}", status_code=204, summary="Delete an imported graph")
-def delete_graph(graph_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
+def delete_graph(graph_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
     with db.transaction() as session:
         service.do_delete_graph(session, actor=actor, graph_id=graph_id, now=now)
     return Response(status_code=204)
@@ -92,7 +93,7 @@ def _kols(
     summary="KOLs of a campaign, with the reasons for each",
 )
 def campaign_kols(
-    campaign_id: int,
+    campaign_id: Id,
     actor: ApiActor,
     db: DbDep,
     probability: Prob = ProbabilityModel.WC,
@@ -109,7 +110,7 @@ def campaign_kols(
     response_class=Response,
 )
 def campaign_kols_csv(
-    campaign_id: int,
+    campaign_id: Id,
     actor: ApiActor,
     db: DbDep,
     probability: Prob = ProbabilityModel.WC,
@@ -141,7 +142,7 @@ def workspace_kols(
     summary="Seeds that maximise expected spread (IMM), with a forecast against your own pick",
 )
 def campaign_seeds(
-    campaign_id: int, body: SeedRequest, actor: ApiActor, db: DbDep
+    campaign_id: Id, body: SeedRequest, actor: ApiActor, db: DbDep
 ) -> SeedRecommendation:
     """Reads only. Capped for the web: k <= 200, epsilon >= 0.05, one thread, 256 MB of RR
     sets; larger problems belong to ``im2 influence seeds``."""

@@ -26,6 +26,7 @@ from im2.influence.schemas import (
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -102,7 +103,7 @@ def _campaign_page(
 
 @router.get("/campaigns/{campaign_id}/influence")
 def campaign_influence(
-    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep
+    request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep
 ) -> Response:
     values = dict(SEED_DEFAULTS)
     values["probability"] = request.query_params.get("probability", "wc")
@@ -139,7 +140,7 @@ def _own_pick(text: str) -> list[str] | None:
 
 @router.post("/campaigns/{campaign_id}/influence")
 def campaign_seeds(
-    request: Request, campaign_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep
+    request: Request, campaign_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep
 ) -> Response:
     values = {key: str(form.get(key) or "").strip() for key in SEED_DEFAULTS}
     costs = _costs(values["costs"])
@@ -196,7 +197,7 @@ def _csv(page_csv: str, filename: str) -> Response:
 
 @router.get("/campaigns/{campaign_id}/influence/kols.csv")
 def campaign_kols_csv(
-    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep
+    request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep
 ) -> Response:
     options = _options(request.query_params.get("probability"))
     with db.session() as session:
@@ -299,7 +300,7 @@ def import_graph(
 
 @router.post("/influence/graphs/{graph_id}/delete")
 def delete_graph(
-    graph_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    graph_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         service.do_delete_graph(session, actor=actor, graph_id=graph_id, now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -47,6 +47,7 @@ from im2.listening.schemas import (
     TopicUpdate,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id, Moment
 
 router = APIRouter(prefix="/api/v1", tags=["listening"])
 
@@ -132,7 +133,7 @@ def delete_mapping(name: str, actor: ApiActor, db: DbDep, now: NowDep) -> None:
 
 
 @router.get("/mentions/imports/{import_id}", response_model=ImportRead, summary="An import report")
-def get_import(import_id: int, actor: ApiActor, db: DbDep) -> ImportRead:
+def get_import(import_id: Id, actor: ApiActor, db: DbDep) -> ImportRead:
     with db.session() as session:
         return service.get_import(session, actor=actor, import_id=import_id)
 
@@ -144,7 +145,7 @@ def list_mentions(
     platform: Platform | None = None,
     sentiment: SentimentLabel | None = None,
     language: str | None = None,
-    topic_id: int | None = None,
+    topic_id: Id | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -164,7 +165,7 @@ def list_mentions(
     summary="Correct a mention's sentiment (kept for retraining)",
 )
 def correct_sentiment(
-    mention_id: int, body: SentimentCorrectionIn, actor: ApiActor, db: DbDep, now: NowDep
+    mention_id: Id, body: SentimentCorrectionIn, actor: ApiActor, db: DbDep, now: NowDep
 ) -> MentionRead:
     with db.transaction() as session:
         return service.do_correct_sentiment(
@@ -195,7 +196,7 @@ def add_feed(
 
 
 @router.delete("/listening/feeds/{feed_id}", status_code=204, summary="Stop following a feed")
-def remove_feed(feed_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> None:
+def remove_feed(feed_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> None:
     with db.transaction() as session:
         feeds.do_remove_feed(session, actor=actor, feed_id=feed_id, now=now)
 
@@ -203,7 +204,7 @@ def remove_feed(feed_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> None:
 @router.post(
     "/listening/feeds/{feed_id}/poll", response_model=FeedPollRead, summary="Poll a feed now"
 )
-def poll_feed(feed_id: int, request: Request, actor: ApiActor, db: DbDep) -> FeedPollRead:
+def poll_feed(feed_id: Id, request: Request, actor: ApiActor, db: DbDep) -> FeedPollRead:
     with db.session() as session:
         due = feeds.feed_to_poll(session, actor=actor, feed_id=feed_id)
     imported, _error = jobs.poll_feed(db, request.app.state.clock, due)
@@ -246,7 +247,7 @@ def retrain_sentiment(actor: ApiActor, db: DbDep, now: NowDep) -> SentimentVaria
     summary="Use a variant again, or stop using it (back to the shipped model)",
 )
 def update_variant(
-    variant_id: int, body: SentimentVariantUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    variant_id: Id, body: SentimentVariantUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> SentimentVariantRead:
     with db.transaction() as session:
         return SentimentVariantRead.model_validate(
@@ -293,14 +294,14 @@ def create_topic(body: TopicCreate, actor: ApiActor, db: DbDep, now: NowDep) -> 
 
 @router.patch("/topics/{topic_id}", response_model=TopicRead, summary="Change a topic")
 def update_topic(
-    topic_id: int, body: TopicUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    topic_id: Id, body: TopicUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> TopicRead:
     with db.transaction() as session:
         return topics.do_update_topic(session, actor=actor, topic_id=topic_id, data=body, now=now)
 
 
 @router.delete("/topics/{topic_id}", status_code=204, summary="Delete a topic")
-def delete_topic(topic_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> None:
+def delete_topic(topic_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> None:
     with db.transaction() as session:
         topics.do_delete_topic(session, actor=actor, topic_id=topic_id, now=now)
 
@@ -310,9 +311,9 @@ def dashboard(
     actor: ApiActor,
     db: DbDep,
     now: NowDep,
-    topic_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    topic_id: Id | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
 ) -> Dashboard:
     until = until or now
     with db.session() as session:
@@ -334,11 +335,11 @@ def terms(
     actor: ApiActor,
     db: DbDep,
     now: NowDep,
-    topic_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    baseline_since: datetime | None = None,
-    baseline_until: datetime | None = None,
+    topic_id: Id | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    baseline_since: Moment | None = None,
+    baseline_until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TermBoard:
     """The period defaults to the last 7 days, like the dashboard, and the baseline to the
@@ -371,13 +372,13 @@ def list_alerts(actor: ApiActor, db: DbDep) -> list[AlertRead]:
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertRead, summary="One alert")
-def get_alert(alert_id: int, actor: ApiActor, db: DbDep) -> AlertRead:
+def get_alert(alert_id: Id, actor: ApiActor, db: DbDep) -> AlertRead:
     with db.session() as session:
         return alerting.get_alert(session, actor=actor, alert_id=alert_id)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, summary="Acknowledge")
-def acknowledge_alert(alert_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> AlertRead:
+def acknowledge_alert(alert_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> AlertRead:
     with db.transaction() as session:
         return alerting.do_acknowledge_alert(session, actor=actor, alert_id=alert_id, now=now)
 
@@ -390,7 +391,7 @@ def list_inbox(
     actor: ApiActor,
     db: DbDep,
     status: InboxStatus | None = None,
-    assignee_id: int | None = None,
+    assignee_id: Id | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboxPage:
@@ -414,14 +415,14 @@ def inbox_metrics(
 
 
 @router.get("/inbox/{item_id}", response_model=InboxItemRead, summary="One inbox item")
-def get_inbox_item(item_id: int, actor: ApiActor, db: DbDep) -> InboxItemRead:
+def get_inbox_item(item_id: Id, actor: ApiActor, db: DbDep) -> InboxItemRead:
     with db.session() as session:
         return inbox.get_inbox_item(session, actor=actor, item_id=item_id)
 
 
 @router.patch("/inbox/{item_id}", response_model=InboxItemRead, summary="Assign, set status")
 def update_inbox_item(
-    item_id: int, body: InboxUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    item_id: Id, body: InboxUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> InboxItemRead:
     with db.transaction() as session:
         return inbox.do_update_inbox_item(session, actor=actor, item_id=item_id, data=body, now=now)
@@ -429,7 +430,7 @@ def update_inbox_item(
 
 @router.post("/inbox/{item_id}/notes", response_model=InboxItemRead, summary="Note or reply")
 def add_note(
-    item_id: int, body: InboxNoteCreate, actor: ApiActor, db: DbDep, now: NowDep
+    item_id: Id, body: InboxNoteCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> InboxItemRead:
     with db.transaction() as session:
         return inbox.do_add_note(session, actor=actor, item_id=item_id, data=body, now=now)

@@ -37,6 +37,7 @@ from im2.listening.schemas import (
     TermBoard,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.params import Id
 from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Permission
 
@@ -209,7 +210,7 @@ def mentions_page(
 @router.post("/mentions/{mention_id}/sentiment")
 def correct_sentiment(
     request: Request,
-    mention_id: int,
+    mention_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,

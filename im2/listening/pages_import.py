@@ -21,6 +21,7 @@ from im2.listening.pages_common import base_url, redirect, require_write, vocabu
 from im2.listening.schemas import ColumnMappingRead, Platform
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -173,7 +174,7 @@ def import_file(
 
 
 @router.get("/imports/{import_id}")
-def import_report(request: Request, import_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def import_report(request: Request, import_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         report = service.get_import(session, actor=actor, import_id=import_id)
         mappings = dict(service.list_mappings(session, actor=actor))

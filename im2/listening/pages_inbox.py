@@ -31,6 +31,7 @@ from im2.listening.schemas import (
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -132,7 +133,7 @@ def _item_page(
 @router.get("/inbox/{item_id}")
 def inbox_item_page(
     request: Request,
-    item_id: int,
+    item_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     now: NowDep,
@@ -145,7 +146,7 @@ def inbox_item_page(
 @router.post("/inbox/{item_id}")
 def update_inbox_item(
     request: Request,
-    item_id: int,
+    item_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -192,7 +193,7 @@ def update_inbox_item(
 @router.post("/inbox/{item_id}/notes")
 def add_note(
     request: Request,
-    item_id: int,
+    item_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -286,7 +287,7 @@ def create_template(
 
 @router.post("/reply-templates/{template_id}/delete")
 def delete_template(
-    template_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    template_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         inbox.do_delete_reply_template(session, actor=actor, template_id=template_id, now=now)

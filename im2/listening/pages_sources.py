@@ -24,6 +24,7 @@ from im2.listening.pages_common import (
 from im2.listening.schemas import FeedCreate, Platform
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -110,7 +111,7 @@ def add_feed(
 
 @router.post("/feeds/{feed_id}/poll")
 def poll_feed(
-    request: Request, feed_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep
+    request: Request, feed_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep
 ) -> Response:
     with db.session() as session:
         due = feeds.feed_to_poll(session, actor=actor, feed_id=feed_id)
@@ -121,7 +122,7 @@ def poll_feed(
 
 @router.post("/feeds/{feed_id}/delete")
 def remove_feed(
-    feed_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    feed_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         feeds.do_remove_feed(session, actor=actor, feed_id=feed_id, now=now)
@@ -177,7 +178,7 @@ def retrain_model(
 
 @router.post("/sentiment-model/variants/{variant_id}/{action}")
 def switch_variant(
-    variant_id: int, action: str, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    variant_id: Id, action: str, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     if action not in ("use", "stop"):
         raise NotFound(_("Model variant not found."))

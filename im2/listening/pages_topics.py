@@ -32,6 +32,7 @@ from im2.listening.schemas import (
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import blank_to_none, service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -155,7 +156,7 @@ def create_topic(
 
 
 @router.get("/topics/{topic_id}/edit")
-def edit_topic_page(request: Request, topic_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def edit_topic_page(request: Request, topic_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require_write(actor)
     with db.session() as session:
         topic = topics.get_topic(session, actor=actor, topic_id=topic_id)
@@ -165,7 +166,7 @@ def edit_topic_page(request: Request, topic_id: int, actor: ConsoleActor, db: Db
 @router.post("/topics/{topic_id}/edit")
 def edit_topic(
     request: Request,
-    topic_id: int,
+    topic_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -199,7 +200,7 @@ def edit_topic(
 
 @router.post("/topics/{topic_id}/delete")
 def delete_topic(
-    topic_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    topic_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         topics.do_delete_topic(session, actor=actor, topic_id=topic_id, now=now)
@@ -228,7 +229,7 @@ def alerts_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge_alert(
-    alert_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    alert_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         alerting.do_acknowledge_alert(session, actor=actor, alert_id=alert_id, now=now)

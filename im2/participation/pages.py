@@ -10,6 +10,7 @@ from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.participation import comments
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
 @router.get("/campaigns/{campaign_id}/comments")
 def queue(
-    request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep, status: str = "pending"
+    request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep, status: str = "pending"
 ) -> Response:
     try:
         chosen = comments.CommentStatus(status) if status else None
@@ -46,7 +47,7 @@ def queue(
 
 @router.post("/comments/{comment_id}")
 def moderate(
-    comment_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    comment_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     try:
         status = comments.CommentStatus(str(form.get("status", "")))

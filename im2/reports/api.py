@@ -10,6 +10,7 @@ from starlette.responses import Response
 from im2.reports import service
 from im2.reports.pages import download
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
     responses={200: {"content": {"application/pdf": {}, "text/html": {}}}},
 )
 def campaign_report(
-    campaign_id: int,
+    campaign_id: Id,
     actor: ApiActor,
     db: DbDep,
     settings: SettingsDep,

@@ -14,6 +14,7 @@ from im2.reports import service
 from im2.reports.document import report_context
 from im2.reports.schemas import ReportFile, ReportFormat
 from im2.web.deps import ConsoleActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id
 from im2.web.templating import render
 
 router = APIRouter(
@@ -37,7 +38,7 @@ def download(file: ReportFile) -> Response:
 @router.get("")
 def report_page(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,
@@ -64,7 +65,7 @@ def report_page(
 
 @router.get(".{fmt}")
 def report_download(
-    campaign_id: int,
+    campaign_id: Id,
     fmt: str,
     actor: ConsoleActor,
     db: DbDep,

@@ -14,6 +14,7 @@ from im2.i18n import _
 from im2.sharing import service
 from im2.sharing.schemas import SHARE_CHANNELS, ShareTreeNode
 from im2.web.deps import ConsoleActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id
 from im2.web.templating import render
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
@@ -48,18 +49,27 @@ class Figures:
     participants: float
     referred: int  # participants brought by someone's share (the K-factor's numerator)
     k_factor: float | None
+    k_ci: tuple[float, float] | None  # the registry's 95 % confidence interval of the K-factor
+    k_eligible: int  # the K-factor's cohort: people who had the whole invitation window
+    k_window_days: float
+    k_definition: str  # the registry's description, shown as the figure's explanation
     depth: int
     structural_virality: float | None
     viral_cycle_hours: float | None
 
 
 def figures_of(metrics: dict[str, Any]) -> Figures:
-    k_rows = metrics["k_factor"].rows or [{}]
+    k_row = (metrics["k_factor"].rows or [{}])[0]
     cascade = (metrics["cascade"].rows or [{}])[0]
+    low, high = k_row.get("ci_low"), k_row.get("ci_high")
     return Figures(
         participants=metrics["participants"].value or 0,
-        referred=int(k_rows[0].get("invited_participants") or 0),
+        referred=int(k_row.get("invited_participants") or 0),
         k_factor=metrics["k_factor"].value,
+        k_ci=(low, high) if low is not None and high is not None else None,
+        k_eligible=int(k_row.get("eligible_participants") or 0),
+        k_window_days=float(k_row.get("window_days") or 0),
+        k_definition=next(m.description for m in analytics.list_metrics() if m.key == "k_factor"),
         depth=int(cascade.get("depth") or 0),
         structural_virality=cascade.get("structural_virality"),
         viral_cycle_hours=cascade.get("viral_cycle_hours"),
@@ -69,7 +79,7 @@ def figures_of(metrics: dict[str, Any]) -> Figures:
 @router.get("/campaigns/{campaign_id}/sharing")
 def sharing(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     actor: ConsoleActor,
     db: DbDep,
     settings: SettingsDep,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
+from im2.web.params import Id
 from im2.webhooks import service
 from im2.webhooks.schemas import (
     DeliveryPage,
@@ -51,7 +52,7 @@ def create_endpoint(
 def list_deliveries(
     actor: ApiActor,
     db: DbDep,
-    endpoint_id: int | None = None,
+    endpoint_id: Id | None = None,
     status: DeliveryStatus | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -63,7 +64,7 @@ def list_deliveries(
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryRead, summary="One delivery")
-def get_delivery(delivery_id: int, actor: ApiActor, db: DbDep) -> DeliveryRead:
+def get_delivery(delivery_id: Id, actor: ApiActor, db: DbDep) -> DeliveryRead:
     with db.session() as session:
         return service.get_delivery(session, actor=actor, delivery_id=delivery_id)
 
@@ -73,20 +74,20 @@ def get_delivery(delivery_id: int, actor: ApiActor, db: DbDep) -> DeliveryRead:
     response_model=DeliveryRead,
     summary="Send a delivery again (queued now, from its first attempt)",
 )
-def resend(delivery_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> DeliveryRead:
+def resend(delivery_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> DeliveryRead:
     with db.transaction() as session:
         return service.do_resend(session, actor=actor, delivery_id=delivery_id, now=now)
 
 
 @router.get("/{endpoint_id}", response_model=WebhookRead, summary="One endpoint")
-def get_endpoint(endpoint_id: int, actor: ApiActor, db: DbDep) -> WebhookRead:
+def get_endpoint(endpoint_id: Id, actor: ApiActor, db: DbDep) -> WebhookRead:
     with db.session() as session:
         return service.get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
 
 
 @router.patch("/{endpoint_id}", response_model=WebhookRead, summary="Change an endpoint")
 def update_endpoint(
-    endpoint_id: int,
+    endpoint_id: Id,
     body: WebhookUpdate,
     actor: ApiActor,
     db: DbDep,
@@ -109,13 +110,13 @@ def update_endpoint(
     response_model=WebhookWithSecret,
     summary="Rotate the signing secret (the new one is in this answer only)",
 )
-def rotate_secret(endpoint_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> WebhookWithSecret:
+def rotate_secret(endpoint_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> WebhookWithSecret:
     with db.transaction() as session:
         return service.do_rotate_secret(session, actor=actor, endpoint_id=endpoint_id, now=now)
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Remove an endpoint and its log")
-def delete_endpoint(endpoint_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
+def delete_endpoint(endpoint_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
     with db.transaction() as session:
         service.do_delete_endpoint(session, actor=actor, endpoint_id=endpoint_id, now=now)
     return Response(status_code=204)

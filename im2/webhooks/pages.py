@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.webhooks import service
 from im2.webhooks.schemas import (
@@ -150,14 +151,14 @@ def create_endpoint(
 
 
 @router.get("/{endpoint_id}")
-def endpoint_page(request: Request, endpoint_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def endpoint_page(request: Request, endpoint_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     return _detail_page(request, actor, db, endpoint_id)
 
 
 @router.post("/{endpoint_id}")
 def update_endpoint(
     request: Request,
-    endpoint_id: int,
+    endpoint_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -209,7 +210,7 @@ def update_endpoint(
 @router.post("/{endpoint_id}/secret")
 def rotate_secret(
     request: Request,
-    endpoint_id: int,
+    endpoint_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -222,7 +223,7 @@ def rotate_secret(
 
 @router.post("/{endpoint_id}/delete")
 def delete_endpoint(
-    endpoint_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    endpoint_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         service.do_delete_endpoint(session, actor=actor, endpoint_id=endpoint_id, now=now)
@@ -231,7 +232,7 @@ def delete_endpoint(
 
 @router.post("/deliveries/{delivery_id}/resend")
 def resend(
-    delivery_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    delivery_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         delivery = service.do_resend(session, actor=actor, delivery_id=delivery_id, now=now)

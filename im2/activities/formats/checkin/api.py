@@ -17,6 +17,7 @@ from im2.activities.formats.checkin.schemas import (
 from im2.activities.schemas import ActivityRead
 from im2.campaigns import service as campaigns
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["checkins"])
 
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["checkins"])
     summary="Add a daily check-in with streak milestones to a campaign",
 )
 def create_checkin(
-    campaign_id: int, body: CheckinCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: CheckinCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_checkin(
@@ -40,7 +41,7 @@ def create_checkin(
     "/checkins/{activity_id}", response_model=ActivityRead, summary="Edit the texts or milestones"
 )
 def update_checkin(
-    activity_id: int, body: CheckinUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: CheckinUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_checkin(
@@ -53,7 +54,7 @@ def update_checkin(
     response_model=CheckinStats,
     summary="Check-ins today and in all, and the leaderboard of streaks",
 )
-def stats(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> CheckinStats:
+def stats(activity_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> CheckinStats:
     with db.session() as session:
         found = activities.get_activity(session, actor=actor, activity_id=activity_id)
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=found.campaign_id)
@@ -71,7 +72,7 @@ def stats(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> CheckinS
 )
 def check_in(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: CheckinIn,
     visitor: VisitorDep,
     db: DbDep,
@@ -102,7 +103,7 @@ def check_in(
 )
 def me(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     visitor: VisitorDep,
     db: DbDep,
     now: NowDep,

@@ -20,6 +20,7 @@ from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -57,7 +58,7 @@ def parse_milestones(text: str) -> list[Any]:
 
 
 @router.get("/campaigns/{campaign_id}/checkin/new")
-def new_checkin(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_checkin(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -67,7 +68,7 @@ def new_checkin(request: Request, campaign_id: int, actor: ConsoleActor, db: DbD
 @router.post("/campaigns/{campaign_id}/checkin")
 def create_checkin(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -106,7 +107,7 @@ def create_checkin(
 
 @router.get("/checkin/{activity_id}")
 def detail(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.session() as session:
         activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
@@ -134,8 +135,8 @@ def detail(
 
 @router.post("/checkin/{activity_id}/review/{checkin_id}")
 def review(
-    activity_id: int,
-    checkin_id: int,
+    activity_id: Id,
+    checkin_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -187,7 +188,7 @@ def _load_for_edit(db: DbDep, actor: ConsoleActor, activity_id: int) -> Activity
 
 
 @router.get("/checkin/{activity_id}/edit")
-def edit_checkin(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def edit_checkin(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     activity = _load_for_edit(db, actor, activity_id)
     values = {
         "title": activity.title,
@@ -200,7 +201,7 @@ def edit_checkin(request: Request, activity_id: int, actor: ConsoleActor, db: Db
 @router.post("/checkin/{activity_id}/edit")
 def update_checkin(
     request: Request,
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -236,7 +237,7 @@ def update_checkin(
 
 
 @router.get("/checkin/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = list(service.export_checkins(session, actor=actor, activity_id=activity_id))
     return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"checkin-{activity_id}-days.csv")

@@ -12,6 +12,7 @@ from im2.activities.formats.checkin import service
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
@@ -63,7 +64,7 @@ def _page(
 
 @router.get("/c/{slug}/checkin/{activity_id}")
 def checkin_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     notice = (
         _("Checked in for today. See you tomorrow!") if request.query_params.get("done") else None
@@ -81,7 +82,7 @@ def checkin_page(
 
 
 @router.post("/c/{slug}/checkin/{activity_id}/check-in")
-def check_in(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+def check_in(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
     page = partial(
         _page,
         request,

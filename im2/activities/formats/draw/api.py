@@ -16,6 +16,7 @@ from im2.activities.formats.draw.schemas import (
 )
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["draws"])
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["draws"])
     summary="Add a lucky draw (instant win or scheduled) to a campaign",
 )
 def create_draw(
-    campaign_id: int, body: DrawCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: DrawCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_draw(
@@ -37,7 +38,7 @@ def create_draw(
 
 @router.patch("/draws/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
 def update_draw(
-    activity_id: int, body: DrawUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: DrawUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_draw(
@@ -50,7 +51,7 @@ def update_draw(
     response_model=DrawResults,
     summary="Prizes and stock, entries, winners, and the commitment (the seed once revealed)",
 )
-def results(activity_id: int, actor: ApiActor, db: DbDep) -> DrawResults:
+def results(activity_id: Id, actor: ApiActor, db: DbDep) -> DrawResults:
     with db.session() as session:
         return reads.draw_results(session, actor=actor, activity_id=activity_id)
 
@@ -64,7 +65,7 @@ def results(activity_id: int, actor: ApiActor, db: DbDep) -> DrawResults:
 )
 def enter(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: EnterIn,
     visitor: VisitorDep,
     db: DbDep,
@@ -93,7 +94,7 @@ def enter(
     tags=["participants"],
     summary="The public record to verify the draw: entries, prizes, winners, commitment, seed",
 )
-def record(slug: str, activity_id: int, db: DbDep) -> DrawRecord:
+def record(slug: str, activity_id: Id, db: DbDep) -> DrawRecord:
     with db.session() as session:
         return reads.public_record(session, slug=slug, activity_id=activity_id)
 
@@ -104,7 +105,7 @@ def record(slug: str, activity_id: int, db: DbDep) -> DrawRecord:
     tags=["participants"],
     summary="This device's entry: whether it is in, held for review, or won",
 )
-def me(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> MyEntry:
+def me(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep, now: NowDep) -> MyEntry:
     with db.session() as session:
         view = reads.view_draw(
             session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now

@@ -27,6 +27,7 @@ from im2.incentives.schemas import PrizeRef
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -117,7 +118,7 @@ def parse_local(value: str, timezone: str) -> datetime | str | None:
 
 
 @router.get("/campaigns/{campaign_id}/draw/new")
-def new_draw(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_draw(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -131,7 +132,7 @@ def new_draw(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep)
 @router.post("/campaigns/{campaign_id}/draw")
 def create_draw(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -181,7 +182,7 @@ def create_draw(
 
 
 @router.get("/draw/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         results = reads.draw_results(session, actor=actor, activity_id=activity_id)
         held = reads.list_held(session, actor=actor, activity_id=activity_id)
@@ -207,8 +208,8 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
 
 @router.post("/draw/{activity_id}/review/{entry_id}")
 def review(
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -232,7 +233,7 @@ add_text_editor(router, ActivityKind.DRAW)
 
 
 @router.get("/draw/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = list(reads.export_draw(session, actor=actor, activity_id=activity_id))
     return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"draw-{activity_id}-entries.csv")

@@ -12,6 +12,7 @@ from im2.activities.formats.draw import reads, service
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
@@ -56,7 +57,7 @@ def _page(
 
 @router.get("/c/{slug}/draw/{activity_id}")
 def draw_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     notice = _("You are in the draw. Good luck!") if request.query_params.get("entered") else None
     response = _page(
@@ -72,7 +73,7 @@ def draw_page(
 
 
 @router.post("/c/{slug}/draw/{activity_id}/enter")
-def enter(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+def enter(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
     page = partial(
         _page,
         request,

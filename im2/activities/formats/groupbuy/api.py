@@ -15,6 +15,7 @@ from im2.activities.formats.groupbuy.schemas import (
 )
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["groupbuys"])
 PUBLIC = "/public/campaigns/{slug}/groupbuys/{activity_id}"
@@ -27,7 +28,7 @@ PUBLIC = "/public/campaigns/{slug}/groupbuys/{activity_id}"
     summary="Add a group-buy offer (N members within T hours) to a campaign",
 )
 def create_groupbuy(
-    campaign_id: int, body: GroupbuyCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: GroupbuyCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_groupbuy(
@@ -37,7 +38,7 @@ def create_groupbuy(
 
 @router.patch("/groupbuys/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
 def update_groupbuy(
-    activity_id: int, body: GroupbuyUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: GroupbuyUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_groupbuy(
@@ -50,7 +51,7 @@ def update_groupbuy(
     response_model=GroupbuyStats,
     summary="The offer's teams, with their status as of now",
 )
-def teams(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> GroupbuyStats:
+def teams(activity_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> GroupbuyStats:
     with db.session() as session:
         return reads.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
 
@@ -64,7 +65,7 @@ def teams(activity_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Groupbuy
 )
 def open_team(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: TeamJoinIn,
     visitor: VisitorDep,
     db: DbDep,
@@ -96,7 +97,7 @@ def open_team(
 )
 def join_team(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     code: str,
     body: TeamJoinIn,
     visitor: VisitorDep,
@@ -128,7 +129,7 @@ def join_team(
     summary="A team as its link shows it",
 )
 def get_team(
-    slug: str, activity_id: int, code: str, visitor: VisitorDep, db: DbDep, now: NowDep
+    slug: str, activity_id: Id, code: str, visitor: VisitorDep, db: DbDep, now: NowDep
 ) -> TeamRead:
     with db.session() as session:
         return reads.view_team(
@@ -147,9 +148,7 @@ def get_team(
     tags=["participants"],
     summary="The offer, this device's latest team and the teams it could join",
 )
-def get_offer(
-    slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep
-) -> OfferRead:
+def get_offer(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep, now: NowDep) -> OfferRead:
     with db.session() as session:
         view = reads.view_offer(
             session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now

@@ -19,6 +19,7 @@ from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -56,7 +57,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/groupbuy/new")
-def new_groupbuy(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_groupbuy(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -66,7 +67,7 @@ def new_groupbuy(request: Request, campaign_id: int, actor: ConsoleActor, db: Db
 @router.post("/campaigns/{campaign_id}/groupbuy")
 def create_groupbuy(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -101,7 +102,7 @@ def create_groupbuy(
 
 @router.get("/groupbuy/{activity_id}")
 def detail(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.session() as session:
         stats = reads.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
@@ -128,7 +129,7 @@ add_text_editor(router, ActivityKind.GROUPBUY)
 
 
 @router.get("/groupbuy/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
     with db.session() as session:
         rows = list(reads.export_members(session, actor=actor, activity_id=activity_id, now=now))
     return csv_download(

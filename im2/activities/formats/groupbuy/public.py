@@ -14,6 +14,7 @@ from im2.activities.formats.groupbuy.schemas import STATUS_LABELS
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
@@ -89,7 +90,7 @@ def _team_page(
 
 @router.get("/c/{slug}/groupbuy/{activity_id}")
 def offer_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     response = _offer_page(
         request, slug=slug, activity_id=activity_id, db=db, device_id=visitor.device_id, now=now
@@ -98,7 +99,7 @@ def offer_page(
 
 
 @router.post("/c/{slug}/groupbuy/{activity_id}/open")
-def open_team(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+def open_team(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
     try:
         team = post.run(
             lambda session: service.do_open_team(
@@ -127,7 +128,7 @@ def open_team(request: Request, slug: str, activity_id: int, post: ParticipantPo
 def team_page(
     request: Request,
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     code: str,
     db: DbDep,
     visitor: VisitorDep,
@@ -154,7 +155,7 @@ def team_page(
 
 @router.post("/c/{slug}/groupbuy/{activity_id}/team/{code}/join")
 def join_team(
-    request: Request, slug: str, activity_id: int, code: str, post: ParticipantPostDep
+    request: Request, slug: str, activity_id: Id, code: str, post: ParticipantPostDep
 ) -> Response:
     page = partial(
         _team_page,

@@ -20,6 +20,7 @@ from im2.activities.schemas import ActivityRead
 from im2.config import Settings
 from im2.i18n import get_locale
 from im2.web.deps import ApiActor, DbDep, NowDep, get_visitor
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["polls"])
 # The participant's vote is the app's hottest route. Routes are matched in order and every
@@ -34,7 +35,7 @@ votes_router = APIRouter(prefix="/api/v1", tags=["polls"])
     summary="Add a poll to a campaign",
 )
 def create_poll(
-    campaign_id: int, body: PollCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: PollCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_poll(
@@ -44,7 +45,7 @@ def create_poll(
 
 @router.patch("/polls/{activity_id}", response_model=ActivityRead, summary="Edit a poll")
 def update_poll(
-    activity_id: int, body: PollUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: PollUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_poll(
@@ -57,7 +58,7 @@ def update_poll(
     response_model=PollResults,
     summary="Results as the brand sees them (held votes excluded and counted apart)",
 )
-def results(activity_id: int, actor: ApiActor, db: DbDep) -> PollResults:
+def results(activity_id: Id, actor: ApiActor, db: DbDep) -> PollResults:
     with db.session() as session:
         return service.poll_results(session, actor=actor, activity_id=activity_id)
 
@@ -69,7 +70,7 @@ def results(activity_id: int, actor: ApiActor, db: DbDep) -> PollResults:
     tags=["participants"],
     summary="Vote as the participant whose device cookie comes with the request",
 )
-async def vote(slug: str, activity_id: int, body: VoteIn, request: Request) -> Response:
+async def vote(slug: str, activity_id: Id, body: VoteIn, request: Request) -> Response:
     """The hot path: everything cheap happens on the event loop (no thread hand-over per
     dependency), the writes go to the database's group commit, and the answer is sent once
     the batch holding this vote has committed. The receipt is serialized once, here (the

@@ -29,6 +29,7 @@ from im2.errors import IM2Error
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -60,7 +61,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/poll/new")
-def new_poll(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_poll(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -75,7 +76,7 @@ def new_poll(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep)
 @router.post("/campaigns/{campaign_id}/poll")
 def create_poll(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -117,7 +118,7 @@ def create_poll(
 
 
 @router.get("/poll/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         results = service.poll_results(session, actor=actor, activity_id=activity_id)
         held = service.list_held(session, actor=actor, activity_id=activity_id)
@@ -144,8 +145,8 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
 @router.post("/poll/{activity_id}/review/{ballot_id}")
 def review(
     request: Request,
-    activity_id: int,
-    ballot_id: int,
+    activity_id: Id,
+    ballot_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -168,7 +169,7 @@ def review(
 
 
 @router.get("/poll/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = service.export_poll(session, actor=actor, activity_id=activity_id)
     buffer = io.StringIO()
@@ -195,7 +196,7 @@ def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
 
 @router.get("/poll/{activity_id}/live")
 def live_results(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, hub: HubDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, hub: HubDep
 ) -> EventSourceResponse:
     with db.session() as session:
         service.poll_results(session, actor=actor, activity_id=activity_id)  # 404 / 403 first

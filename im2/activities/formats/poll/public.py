@@ -30,6 +30,7 @@ from im2.web.deps import (
     seconds_on_page,
     shown_token,
 )
+from im2.web.params import Id
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -86,7 +87,7 @@ def _page(
 
 @router.get("/c/{slug}/poll/{activity_id}")
 def poll_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     notice = _("Thank you, your vote is in!") if request.query_params.get("voted") else None
     response = _page(
@@ -105,7 +106,7 @@ def poll_page(
 def vote(
     request: Request,
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     db: DbDep,
     hub: HubDep,
@@ -171,7 +172,7 @@ def vote(
 
 
 @router.get("/c/{slug}/poll/{activity_id}/screen")
-def big_screen(request: Request, slug: str, activity_id: int, db: DbDep) -> Response:
+def big_screen(request: Request, slug: str, activity_id: Id, db: DbDep) -> Response:
     """Results for a projector or a live stream: large type, updating live, no controls."""
     with db.session() as session:
         public, row = activities.public_activity(
@@ -190,7 +191,7 @@ def big_screen(request: Request, slug: str, activity_id: int, db: DbDep) -> Resp
 
 @router.get("/live/c/{slug}/poll/{activity_id}")
 def live_results(
-    request: Request, slug: str, activity_id: int, db: DbDep, hub: HubDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, hub: HubDep, now: NowDep
 ) -> EventSourceResponse:
     device_id = getattr(request.state, "device_id", "") or ""
     with db.session() as session:

@@ -29,6 +29,7 @@ from im2.web.deps import (
     SettingsDep,
     VisitorDep,
 )
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["qa"])
 
@@ -40,7 +41,7 @@ router = APIRouter(prefix="/api/v1", tags=["qa"])
     summary="Add a live Q&A to a campaign",
 )
 def create_qa(
-    campaign_id: int, body: QaCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: QaCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_qa(
@@ -50,7 +51,7 @@ def create_qa(
 
 @router.patch("/qas/{activity_id}", response_model=ActivityRead, summary="Edit a live Q&A")
 def update_qa(
-    activity_id: int, body: QaUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: QaUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_qa(
@@ -64,7 +65,7 @@ def update_qa(
     summary="Every question, pending and hidden ones included (the moderation queue)",
 )
 def questions(
-    activity_id: int, actor: ApiActor, db: DbDep, sort: QuestionSort = QuestionSort.VOTES
+    activity_id: Id, actor: ApiActor, db: DbDep, sort: QuestionSort = QuestionSort.VOTES
 ) -> QuestionBoard:
     with db.session() as session:
         return service.moderation_board(session, actor=actor, activity_id=activity_id, sort=sort)
@@ -76,8 +77,8 @@ def questions(
     summary="Approve, hide, pin or mark a question answered",
 )
 def moderate(
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     body: ModerateIn,
     actor: ApiActor,
     db: DbDep,
@@ -105,7 +106,7 @@ def moderate(
 )
 def public_questions(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     db: DbDep,
     visitor: VisitorDep,
     sort: QuestionSort = QuestionSort.VOTES,
@@ -125,7 +126,7 @@ def public_questions(
 )
 def ask(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: AskIn,
     visitor: VisitorDep,
     db: DbDep,
@@ -162,8 +163,8 @@ def ask(
 )
 def upvote(
     slug: str,
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     body: UpvoteIn,
     visitor: VisitorDep,
     db: DbDep,

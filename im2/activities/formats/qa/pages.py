@@ -31,6 +31,7 @@ from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
@@ -55,7 +56,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/qa/new")
-def new_qa(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_qa(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -65,7 +66,7 @@ def new_qa(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -
 @router.post("/campaigns/{campaign_id}/qa")
 def create_qa(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -128,7 +129,7 @@ def _queue_context(
 
 
 @router.get("/qa/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
     base_url = request.app.state.settings.base_url
     slug = context["campaign"].slug
@@ -137,7 +138,7 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
 
 
 @router.get("/qa/{activity_id}/queue")
-def queue(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def queue(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     """The moderation queue alone, fetched again when the live stream says it changed."""
     context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
     return render(request, "activities/qa/queue.html", context)
@@ -146,8 +147,8 @@ def queue(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) ->
 @router.post("/qa/{activity_id}/questions/{question_id}")
 def moderate(
     request: Request,
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -180,7 +181,7 @@ def moderate(
 @router.post("/qa/{activity_id}/settings")
 def update_settings(
     request: Request,
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -198,7 +199,7 @@ def update_settings(
 
 
 @router.get("/qa/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = list(service.export_rows(session, actor=actor, activity_id=activity_id))
     return csv_download(
@@ -208,7 +209,7 @@ def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
 
 @router.get("/qa/{activity_id}/live")
 def live_queue(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, hub: HubDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, hub: HubDep
 ) -> EventSourceResponse:
     with db.session() as session:  # 404 / 403 first
         service.moderation_board(

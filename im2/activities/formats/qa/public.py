@@ -17,6 +17,7 @@ from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import DbDep, HubDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context, is_htmx
 from im2.web.templating import render
 
@@ -75,7 +76,7 @@ def _page(
 
 @router.get("/c/{slug}/qa/{activity_id}")
 def qa_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
 ) -> Response:
     done = NOTICES.get(request.query_params.get("done", ""))
     response = _page(
@@ -92,7 +93,7 @@ def qa_page(
 
 @router.get("/c/{slug}/qa/{activity_id}/list")
 def qa_list(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
 ) -> Response:
     """The question list alone, fetched again when the live stream says the board changed."""
     return _page(
@@ -155,7 +156,7 @@ def _done(
 
 @router.post("/c/{slug}/qa/{activity_id}/ask")
 def ask(
-    request: Request, slug: str, activity_id: int, post: ParticipantPostDep, hub: HubDep
+    request: Request, slug: str, activity_id: Id, post: ParticipantPostDep, hub: HubDep
 ) -> Response:
     values = {"text": post.text("text"), "nickname": post.text("nickname")}
 
@@ -201,8 +202,8 @@ def ask(
 def upvote(
     request: Request,
     slug: str,
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     post: ParticipantPostDep,
     hub: HubDep,
 ) -> Response:
@@ -236,7 +237,7 @@ def upvote(
 
 
 @router.get("/c/{slug}/qa/{activity_id}/present")
-def presenter(request: Request, slug: str, activity_id: int, db: DbDep) -> Response:
+def presenter(request: Request, slug: str, activity_id: Id, db: DbDep) -> Response:
     """For the stage screen: big type, pinned question first, updating live, no controls."""
     template = (
         "activities/qa/present_list.html"
@@ -250,7 +251,7 @@ def presenter(request: Request, slug: str, activity_id: int, db: DbDep) -> Respo
 
 @router.get("/live/c/{slug}/qa/{activity_id}")
 def live_board(
-    request: Request, slug: str, activity_id: int, db: DbDep, hub: HubDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, hub: HubDep
 ) -> EventSourceResponse:
     with db.session() as session:
         service.presenter_board(session, slug=slug, activity_id=activity_id)  # 404 first

@@ -19,6 +19,7 @@ from im2.activities.formats.quiz.schemas import (
 )
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["quizzes"])
 
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["quizzes"])
     summary="Add a quiz or a prediction game to a campaign",
 )
 def create_quiz(
-    campaign_id: int, body: QuizCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: QuizCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_quiz(
@@ -40,7 +41,7 @@ def create_quiz(
 
 @router.patch("/quizzes/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
 def update_quiz(
-    activity_id: int, body: QuizUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: QuizUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_quiz(
@@ -53,7 +54,7 @@ def update_quiz(
     response_model=QuizResults,
     summary="Answers per option, correct answers and outcomes (held answers counted apart)",
 )
-def results(activity_id: int, actor: ApiActor, db: DbDep) -> QuizResults:
+def results(activity_id: Id, actor: ApiActor, db: DbDep) -> QuizResults:
     with db.session() as session:
         return reports.quiz_results(session, actor=actor, activity_id=activity_id)
 
@@ -63,7 +64,7 @@ def results(activity_id: int, actor: ApiActor, db: DbDep) -> QuizResults:
     response_model=Leaderboard,
     summary="Scores and ranks (same score, same rank; earlier finish listed first)",
 )
-def leaderboard(activity_id: int, actor: ApiActor, db: DbDep) -> Leaderboard:
+def leaderboard(activity_id: Id, actor: ApiActor, db: DbDep) -> Leaderboard:
     with db.session() as session:
         return reports.quiz_leaderboard(session, actor=actor, activity_id=activity_id)
 
@@ -74,8 +75,8 @@ def leaderboard(activity_id: int, actor: ApiActor, db: DbDep) -> Leaderboard:
     summary="Enter a prediction's outcome and settle it (the same outcome twice changes nothing)",
 )
 def settle(
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     body: OutcomeIn,
     actor: ApiActor,
     db: DbDep,
@@ -98,7 +99,7 @@ def settle(
     summary="Stop taking answers to a question now (e.g. a prediction at kick-off)",
 )
 def close_question(
-    activity_id: int, question_id: int, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, question_id: Id, actor: ApiActor, db: DbDep, now: NowDep
 ) -> None:
     with db.transaction() as session:
         outcomes.do_close_question(
@@ -112,7 +113,7 @@ def close_question(
     tags=["participants"],
     summary="The questions, this device's answers and score; starts the clock on the next one",
 )
-def state(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowDep) -> QuizState:
+def state(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep, now: NowDep) -> QuizState:
     return shown_view(
         db, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
     ).state
@@ -127,7 +128,7 @@ def state(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep, now: NowD
 )
 def answer(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: AnswerIn,
     visitor: VisitorDep,
     db: DbDep,
@@ -159,7 +160,7 @@ def answer(
     tags=["participants"],
     summary="The public leaderboard, with this device's own row",
 )
-def public_leaderboard(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep) -> Leaderboard:
+def public_leaderboard(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep) -> Leaderboard:
     with db.session() as session:
         _campaign, board = reports.public_leaderboard(
             session, slug=slug, activity_id=activity_id, device_id=visitor.device_id

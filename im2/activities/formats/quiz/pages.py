@@ -21,6 +21,7 @@ from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -69,7 +70,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/quiz/new")
-def new_quiz(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_quiz(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -80,7 +81,7 @@ def new_quiz(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep)
 @router.post("/campaigns/{campaign_id}/quiz")
 def create_quiz(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -130,7 +131,7 @@ def create_quiz(
 
 @router.get("/quiz/{activity_id}")
 def detail(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.session() as session:
         results = reports.quiz_results(session, actor=actor, activity_id=activity_id)
@@ -162,8 +163,8 @@ def detail(
 
 @router.post("/quiz/{activity_id}/questions/{question_id}/close")
 def close_question(
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -180,8 +181,8 @@ def close_question(
 
 @router.post("/quiz/{activity_id}/questions/{question_id}/outcome")
 def settle(
-    activity_id: int,
-    question_id: int,
+    activity_id: Id,
+    question_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -208,8 +209,8 @@ def settle(
 
 @router.post("/quiz/{activity_id}/review/{answer_id}")
 def review(
-    activity_id: int,
-    answer_id: int,
+    activity_id: Id,
+    answer_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -230,14 +231,14 @@ def review(
 
 
 @router.get("/quiz/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = reports.export_quiz(session, actor=actor, activity_id=activity_id)
     return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"quiz-{activity_id}-answers.csv")
 
 
 @router.get("/quiz/{activity_id}/leaderboard.csv")
-def leaderboard_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def leaderboard_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     """The full ranking, for handing out prizes."""
     with db.session() as session:
         board = reports.quiz_leaderboard(

@@ -13,6 +13,7 @@ from im2.activities.formats.quiz.schemas import QuizMode
 from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
@@ -85,7 +86,7 @@ def _page(
 
 @router.get("/c/{slug}/quiz/{activity_id}")
 def quiz_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     answered = request.query_params.get("answered")
     response = _page(
@@ -101,7 +102,7 @@ def quiz_page(
 
 
 @router.post("/c/{slug}/quiz/{activity_id}/answer")
-def answer(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
     page = partial(
         _page,
         request,
@@ -142,7 +143,7 @@ def answer(request: Request, slug: str, activity_id: int, post: ParticipantPostD
 
 @router.get("/c/{slug}/quiz/{activity_id}/leaderboard")
 def leaderboard_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
 ) -> Response:
     with db.session() as session:
         campaign, board = reports.public_leaderboard(

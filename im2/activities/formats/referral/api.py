@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from im2.activities import service as activities
 from im2.activities.formats.referral import reads, service
@@ -28,6 +30,7 @@ from im2.web.deps import (
     SettingsDep,
     VisitorDep,
 )
+from im2.web.params import Id
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
 
@@ -42,7 +45,7 @@ PUBLIC = "/public/campaigns/{slug}/referrals/{activity_id}"
     summary="Add a referral (invite-a-friend) activity; at most 2 reward levels",
 )
 def create_referral(
-    campaign_id: int, body: ReferralCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: ReferralCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_referral(
@@ -56,7 +59,7 @@ def create_referral(
     summary="Change the texts or rules; new rules apply to invites qualifying from now on",
 )
 def update_referral(
-    activity_id: int, body: ReferralUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: ReferralUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_referral(
@@ -70,7 +73,7 @@ def update_referral(
     summary="Invites (pending, qualified, held for review), the leaderboard, the latest rows",
 )
 def results(
-    activity_id: int, actor: ApiActor, db: DbDep, status: InviteStatus | None = None
+    activity_id: Id, actor: ApiActor, db: DbDep, status: InviteStatus | None = None
 ) -> ReferralStats:
     with db.session() as session:
         return reads.referral_stats(session, actor=actor, activity_id=activity_id, status=status)
@@ -81,13 +84,18 @@ def results(
     response_model=list[LeaderRow],
     summary="Inviters by qualified friends (full nicknames; the public page masks them)",
 )
-def leaderboard(activity_id: int, actor: ApiActor, db: DbDep, limit: int = 50) -> list[LeaderRow]:
+def leaderboard(
+    activity_id: Id,
+    actor: ApiActor,
+    db: DbDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[LeaderRow]:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
         row = activities.load_activity(
             session, actor=actor, activity_id=activity_id, kind=ActivityKind.REFERRAL
         )
-        return reads.leaderboard(session, activity=row, limit=max(1, min(limit, 500)), masked=False)
+        return reads.leaderboard(session, activity=row, limit=limit, masked=False)
 
 
 def _mine(
@@ -140,7 +148,7 @@ def _mine(
     summary="The referral as this device sees it: link, progress, friends (masked), leaderboard",
 )
 def my_referral(
-    request: Request, slug: str, activity_id: int, visitor: VisitorDep, db: DbDep
+    request: Request, slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep
 ) -> MyReferral:
     return _mine(request, db=db, slug=slug, activity_id=activity_id, device_id=visitor.device_id)
 
@@ -154,7 +162,7 @@ def my_referral(
 def get_my_link(
     request: Request,
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: LinkIn,
     visitor: VisitorDep,
     db: DbDep,

@@ -33,6 +33,7 @@ from im2.errors import IM2Error
 from im2.incentives import service as incentives
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
@@ -157,7 +158,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/referral/new")
-def new_referral(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_referral(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -228,7 +229,7 @@ def _submit(
 @router.post("/campaigns/{campaign_id}/referral")
 def create_referral(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -252,7 +253,7 @@ def _referral(session: Session, actor: Actor, activity_id: int) -> ActivityRead:
 
 
 @router.get("/referral/{activity_id}/edit")
-def edit_referral(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def edit_referral(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         activity = _referral(session, actor, activity_id)
@@ -266,7 +267,7 @@ def edit_referral(request: Request, activity_id: int, actor: ConsoleActor, db: D
 @router.post("/referral/{activity_id}/edit")
 def update_referral(
     request: Request,
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -282,7 +283,7 @@ def update_referral(
 
 
 @router.get("/referral/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     shown = request.query_params.get("status") or None
     status = InviteStatus(shown) if shown in {s.value for s in InviteStatus} else None
     with db.session() as session:
@@ -327,7 +328,7 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
 
 
 @router.get("/referral/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=reads.EXPORT_COLUMNS)
     writer.writeheader()

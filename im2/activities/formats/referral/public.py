@@ -29,6 +29,7 @@ from im2.web.deps import (
     seconds_on_page,
     shown_token,
 )
+from im2.web.params import Id
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -88,7 +89,7 @@ def _page(
 
 @router.get("/c/{slug}/referral/{activity_id}")
 def referral_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
 ) -> Response:
     notice = None
     if request.query_params.get("linked"):
@@ -108,7 +109,7 @@ def referral_page(
 def get_link(
     request: Request,
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     db: DbDep,
     limiter: LimiterDep,

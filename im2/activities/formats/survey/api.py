@@ -15,6 +15,7 @@ from im2.activities.formats.survey.schemas import (
 )
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["surveys"])
     summary="Add a survey to a campaign",
 )
 def create_survey(
-    campaign_id: int, body: SurveyCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: SurveyCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_create_survey(
@@ -36,7 +37,7 @@ def create_survey(
 
 @router.patch("/surveys/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
 def update_survey(
-    activity_id: int, body: SurveyUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: SurveyUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return service.do_update_survey(
@@ -49,7 +50,7 @@ def update_survey(
     response_model=SurveySummary,
     summary="Per-question summary of the submitted responses (held ones counted apart)",
 )
-def summary(activity_id: int, actor: ApiActor, db: DbDep) -> SurveySummary:
+def summary(activity_id: Id, actor: ApiActor, db: DbDep) -> SurveySummary:
     with db.session() as session:
         return reports.survey_summary(session, actor=actor, activity_id=activity_id)
 
@@ -60,7 +61,7 @@ def summary(activity_id: int, actor: ApiActor, db: DbDep) -> SurveySummary:
     tags=["participants"],
     summary="This device's saved answers and where to continue",
 )
-def get_progress(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep) -> ProgressRead:
+def get_progress(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep) -> ProgressRead:
     with db.session() as session:
         view = service.view_survey(
             session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
@@ -76,7 +77,7 @@ def get_progress(slug: str, activity_id: int, visitor: VisitorDep, db: DbDep) ->
 )
 def save_progress(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: AnswersIn,
     visitor: VisitorDep,
     db: DbDep,
@@ -115,7 +116,7 @@ def save_progress(
 )
 def submit(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     body: AnswersIn,
     visitor: VisitorDep,
     db: DbDep,

@@ -24,6 +24,7 @@ from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -61,7 +62,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/survey/new")
-def new_survey(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_survey(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -71,7 +72,7 @@ def new_survey(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDe
 @router.post("/campaigns/{campaign_id}/survey")
 def create_survey(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -111,7 +112,7 @@ def create_survey(
 
 
 @router.get("/survey/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         summary = reports.survey_summary(session, actor=actor, activity_id=activity_id)
         held = reports.list_held(session, actor=actor, activity_id=activity_id)
@@ -140,8 +141,8 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
 
 @router.post("/survey/{activity_id}/review/{response_id}")
 def review(
-    activity_id: int,
-    response_id: int,
+    activity_id: Id,
+    response_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -162,7 +163,7 @@ def review(
 
 
 @router.get("/survey/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         columns, rows = reports.export_survey(session, actor=actor, activity_id=activity_id)
     return csv_download(rows, columns=columns, filename=f"survey-{activity_id}-responses.csv")

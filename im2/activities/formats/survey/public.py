@@ -17,6 +17,7 @@ from im2.activities.formats.survey.schemas import QuestionKind
 from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _
 from im2.web.deps import DbDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
 
@@ -98,7 +99,7 @@ def _page(
 
 @router.get("/c/{slug}/survey/{activity_id}")
 def survey_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
 ) -> Response:
     q = request.query_params.get("q")
     response = _page(
@@ -113,7 +114,7 @@ def survey_page(
 
 
 @router.post("/c/{slug}/survey/{activity_id}/answer")
-def answer(request: Request, slug: str, activity_id: int, post: ParticipantPostDep) -> Response:
+def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
     page = partial(
         _page,
         request,

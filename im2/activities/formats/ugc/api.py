@@ -32,6 +32,7 @@ from im2.web.deps import (
     SettingsDep,
     VisitorDep,
 )
+from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["ugc"])
 
@@ -49,7 +50,7 @@ class WinnersIn(BaseModel):
     summary="Add a UGC contest / hashtag challenge to a campaign",
 )
 def create_ugc(
-    campaign_id: int, body: UgcCreate, actor: ApiActor, db: DbDep, now: NowDep
+    campaign_id: Id, body: UgcCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return review.do_create_ugc(
@@ -59,7 +60,7 @@ def create_ugc(
 
 @router.patch("/ugcs/{activity_id}", response_model=ActivityRead, summary="Edit a UGC contest")
 def update_ugc(
-    activity_id: int, body: UgcUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    activity_id: Id, body: UgcUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ActivityRead:
     with db.transaction() as session:
         return review.do_update_ugc(
@@ -73,7 +74,7 @@ def update_ugc(
     summary="Entries by status (pending = the moderation queue, oldest first)",
 )
 def entries(
-    activity_id: int, actor: ApiActor, db: DbDep, status: EntryStatus | None = None
+    activity_id: Id, actor: ApiActor, db: DbDep, status: EntryStatus | None = None
 ) -> list[EntryRead]:
     with db.session() as session:
         return review.list_entries(session, actor=actor, activity_id=activity_id, status=status)
@@ -85,8 +86,8 @@ def entries(
     summary="Approve an entry into the gallery, or reject it",
 )
 def moderate(
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     body: ModerateIn,
     actor: ApiActor,
     db: DbDep,
@@ -111,7 +112,7 @@ def moderate(
     response_model=Ranking,
     summary="The gallery ranked by the published rule (jury and public votes combined)",
 )
-def ranking(activity_id: int, actor: ApiActor, db: DbDep) -> Ranking:
+def ranking(activity_id: Id, actor: ApiActor, db: DbDep) -> Ranking:
     with db.session() as session:
         return review.get_ranking(session, actor=actor, activity_id=activity_id)
 
@@ -122,7 +123,7 @@ def ranking(activity_id: int, actor: ApiActor, db: DbDep) -> Ranking:
     summary="Mark the top entries as winners (after the campaign has ended)",
 )
 def winners(
-    activity_id: int, body: WinnersIn, actor: ApiActor, db: DbDep, hub: HubDep, now: NowDep
+    activity_id: Id, body: WinnersIn, actor: ApiActor, db: DbDep, hub: HubDep, now: NowDep
 ) -> Ranking:
     with db.transaction() as session:
         result = review.do_mark_winners(
@@ -139,7 +140,7 @@ def winners(
     summary="The public gallery (approved entries, newest first)",
 )
 def gallery(
-    slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> list[EntryRead]:
     with db.session() as session:
         return service.view_gallery(
@@ -161,7 +162,7 @@ def gallery(
 )
 def submit(
     slug: str,
-    activity_id: int,
+    activity_id: Id,
     visitor: VisitorDep,
     db: DbDep,
     hub: HubDep,
@@ -201,8 +202,8 @@ def submit(
 )
 def vote(
     slug: str,
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     body: VoteIn,
     visitor: VisitorDep,
     db: DbDep,

@@ -27,6 +27,7 @@ from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
@@ -55,7 +56,7 @@ def _form(
 
 
 @router.get("/campaigns/{campaign_id}/ugc/new")
-def new_ugc(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def new_ugc(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -74,7 +75,7 @@ def new_ugc(request: Request, campaign_id: int, actor: ConsoleActor, db: DbDep) 
 @router.post("/campaigns/{campaign_id}/ugc")
 def create_ugc(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -157,7 +158,7 @@ def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> 
 
 
 @router.get("/ugc/{activity_id}")
-def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     context = _context(request, actor=actor, activity_id=activity_id, db=db)
     base_url = request.app.state.settings.base_url
     context["public_url"] = f"{base_url}/c/{context['campaign'].slug}/ugc/{activity_id}"
@@ -166,7 +167,7 @@ def detail(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -
 
 
 @router.get("/ugc/{activity_id}/queue")
-def queue(request: Request, activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def queue(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     """The moderation queue alone, fetched again when the live stream says it changed."""
     context = _context(request, actor=actor, activity_id=activity_id, db=db)
     return render(request, "activities/ugc/queue.html", context)
@@ -181,8 +182,8 @@ def _back(actor: Actor, activity_id: int, anchor: str = "") -> RedirectResponse:
 @router.post("/ugc/{activity_id}/entries/{entry_id}/moderate")
 def moderate(
     request: Request,
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -207,8 +208,8 @@ def moderate(
 
 @router.post("/ugc/{activity_id}/entries/{entry_id}/score")
 def score(
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -227,8 +228,8 @@ def score(
 
 @router.post("/ugc/{activity_id}/entries/{entry_id}/count-held")
 def count_held(
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -246,7 +247,7 @@ def count_held(
 @router.post("/ugc/{activity_id}/settings")
 def update_settings(
     request: Request,
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -271,7 +272,7 @@ def update_settings(
 
 @router.post("/ugc/{activity_id}/winners")
 def winners(
-    activity_id: int,
+    activity_id: Id,
     form: CsrfForm,
     actor: ConsoleActor,
     db: DbDep,
@@ -290,7 +291,7 @@ def winners(
 
 @router.get("/ugc/{activity_id}/media/{name}")
 def entry_image(
-    activity_id: int, name: str, actor: ConsoleActor, db: DbDep, settings: SettingsDep
+    activity_id: Id, name: str, actor: ConsoleActor, db: DbDep, settings: SettingsDep
 ) -> Response:
     """Any entry's image, pending ones included, for the brand's moderators and jurors."""
     with db.session() as session:
@@ -307,7 +308,7 @@ def entry_image(
 
 
 @router.get("/ugc/{activity_id}/export.csv")
-def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
+def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     with db.session() as session:
         rows = list(review.export_rows(session, actor=actor, activity_id=activity_id))
     return csv_download(
@@ -317,7 +318,7 @@ def export_csv(activity_id: int, actor: ConsoleActor, db: DbDep) -> Response:
 
 @router.get("/ugc/{activity_id}/live")
 def live_queue(
-    request: Request, activity_id: int, actor: ConsoleActor, db: DbDep, hub: HubDep
+    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, hub: HubDep
 ) -> EventSourceResponse:
     with db.session() as session:  # 404 / 403 first
         review.list_entries(session, actor=actor, activity_id=activity_id, status=None)

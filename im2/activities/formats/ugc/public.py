@@ -20,6 +20,7 @@ from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import DbDep, HubDep, NowDep, SettingsDep, VisitorDep, remember_channel
+from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context, is_htmx
 from im2.web.templating import render
 
@@ -87,7 +88,7 @@ def _page(
 
 @router.get("/c/{slug}/ugc/{activity_id}")
 def contest_page(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     done = NOTICES.get(request.query_params.get("done", ""))
     response = _page(
@@ -104,7 +105,7 @@ def contest_page(
 
 @router.get("/c/{slug}/ugc/{activity_id}/gallery")
 def gallery_fragment(
-    request: Request, slug: str, activity_id: int, db: DbDep, visitor: VisitorDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
     """The gallery alone, fetched again when the live stream says it changed."""
     return _page(
@@ -151,7 +152,7 @@ def _failed(
 
 @router.post("/c/{slug}/ugc/{activity_id}/submit")
 def submit(
-    request: Request, slug: str, activity_id: int, post: ParticipantPostDep, hub: HubDep
+    request: Request, slug: str, activity_id: Id, post: ParticipantPostDep, hub: HubDep
 ) -> Response:
     values = {name: post.text(name, limit=1000) for name in ("caption", "nickname", "video_url")}
     try:
@@ -196,8 +197,8 @@ def submit(
 def vote(
     request: Request,
     slug: str,
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     post: ParticipantPostDep,
     hub: HubDep,
 ) -> Response:
@@ -245,8 +246,8 @@ def vote(
 def entry_page(
     request: Request,
     slug: str,
-    activity_id: int,
-    entry_id: int,
+    activity_id: Id,
+    entry_id: Id,
     db: DbDep,
     visitor: VisitorDep,
     now: NowDep,
@@ -282,7 +283,7 @@ def entry_page(
 
 
 @router.get("/media/ugc/{activity_id}/{name}")
-def approved_image(activity_id: int, name: str, db: DbDep, settings: SettingsDep) -> Response:
+def approved_image(activity_id: Id, name: str, db: DbDep, settings: SettingsDep) -> Response:
     """An image of an approved entry; pending and rejected ones are not served to the public."""
     with db.session() as session:
         entry = service.public_image(session, activity_id=activity_id, name=name)
@@ -301,7 +302,7 @@ def approved_image(activity_id: int, name: str, db: DbDep, settings: SettingsDep
 
 @router.get("/live/c/{slug}/ugc/{activity_id}")
 def live_gallery(
-    request: Request, slug: str, activity_id: int, db: DbDep, hub: HubDep, now: NowDep
+    request: Request, slug: str, activity_id: Id, db: DbDep, hub: HubDep, now: NowDep
 ) -> EventSourceResponse:
     with db.session() as session:  # 404 first
         service.view_gallery(
