@@ -41,7 +41,14 @@ from im2.analytics.metrics import (
 from im2.analytics.query import Query
 from im2.analytics.rollup import has
 from im2.i18n import N_
-from im2.sharing.cascade import ShareForest, build_forest, cascade_metrics, k_factor
+from im2.sharing.cascade import (
+    K_CONFIDENCE,
+    K_WINDOW_SECONDS,
+    ShareForest,
+    build_forest,
+    cascade_metrics,
+    estimate_k,
+)
 
 RETENTION_DAYS = (1, 7, 30)
 
@@ -217,17 +224,37 @@ def _referral_counts(q: Query) -> tuple[int, int]:
     return result
 
 
+def k_measured_until(q: Query) -> datetime:
+    """Where the K-factor's observation ends: the window's end, or the campaign's end when that
+    came first (after it nobody can bring anyone in any more)."""
+    ends_at = q.campaign.ends_at
+    return min(q.end, ends_at) if ends_at is not None else q.end
+
+
 def _k_factor(q: Query) -> MetricValue:
     participants, referred = _referral_counts(q)
-    k = k_factor(participants=participants, invites_converted=referred)
+    until = k_measured_until(q)
+    built = share_forest(q)
+    k = (
+        estimate_k(built[0], end=until.timestamp(), window=K_WINDOW_SECONDS)
+        if built is not None
+        else None
+    )
     rows = [
         {
             "participants": participants,
             "invited_participants": referred,
             "shares": evaluate(q, "shares").value,
+            "eligible_participants": k.eligible if k else 0,
+            "brought_in_window": k.brought if k else 0,
+            "window_days": K_WINDOW_SECONDS / 86_400,
+            "measured_until": until.astimezone(UTC).isoformat(),
+            "ci_low": _none_if_nan(k.ci_low) if k else None,
+            "ci_high": _none_if_nan(k.ci_high) if k else None,
+            "confidence": K_CONFIDENCE * 100,
         }
     ]
-    return MetricValue(_none_if_nan(k.k_factor), rows)
+    return MetricValue(_none_if_nan(k.k_factor) if k else None, rows)
 
 
 register(
@@ -235,13 +262,30 @@ register(
         "k_factor",
         N_("K-factor"),
         N_(
-            "Participants brought by another participant's share (participant.joined or "
-            "share.clicked with a referrer) per participant, as im2.sharing.cascade defines it."
+            "New participants brought per participant who had the chance to bring any: over "
+            "the participants who joined at least 3 days (the invitation window) before the "
+            "end of the window or of the campaign, the mean number of people who joined "
+            "through their share (first touch) within 3 days of them. Above 1 the campaign "
+            "grows by itself. Empty until someone has had 3 days. The rows give the cohort "
+            "(eligible_participants), the people they brought, and the 95 % confidence "
+            "interval (ci_low, ci_high; normal approximation with the sample variance of "
+            "each person's count)."
         ),
         Unit.RATIO,
         (*PARTICIPATION_KINDS, *REFERRED_KINDS),
         _k_factor,
-        columns=("participants", "invited_participants", "shares"),
+        columns=(
+            "participants",
+            "invited_participants",
+            "shares",
+            "eligible_participants",
+            "brought_in_window",
+            "window_days",
+            "measured_until",
+            "ci_low",
+            "ci_high",
+            "confidence",
+        ),
     )
 )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Final, TypeVar
 
 import numpy as np
@@ -26,6 +27,13 @@ FloatArray = npt.NDArray[np.float64]
 
 NO_PARENT: Final = -1
 NO_CHANNEL: Final = -1
+# The K-factor's invitation window: a participant's invitations count for K when the friend
+# joins within it, and only people who joined at least this long before the end of
+# observation are in K's cohort. Three days: share links are opened within hours (the
+# demo's and the tests' viral cycle time is under a day), and the shortest campaign template
+# with a K target runs 7 days, which leaves its first four days' joiners as the cohort.
+K_WINDOW_SECONDS: Final = 3 * 86_400.0
+K_CONFIDENCE: Final = 0.95
 
 _Array = TypeVar("_Array", bound=np.ndarray)
 
@@ -76,18 +84,46 @@ class ShareForest:
 
 @dataclass(frozen=True, slots=True)
 class KFactor:
-    """Viral coefficient: new participants brought per participant.
+    """Viral coefficient: new participants brought per participant who had the chance to bring
+    any, the way growth teams read it (above 1, each person brings more than one: the campaign
+    grows by itself).
 
-    K = invites sent per participant × invite conversion = converted / participants, so K is
-    known even when invites sent is not (then the two factors are None).
+    By cohort: a participant had the chance when they joined at least `window` seconds before
+    the end of observation (`eligible`); what they brought is their direct children (first
+    touch) who joined within `window` of them (`brought`). K = brought / eligible is the mean
+    offspring count of that cohort. For a Galton–Watson share process whose invitations land
+    within the window it estimates the mean offspring, whatever the generation, and it needs no
+    generation to be finished, which a running campaign rarely has. Dividing everyone brought
+    by everyone (the naive ratio) is always below 1 for a finite campaign: every person brought
+    is also in the denominator, and the newest have had no time to invite anyone.
+
+    Without an end of observation (a finished cascade, such as an imported file) everyone is
+    eligible and every child counts; that is the Harris estimator of the mean offspring over
+    all generations, (nodes − roots) / nodes.
+
+    `ci_low`..`ci_high` is the `confidence` interval of the mean by the normal approximation
+    with the sample variance of the offspring counts (mean ± z·s/√n, the lower end clipped at
+    0); NaN with fewer than two eligible participants. It is rough below ~30 eligible people,
+    whose offspring counts are skewed.
+
+    `invites_converted` is everyone brought by someone's share, of any age; with
+    `invites_sent` from the share-link log, `invites_per_participant` and `conversion`
+    describe the whole campaign (they are not factors of the cohort K).
     """
 
     participants: int
     invites_converted: int
-    invites_sent: int | None
-    invites_per_participant: float | None
-    conversion: float | None
+    eligible: int
+    brought: int
+    window: float  # seconds; inf when every child counts
+    std: float  # sample standard deviation of the eligible people's offspring counts
+    ci_low: float
+    ci_high: float
+    confidence: float
     k_factor: float
+    invites_sent: int | None = None
+    invites_per_participant: float | None = None
+    conversion: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,29 +312,67 @@ def build_forest(
     )
 
 
-def k_factor(
-    *, participants: int, invites_converted: int, invites_sent: int | None = None
+def estimate_k(
+    forest: ShareForest,
+    *,
+    end: float | None = None,
+    window: float = K_WINDOW_SECONDS,
+    nodes: IntArray | None = None,
+    invites_sent: int | None = None,
+    invites_converted: int | None = None,
+    confidence: float = K_CONFIDENCE,
 ) -> KFactor:
-    """K-factor from counts; NaN when there are no participants or no invites were sent."""
-    if participants < 0 or invites_converted < 0 or (invites_sent is not None and invites_sent < 0):
-        raise CascadeError("participants and invite counts cannot be negative")
-    if invites_sent is not None and invites_converted > invites_sent:
-        raise CascadeError(
-            f"invites converted ({invites_converted}) exceed invites sent ({invites_sent})"
-        )
-    k = invites_converted / participants if participants else math.nan
+    """The cohort K-factor of `nodes` (default: every node), observed until `end` (seconds on
+    the forest's clock; None: the cascade is finished and everyone counts). See `KFactor`.
+
+    With an end, a participant whose join time is unknown (NaN) is not eligible and a child
+    whose join time is unknown is not counted: neither can be placed in the window.
+    """
+    if not (window > 0):
+        raise CascadeError(f"the invitation window must be positive, got {window}")
+    if not 0 < confidence < 1:
+        raise CascadeError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    if (invites_sent is not None and invites_sent < 0) or (
+        invites_converted is not None and invites_converted < 0
+    ):
+        raise CascadeError("invite counts cannot be negative")
+    members = np.arange(forest.n_nodes) if nodes is None else np.asarray(nodes, dtype=np.int64)
+    child = members[forest.parent[members] >= 0]
+    converted = int(child.size) if invites_converted is None else invites_converted
+    if invites_sent is not None and converted > invites_sent:
+        raise CascadeError(f"invites converted ({converted}) exceed invites sent ({invites_sent})")
+    if end is None:
+        eligible, counted, window = members, child, math.inf
+    else:
+        # A NaN time compares false both ways, which leaves the person out, as documented.
+        eligible = members[forest.time[members] <= end - window]
+        parent_time = forest.time[forest.parent[child]]
+        counted = child[(forest.time[child] <= parent_time + window) & (forest.time[child] <= end)]
+    offspring = np.bincount(forest.parent[counted], minlength=forest.n_nodes)[eligible]
+    n = int(eligible.size)
+    k = float(offspring.mean()) if n else math.nan
+    std = float(offspring.std(ddof=1)) if n >= 2 else math.nan
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) * std / math.sqrt(n) if n >= 2 else math.nan
+    participants = int(members.size)
     per_participant: float | None = None
     conversion: float | None = None
     if invites_sent is not None:
         per_participant = invites_sent / participants if participants else math.nan
-        conversion = invites_converted / invites_sent if invites_sent else math.nan
+        conversion = converted / invites_sent if invites_sent else math.nan
     return KFactor(
         participants=participants,
-        invites_converted=invites_converted,
+        invites_converted=converted,
+        eligible=n,
+        brought=int(offspring.sum()),
+        window=float(window),
+        std=std,
+        ci_low=max(0.0, k - half) if n >= 2 else math.nan,
+        ci_high=k + half if n >= 2 else math.nan,
+        confidence=confidence,
+        k_factor=k,
         invites_sent=invites_sent,
         invites_per_participant=per_participant,
         conversion=conversion,
-        k_factor=k,
     )
 
 
@@ -403,13 +477,17 @@ def cascade_metrics(
     tree: int | None = None,
     invites_sent: int | None = None,
     invites_converted: int | None = None,
+    end: float | None = None,
+    window: float = K_WINDOW_SECONDS,
 ) -> CascadeMetrics:
     """Figures for the whole forest, or for tree number `tree` alone.
 
-    Invite counts come from the share-link log. When `invites_converted` is None the tree
-    supplies it: every edge is one invite that turned into a join (first touch), so it is the
-    number of non-root nodes. Participants are all nodes measured; a caller that models the
-    campaign itself as a root node should pass counts that leave it out.
+    The K-factor is `estimate_k`'s over the nodes measured, observed until `end` (None: the
+    cascade is finished, everyone counts) with the invitation window `window`. Invite counts
+    come from the share-link log. When `invites_converted` is None the tree supplies it: every
+    edge is one invite that turned into a join (first touch), so it is the number of non-root
+    nodes. Participants are all nodes measured; a caller that models the campaign itself as a
+    root node should pass counts that leave it out.
     """
     if tree is None:
         nodes = np.arange(forest.n_nodes)
@@ -435,7 +513,14 @@ def cascade_metrics(
     )
     largest = int(np.argmax(tree_sizes)) if n_trees else 0
     cycle_time, timed, negative = _cycle_time(forest, child)
-    converted = int(child.size) if invites_converted is None else invites_converted
+    k = estimate_k(
+        forest,
+        end=end,
+        window=window,
+        nodes=nodes,
+        invites_sent=invites_sent,
+        invites_converted=invites_converted,
+    )
     return CascadeMetrics(
         size=size,
         trees=n_trees,
@@ -446,7 +531,7 @@ def cascade_metrics(
         breadth_per_level=tuple(int(b) for b in breadth),
         structural_virality=forest_sv,
         largest_tree_structural_virality=float(sv[largest]) if n_trees else math.nan,
-        k=k_factor(participants=size, invites_converted=converted, invites_sent=invites_sent),
+        k=k,
         viral_cycle_time=cycle_time,
         timed_edges=timed,
         negative_gaps=negative,

@@ -13,8 +13,8 @@ from im2.sharing.cascade import (
     CascadeError,
     build_forest,
     cascade_metrics,
+    estimate_k,
     find_cycles,
-    k_factor,
     node_metrics,
     tree_metrics,
 )
@@ -112,8 +112,50 @@ def test_k_factor_from_invite_counts() -> None:
     assert metrics.k.conversion == pytest.approx(0.5)
     assert metrics.k.k_factor == pytest.approx(6 / 7)
     with pytest.raises(CascadeError, match="exceed invites sent"):
-        k_factor(participants=3, invites_converted=5, invites_sent=4)
-    assert math.isnan(k_factor(participants=0, invites_converted=0).k_factor)
+        cascade_metrics(forest, invites_sent=4, invites_converted=5)
+    assert math.isnan(cascade_metrics(build_forest(np.zeros(0, dtype=np.int64))).k.k_factor)
+
+
+def test_k_counts_only_people_old_enough_to_have_invited() -> None:
+    """The hand tree observed until t = 60 with a 30-second window: 0 (t 0), 1 (t 10),
+    2 (t 20) and 3 (t 15) joined at least 30 s before the end; 4 (t 40), 5 (t 50) and 6 had
+    no full window. Within 30 s of their parent: 0 brought 1 and 2, 1 brought 3 (5 s; 4 came
+    30 s after 1, still inside), 2 brought 5 (30 s), 3 nobody: 5 children of 4 people."""
+    forest = build_forest(HAND_PARENT, time=HAND_TIME)
+
+    k = estimate_k(forest, end=60.0, window=30.0)
+
+    assert (k.eligible, k.brought) == (4, 5)
+    assert k.k_factor == pytest.approx(5 / 4)
+    # Offspring 2, 2, 1, 0: sample sd sqrt(0.9166…); 95 % normal interval around the mean.
+    sd = math.sqrt(((2 - 1.25) ** 2 * 2 + 0.25**2 + 1.25**2) / 3)
+    assert k.std == pytest.approx(sd)
+    assert (k.ci_low, k.ci_high) == pytest.approx(
+        (1.25 - 1.96 * sd / 2, 1.25 + 1.96 * sd / 2), abs=1e-3
+    )
+    # The naive ratio (everyone brought / everyone) of the same tree stays below 1.
+    assert estimate_k(forest).k_factor == pytest.approx(6 / 7)
+
+
+def test_a_child_after_the_window_or_the_end_does_not_count() -> None:
+    # 0 at t 0 brings 1 at t 10 and 2 at t 100; observed until 200 with a 50 s window.
+    forest = build_forest([-1, 0, 0], time=[0.0, 10.0, 100.0])
+
+    k = estimate_k(forest, end=200.0, window=50.0)
+
+    assert (k.eligible, k.brought, k.k_factor) == (3, 1, pytest.approx(1 / 3))
+    young = estimate_k(forest, end=40.0, window=50.0)
+    assert (young.eligible, young.brought) == (0, 0)
+    assert math.isnan(young.k_factor)
+    assert math.isnan(young.ci_low)
+
+
+def test_k_refuses_a_window_that_is_not_positive() -> None:
+    forest = build_forest([-1, 0])
+    with pytest.raises(CascadeError, match="window must be positive"):
+        estimate_k(forest, end=1.0, window=0.0)
+    with pytest.raises(CascadeError, match="confidence"):
+        estimate_k(forest, confidence=1.0)
 
 
 def test_negative_gaps_are_counted_not_used() -> None:
