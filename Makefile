@@ -5,18 +5,27 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: demo test lint pytest serve migrate clean messages
+.PHONY: demo test lint pytest serve migrate clean messages lock bench system-deps-demo system-deps-test system-deps-bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# Re-install whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Install exactly the versions in requirements.lock (hash-checked), then IM2 itself; again
+# whenever pyproject.toml or the lock changes. `make lock` refreshes the lock.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-demo: $(VENV)/.installed
+lock: $(VENV)/.installed
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --upgrade -o requirements.lock
+
+# Debian libraries the targets need beyond Python (installed when run as root).
+system-deps-%:
+	scripts/system-deps $*
+
+demo: system-deps-demo $(VENV)/.installed
 	$(BIN)/im2 demo --host $(HOST) --port $(PORT)
 
 serve: $(VENV)/.installed
@@ -28,13 +37,19 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check im2 tests benchmarks
 	$(BIN)/mypy im2
 	$(BIN)/lint-imports
+	$(BIN)/deptry im2
 
 # One pytest worker per core (pytest-xdist); each worker has its own database.
 PYTEST_WORKERS ?= auto
-pytest: $(VENV)/.installed
+pytest: system-deps-test $(VENV)/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint pytest
+
+# Every benchmark at its quick size (BENCH=--smoke for the seconds-long check CI runs).
+BENCH ?= --quick
+bench: system-deps-bench $(VENV)/.installed
+	scripts/bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -9,6 +9,9 @@ everywhere.
 from __future__ import annotations
 
 import base64
+import functools
+import logging
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +23,11 @@ from markupsafe import Markup
 from im2 import fonts, i18n
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from im2.reports.schemas import CampaignReport
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -123,9 +130,35 @@ def render_html(report: CampaignReport, *, for_pdf: bool = False) -> str:
 
 def render_pdf(report: CampaignReport) -> bytes:
     """A4 PDF with a running header and page numbers, in the bundled font."""
-    import weasyprint
+    return html_to_pdf(render_html(report, for_pdf=True))
 
-    html = render_html(report, for_pdf=True)
-    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES))
+
+def html_to_pdf(html: str) -> bytes:
+    document = _weasyprint().HTML(string=html, base_url=str(TEMPLATES))
     pdf: bytes = document.write_pdf()
     return pdf
+
+
+@functools.cache
+def _weasyprint() -> ModuleType:
+    """WeasyPrint, imported so that a missing HarfBuzz-Subset library is a notice, not a failure.
+
+    Without libharfbuzz-subset0 WeasyPrint subsets the embedded font with fontTools instead (the
+    same PDF, made more slowly) and warns at import that a future version will need the library.
+    Under a strict warnings filter (the test suite's, or a deployment's) that warning would turn
+    a report download into an error, so it is replaced by one log line that says what to install.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="HarfBuzz-Subset will be required", category=DeprecationWarning
+        )
+        import weasyprint
+        from weasyprint.text import ffi
+
+    if ffi.harfbuzz_subset is None:
+        log.warning(
+            "PDF fonts are subset with fontTools because the HarfBuzz-Subset library is missing: "
+            "the report is complete but slower to make "
+            "(Debian: apt-get install libharfbuzz-subset0)"
+        )
+    return weasyprint
