@@ -23,8 +23,6 @@ from markupsafe import Markup
 from im2 import fonts, i18n
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from im2.reports.schemas import CampaignReport
 
 log = logging.getLogger(__name__)
@@ -140,7 +138,7 @@ def html_to_pdf(html: str) -> bytes:
 
 
 @functools.cache
-def _weasyprint() -> ModuleType:
+def _weasyprint() -> Any:
     """WeasyPrint, imported so that a missing HarfBuzz-Subset library is a notice, not a failure.
 
     Without libharfbuzz-subset0 WeasyPrint subsets the embedded font with fontTools instead (the
