@@ -173,8 +173,12 @@ class Overlay:
             if self.features:
                 raw += sum(self.features.get(f, 0.0) for f in _features(text, lang))
             p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, raw))))
-            neutral_below = model.languages[lang].neutral_below
-            results.append(sentiment_model.label_probability(p, neutral_below, lang))
+            shipped = model.languages[lang]
+            results.append(
+                sentiment_model.label_probability(
+                    p, shipped.neutral_low, shipped.neutral_high, lang
+                )
+            )
         return results
 
 

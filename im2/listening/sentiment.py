@@ -6,9 +6,11 @@ stored as plain numpy arrays in ``model/sentiment.npz`` (no pickle, loadable wit
 library at run time. ``sentiment_train`` builds the file with the same feature functions as
 here; a change to a feature function therefore needs a retrained model (``FEATURE_VERSION``).
 
-Labels: the training data is binary, so *neutral* means "the model is not confident either
-way": the calibrated probability of positive lies inside the neutral band stored with the model,
-or the text carries no feature the model knows. See ``model/PROVENANCE.md``.
+Labels: the classifiers are binary (P(positive)); *neutral* is the band of P(positive) between
+two thresholds stored with the model, or a text that carries no feature the model knows. The
+English band is fitted on tweets with a real neutral class (3-class macro-F1, see
+``sentiment_train.fit_neutral_band``); the Chinese one has no such data and stays symmetric.
+See ``model/PROVENANCE.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ DEFAULT_MODEL_PATH: Final = MODEL_DIR / "sentiment.npz"
 # The AFINN-en-165 word list and AFINN emoticons (ODbL 1.0, see model/PROVENANCE.md), written
 # by ``sentiment_train`` from the `afinn` package, read at run time by ``afinn_score``.
 AFINN_PATH: Final = MODEL_DIR / "afinn_en_165.json"
+# Per-language parameters before the prior weights: bias, platt_a, platt_b, neutral_low,
+# neutral_high (the neutral band of P(positive), inclusive).
+PARAMS: Final = 5
 
 
 class Sentiment(StrEnum):
@@ -50,7 +55,7 @@ class Language(StrEnum):
 class SentimentResult:
     label: Sentiment
     # How sure the model is of `label`, in [0, 1]: for positive/negative the calibrated
-    # probability of that label; for neutral, how close the text sits to the 50/50 point.
+    # probability of that label; for neutral, how close the text sits to the band's middle.
     confidence: float
     # Calibrated P(positive | the text is positive or negative), in [0, 1].
     positive_probability: float
@@ -317,7 +322,8 @@ class LanguageModel:
     score = bias + sum(weights[f]) / sqrt(sum(norms[f])) over the distinct known features f
     (the L2-normalised, idf-weighted dot product, folded so inference is two lookups)
     + sum(prior_weights[j] * prior_j(text)) over the language's ``PRIORS`` (if any), then
-    P(positive) = sigmoid(platt_a * score + platt_b).
+    P(positive) = sigmoid(platt_a * score + platt_b); neutral when
+    neutral_low <= P(positive) <= neutral_high.
     """
 
     language: Language
@@ -327,7 +333,8 @@ class LanguageModel:
     bias: float
     platt_a: float
     platt_b: float
-    neutral_below: float
+    neutral_low: float
+    neutral_high: float
     prior_weights: npt.NDArray[np.float64]
 
     # For character n-gram models: the vocabulary as a numpy hash table of integer n-grams
@@ -462,33 +469,81 @@ class SentimentModel:
     meta: dict[str, object]
 
     def score(
-        self, texts: Sequence[str], *, language: Language | None = None
+        self, texts: Sequence[str], *, language: Language | str | None = None
     ) -> list[SentimentResult]:
-        """Score texts; `language` forces one model, otherwise each text's script decides."""
-        langs = [language] * len(texts) if language else detect_languages(texts)
-        results: list[SentimentResult | None] = [None] * len(texts)
-        for lang, model in self.languages.items():
-            idx = [i for i, lg in enumerate(langs) if lg is lang]
-            if not idx:
-                continue
+        """One result per text, in order; `language` ("zh"/"en") forces one model, otherwise
+        each text's script decides. Raises ValueError for a language the model lacks."""
+        forced = _language(language)
+        langs = [forced] * len(texts) if forced else detect_languages(texts)
+        by_row: dict[int, SentimentResult] = {}
+        for lang in dict.fromkeys(langs):
+            model = self.languages.get(lang)
+            if model is None:
+                raise ValueError(f"this sentiment model has no {lang} classifier")
+            idx = [i for i, lg in enumerate(langs) if lg == lang]
             probs, known = model.probabilities([texts[i] for i in idx])
             for i, p, has_features in zip(idx, probs.tolist(), known, strict=True):
-                results[i] = _result(p, has_features, model.neutral_below, lang)
-        return [r for r in results if r is not None]
+                by_row[i] = _result(p, has_features, model.neutral_low, model.neutral_high, lang)
+        return [by_row[i] for i in range(len(texts))]  # every row or a KeyError, never fewer
 
 
-def label_probability(p: float, neutral_below: float, lang: Language) -> SentimentResult:
-    """Label a calibrated P(positive) with the model's neutral band (for derived models)."""
-    return _result(p, True, neutral_below, lang)
+def _language(language: Language | str | None) -> Language | None:
+    """`language` as the enum (its string value is accepted too); ValueError when unknown."""
+    if language is None:
+        return None
+    try:
+        return Language(language)
+    except ValueError:
+        known = ", ".join(repr(str(lg)) for lg in Language)
+        raise ValueError(f"unknown language {language!r}; use one of {known}") from None
 
 
-def _result(p: float, has_features: bool, neutral_below: float, lang: Language) -> SentimentResult:
+def label_probability(
+    p: float, neutral_low: float, neutral_high: float, lang: Language
+) -> SentimentResult:
+    """Label a calibrated P(positive) with a neutral band (for derived models)."""
+    return _result(p, True, neutral_low, neutral_high, lang)
+
+
+def _result(
+    p: float, has_features: bool, neutral_low: float, neutral_high: float, lang: Language
+) -> SentimentResult:
     p = min(1.0, max(0.0, p))
-    polar_conf = max(p, 1.0 - p)
-    if not has_features or polar_conf < neutral_below:
-        return SentimentResult(Sentiment.NEUTRAL, 1.0 - abs(2.0 * p - 1.0), p, lang)
-    label = Sentiment.POSITIVE if p >= 0.5 else Sentiment.NEGATIVE
-    return SentimentResult(label, polar_conf, p, lang)
+    if not has_features or neutral_low <= p <= neutral_high:
+        # Confidence of neutral: 1 at the band's middle, falling to 0 at p = 0 or 1.
+        middle = (neutral_low + neutral_high) / 2.0
+        half = middle if p <= middle else 1.0 - middle
+        return SentimentResult(Sentiment.NEUTRAL, 1.0 - abs(p - middle) / half, p, lang)
+    if p > neutral_high:
+        return SentimentResult(Sentiment.POSITIVE, p, p, lang)
+    return SentimentResult(Sentiment.NEGATIVE, 1.0 - p, p, lang)
+
+
+def language_model(
+    lang: Language,
+    *,
+    vocabulary: list[str],
+    weights: npt.NDArray[np.floating],
+    norms: npt.NDArray[np.floating],
+    params: npt.NDArray[np.floating],
+) -> LanguageModel:
+    """One language's classifier from the arrays the model file stores."""
+    grams = None
+    if FEATURIZERS[lang] is zh_features and all(len(t) <= 3 for t in vocabulary):
+        grams = GramTable(_gram_keys(vocabulary))  # all 1-3 character grams: batch lookup
+    return LanguageModel(
+        grams=grams,
+        language=lang,
+        vocabulary={token: i for i, token in enumerate(vocabulary)},
+        weights=np.asarray(weights, dtype=np.float64),
+        norms=np.asarray(norms, dtype=np.float64),
+        bias=float(params[0]),
+        platt_a=float(params[1]),
+        platt_b=float(params[2]),
+        neutral_low=float(params[3]),
+        neutral_high=float(params[4]),
+        prior_weights=np.asarray(params[PARAMS:], dtype=np.float64),
+    )
 
 
 def load_model(path: Path = DEFAULT_MODEL_PATH) -> SentimentModel:
@@ -505,27 +560,18 @@ def load_model(path: Path = DEFAULT_MODEL_PATH) -> SentimentModel:
         for lang in Language:
             if f"{lang}_vocabulary" not in data:
                 continue
-            vocab = data[f"{lang}_vocabulary"].tolist()
             params = data[f"{lang}_params"].astype(np.float64)
-            if len(params) != 4 + len(PRIORS.get(lang, ())):
+            if len(params) != PARAMS + len(PRIORS.get(lang, ())):
                 raise ValueError(
-                    f"{path}: {lang} has {len(params) - 4} prior weights, the code "
+                    f"{path}: {lang} has {len(params) - PARAMS} prior weights, the code "
                     f"{len(PRIORS.get(lang, ()))}: retrain it"
                 )
-            grams = None
-            if FEATURIZERS[lang] is zh_features and all(len(t) <= 3 for t in vocab):
-                grams = GramTable(_gram_keys(vocab))  # all 1-3 character grams: batch lookup
-            languages[lang] = LanguageModel(
-                grams=grams,
-                language=lang,
-                vocabulary={token: i for i, token in enumerate(vocab)},
-                weights=data[f"{lang}_weights"].astype(np.float64),
-                norms=data[f"{lang}_norms"].astype(np.float64),
-                bias=float(params[0]),
-                platt_a=float(params[1]),
-                platt_b=float(params[2]),
-                neutral_below=float(params[3]),
-                prior_weights=params[4:],
+            languages[lang] = language_model(
+                lang,
+                vocabulary=data[f"{lang}_vocabulary"].tolist(),
+                weights=data[f"{lang}_weights"],
+                norms=data[f"{lang}_norms"],
+                params=params,
             )
     return SentimentModel(languages=languages, meta=meta)
 
@@ -536,6 +582,7 @@ def default_model() -> SentimentModel:
     return load_model(DEFAULT_MODEL_PATH)
 
 
-def score(texts: Iterable[str], *, language: Language | None = None) -> list[SentimentResult]:
-    """Score texts with the shipped model. Empty or unknown-feature texts come back neutral."""
+def score(texts: Iterable[str], *, language: Language | str | None = None) -> list[SentimentResult]:
+    """Score texts with the shipped model: one result per text, in order. Empty or
+    unknown-feature texts come back neutral; an unknown `language` raises ValueError."""
     return default_model().score(list(texts), language=language)

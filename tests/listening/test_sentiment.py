@@ -71,17 +71,64 @@ def test_text_without_any_known_feature_is_neutral() -> None:
     assert [r.label for r in results] == [Sentiment.NEUTRAL] * 3
 
 
-def test_a_polar_label_is_never_given_below_the_neutral_band() -> None:
+def test_labels_follow_the_neutral_band_of_the_positive_probability() -> None:
     model = load_model()
     texts = ["还行吧", "一般般", "it is a phone", "the meeting is on tuesday", *POSITIVE_EN]
+    texts += NEGATIVE_EN + POSITIVE_ZH + NEGATIVE_ZH
     for result in model.score(texts):
-        band = model.languages[result.language].neutral_below
-        if result.label is Sentiment.NEUTRAL:
-            assert max(result.positive_probability, 1 - result.positive_probability) < band or (
-                result.confidence > 0.0
-            )
+        lang = model.languages[result.language]
+        p = result.positive_probability
+        if result.label is Sentiment.POSITIVE:
+            assert p > lang.neutral_high
+            assert result.confidence == pytest.approx(p)
+        elif result.label is Sentiment.NEGATIVE:
+            assert p < lang.neutral_low
+            assert result.confidence == pytest.approx(1 - p)
         else:
-            assert result.confidence >= band
+            assert 0.0 <= result.confidence <= 1.0
+
+
+def test_the_english_band_was_fitted_on_tweets_with_a_neutral_class() -> None:
+    band = load_model().meta["neutral_band"]
+    assert isinstance(band, dict)
+    english = band["en"]
+    assert "tweeteval" in english["fitted_on"]
+    # Its held-out figure is recorded next to the default band's, on the same folds
+    assert 0 < english["macro_f1_heldout"] <= 1
+    assert 0 < english["default_band_macro_f1_heldout"] <= 1
+    en = load_model().languages[Language.EN]
+    assert (en.neutral_low, en.neutral_high) == (english["low"], english["high"])
+
+
+@pytest.mark.parametrize("language", ["en", Language.EN])
+def test_a_language_given_as_text_or_enum_scores_every_row(language: str) -> None:
+    texts = [POSITIVE_EN[0], NEGATIVE_EN[0], "", "今天天气不错"]
+    results = score(texts, language=language)
+    assert len(results) == len(texts)
+    assert [r.language for r in results] == [Language.EN] * 4
+    assert results[0].label is Sentiment.POSITIVE
+    assert results[1].label is Sentiment.NEGATIVE
+
+
+def test_an_unknown_language_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        score(["bonjour"], language="fr")
+
+
+def test_every_input_gets_a_result_in_its_place() -> None:
+    texts = ["", POSITIVE_ZH[0], "   ", NEGATIVE_EN[1], "😀", "12345", NEGATIVE_ZH[1]] * 3
+    results = load_model().score(texts)
+    assert len(results) == len(texts)
+    assert [r.language for r in results][:7] == [
+        Language.EN,
+        Language.ZH,
+        Language.EN,
+        Language.EN,
+        Language.EN,
+        Language.EN,
+        Language.ZH,
+    ]
+    assert score([]) == []
 
 
 def test_forcing_a_language_uses_that_model() -> None:

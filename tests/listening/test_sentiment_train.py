@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from im2.listening.sentiment import Language, Sentiment, load_model
@@ -90,3 +91,24 @@ def test_the_afinn_list_is_copied_from_its_package_once(tmp_path: Path) -> None:
     assert data["emoticons"][":)"] == 2
     assert "ODbL" in data["source"]
     assert write_afinn(path) is False  # unchanged: not rewritten
+
+
+def test_the_neutral_band_is_fitted_where_the_neutral_class_lies() -> None:
+    pytest.importorskip("sklearn")
+    from im2.listening.sentiment_train import band_folds, cross_validate_band, fit_neutral_band
+
+    # Given tweets whose P(positive) is below 0.3 when negative, above 0.7 when positive,
+    # and in between when neutral; a few texts had no known feature and are neutral
+    p = np.linspace(0.01, 0.99, 300)
+    truth = np.where(p < 0.3, 0, np.where(p > 0.7, 2, 1))
+    known = np.ones(300, dtype=bool)
+    known[::50] = False
+    truth[~known] = 1
+    # When the band is fitted
+    band = fit_neutral_band(p, known, truth)
+    # Then it separates the three classes, and does so on held-out folds too
+    assert band.macro_f1 == pytest.approx(1.0)
+    assert 0.275 <= band.low <= 0.3
+    assert 0.675 <= band.high <= 0.7
+    cv = cross_validate_band(p, known, truth, band_folds([f"tweet {i}" for i in range(300)]))
+    assert cv.macro_f1_heldout > 0.95
