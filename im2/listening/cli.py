@@ -1,5 +1,8 @@
 """``im2 sentiment``: score a CSV or JSONL file of mentions with the shipped sentiment model.
 
+Heavy modules (numpy and the model, rich's progress bar) are imported inside the command, so
+importing this module (as ``im2 --help`` does) stays cheap.
+
 The lead mounts ``sentiment_command`` on the main app (``app.command("sentiment")``); ``app``
 here is the same command alone, for tests and for ``python -m im2.listening.cli``.
 """
@@ -14,13 +17,17 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from im2.listening.sentiment import Language, SentimentResult, default_model
+# Only the light enum at import time: `im2 --help` imports this module, and the model (numpy)
+# is loaded by the command itself.
+from im2.listening.sentiment_labels import Language
+
+if TYPE_CHECKING:
+    from im2.listening.sentiment import SentimentResult
 
 BATCH: Final = 2_000
 PROGRESS_FROM: Final = 5_000  # rows; smaller files finish before a bar would be worth drawing
@@ -28,6 +35,7 @@ JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson"})
 CSV_SUFFIXES: Final = frozenset({".csv", ".tsv"})
 ENCODINGS: Final = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
 MAX_SHOWN: Final = 5  # bad rows named in the error message
+ADDED: Final = ["sentiment", "confidence", "positive_probability"]  # the columns written
 
 err = Console(stderr=True)
 
@@ -155,6 +163,16 @@ def _batches(texts: list[str]) -> Iterator[list[str]]:
 
 
 def score_texts(texts: list[str], language: Language | None) -> list[SentimentResult]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from im2.listening.sentiment import default_model
+
     model = default_model()
     if len(texts) < PROGRESS_FROM:
         return model.score(texts, language=language)
@@ -185,7 +203,8 @@ def sentiment_command(
         typer.Option("--language", help="Force zh or en instead of detecting it per text."),
     ] = None,
 ) -> None:
-    """Add `sentiment` (positive/neutral/negative) and `confidence` columns to every row."""
+    """Add `sentiment` (positive/neutral/negative), `confidence` and `positive_probability`
+    (the model's P(positive), 0-1: sort by it or choose your own threshold) to every row."""
     try:
         if not file.is_file():
             raise InputError(f"{file} does not exist or is not a file")
@@ -213,8 +232,9 @@ def sentiment_command(
     for row, result in zip(rows, results, strict=True):
         row["sentiment"] = result.label.value
         row["confidence"] = round(result.confidence, 4)
-    out_columns = [c for c in columns if c not in ("sentiment", "confidence")]
-    out_columns += ["sentiment", "confidence"]
+        row["positive_probability"] = round(result.positive_probability, 4)
+    out_columns = [c for c in columns if c not in ADDED]
+    out_columns += ADDED
     rendered = write_records(out_columns, rows, out_fmt)
 
     counts = Counter(str(row["sentiment"]) for row in rows)

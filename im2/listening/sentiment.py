@@ -21,13 +21,17 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+# Re-exported: callers import the enums from here; they live apart so the CLI can use them
+# without numpy.
+from im2.listening.sentiment_labels import Language as Language
+from im2.listening.sentiment_labels import Sentiment as Sentiment
 
 FEATURE_VERSION: Final = 2
 MODEL_DIR: Final = Path(__file__).resolve().parent / "model"
@@ -38,17 +42,6 @@ AFINN_PATH: Final = MODEL_DIR / "afinn_en_165.json"
 # Per-language parameters before the prior weights: bias, platt_a, platt_b, neutral_low,
 # neutral_high (the neutral band of P(positive), inclusive).
 PARAMS: Final = 5
-
-
-class Sentiment(StrEnum):
-    POSITIVE = "positive"
-    NEUTRAL = "neutral"
-    NEGATIVE = "negative"
-
-
-class Language(StrEnum):
-    ZH = "zh"
-    EN = "en"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
-"""`im2 sentiment FILE --text-column COL`: files in, the same files out with two new columns."""
+"""`im2 sentiment FILE --text-column COL`: files in, the same files out with three new columns."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -34,20 +36,33 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_csv_round_trip_adds_sentiment_and_confidence(tmp_path: Path) -> None:
+def test_csv_round_trip_adds_sentiment_confidence_and_positive_probability(
+    tmp_path: Path,
+) -> None:
     # Given a CSV of mentions
     source = tmp_path / "mentions.csv"
     _write_csv(source, ROWS)
     # When it is scored without --output
     result = runner.invoke(app, [str(source), "--text-column", "text"])
-    # Then mentions.scored.csv holds every original column plus the two new ones
+    # Then mentions.scored.csv holds every original column plus the three new ones
     assert result.exit_code == 0, result.output
     out = _read_csv(tmp_path / "mentions.scored.csv")
     assert [r["id"] for r in out] == ["1", "2", "3", "4"]
     assert [r["brand"] for r in out] == [r["brand"] for r in ROWS]
     assert [r["sentiment"] for r in out] == EXPECTED
     assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in out)
-    assert list(out[0]) == ["id", "brand", "text", "sentiment", "confidence"]
+    assert list(out[0]) == [
+        "id",
+        "brand",
+        "text",
+        "sentiment",
+        "confidence",
+        "positive_probability",
+    ]
+    # P(positive) ranks the rows: the positive ones above one half, the negative ones below
+    probability = [float(r["positive_probability"]) for r in out]
+    assert probability[0] > 0.5 > probability[1]
+    assert probability[2] > 0.5 > probability[3]
     assert "4 rows" in result.output
 
 
@@ -64,6 +79,7 @@ def test_jsonl_round_trip_and_output_format_follows_the_extension(tmp_path: Path
     assert [r["sentiment"] for r in out] == EXPECTED
     assert out[0]["brand"] == "饭店"
     assert isinstance(out[0]["confidence"], float)
+    assert [r["positive_probability"] > 0.5 for r in out] == [True, False, True, False]
 
     # The same file can be turned into a CSV by naming a .csv output
     result = runner.invoke(
@@ -138,3 +154,30 @@ def test_empty_text_cells_come_back_neutral(tmp_path: Path) -> None:
     result = runner.invoke(app, [str(source), "--text-column", "text"])
     assert result.exit_code == 0, result.output
     assert [r["sentiment"] for r in _read_csv(default_output(source))] == ["neutral", "neutral"]
+
+
+def test_a_forced_language_scores_every_row(tmp_path: Path) -> None:
+    source = tmp_path / "m.csv"
+    _write_csv(source, ROWS)
+    result = runner.invoke(app, [str(source), "--text-column", "text", "--language", "en"])
+    assert result.exit_code == 0, result.output
+    out = _read_csv(default_output(source))
+    assert [r["id"] for r in out] == ["1", "2", "3", "4"]
+    assert all(r["sentiment"] in {"positive", "neutral", "negative"} for r in out)
+
+    result = runner.invoke(app, [str(source), "--text-column", "text", "--language", "fr"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_importing_the_command_does_not_load_the_model() -> None:
+    # `im2 --help` imports this module: numpy and the model must wait for the command itself
+    code = (
+        "import sys, im2.listening.cli as c; c.sentiment_command; "
+        "print(sorted(m for m in ('numpy', 'sqlalchemy', 'im2.listening.sentiment') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
