@@ -40,8 +40,11 @@ class Settings(BaseSettings):
     # The CLI's help is English, so its messages are too unless asked (IM2_CLI_LOCALE=zh_CN).
     cli_locale: str = "en"
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_minutes: int = Field(default=15, ge=1)
+    # Failed console sign-ins allowed per client address, and per e-mail from one address, in
+    # a sliding window (`limits` syntax). Throttling by address rather than locking accounts:
+    # a stranger elsewhere cannot lock the real user out of their own network (security.md).
+    login_failures_per_ip: str = "20/15 minutes"
+    login_failures_per_account_ip: str = "5/15 minutes"
     scheduler_interval_seconds: float = Field(default=10.0, gt=0)
     run_scheduler: bool = True
     # Participant actions (votes, entries …): rate limits per device and per IP (`limits`
@@ -65,7 +68,19 @@ class Settings(BaseSettings):
     webhook_allow_private_networks: bool | None = None
     # Trust X-Forwarded-For for the client address (only behind your own reverse proxy).
     trust_forwarded_for: bool = False
-    secure_cookies: bool = False
+    # Cookies with the Secure flag: None = on in production, off otherwise (plain-HTTP loopback
+    # in development); on whatever this says, a request that came over HTTPS gets Secure.
+    secure_cookies: bool | None = None
+    # /api/docs and /openapi.json for anyone, or only for signed-in console users: None =
+    # public except in production.
+    public_api_docs: bool | None = None
+    # Request bodies (docs/security.md): the most a request may send, by route class. Upload
+    # routes allow their own documented file limit (see im2/web/app.py). A client that stops
+    # sending in the middle of a body is answered 408 and dropped after the timeout.
+    max_json_body_bytes: int = Field(default=2**20, ge=1024)
+    max_bulk_json_body_bytes: int = Field(default=16 * 2**20, ge=1024)
+    max_form_body_bytes: int = Field(default=2**20, ge=1024)
+    body_read_timeout_seconds: float = Field(default=20.0, gt=0)
     # The event lake (docs/lake.md): any local folder; one lake per database.
     lake_path: Path = Path("./lake")
     lake_batch_size: int = Field(default=100_000, ge=1, le=5_000_000)
@@ -115,6 +130,19 @@ class Settings(BaseSettings):
         must not be able to make the server call into its own network)."""
         if self.webhook_allow_private_networks is not None:
             return self.webhook_allow_private_networks
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether every cookie is marked Secure (a request over HTTPS gets it regardless)."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def api_docs_public(self) -> bool:
+        if self.public_api_docs is not None:
+            return self.public_api_docs
         return self.env is not Environment.PRODUCTION
 
     @property

@@ -1,15 +1,24 @@
-"""Console login, sessions, CSRF, lock-out; API tokens; roles."""
+"""Console login, sessions, CSRF, sign-in throttling; API tokens; roles."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Literal
 
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from im2.clock import ManualClock
+from im2.config import Settings
 from im2.db import Database
+from im2.web.app import create_app
+from im2.workspaces import service
 from im2.workspaces.models import ApiToken, ConsoleSession
 from im2.workspaces.schemas import Role
 from tests.conftest import PASSWORD, Brand, campaign_payload
@@ -64,35 +73,98 @@ def test_login_sets_a_secure_session_and_logout_ends_it(
     assert client.get("/console/w/acme/campaigns", follow_redirects=False).status_code == 303
 
 
-def test_wrong_password_and_lockout(client: TestClient, brand: Brand, clock: ManualClock) -> None:
-    email = brand.emails[Role.EDITOR]
-    for _ in range(4):
-        assert login(client, email, "wrong password!") == 401
-    fifth = client.post(
-        "/console/login",
-        data={"email": email, "password": "still wrong", "csrf_token": csrf(client)},
-    )
-    assert fifth.status_code == 401
-    assert "15" in fifth.text  # tells how long the lock lasts
-    assert login(client, email) == 401  # right password, but locked
-    clock.advance(timedelta(minutes=16))
-    assert login(client, email) == 303
+def _answer(response: httpx.Response) -> tuple[int, str]:
+    """What a login answer shows, without the parts that differ per form (the CSRF token and
+    the e-mail typed back into the field)."""
+    text = re.sub(r'name="csrf_token" value="[^"]+"', "", response.text)
+    text = re.sub(r'name="email"[^>]*>', "", text)
+    return response.status_code, text
 
 
-def test_unknown_email_gets_the_same_message(client: TestClient, brand: Brand) -> None:
-    client.cookies.set("im2_lang", "en")
-    token = csrf(client)
-    unknown = client.post(
+@pytest.fixture
+def proxied(settings: Settings, db: Database, clock: ManualClock) -> Iterator[TestClient]:
+    """A client of an app behind a proxy: `X-Forwarded-For` says which address signs in."""
+    app = create_app(settings.model_copy(update={"trust_forwarded_for": True}), db=db, clock=clock)
+    with TestClient(app) as c:
+        yield c
+
+
+def attempt(client: TestClient, email: str, password: str, ip: str) -> httpx.Response:
+    return client.post(
         "/console/login",
-        data={"email": "nobody@x.example", "password": "x" * 12, "csrf_token": token},
+        data={"email": email, "password": password, "csrf_token": csrf(client)},
+        headers={"X-Forwarded-For": ip},
+        follow_redirects=False,
     )
-    wrong = client.post(
-        "/console/login",
-        data={"email": brand.emails[Role.OWNER], "password": "x" * 12, "csrf_token": token},
-    )
-    assert unknown.status_code == wrong.status_code == 401
+
+
+def test_unknown_wrong_and_attacked_accounts_get_the_same_answer(
+    proxied: TestClient, brand: Brand
+) -> None:
+    proxied.cookies.set("im2_lang", "en")
+    # Someone elsewhere hammered the editor's account (that used to lock it).
+    for _ in range(8):
+        attempt(proxied, brand.emails[Role.EDITOR], "guess guess guess", "203.0.113.9")
+
+    unknown = attempt(proxied, "nobody@acme.example.com", "wrong password!", "198.51.100.1")
+    wrong = attempt(proxied, brand.emails[Role.OWNER], "wrong password!", "198.51.100.2")
+    attacked = attempt(proxied, brand.emails[Role.EDITOR], "wrong password!", "198.51.100.3")
+
+    assert _answer(unknown) == _answer(wrong) == _answer(attacked)
+    assert unknown.status_code == 401
     assert "E-mail or password is wrong." in unknown.text
-    assert "E-mail or password is wrong." in wrong.text
+    # ... and the attacked account's owner, from their own network, still gets in.
+    assert attempt(proxied, brand.emails[Role.EDITOR], PASSWORD, "198.51.100.3").status_code == 303
+
+
+def test_unknown_accounts_cost_one_password_check_like_known_ones(
+    client: TestClient, brand: Brand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            checks.append(str(hash))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(service, "_hasher", Counting.from_parameters(CHEAPEST))
+    assert login(client, "nobody@acme.example.com", "wrong password!") == 401
+    assert login(client, brand.emails[Role.OWNER], "wrong password!") == 401
+    assert len(checks) == 2
+    # The stand-in hash costs what a real one does: same algorithm, same parameters.
+    assert checks[0].rsplit("$", 2)[0] == checks[1].rsplit("$", 2)[0]
+
+
+def test_one_address_is_throttled_across_accounts_even_with_the_right_password(
+    proxied: TestClient, brand: Brand
+) -> None:
+    proxied.cookies.set("im2_lang", "en")
+    attacker = "203.0.113.7"
+    statuses = [
+        attempt(proxied, f"user{i}@acme.example.com", "wrong password!", attacker).status_code
+        for i in range(40)
+    ]
+    assert statuses[0] == 401
+    assert statuses[-1] == 429
+    throttled = attempt(proxied, brand.emails[Role.OWNER], PASSWORD, attacker)
+    assert throttled.status_code == 429
+    assert "Too many failed sign-ins from your network" in throttled.text
+    assert "15 minutes" in throttled.text
+    # Known and unknown accounts get the same throttled answer.
+    unknown = attempt(proxied, "nobody@acme.example.com", PASSWORD, attacker)
+    assert _answer(throttled) == _answer(unknown)
+    # Another network is not affected.
+    assert attempt(proxied, brand.emails[Role.OWNER], PASSWORD, "198.51.100.4").status_code == 303
+
+
+def test_guessing_one_account_from_one_address_is_throttled_for_that_account_only(
+    proxied: TestClient, brand: Brand
+) -> None:
+    ip = "198.51.100.20"
+    for _ in range(5):
+        assert attempt(proxied, brand.emails[Role.VIEWER], "wrong password!", ip).status_code == 401
+    assert attempt(proxied, brand.emails[Role.VIEWER], PASSWORD, ip).status_code == 429
+    assert attempt(proxied, brand.emails[Role.ANALYST], PASSWORD, ip).status_code == 303
 
 
 def test_form_without_csrf_is_refused_and_writes_nothing(client: TestClient, brand: Brand) -> None:

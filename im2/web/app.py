@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from im2 import __version__
 from im2.activities.formats.poll.api import votes_router
 from im2.clock import Clock, SystemClock
-from im2.config import Settings, get_settings
+from im2.config import Environment, Settings, get_settings
 from im2.db import Database
 from im2.domains import import_domain_modules
 from im2.jobs import run_jobs_forever
@@ -25,8 +28,12 @@ from im2.participation.limits import ActionLimiter
 from im2.participation.senders import make_sender
 from im2.web.compression import GZipWhenAccepted
 from im2.web.context import RequestContextMiddleware
-from im2.web.errors import install_error_handlers
+from im2.web.deps import console_user
+from im2.web.errors import http_error_response, install_error_handlers
 from im2.web.idempotency import IdempotencyMiddleware
+from im2.web.limits_body import BodyLimitMiddleware, BodyLimits, BodyRoute
+from im2.web.security import SecurityHeadersMiddleware
+from im2.workspaces.throttle import LoginThrottle
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _heap_frozen = False
@@ -79,8 +86,9 @@ def create_app(
             "`im2 token create`). Errors have one shape: "
             '`{"error": {"code", "message", "field"}}`. POST requests honour `Idempotency-Key`.'
         ),
-        openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        # Served below, behind the console login unless IM2_PUBLIC_API_DOCS says otherwise.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -93,17 +101,37 @@ def create_app(
         per_device=settings.participant_rate_per_device, per_ip=settings.participant_rate_per_ip
     )
 
+    app.state.login_throttle = LoginThrottle(
+        per_ip=settings.login_failures_per_ip,
+        per_account_ip=settings.login_failures_per_account_ip,
+    )
+
     app.add_middleware(IdempotencyMiddleware)
+    # Outside everything that reads a body, so an oversized or stalled one is refused before
+    # any of it is read or held.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=body_limits(settings),
+        read_timeout=settings.body_read_timeout_seconds,
+        respond=http_error_response,
+    )
     # Phones on slow networks: compress pages and assets (SSE streams are left alone). Level 6
     # (zlib's default) compresses pages nearly as well as 9 for a fraction of the CPU.
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     app.add_middleware(
         RequestContextMiddleware,
-        secure_cookies=settings.secure_cookies,
         default_locale=settings.default_locale,
         secret_key=settings.secret_key.get_secret_value(),
     )
+    production = settings.env is Environment.PRODUCTION
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        secure_cookies=settings.cookies_secure,
+        hsts=production,
+        assume_https=production and settings.base_url.startswith("https://"),
+    )
     install_error_handlers(app)
+    _install_api_docs(app, public=settings.api_docs_public)
 
     # Routes are matched in order, and each one tried costs (FastAPI walks included routers
     # per request, ~1.5 us a route): the health check first, then participants' votes, the
@@ -122,3 +150,83 @@ def create_app(
             app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+# Multipart framing and the form's other fields around an uploaded file.
+FORM_OVERHEAD = 256 * 1024
+_WS = r"/console/w/[^/]+"
+_ID = r"[^/]+"
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    """The body limit of every route class. Upload routes allow their own file limit (the one
+    their page states) plus the form around it, so a file just over it still gets the page's
+    own explanation; anything larger is refused before it is read."""
+    from im2.activities.formats.ugc.media import MAX_UPLOAD_BYTES as UGC_IMAGE_BYTES
+    from im2.incentives.pages import MAX_UPLOAD as CODES_FILE_BYTES
+    from im2.influence.service import MAX_IMPORT_BYTES as GRAPH_FILE_BYTES
+    from im2.listening.service import MAX_FILE_BYTES as MENTIONS_FILE_BYTES
+
+    def route(name: str, pattern: str, file_bytes: int) -> BodyRoute:
+        return BodyRoute(name, re.compile(pattern), file_bytes + FORM_OVERHEAD)
+
+    return BodyLimits(
+        routes=(
+            route(
+                "mentions import",
+                rf"{_WS}/listening/import|/api/v1/mentions/imports",
+                MENTIONS_FILE_BYTES,
+            ),
+            route(
+                "graph import",
+                rf"{_WS}/influence/graphs|/api/v1/influence/graphs",
+                GRAPH_FILE_BYTES,
+            ),
+            route(
+                "UGC media",
+                rf"/c/{_ID}/ugc/{_ID}/submit|/api/v1/public/campaigns/{_ID}/ugcs/{_ID}/entries",
+                UGC_IMAGE_BYTES,
+            ),
+            route(
+                "coupon codes file",
+                rf"{_WS}/campaigns/{_ID}/incentives/pools/{_ID}/import",
+                CODES_FILE_BYTES,
+            ),
+            BodyRoute(
+                "bulk JSON",
+                re.compile(rf"/api/v1/mentions|/api/v1/coupon-pools/{_ID}/codes/import"),
+                settings.max_bulk_json_body_bytes,
+            ),
+        ),
+        api_bytes=settings.max_json_body_bytes,
+        form_bytes=settings.max_form_body_bytes,
+    )
+
+
+def _install_api_docs(app: FastAPI, *, public: bool) -> None:
+    """The OpenAPI schema and Swagger UI; signed-in console users only unless `public`."""
+
+    def check(request: Request) -> None:
+        if not public:
+            console_user(request, request.app.state.db, request.app.state.clock.now())
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        check(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        check(request)
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} docs")
+        nonce = request.state.csp_nonce
+        # Swagger UI comes from its CDN and starts with an inline script: this page's policy
+        # allows that CDN, and the inline script carries the nonce.
+        html = bytes(page.body).decode().replace("<script>", f'<script nonce="{nonce}">')
+        cdn = "https://cdn.jsdelivr.net"
+        policy = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}' {cdn}; "
+            f"style-src 'self' 'unsafe-inline' {cdn}; img-src 'self' data: https:; "
+            "frame-ancestors 'none'"
+        )
+        return HTMLResponse(html, headers={"Content-Security-Policy": policy})

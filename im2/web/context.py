@@ -1,4 +1,6 @@
-"""Per-request context as a pure ASGI middleware: locale, CSRF nonce cookie, security headers.
+"""Per-request context as a pure ASGI middleware: locale, CSRF nonce cookie, device cookie.
+
+Security headers and the cookies' Secure flag are `im2.web.security`'s.
 
 Pure ASGI (not BaseHTTPMiddleware) so the locale context variable is set in the same context
 the endpoint runs in.
@@ -24,11 +26,8 @@ NO_FORMS = ("/api/", "/static/")
 
 
 class RequestContextMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, secure_cookies: bool, default_locale: str, secret_key: str
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, default_locale: str, secret_key: str) -> None:
         self.app = app
-        self.secure_cookies = secure_cookies
         self.default_locale = normalize_locale(default_locale) or DEFAULT_LOCALE
         # A participant's identity is a random id in a signed cookie: it cannot be forged to
         # impersonate another device, and it needs no server-side session.
@@ -76,20 +75,15 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                out.setdefault("X-Content-Type-Options", "nosniff")
-                out.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-                out.setdefault("X-Frame-Options", "DENY")
-                secure = "; Secure" if self.secure_cookies else ""
                 if new_nonce:
                     out.append(
-                        "Set-Cookie",
-                        f"{CSRF_COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                        "Set-Cookie", f"{CSRF_COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax"
                     )
                 if new_device:
                     out.append(
                         "Set-Cookie",
                         f"{DEVICE_COOKIE}={new_device}; Path=/; Max-Age={DEVICE_MAX_AGE}; "
-                        f"HttpOnly; SameSite=Lax{secure}",
+                        "HttpOnly; SameSite=Lax",
                     )
             await send(message)
 

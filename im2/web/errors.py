@@ -39,6 +39,31 @@ def _error_page(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
+HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "too_large",
+}
+
+
+async def http_error_response(request: Request, exc: HTTPException) -> Response:
+    """Starlette's HTTP errors (and the body limits') in the app's own shape."""
+    if exc.status_code == 404:
+        message = _("Not found.")
+    elif exc.status_code == 405:
+        message = _("This method is not allowed here.")
+    else:
+        message = str(exc.detail)
+    if _wants_json(request):
+        return JSONResponse(
+            error_body(HTTP_CODES.get(exc.status_code, "http_error"), message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+    return _error_page(request, exc.status_code, message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IM2Error)
     async def _im2_error(request: Request, exc: IM2Error) -> Response:
@@ -73,22 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return _error_page(request, 422, message)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        if exc.status_code == 404:
-            message = _("Not found.")
-        elif exc.status_code == 405:
-            message = _("This method is not allowed here.")
-        else:
-            message = str(exc.detail)
-        if _wants_json(request):
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-            return JSONResponse(
-                error_body(code, message),
-                status_code=exc.status_code,
-                headers=getattr(exc, "headers", None),
-            )
-        return _error_page(request, exc.status_code, message)
+    app.exception_handler(HTTPException)(http_error_response)
 
     @app.exception_handler(OperationalError)
     async def _busy(request: Request, exc: OperationalError) -> Response:

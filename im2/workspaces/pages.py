@@ -21,11 +21,13 @@ from im2.web.deps import (
     DbDep,
     NowDep,
     SettingsDep,
+    client_ip,
 )
 from im2.web.forms import service_error
 from im2.web.templating import render
 from im2.workspaces import service
 from im2.workspaces.schemas import ROLE_LABELS, Permission, Role
+from im2.workspaces.throttle import LoginThrottle
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -49,18 +51,20 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request, form: CsrfForm, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> Response:
-    email = str(form.get("email", "")).strip()
-    password = str(form.get("password", ""))
+    email = str(form.get("email", "")).strip()[:320]
+    password = str(form.get("password", ""))[:1024]
     next_url = _safe_next(str(form.get("next", "")))
+    throttle: LoginThrottle = request.app.state.login_throttle
+    ip = client_ip(request, settings) or "-"
+    if throttle.blocked(ip=ip, email=email):
+        # Checked before the password, so even the right one waits: the answer must not tell
+        # a guesser that this guess was the right one.
+        message = _(
+            "Too many failed sign-ins from your network; wait {minutes} minutes and try again."
+        ).format(minutes=throttle.window_minutes)
+        return _login_refused(request, next_url, email, message, status_code=429)
     with db.transaction() as session:
-        result = service.do_login(
-            session,
-            email=email,
-            password=password,
-            now=now,
-            max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.login_lockout_minutes),
-        )
+        result = service.do_login(session, email=email, password=password, now=now)
         raw = None
         if result.user_id is not None:
             raw = service.do_start_session(
@@ -71,22 +75,26 @@ def login(
                 user_agent=request.headers.get("user-agent"),
             )
     if raw is None:
-        return render(
-            request,
-            "workspaces/login.html",
-            {"next": next_url, "email": email, "error": result.error},
-            status_code=401,
-        )
+        throttle.failed(ip=ip, email=email)
+        return _login_refused(request, next_url, email, result.error or "", status_code=401)
+    throttle.succeeded(ip=ip, email=email)
     response = RedirectResponse(next_url, status_code=303)
+    # Secure is added by im2.web.security (HTTPS, or production).
     response.set_cookie(
-        SESSION_COOKIE,
-        raw,
-        max_age=settings.session_hours * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
+        SESSION_COOKIE, raw, max_age=settings.session_hours * 3600, httponly=True, samesite="lax"
     )
     return response
+
+
+def _login_refused(
+    request: Request, next_url: str, email: str, message: str, *, status_code: int
+) -> Response:
+    return render(
+        request,
+        "workspaces/login.html",
+        {"next": next_url, "email": email, "error": message},
+        status_code=status_code,
+    )
 
 
 @router.post("/logout")

@@ -351,51 +351,34 @@ class LoginResult:
     error: str | None
 
 
-def do_login(
-    session: Session,
-    *,
-    email: str,
-    password: str,
-    now: datetime,
-    max_failures: int,
-    lockout: timedelta,
-) -> LoginResult:
-    """Check a password. Failures are counted (and must be committed even though login fails);
-    after `max_failures` in a row the account is locked for `lockout`."""
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of nothing, made with the current hasher's parameters, so verifying a password
+    against it costs what verifying against a real account's hash costs."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[key]
+
+
+def do_login(session: Session, *, email: str, password: str, now: datetime) -> LoginResult:
+    """Check a password. Unknown, inactive and known accounts take the same path (one argon2
+    verification) and get the same answer, so neither the message nor the time tells which
+    e-mails have accounts. Throttling failed attempts is the caller's (by client address)."""
     generic = _("E-mail or password is wrong.")
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_active:
-        # Same work as a real check, so response time does not reveal which e-mails exist.
-        _hasher.hash(password or "-")
-        return LoginResult(None, generic)
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(
-            None,
-            _("Too many failed attempts; try again in {minutes} minutes.").format(minutes=minutes),
-        )
+    stored = user.password_hash if user is not None and user.is_active else _dummy_hash()
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(stored, password)
+        matched = user is not None and user.is_active
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + lockout
-            user.failed_logins = 0
-            _record_event_for_user(
-                session, user_id=user.id, kind=EventKind.USER_LOCKED_OUT, now=now
-            )
-            minutes = int(lockout.total_seconds() // 60)
-            return LoginResult(
-                None,
-                _("Too many failed attempts; try again in {minutes} minutes.").format(
-                    minutes=minutes
-                ),
-            )
+        matched = False
+    if not matched or user is None:
         return LoginResult(None, generic)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
     _record_event_for_user(session, user_id=user.id, kind=EventKind.USER_LOGGED_IN, now=now)
     return LoginResult(user.id, None)
