@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -40,9 +40,37 @@ MATCHES = cast(Table, TopicMatch.__table__)
 INBOX = cast(Table, InboxItem.__table__)
 BANDS = cast(Table, NearDuplicateBand.__table__)
 
-# (label, confidence, language) per text; None when no model could score it.
-Scored = tuple[SentimentLabel | None, float | None, str]
-Scorer = Callable[[Sequence[str]], list[Scored]]
+
+class ScoredText(NamedTuple):
+    """One text's sentiment; label and numbers are None when no model could score it."""
+
+    label: SentimentLabel | None
+    confidence: float | None
+    language: str
+    positive_probability: float | None = None
+
+
+# What a scorer returns per text: a ScoredText, or a plain (label, confidence, language) tuple
+# from a scorer that has no probability (it is then stored as unknown).
+Scored = ScoredText | tuple[SentimentLabel | None, float | None, str]
+Scorer = Callable[[Sequence[str]], Sequence[Scored]]
+
+
+def _scored(result: sentiment_model.SentimentResult) -> ScoredText:
+    return ScoredText(
+        SentimentLabel(result.label.value),
+        round(float(result.confidence), 4),
+        result.language.value,
+        round(float(result.positive_probability), 4),
+    )
+
+
+def _run(scorer: Scorer, texts: Sequence[str]) -> list[ScoredText]:
+    scored = [ScoredText(*s) for s in scorer(texts)]
+    if len(scored) != len(texts):  # zip(strict=True) would stop the import with less to go on
+        raise ValueError(f"the sentiment scorer returned {len(scored)} results for {len(texts)}")
+    return scored
+
 
 # Older mentions are history (a backfill, a research data set): nobody answers a post from
 # last year, so only recent ones enter the inbox.
@@ -66,19 +94,13 @@ def model_scorer(texts: Sequence[str]) -> list[Scored]:
         results = sentiment_model.score(texts)
     except Exception:  # the model is optional at import time, never a reason to lose data
         log.exception("sentiment scoring failed; mentions stored without sentiment")
-        return [(None, None, sentiment_model.detect_language(t).value) for t in texts]
-    return [
-        (SentimentLabel(r.label.value), round(float(r.confidence), 4), r.language.value)
-        for r in results
-    ]
+        return [ScoredText(None, None, sentiment_model.detect_language(t).value) for t in texts]
+    return [_scored(r) for r in results]
 
 
 def _overlay_scorer(overlay: retrain.Overlay) -> Scorer:
     def score(texts: Sequence[str]) -> list[Scored]:
-        return [
-            (SentimentLabel(r.label.value), round(float(r.confidence), 4), r.language.value)
-            for r in overlay.score(texts)
-        ]
+        return [_scored(r) for r in overlay.score(texts)]
 
     return score
 
@@ -333,7 +355,7 @@ class MentionWriter:
         texts = [m.text[:MAX_TEXT] for m in new]
         # Sentiment and duplicate grouping both start from NFKC; one pass serves both.
         normalised = sentiment_model.nfkc_batch(texts)
-        scored = self._scorer(normalised)
+        scored = _run(self._scorer, normalised)
         prepared = dedup.prepare(normalised)
         raws: list[dict[str, Any]] = []
         for m in new:
@@ -341,8 +363,8 @@ class MentionWriter:
             if len(m.text) > MAX_TEXT:
                 raw.setdefault("_original_length", len(m.text))
             raws.append(raw)
-        labels = [label.value if label else None for label, _conf, _lang in scored]
-        languages = [language for _label, _conf, language in scored]
+        labels = [s.label.value if s.label else None for s in scored]
+        languages = [s.language for s in scored]
         minutes = [int(m.posted_at.timestamp() // 60) for m in new]
         platforms = [m.platform.value for m in new]
         authors = [m.author for m in new]
@@ -360,7 +382,8 @@ class MentionWriter:
             "reposts": [m.reposts for m in new],
             "comments": [m.comments for m in new],
             "sentiment": labels,
-            "sentiment_confidence": [confidence for _label, confidence, _lang in scored],
+            "sentiment_confidence": [s.confidence for s in scored],
+            "sentiment_positive_probability": [s.positive_probability for s in scored],
             "fingerprint": prepared.fingerprints,
             "raw": raws,
         }
@@ -380,9 +403,9 @@ class MentionWriter:
             topics.append([topic.id for topic in self._topics if topic.matcher(fields)])
         inbox: list[tuple[list[str], str] | None] = []
         oldest = self._now - INBOX_MAX_AGE
-        for m, (label, confidence, _lang) in zip(new, scored, strict=True):
+        for m, s in zip(new, scored, strict=True):
             reasons, priority = (
-                inbox_reasons(m, label, confidence, self._settings)
+                inbox_reasons(m, s.label, s.confidence, self._settings)
                 if m.posted_at >= oldest
                 else ([], Priority.LOW)
             )
@@ -500,19 +523,27 @@ def score_pending(session: Session, *, limit: int = 2000, scorer: Scorer | None 
     ).all()
     if not rows:
         return 0
+    scored = _run(scorer or model_scorer, [t for _id, t in rows])
     updates = [
-        {"mid": mention_id, "label": label.value, "conf": confidence}
-        for (mention_id, _text), (label, confidence, _lang) in zip(
-            rows, (scorer or model_scorer)([t for _id, t in rows]), strict=True
-        )
-        if label is not None
+        {
+            "mid": mention_id,
+            "label": s.label.value,
+            "conf": s.confidence,
+            "pp": s.positive_probability,
+        }
+        for (mention_id, _text), s in zip(rows, scored, strict=True)
+        if s.label is not None
     ]
     if updates:
         mentions, matches = MENTIONS, MATCHES
         session.execute(
             update(mentions)
             .where(mentions.c.id == bindparam("mid"))
-            .values(sentiment=bindparam("label"), sentiment_confidence=bindparam("conf")),
+            .values(
+                sentiment=bindparam("label"),
+                sentiment_confidence=bindparam("conf"),
+                sentiment_positive_probability=bindparam("pp"),
+            ),
             updates,
         )
         session.execute(

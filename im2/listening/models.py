@@ -43,6 +43,8 @@ class Mention(Base):
     comments: Mapped[int] = mapped_column(BigInteger, default=0)
     sentiment: Mapped[str | None] = mapped_column(String(16))
     sentiment_confidence: Mapped[float | None] = mapped_column(Float)
+    # The model's calibrated P(positive), 0..1 (NULL for mentions stored before it was kept).
+    sentiment_positive_probability: Mapped[float | None] = mapped_column(Float)
     sentiment_corrected: Mapped[bool] = mapped_column(Boolean, default=False)
     # Id of the first mention of its repost / near-duplicate group (itself when it is first).
     duplicate_group: Mapped[int | None] = mapped_column(BigInteger)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from im2.i18n import N_, _
 
@@ -154,6 +154,16 @@ class MentionRead(BaseModel):
     comments: int
     sentiment: SentimentLabel | None
     sentiment_confidence: float | None
+    # Read from the mention's `sentiment_positive_probability`.
+    positive_probability: Annotated[
+        float | None,
+        Field(
+            validation_alias=AliasChoices("sentiment_positive_probability", "positive_probability"),
+            description="The sentiment model's calibrated P(positive), 0..1, to rank mentions "
+            "by or apply one's own threshold; the label uses the model's neutral band. Null "
+            "for mentions stored before it was kept. A correction changes the label, not this.",
+        ),
+    ] = None
     sentiment_corrected: bool
     duplicate_group: int | None
 

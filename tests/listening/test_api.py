@@ -9,10 +9,12 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from im2.clock import ManualClock
 from im2.db import Database
-from im2.listening.jobs import poll_feeds_job
+from im2.listening.jobs import poll_feeds_job, score_pending_mentions_job
+from im2.listening.models import Mention
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
 from tests.listening.conftest import loopback_server
@@ -88,6 +90,40 @@ def test_an_ingested_mention_reads_back_as_sent(client: TestClient, brand: Brand
         "neutral",
         False,
     )
+
+
+@pytest.mark.real_model
+def test_mentions_carry_the_models_positive_probability(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    # Given a clearly positive and a clearly negative mention, scored by the shipped model
+    batch = {
+        "mentions": [
+            mention("p", "I love this phone, the camera is amazing!", platform="twitter"),
+            mention("n", "送餐太慢了，等了两个小时，饭都凉了，再也不点了"),
+        ]
+    }
+    response = client.post("/api/v1/mentions", json=batch, headers=brand.auth(Role.EDITOR))
+    assert response.status_code == 200, response.text
+    # Then each reads back with its P(positive) next to the label, on the right side of one half
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    by_post = {m["post_id"]: m for m in items}
+    assert by_post["p"]["sentiment"] == "positive"
+    assert by_post["p"]["positive_probability"] > 0.5
+    assert by_post["n"]["sentiment"] == "negative"
+    assert by_post["n"]["positive_probability"] < 0.5
+    # And a mention stored unscored gets one from the pending-scoring job
+    with db.transaction() as session:
+        session.execute(
+            update(Mention)
+            .where(Mention.post_id == "p")
+            .values(sentiment=None, sentiment_confidence=None, sentiment_positive_probability=None)
+        )
+    assert score_pending_mentions_job(db, clock) == 1
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    rescored = next(m for m in items if m["post_id"] == "p")
+    assert rescored["sentiment"] == "positive"
+    assert rescored["positive_probability"] == by_post["p"]["positive_probability"]
 
 
 def test_viewer_cannot_ingest(client: TestClient, brand: Brand) -> None:
