@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from im2 import outbound
 from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
@@ -318,16 +319,15 @@ def deliver(
 
 def _post_webhook(alert: AlertRead, url: str, allow_private: bool) -> str:
     try:
-        parts = httpx.URL(url)
-        address = (
-            None
-            if allow_private
-            else reach.refused(parts.host, parts.port or (443 if parts.scheme == "https" else 80))
-        )
-        if address:
-            return outcomes.refused(address)
+        target = outbound.parse_url(url)
+    except outbound.UnusableUrl as exc:
+        return f"{outcomes.FAILED}: {exc.problem}"
+    address = None if allow_private else reach.refused(target.host, target.port)
+    if address:
+        return outcomes.refused(address)
+    try:
         response = httpx.post(
-            parts,
+            target.url,
             content=json.dumps(alert_payload(alert), ensure_ascii=False).encode(),
             headers={"Content-Type": "application/json", "X-IM2-Event": "alert.raised"},
             timeout=10,
@@ -340,7 +340,10 @@ def _post_webhook(alert: AlertRead, url: str, allow_private: bool) -> str:
 
 
 def _send_email(alert: AlertRead, settings: ListeningSettingsRead, allow_private: bool) -> str:
-    host = settings.smtp_host or ""
+    try:
+        host, _address = outbound.parse_host(settings.smtp_host or "")
+    except outbound.UnusableUrl as exc:
+        return f"{outcomes.FAILED}: {exc.problem}"
     address = None if allow_private else reach.refused(host, settings.smtp_port)
     if address:
         return outcomes.refused(address)

@@ -47,7 +47,7 @@ from im2.listening.schemas import (
     TopicUpdate,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
-from im2.web.params import Id, Moment
+from im2.web.params import Id, RangedMoment
 
 router = APIRouter(prefix="/api/v1", tags=["listening"])
 
@@ -312,8 +312,8 @@ def dashboard(
     db: DbDep,
     now: NowDep,
     topic_id: Id | None = None,
-    since: Moment | None = None,
-    until: Moment | None = None,
+    since: RangedMoment | None = None,
+    until: RangedMoment | None = None,
 ) -> Dashboard:
     until = until or now
     with db.session() as session:
@@ -336,10 +336,10 @@ def terms(
     db: DbDep,
     now: NowDep,
     topic_id: Id | None = None,
-    since: Moment | None = None,
-    until: Moment | None = None,
-    baseline_since: Moment | None = None,
-    baseline_until: Moment | None = None,
+    since: RangedMoment | None = None,
+    until: RangedMoment | None = None,
+    baseline_since: RangedMoment | None = None,
+    baseline_until: RangedMoment | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TermBoard:
     """The period defaults to the last 7 days, like the dashboard, and the baseline to the

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2 import outbound
 from im2.errors import Conflict, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
@@ -37,7 +38,6 @@ _TAGS = re.compile(r"<[^>]+>")
 MAX_FEED_BYTES: Final = 10 * 1024 * 1024
 MAX_REDIRECTS: Final = 5
 TIMEOUT_SECONDS: Final = 15
-_PORTS: Final = {"http": 80, "https": 443}
 
 
 def do_add_feed(
@@ -51,12 +51,13 @@ def do_add_feed(
     """Follow a feed. Addresses that are not on the public internet are refused unless
     `private_networks` (default: the settings' choice)."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    reach.check_feed_url(
+    url = reach.check_feed_url(
         data.url, private_networks=reach.private_networks_allowed(private_networks)
     )
+    data = data.model_copy(update={"url": url})
     feed = Feed(
         workspace_id=actor.workspace_id,
-        url=data.url,
+        url=url,
         platform=data.platform.value,
         interval_minutes=data.interval_minutes,
         created_at=now,
@@ -164,28 +165,28 @@ def fetch(feed: DueFeed, *, private_networks: bool | None = None) -> Fetched:
         headers["If-None-Match"] = feed.etag
     if feed.modified:
         headers["If-Modified-Since"] = feed.modified
-    url = httpx.URL(feed.url)
+    url = feed.url
     try:
         with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
             for _hop in range(MAX_REDIRECTS + 1):
-                if url.scheme not in ("http", "https"):
-                    return _failed(outcomes.refused(str(url)[:200]))
-                address = (
-                    None
-                    if allow_private
-                    else reach.refused(url.host, url.port or _PORTS[url.scheme])
-                )
+                # The feed's URL and every redirect are read by the one parser, and the
+                # canonical spelling it checked is the one requested.
+                try:
+                    target = outbound.parse_url(url)
+                except outbound.UnusableUrl:
+                    return _failed(outcomes.refused(url[:200]))
+                address = None if allow_private else reach.refused(target.host, target.port)
                 if address:
                     return _failed(outcomes.refused(address))
-                with client.stream("GET", url, headers=headers) as response:
+                with client.stream("GET", target.url, headers=headers) as response:
                     location = response.headers.get("Location")
                     if response.is_redirect and location:
-                        url = response.url.join(location)
+                        url = str(response.url.join(location))
                         continue
                     return _read(response)
     except httpx.HTTPError as exc:
         return _failed(f"{exc.__class__.__name__}: {exc}"[:500])
-    except ValueError as exc:  # an unusable URL (bad port, IDNA) in a feed or a redirect
+    except ValueError as exc:  # a redirect httpx cannot join, a header it cannot encode
         return _failed(f"{exc.__class__.__name__}: {exc}"[:500])
     return _failed(outcomes.TOO_MANY_REDIRECTS)
 

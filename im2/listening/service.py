@@ -103,7 +103,7 @@ def do_update_settings(
     """Save the settings. A webhook or mail server that is not on the public internet is
     refused unless `private_networks` (default: the settings' choice)."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    check_delivery(data, private_networks=private_networks_allowed(private_networks))
+    data = check_delivery(data, private_networks=private_networks_allowed(private_networks))
     before = load_settings(session, workspace_id=actor.workspace_id).model_dump(mode="json")
     values = data.model_dump(mode="json")
     row = session.get(ListeningSettings, actor.workspace_id)

@@ -11,10 +11,10 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import httpx
 
+from im2 import outbound
 from im2.clock import Clock
 from im2.config import get_settings
 from im2.db import Database
@@ -44,31 +44,27 @@ def enqueue_webhooks_job(db: Database, clock: Clock) -> int:
             return total
 
 
-def _refusal(url: str) -> str | None:
-    """Why `url` must not be called (its host resolves to a non-public address), or None.
-    Checked before every attempt: a name can point elsewhere than when it was saved."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        address = service.resolve_public(host, port)
-    except (OSError, UnicodeError) as exc:
-        return f"could not resolve {host}: {exc}"
-    if address:
-        return (
-            f"refused: {host} resolves to {address}, not a public address "
+def _destination(url: str, *, private_networks: bool) -> tuple[str | None, str | None]:
+    """The URL to call (in the canonical spelling that was checked), or why not. Read and
+    resolved before every attempt: a name can point elsewhere than when it was saved, and rows
+    saved before a check existed are held to it too."""
+    verdict = outbound.judge(url, private_networks=private_networks)
+    if verdict.destination is not None:
+        return verdict.destination.url, None
+    if verdict.refused:
+        return None, (
+            f"refused: {url[:200]} leads to {verdict.refused}, not a public address "
             "(set IM2_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true for receivers inside your network)"
         )
-    return None
+    return None, f"unusable URL: {verdict.unusable}"[:500]
 
 
 def _post(
     client: httpx.Client, claimed: service.Claimed, clock: Clock, *, private_networks: bool
 ) -> service.Outcome:
-    if not private_networks:
-        refusal = _refusal(claimed.url)
-        if refusal:
-            return service.Outcome(None, None, refusal, 0)
+    url, refusal = _destination(claimed.url, private_networks=private_networks)
+    if url is None:
+        return service.Outcome(None, None, refusal, 0)
     body = service.body_bytes(claimed.payload)
     timestamp = int(clock.now().timestamp())
     headers = {
@@ -80,7 +76,7 @@ def _post(
     }
     started = time.monotonic()
     try:
-        response = client.post(claimed.url, content=body, headers=headers)
+        response = client.post(url, content=body, headers=headers)
     except httpx.TimeoutException:
         error = f"timed out after {client.timeout.read or TIMEOUT_SECONDS:g} s"
         return service.Outcome(None, None, error, int((time.monotonic() - started) * 1000))

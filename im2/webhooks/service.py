@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from im2 import outbound
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import EventKind, EventRecord
 from im2.events.service import list_events, record_event
@@ -49,8 +47,6 @@ BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=6)
 MAX_ATTEMPTS = 8
 JITTER = 0.2
-# Host names that never lead to the public internet.
-PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 EXCERPT = 500
 SUBSCRIBABLE = tuple(k.value for k in EventKind)
 
@@ -58,67 +54,14 @@ SUBSCRIBABLE = tuple(k.value for k in EventKind)
 # --- endpoints ------------------------------------------------------------------------------
 
 
-def non_public_address(host: str) -> str | None:
-    """The reason `host` (an IP literal or a name) is not a public internet address, or None.
-
-    Names are judged as written (localhost and the reserved suffixes); what a name resolves to
-    is checked again before each delivery (`resolve_public`)."""
-    name = host.strip("[]").rstrip(".").lower()
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        if name == "localhost" or name.endswith(PRIVATE_SUFFIXES):
-            return name
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return None if address.is_global else str(address)
-
-
-def resolve_public(host: str, port: int) -> str | None:
-    """Resolve `host` and return the first address that is not public (None when all are)."""
-    reason = non_public_address(host)
-    if reason:
-        return reason
-    for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
-        reason = non_public_address(str(info[4][0]))
-        if reason:
-            return reason
-    return None
-
-
 def check_url(url: str, *, private_networks: bool) -> str:
-    """An absolute http(s) URL with a host; anything else is refused with a clear message.
-    Without `private_networks`, a host that is plainly not public (loopback, private ranges,
-    link-local such as the cloud metadata address, localhost) is refused too."""
-    value = url.strip()
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidInput(
-            _("The webhook URL must start with http:// or https:// (got {url}).").format(
-                url=value[:80] or '""'
-            ),
-            field="url",
-        )
-    if not parts.hostname or any(ch.isspace() for ch in value):
-        raise InvalidInput(
-            _("The webhook URL needs a host name, e.g. https://shop.example.com/im2-hook."),
-            field="url",
-        )
-    try:
-        _port = parts.port
-    except ValueError:
-        raise InvalidInput(_("The port in the webhook URL is not a number."), field="url") from None
-    reason = None if private_networks else non_public_address(parts.hostname)
-    if reason:
-        raise InvalidInput(
-            _(
-                "The webhook URL points at {address}, which is not a public internet address; "
-                "receivers must be reachable on the internet."
-            ).format(address=reason),
-            field="url",
-        )
-    return value
+    """The receiver's URL in its canonical spelling (`im2.outbound`, which reads it again before
+    every attempt); without `private_networks`, an address that is plainly not public
+    (loopback, private ranges, link-local such as the cloud metadata address, localhost, in any
+    spelling) is refused."""
+    return outbound.check_url(
+        url, field="url", wording=outbound.WEBHOOK_URL, private_networks=private_networks
+    )
 
 
 def check_kinds(kinds: list[str]) -> list[str]:
