@@ -68,6 +68,25 @@ def _fmt(value: float | None, unit: str = "count") -> str:
     return f"{round(value):,}"
 
 
+def k_factor_basis(row: dict[str, Any] | None) -> str:
+    """Under the K-factor: its confidence interval and the cohort it counts, as the
+    dashboard's script writes it when the figures change (`labels.k_*`)."""
+    row = row or {}
+    days = f"{row.get('window_days') or 0:g}"
+    if not row.get("eligible_participants"):
+        return _("nobody has had {days} days to invite friends yet").format(days=days)
+    basis = _(
+        "new participants per participant, over the {n} who joined at least {days} days ago"
+    ).format(n=row["eligible_participants"], days=days)
+    if row.get("ci_low") is None or row.get("ci_high") is None:
+        return basis
+    # The catalog's text is written for templates (newstyle gettext, `%%`); `% {}` unescapes it.
+    interval = (_("95%% CI {low} – {high}") % {}).format(
+        low=f"{row['ci_low']:.2f}", high=f"{row['ci_high']:.2f}"
+    )
+    return f"{interval} · {basis}"
+
+
 def _cards(data: MetricsRead | None) -> list[dict[str, Any]]:
     """The cards on top: `CARDS`, then each metric with a KPI target but no card of its own,
     each with its target, progress and forecast when the campaign set a target on it."""
@@ -84,6 +103,11 @@ def _cards(data: MetricsRead | None) -> list[dict[str, Any]]:
                 "key": key,
                 "name": _(METRICS[key].name),
                 "value": _fmt(value, unit),
+                # The K-factor says what it counts and how sure it is (the registry's rows).
+                "detail": k_factor_basis(found.rows[0] if found and found.rows else None)
+                if key == "k_factor"
+                else None,
+                "title": _(METRICS[key].description) if key == "k_factor" else None,
                 "kpi": None
                 if kpi is None
                 else {
@@ -129,6 +153,11 @@ def _labels() -> dict[str, Any]:
         "on_track": _("On track"),
         "behind": _("Behind"),
         "no_shares": _("Nobody has joined through a share link yet."),
+        "k_ci": _("95%% CI {low} – {high}") % {},
+        "k_basis": _(
+            "new participants per participant, over the {n} who joined at least {days} days ago"
+        ),
+        "k_none": _("nobody has had {days} days to invite friends yet"),
     }
 
 

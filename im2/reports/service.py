@@ -341,9 +341,19 @@ def conclusions(report: CampaignReport, *, now: datetime) -> list[str]:
             )
         )
     k = value(report, "k_factor")
-    if k is not None and value(report, "participants"):
+    k_row = (rows(report, "k_factor") or [{}])[0]
+    if k is not None and k_row.get("ci_low") is not None and k_row.get("ci_high") is not None:
         out.append(
-            _("K-factor {k}: every participant brought {k} more on average.").format(k=f"{k:.2f}")
+            _(
+                "K-factor {k} (95% CI {low}–{high}): each of the {n} participants who had "
+                "{days} days to invite friends brought {k} new participants on average."
+            ).format(
+                k=f"{k:.2f}",
+                low=f"{k_row['ci_low']:.2f}",
+                high=f"{k_row['ci_high']:.2f}",
+                n=k_row["eligible_participants"],
+                days=f"{k_row['window_days']:g}",
+            )
         )
     return out
 

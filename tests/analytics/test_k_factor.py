@@ -13,7 +13,10 @@ makes it deterministic; a random seed would fail 0.3 % of runs).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,8 +31,9 @@ from im2.events.schemas import EventKind as K
 from im2.sharing.cascade import build_forest, estimate_k
 from im2.workspaces.schemas import Role
 from tests.analytics.conftest import add_events
-from tests.analytics.test_metrics import make_campaign
+from tests.analytics.test_metrics import make_campaign, story
 from tests.conftest import START, Brand
+from tests.test_auth import login
 
 DAY = 86_400.0
 WINDOW = 3 * DAY  # the registry's documented invitation window
@@ -184,3 +188,38 @@ def test_the_pure_core_agrees_with_the_database_path() -> None:
     # Every friend of the process joined inside the window; looking without an end of
     # observation (the cascade taken as finished) counts the newest joiners as failures.
     assert estimate_k(forest).k_factor < 1
+
+
+def test_the_dashboard_report_and_download_show_the_interval_and_the_cohort(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    """The hand-worked story: p1 brought p4, p2 nobody, p4 nobody; ten days on, all three had
+    the window. Offspring 1, 0, 0: K 1/3, sample sd sqrt(1/3), half-width 1.96·sd/sqrt(3)."""
+    campaign_id = make_campaign(client, brand)
+    story(db, brand, campaign_id)
+    clock.advance(timedelta(days=10))
+    half = 1.96 * math.sqrt(1 / 3) / math.sqrt(3)
+    low, high = max(0.0, 1 / 3 - half), 1 / 3 + half
+    interval = f"95% 置信区间 {low:.2f} – {high:.2f}"
+    assert login(client, brand.emails[Role.ANALYST]) == 303
+    base = f"/console/w/acme/campaigns/{campaign_id}"
+
+    dashboard = client.get(f"{base}/analytics").text
+    report = client.get(f"{base}/report").text
+    download = client.get(f"{base}/analytics/export/k_factor.csv")
+
+    card = re.search(
+        r'data-metric="k_factor"[^>]*title="([^"]+)"(.*?)</div>\s*<div class="kpi-goal',
+        dashboard,
+        re.S,
+    )
+    assert card is not None
+    assert "有机会邀请" in card.group(1)  # the registry's definition, in Chinese
+    assert interval in card.group(2)
+    assert "按加入满 3 天的 3 位参与者计算" in card.group(2)
+    assert interval in report
+    assert f"K 因子 0.33（95% 置信区间 {low:.2f}–{high:.2f}）" in report
+    assert download.status_code == 200
+    table = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert table[0]["eligible_participants"] == "3"
+    assert float(table[0]["ci_high"]) == pytest.approx(high, abs=1e-3)
