@@ -112,3 +112,22 @@ def test_the_neutral_band_is_fitted_where_the_neutral_class_lies() -> None:
     assert 0.675 <= band.high <= 0.7
     cv = cross_validate_band(p, known, truth, band_folds([f"tweet {i}" for i in range(300)]))
     assert cv.macro_f1_heldout > 0.95
+
+
+def test_the_fitted_band_scores_what_sklearn_scores() -> None:
+    pytest.importorskip("sklearn")
+    from sklearn.metrics import f1_score
+
+    from im2.listening.sentiment_train import band_labels, fit_neutral_band
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 3, 400)
+    p = np.clip(truth / 2 + rng.normal(0, 0.3, 400), 0, 1)
+    known = rng.random(400) > 0.1
+    band = fit_neutral_band(p, known, truth)
+    predicted = band_labels(p, known, band.low, band.high)
+    assert band.macro_f1 == pytest.approx(f1_score(truth, predicted, average="macro"))
+    # No other band on the grid does better
+    for low, high in ((0.3, 0.7), (0.2, 0.5), (0.45, 0.55), (0.1, 0.9)):
+        other = f1_score(truth, band_labels(p, known, low, high), average="macro")
+        assert other <= band.macro_f1 + 1e-9
