@@ -337,8 +337,14 @@ def main() -> None:
             targets["sqlite_ratio_to_noop"] = target(
                 found["ratio"], ">= 0.7", found["ratio"] >= 0.7, mode=mode
             )
+        # Set for 10 s rounds: in the 5 s rounds of --quick one stall weighs twice as much
+        # (a quiet machine, 2026-12-06: 99 ms full, 127 and 135 ms quick).
         targets[f"{engine}_p99_ms"] = target(
-            found["vote_p99_ms"], "<= 100 ms", found["vote_p99_ms"] <= 100, mode=mode
+            found["vote_p99_ms"],
+            "<= 100 ms",
+            found["vote_p99_ms"] <= 100,
+            mode=mode,
+            full_size_only=True,
         )
         wrong = found["lost"] + found["doubled"]
         targets[f"{engine}_lost_or_doubled"] = target(wrong, "== 0", wrong == 0, mode=mode)
