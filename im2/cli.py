@@ -1,30 +1,113 @@
-"""The `im2` command line: serve, demo, migrate, users, tokens, events, jobs."""
+"""The `im2` command line: serve, demo, migrate, users, tokens, events, jobs.
+
+Start-up costs typer and rich only, so `im2 --help` answers at once and each command
+imports just what it uses: the commands that live with their domain (`influence`,
+`analytics`, `sentiment`, `cascade`, `report`) are registered by name and imported when
+they run (`_LazyGroup`); the commands below import the database, the settings and the
+domain services inside their bodies. `tests/test_cli_startup.py` keeps it that way.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
+import typer.main
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
 from im2.clock import SystemClock
-from im2.config import Settings, get_settings
-from im2.db import Database
 from im2.errors import IM2Error
-from im2.i18n import set_locale
-from im2.influence.cli import app as influence_app
-from im2.listening.cli import sentiment_command
-from im2.sharing.cli import cascade_command
 
-app = typer.Typer(help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from typer import _click
+
+    from im2.config import Settings
+    from im2.db import Database
+
+# Command name -> "module:attribute" of its typer app or command function.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group, where a lazy command is a placeholder until it is used.
+
+    Listing commands (`im2 --help`, completing a command name) shows the placeholders with
+    their one-line summary; running a command, or asking for its own help, imports its
+    module and builds the real command.
+    """
+
+    _listing = False
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None or self._listing:
+            return super().get_command(ctx, cmd_name)
+        loaded: dict[str, _click.Command] = self.__dict__.setdefault("_loaded", {})
+        if cmd_name not in loaded:
+            loaded[cmd_name] = load_command(cmd_name, target)
+        return loaded[cmd_name]
+
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def shell_complete(self, ctx: _click.Context, incomplete: str) -> list[Any]:
+        self._listing = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._listing = False
+
+
+def load_command(name: str, target: str) -> _click.Command:
+    """The click command for ``target``, built as ``add_typer`` or ``command`` builds it."""
+    module_name, _, attribute = target.partition(":")
+    found = getattr(importlib.import_module(module_name), attribute)
+    if isinstance(found, typer.Typer):
+        return typer.main.get_group_from_info(
+            TyperInfo(found, name=name),
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            suggest_commands=app.suggest_commands,
+            rich_markup_mode=app.rich_markup_mode,
+        )
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=found),
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+
+
+def _placeholder() -> None:  # pragma: no cover - _LazyGroup never runs it
+    raise RuntimeError("a lazy command ran without being loaded")
+
+
+def lazy_command(name: str, target: str, *, summary: str) -> None:
+    """``im2 NAME`` runs the command function ``target`` ("module:function")."""
+    LAZY_COMMANDS[name] = target
+    app.command(name, help=summary)(_placeholder)
+
+
+def lazy_group(name: str, target: str, *, summary: str) -> None:
+    """``im2 NAME ...`` runs the typer app ``target`` ("module:app")."""
+    LAZY_COMMANDS[name] = target
+    app.add_typer(typer.Typer(), name=name, help=summary)
+
+
+app = typer.Typer(
+    help="IM2: interactive media 2.0 marketing platform.", no_args_is_help=True, cls=_LazyGroup
+)
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces (brands).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -35,9 +118,25 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
 app.add_typer(events_app, name="events")
 app.add_typer(jobs_app, name="jobs")
-app.add_typer(influence_app, name="influence")
-app.command("sentiment")(sentiment_command)
-app.command("cascade")(cascade_command)
+# Each summary is the command's one-line help, shown by `im2 --help` without importing it
+# (tests/test_cli_startup.py checks that they match).
+lazy_group(
+    "influence",
+    "im2.influence.cli:app",
+    summary="Influence maximization: choose seed users and forecast how far a message spreads.",
+)
+lazy_command(
+    "sentiment",
+    "im2.listening.cli:sentiment_command",
+    summary="Add `sentiment` (positive/neutral/negative), `confidence` and `positive_probability` "
+    "(the model's P(positive), 0-1: sort by it or choose your own threshold) to every row.",
+)
+lazy_command(
+    "cascade",
+    "im2.sharing.cli:cascade_command",
+    summary="Share-tree metrics of a cascade file: size, depth, breadth, structural virality, "
+    "K-factor and viral cycle time, as the console computes them for a campaign.",
+)
 
 err = Console(stderr=True)
 out = Console()
@@ -56,7 +155,12 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
             where = f" ({exc.field})" if exc.field else ""
             err.print(f"[red]error{where}:[/red] {exc.message}")
             raise typer.Exit(1) from None
-        except ValidationError as exc:
+        except Exception as exc:
+            # pydantic is imported here, not at start-up (it is loaded already if it raised).
+            from pydantic import ValidationError
+
+            if not isinstance(exc, ValidationError):
+                raise
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first.get("loc", ()))
             err.print(f"[red]error ({field}):[/red] {first.get('msg')}")
@@ -67,10 +171,16 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
 
 @app.callback()
 def _main() -> None:
+    from im2.i18n import set_locale
+
     set_locale(_settings().cli_locale)
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from im2.config import get_settings
+
     try:
         return get_settings()
     except ValidationError as exc:
@@ -84,6 +194,8 @@ def _settings() -> Settings:
 
 @contextmanager
 def _database() -> Iterator[Database]:
+    from im2.db import Database
+
     db = Database(_settings().database_url)
     try:
         yield db
@@ -126,6 +238,7 @@ def demo(
     """Migrate, load demo data (once) and serve it."""
     import uvicorn
 
+    from im2.db import Database
     from im2.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
     from im2.migrations import upgrade
     from im2.web.app import create_app
@@ -269,6 +382,8 @@ def events_export(
     until: Annotated[str | None, typer.Option(help="Until this UTC time (exclusive).")] = None,
 ) -> None:
     """Write events to Parquet, CSV or JSON Lines."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from im2.events import service as events
     from im2.workspaces import service as workspaces
 
@@ -323,9 +438,11 @@ def jobs_run() -> None:
 
 
 # Analytics commands live with their domain (im2/analytics/cli.py).
-from im2.analytics.cli import analytics_app  # noqa: E402
-
-app.add_typer(analytics_app, name="analytics")
+lazy_group(
+    "analytics",
+    "im2.analytics.cli:analytics_app",
+    summary="Analytics: the event lake and synthetic data.",
+)
 
 
 draw_app = typer.Typer(help="Lucky draws.", no_args_is_help=True)
@@ -364,9 +481,11 @@ def draw_verify(
 
 
 # `im2 report CAMPAIGN --format html|pdf` lives with its domain (im2/reports/cli.py).
-from im2.reports.cli import report_command  # noqa: E402
-
-app.command("report")(report_command)
+lazy_command(
+    "report",
+    "im2.reports.cli:report_command",
+    summary="Write a campaign's effect report (目标、执行、数据、结论) as HTML or PDF.",
+)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,4 +1,8 @@
-"""`im2 analytics …`: move events to the lake now, and make synthetic campaign traffic."""
+"""`im2 analytics …`: move events to the lake now, and make synthetic campaign traffic.
+
+The lake, the database and pyarrow are imported inside the commands, so `im2 analytics
+--help` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import insert
-
-from im2.analytics.lake import move_events_to_lake
-from im2.analytics.synth import generate_events
-from im2.campaigns.service import get_public_campaign
-from im2.clock import SystemClock
-from im2.config import get_settings
-from im2.db import Database
-from im2.events.models import Event
 
 analytics_app = typer.Typer(
     help="Analytics: the event lake and synthetic data.", no_args_is_help=True
@@ -30,6 +25,11 @@ def move(
     ] = None,
 ) -> None:
     """Move committed events to the Parquet lake now (what the background job does)."""
+    from im2.analytics.lake import move_events_to_lake
+    from im2.clock import SystemClock
+    from im2.config import get_settings
+    from im2.db import Database
+
     settings = get_settings()
     db = Database(settings.database_url)
     try:
@@ -55,6 +55,14 @@ def generate(
 ) -> None:
     """Write synthetic traffic for a campaign into the event log, ending now. Its people are
     "s:0", "s:1" …, never mistaken for real participants."""
+    from sqlalchemy import insert
+
+    from im2.analytics.synth import generate_events
+    from im2.campaigns.service import get_public_campaign
+    from im2.config import get_settings
+    from im2.db import Database
+    from im2.events.models import Event
+
     settings = get_settings()
     db = Database(settings.database_url)
     try:

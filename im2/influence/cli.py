@@ -2,6 +2,9 @@
 
 Seeds (original node ids, one per line) go to stdout or ``--output`` so they can be piped;
 everything for the human (load report, progress, spread estimate) goes to stderr.
+
+numpy, numba and the kernels are imported inside the commands: ``im2 influence --help`` and
+every other ``im2`` command start without them.
 """
 
 from __future__ import annotations
@@ -11,19 +14,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from im2.influence.baselines import degree_discount, top_degree
 from im2.influence.errors import GraphFormatError, InfluenceError
-from im2.influence.graph import Graph, load_graph, parse_probability
-from im2.influence.imm import select_seeds
-from im2.influence.rrsets import Progress as ProgressCallback
-from im2.influence.simulate import estimate_spread
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from im2.influence.graph import Graph
+    from im2.influence.rrsets import Progress as ProgressCallback
 
 app = typer.Typer(
     help="Influence maximization: choose seed users and forecast how far a message spreads.",
@@ -48,8 +50,14 @@ def influence() -> None:
 
 
 @contextmanager
-def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback]:
-    """A rich bar on stderr, fed by the core's (done, total) callbacks."""
+def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback | None]:
+    """A rich bar on stderr, fed by the core's (done, total) callbacks; none when stderr is
+    not a terminal (keeps logs and pipes free of bar redraws)."""
+    if not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -57,7 +65,6 @@ def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback]:
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,  # keep logs and pipes free of bar redraws
     ) as bar:
         task = bar.add_task(label, total=None)
 
@@ -69,6 +76,8 @@ def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback]:
 
 def load_costs(path: Path, graph: Graph) -> np.ndarray:
     """Per-node costs from ``id cost`` lines; nodes not listed can't be picked."""
+    import numpy as np
+
     costs = np.full(graph.n, np.inf)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -137,12 +146,25 @@ def seeds(
     memory_gb: Annotated[
         float, typer.Option(min=0.0, help="Refuse to sample RR sets needing more memory (GiB).")
     ] = 1.0,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the parsed graph in the user's cache (~/.cache/im2/graphs) and reuse "
+            "it while the file is unchanged."
+        ),
+    ] = True,
 ) -> None:
     """Choose seed users that maximise expected spread and print their ids."""
+    from im2.influence.baselines import degree_discount, top_degree
+    from im2.influence.graph import load_graph, parse_probability
+    from im2.influence.graphcache import load_graph_cached
+    from im2.influence.imm import select_seeds
+    from im2.influence.simulate import estimate_spread
+
     console = Console(stderr=True, soft_wrap=True)
     try:
         started = time.perf_counter()
-        loaded = load_graph(
+        loaded = (load_graph_cached if cache else load_graph)(
             graph_path,
             directed=not undirected,
             probability=None if probability is None else parse_probability(probability),

@@ -8,12 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from im2.clock import SystemClock
-from im2.config import get_settings
-from im2.db import Database
 from im2.errors import IM2Error
-from im2.reports import service
-from im2.workspaces.service import system_actor
 
 err = Console(stderr=True)
 
@@ -28,6 +23,13 @@ def report_command(
     locale: Annotated[str, typer.Option(help="zh_CN (default) or en.")] = "zh_CN",
 ) -> None:
     """Write a campaign's effect report (目标、执行、数据、结论) as HTML or PDF."""
+    # The report's services (analytics, experiments' statistics, WeasyPrint) load only here.
+    from im2.clock import SystemClock
+    from im2.config import get_settings
+    from im2.db import Database
+    from im2.reports import service
+    from im2.workspaces.service import system_actor
+
     settings = get_settings()
     db = Database(settings.database_url)
     try:

@@ -15,24 +15,17 @@ import re
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from im2.sharing.cascade import CascadeError, CascadeMetrics, cascade_metrics, tree_metrics
-from im2.sharing.cascade_import import (
-    CascadeImportError,
-    ForestBuild,
-    TwitterCascade,
-    iter_twitter_archive,
-    read_edge_list,
-    read_twitter_labels,
-    read_twitter_tree,
-)
+if TYPE_CHECKING:
+    # numpy and the cascade code load when the command runs, not for `im2 cascade --help`.
+    from im2.sharing.cascade import CascadeMetrics
+    from im2.sharing.cascade_import import ForestBuild, TwitterCascade
 
 
 class CascadeFormat(StrEnum):
@@ -91,6 +84,10 @@ def summary(metrics: CascadeMetrics) -> dict[str, Any]:
 
 
 def _tree_rows(build: ForestBuild, source: str) -> Iterator[dict[str, Any]]:
+    import numpy as np
+
+    from im2.sharing.cascade import tree_metrics
+
     per_tree = tree_metrics(build.forest)
     for t in np.argsort(-per_tree.size, kind="stable"):
         yield {
@@ -105,6 +102,8 @@ def _tree_rows(build: ForestBuild, source: str) -> Iterator[dict[str, Any]]:
 
 
 def _cascade_row(cascade: TwitterCascade) -> dict[str, Any]:
+    from im2.sharing.cascade import cascade_metrics
+
     figures = summary(cascade_metrics(cascade.build.forest))
     return {"cascade": cascade.tweet_id, "label": cascade.label or "", **figures}
 
@@ -154,6 +153,17 @@ def cascade_command(
 ) -> None:
     """Share-tree metrics of a cascade file: size, depth, breadth, structural virality,
     K-factor and viral cycle time, as the console computes them for a campaign."""
+    import numpy as np
+
+    from im2.sharing.cascade import CascadeError, cascade_metrics
+    from im2.sharing.cascade_import import (
+        CascadeImportError,
+        iter_twitter_archive,
+        read_edge_list,
+        read_twitter_labels,
+        read_twitter_tree,
+    )
+
     out = Console()
     err = Console(stderr=True, soft_wrap=True)
     if not file.is_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from im2.influence.cli import app
@@ -12,6 +13,14 @@ runner = CliRunner()
 
 # Hub "kol" reaches five fans for sure; "x" -> "y" is a small separate pair.
 GRAPH = "".join(f"kol fan{i} 1.0\n" for i in range(5)) + "x y 0.5\n"
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache directory (parsed graphs go under im2/graphs), one per test."""
+    home = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
 
 
 def write(tmp_path: Path, text: str, name: str = "graph.txt") -> Path:
@@ -141,3 +150,68 @@ def test_memory_budget_refusal_reaches_the_user(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "over the memory budget" in result.stderr
+
+
+def test_a_second_run_reuses_the_parsed_graph_and_answers_the_same(
+    tmp_path: Path, cache_home: Path
+) -> None:
+    graph = write(tmp_path, GRAPH)
+    args = ["seeds", str(graph), "--k", "2", "--simulations", "2000"]
+
+    first = runner.invoke(app, args)
+    second = runner.invoke(app, args)
+
+    assert first.exit_code == 0, first.stderr
+    assert second.exit_code == 0, second.stderr
+    assert len(list((cache_home / "im2" / "graphs").glob("*.npz"))) == 1
+    assert second.stdout == first.stdout == "kol\nx\n"
+    assert second.stderr == first.stderr  # same load report, seeds and spread estimate
+
+
+def test_an_edited_graph_file_is_read_again(tmp_path: Path) -> None:
+    graph = write(tmp_path, GRAPH)
+    assert runner.invoke(app, ["seeds", str(graph), "-k", "1", "--simulations", "0"]).stdout == (
+        "kol\n"
+    )
+
+    # Same name, new content: "star" now reaches the most people.
+    write(tmp_path, "".join(f"star f{i} 1.0\n" for i in range(9)) + "kol fan 1.0\n")
+    result = runner.invoke(app, ["seeds", str(graph), "-k", "1", "--simulations", "0"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "star\n"
+    assert "12 nodes, 10 directed edges" in result.stderr
+
+
+def test_a_damaged_cache_entry_is_ignored(tmp_path: Path, cache_home: Path) -> None:
+    graph = write(tmp_path, GRAPH)
+    args = ["seeds", str(graph), "-k", "1", "--simulations", "0"]
+    assert runner.invoke(app, args).exit_code == 0
+    for entry in (cache_home / "im2" / "graphs").glob("*.npz"):
+        entry.write_bytes(b"not a zip file")
+
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "kol\n"
+
+
+def test_an_unwritable_cache_only_costs_a_parse(tmp_path: Path, cache_home: Path) -> None:
+    (cache_home / "im2").write_text("a file where the cache directory would go")
+    graph = write(tmp_path, GRAPH)
+
+    result = runner.invoke(app, ["seeds", str(graph), "-k", "1", "--simulations", "0"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "kol\n"
+
+
+def test_no_cache_leaves_the_cache_directory_alone(tmp_path: Path, cache_home: Path) -> None:
+    graph = write(tmp_path, GRAPH)
+
+    result = runner.invoke(
+        app, ["seeds", str(graph), "-k", "1", "--simulations", "0", "--no-cache"]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert not (cache_home / "im2").exists()
