@@ -68,7 +68,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # Every commit is durable: with WAL, FULL syncs the log before COMMIT returns, so an
+        # acknowledged reward, redemption, spend, conversion or consent survives a power cut.
+        # NORMAL would only sync at checkpoints and could lose the last commits (docs/
+        # architecture.md, "Durability"). The group commit pays one sync per batch.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
@@ -148,8 +152,8 @@ class Database:
         (it must have written nothing for that item). If `work` raises instead, the batch is
         rolled back and each item runs alone in a savepoint, so one bad item never fails the
         others. Callbacks queued with `on_commit` run after the commit, before the futures
-        settle. On SQLite the writer's commits are `synchronous=FULL`: a settled future means
-        the write survives a power cut, and one fsync covers the whole batch.
+        settle. On SQLite every commit is `synchronous=FULL` (see `_configure_sqlite`): a
+        settled future means the write survives a power cut, and one sync covers the batch.
         """
         committer = self._committer
         if committer is None:
@@ -257,28 +261,26 @@ class GroupCommitter:
     ) -> tuple[list[Any], list[Callable[[], None]]]:
         db = self._db
         outcomes: list[Any] = [None] * len(jobs)
-        with db._writer_queue, db._write_engine.connect() as connection:
-            if db.dialect == "sqlite":
-                # Outside any transaction (pysqlite runs in autocommit mode here).
-                raw = connection.connection.driver_connection
-                assert raw is not None
-                raw.execute("PRAGMA synchronous=FULL")
-            with Session(bind=connection, expire_on_commit=False) as session:
-                with session.begin():
-                    if isolate:
-                        for index, job in enumerate(jobs):
-                            outcomes[index] = self._alone(session, job)
-                    else:
-                        groups: dict[BatchWork, list[int]] = {}
-                        for index, job in enumerate(jobs):
-                            groups.setdefault(job.work, []).append(index)
-                        for work, indexes in groups.items():
-                            results = list(work(session, [jobs[i].item for i in indexes]))
-                            if len(results) != len(indexes):
-                                raise RuntimeError("batch work must return one outcome per item")
-                            for i, result in zip(indexes, results, strict=True):
-                                outcomes[i] = result
-                callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
+        with (
+            db._writer_queue,
+            db._write_engine.connect() as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+        ):
+            with session.begin():
+                if isolate:
+                    for index, job in enumerate(jobs):
+                        outcomes[index] = self._alone(session, job)
+                else:
+                    groups: dict[BatchWork, list[int]] = {}
+                    for index, job in enumerate(jobs):
+                        groups.setdefault(job.work, []).append(index)
+                    for work, indexes in groups.items():
+                        results = list(work(session, [jobs[i].item for i in indexes]))
+                        if len(results) != len(indexes):
+                            raise RuntimeError("batch work must return one outcome per item")
+                        for i, result in zip(indexes, results, strict=True):
+                            outcomes[i] = result
+            callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
         return outcomes, callbacks
 
     @staticmethod
