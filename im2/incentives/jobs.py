@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from im2 import isolation
 from im2.clock import Clock
 from im2.db import Database
 from im2.incentives import service
@@ -36,12 +37,21 @@ def expire_points_job(db: Database, clock: Clock) -> int:
         holders = service.participants_with_expired_credit(
             session, now=now, since=service.expiry_watermark(session)
         )
-    expired = 0
-    for workspace_id, participant_id in holders:
+
+    def expire(holder: tuple[int, int]) -> int:
+        workspace_id, participant_id = holder
         with db.transaction() as session:  # one wallet locked at a time, briefly
-            expired += service.expire_points(
+            return service.expire_points(
                 session, workspace_id=workspace_id, participant_id=participant_id, now=now
             )
-    with db.transaction() as session:  # only once all are done: a crash means a full retry
-        service.set_expiry_watermark(session, now=now)
-    return expired
+
+    done = isolation.each(
+        holders,
+        expire,
+        job="incentives_expire_points",
+        key=lambda h: f"participant {h[1]} (workspace {h[0]})",
+    )
+    if not done.failed:  # only once all are done: a crash or a failed wallet means a retry
+        with db.transaction() as session:
+            service.set_expiry_watermark(session, now=now)
+    return sum(done.results)

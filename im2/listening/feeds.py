@@ -260,6 +260,15 @@ def parse_entries(body: bytes, platform: Platform, now: datetime) -> list[Mentio
     return mentions
 
 
+def do_record_poll_failure(session: Session, *, feed_id: int, error: str, now: datetime) -> None:
+    """A poll that failed unexpectedly: shown on the feed, and retried after its interval
+    like any failed poll (not at every tick)."""
+    row = session.get(Feed, feed_id)
+    if row is not None:
+        row.last_polled_at = now
+        row.last_error = error
+
+
 def do_store_feed_result(
     session: Session,
     *,

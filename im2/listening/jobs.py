@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from im2 import isolation
 from im2.clock import Clock
 from im2.db import Database
 from im2.listening import alerting, feeds, inbox
@@ -28,29 +29,55 @@ def poll_feed(db: Database, clock: Clock, feed: feeds.DueFeed) -> tuple[int, str
 
 
 def poll_feeds_job(db: Database, clock: Clock) -> int:
-    """Fetch every feed that is due, then store its new entries."""
+    """Fetch every feed that is due, then store its new entries. A feed that fails in a way
+    nobody foresaw records the failure on itself; the feeds after it are polled all the same."""
     with db.session() as session:
         due = feeds.due_feeds(session, now=clock.now())
-    return sum(poll_feed(db, clock, feed)[0] for feed in due)
+
+    def record(feed: feeds.DueFeed, exc: Exception) -> None:
+        with db.transaction() as session:
+            feeds.do_record_poll_failure(
+                session, feed_id=feed.id, error=isolation.describe(exc), now=clock.now()
+            )
+
+    polled = isolation.each(
+        due,
+        lambda feed: poll_feed(db, clock, feed)[0],
+        job="listening_poll_feeds",
+        key=lambda feed: f"feed {feed.id} (workspace {feed.workspace_id})",
+        failed=record,
+    )
+    return sum(polled.results)
 
 
 def detect_spikes_job(db: Database, clock: Clock) -> list[int]:
-    """Raise alerts for spikes in the last hour, then deliver them (webhook, e-mail)."""
+    """Raise alerts for spikes in the last hour, then deliver them (webhook, e-mail). One
+    workspace or one delivery failing never keeps the others from theirs."""
     now = clock.now()
     with db.session() as session:
         workspace_ids = alerting.workspaces_with_recent_mentions(session, now=now)
-    raised: list[int] = []
-    for workspace_id in workspace_ids:
+
+    def detect(workspace_id: int) -> list[int]:
         with db.transaction() as session:
-            raised += alerting.do_detect_spikes(session, workspace_id=workspace_id, now=now)
-    for alert_id in raised:
+            return alerting.do_detect_spikes(session, workspace_id=workspace_id, now=now)
+
+    detected = isolation.each(
+        workspace_ids, detect, job="listening_detect_spikes", key=lambda w: f"workspace {w}"
+    )
+    raised = [alert_id for found in detected.results for alert_id in found]
+
+    def deliver(alert_id: int) -> None:
         with db.session() as session:
             found = alerting.alert_for_delivery(session, alert_id=alert_id)
         if found is None:
-            continue
+            return
         outcome = alerting.deliver(*found)
         with db.transaction() as session:
             alerting.do_record_delivery(session, alert_id=alert_id, outcome=outcome)
+
+    # deliver() records each channel's outcome itself and never raises; what fails around it
+    # (the database) is logged, and the alert stays on the console.
+    isolation.each(raised, deliver, job="listening_deliver_alerts", key=lambda a: f"alert {a}")
     return raised
 
 

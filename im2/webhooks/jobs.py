@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import httpx
 
-from im2 import outbound
+from im2 import isolation, outbound
 from im2.clock import Clock
 from im2.config import get_settings
 from im2.db import Database
@@ -89,6 +89,18 @@ def _post(
     )
 
 
+def _attempt(
+    client: httpx.Client, claimed: service.Claimed, clock: Clock, *, private_networks: bool
+) -> service.Outcome:
+    """One attempt, whatever happens: an error nobody foresaw is that delivery's failed
+    attempt (recorded on it and retried), never the end of the batch."""
+    try:
+        return _post(client, claimed, clock, private_networks=private_networks)
+    except Exception as exc:
+        log.exception("webhook delivery %s: unexpected error", claimed.id)
+        return service.Outcome(None, None, isolation.describe(exc), 0)
+
+
 def send_webhooks_job(
     db: Database,
     clock: Clock,
@@ -126,11 +138,13 @@ def send_webhooks_job(
                 break
             outcomes = list(
                 pool.map(
-                    lambda c: (c, _post(client, c, clock, private_networks=private_networks)),
+                    lambda c: (c, _attempt(client, c, clock, private_networks=private_networks)),
                     batch,
                 )
             )
-            for claimed, outcome in outcomes:
+
+            def record(pair: tuple[service.Claimed, service.Outcome]) -> None:
+                claimed, outcome = pair
                 with db.transaction() as session:
                     service.record_outcome(
                         session,
@@ -147,5 +161,11 @@ def send_webhooks_job(
                         claimed.url,
                         outcome.error or outcome.status_code,
                     )
+
+            # A delivery whose outcome cannot be recorded keeps its lease and is claimed again
+            # once it runs out; the others' outcomes are recorded all the same.
+            isolation.each(
+                outcomes, record, job="webhooks_send", key=lambda p: f"delivery {p[0].id}"
+            )
             attempts += len(outcomes)
     return attempts
