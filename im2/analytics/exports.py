@@ -1,4 +1,8 @@
-"""A chart's data as a file: CSV (UTF-8 with BOM, so Excel opens Chinese text), Excel, Parquet."""
+"""A chart's data as a file: CSV (UTF-8 with BOM, so Excel opens Chinese text), Excel, Parquet.
+
+CSV and Excel cells go through `im2.spreadsheet.safe_cell`: text that a spreadsheet would run
+as a formula is shown as text. Parquet is data, not a sheet, and keeps values as they are.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from openpyxl import Workbook
+
+from im2.spreadsheet import safe_row
 
 
 class ExportFormat(StrEnum):
@@ -43,18 +49,18 @@ def export_rows(
     if fmt is ExportFormat.CSV:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(columns)
+        writer.writerow(safe_row(columns))
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+            writer.writerow(safe_row("" if row.get(c) is None else row.get(c) for c in columns))
         return ("\ufeff" + text.getvalue()).encode("utf-8")
     if fmt is ExportFormat.XLSX:
         book = Workbook()
         ws = book.active
         assert ws is not None  # a new workbook always has one sheet
         ws.title = sheet[:31]
-        ws.append(columns)
+        ws.append(safe_row(columns))
         for row in rows:
-            ws.append([row.get(c) for c in columns])
+            ws.append(safe_row(row.get(c) for c in columns))
         buffer = io.BytesIO()
         book.save(buffer)
         return buffer.getvalue()

@@ -26,6 +26,7 @@ from im2.incentives.schemas import (
     evidence_lines,
     reason_label,
 )
+from im2.spreadsheet import safe_row
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.params import Id
 from im2.web.templating import render
@@ -392,15 +393,17 @@ def export_codes(
     )
     for ref, issued_at in codes:
         writer.writerow(
-            [
-                ref.code,
-                ref.status.value,
-                ref.participant_id or "",
-                issued_at.isoformat() if issued_at else "",
-                ref.uses,
-                ref.max_uses,
-                ref.expires_at.isoformat() if ref.expires_at else "",
-            ]
+            safe_row(
+                [
+                    ref.code,
+                    ref.status.value,
+                    ref.participant_id or "",
+                    issued_at.isoformat() if issued_at else "",
+                    ref.uses,
+                    ref.max_uses,
+                    ref.expires_at.isoformat() if ref.expires_at else "",
+                ]
+            )
         )
     return Response(
         out.getvalue(),

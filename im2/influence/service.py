@@ -72,6 +72,7 @@ from im2.listening.schemas import MentionFilter
 from im2.sharing import service as sharing
 from im2.sharing.cascade import node_metrics
 from im2.sharing.cascade_import import forest_from_edges
+from im2.spreadsheet import safe_row
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -692,21 +693,23 @@ def kols_csv(page: KolPage) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in page.items:
         writer.writerow(
-            [
-                row.rank,
-                row.key,
-                row.label,
-                row.kind,
-                f"{row.score:.2f}",
-                row.followers,
-                row.descendants,
-                f"{row.centrality:.6f}",
-                f"{row.engagement:.2f}",
-                f"{row.net_sentiment:.2f}",
-                row.mentions,
-                "yes" if row.suspicious else "no",
-                "; ".join(r.text for r in row.reasons),
-            ]
+            safe_row(
+                [
+                    row.rank,
+                    row.key,
+                    row.label,
+                    row.kind,
+                    f"{row.score:.2f}",
+                    row.followers,
+                    row.descendants,
+                    f"{row.centrality:.6f}",
+                    f"{row.engagement:.2f}",
+                    f"{row.net_sentiment:.2f}",
+                    row.mentions,
+                    "yes" if row.suspicious else "no",
+                    "; ".join(r.text for r in row.reasons),
+                ]
+            )
         )
     return "\ufeff" + out.getvalue()
 

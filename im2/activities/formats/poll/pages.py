@@ -27,6 +27,7 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.live.sse import stream
+from im2.spreadsheet import safe_record
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
@@ -185,7 +186,7 @@ def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     ]
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(safe_record(row) for row in rows)
     # A BOM so that Excel opens the Chinese text as UTF-8.
     return Response(
         "\ufeff" + buffer.getvalue(),

@@ -31,6 +31,7 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.incentives import service as incentives
+from im2.spreadsheet import safe_record
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
@@ -333,7 +334,8 @@ def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     writer = csv.DictWriter(buffer, fieldnames=reads.EXPORT_COLUMNS)
     writer.writeheader()
     with db.session() as session:
-        writer.writerows(reads.export_rows(session, actor=actor, activity_id=activity_id))
+        rows = reads.export_rows(session, actor=actor, activity_id=activity_id)
+        writer.writerows(safe_record(row) for row in rows)
     # A BOM so that Excel opens the Chinese text as UTF-8.
     return Response(
         "\ufeff" + buffer.getvalue(),
