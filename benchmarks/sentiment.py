@@ -27,14 +27,14 @@ throughput >= 2,000 texts/s on one core (``SentimentModel.score``, model load ex
 Usage: python benchmarks/sentiment.py [--quick | --smoke] [--model PATH]
 --quick: at most 300 rows per set (about a minute). --smoke: 30 rows per set, a few seconds,
 every target present with "met": null; without ../shared/data it scores a few built-in
-sentences instead. Without the data (full or quick run) or without SnowNLP/VADER it exits 2.
-The last line printed is one JSON object {"benchmark", "figures", "targets"}.
+sentences instead. Without the data (full or quick run) or without SnowNLP/VADER it says why on
+stderr and exits 3 (``_common.fail``). The last line printed is one JSON object
+{"benchmark", "mode", "figures", "targets"}.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -44,6 +44,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import Mode, emit, fail, mode_argument, mode_of, target
 from im2.listening import sentiment_train as st
 from im2.listening.sentiment import (
     DEFAULT_MODEL_PATH,
@@ -208,20 +211,18 @@ def _per_second(fn: Callable[[Sequence[str]], object], texts: Sequence[str]) -> 
     return len(texts) / (time.perf_counter() - start)
 
 
-def run(mode: str, model_path: Path) -> dict[str, Any]:
+def run(mode: Mode, model_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    limit = {"full": None, "quick": QUICK_ROWS, "smoke": SMOKE_ROWS}[mode]
+    limit = {Mode.FULL: None, Mode.QUICK: QUICK_ROWS, Mode.SMOKE: SMOKE_ROWS}[mode]
     snow, vader = _baselines()
-    binary, three, built_in = _sets(limit, mode == "smoke")
+    binary, three, built_in = _sets(limit, mode is Mode.SMOKE)
     t0 = time.perf_counter()
     model = load_model(model_path)
     figures: dict[str, Any] = {
-        "mode": mode,
         "built_in_sentences": built_in,
         "model_load_seconds": round(time.perf_counter() - t0, 3),
     }
-    judged = mode != "smoke"
     targets: dict[str, Any] = {}
     mix: list[str] = []
     for name, rows in binary.items():
@@ -239,11 +240,12 @@ def run(mode: str, model_path: Path) -> dict[str, Any]:
         }
         print(f"{name + ' binary':28s} rows {len(rows):5d}  im2 {ours:.4f}  {baseline} {base:.4f}")
         if name in BINARY_TARGETS:
-            targets[f"{name}_binary_accuracy"] = {
-                "value": round(ours, 4),
-                "target": f">= {baseline} + 5 pts ({base + MARGIN:.4f})",
-                "met": ours >= base + MARGIN if judged else None,
-            }
+            targets[f"{name}_binary_accuracy"] = target(
+                round(ours, 4),
+                f">= {baseline} + 5 pts ({base + MARGIN:.4f})",
+                ours >= base + MARGIN,
+                mode=mode,
+            )
     figures["chnsenticorp_std_dev_binary"]["note"] = (
         "not judged: SnowNLP trained on 959 of these 1,200 texts"
     )
@@ -251,18 +253,19 @@ def run(mode: str, model_path: Path) -> dict[str, Any]:
         found = _three_class(name, model, rows, vader)
         figures[f"{name}_3class"] = found
         print(f"{name + ' 3-class':28s} {found}")
-        targets[f"{name}_3class_macro_f1"] = {
-            "value": found["im2_macro_f1"],
-            "target": f"> vader ({found['vader_macro_f1']:.4f})",
-            "met": found["im2_macro_f1"] > found["vader_macro_f1"] if judged else None,
-        }
+        targets[f"{name}_3class_macro_f1"] = target(
+            found["im2_macro_f1"],
+            f"> vader ({found['vader_macro_f1']:.4f})",
+            found["im2_macro_f1"] > found["vader_macro_f1"],
+            mode=mode,
+        )
 
     # Throughput: repeat the mix to a fixed size so short and long texts are both represented.
-    size = {"full": 50_000, "quick": 5_000, "smoke": 500}[mode]
+    size = {Mode.FULL: 50_000, Mode.QUICK: 5_000, Mode.SMOKE: 500}[mode]
     batch = (mix * (size // len(mix) + 1))[:size]
     model.score(batch[:1000])  # warm caches (regexes, vocabulary pages)
     rate = _per_second(model.score, batch)
-    sample = batch[: {"full": 2000, "quick": 300, "smoke": 30}[mode]]
+    sample = batch[: {Mode.FULL: 2000, Mode.QUICK: 300, Mode.SMOKE: 30}[mode]]
     snow_rate = _per_second(lambda ts: [snow(t) for t in ts], sample)
     vader_rate = _per_second(lambda ts: [vader(t) for t in ts], sample)
     figures["throughput_texts_per_second"] = {
@@ -275,36 +278,27 @@ def run(mode: str, model_path: Path) -> dict[str, Any]:
         f"throughput (1 core): im2 {rate:,.0f}/s  snownlp {snow_rate:,.0f}/s  "
         f"vader {vader_rate:,.0f}/s"
     )
-    targets["throughput_texts_per_second"] = {
-        "value": round(rate),
-        "target": f">= {MIN_THROUGHPUT:,.0f}",
-        "met": rate >= MIN_THROUGHPUT if judged else None,
-    }
-    return {"benchmark": "sentiment", "figures": figures, "targets": targets}
-
-
-def _unmeasured() -> dict[str, Any]:
-    keys = [f"{n}_binary_accuracy" for n in BINARY_TARGETS]
-    keys += [f"{n}_3class_macro_f1" for n in MACRO_F1_TARGETS] + ["throughput_texts_per_second"]
-    return {k: {"value": None, "target": None, "met": None} for k in keys}
+    targets["throughput_texts_per_second"] = target(
+        round(rate), f">= {MIN_THROUGHPUT:,.0f}", rate >= MIN_THROUGHPUT, mode=mode
+    )
+    return figures, targets
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true")
-    size.add_argument("--smoke", action="store_true")
+    mode_argument(
+        parser,
+        quick="at most 300 rows per set, 5,000 texts for throughput",
+        smoke="30 rows per set (built-in sentences without ../shared/data), 500 texts",
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     args = parser.parse_args()
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    mode = mode_of(args)
     try:
-        result = run(mode, args.model)
+        figures, targets = run(mode, args.model)
     except CannotMeasure as exc:
-        print(f"cannot measure: {exc}", file=sys.stderr)
-        failed = {"benchmark": "sentiment", "figures": {}, "targets": _unmeasured()}
-        print(json.dumps({**failed, "error": str(exc)}))
-        return 2
-    print(json.dumps(result, ensure_ascii=False))
+        fail("sentiment", str(exc))
+    emit("sentiment", figures, targets, mode=mode)
     return 0
 
 
