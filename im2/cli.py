@@ -169,20 +169,29 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-@app.callback()
-def _main() -> None:
-    from im2.i18n import set_locale
+# Commands that read no settings (file in, file out). They start without loading and
+# validating them (pydantic-settings alone costs ~0.1 s); a subcommand that does need them,
+# like `influence import-graph`, loads them through `_settings()` like any other command.
+_NO_SETTINGS = frozenset({"influence", "cascade"})
 
-    set_locale(_settings().cli_locale)
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand not in _NO_SETTINGS:
+        _settings()
 
 
 def _settings() -> Settings:
+    """The validated settings, with the CLI's locale set from them; a clear error otherwise."""
     from pydantic import ValidationError
 
     from im2.config import get_settings
+    from im2.i18n import set_locale
 
     try:
-        return get_settings()
+        settings = get_settings()
+        set_locale(settings.cli_locale)
+        return settings
     except ValidationError as exc:
         for error in exc.errors():
             err.print(f"[red]configuration error:[/red] {error.get('msg')}")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from im2.cli import LAZY_COMMANDS, app, load_command
+from im2.config import get_settings
+from im2.db import Database
+from tests.conftest import Brand
 
 HEAVY = ("sqlalchemy", "duckdb", "scipy", "numpy", "pyarrow", "numba", "pandas", "fastapi")
 
@@ -115,3 +119,54 @@ def test_a_lazy_command_runs_with_its_own_options(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["kol"]
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_file_tools_run_without_reading_the_settings(
+    settings_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Production with the development secret: every command that reads settings refuses.
+    settings_env.setenv("IM2_ENV", "production")
+    graph = tmp_path / "graph.txt"
+    graph.write_text("kol fan1 1.0\nkol fan2 1.0\n", encoding="utf-8")
+    runner = CliRunner()
+
+    seeds = runner.invoke(
+        app, ["influence", "seeds", str(graph), "-k", "1", "--simulations", "0", "--no-cache"]
+    )
+    export = runner.invoke(app, ["events", "export", "--output", str(tmp_path / "events.csv")])
+
+    assert seeds.exit_code == 0, seeds.output
+    assert seeds.stdout == "kol\n"
+    assert export.exit_code == 2
+    assert "configuration error" in export.output
+
+
+@pytest.mark.parametrize(("locale", "expected"), [(None, "2 bad line(s)"), ("zh_CN", "行有误")])
+def test_a_file_tool_that_reads_the_database_speaks_the_cli_locale(
+    db: Database,
+    database_url: str,
+    brand: Brand,
+    settings_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+    locale: str | None,
+    expected: str,
+) -> None:
+    settings_env.setenv("IM2_DATABASE_URL", database_url)
+    if locale is not None:
+        settings_env.setenv("IM2_CLI_LOCALE", locale)
+    bad = tmp_path / "follows.txt"
+    bad.write_text("a b\nb c d e\nc\n", encoding="utf-8")
+
+    result = CliRunner().invoke(
+        app, ["influence", "import-graph", str(bad), "--workspace", brand.slug]
+    )
+
+    assert result.exit_code == 1
+    assert expected in result.output
