@@ -346,3 +346,19 @@ def judge(url: str, *, private_networks: bool) -> Verdict:
     except (OSError, UnicodeError, UnusableUrl) as exc:
         return Verdict(None, unusable=f"could not resolve {destination.host}: {exc}")
     return Verdict(None, refused=reason) if reason else Verdict(destination)
+
+
+# --- links shown to people -------------------------------------------------------------------
+
+
+def web_link(text: str | None) -> str | None:
+    """`text` when it is an http(s) URL with a host, which a page may show as a link; None
+    for anything else (`javascript:`, `data:`, relative or broken), which is shown as text."""
+    value = (text or "").strip()
+    if not value or any(not ch.isprintable() for ch in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in SCHEMES and parts.netloc else None

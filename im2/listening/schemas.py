@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from im2.i18n import N_, _
+from im2.outbound import web_link
 
 # Longer posts are cut here (long-form WeChat articles run to tens of thousands of characters;
 # the first part is what listening needs, and the raw row keeps the original length).
@@ -82,6 +83,16 @@ class MentionIn(BaseModel):
             value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
             return CONTROL_CHARS.sub("", value)
         return value
+
+    @field_validator("url")
+    @classmethod
+    def _web_link(cls, value: str | None) -> str | None:
+        # Shown as a link on the console: only http(s), never javascript: or data:.
+        if value is None or not value.strip():
+            return None
+        if web_link(value) is None:
+            raise ValueError(_("the link must be an http:// or https:// address"))
+        return value.strip()
 
     @field_validator("text")
     @classmethod

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from im2 import i18n
+from im2.outbound import web_link
 from im2.web.csrf import FIELD, csrf_token
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -67,6 +68,8 @@ env.filters["local_time"] = local_time
 env.filters["pretty_json"] = pretty_json
 env.filters["input_time"] = input_time
 env.filters["number"] = number
+# A stored URL as an href only when it is http(s); templates show anything else as text.
+env.filters["safe_href"] = web_link
 env.globals["tr"] = i18n.gettext  # translate a value marked with N_ elsewhere
 
 
