@@ -116,6 +116,8 @@ PRESETS: tuple[CampaignPreset, ...] = (
         objective=Objective.FISSION,
         duration_days=7,
         kpi_targets=(
+            # K counts people who had the 3-day invitation window (docs/metrics.md): in a
+            # 7-day campaign, the first four days' joiners. Above 1 it grows by itself.
             KpiPreset(KpiMetric.K_FACTOR, 1.2),
             KpiPreset(KpiMetric.CONVERSIONS, 800),
         ),

@@ -309,3 +309,19 @@ def test_empty_forest() -> None:
 
     assert (metrics.size, metrics.trees, metrics.depth, metrics.breadth_per_level) == (0, 0, 0, ())
     assert math.isnan(metrics.structural_virality)
+
+
+def test_the_worked_example_of_the_metrics_page() -> None:
+    """docs/metrics.md: Ann, Ben, Cai, Eve, Dan, Fay, Gus, observed until 10 March (hours
+    since 1 March 00:00); Dan came to Ann after more than 3 days, Fay and Gus are too young."""
+    hour = 3600.0
+    forest = build_forest(
+        [-1, 0, 0, 1, 0, 4, -1],
+        time=[9 * hour, 14 * hour, 57 * hour, 44 * hour, 130 * hour, 180 * hour, 200 * hour],
+    )
+
+    k = estimate_k(forest, end=216 * hour, window=72 * hour)
+
+    assert (k.eligible, k.brought) == (5, 4)
+    assert k.k_factor == pytest.approx(0.80)
+    assert (round(k.ci_low, 2), round(k.ci_high, 2)) == (0.07, 1.53)
