@@ -41,7 +41,7 @@ def summarise(mode: str, output: str) -> str:
         if entry["met"] not in (True, False, None):
             raise ValueError(f"target {key}: met is {entry['met']!r}")
         verdicts[entry["met"]].append(key)
-    parts = [f"{len(targets)} targets"]
+    parts = [f"{len(targets)} target{'s' if len(targets) > 1 else ''}"]
     if verdicts[True]:
         parts.append(f"{len(verdicts[True])} met")
     if verdicts[False]:
