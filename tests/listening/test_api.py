@@ -106,7 +106,7 @@ def test_mentions_carry_the_models_positive_probability(
     response = client.post("/api/v1/mentions", json=batch, headers=brand.auth(Role.EDITOR))
     assert response.status_code == 200, response.text
     # Then each reads back with its P(positive) next to the label, on the right side of one half
-    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     by_post = {m["post_id"]: m for m in items}
     assert by_post["p"]["sentiment"] == "positive"
     assert by_post["p"]["positive_probability"] > 0.5
@@ -120,7 +120,7 @@ def test_mentions_carry_the_models_positive_probability(
             .values(sentiment=None, sentiment_confidence=None, sentiment_positive_probability=None)
         )
     assert score_pending_mentions_job(db, clock) == 1
-    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     rescored = next(m for m in items if m["post_id"] == "p")
     assert rescored["sentiment"] == "positive"
     assert rescored["positive_probability"] == by_post["p"]["positive_probability"]
