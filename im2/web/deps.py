@@ -20,6 +20,7 @@ from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import Visitor
 from im2.web.csrf import FIELD, check_csrf
 from im2.workspaces import service as workspaces
+from im2.workspaces.areas import area_permissions
 from im2.workspaces.schemas import Actor, SessionUser
 
 SESSION_COOKIE = "im2_session"
@@ -45,7 +46,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
+def _check_area(actor: Actor, request: Request) -> None:
+    """The role matrix's areas (listening, influence, exports) at the boundary."""
+    for permission in area_permissions(request.url.path):
+        workspaces.require(actor, permission)
+
+
 def api_actor(
+    request: Request,
     db: DbDep,
     now: NowDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -58,6 +66,7 @@ def api_actor(
     if stale:
         with db.transaction() as session:
             workspaces.touch_token(session, token_id=actor.id or 0, now=now)
+    _check_area(actor, request)
     return actor
 
 
@@ -91,6 +100,7 @@ def console_actor(request: Request, workspace: str, user: ConsoleUser, db: DbDep
     with db.session() as session:
         actor = workspaces.actor_for_user(session, user=user, workspace_slug=workspace)
     request.state.actor = actor
+    _check_area(actor, request)
     return actor
 
 

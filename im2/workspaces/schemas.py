@@ -31,6 +31,9 @@ ROLE_LABELS = {
 class Permission(StrEnum):
     READ_CAMPAIGNS = "campaigns:read"
     WRITE_CAMPAIGNS = "campaigns:write"
+    READ_LISTENING = "listening:read"
+    READ_INFLUENCE = "influence:read"
+    EXPORT_DATA = "data:export"
     READ_MEMBERS = "members:read"
     MANAGE_MEMBERS = "members:write"
     READ_TOKENS = "tokens:read"
@@ -38,18 +41,35 @@ class Permission(StrEnum):
     READ_AUDIT = "audit:read"
 
 
+# The role matrix, the one place it is defined (docs/security.md shows it as a table; a test
+# walks every area's routes with every role). What each permission opens is in
+# `im2.workspaces.areas` (listening, influence, exports) and in the services' `require` calls.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.EDITOR: frozenset({Permission.READ_CAMPAIGNS, Permission.WRITE_CAMPAIGNS}),
-    # An analyst reads everything and changes nothing.
+    # Runs campaigns: everything about them, the listening inbox and influence included.
+    Role.EDITOR: frozenset(
+        {
+            Permission.READ_CAMPAIGNS,
+            Permission.WRITE_CAMPAIGNS,
+            Permission.READ_LISTENING,
+            Permission.READ_INFLUENCE,
+            Permission.EXPORT_DATA,
+        }
+    ),
+    # Reads everything and changes nothing.
     Role.ANALYST: frozenset(
         {
             Permission.READ_CAMPAIGNS,
+            Permission.READ_LISTENING,
+            Permission.READ_INFLUENCE,
+            Permission.EXPORT_DATA,
             Permission.READ_MEMBERS,
             Permission.READ_TOKENS,
             Permission.READ_AUDIT,
         }
     ),
+    # Campaigns, their activities and results, on screen: no listening, no influence, no
+    # downloads of participants' rows.
     Role.VIEWER: frozenset({Permission.READ_CAMPAIGNS}),
 }
 
