@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from im2.events.models import Event
 from im2.events.schemas import ActorType, EventKind, EventRecord
+from im2.spreadsheet import safe_batch
 
 
 def record_event(
@@ -235,7 +236,9 @@ def export_events(
     elif fmt is ExportFormat.CSV:
         with pa_csv.CSVWriter(tmp, EVENT_ARROW_SCHEMA) as csv_writer:
             for batch in _batches(session, query, batch_size):
-                csv_writer.write_batch(batch)
+                # The CSV is for spreadsheets: a channel or referrer a visitor typed must not
+                # run as a formula there (Parquet and JSONL keep the values exactly).
+                csv_writer.write_batch(safe_batch(batch))
                 written += batch.num_rows
                 if progress:
                     progress(batch.num_rows)

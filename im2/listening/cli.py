@@ -25,6 +25,7 @@ from rich.console import Console
 # Only the light enum at import time: `im2 --help` imports this module, and the model (numpy)
 # is loaded by the command itself.
 from im2.listening.sentiment_labels import Language
+from im2.spreadsheet import safe_record
 
 if TYPE_CHECKING:
     from im2.listening.sentiment import SentimentResult
@@ -139,6 +140,9 @@ def summarise(problems: list[str], name: str, shown: int = MAX_SHOWN) -> str:
 
 
 def write_records(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
+    """The scored rows as JSONL (exactly as read) or CSV/TSV, whose text cells are escaped as in
+    every export (`im2.spreadsheet`): the copy is opened in Excel, where a mention that starts
+    with `=` or `@` would run as a formula."""
     out = io.StringIO(newline="")
     if fmt == "jsonl":
         for row in rows:
@@ -148,7 +152,7 @@ def write_records(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> s
             out, fieldnames=columns, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"
         )
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe_record(row) for row in rows)
     return out.getvalue()
 
 

@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from im2.spreadsheet import safe_cell
+
 if TYPE_CHECKING:
     # numpy and the cascade code load when the command runs, not for `im2 cascade --help`.
     from im2.sharing.cascade import CascadeMetrics
@@ -126,7 +128,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["source"])
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow({k: "" if v is None else safe_cell(v) for k, v in row.items()})
     partial.replace(path)  # never a half-written file under the final name
 
 
