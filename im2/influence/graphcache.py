@@ -32,6 +32,8 @@ from im2.influence.graph import (
 
 # Bump when the arrays or the report change shape, so old entries are ignored.
 FORMAT = 1
+# Past this total, the least recently written entries are deleted.
+DEFAULT_MAX_BYTES = 2 << 30
 _ARRAYS = ("labels", "in_indptr", "in_src", "in_prob", "out_indptr", "out_dst", "out_prob")
 
 
@@ -100,6 +102,24 @@ def _write(entry: Path, stamp: list[int], loaded: LoadedGraph) -> None:
         pass  # a read-only or full disk costs a parse next time, nothing more
 
 
+def _prune(cache_dir: Path, max_bytes: int, keep: Path) -> None:
+    """Delete the oldest entries but ``keep`` until the cache holds at most ``max_bytes``."""
+    entries = []
+    for entry in cache_dir.glob("*.npz"):
+        try:
+            info = entry.stat()
+        except OSError:
+            continue  # removed by another process meanwhile
+        entries.append((info.st_mtime_ns, info.st_size, entry))
+    total = sum(size for _, size, _ in entries)
+    for _, size, entry in sorted(entries):
+        if total <= max_bytes:
+            break
+        if entry != keep:
+            entry.unlink(missing_ok=True)
+            total -= size
+
+
 def load_graph_cached(
     path: Path,
     *,
@@ -107,8 +127,10 @@ def load_graph_cached(
     probability: Probability | None = None,
     max_errors: int = DEFAULT_MAX_ERRORS,
     cache_dir: Path | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> LoadedGraph:
-    """``load_graph``, through the cache in ``cache_dir`` (default: ``default_cache_dir()``).
+    """``load_graph``, through the cache in ``cache_dir`` (default: ``default_cache_dir()``),
+    which keeps at most ``max_bytes`` (the entry just written stays even if larger).
 
     Files that fail to load are never cached: their errors are reported every time.
     """
@@ -123,4 +145,5 @@ def load_graph_cached(
     # Stamped before parsing: a file changed while it was read gets a stamp that no longer
     # matches, so the next run parses it again.
     _write(entry, stamp, loaded)
+    _prune(cache_dir, max_bytes, keep=entry)
     return loaded
