@@ -4,9 +4,11 @@ and K-factor count it (first touch), and QR codes render."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
@@ -28,7 +30,7 @@ def _get_link(client: TestClient, slug: str) -> str:
 
 
 def test_a_friend_brought_by_a_link_counts_in_the_share_tree(
-    client: TestClient, brand: Brand, db: Database
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
 ) -> None:
     slug, poll_id, options = live_campaign(client, brand)
     assert "先参与" in client.get(f"/c/{slug}/share").text  # no link before taking part
@@ -41,6 +43,7 @@ def test_a_friend_brought_by_a_link_counts_in_the_share_tree(
     code = _get_link(client, slug)
     assert _get_link(client, slug) == code  # one link per person and campaign
 
+    clock.advance(timedelta(minutes=5))  # the share tree needs the sharer to have come first
     friend = TestClient(client.app)
     landing = friend.get(f"/s/{code}?ch=wechat", follow_redirects=False)
     assert landing.status_code == 303
@@ -60,13 +63,14 @@ def test_a_friend_brought_by_a_link_counts_in_the_share_tree(
     friend.get(f"/s/{other_code}?ch=weibo", follow_redirects=False)
     assert friend.cookies.get("im2_ref") == code
 
+    clock.advance(timedelta(days=3))  # the K-factor counts people who had 3 days to invite
     login(client, brand.emails[Role.ANALYST])
     campaign_id = client.get(
         f"/api/v1/activities/{poll_id}", headers=brand.auth(Role.OWNER)
     ).json()["campaign_id"]
     page = client.get(f"/console/w/acme/campaigns/{campaign_id}/sharing").text
     assert re.search(r"邀请来的参与者</span><strong>1<", page)
-    assert '<strong id="k-factor">0.33<' in page  # 1 brought in / 3 participants
+    assert '<strong id="k-factor">0.33<' in page  # 1 brought in by the 3 who had 3 days
     assert 'id="share-tree"' in page
     with db.session() as session:
         clicks = list_events(session, kinds=["share.clicked"])
@@ -89,13 +93,14 @@ def test_qr_codes_and_unknown_links(client: TestClient, brand: Brand) -> None:
 
 
 def test_a_join_without_a_counted_click_still_counts_as_an_invite(
-    client: TestClient, brand: Brand
+    client: TestClient, brand: Brand, clock: ManualClock
 ) -> None:
     """More referred joins than logged clicks (a code typed in, a cookie from before clicks
     were counted) must not break the console: the join is an invite sent and converted."""
     slug, poll_id, options = live_campaign(client, brand)
     client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
     code = _get_link(client, slug)
+    clock.advance(timedelta(minutes=5))  # the share tree needs the sharer to have come first
     clicked = TestClient(client.app)
     clicked.get(f"/s/{code}?ch=wechat", follow_redirects=False)  # the one counted click
     typed = TestClient(client.app)
@@ -108,6 +113,7 @@ def test_a_join_without_a_counted_click_still_counts_as_an_invite(
             == 201
         )
 
+    clock.advance(timedelta(days=3))  # the K-factor counts people who had 3 days to invite
     login(client, brand.emails[Role.ANALYST])
     campaign_id = client.get(
         f"/api/v1/activities/{poll_id}", headers=brand.auth(Role.OWNER)
@@ -115,7 +121,7 @@ def test_a_join_without_a_counted_click_still_counts_as_an_invite(
     page = client.get(f"/console/w/acme/campaigns/{campaign_id}/sharing")
     assert page.status_code == 200
     assert re.search(r"邀请来的参与者</span><strong>2<", page.text)
-    assert '<strong id="k-factor">0.67<' in page.text  # 2 brought in / 3 participants
+    assert '<strong id="k-factor">0.67<' in page.text  # 2 brought in by the 3 who had 3 days
 
 
 def test_utm_parameters_are_kept_passed_on_and_name_the_channel(
