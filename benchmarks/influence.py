@@ -27,11 +27,12 @@
 Sampling and simulation use every core the process may run on (threads; the results are the
 same for any thread count).
 
-Usage: python benchmarks/influence.py [--quick|--smoke]. --quick: 3 warm runs, one in-process
-run, no LT. --smoke: a generated 2,000-node graph (k=5, epsilon 0.5, 1,000 simulations), the
-cold run with the kernels already compiled, nothing judged; the target keys are named for
-NetHEPT but hold the small graph's figures. Without the NetHEPT file, --quick and the full run
-cannot measure and exit non-zero. The last line printed is one JSON object.
+Usage: python benchmarks/influence.py [--quick|--smoke] [--realtime]. --realtime runs the
+timed processes ahead of other work (SCHED_FIFO, root; see benchmarks/cli.py). --quick: 3 warm
+runs, one in-process run, no LT. --smoke: a generated 2,000-node graph (k=5, epsilon 0.5, 1,000
+simulations), the cold run with the kernels already compiled, nothing judged; the target keys
+are named for NetHEPT but hold the small graph's figures. Without the NetHEPT file, --quick and
+the full run cannot measure and exit non-zero. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import Mode, emit, fail, mode_argument, mode_of, target
-from benchmarks.cli import PYTHON, ProcessRun, run_process
+from benchmarks.cli import PYTHON, ProcessRun, realtime_argument, run_process
 from im2.influence._parallel import default_threads
 from im2.influence.baselines import degree_discount, top_degree
 from im2.influence.graph import Graph, Probability, load_graph, parse_probability
@@ -92,7 +93,7 @@ def small_graph(path: Path, n: int = 2_000, m: int = 10_000) -> None:
 
 
 def command_runs(
-    graph: Path, args: list[str], *, warm_runs: int, cold_compiles: bool
+    graph: Path, args: list[str], *, warm_runs: int, cold_compiles: bool, realtime: bool
 ) -> dict[str, Any]:
     """Cold and warm runs of `im2 influence seeds GRAPH ARGS`, with the baselines between."""
     command = [IM2, "influence", "seeds", str(graph), *args]
@@ -104,15 +105,15 @@ def command_runs(
         env = {"XDG_CACHE_HOME": str(Path(caches) / "user-cache")}
         if cold_compiles:
             env["NUMBA_CACHE_DIR"] = str(Path(caches) / "numba")
-        cold = run_process(command, env=env)
+        cold = run_process(command, env=env, realtime=realtime)
         if cold.returncode != 0:
             fail(BENCHMARK, f"{' '.join(command)} exited {cold.returncode}:\n{cold.stderr}")
         warm: list[ProcessRun] = []
         base: dict[str, list[ProcessRun]] = {name: [] for name in baselines}
         for _ in range(warm_runs):  # taking turns, so all see the same load
             for name, baseline in baselines.items():
-                base[name].append(run_process(baseline))
-            warm.append(run_process(command, env=env))
+                base[name].append(run_process(baseline, realtime=realtime))
+            warm.append(run_process(command, env=env, realtime=realtime))
     for run in warm:
         if run.returncode != 0:
             fail(BENCHMARK, f"a warm run exited {run.returncode}:\n{run.stderr}")
@@ -125,6 +126,7 @@ def command_runs(
     figures: dict[str, Any] = {
         "command": " ".join(["im2", "influence", "seeds", graph.name, *args]),
         "cold_compiles_kernels": cold_compiles,
+        "realtime": realtime,
         "process_cold_seconds": round(cold.wall, 3),
         "process_cold_cpu_seconds": round(cold.cpu, 3),
         "process_cold_peak_rss_mb": round(cold.peak_rss_mb, 1),
@@ -286,7 +288,9 @@ def main() -> None:
         quick="3 warm runs, one in-process run, no LT",
         smoke="a generated 2,000-node graph, k=5, 1,000 simulations",
     )
-    mode = mode_of(parser.parse_args())
+    realtime_argument(parser)
+    options = parser.parse_args()
+    mode = mode_of(options)
     if not Path(IM2).is_file():
         fail(BENCHMARK, f"{IM2} is missing: install the project into this environment")
     figures: dict[str, Any] = {"threads": default_threads()}
@@ -309,6 +313,7 @@ def main() -> None:
                 warm_runs={Mode.FULL: 5, Mode.QUICK: 3, Mode.SMOKE: 2}[mode],
                 # Compiling takes ~10 s: the smoke run uses the kernels compiled already.
                 cold_compiles=mode is not Mode.SMOKE,
+                realtime=options.realtime,
             )
         )
         figures.update(
