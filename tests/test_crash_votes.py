@@ -74,7 +74,7 @@ def im2_serve(database_url: str, workdir: Path) -> Iterator[tuple[subprocess.Pop
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, (workdir / f"server-{port}.log").read_text()
             try:
@@ -82,7 +82,7 @@ def im2_serve(database_url: str, workdir: Path) -> Iterator[tuple[subprocess.Pop
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "im2 serve did not answer within 60 s"
+            assert time.monotonic() < deadline, "im2 serve did not answer within 120 s"
             time.sleep(0.05)
         yield process, url
     finally:
