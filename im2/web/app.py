@@ -32,6 +32,7 @@ from im2.web.deps import console_user
 from im2.web.errors import http_error_response, install_error_handlers
 from im2.web.idempotency import IdempotencyMiddleware
 from im2.web.limits_body import BodyLimitMiddleware, BodyLimits, BodyRoute
+from im2.web.openapi import install_openapi
 from im2.web.security import SecurityHeadersMiddleware
 from im2.workspaces.throttle import LoginThrottle
 
@@ -131,6 +132,7 @@ def create_app(
         assume_https=production and settings.base_url.startswith("https://"),
     )
     install_error_handlers(app)
+    install_openapi(app)
     _install_api_docs(app, public=settings.api_docs_public)
 
     # Routes are matched in order, and each one tried costs (FastAPI walks included routers

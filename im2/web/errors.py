@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import compile_path
 
 from im2.errors import IM2Error
 from im2.i18n import _
@@ -49,19 +52,53 @@ HTTP_CODES = {
 
 async def http_error_response(request: Request, exc: HTTPException) -> Response:
     """Starlette's HTTP errors (and the body limits') in the app's own shape."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers invalid JSON 422 but a JSON body that is not UTF-8 (which JSON must
+        # be, RFC 8259) a bare 400 in English: both are the same mistake, with one answer.
+        return await _malformed_json(request)
     if exc.status_code == 404:
         message = _("Not found.")
     elif exc.status_code == 405:
         message = _("This method is not allowed here.")
     else:
         message = str(exc.detail)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
     if _wants_json(request):
         return JSONResponse(
             error_body(HTTP_CODES.get(exc.status_code, "http_error"), message),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
-    return _error_page(request, exc.status_code, message)
+    response = _error_page(request, exc.status_code, message)
+    response.headers.update(headers)
+    return response
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at `path`. Starlette's 405 lists only the methods of the
+    first route whose path matched (GET /api/v1/campaigns, not its POST), while a 405 must
+    list all the resource supports (RFC 9110, 15.5.6)."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        app.state, "route_methods", None
+    )
+    if table is None:
+        table = []
+        for context in iter_route_contexts(app.routes):
+            methods = getattr(context.original_route, "methods", None)
+            if context.path and methods:
+                table.append((compile_path(context.path)[0], frozenset(methods)))
+        app.state.route_methods = table
+    found = {method for pattern, methods in table if pattern.match(path) for method in methods}
+    return sorted(found)
+
+
+async def _malformed_json(request: Request) -> Response:
+    message = _("The request body is not valid JSON.")
+    if _wants_json(request):
+        return JSONResponse(error_body("malformed_json", message), status_code=422)
+    return _error_page(request, 422, message)
 
 
 def install_error_handlers(app: FastAPI) -> None:
