@@ -38,7 +38,7 @@ def test_dashboard_shows_the_same_numbers_as_the_api_and_the_downloads(
     campaign_id = make_campaign(client, brand)
     story(db, brand, campaign_id)
     clock.advance(timedelta(days=10))
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
     base = f"/console/w/acme/campaigns/{campaign_id}"
 
     detail = client.get(base)
@@ -89,7 +89,7 @@ def test_live_data_includes_a_vote_cast_a_moment_ago(
 
 def test_bad_filters_are_explained_on_the_page(client: TestClient, brand: Brand) -> None:
     campaign_id = make_campaign(client, brand)
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
 
     page = client.get(
         f"/console/w/acme/campaigns/{campaign_id}/analytics",
@@ -103,7 +103,7 @@ def test_bad_filters_are_explained_on_the_page(client: TestClient, brand: Brand)
 
 def test_an_empty_campaign_dashboard_renders(client: TestClient, brand: Brand) -> None:
     campaign_id = make_campaign(client, brand)
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
 
     page = client.get(f"/console/w/acme/campaigns/{campaign_id}/analytics")
 

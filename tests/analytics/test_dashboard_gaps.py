@@ -81,12 +81,12 @@ def test_a_date_far_outside_the_range_is_refused_with_the_range_message(
     answer = client.get(
         f"/api/v1/campaigns/{campaign_id}/metrics",
         params={"metrics": "reach", field: since},
-        headers=brand.auth(Role.VIEWER),
+        headers=brand.auth(Role.ANALYST),
     )
 
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"] == {"code": "invalid", "message": RANGE, "field": field}
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
     base = f"/console/w/acme/campaigns/{campaign_id}/analytics"
     page = client.get(base, params={field: since[:16]})
     assert page.status_code == 422
@@ -108,7 +108,7 @@ def test_an_activity_filter_outside_the_campaign_names_the_activity(
     )
     assert poll.status_code == 201, poll.text
     foreign = poll.json()["id"]
-    viewer = brand.auth(Role.VIEWER)
+    viewer = brand.auth(Role.ANALYST)
 
     for activity in (999999, foreign):
         answer = client.get(
@@ -126,7 +126,7 @@ def test_an_activity_filter_outside_the_campaign_names_the_activity(
     )
     assert own.status_code == 200
 
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
     base = f"/console/w/acme/campaigns/{campaign_id}/analytics"
     page = client.get(base, params={"activity": foreign})
     assert page.status_code == 422
@@ -169,7 +169,7 @@ def test_a_download_has_the_registry_columns_empty_or_not(
     clock.advance(timedelta(days=10))
     registry = {
         m["key"]: m["columns"]
-        for m in client.get("/api/v1/metrics", headers=brand.auth(Role.VIEWER)).json()
+        for m in client.get("/api/v1/metrics", headers=brand.auth(Role.ANALYST)).json()
         if m["unit"] == "table" or m["columns"]
     }
     assert login(client, brand.emails[Role.ANALYST]) == 303
@@ -220,7 +220,7 @@ def test_kpi_cards_show_their_target_and_progress(
     )
     story(db, brand, campaign_id)
     clock.advance(timedelta(days=10))
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
 
     page = client.get(f"/console/w/acme/campaigns/{campaign_id}/analytics").text
 
@@ -274,7 +274,7 @@ def test_the_overview_draws_the_largest_share_cascades(
     story(db, brand, campaign_id)  # p1 brings p4
     brought(db, brand, campaign_id, [("p4", "p5"), ("p4", "p6"), ("p2", "p7")])
     clock.advance(timedelta(days=10))
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
     base = f"/console/w/acme/campaigns/{campaign_id}/analytics"
 
     page = client.get(base)
@@ -303,7 +303,7 @@ def test_the_overview_draws_the_largest_share_cascades(
     api = client.get(
         f"/api/v1/campaigns/{campaign_id}/metrics",
         params={"metrics": "share_tree"},
-        headers=brand.auth(Role.VIEWER),
+        headers=brand.auth(Role.ANALYST),
     ).json()["metrics"]["share_tree"]
     assert api["rows"] == tree["rows"]
     assert client.get(base + "/data").json()["metrics"]["share_tree"]["rows"] == tree["rows"]
@@ -323,7 +323,7 @@ def test_the_overview_draws_the_largest_share_cascades(
 
 def test_without_shares_the_share_tree_says_so(client: TestClient, brand: Brand) -> None:
     campaign_id = make_campaign(client, brand)
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
 
     page = client.get(f"/console/w/acme/campaigns/{campaign_id}/analytics")
 
@@ -348,7 +348,7 @@ def test_the_live_minute_chart_downloads_its_minutes(
         workspace_id=brand.workspace_id,
         campaign_id=campaign_id,
     )
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
     base = f"/console/w/acme/campaigns/{campaign_id}/analytics"
 
     page = client.get(base + "/live").text

@@ -43,7 +43,7 @@ def test_each_chart_downloads_the_numbers_the_page_shows(client: TestClient, bra
         if i % 2 == 0:
             vote = phone.post(vote_url(slug, poll), json={"options": [options[0]], "consent": True})
             assert vote.status_code == 201
-    assert login(client, brand.emails[Role.VIEWER]) == 303
+    assert login(client, brand.emails[Role.ANALYST]) == 303
     url = f"/console/w/acme/campaigns/{campaign_id}/experiments/{experiment_id}"
 
     page = client.get(url).text

@@ -26,7 +26,7 @@ def test_same_graph_name_at_once_stores_one_graph(live_server: LiveServer, brand
     assert codes.count(201) == 1, codes
     assert codes.count(409) == 11, codes  # never a 500 or a half-stored graph
     listed = httpx.get(
-        f"{live_server.url}/api/v1/influence/graphs", headers=brand.auth(Role.VIEWER)
+        f"{live_server.url}/api/v1/influence/graphs", headers=brand.auth(Role.ANALYST)
     ).json()
     assert [(g["name"], g["edges"]) for g in listed] == [("follows", 3)]
 

@@ -34,7 +34,7 @@ def test_import_graph_from_the_command_line(
     result = runner.invoke(app, ["influence", "import-graph", str(good), "--workspace", "acme"])
     assert result.exit_code == 0, result.output
     assert "2 edges" in result.output
-    listed = client.get("/api/v1/influence/graphs", headers=brand.auth(Role.VIEWER)).json()
+    listed = client.get("/api/v1/influence/graphs", headers=brand.auth(Role.ANALYST)).json()
     assert [(g["name"], g["edges"], g["nodes"]) for g in listed] == [("follows.txt", 2, 3)]
 
     bad = tmp_path / "bad.txt"

@@ -355,7 +355,7 @@ def test_kol_api_ranks_the_hub_first_with_its_reason(
 ) -> None:
     cid, tree = _star(client, brand, db, clock)
     response = client.get(
-        f"/api/v1/campaigns/{cid}/influence/kols", headers=brand.auth(Role.VIEWER)
+        f"/api/v1/campaigns/{cid}/influence/kols", headers=brand.auth(Role.ANALYST)
     )
     assert response.status_code == 200, response.text
     page = response.json()
@@ -365,7 +365,7 @@ def test_kol_api_ranks_the_hub_first_with_its_reason(
     assert any(r["kind"] == "spread" and "12" in r["text"] for r in first["reasons"])
     assert all(row["reasons"] for row in page["items"])
     csv_response = client.get(
-        f"/api/v1/campaigns/{cid}/influence/kols.csv", headers=brand.auth(Role.VIEWER)
+        f"/api/v1/campaigns/{cid}/influence/kols.csv", headers=brand.auth(Role.ANALYST)
     )
     assert csv_response.status_code == 200
     lines = csv_response.text.lstrip("\ufeff").splitlines()
@@ -448,7 +448,7 @@ def test_graph_import_reports_bad_lines_and_stores_nothing(
     assert "line 2" in message
     assert "line 4" in message
     assert "line 5" not in message
-    listed = client.get("/api/v1/influence/graphs", headers=brand.auth(Role.VIEWER)).json()
+    listed = client.get("/api/v1/influence/graphs", headers=brand.auth(Role.ANALYST)).json()
     assert listed == []
     good = _import(client, brand, "friends", "a,b\nb,c\nc,a\na,b\n", directed=False)
     assert good["status"] == 201
@@ -460,14 +460,14 @@ def test_graph_import_reports_bad_lines_and_stores_nothing(
         "/api/v1/influence/graphs",
         data={"name": "v"},
         files={"file": ("f.txt", b"a b\n", "text/plain")},
-        headers=brand.auth(Role.VIEWER),
+        headers=brand.auth(Role.ANALYST),
     )
     assert viewer.status_code == 403
     deleted = client.delete(
         f"/api/v1/influence/graphs/{good['body']['id']}", headers=brand.auth(Role.OWNER)
     )
     assert deleted.status_code == 204
-    assert client.get("/api/v1/influence/graphs", headers=brand.auth(Role.VIEWER)).json() == []
+    assert client.get("/api/v1/influence/graphs", headers=brand.auth(Role.ANALYST)).json() == []
 
 
 # --- console ----------------------------------------------------------------------------------
@@ -660,7 +660,7 @@ def test_oversized_imports_and_graphs_are_refused(
     monkeypatch.setattr(service, "MAX_IMPORT_EDGES", 100)
     assert _import(client, brand, "ok", "".join(f"u{i} v{i}\n" for i in range(6)))["status"] == 201
     monkeypatch.setattr(service, "MAX_EDGES", 4)
-    refused = client.get("/api/v1/influence/kols", headers=brand.auth(Role.VIEWER))
+    refused = client.get("/api/v1/influence/kols", headers=brand.auth(Role.ANALYST))
     assert refused.status_code == 422
     assert "command line" in refused.json()["error"]["message"]
 

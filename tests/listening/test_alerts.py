@@ -202,7 +202,7 @@ def test_spike_raises_an_alert_delivered_everywhere(
     assert len(raised) == 2  # volume and negative share, for all mentions
     assert detect_spikes_job(db, clock) == []  # cooling down
 
-    alerts = client.get("/api/v1/alerts", headers=brand.auth(Role.VIEWER)).json()
+    alerts = client.get("/api/v1/alerts", headers=brand.auth(Role.ANALYST)).json()
     volume = next(a for a in alerts if a["kind"] == "volume")
     assert volume["mentions"] == 40
     assert "爆炸" in [term for term, _n in volume["top_terms"]]

@@ -46,7 +46,7 @@ def test_batch_ingest_is_idempotent_and_groups_reposts(client: TestClient, brand
     again = client.post("/api/v1/mentions", json=batch, headers=brand.auth(Role.EDITOR))
     assert again.json() == {**again.json(), "imported": 0, "duplicates": 4}
 
-    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     by_post = {m["post_id"]: m for m in items}
     assert len(items) == 4
     original = by_post["1"]["id"]
@@ -76,7 +76,7 @@ def test_an_ingested_mention_reads_back_as_sent(client: TestClient, brand: Brand
     )
     assert response.status_code == 200, response.text
     # Then it reads back with the same values, its time in UTC
-    (item,) = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    (item,) = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     assert item["posted_at"].startswith("2026-03-02T01:15:30.25")
     assert {k: item[k] for k in ("url", "author_followers", "likes", "reposts", "comments")} == {
         "url": "https://weibo.com/77",
@@ -128,7 +128,7 @@ def test_mentions_carry_the_models_positive_probability(
 
 def test_viewer_cannot_ingest(client: TestClient, brand: Brand) -> None:
     response = client.post(
-        "/api/v1/mentions", json={"mentions": [mention("1", "x")]}, headers=brand.auth(Role.VIEWER)
+        "/api/v1/mentions", json={"mentions": [mention("1", "x")]}, headers=brand.auth(Role.ANALYST)
     )
     assert response.status_code == 403
 
@@ -270,7 +270,7 @@ def test_rss_feed_is_polled_once_per_interval(
     assert poll_feeds_job(db, clock) == 0  # not due yet
     clock.advance(timedelta(minutes=15))
     assert poll_feeds_job(db, clock) == 0  # due, but nothing new
-    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     recall = next(m for m in items if m["post_id"] == "n-1")
     assert recall["text"] == "西门子冰箱召回\n多地用户反映冰箱门 关不上"
     assert (recall["platform"], recall["author"]) == ("rss", "科技新闻")

@@ -52,7 +52,7 @@ def _import(client: TestClient, brand: Brand, name: str, body: bytes) -> Any:
 
 
 def _texts(client: TestClient, brand: Brand) -> set[str]:
-    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     return {m["text"] for m in items}
 
 
@@ -103,7 +103,7 @@ def test_counts_too_large_to_store_are_row_errors_naming_the_field_and_the_limit
 def test_the_largest_storable_count_is_stored(client: TestClient, brand: Brand) -> None:
     body = f"text,likes\nviral,{MAX_COUNT}\n".encode()
     assert _import(client, brand, "max.csv", body).json()["imported"] == 1
-    [item] = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    [item] = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     assert item["likes"] == MAX_COUNT
 
 
@@ -545,7 +545,7 @@ def test_delivery_outcomes_are_shown_in_the_readers_language(
         headers=brand.auth(Role.OWNER),
     ).raise_for_status()
     _raise_an_alert(client, brand, clock, db)
-    [alert, *_rest] = client.get("/api/v1/alerts", headers=brand.auth(Role.VIEWER)).json()
+    [alert, *_rest] = client.get("/api/v1/alerts", headers=brand.auth(Role.ANALYST)).json()
     delivery = alert["delivery"]
     assert delivery["console"] == "shown"
     assert delivery["webhook"].startswith("failed: HTTP ")

@@ -113,7 +113,7 @@ def test_a_near_copy_in_a_later_batch_joins_the_earlier_group(
         )
         assert response.json()["imported"] == 1
 
-    items = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     by_post = {m["post_id"]: m for m in items}
     group = by_post["1"]["id"]
     assert by_post["3"]["duplicate_group"] == group
@@ -149,7 +149,7 @@ def test_concurrent_batches_make_one_group_and_store_each_post_once(
         assert list(pool.map(send, range(8))) == [200] * 8
 
     items = httpx.get(
-        f"{live_server.url}/api/v1/mentions?limit=200", headers=brand.auth(Role.VIEWER)
+        f"{live_server.url}/api/v1/mentions?limit=200", headers=brand.auth(Role.ANALYST)
     ).json()["items"]
     assert sorted(m["post_id"] for m in items) == sorted(
         ["shared", *(f"copy-{i}" for i in range(8))]
@@ -172,7 +172,7 @@ def test_a_post_cut_in_the_middle_of_an_emoji_is_stored(client: TestClient, bran
         headers={**brand.auth(Role.EDITOR), "Content-Type": "application/json"},
     )
     assert response.status_code == 200, response.text
-    stored = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"][0]
+    stored = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"][0]
     assert stored["text"] == "Love this fridge so much \ufffd"
     assert stored["author"] == "a\ufffd"
     assert stored["sentiment"] == "positive"

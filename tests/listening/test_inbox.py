@@ -50,7 +50,7 @@ def _post(client: TestClient, brand: Brand, clock: ManualClock) -> dict[str, dic
         for key, text, followers in rows
     ]
     client.post("/api/v1/mentions", json={"mentions": mentions}, headers=brand.auth(Role.OWNER))
-    items = client.get("/api/v1/inbox", headers=brand.auth(Role.VIEWER)).json()["items"]
+    items = client.get("/api/v1/inbox", headers=brand.auth(Role.ANALYST)).json()["items"]
     return {i["mention"]["post_id"]: i for i in items}
 
 
@@ -126,14 +126,14 @@ def test_ladder_escalates_by_itself_when_a_step_times_out(
     assert item_id in escalated
     assert answered not in escalated  # an answered item's clock stops
     assert escalate_inbox_job(db, clock) == []  # idempotent
-    item = client.get(f"/api/v1/inbox/{item_id}", headers=brand.auth(Role.VIEWER)).json()
+    item = client.get(f"/api/v1/inbox/{item_id}", headers=brand.auth(Role.ANALYST)).json()
     assert (item["status"], item["escalation_step_name"]) == ("escalated", "私信")
     assert item["notes"][-1]["body"] == "Escalated to step 2: 私信"
     clock.advance(timedelta(minutes=120))
     escalate_inbox_job(db, clock)
     clock.advance(timedelta(minutes=240))
     escalate_inbox_job(db, clock)
-    item = client.get(f"/api/v1/inbox/{item_id}", headers=brand.auth(Role.VIEWER)).json()
+    item = client.get(f"/api/v1/inbox/{item_id}", headers=brand.auth(Role.ANALYST)).json()
     assert (item["escalation_step_name"], item["priority"]) == ("电话", "urgent")
 
 
@@ -191,7 +191,7 @@ def test_response_times_per_topic(client: TestClient, brand: Brand, clock: Manua
     }
     closed = {k: m for m, k, a in schedule if a == "close"}
     metrics = client.get(
-        "/api/v1/inbox/metrics", params={"by": "topic"}, headers=brand.auth(Role.VIEWER)
+        "/api/v1/inbox/metrics", params={"by": "topic"}, headers=brand.auth(Role.ANALYST)
     ).json()
     assert [m["key"] for m in metrics] == sorted(["冰箱", "洗衣机"])
     for row in metrics:

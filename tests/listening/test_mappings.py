@@ -48,7 +48,7 @@ def test_save_list_use_replace_and_delete_through_the_api(client: TestClient, br
         "required": sorted(SPEC["required"]),  # type: ignore[arg-type]
     }
     # Then it is listed after the ready mappings
-    listed = client.get("/api/v1/listening/mappings", headers=brand.auth(Role.VIEWER)).json()
+    listed = client.get("/api/v1/listening/mappings", headers=brand.auth(Role.ANALYST)).json()
     assert listed[-1]["name"] == "舆情通导出"
     assert {m["name"] for m in listed if m["preset"]} >= {"weibo", "twitter", "im2"}
 
@@ -78,7 +78,7 @@ def test_save_list_use_replace_and_delete_through_the_api(client: TestClient, br
 
     # And deleting it leaves only the ready mappings; an import can no longer name it
     path = f"/api/v1/listening/mappings/{quote('舆情通导出')}"
-    assert client.delete(path, headers=brand.auth(Role.VIEWER)).status_code == 403
+    assert client.delete(path, headers=brand.auth(Role.ANALYST)).status_code == 403
     assert client.delete(path, headers=editor).status_code == 204
     assert client.delete(path, headers=editor).status_code == 404
     assert all(m["preset"] for m in client.get("/api/v1/listening/mappings", headers=editor).json())

@@ -75,7 +75,7 @@ def test_feeds_are_followed_polled_and_removed_from_the_console(
     listed = client.get(page).text
     assert listed.count("尚未抓取") == 2
     assert "30 分钟" in listed
-    feeds = client.get("/api/v1/listening/feeds", headers=brand.auth(Role.VIEWER)).json()
+    feeds = client.get("/api/v1/listening/feeds", headers=brand.auth(Role.ANALYST)).json()
     good = next(f for f in feeds if f["url"].endswith("/good.xml"))
     missing = next(f for f in feeds if f["url"].endswith("/missing.xml"))
 
@@ -86,7 +86,7 @@ def test_feeds_are_followed_polled_and_removed_from_the_console(
     shown = client.get(polled.headers["location"]).text
     assert "抓取完成：新增 2 条提及" in shown
     assert "正常" in _row(shown, f'feed="{good["id"]}"')
-    mentions = client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"]
+    mentions = client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"]
     assert {m["post_id"] for m in mentions} == {"n-1", "n-2"}
 
     client.post(f"{page}/{missing['id']}/poll", data={"csrf_token": token})
@@ -99,7 +99,7 @@ def test_feeds_are_followed_polled_and_removed_from_the_console(
     )
     assert removed.status_code == 303
     assert "missing.xml" not in client.get(page).text
-    assert len(client.get("/api/v1/listening/feeds", headers=brand.auth(Role.VIEWER)).json()) == 1
+    assert len(client.get("/api/v1/listening/feeds", headers=brand.auth(Role.ANALYST)).json()) == 1
     # The mentions a removed feed brought in stay; an unknown feed is a 404.
     assert client.post(f"{page}/999999/poll", data={"csrf_token": token}).status_code == 404
 
@@ -119,7 +119,7 @@ def test_an_analyst_sees_feeds_but_cannot_change_them(
     token = csrf(client, f"{BASE}/feeds")
     for url in (f"{BASE}/feeds/{added['id']}/poll", f"{BASE}/feeds/{added['id']}/delete"):
         assert client.post(url, data={"csrf_token": token}).status_code == 403
-    assert client.get("/api/v1/mentions", headers=brand.auth(Role.VIEWER)).json()["items"] == []
+    assert client.get("/api/v1/mentions", headers=brand.auth(Role.ANALYST)).json()["items"] == []
 
 
 # --- retraining from corrections -------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_retraining_from_corrections_learns_the_brands_sarcasm(
 def test_the_api_polls_removes_feeds_and_reports_the_model(
     client: TestClient, brand: Brand, feeds_server: str
 ) -> None:
-    editor, viewer = brand.auth(Role.EDITOR), brand.auth(Role.VIEWER)
+    editor, viewer = brand.auth(Role.EDITOR), brand.auth(Role.ANALYST)
     feed = client.post(
         "/api/v1/listening/feeds", json={"url": feeds_server + "/good.xml"}, headers=editor
     ).json()

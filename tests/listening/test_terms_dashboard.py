@@ -59,7 +59,7 @@ def test_a_new_term_trends_with_counts_and_lift(
     # When the terms of the last 24 hours are asked for (baseline: the 24 hours before)
     since = (clock.now() - timedelta(hours=24)).isoformat()
     response = client.get(
-        "/api/v1/listening/terms", params={"since": since}, headers=brand.auth(Role.VIEWER)
+        "/api/v1/listening/terms", params={"since": since}, headers=brand.auth(Role.ANALYST)
     )
     assert response.status_code == 200, response.text
     board = response.json()
@@ -129,7 +129,7 @@ def test_only_the_most_recent_posts_are_read(
     board = client.get(
         "/api/v1/listening/terms",
         params={"since": (clock.now() - timedelta(hours=24)).isoformat()},
-        headers=brand.auth(Role.VIEWER),
+        headers=brand.auth(Role.ANALYST),
     ).json()
     # The five newest posts are all about the fire; the calm ones were not read
     assert (board["sample_limit"], board["window"]["sampled"]) == (5, 5)
@@ -140,7 +140,7 @@ def test_only_the_most_recent_posts_are_read(
 
 
 def test_bad_periods_are_refused(client: TestClient, brand: Brand, clock: ManualClock) -> None:
-    viewer = brand.auth(Role.VIEWER)
+    viewer = brand.auth(Role.ANALYST)
     now = clock.now()
 
     def get(**params: object) -> tuple[int, str | None]:
