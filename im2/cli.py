@@ -23,7 +23,6 @@ import typer
 import typer.main
 from rich.console import Console
 from typer.core import TyperGroup
-from typer.models import CommandInfo, TyperInfo
 
 from im2.clock import SystemClock
 from im2.errors import IM2Error
@@ -76,18 +75,15 @@ def load_command(name: str, target: str) -> _click.Command:
     """The click command for ``target``, built as ``add_typer`` or ``command`` builds it."""
     module_name, _, attribute = target.partition(":")
     found = getattr(importlib.import_module(module_name), attribute)
-    if isinstance(found, typer.Typer):
-        return typer.main.get_group_from_info(
-            TyperInfo(found, name=name),
-            pretty_exceptions_short=app.pretty_exceptions_short,
-            suggest_commands=app.suggest_commands,
-            rich_markup_mode=app.rich_markup_mode,
-        )
-    return typer.main.get_command_from_info(
-        CommandInfo(name=name, callback=found),
-        pretty_exceptions_short=app.pretty_exceptions_short,
-        rich_markup_mode=app.rich_markup_mode,
+    holder = typer.Typer(
+        rich_markup_mode=app.rich_markup_mode, pretty_exceptions_short=app.pretty_exceptions_short
     )
+    if isinstance(found, typer.Typer):
+        holder.add_typer(found, name=name)
+    else:
+        holder.command(name)(found)
+    command: _click.Command = typer.main.get_group(holder).commands[name]
+    return command
 
 
 def _placeholder() -> None:  # pragma: no cover - _LazyGroup never runs it
