@@ -37,10 +37,13 @@ DEFAULT_MAX_BYTES = 2 << 30
 _ARRAYS = ("labels", "in_indptr", "in_src", "in_prob", "out_indptr", "out_dst", "out_prob")
 
 
-def default_cache_dir() -> Path:
-    """``graphs`` in the user's cache directory (``~/.cache/im2`` on Linux)."""
-    from platformdirs import user_cache_path
-
+def default_cache_dir() -> Path | None:
+    """``graphs`` in the user's cache directory (``~/.cache/im2`` on Linux), or None (no
+    cache) in an environment installed without platformdirs."""
+    try:
+        from platformdirs import user_cache_path
+    except ImportError:
+        return None
     return user_cache_path("im2") / "graphs"
 
 
@@ -135,6 +138,8 @@ def load_graph_cached(
     Files that fail to load are never cached: their errors are reported every time.
     """
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+    if cache_dir is None:
+        return load_graph(path, directed=directed, probability=probability, max_errors=max_errors)
     stamp = _stamp(path)
     entry = _entry(cache_dir, path, directed, probability)
     if stamp[0] >= 0:
