@@ -132,7 +132,7 @@ def start_server(url: str, port: int, *, extra_code: str = "") -> subprocess.Pop
     # front), and that lowered the ceiling the votes were compared with.
     code = (
         "import uvicorn; from fastapi.responses import JSONResponse; "
-        "from im2.web.app import create_app; app = create_app()\n"
+        "from im2.app import create_app; app = create_app()\n"
         "async def noop() -> JSONResponse:\n    return JSONResponse({'status': 'ok'})\n"
         "app.add_api_route('/bench/noop', noop)\n"
         "app.router.routes.insert(0, app.router.routes.pop())\n"

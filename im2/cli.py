@@ -242,7 +242,7 @@ def serve(
     """Serve the console, the public pages and the API."""
     import uvicorn
 
-    from im2.web.app import create_app
+    from im2.app import create_app
 
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
 
@@ -258,10 +258,10 @@ def demo(
     """Migrate, load demo data (once) and serve it."""
     import uvicorn
 
+    from im2.app import create_app
     from im2.db import Database
     from im2.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
     from im2.migrations import upgrade
-    from im2.web.app import create_app
 
     settings = _settings()
     if reset and settings.is_sqlite:

@@ -150,7 +150,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, db: Database, clock: ManualClock) -> FastAPI:
-    from im2.web.app import create_app
+    from im2.app import create_app
 
     return create_app(settings, db=db, clock=clock)
 

@@ -1,4 +1,5 @@
-"""The app factory: one FastAPI app serving the API, the console and static files."""
+"""The HTTP shell of the app: settings, middleware, error pages, the health check and the API
+docs. It holds no domain routes: `im2.app` assembles them, in traffic order."""
 
 from __future__ import annotations
 
@@ -12,16 +13,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from im2 import __version__
-from im2.activities.formats.poll.api import votes_router
 from im2.clock import Clock, SystemClock
 from im2.config import Environment, Settings, get_settings
 from im2.db import Database
-from im2.domains import import_domain_modules
 from im2.jobs import run_jobs_forever
 from im2.live.hub import Hub
 from im2.participation.limits import ActionLimiter
@@ -51,12 +49,13 @@ def _freeze_startup_heap() -> None:
         gc.freeze()
 
 
-def create_app(
+def build_app(
     settings: Settings | None = None,
     *,
     db: Database | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
+    """The app without domain routes; `im2.app.create_app` adds them (and the static files)."""
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
     the_clock = clock or SystemClock()
@@ -135,9 +134,8 @@ def create_app(
     install_openapi(app)
     _install_api_docs(app, public=settings.api_docs_public)
 
-    # Routes are matched in order, and each one tried costs (FastAPI walks included routers
-    # per request, ~1.5 us a route): the health check first, then participants' votes, the
-    # API, the participant pages, and the console last.
+    # Routes are matched in order (FastAPI walks included routers per request, ~1.5 us a
+    # route): the health check first; im2.app adds the domains' routes after it.
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
@@ -146,12 +144,20 @@ def create_app(
     async def root() -> RedirectResponse:
         return RedirectResponse("/console", status_code=303)
 
-    app.include_router(votes_router)
-    for name in ("api", "public", "pages"):
-        for module in import_domain_modules(name):
-            app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The assembled app, for callers that still import it from here: use `im2.app.create_app`.
+    (Imported when called: `im2.web` sits below the assembly, docs/architecture.md "Layers".)"""
+    from im2.app import create_app as assemble
+
+    return assemble(settings, db=db, clock=clock)
 
 
 # Multipart framing and the form's other fields around an uploaded file.

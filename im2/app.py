@@ -1,0 +1,102 @@
+"""App assembly: the one place that names every router, in the order requests meet them.
+
+`im2.web.app.build_app` makes the HTTP shell (settings, middleware, error pages, the health
+check, the API docs); this module adds every domain's routes to it. Routes are matched in
+order, and each route tried costs a request about 1.5 us (FastAPI walks the included routers
+per request; benchmarks/README.md, "Participation"), so they come in order of traffic: the
+participant's vote, the participant pages, the API, and the console last.
+
+It is also where a lower layer's hooks into a higher one are to be registered
+(docs/architecture.md, "Layers").
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from im2.activities import api as activities_api
+from im2.activities import pages as activities_pages
+from im2.activities import public as activities_public
+from im2.activities.formats.poll.api import votes_router
+from im2.analytics import api as analytics_api
+from im2.analytics import pages as analytics_pages
+from im2.campaigns import api as campaigns_api
+from im2.campaigns import pages as campaigns_pages
+from im2.clock import Clock
+from im2.config import Settings
+from im2.conversions import api as conversions_api
+from im2.conversions import pages as conversions_pages
+from im2.db import Database
+from im2.experiments import api as experiments_api
+from im2.experiments import pages as experiments_pages
+from im2.incentives import api as incentives_api
+from im2.incentives import pages as incentives_pages
+from im2.incentives import public as incentives_public
+from im2.influence import api as influence_api
+from im2.influence import pages as influence_pages
+from im2.listening import api as listening_api
+from im2.listening import pages as listening_pages
+from im2.participation import pages as participation_pages
+from im2.participation import public as participation_public
+from im2.reports import api as reports_api
+from im2.reports import pages as reports_pages
+from im2.sharing import pages as sharing_pages
+from im2.sharing import public as sharing_public
+from im2.web.app import STATIC_DIR, build_app
+from im2.webhooks import api as webhooks_api
+from im2.webhooks import pages as webhooks_pages
+from im2.workspaces import api as workspaces_api
+from im2.workspaces import pages as workspaces_pages
+
+# Each group in order of traffic. The activity formats' routers are included by the
+# activities routers, from the format registry (`im2.activities.registry`).
+VOTE: tuple[APIRouter, ...] = (votes_router,)  # a participant's vote: the hottest write
+PARTICIPANT: tuple[APIRouter, ...] = (  # the participant pages: `/c/<slug>/...`, `/s/<code>`
+    activities_public.router,
+    sharing_public.router,
+    participation_public.router,
+    incentives_public.router,
+)
+API: tuple[APIRouter, ...] = (  # `/api/v1`
+    activities_api.router,
+    analytics_api.router,
+    campaigns_api.router,
+    conversions_api.router,
+    experiments_api.router,
+    incentives_api.router,
+    influence_api.router,
+    listening_api.router,
+    reports_api.router,
+    webhooks_api.router,
+    workspaces_api.router,
+)
+CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
+    activities_pages.router,
+    analytics_pages.router,
+    campaigns_pages.router,
+    conversions_pages.router,
+    experiments_pages.router,
+    incentives_pages.router,
+    influence_pages.router,
+    listening_pages.router,
+    participation_pages.router,
+    reports_pages.router,
+    sharing_pages.router,
+    webhooks_pages.router,
+    workspaces_pages.router,
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The whole app: the HTTP shell from `im2.web.app` plus every router, in traffic order."""
+    app = build_app(settings, db=db, clock=clock)
+    for router in (*VOTE, *PARTICIPANT, *API, *CONSOLE):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

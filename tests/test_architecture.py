@@ -1,0 +1,71 @@
+"""The layers contract (pyproject.toml, checked by `lint-imports`) names every part of `im2/`.
+
+import-linter checks only the modules a contract names: a new domain left out of the layers
+would be free to import anything. These tests make leaving it out a failure that says which
+folder to place (docs/architecture.md, "Layers").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "im2"
+LAYERS_TYPE = "layers"
+
+
+def contract_layers() -> list[str]:
+    """The layers of the one layers contract in pyproject.toml, top first."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    found = [c for c in contracts if c["type"] == LAYERS_TYPE]
+    assert len(found) == 1, f"expected one layers contract in pyproject.toml, found {len(found)}"
+    layers: list[str] = found[0]["layers"]
+    return layers
+
+
+def named_in_layers(layers: list[str]) -> dict[str, bool]:
+    """Module name -> whether it is optional (a planned layer, in parentheses)."""
+    names: dict[str, bool] = {}
+    for layer in layers:
+        for part in layer.replace("|", ":").split(":"):
+            name = part.strip()
+            optional = name.startswith("(") and name.endswith(")")
+            names[name.strip("()")] = optional
+    return names
+
+
+def parts_of_im2() -> set[str]:
+    """Every package (a folder with __init__.py) and module directly under im2/."""
+    packages = {f"im2.{p.parent.name}" for p in PACKAGE.glob("*/__init__.py")}
+    modules = {f"im2.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    return packages | modules
+
+
+def test_every_package_and_module_of_im2_is_in_the_layers_contract() -> None:
+    # given the packages and modules under im2/ and the layers contract
+    named = named_in_layers(contract_layers())
+    # then each of them has its place in the layers
+    missing = sorted(parts_of_im2() - set(named))
+    assert not missing, (
+        f"not in the layers contract of pyproject.toml: {', '.join(missing)}. Add each where it "
+        "belongs: below everything it imports, above everything that imports it "
+        "(docs/architecture.md, Layers)."
+    )
+
+
+def test_the_layers_contract_names_only_what_exists_or_is_planned() -> None:
+    named = named_in_layers(contract_layers())
+    required = {name for name, optional in named.items() if not optional}
+    gone = sorted(required - parts_of_im2())
+    assert not gone, f"the layers contract names what is not in im2/: {', '.join(gone)}"
+
+
+def test_a_folder_without_its_layer_is_named_by_the_check() -> None:
+    # given a contract that leaves out one domain
+    layers = [layer for layer in contract_layers() if layer != "im2.sharing"]
+    # when the check compares it with im2/
+    missing = parts_of_im2() - set(named_in_layers(layers))
+    # then that domain is the one reported
+    assert missing == {"im2.sharing"}
