@@ -74,6 +74,8 @@ def summary(metrics: CascadeMetrics) -> dict[str, Any]:
         "largest_tree": metrics.largest_tree,
         "brought_by_shares": metrics.k.invites_converted,
         "k_factor": _number(metrics.k.k_factor, 4),
+        "k_factor_ci_95": [_number(metrics.k.ci_low, 4), _number(metrics.k.ci_high, 4)],
+        "k_eligible": metrics.k.eligible,
         "depth": metrics.depth,
         "mean_depth": _number(metrics.mean_depth),
         "max_breadth": metrics.max_breadth,
