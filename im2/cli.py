@@ -12,8 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -24,14 +23,13 @@ import typer.main
 from rich.console import Console
 from typer.core import TyperGroup
 
+from im2.cli_env import command_database, command_settings
 from im2.clock import SystemClock
 from im2.errors import IM2Error
 
 if TYPE_CHECKING:
     from typer import _click
 
-    from im2.config import Settings
-    from im2.db import Database
 
 # Command name -> "module:attribute" of its typer app or command function.
 LAZY_COMMANDS: dict[str, str] = {}
@@ -192,35 +190,9 @@ def _main(ctx: typer.Context) -> None:
         _settings()
 
 
-def _settings() -> Settings:
-    """The validated settings, with the CLI's locale set from them; a clear error otherwise."""
-    from pydantic import ValidationError
-
-    from im2.config import get_settings
-    from im2.i18n import set_locale
-
-    try:
-        settings = get_settings()
-        set_locale(settings.cli_locale)
-        return settings
-    except ValidationError as exc:
-        for error in exc.errors():
-            err.print(f"[red]configuration error:[/red] {error.get('msg')}")
-        raise typer.Exit(2) from None
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def _database() -> Iterator[Database]:
-    from im2.db import Database
-
-    db = Database(_settings().database_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
+# What every command runs in (shared with the domains' commands through im2.cli_env).
+_settings = command_settings
+_database = command_database
 
 
 @app.command()

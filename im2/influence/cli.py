@@ -244,7 +244,7 @@ def import_graph(
     # graph file stays free of them.
     from datetime import UTC, datetime
 
-    from im2.cli import _database
+    from im2.cli_env import command_database
     from im2.errors import IM2Error
     from im2.influence import service
     from im2.workspaces.service import system_actor
@@ -256,7 +256,7 @@ def import_graph(
         err.print(f"[red]error:[/red] {graph_file}: {exc.strerror}")
         raise typer.Exit(2) from None
     try:
-        with _database() as db, db.transaction() as session:
+        with command_database() as db, db.transaction() as session:
             actor = system_actor(session, workspace_slug=workspace)
             stored = service.do_import_graph(
                 session,
