@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from im2.activities.formats import format_modules
+from im2.activities.registry import FORMATS
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import (
     CampaignCreate,
@@ -264,15 +264,17 @@ def load_demo(db: Database, *, now: datetime) -> bool:
         campaigns.do_advance_campaigns(session, now=_at(now, -81, 22) + timedelta(minutes=1))
         move(year_end, CampaignStatus.ARCHIVED, now - timedelta(days=70))
 
-        # Every activity format adds its own demo content (formats/<kind>/demo.py).
+        # Every activity format adds its own demo content (its `demo`), in the order of their
+        # names (the demo's seeded data stays the same).
         campaign_ids = {
             "feedback_live": live,
             "charity_scheduled": vote,
             "referral_paused": referral,
             "presale_ended": presale,
         }
-        for module in format_modules("demo"):
-            module.load_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
+        for fmt in sorted(FORMATS, key=lambda f: f.kind.value):
+            if fmt.demo is not None:
+                fmt.demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
         from im2.influence.demo import load_influence_demo
 
         load_influence_demo(session, actor=owner, campaign_id=referral, now=now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from im2.activities import service
-from im2.activities.formats import format_modules
+from im2.activities.routes import format_routers
 from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep
 from im2.web.params import Id
@@ -30,5 +30,5 @@ def get_activity(activity_id: Id, actor: ApiActor, db: DbDep) -> ActivityRead:
         return service.get_activity(session, actor=actor, activity_id=activity_id)
 
 
-for _module in format_modules("api"):
-    router.include_router(_module.router)
+for _router in format_routers("api"):
+    router.include_router(_router)

@@ -13,21 +13,13 @@ from starlette.responses import RedirectResponse, Response
 from im2.activities import service as activities
 from im2.activities.schemas import ActivityKind, ActivityRead, Text, Title
 from im2.errors import IM2Error, NotFound
-from im2.i18n import N_, _
+from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
-
-QUESTIONS_HINT = N_(
-    "The questions stay as participants answered them; only the texts above them change."
-)
-OPTIONS_HINT = N_("The options stay as participants voted; only the texts above them change.")
-ENTRIES_HINT = N_(
-    "Questions and entries stay as participants sent them; only the texts above them change."
-)
 
 
 class ActivityTexts(BaseModel):

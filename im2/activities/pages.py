@@ -10,8 +10,10 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service
-from im2.activities.formats import format_modules, format_names
+from im2.activities.console import console_router
 from im2.activities.live import activity_channel
+from im2.activities.registry import FORMATS
+from im2.activities.routes import format_routers
 from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.live.sse import stream
@@ -26,9 +28,8 @@ PREFIX = "/console/w/{workspace}"
 
 
 def available_kinds() -> list[ActivityKind]:
-    """Formats whose package is installed, in the order of the enum."""
-    names = set(format_names())
-    return [kind for kind in ActivityKind if kind.value in names]
+    """The registered formats, in the order of the enum."""
+    return FORMATS.kinds()
 
 
 @router.get(PREFIX + "/campaigns/{campaign_id}/activities")
@@ -92,5 +93,8 @@ def activity_live(
     return EventSourceResponse(stream(request, hub, channel, first, event="changed"))
 
 
-for _module in format_modules("pages"):
-    router.include_router(_module.router)
+# The routes every format shares, made from its declarations, then the format's own.
+for _format in FORMATS:
+    router.include_router(console_router(_format))
+for _router in format_routers("pages"):
+    router.include_router(_router)

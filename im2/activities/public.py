@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service
-from im2.activities.formats import format_modules
+from im2.activities.routes import format_routers
 from im2.activities.schemas import KIND_LABELS
 from im2.errors import NotFound
 from im2.events.schemas import EventKind
@@ -105,9 +105,9 @@ def activity_page(request: Request, slug: str, activity_id: Id, db: DbDep) -> Re
     return RedirectResponse(f"/c/{slug}/{kind}/{activity_id}{query}", status_code=307)
 
 
-for _module in format_modules("public"):
+for _router in format_routers("public"):
     # A running experiment on the activity shows the visitor their variant (experiments.hook).
     # Every activity page records its view (activity_view_hook).
     router.include_router(
-        _module.router, dependencies=[Depends(experiment_hook), Depends(activity_view_hook)]
+        _router, dependencies=[Depends(experiment_hook), Depends(activity_view_hook)]
     )

@@ -37,6 +37,16 @@ KIND_LABELS = {
     ActivityKind.REFERRAL: N_("Referral / invite friends"),
 }
 
+# Hints of the shared title/description editor, for formats whose other settings cannot change
+# once people have taken part.
+QUESTIONS_HINT = N_(
+    "The questions stay as participants answered them; only the texts above them change."
+)
+OPTIONS_HINT = N_("The options stay as participants voted; only the texts above them change.")
+ENTRIES_HINT = N_(
+    "Questions and entries stay as participants sent them; only the texts above them change."
+)
+
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 

@@ -102,6 +102,10 @@ class ParticipantPost:
         With `activity_id`, the activity's live channel announces the change after the commit
         (console pages refresh on it)."""
         self.guard(refused=refused)
+        return self.write(write, activity_id=activity_id)
+
+    def write(self, write: Callable[[Session], T], *, activity_id: int | None = None) -> T:
+        """`write` in one transaction, without `guard` (for a route that has guarded)."""
         with self.db.transaction() as session:
             result = write(session)
             if activity_id is not None:

@@ -1,28 +1,18 @@
-"""Every activity format is a package here (models, schemas, service, api, pages, public,
-live); importing this package registers their tables, and the activities routers include
-each format's routers."""
+"""Every activity format is a package here (models, schemas, service, format, api, pages,
+public). Formats are registered in `im2.activities.registry`; this module only imports their
+tables, so that the metadata (migrations, `im2.activities.models`) holds them without importing
+any service. A test checks that it lists exactly the registered formats."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from pathlib import Path
-from types import ModuleType
+from im2.activities.formats.checkin import models as checkin
+from im2.activities.formats.draw import models as draw
+from im2.activities.formats.groupbuy import models as groupbuy
+from im2.activities.formats.poll import models as poll
+from im2.activities.formats.qa import models as qa
+from im2.activities.formats.quiz import models as quiz
+from im2.activities.formats.referral import models as referral
+from im2.activities.formats.survey import models as survey
+from im2.activities.formats.ugc import models as ugc
 
-_HERE = Path(__file__).resolve().parent
-
-
-def format_names() -> list[str]:
-    return sorted(info.name for info in pkgutil.iter_modules([str(_HERE)]) if info.ispkg)
-
-
-def format_modules(module: str) -> list[ModuleType]:
-    """`im2.activities.formats.<kind>.<module>` for every format that has one."""
-    return [
-        importlib.import_module(f"{__name__}.{name}.{module}")
-        for name in format_names()
-        if (_HERE / name / f"{module}.py").is_file()
-    ]
-
-
-format_modules("models")
+TABLE_MODULES = (checkin, draw, groupbuy, poll, qa, quiz, referral, survey, ugc)

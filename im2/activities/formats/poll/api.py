@@ -15,7 +15,7 @@ from im2.activities.formats.poll.schemas import (
     VoteIn,
     VoteReceipt,
 )
-from im2.activities.formats.poll.service import VoteRequest
+from im2.activities.formats.poll.votes import VoteRequest
 from im2.activities.schemas import ActivityRead
 from im2.config import Settings
 from im2.i18n import get_locale

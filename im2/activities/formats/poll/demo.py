@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.schemas import PollCreate, PollOptionIn, ResultsVisibility
+from im2.activities.formats.poll.votes import VoteRequest, cast_votes
 from im2.campaigns import service as campaigns
+from im2.errors import IM2Error
+from im2.i18n import get_locale
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor
 
@@ -42,26 +45,35 @@ def load_demo(
     rng = random.Random(20260301)  # the same demo every time
     weights = [0.41, 0.27, 0.22, 0.10]
     option_ids = [o.id for o in service.options_of(session, activity_id=tasting.id)]
+    votes = []
     for i in range(320):
         voted_at = now - timedelta(days=5) + timedelta(minutes=rng.randint(0, 5 * 24 * 60 - 10))
         choice = rng.choices(option_ids, weights=weights)[0]
-        service.do_vote(
-            session,
-            slug=slug,
-            activity_id=tasting.id,
-            visitor=Visitor(
-                device_id=f"demo{i:028d}",
-                ip=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-                user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) MicroMessenger",
-                channel=rng.choice(CHANNELS),
-            ),
-            option_ids=[choice],
-            consented=True,
-            seconds_on_page=rng.uniform(3, 40),
-            risk_threshold=0.8,
-            identities_per_ip_hour=50,
-            now=voted_at,
+        votes.append(
+            VoteRequest(
+                slug=slug,
+                activity_id=tasting.id,
+                visitor=Visitor(
+                    device_id=f"demo{i:028d}",
+                    ip=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                    user_agent=(
+                        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) MicroMessenger"
+                    ),
+                    channel=rng.choice(CHANNELS),
+                ),
+                option_ids=[choice],
+                consented=True,
+                seconds_on_page=rng.uniform(3, 40),
+                risk_threshold=0.8,
+                identities_per_ip_hour=50,
+                now=voted_at,
+                locale=get_locale(),
+            )
         )
+    # The same rule as every participant's vote, in one batch.
+    refused = [o for o in cast_votes(session, votes).outcomes if isinstance(o, IM2Error)]
+    if refused:
+        raise refused[0]
 
     service.do_create_poll(
         session,

@@ -14,13 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.poll.results import results_channel
 from im2.activities.formats.poll.schemas import VoteReceipt
-from im2.activities.formats.poll.service import (
-    VoteRequest,
-    cast_votes,
-    load_results,
-    results_channel,
-)
+from im2.activities.formats.poll.service import load_results
+from im2.activities.formats.poll.votes import VoteRequest, cast_votes
 from im2.db import Database, on_commit
 from im2.errors import IM2Error
 from im2.live.hub import Hub

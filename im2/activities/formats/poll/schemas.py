@@ -54,6 +54,32 @@ class PollCreate(BaseModel):
     results: ResultsVisibility = ResultsVisibility.AFTER_VOTE
 
 
+class PollSettings(BaseModel):
+    """A poll's rules as stored in `Activity.settings` (`service.settings_from` writes them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    multiple: bool = False
+    max_choices: int = Field(default=1, ge=1, le=30)
+    vote_limit: VoteLimit = VoteLimit.ONCE
+    votes_per_day: int = Field(default=1, ge=1, le=50)
+    results: ResultsVisibility = ResultsVisibility.AFTER_VOTE
+
+    @property
+    def daily(self) -> bool:
+        return self.vote_limit is VoteLimit.DAILY
+
+    @property
+    def choice_limit(self) -> int:
+        """How many options one ballot may hold."""
+        return self.max_choices if self.multiple else 1
+
+    @property
+    def allowance(self) -> int:
+        """Ballots per person: per local day for a daily poll, else in all."""
+        return self.votes_per_day if self.daily else 1
+
+
 class PollUpdate(BaseModel):
     """Options can be renamed or added while nobody has voted; after that only the texts."""
 

@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.editing import ENTRIES_HINT, add_text_editor
+from im2.activities.editing import add_text_editor
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import (
@@ -22,7 +22,7 @@ from im2.activities.formats.qa.schemas import (
     QaUpdate,
     QuestionSort,
 )
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ENTRIES_HINT, KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.editing import QUESTIONS_HINT, add_text_editor
+from im2.activities.editing import add_text_editor
 from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode
 from im2.activities.formats.quiz.scoring import parse_questions
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import KIND_LABELS, QUESTIONS_HINT, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.editing import QUESTIONS_HINT, add_text_editor
+from im2.activities.editing import add_text_editor
 from im2.activities.formats.survey import reports, service
 from im2.activities.formats.survey.logic import parse_questions
 from im2.activities.formats.survey.schemas import (
@@ -17,7 +17,7 @@ from im2.activities.formats.survey.schemas import (
     QuestionKind,
     SurveyCreate,
 )
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import KIND_LABELS, QUESTIONS_HINT, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error

@@ -13,12 +13,12 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.editing import ENTRIES_HINT, add_text_editor
+from im2.activities.editing import add_text_editor
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
 from im2.activities.formats.ugc.media import MEDIA_TYPES, image_path
 from im2.activities.formats.ugc.schemas import STATUS_LABELS, EntryStatus, UgcCreate, UgcUpdate
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ENTRIES_HINT, KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput, NotFound

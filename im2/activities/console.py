@@ -1,0 +1,141 @@
+"""The console routes every format shares, made from its declarations (`ActivityFormat.create`,
+`.detail`, `.export`, `.text_editor_hint`): add one, see one, edit its texts, download it.
+
+    GET  /console/w/<ws>/campaigns/<id>/<kind>/new    the create form (`create.template`)
+    POST /console/w/<ws>/campaigns/<id>/<kind>        create; errors back to the form, by field
+    GET  /console/w/<ws>/<kind>/<activity id>          the detail page (`detail.template`)
+    GET  /console/w/<ws>/<kind>/<activity id>/edit     title and description (shared editor)
+    GET  /console/w/<ws>/<kind>/<activity id>/export.csv
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities import service as activities
+from im2.activities.editing import add_text_editor
+from im2.activities.protocol import ActivityFormat, CreateForm, DetailPage, Export
+from im2.activities.schemas import KIND_LABELS
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
+from im2.errors import IM2Error, NotFound
+from im2.i18n import _
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.downloads import csv_download
+from im2.web.forms import service_error, validation_errors
+from im2.web.params import Id
+from im2.web.templating import render
+from im2.workspaces.schemas import Permission
+from im2.workspaces.service import require
+
+
+def console_router(fmt: ActivityFormat[Any]) -> APIRouter:
+    router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
+    if fmt.create is not None:
+        _add_create(router, fmt, fmt.create)
+    if fmt.detail is not None:
+        _add_detail(router, fmt, fmt.detail)
+    if fmt.text_editor_hint is not None:
+        add_text_editor(router, fmt.kind, hint=fmt.text_editor_hint or None)
+    if fmt.export is not None:
+        _add_export(router, fmt, fmt.export)
+    return router
+
+
+def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -> None:
+    kind = fmt.kind.value
+
+    def page(
+        request: Request,
+        campaign: CampaignRead,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        status_code: int = 200,
+    ) -> Response:
+        context = {
+            "campaign": campaign,
+            "values": values,
+            "errors": errors,
+            "nav": "campaigns",
+            **form.context,
+        }
+        return render(request, form.template, context, status_code=status_code)
+
+    @router.get(f"/campaigns/{{campaign_id}}/{kind}/new", name=f"new_{kind}")
+    def new(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+        require(actor, Permission.WRITE_CAMPAIGNS)
+        with db.session() as session:
+            campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        return page(request, campaign, dict(form.defaults), {})
+
+    @router.post(f"/campaigns/{{campaign_id}}/{kind}", name=f"create_{kind}")
+    def create(
+        request: Request,
+        campaign_id: Id,
+        posted: CsrfForm,
+        actor: ConsoleActor,
+        db: DbDep,
+        now: NowDep,
+    ) -> Response:
+        require(actor, Permission.WRITE_CAMPAIGNS)
+        raw = {k: str(v) for k, v in posted.items() if isinstance(v, str)}
+        with db.session() as session:
+            campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        try:
+            data = form.model.model_validate(form.parse(raw))
+            with db.transaction() as session:
+                created = form.create(
+                    session, actor=actor, campaign_id=campaign_id, data=data, now=now
+                )
+        except ValidationError as exc:
+            errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
+            return page(request, campaign, raw, errors, status_code=422)
+        except IM2Error as exc:
+            return page(request, campaign, raw, service_error(exc), status_code=exc.status_code)
+        return RedirectResponse(
+            f"/console/w/{actor.workspace_slug}/{kind}/{created.id}", status_code=303
+        )
+
+
+def _add_detail(router: APIRouter, fmt: ActivityFormat[Any], detail: DetailPage) -> None:
+    kind = fmt.kind.value
+
+    @router.get(f"/{kind}/{{activity_id}}", name=f"{kind}_detail")
+    def page(
+        request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
+    ) -> Response:
+        with db.session() as session:
+            activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
+            if activity.kind is not fmt.kind:
+                raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+            campaign = campaigns.get_campaign(
+                session, actor=actor, campaign_id=activity.campaign_id
+            )
+            extra = detail.context(
+                session, actor=actor, activity=activity, campaign=campaign, now=now
+            )
+        base_url = request.app.state.settings.base_url
+        context = {
+            "activity": activity,
+            "campaign": campaign,
+            "kind_labels": KIND_LABELS,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+            "public_url": f"{base_url}/c/{campaign.slug}/{kind}/{activity.id}",
+            "nav": "campaigns",
+            **extra,
+        }
+        return render(request, detail.template, context)
+
+
+def _add_export(router: APIRouter, fmt: ActivityFormat[Any], export: Export) -> None:
+    @router.get(f"/{fmt.kind.value}/{{activity_id}}/export.csv", name=f"{fmt.kind.value}_export")
+    def download(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+        with db.session() as session:
+            rows = list(export.rows(session, actor=actor, activity_id=activity_id))
+        return csv_download(
+            rows, columns=export.columns, filename=export.filename.format(id=activity_id)
+        )

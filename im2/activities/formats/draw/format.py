@@ -1,0 +1,30 @@
+"""The lucky draw format, as the activity registry sees it (see
+`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
+`public.py`, `api.py`); only the declarations below are shared."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from im2.activities.formats.draw.demo import load_demo
+from im2.activities.formats.draw.schemas import DrawMode
+from im2.activities.protocol import ActivityFormat, PeopleData
+from im2.activities.schemas import KIND_LABELS, ActivityKind
+
+
+class DrawSettings(BaseModel):
+    """`Activity.settings` of a lucky draw (its prizes and seed are rows of their own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: DrawMode = DrawMode.INSTANT
+
+
+FORMAT = ActivityFormat(
+    kind=ActivityKind.DRAW,
+    label=KIND_LABELS[ActivityKind.DRAW],
+    settings=DrawSettings,
+    package=__package__ or "",
+    people_data=(PeopleData(table="draw_entries", person_columns=("participant_id",)),),
+    demo=load_demo,
+)

@@ -1,0 +1,104 @@
+"""The poll format, as the activity registry sees it (see `im2.activities.protocol`): the
+shared console makes its create, detail, edit and export routes from this, the shared public
+frame its page (`public.py`); what is left in the package is the poll's own rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from im2.activities.formats.poll import service
+from im2.activities.formats.poll.demo import load_demo
+from im2.activities.formats.poll.schemas import (
+    VISIBILITY_LABELS,
+    PollCreate,
+    PollResults,
+    PollSettings,
+    ResultsVisibility,
+    VoteLimit,
+)
+from im2.activities.protocol import (
+    ActivityFormat,
+    CreateForm,
+    DetailPage,
+    Export,
+    PeopleData,
+    PublicAction,
+)
+from im2.activities.schemas import KIND_LABELS, OPTIONS_HINT, ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead
+from im2.workspaces.schemas import Actor
+
+
+def parse_form(raw: Mapping[str, str]) -> dict[str, Any]:
+    """The console's create form as `PollCreate` input: one option per line."""
+    lines = [line.strip() for line in raw.get("options", "").splitlines() if line.strip()]
+    return {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "options": [{"label": line} for line in lines],
+        "multiple": raw.get("multiple") == "on",
+        "max_choices": raw.get("max_choices") or 1,
+        "vote_limit": VoteLimit.DAILY.value if raw.get("vote_limit") == "daily" else "once",
+        "votes_per_day": raw.get("votes_per_day") or 1,
+        "results": raw.get("results") or ResultsVisibility.AFTER_VOTE.value,
+    }
+
+
+def detail_context(
+    session: Session,
+    *,
+    actor: Actor,
+    activity: ActivityRead,
+    campaign: CampaignRead,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "results": service.poll_results(session, actor=actor, activity_id=activity.id),
+        "held": service.list_held(session, actor=actor, activity_id=activity.id),
+        "settings": service.settings_of(activity),
+        "visibility_labels": VISIBILITY_LABELS,
+    }
+
+
+FORMAT = ActivityFormat(
+    kind=ActivityKind.POLL,
+    label=KIND_LABELS[ActivityKind.POLL],
+    settings=PollSettings,
+    package=__package__ or "",
+    people_data=(PeopleData(table="poll_ballots", person_columns=("participant_id",)),),
+    actions=(PublicAction(path="vote", summary="Vote for one or more options"),),
+    results=PollResults,
+    create=CreateForm(
+        template="activities/poll/poll_form.html",
+        model=PollCreate,
+        parse=parse_form,
+        create=service.do_create_poll,
+        defaults={
+            "results": ResultsVisibility.AFTER_VOTE.value,
+            "vote_limit": VoteLimit.ONCE.value,
+            "max_choices": "1",
+        },
+        context={"visibilities": list(ResultsVisibility), "visibility_labels": VISIBILITY_LABELS},
+    ),
+    detail=DetailPage(template="activities/poll/detail.html", context=detail_context),
+    export=Export(
+        columns=(
+            "ballot_id",
+            "participant_id",
+            "voted_at",
+            "day",
+            "option_id",
+            "option",
+            "held_for_review",
+            "risk_reasons",
+        ),
+        rows=service.export_poll,
+        filename="poll-{id}-votes.csv",
+    ),
+    text_editor_hint=OPTIONS_HINT,
+    demo=load_demo,
+)

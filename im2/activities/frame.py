@@ -1,0 +1,163 @@
+"""The public page frame every format shares: the activity's page at `/c/<slug>/<kind>/<id>`
+and its participant actions, each a plain form POST to `/c/<slug>/<kind>/<id>/<action>` that
+works without JavaScript (post/redirect/get) and is swapped in place by HTMX when it is there.
+
+A format states what differs — its templates, what a visitor sees (`view`), and for each action
+the write and its messages — and `add_public_frame` makes the routes. Every action goes through
+the one participant-form path (`im2.web.participant_forms`): CSRF, honeypot, rate limit, then
+the write; a refused action shows its message on the page with its status, a 404 stays a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
+
+from im2.activities.schemas import ActivityKind
+from im2.errors import IM2Error, NotFound
+from im2.i18n import _
+from im2.participation import comments
+from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.params import Id
+from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context
+from im2.web.templating import render
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """Who is looking at which activity, for a format's `view`."""
+
+    slug: str
+    activity_id: int
+    device_id: str
+    now: datetime
+    query: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a format's `view` gives the frame: the template values, and whether the visitor
+    is not a participant yet (their first action then asks for consent)."""
+
+    context: dict[str, Any]
+    needs_consent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FrameAction:
+    """One participant action: `write(post, slug, activity_id)` runs after the guard (use
+    `post.write(...)` for its transaction); `done` is the notice after it (msgid, translated
+    when shown), `done_flag` the query flag of the page it redirects to."""
+
+    path: str
+    refused: str
+    done: str
+    done_flag: str
+    write: Callable[[ParticipantPost, str, int], object]
+
+
+@dataclass(frozen=True, slots=True)
+class PublicFrame:
+    kind: ActivityKind
+    page_template: str
+    box_template: str  # the part an HTMX action swaps
+    view: Callable[[Session, Visit], Seen]
+    actions: Sequence[FrameAction]
+    comments: bool = False  # the activity's comment thread under the page
+
+
+def page_path(kind: ActivityKind, slug: str, activity_id: int) -> str:
+    return f"/c/{slug}/{kind.value}/{activity_id}"
+
+
+def render_frame(
+    request: Request,
+    frame: PublicFrame,
+    *,
+    db: DbDep,
+    visit: Visit,
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+    fragment: bool = False,
+) -> Response:
+    path = page_path(frame.kind, visit.slug, visit.activity_id)
+    with db.session() as session:
+        seen = frame.view(session, visit)
+        thread = (
+            comments.list_comments(session, target_type="activity", target_id=visit.activity_id)
+            if frame.comments and not fragment
+            else []
+        )
+    context: dict[str, Any] = {
+        **seen.context,
+        **form_context(request, needs_consent=seen.needs_consent),
+        "error": error,
+        "notice": notice,
+        "action": f"{path}/{frame.actions[0].path}" if frame.actions else None,
+        "page_url": path,
+    }
+    if frame.comments:
+        context |= {
+            "comments": thread,
+            "target_type": "activity",
+            "target_id": visit.activity_id,
+            "slug": visit.slug,
+            "back": path,
+        }
+    template = frame.box_template if fragment else frame.page_template
+    return render(request, template, context, status_code=status_code)
+
+
+def add_public_frame(router: APIRouter, frame: PublicFrame) -> None:
+    kind = frame.kind.value
+
+    @router.get(f"/c/{{slug}}/{kind}/{{activity_id}}", name=f"{kind}_page")
+    def page(
+        request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
+    ) -> Response:
+        notice = next(
+            (_(a.done) for a in frame.actions if request.query_params.get(a.done_flag)), None
+        )
+        visit = Visit(slug, activity_id, visitor.device_id, now, request.query_params)
+        response = render_frame(request, frame, db=db, visit=visit, notice=notice)
+        return remember_channel(request, response)
+
+    for action in frame.actions:
+        _add_action(router, frame, action)
+
+
+def _add_action(router: APIRouter, frame: PublicFrame, action: FrameAction) -> None:
+    kind = frame.kind.value
+
+    @router.post(f"/c/{{slug}}/{kind}/{{activity_id}}/{action.path}", name=f"{kind}_{action.path}")
+    def act(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
+        visit = Visit(slug, activity_id, post.visitor.device_id, post.now, request.query_params)
+        try:
+            post.guard(refused=_(action.refused))
+            action.write(post, slug, activity_id)
+        except IM2Error as exc:
+            if isinstance(exc, NotFound):
+                raise
+            return render_frame(
+                request,
+                frame,
+                db=post.db,
+                visit=visit,
+                error=exc.message,
+                status_code=exc.status_code,
+                fragment=post.htmx,
+            )
+        if post.htmx:
+            return render_frame(
+                request, frame, db=post.db, visit=visit, notice=_(action.done), fragment=True
+            )
+        # Post/redirect/get: a reload does not send the action again.
+        path = page_path(frame.kind, slug, activity_id)
+        return RedirectResponse(f"{path}?{action.done_flag}=1", status_code=303)

@@ -1,0 +1,144 @@
+"""The activity-format protocol: what a format declares so that shared code can serve it.
+
+A format is its domain rules (models, service) plus one `ActivityFormat` value, registered in
+`im2.activities.registry`. From the declaration, shared code makes the console's create, detail,
+edit and export routes (`im2.activities.console`) and the public page frame with its actions
+(`im2.activities.frame`); the privacy work walks `people_data` to reach every row about a person.
+
+Everything here is plain data and callables of the domain layer: no web imports, so services,
+jobs and the privacy walker may read the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead
+from im2.workspaces.schemas import Actor
+
+S = TypeVar("S", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleData:
+    """A table that holds rows about a person: `person_columns` name the columns that refer to
+    a participant (`participants.id`), `device_columns` those that hold a device id (before the
+    device became a participant); `personal_columns` hold what the person wrote or gave (free
+    text, nicknames, media), which anonymisation must clear as well."""
+
+    table: str
+    person_columns: tuple[str, ...] = ()
+    device_columns: tuple[str, ...] = ()
+    personal_columns: tuple[str, ...] = ()
+
+
+class CreateActivity(Protocol):
+    def __call__(
+        self, session: Session, *, actor: Actor, campaign_id: int, data: Any, now: datetime
+    ) -> ActivityRead: ...
+
+
+class ExportRows(Protocol):
+    def __call__(
+        self, session: Session, *, actor: Actor, activity_id: int
+    ) -> Iterable[Mapping[str, Any]]: ...
+
+
+class DetailContext(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        activity: ActivityRead,
+        campaign: CampaignRead,
+        now: datetime,
+    ) -> dict[str, Any]: ...
+
+
+class DemoLoader(Protocol):
+    def __call__(
+        self, session: Session, *, actor: Actor, campaign_ids: dict[str, int], now: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CreateForm:
+    """The console's "add a <format>" form: GET `/campaigns/<id>/<kind>/new` shows `template`
+    with `defaults`; POST `/campaigns/<id>/<kind>` turns the posted fields into the `model`'s
+    input with `parse`, validates it and calls `create` (errors go back to the form, by field)."""
+
+    template: str
+    model: type[BaseModel]
+    parse: Callable[[Mapping[str, str]], dict[str, Any]]
+    create: CreateActivity
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DetailPage:
+    """The console's page of one activity, `/<kind>/<id>`: `template` gets the activity, its
+    campaign, the public URL, `can_write`, the kind labels and what `context` adds."""
+
+    template: str
+    context: DetailContext
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """The console's CSV download, `/<kind>/<id>/export.csv`: `columns` in order, one row per
+    mapping from `rows` (which checks the actor may read the activity)."""
+
+    columns: tuple[str, ...]
+    rows: ExportRows
+    filename: str  # with `{id}` for the activity's id, e.g. "poll-{id}-votes.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class PublicAction:
+    """Something a participant does on the activity's public page: a form POST to
+    `/c/<slug>/<kind>/<id>/<path>` (and, where there is one, a JSON route under
+    `/api/v1/public/...`)."""
+
+    path: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFormat(Generic[S]):
+    """One activity format, as the rest of IM2 sees it.
+
+    - `settings`: the pydantic model of `Activity.settings` for this kind (read it with
+      `settings_of`, never as a dict).
+    - `actions`, `results`: what participants do, and the shape of the results shown.
+    - `people_data`: every table of the format with rows about a person.
+    - `create`, `detail`, `export`: console declarations the shared routes are made from;
+      `text_editor_hint` set means the shared title/description editor serves `/<kind>/<id>/edit`.
+    - `package`: the format's package; `routes` names its modules (`api`, `pages`, `public`)
+      whose `router` holds the routes that are its own (`im2.activities.routes` includes them).
+    """
+
+    kind: ActivityKind
+    label: str
+    settings: type[S]
+    package: str
+    people_data: tuple[PeopleData, ...]
+    routes: tuple[str, ...] = ("api", "pages", "public")
+    actions: tuple[PublicAction, ...] = ()
+    results: type[BaseModel] | None = None
+    create: CreateForm | None = None
+    detail: DetailPage | None = None
+    export: Export | None = None
+    text_editor_hint: str | None = None
+    demo: DemoLoader | None = None
+
+    def settings_of(self, raw: Mapping[str, Any]) -> S:
+        return self.settings.model_validate(dict(raw))
