@@ -31,6 +31,8 @@ from im2.participation.schemas import (
     Risk,
     Visitor,
 )
+from im2.people import service as people
+from im2.people.schemas import IdentityKind
 
 MIN_SECONDS_TO_ACT = 1.5
 
@@ -95,6 +97,9 @@ def do_join(
         found = get_participant(session, workspace_id=workspace_id, device_id=visitor.device_id)
         assert found is not None
         return found
+    people.do_attach_participant(
+        session, workspace_id=workspace_id, participant_id=row.id, device_id=row.device_id, now=now
+    )
     record_event(
         session,
         kind=EventKind.PARTICIPANT_JOINED,
@@ -326,6 +331,17 @@ def do_confirm_code(
     else:
         row.verified_phone = pending.destination
     row.verified_at = now
+    # The same phone or e-mail verified on another device: one person (docs/people.md).
+    people.do_verify_identity(
+        session,
+        workspace_id=workspace_id,
+        participant_id=participant_id,
+        kind=IdentityKind(channel),
+        value=pending.destination,
+        secret=secret,
+        device_id=row.device_id,
+        now=now,
+    )
     record_event(
         session,
         kind=EventKind.PARTICIPANT_VERIFIED,
@@ -518,6 +534,12 @@ def do_join_many(
             )
         )
     insert_event_rows(session, events)
+    people.do_attach_participants(
+        session,
+        workspace_id=workspace_id,
+        joined=[(p.id, device) for device, p in joined.items()],
+        now=max(j.now for j in joins),
+    )
     raced = [j.visitor.device_id for j in joins if j.visitor.device_id not in created]
     if raced:
         joined.update(find_participants(session, workspace_id=workspace_id, device_ids=raced))

@@ -1,0 +1,1 @@
+"""People: one person per workspace across devices and campaigns (docs/people.md)."""

@@ -1,0 +1,122 @@
+"""What other domains and the API know of people: identity kinds, merges, read shapes, and the
+declaration of the tables that hold personal data (walked by the privacy work)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from im2.types import DbId
+
+
+class IdentityKind(StrEnum):
+    """How a person can be recognised. Open for new kinds (a channel adds its own)."""
+
+    DEVICE = "device"  # the device cookie (also the visitor's `actor_id`, "d:<device>")
+    PARTICIPANT = "participant"  # a participant row (their events' `actor_id`)
+    PHONE = "phone"  # verified by one-time code; stored as a keyed hash
+    EMAIL = "email"  # verified by one-time code; stored as a keyed hash
+    SHARE_CODE = "share_code"  # a share link the person owns
+    CRM = "crm"  # an id from the brand's CRM
+    WECHAT_OPENID = "wechat_openid"
+
+
+# Kinds whose value is personal contact data: only their keyed hash is stored here.
+HASHED_KINDS = frozenset({IdentityKind.PHONE, IdentityKind.EMAIL})
+# Kinds that appear as an event's `actor_id` (analytics maps them to persons).
+ACTOR_KINDS = frozenset({IdentityKind.DEVICE, IdentityKind.PARTICIPANT})
+
+
+class MergeReason(StrEnum):
+    VERIFIED_PHONE = "verified_phone"  # the same phone verified by two people's devices
+    VERIFIED_EMAIL = "verified_email"
+    SHARED_IDENTITY = "shared_identity"  # a CRM id, OpenID … already on another person
+    MANUAL = "manual"  # the brand merged them
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalTable:
+    """A table that holds personal data or refers to a person. `person_columns` refer to
+    `people.id`; `identity_columns` hold an identifier (or its keyed hash); `personal_columns`
+    hold other personal data (masked hints). The privacy work walks `PEOPLE_DATA`."""
+
+    table: str
+    person_columns: tuple[str, ...] = ()
+    identity_columns: tuple[str, ...] = ()
+    personal_columns: tuple[str, ...] = ()
+
+
+PEOPLE_DATA: tuple[PersonalTable, ...] = (
+    PersonalTable(table="people", person_columns=("id", "merged_into_id")),
+    PersonalTable(
+        table="person_identities",
+        person_columns=("person_id",),
+        identity_columns=("value",),
+        personal_columns=("hint",),
+    ),
+    PersonalTable(
+        table="person_merges",
+        person_columns=("kept_id", "merged_id"),
+        identity_columns=("moved_identity_ids", "moved_participant_ids"),
+        personal_columns=("identity_hint",),
+    ),
+)
+
+
+class IdentityRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    # The identifier itself; None for phones and e-mails, which are kept only as a keyed hash
+    # here (`hint` shows them masked, e.g. 138****8000).
+    value: str | None
+    hint: str | None
+    created_at: datetime
+
+
+class MergeRead(BaseModel):
+    id: int
+    kept_id: int
+    merged_id: int
+    reason: MergeReason
+    identity_kind: str | None
+    identity_hint: str | None
+    moved_identity_ids: list[int]
+    moved_participant_ids: list[int]
+    actor: str
+    created_at: datetime
+    undone_at: datetime | None
+    undone_by: str | None
+
+
+class PersonSummary(BaseModel):
+    id: int
+    created_at: datetime
+    # How many identities of each kind the person has, e.g. {"device": 2, "phone": 1}.
+    identities: dict[str, int]
+    verified: bool
+
+
+class PersonPage(BaseModel):
+    items: list[PersonSummary]
+    next_cursor: str | None
+
+
+class PersonRead(BaseModel):
+    id: int
+    created_at: datetime
+    # Set when this person was merged into another (their identities are there now).
+    merged_into_id: int | None
+    merged_at: datetime | None
+    identities: list[IdentityRead]
+    merges: list[MergeRead]
+
+
+class PersonMergeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: DbId = Field(description="The person to keep; this one's identities move there.")
