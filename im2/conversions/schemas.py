@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from im2.types import DbId
+
 # How far back a click on a share link still counts as a touch (the im2_ref cookies live as
 # long: see im2.sharing.public.REFERRER_DAYS).
 ATTRIBUTION_DAYS = 30
@@ -23,9 +25,9 @@ class ConversionCreate(BaseModel):
     currency: str = Field(description="ISO 4217 code, e.g. CNY.")
     occurred_at: datetime = Field(description="When the order was placed, with a time zone.")
     coupon_code: str | None = Field(default=None, max_length=64)
-    participant_id: int | None = None
+    participant_id: DbId | None = None
     share_code: str | None = Field(default=None, max_length=32)
-    campaign_id: int | None = Field(
+    campaign_id: DbId | None = Field(
         default=None,
         description="With participant_id: the campaign to credit (default: the campaign "
         "through which the participant first joined).",

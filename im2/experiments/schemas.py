@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from im2.events.schemas import EventKind
+from im2.types import DbId
 
 
 class ExperimentStatus(StrEnum):
@@ -75,7 +76,7 @@ class ExperimentCreate(BaseModel):
 
     key: str = Field(description="Unique in the workspace; part of the assignment hash.")
     name: str
-    activity_id: int
+    activity_id: DbId
     variants: list[VariantIn] = Field(description="Two or more; the first is the control.")
     goal_kinds: list[str] = Field(description="Event kinds that count as a conversion.")
     min_effect: float = Field(

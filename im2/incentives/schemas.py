@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from im2.events.schemas import EventKind
 from im2.i18n import N_, gettext
+from im2.types import DbId
 
 
 class RewardKind(StrEnum):
@@ -27,8 +28,8 @@ class RewardSpec(BaseModel):
 
     kind: RewardKind
     points: int | None = None
-    pool_id: int | None = None
-    prize_id: int | None = None
+    pool_id: DbId | None = None
+    prize_id: DbId | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -248,7 +249,7 @@ class CodesAdded(BaseModel):
 class CouponIssue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    participant_id: int
+    participant_id: DbId
     key: str = Field(min_length=1, max_length=160)
     reason: str = Field(default="api", max_length=200)
 
@@ -300,7 +301,7 @@ class BalanceRead(BaseModel):
 class PointsAward(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    campaign_id: int
+    campaign_id: DbId
     points: int = Field(gt=0, le=1_000_000)
     key: str = Field(min_length=1, max_length=160)
     reason: str = Field(default="api", min_length=1, max_length=200)
@@ -309,9 +310,9 @@ class PointsAward(BaseModel):
 class PurchaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    campaign_id: int
+    campaign_id: DbId
     item: Literal["coupon", "prize"]
-    item_id: int
+    item_id: DbId
     key: str = Field(min_length=1, max_length=160)
 
 

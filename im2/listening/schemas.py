@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field
 
 from im2.i18n import N_, _
 from im2.outbound import web_link
+from im2.types import DbId
 
 # Longer posts are cut here (long-form WeChat articles run to tens of thousands of characters;
 # the first part is what listening needs, and the raw row keeps the original length).
@@ -188,7 +189,7 @@ class MentionFilter(BaseModel):
     platform: Platform | None = None
     sentiment: SentimentLabel | None = None
     language: str | None = None
-    topic_id: int | None = None
+    topic_id: DbId | None = None
     q: Annotated[str | None, Field(max_length=200)] = None
     since: datetime | None = None
     until: datetime | None = None
@@ -505,7 +506,7 @@ class InboxPage(BaseModel):
 class InboxUpdate(BaseModel):
     status: InboxStatus | None = None
     priority: Priority | None = None
-    assignee_id: int | None = None
+    assignee_id: DbId | None = None
     unassign: bool = False
 
 

@@ -1,29 +1,27 @@
 """Shared types for path and query parameters.
 
-Every id in a URL is `Id`: a positive integer that fits a signed 64-bit column. Without the
-upper bound a number such as 99999999999999999999 reaches the database driver, which cannot bind
-it (SQLite: "Python int too large to convert to SQLite INTEGER") and the request ends in a 500.
-With it, FastAPI answers 422 before the route runs, and the OpenAPI document shows the
-`minimum` and `maximum`, so clients and fuzzers know the range.
+Every id in a URL is `Id`, the one bounded id type of `im2.types` (`DbId`: 1 … 2**63 - 1, else
+422 before the route runs), which request schemas use for ids in bodies too.
 
-The constraints are plain `annotated_types` metadata rather than `Path(...)` or `Query(...)`, so
-the one type serves both: FastAPI decides from the route's path whether a parameter is a path or
-a query parameter, and `Id | None = None` works for optional query filters.
+Moments in a query are ISO 8601 text; what is wrong with one is said in the caller's language
+(`im2.i18n`), not in pydantic's English.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from annotated_types import Ge, Le
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
-MAX_ID = 2**63 - 1
-"""The largest value a signed 64-bit integer column (SQLite INTEGER, PostgreSQL BIGINT) holds."""
+from im2.i18n import N_, _
+from im2.types import MAX_ID, DbId
 
-Id = Annotated[int, Ge(1), Le(MAX_ID)]
+__all__ = ["EARLIEST", "LATEST", "MAX_ID", "Id", "Moment", "RangedMoment"]
+
+Id = DbId
 """A database id in a path or query parameter: 1 … 2**63 - 1, else 422."""
 
 
@@ -34,15 +32,23 @@ _ISO_DATETIME = re.compile(
 )
 
 
-def _iso_only(value: object) -> object:
-    """Pydantic's lax mode reads a bare number as seconds since 1970 (`until=0.5` became a
-    moment in 1970): a query moment must be written as a date-time."""
+NOT_A_MOMENT = N_("Expected a date and time in ISO 8601, such as 2026-03-02T10:00:00+08:00.")
+OUT_OF_RANGE = N_("Times must lie between 2000 and 2100.")
+
+
+def _moment(value: Any, handler: ValidatorFunctionWrapHandler, _info: ValidationInfo) -> Any:
+    """ISO 8601 text only, and one message for every way it can be wrong. Pydantic's lax mode
+    reads a bare number as seconds since 1970 (`until=0.5` became a moment in 1970), and its
+    own messages ("Input should be a valid datetime …") are English whatever the caller reads."""
     if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value.strip()):
-        raise ValueError("expected an ISO 8601 date-time, such as 2026-03-02T10:00:00+08:00")
-    return value
+        raise PydanticCustomError("datetime_iso", _(NOT_A_MOMENT))
+    try:
+        return handler(value)
+    except ValueError:  # pydantic's ValidationError is one: a month 13, a day 32, 25 o'clock
+        raise PydanticCustomError("datetime_iso", _(NOT_A_MOMENT)) from None
 
 
-Moment = Annotated[datetime, BeforeValidator(_iso_only)]
+Moment = Annotated[datetime, WrapValidator(_moment)]
 """A date-time in a query parameter: ISO 8601 text (offset optional), else 422. The range a
 query may span is the service's to judge (analytics: 2000-2100)."""
 
@@ -59,9 +65,9 @@ def _within_range(value: datetime) -> datetime:
     except OverflowError:
         inside = False
     if not inside:
-        raise ValueError("times must lie between 2000 and 2100")
+        raise PydanticCustomError("datetime_range", _(OUT_OF_RANGE))
     return value
 
 
-RangedMoment = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_within_range)]
+RangedMoment = Annotated[datetime, WrapValidator(_moment), AfterValidator(_within_range)]
 """A `Moment` between 2000 and 2100, for routes whose service does not judge the range itself."""

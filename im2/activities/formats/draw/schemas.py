@@ -17,6 +17,7 @@ from pydantic import (
 
 from im2.activities.schemas import Text, Title
 from im2.i18n import N_
+from im2.types import DbId
 
 
 class DrawMode(StrEnum):
@@ -40,7 +41,7 @@ class PrizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: PrizeName | None = None  # a shared prize is published under its own name
-    prize_id: int | None = None
+    prize_id: DbId | None = None
     stock: int = Field(ge=1, le=1_000_000)
     odds: float = Field(default=0.0, ge=0.0, le=1.0)  # instant win only
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from im2.activities.schemas import Text, Title
 from im2.i18n import N_
+from im2.types import DbId
 
 
 class ResultsVisibility(StrEnum):
@@ -93,7 +94,7 @@ class PollUpdate(BaseModel):
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    options: list[int] = Field(min_length=1, max_length=30)
+    options: list[DbId] = Field(min_length=1, max_length=30)
     consent: bool = False
 
 

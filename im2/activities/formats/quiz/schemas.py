@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from im2.activities.schemas import Text, Title
 from im2.i18n import N_
+from im2.types import DbId
 
 
 class QuizMode(StrEnum):
@@ -56,8 +57,8 @@ class QuizCreate(BaseModel):
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question_id: int
-    option_id: int
+    question_id: DbId
+    option_id: DbId
     consent: bool = False
     nickname: Nickname | None = None
 
@@ -65,7 +66,7 @@ class AnswerIn(BaseModel):
 class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    option_id: int
+    option_id: DbId
 
 
 class OptionStat(BaseModel):

@@ -19,6 +19,7 @@ from im2.activities.schemas import Text, Title
 from im2.events.schemas import EventKind
 from im2.i18n import N_, _
 from im2.incentives.schemas import SIGNAL_LABELS
+from im2.types import DbId
 
 MAX_LEVELS = 2
 PYRAMID_MESSAGE = N_(
@@ -85,8 +86,8 @@ class Reward(BaseModel):
 
     kind: RewardKindName
     points: int | None = Field(default=None, ge=1, le=1_000_000)
-    pool_id: int | None = Field(default=None, ge=1)
-    prize_id: int | None = Field(default=None, ge=1)
+    pool_id: DbId | None = None
+    prize_id: DbId | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
