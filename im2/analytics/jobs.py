@@ -56,5 +56,5 @@ def warm_rollups_job(db: Database, clock: Clock) -> list[tuple[int, str]]:
     # Acquired in this order, the watched ones stay the most recently used: a live campaign
     # no one watches never pushes one that someone does out of the cache.
     wanted = [*reversed(extra), *watched]
-    warm_rollups(lake_path=lake_path, mark=mark, campaigns=wanted)
-    return wanted
+    # One campaign whose rollup cannot be built is logged and left out; the others are warmed.
+    return warm_rollups(lake_path=lake_path, mark=mark, campaigns=wanted)

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
+from im2 import isolation
 from im2.analytics.lake import lake_files
 from im2.analytics.rollup import LAKE_ROLLUPS, hours_sql, people_sql
 
@@ -359,28 +360,41 @@ def open_query(
     return query
 
 
-def warm_rollups(*, lake_path: Path, mark: int, campaigns: Sequence[tuple[int, str]]) -> int:
+def warm_rollups(
+    *, lake_path: Path, mark: int, campaigns: Sequence[tuple[int, str]]
+) -> list[tuple[int, str]]:
     """Build, or extend to `mark`, the kept lake rollups of `campaigns` ((id, time zone), the
     most wanted last: it ends most recently used), so that their next dashboard request reads
-    them warm instead of rolling up the whole lake itself. Returns how many it holds."""
+    them warm instead of rolling up the whole lake itself. Returns the ones it holds: a
+    campaign whose rollup cannot be built (a time zone no longer known, …) is logged with its
+    id and left for its dashboard to report, and the others are warmed all the same."""
     committed = [f for f, _d in committed_files(lake_path, mark=mark)]
     if not committed:
-        return 0
+        return []
     con = _connection()
+
+    def warm(pair: tuple[int, str]) -> tuple[int, str]:
+        campaign_id, timezone = pair
+        _people, _hours, release = LAKE_ROLLUPS.acquire(
+            con,
+            key=(str(lake_path), campaign_id, timezone),
+            mark=mark,
+            files=committed,
+            events_of=lake_events_of(campaign_id, timezone),
+        )
+        release()
+        return pair
+
     try:
         con.execute("SET SESSION TimeZone = 'UTC'")
-        for campaign_id, timezone in campaigns:
-            _people, _hours, release = LAKE_ROLLUPS.acquire(
-                con,
-                key=(str(lake_path), campaign_id, timezone),
-                mark=mark,
-                files=committed,
-                events_of=lake_events_of(campaign_id, timezone),
-            )
-            release()
+        return isolation.each(
+            campaigns,
+            warm,
+            job="analytics_warm_rollups",
+            key=lambda pair: f"campaign {pair[0]} ({pair[1]})",
+        ).results
     finally:
         con.close()
-    return len(campaigns)
 
 
 def lake_events_of(campaign_id: int, timezone: str) -> Callable[[list[str]], str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -513,58 +513,74 @@ def _free_copy_slug(session: Session, *, slug: str) -> str:
     return candidate
 
 
-def do_advance_campaigns(session: Session, *, now: datetime) -> list[StatusChange]:
-    """Start scheduled campaigns whose start has come and end running ones whose end has passed.
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        (Campaign.status == CampaignStatus.SCHEDULED.value) & (Campaign.starts_at <= now),
+        Campaign.status.in_([CampaignStatus.LIVE.value, CampaignStatus.PAUSED.value])
+        & (Campaign.ends_at <= now),
+    )
 
-    Idempotent: a second run at the same time changes nothing. Rows are locked (PostgreSQL) or
-    the write transaction is exclusive (SQLite), so it never races a manual transition.
-    """
-    changes: list[StatusChange] = []
-    due = session.scalars(
+
+def due_campaign_ids(session: Session, *, now: datetime) -> list[int]:
+    """The campaigns, in every workspace, that the scheduler should start or end at `now`."""
+    return list(session.scalars(select(Campaign.id).where(_due(now)).order_by(Campaign.id)))
+
+
+def do_advance_campaign(session: Session, *, campaign_id: int, now: datetime) -> list[StatusChange]:
+    """Start one scheduled campaign whose start has come, or end it (or a running one) when its
+    end has passed; nothing when it is no longer due. Idempotent. The row is locked
+    (PostgreSQL; another runner holding it skips it) or the write transaction is exclusive
+    (SQLite), so it never races a manual transition."""
+    campaign = session.scalars(
         select(Campaign)
-        .where(
-            or_(
-                (Campaign.status == CampaignStatus.SCHEDULED.value) & (Campaign.starts_at <= now),
-                Campaign.status.in_([CampaignStatus.LIVE.value, CampaignStatus.PAUSED.value])
-                & (Campaign.ends_at <= now),
-            )
-        )
-        .order_by(Campaign.id)
+        .where(Campaign.id == campaign_id, _due(now))
         .with_for_update(skip_locked=True)
-    ).all()
-    for campaign in due:
-        actor = Actor(
-            type=ActorType.SYSTEM,
-            id=None,
-            label="scheduler",
-            workspace_id=campaign.workspace_id,
-            workspace_slug="",
-            role=Role.OWNER,
+    ).first()
+    if campaign is None:
+        return []
+    actor = Actor(
+        type=ActorType.SYSTEM,
+        id=None,
+        label="scheduler",
+        workspace_id=campaign.workspace_id,
+        workspace_slug="",
+        role=Role.OWNER,
+    )
+    changes: list[StatusChange] = []
+    if campaign.status == CampaignStatus.SCHEDULED.value:
+        changes.append(
+            _apply_transition(
+                session,
+                actor=actor,
+                campaign=campaign,
+                to=CampaignStatus.LIVE,
+                now=now,
+                automatic=True,
+            )
         )
-        if campaign.status == CampaignStatus.SCHEDULED.value:
-            changes.append(
-                _apply_transition(
-                    session,
-                    actor=actor,
-                    campaign=campaign,
-                    to=CampaignStatus.LIVE,
-                    now=now,
-                    automatic=True,
-                )
+    if campaign.ends_at is not None and campaign.ends_at <= now:
+        changes.append(
+            _apply_transition(
+                session,
+                actor=actor,
+                campaign=campaign,
+                to=CampaignStatus.ENDED,
+                now=now,
+                automatic=True,
             )
-        if campaign.ends_at is not None and campaign.ends_at <= now:
-            changes.append(
-                _apply_transition(
-                    session,
-                    actor=actor,
-                    campaign=campaign,
-                    to=CampaignStatus.ENDED,
-                    now=now,
-                    automatic=True,
-                )
-            )
+        )
     session.flush()
     return changes
+
+
+def do_advance_campaigns(session: Session, *, now: datetime) -> list[StatusChange]:
+    """`do_advance_campaign` for every due campaign, in the caller's transaction (the demo and
+    tests; the scheduler's job gives each campaign a transaction of its own)."""
+    return [
+        change
+        for campaign_id in due_campaign_ids(session, now=now)
+        for change in do_advance_campaign(session, campaign_id=campaign_id, now=now)
+    ]
 
 
 def live_campaign_zones(session: Session, *, limit: int) -> list[tuple[int, str]]:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from stdnum import luhn
 
+from im2 import isolation
 from im2.campaigns import service as campaigns
 from im2.db import Base
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
@@ -1907,6 +1908,7 @@ def participant_pending(
 
 RULES_CURSOR = "point_rules"
 RULES_BATCH = 1000
+RULES_FOLLOWER = "incentives_point_rules"  # the job's name, in logs and dead letters
 
 
 def _rule_ref(row: PointRule) -> RuleRef:
@@ -2027,11 +2029,11 @@ def _beneficiary(event: EventRecord) -> int | None:
     if event.kind in (EventKind.SHARE_CLICKED.value, EventKind.REFERRAL_QUALIFIED.value):
         for name in _BENEFICIARY_KEYS:
             value = event.properties.get(name)
-            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
                 return int(value)
         return None
     if event.actor_type == ActorType.PARTICIPANT.value and event.actor_id:
-        return int(event.actor_id) if event.actor_id.isdigit() else None
+        return int(event.actor_id) if event.actor_id.isdecimal() else None
     return None
 
 
@@ -2075,23 +2077,25 @@ def apply_rules(
         until=now - settle if settle else None,
         limit=batch,
     )
-    awarded = capped = 0
+    counts = {"awarded": 0, "capped": 0}
+    # Caches of reads only: a failed event's rolled-back writes leave them true.
     zones: dict[int, str] = {}
     levels = experiments.RewardLevels(session)
-    for event in events:
+
+    def handle(event: EventRecord) -> None:
         rule = rules.get((event.campaign_id or 0, event.kind))
         if rule is None or event.occurred_at < rule.created_at:
-            continue
+            return
         who = _beneficiary(event)
         if who is None:
-            continue
+            return
         key = f"rule:{rule.id}:event:{event.id}"
         if session.scalar(
             select(PointEntry.id).where(
                 PointEntry.workspace_id == rule.workspace_id, PointEntry.key == key
             )
         ):
-            continue
+            return
         if rule.campaign_id not in zones:
             found = campaigns.get_public_campaign_by_id(session, campaign_id=rule.campaign_id)
             zones[rule.campaign_id] = found.campaign.timezone if found else "Asia/Shanghai"
@@ -2101,24 +2105,24 @@ def apply_rules(
             PointEntry.kind == "award",
         )
         if rule.total_cap is not None and int(session.scalar(mine) or 0) >= rule.total_cap:
-            capped += 1
-            continue
+            counts["capped"] += 1
+            return
         if rule.daily_cap is not None:
             start, end = _local_day(event.occurred_at, zones[rule.campaign_id])
             today = mine.where(PointEntry.created_at >= start, PointEntry.created_at < end)
             if int(session.scalar(today) or 0) >= rule.daily_cap:
-                capped += 1
-                continue
+                counts["capped"] += 1
+                return
         try:
             check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
         except NotFound:
-            continue
+            return
         # The variant's level at the moment of the event, so a run after the experiment ended
         # still pays what the participant was promised.
         level = levels.of(activity_id=event.activity_id, participant_id=who, at=event.occurred_at)
         points = rule.points if level is None else level.scale(rule.points)
         if points <= 0:
-            continue
+            return
         if award_points(
             session,
             workspace_id=rule.workspace_id,
@@ -2135,7 +2139,30 @@ def apply_rules(
             event_id=event.id,
             level=level,
         ):
-            awarded += 1
+            counts["awarded"] += 1
+
+    def failed(event: EventRecord, exc: Exception) -> None:
+        isolation.dead_letter(
+            session,
+            job=RULES_FOLLOWER,
+            event_id=event.id,
+            workspace_id=event.workspace_id,
+            kind=event.kind,
+            exc=exc,
+            now=now,
+        )
+
+    # One event that cannot be handled (legacy data, a bug) is dead-lettered and passed over,
+    # never retried at every tick ahead of everyone else's events (docs/architecture.md, Jobs).
+    isolation.each_in_savepoint(
+        session,
+        events,
+        handle,
+        job=RULES_FOLLOWER,
+        key=lambda e: f"event {e.id} (workspace {e.workspace_id})",
+        failed=failed,
+    )
+    awarded, capped = counts["awarded"], counts["capped"]
     if events:
         cursor.last_event_id = events[-1].id
         cursor.updated_at = now

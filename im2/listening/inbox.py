@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from statistics import median
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from im2.errors import Conflict, InvalidInput, NotFound
@@ -349,27 +349,41 @@ def _escalate(
     )
 
 
-def do_escalate_overdue(session: Session, *, now: datetime) -> list[int]:
-    """Move every open item whose step's time limit has passed one rung up the ladder.
-    Idempotent: an escalated item gets the next step's limit, counted from now."""
-    items = list(
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        InboxItem.status.in_([s.value for s in OPEN_STATUSES]),
+        InboxItem.step_due_at.is_not(None),
+        InboxItem.step_due_at <= now,
+    )
+
+
+def overdue_item_ids(
+    session: Session, *, now: datetime, after_id: int = 0, limit: int = 1000
+) -> list[int]:
+    """Open items, in every workspace, whose step's time limit has passed: the first `limit`
+    after `after_id`, in id order (a job pages through them all)."""
+    return list(
         session.scalars(
-            select(InboxItem)
-            .where(
-                InboxItem.status.in_([s.value for s in OPEN_STATUSES]),
-                InboxItem.step_due_at.is_not(None),
-                InboxItem.step_due_at <= now,
-            )
+            select(InboxItem.id)
+            .where(_overdue(now), InboxItem.id > after_id)
             .order_by(InboxItem.id)
-            .limit(1000)
+            .limit(limit)
         )
     )
-    settings: dict[int, ListeningSettingsRead] = {}
-    for item in items:
-        if item.workspace_id not in settings:
-            settings[item.workspace_id] = load_settings(session, workspace_id=item.workspace_id)
-        _escalate(session, item, settings=settings[item.workspace_id], actor=None, now=now)
-    return [i.id for i in items]
+
+
+def do_escalate_overdue_item(session: Session, *, item_id: int, now: datetime) -> bool:
+    """Move one open item whose step's time limit has passed one rung up its workspace's
+    ladder; whether it moved. Idempotent: an escalated item gets the next step's limit,
+    counted from now, and one no longer overdue is left alone."""
+    item = session.scalars(
+        select(InboxItem).where(InboxItem.id == item_id, _overdue(now)).with_for_update()
+    ).first()
+    if item is None:
+        return False
+    settings = load_settings(session, workspace_id=item.workspace_id)
+    _escalate(session, item, settings=settings, actor=None, now=now)
+    return True
 
 
 # --- reply templates ------------------------------------------------------------------------

@@ -81,10 +81,33 @@ def detect_spikes_job(db: Database, clock: Clock) -> list[int]:
     return raised
 
 
+ESCALATION_PAGE = 1000
+
+
 def escalate_inbox_job(db: Database, clock: Clock) -> list[int]:
-    """Move inbox items past their step's time limit up the escalation ladder."""
-    with db.transaction() as session:
-        return inbox.do_escalate_overdue(session, now=clock.now())
+    """Move inbox items past their step's time limit up the escalation ladder; the items
+    moved. Each item in a transaction of its own: one that fails (a workspace's ladder saved
+    in a shape no longer read, …) is logged with its id, stays overdue and is tried again next
+    tick, and the items after it, in every workspace, are escalated all the same."""
+    now = clock.now()
+
+    def escalate(item_id: int) -> int | None:
+        with db.transaction() as session:
+            moved = inbox.do_escalate_overdue_item(session, item_id=item_id, now=now)
+        return item_id if moved else None
+
+    escalated: list[int] = []
+    after = 0
+    while True:  # page by id, so items that keep failing never hide the ones behind them
+        with db.session() as session:
+            due = inbox.overdue_item_ids(session, now=now, after_id=after, limit=ESCALATION_PAGE)
+        done = isolation.each(
+            due, escalate, job="listening_escalate_inbox", key=lambda i: f"inbox item {i}"
+        )
+        escalated += [item_id for item_id in done.results if item_id is not None]
+        if len(due) < ESCALATION_PAGE:
+            return escalated
+        after = due[-1]
 
 
 def score_pending_mentions_job(db: Database, clock: Clock) -> int:

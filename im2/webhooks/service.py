@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from im2 import outbound
+from im2 import isolation, outbound
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import EventKind, EventRecord
 from im2.events.service import list_events, record_event
@@ -419,6 +419,9 @@ def _insert(session: Session) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
+OUTBOX = "webhooks_enqueue"  # the job's name, in logs and dead letters
+
+
 def enqueue_deliveries(
     session: Session, *, now: datetime, settle: timedelta, batch: int = 500
 ) -> int:
@@ -444,31 +447,63 @@ def enqueue_deliveries(
         subscribers.setdefault(row.workspace_id, []).append(
             _Subscriber(row.id, frozenset(row.kinds), row.created_at)
         )
-    rows = [
-        {
-            "workspace_id": event.workspace_id,
-            "endpoint_id": sub.id,
-            "event_id": event.id,
-            "kind": event.kind,
-            "payload": event_payload(event),
-            "status": DeliveryStatus.PENDING.value,
-            "attempts": 0,
-            "resends": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        }
-        for event in events
-        for sub in subscribers.get(event.workspace_id, ())
-        # An endpoint hears of what happened from its creation on, not of the past.
-        if event.kind in sub.kinds and event.occurred_at >= sub.since
-    ]
-    if rows:
-        insert = _insert(session)
-        session.execute(
-            insert(WebhookDelivery).on_conflict_do_nothing(
-                index_elements=["endpoint_id", "event_id"]
-            ),
-            rows,
+
+    def rows_of(event: EventRecord) -> list[dict[str, Any]]:
+        return [
+            {
+                "workspace_id": event.workspace_id,
+                "endpoint_id": sub.id,
+                "event_id": event.id,
+                "kind": event.kind,
+                "payload": event_payload(event),
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "resends": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for sub in subscribers.get(event.workspace_id, ())
+            # An endpoint hears of what happened from its creation on, not of the past.
+            if event.kind in sub.kinds and event.occurred_at >= sub.since
+        ]
+
+    def add(rows: list[dict[str, Any]]) -> None:
+        if rows:
+            session.execute(
+                _insert(session)(WebhookDelivery).on_conflict_do_nothing(
+                    index_elements=["endpoint_id", "event_id"]
+                ),
+                rows,
+            )
+
+    def failed(event: EventRecord, exc: Exception) -> None:
+        isolation.dead_letter(
+            session,
+            job=OUTBOX,
+            event_id=event.id,
+            workspace_id=event.workspace_id,
+            kind=event.kind,
+            exc=exc,
+            now=now,
+        )
+
+    # The batch's deliveries in one statement; should that fail on one event (legacy data, a
+    # bug), again event by event, so that only that event is dead-lettered and passed over.
+    whole = isolation.each_in_savepoint(
+        session,
+        [events],
+        lambda batch: add([r for e in batch for r in rows_of(e)]),
+        job=OUTBOX,
+        key=lambda batch: f"events {batch[0].id}-{batch[-1].id} at once (now one by one)",
+    )
+    if whole.failed:
+        isolation.each_in_savepoint(
+            session,
+            events,
+            lambda event: add(rows_of(event)),
+            job=OUTBOX,
+            key=lambda e: f"event {e.id} (workspace {e.workspace_id})",
+            failed=failed,
         )
     last = events[-1].id
     if cursor is None:

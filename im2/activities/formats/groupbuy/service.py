@@ -124,31 +124,46 @@ def _close(session: Session, *, team: GroupbuyTeam, status: TeamStatus, now: dat
         _team_event(session, activity=activity, team=team, kind=kind, now=now)
 
 
-def expire_teams(session: Session, *, now: datetime, activity_id: int | None = None) -> int:
-    """Mark open teams past their deadline failed (all offers, or one); how many. Idempotent:
-    each team is closed by a conditional UPDATE, so its events are recorded once."""
+def expired_team_ids(
+    session: Session, *, now: datetime, activity_id: int | None = None
+) -> list[int]:
+    """Open teams past their deadline (all offers, or one), oldest first."""
     query = select(GroupbuyTeam.id).where(
         GroupbuyTeam.status == TeamStatus.OPEN.value, GroupbuyTeam.expires_at <= now
     )
     if activity_id is not None:
         query = query.where(GroupbuyTeam.activity_id == activity_id)
-    closed = 0
-    for team_id in list(session.scalars(query)):
-        done = session.execute(
-            update(GroupbuyTeam)
-            .where(
-                GroupbuyTeam.id == team_id,
-                GroupbuyTeam.status == TeamStatus.OPEN.value,
-                GroupbuyTeam.expires_at <= now,
-            )
-            .values(status=TeamStatus.FAILED.value, closed_at=now)
-            .execution_options(synchronize_session=False)
+    return list(session.scalars(query.order_by(GroupbuyTeam.id)))
+
+
+def expire_team(session: Session, *, team_id: int, now: datetime) -> bool:
+    """Mark one open team past its deadline failed (and tell its members through the failure
+    event); whether this call closed it. Idempotent: the team is closed by a conditional
+    UPDATE, so its events are recorded once."""
+    done = session.execute(
+        update(GroupbuyTeam)
+        .where(
+            GroupbuyTeam.id == team_id,
+            GroupbuyTeam.status == TeamStatus.OPEN.value,
+            GroupbuyTeam.expires_at <= now,
         )
-        team = session.get(GroupbuyTeam, team_id)
-        if _changed(done) == 1 and team is not None:
-            _close(session, team=team, status=TeamStatus.FAILED, now=now)
-            closed += 1
-    return closed
+        .values(status=TeamStatus.FAILED.value, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    team = session.get(GroupbuyTeam, team_id)
+    if _changed(done) != 1 or team is None:
+        return False
+    _close(session, team=team, status=TeamStatus.FAILED, now=now)
+    return True
+
+
+def expire_teams(session: Session, *, now: datetime, activity_id: int | None = None) -> int:
+    """`expire_team` for every open team past its deadline (all offers, or one), in the
+    caller's transaction; how many it closed. (The job gives each team a transaction.)"""
+    return sum(
+        expire_team(session, team_id=team_id, now=now)
+        for team_id in expired_team_ids(session, now=now, activity_id=activity_id)
+    )
 
 
 # --- console -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2 import isolation
 from im2.activities import service as activities
 from im2.activities.formats.referral import abuse
 from im2.activities.formats.referral.models import (
@@ -59,6 +61,7 @@ from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor
 
 CURSOR = "referral"
+FOLLOWER = "referral_qualify"  # the job's name, in logs and dead letters
 BATCH = 500
 # On PostgreSQL an event whose transaction commits late can appear behind a higher id already
 # read; events younger than this are left for the next run. SQLite commits in id order.
@@ -185,6 +188,10 @@ class _Run:
     referrals: dict[int, list[Activity]] = field(default_factory=dict)  # by campaign
     clicks_seen: set[tuple[int, str, int]] = field(default_factory=set)
 
+    def forget(self) -> None:
+        self.referrals.clear()
+        self.clicks_seen.clear()
+
     def referrals_of(self, campaign_id: int | None) -> list[Activity]:
         if campaign_id is None:
             return []
@@ -238,16 +245,34 @@ def process_events(session: Session, *, now: datetime, settle: timedelta) -> int
         session, after_id=cursor.last_event_id, kinds=list(FOLLOWED_KINDS), limit=BATCH
     )
     run = _Run(session=session, now=now)
-    handled = 0
-    for ev in events:
-        if ev.occurred_at > now - settle:
-            break
-        _handle(run, ev)
-        cursor.last_event_id = ev.id
-        handled += 1
-    if handled:
+    settled = list(takewhile(lambda ev: ev.occurred_at <= now - settle, events))
+
+    def failed(ev: EventRecord, exc: Exception) -> None:
+        run.forget()  # what the failed event looked up may have been rolled back with it
+        isolation.dead_letter(
+            session,
+            job=FOLLOWER,
+            event_id=ev.id,
+            workspace_id=ev.workspace_id,
+            kind=ev.kind,
+            exc=exc,
+            now=now,
+        )
+
+    # One event that cannot be handled (legacy data, a bug) is dead-lettered and passed over,
+    # never retried at every tick ahead of everyone else's events (docs/architecture.md, Jobs).
+    isolation.each_in_savepoint(
+        session,
+        settled,
+        lambda ev: _handle(run, ev),
+        job=FOLLOWER,
+        key=lambda ev: f"event {ev.id} (workspace {ev.workspace_id})",
+        failed=failed,
+    )
+    if settled:
+        cursor.last_event_id = settled[-1].id
         cursor.updated_at = now
-    return handled
+    return len(settled)
 
 
 def _participant_of(ev: EventRecord) -> int | None:
@@ -256,9 +281,9 @@ def _participant_of(ev: EventRecord) -> int | None:
             value = ev.properties.get(key)
             if isinstance(value, int):
                 return value
-            if isinstance(value, str) and value.isdigit():
+            if isinstance(value, str) and value.isdecimal():
                 return int(value)
-    if ev.actor_type == ActorType.PARTICIPANT.value and ev.actor_id and ev.actor_id.isdigit():
+    if ev.actor_type == ActorType.PARTICIPANT.value and ev.actor_id and ev.actor_id.isdecimal():
         return int(ev.actor_id)
     return None
 
