@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
 from im2.workspaces.schemas import Actor
 
@@ -127,7 +127,6 @@ class ActivityFormat(Generic[S]):
     """
 
     kind: ActivityKind
-    label: str
     settings: type[S]
     package: str
     people_data: tuple[PeopleData, ...]
@@ -139,6 +138,11 @@ class ActivityFormat(Generic[S]):
     export: Export | None = None
     text_editor_hint: str | None = None
     demo: DemoLoader | None = None
+
+    @property
+    def label(self) -> str:
+        """The format's name in the console (a msgid: translate it where it is shown)."""
+        return KIND_LABELS[self.kind]
 
     def settings_of(self, raw: Mapping[str, Any]) -> S:
         return self.settings.model_validate(dict(raw))

@@ -1,5 +1,6 @@
-"""Console pages of daily check-ins: add one, see today's numbers and the streak leaderboard,
-export every check-in."""
+"""Console pages of daily check-ins that are their own: review held check-ins, edit the texts
+and milestones (adding one, its page with today's numbers and the streak leaderboard, and the
+export are the shared console routes, made from `format.FORMAT`)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
 from im2.activities.formats.checkin import service
-from im2.activities.formats.checkin.schemas import CheckinCreate, CheckinUpdate
-from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
-from im2.campaigns import service as campaigns
-from im2.campaigns.schemas import CampaignRead
+from im2.activities.formats.checkin.format import parse_milestones
+from im2.activities.formats.checkin.schemas import CheckinUpdate
+from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
@@ -26,111 +25,6 @@ from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
-EXPORT_COLUMNS = [
-    "participant_id",
-    "day",
-    "streak",
-    "checked_in_at",
-    "held_for_review",
-    "risk_reasons",
-]
-
-
-def _form(
-    request: Request,
-    *,
-    campaign: CampaignRead,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "activities/checkin/checkin_form.html",
-        {"campaign": campaign, "values": values, "errors": errors, "nav": "campaigns"},
-        status_code=status_code,
-    )
-
-
-def parse_milestones(text: str) -> list[Any]:
-    parts = [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
-    return [int(p) if p.isdigit() else p for p in parts]
-
-
-@router.get("/campaigns/{campaign_id}/checkin/new")
-def new_checkin(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-    return _form(request, campaign=campaign, values={"milestones": "3, 7, 14"}, errors={})
-
-
-@router.post("/campaigns/{campaign_id}/checkin")
-def create_checkin(
-    request: Request,
-    campaign_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    with db.session() as session:
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-    payload = {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
-        "milestones": parse_milestones(raw.get("milestones", "")),
-    }
-    try:
-        data = CheckinCreate.model_validate(payload)
-        with db.transaction() as session:
-            created = service.do_create_checkin(
-                session, actor=actor, campaign_id=campaign_id, data=data, now=now
-            )
-    except ValidationError as exc:
-        errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-        return _form(request, campaign=campaign, values=raw, errors=errors, status_code=422)
-    except IM2Error as exc:
-        return _form(
-            request,
-            campaign=campaign,
-            values=raw,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/checkin/{created.id}", status_code=303
-    )
-
-
-@router.get("/checkin/{activity_id}")
-def detail(
-    request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
-) -> Response:
-    with db.session() as session:
-        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
-        stats = service.checkin_stats(
-            session, actor=actor, activity_id=activity_id, campaign=campaign, now=now
-        )
-        held = service.list_held(session, actor=actor, activity_id=activity_id)
-    base_url = request.app.state.settings.base_url
-    return render(
-        request,
-        "activities/checkin/detail.html",
-        {
-            "activity": activity,
-            "campaign": campaign,
-            "stats": stats,
-            "held": held,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "kind_labels": KIND_LABELS,
-            "public_url": f"{base_url}/c/{campaign.slug}/checkin/{activity.id}",
-            "nav": "campaigns",
-        },
-    )
 
 
 @router.post("/checkin/{activity_id}/review/{checkin_id}")
@@ -234,10 +128,3 @@ def update_checkin(
     return RedirectResponse(
         f"/console/w/{actor.workspace_slug}/checkin/{activity_id}", status_code=303
     )
-
-
-@router.get("/checkin/{activity_id}/export.csv")
-def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    with db.session() as session:
-        rows = list(service.export_checkins(session, actor=actor, activity_id=activity_id))
-    return csv_download(rows, columns=EXPORT_COLUMNS, filename=f"checkin-{activity_id}-days.csv")

@@ -1,6 +1,4 @@
-"""The lucky draw format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The lucky draw format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from im2.activities.formats.draw.demo import load_demo
 from im2.activities.formats.draw.schemas import DrawMode
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 
 class DrawSettings(BaseModel):
@@ -22,7 +20,6 @@ class DrawSettings(BaseModel):
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.DRAW,
-    label=KIND_LABELS[ActivityKind.DRAW],
     settings=DrawSettings,
     package=__package__ or "",
     people_data=(PeopleData(table="draw_entries", person_columns=("participant_id",)),),

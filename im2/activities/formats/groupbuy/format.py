@@ -1,17 +1,14 @@
-"""The group-buy format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The group-buy format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
 from im2.activities.formats.groupbuy.demo import load_demo
 from im2.activities.formats.groupbuy.schemas import Offer
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.GROUPBUY,
-    label=KIND_LABELS[ActivityKind.GROUPBUY],
     settings=Offer,
     package=__package__ or "",
     people_data=(

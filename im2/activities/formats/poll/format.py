@@ -28,7 +28,7 @@ from im2.activities.protocol import (
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import KIND_LABELS, OPTIONS_HINT, ActivityKind, ActivityRead
+from im2.activities.schemas import OPTIONS_HINT, ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
 from im2.workspaces.schemas import Actor
 
@@ -66,7 +66,6 @@ def detail_context(
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.POLL,
-    label=KIND_LABELS[ActivityKind.POLL],
     settings=PollSettings,
     package=__package__ or "",
     people_data=(PeopleData(table="poll_ballots", person_columns=("participant_id",)),),

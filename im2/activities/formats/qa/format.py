@@ -1,6 +1,4 @@
-"""The live Q&A format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The live Q&A format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
@@ -8,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from im2.activities.formats.qa.demo import load_demo
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 
 class QaSettings(BaseModel):
@@ -21,7 +19,6 @@ class QaSettings(BaseModel):
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.QA,
-    label=KIND_LABELS[ActivityKind.QA],
     settings=QaSettings,
     package=__package__ or "",
     people_data=(

@@ -1,6 +1,4 @@
-"""The quiz and prediction format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The quiz and prediction format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from im2.activities.formats.quiz.demo import load_demo
 from im2.activities.formats.quiz.schemas import QuizMode
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 
 class QuizSettings(BaseModel):
@@ -25,7 +23,6 @@ class QuizSettings(BaseModel):
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.QUIZ,
-    label=KIND_LABELS[ActivityKind.QUIZ],
     settings=QuizSettings,
     package=__package__ or "",
     people_data=(

@@ -1,17 +1,14 @@
-"""The referral (invite friends) format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The referral format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
 from im2.activities.formats.referral.demo import load_demo
 from im2.activities.formats.referral.schemas import ReferralSettings
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.REFERRAL,
-    label=KIND_LABELS[ActivityKind.REFERRAL],
     settings=ReferralSettings,
     package=__package__ or "",
     people_data=(

@@ -1,6 +1,4 @@
-"""The survey format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The survey format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
@@ -8,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from im2.activities.formats.survey.demo import load_demo
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 
 class SurveySettings(BaseModel):
@@ -21,7 +19,6 @@ class SurveySettings(BaseModel):
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.SURVEY,
-    label=KIND_LABELS[ActivityKind.SURVEY],
     settings=SurveySettings,
     package=__package__ or "",
     people_data=(PeopleData(table="survey_responses", person_columns=("participant_id",)),),

@@ -1,6 +1,4 @@
-"""The UGC contest (hashtag challenge) format, as the activity registry sees it (see
-`im2.activities.protocol`). Its console and public routes are still its own (`pages.py`,
-`public.py`, `api.py`); only the declarations below are shared."""
+"""The UGC contest format's declaration (`im2.activities.protocol`)."""
 
 from __future__ import annotations
 
@@ -8,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from im2.activities.formats.ugc.demo import load_demo
 from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import KIND_LABELS, ActivityKind
+from im2.activities.schemas import ActivityKind
 
 
 class UgcSettings(BaseModel):
@@ -30,7 +28,6 @@ class UgcSettings(BaseModel):
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.UGC,
-    label=KIND_LABELS[ActivityKind.UGC],
     settings=UgcSettings,
     package=__package__ or "",
     people_data=(
