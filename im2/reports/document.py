@@ -58,7 +58,7 @@ def svg_data_uri(svg: str) -> str:
 
 def report_context(report: CampaignReport) -> dict[str, Any]:
     """What the report templates read (the console page uses the same)."""
-    from im2.reports import service
+    from im2.reports import numbers
 
     def local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if value is None:
@@ -71,14 +71,14 @@ def report_context(report: CampaignReport) -> dict[str, Any]:
         "report": report,
         "campaign": report.campaign,
         "m": report.metrics.metrics,
-        "rows": lambda key: service.rows(report, key),
-        "fmt_number": service.fmt_number,
-        "fmt_percent": service.fmt_percent,
-        "fmt_value": service.fmt_value,
-        "kpi_label": service.kpi_label,
-        "channel_label": service.channel_label,
-        "stages": service.stage_labels(),
-        "nothing_yet": service.nothing_yet(report),
+        "rows": lambda key: numbers.rows(report, key),
+        "fmt_number": numbers.fmt_number,
+        "fmt_percent": numbers.fmt_percent,
+        "fmt_value": numbers.fmt_value,
+        "kpi_label": numbers.kpi_label,
+        "channel_label": numbers.channel_label,
+        "stages": numbers.stage_labels(),
+        "nothing_yet": numbers.nothing_yet(report),
         "local": local,
         "charts": {key: svg_data_uri(svg) for key, svg in report.charts.items()},
         "objective_label": _objective_label(report),

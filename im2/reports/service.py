@@ -17,10 +17,7 @@ from im2.activities.formats.ugc import review as ugc
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.activities.service import list_activities
 from im2.analytics import service as analytics
-from im2.analytics.metrics import AISAS_STAGES
-from im2.analytics.schemas import MetricResult
 from im2.campaigns import service as campaigns
-from im2.campaigns.schemas import CHANNEL_LABELS, KPI_LABELS, Channel, KpiMetric
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
@@ -32,6 +29,18 @@ from im2.listening.schemas import Dashboard
 from im2.participation import service as participation
 from im2.reports import charts
 from im2.reports.document import render_html, render_pdf
+from im2.reports.numbers import (
+    channel_label,
+    fmt_number,
+    fmt_percent,
+    fmt_value,
+    kpi_label,
+    local,
+    nothing_yet,
+    rows,
+    stage_labels,
+    value,
+)
 from im2.reports.schemas import (
     MEDIA_TYPES,
     REPORT_LOCALES,
@@ -202,65 +211,6 @@ def build_report(
     return report
 
 
-# --- reading the numbers --------------------------------------------------------------------
-
-
-def metric(report: CampaignReport, key: str) -> MetricResult:
-    return report.metrics.metrics[key]
-
-
-def value(report: CampaignReport, key: str) -> float | None:
-    return report.metrics.metrics[key].value
-
-
-def rows(report: CampaignReport, key: str) -> list[dict[str, Any]]:
-    return report.metrics.metrics[key].rows or []
-
-
-def fmt_number(number: float | None) -> str:
-    if number is None:
-        return "—"
-    if float(number).is_integer():
-        return f"{int(number):,}"
-    return f"{number:,.2f}"
-
-
-def fmt_percent(number: float | None) -> str:
-    return "—" if number is None else f"{number:,.1f}%"
-
-
-def fmt_value(number: float | None, unit: str) -> str:
-    if unit == "percent":
-        return fmt_percent(number)
-    if unit == "CNY" and number is not None:
-        return f"¥{number:,.2f}"
-    return fmt_number(number)
-
-
-def kpi_label(key: str) -> str:
-    try:
-        return _(KPI_LABELS[KpiMetric(key)])
-    except ValueError:
-        return key
-
-
-def channel_label(key: str) -> str:
-    if key == "direct":
-        return _("Direct")
-    try:
-        return _(CHANNEL_LABELS[Channel(key)])
-    except ValueError:
-        return key
-
-
-def stage_labels() -> dict[str, str]:
-    return {key: _(name) for key, name in AISAS_STAGES}
-
-
-def nothing_yet(report: CampaignReport) -> bool:
-    return not value(report, "reach") and not value(report, "participants")
-
-
 # --- conclusions ----------------------------------------------------------------------------
 
 
@@ -419,12 +369,6 @@ def draw_charts(report: CampaignReport) -> dict[str, str]:
             colors=("#1f7a4d", "#9aa3b2", "#c8102e"),
         )
     return out
-
-
-def local(moment: datetime, zone: str, fmt: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(zone)).strftime(fmt)
 
 
 # --- generating -----------------------------------------------------------------------------
