@@ -7,8 +7,12 @@ folder to place (docs/architecture.md, "Layers").
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "im2"
@@ -69,3 +73,33 @@ def test_a_folder_without_its_layer_is_named_by_the_check() -> None:
     missing = parts_of_im2() - set(named_in_layers(layers))
     # then that domain is the one reported
     assert missing == {"im2.sharing"}
+
+
+def included_routers(routes: list[Any]) -> set[int]:
+    """The ids of every router the app includes, at any depth."""
+    found: set[int] = set()
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            found.add(id(inner))
+            found |= included_routers(inner.routes)
+    return found
+
+
+def test_the_app_serves_every_router_of_every_domain(app: FastAPI) -> None:
+    # given every `router` of a route module under im2/ (api.py, pages.py, public.py)
+    modules = sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for name in ("api", "pages", "public")
+        for path in PACKAGE.rglob(f"{name}.py")
+    )
+    # when the app is assembled (the `app` fixture: im2.app.create_app)
+    served = included_routers(app.routes)
+    # then each of them is included (by name, in im2/app.py, or by its domain's router)
+    missing = [
+        module
+        for module in modules
+        if isinstance(getattr(importlib.import_module(module), "router", None), APIRouter)
+        and id(importlib.import_module(module).router) not in served
+    ]
+    assert not missing, f"routers not in the app (add them to im2/app.py): {', '.join(missing)}"
