@@ -20,7 +20,7 @@ from im2.listening.cli import app as sentiment
 from tests.conftest import Brand
 
 runner = CliRunner()
-FORMULA = '=HYPERLINK("http://x.example","click")'
+FORMULA = '=HYPERLINK("http://x.y","a")'  # fits a channel (32 characters)
 
 
 def _read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
