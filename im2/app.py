@@ -6,19 +6,21 @@ order, and each route tried costs a request about 1.5 us (FastAPI walks the incl
 per request; benchmarks/README.md, "Participation"), so they come in order of traffic: the
 participant's vote, the participant pages, the API, and the console last.
 
-It is also where a lower layer's hooks into a higher one are to be registered
-(docs/architecture.md, "Layers").
+It is also where a higher layer hooks into a lower one (docs/architecture.md, "Layers"): the
+experiments hook runs on the activity formats' participant pages, so that `activities`
+never imports `experiments`.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from im2.activities import api as activities_api
 from im2.activities import pages as activities_pages
 from im2.activities import public as activities_public
 from im2.activities.formats.poll.api import votes_router
+from im2.activities.routes import format_routers
 from im2.analytics import api as analytics_api
 from im2.analytics import pages as analytics_pages
 from im2.campaigns import api as campaigns_api
@@ -30,6 +32,7 @@ from im2.conversions import pages as conversions_pages
 from im2.db import Database
 from im2.experiments import api as experiments_api
 from im2.experiments import pages as experiments_pages
+from im2.experiments.hook import experiment_hook
 from im2.incentives import api as incentives_api
 from im2.incentives import pages as incentives_pages
 from im2.incentives import public as incentives_public
@@ -50,11 +53,11 @@ from im2.webhooks import pages as webhooks_pages
 from im2.workspaces import api as workspaces_api
 from im2.workspaces import pages as workspaces_pages
 
-# Each group in order of traffic. The activity formats' routers are included by the
-# activities routers, from the format registry (`im2.activities.registry`).
+# Each group in order of traffic. The activity formats' API and console routers are included
+# by the activities routers, from the format registry (`im2.activities.registry`); their
+# participant pages are included here, after `activities_public`, with the page hooks.
 VOTE: tuple[APIRouter, ...] = (votes_router,)  # a participant's vote: the hottest write
 PARTICIPANT: tuple[APIRouter, ...] = (  # the participant pages: `/c/<slug>/...`, `/s/<code>`
-    activities_public.router,
     sharing_public.router,
     participation_public.router,
     incentives_public.router,
@@ -98,7 +101,16 @@ def create_app(
 ) -> FastAPI:
     """The whole app: the HTTP shell from `im2.web.app` plus every router, in traffic order."""
     app = build_app(settings, db=db, clock=clock)
-    for router in (*VOTE, *PARTICIPANT, *API, *CONSOLE):
+    for router in VOTE:
+        app.include_router(router)
+    app.include_router(activities_public.router)
+    # Hooks of higher layers into the formats' pages: a running experiment on the activity
+    # shows the visitor their variant (`experiments.hook`), and every activity page records
+    # its view (`activities.public.activity_view_hook`).
+    page_hooks = [Depends(experiment_hook), Depends(activities_public.activity_view_hook)]
+    for router in format_routers("public"):
+        app.include_router(router, dependencies=page_hooks)
+    for router in (*PARTICIPANT, *API, *CONSOLE):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

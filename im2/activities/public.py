@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service
-from im2.activities.routes import format_routers
 from im2.activities.schemas import KIND_LABELS
 from im2.errors import NotFound
 from im2.events.schemas import EventKind
-from im2.experiments.hook import experiment_hook
 from im2.participation import comments
 from im2.participation.schemas import CONSENT_TEXT
 from im2.web import page_views
@@ -103,11 +101,3 @@ def activity_page(request: Request, slug: str, activity_id: Id, db: DbDep) -> Re
         kind = row.kind
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/c/{slug}/{kind}/{activity_id}{query}", status_code=307)
-
-
-for _router in format_routers("public"):
-    # A running experiment on the activity shows the visitor their variant (experiments.hook).
-    # Every activity page records its view (activity_view_hook).
-    router.include_router(
-        _router, dependencies=[Depends(experiment_hook), Depends(activity_view_hook)]
-    )

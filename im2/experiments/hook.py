@@ -1,6 +1,6 @@
 """The hook that puts a running experiment's variant on an activity's public page.
 
-`activities.public` adds `experiment_hook` as a dependency of every format's public routes:
+`im2.app` adds `experiment_hook` as a dependency of every format's public routes:
 on the GET of an activity page (`/c/<slug>/<kind>/<id>`) it records the visitor's exposure
 (once) and leaves the assignment in `request.state.experiment`. The shared public layout calls
 `apply_experiment(view, request)` before it renders anything, which swaps in the variant's
