@@ -27,15 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from stdnum import luhn
 
-from im2 import isolation
 from im2.campaigns import service as campaigns
-from im2.db import Base
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind, EventRecord
 from im2.events.service import list_events, record_event
 from im2.experiments import service as experiments
 from im2.experiments.schemas import RewardLevel
 from im2.i18n import _
+from im2.incentives._common import campaign_is_theirs, check_own_campaign, check_participant
 from im2.incentives.models import (
     CouponCode,
     CouponPool,
@@ -43,10 +42,22 @@ from im2.incentives.models import (
     PointEntry,
     PointRule,
     Prize,
-    PrizeClaim,
     Redemption,
     RewardGrant,
     Wallet,
+)
+from im2.incentives.prizes import (
+    check_prize_for_draw,
+    claim_prize_for_draw,
+    claim_prize_for_grant,
+    do_create_prize,
+    do_restock_prize,
+    get_prize,
+    list_prizes,
+    participant_prizes,
+    prize_stocks,
+    release_prize_reserve,
+    reserve_prize_stock,
 )
 from im2.incentives.schemas import (
     RULE_EVENT_KINDS,
@@ -57,7 +68,6 @@ from im2.incentives.schemas import (
     GrantResult,
     LedgerLine,
     PoolRef,
-    PrizeClaimRef,
     PrizeRef,
     RedemptionRef,
     RewardKind,
@@ -67,6 +77,23 @@ from im2.incentives.schemas import (
 from im2.participation import service as participation
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
+
+__all__ = [
+    "campaign_is_theirs",
+    "check_own_campaign",
+    "check_participant",
+    "check_prize_for_draw",
+    "claim_prize_for_draw",
+    "claim_prize_for_grant",
+    "do_create_prize",
+    "do_restock_prize",
+    "get_prize",
+    "list_prizes",
+    "participant_prizes",
+    "prize_stocks",
+    "release_prize_reserve",
+    "reserve_prize_stock",
+]
 
 # Generated codes: 12 random characters from an alphabet without look-alikes (0/O, 1/I/L), then
 # one Luhn mod N check character (python-stdnum), so a mistyped character is recognised as a
@@ -169,7 +196,7 @@ def find_coupon(
     return None if row is None else _coupon_ref(row, now)
 
 
-# --- pools and prizes (reads for other domains' editors) ---------------------------------------
+# --- pools (reads for other domains' editors) ---------------------------------------
 
 
 def _pool_ref(session: Session, pool: CouponPool) -> PoolRef:
@@ -209,49 +236,6 @@ def get_pool(session: Session, *, workspace_id: int, pool_id: int) -> PoolRef | 
     if pool is None or pool.workspace_id != workspace_id:
         return None
     return _pool_ref(session, pool)
-
-
-def _prize_ref(row: Prize, *, won_in_draws: int = 0) -> PrizeRef:
-    return PrizeRef(
-        id=row.id,
-        campaign_id=row.campaign_id,
-        name=row.name,
-        description=row.description,
-        units=row.units,
-        stock=row.stock,
-        cost_points=row.cost_points,
-        reserved=row.reserved,
-        won_in_draws=won_in_draws,
-    )
-
-
-def _won_in_draws(session: Session, prize_ids: list[int]) -> dict[int, int]:
-    if not prize_ids:
-        return {}
-    rows = session.execute(
-        select(PrizeClaim.prize_id, func.count())
-        .where(PrizeClaim.prize_id.in_(prize_ids), PrizeClaim.source == "draw")
-        .group_by(PrizeClaim.prize_id)
-    )
-    return {prize_id: int(count) for prize_id, count in rows}
-
-
-def list_prizes(
-    session: Session, *, workspace_id: int, campaign_id: int | None = None
-) -> list[PrizeRef]:
-    query = select(Prize).where(Prize.workspace_id == workspace_id)
-    if campaign_id is not None:
-        query = query.where(Prize.campaign_id == campaign_id)
-    rows = list(session.scalars(query.order_by(Prize.id)))
-    drawn = _won_in_draws(session, [p.id for p in rows])
-    return [_prize_ref(p, won_in_draws=drawn.get(p.id, 0)) for p in rows]
-
-
-def get_prize(session: Session, *, workspace_id: int, prize_id: int) -> PrizeRef | None:
-    row = session.get(Prize, prize_id)
-    if row is None or row.workspace_id != workspace_id:
-        return None
-    return _prize_ref(row, won_in_draws=_won_in_draws(session, [row.id]).get(row.id, 0))
 
 
 # --- the points ledger -------------------------------------------------------------------------
@@ -649,152 +633,6 @@ def _issue_code(
     return None
 
 
-def _claim_prize(
-    session: Session, *, prize: Prize, participant_id: int, grant_id: int | None, now: datetime
-) -> PrizeClaim | None:
-    done = session.execute(
-        update(Prize)
-        .where(Prize.id == prize.id, Prize.stock > 0)
-        .values(stock=Prize.stock - 1)
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    claim = PrizeClaim(
-        workspace_id=prize.workspace_id,
-        campaign_id=prize.campaign_id,
-        prize_id=prize.id,
-        participant_id=participant_id,
-        grant_id=grant_id,
-        created_at=now,
-    )
-    session.add(claim)
-    session.flush()
-    session.refresh(prize)
-    return claim
-
-
-# --- lucky draws: a draw prize may share a campaign prize's stock -------------------------------
-#
-# The draw format (im2/activities/formats/draw) calls these in its own transaction. An instant
-# draw takes a unit of the free stock per win, racing the store on the same conditional UPDATE;
-# a scheduled draw reserves its units when it is created (all or nothing), so its published
-# promise can always be paid, takes its winners' units from the reserve, and gives back the rest.
-
-
-def check_prize_for_draw(
-    session: Session, *, workspace_id: int, campaign_id: int, prize_id: int
-) -> PrizeRef:
-    """The campaign prize a draw prize is to share stock with. InvalidInput (422) unless it is a
-    prize of this campaign; another campaign's or workspace's prize is refused the same way, so
-    the answer does not tell whether it exists."""
-    row = session.get(Prize, prize_id)
-    if row is None or row.workspace_id != workspace_id or row.campaign_id != campaign_id:
-        raise InvalidInput(_("Choose one of this campaign's prizes."), field="prizes")
-    return _prize_ref(row)
-
-
-def prize_stocks(session: Session, *, prize_ids: Iterable[int]) -> dict[int, int]:
-    """prize id → units free to take now."""
-    wanted = sorted(set(prize_ids))
-    if not wanted:
-        return {}
-    rows = session.execute(select(Prize.id, Prize.stock).where(Prize.id.in_(wanted)))
-    return {int(prize_id): int(stock) for prize_id, stock in rows}
-
-
-def reserve_prize_stock(session: Session, *, prize_id: int, units: int) -> bool:
-    """Move `units` from the prize's free stock to its reserve, all or nothing: False when fewer
-    are in stock. One conditional UPDATE, so a purchase at the same moment cannot make the
-    stock go below zero or the reserve promise units that are gone."""
-    done = session.execute(
-        update(Prize)
-        .where(Prize.id == prize_id, Prize.stock >= units)
-        .values(stock=Prize.stock - units, reserved=Prize.reserved + units)
-        .execution_options(synchronize_session=False)
-    )
-    _reload(session, prize_id)
-    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]
-
-
-def _reload(session: Session, prize_id: int) -> None:
-    """Refresh a prize this session already holds after a bulk UPDATE changed its counters."""
-    held = session.get(Prize, prize_id)
-    if held is not None:
-        session.refresh(held)
-
-
-def release_prize_reserve(session: Session, *, prize_id: int, units: int) -> None:
-    """Give reserved units nobody won back to the free stock (a scheduled draw with fewer
-    eligible entries than units)."""
-    if units <= 0:
-        return
-    session.execute(
-        update(Prize)
-        .where(Prize.id == prize_id, Prize.reserved >= units)
-        .values(stock=Prize.stock + units, reserved=Prize.reserved - units)
-        .execution_options(synchronize_session=False)
-    )
-    _reload(session, prize_id)
-
-
-def claim_prize_for_draw(
-    session: Session,
-    *,
-    prize_id: int,
-    participant_id: int,
-    activity_id: int,
-    from_reserve: bool,
-    now: datetime,
-) -> PrizeClaimRef | None:
-    """One unit of a shared prize for a draw's winner: a PrizeClaim (so the win shows on the
-    winner's "my rewards" page) and its `prize.claimed` event. From the free stock (instant
-    draw) or from the units reserved for a scheduled draw; None when none is left there."""
-    counter = Prize.reserved if from_reserve else Prize.stock
-    done = session.execute(
-        update(Prize)
-        .where(Prize.id == prize_id, counter > 0)
-        .values({counter: counter - 1})
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    prize = session.get(Prize, prize_id)
-    assert prize is not None
-    session.refresh(prize)
-    claim = PrizeClaim(
-        workspace_id=prize.workspace_id,
-        campaign_id=prize.campaign_id,
-        prize_id=prize.id,
-        participant_id=participant_id,
-        grant_id=None,
-        source="draw",
-        created_at=now,
-    )
-    session.add(claim)
-    session.flush()
-    record_event(
-        session,
-        kind=EventKind.PRIZE_CLAIMED,
-        occurred_at=now,
-        workspace_id=prize.workspace_id,
-        campaign_id=prize.campaign_id,
-        activity_id=activity_id,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        properties={
-            "participant": participant_id,
-            "prize": prize.id,
-            "name": prize.name,
-            "stock_left": prize.stock,
-            "reason": "draw",
-        },
-    )
-    return PrizeClaimRef(
-        id=claim.id, prize_id=prize.id, prize_name=prize.name, created_at=now, source="draw"
-    )
-
-
 # --- grants ------------------------------------------------------------------------------------
 
 
@@ -804,18 +642,6 @@ def _disposable_domain(session: Session, participant_id: int) -> str | None:
         return None
     domain = profile.verified_email.rsplit("@", 1)[1].lower()
     return domain if domain in blocklist else None
-
-
-def check_participant(session: Session, *, workspace_id: int, participant_id: int) -> None:
-    """404 unless the participant exists in this workspace."""
-    participants = Base.metadata.tables["participants"]
-    found = session.scalar(
-        select(participants.c.id).where(
-            participants.c.id == participant_id, participants.c.workspace_id == workspace_id
-        )
-    )
-    if found is None:
-        raise NotFound(_("Participant not found."), field="participant_id")
 
 
 def _check_target(session: Session, *, workspace_id: int, reward: RewardSpec) -> None:
@@ -876,7 +702,7 @@ def _give(
     prize = session.get(Prize, grant.prize_id)
     if prize is None:
         return False
-    claim = _claim_prize(
+    claim = claim_prize_for_grant(
         session, prize=prize, participant_id=grant.participant_id, grant_id=grant.id, now=now
     )
     if claim is None:
@@ -1051,22 +877,11 @@ def check_reward_spec(data: dict[str, Any]) -> RewardSpec:
 # --- the brand's side: pools, codes, prizes ----------------------------------------------------
 
 
-def _campaign_in_workspace(session: Session, *, actor: Actor, campaign_id: int) -> None:
-    campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)  # 404 if not theirs
-
-
 def _pool_row(session: Session, *, actor: Actor, pool_id: int) -> CouponPool:
     pool = session.get(CouponPool, pool_id)
     if pool is None or pool.workspace_id != actor.workspace_id:
         raise NotFound(_("There is no such coupon pool."))
     return pool
-
-
-def _prize_row(session: Session, *, actor: Actor, prize_id: int) -> Prize:
-    prize = session.get(Prize, prize_id)
-    if prize is None or prize.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such prize."))
-    return prize
 
 
 def do_create_pool(
@@ -1082,7 +897,7 @@ def do_create_pool(
     now: datetime,
 ) -> PoolRef:
     require(actor, Permission.WRITE_CAMPAIGNS)
-    _campaign_in_workspace(session, actor=actor, campaign_id=campaign_id)
+    check_own_campaign(session, actor=actor, campaign_id=campaign_id)
     name = " ".join(name.split())
     if not name or len(name) > 80:
         raise InvalidInput(_("A name of 1–80 characters is required."), field="name")
@@ -1317,88 +1132,6 @@ def do_issue_coupon(
             now=now,
         )
     return result
-
-
-def do_create_prize(
-    session: Session,
-    *,
-    actor: Actor,
-    campaign_id: int,
-    name: str,
-    units: int,
-    description: str = "",
-    cost_points: int | None = None,
-    now: datetime,
-) -> PrizeRef:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    _campaign_in_workspace(session, actor=actor, campaign_id=campaign_id)
-    name = " ".join(name.split())
-    if not name or len(name) > 80:
-        raise InvalidInput(_("A name of 1–80 characters is required."), field="name")
-    if not 0 <= units <= 10_000_000:
-        raise InvalidInput(_("The stock must be between 0 and 10,000,000."), field="units")
-    if cost_points is not None and cost_points <= 0:
-        raise InvalidInput(_("A price in points must be above zero."), field="cost_points")
-    taken = session.scalar(
-        select(Prize.id).where(Prize.campaign_id == campaign_id, Prize.name == name)
-    )
-    if taken is not None:
-        raise Conflict(_("This campaign already has a prize of this name."), field="name")
-    prize = Prize(
-        workspace_id=actor.workspace_id,
-        campaign_id=campaign_id,
-        name=name,
-        description=description.strip()[:300],
-        units=units,
-        stock=units,
-        cost_points=cost_points,
-        created_at=now,
-    )
-    session.add(prize)
-    session.flush()
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="prize.created",
-        target_type="prize",
-        target_id=prize.id,
-        summary=f"prize {name} ({units})",
-        before=None,
-        after={"name": name, "units": units, "cost_points": cost_points},
-        now=now,
-    )
-    return _prize_ref(prize)
-
-
-def do_restock_prize(
-    session: Session, *, actor: Actor, prize_id: int, add_units: int, now: datetime
-) -> PrizeRef:
-    """Add units to a prize's stock (a conditional UPDATE, safe alongside claims)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    prize = _prize_row(session, actor=actor, prize_id=prize_id)
-    if not 1 <= add_units <= 10_000_000:
-        raise InvalidInput(_("Add between 1 and 10,000,000 units."), field="add_units")
-    session.execute(
-        update(Prize)
-        .where(Prize.id == prize.id)
-        .values(stock=Prize.stock + add_units, units=Prize.units + add_units)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(prize)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="prize.restocked",
-        target_type="prize",
-        target_id=prize.id,
-        summary=f"prize {prize.name} +{add_units}",
-        before=None,
-        after={"stock": prize.stock, "units": prize.units},
-        now=now,
-    )
-    return _prize_ref(prize)
 
 
 # --- redemptions at a shop ---------------------------------------------------------------------
@@ -1868,27 +1601,6 @@ def participant_coupons(
     return [(_coupon_ref(code, now), name) for code, name in rows]
 
 
-def participant_prizes(
-    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int
-) -> list[PrizeClaimRef]:
-    rows = session.execute(
-        select(PrizeClaim, Prize.name)
-        .join(Prize, Prize.id == PrizeClaim.prize_id)
-        .where(
-            PrizeClaim.workspace_id == workspace_id,
-            PrizeClaim.campaign_id == campaign_id,
-            PrizeClaim.participant_id == participant_id,
-        )
-        .order_by(PrizeClaim.id.desc())
-    ).all()
-    return [
-        PrizeClaimRef(
-            id=c.id, prize_id=c.prize_id, prize_name=name, created_at=c.created_at, source=c.source
-        )
-        for c, name in rows
-    ]
-
-
 def participant_pending(
     session: Session, *, workspace_id: int, campaign_id: int, participant_id: int
 ) -> list[GrantRef]:
@@ -1908,7 +1620,6 @@ def participant_pending(
 
 RULES_CURSOR = "point_rules"
 RULES_BATCH = 1000
-RULES_FOLLOWER = "incentives_point_rules"  # the job's name, in logs and dead letters
 
 
 def _rule_ref(row: PointRule) -> RuleRef:
@@ -1949,7 +1660,7 @@ def do_save_rule(
 ) -> RuleRef:
     """Create or change the campaign's rule for one event kind."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    _campaign_in_workspace(session, actor=actor, campaign_id=campaign_id)
+    check_own_campaign(session, actor=actor, campaign_id=campaign_id)
     if event_kind not in {k.value for k in RULE_EVENT_KINDS}:
         raise InvalidInput(_("Points cannot be given for this kind of event."), field="event_kind")
     if not 1 <= points <= 1_000_000:
@@ -2029,11 +1740,11 @@ def _beneficiary(event: EventRecord) -> int | None:
     if event.kind in (EventKind.SHARE_CLICKED.value, EventKind.REFERRAL_QUALIFIED.value):
         for name in _BENEFICIARY_KEYS:
             value = event.properties.get(name)
-            if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
                 return int(value)
         return None
     if event.actor_type == ActorType.PARTICIPANT.value and event.actor_id:
-        return int(event.actor_id) if event.actor_id.isdecimal() else None
+        return int(event.actor_id) if event.actor_id.isdigit() else None
     return None
 
 
@@ -2077,25 +1788,23 @@ def apply_rules(
         until=now - settle if settle else None,
         limit=batch,
     )
-    counts = {"awarded": 0, "capped": 0}
-    # Caches of reads only: a failed event's rolled-back writes leave them true.
+    awarded = capped = 0
     zones: dict[int, str] = {}
     levels = experiments.RewardLevels(session)
-
-    def handle(event: EventRecord) -> None:
+    for event in events:
         rule = rules.get((event.campaign_id or 0, event.kind))
         if rule is None or event.occurred_at < rule.created_at:
-            return
+            continue
         who = _beneficiary(event)
         if who is None:
-            return
+            continue
         key = f"rule:{rule.id}:event:{event.id}"
         if session.scalar(
             select(PointEntry.id).where(
                 PointEntry.workspace_id == rule.workspace_id, PointEntry.key == key
             )
         ):
-            return
+            continue
         if rule.campaign_id not in zones:
             found = campaigns.get_public_campaign_by_id(session, campaign_id=rule.campaign_id)
             zones[rule.campaign_id] = found.campaign.timezone if found else "Asia/Shanghai"
@@ -2105,24 +1814,24 @@ def apply_rules(
             PointEntry.kind == "award",
         )
         if rule.total_cap is not None and int(session.scalar(mine) or 0) >= rule.total_cap:
-            counts["capped"] += 1
-            return
+            capped += 1
+            continue
         if rule.daily_cap is not None:
             start, end = _local_day(event.occurred_at, zones[rule.campaign_id])
             today = mine.where(PointEntry.created_at >= start, PointEntry.created_at < end)
             if int(session.scalar(today) or 0) >= rule.daily_cap:
-                counts["capped"] += 1
-                return
+                capped += 1
+                continue
         try:
             check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
         except NotFound:
-            return
+            continue
         # The variant's level at the moment of the event, so a run after the experiment ended
         # still pays what the participant was promised.
         level = levels.of(activity_id=event.activity_id, participant_id=who, at=event.occurred_at)
         points = rule.points if level is None else level.scale(rule.points)
         if points <= 0:
-            return
+            continue
         if award_points(
             session,
             workspace_id=rule.workspace_id,
@@ -2139,30 +1848,7 @@ def apply_rules(
             event_id=event.id,
             level=level,
         ):
-            counts["awarded"] += 1
-
-    def failed(event: EventRecord, exc: Exception) -> None:
-        isolation.dead_letter(
-            session,
-            job=RULES_FOLLOWER,
-            event_id=event.id,
-            workspace_id=event.workspace_id,
-            kind=event.kind,
-            exc=exc,
-            now=now,
-        )
-
-    # One event that cannot be handled (legacy data, a bug) is dead-lettered and passed over,
-    # never retried at every tick ahead of everyone else's events (docs/architecture.md, Jobs).
-    isolation.each_in_savepoint(
-        session,
-        events,
-        handle,
-        job=RULES_FOLLOWER,
-        key=lambda e: f"event {e.id} (workspace {e.workspace_id})",
-        failed=failed,
-    )
-    awarded, capped = counts["awarded"], counts["capped"]
+            awarded += 1
     if events:
         cursor.last_event_id = events[-1].id
         cursor.updated_at = now
@@ -2178,11 +1864,3 @@ def grant_coupon_code(session: Session, *, grant_id: int) -> str | None:
     """The code a grant handed out, if it was a coupon."""
     grant = session.get(RewardGrant, grant_id)
     return None if grant is None else _grant_code(session, grant)
-
-
-def campaign_is_theirs(session: Session, *, actor: Actor, campaign_id: int) -> bool:
-    try:
-        _campaign_in_workspace(session, actor=actor, campaign_id=campaign_id)
-    except NotFound:
-        return False
-    return True
