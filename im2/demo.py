@@ -281,7 +281,7 @@ def load_demo(db: Database, *, now: datetime) -> bool:
         from im2.incentives.demo import load_incentives_demo
 
         load_incentives_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
-        from im2.participation.demo import load_views_demo
+        from im2.demo_views import load_views_demo
 
         # Last: the people who looked, including every participant the demos above made.
         load_views_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)

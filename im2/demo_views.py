@@ -1,6 +1,7 @@
 """Demo page views: who looked at the demo campaigns, written after every format's demo made
 its participants, so that reach, interaction rate, coverage and the AISAS funnel have the
-traffic behind them.
+traffic behind them. It reads campaigns, activities and share links and writes participation's
+views and sharing's clicks, so it sits with `im2.demo`, above every domain it loads.
 
 Realistic in shape: every participant looked before taking part (on the channel they came
 by, through the share link that brought them if one did), some came back on a later day, and
@@ -67,7 +68,7 @@ def _campaign_views(
         workspace_id=actor.workspace_id,
         participant_ids=[j.participant_id for j in joins],
     )
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (demo data, deterministic by design)
     views: list[PageView] = []
 
     def look(
