@@ -1,9 +1,12 @@
 """The one registry of metrics. Each metric is defined here once; the API, the dashboard, the
 KPI check and the exports all call `evaluate`.
 
-Identities: a person is an event's `actor_id` (participants' events carry their participant
-id). Which event kinds each metric reads is part of its definition (`kinds`), and so is the
-AISAS mapping below.
+Identities: an event's `actor_id` is a participant id (actions) or a device ("d:<id>",
+views and share clicks). The counts of people (participants, viewers, reach, coverage, media,
+conversion rate) count persons (im2.people): `people_rows` maps each actor to its person, so
+two devices of one person, or two participants merged by a verified phone, count once. Which
+event kinds each metric reads is part of its definition (`kinds`), and so is the AISAS mapping
+below.
 """
 
 # SQL here is composed from EventKind constants, integers and validated filters, never from
@@ -118,8 +121,43 @@ def _ratio(
     return numerator / denominator * scale
 
 
+# The actor -> person map (im2.people.service.actor_persons): only actors of people with more
+# than one device or participant; everyone else is counted under their actor id, which is
+# exact for a count over one kind of actor. Loaded by the analytics service (`extras`).
+PERSON_MAP = pa.schema([("actor_id", pa.string()), ("person", pa.string())])
+
+
+def person_map_table(pairs: list[tuple[str, str]]) -> pa.Table:
+    """`PERSON_MAP` from (actor id, person key) pairs."""
+    return pa.table(
+        {
+            "actor_id": pa.array([a for a, _p in pairs], pa.string()),
+            "person": pa.array([p for _a, p in pairs], pa.string()),
+        },
+        schema=PERSON_MAP,
+    )
+
+
+def people_rows(q: Query) -> str:
+    """The rollup's rows (`evr`) with `actor_id` replaced by the person's key where the actor
+    belongs to a person of several devices or participants; the name of that view."""
+    if "view:evp" not in q.memo:
+        q.rollup()
+        persons = q.table("person_map", PERSON_MAP)
+        if q.one(f"SELECT count(*) FROM {persons}")[0]:
+            q.con.execute(
+                "CREATE TEMP VIEW evp AS SELECT evr.* REPLACE "
+                "(coalesce(m.person, evr.actor_id) AS actor_id) "
+                f"FROM evr LEFT JOIN {persons} m ON m.actor_id = evr.actor_id"
+            )
+        else:
+            q.con.execute("CREATE TEMP VIEW evp AS SELECT * FROM evr")
+        q.memo["view:evp"] = True
+    return "evp"
+
+
 def _distinct(key: str, kind_set: str) -> Callable[[Query], MetricValue]:
-    sql = f"SELECT count(DISTINCT actor_id) FROM evr WHERE {has(kind_set)}"
+    sql = f"SELECT count(DISTINCT actor_id) FROM evp WHERE {has(kind_set)}"
 
     def compute(q: Query) -> MetricValue:
         # When the daily series of new people is known already (KPI forecasts ask for it
@@ -127,7 +165,7 @@ def _distinct(key: str, kind_set: str) -> Callable[[Query], MetricValue]:
         series: Series | None = q.memo.get("daily:" + key)
         if series is not None:
             return MetricValue(float(sum(n for _d, n in series)))
-        q.rollup()
+        people_rows(q)
         return MetricValue(_num(q.one(sql)[0]))
 
     return compute
@@ -136,13 +174,13 @@ def _distinct(key: str, kind_set: str) -> Callable[[Query], MetricValue]:
 def _first_day(kind_set: str) -> Callable[[Query], Series]:
     """Daily new people: the day each person first shows up in the window."""
     sql = (
-        "SELECT d, count(*) FROM (SELECT actor_id, min(day) AS d FROM evr "
+        "SELECT d, count(*) FROM (SELECT actor_id, min(day) AS d FROM evp "
         f"WHERE {has(kind_set)} AND actor_id IS NOT NULL GROUP BY actor_id) "
         "GROUP BY d ORDER BY d"
     )
 
     def compute(q: Query) -> Series:
-        q.rollup()
+        people_rows(q)
         return [(d, float(n)) for d, n in q.rows(sql)]
 
     return compute
@@ -392,10 +430,10 @@ register(
 
 def _coverage(q: Query) -> MetricValue:
     # Per channel and in total (the reach metric's own count) in one scan: GROUPING SETS.
-    q.rollup()
+    people = people_rows(q)
     found = q.rows(
         "SELECT coalesce(channel, 'direct') AS c, count(DISTINCT actor_id) AS n, "
-        f"grouping(c) AS total FROM evr WHERE {has('reach')} "
+        f"grouping(c) AS total FROM {people} WHERE {has('reach')} "
         "GROUP BY GROUPING SETS ((c), ()) ORDER BY total, n DESC, c"
     )
     reach = next(float(n) for _c, n, total in found if total)
@@ -442,7 +480,7 @@ def _media_case(q: Query) -> str:
 def _media(q: Query) -> MetricValue:
     # Distinct people per media type in two steps (one row per media and person, then
     # counted): several count(DISTINCT) FILTER aggregates in one GROUP BY cost ~4× as much.
-    q.rollup()
+    people = people_rows(q)
     found = {
         m: (reach, participants, conversions, revenue)
         for m, reach, participants, conversions, revenue in q.rows(
@@ -450,7 +488,7 @@ def _media(q: Query) -> MetricValue:
             "count(*) FILTER (WHERE p AND actor_id IS NOT NULL), sum(c), sum(v) FROM ("
             f"SELECT {_media_case(q)} AS m, actor_id, bool_or({has('reach')}) AS r, "
             f"bool_or({has('part')}) AS p, sum(n_conv) AS c, sum({AMOUNT}) AS v "
-            "FROM evr GROUP BY m, actor_id) GROUP BY m"
+            f"FROM {people} GROUP BY m, actor_id) GROUP BY m"
         )
     }
     rows: list[dict[str, Any]] = []
@@ -495,8 +533,8 @@ register(
 
 
 def _conversion_rate(q: Query) -> MetricValue:
-    q.rollup()
-    converters = _num(q.one("SELECT count(DISTINCT actor_id) FROM evr WHERE n_conv > 0")[0])
+    people = people_rows(q)
+    converters = _num(q.one(f"SELECT count(DISTINCT actor_id) FROM {people} WHERE n_conv > 0")[0])
     return MetricValue(_ratio(converters, evaluate(q, "reach").value))
 
 

@@ -20,7 +20,7 @@ from im2.activities.service import get_activity, list_activities
 from im2.analytics import metrics_live as _metrics_live  # noqa: F401 (registers per_minute)
 from im2.analytics import metrics_tree as _metrics_tree  # noqa: F401 (registers share_tree)
 from im2.analytics.lake import get_mark, read_events_after
-from im2.analytics.metrics import METRICS, UGC_ENTRIES, Unit, evaluate
+from im2.analytics.metrics import METRICS, UGC_ENTRIES, Unit, evaluate, person_map_table
 from im2.analytics.metrics_journey import share_links_table
 from im2.analytics.query import (
     CampaignFacts,
@@ -43,6 +43,7 @@ from im2.campaigns.schemas import CampaignRead, Channel
 from im2.campaigns.service import get_campaign
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import N_, _
+from im2.people import service as people
 from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import check_timezone
@@ -293,6 +294,9 @@ def _open(
     query.extras["ugc_entries"] = lambda: _ugc_entries(session, actor=actor, campaign=campaign)
     query.extras["share_links"] = lambda: share_links_table(
         sharing.link_owners(session, campaign_id=campaign.id)
+    )
+    query.extras["person_map"] = lambda: person_map_table(
+        people.actor_persons(session, workspace_id=actor.workspace_id)
     )
     return query
 

@@ -3,6 +3,8 @@ fixture adds it; once it does, this adds nothing)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 
@@ -10,6 +12,16 @@ from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
 from im2.people import api as people_api
+
+
+@pytest.fixture
+def lake_path(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def settings(settings: Settings, lake_path: Path) -> Settings:
+    return settings.model_copy(update={"lake_path": lake_path})
 
 
 @pytest.fixture

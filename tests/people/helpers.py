@@ -13,17 +13,23 @@ from im2.participation.senders import MemorySender
 Http = TestClient | httpx.Client
 
 
-def me_post(http: Http, slug: str, action: str, data: dict[str, str]) -> Any:
-    """Post one of the "my page" forms (nickname, code, verify) with its CSRF token."""
-    page = http.get(f"/c/{slug}/me" + ("?sent=" + data["channel"] if action == "verify" else ""))
+def me_token(http: Http, slug: str, action: str, channel: str | None = None) -> str:
+    """The CSRF token of one of the "my page" forms (nickname, code, verify)."""
+    page = http.get(f"/c/{slug}/me" + ("?sent=" + (channel or "") if action == "verify" else ""))
     forms = re.findall(r"<form\b.*?</form>", page.text, flags=re.S)
     form = next(f for f in forms if f'action="/c/{slug}/me/{action}"' in f)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert token is not None
+    return token.group(1)
+
+
+def me_post(
+    http: Http, slug: str, action: str, data: dict[str, str], token: str | None = None
+) -> Any:
+    """Post one of the "my page" forms with its CSRF token (read from the page unless given)."""
+    token = token or me_token(http, slug, action, data.get("channel"))
     return http.post(
-        f"/c/{slug}/me/{action}",
-        data={**data, "csrf_token": token.group(1)},
-        follow_redirects=False,
+        f"/c/{slug}/me/{action}", data={**data, "csrf_token": token}, follow_redirects=False
     )
 
 
@@ -39,8 +45,8 @@ def request_code(
     return outbox.sent[-1][2]
 
 
-def type_code(http: Http, slug: str, channel: str, code: str) -> Any:
-    return me_post(http, slug, "verify", {"channel": channel, "code": code})
+def type_code(http: Http, slug: str, channel: str, code: str, token: str | None = None) -> Any:
+    return me_post(http, slug, "verify", {"channel": channel, "code": code}, token)
 
 
 def verify(http: Http, slug: str, outbox: MemorySender, channel: str, destination: str) -> None:
