@@ -133,9 +133,9 @@ def _add_detail(router: APIRouter, fmt: ActivityFormat[Any], detail: DetailPage)
 
 def _add_export(router: APIRouter, fmt: ActivityFormat[Any], export: Export) -> None:
     @router.get(f"/{fmt.kind.value}/{{activity_id}}/export.csv", name=f"{fmt.kind.value}_export")
-    def download(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+    def download(activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
         with db.session() as session:
-            rows = list(export.rows(session, actor=actor, activity_id=activity_id))
+            rows = list(export.rows(session, actor=actor, activity_id=activity_id, now=now))
         return csv_download(
             rows, columns=export.columns, filename=export.filename.format(id=activity_id)
         )

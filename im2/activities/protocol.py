@@ -47,7 +47,7 @@ class CreateActivity(Protocol):
 
 class ExportRows(Protocol):
     def __call__(
-        self, session: Session, *, actor: Actor, activity_id: int
+        self, session: Session, *, actor: Actor, activity_id: int, now: datetime
     ) -> Iterable[Mapping[str, Any]]: ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,12 @@ def detail_context(
     }
 
 
+def export_rows(
+    session: Session, *, actor: Actor, activity_id: int, now: datetime
+) -> Iterable[dict[str, Any]]:
+    return service.export_checkins(session, actor=actor, activity_id=activity_id)
+
+
 FORMAT = ActivityFormat(
     kind=ActivityKind.CHECKIN,
     settings=CheckinSettings,
@@ -85,7 +91,7 @@ FORMAT = ActivityFormat(
             "held_for_review",
             "risk_reasons",
         ),
-        rows=service.export_checkins,
+        rows=export_rows,
         filename="checkin-{id}-days.csv",
     ),
     demo=load_demo,

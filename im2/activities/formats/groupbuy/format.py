@@ -1,19 +1,87 @@
-"""The group-buy format's declaration (`im2.activities.protocol`)."""
+"""The group-buy format's declaration (`im2.activities.protocol`): the shared console makes its
+create, detail, edit and export routes from it; its public offer and team pages are its own."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.demo import load_demo
-from im2.activities.formats.groupbuy.schemas import Offer
-from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import ActivityKind
+from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, GroupbuyCreate, Offer
+from im2.activities.protocol import (
+    ActivityFormat,
+    CreateForm,
+    DetailPage,
+    Export,
+    PeopleData,
+    PublicAction,
+)
+from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead
+from im2.workspaces.schemas import Actor
+
+FIELDS = ("title", "description", "product", "price", "original_price", "team_size", "hours")
+
+
+def parse_form(raw: Mapping[str, str]) -> dict[str, Any]:
+    return {name: raw.get(name, "").strip() for name in FIELDS}
+
+
+def detail_context(
+    session: Session,
+    *,
+    actor: Actor,
+    activity: ActivityRead,
+    campaign: CampaignRead,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "stats": reads.groupbuy_stats(session, actor=actor, activity_id=activity.id, now=now),
+        "status_labels": STATUS_LABELS,
+    }
+
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.GROUPBUY,
     settings=Offer,
     package=__package__ or "",
+    routes=("api", "public"),
     people_data=(
         PeopleData(table="groupbuy_teams", person_columns=("leader_id",)),
         PeopleData(table="groupbuy_members", person_columns=("participant_id",)),
     ),
+    actions=(
+        PublicAction(path="open", summary="Open a team"),
+        PublicAction(path="team/{code}/join", summary="Join a team through its link"),
+    ),
+    create=CreateForm(
+        template="activities/groupbuy/groupbuy_form.html",
+        model=GroupbuyCreate,
+        parse=parse_form,
+        create=service.do_create_groupbuy,
+        defaults={"team_size": "3", "hours": "24"},
+    ),
+    detail=DetailPage(template="activities/groupbuy/detail.html", context=detail_context),
+    export=Export(
+        columns=(
+            "team",
+            "team_status",
+            "participant_id",
+            "leader",
+            "joined_at",
+            "team_size",
+            "team_members",
+            "expires_at",
+            "held_for_review",
+            "risk_reasons",
+        ),
+        rows=reads.export_members,
+        filename="groupbuy-{id}-members.csv",
+    ),
+    text_editor_hint="",
     demo=load_demo,
 )
