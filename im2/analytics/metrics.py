@@ -1,5 +1,5 @@
-"""The one registry of metrics. Each metric is defined here once; the API, the dashboard, the
-KPI check and the exports all call `evaluate`.
+"""The metrics, each defined here once, in the registry (`im2.analytics.registry`); the API,
+the dashboard, the KPI check and the exports all call `evaluate`.
 
 Identities: an event's `actor_id` is a participant id (actions) or a device ("d:<id>",
 views and share clicks). The counts of people (participants, viewers, reach, coverage, media,
@@ -16,9 +16,6 @@ below.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
-from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
@@ -32,80 +29,35 @@ from im2.analytics.kinds import (
     VIEW_KINDS,
 )
 from im2.analytics.query import Query, sql_list
+from im2.analytics.registry import (
+    AISAS_STAGES,
+    AMOUNT,
+    METRICS,
+    Metric,
+    MetricValue,
+    Series,
+    Unit,
+    daily,
+    evaluate,
+    register,
+)
 from im2.analytics.rollup import has
 from im2.events.schemas import EventKind as K
 from im2.i18n import N_
 
-
-class Unit(StrEnum):
-    COUNT = "count"
-    PERCENT = "percent"
-    CURRENCY = "CNY"
-    RATIO = "ratio"
-    TABLE = "table"
-    SCORE = "score"  # 0-100
-
-
-AISAS_STAGES = (
-    ("attention", N_("Attention (saw)")),
-    ("interest", N_("Interest (interacted)")),
-    ("search", N_("Search (came back or via share/search)")),
-    ("action", N_("Action (participated or converted)")),
-    ("share", N_("Share (shared)")),
-)
-
-# The `amount` property of an event (im2.analytics.query derives it from the JSON once).
-AMOUNT = "amount"
-Series = list[tuple[date, float]]
-
-
-@dataclass(frozen=True, slots=True)
-class MetricValue:
-    """A metric's answer: a number (None when it cannot be defined, e.g. a rate over zero
-    viewers), and for breakdowns the rows behind it."""
-
-    value: float | None
-    rows: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    key: str
-    name: str  # English msgid, marked with N_; shown through _()
-    description: str
-    unit: Unit
-    kinds: tuple[str, ...]
-    compute: Callable[[Query], MetricValue]
-    # For additive metrics: the daily increments, from which KPI forecasts extrapolate.
-    daily: Callable[[Query], Series] | None = None
-    columns: tuple[str, ...] = field(default=())
-    # Reads the events themselves (`ev`), not the rollup (im2.analytics.rollup): a request for
-    # many such metrics scans the events once into a table (see service.MATERIALIZE_FROM).
-    events: bool = False
-
-
-METRICS: dict[str, Metric] = {}
-
-
-def register(metric: Metric) -> Metric:
-    if metric.key in METRICS:
-        raise ValueError(f"metric {metric.key!r} is defined twice")
-    METRICS[metric.key] = metric
-    return metric
-
-
-def evaluate(q: Query, key: str) -> MetricValue:
-    """The metric's value for the query's campaign and filters, computed once per query."""
-    result: MetricValue = q.cached("metric:" + key, lambda: METRICS[key].compute(q))
-    return result
-
-
-def daily(q: Query, key: str) -> Series:
-    fn = METRICS[key].daily
-    if fn is None:
-        return []
-    result: Series = q.cached("daily:" + key, lambda: fn(q))
-    return result
+# The registry's names, which callers import from here too.
+__all__ = [
+    "AISAS_STAGES",
+    "AMOUNT",
+    "METRICS",
+    "Metric",
+    "MetricValue",
+    "Series",
+    "Unit",
+    "daily",
+    "evaluate",
+    "register",
+]
 
 
 def _num(value: Any) -> float:
@@ -599,5 +551,6 @@ register(
     )
 )
 
-# The journey metrics (retention, AISAS, K-factor, series, KPIs) build on the ones above.
+# The journey metrics (retention, AISAS, K-factor, series, KPIs) register in the same registry
+# (im2.analytics.registry); imported last, so the registry lists them after the ones above.
 from im2.analytics import metrics_journey as _journey  # noqa: E402,F401

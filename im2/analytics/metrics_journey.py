@@ -27,7 +27,8 @@ from im2.analytics.kinds import (
     REFERRED_KINDS,
 )
 from im2.analytics.kpi import linear_forecast
-from im2.analytics.metrics import (
+from im2.analytics.query import Query
+from im2.analytics.registry import (
     AISAS_STAGES,
     AMOUNT,
     METRICS,
@@ -38,7 +39,6 @@ from im2.analytics.metrics import (
     evaluate,
     register,
 )
-from im2.analytics.query import Query
 from im2.analytics.rollup import has
 from im2.i18n import N_
 from im2.sharing.cascade import (
