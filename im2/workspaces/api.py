@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Query, Response
 
 from im2.web.deps import ApiActor, DbDep, NowDep
+from im2.web.params import Id
 from im2.workspaces import service
 from im2.workspaces.schemas import (
     AuditRead,
@@ -43,7 +44,7 @@ def add_user(body: MemberCreate, actor: ApiActor, db: DbDep, now: NowDep) -> Mem
 
 @router.patch("/users/{user_id}", response_model=MemberRead, summary="Change a member's role")
 def change_user(
-    user_id: int, body: MemberUpdate, actor: ApiActor, db: DbDep, now: NowDep
+    user_id: Id, body: MemberUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> MemberRead:
     with db.transaction() as session:
         return service.do_change_role(
@@ -52,7 +53,7 @@ def change_user(
 
 
 @router.delete("/users/{user_id}", status_code=204, summary="Remove a member")
-def remove_user(user_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
+def remove_user(user_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
     with db.transaction() as session:
         service.do_remove_member(session, actor=actor, user_id=user_id, now=now)
     return Response(status_code=204)
@@ -79,7 +80,7 @@ def create_token(body: TokenCreate, actor: ApiActor, db: DbDep, now: NowDep) -> 
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead, summary="Revoke an API token")
-def revoke_token(token_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> TokenRead:
+def revoke_token(token_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> TokenRead:
     with db.transaction() as session:
         return service.do_revoke_token(session, actor=actor, token_id=token_id, now=now)
 
@@ -88,7 +89,7 @@ def revoke_token(token_id: int, actor: ApiActor, db: DbDep, now: NowDep) -> Toke
 def audit(
     actor: ApiActor,
     db: DbDep,
-    before_id: int | None = Query(default=None, ge=1),
+    before_id: Id | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> list[AuditRead]:
     with db.session() as session:

@@ -24,6 +24,7 @@ from im2.web.deps import (
     client_ip,
 )
 from im2.web.forms import service_error
+from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces import service
 from im2.workspaces.schemas import ROLE_LABELS, Permission, Role
@@ -212,7 +213,7 @@ def add_member(
 
 @router.post("/w/{workspace}/members/{user_id}")
 def change_member(
-    request: Request, user_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request, user_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     action = str(form.get("action", "role"))
     try:
@@ -316,7 +317,7 @@ def create_token(
 
 @router.post("/w/{workspace}/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, token_id: int, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+    request: Request, token_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     with db.transaction() as session:
         service.do_revoke_token(session, actor=actor, token_id=token_id, now=now)
@@ -331,7 +332,7 @@ def audit(
     request: Request,
     actor: ConsoleActor,
     db: DbDep,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[Id | None, Query()] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     page_size = 50
