@@ -15,7 +15,6 @@ aside when the draw is created so its published promise can always be paid).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo
 from disposable_email_domains import blocklist
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from stdnum import luhn
 
 from im2.campaigns import service as campaigns
@@ -35,6 +34,17 @@ from im2.experiments import service as experiments
 from im2.experiments.schemas import RewardLevel
 from im2.i18n import _
 from im2.incentives._common import campaign_is_theirs, check_own_campaign, check_participant
+from im2.incentives.ledger import (
+    NotEnoughPoints,
+    award_points,
+    expire_points,
+    expiry_watermark,
+    get_balance,
+    list_ledger,
+    participants_with_expired_credit,
+    set_expiry_watermark,
+    spend_points,
+)
 from im2.incentives.models import (
     CouponCode,
     CouponPool,
@@ -44,7 +54,6 @@ from im2.incentives.models import (
     Prize,
     Redemption,
     RewardGrant,
-    Wallet,
 )
 from im2.incentives.prizes import (
     check_prize_for_draw,
@@ -61,12 +70,10 @@ from im2.incentives.prizes import (
 )
 from im2.incentives.schemas import (
     RULE_EVENT_KINDS,
-    Balance,
     CouponRef,
     CouponStatus,
     GrantRef,
     GrantResult,
-    LedgerLine,
     PoolRef,
     PrizeRef,
     RedemptionRef,
@@ -79,6 +86,8 @@ from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
 __all__ = [
+    "NotEnoughPoints",
+    "award_points",
     "campaign_is_theirs",
     "check_own_campaign",
     "check_participant",
@@ -87,13 +96,21 @@ __all__ = [
     "claim_prize_for_grant",
     "do_create_prize",
     "do_restock_prize",
+    "expire_points",
+    "expiry_watermark",
+    "get_balance",
     "get_prize",
+    "list_ledger",
     "list_prizes",
     "participant_prizes",
+    "participants_with_expired_credit",
     "prize_stocks",
     "release_prize_reserve",
     "reserve_prize_stock",
+    "set_expiry_watermark",
+    "spend_points",
 ]
+
 
 # Generated codes: 12 random characters from an alphabet without look-alikes (0/O, 1/I/L), then
 # one Luhn mod N check character (python-stdnum), so a mistyped character is recognised as a
@@ -101,7 +118,6 @@ __all__ = [
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_BODY = 12
 CODE_LENGTH = CODE_BODY + 1
-EXPIRING_SOON = timedelta(days=7)
 
 
 class CodeTypo(IM2Error):
@@ -122,11 +138,6 @@ class CouponUsedUp(IM2Error):
 class OutOfStock(IM2Error):
     status_code = 409
     code = "out_of_stock"
-
-
-class NotEnoughPoints(IM2Error):
-    status_code = 409
-    code = "not_enough_points"
 
 
 # --- codes -------------------------------------------------------------------------------------
@@ -236,364 +247,6 @@ def get_pool(session: Session, *, workspace_id: int, pool_id: int) -> PoolRef | 
     if pool is None or pool.workspace_id != workspace_id:
         return None
     return _pool_ref(session, pool)
-
-
-# --- the points ledger -------------------------------------------------------------------------
-
-
-def _wallet(session: Session, *, workspace_id: int, participant_id: int, now: datetime) -> Wallet:
-    """The participant's wallet row, created on first use and locked until the transaction ends
-    (PostgreSQL; on SQLite the whole write transaction is already exclusive)."""
-    query = (
-        select(Wallet)
-        .where(Wallet.workspace_id == workspace_id, Wallet.participant_id == participant_id)
-        .with_for_update()
-    )
-    wallet = session.scalar(query)
-    if wallet is not None:
-        return wallet
-    try:
-        with session.begin_nested():
-            session.add(
-                Wallet(workspace_id=workspace_id, participant_id=participant_id, created_at=now)
-            )
-    except IntegrityError:
-        pass  # created by a concurrent request: lock theirs
-    wallet = session.scalar(query)
-    assert wallet is not None
-    return wallet
-
-
-def _entries(session: Session, *, workspace_id: int, participant_id: int) -> list[PointEntry]:
-    return list(
-        session.scalars(
-            select(PointEntry)
-            .where(
-                PointEntry.workspace_id == workspace_id,
-                PointEntry.participant_id == participant_id,
-            )
-            .order_by(PointEntry.id)
-        )
-    )
-
-
-def _lots(entries: Iterable[PointEntry]) -> dict[int, tuple[int, datetime | None, PointEntry]]:
-    """What is left of every credit, spending first in, first out; an expiry takes what is left
-    of the credit it names."""
-    left: dict[int, int] = {}
-    credits: dict[int, PointEntry] = {}
-    for entry in entries:
-        if entry.delta > 0:
-            left[entry.id] = entry.delta
-            credits[entry.id] = entry
-        elif entry.kind == "expiry" and entry.lot_id is not None:
-            left[entry.lot_id] = left.get(entry.lot_id, 0) + entry.delta
-        elif entry.delta < 0:
-            owed = -entry.delta
-            for lot_id in left:
-                if owed == 0:
-                    break
-                take = min(owed, max(left[lot_id], 0))
-                left[lot_id] -= take
-                owed -= take
-    return {i: (left[i], credits[i].expires_at, credits[i]) for i in credits}
-
-
-def _expire_lots(
-    session: Session,
-    *,
-    workspace_id: int,
-    participant_id: int,
-    entries: list[PointEntry],
-    now: datetime,
-) -> int:
-    """Write an expiry entry for the unspent part of every credit that has expired; the caller
-    holds the wallet lock. Returns the points expired."""
-    expired = 0
-    for lot_id, (left, expires_at, credit) in _lots(entries).items():
-        if left <= 0 or expires_at is None or expires_at > now:
-            continue
-        entry = PointEntry(
-            workspace_id=workspace_id,
-            campaign_id=credit.campaign_id,
-            participant_id=participant_id,
-            kind="expiry",
-            delta=-left,
-            reason="expired",
-            key=f"expiry:{lot_id}",
-            created_at=now,
-            lot_id=lot_id,
-        )
-        session.add(entry)
-        session.flush()
-        entries.append(entry)
-        expired += left
-        record_event(
-            session,
-            kind=EventKind.POINTS_EXPIRED,
-            occurred_at=now,
-            workspace_id=workspace_id,
-            campaign_id=credit.campaign_id,
-            actor_type=ActorType.SYSTEM,
-            actor_id=None,
-            properties={"participant": participant_id, "points": left, "lot": lot_id},
-        )
-    return expired
-
-
-def _balance_of(entries: Iterable[PointEntry], now: datetime) -> tuple[int, int, datetime | None]:
-    total = 0
-    soon = 0
-    next_expiry: datetime | None = None
-    for left, expires_at, _credit in _lots(entries).values():
-        if left <= 0 or (expires_at is not None and expires_at <= now):
-            continue
-        total += left
-        if expires_at is not None:
-            if expires_at <= now + EXPIRING_SOON:
-                soon += left
-            if next_expiry is None or expires_at < next_expiry:
-                next_expiry = expires_at
-    return total, soon, next_expiry
-
-
-def get_balance(
-    session: Session, *, workspace_id: int, participant_id: int, now: datetime
-) -> Balance:
-    """The spendable points: what is left of the credits that have not expired by `now`."""
-    total, soon, next_expiry = _balance_of(
-        _entries(session, workspace_id=workspace_id, participant_id=participant_id), now
-    )
-    return Balance(
-        participant_id=participant_id, points=total, expiring_soon=soon, next_expiry=next_expiry
-    )
-
-
-def _line(row: PointEntry) -> LedgerLine:
-    return LedgerLine(
-        id=row.id,
-        participant_id=row.participant_id,
-        campaign_id=row.campaign_id,
-        kind=row.kind,
-        delta=row.delta,
-        reason=row.reason,
-        key=row.key,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-    )
-
-
-def list_ledger(
-    session: Session,
-    *,
-    workspace_id: int,
-    participant_id: int | None = None,
-    campaign_id: int | None = None,
-    limit: int = 200,
-) -> list[LedgerLine]:
-    """Newest first."""
-    query = select(PointEntry).where(PointEntry.workspace_id == workspace_id)
-    if participant_id is not None:
-        query = query.where(PointEntry.participant_id == participant_id)
-    if campaign_id is not None:
-        query = query.where(PointEntry.campaign_id == campaign_id)
-    query = query.order_by(PointEntry.created_at.desc(), PointEntry.id.desc()).limit(limit)
-    return [_line(r) for r in session.scalars(query)]
-
-
-def _insert_entry(session: Session, entry: PointEntry) -> bool:
-    """Add a ledger entry; False when its key is already in the ledger (nothing written)."""
-    exists = session.scalar(
-        select(PointEntry.id).where(
-            PointEntry.workspace_id == entry.workspace_id, PointEntry.key == entry.key
-        )
-    )
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(entry)
-    except IntegrityError:
-        return False  # the same key committed by a concurrent request
-    return True
-
-
-def award_points(
-    session: Session,
-    *,
-    workspace_id: int,
-    campaign_id: int | None,
-    participant_id: int,
-    points: int,
-    key: str,
-    reason: str,
-    now: datetime,
-    expires_at: datetime | None = None,
-    grant_id: int | None = None,
-    rule_id: int | None = None,
-    event_id: int | None = None,
-    level: RewardLevel | None = None,
-) -> bool:
-    """Credit points once per key; False (and nothing written) when the key was used before.
-    `level` is the experiment variant the (already scaled) points were scaled by, if any; the
-    `points.awarded` event names it."""
-    if points <= 0:
-        raise InvalidInput(_("Points must be a whole number above zero."), field="points")
-    entry = PointEntry(
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        participant_id=participant_id,
-        kind="award",
-        delta=points,
-        reason=reason[:200],
-        key=key,
-        created_at=now,
-        expires_at=expires_at,
-        grant_id=grant_id,
-        rule_id=rule_id,
-        event_id=event_id,
-    )
-    if not _insert_entry(session, entry):
-        return False
-    record_event(
-        session,
-        kind=EventKind.POINTS_AWARDED,
-        occurred_at=now,
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        properties={
-            "participant": participant_id,
-            "points": points,
-            "reason": reason[:200],
-            "key": key,
-            **({"rule": rule_id} if rule_id is not None else {}),
-            **({"source_event": event_id} if event_id is not None else {}),
-            **(_level_properties(level) if level is not None else {}),
-        },
-    )
-    return True
-
-
-def _level_properties(level: RewardLevel) -> dict[str, Any]:
-    return {
-        "experiment": level.experiment_key,
-        "variant": level.variant,
-        "reward_level": level.level,
-    }
-
-
-def spend_points(
-    session: Session,
-    *,
-    workspace_id: int,
-    campaign_id: int | None,
-    participant_id: int,
-    points: int,
-    key: str,
-    reason: str,
-    now: datetime,
-) -> bool:
-    """Debit points once per key, never below zero; False when the key was spent before.
-    Raises NotEnoughPoints (409) with nothing written when the balance is short."""
-    if points <= 0:
-        raise InvalidInput(_("Points must be a whole number above zero."), field="points")
-    _wallet(session, workspace_id=workspace_id, participant_id=participant_id, now=now)
-    if session.scalar(
-        select(PointEntry.id).where(PointEntry.workspace_id == workspace_id, PointEntry.key == key)
-    ):
-        return False
-    entries = _entries(session, workspace_id=workspace_id, participant_id=participant_id)
-    _expire_lots(
-        session,
-        workspace_id=workspace_id,
-        participant_id=participant_id,
-        entries=entries,
-        now=now,
-    )
-    balance = sum(e.delta for e in entries)
-    if balance < points:
-        raise NotEnoughPoints(
-            _("Not enough points: you have {balance}, this needs {points}.").format(
-                balance=balance, points=points
-            ),
-            field="points",
-        )
-    entry = PointEntry(
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        participant_id=participant_id,
-        kind="spend",
-        delta=-points,
-        reason=reason[:200],
-        key=key,
-        created_at=now,
-    )
-    if not _insert_entry(session, entry):
-        return False
-    record_event(
-        session,
-        kind=EventKind.POINTS_SPENT,
-        occurred_at=now,
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=participant_id,
-        properties={"points": points, "reason": reason[:200], "key": key},
-    )
-    return True
-
-
-def expire_points(
-    session: Session, *, workspace_id: int, participant_id: int, now: datetime
-) -> int:
-    """Expire what is left of this participant's expired credits; returns the points expired."""
-    _wallet(session, workspace_id=workspace_id, participant_id=participant_id, now=now)
-    entries = _entries(session, workspace_id=workspace_id, participant_id=participant_id)
-    return _expire_lots(
-        session,
-        workspace_id=workspace_id,
-        participant_id=participant_id,
-        entries=entries,
-        now=now,
-    )
-
-
-def participants_with_expired_credit(
-    session: Session, *, now: datetime, since: datetime | None = None
-) -> list[tuple[int, int]]:
-    """(workspace_id, participant_id) of everyone holding a credit that expired in (since, now]
-    that no expiry entry names yet (some may turn out fully spent)."""
-    expiry = aliased(PointEntry)
-    named = select(expiry.lot_id).where(expiry.kind == "expiry", expiry.lot_id.is_not(None))
-    query = select(PointEntry.workspace_id, PointEntry.participant_id).where(
-        PointEntry.delta > 0,
-        PointEntry.expires_at.is_not(None),
-        PointEntry.expires_at <= now,
-        PointEntry.id.not_in(named),
-    )
-    if since is not None:
-        query = query.where(PointEntry.expires_at > since)
-    rows = session.execute(query.distinct()).all()
-    return [(int(w), int(p)) for w, p in rows]
-
-
-EXPIRY_CURSOR = "points_expiry"
-
-
-def expiry_watermark(session: Session) -> datetime | None:
-    """Up to when credits have been expired by the job (None before its first run)."""
-    row = session.get(Cursor, EXPIRY_CURSOR)
-    return None if row is None else row.updated_at
-
-
-def set_expiry_watermark(session: Session, *, now: datetime) -> None:
-    row = session.get(Cursor, EXPIRY_CURSOR, with_for_update=True)
-    if row is None:
-        session.add(Cursor(name=EXPIRY_CURSOR, last_event_id=0, updated_at=now))
-    elif row.updated_at < now:
-        row.updated_at = now
 
 
 # --- coupons -----------------------------------------------------------------------------------
