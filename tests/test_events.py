@@ -86,3 +86,22 @@ def test_export_round_trip(
     else:
         assert out.read_text(encoding="utf-8").count("\n") == len(expected) + 1
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_an_event_whose_properties_are_not_an_object_reads_as_empty(
+    brand: Brand, db: Database, clock
+) -> None:
+    from sqlalchemy import text
+
+    with db.transaction() as session:
+        for properties in ("[1, 2]", "7", '{"ok": true}'):
+            session.execute(
+                text(
+                    "INSERT INTO events (occurred_at, workspace_id, actor_type, actor_id, kind,"
+                    " properties) VALUES (:at, :ws, 'system', 'legacy', 'campaign.created', :p)"
+                ),
+                {"at": clock.now(), "ws": brand.workspace_id, "p": properties},
+            )
+    with db.session() as session:
+        read = list_events(session, workspace_id=brand.workspace_id)
+    assert [event.properties for event in read[-3:]] == [{}, {}, {"ok": True}]

@@ -63,7 +63,10 @@ def _to_record(row: Event) -> EventRecord:
         kind=row.kind,
         channel=row.channel,
         referrer=row.referrer,
-        properties=dict(row.properties or {}),
+        # Only record_event writes events, always with an object; a row changed by hand (or by
+        # an old bug) to a list or a number reads as no properties rather than stopping every
+        # follower of the log at it.
+        properties=dict(row.properties) if isinstance(row.properties, dict) else {},
     )
 
 
