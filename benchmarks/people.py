@@ -26,9 +26,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, text
+from sqlalchemy import CursorResult, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -168,9 +168,12 @@ def run(n_people: int, merges: int, url: str | None, mode: Mode) -> dict[str, An
                     ).scalar_one()
                 t = time.perf_counter()
                 with db.transaction() as session:
-                    moved = session.execute(
-                        text("UPDATE events SET actor_id = :to WHERE actor_id = :frm"),
-                        {"to": f"p:{kept}", "frm": pid},
+                    moved = cast(
+                        CursorResult[Any],
+                        session.execute(
+                            text("UPDATE events SET actor_id = :to WHERE actor_id = :frm"),
+                            {"to": f"p:{kept}", "frm": pid},
+                        ),
                     ).rowcount
                 rekey.append(time.perf_counter() - t)
                 assert moved == EVENTS_PER_PERSON, moved
