@@ -8,13 +8,20 @@ participant's vote, the participant pages, the API, and the console last.
 
 It is also where a higher layer hooks into a lower one (docs/architecture.md, "Layers"): the
 experiments hook runs on the activity formats' participant pages, so that `activities`
-never imports `experiments`.
+never imports `experiments`; and the analytics figures that sharing's and conversions' pages
+show are provided here (`app.state.figures`), so neither imports `analytics`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
 
 from im2.activities import api as activities_api
 from im2.activities import pages as activities_pages
@@ -23,8 +30,10 @@ from im2.activities.formats.poll.api import votes_router
 from im2.activities.routes import format_routers
 from im2.analytics import api as analytics_api
 from im2.analytics import pages as analytics_pages
+from im2.analytics import service as analytics
 from im2.campaigns import api as campaigns_api
 from im2.campaigns import pages as campaigns_pages
+from im2.campaigns.figures import FiguresReader
 from im2.clock import Clock
 from im2.config import Settings
 from im2.conversions import api as conversions_api
@@ -52,6 +61,7 @@ from im2.webhooks import api as webhooks_api
 from im2.webhooks import pages as webhooks_pages
 from im2.workspaces import api as workspaces_api
 from im2.workspaces import pages as workspaces_pages
+from im2.workspaces.schemas import Actor
 
 # Each group in order of traffic. The activity formats' API and console routers are included
 # by the activities routers, from the format registry (`im2.activities.registry`); their
@@ -93,6 +103,30 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
 )
 
 
+def _read_figures(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    keys: list[str],
+    lake_path: Path,
+    now: datetime,
+) -> Mapping[str, Any]:
+    found = analytics.get_metrics(
+        session, actor=actor, campaign_id=campaign_id, keys=keys, lake_path=lake_path, now=now
+    )
+    return found.metrics
+
+
+def _describe_metric(key: str) -> str:
+    return next(m.description for m in analytics.list_metrics() if m.key == key)
+
+
+# The analytics registry's figures for the pages of domains below analytics (sharing,
+# conversions), which may not import it: `im2.campaigns.figures.FiguresDep`.
+FIGURES = FiguresReader(read=_read_figures, describe=_describe_metric)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -101,6 +135,7 @@ def create_app(
 ) -> FastAPI:
     """The whole app: the HTTP shell from `im2.web.app` plus every router, in traffic order."""
     app = build_app(settings, db=db, clock=clock)
+    app.state.figures = FIGURES
     for router in VOTE:
         app.include_router(router)
     app.include_router(activities_public.router)

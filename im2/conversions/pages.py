@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from im2.analytics import service as analytics
 from im2.campaigns import service as campaigns
+from im2.campaigns.figures import FiguresDep
 from im2.campaigns.schemas import MEDIA_LABELS
 from im2.conversions import service
 from im2.web.deps import ConsoleActor, DbDep, NowDep, SettingsDep
@@ -27,18 +27,19 @@ def conversions_page(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
+    reader: FiguresDep,
 ) -> Response:
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
         page = service.list_conversions(session, actor=actor, campaign_id=campaign.id, limit=PAGE)
-        figures = analytics.get_metrics(
+        figures = reader.read(
             session,
             actor=actor,
             campaign_id=campaign.id,
             keys=FIGURES,
             lake_path=settings.lake_path,
             now=now,
-        ).metrics
+        )
     budget = sum(c.budget or 0.0 for c in campaign.channels)
     return render(
         request,

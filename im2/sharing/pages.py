@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from im2.analytics import service as analytics
 from im2.campaigns import service as campaigns
+from im2.campaigns.figures import FiguresDep, FiguresReader
 from im2.i18n import _
 from im2.sharing import service
 from im2.sharing.schemas import SHARE_CHANNELS, ShareTreeNode
@@ -58,7 +59,7 @@ class Figures:
     viral_cycle_hours: float | None
 
 
-def figures_of(metrics: dict[str, Any]) -> Figures:
+def figures_of(metrics: Mapping[str, Any], reader: FiguresReader) -> Figures:
     k_row = (metrics["k_factor"].rows or [{}])[0]
     cascade = (metrics["cascade"].rows or [{}])[0]
     low, high = k_row.get("ci_low"), k_row.get("ci_high")
@@ -69,7 +70,7 @@ def figures_of(metrics: dict[str, Any]) -> Figures:
         k_ci=(low, high) if low is not None and high is not None else None,
         k_eligible=int(k_row.get("eligible_participants") or 0),
         k_window_days=float(k_row.get("window_days") or 0),
-        k_definition=next(m.description for m in analytics.list_metrics() if m.key == "k_factor"),
+        k_definition=reader.describe("k_factor"),
         depth=int(cascade.get("depth") or 0),
         structural_virality=cascade.get("structural_virality"),
         viral_cycle_hours=cascade.get("viral_cycle_hours"),
@@ -84,11 +85,12 @@ def sharing(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
+    figures: FiguresDep,
 ) -> Response:
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
         stats = service.share_stats(session, actor=actor, campaign_id=campaign_id)
-        found = analytics.get_metrics(
+        found = figures.read(
             session,
             actor=actor,
             campaign_id=campaign_id,
@@ -102,7 +104,7 @@ def sharing(
         {
             "campaign": campaign,
             "stats": stats,
-            "figures": figures_of(found.metrics),
+            "figures": figures_of(found, figures),
             "tree": tree_for_chart(stats.edges, campaign.name),
             "channel_names": {name: _(label) for name, label in SHARE_CHANNELS},
             "nav": "campaigns",
