@@ -32,6 +32,8 @@ from im2.web.templating import render
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
 
+Context = dict[str, Any]
+
 
 def console_router(fmt: ActivityFormat[Any]) -> APIRouter:
     router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
@@ -49,28 +51,32 @@ def console_router(fmt: ActivityFormat[Any]) -> APIRouter:
 def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -> None:
     kind = fmt.kind.value
 
+    def load(db: DbDep, actor: ConsoleActor, campaign_id: int) -> tuple[CampaignRead, Context]:
+        require(actor, Permission.WRITE_CAMPAIGNS)
+        with db.session() as session:
+            campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+            extra = (
+                form.campaign_context(session, actor=actor, campaign=campaign)
+                if form.campaign_context is not None
+                else {}
+            )
+        return campaign, {"campaign": campaign, "nav": "campaigns", **form.context, **extra}
+
     def page(
         request: Request,
-        campaign: CampaignRead,
+        context: Context,
         values: dict[str, Any],
         errors: dict[str, str],
         status_code: int = 200,
     ) -> Response:
-        context = {
-            "campaign": campaign,
-            "values": values,
-            "errors": errors,
-            "nav": "campaigns",
-            **form.context,
-        }
+        context = {**context, "values": values, "errors": errors}
         return render(request, form.template, context, status_code=status_code)
 
     @router.get(f"/campaigns/{{campaign_id}}/{kind}/new", name=f"new_{kind}")
     def new(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-        require(actor, Permission.WRITE_CAMPAIGNS)
-        with db.session() as session:
-            campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-        return page(request, campaign, dict(form.defaults), {})
+        _campaign, context = load(db, actor, campaign_id)
+        defaults = form.defaults() if callable(form.defaults) else form.defaults
+        return page(request, context, dict(defaults), {})
 
     @router.post(f"/campaigns/{{campaign_id}}/{kind}", name=f"create_{kind}")
     def create(
@@ -81,21 +87,19 @@ def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -
         db: DbDep,
         now: NowDep,
     ) -> Response:
-        require(actor, Permission.WRITE_CAMPAIGNS)
         raw = {k: str(v) for k, v in posted.items() if isinstance(v, str)}
-        with db.session() as session:
-            campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+        campaign, context = load(db, actor, campaign_id)
         try:
-            data = form.model.model_validate(form.parse(raw))
+            data = form.model.model_validate(form.parse(raw, campaign))
             with db.transaction() as session:
                 created = form.create(
                     session, actor=actor, campaign_id=campaign_id, data=data, now=now
                 )
         except ValidationError as exc:
             errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-            return page(request, campaign, raw, errors, status_code=422)
+            return page(request, context, raw, errors, status_code=422)
         except IM2Error as exc:
-            return page(request, campaign, raw, service_error(exc), status_code=exc.status_code)
+            return page(request, context, raw, service_error(exc), status_code=exc.status_code)
         return RedirectResponse(
             f"/console/w/{actor.workspace_slug}/{kind}/{created.id}", status_code=303
         )

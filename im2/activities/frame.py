@@ -53,17 +53,22 @@ class Seen:
 class FrameAction:
     """One participant action: `write(post, slug, activity_id)` runs after the guard (use
     `post.write(...)` for its transaction); `done` is the notice after it (msgid, translated
-    when shown), `done_flag` the query flag of the page it redirects to."""
+    when shown), `done_flag` the query flag of the page it redirects to; `done_in_place`
+    False leaves the notice out of the HTMX swap (the box itself shows the outcome)."""
 
     path: str
     refused: str
     done: str
     done_flag: str
     write: Callable[[ParticipantPost, str, int], object]
+    done_in_place: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class PublicFrame:
+    """A format's public page: its templates, what a visitor sees (`view`, whose context may
+    add anything the templates need) and its actions (the first one is the page's form)."""
+
     kind: ActivityKind
     page_template: str
     box_template: str  # the part an HTMX action swaps
@@ -155,8 +160,9 @@ def _add_action(router: APIRouter, frame: PublicFrame, action: FrameAction) -> N
                 fragment=post.htmx,
             )
         if post.htmx:
+            notice = _(action.done) if action.done_in_place else None
             return render_frame(
-                request, frame, db=post.db, visit=visit, notice=_(action.done), fragment=True
+                request, frame, db=post.db, visit=visit, notice=notice, fragment=True
             )
         # Post/redirect/get: a reload does not send the action again.
         path = page_path(frame.kind, slug, activity_id)

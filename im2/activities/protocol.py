@@ -69,18 +69,28 @@ class DemoLoader(Protocol):
     ) -> None: ...
 
 
+class FormContext(Protocol):
+    def __call__(
+        self, session: Session, *, actor: Actor, campaign: CampaignRead
+    ) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CreateForm:
     """The console's "add a <format>" form: GET `/campaigns/<id>/<kind>/new` shows `template`
-    with `defaults`; POST `/campaigns/<id>/<kind>` turns the posted fields into the `model`'s
-    input with `parse`, validates it and calls `create` (errors go back to the form, by field)."""
+    with `defaults` (a mapping, or a function for values that are translated); POST
+    `/campaigns/<id>/<kind>` turns the posted fields into the `model`'s input with
+    `parse(fields, campaign)`, validates it and calls `create` (errors go back to the form, by
+    field). `context` adds fixed template values, `campaign_context` values read for the
+    campaign (both GET and POST)."""
 
     template: str
     model: type[BaseModel]
-    parse: Callable[[Mapping[str, str]], dict[str, Any]]
+    parse: Callable[[Mapping[str, str], CampaignRead], dict[str, Any]]
     create: CreateActivity
-    defaults: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
+    campaign_context: FormContext | None = None
 
 
 @dataclass(frozen=True, slots=True)

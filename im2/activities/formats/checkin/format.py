@@ -38,7 +38,7 @@ def parse_milestones(text: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in parts]
 
 
-def parse_form(raw: Mapping[str, str]) -> dict[str, Any]:
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     return {
         "title": raw.get("title", ""),
         "description": raw.get("description", ""),

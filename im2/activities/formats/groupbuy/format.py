@@ -27,7 +27,7 @@ from im2.workspaces.schemas import Actor
 FIELDS = ("title", "description", "product", "price", "original_price", "team_size", "hours")
 
 
-def parse_form(raw: Mapping[str, str]) -> dict[str, Any]:
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     return {name: raw.get(name, "").strip() for name in FIELDS}
 
 

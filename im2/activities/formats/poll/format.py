@@ -33,7 +33,7 @@ from im2.campaigns.schemas import CampaignRead
 from im2.workspaces.schemas import Actor
 
 
-def parse_form(raw: Mapping[str, str]) -> dict[str, Any]:
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     """The console's create form as `PollCreate` input: one option per line."""
     lines = [line.strip() for line in raw.get("options", "").splitlines() if line.strip()]
     return {
