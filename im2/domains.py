@@ -1,8 +1,9 @@
 """Finding the domain packages (one folder per product area, see DESIGN.md).
 
-The app factory, the migrations and the template loader ask this module which domains exist, so
-adding a domain is adding a folder: its `models.py` is migrated, its `api.py` and `pages.py`
-routers are served, its `templates/` are found.
+The migrations ask this module for every domain's `models.py`, so a new domain's tables are
+migrated without a list. Its routers are not found here: `im2/app.py` names each of them, in
+traffic order, and `tests/test_architecture.py` fails for a router the app does not serve or a
+folder the layers contract does not place.
 """
 
 from __future__ import annotations
