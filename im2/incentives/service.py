@@ -14,17 +14,15 @@ aside when the draw is created so its published promise can always be paid).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from disposable_email_domains import blocklist
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from stdnum import luhn
 
 from im2.campaigns import service as campaigns
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
@@ -34,6 +32,25 @@ from im2.experiments import service as experiments
 from im2.experiments.schemas import RewardLevel
 from im2.i18n import _
 from im2.incentives._common import campaign_is_theirs, check_own_campaign, check_participant
+from im2.incentives.coupons import (
+    CodeTypo,
+    do_create_pool,
+    do_generate_codes,
+    do_import_codes,
+    find_coupon,
+    format_code,
+    generate_code,
+    get_pool,
+    is_typo,
+    issue_code,
+    list_codes,
+    list_pools,
+    looks_generated,
+    normalise_code,
+    own_pool,
+    participant_coupons,
+    typo_error,
+)
 from im2.incentives.ledger import (
     NotEnoughPoints,
     award_points,
@@ -68,10 +85,9 @@ from im2.incentives.prizes import (
     release_prize_reserve,
     reserve_prize_stock,
 )
+from im2.incentives.redemptions import CouponExpired, CouponUsedUp, do_redeem, redemption_ref
 from im2.incentives.schemas import (
     RULE_EVENT_KINDS,
-    CouponRef,
-    CouponStatus,
     GrantRef,
     GrantResult,
     PoolRef,
@@ -86,6 +102,9 @@ from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
 __all__ = [
+    "CodeTypo",
+    "CouponExpired",
+    "CouponUsedUp",
     "NotEnoughPoints",
     "award_points",
     "campaign_is_theirs",
@@ -94,196 +113,45 @@ __all__ = [
     "check_prize_for_draw",
     "claim_prize_for_draw",
     "claim_prize_for_grant",
+    "do_create_pool",
     "do_create_prize",
+    "do_generate_codes",
+    "do_import_codes",
+    "do_redeem",
     "do_restock_prize",
     "expire_points",
     "expiry_watermark",
+    "find_coupon",
+    "format_code",
+    "generate_code",
     "get_balance",
+    "get_pool",
     "get_prize",
+    "is_typo",
+    "issue_code",
+    "list_codes",
     "list_ledger",
+    "list_pools",
     "list_prizes",
+    "looks_generated",
+    "normalise_code",
+    "own_pool",
+    "participant_coupons",
     "participant_prizes",
     "participants_with_expired_credit",
     "prize_stocks",
+    "redemption_ref",
     "release_prize_reserve",
     "reserve_prize_stock",
     "set_expiry_watermark",
     "spend_points",
+    "typo_error",
 ]
-
-
-# Generated codes: 12 random characters from an alphabet without look-alikes (0/O, 1/I/L), then
-# one Luhn mod N check character (python-stdnum), so a mistyped character is recognised as a
-# typo before any lookup. 31^12 ≈ 7.9e17 codes: walking the space is hopeless.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_BODY = 12
-CODE_LENGTH = CODE_BODY + 1
-
-
-class CodeTypo(IM2Error):
-    status_code = 422
-    code = "code_typo"
-
-
-class CouponExpired(IM2Error):
-    status_code = 410
-    code = "coupon_expired"
-
-
-class CouponUsedUp(IM2Error):
-    status_code = 409
-    code = "coupon_used_up"
 
 
 class OutOfStock(IM2Error):
     status_code = 409
     code = "out_of_stock"
-
-
-# --- codes -------------------------------------------------------------------------------------
-
-
-def generate_code() -> str:
-    body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_BODY))
-    return body + luhn.calc_check_digit(body, alphabet=CODE_ALPHABET)
-
-
-def normalise_code(code: str) -> str:
-    """What a cashier types: any case, spaces or dashes between groups."""
-    return "".join(code.split()).replace("-", "").upper()
-
-
-def format_code(code: str) -> str:
-    """A generated code in groups of four for reading aloud; other codes as they are."""
-    if looks_generated(code):
-        return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-    return code
-
-
-def looks_generated(code: str) -> bool:
-    return len(code) == CODE_LENGTH and all(c in CODE_ALPHABET for c in code)
-
-
-def is_typo(code: str) -> bool:
-    """A code of the generated shape whose check character does not match."""
-    return looks_generated(code) and not luhn.is_valid(code, alphabet=CODE_ALPHABET)
-
-
-def _coupon_status(row: CouponCode, now: datetime | None) -> CouponStatus:
-    if row.voided_at is not None:
-        return CouponStatus.VOID
-    if row.uses >= row.max_uses:
-        return CouponStatus.USED
-    if now is not None and row.expires_at is not None and row.expires_at <= now:
-        return CouponStatus.EXPIRED
-    if row.issued_at is None:
-        return CouponStatus.AVAILABLE
-    return CouponStatus.ISSUED
-
-
-def _coupon_ref(row: CouponCode, now: datetime | None) -> CouponRef:
-    return CouponRef(
-        code=row.code,
-        pool_id=row.pool_id,
-        campaign_id=row.campaign_id,
-        participant_id=row.participant_id,
-        status=_coupon_status(row, now),
-        uses=row.uses,
-        max_uses=row.max_uses,
-        expires_at=row.expires_at,
-    )
-
-
-def find_coupon(
-    session: Session, *, workspace_id: int, code: str, now: datetime | None = None
-) -> CouponRef | None:
-    """The code in this workspace (typed any way a person types it), or None. With `now`, an
-    expired code reports status `expired`."""
-    row = session.scalar(
-        select(CouponCode).where(
-            CouponCode.workspace_id == workspace_id, CouponCode.code == normalise_code(code)
-        )
-    )
-    return None if row is None else _coupon_ref(row, now)
-
-
-# --- pools (reads for other domains' editors) ---------------------------------------
-
-
-def _pool_ref(session: Session, pool: CouponPool) -> PoolRef:
-    total, issued, redeemed = session.execute(
-        select(
-            func.count(),
-            func.count(CouponCode.issued_at),
-            func.coalesce(func.sum(CouponCode.uses), 0),
-        ).where(CouponCode.pool_id == pool.id)
-    ).one()
-    return PoolRef(
-        id=pool.id,
-        campaign_id=pool.campaign_id,
-        name=pool.name,
-        description=pool.description,
-        source=pool.source,
-        max_uses=pool.max_uses,
-        expires_at=pool.expires_at,
-        cost_points=pool.cost_points,
-        total=int(total),
-        issued=int(issued),
-        redeemed=int(redeemed),
-    )
-
-
-def list_pools(
-    session: Session, *, workspace_id: int, campaign_id: int | None = None
-) -> list[PoolRef]:
-    query = select(CouponPool).where(CouponPool.workspace_id == workspace_id)
-    if campaign_id is not None:
-        query = query.where(CouponPool.campaign_id == campaign_id)
-    return [_pool_ref(session, p) for p in session.scalars(query.order_by(CouponPool.id))]
-
-
-def get_pool(session: Session, *, workspace_id: int, pool_id: int) -> PoolRef | None:
-    pool = session.get(CouponPool, pool_id)
-    if pool is None or pool.workspace_id != workspace_id:
-        return None
-    return _pool_ref(session, pool)
-
-
-# --- coupons -----------------------------------------------------------------------------------
-
-
-def _issue_code(
-    session: Session, *, pool: CouponPool, participant_id: int, now: datetime
-) -> CouponCode | None:
-    """Hand one free code of the pool to the participant; None when none is left. Concurrent
-    issuers skip each other's locked rows (PostgreSQL) and the conditional UPDATE makes sure a
-    code is handed out once."""
-    for _attempt in range(20):
-        code_id = session.scalar(
-            select(CouponCode.id)
-            .where(
-                CouponCode.pool_id == pool.id,
-                CouponCode.issued_at.is_(None),
-                CouponCode.voided_at.is_(None),
-            )
-            .order_by(CouponCode.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if code_id is None:
-            return None
-        done = session.execute(
-            update(CouponCode)
-            .where(CouponCode.id == code_id, CouponCode.issued_at.is_(None))
-            .values(participant_id=participant_id, issued_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if done.rowcount == 1:  # type: ignore[attr-defined]
-            row = session.get(CouponCode, code_id)
-            assert row is not None
-            session.refresh(row)
-            return row
-    return None
 
 
 # --- grants ------------------------------------------------------------------------------------
@@ -331,7 +199,7 @@ def _give(
         pool = session.get(CouponPool, grant.pool_id)
         if pool is None:
             return False
-        code = _issue_code(session, pool=pool, participant_id=grant.participant_id, now=now)
+        code = issue_code(session, pool=pool, participant_id=grant.participant_id, now=now)
         if code is None:
             return False
         grant.coupon_id = code.id
@@ -527,222 +395,7 @@ def check_reward_spec(data: dict[str, Any]) -> RewardSpec:
         raise InvalidInput(_("This reward is not complete: {detail}").format(detail=exc)) from exc
 
 
-# --- the brand's side: pools, codes, prizes ----------------------------------------------------
-
-
-def _pool_row(session: Session, *, actor: Actor, pool_id: int) -> CouponPool:
-    pool = session.get(CouponPool, pool_id)
-    if pool is None or pool.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such coupon pool."))
-    return pool
-
-
-def do_create_pool(
-    session: Session,
-    *,
-    actor: Actor,
-    campaign_id: int,
-    name: str,
-    description: str = "",
-    max_uses: int = 1,
-    expires_at: datetime | None = None,
-    cost_points: int | None = None,
-    now: datetime,
-) -> PoolRef:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    check_own_campaign(session, actor=actor, campaign_id=campaign_id)
-    name = " ".join(name.split())
-    if not name or len(name) > 80:
-        raise InvalidInput(_("A name of 1–80 characters is required."), field="name")
-    if max_uses < 1:
-        raise InvalidInput(_("A code must be usable at least once."), field="max_uses")
-    if cost_points is not None and cost_points <= 0:
-        raise InvalidInput(_("A price in points must be above zero."), field="cost_points")
-    if expires_at is not None and expires_at <= now:
-        raise InvalidInput(_("The expiry must be in the future."), field="expires_at")
-    taken = session.scalar(
-        select(CouponPool.id).where(CouponPool.campaign_id == campaign_id, CouponPool.name == name)
-    )
-    if taken is not None:
-        raise Conflict(_("This campaign already has a coupon pool of this name."), field="name")
-    pool = CouponPool(
-        workspace_id=actor.workspace_id,
-        campaign_id=campaign_id,
-        name=name,
-        description=description.strip()[:300],
-        source="generated",
-        max_uses=max_uses,
-        expires_at=expires_at,
-        cost_points=cost_points,
-        created_at=now,
-    )
-    session.add(pool)
-    session.flush()
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon_pool.created",
-        target_type="coupon_pool",
-        target_id=pool.id,
-        summary=f"coupon pool {name}",
-        before=None,
-        after={"name": name, "max_uses": max_uses, "cost_points": cost_points},
-        now=now,
-    )
-    return _pool_ref(session, pool)
-
-
-MAX_CODES_PER_CALL = 100_000
-
-
-def _add_codes(session: Session, pool: CouponPool, codes: list[str], now: datetime) -> None:
-    session.execute(
-        insert(CouponCode),
-        [
-            {
-                "workspace_id": pool.workspace_id,
-                "pool_id": pool.id,
-                "campaign_id": pool.campaign_id,
-                "code": code,
-                "uses": 0,
-                "max_uses": pool.max_uses,
-                "expires_at": pool.expires_at,
-                "created_at": now,
-            }
-            for code in codes
-        ],
-    )
-
-
-def do_generate_codes(
-    session: Session, *, actor: Actor, pool_id: int, count: int, now: datetime
-) -> int:
-    """Add `count` fresh unguessable codes to the pool; returns the pool's new total."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    pool = _pool_row(session, actor=actor, pool_id=pool_id)
-    if not 1 <= count <= MAX_CODES_PER_CALL:
-        raise InvalidInput(
-            _("Generate between 1 and {n} codes at a time.").format(n=MAX_CODES_PER_CALL),
-            field="count",
-        )
-    fresh: set[str] = set()
-    while len(fresh) < count:
-        fresh.add(generate_code())
-    taken = set(
-        session.scalars(
-            select(CouponCode.code).where(
-                CouponCode.workspace_id == pool.workspace_id, CouponCode.code.in_(list(fresh))
-            )
-        )
-    )
-    while taken:  # astronomically rare: replace the codes that exist already
-        fresh -= taken
-        extra = {generate_code() for _ in range(len(taken))}
-        taken = set(
-            session.scalars(
-                select(CouponCode.code).where(
-                    CouponCode.workspace_id == pool.workspace_id, CouponCode.code.in_(list(extra))
-                )
-            )
-        )
-        fresh |= extra - taken
-    _add_codes(session, pool, sorted(fresh), now)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon_codes.generated",
-        target_type="coupon_pool",
-        target_id=pool.id,
-        summary=f"{count} codes generated for {pool.name}",
-        before=None,
-        after={"count": count},
-        now=now,
-    )
-    return _pool_ref(session, pool).total
-
-
-def do_import_codes(
-    session: Session, *, actor: Actor, pool_id: int, codes: list[str], now: datetime
-) -> int:
-    """Add a brand's own list of codes (a shop's codes); all or nothing. Returns the new total."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    pool = _pool_row(session, actor=actor, pool_id=pool_id)
-    cleaned = [normalise_code(c) for c in codes]
-    cleaned = [c for c in cleaned if c]
-    if not cleaned:
-        raise InvalidInput(_("The list has no codes."), field="codes")
-    if len(cleaned) > MAX_CODES_PER_CALL:
-        raise InvalidInput(
-            _("Import at most {n} codes at a time.").format(n=MAX_CODES_PER_CALL), field="codes"
-        )
-    for position, code in enumerate(cleaned, start=1):
-        if len(code) > 64 or not code.isascii() or not code.isalnum():
-            raise InvalidInput(
-                _("Code {n} ({code}) is not 1–64 letters and digits.").format(
-                    n=position, code=code[:70]
-                ),
-                field="codes",
-            )
-    seen: set[str] = set()
-    repeated = [c for c in cleaned if c in seen or seen.add(c)]  # type: ignore[func-returns-value]
-    if repeated:
-        raise InvalidInput(
-            _("The list has the same code more than once: {codes}").format(
-                codes=", ".join(sorted(set(repeated))[:5])
-            ),
-            field="codes",
-        )
-    existing: list[str] = []
-    for start in range(0, len(cleaned), 1000):
-        existing += session.scalars(
-            select(CouponCode.code).where(
-                CouponCode.workspace_id == pool.workspace_id,
-                CouponCode.code.in_(cleaned[start : start + 1000]),
-            )
-        )
-    if existing:
-        raise Conflict(
-            _("These codes exist already in this workspace: {codes}").format(
-                codes=", ".join(sorted(existing)[:5])
-            ),
-            field="codes",
-        )
-    try:
-        with session.begin_nested():
-            _add_codes(session, pool, cleaned, now)
-    except IntegrityError as exc:  # the same codes imported concurrently
-        raise Conflict(
-            _("Some of these codes exist already in this workspace."), field="codes"
-        ) from exc
-    if pool.source != "imported":
-        pool.source = "imported" if _pool_ref(session, pool).total == len(cleaned) else "mixed"
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon_codes.imported",
-        target_type="coupon_pool",
-        target_id=pool.id,
-        summary=f"{len(cleaned)} codes imported into {pool.name}",
-        before=None,
-        after={"count": len(cleaned)},
-        now=now,
-    )
-    return _pool_ref(session, pool).total
-
-
-def list_codes(
-    session: Session, *, actor: Actor, pool_id: int, now: datetime
-) -> list[tuple[CouponRef, datetime | None]]:
-    """Every code of the pool with its issue time, for the CSV export."""
-    require(actor, Permission.READ_CAMPAIGNS)
-    pool = _pool_row(session, actor=actor, pool_id=pool_id)
-    rows = session.scalars(
-        select(CouponCode).where(CouponCode.pool_id == pool.id).order_by(CouponCode.id)
-    )
-    return [(_coupon_ref(r, now), r.issued_at) for r in rows]
+# --- the brand's side: handing out coupons ----------------------------------------------------
 
 
 def do_issue_coupon(
@@ -757,7 +410,7 @@ def do_issue_coupon(
 ) -> GrantResult:
     """A brand (API or console) hands a coupon to a participant, idempotent by key."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    pool = _pool_row(session, actor=actor, pool_id=pool_id)
+    pool = own_pool(session, actor=actor, pool_id=pool_id)
     check_participant(session, workspace_id=actor.workspace_id, participant_id=participant_id)
     result = grant_reward(
         session,
@@ -785,179 +438,6 @@ def do_issue_coupon(
             now=now,
         )
     return result
-
-
-# --- redemptions at a shop ---------------------------------------------------------------------
-
-# A code redeemed from this many distinct places (IP addresses or stores) within the window is
-# being passed around (a coupon site, a group chat): its redemptions go to the review queue.
-SHARED_CODE_PLACES = 3
-SHARED_CODE_WINDOW = timedelta(hours=1)
-
-
-def _redemption_ref(row: Redemption, code: CouponCode) -> RedemptionRef:
-    return RedemptionRef(
-        id=row.id,
-        code=code.code,
-        campaign_id=code.campaign_id,
-        order_id=row.order_id,
-        store=row.store,
-        ip=row.ip,
-        created_at=row.created_at,
-        review=row.review,
-        evidence=dict(row.evidence or {}),
-        uses=code.uses,
-        max_uses=code.max_uses,
-    )
-
-
-def typo_error() -> CodeTypo:
-    return CodeTypo(
-        _("This code has a typo: its check character does not match. Check each character."),
-        field="code",
-    )
-
-
-def _find_code_for_redemption(session: Session, *, workspace_id: int, code: str) -> CouponCode:
-    typed = normalise_code(code)
-    if not typed:
-        raise InvalidInput(_("Enter a coupon code."), field="code")
-    row = session.scalar(
-        select(CouponCode).where(CouponCode.workspace_id == workspace_id, CouponCode.code == typed)
-    )
-    if row is not None:
-        return row
-    if is_typo(typed):
-        raise typo_error()
-    raise NotFound(_("There is no such coupon code."), field="code")
-
-
-def do_redeem(
-    session: Session,
-    *,
-    actor: Actor,
-    code: str,
-    order_id: str | None,
-    store: str | None,
-    ip: str | None,
-    now: datetime,
-) -> RedemptionRef:
-    """Use a code once at a shop. The same (code, order id) again gives the first answer. Clear
-    refusals: unknown code (404), a typo (422), expired (410), used up or void (409)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = _find_code_for_redemption(session, workspace_id=actor.workspace_id, code=code)
-    order_id = order_id.strip() if order_id else None
-    store = " ".join(store.split())[:80] if store else None
-    if order_id:
-        earlier = session.scalar(
-            select(Redemption).where(Redemption.code_id == row.id, Redemption.order_id == order_id)
-        )
-        if earlier is not None:
-            return _redemption_ref(earlier, row)
-    if row.voided_at is not None:
-        raise CouponUsedUp(_("This code has been voided by the brand."), field="code")
-    if row.issued_at is None:
-        raise CouponUsedUp(_("This code has not been given to anyone yet."), field="code")
-    if row.expires_at is not None and row.expires_at <= now:
-        raise CouponExpired(
-            _("This code expired on {date}.").format(date=row.expires_at.strftime("%Y-%m-%d")),
-            field="code",
-        )
-    redemption = Redemption(
-        workspace_id=actor.workspace_id,
-        code_id=row.id,
-        order_id=order_id,
-        store=store,
-        ip=ip,
-        created_at=now,
-        evidence={},
-    )
-    try:
-        with session.begin_nested():
-            session.add(redemption)
-    except IntegrityError:
-        # The same order redeemed concurrently: answer as the first one did.
-        earlier = session.scalar(
-            select(Redemption).where(Redemption.code_id == row.id, Redemption.order_id == order_id)
-        )
-        if earlier is None:
-            raise
-        session.refresh(row)
-        return _redemption_ref(earlier, row)
-    used = session.execute(
-        update(CouponCode)
-        .where(CouponCode.id == row.id, CouponCode.uses < CouponCode.max_uses)
-        .values(uses=CouponCode.uses + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
-        raise CouponUsedUp(
-            _("This code has been used already ({n} of {n} uses).").format(n=row.max_uses),
-            field="code",
-        )
-    session.refresh(row)
-    if row.max_uses > 1:
-        recent = session.execute(
-            select(Redemption.ip, Redemption.store).where(
-                Redemption.code_id == row.id,
-                Redemption.created_at > now - SHARED_CODE_WINDOW,
-            )
-        ).all()
-        ips = sorted({r.ip for r in recent if r.ip})
-        stores = sorted({r.store for r in recent if r.store})
-        if max(len(ips), len(stores)) >= SHARED_CODE_PLACES:
-            redemption.review = "flagged"
-            redemption.evidence = {
-                "signal": "shared_code",
-                "window_minutes": int(SHARED_CODE_WINDOW.total_seconds() // 60),
-                "redemptions_in_window": len(recent),
-                "ips": ips,
-                "stores": stores,
-            }
-    session.flush()
-    record_event(
-        session,
-        kind=EventKind.COUPON_REDEEMED,
-        occurred_at=now,
-        workspace_id=actor.workspace_id,
-        campaign_id=row.campaign_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        properties={
-            "code": row.code,
-            "pool": row.pool_id,
-            "participant": row.participant_id,
-            "order_id": order_id,
-            "store": store,
-            "uses": row.uses,
-            "max_uses": row.max_uses,
-            "flagged": redemption.review == "flagged",
-        },
-    )
-    if redemption.review == "flagged":
-        record_event(
-            session,
-            kind=EventKind.REWARD_HELD,
-            occurred_at=now,
-            workspace_id=actor.workspace_id,
-            campaign_id=row.campaign_id,
-            actor_type=ActorType.SYSTEM,
-            actor_id=None,
-            properties={"redemption": redemption.id, "code": row.code, **redemption.evidence},
-        )
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon.redeemed",
-        target_type="coupon_code",
-        target_id=row.id,
-        summary=f"code {row.code} redeemed" + (f" for order {order_id}" if order_id else ""),
-        before={"uses": row.uses - 1},
-        after={"uses": row.uses, "order_id": order_id, "store": store},
-        now=now,
-    )
-    return _redemption_ref(redemption, row)
 
 
 # --- the points store --------------------------------------------------------------------------
@@ -1114,7 +594,7 @@ def list_flagged_redemptions(
         .order_by(Redemption.id.desc())
         .limit(limit)
     ).all()
-    return [_redemption_ref(r, c) for r, c in rows]
+    return [redemption_ref(r, c) for r, c in rows]
 
 
 def do_decide_grant(
@@ -1231,27 +711,10 @@ def do_decide_redemption(
         after={"review": row.review},
         now=now,
     )
-    return _redemption_ref(row, code)
+    return redemption_ref(row, code)
 
 
 # --- what a participant sees -------------------------------------------------------------------
-
-
-def participant_coupons(
-    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int, now: datetime
-) -> list[tuple[CouponRef, str]]:
-    """The participant's codes in this campaign with the pool's name, newest first."""
-    rows = session.execute(
-        select(CouponCode, CouponPool.name)
-        .join(CouponPool, CouponPool.id == CouponCode.pool_id)
-        .where(
-            CouponCode.workspace_id == workspace_id,
-            CouponCode.campaign_id == campaign_id,
-            CouponCode.participant_id == participant_id,
-        )
-        .order_by(CouponCode.issued_at.desc(), CouponCode.id.desc())
-    ).all()
-    return [(_coupon_ref(code, now), name) for code, name in rows]
 
 
 def participant_pending(
