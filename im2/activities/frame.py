@@ -38,6 +38,22 @@ class Visit:
     device_id: str
     now: datetime
     query: Mapping[str, str]
+    cookies: Mapping[str, str]
+    base_url: str  # the site's public address (for links to share)
+
+
+def visit_of(
+    request: Request, *, slug: str, activity_id: int, device_id: str, now: datetime
+) -> Visit:
+    return Visit(
+        slug=slug,
+        activity_id=activity_id,
+        device_id=device_id,
+        now=now,
+        query=request.query_params,
+        cookies=request.cookies,
+        base_url=request.app.state.settings.base_url,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +146,9 @@ def add_public_frame(router: APIRouter, frame: PublicFrame) -> None:
         notice = next(
             (_(a.done) for a in frame.actions if request.query_params.get(a.done_flag)), None
         )
-        visit = Visit(slug, activity_id, visitor.device_id, now, request.query_params)
+        visit = visit_of(
+            request, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
+        )
         response = render_frame(request, frame, db=db, visit=visit, notice=notice)
         return remember_channel(request, response)
 
@@ -143,7 +161,13 @@ def _add_action(router: APIRouter, frame: PublicFrame, action: FrameAction) -> N
 
     @router.post(f"/c/{{slug}}/{kind}/{{activity_id}}/{action.path}", name=f"{kind}_{action.path}")
     def act(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
-        visit = Visit(slug, activity_id, post.visitor.device_id, post.now, request.query_params)
+        visit = visit_of(
+            request,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=post.visitor.device_id,
+            now=post.now,
+        )
         try:
             post.guard(refused=_(action.refused))
             action.write(post, slug, activity_id)

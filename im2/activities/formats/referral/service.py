@@ -56,6 +56,7 @@ from im2.i18n import N_, _, use_locale
 from im2.incentives import service as incentives
 from im2.incentives.schemas import RewardKind, RewardSpec
 from im2.participation import service as participation
+from im2.participation.schemas import Visitor
 from im2.participation.service import Signals
 from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor
@@ -172,6 +173,43 @@ def do_update_referral(
         title=data.title,
         description=data.description,
         settings=rules.model_dump(mode="json"),
+        now=now,
+    )
+
+
+def do_get_link(
+    session: Session,
+    *,
+    slug: str,
+    activity_id: int,
+    visitor: Visitor,
+    consented: bool,
+    seconds_on_page: float | None,
+    risk_threshold: float,
+    identities_per_ip_hour: int,
+    now: datetime,
+) -> None:
+    """Join the campaign (with consent, the first time) and get one's own invite link for it:
+    the referral page's one action."""
+    public, _row = activities.public_activity(
+        session, slug=slug, activity_id=activity_id, kind=ActivityKind.REFERRAL
+    )
+    activities.require_open(public)
+    acting = activities.join_and_assess(
+        session,
+        public=public,
+        visitor=visitor,
+        consented=consented,
+        seconds_on_page=seconds_on_page,
+        risk_threshold=risk_threshold,
+        identities_per_ip_hour=identities_per_ip_hour,
+        now=now,
+    )
+    sharing.do_get_link(
+        session,
+        workspace_id=public.workspace_id,
+        campaign_id=public.campaign.id,
+        participant_id=acting.participant.id,
         now=now,
     )
 
