@@ -22,8 +22,15 @@ class Person(Base):
     created_at: Mapped[datetime]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     merged_at: Mapped[datetime | None]
+    # More than one device or participant: analytics must map this person's actor ids (the
+    # others have one actor id per kind of event). Set when an actor identity joins a person
+    # who has one already (a merge, a known device), recomputed on undo.
+    several_actors: Mapped[bool] = mapped_column(default=False)
 
-    __table_args__ = (Index("ix_people_workspace_merged", "workspace_id", "merged_into_id"),)
+    __table_args__ = (
+        Index("ix_people_workspace_merged", "workspace_id", "merged_into_id"),
+        Index("ix_people_workspace_several", "workspace_id", "several_actors"),
+    )
 
 
 class PersonIdentity(Base):

@@ -136,28 +136,26 @@ def actor_persons(
     """(event `actor_id`, person key "p:<id>") for the workspace's people, for analytics to
     count people instead of devices.
 
-    By default only people with more than one device or more than one participant: everyone
-    else already has exactly one actor id per kind of event (a visitor's views carry the
-    device, their actions the participant), so a distinct count of one kind set is exact
-    without them, and the map stays small at a million people. `everyone` gives all of them
+    By default only people with more than one device or more than one participant (flagged
+    `several_actors`, so this reads their identities only): everyone else already has exactly
+    one actor id per kind of event (a visitor's views carry the device, their actions the
+    participant), so a distinct count of one kind set is exact without them, and the map stays
+    small at a million people. `everyone` gives all of them
     (for a metric that follows one person from viewing to acting)."""
-    device_n = func.count().filter(PersonIdentity.kind == IdentityKind.DEVICE.value)
-    participant_n = func.count().filter(PersonIdentity.kind == IdentityKind.PARTICIPANT.value)
     query = select(PersonIdentity.person_id, PersonIdentity.kind, PersonIdentity.value).where(
         PersonIdentity.workspace_id == workspace_id,
         PersonIdentity.kind.in_([k.value for k in ACTOR_KINDS]),
     )
     if not everyone:
-        shared = (
-            select(PersonIdentity.person_id)
-            .where(
-                PersonIdentity.workspace_id == workspace_id,
-                PersonIdentity.kind.in_([k.value for k in ACTOR_KINDS]),
+        query = query.where(
+            PersonIdentity.person_id.in_(
+                select(Person.id).where(
+                    Person.workspace_id == workspace_id,
+                    Person.several_actors.is_(True),
+                    Person.merged_into_id.is_(None),
+                )
             )
-            .group_by(PersonIdentity.person_id)
-            .having((device_n > 1) | (participant_n > 1))
         )
-        query = query.where(PersonIdentity.person_id.in_(shared))
     return [
         (
             (VISITOR_ACTOR_PREFIX + value) if kind == IdentityKind.DEVICE.value else value,
@@ -362,6 +360,7 @@ def do_attach_participants(
         live = _lock_live(session, set(by_device.values()))
         for pid, person_id in by_device.items():
             result[pid] = live[person_id].id
+            live[person_id].several_actors = True
             identities.append(
                 {
                     "workspace_id": workspace_id,
@@ -459,6 +458,8 @@ def do_add_identity(
                         created_at=now,
                     )
                 )
+                if kind in ACTOR_KINDS:
+                    person.several_actors = True  # conservative: one more actor id
                 session.flush()
             return None
         except IntegrityError:
@@ -553,6 +554,8 @@ def _merge(
     )
     merged.merged_into_id = kept.id
     merged.merged_at = now
+    if any(k in {a.value for a in ACTOR_KINDS} for _i, k, _v in moved):
+        kept.several_actors = True
     record = PersonMerge(
         workspace_id=workspace_id,
         kept_id=kept.id,
@@ -568,6 +571,20 @@ def _merge(
     session.add(record)
     session.flush()
     return _merge_read(record)
+
+
+def _several_actors(session: Session, *, person_id: int) -> bool:
+    counts = dict(
+        session.execute(
+            select(PersonIdentity.kind, func.count())
+            .where(
+                PersonIdentity.person_id == person_id,
+                PersonIdentity.kind.in_([k.value for k in ACTOR_KINDS]),
+            )
+            .group_by(PersonIdentity.kind)
+        ).all()
+    )
+    return any(int(n) > 1 for n in counts.values())
 
 
 def _actor_label(actor: Actor) -> str:
@@ -664,6 +681,8 @@ def do_undo_merge(session: Session, *, actor: Actor, merge_id: int, now: datetim
         )
     merged.merged_into_id = None
     merged.merged_at = None
+    for row in (kept, merged):
+        row.several_actors = _several_actors(session, person_id=row.id)
     record.undone_at = now
     record.undone_by = _actor_label(actor)
     record_audit(

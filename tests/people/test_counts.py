@@ -116,3 +116,30 @@ def test_participants_and_reach_count_each_person_once(
     assert sorted(sum(p["identities"].get("device", 0) for p in people) for _ in [0]) == [
         sum(phones_per_person)
     ]
+
+
+def test_a_merge_undone_counts_two_people_again(
+    client: TestClient, brand: Brand, outbox: MemorySender
+) -> None:
+    slug, _activity_id, _options = live_campaign(client, brand)
+    for _ in range(2):
+        _phone(client)
+        assert client.get(f"/c/{slug}").status_code == 200
+        verify(client, slug, outbox, "phone", "13700001111")
+    auth = brand.auth(Role.EDITOR)
+    campaign_id = client.get("/api/v1/campaigns", headers=auth).json()["items"][0]["id"]
+
+    def counts() -> tuple[float, float]:
+        metrics = client.get(
+            f"/api/v1/campaigns/{campaign_id}/metrics",
+            params={"metrics": "participants,reach"},
+            headers=auth,
+        ).json()["metrics"]
+        return metrics["participants"]["value"], metrics["reach"]["value"]
+
+    assert counts() == (1, 1)
+    [person] = client.get("/api/v1/people", headers=auth).json()["items"]
+    [merge] = client.get(f"/api/v1/people/{person['id']}", headers=auth).json()["merges"]
+    undone = client.post(f"/api/v1/people/merges/{merge['id']}/undo", headers=auth)
+    assert undone.status_code == 200
+    assert counts() == (2, 2)

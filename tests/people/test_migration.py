@@ -80,7 +80,9 @@ def test_backfill_makes_one_person_per_human(
             _participant(conn, 20, 2, "dev-a", 5, "13800138000", None)
         upgrade(fresh_url)
         with db.engine.connect() as conn:
-            people = conn.execute(text("SELECT id, workspace_id FROM people ORDER BY id")).all()
+            people = conn.execute(
+                text("SELECT id, workspace_id, several_actors FROM people ORDER BY id")
+            ).all()
             identities = conn.execute(
                 text(
                     "SELECT person_id, kind, value, hint FROM person_identities "
@@ -88,7 +90,7 @@ def test_backfill_makes_one_person_per_human(
                 )
             ).all()
             merges = conn.execute(text("SELECT count(*) FROM person_merges")).scalar()
-        assert [tuple(p) for p in people] == [(10, 1), (13, 1), (20, 2)]
+        assert [tuple(p) for p in people] == [(10, 1, True), (13, 1, False), (20, 2, False)]
         by_person: dict[int, list[tuple[str, str, str | None]]] = {}
         for person, kind, value, hint in identities:
             by_person.setdefault(person, []).append((kind, value, hint))
@@ -116,7 +118,11 @@ def test_backfill_makes_one_person_per_human(
         # New people continue after the backfilled ids.
         with db.engine.begin() as conn:
             conn.execute(
-                text("INSERT INTO people (workspace_id, created_at) VALUES (1, :t)"), {"t": T0}
+                text(
+                    "INSERT INTO people (workspace_id, created_at, several_actors) "
+                    "VALUES (1, :t, :no)"
+                ),
+                {"t": T0, "no": False},
             )
             assert conn.execute(text("SELECT max(id) FROM people")).scalar() == 21
     finally:

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("created_at", im2.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
         sa.Column("merged_at", im2.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("several_actors", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["merged_into_id"],
             ["people.id"],
@@ -61,6 +62,9 @@ def upgrade() -> None:
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.create_index(
             "ix_people_workspace_merged", ["workspace_id", "merged_into_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_people_workspace_several", ["workspace_id", "several_actors"], unique=False
         )
 
     op.create_table(
@@ -203,13 +207,23 @@ def _backfill() -> None:
                 older, newer = (a, b) if order[a] < order[b] else (b, a)
                 root[newer] = older
     by_id = {r.id: r for r in rows}
+    members: dict[int, int] = {}
+    for r in rows:
+        members[find(r.id)] = members.get(find(r.id), 0) + 1
     people: list[dict[str, Any]] = []
     identities: list[dict[str, Any]] = []
     hashed: set[tuple[int, str, str]] = set()
     for r in rows:
         person = find(r.id)
         if person == r.id:
-            people.append({"id": r.id, "workspace_id": r.workspace_id, "created_at": r.created_at})
+            people.append(
+                {
+                    "id": r.id,
+                    "workspace_id": r.workspace_id,
+                    "created_at": r.created_at,
+                    "several_actors": members[person] > 1,
+                }
+            )
         for kind, value in (("device", r.device_id), ("participant", str(r.id))):
             identities.append(
                 {
@@ -241,6 +255,7 @@ def _backfill() -> None:
         sa.column("id", sa.Integer),
         sa.column("workspace_id", sa.Integer),
         sa.column("created_at", im2.db.UTCDateTime(timezone=True)),
+        sa.column("several_actors", sa.Boolean),
     )
     identity_table = sa.table(
         "person_identities",
@@ -277,6 +292,7 @@ def downgrade() -> None:
 
     op.drop_table("person_identities")
     with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.drop_index("ix_people_workspace_several")
         batch_op.drop_index("ix_people_workspace_merged")
 
     op.drop_table("people")
