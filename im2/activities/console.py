@@ -129,6 +129,7 @@ def _add_detail(router: APIRouter, fmt: ActivityFormat[Any], detail: DetailPage)
             "kind_labels": KIND_LABELS,
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "public_url": f"{base_url}/c/{campaign.slug}/{kind}/{activity.id}",
+            "now": now,
             "nav": "campaigns",
             **extra,
         }

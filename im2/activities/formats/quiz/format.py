@@ -1,13 +1,35 @@
-"""The quiz and prediction format's declaration (`im2.activities.protocol`)."""
+"""The quiz and prediction format's declaration (`im2.activities.protocol`): the shared console
+makes its create, detail, edit and export routes from it; closing questions, settling
+predictions, reviewing held answers and the leaderboard download are its own pages."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from im2.activities.formats.quiz import reports, service
 from im2.activities.formats.quiz.demo import load_demo
-from im2.activities.formats.quiz.schemas import QuizMode
-from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import ActivityKind
+from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode
+from im2.activities.formats.quiz.scoring import parse_questions
+from im2.activities.protocol import (
+    ActivityFormat,
+    CreateForm,
+    DetailPage,
+    Export,
+    PeopleData,
+    PublicAction,
+)
+from im2.activities.schemas import QUESTIONS_HINT, ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead
+from im2.errors import InvalidInput
+from im2.i18n import _
+from im2.workspaces.schemas import Actor
+
+EXAMPLE = "咖啡豆其实是咖啡树的什么？\n* 果实里的种子\n豆科植物的豆子\n树根"
 
 
 class QuizSettings(BaseModel):
@@ -21,6 +43,52 @@ class QuizSettings(BaseModel):
     closes_at: str | None = None
 
 
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
+    """The console's create form as `QuizCreate` input: questions as text, one option a line,
+    the correct one starred (`scoring.parse_questions`)."""
+    mode = QuizMode.PREDICTION if raw.get("mode") == "prediction" else QuizMode.QUIZ
+    try:
+        points = int(raw.get("points") or 10)
+    except ValueError:
+        raise InvalidInput(_("Enter a number."), field="points") from None
+    if not 1 <= points <= 1000:
+        raise InvalidInput(_("Must be at most {n}.").format(n=1000), field="points")
+    questions = parse_questions(raw.get("questions", ""), mode=mode, points=points)
+    return {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "mode": mode,
+        "questions": [q.model_dump() for q in questions],
+        "time_bonus": raw.get("time_bonus") == "on",
+        "bonus_seconds": raw.get("bonus_seconds") or 20,
+        "closes_at": raw.get("closes_at") or None,
+    }
+
+
+def detail_context(
+    session: Session,
+    *,
+    actor: Actor,
+    activity: ActivityRead,
+    campaign: CampaignRead,
+    now: datetime,
+) -> dict[str, Any]:
+    results = reports.quiz_results(session, actor=actor, activity_id=activity.id)
+    return {
+        "results": results,
+        "board": reports.quiz_leaderboard(session, actor=actor, activity_id=activity.id, limit=50),
+        "held": reports.list_held(session, actor=actor, activity_id=activity.id),
+        "mode_labels": MODE_LABELS,
+        "prediction": results.mode is QuizMode.PREDICTION,
+    }
+
+
+def export_rows(
+    session: Session, *, actor: Actor, activity_id: int, now: datetime
+) -> Iterable[dict[str, Any]]:
+    return reports.export_quiz(session, actor=actor, activity_id=activity_id)
+
+
 FORMAT = ActivityFormat(
     kind=ActivityKind.QUIZ,
     settings=QuizSettings,
@@ -32,5 +100,34 @@ FORMAT = ActivityFormat(
         ),
         PeopleData(table="quiz_answers", person_columns=("participant_id",)),
     ),
+    actions=(PublicAction(path="answer", summary="Answer a question"),),
+    create=CreateForm(
+        template="activities/quiz/quiz_form.html",
+        model=QuizCreate,
+        parse=parse_form,
+        create=service.do_create_quiz,
+        defaults={"mode": QuizMode.QUIZ.value, "points": "10", "bonus_seconds": "20"},
+        context={"modes": list(QuizMode), "mode_labels": MODE_LABELS, "example": EXAMPLE},
+    ),
+    detail=DetailPage(template="activities/quiz/detail.html", context=detail_context),
+    export=Export(
+        columns=(
+            "answer_id",
+            "participant_id",
+            "nickname",
+            "question_no",
+            "question",
+            "option",
+            "correct",
+            "points",
+            "seconds",
+            "answered_at",
+            "held_for_review",
+            "risk_reasons",
+        ),
+        rows=export_rows,
+        filename="quiz-{id}-answers.csv",
+    ),
+    text_editor_hint=QUESTIONS_HINT,
     demo=load_demo,
 )
