@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: demo test lint pytest serve migrate clean messages lock bench system-deps-demo system-deps-test system-deps-bench
+.PHONY: demo test lint pytest serve migrate clean messages lock bench fuzz system-deps-demo system-deps-test system-deps-bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -58,3 +58,9 @@ clean:
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --omit-header -o build/messages.pot im2
 	$(BIN)/pybabel update -i build/messages.pot -d im2/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete
+
+# The API fuzz test at length (tests/test_fuzz_api.py; `make test` runs it small): 200 cases per
+# operation and caller, with the stateful phase. IM2_FUZZ_SEED=<n> tries another seed.
+IM2_FUZZ_EXAMPLES ?= 200
+fuzz: system-deps-test $(VENV)/.installed
+	IM2_FUZZ_EXAMPLES=$(IM2_FUZZ_EXAMPLES) $(BIN)/pytest -p no:randomly -s tests/test_fuzz_api.py
