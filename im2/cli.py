@@ -30,6 +30,8 @@ from im2.errors import IM2Error
 if TYPE_CHECKING:
     from typer import _click
 
+    from im2.config import Settings
+
 
 # Command name -> "module:attribute" of its typer app or command function.
 LAZY_COMMANDS: dict[str, str] = {}
@@ -206,24 +208,51 @@ def migrate() -> None:
     out.print(f"database is up to date: {settings.database_url}")
 
 
+def _serving_settings(host: str | None, port: int | None) -> Settings:
+    """The settings of a server on --host/--port (else IM2_HOST/IM2_PORT): links built
+    outside a request follow that address unless IM2_BASE_URL names another."""
+    settings = _settings()
+    return settings.serving_at(host=host or settings.host, port=port or settings.port)
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default: IM2_HOST, else 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: IM2_PORT, else 8000).")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (more than 1 needs PostgreSQL and "
+            "IM2_REDIS_URL; docs/deploy.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the console, the public pages and the API."""
-    import uvicorn
+    from im2.web import serving
 
-    from im2.app import create_app
-
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+    settings = _serving_settings(host, port)
+    try:
+        serving.check_workers(settings, workers)
+    except serving.ServeRefused as exc:
+        err.print(f"[red]error (--workers):[/red] {exc}")
+        raise typer.Exit(2) from None
+    serving.run(settings, workers=workers)
 
 
 @app.command()
 @friendly
 def demo(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default: IM2_HOST, else 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: IM2_PORT, else 8000).")
+    ] = None,
     reset: Annotated[bool, typer.Option(help="Delete the demo database first.")] = False,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load data and exit.")] = False,
 ) -> None:
@@ -235,7 +264,7 @@ def demo(
     from im2.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
     from im2.migrations import upgrade
 
-    settings = _settings()
+    settings = _serving_settings(host, port)
     if reset and settings.is_sqlite:
         path = Path(settings.database_url.split("///", 1)[1])
         for suffix in ("", "-wal", "-shm"):
@@ -245,13 +274,13 @@ def demo(
     created = load_demo(db, now=SystemClock().now())
     db.dispose()
     out.print("demo data " + ("loaded" if created else "already present"))
-    url = f"http://{host}:{port}/console"
-    out.print(f"\n  console: [bold]{url}[/bold]")
+    out.print(f"\n  console: [bold]{settings.server_url}/console[/bold]")
     for email, _name, role in DEMO_USERS:
         out.print(f"  {role:8} {email}  password: {DEMO_PASSWORD}")
-    out.print(f"  API docs: http://{host}:{port}/api/docs\n")
+    out.print(f"  API docs: {settings.server_url}/api/docs")
+    out.print(f"  public links: {settings.base_url}\n")
     if not no_serve:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
 @workspace_app.command("create")

@@ -35,7 +35,13 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite:///./im2.db"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
-    base_url: str = "http://127.0.0.1:8000"
+    # The public address links are built on (share links, QR codes, posters, messages), e.g.
+    # https://im2.example.com. Unset, links follow the server's own address: a request's own
+    # scheme and host for links built while answering it (`im2.web.links`), and `host`/`port`
+    # (`im2 serve/demo --host/--port`) for links built outside a request (jobs, commands).
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
     default_locale: str = "zh_CN"
     # The CLI's help is English, so its messages are too unless asked (IM2_CLI_LOCALE=zh_CN).
     cli_locale: str = "en"
@@ -66,7 +72,8 @@ class Settings(BaseSettings):
     # Webhook receivers on loopback/private/link-local addresses: None = allowed except in
     # production (a receiver inside your own network needs this set to true there).
     webhook_allow_private_networks: bool | None = None
-    # Trust X-Forwarded-For for the client address (only behind your own reverse proxy).
+    # Trust X-Forwarded-For for the client address, and X-Forwarded-Proto/-Host for the
+    # address links are built on (only behind your own reverse proxy).
     trust_forwarded_for: bool = False
     # Cookies with the Secure flag: None = on in production, off otherwise (plain-HTTP loopback
     # in development); on whatever this says, a request that came over HTTPS gets Secure.
@@ -89,6 +96,16 @@ class Settings(BaseSettings):
     lake_retention_days: int | None = Field(default=None, ge=1)
     # Participants' uploads (UGC photos), re-encoded and stripped of metadata; any local folder.
     media_path: Path = Path("./media")
+    # Several server processes (docs/deploy.md): Redis carries the live hub between them and
+    # holds the rate limits they share, e.g. redis://127.0.0.1:6379/0. Unset (the embedded
+    # default), both stay in the process.
+    redis_url: str | None = None
+    # A server told to stop (SIGTERM) first answers /readyz with 503 for this long, so that
+    # the load balancer moves traffic away, then closes live streams (clients reconnect
+    # elsewhere) and stops taking connections. None = 10 s in production, 0 otherwise.
+    drain_seconds: float | None = Field(default=None, ge=0, le=600)
+    # Then requests in flight get this long to finish before they are cut.
+    shutdown_timeout_seconds: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -104,6 +121,41 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("IM2_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @model_validator(mode="after")
+    def _follow_the_server(self) -> Settings:
+        # Written into __dict__ so that the field stays out of model_fields_set: that is how
+        # `base_url_follows_server` tells a configured address from the derived one.
+        if not self.base_url:
+            self.__dict__["base_url"] = self.server_url
+            self.__pydantic_fields_set__.discard("base_url")
+        else:
+            self.__dict__["base_url"] = self.base_url.rstrip("/")
+        return self
+
+    @property
+    def server_url(self) -> str:
+        """The server's own address from `host` and `port` (IPv6 hosts in brackets; a server
+        listening on every interface is reached through loopback on this machine)."""
+        everywhere = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}  # noqa: S104
+        host = everywhere.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url_follows_server(self) -> bool:
+        """True unless IM2_BASE_URL (or the config file) names the public address."""
+        return "base_url" not in self.model_fields_set
+
+    def serving_at(self, *, host: str, port: int) -> Settings:
+        """These settings for a server listening on `host`:`port`; `base_url` follows it
+        unless it was configured."""
+        moved = self.model_copy(update={"host": host, "port": port})
+        if self.base_url_follows_server:
+            moved.__dict__["base_url"] = moved.server_url
+            moved.__pydantic_fields_set__.discard("base_url")
+        return moved
 
     @classmethod
     def settings_customise_sources(
@@ -144,6 +196,12 @@ class Settings(BaseSettings):
         if self.public_api_docs is not None:
             return self.public_api_docs
         return self.env is not Environment.PRODUCTION
+
+    @property
+    def drain_wait(self) -> float:
+        if self.drain_seconds is not None:
+            return self.drain_seconds
+        return 10.0 if self.env is Environment.PRODUCTION else 0.0
 
     @property
     def is_sqlite(self) -> bool:

@@ -29,6 +29,7 @@ from im2.web.deps import (
     VisitorDep,
     get_visitor,
 )
+from im2.web.links import public_base_url
 from im2.web.page_views import VIA_COOKIE, VIA_MAX_AGE
 from im2.web.templating import render
 
@@ -63,7 +64,7 @@ async def follow(request: Request, code: str) -> Response:
 
 
 def _share_url(request: Request, code: str, channel: str) -> str:
-    return f"{request.app.state.settings.base_url}/s/{code}?ch={channel}"
+    return f"{public_base_url(request)}/s/{code}?ch={channel}"
 
 
 @router.get("/c/{slug}/share")

@@ -149,7 +149,7 @@ def test_a_participant_downloads_their_own_poster(
     assert response.headers["content-type"] == "image/png"
     image = decode(response.content)
     assert image.size == (1080, 1920)
-    link = f"{settings.base_url}/s/{code}?ch=qr"
+    link = f"http://testserver/s/{code}?ch=qr"  # the address the phone reached
     expected = expected_matrix(link)
     assert drawn_matrix(image, len(expected)) == expected
 
