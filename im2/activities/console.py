@@ -140,7 +140,13 @@ def _add_export(router: APIRouter, fmt: ActivityFormat[Any], export: Export) -> 
     @router.get(f"/{fmt.kind.value}/{{activity_id}}/export.csv", name=f"{fmt.kind.value}_export")
     def download(activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
         with db.session() as session:
-            rows = list(export.rows(session, actor=actor, activity_id=activity_id, now=now))
-        return csv_download(
-            rows, columns=export.columns, filename=export.filename.format(id=activity_id)
-        )
+            if export.table is not None:
+                columns, found = export.table(
+                    session, actor=actor, activity_id=activity_id, now=now
+                )
+            else:
+                assert export.rows is not None  # the registry checks one of them is there
+                columns = export.columns
+                found = export.rows(session, actor=actor, activity_id=activity_id, now=now)
+            rows = list(found)
+        return csv_download(rows, columns=columns, filename=export.filename.format(id=activity_id))

@@ -11,7 +11,7 @@ jobs and the privacy walker may read the registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -49,6 +49,12 @@ class ExportRows(Protocol):
     def __call__(
         self, session: Session, *, actor: Actor, activity_id: int, now: datetime
     ) -> Iterable[Mapping[str, Any]]: ...
+
+
+class ExportTable(Protocol):
+    def __call__(
+        self, session: Session, *, actor: Actor, activity_id: int, now: datetime
+    ) -> tuple[Sequence[str], Iterable[Mapping[str, Any]]]: ...
 
 
 class DetailContext(Protocol):
@@ -105,11 +111,13 @@ class DetailPage:
 @dataclass(frozen=True, slots=True)
 class Export:
     """The console's CSV download, `/<kind>/<id>/export.csv`: `columns` in order, one row per
-    mapping from `rows` (which checks the actor may read the activity)."""
+    mapping from `rows` (which checks the actor may read the activity). A format whose columns
+    depend on the activity (a survey's questions) gives `table` instead, which returns both."""
 
-    columns: tuple[str, ...]
-    rows: ExportRows
     filename: str  # with `{id}` for the activity's id, e.g. "poll-{id}-votes.csv"
+    columns: tuple[str, ...] = ()
+    rows: ExportRows | None = None
+    table: ExportTable | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,13 @@ def check_format(fmt: ActivityFormat[Any]) -> None:
         raise RegistryError(f"{name}: settings must be a pydantic model, not {fmt.settings!r}")
     if fmt.create is not None and not issubclass(fmt.create.model, BaseModel):
         raise RegistryError(f"{name}: the create form's model must be a pydantic model")
-    if fmt.export is not None and "{id}" not in fmt.export.filename:
-        raise RegistryError(f"{name}: the export's filename needs {{id}}")
+    if fmt.export is not None:
+        if "{id}" not in fmt.export.filename:
+            raise RegistryError(f"{name}: the export's filename needs {{id}}")
+        if (fmt.export.rows is None) == (fmt.export.table is None):
+            raise RegistryError(f"{name}: an export has rows (with columns) or a table")
+        if fmt.export.rows is not None and not fmt.export.columns:
+            raise RegistryError(f"{name}: an export's rows need their columns")
     if not fmt.people_data:
         raise RegistryError(f"{name}: declare the tables that hold people's data")
     for data in fmt.people_data:

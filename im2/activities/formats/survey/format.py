@@ -1,12 +1,37 @@
-"""The survey format's declaration (`im2.activities.protocol`)."""
+"""The survey format's declaration (`im2.activities.protocol`): the shared console makes its
+create, detail, edit and export routes from it; the review of held responses is its own page."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from im2.activities.formats.survey import reports, service
 from im2.activities.formats.survey.demo import load_demo
-from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import ActivityKind
+from im2.activities.formats.survey.logic import parse_questions
+from im2.activities.formats.survey.schemas import KIND_NAMES, QuestionKind, SurveyCreate
+from im2.activities.protocol import (
+    ActivityFormat,
+    CreateForm,
+    DetailPage,
+    Export,
+    PeopleData,
+    PublicAction,
+)
+from im2.activities.schemas import QUESTIONS_HINT, ActivityKind, ActivityRead
+from im2.campaigns.schemas import CampaignRead
+from im2.workspaces.schemas import Actor
+
+EXAMPLE = (
+    "单选*: 你喝过我们的樱花拿铁吗？\n喝过\n没喝过 -> 3\n\n"
+    "评分*: 你给樱花拿铁打几分？\n\n"
+    "NPS: 你有多大可能把我们推荐给朋友？\n\n"
+    "填空: 还有什么想对我们说的？"
+)
 
 
 class SurveySettings(BaseModel):
@@ -17,10 +42,57 @@ class SurveySettings(BaseModel):
     questions: int = 0
 
 
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
+    """The console's create form as `SurveyCreate` input (`logic.parse_questions`)."""
+    questions = parse_questions(raw.get("questions", ""))
+    return {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "questions": [q.model_dump() for q in questions],
+    }
+
+
+def detail_context(
+    session: Session,
+    *,
+    actor: Actor,
+    activity: ActivityRead,
+    campaign: CampaignRead,
+    now: datetime,
+) -> dict[str, Any]:
+    summary = reports.survey_summary(session, actor=actor, activity_id=activity.id)
+    started = summary.responses + summary.in_progress
+    return {
+        "summary": summary,
+        "held": reports.list_held(session, actor=actor, activity_id=activity.id),
+        "completion": summary.responses / started if started else 0.0,
+        "kind_names": KIND_NAMES,
+        "kinds": QuestionKind,
+    }
+
+
+def export_table(
+    session: Session, *, actor: Actor, activity_id: int, now: datetime
+) -> tuple[Sequence[str], Iterable[Mapping[str, Any]]]:
+    """One row per response, one column per question (so the columns are the survey's)."""
+    return reports.export_survey(session, actor=actor, activity_id=activity_id)
+
+
 FORMAT = ActivityFormat(
     kind=ActivityKind.SURVEY,
     settings=SurveySettings,
     package=__package__ or "",
     people_data=(PeopleData(table="survey_responses", person_columns=("participant_id",)),),
+    actions=(PublicAction(path="answer", summary="Save an answer and go to the next question"),),
+    create=CreateForm(
+        template="activities/survey/survey_form.html",
+        model=SurveyCreate,
+        parse=parse_form,
+        create=service.do_create_survey,
+        context={"example": EXAMPLE},
+    ),
+    detail=DetailPage(template="activities/survey/detail.html", context=detail_context),
+    export=Export(filename="survey-{id}-responses.csv", table=export_table),
+    text_editor_hint=QUESTIONS_HINT,
     demo=load_demo,
 )
