@@ -1,12 +1,23 @@
-"""The live Q&A format's declaration (`im2.activities.protocol`)."""
+"""The live Q&A format's declaration (`im2.activities.protocol`): the shared console makes its
+create, edit and export routes from it; the moderation page (its queue updates live) is its own.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from im2.activities.formats.qa import service
 from im2.activities.formats.qa.demo import load_demo
-from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import ActivityKind
+from im2.activities.formats.qa.schemas import QaCreate
+from im2.activities.protocol import ActivityFormat, CreateForm, Export, PeopleData, PublicAction
+from im2.activities.schemas import ENTRIES_HINT, ActivityKind
+from im2.campaigns.schemas import CampaignRead
+from im2.workspaces.schemas import Actor
 
 
 class QaSettings(BaseModel):
@@ -15,6 +26,20 @@ class QaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     premoderation: bool = False
+
+
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
+    return {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "premoderation": raw.get("premoderation") == "on",
+    }
+
+
+def export_rows(
+    session: Session, *, actor: Actor, activity_id: int, now: datetime
+) -> Iterable[dict[str, Any]]:
+    return service.export_rows(session, actor=actor, activity_id=activity_id)
 
 
 FORMAT = ActivityFormat(
@@ -29,5 +54,21 @@ FORMAT = ActivityFormat(
         ),
         PeopleData(table="qa_upvotes", person_columns=("participant_id",)),
     ),
+    actions=(
+        PublicAction(path="ask", summary="Ask a question"),
+        PublicAction(path="questions/{question_id}/upvote", summary="Upvote a question"),
+    ),
+    create=CreateForm(
+        template="activities/qa/qa_form.html",
+        model=QaCreate,
+        parse=parse_form,
+        create=service.do_create_qa,
+    ),
+    export=Export(
+        columns=tuple(service.EXPORT_COLUMNS),
+        rows=export_rows,
+        filename="qa-{id}-questions.csv",
+    ),
+    text_editor_hint=ENTRIES_HINT,
     demo=load_demo,
 )

@@ -1,5 +1,6 @@
-"""Console pages of live Q&A: add one, moderate its questions as they arrive (the queue
-updates live), change pre-moderation, export the questions."""
+"""Console pages of live Q&A that are its own: moderate questions as they arrive (the queue
+updates live), change pre-moderation (adding one, the text editor and the export are the
+shared console routes, made from `format.FORMAT`)."""
 
 from __future__ import annotations
 
@@ -7,97 +8,29 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.editing import add_text_editor
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import (
     STATUS_LABELS,
     Moderation,
-    QaCreate,
     QaUpdate,
     QuestionSort,
 )
-from im2.activities.schemas import ENTRIES_HINT, KIND_LABELS, ActivityKind
+from im2.activities.schemas import KIND_LABELS
 from im2.campaigns import service as campaigns
-from im2.campaigns.schemas import CampaignRead
-from im2.errors import IM2Error, InvalidInput
+from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
-from im2.web.downloads import csv_download
-from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
-
-
-def _form(
-    request: Request,
-    *,
-    campaign: CampaignRead,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "activities/qa/qa_form.html",
-        {"campaign": campaign, "values": values, "errors": errors, "nav": "campaigns"},
-        status_code=status_code,
-    )
-
-
-@router.get("/campaigns/{campaign_id}/qa/new")
-def new_qa(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-    return _form(request, campaign=campaign, values={}, errors={})
-
-
-@router.post("/campaigns/{campaign_id}/qa")
-def create_qa(
-    request: Request,
-    campaign_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    with db.session() as session:
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-    try:
-        data = QaCreate(
-            title=raw.get("title", ""),
-            description=raw.get("description", ""),
-            premoderation=raw.get("premoderation") == "on",
-        )
-        with db.transaction() as session:
-            created = service.do_create_qa(
-                session, actor=actor, campaign_id=campaign_id, data=data, now=now
-            )
-    except ValidationError as exc:
-        errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-        return _form(request, campaign=campaign, values=raw, errors=errors, status_code=422)
-    except IM2Error as exc:
-        return _form(
-            request,
-            campaign=campaign,
-            values=raw,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/qa/{created.id}", status_code=303)
 
 
 def _sort(request: Request) -> QuestionSort:
@@ -198,15 +131,6 @@ def update_settings(
     return RedirectResponse(f"/console/w/{actor.workspace_slug}/qa/{activity_id}", status_code=303)
 
 
-@router.get("/qa/{activity_id}/export.csv")
-def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    with db.session() as session:
-        rows = list(service.export_rows(session, actor=actor, activity_id=activity_id))
-    return csv_download(
-        rows, columns=service.EXPORT_COLUMNS, filename=f"qa-{activity_id}-questions.csv"
-    )
-
-
 @router.get("/qa/{activity_id}/live")
 def live_queue(
     request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, hub: HubDep
@@ -220,6 +144,3 @@ def live_queue(
         board_snapshot(db, activity_id, moderator=True), ensure_ascii=False
     )
     return EventSourceResponse(stream(request, hub, channel, first, event="queue"))
-
-
-add_text_editor(router, ActivityKind.QA, hint=ENTRIES_HINT)
