@@ -223,14 +223,26 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port to listen on (default: IM2_PORT, else 8000).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (more than 1 needs PostgreSQL and "
+            "IM2_REDIS_URL; docs/deploy.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the console, the public pages and the API."""
-    import uvicorn
-
     from im2.app import create_app
+    from im2.web import serving
 
     settings = _serving_settings(host, port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    try:
+        serving.check_workers(settings, workers)
+    except serving.ServeRefused as exc:
+        err.print(f"[red]error (--workers):[/red] {exc}")
+        raise typer.Exit(2) from None
+    serving.run(functools.partial(create_app, settings), settings, workers=workers)
 
 
 @app.command()

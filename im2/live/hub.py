@@ -2,8 +2,8 @@
 
 Messages are snapshots of state (a poll's results, a counter), so a slow subscriber only needs
 the newest one: each subscriber holds at most one pending message and a newer one replaces it.
-With several server processes the same interface is backed by PostgreSQL LISTEN/NOTIFY or
-Redis pub/sub; the embedded default needs neither.
+This in-process hub is the embedded default; with several server processes
+`im2.live.redis_hub.RedisHub` carries the same interface over Redis pub/sub (`make_hub`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ class Subscription:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self._pending: str | None = None
+        self.closed = False
+
+    def close(self) -> None:
+        """End the subscription (the server is draining): `next` returns at once."""
+        self.closed = True
+        self._event.set()
 
     def offer(self, message: str) -> None:
         self._pending = message  # newer snapshots replace older ones
@@ -47,13 +53,39 @@ class Hub:
         self._loaders: dict[str, Callable[[], Any]] = {}
         self._refreshing: set[str] = set()
         self._dirty: set[str] = set()
+        self._closing = False
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    async def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """At the app's start-up, on its event loop."""
+        self.attach(loop)
+
+    async def ping(self) -> bool:
+        """Whether the hub can reach every subscriber it should (readiness)."""
+        return True
+
+    def close_streams(self) -> None:
+        """End every subscription, and any made from now on, so that their streams close
+        (a draining server: the clients reconnect to another process). On the event loop."""
+        self._closing = True
+        for subscriptions in self._subscribers.values():
+            for subscription in subscriptions:
+                subscription.close()
+
+    async def close(self) -> None:
+        """At the app's shutdown, after the last write: deliver what is still queued."""
+
     def publish(self, channel: str, data: Any) -> None:
         """Thread-safe; call it after the transaction that changed `data` has committed."""
-        message = json.dumps(data, ensure_ascii=False, default=str)
+        self._send(channel, json.dumps(data, ensure_ascii=False, default=str))
+
+    def _send(self, channel: str, message: str) -> None:
+        """Hand one serialized snapshot to every subscriber (here: of this process)."""
+        self._deliver(channel, message)
+
+    def _deliver(self, channel: str, message: str) -> None:
         with self._lock:
             self._latest[channel] = message
         loop = self._loop
@@ -72,12 +104,14 @@ class Hub:
         for subscription in list(self._subscribers.get(channel, ())):
             subscription.offer(message)
 
-    def put(self, channel: str, data: Any) -> None:
+    def put(self, channel: str, data: Any, *, reload: Callable[[], Any] | None = None) -> None:
         """Publish a snapshot that a committed transaction computed itself (no reload).
 
         Thread-safe; calls must come in commit order (one writer does that). While a reload of
         the channel is running, the snapshot becomes its next load instead, so an older reload
-        can never be the last word."""
+        can never be the last word. `reload` (how to read the channel's state afresh) matters
+        only across processes, where two writers' snapshots can each miss the other's
+        concurrent commit: `RedisHub` then reloads once the writes have settled."""
         with self._lock:
             if channel in self._refreshing:
                 self._loaders[channel] = lambda: data
@@ -133,13 +167,18 @@ class Hub:
         self, channel: str, *, first: str | None, heartbeat: float = 15.0
     ) -> AsyncIterator[str | None]:
         """Yields `first` (the current state), then every newer snapshot; None is a heartbeat."""
+        if self._closing:
+            return
         subscription = Subscription()
         self._subscribers[channel].add(subscription)
         try:
             if first is not None:
                 yield first
             while True:
-                yield await subscription.next(heartbeat)
+                message = await subscription.next(heartbeat)
+                if subscription.closed:
+                    return
+                yield message
         finally:
             self._subscribers[channel].discard(subscription)
             if not self._subscribers[channel]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from functools import lru_cache
 
@@ -12,6 +13,8 @@ from im2.live.hub import Hub
 
 HEARTBEAT_SECONDS = 15.0
 KEEP_ALIVE = ServerSentEvent(comment="keep-alive").encode()
+# When a draining server closes a stream: reconnect after a random delay in this range (ms).
+RECONNECT_MS = (1000, 5000)
 
 
 @lru_cache(maxsize=256)
@@ -27,6 +30,11 @@ async def stream(
 ) -> AsyncIterator[bytes]:
     """The current state first, then each newer snapshot; a comment now and then keeps
     proxies from closing an idle stream. (A client that goes away is noticed by
-    sse-starlette, which cancels this generator.)"""
+    sse-starlette, which cancels this generator.) The stream ends when the server drains
+    (`Hub.close_streams`), with a hint to reconnect."""
     async for message in hub.subscribe(channel, first=first, heartbeat=HEARTBEAT_SECONDS):
         yield KEEP_ALIVE if message is None else encoded(message, event)
+    # The hub ended the stream: this process is draining. The browser's EventSource reconnects
+    # after `retry` ms, by then to another process; the delay is spread so that a process's
+    # viewers do not all arrive at once.
+    yield ServerSentEvent(comment="reconnect", retry=random.randint(*RECONNECT_MS)).encode()  # noqa: S311 (spread, not secret)

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
 
 from im2.errors import TooManyAttempts
 from im2.i18n import _
+from im2.workspaces.throttle import Counters
 
 
 class ActionLimiter:
-    """In-process counters, right for the embedded default; with several server processes,
-    point `limits` at Redis with a storage URI instead.
+    """Counters in this process (the embedded default), or in Redis shared by every server
+    process when `redis_url` is set (IM2_REDIS_URL), so that a limit holds however a load
+    balancer spreads one participant's requests. See `Counters`."""
 
-    Sliding-window counters (two counters per key, the previous window weighted) rather than
-    a moving window: the memory storage keeps a moving window's key after its entries expire
-    and its expiry thread walks every key ever seen every 10 ms, so with a new device per vote
-    the walk grew without bound and took the server's CPU. Counters that expire are dropped.
-    """
-
-    def __init__(self, *, per_device: str, per_ip: str) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+    def __init__(self, *, per_device: str, per_ip: str, redis_url: str | None = None) -> None:
+        self._limiter = Counters(redis_url)
         self._per_device = parse(per_device)
         self._per_ip = parse(per_ip)
 

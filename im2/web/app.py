@@ -21,13 +21,15 @@ from im2.clock import Clock, SystemClock
 from im2.config import Environment, Settings, get_settings
 from im2.db import Database
 from im2.jobs import run_jobs_forever
-from im2.live.hub import Hub
+from im2.live.redis_hub import make_hub
 from im2.participation.limits import ActionLimiter
 from im2.participation.senders import make_sender
 from im2.web.compression import GZipWhenAccepted
 from im2.web.context import RequestContextMiddleware
 from im2.web.deps import console_user
 from im2.web.errors import http_error_response, install_error_handlers
+from im2.web.health import Lifecycle, serving
+from im2.web.health import router as health_router
 from im2.web.idempotency import IdempotencyMiddleware
 from im2.web.limits_body import BodyLimitMiddleware, BodyLimits, BodyRoute
 from im2.web.openapi import install_openapi
@@ -62,20 +64,23 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.hub.attach(asyncio.get_running_loop())
-        _freeze_startup_heap()
-        task = None
-        if settings.run_scheduler:
-            task = asyncio.create_task(
-                run_jobs_forever(database, the_clock, interval=settings.scheduler_interval_seconds)
-            )
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        # The hub's start, the drain on a stop signal, the group commit's finish (im2.web.health).
+        async with serving(app, owns_db=db is None):
+            _freeze_startup_heap()
+            task = None
+            if settings.run_scheduler:
+                task = asyncio.create_task(
+                    run_jobs_forever(
+                        database, the_clock, interval=settings.scheduler_interval_seconds
+                    )
+                )
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(
         title="IM2 API",
@@ -95,15 +100,19 @@ def build_app(
     app.state.settings = settings
     app.state.db = database
     app.state.clock = the_clock
-    app.state.hub = Hub()
+    app.state.hub = make_hub(settings.redis_url)
+    app.state.lifecycle = Lifecycle()
     app.state.code_sender = make_sender(settings)
     app.state.limiter = ActionLimiter(
-        per_device=settings.participant_rate_per_device, per_ip=settings.participant_rate_per_ip
+        per_device=settings.participant_rate_per_device,
+        per_ip=settings.participant_rate_per_ip,
+        redis_url=settings.redis_url,
     )
 
     app.state.login_throttle = LoginThrottle(
         per_ip=settings.login_failures_per_ip,
         per_account_ip=settings.login_failures_per_account_ip,
+        redis_url=settings.redis_url,
     )
 
     app.add_middleware(IdempotencyMiddleware)
@@ -135,10 +144,8 @@ def build_app(
     _install_api_docs(app, public=settings.api_docs_public)
 
     # Routes are matched in order (FastAPI walks included routers per request, ~1.5 us a
-    # route): the health check first; im2.app adds the domains' routes after it.
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+    # route): the health checks first; im2.app adds the domains' routes after them.
+    app.include_router(health_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -5,22 +5,97 @@ elsewhere slows down only themselves: the real user, from their own network, sti
 Unknown e-mails count exactly like known ones, so being throttled reveals nothing about which
 accounts exist.
 
-In-process counters (the `limits` library, sliding windows that expire), right for the
-embedded default; several server processes would share a `limits` storage such as Redis.
+The counters are the `limits` library's sliding windows: in this process by default, in Redis
+(shared by every server process) when IM2_REDIS_URL is set (`Counters`, which the participant
+rate limits use too).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# A Redis call that takes longer than this counts as Redis being away (a participant's request
+# waits for it, so it must be short).
+REDIS_TIMEOUT_SECONDS = 0.5
+# While Redis is away, it is tried again after this long; this process's counters stand in.
+RETRY_SECONDS = 5.0
+
+
+class Counters:
+    """Sliding-window counters (`limits`), in this process or shared in Redis.
+
+    Sliding-window counters (two counters per key, the previous window weighted) rather than
+    a moving window: the memory storage keeps a moving window's key after its entries expire
+    and its expiry thread walks every key ever seen every 10 ms, so with a new device per vote
+    the walk grew without bound and took the server's CPU. Counters that expire are dropped.
+
+    With `redis_url`, every server process counts in the same place, so a limit holds however
+    the load balancer spreads a client's requests. Should Redis be unreachable, this process's
+    own counters stand in (logged, retried every `RETRY_SECONDS`): an outage neither stops
+    participants nor lifts every limit.
+    """
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._down_until = 0.0
+        if redis_url:
+            storage = storage_from_string(
+                redis_url,
+                key_prefix="im2:limits",
+                wrap_exceptions=True,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+            self._shared = SlidingWindowCounterRateLimiter(storage)
+
+    def _limiter(self) -> SlidingWindowCounterRateLimiter:
+        if self._shared is not None and time.monotonic() >= self._down_until:
+            return self._shared
+        return self._local
+
+    def _failed(self, exc: Exception) -> SlidingWindowCounterRateLimiter:
+        log.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
+        self._down_until = time.monotonic() + RETRY_SECONDS
+        return self._local
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Count one action; False when it goes over the limit."""
+        limiter = self._limiter()
+        try:
+            return limiter.hit(item, *identifiers)
+        except (StorageError, RedisError, OSError) as exc:
+            return self._failed(exc).hit(item, *identifiers)
+
+    def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Whether one more action would be within the limit (counts nothing)."""
+        limiter = self._limiter()
+        try:
+            return limiter.test(item, *identifiers)
+        except (StorageError, RedisError, OSError) as exc:
+            return self._failed(exc).test(item, *identifiers)
+
+    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        limiter = self._limiter()
+        try:
+            limiter.clear(item, *identifiers)
+        except (StorageError, RedisError, OSError) as exc:
+            self._failed(exc).clear(item, *identifiers)
 
 
 class LoginThrottle:
-    def __init__(self, *, per_ip: str, per_account_ip: str) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+    def __init__(self, *, per_ip: str, per_account_ip: str, redis_url: str | None = None) -> None:
+        self._limiter = Counters(redis_url)
         self.per_ip: RateLimitItem = parse(per_ip)
         self.per_account_ip: RateLimitItem = parse(per_account_ip)
 
