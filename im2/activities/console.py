@@ -97,6 +97,7 @@ def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -
                 )
         except ValidationError as exc:
             errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
+            errors = {form.error_fields.get(k, k): v for k, v in errors.items()}
             return page(request, context, raw, errors, status_code=422)
         except IM2Error as exc:
             return page(request, context, raw, service_error(exc), status_code=exc.status_code)

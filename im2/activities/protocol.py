@@ -97,6 +97,9 @@ class CreateForm:
     defaults: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
     campaign_context: FormContext | None = None
+    # A model field whose error belongs to another form field (a percentage entered for a
+    # fraction): {"model field": "form field"}.
+    error_fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,26 @@
-"""The UGC contest format's declaration (`im2.activities.protocol`)."""
+"""The UGC contest format's declaration (`im2.activities.protocol`): the shared console makes its
+create, edit and export routes from it; moderation, jury scores and winners are its own pages.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from im2.activities.formats.ugc import review
 from im2.activities.formats.ugc.demo import load_demo
-from im2.activities.protocol import ActivityFormat, PeopleData
-from im2.activities.schemas import ActivityKind
+from im2.activities.formats.ugc.schemas import UgcCreate
+from im2.activities.protocol import ActivityFormat, CreateForm, Export, PeopleData, PublicAction
+from im2.activities.schemas import ENTRIES_HINT, ActivityKind
+from im2.campaigns.schemas import CampaignRead
+from im2.errors import InvalidInput
+from im2.i18n import _
+from im2.workspaces.schemas import Actor
 
 
 class UgcSettings(BaseModel):
@@ -26,6 +40,38 @@ class UgcSettings(BaseModel):
     winners: int = 3
 
 
+def keywords_of(raw: str) -> list[str]:
+    return [k.strip() for k in re.split(r"[,，、\n]", raw) if k.strip()]
+
+
+def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
+    """The console's create form as `UgcCreate` input (the jury's weight entered in %)."""
+    try:
+        jury_weight = float(raw.get("jury_percent") or 60) / 100
+    except ValueError:
+        raise InvalidInput(_("Enter a number."), field="jury_percent") from None
+    return {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "hashtag": raw.get("hashtag", ""),
+        "allow_images": raw.get("allow_images") == "on",
+        "allow_videos": raw.get("allow_videos") == "on",
+        "entries_per_participant": raw.get("entries_per_participant") or 3,
+        "votes_per_day": raw.get("votes_per_day") or 3,
+        "jury_weight": jury_weight,
+        "keywords": keywords_of(raw.get("keywords", "")),
+        "flag_negative": raw.get("flag_negative") == "on",
+        "auto_approve": raw.get("auto_approve") == "on",
+        "winners": raw.get("winners") or 3,
+    }
+
+
+def export_rows(
+    session: Session, *, actor: Actor, activity_id: int, now: datetime
+) -> Iterable[dict[str, Any]]:
+    return review.export_rows(session, actor=actor, activity_id=activity_id)
+
+
 FORMAT = ActivityFormat(
     kind=ActivityKind.UGC,
     settings=UgcSettings,
@@ -38,5 +84,31 @@ FORMAT = ActivityFormat(
         ),
         PeopleData(table="ugc_votes", person_columns=("participant_id",)),
     ),
+    actions=(
+        PublicAction(path="submit", summary="Send an entry (a photo or a video link)"),
+        PublicAction(path="entries/{entry_id}/vote", summary="Vote for an entry"),
+    ),
+    create=CreateForm(
+        template="activities/ugc/ugc_form.html",
+        model=UgcCreate,
+        parse=parse_form,
+        create=review.do_create_ugc,
+        defaults={
+            "allow_images": "on",
+            "allow_videos": "on",
+            "flag_negative": "on",
+            "entries_per_participant": "3",
+            "votes_per_day": "3",
+            "jury_percent": "60",
+            "winners": "3",
+        },
+        error_fields={"jury_weight": "jury_percent"},
+    ),
+    export=Export(
+        columns=tuple(review.EXPORT_COLUMNS),
+        rows=export_rows,
+        filename="ugc-{id}-entries.csv",
+    ),
+    text_editor_hint=ENTRIES_HINT,
     demo=load_demo,
 )
