@@ -67,8 +67,8 @@ from im2.workspaces.schemas import Actor
 # by the activities routers, from the format registry (`im2.activities.registry`); their
 # participant pages are included here, after `activities_public`, with the page hooks.
 VOTE: tuple[APIRouter, ...] = (votes_router,)  # a participant's vote: the hottest write
-PARTICIPANT: tuple[APIRouter, ...] = (  # the participant pages: `/c/<slug>/...`, `/s/<code>`
-    sharing_public.router,
+SHARE_LINKS: tuple[APIRouter, ...] = (sharing_public.router,)  # `/s/<code>`: every shared click
+PARTICIPANT: tuple[APIRouter, ...] = (  # the other participant pages, `/c/<slug>/...`
     participation_public.router,
     incentives_public.router,
 )
@@ -136,7 +136,7 @@ def create_app(
     """The whole app: the HTTP shell from `im2.web.app` plus every router, in traffic order."""
     app = build_app(settings, db=db, clock=clock)
     app.state.figures = FIGURES
-    for router in VOTE:
+    for router in (*VOTE, *SHARE_LINKS):
         app.include_router(router)
     app.include_router(activities_public.router)
     # Hooks of higher layers into the formats' pages: a running experiment on the activity
