@@ -4,8 +4,6 @@ CSV export."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,7 +29,6 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error
 from im2.incentives import service as incentives
-from im2.spreadsheet import safe_record
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
@@ -324,23 +321,5 @@ def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) ->
             "reason_labels": REASON_LABELS,
             "public_url": f"{base_url}/c/{campaign.slug}/referral/{activity.id}",
             "nav": "campaigns",
-        },
-    )
-
-
-@router.get("/referral/{activity_id}/export.csv")
-def export_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=reads.EXPORT_COLUMNS)
-    writer.writeheader()
-    with db.session() as session:
-        rows = reads.export_rows(session, actor=actor, activity_id=activity_id)
-        writer.writerows(safe_record(row) for row in rows)
-    # A BOM so that Excel opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="referral-{activity_id}-invites.csv"'
         },
     )
