@@ -392,11 +392,11 @@ def api_overview(folder: Path, lake: Path, mark: int, runs: int) -> dict[str, fl
     from fastapi.testclient import TestClient
 
     from im2.analytics.models import LakeMark
+    from im2.app import create_app
     from im2.campaigns.schemas import CampaignCreate, ChannelIn, KpiTargetIn
     from im2.campaigns.service import do_create_campaign
     from im2.clock import ManualClock
     from im2.config import Settings
-    from im2.web.app import create_app
     from im2.workspaces.schemas import Role
     from im2.workspaces.service import do_create_token, do_create_workspace, system_actor
 

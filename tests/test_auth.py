@@ -14,10 +14,10 @@ from argon2.profiles import CHEAPEST
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from im2.app import create_app
 from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
-from im2.web.app import create_app
 from im2.workspaces import service
 from im2.workspaces.models import ApiToken, ConsoleSession
 from im2.workspaces.schemas import Role

@@ -337,7 +337,7 @@ def test_held_votes_count_once_reviewed(
     for review and after one is approved and one rejected."""
     from im2.activities.formats.poll import service as polls
     from im2.activities.formats.poll.models import PollBallot
-    from im2.web.app import create_app
+    from im2.app import create_app
     from im2.workspaces import service as workspaces
 
     # Any new device voting without having seen the page scores 0.2: held at 0.1.

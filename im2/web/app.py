@@ -154,19 +154,6 @@ def build_app(
     return app
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    db: Database | None = None,
-    clock: Clock | None = None,
-) -> FastAPI:
-    """The assembled app, for callers that still import it from here: use `im2.app.create_app`.
-    (Imported when called: `im2.web` sits below the assembly, docs/architecture.md "Layers".)"""
-    from im2.app import create_app as assemble
-
-    return assemble(settings, db=db, clock=clock)
-
-
 # Multipart framing and the form's other fields around an uploaded file.
 FORM_OVERHEAD = 256 * 1024
 _WS = r"/console/w/[^/]+"

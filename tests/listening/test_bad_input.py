@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from im2.app import create_app
 from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
@@ -28,7 +29,6 @@ from im2.listening.importers import FileFormat, read_mentions
 from im2.listening.jobs import detect_spikes_job
 from im2.listening.models import Feed, ListeningSettings, MentionImport
 from im2.listening.schemas import MAX_COUNT, MAX_TEXT, AlertRead, ListeningSettingsRead, Platform
-from im2.web.app import create_app
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
 from tests.listening.conftest import loopback_server

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from im2 import outbound
+from im2.app import create_app
 from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
 from im2.listening import feeds
 from im2.listening.schemas import Platform
-from im2.web.app import create_app
 from im2.webhooks.jobs import send_webhooks_job
 from im2.webhooks.models import WebhookEndpoint
 from im2.workspaces.schemas import Role

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from im2.app import create_app
 from im2.clock import ManualClock
 from im2.config import Environment, Settings
 from im2.db import Database
-from im2.web.app import create_app
 from im2.workspaces.schemas import Role
 from tests.conftest import PASSWORD, Brand
 from tests.test_auth import csrf

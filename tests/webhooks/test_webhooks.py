@@ -16,10 +16,10 @@ from datetime import timedelta
 import httpx
 from fastapi.testclient import TestClient
 
+from im2.app import create_app
 from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
-from im2.web.app import create_app
 from im2.webhooks.jobs import SETTLE_POSTGRES, enqueue_webhooks_job, send_webhooks_job
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand, LiveServer
