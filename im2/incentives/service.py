@@ -16,20 +16,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from disposable_email_domains import blocklist
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2 import isolation
 from im2.campaigns import service as campaigns
-from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
+from im2.errors import Conflict, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind, EventRecord
 from im2.events.service import list_events, record_event
 from im2.experiments import service as experiments
-from im2.experiments.schemas import RewardLevel
 from im2.i18n import _
 from im2.incentives._common import campaign_is_theirs, check_own_campaign, check_participant
 from im2.incentives.coupons import (
@@ -51,6 +49,16 @@ from im2.incentives.coupons import (
     participant_coupons,
     typo_error,
 )
+from im2.incentives.grants import (
+    OutOfStock,
+    check_reward_spec,
+    do_issue_coupon,
+    give_grant,
+    grant_code,
+    grant_coupon_code,
+    grant_once,
+    grant_reward,
+)
 from im2.incentives.ledger import (
     NotEnoughPoints,
     award_points,
@@ -62,6 +70,7 @@ from im2.incentives.ledger import (
     set_expiry_watermark,
     spend_points,
 )
+from im2.incentives.levels import use_reward_levels
 from im2.incentives.models import (
     CouponCode,
     CouponPool,
@@ -97,7 +106,6 @@ from im2.incentives.schemas import (
     RewardSpec,
     RuleRef,
 )
-from im2.participation import service as participation
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -106,17 +114,20 @@ __all__ = [
     "CouponExpired",
     "CouponUsedUp",
     "NotEnoughPoints",
+    "OutOfStock",
     "award_points",
     "campaign_is_theirs",
     "check_own_campaign",
     "check_participant",
     "check_prize_for_draw",
+    "check_reward_spec",
     "claim_prize_for_draw",
     "claim_prize_for_grant",
     "do_create_pool",
     "do_create_prize",
     "do_generate_codes",
     "do_import_codes",
+    "do_issue_coupon",
     "do_redeem",
     "do_restock_prize",
     "expire_points",
@@ -127,6 +138,11 @@ __all__ = [
     "get_balance",
     "get_pool",
     "get_prize",
+    "give_grant",
+    "grant_code",
+    "grant_coupon_code",
+    "grant_once",
+    "grant_reward",
     "is_typo",
     "issue_code",
     "list_codes",
@@ -146,298 +162,13 @@ __all__ = [
     "set_expiry_watermark",
     "spend_points",
     "typo_error",
+    "use_reward_levels",
 ]
 
 
-class OutOfStock(IM2Error):
-    status_code = 409
-    code = "out_of_stock"
-
-
-# --- grants ------------------------------------------------------------------------------------
-
-
-def _disposable_domain(session: Session, participant_id: int) -> str | None:
-    profile = participation.get_profile(session, participant_id=participant_id)
-    if not profile.verified_email or "@" not in profile.verified_email:
-        return None
-    domain = profile.verified_email.rsplit("@", 1)[1].lower()
-    return domain if domain in blocklist else None
-
-
-def _check_target(session: Session, *, workspace_id: int, reward: RewardSpec) -> None:
-    if reward.kind is RewardKind.COUPON:
-        pool = session.get(CouponPool, reward.pool_id)
-        if pool is None or pool.workspace_id != workspace_id:
-            raise NotFound(_("There is no such coupon pool."), field="pool_id")
-    if reward.kind is RewardKind.PRIZE:
-        prize = session.get(Prize, reward.prize_id)
-        if prize is None or prize.workspace_id != workspace_id:
-            raise NotFound(_("There is no such prize."), field="prize_id")
-
-
-def _give(
-    session: Session, grant: RewardGrant, *, now: datetime, level: RewardLevel | None = None
-) -> CouponCode | bool:
-    """Hand over what the grant promises. False when a coupon pool or a prize ran out."""
-    if grant.kind == RewardKind.POINTS:
-        assert grant.points is not None
-        award_points(
-            session,
-            workspace_id=grant.workspace_id,
-            campaign_id=grant.campaign_id,
-            participant_id=grant.participant_id,
-            points=grant.points,
-            key=f"grant:{grant.id}",
-            reason=grant.reason,
-            now=now,
-            grant_id=grant.id,
-            level=level,
-        )
-        return True
-    if grant.kind == RewardKind.COUPON:
-        pool = session.get(CouponPool, grant.pool_id)
-        if pool is None:
-            return False
-        code = issue_code(session, pool=pool, participant_id=grant.participant_id, now=now)
-        if code is None:
-            return False
-        grant.coupon_id = code.id
-        record_event(
-            session,
-            kind=EventKind.COUPON_ISSUED,
-            occurred_at=now,
-            workspace_id=grant.workspace_id,
-            campaign_id=grant.campaign_id,
-            actor_type=ActorType.SYSTEM,
-            actor_id=None,
-            properties={
-                "participant": grant.participant_id,
-                "pool": pool.id,
-                "code": code.code,
-                "reason": grant.reason,
-                "grant": grant.id,
-            },
-        )
-        return code
-    prize = session.get(Prize, grant.prize_id)
-    if prize is None:
-        return False
-    claim = claim_prize_for_grant(
-        session, prize=prize, participant_id=grant.participant_id, grant_id=grant.id, now=now
-    )
-    if claim is None:
-        return False
-    record_event(
-        session,
-        kind=EventKind.PRIZE_CLAIMED,
-        occurred_at=now,
-        workspace_id=grant.workspace_id,
-        campaign_id=grant.campaign_id,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        properties={
-            "participant": grant.participant_id,
-            "prize": prize.id,
-            "name": prize.name,
-            "stock_left": prize.stock,
-            "reason": grant.reason,
-            "grant": grant.id,
-        },
-    )
-    return True
-
-
-def grant_reward(
-    session: Session,
-    *,
-    workspace_id: int,
-    campaign_id: int,
-    participant_id: int,
-    reward: RewardSpec,
-    key: str,
-    reason: str,
-    now: datetime,
-    evidence: dict[str, Any] | None = None,
-    hold: bool = False,
-    activity_id: int | None = None,
-) -> GrantResult:
-    """Give a reward once per (workspace, key).
-
-    - a second call with the same key returns `duplicate` and writes nothing;
-    - with `activity_id`, points are scaled by the reward level of the participant's variant in
-      the experiment running on that activity (`experiments.RewardLevels`); a level that leaves
-      no whole point gives `withheld` and writes nothing. Coupons and prizes are not scaled;
-    - `hold=True` (or a participant whose verified e-mail is at a disposable domain) keeps the
-      grant for review in the console, with `evidence` shown; approving gives the reward;
-    - a coupon pool or prize with nothing left gives `out_of_stock` and writes nothing, so the
-      same key can be granted again once the stock is topped up.
-    """
-    return _grant(
-        session,
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        participant_id=participant_id,
-        reward=reward,
-        key=key,
-        reason=reason,
-        now=now,
-        evidence=evidence,
-        hold=hold,
-        screen=True,
-        activity_id=activity_id,
-    )
-
-
-def _grant(
-    session: Session,
-    *,
-    workspace_id: int,
-    campaign_id: int,
-    participant_id: int,
-    reward: RewardSpec,
-    key: str,
-    reason: str,
-    now: datetime,
-    evidence: dict[str, Any] | None,
-    hold: bool,
-    screen: bool,
-    activity_id: int | None = None,
-) -> GrantResult:
-    if not key or len(key) > 200:
-        raise InvalidInput(_("A reward key must be 1–200 characters."), field="key")
-    _check_target(session, workspace_id=workspace_id, reward=reward)
-    existing = session.scalar(
-        select(RewardGrant.id).where(
-            RewardGrant.workspace_id == workspace_id, RewardGrant.key == key
-        )
-    )
-    if existing is not None:
-        return GrantResult(status="duplicate", grant_id=existing, coupon_code=None)
-    level = None
-    if reward.kind is RewardKind.POINTS and activity_id is not None:
-        level = experiments.RewardLevels(session).of(
-            activity_id=activity_id, participant_id=participant_id, at=now
-        )
-    if level is not None:
-        assert reward.points is not None
-        points = level.scale(reward.points)
-        if points <= 0:
-            return GrantResult(status="withheld", grant_id=None, coupon_code=None)
-        reward = RewardSpec(kind=RewardKind.POINTS, points=points)
-    shown = dict(evidence or {})
-    disposable = _disposable_domain(session, participant_id) if screen else None
-    if disposable is not None:
-        shown["disposable_email_domain"] = disposable
-        hold = True
-    grant = RewardGrant(
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        participant_id=participant_id,
-        key=key,
-        kind=reward.kind.value,
-        points=reward.points,
-        pool_id=reward.pool_id,
-        prize_id=reward.prize_id,
-        reason=reason[:200],
-        status="held" if hold else "granted",
-        evidence=shown,
-        created_at=now,
-    )
-    savepoint = session.begin_nested()
-    try:
-        session.add(grant)
-        session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        again = session.scalar(
-            select(RewardGrant.id).where(
-                RewardGrant.workspace_id == workspace_id, RewardGrant.key == key
-            )
-        )
-        return GrantResult(status="duplicate", grant_id=again, coupon_code=None)
-    if hold:
-        savepoint.commit()
-        record_event(
-            session,
-            kind=EventKind.REWARD_HELD,
-            occurred_at=now,
-            workspace_id=workspace_id,
-            campaign_id=campaign_id,
-            actor_type=ActorType.SYSTEM,
-            actor_id=None,
-            properties={
-                "participant": participant_id,
-                "grant": grant.id,
-                "reward": reward.model_dump(exclude_none=True, mode="json"),
-                "reason": reason[:200],
-                "evidence": shown,
-            },
-        )
-        return GrantResult(status="held", grant_id=grant.id, coupon_code=None)
-    given = _give(session, grant, now=now, level=level)
-    if given is False:
-        savepoint.rollback()
-        return GrantResult(status="out_of_stock", grant_id=None, coupon_code=None)
-    savepoint.commit()
-    return GrantResult(
-        status="granted",
-        grant_id=grant.id,
-        coupon_code=given.code if isinstance(given, CouponCode) else None,
-    )
-
-
-def check_reward_spec(data: dict[str, Any]) -> RewardSpec:
-    """A RewardSpec from form or JSON data, or InvalidInput naming what is wrong."""
-    try:
-        return RewardSpec.model_validate(data)
-    except ValueError as exc:
-        raise InvalidInput(_("This reward is not complete: {detail}").format(detail=exc)) from exc
-
-
-# --- the brand's side: handing out coupons ----------------------------------------------------
-
-
-def do_issue_coupon(
-    session: Session,
-    *,
-    actor: Actor,
-    pool_id: int,
-    participant_id: int,
-    key: str,
-    reason: str,
-    now: datetime,
-) -> GrantResult:
-    """A brand (API or console) hands a coupon to a participant, idempotent by key."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    pool = own_pool(session, actor=actor, pool_id=pool_id)
-    check_participant(session, workspace_id=actor.workspace_id, participant_id=participant_id)
-    result = grant_reward(
-        session,
-        workspace_id=actor.workspace_id,
-        campaign_id=pool.campaign_id,
-        participant_id=participant_id,
-        reward=RewardSpec(kind=RewardKind.COUPON, pool_id=pool.id),
-        key=f"issue:{key}",
-        reason=reason,
-        now=now,
-    )
-    if result.status == "out_of_stock":
-        raise OutOfStock(_("This pool has no free codes left."), field="pool_id")
-    if result.status == "granted":
-        record_audit(
-            session,
-            actor=actor,
-            workspace_id=actor.workspace_id,
-            action="coupon.issued",
-            target_type="coupon_pool",
-            target_id=pool.id,
-            summary=f"coupon of {pool.name} issued to participant #{participant_id}",
-            before=None,
-            after={"participant": participant_id, "key": key},
-            now=now,
-        )
-    return result
+# Experiments' reward levels, for grants and rules (`levels.py`). To move to the app assembly,
+# which may import experiments; incentives itself does not.
+use_reward_levels(experiments.RewardLevels)
 
 
 # --- the points store --------------------------------------------------------------------------
@@ -495,7 +226,7 @@ def do_buy(
         )
     )
     if earlier is not None:
-        return GrantResult("duplicate", earlier.id, _grant_code(session, earlier))
+        return GrantResult("duplicate", earlier.id, grant_code(session, earlier))
     spent = spend_points(
         session,
         workspace_id=workspace_id,
@@ -513,7 +244,7 @@ def do_buy(
             )
         )
         return GrantResult("duplicate", again.id if again else None, None)
-    result = _grant(
+    result = grant_once(
         session,
         workspace_id=workspace_id,
         campaign_id=campaign_id,
@@ -529,13 +260,6 @@ def do_buy(
     if result.status == "out_of_stock":
         raise OutOfStock(_("Sorry, {name} is out of stock.").format(name=name), field="item")
     return result
-
-
-def _grant_code(session: Session, grant: RewardGrant) -> str | None:
-    if grant.coupon_id is None:
-        return None
-    code = session.get(CouponCode, grant.coupon_id)
-    return None if code is None else code.code
 
 
 # --- review: held grants and flagged redemptions ----------------------------------------------
@@ -557,7 +281,7 @@ def _grant_ref(session: Session, row: RewardGrant) -> GrantRef:
         created_at=row.created_at,
         decided_at=row.decided_at,
         decided_by=row.decided_by,
-        coupon_code=_grant_code(session, row),
+        coupon_code=grant_code(session, row),
     )
 
 
@@ -615,7 +339,7 @@ def do_decide_grant(
         raise Conflict(_("This reward has been decided already."))
     session.refresh(grant)
     if approve:
-        if _give(session, grant, now=now) is False:
+        if give_grant(session, grant, now=now) is False:
             raise OutOfStock(
                 _("Nothing left to give: top up the pool or the prize stock, then approve again.")
             )
@@ -736,6 +460,7 @@ def participant_pending(
 
 RULES_CURSOR = "point_rules"
 RULES_BATCH = 1000
+RULES_FOLLOWER = "incentives_point_rules"  # the job's name, in logs and dead letters
 
 
 def _rule_ref(row: PointRule) -> RuleRef:
@@ -856,11 +581,11 @@ def _beneficiary(event: EventRecord) -> int | None:
     if event.kind in (EventKind.SHARE_CLICKED.value, EventKind.REFERRAL_QUALIFIED.value):
         for name in _BENEFICIARY_KEYS:
             value = event.properties.get(name)
-            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
                 return int(value)
         return None
     if event.actor_type == ActorType.PARTICIPANT.value and event.actor_id:
-        return int(event.actor_id) if event.actor_id.isdigit() else None
+        return int(event.actor_id) if event.actor_id.isdecimal() else None
     return None
 
 
@@ -904,23 +629,25 @@ def apply_rules(
         until=now - settle if settle else None,
         limit=batch,
     )
-    awarded = capped = 0
+    counts = {"awarded": 0, "capped": 0}
+    # Caches of reads only: a failed event's rolled-back writes leave them true.
     zones: dict[int, str] = {}
     levels = experiments.RewardLevels(session)
-    for event in events:
+
+    def handle(event: EventRecord) -> None:
         rule = rules.get((event.campaign_id or 0, event.kind))
         if rule is None or event.occurred_at < rule.created_at:
-            continue
+            return
         who = _beneficiary(event)
         if who is None:
-            continue
+            return
         key = f"rule:{rule.id}:event:{event.id}"
         if session.scalar(
             select(PointEntry.id).where(
                 PointEntry.workspace_id == rule.workspace_id, PointEntry.key == key
             )
         ):
-            continue
+            return
         if rule.campaign_id not in zones:
             found = campaigns.get_public_campaign_by_id(session, campaign_id=rule.campaign_id)
             zones[rule.campaign_id] = found.campaign.timezone if found else "Asia/Shanghai"
@@ -930,24 +657,24 @@ def apply_rules(
             PointEntry.kind == "award",
         )
         if rule.total_cap is not None and int(session.scalar(mine) or 0) >= rule.total_cap:
-            capped += 1
-            continue
+            counts["capped"] += 1
+            return
         if rule.daily_cap is not None:
             start, end = _local_day(event.occurred_at, zones[rule.campaign_id])
             today = mine.where(PointEntry.created_at >= start, PointEntry.created_at < end)
             if int(session.scalar(today) or 0) >= rule.daily_cap:
-                capped += 1
-                continue
+                counts["capped"] += 1
+                return
         try:
             check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
         except NotFound:
-            continue
+            return
         # The variant's level at the moment of the event, so a run after the experiment ended
         # still pays what the participant was promised.
         level = levels.of(activity_id=event.activity_id, participant_id=who, at=event.occurred_at)
         points = rule.points if level is None else level.scale(rule.points)
         if points <= 0:
-            continue
+            return
         if award_points(
             session,
             workspace_id=rule.workspace_id,
@@ -964,7 +691,30 @@ def apply_rules(
             event_id=event.id,
             level=level,
         ):
-            awarded += 1
+            counts["awarded"] += 1
+
+    def failed(event: EventRecord, exc: Exception) -> None:
+        isolation.dead_letter(
+            session,
+            job=RULES_FOLLOWER,
+            event_id=event.id,
+            workspace_id=event.workspace_id,
+            kind=event.kind,
+            exc=exc,
+            now=now,
+        )
+
+    # One event that cannot be handled (legacy data, a bug) is dead-lettered and passed over,
+    # never retried at every tick ahead of everyone else's events (docs/architecture.md, Jobs).
+    isolation.each_in_savepoint(
+        session,
+        events,
+        handle,
+        job=RULES_FOLLOWER,
+        key=lambda e: f"event {e.id} (workspace {e.workspace_id})",
+        failed=failed,
+    )
+    awarded, capped = counts["awarded"], counts["capped"]
     if events:
         cursor.last_event_id = events[-1].id
         cursor.updated_at = now
@@ -974,9 +724,3 @@ def apply_rules(
         capped=capped,
         last_event_id=cursor.last_event_id,
     )
-
-
-def grant_coupon_code(session: Session, *, grant_id: int) -> str | None:
-    """The code a grant handed out, if it was a coupon."""
-    grant = session.get(RewardGrant, grant_id)
-    return None if grant is None else _grant_code(session, grant)
