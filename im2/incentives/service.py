@@ -18,15 +18,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2 import isolation
 from im2.campaigns import service as campaigns
-from im2.errors import Conflict, InvalidInput, NotFound
+from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind, EventRecord
-from im2.events.service import list_events, record_event
+from im2.events.service import list_events
 from im2.experiments import service as experiments
 from im2.i18n import _
 from im2.incentives._common import campaign_is_theirs, check_own_campaign, check_participant
@@ -72,14 +72,9 @@ from im2.incentives.ledger import (
 )
 from im2.incentives.levels import use_reward_levels
 from im2.incentives.models import (
-    CouponCode,
-    CouponPool,
     Cursor,
     PointEntry,
     PointRule,
-    Prize,
-    Redemption,
-    RewardGrant,
 )
 from im2.incentives.prizes import (
     check_prize_for_draw,
@@ -95,26 +90,31 @@ from im2.incentives.prizes import (
     reserve_prize_stock,
 )
 from im2.incentives.redemptions import CouponExpired, CouponUsedUp, do_redeem, redemption_ref
+from im2.incentives.review import (
+    do_decide_grant,
+    do_decide_redemption,
+    list_flagged_redemptions,
+    list_grants,
+    participant_pending,
+)
 from im2.incentives.schemas import (
     RULE_EVENT_KINDS,
-    GrantRef,
     GrantResult,
-    PoolRef,
-    PrizeRef,
-    RedemptionRef,
-    RewardKind,
-    RewardSpec,
     RuleRef,
 )
+from im2.incentives.store import do_buy, store_items
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
 __all__ = [
+    "RULE_EVENT_KINDS",
     "CodeTypo",
     "CouponExpired",
     "CouponUsedUp",
+    "GrantResult",
     "NotEnoughPoints",
     "OutOfStock",
+    "RuleRef",
     "award_points",
     "campaign_is_theirs",
     "check_own_campaign",
@@ -123,8 +123,11 @@ __all__ = [
     "check_reward_spec",
     "claim_prize_for_draw",
     "claim_prize_for_grant",
+    "do_buy",
     "do_create_pool",
     "do_create_prize",
+    "do_decide_grant",
+    "do_decide_redemption",
     "do_generate_codes",
     "do_import_codes",
     "do_issue_coupon",
@@ -146,6 +149,8 @@ __all__ = [
     "is_typo",
     "issue_code",
     "list_codes",
+    "list_flagged_redemptions",
+    "list_grants",
     "list_ledger",
     "list_pools",
     "list_prizes",
@@ -153,6 +158,7 @@ __all__ = [
     "normalise_code",
     "own_pool",
     "participant_coupons",
+    "participant_pending",
     "participant_prizes",
     "participants_with_expired_credit",
     "prize_stocks",
@@ -161,6 +167,7 @@ __all__ = [
     "reserve_prize_stock",
     "set_expiry_watermark",
     "spend_points",
+    "store_items",
     "typo_error",
     "use_reward_levels",
 ]
@@ -169,291 +176,6 @@ __all__ = [
 # Experiments' reward levels, for grants and rules (`levels.py`). To move to the app assembly,
 # which may import experiments; incentives itself does not.
 use_reward_levels(experiments.RewardLevels)
-
-
-# --- the points store --------------------------------------------------------------------------
-
-
-def store_items(
-    session: Session, *, workspace_id: int, campaign_id: int
-) -> tuple[list[PoolRef], list[PrizeRef]]:
-    """What can be bought with points in this campaign."""
-    pools = [
-        p
-        for p in list_pools(session, workspace_id=workspace_id, campaign_id=campaign_id)
-        if p.cost_points is not None
-    ]
-    prizes = [
-        p
-        for p in list_prizes(session, workspace_id=workspace_id, campaign_id=campaign_id)
-        if p.cost_points is not None
-    ]
-    return pools, prizes
-
-
-def do_buy(
-    session: Session,
-    *,
-    workspace_id: int,
-    campaign_id: int,
-    participant_id: int,
-    item: str,
-    item_id: int,
-    key: str,
-    now: datetime,
-) -> GrantResult:
-    """Spend points on a coupon (`item="coupon"`) or a prize (`item="prize"`), once per key.
-    Not enough points → NotEnoughPoints (409); nothing left → OutOfStock (409); in both cases
-    the caller's transaction rolls back and no points are spent."""
-    if item == "coupon":
-        pool = session.get(CouponPool, item_id)
-        if pool is None or pool.campaign_id != campaign_id or pool.cost_points is None:
-            raise NotFound(_("This item is not in the store."), field="item")
-        price, name = pool.cost_points, pool.name
-        reward = RewardSpec(kind=RewardKind.COUPON, pool_id=pool.id)
-    elif item == "prize":
-        prize = session.get(Prize, item_id)
-        if prize is None or prize.campaign_id != campaign_id or prize.cost_points is None:
-            raise NotFound(_("This item is not in the store."), field="item")
-        price, name = prize.cost_points, prize.name
-        reward = RewardSpec(kind=RewardKind.PRIZE, prize_id=prize.id)
-    else:
-        raise InvalidInput(_("Choose a coupon or a prize."), field="item")
-    grant_key = f"store:{key}"
-    earlier = session.scalar(
-        select(RewardGrant).where(
-            RewardGrant.workspace_id == workspace_id, RewardGrant.key == grant_key
-        )
-    )
-    if earlier is not None:
-        return GrantResult("duplicate", earlier.id, grant_code(session, earlier))
-    spent = spend_points(
-        session,
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        participant_id=participant_id,
-        points=price,
-        key=f"spend:{grant_key}",
-        reason=name,
-        now=now,
-    )
-    if not spent:  # the same purchase committed by a concurrent request
-        again = session.scalar(
-            select(RewardGrant).where(
-                RewardGrant.workspace_id == workspace_id, RewardGrant.key == grant_key
-            )
-        )
-        return GrantResult("duplicate", again.id if again else None, None)
-    result = grant_once(
-        session,
-        workspace_id=workspace_id,
-        campaign_id=campaign_id,
-        participant_id=participant_id,
-        reward=reward,
-        key=grant_key,
-        reason=name,
-        now=now,
-        evidence={"store": True, "points": price},
-        hold=False,
-        screen=False,
-    )
-    if result.status == "out_of_stock":
-        raise OutOfStock(_("Sorry, {name} is out of stock.").format(name=name), field="item")
-    return result
-
-
-# --- review: held grants and flagged redemptions ----------------------------------------------
-
-
-def _grant_ref(session: Session, row: RewardGrant) -> GrantRef:
-    return GrantRef(
-        id=row.id,
-        campaign_id=row.campaign_id,
-        participant_id=row.participant_id,
-        key=row.key,
-        kind=row.kind,
-        points=row.points,
-        pool_id=row.pool_id,
-        prize_id=row.prize_id,
-        reason=row.reason,
-        status=row.status,
-        evidence=dict(row.evidence or {}),
-        created_at=row.created_at,
-        decided_at=row.decided_at,
-        decided_by=row.decided_by,
-        coupon_code=grant_code(session, row),
-    )
-
-
-def list_grants(
-    session: Session,
-    *,
-    actor: Actor,
-    campaign_id: int,
-    status: str | None = None,
-    limit: int = 200,
-) -> list[GrantRef]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    query = select(RewardGrant).where(
-        RewardGrant.workspace_id == actor.workspace_id, RewardGrant.campaign_id == campaign_id
-    )
-    if status is not None:
-        query = query.where(RewardGrant.status == status)
-    rows = session.scalars(query.order_by(RewardGrant.id.desc()).limit(limit))
-    return [_grant_ref(session, r) for r in rows]
-
-
-def list_flagged_redemptions(
-    session: Session, *, actor: Actor, campaign_id: int, limit: int = 200
-) -> list[RedemptionRef]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    rows = session.execute(
-        select(Redemption, CouponCode)
-        .join(CouponCode, CouponCode.id == Redemption.code_id)
-        .where(
-            Redemption.workspace_id == actor.workspace_id,
-            CouponCode.campaign_id == campaign_id,
-            Redemption.review == "flagged",
-        )
-        .order_by(Redemption.id.desc())
-        .limit(limit)
-    ).all()
-    return [redemption_ref(r, c) for r, c in rows]
-
-
-def do_decide_grant(
-    session: Session, *, actor: Actor, grant_id: int, approve: bool, now: datetime
-) -> GrantRef:
-    """Approve (the reward is given now) or void a held grant; both are recorded."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    grant = session.get(RewardGrant, grant_id)
-    if grant is None or grant.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such reward."))
-    decided = session.execute(
-        update(RewardGrant)
-        .where(RewardGrant.id == grant.id, RewardGrant.status == "held")
-        .values(status="granted" if approve else "voided", decided_at=now, decided_by=actor.label)
-        .execution_options(synchronize_session=False)
-    )
-    if decided.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(_("This reward has been decided already."))
-    session.refresh(grant)
-    if approve:
-        if give_grant(session, grant, now=now) is False:
-            raise OutOfStock(
-                _("Nothing left to give: top up the pool or the prize stock, then approve again.")
-            )
-    elif grant.kind == RewardKind.POINTS:
-        session.add(
-            PointEntry(
-                workspace_id=grant.workspace_id,
-                campaign_id=grant.campaign_id,
-                participant_id=grant.participant_id,
-                kind="void",
-                delta=0,
-                reason=grant.reason,
-                key=f"void:{grant.id}",
-                created_at=now,
-                grant_id=grant.id,
-            )
-        )
-    session.flush()
-    record_event(
-        session,
-        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
-        occurred_at=now,
-        workspace_id=grant.workspace_id,
-        campaign_id=grant.campaign_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        properties={
-            "grant": grant.id,
-            "participant": grant.participant_id,
-            "kind": grant.kind,
-            "points": grant.points,
-            "reason": grant.reason,
-            "evidence": grant.evidence,
-        },
-    )
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="reward.approved" if approve else "reward.voided",
-        target_type="reward_grant",
-        target_id=grant.id,
-        summary=f"reward #{grant.id} for participant #{grant.participant_id} "
-        + ("approved" if approve else "voided"),
-        before={"status": "held"},
-        after={"status": grant.status},
-        now=now,
-    )
-    return _grant_ref(session, grant)
-
-
-def do_decide_redemption(
-    session: Session, *, actor: Actor, redemption_id: int, approve: bool, now: datetime
-) -> RedemptionRef:
-    """Accept a flagged redemption, or void it: the code is then voided too (no further uses)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = session.get(Redemption, redemption_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such redemption."))
-    decided = session.execute(
-        update(Redemption)
-        .where(Redemption.id == row.id, Redemption.review == "flagged")
-        .values(review="approved" if approve else "voided", decided_at=now, decided_by=actor.label)
-        .execution_options(synchronize_session=False)
-    )
-    if decided.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(_("This redemption has been decided already."))
-    session.refresh(row)
-    code = session.get(CouponCode, row.code_id)
-    assert code is not None
-    if not approve and code.voided_at is None:
-        code.voided_at = now
-    session.flush()
-    record_event(
-        session,
-        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
-        occurred_at=now,
-        workspace_id=actor.workspace_id,
-        campaign_id=code.campaign_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        properties={"redemption": row.id, "code": code.code, "evidence": row.evidence},
-    )
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="redemption.approved" if approve else "redemption.voided",
-        target_type="coupon_redemption",
-        target_id=row.id,
-        summary=f"redemption of {code.code} " + ("approved" if approve else "voided, code voided"),
-        before={"review": "flagged"},
-        after={"review": row.review},
-        now=now,
-    )
-    return redemption_ref(row, code)
-
-
-# --- what a participant sees -------------------------------------------------------------------
-
-
-def participant_pending(
-    session: Session, *, workspace_id: int, campaign_id: int, participant_id: int
-) -> list[GrantRef]:
-    """Rewards of this participant waiting for the brand's review."""
-    rows = session.scalars(
-        select(RewardGrant).where(
-            RewardGrant.workspace_id == workspace_id,
-            RewardGrant.campaign_id == campaign_id,
-            RewardGrant.participant_id == participant_id,
-            RewardGrant.status == "held",
-        )
-    )
-    return [_grant_ref(session, r) for r in rows]
 
 
 # --- rules: points for events ------------------------------------------------------------------
