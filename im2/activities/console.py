@@ -145,9 +145,12 @@ def _add_export(router: APIRouter, fmt: ActivityFormat[Any], export: Export) -> 
                 columns, found = export.table(
                     session, actor=actor, activity_id=activity_id, now=now
                 )
+            elif export.rows_at is not None:
+                columns = export.columns
+                found = export.rows_at(session, actor=actor, activity_id=activity_id, now=now)
             else:
                 assert export.rows is not None  # the registry checks one of them is there
                 columns = export.columns
-                found = export.rows(session, actor=actor, activity_id=activity_id, now=now)
+                found = export.rows(session, actor=actor, activity_id=activity_id)
             rows = list(found)
         return csv_download(rows, columns=columns, filename=export.filename.format(id=activity_id))

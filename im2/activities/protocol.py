@@ -47,6 +47,12 @@ class CreateActivity(Protocol):
 
 class ExportRows(Protocol):
     def __call__(
+        self, session: Session, *, actor: Actor, activity_id: int
+    ) -> Iterable[Mapping[str, Any]]: ...
+
+
+class ExportRowsAt(Protocol):
+    def __call__(
         self, session: Session, *, actor: Actor, activity_id: int, now: datetime
     ) -> Iterable[Mapping[str, Any]]: ...
 
@@ -114,12 +120,14 @@ class DetailPage:
 @dataclass(frozen=True, slots=True)
 class Export:
     """The console's CSV download, `/<kind>/<id>/export.csv`: `columns` in order, one row per
-    mapping from `rows` (which checks the actor may read the activity). A format whose columns
-    depend on the activity (a survey's questions) gives `table` instead, which returns both."""
+    mapping from `rows` (which checks the actor may read the activity), or from `rows_at` when
+    the rows depend on the time (a team past its deadline reads as failed). A format whose
+    columns depend on the activity (a survey's questions) gives `table`, which returns both."""
 
     filename: str  # with `{id}` for the activity's id, e.g. "poll-{id}-votes.csv"
     columns: tuple[str, ...] = ()
     rows: ExportRows | None = None
+    rows_at: ExportRowsAt | None = None
     table: ExportTable | None = None
 
 

@@ -78,9 +78,10 @@ def check_format(fmt: ActivityFormat[Any]) -> None:
     if fmt.export is not None:
         if "{id}" not in fmt.export.filename:
             raise RegistryError(f"{name}: the export's filename needs {{id}}")
-        if (fmt.export.rows is None) == (fmt.export.table is None):
+        ways = [fmt.export.rows, fmt.export.rows_at, fmt.export.table]
+        if sum(way is not None for way in ways) != 1:
             raise RegistryError(f"{name}: an export has rows (with columns) or a table")
-        if fmt.export.rows is not None and not fmt.export.columns:
+        if fmt.export.table is None and not fmt.export.columns:
             raise RegistryError(f"{name}: an export's rows need their columns")
     if not fmt.people_data:
         raise RegistryError(f"{name}: declare the tables that hold people's data")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -62,12 +62,6 @@ def detail_context(
     }
 
 
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return service.export_checkins(session, actor=actor, activity_id=activity_id)
-
-
 FORMAT = ActivityFormat(
     kind=ActivityKind.CHECKIN,
     settings=CheckinSettings,
@@ -91,7 +85,7 @@ FORMAT = ActivityFormat(
             "held_for_review",
             "risk_reasons",
         ),
-        rows=export_rows,
+        rows=service.export_checkins,
         filename="checkin-{id}-days.csv",
     ),
     demo=load_demo,

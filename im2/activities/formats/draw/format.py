@@ -5,7 +5,7 @@ own."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,12 +121,6 @@ def detail_context(
     }
 
 
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return reads.export_draw(session, actor=actor, activity_id=activity_id)
-
-
 FORMAT = ActivityFormat(
     kind=ActivityKind.DRAW,
     settings=DrawSettings,
@@ -156,7 +150,7 @@ FORMAT = ActivityFormat(
             "held_for_review",
             "risk_reasons",
         ),
-        rows=export_rows,
+        rows=reads.export_draw,
         filename="draw-{id}-entries.csv",
     ),
     text_editor_hint="",

@@ -79,7 +79,7 @@ FORMAT = ActivityFormat(
             "held_for_review",
             "risk_reasons",
         ),
-        rows=reads.export_members,
+        rows_at=reads.export_members,
         filename="groupbuy-{id}-members.csv",
     ),
     text_editor_hint="",

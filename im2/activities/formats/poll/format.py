@@ -4,7 +4,7 @@ frame its page (`public.py`); what is left in the package is the poll's own rule
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -64,12 +64,6 @@ def detail_context(
     }
 
 
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return service.export_poll(session, actor=actor, activity_id=activity_id)
-
-
 FORMAT = ActivityFormat(
     kind=ActivityKind.POLL,
     settings=PollSettings,
@@ -101,7 +95,7 @@ FORMAT = ActivityFormat(
             "held_for_review",
             "risk_reasons",
         ),
-        rows=export_rows,
+        rows=service.export_poll,
         filename="poll-{id}-votes.csv",
     ),
     text_editor_hint=OPTIONS_HINT,

@@ -4,12 +4,10 @@ create, edit and export routes from it; the moderation page (its queue updates l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.demo import load_demo
@@ -17,7 +15,6 @@ from im2.activities.formats.qa.schemas import QaCreate
 from im2.activities.protocol import ActivityFormat, CreateForm, Export, PeopleData, PublicAction
 from im2.activities.schemas import ENTRIES_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
-from im2.workspaces.schemas import Actor
 
 
 class QaSettings(BaseModel):
@@ -34,12 +31,6 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
         "description": raw.get("description", ""),
         "premoderation": raw.get("premoderation") == "on",
     }
-
-
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return service.export_rows(session, actor=actor, activity_id=activity_id)
 
 
 FORMAT = ActivityFormat(
@@ -66,7 +57,7 @@ FORMAT = ActivityFormat(
     ),
     export=Export(
         columns=tuple(service.EXPORT_COLUMNS),
-        rows=export_rows,
+        rows=service.export_rows,
         filename="qa-{id}-questions.csv",
     ),
     text_editor_hint=ENTRIES_HINT,

@@ -4,7 +4,7 @@ predictions, reviewing held answers and the leaderboard download are its own pag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -83,12 +83,6 @@ def detail_context(
     }
 
 
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return reports.export_quiz(session, actor=actor, activity_id=activity_id)
-
-
 FORMAT = ActivityFormat(
     kind=ActivityKind.QUIZ,
     settings=QuizSettings,
@@ -125,7 +119,7 @@ FORMAT = ActivityFormat(
             "held_for_review",
             "risk_reasons",
         ),
-        rows=export_rows,
+        rows=reports.export_quiz,
         filename="quiz-{id}-answers.csv",
     ),
     text_editor_hint=QUESTIONS_HINT,

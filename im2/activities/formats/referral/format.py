@@ -3,25 +3,11 @@ frame and its export the shared console route; its create/edit form and detail a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy.orm import Session
-
 from im2.activities.formats.referral import reads
 from im2.activities.formats.referral.demo import load_demo
 from im2.activities.formats.referral.schemas import ReferralSettings
 from im2.activities.protocol import ActivityFormat, Export, PeopleData, PublicAction
 from im2.activities.schemas import ActivityKind
-from im2.workspaces.schemas import Actor
-
-
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return reads.export_rows(session, actor=actor, activity_id=activity_id)
-
 
 FORMAT = ActivityFormat(
     kind=ActivityKind.REFERRAL,
@@ -39,7 +25,7 @@ FORMAT = ActivityFormat(
     actions=(PublicAction(path="link", summary="Join and get one's own invite link"),),
     export=Export(
         columns=tuple(reads.EXPORT_COLUMNS),
-        rows=export_rows,
+        rows=reads.export_rows,
         filename="referral-{id}-invites.csv",
     ),
     demo=load_demo,

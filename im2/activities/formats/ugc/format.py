@@ -5,12 +5,10 @@ create, edit and export routes from it; moderation, jury scores and winners are 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
 from im2.activities.formats.ugc import review
 from im2.activities.formats.ugc.demo import load_demo
@@ -20,7 +18,6 @@ from im2.activities.schemas import ENTRIES_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput
 from im2.i18n import _
-from im2.workspaces.schemas import Actor
 
 
 class UgcSettings(BaseModel):
@@ -66,12 +63,6 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     }
 
 
-def export_rows(
-    session: Session, *, actor: Actor, activity_id: int, now: datetime
-) -> Iterable[dict[str, Any]]:
-    return review.export_rows(session, actor=actor, activity_id=activity_id)
-
-
 FORMAT = ActivityFormat(
     kind=ActivityKind.UGC,
     settings=UgcSettings,
@@ -106,7 +97,7 @@ FORMAT = ActivityFormat(
     ),
     export=Export(
         columns=tuple(review.EXPORT_COLUMNS),
-        rows=export_rows,
+        rows=review.export_rows,
         filename="ugc-{id}-entries.csv",
     ),
     text_editor_hint=ENTRIES_HINT,
