@@ -28,6 +28,7 @@ from im2.clock import SystemClock
 from im2.errors import IM2Error
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from typer import _click
 
     from im2.config import Settings
@@ -215,6 +216,20 @@ def _serving_settings(host: str | None, port: int | None) -> Settings:
     return settings.serving_at(host=host or settings.host, port=port or settings.port)
 
 
+class _ServeApp:
+    """`create_app(settings)` for `im2 serve`. Several workers get it pickled, and a worker
+    unpickles it before it can answer its supervisor's health pings (5 s): so it holds only
+    the settings, and the app's imports (seconds) wait until it is called."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def __call__(self) -> FastAPI:
+        from im2.app import create_app
+
+        return create_app(self.settings)
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -233,7 +248,6 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the console, the public pages and the API."""
-    from im2.app import create_app
     from im2.web import serving
 
     settings = _serving_settings(host, port)
@@ -242,7 +256,7 @@ def serve(
     except serving.ServeRefused as exc:
         err.print(f"[red]error (--workers):[/red] {exc}")
         raise typer.Exit(2) from None
-    serving.run(functools.partial(create_app, settings), settings, workers=workers)
+    serving.run(_ServeApp(settings), settings, workers=workers)
 
 
 @app.command()

@@ -6,8 +6,8 @@ IM2_REDIS_URL. What a participant or an operator would notice:
 - a vote answered by process A shows on the live results that process B streams;
 - a participant's rate limit holds however their requests are spread over A and B;
 - an `Idempotency-Key` retried on B gets A's answer, not a second write;
-- a stopping process answers /readyz with 503 while it drains, still serves, ends its live
-  streams with a hint to reconnect, and exits.
+- a stopping server (here one with two workers) answers /readyz with 503 while it drains,
+  still serves, ends its live streams with a hint to reconnect, and exits.
 """
 
 from __future__ import annotations
@@ -110,7 +110,9 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _start(database_url: str, redis_url: str, workdir: Path, **extra: str) -> Server:
+def _start(
+    database_url: str, redis_url: str, workdir: Path, *, workers: int = 1, **extra: str
+) -> Server:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IM2_")}
     env.update(
@@ -131,7 +133,7 @@ def _start(database_url: str, redis_url: str, workdir: Path, **extra: str) -> Se
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*_im2(), "serve", "--port", str(port)],
+            [*_im2(), "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             cwd=workdir,
             stdout=out,
@@ -164,7 +166,7 @@ def _stop(server: Server) -> None:
 class Deployment:
     a: Server
     b: Server
-    c: Server  # stopped by the drain test
+    c: Server  # `--workers 2`, stopped by the drain test
     brand: Brand
     database_url: str
 
@@ -181,7 +183,7 @@ def deployment(
     servers = [
         _start(postgres_url, redis_url, workdir),
         _start(postgres_url, redis_url, workdir),
-        _start(postgres_url, redis_url, workdir, IM2_DRAIN_SECONDS=str(DRAIN_SECONDS)),
+        _start(postgres_url, redis_url, workdir, workers=2, IM2_DRAIN_SECONDS=str(DRAIN_SECONDS)),
     ]
     try:
         _wait_ready(servers)
@@ -352,9 +354,11 @@ def test_an_idempotency_key_retried_on_another_process_gets_the_first_answer(
     assert [c["slug"] for c in listed["items"]].count("retried") == 1
 
 
-def test_a_stopping_process_drains_readiness_first_then_its_streams(
+def test_a_stopping_server_drains_readiness_first_then_its_streams(
     deployment: Deployment, poll: LivePoll
 ) -> None:
+    """C runs two workers behind one port (`im2 serve --workers 2`): the supervisor passes
+    SIGTERM to both, and each drains."""
     server = deployment.c
     stream = Stream(f"{server.url}/live/c/{poll.slug}/poll/{poll.poll_id}?screen=1")
     stream.results_until(lambda r: True, timeout=30)
