@@ -1,35 +1,28 @@
-"""Points, reward grants, coupons, prizes and the points store.
+"""The incentives domain's operations, for its routes, its jobs and every other domain.
+
+Points, reward grants, coupons, prizes and the points store, each in its own module behind this
+one facade: other domains import this module (and `schemas`), never the modules behind it.
+
+- `ledger`: wallets, awards, spends and expiry of points;
+- `grants`: a reward (points, a coupon or a prize) given once per key, held for review if need
+  be, at the participant's experiment reward level (`levels`);
+- `coupons`: pools and their codes; `redemptions`: a code used at a shop;
+- `prizes`: prizes and their stock, shared with the lucky draws;
+- `store`: coupons and prizes bought with points;
+- `review`: held grants and flagged redemptions decided by the brand;
+- `rules`: points for kinds of events, and the follower that pays them.
 
 Callers own the transaction; nothing here commits. What must hold under concurrency is held by
 the database: unique keys make every grant and ledger entry idempotent, `uses <= max_uses` and
 `stock >= 0` are CHECK constraints behind conditional UPDATEs, and a participant's spends are
 serialized by locking their wallet row (PostgreSQL `FOR UPDATE`; SQLite write transactions are
 serialized by `Database.transaction()` already).
-
-A prize's stock is shared with the lucky draws that give it (docs/draws-and-prizes.md): the draw
-format takes units through `claim_prize_for_draw` (instant wins, from the same free stock as the
-store) and `reserve_prize_stock` / `release_prize_reserve` (scheduled draws, whose units are set
-aside when the draw is created so its published promise can always be paid).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from im2 import isolation
-from im2.campaigns import service as campaigns
-from im2.errors import InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind, EventRecord
-from im2.events.service import list_events
 from im2.experiments import service as experiments
-from im2.i18n import _
-from im2.incentives._common import campaign_is_theirs, check_own_campaign, check_participant
+from im2.incentives._common import campaign_is_theirs, check_participant
 from im2.incentives.coupons import (
     CodeTypo,
     do_create_pool,
@@ -40,12 +33,10 @@ from im2.incentives.coupons import (
     generate_code,
     get_pool,
     is_typo,
-    issue_code,
     list_codes,
     list_pools,
     looks_generated,
     normalise_code,
-    own_pool,
     participant_coupons,
     typo_error,
 )
@@ -53,10 +44,7 @@ from im2.incentives.grants import (
     OutOfStock,
     check_reward_spec,
     do_issue_coupon,
-    give_grant,
-    grant_code,
     grant_coupon_code,
-    grant_once,
     grant_reward,
 )
 from im2.incentives.ledger import (
@@ -71,15 +59,9 @@ from im2.incentives.ledger import (
     spend_points,
 )
 from im2.incentives.levels import use_reward_levels
-from im2.incentives.models import (
-    Cursor,
-    PointEntry,
-    PointRule,
-)
 from im2.incentives.prizes import (
     check_prize_for_draw,
     claim_prize_for_draw,
-    claim_prize_for_grant,
     do_create_prize,
     do_restock_prize,
     get_prize,
@@ -89,7 +71,7 @@ from im2.incentives.prizes import (
     release_prize_reserve,
     reserve_prize_stock,
 )
-from im2.incentives.redemptions import CouponExpired, CouponUsedUp, do_redeem, redemption_ref
+from im2.incentives.redemptions import CouponExpired, CouponUsedUp, do_redeem
 from im2.incentives.review import (
     do_decide_grant,
     do_decide_redemption,
@@ -97,42 +79,45 @@ from im2.incentives.review import (
     list_grants,
     participant_pending,
 )
-from im2.incentives.schemas import (
-    RULE_EVENT_KINDS,
-    GrantResult,
-    RuleRef,
+from im2.incentives.rules import (
+    RULES_BATCH,
+    RulesRun,
+    apply_rules,
+    do_delete_rule,
+    do_save_rule,
+    list_rules,
 )
+from im2.incentives.schemas import GrantResult
 from im2.incentives.store import do_buy, store_items
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
 
 __all__ = [
-    "RULE_EVENT_KINDS",
+    "RULES_BATCH",
     "CodeTypo",
     "CouponExpired",
     "CouponUsedUp",
     "GrantResult",
     "NotEnoughPoints",
     "OutOfStock",
-    "RuleRef",
+    "RulesRun",
+    "apply_rules",
     "award_points",
     "campaign_is_theirs",
-    "check_own_campaign",
     "check_participant",
     "check_prize_for_draw",
     "check_reward_spec",
     "claim_prize_for_draw",
-    "claim_prize_for_grant",
     "do_buy",
     "do_create_pool",
     "do_create_prize",
     "do_decide_grant",
     "do_decide_redemption",
+    "do_delete_rule",
     "do_generate_codes",
     "do_import_codes",
     "do_issue_coupon",
     "do_redeem",
     "do_restock_prize",
+    "do_save_rule",
     "expire_points",
     "expiry_watermark",
     "find_coupon",
@@ -141,28 +126,23 @@ __all__ = [
     "get_balance",
     "get_pool",
     "get_prize",
-    "give_grant",
-    "grant_code",
     "grant_coupon_code",
-    "grant_once",
     "grant_reward",
     "is_typo",
-    "issue_code",
     "list_codes",
     "list_flagged_redemptions",
     "list_grants",
     "list_ledger",
     "list_pools",
     "list_prizes",
+    "list_rules",
     "looks_generated",
     "normalise_code",
-    "own_pool",
     "participant_coupons",
     "participant_pending",
     "participant_prizes",
     "participants_with_expired_credit",
     "prize_stocks",
-    "redemption_ref",
     "release_prize_reserve",
     "reserve_prize_stock",
     "set_expiry_watermark",
@@ -172,277 +152,7 @@ __all__ = [
     "use_reward_levels",
 ]
 
-
-# Experiments' reward levels, for grants and rules (`levels.py`). To move to the app assembly,
-# which may import experiments; incentives itself does not.
+# Experiments' reward levels for grants and rules (`levels.py`). This belongs to the app
+# assembly, which may import experiments; until it registers them, the facade does, and this is
+# the one upward import left in incentives.
 use_reward_levels(experiments.RewardLevels)
-
-
-# --- rules: points for events ------------------------------------------------------------------
-
-RULES_CURSOR = "point_rules"
-RULES_BATCH = 1000
-RULES_FOLLOWER = "incentives_point_rules"  # the job's name, in logs and dead letters
-
-
-def _rule_ref(row: PointRule) -> RuleRef:
-    return RuleRef(
-        id=row.id,
-        campaign_id=row.campaign_id,
-        event_kind=row.event_kind,
-        points=row.points,
-        daily_cap=row.daily_cap,
-        total_cap=row.total_cap,
-        expires_days=row.expires_days,
-        active=row.active,
-    )
-
-
-def list_rules(session: Session, *, actor: Actor, campaign_id: int) -> list[RuleRef]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    rows = session.scalars(
-        select(PointRule)
-        .where(PointRule.workspace_id == actor.workspace_id, PointRule.campaign_id == campaign_id)
-        .order_by(PointRule.id)
-    )
-    return [_rule_ref(r) for r in rows]
-
-
-def do_save_rule(
-    session: Session,
-    *,
-    actor: Actor,
-    campaign_id: int,
-    event_kind: str,
-    points: int,
-    daily_cap: int | None = None,
-    total_cap: int | None = None,
-    expires_days: int | None = None,
-    active: bool = True,
-    now: datetime,
-) -> RuleRef:
-    """Create or change the campaign's rule for one event kind."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    check_own_campaign(session, actor=actor, campaign_id=campaign_id)
-    if event_kind not in {k.value for k in RULE_EVENT_KINDS}:
-        raise InvalidInput(_("Points cannot be given for this kind of event."), field="event_kind")
-    if not 1 <= points <= 1_000_000:
-        raise InvalidInput(_("Points must be between 1 and 1,000,000."), field="points")
-    for name, value in (
-        ("daily_cap", daily_cap),
-        ("total_cap", total_cap),
-        ("expires_days", expires_days),
-    ):
-        if value is not None and not 1 <= value <= 100_000:
-            raise InvalidInput(_("Leave it empty or enter 1–100,000."), field=name)
-    if daily_cap is not None and total_cap is not None and daily_cap > total_cap:
-        raise InvalidInput(_("The daily cap cannot exceed the total cap."), field="daily_cap")
-    row = session.scalar(
-        select(PointRule).where(
-            PointRule.campaign_id == campaign_id, PointRule.event_kind == event_kind
-        )
-    )
-    before = None if row is None else asdict(_rule_ref(row))
-    if row is None:
-        row = PointRule(
-            workspace_id=actor.workspace_id,
-            campaign_id=campaign_id,
-            event_kind=event_kind,
-            points=points,
-            created_at=now,
-        )
-        session.add(row)
-    row.points = points
-    row.daily_cap = daily_cap
-    row.total_cap = total_cap
-    row.expires_days = expires_days
-    row.active = active
-    session.flush()
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="point_rule.saved",
-        target_type="point_rule",
-        target_id=row.id,
-        summary=f"{event_kind} → {points} points",
-        before=before,
-        after=asdict(_rule_ref(row)),
-        now=now,
-    )
-    return _rule_ref(row)
-
-
-def do_delete_rule(session: Session, *, actor: Actor, rule_id: int, now: datetime) -> None:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = session.get(PointRule, rule_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such rule."))
-    before = asdict(_rule_ref(row))
-    session.delete(row)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="point_rule.deleted",
-        target_type="point_rule",
-        target_id=rule_id,
-        summary=f"{before['event_kind']} rule deleted",
-        before=before,
-        after=None,
-        now=now,
-    )
-
-
-_BENEFICIARY_KEYS = ("inviter", "inviter_id", "referrer_id", "sharer")
-
-
-def _beneficiary(event: EventRecord) -> int | None:
-    """Who earns points for this event: the sharer of a clicked link, the inviter of a qualified
-    referral, otherwise the participant who acted."""
-    if event.kind in (EventKind.SHARE_CLICKED.value, EventKind.REFERRAL_QUALIFIED.value):
-        for name in _BENEFICIARY_KEYS:
-            value = event.properties.get(name)
-            if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
-                return int(value)
-        return None
-    if event.actor_type == ActorType.PARTICIPANT.value and event.actor_id:
-        return int(event.actor_id) if event.actor_id.isdecimal() else None
-    return None
-
-
-def _local_day(moment: datetime, timezone: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(timezone)
-    local = moment.astimezone(zone)
-    start = datetime(local.year, local.month, local.day, tzinfo=zone)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class RulesRun:
-    events_seen: int
-    awarded: int
-    capped: int
-    last_event_id: int
-
-
-def apply_rules(
-    session: Session, *, now: datetime, settle: timedelta = timedelta(0), batch: int = RULES_BATCH
-) -> RulesRun:
-    """Award points for the events after the cursor (up to `now - settle`) by the active rules,
-    once per (rule, event): a ledger key makes a second run a no-op even if the cursor were
-    lost. The cursor row is locked, so two runners take turns."""
-    cursor = session.get(Cursor, RULES_CURSOR, with_for_update=True)
-    if cursor is None:
-        try:
-            with session.begin_nested():
-                session.add(Cursor(name=RULES_CURSOR, last_event_id=0, updated_at=now))
-        except IntegrityError:
-            pass
-        cursor = session.get(Cursor, RULES_CURSOR, with_for_update=True)
-        assert cursor is not None
-    rules: dict[tuple[int, str], PointRule] = {
-        (r.campaign_id, r.event_kind): r
-        for r in session.scalars(select(PointRule).where(PointRule.active.is_(True)))
-    }
-    events = list_events(
-        session,
-        after_id=cursor.last_event_id,
-        until=now - settle if settle else None,
-        limit=batch,
-    )
-    counts = {"awarded": 0, "capped": 0}
-    # Caches of reads only: a failed event's rolled-back writes leave them true.
-    zones: dict[int, str] = {}
-    levels = experiments.RewardLevels(session)
-
-    def handle(event: EventRecord) -> None:
-        rule = rules.get((event.campaign_id or 0, event.kind))
-        if rule is None or event.occurred_at < rule.created_at:
-            return
-        who = _beneficiary(event)
-        if who is None:
-            return
-        key = f"rule:{rule.id}:event:{event.id}"
-        if session.scalar(
-            select(PointEntry.id).where(
-                PointEntry.workspace_id == rule.workspace_id, PointEntry.key == key
-            )
-        ):
-            return
-        if rule.campaign_id not in zones:
-            found = campaigns.get_public_campaign_by_id(session, campaign_id=rule.campaign_id)
-            zones[rule.campaign_id] = found.campaign.timezone if found else "Asia/Shanghai"
-        mine = select(func.count()).where(
-            PointEntry.rule_id == rule.id,
-            PointEntry.participant_id == who,
-            PointEntry.kind == "award",
-        )
-        if rule.total_cap is not None and int(session.scalar(mine) or 0) >= rule.total_cap:
-            counts["capped"] += 1
-            return
-        if rule.daily_cap is not None:
-            start, end = _local_day(event.occurred_at, zones[rule.campaign_id])
-            today = mine.where(PointEntry.created_at >= start, PointEntry.created_at < end)
-            if int(session.scalar(today) or 0) >= rule.daily_cap:
-                counts["capped"] += 1
-                return
-        try:
-            check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
-        except NotFound:
-            return
-        # The variant's level at the moment of the event, so a run after the experiment ended
-        # still pays what the participant was promised.
-        level = levels.of(activity_id=event.activity_id, participant_id=who, at=event.occurred_at)
-        points = rule.points if level is None else level.scale(rule.points)
-        if points <= 0:
-            return
-        if award_points(
-            session,
-            workspace_id=rule.workspace_id,
-            campaign_id=rule.campaign_id,
-            participant_id=who,
-            points=points,
-            key=key,
-            reason=rule.event_kind,
-            now=event.occurred_at,
-            expires_at=(
-                event.occurred_at + timedelta(days=rule.expires_days) if rule.expires_days else None
-            ),
-            rule_id=rule.id,
-            event_id=event.id,
-            level=level,
-        ):
-            counts["awarded"] += 1
-
-    def failed(event: EventRecord, exc: Exception) -> None:
-        isolation.dead_letter(
-            session,
-            job=RULES_FOLLOWER,
-            event_id=event.id,
-            workspace_id=event.workspace_id,
-            kind=event.kind,
-            exc=exc,
-            now=now,
-        )
-
-    # One event that cannot be handled (legacy data, a bug) is dead-lettered and passed over,
-    # never retried at every tick ahead of everyone else's events (docs/architecture.md, Jobs).
-    isolation.each_in_savepoint(
-        session,
-        events,
-        handle,
-        job=RULES_FOLLOWER,
-        key=lambda e: f"event {e.id} (workspace {e.workspace_id})",
-        failed=failed,
-    )
-    awarded, capped = counts["awarded"], counts["capped"]
-    if events:
-        cursor.last_event_id = events[-1].id
-        cursor.updated_at = now
-    return RulesRun(
-        events_seen=len(events),
-        awarded=awarded,
-        capped=capped,
-        last_event_id=cursor.last_event_id,
-    )
