@@ -422,3 +422,18 @@ def test_serve_refuses_several_workers_where_processes_would_not_share_state(
         get_settings.cache_clear()
     assert result.exit_code == 2, result.output
     assert says in " ".join(result.output.split())
+
+
+def test_rate_limits_still_hold_in_each_process_while_redis_is_away() -> None:
+    from im2.errors import TooManyAttempts
+    from im2.participation.limits import ActionLimiter
+
+    # Nothing listens on port 1: every call to Redis fails at once.
+    limiter = ActionLimiter(
+        per_device="2/minute", per_ip="100/minute", redis_url="redis://127.0.0.1:1/0"
+    )
+    limiter.hit(device_id="phone", ip="10.0.0.1")
+    limiter.hit(device_id="phone", ip="10.0.0.1")
+    with pytest.raises(TooManyAttempts):
+        limiter.hit(device_id="phone", ip="10.0.0.1")
+    limiter.hit(device_id="another phone", ip="10.0.0.1")
