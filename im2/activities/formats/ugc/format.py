@@ -8,33 +8,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from im2.activities.formats.ugc import review
 from im2.activities.formats.ugc.demo import load_demo
-from im2.activities.formats.ugc.schemas import UgcCreate
+from im2.activities.formats.ugc.schemas import UgcCreate, UgcSettings
 from im2.activities.protocol import ActivityFormat, CreateForm, Export, PeopleData, PublicAction
 from im2.activities.schemas import ENTRIES_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput
 from im2.i18n import _
-
-
-class UgcSettings(BaseModel):
-    """`Activity.settings` of a UGC contest."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hashtag: str = ""
-    allow_images: bool = True
-    allow_videos: bool = True
-    entries_per_participant: int = 3
-    votes_per_day: int = 3
-    jury_weight: float = 0.6
-    keywords: list[str] = []
-    flag_negative: bool = True
-    auto_approve: bool = False
-    winners: int = 3
 
 
 def keywords_of(raw: str) -> list[str]:

@@ -17,6 +17,7 @@ from im2.activities.formats.ugc.schemas import (
     EntryStatus,
     Ranking,
     UgcCreate,
+    UgcSettings,
     UgcUpdate,
 )
 from im2.activities.formats.ugc.service import (
@@ -39,19 +40,18 @@ from im2.workspaces.service import record_audit, require
 
 
 def settings_from(data: UgcCreate) -> dict[str, Any]:
-    keywords = sorted({k.lower() for k in data.keywords})
-    return {
-        "hashtag": data.hashtag.lstrip("#"),
-        "allow_images": data.allow_images,
-        "allow_videos": data.allow_videos,
-        "entries_per_participant": data.entries_per_participant,
-        "votes_per_day": data.votes_per_day,
-        "jury_weight": data.jury_weight,
-        "keywords": keywords,
-        "flag_negative": data.flag_negative,
-        "auto_approve": data.auto_approve,
-        "winners": data.winners,
-    }
+    return UgcSettings(
+        hashtag=data.hashtag.lstrip("#"),
+        allow_images=data.allow_images,
+        allow_videos=data.allow_videos,
+        entries_per_participant=data.entries_per_participant,
+        votes_per_day=data.votes_per_day,
+        jury_weight=data.jury_weight,
+        keywords=sorted({k.lower() for k in data.keywords}),
+        flag_negative=data.flag_negative,
+        auto_approve=data.auto_approve,
+        winners=data.winners,
+    ).model_dump(mode="json")
 
 
 def _contest(session: Session, *, actor: Actor, activity_id: int) -> Activity:

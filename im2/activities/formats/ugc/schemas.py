@@ -37,6 +37,23 @@ Caption = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100
 Nickname = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 
 
+class UgcSettings(BaseModel):
+    """A contest's rules as stored in `Activity.settings` (`review.settings_from` writes them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hashtag: str = ""
+    allow_images: bool = True
+    allow_videos: bool = True
+    entries_per_participant: int = 3
+    votes_per_day: int = 3
+    jury_weight: float = 0.6
+    keywords: list[str] = []
+    flag_negative: bool = True
+    auto_approve: bool = False
+    winners: int = 3
+
+
 class UgcCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

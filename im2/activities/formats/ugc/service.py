@@ -30,6 +30,7 @@ from im2.activities.formats.ugc.schemas import (
     Ranking,
     RuleInput,
     SubmitReceipt,
+    UgcSettings,
     VoteReceipt,
     apply_rule,
 )
@@ -145,10 +146,14 @@ def scores_of(session: Session, *, activity_id: int) -> dict[int, list[tuple[int
     return found
 
 
+def settings_of(activity: Activity) -> UgcSettings:
+    return UgcSettings.model_validate(activity.settings)
+
+
 def ranking(session: Session, *, activity: Activity) -> Ranking:
     entries = entries_of(session, activity_id=activity.id, statuses=(EntryStatus.APPROVED,))
     scores = scores_of(session, activity_id=activity.id)
-    weight = float(activity.settings.get("jury_weight", 0.6))
+    weight = settings_of(activity).jury_weight
     results = apply_rule(
         [
             RuleInput(
@@ -223,7 +228,7 @@ def view_gallery(
         session, slug=slug, activity_id=activity_id, kind=ActivityKind.UGC
     )
     participant = activities.participant_for(session, public=public, device_id=device_id)
-    allowance = int(row.settings.get("votes_per_day", 3))
+    allowance = settings_of(row).votes_per_day
     mine: list[EntryRead] = []
     voted: frozenset[int] = frozenset()
     if participant is not None:
@@ -292,16 +297,16 @@ def do_submit(
         session, slug=slug, activity_id=activity_id, kind=ActivityKind.UGC
     )
     activities.require_open(public)
-    settings = row.settings
+    settings = settings_of(row)
     caption = caption.strip()
     if len(caption) > 1000:
         raise InvalidInput(_("At most {n} characters.").format(n=1000), field="caption")
     video = ("", "")
     if video_url.strip():
-        if not settings.get("allow_videos", True):
+        if not settings.allow_videos:
             raise InvalidInput(_("This contest does not take video links."), field="video_url")
         video = check_video_url(video_url)
-    if image is not None and not settings.get("allow_images", True):
+    if image is not None and not settings.allow_images:
         raise InvalidInput(_("This contest does not take photos."), field="image")
     if image is not None and video[0]:
         raise InvalidInput(_("Send either a photo or a video link, not both."), field="video_url")
@@ -317,7 +322,7 @@ def do_submit(
         identities_per_ip_hour=identities_per_ip_hour,
         now=now,
     )
-    limit = int(settings.get("entries_per_participant", 3))
+    limit = settings.entries_per_participant
     full = Conflict(
         _("You have already sent {n} entries to this contest.").format(n=limit), field="caption"
     )
@@ -327,12 +332,12 @@ def do_submit(
         negative = sounds_negative(caption)
     flags = auto_flags(
         caption,
-        keywords=list(settings.get("keywords", [])),
-        negative=negative and bool(settings.get("flag_negative", True)),
+        keywords=list(settings.keywords),
+        negative=negative and settings.flag_negative,
     )
     if acting.held:
         flags.append(FLAG_RISKY)
-    approved = bool(settings.get("auto_approve")) and not flags
+    approved = settings.auto_approve and not flags
     image_name = store(image) if image is not None else None
     # The unique (contest, person, slot) row settles concurrent submissions from one phone: one
     # that loses the race for a slot counts again what committed first and takes the next free
@@ -435,7 +440,7 @@ def do_vote(
     if entry.participant_id == acting.participant.id:
         raise Forbidden(_("You cannot vote for your own entry."), field="entry")
     day = activities.local_day(public.campaign, now)
-    allowance = int(row.settings.get("votes_per_day", 3))
+    allowance = settings_of(row).votes_per_day
     # The unique (entry, person, day) and (person, day, seq) rows settle concurrent votes of one
     # person: a vote that loses a race looks again at what committed first and takes the next
     # seq while the allowance lasts (each retry follows a committed vote, so it ends).
