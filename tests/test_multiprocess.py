@@ -437,3 +437,25 @@ def test_rate_limits_still_hold_in_each_process_while_redis_is_away() -> None:
     with pytest.raises(TooManyAttempts):
         limiter.hit(device_id="phone", ip="10.0.0.1")
     limiter.hit(device_id="another phone", ip="10.0.0.1")
+
+
+def test_a_route_on_the_event_loop_counts_against_the_same_limit(redis_url: str) -> None:
+    import asyncio
+
+    from im2.errors import TooManyAttempts
+    from im2.participation.limits import ActionLimiter
+
+    limiter = ActionLimiter(per_device="2/minute", per_ip="100/minute", redis_url=redis_url)
+    other_process = ActionLimiter(per_device="2/minute", per_ip="100/minute", redis_url=redis_url)
+    phone = uuid.uuid4().hex
+
+    async def votes() -> None:
+        try:
+            await limiter.ahit(device_id=phone, ip="10.0.0.2")
+            other_process.hit(device_id=phone, ip="10.0.0.2")
+            with pytest.raises(TooManyAttempts):
+                await limiter.ahit(device_id=phone, ip="10.0.0.2")
+        finally:
+            await limiter.aclose()
+
+    asyncio.run(votes())

@@ -21,8 +21,25 @@ class ActionLimiter:
 
     def hit(self, *, device_id: str, ip: str | None) -> None:
         if not self._limiter.hit(self._per_device, "device", device_id):
-            raise TooManyAttempts(_("You are going too fast; wait a moment and try again."))
+            raise _too_fast()
         if ip and not self._limiter.hit(self._per_ip, "ip", ip):
-            raise TooManyAttempts(
-                _("Too many actions from your network; wait a moment and try again.")
-            )
+            raise _too_many_from_network()
+
+    async def ahit(self, *, device_id: str, ip: str | None) -> None:
+        """`hit` for a route on the event loop (the vote): with Redis, the two round trips
+        (~0.35 ms together on loopback) no longer block the loop; in-process, the same."""
+        if not await self._limiter.ahit(self._per_device, "device", device_id):
+            raise _too_fast()
+        if ip and not await self._limiter.ahit(self._per_ip, "ip", ip):
+            raise _too_many_from_network()
+
+    async def aclose(self) -> None:
+        await self._limiter.aclose()
+
+
+def _too_fast() -> TooManyAttempts:
+    return TooManyAttempts(_("You are going too fast; wait a moment and try again."))
+
+
+def _too_many_from_network() -> TooManyAttempts:
+    return TooManyAttempts(_("Too many actions from your network; wait a moment and try again."))

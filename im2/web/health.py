@@ -110,6 +110,7 @@ async def serving(app: FastAPI, *, owns_db: bool) -> AsyncIterator[None]:
             # Joins the writer thread once it has committed everything queued before this.
             await asyncio.to_thread(state.db.dispose)
         await hub.close()
+        await state.limiter.aclose()
 
 
 Handler = Callable[[int, FrameType | None], Any] | int | None
