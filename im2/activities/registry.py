@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Table
 
+from im2.activities.formats.cards import format as cards
 from im2.activities.formats.checkin import format as checkin
 from im2.activities.formats.draw import format as draw
 from im2.activities.formats.groupbuy import format as groupbuy
@@ -109,3 +110,4 @@ FORMATS.register(draw.FORMAT)
 FORMATS.register(checkin.FORMAT)
 FORMATS.register(groupbuy.FORMAT)
 FORMATS.register(referral.FORMAT)
+FORMATS.register(cards.FORMAT)

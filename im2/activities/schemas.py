@@ -23,6 +23,7 @@ class ActivityKind(StrEnum):
     CHECKIN = "checkin"
     GROUPBUY = "groupbuy"
     REFERRAL = "referral"  # invite-a-friend, at most two reward levels
+    CARDS = "cards"  # 集卡, collect the set
 
 
 KIND_LABELS = {
@@ -35,6 +36,7 @@ KIND_LABELS = {
     ActivityKind.CHECKIN: N_("Daily check-in"),
     ActivityKind.GROUPBUY: N_("Group-buy"),
     ActivityKind.REFERRAL: N_("Referral / invite friends"),
+    ActivityKind.CARDS: N_("Collect the set"),
 }
 
 # Hints of the shared title/description editor, for formats whose other settings cannot change

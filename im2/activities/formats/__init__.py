@@ -5,6 +5,7 @@ any service. A test checks that it lists exactly the registered formats."""
 
 from __future__ import annotations
 
+from im2.activities.formats.cards import models as cards
 from im2.activities.formats.checkin import models as checkin
 from im2.activities.formats.draw import models as draw
 from im2.activities.formats.groupbuy import models as groupbuy
@@ -15,4 +16,4 @@ from im2.activities.formats.referral import models as referral
 from im2.activities.formats.survey import models as survey
 from im2.activities.formats.ugc import models as ugc
 
-TABLE_MODULES = (checkin, draw, groupbuy, poll, qa, quiz, referral, survey, ugc)
+TABLE_MODULES = (cards, checkin, draw, groupbuy, poll, qa, quiz, referral, survey, ugc)

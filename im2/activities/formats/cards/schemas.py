@@ -1,0 +1,98 @@
+"""Settings, inputs and results of 集卡 (collect the set)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from im2.activities.schemas import Text, Title
+
+CardName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+CardKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,24}$")]
+
+
+class CardSpec(BaseModel):
+    """One card of the set: its key, its name and its weight in the draw (the odds of a card
+    are its weight over the sum; a rare card has a small weight)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: CardKey
+    name: CardName
+    weight: int = Field(ge=1, le=1_000_000)
+
+
+class CardsRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cards: list[CardSpec] = Field(min_length=2, max_length=12)
+    set_points: int = Field(default=100, ge=1, le=1_000_000)
+    gift_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CardsRules:
+        keys = [c.key for c in self.cards]
+        names = [c.name for c in self.cards]
+        if len(set(keys)) != len(keys) or len(set(names)) != len(names):
+            raise ValueError("each card needs its own name")
+        return self
+
+
+class CardsSettings(CardsRules):
+    """`Activity.settings` of a 集卡 activity. `seed` is the secret of the verifiable draw
+    (`core`): shown only when the campaign has ended; its commitment is public from the start."""
+
+    seed: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class CardsCreate(CardsRules):
+    title: Title
+    description: Text = ""
+
+
+class CardOdds(BaseModel):
+    key: str
+    name: str
+    weight: int
+    odds: float  # 0..1
+
+
+class CardCount(BaseModel):
+    key: str
+    name: str
+    drawn: int
+    held: int  # now in someone's hand (gifts move cards, never add any)
+
+
+class CardsResults(BaseModel):
+    """What the console's detail page shows live."""
+
+    activity_id: int
+    cards: list[CardCount]
+    collectors: int
+    gifts_made: int
+    gifts_claimed: int
+    sets_completed: int
+
+
+class MyCard(BaseModel):
+    item_id: int
+    key: str
+    name: str
+    giftable: bool
+
+
+class GiftRead(BaseModel):
+    code: str
+    card_name: str
+    expires_at: datetime
+
+
+class GiftView(BaseModel):
+    code: str
+    card_name: str
+    giver_id: int
+    open: bool
+    reason: str | None
