@@ -11,6 +11,7 @@ a HUP reload of the code) IM2 does not need; a process manager (systemd) restart
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -49,24 +50,20 @@ def check_workers(settings: Settings, workers: int) -> None:
 
 
 def run(make_app: Callable[[], FastAPI], settings: Settings, *, workers: int = 1) -> None:
-    """Serve until stopped. Call `check_workers` first. `make_app` (picklable: it goes to
-    each worker) builds the app: each worker builds its own (engine, hub, writer thread)."""
+    """Serve until stopped. Call `check_workers` first. `make_app` builds the app; with
+    several workers each builds its own (engine, hub, writer thread), so it must pickle."""
     import uvicorn
+
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+    }
+    if workers == 1:
+        uvicorn.run(make_app(), **options)
+        return
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(
-        make_app,
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="info",
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-    )
-    if workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-    else:
-        server = uvicorn.Server(config)
-        server.run()
-        if not server.started:  # it could not start (the port is taken, the app failed)
-            raise SystemExit(3)
+    config = uvicorn.Config(make_app, factory=True, workers=workers, **options)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
