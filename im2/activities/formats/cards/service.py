@@ -675,7 +675,7 @@ def view_cards(
                     CardGift.expires_at > now,
                 )
                 .order_by(CardGift.id)
-            ).tuples()
+            )
         ]
         completed = (
             session.scalar(
