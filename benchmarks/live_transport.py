@@ -1,29 +1,40 @@
 """Which transport carries the live hub between server processes: Redis pub/sub or PostgreSQL
 LISTEN/NOTIFY? The delay from a publish in this process to its arrival in another process.
 
-    python benchmarks/live_transport.py --redis redis://127.0.0.1:6399/0 \
-        --postgres postgresql://im2:im2@127.0.0.1:5432/im2_test [--messages 2000] [--rate 500]
+    python benchmarks/live_transport.py [--quick|--smoke] [--redis URL] \
+        [--postgres postgresql://im2:im2@127.0.0.1:5432/im2_test] [--rate 500]
 
 A subscriber process (this script with `--subscriber`) listens on both; this process publishes
-`--messages` small JSON snapshots (a poll's results, ~300 bytes) at `--rate` per second on one
-transport, then on the other, each stamped with CLOCK_MONOTONIC (shared by processes on one
-machine). Publishing is what the hub does after a commit: Redis `PUBLISH`, or `pg_notify` in
-its own autocommit statement. Then a burst: as many as the transport takes, back to back. The
-subscriber prints the delays' percentiles; the last line is the JSON summary. Informational:
-no target (docs/deploy.md records the choice).
+small JSON snapshots (a poll's results, ~300 bytes; 2,000, --quick 1,000, --smoke 50) at
+`--rate` per second on one transport, then on the other, each stamped with CLOCK_MONOTONIC
+(shared by processes on one machine). Publishing is what the hub does after a commit: Redis
+`PUBLISH`, or `pg_notify` in its own autocommit statement. Then a burst: back to back. Without
+`--redis` a redis-server is started on a free port. The delays' percentiles per phase are the
+figures; the target is the Redis delay's p95 within issue 21's vote-to-SSE budget across
+processes (250 ms). docs/deploy.md records the choice. Skipped (exit 0) without redis-server
+or PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import Mode, emit, free_port, mode_argument, mode_of, target
 
 CHANNEL = "im2_measure"
 PAYLOAD = {
@@ -148,21 +159,79 @@ def publish(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+NAME = "live_transport"
+SIZES = {Mode.FULL: 2000, Mode.QUICK: 1000, Mode.SMOKE: 50}
+
+
+def skipped(reason: str) -> NoReturn:
+    print(json.dumps({"benchmark": NAME, "skipped": reason}), flush=True)
+    raise SystemExit(0)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skipped("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    mode_argument(parser, quick="1,000 messages per phase", smoke="50 messages per phase")
+    parser.add_argument("--redis", help="a Redis URL (default: start a redis-server)")
     parser.add_argument("--postgres", default="postgresql://im2:im2@127.0.0.1:5432/im2_test")
-    parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=500.0, help="messages/s in the paced phase")
     parser.add_argument("--subscriber", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.subscriber:
         asyncio.run(subscribe(args.redis, os.environ["PGURL"]))
         return
-    result = publish(args)
+    mode = mode_of(args)
+    args.messages = SIZES[mode]
+    import psycopg
+
+    try:
+        psycopg.connect(args.postgres, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        skipped(f"PostgreSQL does not answer at {args.postgres} ({exc})")
+    with contextlib.ExitStack() as stack:
+        if not args.redis:
+            args.redis = stack.enter_context(redis_server())
+        result = publish(args)
     for phase, figures in result.items():
         print(f"{phase:>15}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-    print(json.dumps(result))
+    p95 = result["redis"]["p95_ms"]
+    emit(
+        NAME,
+        result,
+        {
+            "redis_p95_ms": target(
+                p95, "<= 250 (issue 21: vote to SSE across processes)", p95 <= 250, mode=mode
+            )
+        },
+        mode=mode,
+    )
 
 
 if __name__ == "__main__":
