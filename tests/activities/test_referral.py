@@ -768,6 +768,21 @@ def test_the_participant_page_without_javascript(world: World) -> None:
     assert "邀请你" not in done  # the inviter is not invited by themselves
 
 
+def test_a_bot_that_fills_the_hidden_field_gets_no_link(world: World) -> None:
+    """The referral page's form goes through the same guard as every participant form."""
+    world.add_referral(inviter_reward=points(50))
+    url = f"/c/{world.campaign['slug']}/referral/{world.activity_id}"
+    bot = TestClient(world.client.app, headers={"User-Agent": PHONE_UA})
+    page = bot.get(url).text
+    refused = bot.post(
+        url + "/link",
+        data={"csrf_token": csrf(page), "consent": "yes", "website": "http://spam.example"},
+    )
+    assert refused.status_code == 400
+    assert 'id="my-link"' not in refused.text
+    assert 'id="my-link"' not in bot.get(url).text
+
+
 def test_console_results_and_csv(world: World) -> None:
     world.add_referral(inviter_reward=points(10))
     host = world.join(nickname="主持人", ip="192.0.2.1")

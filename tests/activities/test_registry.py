@@ -4,8 +4,11 @@ holds people's data, and a declaration that does not hold together is refused at
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -13,10 +16,12 @@ from im2.activities import formats
 from im2.activities.models import Activity
 from im2.activities.protocol import PeopleData
 from im2.activities.registry import FORMATS, Registry, RegistryError
+from im2.activities.routes import format_routers
 from im2.activities.schemas import ActivityKind
 from im2.clock import ManualClock
 from im2.db import Base, Database
 from im2.demo import load_demo
+from im2.web.participant_forms import participant_post
 
 
 def test_every_kind_is_registered_once_with_its_tables_listed() -> None:
@@ -79,5 +84,26 @@ def test_every_stored_setting_reads_as_its_model(db: Database, clock: ManualCloc
         assert {row.kind for row in rows} == {kind.value for kind in ActivityKind}
         for row in rows:
             fmt = FORMATS.get(row.kind)
-            assert fmt is not None and issubclass(fmt.settings, BaseModel)
+            assert fmt is not None
+            assert issubclass(fmt.settings, BaseModel)
             fmt.settings_of(row.settings)
+
+
+def test_every_participant_post_goes_through_the_one_form_path() -> None:
+    """CSRF, honeypot and rate limit live in one place (`im2.web.participant_forms`): a
+    format's participant POST that skipped it would be open to bots and floods."""
+
+    def calls(dependant: Dependant) -> Iterator[object]:
+        for sub in dependant.dependencies:
+            yield sub.call
+            yield from calls(sub)
+
+    posts = [
+        route
+        for router in format_routers("public")
+        for route in router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    ]
+    assert {route.path.split("/")[3] for route in posts} == {k.value for k in ActivityKind}
+    for route in posts:
+        assert participant_post in set(calls(route.dependant)), route.path
