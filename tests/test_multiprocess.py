@@ -459,3 +459,46 @@ def test_a_route_on_the_event_loop_counts_against_the_same_limit(redis_url: str)
             await limiter.aclose()
 
     asyncio.run(votes())
+
+
+def test_viewers_of_two_processes_end_on_the_same_snapshot(redis_url: str) -> None:
+    """Two processes' hubs (here two hubs on one loop) publish interleaved snapshots of one
+    channel, from writer threads as commits do: every viewer ends on the same one."""
+    import asyncio
+
+    from im2.live.redis_hub import RedisHub
+
+    async def scenario() -> tuple[list[str | None], list[str | None]]:
+        prefix = f"test:{uuid.uuid4().hex}:"
+        hubs = [RedisHub(redis_url, prefix=prefix), RedisHub(redis_url, prefix=prefix)]
+        loop = asyncio.get_running_loop()
+        for hub in hubs:
+            await hub.start(loop)
+        try:
+            last: list[str | None] = [None, None]
+
+            async def watch(i: int) -> None:
+                async for message in hubs[i].subscribe("poll:1", first=None, heartbeat=0.5):
+                    if message is not None:
+                        last[i] = message
+
+            viewers = [asyncio.create_task(watch(0)), asyncio.create_task(watch(1))]
+            await asyncio.sleep(0.1)
+
+            def writer(i: int) -> None:
+                for n in range(200):
+                    hubs[i].publish("poll:1", {"process": i, "n": n})
+
+            await asyncio.gather(*(asyncio.to_thread(writer, i) for i in (0, 1)))
+            await asyncio.sleep(1.0)
+            for viewer in viewers:
+                viewer.cancel()
+            return last, [hub.latest("poll:1") for hub in hubs]
+        finally:
+            for hub in hubs:
+                await hub.close()
+
+    viewers, latest = asyncio.run(scenario())
+    assert viewers[0] is not None
+    assert viewers[0] == viewers[1] == latest[0] == latest[1]
+    assert json.loads(viewers[0])["n"] == 199  # the last of one of the two writers
