@@ -57,6 +57,7 @@ class Hub:
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._closing = False  # an app served again after a shutdown (tests) streams again
 
     async def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """At the app's start-up, on its event loop."""
