@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from im2.incentives import service
-from im2.incentives.schemas import RewardKind, RewardSpec
+from im2.incentives.schemas import PoolRef, PrizeRef, RewardKind, RewardSpec
 from im2.participation import service as participation
 from im2.workspaces.schemas import Actor
 
@@ -22,6 +22,37 @@ def load_incentives_demo(
     campaign_id = campaign_ids["feedback_live"]
     ws = actor.workspace_id
     set_up = now - timedelta(days=5)
+    _save_rules(session, actor=actor, campaign_id=campaign_id, now=set_up)
+    half, shop, bag = _pools_and_prizes(
+        session, actor=actor, campaign_id=campaign_id, set_up=set_up, now=now
+    )
+
+    # The rules award points for what the demo participants already did (votes, draws, …).
+    while service.apply_rules(session, now=now).events_seen == service.RULES_BATCH:
+        pass
+
+    people = [
+        p.id
+        for i in range(40)
+        if (p := participation.get_participant(session, workspace_id=ws, device_id=f"demo{i:028d}"))
+        is not None
+    ]
+    _welcome(session, workspace_id=ws, campaign_id=campaign_id, people=people, shop=shop, now=now)
+    _purchases(
+        session,
+        workspace_id=ws,
+        campaign_id=campaign_id,
+        people=people,
+        half=half,
+        bag=bag,
+        now=now,
+    )
+    _buy_thermos(session, workspace_id=ws, campaign_id=campaign_id, people=people, now=now)
+    if people:
+        _held_and_redeemed(session, actor=actor, campaign_id=campaign_id, people=people, now=now)
+
+
+def _save_rules(session: Session, *, actor: Actor, campaign_id: int, now: datetime) -> None:
     for kind, points, daily, expires in (
         ("vote.cast", 10, 3, 90),
         ("checkin.done", 5, 1, 90),
@@ -39,8 +70,15 @@ def load_incentives_demo(
             points=points,
             daily_cap=daily,
             expires_days=expires,
-            now=set_up,
+            now=now,
         )
+
+
+def _pools_and_prizes(
+    session: Session, *, actor: Actor, campaign_id: int, set_up: datetime, now: datetime
+) -> tuple[PoolRef, PoolRef, PrizeRef]:
+    """Made at `set_up`: the half-price coupon (sold for points), the shop's own codes and the
+    canvas bag (sold for points); also the free-coffee prize, given by hand."""
     half = service.do_create_pool(
         session,
         actor=actor,
@@ -88,22 +126,23 @@ def load_incentives_demo(
         units=1,
         now=set_up,
     )
+    return half, shop, bag
 
-    # The rules award points for what the demo participants already did (votes, draws, …).
-    while service.apply_rules(session, now=now).events_seen == service.RULES_BATCH:
-        pass
 
-    people = [
-        p.id
-        for i in range(40)
-        if (p := participation.get_participant(session, workspace_id=ws, device_id=f"demo{i:028d}"))
-        is not None
-    ]
+def _welcome(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    people: list[int],
+    shop: PoolRef,
+    now: datetime,
+) -> None:
     for n, pid in enumerate(people[:12]):
         when = now - timedelta(days=3, hours=n)
         service.grant_reward(
             session,
-            workspace_id=ws,
+            workspace_id=workspace_id,
             campaign_id=campaign_id,
             participant_id=pid,
             reward=RewardSpec(kind=RewardKind.COUPON, pool_id=shop.id),
@@ -113,7 +152,7 @@ def load_incentives_demo(
         )
         service.grant_reward(
             session,
-            workspace_id=ws,
+            workspace_id=workspace_id,
             campaign_id=campaign_id,
             participant_id=pid,
             reward=RewardSpec(kind=RewardKind.POINTS, points=40),
@@ -121,12 +160,24 @@ def load_incentives_demo(
             reason="新会员欢迎积分",
             now=when,
         )
+
+
+def _purchases(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    people: list[int],
+    half: PoolRef,
+    bag: PrizeRef,
+    now: datetime,
+) -> None:
     for n, pid in enumerate(people[:6]):
         item, item_id = ("prize", bag.id) if n % 3 == 0 else ("coupon", half.id)
         try:
             service.do_buy(
                 session,
-                workspace_id=ws,
+                workspace_id=workspace_id,
                 campaign_id=campaign_id,
                 participant_id=pid,
                 item=item,
@@ -136,11 +187,19 @@ def load_incentives_demo(
             )
         except service.NotEnoughPoints:
             continue
-    # Someone with enough points buys the thermos the lucky draw also gives: one stock for both.
+
+
+def _buy_thermos(
+    session: Session, *, workspace_id: int, campaign_id: int, people: list[int], now: datetime
+) -> None:
+    """Someone with enough points buys the thermos the lucky draw also gives: one stock for
+    both."""
     thermos = next(
         (
             p
-            for p in service.list_prizes(session, workspace_id=ws, campaign_id=campaign_id)
+            for p in service.list_prizes(
+                session, workspace_id=workspace_id, campaign_id=campaign_id
+            )
             if p.name == "樱花限定保温杯" and p.cost_points is not None and p.stock > 0
         ),
         None,
@@ -150,13 +209,15 @@ def load_incentives_demo(
         for pid in people
         if thermos is not None
         and thermos.cost_points is not None
-        and service.get_balance(session, workspace_id=ws, participant_id=pid, now=now).points
+        and service.get_balance(
+            session, workspace_id=workspace_id, participant_id=pid, now=now
+        ).points
         >= thermos.cost_points
     ]
     if thermos is not None and rich:
         service.do_buy(
             session,
-            workspace_id=ws,
+            workspace_id=workspace_id,
             campaign_id=campaign_id,
             participant_id=rich[0],
             item="prize",
@@ -164,34 +225,42 @@ def load_incentives_demo(
             key=f"demo:buy-thermos:{rich[0]}",
             now=now - timedelta(hours=8),
         )
-    if people:
-        # Suspicious rewards waiting in the review queue, with their evidence.
-        for pid, evidence in (
-            (people[-1], {"signal": "same_device_as_inviter", "device": "demo…0007"}),
-            (people[-2], {"signal": "burst", "sign_ups_from_ip_in_10_min": 14}),
-        ):
-            service.grant_reward(
-                session,
-                workspace_id=ws,
-                campaign_id=campaign_id,
-                participant_id=pid,
-                reward=RewardSpec(kind=RewardKind.POINTS, points=50),
-                key=f"demo:held:{pid}",
-                reason="referral.qualified",
-                now=now - timedelta(hours=5),
-                evidence=evidence,
-                hold=True,
-            )
-        first_coupon = service.participant_coupons(
-            session, workspace_id=ws, campaign_id=campaign_id, participant_id=people[0], now=now
+
+
+def _held_and_redeemed(
+    session: Session, *, actor: Actor, campaign_id: int, people: list[int], now: datetime
+) -> None:
+    """Suspicious rewards waiting in the review queue, with their evidence; one coupon used."""
+    for pid, evidence in (
+        (people[-1], {"signal": "same_device_as_inviter", "device": "demo…0007"}),
+        (people[-2], {"signal": "burst", "sign_ups_from_ip_in_10_min": 14}),
+    ):
+        service.grant_reward(
+            session,
+            workspace_id=actor.workspace_id,
+            campaign_id=campaign_id,
+            participant_id=pid,
+            reward=RewardSpec(kind=RewardKind.POINTS, points=50),
+            key=f"demo:held:{pid}",
+            reason="referral.qualified",
+            now=now - timedelta(hours=5),
+            evidence=evidence,
+            hold=True,
         )
-        if first_coupon:
-            service.do_redeem(
-                session,
-                actor=actor,
-                code=first_coupon[0][0].code,
-                order_id="TM20260301-0001",
-                store="天猫旗舰店",
-                ip=None,
-                now=now - timedelta(hours=20),
-            )
+    first_coupon = service.participant_coupons(
+        session,
+        workspace_id=actor.workspace_id,
+        campaign_id=campaign_id,
+        participant_id=people[0],
+        now=now,
+    )
+    if first_coupon:
+        service.do_redeem(
+            session,
+            actor=actor,
+            code=first_coupon[0][0].code,
+            order_id="TM20260301-0001",
+            store="天猫旗舰店",
+            ip=None,
+            now=now - timedelta(hours=20),
+        )
