@@ -19,15 +19,8 @@ from stdnum import luhn
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
 from im2.i18n import _
 from im2.incentives._common import check_own_campaign
-from im2.incentives.models import (
-    CouponCode,
-    CouponPool,
-)
-from im2.incentives.schemas import (
-    CouponRef,
-    CouponStatus,
-    PoolRef,
-)
+from im2.incentives.models import CouponCode, CouponPool
+from im2.incentives.schemas import CouponRef, CouponStatus, PoolRef
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 

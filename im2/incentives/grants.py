@@ -22,26 +22,12 @@ from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.incentives._common import check_participant
-from im2.incentives.coupons import (
-    issue_code,
-    own_pool,
-)
-from im2.incentives.ledger import (
-    award_points,
-)
+from im2.incentives.coupons import issue_code, own_pool
+from im2.incentives.ledger import award_points
 from im2.incentives.levels import RewardLevel, reward_levels
-from im2.incentives.models import (
-    CouponCode,
-    CouponPool,
-    Prize,
-    RewardGrant,
-)
+from im2.incentives.models import CouponCode, CouponPool, Prize, RewardGrant
 from im2.incentives.prizes import claim_prize_for_grant
-from im2.incentives.schemas import (
-    GrantResult,
-    RewardKind,
-    RewardSpec,
-)
+from im2.incentives.schemas import GrantResult, RewardKind, RewardSpec
 from im2.participation import service as participation
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require

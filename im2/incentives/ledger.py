@@ -23,15 +23,8 @@ from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.incentives.levels import RewardLevel
-from im2.incentives.models import (
-    Cursor,
-    PointEntry,
-    Wallet,
-)
-from im2.incentives.schemas import (
-    Balance,
-    LedgerLine,
-)
+from im2.incentives.models import Cursor, PointEntry, Wallet
+from im2.incentives.schemas import Balance, LedgerLine
 
 EXPIRING_SOON = timedelta(days=7)
 

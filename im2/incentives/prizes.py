@@ -21,14 +21,8 @@ from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.incentives._common import check_own_campaign
-from im2.incentives.models import (
-    Prize,
-    PrizeClaim,
-)
-from im2.incentives.schemas import (
-    PrizeClaimRef,
-    PrizeRef,
-)
+from im2.incentives.models import Prize, PrizeClaim
+from im2.incentives.schemas import PrizeClaimRef, PrizeRef
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 

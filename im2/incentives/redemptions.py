@@ -19,13 +19,8 @@ from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
 from im2.incentives.coupons import is_typo, normalise_code, typo_error
-from im2.incentives.models import (
-    CouponCode,
-    Redemption,
-)
-from im2.incentives.schemas import (
-    RedemptionRef,
-)
+from im2.incentives.models import CouponCode, Redemption
+from im2.incentives.schemas import RedemptionRef
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 

@@ -16,23 +16,10 @@ from im2.errors import Conflict, NotFound
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.i18n import _
-from im2.incentives.grants import (
-    OutOfStock,
-    give_grant,
-    grant_code,
-)
-from im2.incentives.models import (
-    CouponCode,
-    PointEntry,
-    Redemption,
-    RewardGrant,
-)
+from im2.incentives.grants import OutOfStock, give_grant, grant_code
+from im2.incentives.models import CouponCode, PointEntry, Redemption, RewardGrant
 from im2.incentives.redemptions import redemption_ref
-from im2.incentives.schemas import (
-    GrantRef,
-    RedemptionRef,
-    RewardKind,
-)
+from im2.incentives.schemas import GrantRef, RedemptionRef, RewardKind
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 

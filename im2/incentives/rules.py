@@ -24,19 +24,10 @@ from im2.events.schemas import ActorType, EventKind, EventRecord
 from im2.events.service import list_events
 from im2.i18n import _
 from im2.incentives._common import check_own_campaign, check_participant
-from im2.incentives.ledger import (
-    award_points,
-)
+from im2.incentives.ledger import award_points
 from im2.incentives.levels import reward_levels
-from im2.incentives.models import (
-    Cursor,
-    PointEntry,
-    PointRule,
-)
-from im2.incentives.schemas import (
-    RULE_EVENT_KINDS,
-    RuleRef,
-)
+from im2.incentives.models import Cursor, PointEntry, PointRule
+from im2.incentives.schemas import RULE_EVENT_KINDS, RuleRef
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 

@@ -13,30 +13,12 @@ from sqlalchemy.orm import Session
 
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
-from im2.incentives.coupons import (
-    list_pools,
-)
-from im2.incentives.grants import (
-    OutOfStock,
-    grant_code,
-    grant_once,
-)
-from im2.incentives.ledger import (
-    spend_points,
-)
-from im2.incentives.models import (
-    CouponPool,
-    Prize,
-    RewardGrant,
-)
+from im2.incentives.coupons import list_pools
+from im2.incentives.grants import OutOfStock, grant_code, grant_once
+from im2.incentives.ledger import spend_points
+from im2.incentives.models import CouponPool, Prize, RewardGrant
 from im2.incentives.prizes import list_prizes
-from im2.incentives.schemas import (
-    GrantResult,
-    PoolRef,
-    PrizeRef,
-    RewardKind,
-    RewardSpec,
-)
+from im2.incentives.schemas import GrantResult, PoolRef, PrizeRef, RewardKind, RewardSpec
 
 
 def store_items(
