@@ -282,3 +282,71 @@ def test_a_full_set_pays_its_points_once(
     assert {r["set_completed_by_owner"] for r in rows} == {"True"}
     detail = client.get(f"/console/w/acme/cards/{cards}").text
     assert re.search(r'data-stat="sets">1<', detail)
+
+
+def test_console_creates_a_set_shows_live_results_and_exports(
+    client: TestClient, brand: Brand, clock: ManualClock, db: Database, app
+) -> None:
+    from tests.test_console import form_token
+
+    campaign = go_live(client, brand)
+    slug = campaign["slug"]
+    checkin = add_checkin(client, brand, campaign["id"])
+    console(client, brand)
+    new_page = f"/console/w/acme/campaigns/{campaign['id']}/cards/new"
+    action = f"/console/w/acme/campaigns/{campaign['id']}/cards"
+    form = client.get(new_page).text
+    assert "敬业福, 1" in form  # the 集五福 default, a rare card included
+
+    def create(**fields: str):
+        return client.post(
+            action,
+            data={"csrf_token": form_token(client, new_page, action), **fields},
+            follow_redirects=False,
+        )
+
+    one_card = create(title="集卡", cards="福, 1", set_points="10", gift_hours="24")
+    same_names = create(title="集卡", cards="福, 1\n福, 2", set_points="10", gift_hours="24")
+    no_points = create(title="集卡", cards="福, 1\n禄, 2", set_points="-5", gift_hours="24")
+    for refused in (one_card, same_names, no_points):
+        assert refused.status_code == 422, refused.text
+    assert 'id="cards-error"' in one_card.text
+    assert 'id="set_points-error"' in no_points.text
+
+    made = create(title="集三星", cards="福星，5\n禄星 3\n寿星", set_points="50", gift_hours="24")
+    assert made.status_code == 303, made.text
+    cards = int(made.headers["location"].rsplit("/", 1)[1])
+    public = page(TestClient(client.app), slug, cards)
+    assert "55.56%" in public  # 5 of 9
+    assert "11.11%" in public  # 寿星: no weight given counts 1
+
+    detail = client.get(made.headers["location"])
+    assert detail.status_code == 200
+    live = f'data-live="/console/w/acme/activities/{cards}/live"'
+    assert live in detail.text
+    assert re.search(r'data-stat="collectors">0<', detail.text)
+
+    phone = TestClient(client.app)
+    for _day in range(3):
+        assert phone.post(check_in_url(slug, checkin), json={"consent": True}).status_code == 201
+        clock.advance(timedelta(days=1))
+    draw_cards_job(db, clock)
+    item = my_items(page(phone, slug, cards))[0]
+    assert gift(phone, slug, cards, item).status_code == 303
+    assert app.state.hub.latest(activity_channel(cards)) is not None  # the page is told
+
+    console(client, brand)  # three days on: the console session has ended
+    again = client.get(made.headers["location"]).text
+    assert re.search(r'data-stat="collectors">1<', again)
+    assert re.search(r'data-stat="gifts">1 / 0<', again)
+    drawn = re.findall(r'data-card="c\d">.*?data-label="抽出张数">(\d+)<', again, flags=re.S)
+    assert sum(int(n) for n in drawn) == 3
+
+    rows = export(client, cards)
+    assert len(rows) == 3
+    assert {r["card_name"] for r in rows} <= {"福星", "禄星", "寿星"}
+    assert {r["drawn_by_participant_id"] for r in rows} == {r["owner_participant_id"] for r in rows}
+    viewer = TestClient(client.app)
+    anonymous = viewer.get(f"/console/w/acme/cards/{cards}/export.csv", follow_redirects=False)
+    assert anonymous.status_code in (303, 401, 403)
+    assert "ticket" not in anonymous.text
