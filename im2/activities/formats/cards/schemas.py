@@ -63,7 +63,6 @@ class CardCount(BaseModel):
     key: str
     name: str
     drawn: int
-    held: int  # now in someone's hand (gifts move cards, never add any)
 
 
 class CardsResults(BaseModel):

@@ -146,7 +146,7 @@ def cards_results(session: Session, *, actor: Actor, activity_id: int) -> CardsR
     return CardsResults(
         activity_id=row.id,
         cards=[
-            CardCount(key=c.key, name=c.name, drawn=int(drawn.get(c.key, 0)), held=0)
+            CardCount(key=c.key, name=c.name, drawn=int(drawn.get(c.key, 0)))
             for c in settings.cards
         ],
         collectors=_count(
