@@ -19,6 +19,8 @@ from im2.analytics.jobs import move_to_lake_job, warm_rollups_job
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
 from im2.db import Database
+from im2.experiments import service as experiments
+from im2.incentives import service as incentives
 from im2.incentives.jobs import apply_point_rules_job, expire_points_job
 from im2.listening.jobs import (
     detect_spikes_job,
@@ -29,6 +31,11 @@ from im2.listening.jobs import (
 from im2.webhooks.jobs import enqueue_webhooks_job, send_webhooks_job
 
 log = logging.getLogger("im2.jobs")
+
+# Hooks of higher layers into lower ones, registered where every process that writes rewards
+# starts (the web app's job loop and `im2 jobs run` import this module): grants and point rules
+# in incentives pay the reward level of the participant's experiment variant.
+incentives.use_reward_levels(experiments.RewardLevels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ serialized by `Database.transaction()` already).
 
 from __future__ import annotations
 
-from im2.experiments import service as experiments
 from im2.incentives._common import campaign_is_theirs, check_participant
 from im2.incentives.coupons import (
     CodeTypo,
@@ -151,8 +150,3 @@ __all__ = [
     "typo_error",
     "use_reward_levels",
 ]
-
-# Experiments' reward levels for grants and rules (`levels.py`). This belongs to the app
-# assembly, which may import experiments; until it registers them, the facade does, and this is
-# the one upward import left in incentives.
-use_reward_levels(experiments.RewardLevels)
