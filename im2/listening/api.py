@@ -73,6 +73,14 @@ async def import_mentions(
     file: Annotated[UploadFile, File()],
     mapping: Annotated[str, Form()] = "im2",
     file_format: Annotated[FileFormat | None, Form()] = None,
+    timezone: Annotated[
+        str | None,
+        Form(
+            max_length=64,
+            description="The zone of times without an offset (e.g. Asia/Shanghai); "
+            "default: the mapping's zone, else the workspace's.",
+        ),
+    ] = None,
 ) -> ImportRead:
     data = await file.read()
 
@@ -85,6 +93,7 @@ async def import_mentions(
                 data=data,
                 mapping=mapping,
                 file_format=file_format,
+                timezone=timezone or None,
                 now=now,
             )
 

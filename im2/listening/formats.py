@@ -38,9 +38,11 @@ class ColumnSpec:
     columns: dict[MentionField, tuple[str, ...]]
     # Fields the file must have a column for; the rest are read when present.
     required: frozenset[MentionField] = frozenset({MentionField.TEXT})
-    # Naive times in the file are wall-clock times in this zone (exports from Chinese
-    # platforms are in Beijing time).
-    timezone: str = "Asia/Shanghai"
+    # Naive times in the file are wall-clock times in this zone: the zone the export is
+    # written in (Chinese platforms' exports are in Beijing time, X's and Facebook's in UTC).
+    # None: the file's format names no zone, so its times are the workspace's wall-clock
+    # times (unless the import names a zone). A time with its own offset keeps it.
+    timezone: str | None = "Asia/Shanghai"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -70,7 +72,8 @@ def spec_from_json(key: str, data: dict[str, Any]) -> ColumnSpec:
     missing = required - columns.keys()
     if missing:
         raise ValueError("required fields without a column: " + ", ".join(sorted(missing)))
-    return ColumnSpec(key, key, platform, columns, required, str(data.get("timezone", "UTC")))
+    zone = data.get("timezone")
+    return ColumnSpec(key, key, platform, columns, required, str(zone) if zone else None)
 
 
 F = MentionField
@@ -228,7 +231,7 @@ PRESETS: Final[tuple[ColumnSpec, ...]] = (
             F.COMMENTS: ("comments",),
             F.URL: ("url",),
         },
-        timezone="UTC",
+        timezone=None,  # IM2's own columns: the workspace's zone unless a value says
     ),
 )
 PRESETS_BY_KEY: Final = {p.key: p for p in PRESETS}

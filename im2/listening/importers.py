@@ -500,12 +500,21 @@ def _unwrap(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_mentions(
-    text: str, *, file_format: FileFormat, spec: ColumnSpec, now: datetime
+    text: str,
+    *,
+    file_format: FileFormat,
+    spec: ColumnSpec,
+    now: datetime,
+    timezone: str | None = None,
 ) -> Iterator[ParsedRow]:
-    """Parse and map every row; raises FileProblem at once when the file cannot be used."""
+    """Parse and map every row; raises FileProblem at once when the file cannot be used.
+
+    Times without an offset are wall-clock times in `timezone` (the zone the importer chose,
+    else the mapping's, else the workspace's: the caller resolves it), then the mapping's
+    zone, then UTC; a time with an offset keeps its own."""
     keys, records = _records(text, file_format)
     columns = check_columns(spec, keys)
-    zone = ZoneInfo(spec.timezone)
+    zone = ZoneInfo(timezone or spec.timezone or "UTC")
     # CSV and TSV rows are flat: only JSON can nest.
     nested = file_format in (FileFormat.JSON, FileFormat.JSONL)
 

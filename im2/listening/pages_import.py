@@ -46,6 +46,20 @@ FIELD_LABELS: Final = {
     MentionField.URL: N_("URL"),
     MentionField.PLATFORM: N_("Platform"),
 }
+# Zones offered for times without one (any IANA name may be typed).
+ZONE_CHOICES: Final = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+)
 # Column names in the editor are separated by commas (Chinese or Latin) or new lines.
 SEPARATORS: Final = re.compile(r"[,，\n]")
 
@@ -53,11 +67,11 @@ SEPARATORS: Final = re.compile(r"[,，\n]")
 def _editor_values(mapping: ColumnMappingRead | None) -> dict[str, str]:
     """The mapping editor's fields, filled from a mapping to start from (or empty)."""
     if mapping is None:
-        return {"name": "", "platform": Platform.OTHER.value, "timezone": "Asia/Shanghai"}
+        return {"name": "", "platform": Platform.OTHER.value, "timezone": ""}
     values = {
         "name": "" if mapping.preset else mapping.name,
         "platform": mapping.platform.value,
-        "timezone": mapping.timezone,
+        "timezone": mapping.timezone or "",
     }
     for field, names in mapping.columns.items():
         values[f"col_{field}"] = ", ".join(names)
@@ -80,6 +94,7 @@ def _import_page(
     with db.session() as session:
         saved = service.list_saved_mappings(session, actor=actor)
         imports = service.list_imports(session, actor=actor, limit=10)
+        workspace_zone = service.workspace_timezone(session, actor=actor)
     return render(
         request,
         "listening/import.html",
@@ -87,7 +102,9 @@ def _import_page(
             **vocabulary(),
             "section": "import",
             # A saved mapping never takes a ready one's name (do_save_mapping refuses it).
-            "ready_mappings": [(p.key, p.title) for p in PRESETS],
+            "ready_mappings": [(p.key, p.title, p.timezone) for p in PRESETS],
+            "workspace_zone": workspace_zone,
+            "zone_choices": ZONE_CHOICES,
             "saved": saved,
             "formats": FILE_FORMAT_LABELS,
             "fields": FIELD_LABELS,
@@ -131,7 +148,11 @@ def import_file(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     require_write(actor)
-    values = {"mapping": str(form.get("mapping") or ""), "file_format": ""}
+    values = {
+        "mapping": str(form.get("mapping") or ""),
+        "file_format": "",
+        "timezone": str(form.get("timezone") or "").strip(),
+    }
     upload = form.get("file")
     errors: dict[str, str] = {}
     chosen_format = str(form.get("file_format") or "")
@@ -157,6 +178,7 @@ def import_file(
                 data=data,
                 mapping=values["mapping"],
                 file_format=file_format,
+                timezone=values["timezone"] or None,
                 now=now,
             )
     except IM2Error as exc:
@@ -217,7 +239,8 @@ def _spec_from_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         "platform": platform,
         "columns": columns,
         "required": required,
-        "timezone": str(form.get("timezone") or "").strip() or "UTC",
+        # Empty: the workspace's zone, whatever it is when the file is imported.
+        "timezone": str(form.get("timezone") or "").strip() or None,
     }
     return spec, errors
 

@@ -585,8 +585,8 @@ class ColumnMappingIn(BaseModel):
         Field(min_length=1, max_length=20),
     ]
     required: Annotated[list[str], Field(max_length=20)] = Field(default_factory=lambda: ["text"])
-    # Naive times in the file are wall-clock times in this zone.
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "Asia/Shanghai"
+    # Naive times in the file are wall-clock times in this zone; None: the workspace's zone.
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class ColumnMappingRead(BaseModel):
@@ -596,4 +596,4 @@ class ColumnMappingRead(BaseModel):
     platform: Platform
     columns: dict[str, list[str]]
     required: list[str]
-    timezone: str
+    timezone: str | None  # None: the workspace's time zone

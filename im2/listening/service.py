@@ -57,7 +57,7 @@ from im2.listening.schemas import (
 )
 from im2.pagination import decode_cursor, encode_cursor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import check_timezone, record_audit, require
+from im2.workspaces.service import check_timezone, get_workspace_by_id, record_audit, require
 
 BATCH: Final = 2000
 MAX_FILE_BYTES: Final = 200 * 1024 * 1024
@@ -200,7 +200,8 @@ def do_save_mapping(
     name = name.strip()
     if not name or len(name) > 64 or name in PRESETS_BY_KEY:
         raise InvalidInput(_("Choose another name for the mapping."), field="name")
-    check_timezone(str(spec.get("timezone", "UTC")))
+    if spec.get("timezone"):
+        check_timezone(str(spec["timezone"]))
     try:
         checked = spec_from_json(name, spec).to_json()
     except ValueError as exc:
@@ -254,6 +255,12 @@ def do_delete_mapping(session: Session, *, actor: Actor, name: str, now: datetim
     )
     session.delete(row)
     session.flush()
+
+
+def workspace_timezone(session: Session, *, actor: Actor) -> str:
+    """The zone an import reads times without an offset in when neither the importer nor
+    the mapping names one."""
+    return get_workspace_by_id(session, workspace_id=actor.workspace_id).timezone
 
 
 def _spec(session: Session, *, workspace_id: int, key: str) -> ColumnSpec:
@@ -335,9 +342,13 @@ def do_import_file(
     mapping: str,
     now: datetime,
     file_format: FileFormat | None = None,
+    timezone: str | None = None,
     scorer: Scorer | None = None,
 ) -> ImportRead:
     """Import a whole file: good rows are stored, broken ones listed in the report by line.
+
+    A time without an offset is read in `timezone` when given, else in the mapping's zone,
+    else in the workspace's (one rule for the console, the API and the command line).
 
     A file that cannot be used at all (unreadable encoding, missing columns) raises
     InvalidInput before anything is stored.
@@ -350,11 +361,14 @@ def do_import_file(
             _("The file is larger than {n} MB; split it.").format(n=MAX_FILE_BYTES // 2**20),
             field="file",
         )
+    if timezone:
+        check_timezone(timezone)
     spec = _spec(session, workspace_id=actor.workspace_id, key=mapping)
+    zone = timezone or spec.timezone or workspace_timezone(session, actor=actor)
     try:
         text, encoding = decode(data)
         fmt = file_format or guess_format(filename, text)
-        rows = read_mentions(text, file_format=fmt, spec=spec, now=now)
+        rows = read_mentions(text, file_format=fmt, spec=spec, now=now, timezone=zone)
     except FileProblem as exc:
         raise InvalidInput(exc.message, field="file") from None
     record = MentionImport(

@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import compile_path
@@ -17,6 +18,7 @@ from starlette.routing import compile_path
 from im2.errors import IM2Error
 from im2.i18n import _
 from im2.web.deps import LoginRequired
+from im2.web.forms import error_message
 from im2.web.templating import render
 
 log = logging.getLogger("im2.web")
@@ -38,8 +40,32 @@ def field_of(loc: tuple[int | str, ...]) -> str | None:
     return ".".join(parts) or None
 
 
-def _error_page(request: Request, status: int, message: str) -> Response:
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+PUBLIC_PREFIXES = ("/c/", "/s/", "/j/")
+
+
+def _campaign_back(request: Request) -> str | None:
+    """Where a participant's error page leads back to: the campaign of a page under
+    /c/<slug>/, when that campaign is open to the public (never a link to another error)."""
+    parts = request.url.path.split("/")
+    if len(parts) < 4 or parts[1] != "c" or not parts[2]:
+        return None
+    from im2.campaigns import service as campaigns  # the console never needs it
+
+    try:
+        with request.app.state.db.session() as session:
+            found = campaigns.get_public_campaign(session, slug=parts[2])
+    except SQLAlchemyError:  # the page explains a failure already: no second one over it
+        return None
+    if found is None or found.campaign.status in ("draft", "archived"):
+        return None
+    return f"/c/{parts[2]}"
+
+
+async def _error_page(request: Request, status: int, message: str) -> Response:
+    context: dict[str, Any] = {"status": status, "message": message}
+    if request.url.path.startswith(PUBLIC_PREFIXES):
+        context["back_url"] = await run_in_threadpool(_campaign_back, request)
+    return render(request, "error.html", context, status_code=status)
 
 
 HTTP_CODES = {
@@ -71,7 +97,7 @@ async def http_error_response(request: Request, exc: HTTPException) -> Response:
             status_code=exc.status_code,
             headers=headers or None,
         )
-    response = _error_page(request, exc.status_code, message)
+    response = await _error_page(request, exc.status_code, message)
     response.headers.update(headers)
     return response
 
@@ -98,7 +124,7 @@ async def _malformed_json(request: Request) -> Response:
     message = _("The request body is not valid JSON.")
     if _wants_json(request):
         return JSONResponse(error_body("malformed_json", message), status_code=422)
-    return _error_page(request, 422, message)
+    return await _error_page(request, 422, message)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -108,7 +134,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 error_body(exc.code, exc.message, exc.field), status_code=exc.status_code
             )
-        return _error_page(request, exc.status_code, exc.message)
+        return await _error_page(request, exc.status_code, exc.message)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
@@ -133,7 +159,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 error_body(code, message, field_of(tuple(first.get("loc", ()))), details=details),
                 status_code=422,
             )
-        return _error_page(request, 422, message)
+        # A page speaks the reader's language: the catalog's message, not pydantic's English.
+        return await _error_page(request, 422, error_message(first))
 
     app.exception_handler(HTTPException)(http_error_response)
 
@@ -149,7 +176,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 error_body("busy", message), status_code=503, headers={"Retry-After": "1"}
             )
-        return _error_page(request, 503, message)
+        return await _error_page(request, 503, message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -157,4 +184,4 @@ def install_error_handlers(app: FastAPI) -> None:
         message = _("Something went wrong on our side; nothing was saved. Please try again.")
         if _wants_json(request):
             return JSONResponse(error_body("internal", message), status_code=500)
-        return _error_page(request, 500, message)
+        return await _error_page(request, 500, message)

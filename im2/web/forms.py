@@ -1,44 +1,111 @@
-"""Turning pydantic and service errors into per-field messages for console forms."""
+"""Turning pydantic and service errors into per-field messages for console forms.
+
+Pydantic's own messages are English sentences for developers ("List should have at least 2
+items after validation, not 0"). A form shows the catalog's message for the error's *type*
+instead, with the numbers from its context, so every form speaks the user's language through
+one table. Every error of a submit is reported at once (one per field); the routes render the
+form again with what was typed.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from pydantic import ValidationError
 
 from im2.errors import IM2Error
-from im2.i18n import _
+from im2.i18n import N_, _
+
+# Error types that need no number: type -> message (msgid, translated when shown).
+PLAIN: Final[Mapping[str, str]] = {
+    "missing": N_("This field is required."),
+    "enum": N_("Choose one of the options."),
+    "literal_error": N_("Choose one of the options."),
+    "int_parsing": N_("Enter a whole number."),
+    "int_type": N_("Enter a whole number."),
+    "int_from_float": N_("Enter a whole number."),
+    "float_parsing": N_("Enter a number."),
+    "float_type": N_("Enter a number."),
+    "decimal_parsing": N_("Enter a number."),
+    "decimal_type": N_("Enter a number."),
+    "finite_number": N_("Enter a number."),
+    "bool_parsing": N_("Choose yes or no."),
+    "bool_type": N_("Choose yes or no."),
+    "string_pattern_mismatch": N_("The format is not valid."),
+    "url_parsing": N_("Enter a full web address, starting with https://."),
+    "url_scheme": N_("Enter a full web address, starting with https://."),
+    "url_type": N_("Enter a full web address, starting with https://."),
+    "json_invalid": N_("The request body is not valid JSON."),
+    "extra_forbidden": N_("This field is not expected here."),
+    "string_unicode": N_("The text contains characters that cannot be read."),
+}
+
+# Error types whose message carries a number from the error's context.
+COUNTED: Final[Mapping[str, tuple[str, str]]] = {
+    "string_too_long": (N_("At most {n} characters."), "max_length"),
+    "too_long": (N_("At most {n} items."), "max_length"),
+    "greater_than": (N_("Must be greater than {n}."), "gt"),
+    "greater_than_equal": (N_("Must be at least {n}."), "ge"),
+    "less_than": (N_("Must be less than {n}."), "lt"),
+    "less_than_equal": (N_("Must be at most {n}."), "le"),
+    "multiple_of": (N_("Must be a multiple of {n}."), "multiple_of"),
+    "decimal_max_digits": (N_("At most {n} digits."), "max_digits"),
+    "decimal_max_places": (N_("At most {n} decimal places."), "decimal_places"),
+    "decimal_whole_digits": (N_("At most {n} digits before the decimal point."), "whole_digits"),
+}
 
 
-def _message(error: Any) -> str:
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
-    if kind in ("missing", "string_too_short"):
+def _too_short(ctx: Mapping[str, Any]) -> str:
+    n = ctx.get("min_length", 1)
+    return _("Give at least {n} items.").format(n=n) if n != 1 else _("Give at least one item.")
+
+
+def _string_too_short(ctx: Mapping[str, Any]) -> str:
+    n = ctx.get("min_length", 1)
+    if n == 1:  # a blank required text field
         return _("This field is required.")
-    if kind == "string_too_long":
-        return _("At most {n} characters.").format(n=ctx.get("max_length"))
-    if kind in ("enum", "literal_error"):
-        return _("Choose one of the options.")
-    if kind.startswith(("datetime", "date")):
+    return _("At least {n} characters.").format(n=n)
+
+
+def _own_message(ctx: Mapping[str, Any]) -> str:
+    """A model's own validator raised ValueError or AssertionError with its message, which the
+    model wrote through the catalog; shown as it is."""
+    reason = ctx.get("error")
+    return str(reason) if reason else _("The value is not valid.")
+
+
+SHAPED: Final[Mapping[str, Callable[[Mapping[str, Any]], str]]] = {
+    "too_short": _too_short,
+    "string_too_short": _string_too_short,
+    "value_error": _own_message,
+    "assertion_error": _own_message,
+}
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """The user's-language message for one pydantic error (an item of `errors()`)."""
+    kind = str(error.get("type", ""))
+    ctx: Mapping[str, Any] = error.get("ctx") or {}
+    if kind in PLAIN:
+        return _(PLAIN[kind])
+    if kind in COUNTED:
+        message, key = COUNTED[kind]
+        return _(message).format(n=ctx.get(key))
+    if kind in SHAPED:
+        return SHAPED[kind](ctx)
+    if kind.startswith(("datetime", "date", "time", "timezone")):
         return _("Enter a date and time.")
-    if kind in ("float_parsing", "int_parsing", "float_type", "int_type"):
-        return _("Enter a number.")
-    if kind == "greater_than":
-        return _("Must be greater than {n}.").format(n=ctx.get("gt"))
-    if kind == "greater_than_equal":
-        return _("Must be at least {n}.").format(n=ctx.get("ge"))
-    if kind in ("less_than_equal", "less_than"):
-        return _("Must be at most {n}.").format(n=ctx.get("le", ctx.get("lt")))
-    if kind == "string_pattern_mismatch":
-        return _("The format is not valid.")
-    return str(error.get("msg", _("The value is not valid.")))
+    # A type not in the table: never pydantic's English sentence in a translated form.
+    return _("The value is not valid.")
 
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:
+    """Every field's first error, keyed by its dotted location (`__all__` for the form)."""
     errors: dict[str, str] = {}
     for error in exc.errors():
         field = ".".join(str(p) for p in error.get("loc", ())) or "__all__"
-        errors.setdefault(field, _message(error))
+        errors.setdefault(field, error_message(error))
     return errors
 
 
