@@ -98,7 +98,7 @@ def do_comment(
         raise InvalidInput(_("Choose one of the options."), field="target")
     body = text.strip()
     if not body:
-        raise InvalidInput(_("This field is required."), field="text")
+        raise InvalidInput(_("Write your comment first."), field="text")
     if len(body) > MAX_LENGTH:
         raise InvalidInput(_("At most {n} characters.").format(n=MAX_LENGTH), field="text")
     reason = flag_for(body)

@@ -35,6 +35,7 @@ def _page(
     slug: str,
     device_id: str,
     errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
     notice: str | None = None,
     sent: str | None = None,
     status_code: int = 200,
@@ -54,6 +55,8 @@ def _page(
             "campaign": campaign,
             "profile": profile,
             "errors": errors or {},
+            # What was typed, shown again when it was refused (never lost to an error).
+            "values": values or {},
             "notice": notice,
             "consent_text": CONSENT_TEXT,
             "sent": sent or request.query_params.get("sent"),
@@ -96,6 +99,7 @@ def set_nickname(
             slug=slug,
             device_id=visitor.device_id,
             errors={exc.field or "nickname": exc.message},
+            values={"nickname": str(form.get("nickname", ""))},
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/c/{slug}/me?done=nickname", status_code=303)
@@ -148,6 +152,7 @@ def request_code(
             slug=slug,
             device_id=visitor.device_id,
             errors={exc.field or "destination": exc.message},
+            values={"destination": str(form.get("destination", "")), "channel": channel},
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/c/{slug}/me?sent={channel}", status_code=303)

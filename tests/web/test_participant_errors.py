@@ -50,3 +50,31 @@ def test_public_not_found_pages_are_for_participants(client: TestClient, brand: 
     console = client.get("/console/w/acme/no-such-page")
     assert console.status_code == 404
     assert 'class="public"' not in console.text
+
+
+def test_the_profile_form_keeps_what_was_typed(client: TestClient, brand: Brand) -> None:
+    slug, _poll_id, _options = live_campaign(client, brand)
+    page = f"/c/{slug}/me"
+    nickname = _form(client, page, f"/c/{slug}/me/nickname")
+    refused = client.post(
+        f"/c/{slug}/me/nickname", data={**nickname, "nickname": "小" * 30, "consent": "yes"}
+    )
+    assert refused.status_code == 422
+    assert 'id="nickname-error"' in refused.text
+    assert f'value="{"小" * 30}"' in refused.text
+
+    code = _form(client, page, f"/c/{slug}/me/code")
+    refused = client.post(
+        f"/c/{slug}/me/code",
+        data={**code, "channel": "email", "destination": "xiaolin@", "consent": "yes"},
+    )
+    assert refused.status_code == 422
+    assert 'id="destination-error"' in refused.text
+    assert 'value="xiaolin@"' in refused.text
+
+
+def test_a_blank_comment_says_what_is_missing(client: TestClient, brand: Brand) -> None:
+    slug, poll_id, _options = live_campaign(client, brand)
+    fields = _form(client, f"/c/{slug}/poll/{poll_id}", f"/c/{slug}/comments")
+    refused = client.post(f"/c/{slug}/comments", data={**fields, "text": " \n ", "consent": "yes"})
+    assert "请先写下你的评论。" in refused.text
