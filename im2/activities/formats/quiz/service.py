@@ -282,6 +282,90 @@ def do_mark_shown(session: Session, *, question_id: int, device_id: str, now: da
         pass  # seen before, perhaps in a racing tab: the first stamp counts
 
 
+def check_answer(
+    session: Session, *, activity: Activity, question_id: int, option_id: int, now: datetime
+) -> tuple[QuizQuestion, QuizOption]:
+    """The question (this activity's, still open) and the option (that question's) an answer
+    names."""
+    question = session.get(QuizQuestion, question_id)
+    if question is None or question.activity_id != activity.id:
+        raise InvalidInput(_("That is not a question of this activity."), field="question_id")
+    option = session.get(QuizOption, option_id)
+    if option is None or option.question_id != question.id:
+        raise InvalidInput(_("That is not an option of this question."), field="option")
+    if mode_of(activity) is QuizMode.PREDICTION and question.correct_option_id is not None:
+        raise Conflict(_("This prediction is closed: the outcome is known."), field="option")
+    if is_closed(question, now):
+        raise Conflict(_("Answers to this question are closed."), field="option")
+    return question, option
+
+
+def _add_answer(
+    session: Session,
+    *,
+    activity: Activity,
+    question: QuizQuestion,
+    option: QuizOption,
+    participant_id: int,
+    device_id: str,
+    held: bool,
+    risk_reasons: tuple[str, ...],
+    now: datetime,
+) -> QuizAnswer:
+    """Score the answer (a quiz's at once, with the time since the question was shown to this
+    device; a prediction's when its outcome is entered) and write it: a unique index refuses
+    a second answer of one person, whichever request comes second."""
+    mode = mode_of(activity)
+    shown_at = session.scalar(
+        select(QuizShown.shown_at).where(
+            QuizShown.question_id == question.id, QuizShown.device_id == device_id
+        )
+    )
+    elapsed_ms = int((now - shown_at).total_seconds() * 1000) if shown_at else None
+    correct = option.id == question.correct_option_id if mode is QuizMode.QUIZ else None
+    points = (
+        answer_points(
+            base=question.points,
+            correct=bool(correct),
+            elapsed_ms=elapsed_ms,
+            bonus_seconds=bonus_seconds_of(activity),
+        )
+        if mode is QuizMode.QUIZ
+        else 0
+    )
+    answer = QuizAnswer(
+        activity_id=activity.id,
+        question_id=question.id,
+        participant_id=participant_id,
+        option_id=option.id,
+        answered_at=now,
+        elapsed_ms=elapsed_ms,
+        correct=correct,
+        points=points,
+        held=held,
+        risk_reasons="; ".join(risk_reasons)[:500] or None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(answer)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("You have already answered this question."), field="option") from None
+    return answer
+
+
+def _score(session: Session, *, activity_id: int, participant_id: int) -> int:
+    """The person's points in this quiz, held answers left out."""
+    score = session.scalar(
+        select(func.sum(QuizAnswer.points)).where(
+            QuizAnswer.activity_id == activity_id,
+            QuizAnswer.participant_id == participant_id,
+            QuizAnswer.held.is_(False),
+        )
+    )
+    return int(score or 0)
+
+
 def do_answer(
     session: Session,
     *,
@@ -303,17 +387,10 @@ def do_answer(
         session, slug=slug, activity_id=activity_id, kind=ActivityKind.QUIZ
     )
     activities.require_open(public)
-    question = session.get(QuizQuestion, question_id)
-    if question is None or question.activity_id != row.id:
-        raise InvalidInput(_("That is not a question of this activity."), field="question_id")
-    option = session.get(QuizOption, option_id)
-    if option is None or option.question_id != question.id:
-        raise InvalidInput(_("That is not an option of this question."), field="option")
+    question, option = check_answer(
+        session, activity=row, question_id=question_id, option_id=option_id, now=now
+    )
     mode = mode_of(row)
-    if mode is QuizMode.PREDICTION and question.correct_option_id is not None:
-        raise Conflict(_("This prediction is closed: the outcome is known."), field="option")
-    if is_closed(question, now):
-        raise Conflict(_("Answers to this question are closed."), field="option")
     acting = activities.join_and_assess(
         session,
         public=public,
@@ -325,41 +402,18 @@ def do_answer(
         now=now,
     )
     pid = acting.participant.id
-    shown_at = session.scalar(
-        select(QuizShown.shown_at).where(
-            QuizShown.question_id == question.id, QuizShown.device_id == visitor.device_id
-        )
-    )
-    elapsed_ms = int((now - shown_at).total_seconds() * 1000) if shown_at else None
-    correct = option.id == question.correct_option_id if mode is QuizMode.QUIZ else None
-    points = (
-        answer_points(
-            base=question.points,
-            correct=bool(correct),
-            elapsed_ms=elapsed_ms,
-            bonus_seconds=bonus_seconds_of(row),
-        )
-        if mode is QuizMode.QUIZ
-        else 0
-    )
-    answer = QuizAnswer(
-        activity_id=row.id,
-        question_id=question.id,
+    answer = _add_answer(
+        session,
+        activity=row,
+        question=question,
+        option=option,
         participant_id=pid,
-        option_id=option.id,
-        answered_at=now,
-        elapsed_ms=elapsed_ms,
-        correct=correct,
-        points=points,
+        device_id=visitor.device_id,
         held=acting.held,
-        risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
+        risk_reasons=acting.risk.reasons,
+        now=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(answer)
-            session.flush()
-    except IntegrityError:
-        raise Conflict(_("You have already answered this question."), field="option") from None
+    correct, points = answer.correct, answer.points
     _remember_entry(session, activity_id=row.id, participant_id=pid, nickname=nickname, now=now)
     record_event(
         session,
@@ -382,13 +436,7 @@ def do_answer(
             "risk": acting.risk.score,
         },
     )
-    score = session.scalar(
-        select(func.sum(QuizAnswer.points)).where(
-            QuizAnswer.activity_id == row.id,
-            QuizAnswer.participant_id == pid,
-            QuizAnswer.held.is_(False),
-        )
-    )
+    score = _score(session, activity_id=row.id, participant_id=pid)
     return AnswerReceipt(
         answer_id=answer.id,
         question_id=question.id,
@@ -396,7 +444,7 @@ def do_answer(
         correct=correct,
         correct_option_id=question.correct_option_id if mode is QuizMode.QUIZ else None,
         points=points,
-        score=int(score or 0),
+        score=score,
         held_for_review=acting.held,
     )
 

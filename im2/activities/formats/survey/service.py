@@ -260,42 +260,17 @@ def do_save(
     payload = {str(qid): value for qid, value in merged.items()}
     submitted_at = now if submit else None
     reasons = "; ".join(acting.risk.reasons)[:500] or None
-    if response is None:
-        response = SurveyResponse(
-            activity_id=row.id,
-            participant_id=pid,
-            answers=payload,
-            started_at=now,
-            updated_at=now,
-            submitted_at=submitted_at,
-            held=acting.held if submit else False,
-            risk_reasons=reasons if submit else None,
-        )
-        try:
-            with session.begin_nested():
-                session.add(response)
-                session.flush()
-        except IntegrityError:
-            # The same person in a racing request; they get a clear answer, and nothing here.
-            message = (
-                _("You have already submitted this survey.")
-                if submit
-                else _("Your answers were saved from another tab; reload the page.")
-            )
-            raise Conflict(message, field="answers") from None
-    else:
-        values: dict[str, Any] = {"answers": payload, "updated_at": now}
-        if submit:
-            values.update(submitted_at=now, held=acting.held, risk_reasons=reasons)
-        done = session.execute(
-            update(SurveyResponse)
-            .where(SurveyResponse.id == response.id, SurveyResponse.submitted_at.is_(None))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(done, "rowcount", 0) != 1:
-            raise Conflict(_("You have already submitted this survey."), field="answers")
-        session.expire(response)
+    response = _store_response(
+        session,
+        response=response,
+        activity_id=row.id,
+        participant_id=pid,
+        payload=payload,
+        submit=submit,
+        held=acting.held,
+        reasons=reasons,
+        now=now,
+    )
     if submit:
         record_event(
             session,
@@ -318,6 +293,60 @@ def do_save(
     return Step(
         response_id=response.id, next_question=nxt, submitted_at=submitted_at, held=acting.held
     )
+
+
+def _store_response(
+    session: Session,
+    *,
+    response: SurveyResponse | None,
+    activity_id: int,
+    participant_id: int,
+    payload: dict[str, Any],
+    submit: bool,
+    held: bool,
+    reasons: str | None,
+    now: datetime,
+) -> SurveyResponse:
+    """Write the draft (or the submission) as one row per person: the first save inserts it
+    (a unique index settles two racing first saves), later ones update it only while it is
+    not submitted, so a response is submitted once."""
+    if response is None:
+        response = SurveyResponse(
+            activity_id=activity_id,
+            participant_id=participant_id,
+            answers=payload,
+            started_at=now,
+            updated_at=now,
+            submitted_at=now if submit else None,
+            held=held if submit else False,
+            risk_reasons=reasons if submit else None,
+        )
+        try:
+            with session.begin_nested():
+                session.add(response)
+                session.flush()
+        except IntegrityError:
+            # The same person in a racing request; they get a clear answer, and nothing here.
+            message = (
+                _("You have already submitted this survey.")
+                if submit
+                else _("Your answers were saved from another tab; reload the page.")
+            )
+            raise Conflict(message, field="answers") from None
+    else:
+        values: dict[str, Any] = {"answers": payload, "updated_at": now}
+        if submit:
+            values.update(submitted_at=now, held=held, risk_reasons=reasons)
+        done = session.execute(
+            update(SurveyResponse)
+            .where(SurveyResponse.id == response.id, SurveyResponse.submitted_at.is_(None))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise Conflict(_("You have already submitted this survey."), field="answers")
+        session.expire(response)
+    return response
 
 
 def receipt(step: Step, *, activity_id: int) -> SubmissionReceipt:

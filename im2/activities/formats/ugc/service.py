@@ -271,6 +271,28 @@ def view_gallery(
     )
 
 
+def check_entry(
+    settings: UgcSettings, *, caption: str, image: CleanImage | None, video_url: str
+) -> tuple[str, str]:
+    """What an entry may hold under the contest's rules: a photo or a video link (each only
+    where allowed, never both) or a few words. Returns the video's (URL, host), ("", "") for
+    none."""
+    if len(caption) > 1000:
+        raise InvalidInput(_("At most {n} characters.").format(n=1000), field="caption")
+    video = ("", "")
+    if video_url.strip():
+        if not settings.allow_videos:
+            raise InvalidInput(_("This contest does not take video links."), field="video_url")
+        video = check_video_url(video_url)
+    if image is not None and not settings.allow_images:
+        raise InvalidInput(_("This contest does not take photos."), field="image")
+    if image is not None and video[0]:
+        raise InvalidInput(_("Send either a photo or a video link, not both."), field="video_url")
+    if image is None and not video[0] and len(caption) < 2:
+        raise InvalidInput(_("Add a photo, a video link or a few words."), field="caption")
+    return video
+
+
 def do_submit(
     session: Session,
     *,
@@ -299,19 +321,7 @@ def do_submit(
     activities.require_open(public)
     settings = settings_of(row)
     caption = caption.strip()
-    if len(caption) > 1000:
-        raise InvalidInput(_("At most {n} characters.").format(n=1000), field="caption")
-    video = ("", "")
-    if video_url.strip():
-        if not settings.allow_videos:
-            raise InvalidInput(_("This contest does not take video links."), field="video_url")
-        video = check_video_url(video_url)
-    if image is not None and not settings.allow_images:
-        raise InvalidInput(_("This contest does not take photos."), field="image")
-    if image is not None and video[0]:
-        raise InvalidInput(_("Send either a photo or a video link, not both."), field="video_url")
-    if image is None and not video[0] and len(caption) < 2:
-        raise InvalidInput(_("Add a photo, a video link or a few words."), field="caption")
+    video = check_entry(settings, caption=caption, image=image, video_url=video_url)
     acting = activities.join_and_assess(
         session,
         public=public,
@@ -339,14 +349,13 @@ def do_submit(
         flags.append(FLAG_RISKY)
     approved = settings.auto_approve and not flags
     image_name = store(image) if image is not None else None
-    # The unique (contest, person, slot) row settles concurrent submissions from one phone: one
-    # that loses the race for a slot counts again what committed first and takes the next free
-    # slot while the limit lasts (each retry follows a committed entry, so it ends).
-    for _attempt in range(limit + 1):
-        already = _entries_of(session, activity_id=row.id, participant_id=acting.participant.id)
-        if already >= limit:
-            raise full
-        entry = UgcEntry(
+    entry = _insert_in_slot(
+        session,
+        activity_id=row.id,
+        participant_id=acting.participant.id,
+        full=full,
+        limit=limit,
+        make=lambda slot: UgcEntry(
             activity_id=row.id,
             participant_id=acting.participant.id,
             nickname=" ".join(nickname.split())[:40] or None,
@@ -359,18 +368,10 @@ def do_submit(
             status=(EntryStatus.APPROVED if approved else EntryStatus.PENDING).value,
             flags=";".join(flags)[:500] or None,
             risk_reasons="; ".join(acting.risk.reasons)[:500] or None,
-            slot=already + 1,
+            slot=slot,
             created_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(entry)
-                session.flush()
-            break
-        except IntegrityError:
-            continue
-    else:
-        raise full
+        ),
+    )
     record_event(
         session,
         kind=EventKind.UGC_SUBMITTED,
@@ -390,6 +391,85 @@ def do_submit(
         },
     )
     return SubmitReceipt(entry=entry_read(entry), in_gallery=approved)
+
+
+def _insert_in_slot(
+    session: Session,
+    *,
+    activity_id: int,
+    participant_id: int,
+    limit: int,
+    full: Conflict,
+    make: Callable[[int], UgcEntry],
+) -> UgcEntry:
+    """Add `make(slot)` in the person's next free slot. The unique (contest, person, slot) row
+    settles concurrent submissions from one phone: one that loses the race for a slot counts
+    again what committed first and takes the next free slot while the limit lasts (each retry
+    follows a committed entry, so it ends)."""
+    for _attempt in range(limit + 1):
+        already = _entries_of(session, activity_id=activity_id, participant_id=participant_id)
+        if already >= limit:
+            raise full
+        entry = make(already + 1)
+        try:
+            with session.begin_nested():
+                session.add(entry)
+                session.flush()
+            return entry
+        except IntegrityError:
+            continue
+    raise full
+
+
+def _add_vote(
+    session: Session,
+    *,
+    entry: UgcEntry,
+    participant_id: int,
+    day: str,
+    allowance: int,
+    held: bool,
+    now: datetime,
+) -> int:
+    """Write the person's vote for `entry` today; returns their votes of the day, this one
+    included. The unique (entry, person, day) and (person, day, seq) rows settle concurrent
+    votes of one person: a vote that loses a race looks again at what committed first and takes
+    the next seq while the allowance lasts (each retry follows a committed vote, so it ends)."""
+    for _attempt in range(allowance + 1):
+        mine = list(
+            session.scalars(
+                select(UgcVote.entry_id).where(
+                    UgcVote.activity_id == entry.activity_id,
+                    UgcVote.participant_id == participant_id,
+                    UgcVote.day == day,
+                )
+            )
+        )
+        if entry.id in mine:
+            raise Conflict(_("You have already voted for this entry today."), field="entry")
+        if len(mine) >= allowance:
+            raise Conflict(
+                _("You have used all {n} votes for today; come back tomorrow.").format(n=allowance),
+                field="entry",
+            )
+        try:
+            with session.begin_nested():
+                session.add(
+                    UgcVote(
+                        activity_id=entry.activity_id,
+                        entry_id=entry.id,
+                        participant_id=participant_id,
+                        day=day,
+                        seq=len(mine) + 1,
+                        held=held,
+                        created_at=now,
+                    )
+                )
+                session.flush()
+            return len(mine) + 1
+        except IntegrityError:
+            continue
+    raise Conflict(_("You have already voted for this entry today."), field="entry")
 
 
 def _entries_of(session: Session, *, activity_id: int, participant_id: int) -> int:
@@ -441,45 +521,15 @@ def do_vote(
         raise Forbidden(_("You cannot vote for your own entry."), field="entry")
     day = activities.local_day(public.campaign, now)
     allowance = settings_of(row).votes_per_day
-    # The unique (entry, person, day) and (person, day, seq) rows settle concurrent votes of one
-    # person: a vote that loses a race looks again at what committed first and takes the next
-    # seq while the allowance lasts (each retry follows a committed vote, so it ends).
-    for _attempt in range(allowance + 1):
-        mine = list(
-            session.scalars(
-                select(UgcVote.entry_id).where(
-                    UgcVote.activity_id == row.id,
-                    UgcVote.participant_id == acting.participant.id,
-                    UgcVote.day == day,
-                )
-            )
-        )
-        if entry.id in mine:
-            raise Conflict(_("You have already voted for this entry today."), field="entry")
-        if len(mine) >= allowance:
-            raise Conflict(
-                _("You have used all {n} votes for today; come back tomorrow.").format(n=allowance),
-                field="entry",
-            )
-        try:
-            with session.begin_nested():
-                session.add(
-                    UgcVote(
-                        activity_id=row.id,
-                        entry_id=entry.id,
-                        participant_id=acting.participant.id,
-                        day=day,
-                        seq=len(mine) + 1,
-                        held=acting.held,
-                        created_at=now,
-                    )
-                )
-                session.flush()
-            break
-        except IntegrityError:
-            continue
-    else:
-        raise Conflict(_("You have already voted for this entry today."), field="entry")
+    used = _add_vote(
+        session,
+        entry=entry,
+        participant_id=acting.participant.id,
+        day=day,
+        allowance=allowance,
+        held=acting.held,
+        now=now,
+    )
     if not acting.held:
         session.execute(
             update(UgcEntry)
@@ -504,7 +554,7 @@ def do_vote(
     return VoteReceipt(
         entry_id=entry.id,
         votes=entry.vote_count,
-        votes_left_today=max(0, allowance - len(mine) - 1),
+        votes_left_today=max(0, allowance - used),
         held_for_review=acting.held,
     )
 
