@@ -170,6 +170,10 @@ def test_taking_part_draws_one_card_per_event_and_anyone_can_check_the_draw(
     seed = re.search(r"data-seed>([0-9a-f]{64})<", ended)
     assert seed is not None
     assert hashlib.sha256(bytes.fromhex(seed.group(1))).hexdigest() == commitment.group(1)
+    # The seed lives in no settings: the console's API never showed it.
+    read = client.get(f"/api/v1/activities/{cards}", headers=brand.auth(Role.ANALYST))
+    assert read.status_code == 200
+    assert seed.group(1) not in read.text
     weights = [w for _name, w in FIVE]
     for row in rows:
         mac = hmac.new(

@@ -10,6 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from im2.db import Base
 
 
+class CardSeed(Base):
+    """The secret of an activity's verifiable draw (`core`), a row of its own so that it is in
+    no settings the console's API, editor or campaign copy would show or carry."""
+
+    __tablename__ = "card_seeds"
+
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    seed: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
 class CardItem(Base):
     """One card: drawn for one qualifying event (`source_event_id`, once per activity), held by
     `owner_id`, which a claimed gift changes. `gift_until` is set while a gift of it is open:

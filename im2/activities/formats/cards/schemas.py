@@ -41,10 +41,8 @@ class CardsRules(BaseModel):
 
 
 class CardsSettings(CardsRules):
-    """`Activity.settings` of a 集卡 activity. `seed` is the secret of the verifiable draw
-    (`core`): shown only when the campaign has ended; its commitment is public from the start."""
-
-    seed: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """`Activity.settings` of a 集卡 activity (the draw's secret seed is a row of its own,
+    `models.CardSeed`)."""
 
 
 class CardsCreate(CardsRules):

@@ -32,7 +32,13 @@ from sqlalchemy.orm import Session
 from im2 import isolation
 from im2.activities import service as activities
 from im2.activities.formats.cards import core
-from im2.activities.formats.cards.models import CardCursor, CardGift, CardItem, CardSet
+from im2.activities.formats.cards.models import (
+    CardCursor,
+    CardGift,
+    CardItem,
+    CardSeed,
+    CardSet,
+)
 from im2.activities.formats.cards.schemas import (
     CardCount,
     CardOdds,
@@ -115,10 +121,30 @@ def do_create_cards(
         settings=rules,
         now=now,
     )
-    # The seed is added after the audit entry and event were written: they never hold it.
-    row.settings = CardsSettings.model_validate({**rules, "seed": core.new_seed()}).model_dump()
-    session.flush()
+    seed_of(session, activity_id=row.id, now=now)
     return activities.to_read(row)
+
+
+def seed_of(session: Session, *, activity_id: int, now: datetime) -> str:
+    """The activity's secret seed, made on first need (at creation; for a copied activity, at
+    its first draw). Two makers at once: the primary key keeps the first."""
+    found = session.get(CardSeed, activity_id)
+    if found is not None:
+        return found.seed
+    try:
+        with session.begin_nested():
+            session.add(CardSeed(activity_id=activity_id, seed=core.new_seed(), created_at=now))
+            session.flush()
+    except IntegrityError:
+        pass
+    made = session.get(CardSeed, activity_id)
+    assert made is not None
+    return made.seed
+
+
+def stored_seed(session: Session, *, activity_id: int) -> str | None:
+    found = session.get(CardSeed, activity_id)
+    return found.seed if found is not None else None
 
 
 def _load_console(session: Session, *, actor: Actor, activity_id: int) -> Activity:
@@ -334,7 +360,7 @@ def draw_card(
 ) -> CardItem | None:
     """The card of `event` for `participant_id`, or None when that event drew one already."""
     settings = settings_of(activity)
-    ticket = core.ticket(settings.seed, event.id)
+    ticket = core.ticket(seed_of(session, activity_id=activity.id, now=now), event.id)
     card = settings.cards[core.pick(ticket, [c.weight for c in settings.cards])]
     item = CardItem(
         activity_id=activity.id,
@@ -619,7 +645,7 @@ class CardsView:
     activity: ActivityRead
     closed_reason: str | None
     odds: list[CardOdds]
-    commitment: str
+    commitment: str | None  # SHA-256 of the seed, public from the start
     seed: str | None  # shown once the campaign has ended
     participant_id: int | None
     mine: list[MyCard]
@@ -700,6 +726,7 @@ def view_cards(
                 open=reason is None,
                 reason=reason,
             )
+    seed = stored_seed(session, activity_id=row.id)
     counts = {c.key: 0 for c in settings.cards}
     for card in mine:
         counts[card.key] = counts.get(card.key, 0) + 1
@@ -708,8 +735,8 @@ def view_cards(
         activity=activities.to_read(row),
         closed_reason=activities.closed_reason(public.campaign),
         odds=published_odds(settings),
-        commitment=core.commitment_of(settings.seed),
-        seed=settings.seed if seed_shown(public.campaign) else None,
+        commitment=core.commitment_of(seed) if seed else None,
+        seed=seed if seed and seed_shown(public.campaign) else None,
         participant_id=participant.id if participant else None,
         mine=mine,
         counts=counts,
