@@ -120,6 +120,11 @@ def test_taking_part_draws_one_card_per_event_and_anyone_can_check_the_draw(
     campaign = go_live(client, brand)
     slug = campaign["slug"]
     checkin = add_checkin(client, brand, campaign["id"])
+    poll = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/polls",
+        json={"title": "春季新品", "options": [{"label": "樱花拿铁"}, {"label": "抹茶冷萃"}]},
+        headers=brand.auth(Role.OWNER),
+    ).json()
     cards = add_cards(db, clock, campaign["id"])
     alice, bob = TestClient(client.app), TestClient(client.app)
 
@@ -144,19 +149,25 @@ def test_taking_part_draws_one_card_per_event_and_anyone_can_check_the_draw(
     assert code is not None
     bob.get(f"/s/{code.group(1)}")
     assert bob.post(check_in_url(slug, checkin), json={"consent": True}).status_code == 201
+    results = client.get(f"/api/v1/polls/{poll['id']}/results", headers=brand.auth(Role.OWNER))
+    option = results.json()["options"][0]["id"]
+    vote = bob.post(
+        f"/api/v1/public/campaigns/{slug}/polls/{poll['id']}/votes", json={"options": [option]}
+    )
+    assert vote.status_code == 201, vote.text
 
     clock.advance(timedelta(minutes=1))  # the draw leaves the last seconds' events for later
     draw_cards_job(db, clock)
     draw_cards_job(db, clock)  # a second run draws nothing again
     rows = export(console(client, brand), cards)
-    # Alice: two check-ins and a friend brought; Bob: his check-in.
+    # Alice: two check-ins and a friend brought; Bob: his check-in and his vote.
     by_person: dict[str, int] = {}
     for row in rows:
         by_person[row["drawn_by_participant_id"]] = (
             by_person.get(row["drawn_by_participant_id"], 0) + 1
         )
-    assert sorted(by_person.values()) == [1, 3]
-    assert len({r["source_event_id"] for r in rows}) == len(rows) == 4
+    assert sorted(by_person.values()) == [2, 3]
+    assert len({r["source_event_id"] for r in rows}) == len(rows) == 5
     assert len(my_items(page(alice, slug, cards))) == 3
 
     # The campaign ends: the seed is shown and matches the fingerprint; every card follows
