@@ -45,6 +45,12 @@ class CreateActivity(Protocol):
     ) -> ActivityRead: ...
 
 
+class UpdateActivity(Protocol):
+    def __call__(
+        self, session: Session, *, actor: Actor, activity_id: int, data: Any, now: datetime
+    ) -> ActivityRead: ...
+
+
 class ExportRows(Protocol):
     def __call__(
         self, session: Session, *, actor: Actor, activity_id: int
@@ -132,6 +138,22 @@ class Export:
 
 
 @dataclass(frozen=True, slots=True)
+class Api:
+    """The JSON API's create and edit routes, both answering the activity (`ActivityRead`):
+    POST `/api/v1/campaigns/<id>/<plural>` (201) with `create_model`, and PATCH
+    `/api/v1/<plural>/<activity id>` with `update_model`; listed under `tag`."""
+
+    plural: str
+    tag: str
+    create_model: type[BaseModel]
+    create: CreateActivity
+    create_summary: str
+    update_model: type[BaseModel]
+    update: UpdateActivity
+    update_summary: str
+
+
+@dataclass(frozen=True, slots=True)
 class PublicAction:
     """Something a participant does on the activity's public page: a form POST to
     `/c/<slug>/<kind>/<id>/<path>` (and, where there is one, a JSON route under
@@ -149,6 +171,7 @@ class ActivityFormat(Generic[S]):
       `settings_of`, never as a dict).
     - `actions`, `results`: what participants do, and the shape of the results shown.
     - `people_data`: every table of the format with rows about a person.
+    - `api`: the JSON create and edit routes (`im2.activities.api` makes them).
     - `create`, `detail`, `export`: console declarations the shared routes are made from;
       `text_editor_hint` set means the shared title/description editor serves `/<kind>/<id>/edit`.
     - `package`: the format's package; `routes` names its modules (`api`, `pages`, `public`)
@@ -166,6 +189,7 @@ class ActivityFormat(Generic[S]):
     detail: DetailPage | None = None
     export: Export | None = None
     text_editor_hint: str | None = None
+    api: Api | None = None
     demo: DemoLoader | None = None
 
     @property

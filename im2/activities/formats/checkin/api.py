@@ -7,46 +7,16 @@ from fastapi import APIRouter
 from im2.activities import service as activities
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.schemas import (
-    CheckinCreate,
     CheckinIn,
     CheckinReceipt,
     CheckinStats,
-    CheckinUpdate,
     MyCheckins,
 )
-from im2.activities.schemas import ActivityRead
 from im2.campaigns import service as campaigns
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["checkins"])
-
-
-@router.post(
-    "/campaigns/{campaign_id}/checkins",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a daily check-in with streak milestones to a campaign",
-)
-def create_checkin(
-    campaign_id: Id, body: CheckinCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_checkin(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch(
-    "/checkins/{activity_id}", response_model=ActivityRead, summary="Edit the texts or milestones"
-)
-def update_checkin(
-    activity_id: Id, body: CheckinUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_checkin(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

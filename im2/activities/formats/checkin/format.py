@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.demo import load_demo
-from im2.activities.formats.checkin.schemas import CheckinCreate
+from im2.activities.formats.checkin.schemas import CheckinCreate, CheckinUpdate
 from im2.activities.protocol import (
     ActivityFormat,
+    Api,
     CreateForm,
     DetailPage,
     Export,
@@ -87,6 +88,16 @@ FORMAT = ActivityFormat(
         ),
         rows=service.export_checkins,
         filename="checkin-{id}-days.csv",
+    ),
+    api=Api(
+        plural="checkins",
+        tag="checkins",
+        create_model=CheckinCreate,
+        create=service.do_create_checkin,
+        create_summary="Add a daily check-in with streak milestones to a campaign",
+        update_model=CheckinUpdate,
+        update=service.do_update_checkin,
+        update_summary="Edit the texts or milestones",
     ),
     demo=load_demo,
 )

@@ -6,44 +6,16 @@ from fastapi import APIRouter
 
 from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.schemas import (
-    DrawCreate,
     DrawRecord,
     DrawResults,
-    DrawUpdate,
     EnterIn,
     EntryReceipt,
     MyEntry,
 )
-from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["draws"])
-
-
-@router.post(
-    "/campaigns/{campaign_id}/draws",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a lucky draw (instant win or scheduled) to a campaign",
-)
-def create_draw(
-    campaign_id: Id, body: DrawCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_draw(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/draws/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
-def update_draw(
-    activity_id: Id, body: DrawUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_draw(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

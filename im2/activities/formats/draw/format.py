@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.demo import load_demo
-from im2.activities.formats.draw.schemas import MODE_LABELS, DrawCreate, DrawMode
+from im2.activities.formats.draw.schemas import MODE_LABELS, DrawCreate, DrawMode, DrawUpdate
 from im2.activities.protocol import (
     ActivityFormat,
+    Api,
     CreateForm,
     DetailPage,
     Export,
@@ -154,5 +155,15 @@ FORMAT = ActivityFormat(
         filename="draw-{id}-entries.csv",
     ),
     text_editor_hint="",
+    api=Api(
+        plural="draws",
+        tag="draws",
+        create_model=DrawCreate,
+        create=service.do_create_draw,
+        create_summary="Add a lucky draw (instant win or scheduled) to a campaign",
+        update_model=DrawUpdate,
+        update=service.do_update_draw,
+        update_summary="Edit the texts",
+    ),
     demo=load_demo,
 )

@@ -6,44 +6,16 @@ from fastapi import APIRouter
 
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import (
-    GroupbuyCreate,
     GroupbuyStats,
-    GroupbuyUpdate,
     OfferRead,
     TeamJoinIn,
     TeamRead,
 )
-from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["groupbuys"])
 PUBLIC = "/public/campaigns/{slug}/groupbuys/{activity_id}"
-
-
-@router.post(
-    "/campaigns/{campaign_id}/groupbuys",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a group-buy offer (N members within T hours) to a campaign",
-)
-def create_groupbuy(
-    campaign_id: Id, body: GroupbuyCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_groupbuy(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/groupbuys/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
-def update_groupbuy(
-    activity_id: Id, body: GroupbuyUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_groupbuy(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

@@ -11,9 +11,15 @@ from sqlalchemy.orm import Session
 
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.demo import load_demo
-from im2.activities.formats.groupbuy.schemas import STATUS_LABELS, GroupbuyCreate, Offer
+from im2.activities.formats.groupbuy.schemas import (
+    STATUS_LABELS,
+    GroupbuyCreate,
+    GroupbuyUpdate,
+    Offer,
+)
 from im2.activities.protocol import (
     ActivityFormat,
+    Api,
     CreateForm,
     DetailPage,
     Export,
@@ -83,5 +89,15 @@ FORMAT = ActivityFormat(
         filename="groupbuy-{id}-members.csv",
     ),
     text_editor_hint="",
+    api=Api(
+        plural="groupbuys",
+        tag="groupbuys",
+        create_model=GroupbuyCreate,
+        create=service.do_create_groupbuy,
+        create_summary="Add a group-buy offer (N members within T hours) to a campaign",
+        update_model=GroupbuyUpdate,
+        update=service.do_update_groupbuy,
+        update_summary="Edit the texts",
+    ),
     demo=load_demo,
 )

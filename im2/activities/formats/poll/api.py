@@ -9,48 +9,20 @@ from fastapi import APIRouter, Request, Response
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.live import submit_vote
 from im2.activities.formats.poll.schemas import (
-    PollCreate,
     PollResults,
-    PollUpdate,
     VoteIn,
     VoteReceipt,
 )
 from im2.activities.formats.poll.votes import VoteRequest
-from im2.activities.schemas import ActivityRead
 from im2.config import Settings
 from im2.i18n import get_locale
-from im2.web.deps import ApiActor, DbDep, NowDep, get_visitor
+from im2.web.deps import ApiActor, DbDep, get_visitor
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["polls"])
 # The participant's vote is the app's hottest route. Routes are matched in order and every
 # route tried costs, so the app factory serves this router before all the others.
 votes_router = APIRouter(prefix="/api/v1", tags=["polls"])
-
-
-@router.post(
-    "/campaigns/{campaign_id}/polls",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a poll to a campaign",
-)
-def create_poll(
-    campaign_id: Id, body: PollCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_poll(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/polls/{activity_id}", response_model=ActivityRead, summary="Edit a poll")
-def update_poll(
-    activity_id: Id, body: PollUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_poll(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

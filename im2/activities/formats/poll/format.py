@@ -17,11 +17,13 @@ from im2.activities.formats.poll.schemas import (
     PollCreate,
     PollResults,
     PollSettings,
+    PollUpdate,
     ResultsVisibility,
     VoteLimit,
 )
 from im2.activities.protocol import (
     ActivityFormat,
+    Api,
     CreateForm,
     DetailPage,
     Export,
@@ -99,5 +101,15 @@ FORMAT = ActivityFormat(
         filename="poll-{id}-votes.csv",
     ),
     text_editor_hint=OPTIONS_HINT,
+    api=Api(
+        plural="polls",
+        tag="polls",
+        create_model=PollCreate,
+        create=service.do_create_poll,
+        create_summary="Add a poll to a campaign",
+        update_model=PollUpdate,
+        update=service.do_update_poll,
+        update_summary="Edit a poll",
+    ),
     demo=load_demo,
 )

@@ -11,15 +11,12 @@ from im2.activities.formats.qa.schemas import (
     AskIn,
     AskReceipt,
     ModerateIn,
-    QaCreate,
-    QaUpdate,
     QuestionBoard,
     QuestionRead,
     QuestionSort,
     UpvoteIn,
     UpvoteReceipt,
 )
-from im2.activities.schemas import ActivityRead
 from im2.web.deps import (
     ApiActor,
     DbDep,
@@ -32,31 +29,6 @@ from im2.web.deps import (
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["qa"])
-
-
-@router.post(
-    "/campaigns/{campaign_id}/qas",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a live Q&A to a campaign",
-)
-def create_qa(
-    campaign_id: Id, body: QaCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_qa(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/qas/{activity_id}", response_model=ActivityRead, summary="Edit a live Q&A")
-def update_qa(
-    activity_id: Id, body: QaUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_qa(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

@@ -11,8 +11,15 @@ from pydantic import BaseModel, ConfigDict
 
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.demo import load_demo
-from im2.activities.formats.qa.schemas import QaCreate
-from im2.activities.protocol import ActivityFormat, CreateForm, Export, PeopleData, PublicAction
+from im2.activities.formats.qa.schemas import QaCreate, QaUpdate
+from im2.activities.protocol import (
+    ActivityFormat,
+    Api,
+    CreateForm,
+    Export,
+    PeopleData,
+    PublicAction,
+)
 from im2.activities.schemas import ENTRIES_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 
@@ -61,5 +68,15 @@ FORMAT = ActivityFormat(
         filename="qa-{id}-questions.csv",
     ),
     text_editor_hint=ENTRIES_HINT,
+    api=Api(
+        plural="qas",
+        tag="qa",
+        create_model=QaCreate,
+        create=service.do_create_qa,
+        create_summary="Add a live Q&A to a campaign",
+        update_model=QaUpdate,
+        update=service.do_update_qa,
+        update_summary="Edit a live Q&A",
+    ),
     demo=load_demo,
 )

@@ -11,42 +11,14 @@ from im2.activities.formats.quiz.schemas import (
     AnswerReceipt,
     Leaderboard,
     OutcomeIn,
-    QuizCreate,
     QuizResults,
     QuizState,
-    QuizUpdate,
     SettleReceipt,
 )
-from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["quizzes"])
-
-
-@router.post(
-    "/campaigns/{campaign_id}/quizzes",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a quiz or a prediction game to a campaign",
-)
-def create_quiz(
-    campaign_id: Id, body: QuizCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_quiz(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/quizzes/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
-def update_quiz(
-    activity_id: Id, body: QuizUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_quiz(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from im2.activities.formats.quiz import reports, service
 from im2.activities.formats.quiz.demo import load_demo
-from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode
+from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode, QuizUpdate
 from im2.activities.formats.quiz.scoring import parse_questions
 from im2.activities.protocol import (
     ActivityFormat,
+    Api,
     CreateForm,
     DetailPage,
     Export,
@@ -123,5 +124,15 @@ FORMAT = ActivityFormat(
         filename="quiz-{id}-answers.csv",
     ),
     text_editor_hint=QUESTIONS_HINT,
+    api=Api(
+        plural="quizzes",
+        tag="quizzes",
+        create_model=QuizCreate,
+        create=service.do_create_quiz,
+        create_summary="Add a quiz or a prediction game to a campaign",
+        update_model=QuizUpdate,
+        update=service.do_update_quiz,
+        update_summary="Edit the texts",
+    ),
     demo=load_demo,
 )

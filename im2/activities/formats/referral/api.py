@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from im2.activities import service as activities
-from im2.activities.formats.referral import reads, service
+from im2.activities.formats.referral import reads
 from im2.activities.formats.referral.schemas import (
     FriendRead,
     InviteStatus,
@@ -15,11 +15,9 @@ from im2.activities.formats.referral.schemas import (
     LinkIn,
     MilestoneProgress,
     MyReferral,
-    ReferralCreate,
     ReferralStats,
-    ReferralUpdate,
 )
-from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.schemas import ActivityKind
 from im2.sharing import service as sharing
 from im2.web.deps import (
     REFERRER_COOKIE,
@@ -36,35 +34,6 @@ from im2.workspaces.service import require
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 PUBLIC = "/public/campaigns/{slug}/referrals/{activity_id}"
-
-
-@router.post(
-    "/campaigns/{campaign_id}/referrals",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a referral (invite-a-friend) activity; at most 2 reward levels",
-)
-def create_referral(
-    campaign_id: Id, body: ReferralCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_referral(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch(
-    "/referrals/{activity_id}",
-    response_model=ActivityRead,
-    summary="Change the texts or rules; new rules apply to invites qualifying from now on",
-)
-def update_referral(
-    activity_id: Id, body: ReferralUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_referral(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

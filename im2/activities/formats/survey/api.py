@@ -9,40 +9,12 @@ from im2.activities.formats.survey.schemas import (
     AnswersIn,
     ProgressRead,
     SubmissionReceipt,
-    SurveyCreate,
     SurveySummary,
-    SurveyUpdate,
 )
-from im2.activities.schemas import ActivityRead
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
-
-
-@router.post(
-    "/campaigns/{campaign_id}/surveys",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a survey to a campaign",
-)
-def create_survey(
-    campaign_id: Id, body: SurveyCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_create_survey(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/surveys/{activity_id}", response_model=ActivityRead, summary="Edit the texts")
-def update_survey(
-    activity_id: Id, body: SurveyUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return service.do_update_survey(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

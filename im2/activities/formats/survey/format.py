@@ -13,9 +13,15 @@ from sqlalchemy.orm import Session
 from im2.activities.formats.survey import reports, service
 from im2.activities.formats.survey.demo import load_demo
 from im2.activities.formats.survey.logic import parse_questions
-from im2.activities.formats.survey.schemas import KIND_NAMES, QuestionKind, SurveyCreate
+from im2.activities.formats.survey.schemas import (
+    KIND_NAMES,
+    QuestionKind,
+    SurveyCreate,
+    SurveyUpdate,
+)
 from im2.activities.protocol import (
     ActivityFormat,
+    Api,
     CreateForm,
     DetailPage,
     Export,
@@ -94,5 +100,15 @@ FORMAT = ActivityFormat(
     detail=DetailPage(template="activities/survey/detail.html", context=detail_context),
     export=Export(filename="survey-{id}-responses.csv", table=export_table),
     text_editor_hint=QUESTIONS_HINT,
+    api=Api(
+        plural="surveys",
+        tag="surveys",
+        create_model=SurveyCreate,
+        create=service.do_create_survey,
+        create_summary="Add a survey to a campaign",
+        update_model=SurveyUpdate,
+        update=service.do_update_survey,
+        update_summary="Edit the texts",
+    ),
     demo=load_demo,
 )

@@ -16,13 +16,10 @@ from im2.activities.formats.ugc.schemas import (
     ModerateIn,
     Ranking,
     SubmitReceipt,
-    UgcCreate,
-    UgcUpdate,
     VoteIn,
     VoteReceipt,
 )
 from im2.activities.formats.ugc.submit import read_capped, submit_entry
-from im2.activities.schemas import ActivityRead
 from im2.web.deps import (
     ApiActor,
     DbDep,
@@ -41,31 +38,6 @@ class WinnersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     count: int = Field(ge=1, le=100)
-
-
-@router.post(
-    "/campaigns/{campaign_id}/ugcs",
-    response_model=ActivityRead,
-    status_code=201,
-    summary="Add a UGC contest / hashtag challenge to a campaign",
-)
-def create_ugc(
-    campaign_id: Id, body: UgcCreate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return review.do_create_ugc(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
-
-
-@router.patch("/ugcs/{activity_id}", response_model=ActivityRead, summary="Edit a UGC contest")
-def update_ugc(
-    activity_id: Id, body: UgcUpdate, actor: ApiActor, db: DbDep, now: NowDep
-) -> ActivityRead:
-    with db.transaction() as session:
-        return review.do_update_ugc(
-            session, actor=actor, activity_id=activity_id, data=body, now=now
-        )
 
 
 @router.get(

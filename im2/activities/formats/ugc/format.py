@@ -10,8 +10,15 @@ from typing import Any
 
 from im2.activities.formats.ugc import review
 from im2.activities.formats.ugc.demo import load_demo
-from im2.activities.formats.ugc.schemas import UgcCreate, UgcSettings
-from im2.activities.protocol import ActivityFormat, CreateForm, Export, PeopleData, PublicAction
+from im2.activities.formats.ugc.schemas import UgcCreate, UgcSettings, UgcUpdate
+from im2.activities.protocol import (
+    ActivityFormat,
+    Api,
+    CreateForm,
+    Export,
+    PeopleData,
+    PublicAction,
+)
 from im2.activities.schemas import ENTRIES_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput
@@ -82,5 +89,15 @@ FORMAT = ActivityFormat(
         filename="ugc-{id}-entries.csv",
     ),
     text_editor_hint=ENTRIES_HINT,
+    api=Api(
+        plural="ugcs",
+        tag="ugc",
+        create_model=UgcCreate,
+        create=review.do_create_ugc,
+        create_summary="Add a UGC contest / hashtag challenge to a campaign",
+        update_model=UgcUpdate,
+        update=review.do_update_ugc,
+        update_summary="Edit a UGC contest",
+    ),
     demo=load_demo,
 )
