@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.cards import service
+from im2.activities.formats.cards import draws, service
 from im2.activities.formats.cards.schemas import CardsCreate, CardSpec
 from im2.workspaces.schemas import Actor
 
@@ -34,5 +34,5 @@ def load_demo(
         now=now - timedelta(days=15),
     )
     # The campaign's earlier taking part draws its cards, as the job would have.
-    while service.process_events(session, now=now, settle=timedelta(0)) == service.BATCH:
+    while draws.process_events(session, now=now, settle=timedelta(0)) == draws.BATCH:
         pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from im2.activities.formats.cards.service import BATCH, SETTLE_POSTGRES, process_events
+from im2.activities.formats.cards.draws import BATCH, SETTLE_POSTGRES, process_events
 from im2.clock import Clock
 from im2.db import Database
 
