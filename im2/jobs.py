@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from im2.activities.formats.cards.jobs import draw_cards_job
 from im2.activities.formats.draw.jobs import run_scheduled_draws_job
 from im2.activities.formats.groupbuy.jobs import expire_groupbuy_teams_job
 from im2.activities.formats.referral.jobs import qualify_referrals_job
@@ -55,6 +56,7 @@ JOBS: tuple[Job, ...] = (
     Job("draw_scheduled_draws", run_scheduled_draws_job),
     Job("groupbuy_expire_teams", expire_groupbuy_teams_job),
     Job("referral_qualify", qualify_referrals_job),
+    Job("cards_draw", draw_cards_job),
     Job("incentives_point_rules", apply_point_rules_job),
     Job("incentives_expire_points", expire_points_job),
     Job("webhooks_enqueue", enqueue_webhooks_job),
