@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_groupbuy import OFFER
@@ -45,14 +46,11 @@ def test_a_team_fills_from_two_phones(browser: Any, live_server: LiveServer, bra
     friend.get_by_label("我同意").check()
     friend.get_by_role("button", name="¥59.00 参团").click()
     # With HTMX the join swaps the team box in place (without it, the form posts and redirects).
-    friend.wait_for_function(
-        "document.querySelector('#team-box').innerText.includes('全部拼团成功')"
-    )
+    # Locator assertions, not wait_for_function: the page's CSP refuses string evaluation.
+    expect(friend.locator("#team-box")).to_contain_text("全部拼团成功")
     assert "2 位成员全部拼团成功" in friend.inner_text("#team-box")
 
     # The leader never reloads: the box refreshes itself while the team is filling.
-    leader.wait_for_function(
-        "document.querySelector('#team-box').innerText.includes('拼团成功')", timeout=20_000
-    )
+    expect(leader.locator("#team-box")).to_contain_text("拼团成功", timeout=20_000)
     for page in (leader, friend):
         page.context.close()
