@@ -85,17 +85,17 @@ async def import_mentions(
     data = await file.read()
 
     def store() -> ImportRead:
-        with db.transaction() as session:
-            return service.do_import_file(
-                session,
-                actor=actor,
-                filename=file.filename or "upload",
-                data=data,
-                mapping=mapping,
-                file_format=file_format,
-                timezone=timezone or None,
-                now=now,
-            )
+        # Commits batch by batch (other writers take turns with it); see do_import_file.
+        return service.do_import_file(
+            db,
+            actor=actor,
+            filename=file.filename or "upload",
+            data=data,
+            mapping=mapping,
+            file_format=file_format,
+            timezone=timezone or None,
+            now=now,
+        )
 
     # A large file takes seconds to score and store: off the event loop, so the server keeps
     # answering everyone else meanwhile.

@@ -98,6 +98,13 @@ class MentionImport(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime]
+    # Committed batch by batch: `rows` (read so far), `imported` etc. are the progress, and
+    # a crashed import of the same file (same SHA-256) resumes after its last committed batch.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_listening_imports_ws_sha256", "workspace_id", "sha256"),)
 
 
 class Feed(Base):

@@ -170,17 +170,16 @@ def import_file(
     # A sync route runs in the thread pool, so reading the spooled file does not block the loop.
     data = upload.file.read()
     try:
-        with db.transaction() as session:
-            report = service.do_import_file(
-                session,
-                actor=actor,
-                filename=upload.filename or "upload",
-                data=data,
-                mapping=values["mapping"],
-                file_format=file_format,
-                timezone=values["timezone"] or None,
-                now=now,
-            )
+        report = service.do_import_file(
+            db,
+            actor=actor,
+            filename=upload.filename or "upload",
+            data=data,
+            mapping=values["mapping"],
+            file_format=file_format,
+            timezone=values["timezone"] or None,
+            now=now,
+        )
     except IM2Error as exc:
         if exc.status_code in (403, 404):
             raise

@@ -1,11 +1,15 @@
 """Listening operations on mentions: settings, file imports, batch ingest, listing, corrections.
 
 Topics and dashboards are in `topics.py`, alerts in `alerting.py`, the inbox in `inbox.py`.
-Callers own the transaction; nothing here commits.
+Callers own the transaction; nothing here commits, except a file import (`do_import_file`),
+which commits batch by batch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import itertools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
@@ -13,6 +17,7 @@ from typing import Any, Final
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from im2.db import Database
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
@@ -334,7 +339,7 @@ def do_ingest_batch(
 
 
 def do_import_file(
-    session: Session,
+    db: Database,
     *,
     actor: Actor,
     filename: str,
@@ -352,6 +357,14 @@ def do_import_file(
 
     A file that cannot be used at all (unreadable encoding, missing columns) raises
     InvalidInput before anything is stored.
+
+    Each batch of BATCH rows commits in its own short transaction, together with the import
+    record's counts (its progress), so other writers take turns with a long import instead of
+    waiting for all of it. The same file (same SHA-256) imported again into a workspace whose
+    last import of it did not finish (a crash, a killed server) continues after its last
+    committed batch: the rows it counted as read are exactly the rows whose mentions were
+    committed with that count, so none is stored twice (and the unique (platform, post id)
+    key skips any that were, as for every import).
     """
     require(actor, Permission.WRITE_CAMPAIGNS)
     if not data:
@@ -363,89 +376,125 @@ def do_import_file(
         )
     if timezone:
         check_timezone(timezone)
-    spec = _spec(session, workspace_id=actor.workspace_id, key=mapping)
-    zone = timezone or spec.timezone or workspace_timezone(session, actor=actor)
+    digest = hashlib.sha256(data).hexdigest()
+    with db.session() as session:
+        spec = _spec(session, workspace_id=actor.workspace_id, key=mapping)
+        zone = timezone or spec.timezone or workspace_timezone(session, actor=actor)
     try:
         text, encoding = decode(data)
         fmt = file_format or guess_format(filename, text)
         rows = read_mentions(text, file_format=fmt, spec=spec, now=now, timezone=zone)
     except FileProblem as exc:
         raise InvalidInput(exc.message, field="file") from None
-    record = MentionImport(
-        workspace_id=actor.workspace_id,
-        filename=filename[:255] or "upload",
-        file_format=fmt.value,
-        mapping=spec.key,
-        encoding=encoding,
-        created_by=actor.label,
-        created_at=now,
-        errors=[],
-    )
-    session.add(record)
-    session.flush()
-    settings = load_settings(session, workspace_id=actor.workspace_id)
-    topics = compiled_topics(session, workspace_id=actor.workspace_id)
-    errors: list[dict[str, Any]] = []
-    counts = {"rows": 0, "imported": 0, "duplicates": 0, "failed": 0, "truncated": 0}
+    with db.transaction() as session:
+        record = session.scalars(
+            select(MentionImport)
+            .where(
+                MentionImport.workspace_id == actor.workspace_id,
+                MentionImport.sha256 == digest,
+                MentionImport.status != "done",
+                MentionImport.mapping == spec.key,
+            )
+            .order_by(MentionImport.id.desc())
+            .limit(1)
+        ).first()
+        if record is None:
+            record = MentionImport(
+                workspace_id=actor.workspace_id,
+                filename=filename[:255] or "upload",
+                file_format=fmt.value,
+                mapping=spec.key,
+                encoding=encoding,
+                created_by=actor.label,
+                created_at=now,
+                errors=[],
+                sha256=digest,
+            )
+            session.add(record)
+        record.status = "running"
+        session.flush()
+        import_id = record.id
+        settings = load_settings(session, workspace_id=actor.workspace_id)
+        topics = compiled_topics(session, workspace_id=actor.workspace_id)
+        keys = ("rows", "imported", "duplicates", "failed", "truncated")
+        counts = {key: getattr(record, key) or 0 for key in keys}
+        errors: list[dict[str, Any]] = list(record.errors or [])
     pending: list[MentionIn] = []
 
-    def flush(writer: MentionWriter) -> None:
-        batch = writer.add(pending)
-        counts["imported"] += batch.imported
-        counts["duplicates"] += batch.duplicates
-        counts["truncated"] += batch.truncated
+    def commit_batch() -> None:
+        """The pending mentions and the counts up to here, in one transaction."""
+        with db.transaction() as session:
+            if pending:
+                with MentionWriter(
+                    session,
+                    workspace_id=actor.workspace_id,
+                    settings=settings,
+                    now=now,
+                    import_id=import_id,
+                    scorer=scorer,
+                    topics=topics,
+                ) as writer:
+                    batch = writer.add(pending)
+                counts["imported"] += batch.imported
+                counts["duplicates"] += batch.duplicates
+                counts["truncated"] += batch.truncated
+            session.execute(
+                update(MentionImport)
+                .where(MentionImport.id == import_id)
+                .values(**counts, errors=list(errors))
+            )
         pending.clear()
 
-    # Each batch is written while the next is scored (PostgreSQL); the writer waits for the
-    # last batch's rows before the block ends, whatever ends it.
-    with MentionWriter(
-        session,
-        workspace_id=actor.workspace_id,
-        settings=settings,
-        now=now,
-        import_id=record.id,
-        scorer=scorer,
-        topics=topics,
-    ) as writer:
-        for row in rows:
+    try:
+        # Rows already read by the unfinished import of this file: their batches committed.
+        for row in itertools.islice(rows, counts["rows"], None):
             counts["rows"] += 1
             if row.mention is None:
                 counts["failed"] += 1
                 if len(errors) < MAX_ROW_ERRORS:
                     errors.append(row.error_record())
-                continue
-            pending.append(row.mention)
-            if len(pending) >= BATCH:
-                flush(writer)
-        if pending:
-            flush(writer)
-    for key, value in counts.items():
-        setattr(record, key, value)
-    record.errors = errors
-    session.flush()
-    result = IngestResult(
-        received=counts["rows"],
-        imported=counts["imported"],
-        duplicates=counts["duplicates"],
-        failed=counts["failed"],
-        truncated=counts["truncated"],
-        errors=[RowError.model_validate(e) for e in errors],
-        import_id=record.id,
-    )
-    _record_imported(session, actor=actor, result=result, source="file", now=now)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.import",
-        target_type="mention_import",
-        target_id=record.id,
-        summary=_("Imported {n} mentions from {file}").format(n=counts["imported"], file=filename),
-        before=None,
-        after=counts,
-        now=now,
-    )
-    return ImportRead.model_validate(record)
+            else:
+                pending.append(row.mention)
+                if len(pending) >= BATCH:
+                    commit_batch()
+        commit_batch()
+    except BaseException:
+        # Best effort: the committed batches stay, and the same file imported again resumes.
+        with contextlib.suppress(Exception), db.transaction() as session:
+            session.execute(
+                update(MentionImport).where(MentionImport.id == import_id).values(status="failed")
+            )
+        raise
+    with db.transaction() as session:
+        record = session.get_one(MentionImport, import_id)
+        record.status = "done"
+        record.finished_at = now
+        result = IngestResult(
+            received=counts["rows"],
+            imported=counts["imported"],
+            duplicates=counts["duplicates"],
+            failed=counts["failed"],
+            truncated=counts["truncated"],
+            errors=[RowError.model_validate(e) for e in errors],
+            import_id=import_id,
+        )
+        _record_imported(session, actor=actor, result=result, source="file", now=now)
+        record_audit(
+            session,
+            actor=actor,
+            workspace_id=actor.workspace_id,
+            action="listening.import",
+            target_type="mention_import",
+            target_id=import_id,
+            summary=_("Imported {n} mentions from {file}").format(
+                n=counts["imported"], file=filename
+            ),
+            before=None,
+            after=counts,
+            now=now,
+        )
+        session.flush()
+        return ImportRead.model_validate(record)
 
 
 def get_import(session: Session, *, actor: Actor, import_id: int) -> ImportRead:
