@@ -53,7 +53,7 @@ def test_dashboard_moves_live_and_exports(
     _login(page, live_server, brand.emails[Role.ANALYST])
     page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}/analytics")
     card = page.locator("[data-metric=participants] [data-value]")
-    page.wait_for_function("document.body.dataset.live === 'sse'")
+    page.wait_for_function("() => document.body.dataset.live === 'sse'")
     assert card.inner_text() == "0"
     # The card shows its KPI target and the progress toward it.
     assert page.inner_text("[data-metric=participants] [data-target]") == "50"
@@ -72,7 +72,7 @@ def test_dashboard_moves_live_and_exports(
 
     # Pushed by the server within a few seconds (it looks for new events once a second).
     page.wait_for_function(
-        "document.querySelector('[data-metric=participants] [data-value]').textContent === '1'",
+        "() => document.querySelector('[data-metric=participants] [data-value]').textContent === '1'",
         timeout=8000,
     )
     assert page.inner_text("[data-metric=participants] [data-progress]") == "2.0%"
@@ -102,7 +102,7 @@ def test_dashboard_moves_live_and_exports(
         campaign_id=campaign_id,
     )
     page.wait_for_function(
-        "document.querySelector('[data-metric=participants] [data-value]').textContent === '4'",
+        "() => document.querySelector('[data-metric=participants] [data-value]').textContent === '4'",
         timeout=8000,
     )
     assert page.locator("#share-tree-empty").is_hidden()
@@ -146,7 +146,7 @@ def test_the_live_minute_view_moves_without_a_reload(
     _login(page, live_server, brand.emails[Role.ANALYST])
     page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}")
     page.click("a[href$='/analytics/live']")
-    page.wait_for_function("document.body.dataset.live === 'sse'")
+    page.wait_for_function("() => document.body.dataset.live === 'sse'")
     assert page.inner_text("#live-interactions") == "0"
     page.evaluate("window.__notReloaded = true")
 
@@ -161,7 +161,7 @@ def test_the_live_minute_view_moves_without_a_reload(
         voter.close()
 
     page.wait_for_function(
-        "document.querySelector('#live-interactions').textContent === '2'", timeout=8000
+        "() => document.querySelector('#live-interactions').textContent === '2'", timeout=8000
     )
     assert page.inner_text("#live-participants") == "2"
     assert page.inner_text("#live-hour") == "2"

@@ -53,7 +53,7 @@ def test_the_console_leaderboard_follows_answers_without_a_reload(
     page.wait_for_load_state()
 
     brand_page.wait_for_function(
-        "document.querySelector('#board-live').innerText.includes('小林')", timeout=10_000
+        "() => document.querySelector('#board-live').innerText.includes('小林')", timeout=10_000
     )
     # Updated in place: still the same page load, and the box says when it was refreshed.
     assert brand_page.evaluate("performance.getEntriesByType('navigation').length") == loads

@@ -81,7 +81,7 @@ def test_a_burst_term_trends_and_fills_the_word_cloud(
 
     # The word cloud is drawn on its canvas, and its words are also in a table
     page.wait_for_selector("#word-cloud canvas")
-    page.wait_for_function(f"({INKED})() > 500")
+    page.wait_for_function(f"() => ({INKED})() > 500")
     page.click("#keyword-table summary")
     assert "自燃" in page.locator("#keyword-table tbody").inner_text()
     page.locator("#terms").screenshot(path=str(artifacts / "listening-terms.png"))

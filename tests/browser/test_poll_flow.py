@@ -43,7 +43,7 @@ def test_vote_on_a_phone_and_watch_another_screen_move(
     watching.goto(f"{live_server.url}/c/{slug}/poll/{poll_id}/screen")
     row = watching.locator("[data-option] .votes").nth(1)
     assert row.inner_text() == "0"
-    watching.wait_for_function("document.querySelector('[data-live-connected]') !== null")
+    watching.wait_for_function("() => document.querySelector('[data-live-connected]') !== null")
 
     phone = browser.new_context(**PHONE)
     page = phone.new_page()
@@ -61,7 +61,8 @@ def test_vote_on_a_phone_and_watch_another_screen_move(
 
     # The big screen updates by itself: no reload.
     watching.wait_for_function(
-        "document.querySelectorAll('[data-option] .votes')[1].textContent === '1'", timeout=5000
+        "() => document.querySelectorAll('[data-option] .votes')[1].textContent === '1'",
+        timeout=5000,
     )
     watching.screenshot(path=str(artifacts / "poll-screen.png"))
     phone.close()

@@ -58,7 +58,7 @@ def test_a_question_goes_from_a_phone_to_the_stage(
     page.reload()
     page.click("#qa-list button[aria-label^='点赞']")
     screen.wait_for_function(
-        "document.querySelector('#present-board .present-votes').textContent.includes('1')",
+        "() => document.querySelector('#present-board .present-votes').textContent.includes('1')",
         timeout=10_000,
     )
     screen.screenshot(path=str(artifacts / "qa-presenter.png"))
