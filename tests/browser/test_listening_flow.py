@@ -28,17 +28,18 @@ ANGRY = (
 
 def _mentions_csv(path: Path) -> Path:
     """Twelve quiet hours (one post an hour), 24 complaints in the last 48 minutes, and one
-    broken row (line 38)."""
+    broken row (line 38). Times carry their offset (UTC, as the test clock), so the workspace's
+    zone, which reads times without one, does not apply."""
     rows = ["platform,post_id,text,author,author_followers,posted_at"]
     for hour in range(1, 13):
         when = START - timedelta(hours=hour, minutes=30)
         rows.append(
-            f"weibo,calm-{hour},{CALM[hour % 3]},路人{hour},{100 * hour},{when:%Y-%m-%d %H:%M:%S}"
+            f"weibo,calm-{hour},{CALM[hour % 3]},路人{hour},{100 * hour},{when:%Y-%m-%d %H:%M:%S+00:00}"
         )
     for i in range(24):
         when = START - timedelta(minutes=2 * i + 1)
         text = f"{ANGRY[i % 3]}（第{i + 1}位）"
-        rows.append(f"weibo,angry-{i},{text},用户{i},{5000 * (i + 1)},{when:%Y-%m-%d %H:%M:%S}")
+        rows.append(f"weibo,angry-{i},{text},用户{i},{5000 * (i + 1)},{when:%Y-%m-%d %H:%M:%S+00:00}")
     rows.append("weibo,broken,,路人,0,2026-03-02 01:00:00")  # no text: reported, not stored
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path

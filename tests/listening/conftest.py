@@ -52,10 +52,6 @@ def _english_outside_requests() -> Iterator[None]:
         yield
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "real_model: use the shipped sentiment model")
-
-
 @contextmanager
 def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """`handler` served on a free loopback port in a thread: yields its base URL."""
