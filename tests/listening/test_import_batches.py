@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from im2.db import Database
-from im2.listening import service
+from im2.listening import importers, service
 from im2.listening.models import Mention, MentionImport
 from im2.listening.schemas import ListeningSettingsIn
 from im2.workspaces import service as workspaces
@@ -47,7 +47,7 @@ def _import(db: Database, brand: Brand, data: bytes) -> Any:
 
 def _wrap_reader(monkeypatch: pytest.MonkeyPatch, hook: Any) -> None:
     """The file reader with `hook(n)` called before the n-th row (0-based) is handed over."""
-    read = service.read_mentions
+    read = importers.read_mentions
 
     def reader(*args: Any, **kwargs: Any) -> Iterator[Any]:
         for n, row in enumerate(read(*args, **kwargs)):
