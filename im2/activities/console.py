@@ -27,6 +27,7 @@ from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.forms import service_error, validation_errors
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -123,7 +124,7 @@ def _add_detail(router: APIRouter, fmt: ActivityFormat[Any], detail: DetailPage)
             extra = detail.context(
                 session, actor=actor, activity=activity, campaign=campaign, now=now
             )
-        base_url = request.app.state.settings.base_url
+        base_url = public_base_url(request)
         context = {
             "activity": activity,
             "campaign": campaign,

@@ -24,6 +24,7 @@ from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.participation import comments
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context
 from im2.web.templating import render
@@ -52,7 +53,7 @@ def visit_of(
         now=now,
         query=request.query_params,
         cookies=request.cookies,
-        base_url=request.app.state.settings.base_url,
+        base_url=public_base_url(request),
     )
 
 

@@ -14,6 +14,7 @@ from im2.activities.formats.groupbuy.schemas import STATUS_LABELS
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.participant_forms import ParticipantPostDep, form_context
 from im2.web.templating import render
@@ -82,7 +83,7 @@ def _team_page(
             "status_labels": STATUS_LABELS,
             **form_context(request, needs_consent=view.participant_id is None),
             "action": view.team.share_path + "/join",
-            "share_url": str(request.base_url).rstrip("/") + view.team.share_path,
+            "share_url": public_base_url(request) + view.team.share_path,
         },
         status_code=status_code,
     )

@@ -26,6 +26,7 @@ from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -64,7 +65,7 @@ def _queue_context(
 @router.get("/qa/{activity_id}")
 def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
-    base_url = request.app.state.settings.base_url
+    base_url = public_base_url(request)
     slug = context["campaign"].slug
     context["public_url"] = f"{base_url}/c/{slug}/qa/{activity_id}"
     return render(request, "activities/qa/detail.html", context)

@@ -28,6 +28,7 @@ from im2.web.deps import (
     SettingsDep,
     VisitorDep,
 )
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
@@ -78,7 +79,7 @@ def _mine(
             device_id=device_id,
             referrer=request.cookies.get(REFERRER_COOKIE),
         )
-    base = request.app.state.settings.base_url
+    base = public_base_url(request)
     code = view.link.code if view.link else None
     return MyReferral(
         activity_id=view.activity.id,

@@ -31,6 +31,7 @@ from im2.errors import IM2Error
 from im2.incentives import service as incentives
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -303,7 +304,7 @@ def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) ->
             (m.friends, reads.describe(session, workspace_id=actor.workspace_id, reward=m.reward))
             for m in stats.settings.milestones
         ]
-    base_url = request.app.state.settings.base_url
+    base_url = public_base_url(request)
     return render(
         request,
         "activities/referral/detail.html",

@@ -24,6 +24,7 @@ from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -66,7 +67,7 @@ def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> 
 @router.get("/ugc/{activity_id}")
 def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     context = _context(request, actor=actor, activity_id=activity_id, db=db)
-    base_url = request.app.state.settings.base_url
+    base_url = public_base_url(request)
     context["public_url"] = f"{base_url}/c/{context['campaign'].slug}/ugc/{activity_id}"
     context["error"] = request.query_params.get("error")
     return render(request, "activities/ugc/detail.html", context)
