@@ -50,7 +50,7 @@ async def vote(slug: str, activity_id: Id, body: VoteIn, request: Request) -> Re
     state = request.app.state
     settings: Settings = state.settings
     visitor = get_visitor(request, settings)
-    state.limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
+    await state.limiter.ahit(device_id=visitor.device_id, ip=visitor.ip)
     future = submit_vote(
         state.db,
         state.hub,

@@ -43,24 +43,31 @@ def refresh_results_on_commit(
 class QueuedVote:
     request: VoteRequest
     hub: Hub
+    db: Database
 
 
-def _publisher(hub: Hub, channel: str, data: dict[str, Any]) -> Callable[[], None]:
-    return lambda: hub.put(channel, data)
+def _publisher(
+    hub: Hub, db: Database, activity_id: int, data: dict[str, Any]
+) -> Callable[[], None]:
+    # `reload`: across processes (the Redis hub) another process's concurrent batch is missing
+    # from this snapshot; the hub reads the results afresh once the writes have settled.
+    return lambda: hub.put(
+        results_channel(activity_id), data, reload=lambda: results_snapshot(db, activity_id)
+    )
 
 
 def vote_batch(session: Session, items: Sequence[QueuedVote]) -> list[VoteReceipt | IM2Error]:
     """The group commit's work for votes: cast them all, then publish each touched poll's
     results once the batch has committed."""
     batch = cast_votes(session, [item.request for item in items])
-    hubs = {id(item.hub): item.hub for item in items}
+    hubs = {id(item.hub): (item.hub, item.db) for item in items}
     for activity_id, results in batch.results.items():
         data = results.model_dump(mode="json")
-        for hub in hubs.values():
-            on_commit(session, _publisher(hub, results_channel(activity_id), data))
+        for hub, db in hubs.values():
+            on_commit(session, _publisher(hub, db, activity_id, data))
     return batch.outcomes
 
 
 def submit_vote(db: Database, hub: Hub, request: VoteRequest) -> Future[VoteReceipt]:
     """Queue a vote for the writer; the future settles after its transaction is durable."""
-    return db.group_commit(vote_batch, QueuedVote(request=request, hub=hub))
+    return db.group_commit(vote_batch, QueuedVote(request=request, hub=hub, db=db))
