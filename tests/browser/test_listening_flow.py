@@ -39,7 +39,9 @@ def _mentions_csv(path: Path) -> Path:
     for i in range(24):
         when = START - timedelta(minutes=2 * i + 1)
         text = f"{ANGRY[i % 3]}（第{i + 1}位）"
-        rows.append(f"weibo,angry-{i},{text},用户{i},{5000 * (i + 1)},{when:%Y-%m-%d %H:%M:%S+00:00}")
+        rows.append(
+            f"weibo,angry-{i},{text},用户{i},{5000 * (i + 1)},{when:%Y-%m-%d %H:%M:%S+00:00}"
+        )
     rows.append("weibo,broken,,路人,0,2026-03-02 01:00:00")  # no text: reported, not stored
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
