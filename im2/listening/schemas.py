@@ -147,6 +147,11 @@ class ImportRead(BaseModel):
     errors: list[RowError]
     created_by: str
     created_at: datetime
+    # Imports commit batch by batch: `running` while batches are still being written (or after
+    # a crash, until the same file is imported again and resumes), `done`, or `failed`.
+    status: str = "done"
+    finished_at: datetime | None = None
+    sha256: str | None = None
 
 
 class MentionRead(BaseModel):

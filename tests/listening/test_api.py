@@ -149,6 +149,8 @@ def test_file_import_reports_broken_rows_and_gbk(client: TestClient, brand: Bran
     assert response.status_code == 201, response.text
     report = response.json()
     assert (report["encoding"], report["imported"], report["failed"]) == ("gb18030", 2, 1)
+    assert report["status"] == "done"
+    assert report["finished_at"] is not None
     assert report["errors"] == [
         {
             "line": 3,
