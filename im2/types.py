@@ -1,9 +1,10 @@
 """Value types that schemas, services and routes share.
 
 `DbId` is every database id that arrives from outside, in a URL or a JSON body: a positive
-integer that fits a signed 64-bit column. Without the upper bound a number such as
-99999999999999999999 reaches the database driver, which cannot bind it (SQLite: "Python int too
-large to convert to SQLite INTEGER"), and the request ends in a 500; with it, pydantic refuses
+integer that fits the narrowest id column, PostgreSQL's 32-bit INTEGER (SQLite's are 64-bit).
+Without the upper bound a number such as 99999999999999999999 reaches the database driver,
+which cannot bind it (SQLite: "Python int too large to convert to SQLite INTEGER"; PostgreSQL:
+"integer out of range" from 2**31 on), and the request ends in a 500; with it, pydantic refuses
 it with a 422 on the field, and the OpenAPI document shows the `minimum` and `maximum`.
 
 The constraints are plain `annotated_types` metadata, so the one type serves pydantic models,
@@ -16,8 +17,8 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 
-MAX_ID = 2**63 - 1
-"""The largest value a signed 64-bit integer column (SQLite INTEGER, PostgreSQL BIGINT) holds."""
+MAX_ID = 2**31 - 1
+"""The largest id every id column holds: PostgreSQL's INTEGER primary keys are 32-bit."""
 
 DbId = Annotated[int, Ge(1), Le(MAX_ID)]
-"""A database id: 1 … 2**63 - 1, else 422."""
+"""A database id: 1 … 2**31 - 1, else 422."""

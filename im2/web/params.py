@@ -1,6 +1,6 @@
 """Shared types for path and query parameters.
 
-Every id in a URL is `Id`, the one bounded id type of `im2.types` (`DbId`: 1 … 2**63 - 1, else
+Every id in a URL is `Id`, the one bounded id type of `im2.types` (`DbId`: 1 … 2**31 - 1, else
 422 before the route runs), which request schemas use for ids in bodies too.
 
 Moments in a query are ISO 8601 text; what is wrong with one is said in the caller's language
@@ -22,7 +22,7 @@ from im2.types import MAX_ID, DbId
 __all__ = ["EARLIEST", "LATEST", "MAX_ID", "Id", "Moment", "RangedMoment"]
 
 Id = DbId
-"""A database id in a path or query parameter: 1 … 2**63 - 1, else 422."""
+"""A database id in a path or query parameter: 1 … 2**31 - 1, else 422."""
 
 
 _ISO_DATETIME = re.compile(

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from im2.types import MAX_ID
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
 from tests.test_auth import login
 
 TOO_BIG = "99999999999999999999"  # > 2**63 - 1: SQLite cannot bind it
-LARGEST = 2**63 - 1
+LARGEST = MAX_ID  # 2**31 - 1: PostgreSQL INTEGER ids end there
 
 
 def _int_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -51,6 +52,8 @@ def test_an_id_beyond_64_bits_is_refused_with_the_api_error_body(
 
     assert client.get("/api/v1/campaigns/0", headers=editor).status_code == 422
     assert client.get(f"/api/v1/campaigns/{LARGEST}", headers=editor).status_code == 404
+    # Beyond PostgreSQL's INTEGER, within SQLite's: refused on both databases alike.
+    assert client.get(f"/api/v1/campaigns/{LARGEST + 1}", headers=editor).status_code == 422
     listed = client.get(f"/api/v1/mentions?topic_id={TOO_BIG}", headers=editor)
     assert listed.status_code == 422
     assert listed.json()["error"]["field"] == "topic_id"
