@@ -39,10 +39,10 @@ from im2.people.schemas import (
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
-# Reading people is reading personal data: the roles that may download participants' rows
-# (owner, editor, analyst; not the viewer). Merging and undoing is running campaigns.
-READ_PEOPLE = Permission.EXPORT_DATA
-WRITE_PEOPLE = Permission.WRITE_CAMPAIGNS
+# Reading people is reading personal data (owner and editor; analysts see people only in
+# aggregates). Merging and undoing changes who is who.
+READ_PEOPLE = Permission.READ_PEOPLE
+WRITE_PEOPLE = Permission.WRITE_PEOPLE
 
 # The prefix of a person in analytics' actor mapping ("p:<id>"): never a participant id
 # ("129") nor a visitor ("d:<device>").

@@ -39,6 +39,11 @@ AREAS: tuple[Area, ...] = (
         ),
     ),
     Area(
+        "people",
+        Permission.READ_PEOPLE,
+        re.compile(rf"(/api/v1|{_WS})/(people|privacy)(/.*)?"),
+    ),
+    Area(
         "influence",
         Permission.READ_INFLUENCE,
         re.compile(rf"(/api/v1|{_WS})(/campaigns/[^/]+)?/influence(/.*)?"),

@@ -39,6 +39,10 @@ class Permission(StrEnum):
     READ_TOKENS = "tokens:read"
     MANAGE_TOKENS = "tokens:write"
     READ_AUDIT = "audit:read"
+    # Who a person is: profiles, identities, timelines, unmasked phones and e-mails, exports of
+    # people and the data-subject requests. Analysts see people only in aggregates.
+    READ_PEOPLE = "people:read"
+    WRITE_PEOPLE = "people:write"
 
 
 # The role matrix, the one place it is defined (docs/security.md shows it as a table; a test
@@ -54,9 +58,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_LISTENING,
             Permission.READ_INFLUENCE,
             Permission.EXPORT_DATA,
+            Permission.READ_PEOPLE,
+            Permission.WRITE_PEOPLE,
         }
     ),
-    # Reads everything and changes nothing.
+    # Reads everything and changes nothing; people only in aggregates (no profiles, no
+    # unmasked personal fields, no exports of people).
     Role.ANALYST: frozenset(
         {
             Permission.READ_CAMPAIGNS,

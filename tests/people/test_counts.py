@@ -111,7 +111,10 @@ def test_participants_and_reach_count_each_person_once(
     [direct] = metrics["coverage_by_channel"]["rows"]
     assert direct["reach"] == PEOPLE + ONLY_LOOKING
     assert direct["share"] == 100
-    people = client.get("/api/v1/people?limit=100", headers=auth).json()["items"]
+    # The analyst sees people only in aggregates; an editor reads the list.
+    assert client.get("/api/v1/people", headers=auth).status_code == 403
+    editor = brand.auth(Role.EDITOR)
+    people = client.get("/api/v1/people?limit=100", headers=editor).json()["items"]
     assert len(people) == PEOPLE
     assert sorted(sum(p["identities"].get("device", 0) for p in people) for _ in [0]) == [
         sum(phones_per_person)

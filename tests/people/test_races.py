@@ -105,7 +105,7 @@ def test_phones_verifying_one_number_at_once_end_as_one_person(
         }
         assert merges == (DEVICES - 1) + 5
         listed = httpx.get(
-            f"{live_server.url}/api/v1/people", headers=brand.auth(Role.ANALYST), timeout=60
+            f"{live_server.url}/api/v1/people", headers=brand.auth(Role.EDITOR), timeout=60
         ).json()["items"]
         assert sorted(p["identities"]["device"] for p in listed) == [6, DEVICES]
     finally:

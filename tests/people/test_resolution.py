@@ -23,14 +23,14 @@ def outbox(app: FastAPI) -> MemorySender:
     return sender
 
 
-def _people(client: TestClient, brand: Brand, role: Role = Role.ANALYST) -> list[dict]:
+def _people(client: TestClient, brand: Brand, role: Role = Role.EDITOR) -> list[dict]:
     page = client.get("/api/v1/people", headers=brand.auth(role))
     assert page.status_code == 200, page.text
     return page.json()["items"]
 
 
 def _person(client: TestClient, brand: Brand, person_id: int) -> dict:
-    found = client.get(f"/api/v1/people/{person_id}", headers=brand.auth(Role.ANALYST))
+    found = client.get(f"/api/v1/people/{person_id}", headers=brand.auth(Role.EDITOR))
     assert found.status_code == 200, found.text
     return found.json()
 
@@ -82,7 +82,7 @@ def test_same_phone_on_two_phones_is_one_person_and_the_merge_can_be_undone(
     assert len(merge["moved_participant_ids"]) == 1
     assert merge["undone_at"] is None
 
-    # An analyst reads but may not undo; an editor may.
+    # An analyst sees people only in aggregates and may not undo; an editor may.
     refused = client.post(
         f"/api/v1/people/merges/{merge['id']}/undo", headers=brand.auth(Role.ANALYST)
     )
@@ -196,7 +196,8 @@ def test_merge_refusals(
     assert client.get("/api/v1/people/0", headers=editor).status_code == 422
     # The viewer sees campaigns only: no people.
     assert client.get("/api/v1/people", headers=brand.auth(Role.VIEWER)).status_code == 403
-    # The analyst reads but does not merge.
+    # The analyst sees people only in aggregates: no list, no merge.
+    assert client.get("/api/v1/people", headers=brand.auth(Role.ANALYST)).status_code == 403
     assert (
         client.post(
             f"/api/v1/people/{pid}/merge", json={"into": pid}, headers=brand.auth(Role.ANALYST)
@@ -212,7 +213,7 @@ def test_people_list_pages_by_cursor(client: TestClient, brand: Brand) -> None:
     for _ in range(5):
         client.cookies.clear()
         client.post(vote_url(slug, activity_id), json={"options": [options[0]], "consent": True})
-    auth = brand.auth(Role.ANALYST)
+    auth = brand.auth(Role.EDITOR)
     first = client.get("/api/v1/people?limit=2", headers=auth).json()
     seen = [p["id"] for p in first["items"]]
     cursor = first["next_cursor"]
