@@ -6,6 +6,8 @@ Values come from `IM2_*` environment variables, then an optional TOML file named
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from enum import StrEnum
 from functools import lru_cache
@@ -35,6 +37,14 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite:///./im2.db"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # Personal fields at rest (docs/security.md, "Encryption at rest"): Fernet keys, comma-
+    # separated, newest first (the first encrypts, every one decrypts). Unset, one key is
+    # derived from the secret key (fine for the demo; production should set its own).
+    encryption_keys: SecretStr | None = None
+    # Earlier values of IM2_SECRET_KEY, newest first: what they derived (the lookup hashes, and
+    # the encryption key when IM2_ENCRYPTION_KEYS is unset) still works until `im2 keys rotate`
+    # has moved every row to the current secret.
+    previous_secret_keys: SecretStr | None = None
     # The public address links are built on (share links, QR codes, posters, messages), e.g.
     # https://im2.example.com. Unset, links follow the server's own address: a request's own
     # scheme and host for links built while answering it (`im2.web.links`), and `host`/`port`
@@ -120,6 +130,26 @@ class Settings(BaseSettings):
             )
         if self.env is Environment.PRODUCTION and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("IM2_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @model_validator(mode="after")
+    def _check_encryption_keys(self) -> Settings:
+        # The format only (44 characters of URL-safe base64 for 32 bytes), without importing
+        # cryptography here: settings load on every command (im2/crypto.py parses them).
+        keys = self.encryption_keys.get_secret_value() if self.encryption_keys else ""
+        for key in (k.strip() for k in keys.split(",")):
+            if not key:
+                continue
+            try:
+                raw = base64.urlsafe_b64decode(key.encode())
+            except (ValueError, binascii.Error):
+                raw = b""
+            if len(key) != 44 or len(raw) != 32:
+                raise ValueError(
+                    "IM2_ENCRYPTION_KEYS: each key must be 32 bytes in URL-safe base64 "
+                    "(44 characters), comma-separated, newest first; make one with "
+                    "`im2 keys new`"
+                )
         return self
 
     @model_validator(mode="after")
