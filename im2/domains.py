@@ -26,9 +26,15 @@ def domain_names() -> list[str]:
 
 
 def import_domain_modules(module: str) -> list[ModuleType]:
-    """Import `im2.<domain>.<module>` for every domain that has one."""
+    """Import `im2.<domain>.<module>` for every domain that has one, and
+    `im2.<domain>.<part>.<module>` for the parts of a domain kept in sub-packages (people's
+    ladder, segments and consents)."""
     found = []
     for name in domain_names():
-        if (PACKAGE_DIR / name / f"{module}.py").is_file():
+        folder = PACKAGE_DIR / name
+        if (folder / f"{module}.py").is_file():
             found.append(importlib.import_module(f"im2.{name}.{module}"))
+        for part in pkgutil.iter_modules([str(folder)]):
+            if part.ispkg and (folder / part.name / f"{module}.py").is_file():
+                found.append(importlib.import_module(f"im2.{name}.{part.name}.{module}"))
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from im2.db import Base
@@ -26,10 +26,62 @@ class Person(Base):
     # others have one actor id per kind of event). Set when an actor identity joins a person
     # who has one already (a merge, a known device), recomputed on undo.
     several_actors: Mapped[bool] = mapped_column(default=False)
+    # The newest event of any of their actor ids (devices, participants), kept by the ladder
+    # job from the event log: what "last seen" sorts and segments filter on.
+    last_seen_at: Mapped[datetime | None]
+    # Their workspace-level closeness stage (bystander, participant, spreader, advocate) and
+    # engagement score (0–100: recency, frequency, spread), written by the ladder job
+    # (`im2.people.ladder`); per-campaign stages and the history of changes live there.
+    stage: Mapped[str | None] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    # Restriction of processing (PIPL Art. 44, GDPR Art. 18): the data is kept, but the person
+    # is left out of segments, the ladder, exports and marketing webhooks until lifted.
+    restricted_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_people_workspace_merged", "workspace_id", "merged_into_id"),
         Index("ix_people_workspace_several", "workspace_id", "several_actors"),
+        Index("ix_people_workspace_last_seen", "workspace_id", "last_seen_at"),
+        Index("ix_people_workspace_stage", "workspace_id", "stage"),
+        Index("ix_people_workspace_score", "workspace_id", "score"),
+    )
+
+
+class PersonTag(Base):
+    """A label the brand puts on a person (by hand, by import from its CRM, or by a rule):
+    one row per person and tag, so "people tagged VIP" is an index lookup."""
+
+    __tablename__ = "person_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # console, import, api
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("person_id", "tag"),
+        Index("ix_person_tags_workspace_tag", "workspace_id", "tag"),
+    )
+
+
+class PersonAttribute(Base):
+    """A named value the brand keeps about a person (city, membership level, birthday month…),
+    mostly imported from its CRM: one row per person and key, values as text."""
+
+    __tablename__ = "person_attributes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("person_id", "key"),
+        Index("ix_person_attributes_workspace_key_value", "workspace_id", "key", "value"),
     )
 
 

@@ -63,6 +63,10 @@ PEOPLE_DATA: tuple[PersonalTable, ...] = (
         identity_columns=("moved_identity_ids", "moved_participant_ids"),
         personal_columns=("identity_hint",),
     ),
+    PersonalTable(table="person_tags", person_columns=("person_id",)),
+    PersonalTable(
+        table="person_attributes", person_columns=("person_id",), personal_columns=("value",)
+    ),
 )
 
 
