@@ -13,7 +13,8 @@ path and query parameters (`im2.web.params.Id` is this type) alike.
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
 
@@ -22,3 +23,47 @@ MAX_ID = 2**31 - 1
 
 DbId = Annotated[int, Ge(1), Le(MAX_ID)]
 """A database id: 1 … 2**31 - 1, else 422."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleData:
+    """A table that holds personal data or refers to a person: the one declaration every domain
+    (each `schemas.PEOPLE_DATA`) and every activity format (`ActivityFormat.people_data`) makes,
+    which the privacy work (`im2.privacy.inventory`) walks to reach every row about a person.
+
+    - `participant_columns` refer to `participants.id`; `person_columns` to `people.id`;
+      `device_columns` hold a device id (the signed cookie, before or besides a participant).
+    - `code_columns` hold a share code (a person's link): in other people's rows they are the
+      edge of the share tree, so erasure gives the code a fresh value everywhere at once.
+    - `identity_columns` hold another identifier of the person (an identity value or its keyed
+      hash, an order number, lists of ids), replaced by a fresh random value on erasure.
+    - `personal_columns` hold what the person wrote or gave (nickname, text, IP, user agent,
+      phone, e-mail), cleared on erasure; `media` is the path of a file under the media folder
+      made from the row (e.g. "ugc/{activity_id}/{image_name}"), deleted on erasure.
+    - `via` ("column->table.column") reaches rows that refer to the person only through a
+      parent row (a coupon redemption through its code).
+    - `on_erase`: "anonymise" keeps the row for the aggregates it feeds (moved to the person's
+      anonymous stand-in, personal columns cleared); "delete" removes it.
+    """
+
+    table: str
+    participant_columns: tuple[str, ...] = ()
+    person_columns: tuple[str, ...] = ()
+    device_columns: tuple[str, ...] = ()
+    code_columns: tuple[str, ...] = ()
+    identity_columns: tuple[str, ...] = ()
+    personal_columns: tuple[str, ...] = ()
+    media: str | None = None
+    via: str | None = None
+    on_erase: Literal["anonymise", "delete"] = "anonymise"
+
+    def columns(self) -> tuple[str, ...]:
+        """Every column the declaration names."""
+        return (
+            self.participant_columns
+            + self.person_columns
+            + self.device_columns
+            + self.code_columns
+            + self.identity_columns
+            + self.personal_columns
+        )

@@ -21,22 +21,10 @@ from sqlalchemy.orm import Session
 
 from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
+from im2.types import PeopleData as PeopleData  # re-exported: the formats declare with it
 from im2.workspaces.schemas import Actor
 
 S = TypeVar("S", bound=BaseModel)
-
-
-@dataclass(frozen=True, slots=True)
-class PeopleData:
-    """A table that holds rows about a person: `person_columns` name the columns that refer to
-    a participant (`participants.id`), `device_columns` those that hold a device id (before the
-    device became a participant); `personal_columns` hold what the person wrote or gave (free
-    text, nicknames, media), which anonymisation must clear as well."""
-
-    table: str
-    person_columns: tuple[str, ...] = ()
-    device_columns: tuple[str, ...] = ()
-    personal_columns: tuple[str, ...] = ()
 
 
 class CreateActivity(Protocol):

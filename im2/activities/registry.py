@@ -90,8 +90,8 @@ def check_format(fmt: ActivityFormat[Any]) -> None:
         table: Table | None = Base.metadata.tables.get(data.table)
         if table is None:
             raise RegistryError(f"{name}: no table {data.table!r}")
-        columns = data.person_columns + data.device_columns + data.personal_columns
-        if not data.person_columns and not data.device_columns:
+        columns = data.columns()
+        if not data.participant_columns and not data.device_columns:
             raise RegistryError(f"{name}: {data.table} names no person or device column")
         missing = [c for c in columns if c not in table.c]
         if missing:

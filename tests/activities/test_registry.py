@@ -33,7 +33,7 @@ def test_every_kind_is_registered_once_with_its_tables_listed() -> None:
 def test_every_table_that_refers_to_a_person_is_declared() -> None:
     """A new table with a participant column and no `PeopleData` would escape a data-subject
     request: this is the list the privacy work walks."""
-    declared = {(d.table, c) for _kind, d in FORMATS.people_data() for c in d.person_columns}
+    declared = {(d.table, c) for _kind, d in FORMATS.people_data() for c in d.participant_columns}
     format_tables = {
         table
         for module in formats.TABLE_MODULES

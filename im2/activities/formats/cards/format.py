@@ -74,9 +74,14 @@ FORMAT = ActivityFormat(
     package=__package__ or "",
     routes=("public",),
     people_data=(
-        PeopleData(table="card_items", person_columns=("owner_id", "drawn_by_id")),
-        PeopleData(table="card_gifts", person_columns=("giver_id", "claimed_by_id")),
-        PeopleData(table="card_sets", person_columns=("participant_id",)),
+        PeopleData(table="card_items", participant_columns=("owner_id", "drawn_by_id")),
+        PeopleData(
+            table="card_gifts",
+            participant_columns=("giver_id", "claimed_by_id"),
+            code_columns=("share_code",),
+            identity_columns=("code",),
+        ),
+        PeopleData(table="card_sets", participant_columns=("participant_id",)),
     ),
     actions=(
         PublicAction(path="gift", summary="Give one of your cards to a friend through a link"),

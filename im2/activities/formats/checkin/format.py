@@ -67,7 +67,7 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.CHECKIN,
     settings=CheckinSettings,
     package=__package__ or "",
-    people_data=(PeopleData(table="checkin_days", person_columns=("participant_id",)),),
+    people_data=(PeopleData(table="checkin_days", participant_columns=("participant_id",)),),
     actions=(PublicAction(path="check-in", summary="Check in for today"),),
     create=CreateForm(
         template="activities/checkin/checkin_form.html",

@@ -126,7 +126,7 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.DRAW,
     settings=DrawSettings,
     package=__package__ or "",
-    people_data=(PeopleData(table="draw_entries", person_columns=("participant_id",)),),
+    people_data=(PeopleData(table="draw_entries", participant_columns=("participant_id",)),),
     actions=(PublicAction(path="enter", summary="Enter the draw"),),
     create=CreateForm(
         template="activities/draw/draw_form.html",

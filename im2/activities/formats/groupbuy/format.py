@@ -57,8 +57,8 @@ FORMAT = ActivityFormat(
     package=__package__ or "",
     routes=("api", "public"),
     people_data=(
-        PeopleData(table="groupbuy_teams", person_columns=("leader_id",)),
-        PeopleData(table="groupbuy_members", person_columns=("participant_id",)),
+        PeopleData(table="groupbuy_teams", participant_columns=("leader_id",)),
+        PeopleData(table="groupbuy_members", participant_columns=("participant_id",)),
     ),
     actions=(
         PublicAction(path="open", summary="Open a team"),

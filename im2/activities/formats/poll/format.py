@@ -70,7 +70,7 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.POLL,
     settings=PollSettings,
     package=__package__ or "",
-    people_data=(PeopleData(table="poll_ballots", person_columns=("participant_id",)),),
+    people_data=(PeopleData(table="poll_ballots", participant_columns=("participant_id",)),),
     actions=(PublicAction(path="vote", summary="Vote for one or more options"),),
     results=PollResults,
     create=CreateForm(

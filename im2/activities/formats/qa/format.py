@@ -47,10 +47,10 @@ FORMAT = ActivityFormat(
     people_data=(
         PeopleData(
             table="qa_questions",
-            person_columns=("participant_id",),
+            participant_columns=("participant_id",),
             personal_columns=("nickname", "text"),
         ),
-        PeopleData(table="qa_upvotes", person_columns=("participant_id",)),
+        PeopleData(table="qa_upvotes", participant_columns=("participant_id",)),
     ),
     actions=(
         PublicAction(path="ask", summary="Ask a question"),

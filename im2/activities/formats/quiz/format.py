@@ -91,9 +91,11 @@ FORMAT = ActivityFormat(
     people_data=(
         PeopleData(table="quiz_shown", device_columns=("device_id",)),
         PeopleData(
-            table="quiz_entries", person_columns=("participant_id",), personal_columns=("nickname",)
+            table="quiz_entries",
+            participant_columns=("participant_id",),
+            personal_columns=("nickname",),
         ),
-        PeopleData(table="quiz_answers", person_columns=("participant_id",)),
+        PeopleData(table="quiz_answers", participant_columns=("participant_id",)),
     ),
     actions=(PublicAction(path="answer", summary="Answer a question"),),
     create=CreateForm(

@@ -18,11 +18,16 @@ FORMAT = ActivityFormat(
     package=__package__ or "",
     people_data=(
         PeopleData(
-            table="referral_invites", person_columns=("inviter_id", "level2_id", "invitee_id")
+            table="referral_invites",
+            participant_columns=("inviter_id", "level2_id", "invitee_id"),
+            code_columns=("share_code",),
+            personal_columns=("evidence",),
         ),
-        PeopleData(table="referral_milestones", person_columns=("inviter_id",)),
+        PeopleData(table="referral_milestones", participant_columns=("inviter_id",)),
         PeopleData(
-            table="referral_clicks", person_columns=("sharer_id",), device_columns=("device_id",)
+            table="referral_clicks",
+            participant_columns=("sharer_id",),
+            device_columns=("device_id",),
         ),
     ),
     actions=(PublicAction(path="link", summary="Join and get one's own invite link"),),

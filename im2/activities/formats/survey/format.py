@@ -88,7 +88,7 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.SURVEY,
     settings=SurveySettings,
     package=__package__ or "",
-    people_data=(PeopleData(table="survey_responses", person_columns=("participant_id",)),),
+    people_data=(PeopleData(table="survey_responses", participant_columns=("participant_id",)),),
     actions=(PublicAction(path="answer", summary="Save an answer and go to the next question"),),
     create=CreateForm(
         template="activities/survey/survey_form.html",

@@ -58,10 +58,11 @@ FORMAT = ActivityFormat(
     people_data=(
         PeopleData(
             table="ugc_entries",
-            person_columns=("participant_id",),
+            participant_columns=("participant_id",),
             personal_columns=("nickname", "caption", "image_name", "video_url"),
+            media="ugc/{activity_id}/{image_name}",
         ),
-        PeopleData(table="ugc_votes", person_columns=("participant_id",)),
+        PeopleData(table="ugc_votes", participant_columns=("participant_id",)),
     ),
     actions=(
         PublicAction(path="submit", summary="Send an entry (a photo or a video link)"),
