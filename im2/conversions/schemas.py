@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from im2.types import DbId
+from im2.types import DbId, PeopleData
 
 # How far back a click on a share link still counts as a touch (the im2_ref cookies live as
 # long: see im2.sharing.public.REFERRER_DAYS).
@@ -67,3 +67,15 @@ class ConversionRead(BaseModel):
 class ConversionPage(BaseModel):
     items: list[ConversionRead]
     next_cursor: str | None
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory).
+# Conversions stay (anonymised): revenue and ROI do not change when a buyer is erased.
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(
+        table="conversions",
+        participant_columns=("participant_id", "first_touch_sharer_id", "last_touch_sharer_id"),
+        code_columns=("share_code", "first_touch_code", "last_touch_code"),
+        identity_columns=("order_id",),
+    ),
+)

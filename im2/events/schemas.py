@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from im2.types import PeopleData
+
 
 class EventKind(StrEnum):
     """Every kind of event. Later domains add theirs here, so the log has one vocabulary."""
@@ -121,3 +123,16 @@ class EventRecord:
     channel: str | None
     referrer: str | None
     properties: dict[str, Any] = field(default_factory=dict)
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory):
+# an event's actor is a participant id or "d:<device>"; erasure gives the person's events a
+# fresh random actor (no mapping kept) so that they stay countable.
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(
+        table="events",
+        identity_columns=("actor_id",),
+        code_columns=("referrer",),
+        personal_columns=("properties",),
+    ),
+)

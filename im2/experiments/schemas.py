@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from im2.events.schemas import EventKind
-from im2.types import DbId
+from im2.types import DbId, PeopleData
 
 
 class ExperimentStatus(StrEnum):
@@ -167,3 +167,13 @@ class RewardLevel(BaseModel):
     def scale(self, points: int) -> int:
         """`points` at this level, rounded half up to a whole point (0 at level 0)."""
         return (points * self.level + 50) // 100
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory).
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(
+        table="experiment_exposures",
+        participant_columns=("participant_id",),
+        device_columns=("device_id",),
+    ),
+)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from im2.events.schemas import EventKind
 from im2.i18n import N_, gettext
-from im2.types import DbId
+from im2.types import DbId, PeopleData
 
 
 class RewardKind(StrEnum):
@@ -444,3 +444,25 @@ class LedgerEntryRead(BaseModel):
     key: str
     created_at: datetime
     expires_at: datetime | None
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory).
+# Ledger rows, codes and claims stay (anonymised) so that stock, points issued and redemptions
+# still add up after an erasure.
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(table="incentive_wallets", participant_columns=("participant_id",)),
+    PeopleData(table="point_entries", participant_columns=("participant_id",)),
+    PeopleData(table="coupon_codes", participant_columns=("participant_id",)),
+    PeopleData(
+        table="coupon_redemptions",
+        via="code_id->coupon_codes.id",
+        identity_columns=("order_id",),
+        personal_columns=("ip", "evidence"),
+    ),
+    PeopleData(table="prize_claims", participant_columns=("participant_id",)),
+    PeopleData(
+        table="reward_grants",
+        participant_columns=("participant_id",),
+        personal_columns=("evidence",),
+    ),
+)

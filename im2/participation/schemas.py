@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from im2.i18n import N_
+from im2.types import PeopleData
 
 CONSENT_VERSION = "2026-03"
 CONSENT_TEXT = N_(
@@ -68,3 +69,36 @@ class ParticipantProfile:
     @property
     def display_name(self) -> str:
         return self.nickname or f"#{self.id}"
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory).
+# `participants` is the root of a person's rows: erasure moves everything that refers to it
+# to a fresh anonymous stand-in and deletes it.
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(
+        table="participants",
+        participant_columns=("id",),
+        device_columns=("device_id",),
+        code_columns=("referred_by",),
+        personal_columns=(
+            "nickname",
+            "first_ip",
+            "user_agent",
+            "verified_email",
+            "verified_phone",
+        ),
+    ),
+    PeopleData(
+        table="participant_codes",
+        participant_columns=("participant_id",),
+        personal_columns=("destination",),
+        on_erase="delete",
+    ),
+    PeopleData(
+        table="comments",
+        participant_columns=("participant_id",),
+        personal_columns=("text", "flag_reason"),
+        on_erase="delete",
+    ),
+    PeopleData(table="likes", participant_columns=("participant_id",)),
+)

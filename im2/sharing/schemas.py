@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from im2.i18n import N_
+from im2.types import PeopleData
 
 SHARE_CHANNELS: tuple[tuple[str, str], ...] = (
     ("wechat", N_("WeChat")),
@@ -83,3 +84,11 @@ class ShareStats:
     edges: list[ShareTreeNode]
     top_sharers: list[tuple[int, int]]  # (participant id, people they brought, all generations)
     channels: list[ChannelRow] = field(default_factory=list)  # most clicks first
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory).
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(
+        table="share_links", participant_columns=("participant_id",), code_columns=("code",)
+    ),
+)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from im2.i18n import N_
+from im2.types import PeopleData
 
 SIGNATURE_HEADER = "IM2-Signature"
 EVENT_HEADER = "IM2-Event"
@@ -84,3 +85,14 @@ class DeliveryRead(BaseModel):
 class DeliveryPage(BaseModel):
     items: list[DeliveryRead]
     next_cursor: str | None
+
+
+# What this domain holds about people (im2.types.PeopleData, walked by im2.privacy.inventory):
+# a delivery's payload is an event's; erasure rewrites it as it rewrites the event.
+PEOPLE_DATA: tuple[PeopleData, ...] = (
+    PeopleData(
+        table="webhook_deliveries",
+        via="event_id->events.id",
+        personal_columns=("payload", "last_response"),
+    ),
+)
