@@ -3,13 +3,12 @@ declaration of the tables that hold personal data (walked by the privacy work)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from im2.types import DbId
+from im2.types import DbId, PeopleData
 
 
 class IdentityKind(StrEnum):
@@ -37,17 +36,9 @@ class MergeReason(StrEnum):
     MANUAL = "manual"  # the brand merged them
 
 
-@dataclass(frozen=True, slots=True)
-class PersonalTable:
-    """A table that holds personal data or refers to a person. `person_columns` refer to
-    `people.id`; `identity_columns` hold an identifier (or its keyed hash); `personal_columns`
-    hold other personal data (masked hints). The privacy work walks `PEOPLE_DATA`."""
-
-    table: str
-    person_columns: tuple[str, ...] = ()
-    identity_columns: tuple[str, ...] = ()
-    personal_columns: tuple[str, ...] = ()
-
+# The one declaration of personal data (im2.types.PeopleData); `person_columns` refer to
+# `people.id`. The privacy work walks `PEOPLE_DATA`.
+PersonalTable = PeopleData
 
 PEOPLE_DATA: tuple[PersonalTable, ...] = (
     PersonalTable(table="people", person_columns=("id", "merged_into_id")),
