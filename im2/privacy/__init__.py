@@ -1,1 +1,2 @@
-"""Data-subject requests, erasure, consent by purpose and retention (issue #20; docs/privacy.md)."""
+"""Privacy: the personal-data inventory, data-subject requests, erasure, consent and retention
+(docs/privacy.md; the law behind it: PRIVACY.md)."""
