@@ -138,6 +138,10 @@ def _in_workspace(session: Session, *, workspace_id: int, request_id: int) -> Da
     return row
 
 
+def require_read(actor: Actor) -> None:
+    require(actor, Permission.READ_PEOPLE)
+
+
 def access_request(session: Session, *, actor: Actor, request_id: int) -> DataSubjectRequest:
     require(actor, Permission.READ_PEOPLE)
     return _in_workspace(session, workspace_id=actor.workspace_id, request_id=request_id)
