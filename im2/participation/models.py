@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from im2.crypto import Encrypted, ip_hash
 from im2.db import Base
+
+
+def _first_ip_hash(context: Any) -> str | None:
+    """The keyed hash of the first IP of the row being inserted (ORM or Core, one or many)."""
+    return ip_hash(context.get_current_parameters().get("first_ip"))
 
 
 class Participant(Base):
@@ -22,19 +29,28 @@ class Participant(Base):
     consent_version: Mapped[str] = mapped_column(String(16))
     consent_at: Mapped[datetime]
     created_at: Mapped[datetime]
-    first_ip: Mapped[str | None] = mapped_column(String(45))
-    user_agent: Mapped[str | None] = mapped_column(String(255))
+    # Personal fields are encrypted at rest (im2/crypto.py, docs/security.md); the first IP is
+    # found and counted through its keyed hash, set on insert. Whoever later changes or clears
+    # `first_ip` sets `first_ip_hash` too (`im2.crypto.ip_hash`).
+    first_ip: Mapped[str | None] = mapped_column(Encrypted())
+    first_ip_hash: Mapped[str | None] = mapped_column(String(64), default=_first_ip_hash)
+    user_agent: Mapped[str | None] = mapped_column(Encrypted())
     first_campaign_id: Mapped[int | None]
     first_channel: Mapped[str | None] = mapped_column(String(32))
     # The share code that brought this person (first touch): the edge of the share tree.
     referred_by: Mapped[str | None] = mapped_column(String(16), index=True)
-    verified_email: Mapped[str | None] = mapped_column(String(254))
-    verified_phone: Mapped[str | None] = mapped_column(String(32))
+    verified_email: Mapped[str | None] = mapped_column(Encrypted())
+    verified_phone: Mapped[str | None] = mapped_column(Encrypted())
     verified_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "device_id"),
-        Index("ix_participants_workspace_ip_created", "workspace_id", "first_ip", "created_at"),
+        Index(
+            "ix_participants_workspace_ip_hash_created",
+            "workspace_id",
+            "first_ip_hash",
+            "created_at",
+        ),
     )
 
 
@@ -46,7 +62,7 @@ class VerificationCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(8))
-    destination: Mapped[str] = mapped_column(String(254))
+    destination: Mapped[str] = mapped_column(Encrypted())
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
