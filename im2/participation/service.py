@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2.crypto import ip_hashes
 from im2.errors import InvalidInput, NotFound, TooManyAttempts
 from im2.events.models import Event
 from im2.events.schemas import ActorType, EventKind
@@ -148,17 +149,23 @@ RISK_IP_WINDOW = timedelta(hours=1)
 def identities_from_ips(
     session: Session, *, workspace_id: int, ips: list[str], since: datetime
 ) -> dict[str, int]:
-    """How many participants first came from each of these IPs since `since` (one query)."""
+    """How many participants first came from each of these IPs since `since` (one query, by
+    the IPs' keyed hashes: the IPs themselves are encrypted)."""
+    by_hash = {h: ip for ip in ips for h in ip_hashes(ip)}
     rows = session.execute(
-        select(Participant.first_ip, func.count())
+        select(Participant.first_ip_hash, func.count())
         .where(
             Participant.workspace_id == workspace_id,
-            Participant.first_ip.in_(ips),
+            Participant.first_ip_hash.in_(by_hash),
             Participant.created_at >= since,
         )
-        .group_by(Participant.first_ip)
+        .group_by(Participant.first_ip_hash)
     ).all()
-    return {str(ip): int(n) for ip, n in rows}
+    counts: dict[str, int] = {}
+    for found, n in rows:
+        ip = by_hash[str(found)]
+        counts[ip] = counts.get(ip, 0) + int(n)
+    return counts
 
 
 def score_risk(
