@@ -52,6 +52,7 @@ from im2.listening import pages as listening_pages
 from im2.participation import pages as participation_pages
 from im2.participation import public as participation_public
 from im2.people import api as people_api
+from im2.privacy import api as privacy_api
 from im2.reports import api as reports_api
 from im2.reports import pages as reports_pages
 from im2.sharing import pages as sharing_pages
@@ -82,6 +83,7 @@ API: tuple[APIRouter, ...] = (  # `/api/v1`
     influence_api.router,
     listening_api.router,
     people_api.router,
+    privacy_api.router,
     reports_api.router,
     webhooks_api.router,
     workspaces_api.router,
