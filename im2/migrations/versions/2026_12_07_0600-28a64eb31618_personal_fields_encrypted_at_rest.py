@@ -18,6 +18,7 @@ Create Date: 2026-12-07 06:00:12.000000
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -114,7 +115,10 @@ def _rewrite(
     """Apply `change` to every non-null value of `fields`, in batches by id (and set
     `first_ip_hash` from the plain first IP when `hash_ip` is given)."""
     bind = op.get_bind()
-    columns = [sa.column("id", sa.Integer), *(sa.column(f, sa.Text) for f in fields)]
+    columns: list[sa.sql.expression.ColumnClause[Any]] = [
+        sa.column("id", sa.Integer),
+        *(sa.column(f, sa.Text) for f in fields),
+    ]
     if hash_ip is not None:
         columns.append(sa.column("first_ip_hash", sa.String))
     table = sa.table(table_name, *columns)
