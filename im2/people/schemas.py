@@ -88,17 +88,63 @@ class MergeRead(BaseModel):
     undone_by: str | None
 
 
+class PeopleSort(StrEnum):
+    """How the people list is ordered: always highest first, people without a value last."""
+
+    LAST_SEEN = "last_seen"
+    POINTS = "points"
+    STAGE = "stage"  # advocate, spreader, participant, bystander
+    SCORE = "score"
+
+
+# The closeness stages, highest first (the ladder writes them on `people.stage`).
+STAGE_ORDER: tuple[str, ...] = ("advocate", "spreader", "participant", "bystander")
+
+
+class PeopleFilter(BaseModel):
+    """What the people list is narrowed to. `q` finds a person by a phone number or e-mail
+    address typed in full (through its keyed hash), a CRM id, a nickname or a person id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(default=None, max_length=200)
+    stage: str | None = Field(default=None, max_length=16)
+    tag: str | None = Field(default=None, max_length=32)
+    # "key=value": people whose attribute `key` is `value`.
+    attribute: str | None = Field(default=None, max_length=233)
+    verified: bool | None = None
+    campaign_id: DbId | None = None
+    seen_from: datetime | None = None
+    seen_until: datetime | None = None
+    sort: PeopleSort = PeopleSort.LAST_SEEN
+
+
 class PersonSummary(BaseModel):
     id: int
     created_at: datetime
     # How many identities of each kind the person has, e.g. {"device": 2, "phone": 1}.
     identities: dict[str, int]
     verified: bool
+    last_seen_at: datetime | None = None
+    stage: str | None = None
+    score: float | None = None
+    # Points held across their participants; None when the points source is not assembled.
+    points: int | None = None
+    # Processing restricted (PIPL Art. 44): kept, but out of segments, exports and marketing.
+    restricted: bool = False
+    tags: list[str] = []
+    nickname: str | None = None
 
 
 class PersonPage(BaseModel):
     items: list[PersonSummary]
     next_cursor: str | None
+
+
+class TagRead(BaseModel):
+    tag: str
+    source: str
+    created_at: datetime
 
 
 class PersonRead(BaseModel):
@@ -109,6 +155,43 @@ class PersonRead(BaseModel):
     merged_at: datetime | None
     identities: list[IdentityRead]
     merges: list[MergeRead]
+    last_seen_at: datetime | None = None
+    stage: str | None = None
+    score: float | None = None
+    points: int | None = None
+    restricted_at: datetime | None = None
+    tags: list[TagRead] = []
+    attributes: dict[str, str] = {}
+    nickname: str | None = None
+
+
+class TagCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str = Field(min_length=1, max_length=32)
+
+
+class TimelineItem(BaseModel):
+    """One thing a person did (or was given), from the event log."""
+
+    event_id: int
+    occurred_at: datetime
+    kind: str
+    # What happened, in the reader's language ("投了票", "分享了活动").
+    label: str
+    campaign_id: int | None
+    campaign_name: str | None
+    activity_id: int | None
+    channel: str | None
+    # A short detail: points, the prize, who they brought ("带来了用户 #12").
+    detail: str | None = None
+    # The person a share brought (a friend who joined through their link).
+    brought_person_id: int | None = None
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None
 
 
 class PersonMergeCreate(BaseModel):
