@@ -157,7 +157,7 @@ def person_keys(session: Session, *, workspace_id: int, person_id: int) -> Perso
     )
 
 
-def _own_clause(table: Table, data: PeopleData, keys: PersonKeys) -> ColumnElement[bool]:
+def own_clause(table: Table, data: PeopleData, keys: PersonKeys) -> ColumnElement[bool]:
     """The rows of `table` that `data` says refer to the person (without `via`)."""
     terms: list[ColumnElement[bool]] = []
     if keys.participant_ids:
@@ -174,7 +174,7 @@ def row_clause(table_name: str, keys: PersonKeys) -> ColumnElement[bool]:
     table = table_of(table_name)
     terms: list[ColumnElement[bool]] = []
     for data in declared_tables().get(table_name, []):
-        terms.append(_own_clause(table, data, keys))
+        terms.append(own_clause(table, data, keys))
         if data.via is not None:
             column, target = data.via.split("->")
             parent_name, parent_column = target.split(".")

@@ -1,0 +1,602 @@
+"""Erasure of one person, everywhere the inventory says their data lives (docs/privacy.md).
+
+"Anonymise where aggregates must stay true": the person's rows that feed counts (ballots,
+entries, ledger lines, conversions …) stay, moved to a fresh anonymous stand-in (a new
+participant per former participant, with a random device id, under a new person with no
+contact identity), with their personal columns cleared, their identifiers replaced by fresh
+random ones and their media deleted. Their share codes get fresh values everywhere at once, so
+the share tree keeps its shape. Their events get the stand-in's actor ids. No mapping from old
+to new is kept once the lake is rewritten: the stand-in is anonymous, not pseudonymous.
+
+The database part runs in the caller's transaction (`erase_person`); the lake part
+(`im2.privacy.lake_rewrite`) runs after commit from the durable erasure record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, Table, cast, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from im2.errors import NotFound
+from im2.privacy.erasures.models import Erasure
+from im2.privacy.inventory import (
+    EVENTS_TABLE,
+    IDENTITIES_TABLE,
+    PARTICIPANTS_TABLE,
+    PEOPLE_TABLE,
+    VISITOR_PREFIX,
+    PersonKeys,
+    declared_tables,
+    own_clause,
+    person_keys,
+    row_clause,
+    table_of,
+)
+from im2.types import PeopleData
+
+log = logging.getLogger("im2.privacy")
+
+# The people domain's own tables: a person's profile, deleted with them (never anonymised).
+PROFILE_TABLES = ("person_identities", "person_merges", "person_tags", "person_attributes")
+# Event property keys whose value is a participant id (im2's event writers).
+PARTICIPANT_PROPERTIES = ("participant", "inviter", "level2", "invitee", "giver", "sharer")
+DEVICE_CHARS = string.ascii_letters + string.digits
+CODE_CHARS = string.ascii_lowercase + string.digits
+STAND_IN_CONSENT = "erased"
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    workspace_id: int
+    person_id: int
+    # True when the person had been erased already: nothing was done this time.
+    already_erased: bool
+    erased_at: datetime
+    erasure_id: int
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    rows_anonymised: dict[str, int] = field(default_factory=dict)
+    media_deleted: int = 0
+    events_rewritten: int = 0
+    webhook_deliveries_scrubbed: int = 0
+    # The lake still holds their events under the old ids until the rewrite runs.
+    lake_pending: bool = False
+
+
+@dataclass
+class _Remap:
+    """Old → new identifiers of one erasure (in memory, and in the record until the lake is
+    rewritten)."""
+
+    participants: dict[int, int] = field(default_factory=dict)
+    devices: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
+    stand_in_person: int = 0
+
+    def actors(self) -> dict[str, str]:
+        found = {str(old): str(new) for old, new in self.participants.items()}
+        found.update(
+            {VISITOR_PREFIX + old: VISITOR_PREFIX + new for old, new in self.devices.items()}
+        )
+        return found
+
+    def pending(self) -> dict[str, Any]:
+        return {
+            "actors": self.actors(),
+            "codes": dict(self.codes),
+            "participants": {str(k): v for k, v in self.participants.items()},
+        }
+
+
+def _random(chars: str, length: int) -> str:
+    return "".join(secrets.choice(chars) for _ in range(length))
+
+
+def _cleared(table: Table, column: str) -> Any:
+    """The value a cleared column gets: NULL where allowed, else an empty value of its type."""
+    col = table.c[column]
+    if col.nullable:
+        return None
+    if isinstance(col.type, JSON):
+        return {}
+    if isinstance(col.type, Integer):
+        return 0
+    return ""
+
+
+def _fresh_identity(table: Table, column: str, old: Any) -> Any:
+    if old is None:
+        return None
+    col = table.c[column]
+    if isinstance(col.type, JSON):
+        return [] if isinstance(old, list) else {}
+    length = getattr(col.type, "length", None) or 32
+    return "x" + _random(CODE_CHARS, max(8, min(len(str(old)), length) - 1))
+
+
+def _lock_person(session: Session, *, workspace_id: int, person_id: int) -> bool:
+    people = table_of(PEOPLE_TABLE)
+    found = session.execute(
+        select(people.c.id)
+        .where(people.c.id == person_id, people.c.workspace_id == workspace_id)
+        .with_for_update()
+    ).first()
+    return found is not None
+
+
+def _previous(session: Session, *, workspace_id: int, person_id: int) -> Erasure | None:
+    return session.scalar(
+        select(Erasure).where(Erasure.workspace_id == workspace_id, Erasure.person_id == person_id)
+    )
+
+
+def erase_person(
+    session: Session,
+    *,
+    workspace_id: int,
+    person_id: int,
+    now: datetime,
+    lake_path: Path,
+    media_path: Path,
+    reason: str,
+) -> ErasureReport:
+    """Erase the person in the caller's transaction; the caller commits, then runs
+    `im2.privacy.lake_rewrite.rewrite_pending` (or leaves it to the `privacy_lake_rewrite`
+    job). Media files are deleted before the commit: a rolled-back erasure may have lost
+    pictures of a person who asked to be erased, never the reverse.
+
+    Locks the person's row first: two erasures at once do the work once, the second returns
+    `already_erased`. An erased person gives `already_erased`; a person the workspace never
+    had raises NotFound."""
+    if not _lock_person(session, workspace_id=workspace_id, person_id=person_id):
+        done = _previous(session, workspace_id=workspace_id, person_id=person_id)
+        if done is None:
+            raise NotFound("No such person in this workspace.")
+        return ErasureReport(
+            workspace_id=workspace_id,
+            person_id=person_id,
+            already_erased=True,
+            erased_at=done.erased_at,
+            erasure_id=done.id,
+            lake_pending=done.lake_pending is not None,
+        )
+    keys = person_keys(session, workspace_id=workspace_id, person_id=person_id)
+    assert keys is not None  # locked above
+    participants = table_of(PARTICIPANTS_TABLE)
+    if keys.participant_ids:
+        session.execute(
+            select(participants.c.id)
+            .where(participants.c.id.in_(keys.participant_ids))
+            .with_for_update()
+        ).all()
+    remap = _stand_ins(session, keys=keys, now=now)
+    report = _Counts()
+    tables = declared_tables()
+    # Which rows are the person's (owned) and which only refer to them, before anything moves.
+    owned = {
+        name: _owned_keys(session, name, decls, keys)
+        for name, decls in tables.items()
+        if name not in (EVENTS_TABLE, PEOPLE_TABLE, PARTICIPANTS_TABLE, *PROFILE_TABLES)
+    }
+    for name, rows in owned.items():
+        decls = tables[name]
+        if not rows:
+            continue
+        table = table_of(name)
+        if any(d.on_erase == "delete" for d in decls):
+            report.media += _delete_media(session, table, decls, rows, media_path)
+            pk = next(iter(table.primary_key.columns))
+            session.execute(delete(table).where(pk.in_(rows)))
+            report.deleted[name] = report.deleted.get(name, 0) + len(rows)
+        else:
+            report.media += _anonymise_owned(session, table, decls, rows, media_path)
+            report.anonymised[name] = report.anonymised.get(name, 0) + len(rows)
+    # References from anyone's rows: participant, person, device and share-code columns.
+    for name, decls in tables.items():
+        if name in (EVENTS_TABLE, PEOPLE_TABLE, *PROFILE_TABLES):
+            continue
+        table = table_of(name)
+        for data in decls:
+            if any(d.on_erase == "delete" for d in decls):
+                continue
+            _remap_references(session, table, data, keys, remap)
+    report.events, event_ids = _rewrite_db_events(session, keys=keys, remap=remap)
+    report.deliveries = _scrub_deliveries(session, event_ids=event_ids, remap=remap)
+    # The person themselves: profile rows, former participants, the person rows.
+    for name in PROFILE_TABLES:
+        if name in tables:
+            table = table_of(name)
+            gone = session.execute(delete(table).where(row_clause(name, keys)))
+            report.deleted[name] = int(getattr(gone, "rowcount", 0) or 0)
+    if keys.participant_ids:
+        gone = session.execute(
+            delete(participants).where(participants.c.id.in_(keys.participant_ids))
+        )
+        report.deleted[PARTICIPANTS_TABLE] = int(getattr(gone, "rowcount", 0) or 0)
+    people = table_of(PEOPLE_TABLE)
+    session.execute(
+        update(people)
+        .where(people.c.merged_into_id.in_(keys.person_ids))
+        .values(merged_into_id=None)
+    )
+    gone = session.execute(delete(people).where(people.c.id.in_(keys.person_ids)))
+    report.deleted[PEOPLE_TABLE] = int(getattr(gone, "rowcount", 0) or 0)
+    record = Erasure(
+        workspace_id=workspace_id,
+        person_id=person_id,
+        reason=reason[:64],
+        erased_at=now,
+        summary={
+            "deleted": report.deleted,
+            "anonymised": report.anonymised,
+            "media_deleted": report.media,
+            "events_rewritten": report.events,
+            "webhook_deliveries_scrubbed": report.deliveries,
+        },
+        lake_pending=remap.pending() if (remap.actors() or remap.codes) else None,
+        lake_done_at=None,
+    )
+    session.add(record)
+    session.flush()
+    log.info("privacy: erased person %s of workspace %s", person_id, workspace_id)
+    return ErasureReport(
+        workspace_id=workspace_id,
+        person_id=person_id,
+        already_erased=False,
+        erased_at=now,
+        erasure_id=record.id,
+        rows_deleted=dict(report.deleted),
+        rows_anonymised=dict(report.anonymised),
+        media_deleted=report.media,
+        events_rewritten=report.events,
+        webhook_deliveries_scrubbed=report.deliveries,
+        lake_pending=record.lake_pending is not None,
+    )
+
+
+@dataclass
+class _Counts:
+    deleted: dict[str, int] = field(default_factory=dict)
+    anonymised: dict[str, int] = field(default_factory=dict)
+    media: int = 0
+    events: int = 0
+    deliveries: int = 0
+
+
+def _stand_ins(session: Session, *, keys: PersonKeys, now: datetime) -> _Remap:
+    """A new person, and per former participant a new participant that keeps what counts
+    (when they came, from which campaign and channel, who referred them) and nothing that
+    identifies; fresh device ids and share codes."""
+    remap = _Remap()
+    people = table_of(PEOPLE_TABLE)
+    participants = table_of(PARTICIPANTS_TABLE)
+    identities = table_of(IDENTITIES_TABLE)
+    several = len(keys.participant_ids) > 1 or len(keys.device_ids) > 1
+    remap.stand_in_person = int(
+        session.execute(
+            insert(people)
+            .values(workspace_id=keys.workspace_id, created_at=now, several_actors=several)
+            .returning(people.c.id)
+        ).scalar_one()
+    )
+    device_of: dict[int, str] = {}
+    rows = session.execute(
+        select(participants).where(participants.c.id.in_(sorted(keys.participant_ids)))
+    ).all()
+    for row in rows:
+        old = dict(row._mapping)
+        device = _random(DEVICE_CHARS, 32)
+        remap.devices[old["device_id"]] = device
+        device_of[old["id"]] = device
+        values = {
+            name: old[name]
+            for name in (
+                "workspace_id",
+                "consent_at",
+                "created_at",
+                "first_campaign_id",
+                "first_channel",
+                "referred_by",
+            )
+        }
+        new_id = session.execute(
+            insert(participants)
+            .values(**values, device_id=device, consent_version=STAND_IN_CONSENT)
+            .returning(participants.c.id)
+        ).scalar_one()
+        remap.participants[old["id"]] = int(new_id)
+    for device in sorted(keys.device_ids - set(remap.devices)):
+        remap.devices[device] = _random(DEVICE_CHARS, 32)
+    for code in sorted(keys.share_codes):
+        remap.codes[code] = _random(CODE_CHARS, len(code))
+    links = [{"kind": "participant", "value": str(new)} for new in remap.participants.values()] + [
+        {"kind": "device", "value": new} for new in remap.devices.values()
+    ]
+    for link in links:
+        session.execute(
+            insert(identities).values(
+                workspace_id=keys.workspace_id,
+                person_id=remap.stand_in_person,
+                created_at=now,
+                hint=None,
+                **link,
+            )
+        )
+    return remap
+
+
+def _owner_columns(data: PeopleData) -> tuple[str, ...]:
+    """The column that says whose row it is: the first participant, person or device column."""
+    for columns in (data.participant_columns, data.person_columns, data.device_columns):
+        if columns:
+            return columns[:1]
+    return ()
+
+
+def _owned_keys(
+    session: Session, name: str, decls: list[PeopleData], keys: PersonKeys
+) -> list[Any]:
+    """Primary keys of the rows the person owns (their first declared column is the person,
+    or they are reached through an owned parent row)."""
+    table = table_of(name)
+    pk = next(iter(table.primary_key.columns))
+    terms = []
+    for data in decls:
+        owner = _owner_columns(data)
+        narrowed = PeopleData(
+            table=name,
+            participant_columns=tuple(c for c in owner if c in data.participant_columns),
+            person_columns=tuple(c for c in owner if c in data.person_columns),
+            device_columns=tuple(c for c in owner if c in data.device_columns),
+        )
+        terms.append(own_clause(table, narrowed, keys))
+        if data.via is not None and not data.via.split("->")[1].startswith(EVENTS_TABLE + "."):
+            column, target = data.via.split("->")
+            parent_name, parent_column = target.split(".")
+            parent = table_of(parent_name)
+            parent_decls = declared_tables().get(parent_name, [])
+            parent_pks = _owned_keys(session, parent_name, parent_decls, keys)
+            if parent_pks:
+                parent_pk = next(iter(parent.primary_key.columns))
+                terms.append(
+                    table.c[column].in_(
+                        select(parent.c[parent_column]).where(parent_pk.in_(parent_pks))
+                    )
+                )
+    if not terms:
+        return []
+    where = or_(*terms)
+    if "workspace_id" in table.c:
+        where = (table.c.workspace_id == keys.workspace_id) & where
+    return list(session.scalars(select(pk).where(where)))
+
+
+def _media_files(
+    table: Table, decls: list[PeopleData], rows: list[dict[str, Any]], media_path: Path
+) -> list[Path]:
+    files: list[Path] = []
+    for data in decls:
+        if data.media is None:
+            continue
+        for row in rows:
+            try:
+                relative = data.media.format(**row)
+            except (KeyError, IndexError, ValueError):
+                continue
+            if any(row.get(c) in (None, "") for c in _fields(data.media)):
+                continue
+            files.append(media_path / relative)
+    return files
+
+
+def _fields(template: str) -> list[str]:
+    return [name for _text, name, _spec, _conv in string.Formatter().parse(template) if name]
+
+
+def _unlink(files: list[Path]) -> int:
+    removed = 0
+    for file in files:
+        try:
+            if file.is_file():
+                file.unlink()
+                removed += 1
+        except OSError:
+            log.warning("privacy: could not delete %s", file)
+    return removed
+
+
+def _delete_media(
+    session: Session, table: Table, decls: list[PeopleData], pks: list[Any], media_path: Path
+) -> int:
+    if not any(d.media for d in decls):
+        return 0
+    pk = next(iter(table.primary_key.columns))
+    rows = [dict(r._mapping) for r in session.execute(select(table).where(pk.in_(pks)))]
+    return _unlink(_media_files(table, decls, rows, media_path))
+
+
+def _anonymise_owned(
+    session: Session, table: Table, decls: list[PeopleData], pks: list[Any], media_path: Path
+) -> int:
+    """Clear the personal columns and replace the identifiers of the person's own rows."""
+    removed = _delete_media(session, table, decls, pks, media_path)
+    personal = {c for d in decls for c in d.personal_columns}
+    identity = {c for d in decls for c in d.identity_columns}
+    pk = next(iter(table.primary_key.columns))
+    if personal:
+        session.execute(
+            update(table).where(pk.in_(pks)).values({c: _cleared(table, c) for c in personal})
+        )
+    if identity:
+        rows = session.execute(select(pk, *(table.c[c] for c in identity)).where(pk.in_(pks)))
+        for row in rows.all():
+            values = {c: _fresh_identity(table, c, row._mapping[c]) for c in identity}
+            session.execute(update(table).where(pk == row[0]).values(values))
+    return removed
+
+
+def _remap_references(
+    session: Session, table: Table, data: PeopleData, keys: PersonKeys, remap: _Remap
+) -> None:
+    """Point every participant, person, device and share-code column of the table that names
+    the person at the stand-in (in anyone's rows)."""
+    scope = (table.c.workspace_id == keys.workspace_id) if "workspace_id" in table.c else None
+
+    def move(column: str, pairs: Mapping[Any, Any]) -> None:
+        for old, new in pairs.items():
+            where = table.c[column] == old
+            if scope is not None:
+                where = scope & where
+            session.execute(update(table).where(where).values({column: new}))
+
+    if table.name == PARTICIPANTS_TABLE:
+        # The former participant rows are deleted; only others' `referred_by` moves.
+        for column in data.code_columns:
+            move(column, remap.codes)
+        return
+    for column in data.participant_columns:
+        move(column, remap.participants)
+    for column in data.person_columns:
+        move(column, dict.fromkeys(keys.person_ids, remap.stand_in_person))
+    for column in data.device_columns:
+        move(column, remap.devices)
+    for column in data.code_columns:
+        move(column, remap.codes)
+
+
+def scrub_event(
+    actor_id: str | None,
+    referrer: str | None,
+    properties: Any,
+    *,
+    actors: Mapping[str, str],
+    codes: Mapping[str, str],
+    participants: Mapping[str, int],
+) -> tuple[str | None, str | None, Any, bool]:
+    """One event with the erased person's identifiers replaced: (actor_id, referrer,
+    properties, changed). `properties` is a dict or its JSON text (kept as given)."""
+    changed = False
+    if actor_id is not None and actor_id in actors:
+        actor_id, changed = actors[actor_id], True
+    if referrer is not None and referrer in codes:
+        referrer, changed = codes[referrer], True
+    as_text = isinstance(properties, str)
+    props = json.loads(properties) if as_text and properties else properties
+    if isinstance(props, dict):
+        fixed = dict(props)
+        for key, value in props.items():
+            if key in PARTICIPANT_PROPERTIES and str(value) in participants:
+                fixed[key] = participants[str(value)]
+            elif isinstance(value, str) and value in codes:
+                fixed[key] = codes[value]
+        if fixed != props:
+            changed = True
+            props = fixed
+            if as_text:
+                return actor_id, referrer, json.dumps(fixed, ensure_ascii=False), changed
+            return actor_id, referrer, fixed, changed
+    return actor_id, referrer, properties, changed
+
+
+def _scrubber(remap: _Remap) -> Callable[[str | None, str | None, Any], tuple[Any, ...]]:
+    actors = remap.actors()
+    participants = {str(k): v for k, v in remap.participants.items()}
+
+    def scrub(actor_id: str | None, referrer: str | None, properties: Any) -> tuple[Any, ...]:
+        return scrub_event(
+            actor_id,
+            referrer,
+            properties,
+            actors=actors,
+            codes=remap.codes,
+            participants=participants,
+        )
+
+    return scrub
+
+
+def _rewrite_db_events(
+    session: Session, *, keys: PersonKeys, remap: _Remap
+) -> tuple[int, list[int]]:
+    """The event rows still in the database (moved or not) that name the person: their own
+    (by actor) and others' that carry their share code or participant id."""
+    events = table_of(EVENTS_TABLE)
+    scrub = _scrubber(remap)
+    terms: list[ColumnElement[bool]] = []
+    actors = remap.actors()
+    if actors:
+        terms.append(events.c.actor_id.in_(list(actors)))
+    if remap.codes:
+        terms.append(events.c.referrer.in_(list(remap.codes)))
+    text = cast(events.c.properties, String)
+    terms.extend(text.contains(str(p)) for p in remap.participants)
+    terms.extend(text.contains(c) for c in remap.codes)
+    if not terms:
+        return 0, []
+    rows = session.execute(
+        select(events.c.id, events.c.actor_id, events.c.referrer, events.c.properties).where(
+            events.c.workspace_id == keys.workspace_id, or_(*terms)
+        )
+    ).all()
+    changed_ids: list[int] = []
+    for event_id, actor_id, referrer, properties in rows:
+        new_actor, new_referrer, new_props, changed = scrub(actor_id, referrer, properties)
+        if changed:
+            session.execute(
+                update(events)
+                .where(events.c.id == event_id)
+                .values(actor_id=new_actor, referrer=new_referrer, properties=new_props)
+            )
+            changed_ids.append(int(event_id))
+    return len(changed_ids), changed_ids
+
+
+def scrub_deliveries(session: Session, *, event_ids: list[int], pending: Mapping[str, Any]) -> int:
+    """Webhook deliveries of these events: their payload rewritten as the event was, and the
+    receiver's last response (which may echo it) cleared."""
+    if not event_ids or "webhook_deliveries" not in declared_tables():
+        return 0
+    deliveries = table_of("webhook_deliveries")
+    actors = pending.get("actors", {})
+    codes = pending.get("codes", {})
+    participants = pending.get("participants", {})
+    scrubbed = 0
+    for start in range(0, len(event_ids), 1000):
+        chunk = event_ids[start : start + 1000]
+        rows = session.execute(
+            select(deliveries.c.id, deliveries.c.payload).where(deliveries.c.event_id.in_(chunk))
+        ).all()
+        for delivery_id, payload in rows:
+            body = dict(payload or {})
+            actor = dict(body.get("actor") or {})
+            new_actor, new_ref, new_props, _changed = scrub_event(
+                actor.get("id"),
+                body.get("referrer"),
+                body.get("properties"),
+                actors=actors,
+                codes=codes,
+                participants=participants,
+            )
+            actor["id"] = new_actor
+            body.update(actor=actor, referrer=new_ref, properties=new_props)
+            session.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(payload=body, last_response=None)
+            )
+            scrubbed += 1
+    return scrubbed
+
+
+def _scrub_deliveries(session: Session, *, event_ids: list[int], remap: _Remap) -> int:
+    return scrub_deliveries(session, event_ids=event_ids, pending=remap.pending())
