@@ -77,6 +77,10 @@ class EventKind(StrEnum):
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_UPDATED = "webhook.updated"
 
+    # People: segments (a saved version; a person came into a segment, for webhooks).
+    SEGMENT_SAVED = "segment.saved"
+    SEGMENT_ENTERED = "segment.entered"
+
     # Analytics, experiments, reports.
     EXPERIMENT_EXPOSED = "experiment.exposed"
     EXPERIMENT_CREATED = "experiment.created"
