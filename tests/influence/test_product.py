@@ -14,7 +14,8 @@ from im2.db import Database
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import use_locale
-from im2.influence import service
+from im2.influence import graphs, service
+from im2.influence import network as network_module
 from im2.influence.demo import load_influence_demo
 from im2.influence.edgefile import parse_edge_file
 from im2.influence.errors import GraphFormatError
@@ -648,18 +649,18 @@ def test_joins_without_clicks_still_give_the_share_tree(
 def test_oversized_imports_and_graphs_are_refused(
     client: TestClient, brand: Brand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "MAX_IMPORT_BYTES", 64)
+    monkeypatch.setattr(graphs, "MAX_IMPORT_BYTES", 64)
     big = _import(client, brand, "big", "".join(f"u{i} v{i}\n" for i in range(40)))
     assert big["status"] == 422
     assert "larger than" in big["body"]["error"]["message"]
-    monkeypatch.setattr(service, "MAX_IMPORT_BYTES", 1 << 20)
-    monkeypatch.setattr(service, "MAX_IMPORT_EDGES", 5)
+    monkeypatch.setattr(graphs, "MAX_IMPORT_BYTES", 1 << 20)
+    monkeypatch.setattr(graphs, "MAX_IMPORT_EDGES", 5)
     many = _import(client, brand, "many", "".join(f"u{i} v{i}\n" for i in range(6)))
     assert many["status"] == 422
     assert "at most 5" in many["body"]["error"]["message"]
-    monkeypatch.setattr(service, "MAX_IMPORT_EDGES", 100)
+    monkeypatch.setattr(graphs, "MAX_IMPORT_EDGES", 100)
     assert _import(client, brand, "ok", "".join(f"u{i} v{i}\n" for i in range(6)))["status"] == 201
-    monkeypatch.setattr(service, "MAX_EDGES", 4)
+    monkeypatch.setattr(network_module, "MAX_EDGES", 4)
     refused = client.get("/api/v1/influence/kols", headers=brand.auth(Role.ANALYST))
     assert refused.status_code == 422
     assert "command line" in refused.json()["error"]["message"]
