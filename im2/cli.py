@@ -473,6 +473,46 @@ def jobs_run() -> None:
             out.print(f"{job.name}: done {count}")
 
 
+@app.command()
+@friendly
+def worker(
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds between ticks (default: IM2_SCHEDULER_INTERVAL_SECONDS, else 10).",
+        ),
+    ] = None,
+) -> None:
+    """Run the periodic jobs outside the web servers, until stopped (SIGTERM or Ctrl-C).
+
+    Start one or more; on PostgreSQL one of them leads and the others stand by (docs/deploy.md).
+    Set IM2_RUN_SCHEDULER=false on the web servers then."""
+    import asyncio
+    import contextlib
+    import logging
+    import signal
+
+    from im2.jobs import run_jobs_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = command_settings()
+    every = interval if interval is not None else settings.scheduler_interval_seconds
+
+    async def main(db: Any) -> None:
+        task = asyncio.create_task(run_jobs_forever(db, SystemClock(), interval=every))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    with _database() as db:
+        err.print(f"worker: running the periodic jobs every {every:g} s (Ctrl-C stops)")
+        asyncio.run(main(db))
+        err.print("worker: stopped")
+
+
 # Analytics commands live with their domain (im2/analytics/cli.py).
 lazy_group(
     "analytics",

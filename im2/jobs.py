@@ -1,7 +1,12 @@
-"""The in-process job runner of the embedded default: each job every N seconds, with retries.
+"""The periodic job runner: each job every N seconds, with retries, once across a deployment.
 
-Every job is idempotent (safe to run twice), so a crash or a second server process running the
-same job does no harm; production deployments may run the same functions from a worker instead.
+Every job is idempotent (safe to run twice). In the embedded default (SQLite, one process) the
+server runs the jobs itself. On PostgreSQL several processes may run the loop (web servers,
+`im2 worker`): the one that holds a PostgreSQL advisory lock is the **leader** and runs every
+job each tick; the others wait and try again each tick. The lock is held by the leader's own
+database connection, so when the leader dies (even by kill -9) PostgreSQL drops the connection,
+frees the lock, and another process leads from its next tick: a job that died halfway runs again
+there, and no job ever runs in two processes at once (docs/deploy.md "Jobs").
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from im2.activities.formats.cards.jobs import draw_cards_job
 from im2.activities.formats.draw.jobs import run_scheduled_draws_job
@@ -64,11 +72,90 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-async def run_jobs_forever(db: Database, clock: Clock, *, interval: float) -> None:
-    while True:
-        for job in JOBS:
+# The key of the runner's advisory lock (one 64-bit number per deployment's database):
+# int.from_bytes(b"im2-jobs", "big").
+LEADER_LOCK_KEY = 0x696D322D6A6F6273
+
+
+def run_jobs_once(db: Database, clock: Clock) -> int:
+    """Run every job once; a failing job is logged and retried at the next tick, never fatal.
+    Returns how many jobs failed."""
+    failed = 0
+    for job in JOBS:
+        try:
+            job.run(db, clock)
+        except Exception:
+            failed += 1
+            log.exception("job %s failed; it runs again at the next tick", job.name)
+    return failed
+
+
+class Leadership:
+    """The advisory lock that makes one process the jobs' leader (PostgreSQL only; with SQLite
+    there is one process and it always leads). Not thread-safe: one runner loop owns it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: Connection | None = None
+
+    def acquire(self) -> bool:
+        """True when this process leads now: it held the lock and its connection still
+        answers, or it just took the lock. A lost connection means the lock is gone too."""
+        if self.db.dialect != "postgresql":
+            return True
+        if self._conn is not None:
             try:
-                await asyncio.to_thread(job.run, db, clock)
-            except Exception:  # a failing job is retried at the next tick, never fatal
-                log.exception("job %s failed; retrying in %.0f s", job.name, interval)
-        await asyncio.sleep(interval)
+                self._conn.execute(text("SELECT 1"))
+                return True
+            except DBAPIError:
+                log.warning(
+                    "the jobs leader lost its database connection; leading again only "
+                    "if the lock is still free"
+                )
+                self.release()
+        conn = self.db.engine.connect()
+        try:
+            got = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+                ).scalar()
+            )
+            conn.commit()  # the lock is the session's, not the transaction's
+        except DBAPIError:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        log.info("this process leads the periodic jobs")
+        return True
+
+    def release(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY})
+            conn.commit()
+        except DBAPIError:
+            pass  # the connection is gone, and the lock with it
+        finally:
+            conn.close()
+
+
+async def run_jobs_forever(db: Database, clock: Clock, *, interval: float) -> None:
+    """Each tick: run every job if this process leads (see the module's docstring)."""
+    leadership = Leadership(db)
+    try:
+        while True:
+            try:
+                leads = await asyncio.to_thread(leadership.acquire)
+            except DBAPIError:
+                log.exception("the jobs runner cannot reach the database; trying again")
+                leads = False
+            if leads:
+                await asyncio.to_thread(run_jobs_once, db, clock)
+            await asyncio.sleep(interval)
+    finally:
+        await asyncio.to_thread(leadership.release)
