@@ -1,0 +1,254 @@
+"""The lake part of an erasure: rewrite only the day files that hold the erased person's
+events (or others' events naming their share code or participant id), after the erasure's
+commit, from its durable record (`privacy_erasures.lake_pending`).
+
+Per file, crash-safe and idempotent: the new file is written to a hidden temporary name
+(`.rewrite-….tmp`, which no reader's glob matches), fsynced, renamed over the old one (same
+name, so readers' file lists stay valid) and the folder fsynced. A kill -9 at any moment leaves
+each file either old or new, whole; the next run deletes leftover temporary files and finds
+the files still to do by their content (a rewritten file no longer matches). The webhook
+deliveries of the matched events are scrubbed before the files, and the record's mapping is
+cleared (`lake_done_at` set) only after the last file: from then on no link back is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from im2.analytics.lake import events_dir, get_mark
+from im2.analytics.query import committed_files, forget_rollups
+from im2.clock import Clock
+from im2.config import get_settings
+from im2.db import Database
+from im2.privacy.erasure import scrub_deliveries, scrub_event
+from im2.privacy.erasures.models import Erasure
+
+log = logging.getLogger("im2.privacy")
+
+TMP_PREFIX = ".rewrite-"
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteResult:
+    erasures: int
+    files: int
+    rows: int
+    bytes_rewritten: int
+    lake_bytes: int
+    deliveries: int
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_leftovers(lake_path: Path) -> int:
+    """Temporary files of rewrites a crash interrupted (never visible to readers)."""
+    root = events_dir(lake_path)
+    removed = 0
+    if root.is_dir():
+        for tmp in root.glob(f"date=*/{TMP_PREFIX}*.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _property_pattern(pending: Mapping[str, Any]) -> str | None:
+    """A regular expression that finds a participant id or share code of the erased person in
+    an event's properties (JSON text); candidates are checked exactly in Python."""
+    words = [re.escape(str(p)) for p in pending.get("participants", {})]
+    words += [re.escape(str(c)) for c in pending.get("codes", {})]
+    if not words:
+        return None
+    return r"[:\[,\s\"](" + "|".join(words) + r")[,}\]\"]"
+
+
+def _matching(
+    files: list[str], *, workspace_id: int, pending: Mapping[str, Any]
+) -> tuple[list[str], list[int]]:
+    """The lake files (and event ids) with events that name the erased person."""
+    import duckdb
+
+    if not files:
+        return [], []
+    actors = list(pending.get("actors", {}))
+    codes = list(pending.get("codes", {}))
+    pattern = _property_pattern(pending)
+    terms = []
+    params: dict[str, Any] = {"files": files, "workspace": workspace_id}
+    if actors:
+        terms.append("list_contains($actors, actor_id)")
+        params["actors"] = actors
+    if codes:
+        terms.append("list_contains($codes, referrer)")
+        params["codes"] = codes
+    if pattern is not None:
+        terms.append("regexp_matches(properties, $pattern)")
+        params["pattern"] = pattern
+    if not terms:
+        return [], []
+    con = duckdb.connect()
+    try:
+        # The terms are fixed text; every value is a bound parameter.
+        sql = (
+            "SELECT filename, id, actor_id, referrer, properties "
+            "FROM read_parquet($files, filename = true) "
+            "WHERE workspace_id = $workspace AND (" + " OR ".join(terms) + ")"
+        )
+        rows = con.sql(sql, params=params).fetchall()
+    finally:
+        con.close()
+    found: set[str] = set()
+    ids: list[int] = []
+    scrub = _scrubber(pending)
+    for filename, event_id, actor_id, referrer, properties in rows:
+        if scrub(actor_id, referrer, properties)[3]:
+            found.add(str(filename))
+            ids.append(int(event_id))
+    return sorted(found), sorted(ids)
+
+
+def _scrubber(pending: Mapping[str, Any]) -> Callable[[Any, Any, Any], tuple[Any, ...]]:
+    actors = pending.get("actors", {})
+    codes = pending.get("codes", {})
+    participants = pending.get("participants", {})
+
+    def scrub(actor_id: Any, referrer: Any, properties: Any) -> tuple[Any, ...]:
+        return scrub_event(
+            actor_id,
+            referrer,
+            properties,
+            actors=actors,
+            codes=codes,
+            participants=participants,
+        )
+
+    return scrub
+
+
+def rewrite_file(file: Path, *, workspace_id: int, pending: Mapping[str, Any]) -> tuple[int, int]:
+    """Rewrite one lake file with the erased person's identifiers replaced; (rows changed,
+    bytes written). Atomic: temporary file, fsync, rename over the old name, fsync folder."""
+    table = pq.read_table(file)
+    scrub = _scrubber(pending)
+    actors = table.column("actor_id").to_pylist()
+    referrers = table.column("referrer").to_pylist()
+    properties = table.column("properties").to_pylist()
+    workspaces = table.column("workspace_id").to_pylist()
+    changed = 0
+    for i in range(table.num_rows):
+        if workspaces[i] != workspace_id:
+            continue
+        actor, referrer, props, hit = scrub(actors[i], referrers[i], properties[i])
+        if hit:
+            actors[i], referrers[i], properties[i] = actor, referrer, props
+            changed += 1
+    if not changed:
+        return 0, 0
+    schema = table.schema
+    table = table.set_column(
+        schema.get_field_index("actor_id"), schema.field("actor_id"), pa.array(actors, pa.string())
+    )
+    table = table.set_column(
+        schema.get_field_index("referrer"),
+        schema.field("referrer"),
+        pa.array(referrers, pa.string()),
+    )
+    table = table.set_column(
+        schema.get_field_index("properties"),
+        schema.field("properties"),
+        pa.array(properties, pa.string()),
+    )
+    tmp = file.parent / f"{TMP_PREFIX}{secrets.token_hex(6)}-{file.name}.tmp"
+    try:
+        with tmp.open("wb") as handle:
+            pq.write_table(table, handle, compression="zstd", row_group_size=1_000_000)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(file.parent)
+    return changed, file.stat().st_size
+
+
+def rewrite_pending(
+    db: Database,
+    *,
+    lake_path: Path,
+    now: datetime,
+    after_file: Callable[[Path], None] | None = None,
+) -> RewriteResult:
+    """Rewrite the lake for every erasure whose lake part is pending, then clear their
+    mappings. Safe to run at any time, again and again, and after a crash (`after_file` runs
+    after each file: tests kill the process there)."""
+    remove_leftovers(lake_path)
+    with db.session() as session:
+        pending = list(
+            session.execute(
+                select(Erasure.id, Erasure.workspace_id, Erasure.lake_pending).where(
+                    Erasure.lake_done_at.is_(None), Erasure.lake_pending.is_not(None)
+                )
+            )
+        )
+        mark = get_mark(session)
+    files = [f for f, _day in committed_files(lake_path, mark=mark)]
+    lake_bytes = sum(Path(f).stat().st_size for f in files)
+    done = rewritten = rows = written = deliveries = 0
+    for erasure_id, workspace_id, mapping in pending:
+        targets, event_ids = _matching(files, workspace_id=workspace_id, pending=mapping)
+        with db.transaction() as session:
+            deliveries += scrub_deliveries(session, event_ids=event_ids, pending=mapping)
+        size = 0
+        for target in targets:
+            changed, bytes_written = rewrite_file(
+                Path(target), workspace_id=workspace_id, pending=mapping
+            )
+            rows += changed
+            size += bytes_written
+            rewritten += 1 if changed else 0
+            if after_file is not None:
+                after_file(Path(target))
+        with db.transaction() as session:
+            record = session.scalar(
+                select(Erasure).where(Erasure.id == erasure_id).with_for_update()
+            )
+            if record is not None and record.lake_done_at is None:
+                record.lake_pending = None
+                record.lake_done_at = now
+                record.lake_bytes_rewritten = int(record.lake_bytes_rewritten or 0) + size
+                done += 1
+        written += size
+    if done:
+        # The kept rollups were built from the old files: the next request rebuilds them.
+        forget_rollups()
+        log.info("privacy: lake rewritten for %s erasures (%s files)", done, rewritten)
+    return RewriteResult(
+        erasures=done,
+        files=rewritten,
+        rows=rows,
+        bytes_rewritten=written,
+        lake_bytes=lake_bytes,
+        deliveries=deliveries,
+    )
+
+
+def privacy_lake_rewrite_job(db: Database, clock: Clock) -> RewriteResult:
+    """The lake part of erasures committed since the last run (idempotent, crash-safe)."""
+    return rewrite_pending(db, lake_path=get_settings().lake_path, now=clock.now())
