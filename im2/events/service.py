@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from im2.events.models import Event
@@ -156,6 +156,66 @@ def count_events_by_channel(
     inner = query.with_only_columns(Event.channel).subquery()
     rows = session.execute(select(inner.c.channel, func.count()).group_by(inner.c.channel))
     return {channel: int(n) for channel, n in rows}
+
+
+def campaign_actors(*, workspace_id: int, campaign_id: int, actor_type: ActorType) -> Select[Any]:
+    """A subquery (for an IN) of the distinct actor ids of this type with events in the
+    campaign: who took part in it (the people list's campaign filter)."""
+    return (
+        select(Event.actor_id)
+        .where(
+            Event.campaign_id == campaign_id,
+            Event.workspace_id == workspace_id,
+            Event.actor_type == actor_type.value,
+        )
+        .distinct()
+    )
+
+
+def actor_events(
+    session: Session,
+    *,
+    workspace_id: int,
+    actor_ids: Sequence[str] = (),
+    referrers: Sequence[str] = (),
+    referred_kinds: Sequence[str] = (),
+    participant_ids: Sequence[int] = (),
+    participant_kinds: Sequence[str] = (),
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[EventRecord]:
+    """One actor's events across campaigns, newest first (a person's timeline): those whose
+    `actor_id` is one of `actor_ids`, those of `referred_kinds` that came through one of
+    their share codes (`referrers`), and those of `participant_kinds` recorded by the system
+    about one of `participant_ids` (`properties.participant`: points, coupons, prizes)."""
+    parts: list[ColumnElement[bool]] = []
+    if actor_ids:
+        parts.append(Event.actor_id.in_(list(actor_ids)))
+    if referrers and referred_kinds:
+        parts.append(
+            and_(Event.kind.in_(list(referred_kinds)), Event.referrer.in_(list(referrers)))
+        )
+    if participant_ids and participant_kinds:
+        about = Event.properties["participant"]
+        if session.get_bind().dialect.name == "postgresql":
+            match = about.as_string().in_([str(p) for p in participant_ids])
+        else:  # SQLite's json_extract gives the stored integer
+            match = about.as_integer().in_(list(participant_ids))
+        parts.append(
+            and_(
+                Event.actor_type == ActorType.SYSTEM.value,
+                Event.kind.in_(list(participant_kinds)),
+                match,
+            )
+        )
+    if not parts:
+        return []
+    query = select(Event).where(Event.workspace_id == workspace_id, or_(*parts))
+    if before_id is not None:
+        query = query.where(Event.id < before_id)
+    return [
+        _to_record(row) for row in session.scalars(query.order_by(Event.id.desc()).limit(limit))
+    ]
 
 
 class ExportFormat(StrEnum):
