@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from im2.db import Base
@@ -26,6 +26,9 @@ class Campaign(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     template_key: Mapped[str | None] = mapped_column(String(32))
+    # PIPL Art. 31: the join form asks whether the participant is under 14, and a child's data
+    # is taken only with a guardian's consent (im2/people/consent, docs/privacy.md).
+    minors_gate: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -184,6 +184,11 @@ class CampaignCreate(BaseModel):
     kpi_targets: list[KpiTargetIn] = Field(default_factory=list, max_length=20)
     channels: list[ChannelIn] = Field(default_factory=list, max_length=len(Channel))
     template: str | None = Field(default=None, max_length=32)
+    minors_gate: bool = Field(
+        default=False,
+        description="Ask whether a participant is under 14; a child joins only with a "
+        "guardian's consent (PIPL Art. 31).",
+    )
 
 
 class CampaignUpdate(BaseModel):
@@ -201,6 +206,7 @@ class CampaignUpdate(BaseModel):
     ends_at: datetime | None = None
     kpi_targets: list[KpiTargetIn] | None = Field(default=None, max_length=20)
     channels: list[ChannelIn] | None = Field(default=None, max_length=len(Channel))
+    minors_gate: bool | None = None
 
 
 class CampaignTransition(BaseModel):
@@ -247,6 +253,7 @@ class CampaignRead(BaseModel):
     starts_at: datetime | None
     ends_at: datetime | None
     template_key: str | None
+    minors_gate: bool = False
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -55,6 +55,7 @@ def _to_read(campaign: Campaign) -> CampaignRead:
         starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
         template_key=campaign.template_key,
+        minors_gate=campaign.minors_gate,
         created_by=campaign.created_by,
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
@@ -209,6 +210,7 @@ def do_create_campaign(
         starts_at=starts_at,
         ends_at=ends_at,
         template_key=data.template,
+        minors_gate=data.minors_gate,
         created_by=actor.label,
         created_at=now,
         updated_at=now,
@@ -348,7 +350,7 @@ def do_update_campaign(
     if data.channels is not None:
         _check_channels(data.channels)
 
-    for field in ("name", "slug", "description", "audience", "timezone"):
+    for field in ("name", "slug", "description", "audience", "timezone", "minors_gate"):
         value = getattr(data, field)
         if value is not None:
             setattr(campaign, field, value)
@@ -486,6 +488,7 @@ def do_duplicate_campaign(
                 for c in source.channels
             ],
             template=source.template_key,
+            minors_gate=source.minors_gate,
         ),
         now=now,
     )
