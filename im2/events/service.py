@@ -177,6 +177,7 @@ def actor_events(
     *,
     workspace_id: int,
     actor_ids: Sequence[str] = (),
+    actor_kinds: Sequence[str] = (),
     referrers: Sequence[str] = (),
     referred_kinds: Sequence[str] = (),
     participant_ids: Sequence[int] = (),
@@ -187,10 +188,12 @@ def actor_events(
     """One actor's events across campaigns, newest first (a person's timeline): those whose
     `actor_id` is one of `actor_ids`, those of `referred_kinds` that came through one of
     their share codes (`referrers`), and those of `participant_kinds` recorded by the system
-    about one of `participant_ids` (`properties.participant`: points, coupons, prizes)."""
+    about one of `participant_ids` (`properties.participant`: points, coupons, prizes).
+    `actor_kinds` narrows the actor's own events to those kinds."""
     parts: list[ColumnElement[bool]] = []
     if actor_ids:
-        parts.append(Event.actor_id.in_(list(actor_ids)))
+        mine = Event.actor_id.in_(list(actor_ids))
+        parts.append(and_(mine, Event.kind.in_(list(actor_kinds))) if actor_kinds else mine)
     if referrers and referred_kinds:
         parts.append(
             and_(Event.kind.in_(list(referred_kinds)), Event.referrer.in_(list(referrers)))
