@@ -75,7 +75,7 @@ PEOPLE_DATA: tuple[PeopleData, ...] = (
     PeopleData(
         table="conversions",
         participant_columns=("participant_id", "first_touch_sharer_id", "last_touch_sharer_id"),
-        code_columns=("share_code", "first_touch_code", "last_touch_code"),
+        code_columns=("share_code", "referrer", "first_touch_code", "last_touch_code"),
         identity_columns=("order_id",),
     ),
 )

@@ -83,6 +83,7 @@ PEOPLE_DATA: tuple[PeopleData, ...] = (
         personal_columns=(
             "nickname",
             "first_ip",
+            "first_ip_hash",
             "user_agent",
             "verified_email",
             "verified_phone",
