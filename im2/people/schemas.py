@@ -198,3 +198,39 @@ class PersonMergeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     into: DbId = Field(description="The person to keep; this one's identities move there.")
+
+
+class ImportTarget(StrEnum):
+    """What a column of an imported file is."""
+
+    IGNORE = ""
+    CRM = "crm"  # the brand's CRM id: becomes a `crm` identity
+    PHONE = "phone"  # a phone number: its keyed hash becomes an identity
+    EMAIL = "email"
+    TAGS = "tags"  # tags, separated by commas, semicolons or 、
+    ATTRIBUTE = "attribute"  # an attribute named after the column
+
+
+class ImportRowError(BaseModel):
+    row: int  # as the spreadsheet numbers it: the header is row 1
+    column: str | None
+    message: str
+
+
+class ImportReport(BaseModel):
+    """A checked (and, when `applied`, written) import. Nothing is written when any row has an
+    error: the file is imported whole or not at all."""
+
+    filename: str
+    sha256: str
+    columns: list[str]
+    mapping: dict[str, ImportTarget]
+    preview: list[list[str]]  # the first rows, as read
+    rows: int
+    applied: bool
+    people_created: int = 0
+    people_updated: int = 0
+    people_unchanged: int = 0
+    merges: int = 0
+    errors: list[ImportRowError] = []
+    errors_left_out: int = 0
