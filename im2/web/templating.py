@@ -18,10 +18,12 @@ from im2.web.csrf import FIELD, csrf_token
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The shared layout first, then every domain's own templates/ folder (names are namespaced by
-# a sub-folder, e.g. campaigns/templates/campaigns/list.html).
+# a sub-folder, e.g. campaigns/templates/campaigns/list.html), and those of the parts a domain
+# keeps in sub-packages (people/ladder/templates/people/ladder/dashboard.html).
 TEMPLATE_DIRS = [
     _PACKAGE / "web" / "templates",
     *sorted(p for p in _PACKAGE.glob("*/templates") if p.parent.name != "web"),
+    *sorted(_PACKAGE.glob("*/*/templates")),
 ]
 
 env = Environment(
