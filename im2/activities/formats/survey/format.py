@@ -88,7 +88,15 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.SURVEY,
     settings=SurveySettings,
     package=__package__ or "",
-    people_data=(PeopleData(table="survey_responses", participant_columns=("participant_id",)),),
+    people_data=(
+        # Answers can be free text in the person's own words: erasure clears them (the
+        # survey's results lose that response; docs/privacy.md).
+        PeopleData(
+            table="survey_responses",
+            participant_columns=("participant_id",),
+            personal_columns=("answers",),
+        ),
+    ),
     actions=(PublicAction(path="answer", summary="Save an answer and go to the next question"),),
     create=CreateForm(
         template="activities/survey/survey_form.html",
