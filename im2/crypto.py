@@ -26,13 +26,13 @@ import hashlib
 import hmac
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Text
+from sqlalchemy import String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
@@ -92,6 +92,7 @@ class Keyring:
     encryption: tuple[Fernet, ...]
     lookup: tuple[bytes, ...]
     derived: bool  # the encryption keys come from the secrets (no IM2_ENCRYPTION_KEYS)
+    _multi: MultiFernet = field(init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -99,16 +100,18 @@ class Keyring:
     ) -> Keyring:
         secrets = [secret, *previous_secrets]
         derived = not encryption_keys
-        keys = [derived_key(s) for s in secrets] if derived else encryption_keys
+        # The keys derived from the secrets always decrypt (after any configured key): a demo
+        # database moves to its own keys by setting IM2_ENCRYPTION_KEYS and running
+        # `im2 keys rotate`, without first digging out the derived key.
+        keys = [*encryption_keys, *(derived_key(s) for s in secrets)]
         return cls(
             encryption=tuple(parse_key(k) for k in keys),
             lookup=tuple(_hkdf(s, _LOOKUP_INFO) for s in secrets),
             derived=derived,
         )
 
-    @property
-    def _multi(self) -> MultiFernet:
-        return MultiFernet(list(self.encryption))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_multi", MultiFernet(list(self.encryption)))
 
     def encrypt(self, plain: str) -> str:
         return self.encryption[0].encrypt(plain.encode()).decode("ascii")
@@ -197,11 +200,12 @@ _ALLOWED = {operators.is_, operators.is_not}
 
 
 class Encrypted(TypeDecorator[str]):
-    """A string column stored as a Fernet token (TEXT): plain in Python, opaque in the database.
+    """A string column stored as a Fernet token (VARCHAR without a length, which PostgreSQL
+    treats as TEXT): plain in Python, opaque in the database.
 
     Comparisons other than IS [NOT] NULL raise: find rows through the keyed-hash column."""
 
-    impl = Text
+    impl = String
     cache_ok = True
 
     class Comparator(TypeDecorator.Comparator[str]):
@@ -225,6 +229,12 @@ class Encrypted(TypeDecorator[str]):
 
 # Purposes of the lookup hashes (part of what is hashed, so one value's hashes differ by use).
 IP_PURPOSE = "ip"
+
+
+def hashed_by(hash_column: str, purpose: str) -> dict[str, tuple[str, str]]:
+    """The `info` of an encrypted column that has a keyed-hash column beside it, so that
+    `im2 keys rotate` re-hashes it: `mapped_column(Encrypted(), info=hashed_by("x_hash", P))`."""
+    return {"lookup_hash": (hash_column, purpose)}
 
 
 def ip_hash(ip: str | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from im2.crypto import Encrypted, ip_hash
+from im2.crypto import IP_PURPOSE, Encrypted, hashed_by, ip_hash
 from im2.db import Base
 
 
@@ -32,7 +32,9 @@ class Participant(Base):
     # Personal fields are encrypted at rest (im2/crypto.py, docs/security.md); the first IP is
     # found and counted through its keyed hash, set on insert. Whoever later changes or clears
     # `first_ip` sets `first_ip_hash` too (`im2.crypto.ip_hash`).
-    first_ip: Mapped[str | None] = mapped_column(Encrypted())
+    first_ip: Mapped[str | None] = mapped_column(
+        Encrypted(), info=hashed_by("first_ip_hash", IP_PURPOSE)
+    )
     first_ip_hash: Mapped[str | None] = mapped_column(String(64), default=_first_ip_hash)
     user_agent: Mapped[str | None] = mapped_column(Encrypted())
     first_campaign_id: Mapped[int | None]

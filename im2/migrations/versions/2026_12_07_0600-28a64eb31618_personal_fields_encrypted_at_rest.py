@@ -1,9 +1,10 @@
 """personal fields encrypted at rest: phones, e-mails, first IPs, user agents, code destinations
 
 `participants.verified_phone`, `verified_email`, `first_ip`, `user_agent` and
-`participant_codes.destination` become TEXT holding Fernet tokens (im2/crypto.py); the first IP
-gets a keyed-hash column, `first_ip_hash`, which the anti-fraud count by IP uses instead of the
-plain address (the index moves to it).
+`participant_codes.destination` hold Fernet tokens (im2/crypto.py), in VARCHAR without a length
+on PostgreSQL (SQLite does not enforce lengths, and its columns are left as they are: see
+upgrade). The first IP gets a keyed-hash column, `first_ip_hash`, which the anti-fraud count by
+IP uses instead of the plain address (the index moves to it).
 
 Data: existing rows are encrypted in batches of 2,000 with the keys `im2 migrate` reads
 (IM2_ENCRYPTION_KEYS, else the key derived from IM2_SECRET_KEY). A value that already opens
@@ -41,23 +42,30 @@ _PARTICIPANT_FIELDS = {
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("participants", schema=None) as batch_op:
+    # Plain ALTERs, never a batch: on SQLite a batch copies `participants` into a new table
+    # and drops the old one, and with foreign keys on (im2.db) that drop deletes every row
+    # that references a participant (ON DELETE CASCADE). SQLite does not enforce VARCHAR
+    # lengths, so only PostgreSQL needs the wider type for the tokens.
+    if op.get_bind().dialect.name == "postgresql":
         for name, old in _PARTICIPANT_FIELDS.items():
-            batch_op.alter_column(name, existing_type=old, type_=sa.Text(), existing_nullable=True)
-        batch_op.add_column(sa.Column("first_ip_hash", sa.String(length=64), nullable=True))
-        batch_op.drop_index("ix_participants_workspace_ip_created")
-        batch_op.create_index(
-            "ix_participants_workspace_ip_hash_created",
-            ["workspace_id", "first_ip_hash", "created_at"],
-            unique=False,
-        )
-    with op.batch_alter_table("participant_codes", schema=None) as batch_op:
-        batch_op.alter_column(
+            op.alter_column(
+                "participants", name, existing_type=old, type_=sa.String(), existing_nullable=True
+            )
+        op.alter_column(
+            "participant_codes",
             "destination",
             existing_type=sa.String(length=254),
-            type_=sa.Text(),
+            type_=sa.String(),
             existing_nullable=False,
         )
+    op.add_column("participants", sa.Column("first_ip_hash", sa.String(length=64), nullable=True))
+    op.drop_index("ix_participants_workspace_ip_created", table_name="participants")
+    op.create_index(
+        "ix_participants_workspace_ip_hash_created",
+        "participants",
+        ["workspace_id", "first_ip_hash", "created_at"],
+        unique=False,
+    )
 
     ring = keyring()
 
@@ -79,23 +87,29 @@ def downgrade() -> None:
     _rewrite("participants", list(_PARTICIPANT_FIELDS), decrypt)
     _rewrite("participant_codes", ["destination"], decrypt)
 
-    with op.batch_alter_table("participant_codes", schema=None) as batch_op:
-        batch_op.alter_column(
-            "destination",
-            existing_type=sa.Text(),
-            type_=sa.String(length=254),
-            existing_nullable=False,
+    op.drop_index("ix_participants_workspace_ip_hash_created", table_name="participants")
+    op.create_index(
+        "ix_participants_workspace_ip_created",
+        "participants",
+        ["workspace_id", "first_ip", "created_at"],
+        unique=False,
+    )
+    if op.get_bind().dialect.name == "sqlite":
+        # DROP COLUMN is native since SQLite 3.35 (no table copy, so no cascade: see upgrade).
+        op.execute("ALTER TABLE participants DROP COLUMN first_ip_hash")
+        return
+    op.drop_column("participants", "first_ip_hash")
+    op.alter_column(
+        "participant_codes",
+        "destination",
+        existing_type=sa.String(),
+        type_=sa.String(length=254),
+        existing_nullable=False,
+    )
+    for name, old in _PARTICIPANT_FIELDS.items():
+        op.alter_column(
+            "participants", name, existing_type=sa.String(), type_=old, existing_nullable=True
         )
-    with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.drop_index("ix_participants_workspace_ip_hash_created")
-        batch_op.create_index(
-            "ix_participants_workspace_ip_created",
-            ["workspace_id", "first_ip", "created_at"],
-            unique=False,
-        )
-        batch_op.drop_column("first_ip_hash")
-        for name, old in _PARTICIPANT_FIELDS.items():
-            batch_op.alter_column(name, existing_type=sa.Text(), type_=old, existing_nullable=True)
 
 
 def _plain(ring: Keyring, value: str) -> str:
