@@ -556,6 +556,14 @@ def draw_verify(
     out.print("[green]verified:[/green] the winners follow from the seed and the entries")
 
 
+# `im2 keys rotate|new`: the encryption keys of personal fields (im2/privacy/keys.py).
+lazy_group(
+    "keys",
+    "im2.privacy.keys:app",
+    summary="Encryption keys of personal fields (docs/security.md).",
+)
+
+
 # `im2 report CAMPAIGN --format html|pdf` lives with its domain (im2/reports/cli.py).
 lazy_command(
     "report",
