@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from starlette.responses import FileResponse
 
 from im2.privacy import service
-from im2.privacy.jobs import build_request_export
+from im2.privacy.jobs import build_soon
 from im2.privacy.schemas import (
     CorrectionApply,
     PrivacySettingsRead,
@@ -109,7 +109,7 @@ def start_export(
     with db.transaction() as session:
         started = service.do_start_export(session, actor=actor, request_id=request_id, now=now)
     tasks.add_task(
-        build_request_export,
+        build_soon,
         db,
         request_id=request_id,
         now=now,
@@ -171,6 +171,35 @@ def unrestrict(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Reque
     with db.transaction() as session:
         return service.do_restrict(
             session, actor=actor, request_id=request_id, restrict=False, now=now
+        )
+
+
+@router.post(
+    "/requests/{request_id}/withdraw",
+    response_model=RequestRead,
+    summary="Withdraw consent for the purposes the request names, at once",
+)
+def withdraw(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRead:
+    with db.transaction() as session:
+        return service.do_withdraw(session, actor=actor, request_id=request_id, now=now)
+
+
+@router.post(
+    "/requests/{request_id}/erase",
+    response_model=RequestRead,
+    summary="Erase the person (anonymised where aggregates must stay true); idempotent",
+)
+def erase(
+    request_id: Id, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
+) -> RequestRead:
+    with db.transaction() as session:
+        return service.do_erase(
+            session,
+            actor=actor,
+            request_id=request_id,
+            now=now,
+            lake_path=settings.lake_path,
+            media_path=settings.media_path,
         )
 
 

@@ -52,6 +52,19 @@ def build_request_export(
     return won
 
 
+def build_soon(
+    db: Database, *, request_id: int, now: datetime, lake_path: Path, media_path: Path
+) -> None:
+    """`build_request_export` right after the request that asked for it has been answered: a
+    failure is logged and left to `build_exports_job`, which tries again at its next tick."""
+    try:
+        build_request_export(
+            db, request_id=request_id, now=now, lake_path=lake_path, media_path=media_path
+        )
+    except Exception:
+        log.exception("privacy: export of request %s failed; the job will retry", request_id)
+
+
 def build_exports_job(db: Database, clock: Clock) -> int:
     """Build every export asked for and not made yet (a builder that died after the request,
     a large export left to the job). Returns how many were made."""

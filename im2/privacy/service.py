@@ -20,12 +20,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from im2.db import on_commit
 from im2.errors import Conflict, InvalidInput, NotFound
 from im2.i18n import _
 from im2.pagination import decode_cursor, encode_cursor
 from im2.participation import service as participation
 from im2.people import service as people
+from im2.people.consent import service as consent
+from im2.people.consent.schemas import ConsentChannel, Purpose
 from im2.people.schemas import IdentityKind
+from im2.privacy.erasure import erase_person
 from im2.privacy.models import DataSubjectRequest, PrivacySettings, RequestLogEntry
 from im2.privacy.schemas import (
     CORRECTABLE_FIELDS,
@@ -319,6 +323,9 @@ def _check_details(
         cleaned = sorted({p.strip() for p in purposes if p.strip()})
         if not cleaned:
             raise InvalidInput(_("Choose at least one purpose."), field="purposes")
+        known = {p.value for p in Purpose}
+        if any(p not in known for p in cleaned):
+            raise InvalidInput(_("Choose one of the options."), field="purposes")
         return {"purposes": cleaned}
     return None
 
@@ -752,3 +759,98 @@ def do_forget_requests(session: Session, *, workspace_id: int, person_id: int) -
             files.append(row.export_path)
             row.export_path = None
     return files
+
+
+def withdraw(
+    session: Session, row: DataSubjectRequest, *, doer: Doer, channel: ConsentChannel, now: datetime
+) -> DataSubjectRequest:
+    """Withdraw consent for the purposes the request names, at once (excluded from segments,
+    marketing webhooks and exports from the next query on), and close the request."""
+    _of_kind(row, RequestKind.WITHDRAWAL)
+    _verified(row)
+    person_id = _person_of(row)
+    purposes = [Purpose(p) for p in (row.details or {}).get("purposes", [])]
+    for purpose in purposes:
+        consent.do_withdraw(
+            session,
+            workspace_id=row.workspace_id,
+            person_id=person_id,
+            purpose=purpose,
+            channel=channel,
+            now=now,
+        )
+    _step(
+        session,
+        row,
+        doer=doer,
+        action=RequestAction.WITHDRAWN,
+        now=now,
+        status=RequestStatus.DONE,
+        note=", ".join(p.value for p in purposes),
+    )
+    return row
+
+
+def do_withdraw(session: Session, *, actor: Actor, request_id: int, now: datetime) -> RequestRead:
+    row = _writable(session, actor=actor, request_id=request_id)
+    return _read(
+        withdraw(session, row, doer=Doer.of(actor), channel=ConsentChannel.API, now=now), now=now
+    )
+
+
+def do_erase(
+    session: Session,
+    *,
+    actor: Actor,
+    request_id: int,
+    now: datetime,
+    lake_path: Path,
+    media_path: Path,
+) -> RequestRead:
+    """Erase the person of a verified deletion request (`im2.privacy.erasure`: rows deleted or
+    anonymised, media and export files deleted, events kept countable under a random id; the
+    lake is rewritten after commit by its job) and close the request. Erasing someone already
+    erased, or answering a request already done, is a no-op that says so in the log."""
+    row = _writable(session, actor=actor, request_id=request_id)
+    _of_kind(row, RequestKind.DELETION)
+    if row.status == RequestStatus.DONE.value:
+        return _read(row, now=now)
+    _verified(row)
+    if row.person_id is None:
+        note = "already erased"
+    else:
+        files = do_forget_requests(session, workspace_id=row.workspace_id, person_id=row.person_id)
+        report = erase_person(
+            session,
+            workspace_id=row.workspace_id,
+            person_id=row.person_id,
+            now=now,
+            lake_path=lake_path,
+            media_path=media_path,
+            reason=f"privacy_request:{row.id}",
+        )
+        note = (
+            "already erased"
+            if report.already_erased
+            else f"erasure #{report.erasure_id}: "
+            f"{sum(report.rows_deleted.values())} rows deleted, "
+            f"{sum(report.rows_anonymised.values())} anonymised, "
+            f"{report.events_rewritten} events re-keyed, {report.media_deleted} files"
+        )
+
+        def _delete_files() -> None:
+            for name in files:
+                (media_path / name).unlink(missing_ok=True)
+
+        on_commit(session, _delete_files)
+    session.refresh(row)
+    _step(
+        session,
+        row,
+        doer=Doer.of(actor),
+        action=RequestAction.ERASED,
+        now=now,
+        status=RequestStatus.DONE,
+        note=note,
+    )
+    return _read(row, now=now)
