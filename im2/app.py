@@ -52,9 +52,9 @@ from im2.listening import pages as listening_pages
 from im2.participation import pages as participation_pages
 from im2.participation import public as participation_public
 from im2.people import api as people_api
+from im2.people.ladder import api as ladder_api
+from im2.people.ladder import pages as ladder_pages
 from im2.privacy import api as privacy_api
-from im2.privacy import pages as privacy_pages
-from im2.privacy import public as privacy_public
 from im2.reports import api as reports_api
 from im2.reports import pages as reports_pages
 from im2.sharing import pages as sharing_pages
@@ -74,7 +74,6 @@ SHARE_LINKS: tuple[APIRouter, ...] = (sharing_public.router,)  # `/s/<code>`: ev
 PARTICIPANT: tuple[APIRouter, ...] = (  # the other participant pages, `/c/<slug>/...`
     participation_public.router,
     incentives_public.router,
-    privacy_public.router,
 )
 API: tuple[APIRouter, ...] = (  # `/api/v1`
     activities_api.router,
@@ -85,6 +84,7 @@ API: tuple[APIRouter, ...] = (  # `/api/v1`
     incentives_api.router,
     influence_api.router,
     listening_api.router,
+    ladder_api.router,  # before people's: its `/{person_id}` would take "ladder"
     people_api.router,
     privacy_api.router,
     reports_api.router,
@@ -101,7 +101,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     influence_pages.router,
     listening_pages.router,
     participation_pages.router,
-    privacy_pages.router,
+    ladder_pages.router,
     reports_pages.router,
     sharing_pages.router,
     webhooks_pages.router,

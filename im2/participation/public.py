@@ -9,10 +9,13 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.db import on_commit
 from im2.errors import IM2Error, InvalidInput, NotFound
-from im2.i18n import _
+from im2.i18n import _, get_locale
 from im2.participation import comments, service
 from im2.participation.schemas import CONSENT_TEXT
 from im2.participation.senders import CodeSender
+from im2.people import service as people
+from im2.people.consent import service as consents
+from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel, Purpose
 from im2.web.deps import CsrfForm, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.templating import render
 
@@ -48,6 +51,19 @@ def _page(
         profile = (
             service.get_profile(session, participant_id=participant.id) if participant else None
         )
+        texts = consents.current_texts(session, workspace_id=workspace_id, language=get_locale())
+        person_id = (
+            people.person_of_participant(
+                session, workspace_id=workspace_id, participant_id=participant.id
+            )
+            if participant
+            else None
+        )
+        states = (
+            consents.states(session, workspace_id=workspace_id, person_id=person_id)
+            if person_id is not None
+            else []
+        )
     return render(
         request,
         "participation/me.html",
@@ -60,6 +76,13 @@ def _page(
             "notice": notice,
             "consent_text": CONSENT_TEXT,
             "sent": sent or request.query_params.get("sent"),
+            # Consent by purpose: the join form (each purpose on its own, only taking part
+            # required) and, once joined, where the participant stands on each.
+            "texts": texts,
+            "optional": OPTIONAL,
+            "purpose_names": PURPOSE_NAMES,
+            "states": states,
+            "minors_gate": campaign.minors_gate,
         },
         status_code=status_code,
     )
@@ -70,8 +93,122 @@ def me(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> Response:
     notice = {
         "nickname": _("Your nickname is saved."),
         "verified": _("Verified, thank you."),
+        "joined": _("You have joined. Your choices are saved."),
+        "granted": _("Your consent is saved."),
+        "withdrawn": _("Your consent is withdrawn; it takes effect now."),
     }.get(request.query_params.get("done", ""))
     return _page(request, db=db, slug=slug, device_id=visitor.device_id, notice=notice)
+
+
+def _join_consent(form: CsrfForm) -> service.JoinConsent:
+    """The join form's answers: the optional purposes ticked, the text versions shown (hidden
+    fields), the age answer and the guardian's confirmation (when the campaign asks)."""
+    ticked = {str(v) for v in form.getlist("purpose")}
+    age = str(form.get("age", ""))
+    return service.JoinConsent(
+        language=get_locale(),
+        versions={p: str(form.get(f"version_{p.value}", "")) for p in Purpose},
+        optional=frozenset(p for p in OPTIONAL if p.value in ticked),
+        under_14={"under_14": True, "14_plus": False}.get(age),
+        guardian=form.get("guardian") == "yes",
+    )
+
+
+@router.post("/c/{slug}/me/join")
+def join(
+    request: Request, slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    """Join from the participant's page: taking part (required), the other purposes each on
+    its own, and the minors gate. Refused answers store nothing."""
+    campaign, workspace_id = _campaign(db, slug)
+    try:
+        with db.transaction() as session:
+            service.do_join(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign.id,
+                visitor=visitor,
+                consented=form.get("consent") == "yes",
+                consent=_join_consent(form),
+                now=now,
+            )
+    except IM2Error as exc:
+        return _page(
+            request,
+            db=db,
+            slug=slug,
+            device_id=visitor.device_id,
+            errors={exc.field or "consent": exc.message},
+            values={k: str(v) for k, v in form.items() if k in ("age", "guardian")},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/c/{slug}/me?done=joined", status_code=303)
+
+
+@router.post("/c/{slug}/me/consents")
+def change_consent(
+    request: Request, slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    """Grant or withdraw one purpose (one button each, as easy one way as the other); a
+    withdrawal takes effect for the next query that asks (segments, exports, webhooks)."""
+    _campaign_read, workspace_id = _campaign(db, slug)
+    try:
+        purpose = Purpose(str(form.get("purpose", "")))
+    except ValueError:
+        raise InvalidInput(_("Choose one of the options."), field="purpose") from None
+    if purpose not in OPTIONAL:
+        raise InvalidInput(
+            _("Taking part is needed to take part; to stop, ask for your data to be deleted."),
+            field="purpose",
+        )
+    grant = form.get("action") == "grant"
+    with db.transaction() as session:
+        participant = service.get_participant(
+            session, workspace_id=workspace_id, device_id=visitor.device_id
+        )
+        person_id = (
+            None
+            if participant is None
+            else people.person_of_participant(
+                session, workspace_id=workspace_id, participant_id=participant.id
+            )
+        )
+        if participant is None or person_id is None:
+            raise NotFound(_("Join first."))
+        if grant:
+            text = consents.find_text(
+                session,
+                workspace_id=workspace_id,
+                purpose=purpose,
+                language=get_locale(),
+                version=str(form.get("version", "")),
+            )
+            if text is None:
+                raise InvalidInput(
+                    _("The text you agreed to has changed; please read it again."),
+                    field="version",
+                )
+            consents.do_grant(
+                session,
+                workspace_id=workspace_id,
+                person_id=person_id,
+                participant_id=participant.id,
+                purpose=purpose,
+                text=text,
+                channel=ConsentChannel.MY_PAGE,
+                now=now,
+            )
+        else:
+            consents.do_withdraw(
+                session,
+                workspace_id=workspace_id,
+                person_id=person_id,
+                purpose=purpose,
+                channel=ConsentChannel.MY_PAGE,
+                now=now,
+            )
+    done = "granted" if grant else "withdrawn"
+    return RedirectResponse(f"/c/{slug}/me?done={done}#consents", status_code=303)
 
 
 @router.post("/c/{slug}/me/nickname")

@@ -18,12 +18,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2.campaigns import service as campaigns
 from im2.crypto import ip_hashes
 from im2.errors import InvalidInput, NotFound, TooManyAttempts
 from im2.events.models import Event
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
-from im2.i18n import _
+from im2.i18n import N_, _, get_locale
 from im2.participation.models import Participant, VerificationCode
 from im2.participation.schemas import (
     CONSENT_VERSION,
@@ -33,6 +34,8 @@ from im2.participation.schemas import (
     Visitor,
 )
 from im2.people import service as people
+from im2.people.consent import service as consents
+from im2.people.consent.schemas import ConsentChannel, ConsentTextRead, GivenBy, Purpose
 from im2.people.schemas import IdentityKind
 
 MIN_SECONDS_TO_ACT = 1.5
@@ -60,6 +63,71 @@ def get_participant(
     return None if row is None else _read(row, is_new=False)
 
 
+AGE_FIRST = N_(
+    "This campaign asks your age before you take part: please join on your page (我的) first."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinConsent:
+    """What the join form of the participant's page collected besides "taking part": the
+    optional purposes ticked, the versions of the texts shown, and, where the campaign has the
+    minors gate, the age answer and the guardian's confirmation."""
+
+    language: str
+    versions: dict[Purpose, str]
+    optional: frozenset[Purpose] = frozenset()
+    under_14: bool | None = None  # None: the question was not answered
+    guardian: bool = False
+
+
+def minors_gate(session: Session, *, campaign_id: int) -> bool:
+    found = campaigns.get_public_campaign_by_id(session, campaign_id=campaign_id)
+    return found is not None and found.campaign.minors_gate
+
+
+def _check_minors(session: Session, *, campaign_id: int, consent: JoinConsent | None) -> bool:
+    """Whether the participant is a child under 14 joining with a guardian's consent; raises
+    (nothing is written yet) when the campaign asks the age and it was not answered, or a child
+    has no guardian's confirmation (PIPL Art. 31)."""
+    if not minors_gate(session, campaign_id=campaign_id):
+        return False
+    if consent is None or consent.under_14 is None:
+        raise InvalidInput(_(AGE_FIRST), field="age")
+    if consent.under_14 and not consent.guardian:
+        raise InvalidInput(
+            _("A child under 14 takes part only with a parent's or guardian's consent."),
+            field="guardian",
+        )
+    return consent.under_14
+
+
+def _shown(
+    session: Session, *, workspace_id: int, purpose: Purpose, consent: JoinConsent | None
+) -> ConsentTextRead:
+    """The text the participant agreed to: the version the page showed, or (an activity's
+    consent box) IM2's own "taking part" text in the page's language."""
+    if consent is None:
+        return consents.shipped_text(purpose, get_locale())
+    version = consent.versions.get(purpose)
+    found = (
+        None
+        if version is None
+        else consents.find_text(
+            session,
+            workspace_id=workspace_id,
+            purpose=purpose,
+            language=consent.language,
+            version=version,
+        )
+    )
+    if found is None:
+        raise InvalidInput(
+            _("The text you agreed to has changed; please read it again."), field=purpose.value
+        )
+    return found
+
+
 def do_join(
     session: Session,
     *,
@@ -68,8 +136,12 @@ def do_join(
     visitor: Visitor,
     consented: bool,
     now: datetime,
+    consent: JoinConsent | None = None,
 ) -> ParticipantRead:
-    """The participant for this device, created on their first action (which needs consent)."""
+    """The participant for this device, created on their first action (which needs consent to
+    take part; `consent` adds what the participant's page asked besides). The consents are
+    recorded per purpose with the text versions shown. Where the campaign has the minors gate,
+    nothing is stored without the age answer, nor for a child without a guardian's consent."""
     existing = get_participant(session, workspace_id=workspace_id, device_id=visitor.device_id)
     if existing is not None:
         return existing
@@ -77,6 +149,11 @@ def do_join(
         raise InvalidInput(
             _("Please agree to how your data is used before taking part."), field="consent"
         )
+    under_14 = _check_minors(session, campaign_id=campaign_id, consent=consent)
+    texts = {
+        p: _shown(session, workspace_id=workspace_id, purpose=p, consent=consent)
+        for p in (Purpose.TAKING_PART, *sorted(consent.optional if consent else ()))
+    }
     row = Participant(
         workspace_id=workspace_id,
         device_id=visitor.device_id,
@@ -98,9 +175,23 @@ def do_join(
         found = get_participant(session, workspace_id=workspace_id, device_id=visitor.device_id)
         assert found is not None
         return found
-    people.do_attach_participant(
+    person_id = people.do_attach_participant(
         session, workspace_id=workspace_id, participant_id=row.id, device_id=row.device_id, now=now
     )
+    channel = ConsentChannel.ACTION if consent is None else ConsentChannel.MY_PAGE
+    for purpose, text in texts.items():
+        consents.do_grant(
+            session,
+            workspace_id=workspace_id,
+            person_id=person_id,
+            participant_id=row.id,
+            purpose=purpose,
+            text=text,
+            channel=channel,
+            given_by=GivenBy.GUARDIAN if under_14 else GivenBy.SELF,
+            under_14=under_14,
+            now=now,
+        )
     record_event(
         session,
         kind=EventKind.PARTICIPANT_JOINED,
@@ -541,11 +632,20 @@ def do_join_many(
             )
         )
     insert_event_rows(session, events)
-    people.do_attach_participants(
+    persons = people.do_attach_participants(
         session,
         workspace_id=workspace_id,
         joined=[(p.id, device) for device, p in joined.items()],
         now=max(j.now for j in joins),
+    )
+    # Each agreed to IM2's "taking part" text in the activity's consent box.
+    consents.do_grant_many(
+        session,
+        workspace_id=workspace_id,
+        grants=[(persons[p.id], p.id, p.created_at) for p in joined.values() if p.id in persons],
+        purpose=Purpose.TAKING_PART,
+        text=consents.shipped_text(Purpose.TAKING_PART, get_locale()),
+        channel=ConsentChannel.ACTION,
     )
     raced = [j.visitor.device_id for j in joins if j.visitor.device_id not in created]
     if raced:

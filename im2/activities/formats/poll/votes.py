@@ -248,6 +248,8 @@ def _check_choice(batch: _Batch, i: int, *, known: bool, picked: list[int]) -> I
             return InvalidInput(
                 _("Please agree to how your data is used before taking part."), field="consent"
             )
+        if not known and poll.public.campaign.minors_gate:  # the age is asked on 我的 first
+            return InvalidInput(_(participation.AGE_FIRST), field="age")
         if not poll.options.issuperset(picked):
             return InvalidInput(_("That is not an option of this poll."), field="options")
         if len(picked) > poll.settings.choice_limit:
