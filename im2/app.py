@@ -55,6 +55,8 @@ from im2.people import api as people_api
 from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
 from im2.privacy import api as privacy_api
+from im2.privacy import pages as privacy_pages
+from im2.privacy import public as privacy_public
 from im2.reports import api as reports_api
 from im2.reports import pages as reports_pages
 from im2.sharing import pages as sharing_pages
@@ -74,6 +76,7 @@ SHARE_LINKS: tuple[APIRouter, ...] = (sharing_public.router,)  # `/s/<code>`: ev
 PARTICIPANT: tuple[APIRouter, ...] = (  # the other participant pages, `/c/<slug>/...`
     participation_public.router,
     incentives_public.router,
+    privacy_public.router,
 )
 API: tuple[APIRouter, ...] = (  # `/api/v1`
     activities_api.router,
@@ -102,6 +105,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     listening_pages.router,
     participation_pages.router,
     ladder_pages.router,
+    privacy_pages.router,
     reports_pages.router,
     sharing_pages.router,
     webhooks_pages.router,
