@@ -25,6 +25,7 @@ from im2.activities.formats.draw.jobs import run_scheduled_draws_job
 from im2.activities.formats.groupbuy.jobs import expire_groupbuy_teams_job
 from im2.activities.formats.referral.jobs import qualify_referrals_job
 from im2.analytics.jobs import move_to_lake_job, warm_rollups_job
+from im2.analytics.ladder import ladder_job
 from im2.campaigns.jobs import advance_campaigns_job
 from im2.clock import Clock
 from im2.db import Database
@@ -57,6 +58,7 @@ JOBS: tuple[Job, ...] = (
     Job("advance_campaigns", advance_campaigns_job),
     Job("move_to_lake", move_to_lake_job),
     Job("analytics_warm_rollups", warm_rollups_job),
+    Job("people_ladder", ladder_job),
     Job("listening_poll_feeds", poll_feeds_job),
     Job("listening_score_pending", score_pending_mentions_job),
     Job("listening_detect_spikes", detect_spikes_job),
