@@ -326,7 +326,8 @@ async def stream_overview(
     activity: ActivityParam = None,
 ) -> EventSourceResponse:
     """The dashboard's numbers as server-sent events: the current overview, then a new one
-    whenever the campaign has new events (checked once a second, see `live.py`)."""
+    whenever the campaign has new events (rung by the event writer after commit; at most once
+    a second, see `live.py`)."""
     filters = {"since": since, "until": until, "channel": channel, "activity": activity}
     clock = request.app.state.clock
 
