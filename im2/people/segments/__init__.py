@@ -1,0 +1,1 @@
+"""Segments (人群): saved, versioned rules over a workspace's people (docs/people.md)."""

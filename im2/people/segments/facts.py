@@ -1,0 +1,172 @@
+"""The facts a segment reads from the event log, kept per actor identity.
+
+Campaigns and activity kinds taken part in, the first touch (channel and source), and the
+points balance are in the event log, which moves to the lake and is too large to scan for
+every count. A job follows the log (events are below people in the layers, so no provider is
+needed) and keeps them in `segment_actor_facts` and `segment_actor_campaigns`, keyed by the
+actor's identity (device or participant) rather than by person: a merge or its undo moves the
+identity, and the facts follow it through the identity index with nothing to recompute.
+
+- Taking part: an event of a participant (not a view) in a campaign; the activity kind comes
+  from the event's kind (`vote.cast` is a poll, …), `''` for actions outside an activity.
+- First touch: the channel and referrer (share code) of the actor's oldest event.
+- Points: `points.awarded` adds, `points.spent` and `points.expired` take away.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from im2.events.schemas import VIEW_KINDS, ActorType, EventKind, EventRecord
+from im2.events.service import list_events
+from im2.people.segments.models import SegmentActorCampaign, SegmentActorFacts, SegmentFactsCursor
+
+CURSOR = "facts"
+# Events younger than this wait for the next run: on PostgreSQL a transaction holding a lower
+# id may commit after a higher one (the webhooks' outbox waits the same way).
+SETTLE = timedelta(seconds=10)
+_VISITOR = "d:"
+_VIEWS = frozenset(k.value for k in VIEW_KINDS)
+_POINTS = {
+    EventKind.POINTS_AWARDED.value: 1,
+    EventKind.POINTS_SPENT.value: -1,
+    EventKind.POINTS_EXPIRED.value: -1,
+}
+# The activity format an event kind belongs to (its prefix).
+_ACTIVITY_KINDS = {
+    "vote": "poll",
+    "quiz": "quiz",
+    "prediction": "quiz",
+    "survey": "survey",
+    "question": "qa",
+    "ugc": "ugc",
+    "draw": "draw",
+    "checkin": "checkin",
+    "groupbuy": "groupbuy",
+    "referral": "referral",
+    "card": "cards",
+}
+
+Key = tuple[int, str, str]  # workspace, identity kind, identity value
+
+
+@dataclass
+class _Batch:
+    first: dict[Key, tuple[datetime, str | None, str | None]] = field(default_factory=dict)
+    points: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    campaigns: set[tuple[Key, int, str]] = field(default_factory=set)
+
+
+def actor_identity(actor_id: str) -> tuple[str, str]:
+    """The identity (kind, value) behind an event's `actor_id`."""
+    if actor_id.startswith(_VISITOR):
+        return "device", actor_id[len(_VISITOR) :]
+    return "participant", actor_id
+
+
+def _read(events: list[EventRecord]) -> _Batch:
+    batch = _Batch()
+    for event in events:
+        delta = _POINTS.get(event.kind)
+        if delta is not None:
+            who = event.properties.get("participant") or event.actor_id
+            amount = event.properties.get("points")
+            if who is not None and isinstance(amount, int):
+                batch.points[(event.workspace_id, "participant", str(who))] += delta * amount
+            continue
+        if not event.actor_id or event.actor_type not in (ActorType.PARTICIPANT, ActorType.VISITOR):
+            continue
+        key = (event.workspace_id, *actor_identity(event.actor_id))
+        seen = batch.first.get(key)
+        if seen is None or event.occurred_at < seen[0]:
+            source = event.referrer or event.properties.get("referrer")
+            batch.first[key] = (
+                event.occurred_at,
+                event.channel,
+                str(source)[:64] if source else None,
+            )
+        if (
+            event.actor_type == ActorType.PARTICIPANT
+            and event.campaign_id is not None
+            and event.kind not in _VIEWS
+        ):
+            kind = ""
+            if event.activity_id is not None:
+                kind = _ACTIVITY_KINDS.get(event.kind.split(".", 1)[0], "")
+            batch.campaigns.add((key, event.campaign_id, kind))
+    return batch
+
+
+def _store(session: Session, batch: _Batch) -> None:
+    keys = set(batch.first) | set(batch.points)
+    by_kind: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for ws, kind, value in keys:
+        by_kind[(ws, kind)].append(value)
+    known: dict[Key, SegmentActorFacts] = {}
+    for (ws, kind), values in by_kind.items():
+        for start in range(0, len(values), 500):
+            stored = session.scalars(
+                select(SegmentActorFacts).where(
+                    SegmentActorFacts.workspace_id == ws,
+                    SegmentActorFacts.identity_kind == kind,
+                    SegmentActorFacts.identity_value.in_(values[start : start + 500]),
+                )
+            )
+            for one in stored:
+                known[(ws, kind, one.identity_value)] = one
+    for key in sorted(keys):
+        found = known.get(key)
+        row = found
+        if row is None:
+            row = SegmentActorFacts(
+                workspace_id=key[0], identity_kind=key[1], identity_value=key[2], points=0
+            )
+            session.add(row)
+        first = batch.first.get(key)
+        if first is not None and (row.first_at is None or first[0] < row.first_at):
+            row.first_at, row.first_channel, row.first_source = first
+        row.points = (row.points or 0) + batch.points.get(key, 0)
+    if batch.campaigns:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        rows: list[dict[str, object]] = [
+            {
+                "workspace_id": key[0],
+                "identity_kind": key[1],
+                "identity_value": key[2],
+                "campaign_id": campaign_id,
+                "activity_kind": kind,
+            }
+            for key, campaign_id, kind in sorted(batch.campaigns)
+        ]
+        session.execute(insert(SegmentActorCampaign).on_conflict_do_nothing(), rows)
+    session.flush()
+
+
+def do_update_facts(session: Session, *, now: datetime, batch: int = 5000) -> int:
+    """Read the event log after the cursor (one batch, settled events only) into the facts.
+    Returns how many events were read; the cursor moves in the same transaction, so a batch is
+    applied exactly once."""
+    cursor = session.get(SegmentFactsCursor, CURSOR, with_for_update=True)
+    if cursor is None:
+        cursor = SegmentFactsCursor(name=CURSOR, last_event_id=0)
+        session.add(cursor)
+    events = list_events(session, after_id=cursor.last_event_id, limit=batch)
+    horizon = now - SETTLE
+    ready: list[EventRecord] = []
+    for event in events:
+        if event.occurred_at >= horizon:
+            break  # later ids wait too: the cursor only moves over a settled prefix
+        ready.append(event)
+    if not ready:
+        return 0
+    _store(session, _read(ready))
+    cursor.last_event_id = ready[-1].id
+    return len(ready)
