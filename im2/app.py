@@ -54,6 +54,7 @@ from im2.participation import public as participation_public
 from im2.people import api as people_api
 from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
+from im2.people.segments import api as segments_api
 from im2.privacy import api as privacy_api
 from im2.privacy import pages as privacy_pages
 from im2.privacy import public as privacy_public
@@ -89,6 +90,7 @@ API: tuple[APIRouter, ...] = (  # `/api/v1`
     listening_api.router,
     ladder_api.router,  # before people's: its `/{person_id}` would take "ladder"
     people_api.router,
+    segments_api.router,
     privacy_api.router,
     reports_api.router,
     webhooks_api.router,
