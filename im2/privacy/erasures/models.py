@@ -27,7 +27,7 @@ class Erasure(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
     # {"actors": {old: new}, "codes": {old: new}, "participants": {old: new}} until the lake
     # is rewritten, then NULL.
-    lake_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lake_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     lake_done_at: Mapped[datetime | None]
     lake_bytes_rewritten: Mapped[int] = mapped_column(default=0)
 
