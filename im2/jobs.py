@@ -38,6 +38,7 @@ from im2.listening.jobs import (
     poll_feeds_job,
     score_pending_mentions_job,
 )
+from im2.privacy.lake_rewrite import privacy_lake_rewrite_job
 from im2.webhooks.jobs import enqueue_webhooks_job, send_webhooks_job
 
 log = logging.getLogger("im2.jobs")
@@ -57,6 +58,7 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("advance_campaigns", advance_campaigns_job),
     Job("move_to_lake", move_to_lake_job),
+    Job("privacy_lake_rewrite", privacy_lake_rewrite_job),
     Job("analytics_warm_rollups", warm_rollups_job),
     Job("people_ladder", ladder_job),
     Job("listening_poll_feeds", poll_feeds_job),
