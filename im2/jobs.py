@@ -38,6 +38,7 @@ from im2.listening.jobs import (
     poll_feeds_job,
     score_pending_mentions_job,
 )
+from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.privacy.lake_rewrite import privacy_lake_rewrite_job
 from im2.webhooks.jobs import enqueue_webhooks_job, send_webhooks_job
 
@@ -61,6 +62,8 @@ JOBS: tuple[Job, ...] = (
     Job("privacy_lake_rewrite", privacy_lake_rewrite_job),
     Job("analytics_warm_rollups", warm_rollups_job),
     Job("people_ladder", ladder_job),
+    Job("segment_facts", segment_facts_job),
+    Job("segment_entries", segment_entries_job),
     Job("listening_poll_feeds", poll_feeds_job),
     Job("listening_score_pending", score_pending_mentions_job),
     Job("listening_detect_spikes", detect_spikes_job),
