@@ -58,6 +58,17 @@ PEOPLE_DATA: tuple[PersonalTable, ...] = (
     PersonalTable(
         table="person_attributes", person_columns=("person_id",), personal_columns=("value",)
     ),
+    # The closeness ladder (im2.people.ladder): a subject is "p:<person id>" or a device's
+    # actor id; the rows are recomputed from the log, so erasure deletes them.
+    *(
+        PersonalTable(
+            table=table,
+            person_columns=("person_id",),
+            identity_columns=("subject",),
+            on_erase="delete",
+        )
+        for table in ("ladder_states", "ladder_changes")
+    ),
 )
 
 
