@@ -744,9 +744,11 @@ def do_restrict(
 
 
 def do_forget_requests(session: Session, *, workspace_id: int, person_id: int) -> list[str]:
-    """After an erasure: blank what the person asked for on their requests and drop their
-    export files from the records; returns the files for the caller to delete after commit.
-    The requests and their logs stay, as the brand's record of having answered."""
+    """Before an erasure: unlink the person's requests from them (person_id NULL, so that the
+    erasure does not move them to the anonymous stand-in and a second deletion request reads
+    "already erased"), blank what they asked for, and drop their export files from the
+    records; returns the files for the caller to delete after commit. The requests and their
+    logs stay, as the brand's record of having answered."""
     files: list[str] = []
     for row in session.scalars(
         select(DataSubjectRequest).where(
@@ -755,6 +757,7 @@ def do_forget_requests(session: Session, *, workspace_id: int, person_id: int) -
         )
     ):
         row.details = None
+        row.person_id = None
         if row.export_path:
             files.append(row.export_path)
             row.export_path = None
@@ -819,11 +822,13 @@ def do_erase(
     if row.person_id is None:
         note = "already erased"
     else:
-        files = do_forget_requests(session, workspace_id=row.workspace_id, person_id=row.person_id)
+        person_id = row.person_id
+        files = do_forget_requests(session, workspace_id=row.workspace_id, person_id=person_id)
+        session.flush()
         report = erase_person(
             session,
             workspace_id=row.workspace_id,
-            person_id=row.person_id,
+            person_id=person_id,
             now=now,
             lake_path=lake_path,
             media_path=media_path,
