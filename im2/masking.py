@@ -1,0 +1,89 @@
+"""What a console user without `people:read` (analysts, viewers) sees of a personal field.
+
+    phone     13812341234      -> 138****1234
+    e-mail    lin@example.com  -> l***@example.com
+    IP        10.1.2.3         -> 10.1.*.*        (IPv6: the first two groups, 2001:db8:*)
+    nickname  王小明 / Lily     -> 王*明 / L**y
+    user agent                 -> ***
+
+A bottom-layer module (no database, no web): the activity formats' console exports sit below
+the privacy domain and mask with it too. Which fields a row holds is told by its column names
+(`PERSONAL_COLUMNS`): the identifying fields, not what people wrote (a Q&A question or a UGC
+caption stays readable for analysis; its author's name does not).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+PHONE_COLUMNS = frozenset({"phone", "verified_phone", "mobile"})
+EMAIL_COLUMNS = frozenset({"email", "verified_email"})
+IP_COLUMNS = frozenset({"ip", "first_ip"})
+NAME_COLUMNS = frozenset({"nickname", "display_name", "inviter_nickname", "invitee_nickname"})
+OPAQUE_COLUMNS = frozenset({"user_agent", "destination"})
+PERSONAL_COLUMNS = PHONE_COLUMNS | EMAIL_COLUMNS | IP_COLUMNS | NAME_COLUMNS | OPAQUE_COLUMNS
+
+
+def mask_phone(value: str) -> str:
+    digits = value.strip()
+    return (digits[:3] + "****" + digits[-4:]) if len(digits) > 7 else "****"
+
+
+def mask_email(value: str) -> str:
+    local, sep, domain = value.strip().partition("@")
+    if not sep:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_ip(value: str) -> str:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return "*"
+    if address.version == 4:
+        first, second, *_rest = str(address).split(".")
+        return f"{first}.{second}.*.*"
+    groups = address.exploded.split(":")
+    return f"{int(groups[0], 16):x}:{int(groups[1], 16):x}:*"
+
+
+def mask_name(value: str) -> str:
+    """王小明 → 王*明, Lily → L**y, 小林 → 小*, A → *."""
+    name = value.strip()
+    if len(name) <= 1:
+        return "*" if name else ""
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_value(column: str, value: Any) -> Any:
+    """`value` as a user without `people:read` may see it, by what `column` holds."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if column in PHONE_COLUMNS:
+        return mask_phone(text)
+    if column in EMAIL_COLUMNS:
+        return mask_email(text)
+    if column in IP_COLUMNS:
+        return mask_ip(text)
+    if column in NAME_COLUMNS:
+        return mask_name(text)
+    if column in OPAQUE_COLUMNS:
+        return "***"
+    return value
+
+
+def personal_columns(columns: Iterable[str]) -> list[str]:
+    """The columns of a table that `mask_rows` would mask."""
+    return [c for c in columns if c in PERSONAL_COLUMNS]
+
+
+def mask_rows(rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each row with its personal columns masked (other columns as they are)."""
+    for row in rows:
+        yield {k: (mask_value(k, v) if k in PERSONAL_COLUMNS else v) for k, v in row.items()}
