@@ -14,13 +14,14 @@ show are provided here (`app.state.figures`), so neither imports `analytics`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from im2.activities import api as activities_api
@@ -45,13 +46,17 @@ from im2.experiments.hook import experiment_hook
 from im2.incentives import api as incentives_api
 from im2.incentives import pages as incentives_pages
 from im2.incentives import public as incentives_public
+from im2.incentives.models import PointEntry
 from im2.influence import api as influence_api
 from im2.influence import pages as influence_pages
 from im2.listening import api as listening_api
 from im2.listening import pages as listening_pages
 from im2.participation import pages as participation_pages
 from im2.participation import public as participation_public
+from im2.participation.models import Participant
 from im2.people import api as people_api
+from im2.people import pages as people_pages
+from im2.people.directory import PeopleSources
 from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
 from im2.people.segments import api as segments_api
@@ -106,6 +111,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     influence_pages.router,
     listening_pages.router,
     participation_pages.router,
+    people_pages.router,
     ladder_pages.router,
     privacy_pages.router,
     reports_pages.router,
@@ -139,6 +145,44 @@ def _describe_metric(key: str) -> str:
 FIGURES = FiguresReader(read=_read_figures, describe=_describe_metric)
 
 
+def _points_by_participant(workspace_id: int) -> Select[int, int]:
+    """(participant id, points held): the sum of their ledger entries (the expiry job writes
+    expired credit as entries, so this is the balance as of its last run)."""
+    return (
+        select(PointEntry.participant_id, func.sum(PointEntry.delta))
+        .where(PointEntry.workspace_id == workspace_id)
+        .group_by(PointEntry.participant_id)
+    )
+
+
+def _nicknames(session: Session, participant_ids: Sequence[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(Participant.id, Participant.nickname).where(
+            Participant.id.in_(list(participant_ids)), Participant.nickname.is_not(None)
+        )
+    )
+    return {int(pid): str(name) for pid, name in rows}
+
+
+def _named(session: Session, workspace_id: int, text: str) -> list[int]:
+    pattern = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    return list(
+        session.scalars(
+            select(Participant.id)
+            .where(
+                Participant.workspace_id == workspace_id,
+                Participant.nickname.like(pattern, escape="\\"),
+            )
+            .limit(500)
+        )
+    )
+
+
+# What the people console shows from domains above people (points, nicknames), which people
+# may not import: `im2.people.directory.PeopleSources`, read by its routes from app.state.
+PEOPLE_SOURCES = PeopleSources(points=_points_by_participant, nicknames=_nicknames, named=_named)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -148,6 +192,7 @@ def create_app(
     """The whole app: the HTTP shell from `im2.web.app` plus every router, in traffic order."""
     app = build_app(settings, db=db, clock=clock)
     app.state.figures = FIGURES
+    app.state.people_sources = PEOPLE_SOURCES
     for router in (*VOTE, *SHARE_LINKS):
         app.include_router(router)
     app.include_router(activities_public.router)

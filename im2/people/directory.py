@@ -1,51 +1,498 @@
-"""The people list: search, filters and sort, cursor-paginated; tags and attributes."""
+"""The people list: search, filters, sort, keyset pages.
+
+Sorting stays on the indexes at a million people: each sort is read in *phases*, each an index
+range ordered by (value, id) descending: for last seen and score, the people with a value, then
+those without; for the stage, one phase per stage from advocate down, then people with none.
+The cursor names the phase and the last (value, id) shown, so a page is one index range scan.
+Points are not a column of `people` (they live in the incentives ledger, a domain above this
+one): the app assembly gives a `PeopleSources.points` query, and a sort by points aggregates it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from im2.pagination import decode_cursor, encode_cursor
-from im2.people.models import Person, PersonIdentity
-from im2.people.schemas import HASHED_KINDS, PersonPage, PersonSummary
+from im2.errors import InvalidInput
+from im2.events.schemas import ActorType
+from im2.events.service import campaign_actors
+from im2.i18n import _
+from im2.people.identities import identity_hash
+from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonTag
+from im2.people.schemas import (
+    HASHED_KINDS,
+    STAGE_ORDER,
+    IdentityKind,
+    PeopleFilter,
+    PeopleSort,
+    PersonPage,
+    PersonSummary,
+)
+from im2.types import MAX_ID
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
 READ_PEOPLE = Permission.READ_PEOPLE
+WRITE_PEOPLE = Permission.WRITE_PEOPLE
+
+# Search looks these up as typed (not hashed): ids that come from outside.
+_PLAIN_KINDS = (
+    IdentityKind.CRM.value,
+    IdentityKind.WECHAT_OPENID.value,
+    IdentityKind.SHARE_CODE.value,
+)
+_PHONE = re.compile(r"\+?[0-9]{6,15}")
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleSources:
+    """What a person's row shows from domains above people, which this one may not import:
+    the app assembly (`im2/app.py`) builds it from their services. Each part is optional; the
+    list and profile leave the field out when it is missing."""
+
+    # Workspace id -> a query of (participant id, points held) rows.
+    points: Callable[[int], Select[int, int]] | None = None
+    # Participant ids -> their nicknames (those who set one).
+    nicknames: Callable[[Session, Sequence[int]], dict[int, str]] | None = None
+    # (workspace id, text) -> ids of participants whose nickname is the text or starts with it.
+    named: Callable[[Session, int, str], list[int]] | None = None
+
+
+NO_SOURCES = PeopleSources()
+
+
+def normalise_phone(value: str) -> str | None:
+    """A phone as the participant pages store its hash (spaces and dashes dropped), or None."""
+    phone = re.sub(r"[\s-]", "", value)
+    return phone if _PHONE.fullmatch(phone) else None
+
+
+def normalise_email(value: str) -> str | None:
+    """An e-mail as the participant pages store its hash (normalised, lower case), or None."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+# --- search and filters -------------------------------------------------------------------------
+
+
+def search_people(
+    session: Session, *, workspace_id: int, q: str, secret: str, sources: PeopleSources
+) -> set[int]:
+    """The people a search text finds: a phone or e-mail typed in full (its keyed hash), a CRM
+    id / OpenID / share code as typed, a person id, or a nickname (through `sources`)."""
+    text = q.strip()
+    if not text:
+        return set()
+    found: set[int] = set()
+    lookups: list[tuple[str, str]] = [(kind, text) for kind in _PLAIN_KINDS]
+    email = normalise_email(text) if "@" in text else None
+    if email is not None:
+        lookups.append(
+            (
+                IdentityKind.EMAIL.value,
+                identity_hash(secret=secret, kind=IdentityKind.EMAIL, value=email),
+            )
+        )
+    phone = normalise_phone(text)
+    if phone is not None:
+        lookups.append(
+            (
+                IdentityKind.PHONE.value,
+                identity_hash(secret=secret, kind=IdentityKind.PHONE, value=phone),
+            )
+        )
+    found.update(
+        session.scalars(
+            select(PersonIdentity.person_id).where(
+                PersonIdentity.workspace_id == workspace_id,
+                or_(
+                    *(
+                        and_(PersonIdentity.kind == kind, PersonIdentity.value == value[:128])
+                        for kind, value in lookups
+                    )
+                ),
+            )
+        )
+    )
+    digits = text.removeprefix("#")
+    if digits.isdigit() and 0 < int(digits) <= MAX_ID:
+        found.add(int(digits))
+    if sources.named is not None:
+        participants = sources.named(session, workspace_id, text[:40])
+        if participants:
+            found.update(
+                session.scalars(
+                    select(PersonIdentity.person_id).where(
+                        PersonIdentity.workspace_id == workspace_id,
+                        PersonIdentity.kind == IdentityKind.PARTICIPANT.value,
+                        PersonIdentity.value.in_([str(p) for p in participants[:500]]),
+                    )
+                )
+            )
+    return found
+
+
+def _parse_attribute(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InvalidInput(_("Write the attribute as name=value."), field="attribute")
+    return key.strip(), value.strip()
+
+
+def _took_part_in(workspace_id: int, campaign_id: int) -> ColumnElement[bool]:
+    """People with a participant who has an event in the campaign (any action)."""
+    actors = campaign_actors(
+        workspace_id=workspace_id, campaign_id=campaign_id, actor_type=ActorType.PARTICIPANT
+    )
+    return Person.id.in_(
+        select(PersonIdentity.person_id).where(
+            PersonIdentity.workspace_id == workspace_id,
+            PersonIdentity.kind == IdentityKind.PARTICIPANT.value,
+            PersonIdentity.value.in_(actors),
+        )
+    )
+
+
+def conditions(
+    session: Session,
+    *,
+    workspace_id: int,
+    filters: PeopleFilter,
+    secret: str,
+    sources: PeopleSources,
+) -> list[ColumnElement[bool]] | None:
+    """The WHERE of the list, or None when a search finds nobody (no query needed)."""
+    where: list[ColumnElement[bool]] = [
+        Person.workspace_id == workspace_id,
+        Person.merged_into_id.is_(None),
+    ]
+    if filters.q and filters.q.strip():
+        ids = search_people(
+            session, workspace_id=workspace_id, q=filters.q, secret=secret, sources=sources
+        )
+        if not ids:
+            return None
+        where.append(Person.id.in_(sorted(ids)))
+    if filters.stage:
+        if filters.stage not in STAGE_ORDER:
+            raise InvalidInput(_("Choose one of the options."), field="stage")
+        where.append(Person.stage == filters.stage)
+    if filters.tag:
+        where.append(
+            Person.id.in_(
+                select(PersonTag.person_id).where(
+                    PersonTag.workspace_id == workspace_id, PersonTag.tag == filters.tag.strip()
+                )
+            )
+        )
+    if filters.attribute:
+        key, value = _parse_attribute(filters.attribute)
+        where.append(
+            Person.id.in_(
+                select(PersonAttribute.person_id).where(
+                    PersonAttribute.workspace_id == workspace_id,
+                    PersonAttribute.key == key,
+                    PersonAttribute.value == value,
+                )
+            )
+        )
+    if filters.verified is not None:
+        verified = Person.id.in_(
+            select(PersonIdentity.person_id).where(
+                PersonIdentity.workspace_id == workspace_id,
+                PersonIdentity.kind.in_([k.value for k in HASHED_KINDS]),
+            )
+        )
+        where.append(verified if filters.verified else ~verified)
+    if filters.campaign_id is not None:
+        where.append(_took_part_in(workspace_id, filters.campaign_id))
+    if (
+        filters.seen_from is not None
+        and filters.seen_until is not None
+        and filters.seen_until <= filters.seen_from
+    ):
+        raise InvalidInput(_("The end must be after the start."), field="seen_until")
+    if filters.seen_from is not None:
+        where.append(Person.last_seen_at >= filters.seen_from)
+    if filters.seen_until is not None:
+        where.append(Person.last_seen_at < filters.seen_until)
+    return where
+
+
+# --- sorting in phases ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Phase:
+    where: ColumnElement[bool] | None
+    key: Any  # a column sorted descending before the id, or None (the id alone)
+
+
+def _phases(sort: PeopleSort) -> list[_Phase]:
+    if sort is PeopleSort.STAGE:
+        return [_Phase(Person.stage == stage, None) for stage in STAGE_ORDER] + [
+            _Phase(Person.stage.is_(None), None)
+        ]
+    column = Person.score if sort is PeopleSort.SCORE else Person.last_seen_at
+    return [_Phase(column.is_not(None), column), _Phase(column.is_(None), None)]
+
+
+def _encode(sort: PeopleSort, phase: int, value: Any, last_id: int) -> str:
+    if isinstance(value, datetime):
+        value = {"t": value.isoformat()}
+    raw = json.dumps({"s": sort.value, "p": phase, "v": value, "i": last_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, sort: PeopleSort) -> tuple[int, Any, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if raw["s"] != sort.value:
+            raise ValueError("another sort")
+        value = raw["v"]
+        if isinstance(value, dict):
+            value = datetime.fromisoformat(value["t"])
+        elif value is not None and not isinstance(value, int | float):
+            raise ValueError(value)
+        phase, last_id = int(raw["p"]), int(raw["i"])
+        if phase < 0 or not 0 < last_id <= MAX_ID:
+            raise ValueError(phase)
+        return phase, value, last_id
+    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise InvalidInput(
+            _("The cursor is not valid; use next_cursor from a previous page."), field="cursor"
+        ) from None
+
+
+def _after(key: Any, value: Any, last_id: int) -> ColumnElement[bool]:
+    if key is None:
+        return Person.id < last_id
+    return or_(key < value, and_(key == value, Person.id < last_id))
+
+
+def _page_by_phases(
+    session: Session,
+    *,
+    where: list[ColumnElement[bool]],
+    sort: PeopleSort,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[int], str | None]:
+    phases = _phases(sort)
+    start = _decode(cursor, sort)
+    first = 0 if start is None else start[0]
+    picked: list[tuple[int, int, Any]] = []  # (phase, id, key value)
+    for index in range(first, len(phases)):
+        phase = phases[index]
+        key = phase.key
+        query = select(Person.id, key if key is not None else Person.id).where(*where)
+        if phase.where is not None:
+            query = query.where(phase.where)
+        if start is not None and index == start[0]:
+            query = query.where(_after(key, start[1], start[2]))
+        order = (key.desc(), Person.id.desc()) if key is not None else (Person.id.desc(),)
+        rows = session.execute(query.order_by(*order).limit(limit + 1 - len(picked))).all()
+        picked.extend((index, int(pid), value) for pid, value in rows)
+        if len(picked) > limit:
+            break
+    more = len(picked) > limit
+    picked = picked[:limit]
+    if not more or not picked:
+        return [pid for _p, pid, _v in picked], None
+    phase_index, last_id, value = picked[-1]
+    if phases[phase_index].key is None:
+        value = None
+    elif isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return [pid for _p, pid, _v in picked], _encode(sort, phase_index, value, last_id)
+
+
+def _points_by_person(workspace_id: int, sources: PeopleSources) -> Any:
+    """A subquery of (person_id, points) over the workspace's participants, or None."""
+    if sources.points is None:
+        return None
+    ledger = sources.points(workspace_id).subquery()
+    participant_id, points = list(ledger.c)[:2]
+    return (
+        select(PersonIdentity.person_id.label("person_id"), func.sum(points).label("points"))
+        .join(
+            ledger,
+            and_(
+                PersonIdentity.kind == IdentityKind.PARTICIPANT.value,
+                PersonIdentity.value == cast(participant_id, String),
+            ),
+        )
+        .where(PersonIdentity.workspace_id == workspace_id)
+        .group_by(PersonIdentity.person_id)
+        .subquery()
+    )
+
+
+def _page_by_points(
+    session: Session,
+    *,
+    workspace_id: int,
+    where: list[ColumnElement[bool]],
+    sources: PeopleSources,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[int], str | None]:
+    per_person = _points_by_person(workspace_id, sources)
+    if per_person is None:
+        raise InvalidInput(_("Sorting by points is not available here."), field="sort")
+    points = func.coalesce(per_person.c.points, 0)
+    query = (
+        select(Person.id, points)
+        .outerjoin(per_person, per_person.c.person_id == Person.id)
+        .where(*where)
+    )
+    start = _decode(cursor, PeopleSort.POINTS)
+    if start is not None:
+        query = query.where(_after(points, int(start[1] or 0), start[2]))
+    rows = session.execute(query.order_by(points.desc(), Person.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [int(pid) for pid, _v in rows]
+    if not more or not rows:
+        return ids, None
+    return ids, _encode(PeopleSort.POINTS, 0, int(rows[-1][1]), int(rows[-1][0]))
+
+
+# --- the list -------------------------------------------------------------------------------------
+
+
+def points_of(
+    session: Session, *, workspace_id: int, person_ids: Sequence[int], sources: PeopleSources
+) -> dict[int, int] | None:
+    """Points held by each person (0 for none), or None without a points source."""
+    per_person = _points_by_person(workspace_id, sources)
+    if per_person is None:
+        return None
+    found: dict[int, Any] = dict(
+        session.execute(
+            select(per_person.c.person_id, per_person.c.points).where(
+                per_person.c.person_id.in_(list(person_ids))
+            )
+        ).all()
+    )
+    return {pid: int(found.get(pid) or 0) for pid in person_ids}
+
+
+def nicknames_of(
+    session: Session, *, person_ids: Sequence[int], sources: PeopleSources
+) -> dict[int, str]:
+    """A nickname per person (their newest participant's that has one)."""
+    if sources.nicknames is None or not person_ids:
+        return {}
+    participants = session.execute(
+        select(PersonIdentity.person_id, PersonIdentity.value)
+        .where(
+            PersonIdentity.person_id.in_(list(person_ids)),
+            PersonIdentity.kind == IdentityKind.PARTICIPANT.value,
+        )
+        .order_by(PersonIdentity.id)
+    ).all()
+    names = sources.nicknames(session, [int(v) for _p, v in participants])
+    result: dict[int, str] = {}
+    for person_id, value in participants:
+        if int(value) in names:
+            result[person_id] = names[int(value)]
+    return result
+
+
+def summaries(
+    session: Session, *, workspace_id: int, person_ids: Sequence[int], sources: PeopleSources
+) -> list[PersonSummary]:
+    """The list's rows for these people, in the given order."""
+    if not person_ids:
+        return []
+    ids = list(person_ids)
+    people = {row.id: row for row in session.scalars(select(Person).where(Person.id.in_(ids)))}
+    counts: dict[int, dict[str, int]] = {pid: {} for pid in ids}
+    for pid, kind, n in session.execute(
+        select(PersonIdentity.person_id, PersonIdentity.kind, func.count())
+        .where(PersonIdentity.person_id.in_(ids))
+        .group_by(PersonIdentity.person_id, PersonIdentity.kind)
+    ):
+        counts[pid][kind] = int(n)
+    tags: dict[int, list[str]] = {pid: [] for pid in ids}
+    for pid, tag in session.execute(
+        select(PersonTag.person_id, PersonTag.tag)
+        .where(PersonTag.person_id.in_(ids))
+        .order_by(PersonTag.tag)
+    ):
+        tags[pid].append(tag)
+    points = points_of(session, workspace_id=workspace_id, person_ids=ids, sources=sources)
+    names = nicknames_of(session, person_ids=ids, sources=sources)
+    hashed = {k.value for k in HASHED_KINDS}
+    return [
+        PersonSummary(
+            id=pid,
+            created_at=people[pid].created_at,
+            identities=counts[pid],
+            verified=any(kind in hashed for kind in counts[pid]),
+            last_seen_at=people[pid].last_seen_at,
+            stage=people[pid].stage,
+            score=people[pid].score,
+            points=None if points is None else points[pid],
+            restricted=people[pid].restricted_at is not None,
+            tags=tags[pid],
+            nickname=names.get(pid),
+        )
+        for pid in ids
+        if pid in people
+    ]
 
 
 def list_people(
-    session: Session, *, actor: Actor, cursor: str | None = None, limit: int = 20
+    session: Session,
+    *,
+    actor: Actor,
+    cursor: str | None = None,
+    limit: int = 20,
+    filters: PeopleFilter | None = None,
+    secret: str = "",
+    sources: PeopleSources = NO_SOURCES,
 ) -> PersonPage:
-    """The workspace's people (not those merged into another), newest first."""
+    """The workspace's live people (not those merged into another), filtered and sorted (last
+    seen first by default), one keyset page at a time. Searching a phone or e-mail needs the
+    settings' `secret` (the lookup key)."""
     require(actor, READ_PEOPLE)
-    query = select(Person.id, Person.created_at).where(
-        Person.workspace_id == actor.workspace_id, Person.merged_into_id.is_(None)
+    filters = filters or PeopleFilter()
+    where = conditions(
+        session, workspace_id=actor.workspace_id, filters=filters, secret=secret, sources=sources
     )
-    after_id = decode_cursor(cursor)
-    if after_id is not None:
-        query = query.where(Person.id < after_id)
-    rows = session.execute(query.order_by(Person.id.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    counts: dict[int, dict[str, int]] = {pid: {} for pid, _c in rows}
-    if rows:
-        for pid, kind, n in session.execute(
-            select(PersonIdentity.person_id, PersonIdentity.kind, func.count())
-            .where(PersonIdentity.person_id.in_(list(counts)))
-            .group_by(PersonIdentity.person_id, PersonIdentity.kind)
-        ):
-            counts[pid][kind] = int(n)
-    hashed = {k.value for k in HASHED_KINDS}
+    if where is None:
+        return PersonPage(items=[], next_cursor=None)
+    if filters.sort is PeopleSort.POINTS:
+        ids, next_cursor = _page_by_points(
+            session,
+            workspace_id=actor.workspace_id,
+            where=where,
+            sources=sources,
+            cursor=cursor,
+            limit=limit,
+        )
+    else:
+        ids, next_cursor = _page_by_phases(
+            session, where=where, sort=filters.sort, cursor=cursor, limit=limit
+        )
     return PersonPage(
-        items=[
-            PersonSummary(
-                id=pid,
-                created_at=created,
-                identities=counts[pid],
-                verified=any(kind in hashed for kind in counts[pid]),
-            )
-            for pid, created in rows
-        ],
-        next_cursor=encode_cursor(rows[-1][0]) if more and rows else None,
+        items=summaries(session, workspace_id=actor.workspace_id, person_ids=ids, sources=sources),
+        next_cursor=next_cursor,
     )

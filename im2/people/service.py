@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
-from im2.people.directory import list_people
+from im2.people.directory import NO_SOURCES, PeopleSources, list_people, nicknames_of, points_of
 from im2.people.identities import identity_hash, identity_read, mask, stored_identity
 from im2.people.merges import (
     do_merge_people,
@@ -36,7 +36,7 @@ from im2.people.merges import (
     merge_read,
     person_in,
 )
-from im2.people.models import Person, PersonIdentity, PersonMerge
+from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonMerge, PersonTag
 from im2.people.schemas import (
     ACTOR_KINDS,
     HASHED_KINDS,
@@ -44,26 +44,34 @@ from im2.people.schemas import (
     MergeRead,
     MergeReason,
     PersonRead,
+    TagRead,
 )
+from im2.people.tags import do_add_tag, do_remove_tag
+from im2.people.timeline import get_timeline
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
 __all__ = [
+    "NO_SOURCES",
     "PERSON_ACTOR_PREFIX",
     "READ_PEOPLE",
     "VISITOR_ACTOR_PREFIX",
     "WRITE_PEOPLE",
+    "PeopleSources",
     "access_person",
     "actor_persons",
     "count_people",
     "do_add_identity",
+    "do_add_tag",
     "do_attach_participant",
     "do_attach_participants",
     "do_merge_people",
+    "do_remove_tag",
     "do_undo_merge",
     "do_verify_identity",
     "find_person",
     "get_person",
+    "get_timeline",
     "identity_hash",
     "list_people",
     "mask",
@@ -164,9 +172,12 @@ def access_person(session: Session, *, actor: Actor, person_id: int) -> Person:
     return row
 
 
-def get_person(session: Session, *, actor: Actor, person_id: int) -> PersonRead:
-    """The person with their identities and every merge they took part in, newest first. A
-    person merged into another is still readable (their merge can be undone from here)."""
+def get_person(
+    session: Session, *, actor: Actor, person_id: int, sources: PeopleSources = NO_SOURCES
+) -> PersonRead:
+    """The person with their identities (phones and e-mails as hints), every merge they took
+    part in (newest first), stage and score, points, tags and attributes. A person merged into
+    another is still readable (their merge can be undone from here)."""
     row = access_person(session, actor=actor, person_id=person_id)
     identities = session.scalars(
         select(PersonIdentity).where(PersonIdentity.person_id == row.id).order_by(PersonIdentity.id)
@@ -176,6 +187,17 @@ def get_person(session: Session, *, actor: Actor, person_id: int) -> PersonRead:
         .where((PersonMerge.kept_id == row.id) | (PersonMerge.merged_id == row.id))
         .order_by(PersonMerge.id.desc())
     )
+    tags = session.scalars(
+        select(PersonTag).where(PersonTag.person_id == row.id).order_by(PersonTag.tag)
+    )
+    attributes = session.execute(
+        select(PersonAttribute.key, PersonAttribute.value)
+        .where(PersonAttribute.person_id == row.id)
+        .order_by(PersonAttribute.key)
+    )
+    points = points_of(
+        session, workspace_id=actor.workspace_id, person_ids=[row.id], sources=sources
+    )
     return PersonRead(
         id=row.id,
         created_at=row.created_at,
@@ -183,6 +205,14 @@ def get_person(session: Session, *, actor: Actor, person_id: int) -> PersonRead:
         merged_at=row.merged_at,
         identities=[identity_read(i) for i in identities],
         merges=[merge_read(m) for m in merges],
+        last_seen_at=row.last_seen_at,
+        stage=row.stage,
+        score=row.score,
+        points=None if points is None else points[row.id],
+        restricted_at=row.restricted_at,
+        tags=[TagRead(tag=t.tag, source=t.source, created_at=t.created_at) for t in tags],
+        attributes={row.key: row.value for row in attributes},
+        nickname=nicknames_of(session, person_ids=[row.id], sources=sources).get(row.id),
     )
 
 

@@ -168,6 +168,7 @@ def body_limits(settings: Settings) -> BodyLimits:
     from im2.incentives.pages import MAX_UPLOAD as CODES_FILE_BYTES
     from im2.influence.service import MAX_IMPORT_BYTES as GRAPH_FILE_BYTES
     from im2.listening.service import MAX_FILE_BYTES as MENTIONS_FILE_BYTES
+    from im2.people.io import MAX_IMPORT_BYTES as PEOPLE_FILE_BYTES
 
     def route(name: str, pattern: str, file_bytes: int) -> BodyRoute:
         return BodyRoute(name, re.compile(pattern), file_bytes + FORM_OVERHEAD)
@@ -178,6 +179,11 @@ def body_limits(settings: Settings) -> BodyLimits:
                 "mentions import",
                 rf"{_WS}/listening/import|/api/v1/mentions/imports",
                 MENTIONS_FILE_BYTES,
+            ),
+            route(
+                "people import",
+                rf"{_WS}/people/import|/api/v1/people/imports",
+                PEOPLE_FILE_BYTES,
             ),
             route(
                 "graph import",
