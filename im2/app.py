@@ -63,6 +63,8 @@ from im2.people.segments import api as segments_api
 from im2.privacy import api as privacy_api
 from im2.privacy import pages as privacy_pages
 from im2.privacy import public as privacy_public
+from im2.privacy.retention import api as retention_api
+from im2.privacy.retention import pages as retention_pages
 from im2.reports import api as reports_api
 from im2.reports import pages as reports_pages
 from im2.sharing import pages as sharing_pages
@@ -96,6 +98,7 @@ API: tuple[APIRouter, ...] = (  # `/api/v1`
     ladder_api.router,  # before people's: its `/{person_id}` would take "ladder"
     people_api.router,
     segments_api.router,
+    retention_api.router,  # before privacy's: its paths would take "retention"
     privacy_api.router,
     reports_api.router,
     webhooks_api.router,
@@ -113,6 +116,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     participation_pages.router,
     people_pages.router,
     ladder_pages.router,
+    retention_pages.router,  # before privacy's: its `/{request_id}` would take "retention"
     privacy_pages.router,
     reports_pages.router,
     sharing_pages.router,

@@ -40,6 +40,9 @@ from im2.listening.jobs import (
 )
 from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.privacy.lake_rewrite import privacy_lake_rewrite_job
+from im2.people.consent import service as consents
+from im2.privacy.retention.jobs import retention_job
+from im2.webhooks import service as webhooks
 from im2.webhooks.jobs import enqueue_webhooks_job, send_webhooks_job
 
 log = logging.getLogger("im2.jobs")
@@ -48,6 +51,9 @@ log = logging.getLogger("im2.jobs")
 # starts (the web app's job loop and `im2 jobs run` import this module): grants and point rules
 # in incentives pay the reward level of the participant's experiment variant.
 incentives.use_reward_levels(experiments.RewardLevels)
+# The webhook outbox sends nothing about people who withdrew consent to sharing with third
+# parties (or whose processing is restricted); consent sits above webhooks.
+webhooks.use_withheld(consents.withheld_from_receivers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,7 @@ JOBS: tuple[Job, ...] = (
     Job("incentives_expire_points", expire_points_job),
     Job("webhooks_enqueue", enqueue_webhooks_job),
     Job("webhooks_send", send_webhooks_job),
+    Job("privacy_retention", retention_job),
 )
 
 

@@ -11,6 +11,7 @@ import hmac
 import json
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -388,6 +389,47 @@ def do_resend(session: Session, *, actor: Actor, delivery_id: int, now: datetime
     return _delivery(row)
 
 
+# --- consent: what is never sent ------------------------------------------------------------
+
+# Given a workspace and participant ids, which of them may not be sent to receivers: people who
+# withdrew consent to sharing with third parties, or whose processing is restricted. Consent
+# lives above webhooks (people), so `im2/jobs.py` registers it (`use_withheld`).
+Withheld = Callable[[Session, int, set[int]], set[int]]
+_withheld: Withheld | None = None
+WITHHELD_ERROR = "not sent: the person withdrew consent to sharing with third parties"
+
+
+def use_withheld(check: Withheld | None) -> None:
+    global _withheld
+    _withheld = check
+
+
+def _participant(actor_type: str | None, actor_id: str | None) -> int | None:
+    if actor_type == "participant" and actor_id and actor_id.isdigit():
+        return int(actor_id)
+    return None
+
+
+def _withheld_events(session: Session, events: list[EventRecord]) -> set[int]:
+    """Ids of the events about participants whose data may not be sent."""
+    if _withheld is None:
+        return set()
+    by_workspace: dict[int, set[int]] = {}
+    for e in events:
+        pid = _participant(e.actor_type, e.actor_id)
+        if pid is not None:
+            by_workspace.setdefault(e.workspace_id, set()).add(pid)
+    out: set[int] = set()
+    for workspace_id, pids in by_workspace.items():
+        held = _withheld(session, workspace_id, pids)
+        out.update(
+            e.id
+            for e in events
+            if e.workspace_id == workspace_id and _participant(e.actor_type, e.actor_id) in held
+        )
+    return out
+
+
 # --- the outbox: events → deliveries --------------------------------------------------------
 
 
@@ -447,25 +489,30 @@ def enqueue_deliveries(
         subscribers.setdefault(row.workspace_id, []).append(
             _Subscriber(row.id, frozenset(row.kinds), row.created_at)
         )
+    withheld = _withheld_events(session, events) if subscribers else set()
 
     def rows_of(event: EventRecord) -> list[dict[str, Any]]:
-        return [
-            {
-                "workspace_id": event.workspace_id,
-                "endpoint_id": sub.id,
-                "event_id": event.id,
-                "kind": event.kind,
-                "payload": event_payload(event),
-                "status": DeliveryStatus.PENDING.value,
-                "attempts": 0,
-                "resends": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-            for sub in subscribers.get(event.workspace_id, ())
-            # An endpoint hears of what happened from its creation on, not of the past.
-            if event.kind in sub.kinds and event.occurred_at >= sub.since
-        ]
+        return (
+            [
+                {
+                    "workspace_id": event.workspace_id,
+                    "endpoint_id": sub.id,
+                    "event_id": event.id,
+                    "kind": event.kind,
+                    "payload": event_payload(event),
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "resends": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for sub in subscribers.get(event.workspace_id, ())
+                # An endpoint hears of what happened from its creation on, not of the past.
+                if event.kind in sub.kinds and event.occurred_at >= sub.since
+            ]
+            if event.id not in withheld
+            else []
+        )
 
     def add(rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -600,6 +647,15 @@ def claim_due(
         .where(WebhookDelivery.claim == token)
         .order_by(WebhookDelivery.id)
     ).all()
+    # A delivery queued before its person withdrew consent is not sent either: it fails now.
+    held = _withheld_deliveries(session, [d for d, _e in rows])
+    for d, _e in rows:
+        if d.id in held:
+            d.status = DeliveryStatus.FAILED.value
+            d.last_error = WITHHELD_ERROR
+            d.claim = None
+            d.locked_until = None
+            d.next_attempt_at = None
     return [
         Claimed(
             id=d.id,
@@ -611,7 +667,24 @@ def claim_due(
             payload=dict(d.payload),
         )
         for d, e in rows
+        if d.id not in held
     ]
+
+
+def _withheld_deliveries(session: Session, deliveries: list[WebhookDelivery]) -> set[int]:
+    if _withheld is None:
+        return set()
+    by_workspace: dict[int, dict[int, int]] = {}
+    for d in deliveries:
+        actor = d.payload.get("actor") or {}
+        pid = _participant(actor.get("type"), actor.get("id"))
+        if pid is not None:
+            by_workspace.setdefault(d.workspace_id, {})[d.id] = pid
+    held: set[int] = set()
+    for workspace_id, pids in by_workspace.items():
+        out = _withheld(session, workspace_id, set(pids.values()))
+        held.update(i for i, pid in pids.items() if pid in out)
+    return held
 
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:

@@ -538,3 +538,16 @@ def withdrawn_participants(
         )
     ).all()
     return {int(v) for (v,) in rows}
+
+
+def withheld_from_receivers(
+    session: Session, workspace_id: int, participant_ids: set[int]
+) -> set[int]:
+    """The webhook outbox's check (registered in `im2/jobs.py`): participants whose events are
+    not sent to receivers (sharing with third parties withdrawn, or processing restricted)."""
+    return withdrawn_participants(
+        session,
+        workspace_id=workspace_id,
+        purpose=Purpose.THIRD_PARTY,
+        participant_ids=participant_ids,
+    )

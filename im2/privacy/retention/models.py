@@ -21,10 +21,10 @@ class RetentionPolicy(Base):
     )
     # People with no activity for this many days are anonymised (erasure's anonymiser).
     inactive_days: Mapped[int | None]
-    # Raw IPs older than this many days (the risk window) are truncated: "prefix" keeps the
-    # network (/24 of IPv4, /48 of IPv6), "none" keeps nothing.
+    # Raw IPs older than this many days (the risk window) are cleared: "none" keeps nothing of
+    # them (the only value offered, see `schemas.IpKeep`).
     ip_days: Mapped[int | None]
-    ip_keep: Mapped[str] = mapped_column(String(8), default="prefix")
+    ip_keep: Mapped[str] = mapped_column(String(8), default="none")
     # UGC media files are deleted this many days after their campaign ended.
     media_days: Mapped[int | None]
     updated_at: Mapped[datetime]
