@@ -17,6 +17,7 @@ from im2.activities.formats.ugc import service as ugc
 from im2.activities.formats.ugc.schemas import EntryStatus
 from im2.activities.schemas import ActivityKind
 from im2.activities.service import get_activity, list_activities
+from im2.analytics import metrics_ladder as _metrics_ladder  # registers ladder, advocates
 from im2.analytics import metrics_live as _metrics_live  # noqa: F401 (registers per_minute)
 from im2.analytics import metrics_tree as _metrics_tree  # noqa: F401 (registers share_tree)
 from im2.analytics.lake import get_mark, read_events_after
@@ -44,6 +45,7 @@ from im2.campaigns.service import get_campaign
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import N_, _
 from im2.people import service as people
+from im2.people.ladder import service as ladder
 from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import check_timezone
@@ -294,6 +296,10 @@ def _open(
     query.extras["ugc_entries"] = lambda: _ugc_entries(session, actor=actor, campaign=campaign)
     query.extras["share_links"] = lambda: share_links_table(
         sharing.link_owners(session, campaign_id=campaign.id)
+    )
+    query.memo[_metrics_ladder.RULES] = ladder.get_rules(session, workspace_id=actor.workspace_id)
+    query.extras[_metrics_ladder.EVERYONE] = lambda: person_map_table(
+        people.actor_persons(session, workspace_id=actor.workspace_id, everyone=True)
     )
     query.extras["person_map"] = lambda: person_map_table(
         people.actor_persons(session, workspace_id=actor.workspace_id)
