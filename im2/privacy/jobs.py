@@ -94,11 +94,9 @@ def expire_export(db: Database, *, request_id: int, now: datetime, media_path: P
     return True
 
 
-def expire_exports_job(db: Database, clock: Clock) -> int:
+def expire_exports(db: Database, *, now: datetime, media_path: Path) -> int:
     """Delete export files past their expiry (7 days by default), and their record on the
     request (the log keeps that it expired). Returns how many were deleted."""
-    media_path = get_settings().media_path
-    now = clock.now()
     with db.session() as session:
         expired = service.expired_exports(session, now=now)
     outcome = each(
@@ -107,3 +105,7 @@ def expire_exports_job(db: Database, clock: Clock) -> int:
         job="privacy_expire_exports",
     )
     return sum(1 for done in outcome.results if done)
+
+
+def expire_exports_job(db: Database, clock: Clock) -> int:
+    return expire_exports(db, now=clock.now(), media_path=get_settings().media_path)

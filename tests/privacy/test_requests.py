@@ -249,13 +249,13 @@ def test_export_zip_holds_the_persons_data_and_nobody_elses(
     # After 7 days the file is gone: the job deletes it and the download answers 404.
     [file] = list((settings.media_path / "privacy-exports").iterdir())
     clock.advance(timedelta(days=7, seconds=1))
-    assert jobs.expire_exports_job(db, clock) == 1
+    assert jobs.expire_exports(db, now=clock.now(), media_path=settings.media_path) == 1
     assert not file.exists()
     gone = client.get(
         f"/api/v1/privacy/requests/{request['id']}/export.zip", headers=brand.auth(OWNER)
     )
     assert gone.status_code == 404
-    assert jobs.expire_exports_job(db, clock) == 0  # idempotent
+    assert jobs.expire_exports(db, now=clock.now(), media_path=settings.media_path) == 0
     final = client.get(f"/api/v1/privacy/requests/{request['id']}", headers=brand.auth(OWNER))
     assert final.json()["log"][-1]["action"] == "export_expired"
     assert final.json()["export_ready"] is False
