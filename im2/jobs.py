@@ -39,6 +39,7 @@ from im2.listening.jobs import (
     score_pending_mentions_job,
 )
 from im2.people.segments.jobs import segment_entries_job, segment_facts_job
+from im2.privacy.jobs import build_exports_job, expire_exports_job
 from im2.privacy.lake_rewrite import privacy_lake_rewrite_job
 from im2.people.consent import service as consents
 from im2.privacy.retention.jobs import retention_job
@@ -83,6 +84,8 @@ JOBS: tuple[Job, ...] = (
     Job("webhooks_enqueue", enqueue_webhooks_job),
     Job("webhooks_send", send_webhooks_job),
     Job("privacy_retention", retention_job),
+    Job("privacy_build_exports", build_exports_job),
+    Job("privacy_expire_exports", expire_exports_job),
 )
 
 
