@@ -69,6 +69,14 @@ PEOPLE_DATA: tuple[PersonalTable, ...] = (
         )
         for table in ("ladder_states", "ladder_changes")
     ),
+    # Consent by purpose (im2.people.consent): the person's grants and withdrawals, with the
+    # text version shown; exported with the person, deleted with them.
+    PersonalTable(
+        table="consent_records",
+        person_columns=("person_id",),
+        participant_columns=("participant_id",),
+        on_erase="delete",
+    ),
 )
 
 
