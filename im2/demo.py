@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from im2.activities.registry import FORMATS
+from im2.analytics.ladder import ladder_job
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import (
     CampaignCreate,
@@ -21,6 +22,7 @@ from im2.campaigns.schemas import (
     Media,
     Objective,
 )
+from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.schemas import ActorType
 from im2.i18n import use_locale
@@ -285,4 +287,5 @@ def load_demo(db: Database, *, now: datetime) -> bool:
 
         # Last: the people who looked, including every participant the demos above made.
         load_views_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
+    ladder_job(db, ManualClock(now))  # the closeness ladder of everyone the demos above made
     return True
