@@ -102,13 +102,64 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+_SIGNALS = "im2_signals"
+_signal_log = logging.getLogger("im2.db")
+
+
+class Signals:
+    """After-commit announcements of one database: a writer announces `(topic, key)` (e.g.
+    new events of campaign 12) in its transaction, and the listeners of the topic hear the key
+    once that transaction has committed, in the committing thread. They must be quick (hand
+    the key on, e.g. to an event loop); an error in one is logged, never raised into the
+    writer. The app's live hub listens to new events this way (docs/architecture.md)."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, tuple[Callable[[int], None], ...]] = {}
+        self._lock = threading.Lock()
+
+    def listen(self, topic: str, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Add a listener; returns what removes it."""
+        with self._lock:
+            self._listeners[topic] = (*self._listeners.get(topic, ()), listener)
+
+        def remove() -> None:
+            with self._lock:
+                left = tuple(fn for fn in self._listeners.get(topic, ()) if fn is not listener)
+                self._listeners[topic] = left
+
+        return remove
+
+    def listeners(self, topic: str) -> tuple[Callable[[int], None], ...]:
+        return self._listeners.get(topic, ())
+
+
+def announce(session: Session, topic: str, key: int) -> None:
+    """Tell the listeners of `topic` about `key` once the session's transaction commits (not
+    at all if it rolls back, or if nobody listens)."""
+    signals: Signals | None = session.info.get(_SIGNALS)
+    listeners = signals.listeners(topic) if signals is not None else ()
+    if not listeners:
+        return
+
+    def deliver() -> None:
+        for listener in listeners:
+            try:
+                listener(key)
+            except Exception:
+                _signal_log.exception("a listener of %s failed", topic)
+
+    on_commit(session, deliver)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.signals = Signals()
+        info = {_SIGNALS: self.signals}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write_engine = self.engine.execution_options(sqlite_write=True)
-        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False, info=info)
         # SQLite has one write lock. Waiting for it in SQLite's busy handler means sleeping and
         # retrying, and under a burst an unlucky writer can keep missing it until the busy
         # timeout fails it; queueing the writers of this process on a lock of our own first is
@@ -264,7 +315,9 @@ class GroupCommitter:
         with (
             db._writer_queue,
             db._write_engine.connect() as connection,
-            Session(bind=connection, expire_on_commit=False) as session,
+            Session(
+                bind=connection, expire_on_commit=False, info={_SIGNALS: db.signals}
+            ) as session,
         ):
             with session.begin():
                 if isolate:

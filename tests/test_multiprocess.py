@@ -35,6 +35,7 @@ from sqlalchemy import make_url
 from im2.db import Database
 from im2.web.context import DEVICE_COOKIE, RequestContextMiddleware
 from im2.workspaces.schemas import Role
+from tests.analytics.test_dashboard_gaps import console_client, listen
 from tests.conftest import Brand, _free_port, go_live, make_brand, repo_root
 from tests.test_crash_votes import _im2
 from tests.test_polls import POLL
@@ -199,6 +200,7 @@ class LivePoll:
     slug: str
     poll_id: int
     options: list[int]
+    campaign_id: int
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +223,9 @@ def poll(deployment: Deployment) -> LivePoll:
         poll_id = created.json()["id"]
         results = http.get(f"/api/v1/polls/{poll_id}/results", headers=brand.auth(Role.OWNER))
         options = [o["id"] for o in results.json()["options"]]
-    return LivePoll(slug=campaign["slug"], poll_id=poll_id, options=options)
+    return LivePoll(
+        slug=campaign["slug"], poll_id=poll_id, options=options, campaign_id=campaign["id"]
+    )
 
 
 def _phone() -> dict[str, str]:
@@ -312,6 +316,33 @@ def test_a_vote_through_one_process_shows_on_another_process_live_results(
     assert answer.status_code == 201, answer.text
 
     stream.results_until(lambda r: _votes_for(r, option) == before + 1, timeout=30)
+
+
+def test_a_vote_through_one_process_moves_the_dashboard_another_process_streams(
+    deployment: Deployment, poll: LivePoll
+) -> None:
+    # Given an analyst watching the campaign's dashboard, served by process B.
+    console = console_client(deployment.b, deployment.brand.emails[Role.ANALYST])
+    found: list[dict[str, Any]] = []
+    ready = threading.Event()
+    url = f"/console/w/acme/campaigns/{poll.campaign_id}/analytics/stream"
+    listener = threading.Thread(
+        target=listen,
+        args=(console, url, "overview", 2),
+        kwargs={"found": found, "ready": ready},
+        daemon=True,
+    )
+    listener.start()
+    assert ready.wait(60)
+    # When a participant votes through process A,
+    answer = _vote(deployment.a, poll, _phone(), poll.options[0])
+    assert answer.status_code == 201, answer.text
+    # then B pushes a new overview: A's event writer rang the campaign over Redis after its
+    # commit (B never asks the database whether something happened).
+    listener.join(timeout=60)
+    console.close()
+    assert len(found) == 2, found
+    assert found[-1] != found[0]
 
 
 def test_a_participants_rate_limit_holds_across_processes(

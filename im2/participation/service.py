@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from im2.campaigns import service as campaigns
 from im2.crypto import ip_hashes
 from im2.errors import InvalidInput, NotFound, TooManyAttempts
-from im2.events.models import Event
 from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.service import event_row, record_event, record_events
 from im2.i18n import N_, _, get_locale
 from im2.participation.models import Participant, VerificationCode
 from im2.participation.schemas import (
@@ -631,7 +630,7 @@ def do_join_many(
                 properties={"consent_version": CONSENT_VERSION},
             )
         )
-    insert_event_rows(session, events)
+    record_events(session, events)
     persons = people.do_attach_participants(
         session,
         workspace_id=workspace_id,
@@ -651,36 +650,3 @@ def do_join_many(
     if raced:
         joined.update(find_participants(session, workspace_id=workspace_id, device_ids=raced))
     return joined
-
-
-def event_row(
-    *,
-    kind: EventKind,
-    occurred_at: datetime,
-    workspace_id: int,
-    campaign_id: int | None,
-    activity_id: int | None,
-    actor_id: int,
-    channel: str | None,
-    referrer: str | None,
-    properties: dict[str, object],
-) -> dict[str, object]:
-    """One participant event as a row for a multi-row insert (what `record_event` writes)."""
-    return {
-        "occurred_at": occurred_at,
-        "workspace_id": workspace_id,
-        "campaign_id": campaign_id,
-        "activity_id": activity_id,
-        "actor_type": ActorType.PARTICIPANT.value,
-        "actor_id": str(actor_id),
-        "kind": kind.value,
-        "channel": channel,
-        "referrer": referrer,
-        "properties": properties,
-    }
-
-
-def insert_event_rows(session: Session, rows: list[dict[str, object]]) -> None:
-    """Append many `event_row`s in one multi-row insert, in the caller's transaction."""
-    if rows:
-        session.connection().execute(cast(Table, Event.__table__).insert(), rows)

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from im2.events.schemas import VIEW_KINDS, ActorType, EventKind
+from im2.events.service import record_events
 from im2.participation.schemas import visitor_actor
-from im2.participation.service import insert_event_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,5 +60,5 @@ def record_views(session: Session, views: Sequence[PageView]) -> list[None]:
                 "properties": dict(view.properties),
             }
         )
-    insert_event_rows(session, rows)
+    record_events(session, rows)
     return [None] * len(views)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from im2 import __version__
+from im2.analytics.live import EventBell
 from im2.clock import Clock, SystemClock
 from im2.config import Environment, Settings, get_settings
 from im2.db import Database
@@ -67,6 +68,8 @@ def build_app(
         # The hub's start, the drain on a stop signal, the group commit's finish (im2.web.health).
         async with serving(app, owns_db=db is None):
             _freeze_startup_heap()
+            # The one live path of events: after commit → the hub → the dashboards.
+            stop_ringing = EventBell(app.state.hub, asyncio.get_running_loop()).listen(database)
             task = None
             if settings.run_scheduler:
                 task = asyncio.create_task(
@@ -77,6 +80,7 @@ def build_app(
             try:
                 yield
             finally:
+                stop_ringing()
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -34,6 +34,7 @@ from im2.activities.schemas import ActivityKind
 from im2.campaigns.models import Campaign
 from im2.db import Base
 from im2.errors import Conflict, IM2Error, InvalidInput
+from im2.events import service as events_service
 from im2.events.schemas import EventKind
 from im2.i18n import _, use_locale
 from im2.participation import service as participation
@@ -431,7 +432,7 @@ def _write_choices_and_events(
             if not ballot["held"]:
                 deltas[option_id] = deltas.get(option_id, 0) + 1
         events.append(
-            participation.event_row(
+            events_service.event_row(
                 kind=EventKind.VOTE_CAST,
                 occurred_at=v.now,
                 workspace_id=poll.public.workspace_id,
@@ -458,7 +459,7 @@ def _write_choices_and_events(
             .values(vote_count=option_table.c.vote_count + bindparam("delta")),
             [{"option": o, "delta": d} for o, d in sorted(deltas.items())],
         )
-    participation.insert_event_rows(session, events)
+    events_service.record_events(session, events)
 
 
 def _settled(outcomes: list[VoteReceipt | IM2Error | None]) -> list[VoteReceipt | IM2Error]:
