@@ -78,12 +78,26 @@ def mask_value(column: str, value: Any) -> Any:
     return value
 
 
-def personal_columns(columns: Iterable[str]) -> list[str]:
+def personal_columns(columns: Iterable[str], *, names: Iterable[str] = ()) -> list[str]:
     """The columns of a table that `mask_rows` would mask."""
-    return [c for c in columns if c in PERSONAL_COLUMNS]
+    extra = set(names)
+    return [c for c in columns if c in PERSONAL_COLUMNS or c in extra]
 
 
-def mask_rows(rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Each row with its personal columns masked (other columns as they are)."""
+def mask_rows(
+    rows: Iterable[Mapping[str, Any]], *, names: Iterable[str] = ()
+) -> Iterator[dict[str, Any]]:
+    """Each row with its personal columns masked (other columns as they are); `names` are
+    further columns that hold people's names (e.g. a leaderboard's "name")."""
+    extra = frozenset(names)
     for row in rows:
-        yield {k: (mask_value(k, v) if k in PERSONAL_COLUMNS else v) for k, v in row.items()}
+        yield {
+            k: (
+                mask_name(str(v))
+                if k in extra and v
+                else mask_value(k, v)
+                if k in PERSONAL_COLUMNS
+                else v
+            )
+            for k, v in row.items()
+        }

@@ -25,7 +25,7 @@ from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.downloads import csv_download
+from im2.web.downloads import people_csv_download
 from im2.web.forms import service_error, validation_errors
 from im2.web.links import public_base_url
 from im2.web.params import Id
@@ -154,4 +154,13 @@ def _add_export(router: APIRouter, fmt: ActivityFormat[Any], export: Export) -> 
                 columns = export.columns
                 found = export.rows(session, actor=actor, activity_id=activity_id)
             rows = list(found)
-        return csv_download(rows, columns=columns, filename=export.filename.format(id=activity_id))
+        return people_csv_download(
+            rows,
+            columns=columns,
+            filename=export.filename.format(id=activity_id),
+            actor=actor,
+            db=db,
+            now=now,
+            target_type=fmt.kind.value,
+            target_id=activity_id,
+        )

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.quiz import outcomes, reports
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.downloads import csv_download
+from im2.web.downloads import people_csv_download
 from im2.web.params import Id
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
@@ -85,7 +85,7 @@ def review(
 
 
 @router.get("/quiz/{activity_id}/leaderboard.csv")
-def leaderboard_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+def leaderboard_csv(activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
     """The full ranking, for handing out prizes."""
     with db.session() as session:
         board = reports.quiz_leaderboard(
@@ -104,4 +104,14 @@ def leaderboard_csv(activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response
         }
         for r in board.rows
     )
-    return csv_download(rows, columns=columns, filename=f"quiz-{activity_id}-leaderboard.csv")
+    return people_csv_download(
+        rows,
+        columns=columns,
+        filename=f"quiz-{activity_id}-leaderboard.csv",
+        actor=actor,
+        db=db,
+        now=now,
+        target_type="quiz",
+        target_id=activity_id,
+        names=("name",),
+    )
