@@ -114,8 +114,8 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     influence_pages.router,
     listening_pages.router,
     participation_pages.router,
+    ladder_pages.router,  # before people's: its `/{person_id}` would take "ladder"
     people_pages.router,
-    ladder_pages.router,
     retention_pages.router,  # before privacy's: its `/{request_id}` would take "retention"
     privacy_pages.router,
     reports_pages.router,
