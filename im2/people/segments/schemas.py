@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from im2.i18n import _
 from im2.types import DbId, PeopleData
 
 MAX_DEPTH = 3
@@ -75,7 +76,7 @@ class _Range(BaseModel):
     @model_validator(mode="after")
     def _bounds(self) -> _Range:
         if self.op == "between" and (self.to is None or self.to < self.value):
-            raise ValueError("`between` needs `to`, at least `value`")
+            raise ValueError(_("Between needs an upper bound (to) at least the lower one."))
         return self
 
 
@@ -130,7 +131,7 @@ class SourceCondition(BaseModel):
     @model_validator(mode="after")
     def _values(self) -> SourceCondition:
         if self.op == "in" and not self.values:
-            raise ValueError("`in` needs at least one value")
+            raise ValueError(_("Give at least one value."))
         return self
 
 
@@ -157,7 +158,7 @@ class AttributeCondition(BaseModel):
     @model_validator(mode="after")
     def _values(self) -> AttributeCondition:
         if self.op != "exists" and not self.values:
-            raise ValueError("`in` and `not_in` need at least one value")
+            raise ValueError(_("Give at least one value."))
         return self
 
 
@@ -259,17 +260,21 @@ class SegmentRule(BaseModel):
                     name = item.get("field")
                     if name not in CONDITION_FIELDS:
                         raise ValueError(
-                            f"conditions.{index}.field: unknown field {name!r}; known fields: "
-                            + ", ".join(CONDITION_FIELDS)
+                            _(
+                                "conditions.{index}.field: unknown field {name}; known fields: "
+                                "{known}"
+                            ).format(
+                                index=index, name=repr(name), known=", ".join(CONDITION_FIELDS)
+                            )
                         )
         return value
 
     @model_validator(mode="after")
     def _limits(self) -> SegmentRule:
         if _depth(self) > MAX_DEPTH:
-            raise ValueError(f"groups nest at most {MAX_DEPTH} deep")
+            raise ValueError(_("Groups nest at most {n} deep.").format(n=MAX_DEPTH))
         if _count(self) > MAX_CONDITIONS:
-            raise ValueError(f"a rule has at most {MAX_CONDITIONS} conditions")
+            raise ValueError(_("A rule has at most {n} conditions.").format(n=MAX_CONDITIONS))
         return self
 
 
