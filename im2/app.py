@@ -60,6 +60,7 @@ from im2.people.directory import PeopleSources
 from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
 from im2.people.segments import api as segments_api
+from im2.people.segments import pages as segments_pages
 from im2.privacy import api as privacy_api
 from im2.privacy import pages as privacy_pages
 from im2.privacy import public as privacy_public
@@ -115,6 +116,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     listening_pages.router,
     participation_pages.router,
     ladder_pages.router,  # before people's: its `/{person_id}` would take "ladder"
+    segments_pages.router,  # before people's: its `/{person_id}` would take "segments"
     people_pages.router,
     retention_pages.router,  # before privacy's: its `/{request_id}` would take "retention"
     privacy_pages.router,
