@@ -27,9 +27,11 @@ from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.service import list_events
 from im2.people import service as people
+from im2.people.ladder import service as ladder_service
 from im2.people.ladder.models import LadderState
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand, go_live
+from tests.test_auth import login
 from tests.test_polls import POLL, vote_url
 
 
@@ -323,3 +325,52 @@ def test_the_ladder_job_is_throttled_and_idempotent(
     with db.session() as session:
         rows = session.scalars(select(LadderState)).all()
         assert len(rows) == 4
+
+
+def test_the_console_page_shows_the_ladder_and_edits_the_rules(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock, lake_path: Path
+) -> None:
+    _a, slug, poll, opts = _campaign(client, brand, "ladder-page")
+    s = _phone(client)
+    _vote(s, slug, poll, opts[0])
+    code = _link(s, slug)
+    clock.advance(timedelta(minutes=5))
+    _through(client, code, slug, poll, opts[1])
+    _run(db, brand, lake_path, clock)
+
+    login(client, brand.emails[Role.OWNER])
+    url = "/console/w/acme/people/ladder"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "亲密度阶梯" in page.text
+    counts = dict(
+        re.findall(r'data-stage="(\w+)"><span>[^<]+</span><strong>([\d,]+)</strong>', page.text)
+    )
+    assert counts == {"bystander": "0", "participant": "1", "spreader": "1", "advocate": "0"}
+    assert "传播者" in page.text
+    assert 'id="ladder-sankey"' in page.text
+
+    token = re.search(r'id="rules-form".*?name="csrf_token" value="([^"]+)"', page.text, re.S)
+    assert token is not None
+    form = {
+        "csrf_token": token.group(1),
+        "spreader_min_brought": "3",
+        "advocate_min_campaigns": "2",
+        "advocate_min_weeks": "3",
+        "advocate_min_brought": "2",
+    }
+    refused = client.post(f"{url}/rules", data=form, follow_redirects=False)
+    assert refused.status_code == 422
+    assert "拥护者带来的人数不能少于传播者" in refused.text
+    assert 'id="advocate_min_brought" name="advocate_min_brought" type="number"' in refused.text
+    saved = client.post(
+        f"{url}/rules", data={**form, "advocate_min_brought": "3"}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    assert "规则已保存" in client.get(saved.headers["location"]).text
+    with db.session() as session:
+        rules = ladder_service.get_rules(session, workspace_id=brand.workspace_id)
+    assert (rules.spreader_min_brought, rules.advocate_min_brought) == (3, 3)
+
+    login(client, brand.emails[Role.ANALYST])
+    assert client.get(url).status_code == 403
