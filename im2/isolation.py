@@ -18,20 +18,29 @@ Two shapes:
 `dead_letter` records an event a follower could not handle in the audit log of the event's
 workspace (action `job.dead_letter`, target the event id), so the follower can move on and the
 brand's owners (and whoever fixes the cause) can see and replay it (docs/architecture.md, Jobs).
+
+`follow_events` is the one loop of a follower of the event log: lock its cursor row, read a
+batch after it, leave the events younger than the settle time for later, handle each in a
+savepoint, dead-letter the ones that fail, move the cursor. `catch_up` is the job around it:
+batches, one transaction each, until a batch comes back short.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import datetime, timedelta
+from itertools import takewhile
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from im2.db import _AFTER_COMMIT
+from im2.clock import Clock
+from im2.db import _AFTER_COMMIT, Database
+from im2.events.schemas import EventRecord
+from im2.events.service import list_events
 from im2.workspaces.service import record_audit
 
 T = TypeVar("T")
@@ -147,3 +156,143 @@ def dead_letter(
         after={"job": job, "event_id": event_id, "kind": kind, "error": describe(exc)},
         now=now,
     )
+
+
+# --- followers of the event log -----------------------------------------------------------------
+
+# On PostgreSQL an event's id is drawn before its transaction commits, so a later id can become
+# visible first; reading only events this old never jumps over one. SQLite commits in id order.
+SETTLE_POSTGRES = timedelta(seconds=5)
+
+
+class FollowerCursor(Protocol):
+    """A follower's place in the event log: a row keyed by the follower's name (its model has
+    the columns `name` (primary key), `last_event_id` and `updated_at`)."""
+
+    last_event_id: Any
+    updated_at: Any
+
+
+C = TypeVar("C", bound=FollowerCursor)
+
+
+def lock_cursor(session: Session, model: type[C], *, name: str, now: datetime) -> C:
+    """The cursor row `name`, created at 0 on first use and locked for this transaction: a
+    second run waits here (PostgreSQL; on SQLite the write transaction already serialises runs)
+    and then starts after the first."""
+    row = session.get(model, name, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(cast(Any, model)(name=name, last_event_id=0, updated_at=now))
+                session.flush()
+        except IntegrityError:
+            pass  # another run created it first
+        row = session.get(model, name, with_for_update=True, populate_existing=True)
+        assert row is not None
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """One batch of a follower: the events it handled (in id order; the failed ones among them
+    were dead-lettered) and where its cursor stands now."""
+
+    events: list[EventRecord]
+    failed: list[EventRecord]
+    last_event_id: int
+
+    @property
+    def read(self) -> int:
+        return len(self.events)
+
+
+def follow_events(
+    session: Session,
+    *,
+    cursor: type[FollowerCursor],
+    name: str,
+    job: str,
+    handle: Callable[[EventRecord], object],
+    now: datetime,
+    batch: int,
+    settle: timedelta | None = timedelta(0),
+    kinds: Sequence[str] | None = None,
+    forget: Callable[[], None] | None = None,
+) -> Followed:
+    """Handle up to `batch` events after the cursor `name` (of the model `cursor`), all
+    workspaces, each in a savepoint (`each_in_savepoint`). Stops at the first event younger
+    than `settle`, left for a later run (`None`: no age limit, even for events stamped after
+    `now`). An event that fails is dead-lettered and passed over, never retried at every tick
+    ahead of everyone else's events (docs/architecture.md, Jobs); `forget` is called first, to
+    drop what the batch cached from the rolled-back writes. A `TRANSIENT` error rolls the whole
+    batch back (the caller's transaction), cursor included."""
+    row = lock_cursor(session, cursor, name=name, now=now)
+    events = list_events(
+        session,
+        after_id=row.last_event_id,
+        kinds=list(kinds) if kinds is not None else None,
+        limit=batch,
+    )
+    settled = (
+        events
+        if settle is None
+        else list(takewhile(lambda ev: ev.occurred_at <= now - settle, events))
+    )
+
+    def failed(ev: EventRecord, exc: Exception) -> None:
+        if forget is not None:
+            forget()
+        dead_letter(
+            session,
+            job=job,
+            event_id=ev.id,
+            workspace_id=ev.workspace_id,
+            kind=ev.kind,
+            exc=exc,
+            now=now,
+        )
+
+    outcome = each_in_savepoint(
+        session,
+        settled,
+        handle,
+        job=job,
+        key=lambda ev: f"event {ev.id} (workspace {ev.workspace_id})",
+        failed=failed,
+    )
+    if settled:
+        row.last_event_id = settled[-1].id
+        row.updated_at = now
+    return Followed(events=settled, failed=outcome.failed, last_event_id=int(row.last_event_id))
+
+
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Step(Protocol[R_co]):
+    """One batch of a follower, in the caller's transaction."""
+
+    def __call__(self, session: Session, *, now: datetime, settle: timedelta) -> R_co: ...
+
+
+def catch_up(
+    db: Database,
+    clock: Clock,
+    step: Step[R],
+    *,
+    batch: int,
+    read: Callable[[R], int] | None = None,
+) -> list[R]:
+    """A follower's job: `step` batch after batch, one transaction each, until a batch reads
+    fewer than `batch` events (it has caught up); `read(result)` is how many it read (the
+    result itself when not given). The settle time is `SETTLE_POSTGRES` on PostgreSQL and none
+    on SQLite. Returns every batch's result."""
+    settle = SETTLE_POSTGRES if db.dialect == "postgresql" else timedelta(0)
+    runs: list[R] = []
+    while True:
+        with db.transaction() as session:
+            run = step(session, now=clock.now(), settle=settle)
+        runs.append(run)
+        if (read(run) if read is not None else cast(int, run)) < batch:
+            return runs

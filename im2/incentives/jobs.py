@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from im2 import isolation
 from im2.clock import Clock
 from im2.db import Database
 from im2.incentives import service
 
-# On PostgreSQL an event's id is drawn before its transaction commits, so a later id can become
-# visible first; reading only events a few seconds old never jumps over one. SQLite commits in
-# id order.
-PG_SETTLE = timedelta(seconds=5)
+PG_SETTLE = isolation.SETTLE_POSTGRES  # how old an event must be to be followed, on PostgreSQL
 
 
 def apply_point_rules_job(db: Database, clock: Clock) -> int:
     """Follow the event log and award points by the campaigns' rules; returns points entries
     written. Runs batches until it has caught up."""
-    settle = PG_SETTLE if db.dialect == "postgresql" else timedelta(0)
-    awarded = 0
-    while True:
-        with db.transaction() as session:
-            run = service.apply_rules(session, now=clock.now(), settle=settle)
-        awarded += run.awarded
-        if run.events_seen < service.RULES_BATCH:
-            return awarded
+    runs = isolation.catch_up(
+        db, clock, service.apply_rules, batch=service.RULES_BATCH, read=lambda run: run.events_seen
+    )
+    return sum(run.awarded for run in runs)
 
 
 def expire_points_job(db: Database, clock: Clock) -> int:

@@ -14,14 +14,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2 import isolation
 from im2.campaigns import service as campaigns
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind, EventRecord
-from im2.events.service import list_events
 from im2.i18n import _
 from im2.incentives._common import check_own_campaign, check_participant
 from im2.incentives.ledger import award_points
@@ -187,63 +185,29 @@ def apply_rules(
     """Award points for the events after the cursor (up to `now - settle`) by the active rules,
     once per (rule, event): a ledger key makes a second run a no-op even if the cursor were
     lost. The cursor row is locked, so two runners take turns."""
-    cursor = _locked_cursor(session, now=now)
+    # Locked before the rules are read: a runner that waited for another reads them afresh.
+    isolation.lock_cursor(session, Cursor, name=RULES_CURSOR, now=now)
     rules: dict[tuple[int, str], PointRule] = {
         (r.campaign_id, r.event_kind): r
         for r in session.scalars(select(PointRule).where(PointRule.active.is_(True)))
     }
-    events = list_events(
-        session,
-        after_id=cursor.last_event_id,
-        until=now - settle if settle else None,
-        limit=batch,
-    )
     follower = _RulesFollower(session, rules=rules)
-
-    def failed(event: EventRecord, exc: Exception) -> None:
-        isolation.dead_letter(
-            session,
-            job=RULES_FOLLOWER,
-            event_id=event.id,
-            workspace_id=event.workspace_id,
-            kind=event.kind,
-            exc=exc,
-            now=now,
-        )
-
-    # One event that cannot be handled (legacy data, a bug) is dead-lettered and passed over,
-    # never retried at every tick ahead of everyone else's events (docs/architecture.md, Jobs).
-    isolation.each_in_savepoint(
+    followed = isolation.follow_events(
         session,
-        events,
-        follower.handle,
+        cursor=Cursor,
+        name=RULES_CURSOR,
         job=RULES_FOLLOWER,
-        key=lambda e: f"event {e.id} (workspace {e.workspace_id})",
-        failed=failed,
+        handle=follower.handle,
+        now=now,
+        batch=batch,
+        settle=settle or None,
     )
-    if events:
-        cursor.last_event_id = events[-1].id
-        cursor.updated_at = now
     return RulesRun(
-        events_seen=len(events),
+        events_seen=followed.read,
         awarded=follower.awarded,
         capped=follower.capped,
-        last_event_id=cursor.last_event_id,
+        last_event_id=followed.last_event_id,
     )
-
-
-def _locked_cursor(session: Session, *, now: datetime) -> Cursor:
-    """The rules' place in the event log, created on first use, locked until the end."""
-    cursor = session.get(Cursor, RULES_CURSOR, with_for_update=True)
-    if cursor is None:
-        try:
-            with session.begin_nested():
-                session.add(Cursor(name=RULES_CURSOR, last_event_id=0, updated_at=now))
-        except IntegrityError:
-            pass
-        cursor = session.get(Cursor, RULES_CURSOR, with_for_update=True)
-        assert cursor is not None
-    return cursor
 
 
 class _RulesFollower:

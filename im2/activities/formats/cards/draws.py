@@ -3,7 +3,7 @@
 Every qualifying event of a campaign (a vote, a check-in, a quiz or survey answered, a friend
 who joined through one's share link) draws one card in each 集卡 activity of that campaign for
 the person it belongs to, once per event (a unique key on the event id), each event in a
-savepoint (`isolation.each_in_savepoint`: one that fails is dead-lettered and passed over). The
+savepoint (`isolation.follow_events`: one that fails is dead-lettered and passed over). The
 card is `core.pick(HMAC(seed, event id), weights)`.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import takewhile
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,15 +24,12 @@ from im2.activities.formats.cards.service import check_set, seed_of, settings_of
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
 from im2.events.schemas import ActorType, EventKind, EventRecord
-from im2.events.service import list_events, record_event
+from im2.events.service import record_event
 from im2.sharing import service as sharing
 
 CURSOR = "cards"
 FOLLOWER = "cards_draw"  # the job's name, in logs and dead letters
 BATCH = 500
-# On PostgreSQL an event whose transaction commits late can appear behind a higher id already
-# read; events younger than this are left for the next run. SQLite commits in id order.
-SETTLE_POSTGRES = timedelta(seconds=5)
 # Taking part elsewhere in the campaign: the acting participant draws a card.
 EARNING_KINDS = (
     EventKind.VOTE_CAST,
@@ -70,22 +66,6 @@ class _Run:
         return found
 
 
-def _lock_cursor(session: Session, *, now: datetime) -> CardCursor:
-    """The cursor row, locked for this transaction: a second run waits for the first."""
-    query = select(CardCursor).where(CardCursor.name == CURSOR).with_for_update()
-    cursor = session.scalar(query)
-    if cursor is None:
-        try:
-            with session.begin_nested():
-                session.add(CardCursor(name=CURSOR, last_event_id=0, updated_at=now))
-                session.flush()
-        except IntegrityError:
-            pass  # another run made it first
-        cursor = session.scalar(query)
-        assert cursor is not None
-    return cursor
-
-
 def beneficiary(session: Session, ev: EventRecord) -> int | None:
     """The participant whose taking part this event is, or None when it earns no card."""
     if ev.properties.get("held"):
@@ -116,40 +96,23 @@ def process_events(
     Idempotent: a card is keyed by (activity, event), so a lost cursor draws nothing twice.
     `announce(activity_id)` is called for every activity that drew a card (after the commit,
     when the caller passes a hub's publish through `on_commit`)."""
-    cursor = _lock_cursor(session, now=now)
-    events = list_events(
-        session, after_id=cursor.last_event_id, kinds=list(FOLLOWED_KINDS), limit=BATCH
-    )
-    settled = list(takewhile(lambda ev: ev.occurred_at <= now - settle, events))
     run = _Run(session=session, now=now)
-
-    def failed(ev: EventRecord, exc: Exception) -> None:
-        run.activities.clear()
-        isolation.dead_letter(
-            session,
-            job=FOLLOWER,
-            event_id=ev.id,
-            workspace_id=ev.workspace_id,
-            kind=ev.kind,
-            exc=exc,
-            now=now,
-        )
-
-    isolation.each_in_savepoint(
+    read = isolation.follow_events(
         session,
-        settled,
-        lambda ev: _draw_for(run, ev),
+        cursor=CardCursor,
+        name=CURSOR,
         job=FOLLOWER,
-        key=lambda ev: f"event {ev.id} (workspace {ev.workspace_id})",
-        failed=failed,
-    )
-    if settled:
-        cursor.last_event_id = settled[-1].id
-        cursor.updated_at = now
+        handle=lambda ev: _draw_for(run, ev),
+        now=now,
+        batch=BATCH,
+        settle=settle,
+        kinds=FOLLOWED_KINDS,
+        forget=run.activities.clear,
+    ).read
     if announce is not None:
         for activity_id in sorted(run.touched):
             announce(activity_id)
-    return len(settled)
+    return read
 
 
 def _draw_for(run: _Run, ev: EventRecord) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from im2.activities import service as activities
-from im2.activities.formats.referral import reads
+from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.referral import reads, service
 from im2.activities.formats.referral.schemas import (
     FriendRead,
     InviteStatus,
@@ -18,14 +19,10 @@ from im2.activities.formats.referral.schemas import (
     ReferralStats,
 )
 from im2.activities.schemas import ActivityKind
-from im2.sharing import service as sharing
 from im2.web.deps import (
     REFERRER_COOKIE,
     ApiActor,
     DbDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
     VisitorDep,
 )
 from im2.web.links import public_base_url
@@ -130,37 +127,11 @@ def my_referral(
     summary="Join (with consent, the first time) and get this device's invite link",
 )
 def get_my_link(
-    request: Request,
-    slug: str,
-    activity_id: Id,
-    body: LinkIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    request: Request, slug: str, activity_id: Id, body: LinkIn, act: ParticipantApiDep
 ) -> MyReferral:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        public, _row = activities.public_activity(
-            session, slug=slug, activity_id=activity_id, kind=ActivityKind.REFERRAL
+    act.write(
+        lambda session: service.do_get_link(
+            session, slug=slug, activity_id=activity_id, **act.rules(body.consent)
         )
-        activities.require_open(public)
-        acting = activities.join_and_assess(
-            session,
-            public=public,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
-        )
-        sharing.do_get_link(
-            session,
-            workspace_id=public.workspace_id,
-            campaign_id=public.campaign.id,
-            participant_id=acting.participant.id,
-            now=now,
-        )
-    return _mine(request, db=db, slug=slug, activity_id=activity_id, device_id=visitor.device_id)
+    )
+    return my_referral(request, slug, activity_id, act.visitor, act.db)

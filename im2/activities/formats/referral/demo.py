@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.referral import service
+from im2.activities.formats.referral import follow, service
 from im2.activities.formats.referral.schemas import Milestone, QualifyOn, ReferralCreate, Reward
 from im2.conversions import service as conversions
 from im2.conversions.schemas import ConversionCreate
@@ -209,5 +209,5 @@ def load_demo(
             buy(friend, max(min(bought, paused - hour), at + hour))
 
     settle = timedelta(0)
-    while service.process_events(session, now=now, settle=settle) >= service.BATCH:
+    while follow.process_events(session, now=now, settle=settle) >= follow.BATCH:
         pass
