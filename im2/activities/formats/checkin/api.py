@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from im2.activities import service as activities
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.schemas import (
     CheckinIn,
@@ -13,7 +14,7 @@ from im2.activities.formats.checkin.schemas import (
     MyCheckins,
 )
 from im2.campaigns import service as campaigns
-from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, NowDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["checkins"])
@@ -44,25 +45,16 @@ def check_in(
     slug: str,
     activity_id: Id,
     body: CheckinIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> CheckinReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        return service.do_check_in(
+    return act.write(
+        lambda session: service.do_check_in(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
+    )
 
 
 @router.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.schemas import (
     DrawRecord,
@@ -12,7 +13,7 @@ from im2.activities.formats.draw.schemas import (
     EntryReceipt,
     MyEntry,
 )
-from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, NowDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["draws"])
@@ -39,25 +40,16 @@ def enter(
     slug: str,
     activity_id: Id,
     body: EnterIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> EntryReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        return service.do_enter(
+    return act.write(
+        lambda session: service.do_enter(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
+    )
 
 
 @router.get(

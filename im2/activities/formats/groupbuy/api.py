@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyStats,
@@ -11,7 +12,7 @@ from im2.activities.formats.groupbuy.schemas import (
     TeamJoinIn,
     TeamRead,
 )
-from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, NowDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["groupbuys"])
@@ -39,25 +40,16 @@ def open_team(
     slug: str,
     activity_id: Id,
     body: TeamJoinIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> TeamRead:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        return service.do_open_team(
+    return act.write(
+        lambda session: service.do_open_team(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
+    )
 
 
 @router.post(
@@ -72,26 +64,17 @@ def join_team(
     activity_id: Id,
     code: str,
     body: TeamJoinIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> TeamRead:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        return service.do_join_team(
+    return act.write(
+        lambda session: service.do_join_team(
             session,
             slug=slug,
             activity_id=activity_id,
             code=code,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
+    )
 
 
 @router.get(

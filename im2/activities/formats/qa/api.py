@@ -4,7 +4,9 @@ participant's (ask, upvote, read the shown questions)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import (
@@ -21,9 +23,7 @@ from im2.web.deps import (
     ApiActor,
     DbDep,
     HubDep,
-    LimiterDep,
     NowDep,
-    SettingsDep,
     VisitorDep,
 )
 from im2.web.params import Id
@@ -100,30 +100,22 @@ def ask(
     slug: str,
     activity_id: Id,
     body: AskIn,
-    visitor: VisitorDep,
-    db: DbDep,
     hub: HubDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> AskReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
+    def write(session: Session) -> AskReceipt:
         receipt = service.do_ask(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
             text=body.text,
             nickname=body.nickname,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
-        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return receipt
+        refresh_boards_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
+        return receipt
+
+    return act.write(write)
 
 
 @router.post(
@@ -138,26 +130,18 @@ def upvote(
     activity_id: Id,
     question_id: Id,
     body: UpvoteIn,
-    visitor: VisitorDep,
-    db: DbDep,
     hub: HubDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> UpvoteReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
+    def write(session: Session) -> UpvoteReceipt:
         receipt = service.do_upvote(
             session,
             slug=slug,
             activity_id=activity_id,
             question_id=question_id,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
-        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return receipt
+        refresh_boards_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
+        return receipt
+
+    return act.write(write)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.public import shown_view
 from im2.activities.formats.quiz.schemas import (
@@ -15,7 +16,7 @@ from im2.activities.formats.quiz.schemas import (
     QuizState,
     SettleReceipt,
 )
-from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, NowDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["quizzes"])
@@ -102,28 +103,19 @@ def answer(
     slug: str,
     activity_id: Id,
     body: AnswerIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> AnswerReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        return service.do_answer(
+    return act.write(
+        lambda session: service.do_answer(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
             question_id=body.question_id,
             option_id=body.option_id,
-            consented=body.consent,
             nickname=body.nickname,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
+    )
 
 
 @router.get(

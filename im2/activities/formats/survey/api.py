@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.survey import reports, service
 from im2.activities.formats.survey.schemas import (
     AnswersIn,
@@ -11,7 +12,7 @@ from im2.activities.formats.survey.schemas import (
     SubmissionReceipt,
     SurveySummary,
 )
-from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
@@ -51,32 +52,19 @@ def save_progress(
     slug: str,
     activity_id: Id,
     body: AnswersIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> ProgressRead:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        service.do_save(
+    act.write(
+        lambda session: service.do_save(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
             answers=dict(body.answers),
             submit=False,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
-    with db.session() as session:
-        view = service.view_survey(
-            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
-        )
-    return service.progress(view)
+    )
+    return get_progress(slug, activity_id, act.visitor, act.db)
 
 
 @router.post(
@@ -90,25 +78,16 @@ def submit(
     slug: str,
     activity_id: Id,
     body: AnswersIn,
-    visitor: VisitorDep,
-    db: DbDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> SubmissionReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
-        step = service.do_save(
+    step = act.write(
+        lambda session: service.do_save(
             session,
             slug=slug,
             activity_id=activity_id,
-            visitor=visitor,
             answers=dict(body.answers),
             submit=True,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
+    )
     return service.receipt(step, activity_id=activity_id)

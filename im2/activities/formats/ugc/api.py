@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from im2.activities.formats.api import ParticipantApiDep
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.live import refresh_on_commit
 from im2.activities.formats.ugc.schemas import (
@@ -177,26 +179,18 @@ def vote(
     activity_id: Id,
     entry_id: Id,
     body: VoteIn,
-    visitor: VisitorDep,
-    db: DbDep,
     hub: HubDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    now: NowDep,
+    act: ParticipantApiDep,
 ) -> VoteReceipt:
-    limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-    with db.transaction() as session:
+    def write(session: Session) -> VoteReceipt:
         receipt = service.do_vote(
             session,
             slug=slug,
             activity_id=activity_id,
             entry_id=entry_id,
-            visitor=visitor,
-            consented=body.consent,
-            seconds_on_page=None,
-            risk_threshold=settings.risk_hold_threshold,
-            identities_per_ip_hour=settings.risk_identities_per_ip_hour,
-            now=now,
+            **act.rules(body.consent),
         )
-        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return receipt
+        refresh_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
+        return receipt
+
+    return act.write(write)
