@@ -18,7 +18,7 @@ from im2.app import create_app
 from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
-from im2.workspaces import service
+from im2.workspaces import _common
 from im2.workspaces.models import ApiToken, ConsoleSession
 from im2.workspaces.schemas import Role
 from tests.conftest import PASSWORD, Brand, campaign_payload
@@ -127,7 +127,7 @@ def test_unknown_accounts_cost_one_password_check_like_known_ones(
             checks.append(str(hash))
             return super().verify(hash, password)
 
-    monkeypatch.setattr(service, "_hasher", Counting.from_parameters(CHEAPEST))
+    monkeypatch.setattr(_common, "_hasher", Counting.from_parameters(CHEAPEST))
     assert login(client, "nobody@acme.example.com", "wrong password!") == 401
     assert login(client, brand.emails[Role.OWNER], "wrong password!") == 401
     assert len(checks) == 2
