@@ -39,7 +39,7 @@ def _cheap_password_hashing() -> Iterator[None]:
     from argon2 import PasswordHasher
     from argon2.profiles import CHEAPEST
 
-    from im2.workspaces import service
+    from im2.workspaces import _common as service
 
     original = service._hasher
     service._hasher = PasswordHasher.from_parameters(CHEAPEST)
