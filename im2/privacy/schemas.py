@@ -74,7 +74,7 @@ CHANNEL_LABELS = {
 STATUS_LABELS = {
     RequestStatus.RECEIVED: N_("Received"),
     RequestStatus.VERIFIED: N_("Identity verified"),
-    RequestStatus.IN_PROGRESS: N_("In progress"),
+    RequestStatus.IN_PROGRESS: N_("Being handled"),
     RequestStatus.DONE: N_("Done"),
     RequestStatus.REFUSED: N_("Refused"),
 }
