@@ -1,7 +1,7 @@
 """Console pages of segments (用户 → 人群): the list, and the rule builder with its live count.
 
 The builder is a form, not JSON: each condition is a row (a field, an operator, a value). Any
-change posts the form (htmx, `hx-trigger="change, keyup"`) and the page answers with the
+change posts the form (htmx, `hx-trigger="change, input"`) and the page answers with the
 builder re-rendered and the count of people the rule selects now; without JavaScript the
 "Count" and "Add a condition" buttons do the same with a full page. Saving an existing segment
 makes a new version. Nested groups are made through the API; the builder shows one level (all
@@ -169,16 +169,37 @@ def _condition(row: dict[str, Any]) -> dict[str, Any]:
     return cond
 
 
-def _rule(match: str, rows: list[dict[str, Any]]) -> tuple[SegmentRule | None, dict[str, str]]:
-    """The rule of the rows, or the errors per row (`row-<i>`) and for the form."""
-    data = {"match": match, "conditions": [_condition(r) for r in rows]}
+def _blank(row: dict[str, Any]) -> bool:
+    """A row not filled in yet (no value ticked or typed): left out of the live count, refused
+    when saving."""
+    field, op = row["field"], row["op"]
+    if field in ("score", "points"):
+        return not row.get("value") or (op == "between" and not row.get("to"))
+    if field == "last_seen":
+        return not row.get("days")
+    if field == "verified" or (field == "source" and op == "any"):
+        return False
+    if field == "attribute" and op == "exists":
+        return not row.get("key")
+    return not row.get("values")
+
+
+def _rule(
+    match: str, rows: list[dict[str, Any]], *, strict: bool = False
+) -> tuple[SegmentRule | None, dict[str, str]]:
+    """The rule of the rows, or the errors per row (`row-<i>`) and for the form. Unless
+    `strict` (saving), rows not filled in yet are left out."""
+    numbered = [(i, r) for i, r in enumerate(rows) if strict or not _blank(r)]
+    data = {"match": match, "conditions": [_condition(r) for _i, r in numbered]}
     try:
         return SegmentRule.model_validate(data), {}
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
             loc = error.get("loc", ())
-            key = f"row-{loc[1]}" if len(loc) > 1 and loc[0] == "conditions" else "__all__"
+            key = "__all__"
+            if len(loc) > 1 and loc[0] == "conditions" and isinstance(loc[1], int):
+                key = f"row-{numbered[loc[1]][0]}"
             errors.setdefault(key, error_message(error))
         return None, errors
 
@@ -282,7 +303,7 @@ def _save(
     }
     if form.get("action") != "save":
         return _builder(request, db, actor, now, **page)
-    rule, errors = _rule(match, rows)
+    rule, errors = _rule(match, rows, strict=True)
     if not name:
         errors["name"] = _("This field is required.")
     if rule is None or errors:
