@@ -20,6 +20,9 @@ Since = Annotated[
 Until = Annotated[Moment | None, Query(description="Until this time (exclusive).")]
 ChannelFilter = Annotated[str | None, Query(description="Only events from this channel.")]
 ActivityFilter = Annotated[Id | None, Query(alias="activity", description="Only this activity.")]
+SegmentFilter = Annotated[
+    Id | None, Query(description="Only the events of this segment's people (a segment id).")
+]
 
 
 @router.get("/metrics", response_model=list[MetricInfo], summary="The metric registry")
@@ -43,6 +46,7 @@ def campaign_metrics(
     until: Until = None,
     channel: ChannelFilter = None,
     activity: ActivityFilter = None,
+    segment: SegmentFilter = None,
 ) -> MetricsRead:
     with db.session() as session:
         return service.get_metrics(
@@ -54,6 +58,7 @@ def campaign_metrics(
             until=until,
             channel=channel,
             activity_id=activity,
+            segment_id=segment,
             lake_path=settings.lake_path,
             now=now,
         )
@@ -74,6 +79,7 @@ def campaign_overview(
     until: Until = None,
     channel: ChannelFilter = None,
     activity: ActivityFilter = None,
+    segment: SegmentFilter = None,
 ) -> MetricsRead:
     with db.session() as session:
         return service.get_overview(
@@ -84,6 +90,7 @@ def campaign_overview(
             until=until,
             channel=channel,
             activity_id=activity,
+            segment_id=segment,
             lake_path=settings.lake_path,
             now=now,
         )

@@ -63,6 +63,9 @@ class Filters:
     until: datetime | None = None
     channel: str | None = None
     activity_id: int | None = None
+    # Only these actors' events (a segment's people: their participant ids and "d:<device>"
+    # ids), when set.
+    actors: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +285,10 @@ def open_query(
     con = _connection()
     con.execute("SET SESSION TimeZone = 'UTC'")
     con.register("tail_events", tail)
+    if filters.actors is not None:
+        con.register(
+            "segment_actors", pa.table({"actor_id": pa.array(filters.actors, pa.string())})
+        )
     upper = "" if filters.until is None else f" AND occurred_at < {_sql_time(filters.until)}"
     committed = committed_files(lake_path, mark=mark)
     files = committed
@@ -317,9 +324,9 @@ def open_query(
         whole_days = (filters.since is None or since_day is not None) and (
             filters.until is None or until_day is not None
         )
-        if not (whole_days and committed):
-            # A window that starts or ends inside a day (or no lake yet): this request's own
-            # rollup of its events.
+        if not (whole_days and committed) or filters.actors is not None:
+            # A window that starts or ends inside a day (or no lake yet), or a segment's people
+            # only: this request's own rollup of its events.
             con.execute(f"CREATE TEMP TABLE evr_hist AS {people_sql('ev_hist')}")
             con.execute(f"CREATE TEMP TABLE evh_hist AS {hours_sql('ev_hist')}")
         else:
@@ -427,6 +434,8 @@ def _events_sql(source: str, *, timezone: str, filters: Filters) -> str:
         where.append(f"channel = {_quote(filters.channel)}")
     if filters.activity_id is not None:
         where.append(f"activity_id = {int(filters.activity_id)}")
+    if filters.actors is not None:
+        where.append("actor_id IN (SELECT actor_id FROM segment_actors)")
     in_window = "true" if filters.since is None else f"occurred_at >= {_sql_time(filters.since)}"
     derived = ", ".join(f"{sql} AS {name}" for name, sql in _DERIVED.items())
     return f"""

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from im2.people.segments.schemas import SegmentRef
+
 
 class MetricInfo(BaseModel):
     """A metric as the registry defines it."""
@@ -47,6 +49,8 @@ class MetricsRead(BaseModel):
     lake_mark: int
     tail_events: int
     metrics: dict[str, MetricResult]
+    # The segment whose people the figures are restricted to, and its version used.
+    segment: SegmentRef | None = None
 
 
 class ComparedMetric(BaseModel):

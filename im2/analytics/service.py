@@ -6,6 +6,7 @@ Read-only: nothing here writes, so callers use `Database.session()`.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from im2.errors import InvalidInput, NotFound
 from im2.i18n import N_, _
 from im2.people import service as people
 from im2.people.ladder import service as ladder
+from im2.people.segments import service as segments
 from im2.sharing import service as sharing
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import check_timezone
@@ -195,10 +197,12 @@ def get_metrics(
     until: datetime | None = None,
     channel: str | None = None,
     activity_id: int | None = None,
+    segment_id: int | None = None,
     lake_path: Path,
     now: datetime,
 ) -> MetricsRead:
-    """The named metrics of a campaign, from the lake plus the events not moved yet.
+    """The named metrics of a campaign, from the lake plus the events not moved yet; with a
+    segment, only its people's events (their devices and participants, as of now).
 
     Raises NotFound/Forbidden as `get_campaign` does, InvalidInput for bad keys or filters.
     """
@@ -215,6 +219,16 @@ def get_metrics(
         check_activity(
             session, actor=actor, campaign_id=campaign.id, activity_id=filters.activity_id
         )
+    segment = None
+    if segment_id is not None:
+        segment, actors = segments.segment_actor_ids(
+            session,
+            workspace_id=actor.workspace_id,
+            segment_id=segment_id,
+            now=now,
+            field="segment",
+        )
+        filters = replace(filters, actors=tuple(actors))
     query = _open(
         session,
         actor=actor,
@@ -254,6 +268,7 @@ def get_metrics(
         lake_mark=mark,
         tail_events=tail_rows,
         metrics=results,
+        segment=segment,
     )
 
 
@@ -381,6 +396,7 @@ def get_overview(
     until: datetime | None = None,
     channel: str | None = None,
     activity_id: int | None = None,
+    segment_id: int | None = None,
     lake_path: Path,
     now: datetime,
 ) -> MetricsRead:
@@ -394,6 +410,7 @@ def get_overview(
         until=until,
         channel=channel,
         activity_id=activity_id,
+        segment_id=segment_id,
         lake_path=lake_path,
         now=now,
     )

@@ -1,9 +1,11 @@
-"""Uses of a segment: the "entered segment" events and their webhook."""
+"""Uses of a segment: the "entered segment" events and their webhook, the analytics filter,
+an experiment's audience and a campaign's eligibility."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -11,12 +13,13 @@ from sqlalchemy import select
 from im2.clock import ManualClock
 from im2.db import Database
 from im2.events.models import Event
-from im2.people.models import PersonTag
-from im2.people.segments.jobs import segment_entries_job
+from im2.people.models import PersonIdentity, PersonTag
+from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.webhooks.jobs import send_webhooks_job
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand
+from tests.conftest import Brand, go_live, make_brand
 from tests.people.test_segments import _person, one
+from tests.test_polls import POLL, vote_url
 from tests.webhooks.conftest import Receiver, receiver  # noqa: F401 (the fixture)
 from tests.webhooks.test_webhooks import add_endpoint, outbox
 
@@ -78,3 +81,82 @@ def test_people_entering_a_segment_are_announced_once_and_reach_webhooks(
     assert payload["kind"] == "segment.entered"
     assert payload["properties"]["person"] == b
     assert endpoint["kinds"] == ["segment.entered"]
+
+
+def _poll(client: TestClient, brand: Brand) -> tuple[int, str, int, list[int]]:
+    """A live campaign with a poll: (campaign id, slug, poll id, option ids)."""
+    campaign = go_live(client, brand)
+    created = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=brand.auth(Role.OWNER)
+    )
+    assert created.status_code == 201, created.text
+    poll = created.json()["id"]
+    results = client.get(f"/api/v1/polls/{poll}/results", headers=brand.auth(Role.OWNER)).json()
+    return campaign["id"], campaign["slug"], poll, [o["id"] for o in results["options"]]
+
+
+def _voters(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock, phones: int
+) -> tuple[int, str, int, list[int]]:
+    """`phones` phones vote in a new campaign's poll; returns the campaign and the voters'
+    person ids, in voting order (facts up to date)."""
+    campaign_id, slug, poll, options = _poll(client, brand)
+    for _ in range(phones):
+        client.cookies.clear()
+        voted = client.post(vote_url(slug, poll), json={"options": [options[0]], "consent": True})
+        assert voted.status_code == 201, voted.text
+    client.cookies.clear()
+    clock.advance(timedelta(minutes=1))
+    segment_facts_job(db, clock)
+    with db.session() as s:
+        persons = list(
+            s.scalars(
+                select(PersonIdentity.person_id)
+                .where(PersonIdentity.kind == "participant")
+                .order_by(PersonIdentity.id)
+            )
+        )
+    return campaign_id, slug, poll, persons
+
+
+def _segment(client: TestClient, brand: Brand, name: str, rule: dict[str, Any]) -> int:
+    saved = client.post(
+        "/api/v1/segments", json={"name": name, "rule": rule}, headers=brand.auth(Role.EDITOR)
+    )
+    assert saved.status_code == 201, saved.text
+    segment_id: int = saved.json()["id"]
+    return segment_id
+
+
+def test_the_analytics_segment_filter_counts_only_the_segments_people(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    campaign_id, _slug, _poll_id, (first, second, third) = _voters(client, brand, db, clock, 3)
+    took_part = _segment(client, brand, "voters", one(field="campaign", values=[campaign_id]))
+    assert client.get(
+        f"/api/v1/segments/{took_part}/count", headers=brand.auth(Role.ANALYST)
+    ).json() == {"count": 3}
+    _tag(db, brand, clock, first, "vip")
+    _tag(db, brand, clock, third, "vip")
+    vip = _segment(client, brand, "vip", one(field="tag", values=["vip"]))
+
+    url = f"/api/v1/campaigns/{campaign_id}/metrics?metrics=participants,interactions"
+    everyone = client.get(url, headers=brand.auth(Role.ANALYST)).json()
+    assert everyone["metrics"]["participants"]["value"] == 3
+    assert everyone["segment"] is None
+    only = client.get(url + f"&segment={vip}", headers=brand.auth(Role.ANALYST))
+    assert only.status_code == 200, only.text
+    assert only.json()["metrics"]["participants"]["value"] == 2
+    assert only.json()["metrics"]["interactions"]["value"] == 2
+    assert only.json()["segment"] == {"segment_id": vip, "version": 1, "name": "vip"}
+    overview = client.get(
+        f"/api/v1/campaigns/{campaign_id}/overview?segment={vip}", headers=brand.auth(Role.EDITOR)
+    )
+    assert overview.json()["metrics"]["participants"]["value"] == 2
+    assert second not in (first, third)
+
+    other = make_brand(db, slug="other", now=clock.now())
+    theirs = _segment(client, other, "theirs", one(field="verified"))
+    refused = client.get(url + f"&segment={theirs}", headers=brand.auth(Role.ANALYST))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "segment"

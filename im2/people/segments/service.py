@@ -314,11 +314,17 @@ def is_member(
 
 
 def segment_actor_ids(
-    session: Session, *, workspace_id: int, segment_id: int, now: datetime
+    session: Session,
+    *,
+    workspace_id: int,
+    segment_id: int,
+    now: datetime,
+    field: str | None = None,
 ) -> tuple[SegmentRef, list[str]]:
     """The event `actor_id`s of the segment's people (their participant ids and "d:<device>"),
-    for analytics to restrict a campaign's events to them."""
-    ref, rule = segment_rule(session, workspace_id=workspace_id, segment_id=segment_id)
+    for analytics to restrict a campaign's events to them. A segment of another workspace is
+    InvalidInput on `field` when given."""
+    ref, rule = segment_rule(session, workspace_id=workspace_id, segment_id=segment_id, field=field)
     members = members_select(workspace_id, rule, now=now).subquery()
     rows = session.execute(
         select(PersonIdentity.kind, PersonIdentity.value).where(
