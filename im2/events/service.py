@@ -232,14 +232,15 @@ def actor_events(
     referred_kinds: Sequence[str] = (),
     participant_ids: Sequence[int] = (),
     participant_kinds: Sequence[str] = (),
-    before_id: int | None = None,
+    before: tuple[datetime, int] | None = None,
     limit: int = 50,
 ) -> list[EventRecord]:
-    """One actor's events across campaigns, newest first (a person's timeline): those whose
+    """One actor's events across campaigns, newest first by time then id (a person's timeline):
+    those whose
     `actor_id` is one of `actor_ids`, those of `referred_kinds` that came through one of
     their share codes (`referrers`), and those of `participant_kinds` recorded by the system
     about one of `participant_ids` (`properties.participant`: points, coupons, prizes).
-    `actor_kinds` narrows the actor's own events to those kinds."""
+    `actor_kinds` narrows the actor's own events to those kinds; `before` continues a page."""
     parts: list[ColumnElement[bool]] = []
     if actor_ids:
         mine = Event.actor_id.in_(list(actor_ids))
@@ -264,11 +265,13 @@ def actor_events(
     if not parts:
         return []
     query = select(Event).where(Event.workspace_id == workspace_id, or_(*parts))
-    if before_id is not None:
-        query = query.where(Event.id < before_id)
-    return [
-        _to_record(row) for row in session.scalars(query.order_by(Event.id.desc()).limit(limit))
-    ]
+    if before is not None:  # the (time, id) of the last event of the previous page
+        at, last_id = before
+        query = query.where(
+            or_(Event.occurred_at < at, and_(Event.occurred_at == at, Event.id < last_id))
+        )
+    newest = query.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)
+    return [_to_record(row) for row in session.scalars(newest)]
 
 
 class ExportFormat(StrEnum):

@@ -219,6 +219,12 @@ def conditions(
         where.append(verified if filters.verified else ~verified)
     if filters.campaign_id is not None:
         where.append(_took_part_in(workspace_id, filters.campaign_id))
+    # A time without a zone is read as UTC (the API's rule for every time it is given).
+    seen_from, seen_until = (
+        None if t is None else t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+        for t in (filters.seen_from, filters.seen_until)
+    )
+    filters = filters.model_copy(update={"seen_from": seen_from, "seen_until": seen_until})
     if (
         filters.seen_from is not None
         and filters.seen_until is not None

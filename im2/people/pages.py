@@ -65,6 +65,11 @@ REASON_LABELS = {
 }
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The console shows times in China Standard Time (`local_time`), so a day means that day there.
+CONSOLE_OFFSET = "+08:00"
+
+
 def _base(actor: Actor) -> str:
     return f"/console/w/{actor.workspace_slug}/people"
 
@@ -83,6 +88,10 @@ def _filters(request: Request) -> tuple[PeopleFilter, dict[str, str]]:
     """The list's filters from the query string; blank fields are no filter."""
     raw = {k: v.strip() for k, v in request.query_params.items() if k != "cursor" and v.strip()}
     values: dict[str, Any] = dict(raw)
+    for name in ("seen_from", "seen_until"):
+        # A day picked in the console is that day in the console's time zone.
+        if name in values and _DAY.fullmatch(values[name]):
+            values[name] += f"T00:00:00{CONSOLE_OFFSET}"
     if "verified" in values:
         values["verified"] = values["verified"] == "yes"
     try:

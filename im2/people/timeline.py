@@ -4,22 +4,26 @@ A person's devices appear in the log as `d:<device>` (views, share clicks), thei
 as the participant id (votes, answers, check-ins, comments, shares, conversions); rewards the
 system gives (points, coupons, prizes) name the participant in `properties.participant`; and a
 friend who joined through one of their share links carries that code as the event's referrer.
-All four are read newest first, one page at a time, and labelled in the reader's language.
+All four are read newest first (by time, then id), one page at a time, and labelled in the
+reader's language.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from im2.campaigns.service import get_public_campaign_by_id
+from im2.errors import InvalidInput
 from im2.events.schemas import EventKind, EventRecord
 from im2.events.service import actor_events
 from im2.i18n import N_, _
-from im2.pagination import decode_cursor, encode_cursor
 from im2.people.models import Person, PersonIdentity
 from im2.people.schemas import IdentityKind, TimelineItem, TimelinePage
 from im2.workspaces.schemas import Actor, Permission
@@ -77,6 +81,28 @@ REWARD_KINDS = (
 # A friend's events that came through the person's share code.
 BROUGHT_KINDS = (EventKind.PARTICIPANT_JOINED.value,)
 MAX_LIMIT = 100
+
+
+def _encode(event: EventRecord) -> str:
+    raw = f"{event.occurred_at.isoformat()}|{event.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (time, id) of the last event a page showed."""
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, last_id = text.split("|", 1)
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError(at)
+        return moment, int(last_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput(
+            _("The cursor is not valid; use next_cursor from a previous page."), field="cursor"
+        ) from None
 
 
 def actor_ids_of(session: Session, *, person_id: int) -> tuple[list[str], list[int], list[str]]:
@@ -152,7 +178,7 @@ def get_timeline(
         referred_kinds=BROUGHT_KINDS,
         participant_ids=participants,
         participant_kinds=REWARD_KINDS,
-        before_id=decode_cursor(cursor),
+        before=_decode(cursor),
         limit=limit + 1,
     )
     more = len(events) > limit
@@ -193,5 +219,5 @@ def get_timeline(
             )
         )
     return TimelinePage(
-        items=items, next_cursor=encode_cursor(events[-1].id) if more and events else None
+        items=items, next_cursor=_encode(events[-1]) if more and events else None
     )

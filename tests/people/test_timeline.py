@@ -103,7 +103,8 @@ def test_two_devices_one_timeline_with_share_friend_and_points(
     assert brought[0]["label"] == "Brought a friend"
     assert all(i["campaign_name"] for i in timeline["items"] if i["kind"] != "points.awarded")
     ids = [i["event_id"] for i in timeline["items"]]
-    assert ids == sorted(ids, reverse=True)
+    times = [i["occurred_at"] for i in timeline["items"]]
+    assert times == sorted(times, reverse=True)
     # The friend's own vote is not on our timeline, and ours is not on theirs.
     theirs = _timeline(client, brand, friend_person["id"])
     assert [i["kind"] for i in theirs["items"]].count("vote.cast") == 1
