@@ -288,4 +288,7 @@ def load_demo(db: Database, *, now: datetime) -> bool:
         # Last: the people who looked, including every participant the demos above made.
         load_views_demo(session, actor=owner, campaign_ids=campaign_ids, now=now)
     ladder_job(db, ManualClock(now))  # the closeness ladder of everyone the demos above made
+    from im2.people.demo import load_segments_demo
+
+    load_segments_demo(db, actor=owner, now=now)  # three saved segments over that ladder
     return True
