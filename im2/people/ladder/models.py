@@ -121,3 +121,21 @@ class LadderFlow(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "campaign_id", "day", "from_stage", "to_stage"),
     )
+
+
+class LadderTally(Base):
+    """How many subjects of one scope are at one stage with a score in one whole point (`bucket`
+    = floor(score), 0–100): kept by the job with every state it stores (replaced whole by each
+    full recomputation), so the dashboard's people per stage and score deciles read at most
+    404 rows per scope instead of counting a million states."""
+
+    __tablename__ = "ladder_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int]
+    stage: Mapped[str] = mapped_column(String(16))
+    bucket: Mapped[int]
+    people: Mapped[int]
+
+    __table_args__ = (UniqueConstraint("workspace_id", "campaign_id", "stage", "bucket"),)

@@ -28,6 +28,7 @@ from im2.people.ladder.models import (
     LadderFlow,
     LadderRuleSet,
     LadderState,
+    LadderTally,
 )
 from im2.people.ladder.schemas import (
     DEFAULT_RULES,
@@ -240,13 +241,14 @@ def do_store_results(
     ws = cursor.workspace_id
     zone = ZoneInfo(cursor.timezone)
     subjects = sorted({r.subject for r in results})
-    old: dict[tuple[int, str], tuple[int, str, int | None]] = {}
+    old: dict[tuple[int, str], tuple[int, str, int | None, float]] = {}
     query = select(
         LadderState.id,
         LadderState.campaign_id,
         LadderState.subject,
         LadderState.stage,
         LadderState.person_id,
+        LadderState.score,
     ).where(LadderState.workspace_id == ws)
     if full:
         rows: Iterable[Any] = session.execute(query)
@@ -257,14 +259,15 @@ def do_store_results(
             for part in _chunks(wanted)
             for row in session.execute(query.where(LadderState.subject.in_(part)))
         )
-    for state_id, campaign_id, subject, stage, person_id in rows:
-        old[(int(campaign_id), str(subject))] = (int(state_id), str(stage), person_id)
+    for state_id, campaign_id, subject, stage, person_id, score in rows:
+        old[(int(campaign_id), str(subject))] = (int(state_id), str(stage), person_id, score)
 
     changes: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
     seen: set[tuple[int, str]] = set()
+    tally: dict[tuple[int, str, int], int] = defaultdict(int)
 
     def change(
         campaign_id: int,
@@ -326,6 +329,9 @@ def do_store_results(
             "active_days": r.active_days,
             "updated_at": now,
         }
+        tally[(r.campaign_id, after, _bucket(r.score))] += 1
+        if previous is not None and not full:
+            tally[(r.campaign_id, previous[1], _bucket(previous[3]))] -= 1
         if previous is None:
             inserts.append(
                 {
@@ -354,11 +360,13 @@ def do_store_results(
         for key, value in old.items()
         if key not in seen and (full or key[1] in retired)
     ]
-    for (campaign_id, subject), (_id, stage, person_id) in gone:
+    for (campaign_id, subject), (_id, stage, person_id, score) in gone:
         change(campaign_id, subject, person_id, stage, NONE, now, "left", None)
+        if not full:
+            tally[(campaign_id, stage, _bucket(score))] -= 1
         if campaign_id == WORKSPACE_SCOPE and person_id is not None:
             persons.append({"id": person_id, "stage": None, "score": None})
-    for part in _chunks([state_id for _key, (state_id, _s, _p) in gone]):
+    for part in _chunks([state_id for _key, (state_id, _s, _p, _score) in gone]):
         session.execute(delete(LadderState).where(LadderState.id.in_(part)))
     if inserts:
         session.execute(insert(LadderState), inserts)
@@ -371,6 +379,7 @@ def do_store_results(
     if changes:
         session.execute(insert(LadderChange), changes)
         _add_flows(session, workspace_id=ws, changes=changes, zone=zone)
+    _add_tallies(session, workspace_id=ws, tally=tally, replace=full)
 
     row = _cursor(session, workspace_id=ws, lock=False)
     row.last_event_id = max(int(row.last_event_id), last_event_id)
@@ -380,6 +389,54 @@ def do_store_results(
         row.full_due = False
     session.flush()
     return StoreOutcome(subjects=len(results), changes=len(changes), removed=len(gone))
+
+
+def _bucket(score: float) -> int:
+    return min(max(int(score), 0), 100)
+
+
+def _add_tallies(
+    session: Session, *, workspace_id: int, tally: dict[tuple[int, str, int], int], replace: bool
+) -> None:
+    """Add the counts (`replace`: they are the whole, the old rows go)."""
+    if replace:
+        session.execute(delete(LadderTally).where(LadderTally.workspace_id == workspace_id))
+        existing: dict[tuple[int, str, int], int] = {}
+    else:
+        existing = {
+            (int(c), str(stage), int(b)): int(i)
+            for i, c, stage, b in session.execute(
+                select(
+                    LadderTally.id, LadderTally.campaign_id, LadderTally.stage, LadderTally.bucket
+                ).where(
+                    LadderTally.workspace_id == workspace_id,
+                    LadderTally.campaign_id.in_(sorted({k[0] for k in tally})),
+                )
+            )
+        }
+    news: list[dict[str, Any]] = []
+    for (campaign_id, stage, bucket), n in tally.items():
+        if n == 0:
+            continue
+        found = existing.get((campaign_id, stage, bucket))
+        if found is None:
+            news.append(
+                {
+                    "workspace_id": workspace_id,
+                    "campaign_id": campaign_id,
+                    "stage": stage,
+                    "bucket": bucket,
+                    "people": n,
+                }
+            )
+        else:
+            session.execute(
+                update(LadderTally)
+                .where(LadderTally.id == found)
+                .values(people=LadderTally.people + n)
+            )
+    if news:
+        session.execute(insert(LadderTally), news)
 
 
 def _add_flows(
@@ -437,17 +494,17 @@ def _scope(campaign_id: int | None) -> int:
 def stage_counts(
     session: Session, *, workspace_id: int, campaign_id: int | None = None
 ) -> dict[Stage, int]:
-    """People per stage now (the workspace, or one campaign)."""
+    """People per stage now (the workspace, or one campaign), from the tallies."""
     counts = dict.fromkeys(STAGES, 0)
     for stage, n in session.execute(
-        select(LadderState.stage, func.count())
+        select(LadderTally.stage, func.sum(LadderTally.people))
         .where(
-            LadderState.workspace_id == workspace_id,
-            LadderState.campaign_id == _scope(campaign_id),
+            LadderTally.workspace_id == workspace_id,
+            LadderTally.campaign_id == _scope(campaign_id),
         )
-        .group_by(LadderState.stage)
+        .group_by(LadderTally.stage)
     ):
-        counts[Stage(stage)] = int(n)
+        counts[Stage(stage)] = int(n or 0)
     return counts
 
 
@@ -492,20 +549,20 @@ def score_deciles(
     session: Session, *, workspace_id: int, campaign_id: int | None = None
 ) -> list[ScoreDecile]:
     """The engagement score's deciles: people ranked by score in ten equal groups, each with
-    its lowest and highest score (read from a histogram of whole points, so a bound is exact
-    to the point; one indexed pass, never a sort of everyone)."""
-    bucket = func.floor(LadderState.score)
+    its lowest and highest score (from the tallies' whole points, so a bound is exact to the
+    point; never a sort of everyone)."""
     histogram = [
         (int(b), int(n))
         for b, n in session.execute(
-            select(bucket, func.count())
+            select(LadderTally.bucket, func.sum(LadderTally.people))
             .where(
-                LadderState.workspace_id == workspace_id,
-                LadderState.campaign_id == _scope(campaign_id),
+                LadderTally.workspace_id == workspace_id,
+                LadderTally.campaign_id == _scope(campaign_id),
             )
-            .group_by(bucket)
-            .order_by(bucket)
+            .group_by(LadderTally.bucket)
+            .order_by(LadderTally.bucket)
         )
+        if n
     ]
     total = sum(n for _b, n in histogram)
     if total == 0:
