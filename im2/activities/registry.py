@@ -91,8 +91,13 @@ def check_format(fmt: ActivityFormat[Any]) -> None:
         if table is None:
             raise RegistryError(f"{name}: no table {data.table!r}")
         columns = data.columns()
-        if not data.participant_columns and not data.device_columns:
+        if not data.participant_columns and not data.device_columns and data.via is None:
             raise RegistryError(f"{name}: {data.table} names no person or device column")
+        if data.via is not None:
+            column, _, target = data.via.partition("->")
+            parent = Base.metadata.tables.get(target.partition(".")[0])
+            if column not in table.c or parent is None or target.partition(".")[2] not in parent.c:
+                raise RegistryError(f"{name}: {data.table}'s via names no column: {data.via}")
         missing = [c for c in columns if c not in table.c]
         if missing:
             raise RegistryError(f"{name}: {data.table} has no column {', '.join(missing)}")
