@@ -28,6 +28,7 @@ from im2.activities import api as activities_api
 from im2.activities import pages as activities_pages
 from im2.activities import public as activities_public
 from im2.activities.formats.poll.api import votes_router
+from im2.activities.presenter import pages as presenter_pages
 from im2.activities.routes import format_routers
 from im2.analytics import api as analytics_api
 from im2.analytics import pages as analytics_pages
@@ -86,6 +87,7 @@ PARTICIPANT: tuple[APIRouter, ...] = (  # the other participant pages, `/c/<slug
     participation_public.router,
     incentives_public.router,
     privacy_public.router,
+    presenter_pages.router,  # `/j/<code>` and the big screen
 )
 API: tuple[APIRouter, ...] = (  # `/api/v1`
     activities_api.router,
