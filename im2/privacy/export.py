@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from im2 import i18n
@@ -44,6 +45,7 @@ TABLE_LABELS: dict[str, str] = {
     "comments": N_("Comments"),
     "likes": N_("Likes"),
     "poll_ballots": N_("Votes"),
+    "poll_choices": N_("Options chosen in votes"),
     "quiz_entries": N_("Quizzes taken"),
     "quiz_answers": N_("Quiz answers"),
     "quiz_shown": N_("Quiz questions shown"),
@@ -52,6 +54,7 @@ TABLE_LABELS: dict[str, str] = {
     "qa_upvotes": N_("Questions supported"),
     "ugc_entries": N_("Photos and videos submitted"),
     "ugc_votes": N_("Votes for photos and videos"),
+    "ugc_scores": N_("Jury scores of your photos and videos"),
     "draw_entries": N_("Lucky draw entries"),
     "checkin_days": N_("Check-ins"),
     "groupbuy_teams": N_("Group-buy teams led"),
@@ -211,6 +214,81 @@ def _is_export(relative: str) -> bool:
     return relative.startswith("privacy-exports/")
 
 
+# The column that names a row of the brand's own tables (options, questions, activities,
+# campaigns, prizes …), in this order of preference.
+NAME_COLUMNS = ("label", "text", "title", "name")
+# References every row has that say nothing to the person.
+UNNAMED_REFERENCES = frozenset({"workspaces"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Naming:
+    """A reference column named by a column of the row it points at."""
+
+    target: str
+    key: str
+    label: str
+    new: str  # the column added beside the reference
+
+
+def _naming_plans(names: Iterable[str]) -> dict[str, list[tuple[str, _Naming]]]:
+    """Per table, its reference columns to the brand's own rows that have a name."""
+    personal = set(inventory.declared_tables())
+    plans: dict[str, list[tuple[str, _Naming]]] = {}
+    for name in names:
+        for column in inventory.table_of(name).columns:
+            for fk in column.foreign_keys:
+                target = fk.column.table
+                if target.name in personal or target.name in UNNAMED_REFERENCES:
+                    continue
+                label = next((c for c in NAME_COLUMNS if c in target.c), None)
+                if label is None:
+                    continue
+                stem = column.name.removesuffix("_id")
+                plans.setdefault(name, []).append(
+                    (column.name, _Naming(target.name, fk.column.name, label, f"{stem}_{label}"))
+                )
+    return plans
+
+
+def _named_references(
+    session: Session, tables: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows with, beside each reference to one of the brand's own rows, what that row says:
+    a ballot choice's `option_id` gets `option_label` (the option's text), `activity_id` gets
+    `activity_title`, `question_id` gets `question_text`. Ids alone do not tell a person what
+    they chose. Tables that hold people's data are never named this way (another person's
+    nickname or text is not part of this person's copy)."""
+    plans = _naming_plans(tables)
+    wanted: dict[tuple[str, str, str], set[Any]] = {}
+    for name, columns in plans.items():
+        for column, naming in columns:
+            ids = {row[column] for row in tables[name] if row.get(column) is not None}
+            wanted.setdefault((naming.target, naming.key, naming.label), set()).update(ids)
+    found: dict[tuple[str, str, str], dict[Any, Any]] = {}
+    for (target, key, label), ids in wanted.items():
+        table = inventory.table_of(target)
+        ordered = sorted(ids)
+        values: dict[Any, Any] = {}
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start : start + 1000]
+            query = select(table.c[key], table.c[label]).where(table.c[key].in_(chunk))
+            values.update((row[0], row[1]) for row in session.execute(query))
+        found[(target, key, label)] = values
+    described: dict[str, list[dict[str, Any]]] = {}
+    for name, rows in tables.items():
+        out = []
+        for original in rows:
+            row = dict(original)
+            for column, naming in plans.get(name, []):
+                value = row.get(column)
+                if value is not None and naming.new not in row:
+                    row[naming.new] = found[(naming.target, naming.key, naming.label)].get(value)
+            out.append(row)
+        described[name] = out
+    return described
+
+
 def gather(
     session: Session,
     *,
@@ -220,7 +298,9 @@ def gather(
     lake_path: Path,
     media_path: Path,
 ) -> ExportContent:
-    tables = inventory.person_rows(session, workspace_id=workspace_id, person_id=person_id)
+    tables = _named_references(
+        session, inventory.person_rows(session, workspace_id=workspace_id, person_id=person_id)
+    )
     events = inventory.person_events(
         session, workspace_id=workspace_id, person_id=person_id, lake_path=lake_path
     ).to_pylist()

@@ -221,6 +221,15 @@ def test_export_zip_holds_the_persons_data_and_nobody_elses(
     ballots = data["tables"]["poll_ballots"]
     assert len(ballots) == 1
     assert {b["participant_id"] for b in ballots} == {participants[0]["id"]}
+    assert [b["activity_title"] for b in ballots] == ["你最想喝哪款春季新品？"]
+    # What the ballot chose, in words: the first voter took the first option, 樱花拿铁 (the
+    # second voter's 抹茶冷萃 is not theirs).
+    choices = data["tables"]["poll_choices"]
+    assert [(c["ballot_id"], c["option_label"]) for c in choices] == [
+        (ballots[0]["id"], "樱花拿铁")
+    ]
+    assert "樱花拿铁" in archive.read("csv/poll_choices.csv").decode("utf-8-sig")
+    assert "抹茶冷萃" not in archive.read("data.json").decode()
     # Their events only: joined, voted, verified; none of the second voter's.
     kinds = sorted({e["kind"] for e in data["events"]})
     assert "poll.voted" in kinds or "vote.cast" in kinds or kinds, kinds

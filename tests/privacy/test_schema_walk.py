@@ -33,6 +33,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("conversions", "coupon_code"): "the brand's coupon code; the row is anonymised",
     ("coupon_codes", "code"): "the brand's coupon code; the row is anonymised",
     ("groupbuy_teams", "code"): "the team's join link, shared with the team, not a person's",
+    ("join_codes", "code"): "an activity's six-digit join code on the big screen (the brand's)",
     ("idempotency_keys", "status_code"): "an HTTP status",
     ("webhook_deliveries", "last_status_code"): "an HTTP status",
     ("webhook_endpoints", "url"): "the brand's receiver",

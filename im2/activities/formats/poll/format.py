@@ -70,7 +70,11 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.POLL,
     settings=PollSettings,
     package=__package__ or "",
-    people_data=(PeopleData(table="poll_ballots", participant_columns=("participant_id",)),),
+    people_data=(
+        PeopleData(table="poll_ballots", participant_columns=("participant_id",)),
+        # What a ballot chose: the person's through their ballot.
+        PeopleData(table="poll_choices", via="ballot_id->poll_ballots.id"),
+    ),
     actions=(PublicAction(path="vote", summary="Vote for one or more options"),),
     results=PollResults,
     create=CreateForm(

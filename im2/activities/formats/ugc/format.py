@@ -63,6 +63,8 @@ FORMAT = ActivityFormat(
             media="ugc/{activity_id}/{image_name}",
         ),
         PeopleData(table="ugc_votes", participant_columns=("participant_id",)),
+        # The jury's scores of the person's entries (the jurors are staff).
+        PeopleData(table="ugc_scores", via="entry_id->ugc_entries.id"),
     ),
     actions=(
         PublicAction(path="submit", summary="Send an entry (a photo or a video link)"),
