@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -199,11 +200,14 @@ def _members(client: TestClient, brand: Brand, rule: dict[str, Any]) -> int:
     return count
 
 
+_NAMES = itertools.count(1)
+
+
 def _ids(client: TestClient, brand: Brand, rule: dict[str, Any]) -> list[int]:
     """The members' ids, through a saved segment's CSV export."""
     saved = client.post(
         "/api/v1/segments",
-        json={"name": f"t{abs(hash(str(rule)))}", "rule": rule},
+        json={"name": f"t{next(_NAMES)}", "rule": rule},
         headers=brand.auth(Role.EDITOR),
     )
     assert saved.status_code == 201, saved.text
@@ -288,20 +292,34 @@ def test_every_condition_selects_the_people_known_to_match(
         assert _ids(client, brand, rule) == people.of(*expected), (rule, expected)
 
 
-def test_a_merge_moves_the_facts_with_the_identities(
+def test_a_merge_and_its_undo_move_the_facts_with_the_identities(
     client: TestClient, brand: Brand, people: Population, db: Database, clock: ManualClock
 ) -> None:
-    # C (a device that only looked from a QR code) turns out to be B: B's person now holds
-    # the device, so C's first touch (older than B's) becomes B's first touch.
+    # C (a device that only looked, from a QR code, before B's first action) turns out to be
+    # B: B's person now holds the device, so C's first touch becomes B's first touch.
+    qr = one(field="channel", values=["qr"])
+    weibo = one(field="channel", values=["weibo"])
     merged = client.post(
         f"/api/v1/people/{people.ids['C']}/merge",
         json={"into": people.ids["B"]},
         headers=brand.auth(Role.EDITOR),
     )
     assert merged.status_code == 201, merged.text
-    assert _members(client, brand, one(field="channel", values=["qr"])) == 1
+    segment_facts_job(db, clock)  # the next run of the facts job follows the merge
+    assert _ids(client, brand, qr) == people.of("B")
+    assert _ids(client, brand, weibo) == people.of("G")
     assert _ids(client, brand, one(field="activity_kind", values=["ugc"])) == people.of("B")
     assert _members(client, brand, {"match": "all", "conditions": []}) == 3
+
+    clock.advance(timedelta(minutes=1))
+    undone = client.post(
+        f"/api/v1/people/merges/{merged.json()['id']}/undo", headers=brand.auth(Role.EDITOR)
+    )
+    assert undone.status_code == 200, undone.text
+    segment_facts_job(db, clock)
+    assert _ids(client, brand, qr) == people.of("C")
+    assert _ids(client, brand, weibo) == people.of("B", "G")
+    assert _members(client, brand, {"match": "all", "conditions": []}) == 4
 
 
 def test_unknown_fields_and_bad_values_are_422_naming_the_field(

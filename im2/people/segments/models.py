@@ -124,3 +124,49 @@ class SegmentFactsCursor(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(EventId, default=0)
+    # Merges and undos are followed too: the last merge id seen, and when the job last looked
+    # for undos (a merge's `undone_at` after it means its two people changed).
+    last_merge_id: Mapped[int] = mapped_column(default=0)
+    checked_at: Mapped[datetime | None]
+
+
+class SegmentPersonFacts(Base):
+    """The person's facts, combined from their actor identities' (`segment_actor_facts`):
+    the first touch of their oldest identity, and the sum of their points. Rewritten by the
+    facts job for each person whose identities gained facts or were merged or unmerged, so
+    that a count reads one indexed row per person instead of joining through identities."""
+
+    __tablename__ = "segment_person_facts"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    first_channel: Mapped[str | None] = mapped_column(String(32))
+    first_source: Mapped[str | None] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        Index("ix_segment_person_facts_channel", "workspace_id", "first_channel"),
+        Index("ix_segment_person_facts_source", "workspace_id", "first_source"),
+        Index("ix_segment_person_facts_points", "workspace_id", "points"),
+    )
+
+
+class SegmentPersonCampaign(Base):
+    """The person took part in a campaign, in an activity of a kind (`''` outside one):
+    their actor identities' rows of `segment_actor_campaigns`, kept as the facts are."""
+
+    __tablename__ = "segment_person_campaigns"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    campaign_id: Mapped[int] = mapped_column(primary_key=True)
+    activity_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+
+    __table_args__ = (
+        Index("ix_segment_person_campaigns_campaign", "workspace_id", "campaign_id", "person_id"),
+        Index("ix_segment_person_campaigns_kind", "workspace_id", "activity_kind", "person_id"),
+    )

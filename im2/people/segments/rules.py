@@ -2,7 +2,7 @@
 
 Every condition becomes a predicate on the person row: columns of `people` directly (stage,
 score, last seen), and `people.id IN (…)` over one indexed table for the rest (tags,
-attributes, identities, and the facts the event log gave each actor identity). The whole rule
+attributes, identities, and the facts the event log gave each person: `facts.py`). The whole rule
 is then one `SELECT count(*) FROM people WHERE …`, which the database plans as a whole.
 
 Never members, whatever the rule: people merged into another, people whose processing is
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, tru
 
 from im2.people.consent.models import ConsentRecord
 from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonTag
-from im2.people.segments.models import SegmentActorCampaign, SegmentActorFacts
+from im2.people.segments.models import SegmentPersonCampaign, SegmentPersonFacts
 from im2.people.segments.schemas import (
     ActivityKindCondition,
     AttributeCondition,
@@ -113,112 +113,46 @@ def _score(ws: int, cond: ScoreCondition, now: datetime) -> ColumnElement[bool]:
     return _range(Person.score, cond)
 
 
-def _identities_with(
-    model: type[SegmentActorFacts] | type[SegmentActorCampaign], ws: int
-) -> Select[Any]:
-    """The persons holding the actor identities of `model`'s rows (join through the identity
-    index, so a merge or its undo moves the facts with the identities)."""
-    return (
-        select(PersonIdentity.person_id)
-        .join(
-            model,
-            and_(
-                model.workspace_id == PersonIdentity.workspace_id,
-                model.identity_kind == PersonIdentity.kind,
-                model.identity_value == PersonIdentity.value,
-            ),
-        )
-        .where(model.workspace_id == ws)
-    )
-
-
 def _campaign(ws: int, cond: CampaignCondition, now: datetime) -> ColumnElement[bool]:
-    took_part = _identities_with(SegmentActorCampaign, ws).where(
-        SegmentActorCampaign.campaign_id.in_(cond.values)
+    took_part = select(SegmentPersonCampaign.person_id).where(
+        SegmentPersonCampaign.workspace_id == ws, SegmentPersonCampaign.campaign_id.in_(cond.values)
     )
     return _negate(cond.op, Person.id.in_(took_part))
 
 
 def _activity_kind(ws: int, cond: ActivityKindCondition, now: datetime) -> ColumnElement[bool]:
-    took_part = _identities_with(SegmentActorCampaign, ws).where(
-        SegmentActorCampaign.activity_kind.in_([v.value for v in cond.values])
+    took_part = select(SegmentPersonCampaign.person_id).where(
+        SegmentPersonCampaign.workspace_id == ws,
+        SegmentPersonCampaign.activity_kind.in_([v.value for v in cond.values]),
     )
     return _negate(cond.op, Person.id.in_(took_part))
 
 
-def _first_touch() -> Select[tuple[int, str | None, str | None, int]]:
-    """Each person's actor identities' first touches, ranked oldest first (`rank` 1 is the
-    person's own first touch)."""
-    return select(
-        PersonIdentity.person_id,
-        SegmentActorFacts.first_channel,
-        SegmentActorFacts.first_source,
-        func.row_number()
-        .over(
-            partition_by=PersonIdentity.person_id,
-            order_by=(SegmentActorFacts.first_at, SegmentActorFacts.id),
-        )
-        .label("rank"),
-    )
-
-
-def _first_touch_of(ws: int) -> Select[tuple[int, str | None, str | None, int]]:
-    return (
-        _first_touch()
-        .join(
-            SegmentActorFacts,
-            and_(
-                SegmentActorFacts.workspace_id == PersonIdentity.workspace_id,
-                SegmentActorFacts.identity_kind == PersonIdentity.kind,
-                SegmentActorFacts.identity_value == PersonIdentity.value,
-            ),
-        )
-        .where(SegmentActorFacts.workspace_id == ws, SegmentActorFacts.first_at.is_not(None))
-    )
+def _with_facts(ws: int, where: ColumnElement[bool]) -> Select[Any]:
+    return select(SegmentPersonFacts.person_id).where(SegmentPersonFacts.workspace_id == ws, where)
 
 
 def _channel(ws: int, cond: ChannelCondition, now: datetime) -> ColumnElement[bool]:
-    ranked = _first_touch_of(ws).subquery()
-    first = select(ranked.c.person_id).where(
-        ranked.c.rank == 1, ranked.c.first_channel.in_(cond.values)
-    )
+    first = _with_facts(ws, SegmentPersonFacts.first_channel.in_(cond.values))
     return _negate(cond.op, Person.id.in_(first))
 
 
 def _source(ws: int, cond: SourceCondition, now: datetime) -> ColumnElement[bool]:
-    ranked = _first_touch_of(ws).subquery()
     wanted = (
-        ranked.c.first_source.is_not(None)
+        SegmentPersonFacts.first_source.is_not(None)
         if cond.op == "any"
-        else ranked.c.first_source.in_(cond.values)
+        else SegmentPersonFacts.first_source.in_(cond.values)
     )
-    return Person.id.in_(select(ranked.c.person_id).where(ranked.c.rank == 1, wanted))
+    return Person.id.in_(_with_facts(ws, wanted))
 
 
 def _points(ws: int, cond: PointsCondition, now: datetime) -> ColumnElement[bool]:
-    balances = (
-        select(
-            PersonIdentity.person_id.label("person_id"),
-            func.sum(SegmentActorFacts.points).label("points"),
-        )
-        .join(
-            SegmentActorFacts,
-            and_(
-                SegmentActorFacts.workspace_id == PersonIdentity.workspace_id,
-                SegmentActorFacts.identity_kind == PersonIdentity.kind,
-                SegmentActorFacts.identity_value == PersonIdentity.value,
-            ),
-        )
-        .where(SegmentActorFacts.workspace_id == ws, SegmentActorFacts.points != 0)
-        .group_by(PersonIdentity.person_id)
-        .subquery()
-    )
-    # People without any points row have 0 points: when 0 satisfies the condition, the members
+    points = SegmentPersonFacts.points
+    # People without a facts row have 0 points: when 0 satisfies the condition, the members
     # are everyone except those whose balance does not.
     if _holds(cond, 0):
-        failing = select(balances.c.person_id).where(not_(_range(balances.c.points, cond)))
-        return Person.id.not_in(failing)
-    return Person.id.in_(select(balances.c.person_id).where(_range(balances.c.points, cond)))
+        return Person.id.not_in(_with_facts(ws, not_(_range(points, cond))))
+    return Person.id.in_(_with_facts(ws, _range(points, cond)))
 
 
 def _tag(ws: int, cond: TagCondition, now: datetime) -> ColumnElement[bool]:

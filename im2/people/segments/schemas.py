@@ -374,4 +374,11 @@ PEOPLE_DATA: tuple[PeopleData, ...] = (
     PeopleData(
         table="segment_actor_campaigns", identity_columns=("identity_value",), on_erase="delete"
     ),
+    PeopleData(
+        table="segment_person_facts",
+        person_columns=("person_id",),
+        code_columns=("first_source",),
+        on_erase="delete",
+    ),
+    PeopleData(table="segment_person_campaigns", person_columns=("person_id",), on_erase="delete"),
 )
