@@ -180,21 +180,21 @@ class LadderRun:
     stored: StoreOutcome | None
 
 
-def _step(value: dict[str, Any] | None) -> Step | None:
-    if value is None:
-        return None
-    eid = value["eid"]
-    return Step(at=value["t"], event_id=None if eid is None else int(eid), cause=value["cause"])
+_STEPS = ("seen", "acted", "spread", "adv")
+# The steps as plain columns (a struct per row costs a Python dict each to fetch).
+_FLAT = ", ".join(f"{n}.t, {n}.eid, {n}.cause" for n in _STEPS)
 
 
 def _results(rows: Sequence[tuple[Any, ...]]) -> list[SubjectResult]:
     found = []
-    for s, c, seen, acted, spread, adv, score, last_seen, nb, nc, nw, days in rows:
+    for row in rows:
+        s, c = row[0], row[1]
         steps = tuple(
-            (stage, step)
-            for stage, step in zip(STAGES, map(_step, (seen, acted, spread, adv)), strict=True)
-            if step is not None
+            (stage, Step(at=row[i], event_id=row[i + 1], cause=row[i + 2]))
+            for stage, i in zip(STAGES, range(2, 14, 3), strict=True)
+            if row[i] is not None
         )
+        score, last_seen, nb, nc, nw, days = row[14:]
         person = (
             int(s.removeprefix(PERSON_ACTOR_PREFIX)) if s.startswith(PERSON_ACTOR_PREFIX) else None
         )
@@ -345,7 +345,9 @@ def _compute(
     sql = ladder_sql(con, source=source, rules=rules, timezone=timezone, now=now)
     if after is not None:
         sql = f"SELECT * FROM ({sql}) WHERE s IN (SELECT s FROM ladder_focus)"
-    rows = con.execute(sql + " ORDER BY c, s").fetchall()
+    rows = con.execute(
+        f"SELECT s, c, {_FLAT}, score, last_seen, nb, nc, nw, days FROM ({sql}) ORDER BY c, s"
+    ).fetchall()
     results = _results(rows)
     retire: list[str] = []
     if after is not None:
