@@ -46,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -503,7 +504,7 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                 env=Environment.TEST,
                 database_url=url,
                 run_scheduler=False,
-                secret_key=SECRET,  # type: ignore[arg-type]
+                secret_key=SECRET,
                 lake_path=lake,
             )
             app = create_app(settings, db=db, clock=ManualClock(NOW))
@@ -540,9 +541,8 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                 search: dict[str, Any] = {}
                 every: list[float] = []
                 for name, q in queries.items():
-                    seconds, page = _timed(
-                        lambda q=q: get(f"/api/v1/people?q={q}&limit=50"), searches
-                    )
+                    path = f"/api/v1/people?q={q}&limit=50"
+                    seconds, page = _timed(partial(get, path), searches)
                     every.extend(seconds)
                     search[name] = {**_ms(seconds), "found": len(page["items"])}
                 list_s, _ = _timed(lambda: get("/api/v1/people?limit=50"), searches)
