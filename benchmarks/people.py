@@ -146,7 +146,7 @@ class Dialect:
 
     def series(self, n: int) -> str:
         if self.pg:
-            return f"WITH s(i) AS (SELECT generate_series(0, {n - 1})) "
+            return f"WITH s(i) AS (SELECT generate_series(CAST(0 AS BIGINT), {n - 1})) "
         return f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n - 1}) "
 
     def at(self, seconds: str) -> str:
