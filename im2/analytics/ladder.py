@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -237,11 +237,16 @@ def compute_ladder(
     with db.transaction() as session:
         cursor = ladder.lock_cursor(session, workspace_id=workspace_id)
         full = cursor.full_due or cursor.full_at is None or now - cursor.full_at >= FULL_EVERY
+        changed: tuple[set[str], set[str]] = (set(), set())
         if not full:
             if not force and cursor.computed_at is not None and now - cursor.computed_at < EVERY:
                 return LadderRun(workspace_id, False, None)
+            if cursor.computed_at is not None:
+                changed = ladder.people_changed_since(
+                    session, workspace_id=workspace_id, since=cursor.computed_at
+                )
             newest = _newest_event(session, workspace_id=workspace_id, after=cursor.last_event_id)
-            if newest == 0:
+            if newest == 0 and not (changed[0] or changed[1]):
                 return LadderRun(workspace_id, False, None)
         rules = ladder.get_rules(session, workspace_id=workspace_id)
         mark = get_mark(session)
@@ -258,6 +263,7 @@ def compute_ladder(
                 rules=rules,
                 timezone=cursor.timezone,
                 after=None if full else cursor.last_event_id,
+                also=changed[0],
                 now=now,
             )
         finally:
@@ -266,7 +272,7 @@ def compute_ladder(
             session,
             cursor=cursor,
             results=results,
-            retire=retire,
+            retire=[*retire, *changed[1]],
             full=full,
             last_event_id=newest,
             now=now,
@@ -285,9 +291,10 @@ def _compute(
     timezone: str,
     after: int | None,
     now: datetime,
+    also: Collection[str] = (),
 ) -> tuple[list[SubjectResult], list[str], int]:
     """(results, actor ids to retire, newest event id) for the subjects with events after
-    `after` (everyone when None)."""
+    `after` and the subjects in `also` (everyone when `after` is None)."""
     con.execute("SET SESSION TimeZone = 'UTC'")
     con.register("ladder_tail", tail)
     con.register(
@@ -331,10 +338,12 @@ def _compute(
     )
     source = "ladder_ev"
     if after is not None:
+        con.register("ladder_also", pa.table({"s": pa.array(sorted(also), pa.string())}))
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE ladder_focus AS
             SELECT s FROM ladder_ev WHERE eid > {int(after)}
-            UNION SELECT rs FROM ladder_ev WHERE eid > {int(after)} AND rs IS NOT NULL"""
+            UNION SELECT rs FROM ladder_ev WHERE eid > {int(after)} AND rs IS NOT NULL
+            UNION SELECT s FROM ladder_also"""
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE ladder_evf AS

@@ -374,3 +374,48 @@ def test_the_console_page_shows_the_ladder_and_edits_the_rules(
 
     login(client, brand.emails[Role.ANALYST])
     assert client.get(url).status_code == 403
+
+
+def test_a_merge_and_its_undo_reach_the_ladder_at_the_next_run(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock, lake_path: Path
+) -> None:
+    _a, slug, poll, opts = _campaign(client, brand, "ladder-merge")
+    x, y = _phone(client), _phone(client)
+    _vote(x, slug, poll, opts[0])
+    code = _link(x, slug)
+    _vote(y, slug, poll, opts[1])  # y is the same human on another phone, not yet known
+    clock.advance(timedelta(minutes=5))
+    _through(client, code, slug, poll, opts[2])
+    _run(db, brand, lake_path, clock)
+    editor = brand.auth(Role.EDITOR)
+    before = {"bystander": 0, "participant": 2, "spreader": 1, "advocate": 0}
+    assert _counts(client.get("/api/v1/people/ladder", headers=editor).json()) == before
+
+    with db.session() as session:
+        voters = [e.actor_id for e in list_events(session, kinds=["vote.cast"])]
+    px, py = (_person_of(db, brand.workspace_id, v) for v in voters[:2])
+    clock.advance(timedelta(minutes=2))
+    merged = client.post(f"/api/v1/people/{py}/merge", json={"into": px}, headers=editor)
+    assert merged.status_code == 201, merged.text
+    clock.advance(timedelta(minutes=2))
+    run = _run(db, brand, lake_path, clock)
+    assert not run.full  # no new event: the merge itself is picked up
+    after = {"bystander": 0, "participant": 1, "spreader": 1, "advocate": 0}
+    assert _counts(client.get("/api/v1/people/ladder", headers=editor).json()) == after
+    assert client.get(f"/api/v1/people/{py}/ladder", headers=editor).json()["stage"] is None
+    with db.session() as session:
+        (days,) = session.execute(
+            select(LadderState.active_days).where(
+                LadderState.subject == f"p:{px}", LadderState.campaign_id == 0
+            )
+        ).one()
+    assert days == 1
+
+    undo = client.post(f"/api/v1/people/merges/{merged.json()['id']}/undo", headers=editor)
+    assert undo.status_code == 200, undo.text
+    clock.advance(timedelta(minutes=2))
+    _run(db, brand, lake_path, clock)
+    assert _counts(client.get("/api/v1/people/ladder", headers=editor).json()) == before
+    assert client.get(f"/api/v1/people/{py}/ladder", headers=editor).json()["stage"] == (
+        "participant"
+    )

@@ -51,7 +51,7 @@ from im2.people.ladder.schemas import (
     StoreOutcome,
     SubjectResult,
 )
-from im2.people.models import Person, PersonIdentity
+from im2.people.models import Person, PersonIdentity, PersonMerge
 from im2.people.schemas import IdentityKind
 from im2.people.service import PERSON_ACTOR_PREFIX, VISITOR_ACTOR_PREFIX
 from im2.workspaces.schemas import Actor, Permission
@@ -195,6 +195,29 @@ def actor_subjects(session: Session, *, workspace_id: int) -> list[tuple[str, st
         )
         for kind, value, person_id, restricted in rows
     ]
+
+
+def people_changed_since(
+    session: Session, *, workspace_id: int, since: datetime
+) -> tuple[set[str], set[str]]:
+    """(subjects to recompute, subjects to retire) because of who-is-who changes since the last
+    run, which write no event: a merge (the kept person gains events, the merged one leaves),
+    an undone merge (both recomputed), a restriction (the person leaves the ladder)."""
+    recompute: set[str] = set()
+    retire: set[str] = set()
+    for kept, merged, undone_at in session.execute(
+        select(PersonMerge.kept_id, PersonMerge.merged_id, PersonMerge.undone_at).where(
+            PersonMerge.workspace_id == workspace_id,
+            (PersonMerge.created_at >= since) | (PersonMerge.undone_at >= since),
+        )
+    ):
+        recompute.add(f"{PERSON_ACTOR_PREFIX}{kept}")
+        (recompute if undone_at is not None else retire).add(f"{PERSON_ACTOR_PREFIX}{merged}")
+    for (person_id,) in session.execute(
+        select(Person.id).where(Person.workspace_id == workspace_id, Person.restricted_at >= since)
+    ):
+        retire.add(f"{PERSON_ACTOR_PREFIX}{person_id}")
+    return recompute - retire, retire
 
 
 def stored_subjects(session: Session, *, workspace_id: int) -> set[str]:
