@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.quiz import reports, service
+from im2.activities.formats.builder import has_builder_fields
+from im2.activities.formats.quiz import builder, reports, service
 from im2.activities.formats.quiz.demo import load_demo
 from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode, QuizUpdate
 from im2.activities.formats.quiz.scoring import parse_questions
@@ -45,9 +46,20 @@ class QuizSettings(BaseModel):
 
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
-    """The console's create form as `QuizCreate` input: questions as text, one option a line,
-    the correct one starred (`scoring.parse_questions`)."""
+    """The console's create form as `QuizCreate` input: the visual builder's questions
+    (`builder.parse_builder`, every problem at once), or questions as text, one option a line,
+    the correct one starred (`scoring.parse_questions`), when the builder sent none."""
     mode = QuizMode.PREDICTION if raw.get("mode") == "prediction" else QuizMode.QUIZ
+    base: dict[str, Any] = {
+        "title": raw.get("title", ""),
+        "description": raw.get("description", ""),
+        "mode": mode,
+        "time_bonus": raw.get("time_bonus") == "on",
+        "bonus_seconds": raw.get("bonus_seconds") or 20,
+        "closes_at": raw.get("closes_at") or None,
+    }
+    if has_builder_fields(raw):
+        return builder.parse_builder(raw, base)
     try:
         points = int(raw.get("points") or 10)
     except ValueError:
@@ -55,15 +67,7 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     if not 1 <= points <= 1000:
         raise InvalidInput(_("Must be at most {n}.").format(n=1000), field="points")
     questions = parse_questions(raw.get("questions", ""), mode=mode, points=points)
-    return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
-        "mode": mode,
-        "questions": [q.model_dump() for q in questions],
-        "time_bonus": raw.get("time_bonus") == "on",
-        "bonus_seconds": raw.get("bonus_seconds") or 20,
-        "closes_at": raw.get("closes_at") or None,
-    }
+    return {**base, "questions": [q.model_dump() for q in questions]}
 
 
 def detail_context(
@@ -104,7 +108,12 @@ FORMAT = ActivityFormat(
         parse=parse_form,
         create=service.do_create_quiz,
         defaults={"mode": QuizMode.QUIZ.value, "points": "10", "bonus_seconds": "20"},
-        context={"modes": list(QuizMode), "mode_labels": MODE_LABELS, "example": EXAMPLE},
+        context={
+            "modes": list(QuizMode),
+            "mode_labels": MODE_LABELS,
+            "example": EXAMPLE,
+            "builder_state": builder.state,
+        },
     ),
     detail=DetailPage(template="activities/quiz/detail.html", context=detail_context),
     export=Export(

@@ -1,16 +1,22 @@
 """Console pages of quizzes that are their own: close a question, settle a prediction, review
 held answers, download the leaderboard (adding one, its page, the text editor and the export
-are the shared console routes, made from `format.FORMAT`)."""
+are the shared console routes, made from `format.FORMAT`), and the builder's import of
+questions written in the text format."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from im2.activities.formats.quiz import outcomes, reports
+from im2.activities.formats.quiz import builder, outcomes, reports
+from im2.activities.formats.quiz.schemas import QuizMode
+from im2.activities.formats.quiz.scoring import parse_questions
+from im2.errors import InvalidInput
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import people_csv_download
 from im2.web.params import Id
+from im2.workspaces.schemas import Permission
+from im2.workspaces.service import require
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
@@ -115,3 +121,21 @@ def leaderboard_csv(activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
         target_id=activity_id,
         names=("name",),
     )
+
+
+@router.post("/quiz/import-text")
+def import_text(form: CsrfForm, actor: ConsoleActor) -> Response:
+    """The builder's "import from text": the questions of the text format as the builder's
+    state, or 422 with the parser's message (nothing is stored)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    values = {
+        "questions": str(form.get("questions") or ""),
+        "mode": str(form.get("mode") or QuizMode.QUIZ.value),
+        "points": str(form.get("points") or "10"),
+    }
+    mode = QuizMode.PREDICTION if values["mode"] == "prediction" else QuizMode.QUIZ
+    try:
+        parse_questions(values["questions"], mode=mode, points=10)
+    except InvalidInput as exc:
+        return JSONResponse({"error": exc.message}, status_code=422)
+    return JSONResponse(builder.state(values))

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.survey import reports, service
+from im2.activities.formats.builder import has_builder_fields
+from im2.activities.formats.survey import builder, reports, service
 from im2.activities.formats.survey.demo import load_demo
 from im2.activities.formats.survey.logic import parse_questions
 from im2.activities.formats.survey.schemas import (
@@ -49,7 +50,11 @@ class SurveySettings(BaseModel):
 
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
-    """The console's create form as `SurveyCreate` input (`logic.parse_questions`)."""
+    """The console's create form as `SurveyCreate` input: the visual builder's fields
+    (`builder.parse_builder`, every problem at once), or the questions in the text format
+    (`logic.parse_questions`) when the builder sent none."""
+    if has_builder_fields(raw):
+        return builder.parse_builder(raw)
     questions = parse_questions(raw.get("questions", ""))
     return {
         "title": raw.get("title", ""),
@@ -103,7 +108,7 @@ FORMAT = ActivityFormat(
         model=SurveyCreate,
         parse=parse_form,
         create=service.do_create_survey,
-        context={"example": EXAMPLE},
+        context={"example": EXAMPLE, "builder_state": builder.state, "kind_names": KIND_NAMES},
     ),
     detail=DetailPage(template="activities/survey/detail.html", context=detail_context),
     export=Export(filename="survey-{id}-responses.csv", table=export_table),

@@ -244,37 +244,48 @@ def parse_questions(text: str) -> list[SurveyQuestionIn]:
     return questions
 
 
-def check_structure(questions: list[SurveyQuestionIn]) -> None:
-    """Options where they belong, and skip rules that jump forward to a real question."""
+def structure_problems(questions: list[SurveyQuestionIn]) -> list[tuple[tuple[int, ...], str]]:
+    """Every structural problem at once, each with where it is: `(question,)` for the
+    question's options as a whole, `(question, option)` for one option's skip rule (indexes
+    from 0). Options where they belong, and skip rules that jump forward to a real question."""
+    problems: list[tuple[tuple[int, ...], str]] = []
     count = len(questions)
-    for number, question in enumerate(questions, start=1):
+    for index, question in enumerate(questions):
+        number = index + 1
         has_options = question.kind in WITH_OPTIONS
         if has_options and not 2 <= len(question.options) <= 20:
-            raise InvalidInput(
-                _("Question {n} needs 2 to 20 options.").format(n=number), field="questions"
-            )
+            problems.append(((index,), _("Question {n} needs 2 to 20 options.").format(n=number)))
         if not has_options and question.options:
-            raise InvalidInput(
-                _("Question {n} takes no options.").format(n=number), field="questions"
-            )
+            problems.append(((index,), _("Question {n} takes no options.").format(n=number)))
         labels = [o.label for o in question.options]
         if len(set(labels)) != len(labels):
-            raise InvalidInput(
-                _("Question {n} has two options with the same text.").format(n=number),
-                field="questions",
+            problems.append(
+                ((index,), _("Question {n} has two options with the same text.").format(n=number))
             )
-        for option in question.options:
+        for o_index, option in enumerate(question.options):
             if option.skip_to is None:
                 continue
             if question.kind is not QuestionKind.SINGLE:
-                raise InvalidInput(
-                    _("Question {n}: only single-choice options can skip.").format(n=number),
-                    field="questions",
+                problems.append(
+                    (
+                        (index, o_index),
+                        _("Question {n}: only single-choice options can skip.").format(n=number),
+                    )
                 )
-            if option.skip_to != END and not number < option.skip_to <= count:
-                raise InvalidInput(
-                    _("Question {n} skips to a question that does not come after it.").format(
-                        n=number
-                    ),
-                    field="questions",
+            elif option.skip_to != END and not number < option.skip_to <= count:
+                problems.append(
+                    (
+                        (index, o_index),
+                        _("Question {n} skips to a question that does not come after it.").format(
+                            n=number
+                        ),
+                    )
                 )
+    return problems
+
+
+def check_structure(questions: list[SurveyQuestionIn]) -> None:
+    """The first of `structure_problems`, as the service's refusal."""
+    problems = structure_problems(questions)
+    if problems:
+        raise InvalidInput(problems[0][1], field="questions")
