@@ -30,11 +30,13 @@ from im2.activities import public as activities_public
 from im2.activities.formats.poll.api import votes_router
 from im2.activities.presenter import pages as presenter_pages
 from im2.activities.routes import format_routers
+from im2.activities.starters import make_preset_activity
 from im2.analytics import api as analytics_api
 from im2.analytics import pages as analytics_pages
 from im2.analytics import service as analytics
 from im2.campaigns import api as campaigns_api
 from im2.campaigns import pages as campaigns_pages
+from im2.campaigns import presets as campaign_presets
 from im2.campaigns.figures import FiguresReader
 from im2.clock import Clock
 from im2.config import Settings
@@ -151,6 +153,9 @@ def _describe_metric(key: str) -> str:
 # The analytics registry's figures for the pages of domains below analytics (sharing,
 # conversions), which may not import it: `im2.campaigns.figures.FiguresDep`.
 FIGURES = FiguresReader(read=_read_figures, describe=_describe_metric)
+
+# Campaign templates create their activities, which live a layer above campaigns.
+campaign_presets.use_activity_maker(make_preset_activity)
 
 
 def _points_by_participant(workspace_id: int) -> Select[int, int]:

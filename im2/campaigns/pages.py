@@ -12,7 +12,12 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from im2.campaigns import service
-from im2.campaigns.presets import PRESETS, PRESETS_BY_KEY, CampaignPreset
+from im2.campaigns.presets import (
+    PRESETS,
+    PRESETS_BY_KEY,
+    CampaignPreset,
+    create_preset_activities,
+)
 from im2.campaigns.schemas import (
     CHANNEL_LABELS,
     KPI_LABELS,
@@ -299,6 +304,12 @@ def create(
         data = CampaignCreate.model_validate({**payload, "template": template})
         with db.transaction() as session:
             created = service.do_create_campaign(session, actor=actor, data=data, now=now)
+            preset = PRESETS_BY_KEY.get(template or "")
+            if preset is not None:
+                # a template is a whole campaign: its activities come with it
+                create_preset_activities(
+                    session, actor=actor, campaign_id=created.id, preset=preset, now=now
+                )
     except ValidationError as exc:
         errors = _remap_errors(validation_errors(exc), payload)
         return _form_page(

@@ -1,11 +1,24 @@
-"""Campaign templates: a starting point that pre-fills a new campaign."""
+"""Campaign templates: each is a whole campaign, its fields pre-filled in the form and its
+activities (a template's poll with its options, its survey with its questions ...) created with
+it, in the same transaction, ready to go live after review.
+
+The activities live in `im2.activities`, a layer above campaigns: a template names each by its
+kind and its create input (the format's JSON API shape, texts translated when it is made), and
+`im2.app` registers the maker that turns them into activities (`use_activity_maker`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from im2.campaigns.schemas import Channel, KpiMetric, Media, Objective
-from im2.i18n import N_
+from im2.errors import InvalidInput
+from im2.i18n import N_, _
+from im2.workspaces.schemas import Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,16 @@ class ChannelPreset:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityPreset:
+    """One activity a template creates: its kind ("poll", "survey" ...) and its create input
+    as the format's API takes it, built when the campaign is made (texts in the user's
+    language)."""
+
+    kind: str
+    data: Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignPreset:
     key: str
     title: str  # shown in the template picker (translated where shown)
@@ -33,6 +56,87 @@ class CampaignPreset:
     duration_days: int
     kpi_targets: tuple[KpiPreset, ...]
     channels: tuple[ChannelPreset, ...]
+    activities: tuple[ActivityPreset, ...] = field(default=())
+
+
+# --- the templates' activities ----------------------------------------------------------------
+
+
+def _launch_survey() -> dict[str, Any]:
+    return {
+        "title": _("First impressions of the new product"),
+        "description": _("Four short questions; it takes about a minute."),
+        "questions": [
+            {
+                "kind": "single",
+                "text": _("Have you tried the new product yet?"),
+                "required": True,
+                "options": [
+                    {"label": _("Yes")},
+                    # the rating only makes sense to those who tried it: jump to question 3
+                    {"label": _("Not yet"), "skip_to": 3},
+                ],
+            },
+            {"kind": "rating", "text": _("How do you rate it?"), "required": True},
+            {
+                "kind": "nps",
+                "text": _("How likely are you to recommend us to a friend?"),
+                "required": True,
+            },
+            {"kind": "text", "text": _("What should we improve?")},
+        ],
+    }
+
+
+def _launch_qa() -> dict[str, Any]:
+    return {
+        "title": _("Ask the product team"),
+        "description": _("Ask your question and vote for the ones you want answered first."),
+        "premoderation": True,
+    }
+
+
+def _charity_poll() -> dict[str, Any]:
+    return {
+        "title": _("Which cause should we donate to?"),
+        "description": _(
+            "One vote per person. The cause with the most votes receives the donation."
+        ),
+        "options": [
+            {"label": _("Reading corners for rural schools")},
+            {"label": _("Shelters for stray animals")},
+            {"label": _("Trees for city parks")},
+            {"label": _("A helpline for elderly people living alone")},
+        ],
+        "results": "after_vote",
+    }
+
+
+def _photo_contest() -> dict[str, Any]:
+    return {
+        "title": _("Show us your moment"),
+        "description": _(
+            "Post a photo or a short video with the hashtag. Entries are checked before they "
+            "are shown; the jury and the public votes decide the winners."
+        ),
+        "hashtag": _("#MyMoment"),
+        "entries_per_participant": 3,
+        "votes_per_day": 3,
+        "jury_weight": 0.6,
+    }
+
+
+def _invite_referral() -> dict[str, Any]:
+    return {
+        "title": _("Invite 3 friends"),
+        "description": _(
+            "Share your personal link. Every friend who joins gets a welcome gift, and when "
+            "three friends have joined you get yours."
+        ),
+        "qualify_on": "joined",
+        "invitee_reward": {"kind": "points", "points": 50},
+        "milestones": [{"friends": 3, "reward": {"kind": "points", "points": 300}}],
+    }
 
 
 PRESETS: tuple[CampaignPreset, ...] = (
@@ -58,6 +162,7 @@ PRESETS: tuple[CampaignPreset, ...] = (
             ChannelPreset(Channel.EMAIL, Media.OWNED),
             ChannelPreset(Channel.WEIBO, Media.PAID, 5000),
         ),
+        activities=(ActivityPreset("survey", _launch_survey), ActivityPreset("qa", _launch_qa)),
     ),
     CampaignPreset(
         key="charity_vote",
@@ -80,6 +185,7 @@ PRESETS: tuple[CampaignPreset, ...] = (
             ChannelPreset(Channel.WECHAT, Media.OWNED),
             ChannelPreset(Channel.DOUYIN, Media.EARNED),
         ),
+        activities=(ActivityPreset("poll", _charity_poll),),
     ),
     CampaignPreset(
         key="photo_challenge",
@@ -102,6 +208,7 @@ PRESETS: tuple[CampaignPreset, ...] = (
             ChannelPreset(Channel.DOUYIN, Media.PAID, 20000),
             ChannelPreset(Channel.WEIBO, Media.OWNED),
         ),
+        activities=(ActivityPreset("ugc", _photo_contest),),
     ),
     CampaignPreset(
         key="invite_coupon",
@@ -126,7 +233,32 @@ PRESETS: tuple[CampaignPreset, ...] = (
             ChannelPreset(Channel.OFFLINE_QR, Media.OWNED, 2000),
             ChannelPreset(Channel.SMS, Media.PAID, 3000),
         ),
+        activities=(ActivityPreset("referral", _invite_referral),),
     ),
 )
 
 PRESETS_BY_KEY = {preset.key: preset for preset in PRESETS}
+
+
+# Makes one template activity in a campaign (in the caller's transaction): registered by
+# `im2.app` from the activities layer, which knows the formats.
+ActivityMaker = Callable[[Session, Actor, int, ActivityPreset, datetime], None]
+_activity_maker: ActivityMaker | None = None
+
+
+def use_activity_maker(maker: ActivityMaker) -> None:
+    global _activity_maker
+    _activity_maker = maker
+
+
+def create_preset_activities(
+    session: Session, *, actor: Actor, campaign_id: int, preset: CampaignPreset, now: datetime
+) -> None:
+    """Every activity of the template, in the campaign just created (same transaction: the
+    campaign and its activities are made together or not at all)."""
+    if not preset.activities:
+        return
+    if _activity_maker is None:
+        raise InvalidInput(_("Campaign templates are not available here."), field="template")
+    for activity in preset.activities:
+        _activity_maker(session, actor, campaign_id, activity, now)
