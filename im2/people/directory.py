@@ -52,6 +52,7 @@ _PLAIN_KINDS = (
     IdentityKind.SHARE_CODE.value,
 )
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,19 +115,18 @@ def search_people(
                 identity_hash(secret=secret, kind=IdentityKind.PHONE, value=phone),
             )
         )
-    found.update(
-        session.scalars(
-            select(PersonIdentity.person_id).where(
-                PersonIdentity.workspace_id == workspace_id,
-                or_(
-                    *(
-                        and_(PersonIdentity.kind == kind, PersonIdentity.value == value[:128])
-                        for kind, value in lookups
-                    )
-                ),
+    # One lookup of the unique (workspace, kind, value) index each: an OR of them in one
+    # statement makes SQLite scan the workspace's identities instead.
+    for kind, value in lookups:
+        found.update(
+            session.scalars(
+                select(PersonIdentity.person_id).where(
+                    PersonIdentity.workspace_id == workspace_id,
+                    PersonIdentity.kind == kind,
+                    PersonIdentity.value == value[:128],
+                )
             )
         )
-    )
     digits = text.removeprefix("#")
     if digits.isdigit() and 0 < int(digits) <= MAX_ID:
         found.add(int(digits))
@@ -175,6 +175,10 @@ def conditions(
     sources: PeopleSources,
 ) -> list[ColumnElement[bool]] | None:
     """The WHERE of the list, or None when a search finds nobody (no query needed)."""
+    for name in ("q", "stage", "tag", "attribute"):
+        value = getattr(filters, name)
+        if value is not None and _CONTROL.search(value):
+            raise InvalidInput(_("The format is not valid."), field=name)
     where: list[ColumnElement[bool]] = [
         Person.workspace_id == workspace_id,
         Person.merged_into_id.is_(None),
@@ -210,11 +214,15 @@ def conditions(
             )
         )
     if filters.verified is not None:
-        verified = Person.id.in_(
-            select(PersonIdentity.person_id).where(
-                PersonIdentity.workspace_id == workspace_id,
+        # Correlated (the person's identities by index), so a page stops at its 30th match
+        # instead of first collecting every verified person of the workspace.
+        verified = (
+            select(PersonIdentity.id)
+            .where(
+                PersonIdentity.person_id == Person.id,
                 PersonIdentity.kind.in_([k.value for k in HASHED_KINDS]),
             )
+            .exists()
         )
         where.append(verified if filters.verified else ~verified)
     if filters.campaign_id is not None:
@@ -379,6 +387,83 @@ def _page_by_points(
     return ids, _encode(PeopleSort.POINTS, 0, int(rows[-1][1]), int(rows[-1][0]))
 
 
+def _page_of_found(
+    session: Session,
+    *,
+    workspace_id: int,
+    where: list[ColumnElement[bool]],
+    sort: PeopleSort,
+    sources: PeopleSources,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[int], str | None]:
+    """A page of what a search found (a few people, looked up by id): sorted here in the
+    same order and with the same cursors as the index phases, because a database planner
+    given `id IN (…)` and an ORDER BY on another index walks that whole index instead."""
+    rows = session.execute(
+        select(Person.id, Person.last_seen_at, Person.stage, Person.score).where(*where)
+    ).all()
+    ids = [int(r[0]) for r in rows]
+    keyed: list[tuple[int, Any, int]] = []  # (phase, value, id), phases as _phases numbers them
+    if sort is PeopleSort.POINTS:
+        points = points_of(session, workspace_id=workspace_id, person_ids=ids, sources=sources)
+        if points is None:
+            raise InvalidInput(_("Sorting by points is not available here."), field="sort")
+        keyed = [(0, points[pid], pid) for pid in ids]
+    else:
+        for pid, seen, stage, score in rows:
+            if sort is PeopleSort.STAGE:
+                phase = STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+                keyed.append((phase, None, int(pid)))
+            else:
+                value = score if sort is PeopleSort.SCORE else seen
+                if isinstance(value, datetime) and value.tzinfo is None:
+                    value = value.replace(tzinfo=UTC)
+                keyed.append((0, value, int(pid)) if value is not None else (1, None, int(pid)))
+    keyed.sort(key=lambda k: (k[0], _Desc(k[1]), -k[2]))
+    start = _decode(cursor, sort)
+    if start is not None:
+        phase, value, last_id = start
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        keyed = [
+            k
+            for k in keyed
+            if k[0] > phase
+            or (
+                k[0] == phase
+                and (
+                    (k[1] is None and k[2] < last_id)
+                    or (k[1] is not None and (k[1] < value or (k[1] == value and k[2] < last_id)))
+                )
+            )
+        ]
+    page = keyed[:limit]
+    if len(keyed) <= limit or not page:
+        return [k[2] for k in page], None
+    last = page[-1]
+    return [k[2] for k in page], _encode(sort, last[0], last[1], last[2])
+
+
+class _Desc:
+    """Sorts values highest first (None, which only shares a phase with None, last)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Desc) -> bool:
+        if self.value is None or other.value is None:
+            return False
+        return bool(self.value > other.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.value == other.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 # --- the list -------------------------------------------------------------------------------------
 
 
@@ -485,7 +570,17 @@ def list_people(
     )
     if where is None:
         return PersonPage(items=[], next_cursor=None)
-    if filters.sort is PeopleSort.POINTS:
+    if filters.q and filters.q.strip():
+        ids, next_cursor = _page_of_found(
+            session,
+            workspace_id=actor.workspace_id,
+            where=where,
+            sort=filters.sort,
+            sources=sources,
+            cursor=cursor,
+            limit=limit,
+        )
+    elif filters.sort is PeopleSort.POINTS:
         ids, next_cursor = _page_by_points(
             session,
             workspace_id=actor.workspace_id,

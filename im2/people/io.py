@@ -69,6 +69,7 @@ PREVIEW_ROWS: Final = 5
 MAX_EXPORT_ROWS: Final = 200_000
 _TAG_SPLIT = re.compile(r"[,，;；|、]")
 _XLSX_MAGIC = b"PK\x03\x04"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Headers recognised when the mapping is guessed (lower case, spaces removed).
 _GUESSES: Final = {
@@ -182,7 +183,9 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[list[str]]]:
         raise InvalidInput(problem.message, field="file") from None
     if not rows:
         raise InvalidInput(_("The file is empty."), field="file")
-    header = [h or _("Column {n}").format(n=i + 1) for i, h in enumerate(rows[0])]
+    header = [
+        _CONTROL.sub("", h)[:100] or _("Column {n}").format(n=i + 1) for i, h in enumerate(rows[0])
+    ]
     if len(set(header)) != len(header):
         raise InvalidInput(_("Two columns have the same name; rename one."), field="file")
     if len(rows) < 2:
@@ -389,6 +392,7 @@ def do_import_people(
     """Check a CSV or Excel file against a column mapping (guessed from the headers when None)
     and, when `apply` and no row has an error, write it. See the module's docstring."""
     require(actor, Permission.WRITE_PEOPLE)
+    filename = _CONTROL.sub("", filename)[:200] or "people.csv"
     columns, rows = read_table(filename, data)
     chosen = check_mapping(columns, mapping)
     report = ImportReport(

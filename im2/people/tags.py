@@ -160,6 +160,8 @@ def do_remove_tag(
 ) -> list[str]:
     """Take a tag off a person; returns the person's tags. Removing a missing tag is no change."""
     require(actor, WRITE_PEOPLE)
+    if _CONTROL.search(tag):
+        raise InvalidInput(_("The format is not valid."), field="tag")
     row = _live_person(session, actor=actor, person_id=person_id)
     gone = session.scalars(
         delete(PersonTag)

@@ -164,6 +164,8 @@ def test_bad_input_names_the_field(client: TestClient, brand: Brand) -> None:
         ({"sort": "height"}, "sort"),
         ({"seen_from": "2026-03-05T00:00:00Z", "seen_until": "2026-03-01T00:00:00Z"}, "seen_until"),
         ({"q": "x" * 201}, "q"),
+        ({"q": "a\x00b"}, "q"),
+        ({"tag": "v\x00"}, "tag"),
     ]
     for params, field in cases:
         answer = client.get("/api/v1/people", params=params, headers=auth)

@@ -212,3 +212,14 @@ def test_only_people_writers_may_import(client: TestClient, brand: Brand, db: Da
     for role in (Role.ANALYST, Role.VIEWER):
         assert _post(client, brand, GOOD, role=role).status_code == 403
     assert _post(client, brand, GOOD, role=Role.OWNER).status_code == 200
+
+
+def test_control_characters_in_headers_and_names_are_dropped(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    answer = _post(client, brand, "crm\x00,note\x07\nC-1,x\n", filename="a\x00b.csv")
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["applied"] is True
+    assert report["columns"] == ["crm", "note"]
+    assert "\x00" not in report["filename"]
