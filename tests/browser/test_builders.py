@@ -213,3 +213,29 @@ def test_quiz_builder_correct_answers_scores_and_all_errors(
         for q, right in zip(questions, ("果实里的种子", "25 秒"), strict=True):
             correct = [o["label"] for o in q["options"] if o["correct"]]
             assert correct == [right]
+
+
+def test_ending_a_campaign_asks_first_in_a_dialog(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        campaign = live_server.live_campaign(brand, slug=f"end-me-{size}")
+        context = browser.new_context(**viewport)
+        page = context.new_page()
+        _login(page, live_server, brand.emails[Role.EDITOR])
+        page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign['id']}")
+        page.click(".transitions button:has-text('立即结束')")
+        dialog = page.locator("#confirm-dialog")
+        assert dialog.is_visible()
+        assert "现在结束这个活动？" in dialog.inner_text()
+        assert "不能重新上线" in dialog.inner_text()
+        _no_sideways_scroll(page)
+        page.screenshot(path=str(artifacts / f"confirm-end-{size}.png"))
+        dialog.locator("[data-dialog-cancel]").click()
+        assert not dialog.is_visible()
+        assert "进行中" in page.locator("h1").inner_text()  # nothing happened
+        page.click(".transitions button:has-text('立即结束')")
+        dialog.locator("[data-dialog-ok]").click()
+        page.wait_for_load_state()
+        page.wait_for_selector("h1:has-text('已结束')")
+        context.close()
