@@ -442,7 +442,11 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                     ),
                     {"m": mark, "t": NOW},
                 )
-            pairs = _merge_pairs(db, workspace_id=w, n=n, merges=merges, first_event=mark + 1)
+            with db.session() as session:
+                newest = session.execute(text("SELECT max(id) FROM events")).scalar_one() or 0
+            pairs = _merge_pairs(
+                db, workspace_id=w, n=n, merges=merges, first_event=max(mark, newest) + 1
+            )
             figures["build_events_s"] = round(time.perf_counter() - t, 1)
             with db.session() as session:
                 rows = {
