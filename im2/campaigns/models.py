@@ -29,6 +29,11 @@ class Campaign(Base):
     # PIPL Art. 31: the join form asks whether the participant is under 14, and a child's data
     # is taken only with a guardian's consent (im2/people/consent, docs/privacy.md).
     minors_gate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Only this segment's people may take part (im2/people/segments), as of the version set.
+    # No foreign key: segments are archived, never deleted, and adding one to this table would
+    # make SQLite rebuild it.
+    eligible_segment_id: Mapped[int | None]
+    eligible_segment_version: Mapped[int | None]
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

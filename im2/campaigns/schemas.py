@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from im2.i18n import N_
+from im2.types import DbId
 
 
 class CampaignStatus(StrEnum):
@@ -189,6 +190,9 @@ class CampaignCreate(BaseModel):
         description="Ask whether a participant is under 14; a child joins only with a "
         "guardian's consent (PIPL Art. 31).",
     )
+    eligible_segment_id: DbId | None = Field(
+        default=None, description="Only this segment's people may take part (a segment id)."
+    )
 
 
 class CampaignUpdate(BaseModel):
@@ -207,6 +211,8 @@ class CampaignUpdate(BaseModel):
     kpi_targets: list[KpiTargetIn] | None = Field(default=None, max_length=20)
     channels: list[ChannelIn] | None = Field(default=None, max_length=len(Channel))
     minors_gate: bool | None = None
+    # null clears it: everyone may take part again.
+    eligible_segment_id: DbId | None = None
 
 
 class CampaignTransition(BaseModel):
@@ -254,6 +260,9 @@ class CampaignRead(BaseModel):
     ends_at: datetime | None
     template_key: str | None
     minors_gate: bool = False
+    # Only this segment's people may take part, as of this version of it.
+    eligible_segment_id: int | None = None
+    eligible_segment_version: int | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -5,6 +5,7 @@ Callers own the transaction; nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,23 @@ from im2.pagination import decode_cursor, encode_cursor
 from im2.workspaces.schemas import Actor, Permission, Role
 from im2.workspaces.service import check_slug, check_timezone, record_audit, require
 
+# Checks a segment named as a campaign's eligibility and returns its current version: the
+# segments live in people, a layer above, so `im2.app` registers
+# `im2.people.segments.service.check_segment_version` (field `eligible_segment_id`).
+SegmentCheck = Callable[[Session, int, int], int]
+_segment_check: SegmentCheck | None = None
+
+
+def use_segment_check(check: SegmentCheck) -> None:
+    global _segment_check
+    _segment_check = check
+
+
+def _eligibility(session: Session, *, workspace_id: int, segment_id: int) -> int:
+    if _segment_check is None:
+        raise InvalidInput(_("Segments are not available here."), field="eligible_segment_id")
+    return _segment_check(session, workspace_id, segment_id)
+
 
 def _to_read(campaign: Campaign) -> CampaignRead:
     status = CampaignStatus(campaign.status)
@@ -56,6 +74,8 @@ def _to_read(campaign: Campaign) -> CampaignRead:
         ends_at=campaign.ends_at,
         template_key=campaign.template_key,
         minors_gate=campaign.minors_gate,
+        eligible_segment_id=campaign.eligible_segment_id,
+        eligible_segment_version=campaign.eligible_segment_version,
         created_by=campaign.created_by,
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
@@ -211,6 +231,14 @@ def do_create_campaign(
         ends_at=ends_at,
         template_key=data.template,
         minors_gate=data.minors_gate,
+        eligible_segment_id=data.eligible_segment_id,
+        eligible_segment_version=(
+            None
+            if data.eligible_segment_id is None
+            else _eligibility(
+                session, workspace_id=actor.workspace_id, segment_id=data.eligible_segment_id
+            )
+        ),
         created_by=actor.label,
         created_at=now,
         updated_at=now,
@@ -354,6 +382,14 @@ def do_update_campaign(
         value = getattr(data, field)
         if value is not None:
             setattr(campaign, field, value)
+    if "eligible_segment_id" in given:
+        segment_id = data.eligible_segment_id
+        campaign.eligible_segment_version = (
+            None
+            if segment_id is None
+            else _eligibility(session, workspace_id=campaign.workspace_id, segment_id=segment_id)
+        )
+        campaign.eligible_segment_id = segment_id
     if data.objective is not None:
         campaign.objective = data.objective.value
     campaign.starts_at = starts_at
@@ -489,6 +525,7 @@ def do_duplicate_campaign(
             ],
             template=source.template_key,
             minors_gate=source.minors_gate,
+            eligible_segment_id=source.eligible_segment_id,
         ),
         now=now,
     )

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
 from im2.crypto import ip_hashes
-from im2.errors import InvalidInput, NotFound, TooManyAttempts
+from im2.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import event_row, record_event, record_events
 from im2.i18n import N_, _, get_locale
@@ -36,6 +37,7 @@ from im2.people import service as people
 from im2.people.consent import service as consents
 from im2.people.consent.schemas import ConsentChannel, ConsentTextRead, GivenBy, Purpose
 from im2.people.schemas import IdentityKind
+from im2.people.segments import service as segments
 
 MIN_SECONDS_TO_ACT = 1.5
 
@@ -78,6 +80,70 @@ class JoinConsent:
     optional: frozenset[Purpose] = frozenset()
     under_14: bool | None = None  # None: the question was not answered
     guardian: bool = False
+
+
+NOT_ELIGIBLE = N_(
+    "This campaign is open to a selected group of people only, and you are not in it. Thank "
+    "you for your interest!"
+)
+
+
+def eligibility_error(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign: CampaignRead,
+    participant_id: int | None,
+    device_id: str,
+    now: datetime,
+) -> Forbidden | None:
+    """Why this visitor may not take part in the campaign (only its eligible segment's people
+    may), or None. Their person is their participant's, else their device's (a device imported
+    or seen before); a visitor nobody knows is in no segment."""
+    if campaign.eligible_segment_id is None:
+        return None
+    person_id = (
+        people.person_of_participant(
+            session, workspace_id=workspace_id, participant_id=participant_id
+        )
+        if participant_id is not None
+        else people.find_person(
+            session, workspace_id=workspace_id, kind=IdentityKind.DEVICE, value=device_id
+        )
+    )
+    member = segments.is_member(
+        session,
+        workspace_id=workspace_id,
+        segment_id=campaign.eligible_segment_id,
+        version=campaign.eligible_segment_version,
+        person_id=person_id,
+        now=now,
+    )
+    return None if member else Forbidden(_(NOT_ELIGIBLE))
+
+
+def _check_eligible(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    participant_id: int | None,
+    device_id: str,
+    now: datetime,
+) -> None:
+    found = campaigns.get_public_campaign_by_id(session, campaign_id=campaign_id)
+    if found is None or found.campaign.eligible_segment_id is None:
+        return
+    refused = eligibility_error(
+        session,
+        workspace_id=workspace_id,
+        campaign=found.campaign,
+        participant_id=participant_id,
+        device_id=device_id,
+        now=now,
+    )
+    if refused is not None:
+        raise refused
 
 
 def minors_gate(session: Session, *, campaign_id: int) -> bool:
@@ -142,6 +208,14 @@ def do_join(
     recorded per purpose with the text versions shown. Where the campaign has the minors gate,
     nothing is stored without the age answer, nor for a child without a guardian's consent."""
     existing = get_participant(session, workspace_id=workspace_id, device_id=visitor.device_id)
+    _check_eligible(
+        session,
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        participant_id=None if existing is None else existing.id,
+        device_id=visitor.device_id,
+        now=now,
+    )
     if existing is not None:
         return existing
     if not consented:

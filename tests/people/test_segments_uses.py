@@ -3,6 +3,7 @@ an experiment's audience and a campaign's eligibility."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 from typing import Any
@@ -83,9 +84,12 @@ def test_people_entering_a_segment_are_announced_once_and_reach_webhooks(
     assert endpoint["kinds"] == ["segment.entered"]
 
 
+_SLUGS = itertools.count(1)
+
+
 def _poll(client: TestClient, brand: Brand) -> tuple[int, str, int, list[int]]:
     """A live campaign with a poll: (campaign id, slug, poll id, option ids)."""
-    campaign = go_live(client, brand)
+    campaign = go_live(client, brand, slug=f"segment-use-{next(_SLUGS)}")
     created = client.post(
         f"/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=brand.auth(Role.OWNER)
     )
@@ -95,16 +99,21 @@ def _poll(client: TestClient, brand: Brand) -> tuple[int, str, int, list[int]]:
     return campaign["id"], campaign["slug"], poll, [o["id"] for o in results["options"]]
 
 
+PHONES: list[dict[str, str]] = []  # each voter's cookies, in voting order (last _voters call)
+
+
 def _voters(
     client: TestClient, brand: Brand, db: Database, clock: ManualClock, phones: int
 ) -> tuple[int, str, int, list[int]]:
     """`phones` phones vote in a new campaign's poll; returns the campaign and the voters'
-    person ids, in voting order (facts up to date)."""
+    person ids, in voting order (facts up to date); their cookies are in PHONES."""
     campaign_id, slug, poll, options = _poll(client, brand)
+    PHONES.clear()
     for _ in range(phones):
         client.cookies.clear()
         voted = client.post(vote_url(slug, poll), json={"options": [options[0]], "consent": True})
         assert voted.status_code == 201, voted.text
+        PHONES.append(dict(client.cookies))
     client.cookies.clear()
     clock.advance(timedelta(minutes=1))
     segment_facts_job(db, clock)
@@ -160,3 +169,40 @@ def test_the_analytics_segment_filter_counts_only_the_segments_people(
     refused = client.get(url + f"&segment={theirs}", headers=brand.auth(Role.ANALYST))
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == "segment"
+
+
+def test_only_the_eligible_segment_may_take_part_in_a_campaign(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    _first_campaign, _slug, _poll_id, (first, _second) = _voters(client, brand, db, clock, 2)
+    _tag(db, brand, clock, first, "vip")
+    vip = _segment(client, brand, "vip", one(field="tag", values=["vip"]))
+    campaign_id, slug, poll, options = _poll(client, brand)
+    url = f"/api/v1/campaigns/{campaign_id}"
+    owner = brand.auth(Role.OWNER)
+    unknown = client.patch(url, json={"eligible_segment_id": 99999}, headers=owner)
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "eligible_segment_id"
+    gated = client.patch(url, json={"eligible_segment_id": vip}, headers=owner)
+    assert gated.status_code == 200, gated.text
+    assert gated.json()["eligible_segment_id"] == vip
+    assert gated.json()["eligible_segment_version"] == 1
+
+    def vote(phone: dict[str, str] | None) -> Any:
+        client.cookies.clear()
+        if phone:
+            client.cookies.update(phone)
+        return client.post(vote_url(slug, poll), json={"options": [options[0]], "consent": True})
+
+    vip_vote = vote(PHONES[0])
+    assert vip_vote.status_code == 201, vip_vote.text  # the VIP
+    refused = vote(PHONES[1])
+    assert refused.status_code == 403
+    assert "selected group" in refused.json()["error"]["message"]
+    assert vote(None).status_code == 403  # a phone nobody knows is in no segment
+    results = client.get(f"/api/v1/polls/{poll}/results", headers=owner).json()
+    assert sum(o["votes"] for o in results["options"]) == 1  # nothing half-written
+
+    opened = client.patch(url, json={"eligible_segment_id": None}, headers=owner)
+    assert opened.json()["eligible_segment_id"] is None
+    assert vote(PHONES[1]).status_code == 201

@@ -106,6 +106,8 @@ def _fingerprint(session: Session, slug: str, activity_id: int) -> tuple[Any, ..
             campaign.c.timezone,
             campaign.c.updated_at,
             campaign.c.status_changed_at,
+            campaign.c.eligible_segment_id,
+            campaign.c.eligible_segment_version,
             activity.c.kind,
             activity.c.title,
             activity.c.settings,
@@ -273,6 +275,15 @@ def _join(session: Session, batch: _Batch, *, workspace_id: int, indexes: list[i
         device = votes[i].visitor.device_id
         picked = list(dict.fromkeys(votes[i].option_ids))  # the same option twice counts once
         error = _check_choice(batch, i, known=device in known or device in joining, picked=picked)
+        if error is None and batch.poll_of(i).public.campaign.eligible_segment_id is not None:
+            error = participation.eligibility_error(
+                session,
+                workspace_id=workspace_id,
+                campaign=batch.poll_of(i).public.campaign,
+                participant_id=known[device].id if device in known else None,
+                device_id=device,
+                now=votes[i].now,
+            )
         if error is not None:
             batch.outcomes[i] = error
             continue
