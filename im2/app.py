@@ -36,6 +36,7 @@ from im2.analytics import pages as analytics_pages
 from im2.analytics import service as analytics
 from im2.campaigns import api as campaigns_api
 from im2.campaigns import pages as campaigns_pages
+from im2.campaigns import service as campaigns_service
 from im2.campaigns import presets as campaign_presets
 from im2.campaigns.figures import FiguresReader
 from im2.clock import Clock
@@ -64,6 +65,7 @@ from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
 from im2.people.segments import api as segments_api
 from im2.people.segments import pages as segments_pages
+from im2.people.segments import service as segments_service
 from im2.privacy import api as privacy_api
 from im2.privacy import pages as privacy_pages
 from im2.privacy import public as privacy_public
@@ -153,6 +155,9 @@ def _describe_metric(key: str) -> str:
 # The analytics registry's figures for the pages of domains below analytics (sharing,
 # conversions), which may not import it: `im2.campaigns.figures.FiguresDep`.
 FIGURES = FiguresReader(read=_read_figures, describe=_describe_metric)
+
+# A campaign's eligibility names a segment, in people (a layer above campaigns): its check.
+campaigns_service.use_segment_check(segments_service.check_segment_version)
 
 # Campaign templates create their activities, which live a layer above campaigns.
 campaign_presets.use_activity_maker(make_preset_activity)
