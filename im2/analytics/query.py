@@ -23,7 +23,10 @@ why that boundary is safe).
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -176,6 +179,40 @@ def forget_rollups() -> None:
         con.close()
 
 
+# A file in the lake folder whose content changes whenever committed files are rewritten in
+# place (a privacy erasure): every process reading the lake checks it before using its kept
+# rollups, so none keeps the rewritten ids, whichever process did the rewrite.
+REWRITES_FILE = ".rewrites"
+_rewrites_seen: dict[str, bytes] = {}
+
+
+def announce_rewrite(lake_path: Path) -> None:
+    """Call after rewriting committed lake files: every process drops its kept rollups at its
+    next query of this lake (this one at once). The token is written atomically."""
+    token = f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(8)}".encode()
+    lake_path.mkdir(parents=True, exist_ok=True)
+    partial = lake_path / f"{REWRITES_FILE}.{secrets.token_hex(4)}.tmp"
+    partial.write_bytes(token)
+    partial.replace(lake_path / REWRITES_FILE)
+    with _files_lock:
+        _rewrites_seen[str(lake_path)] = token
+    forget_rollups()
+
+
+def follow_rewrites(lake_path: Path) -> None:
+    """Drop the kept rollups if another process rewrote this lake since this one last looked
+    (one small file read per query)."""
+    try:
+        token = (lake_path / REWRITES_FILE).read_bytes()
+    except FileNotFoundError:
+        token = b""
+    with _files_lock:
+        seen = _rewrites_seen.get(str(lake_path))
+        _rewrites_seen[str(lake_path)] = token
+    if seen is not None and seen != token:
+        forget_rollups()
+
+
 def _sql_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("'%Y-%m-%d %H:%M:%S.%f+00'::TIMESTAMPTZ")
 
@@ -282,6 +319,7 @@ def open_query(
     every metric re-scans: the right choice when many metrics are asked at once (the
     dashboard's overview), the wrong one for a single metric, which reads only the columns it
     needs straight from Parquet."""
+    follow_rewrites(lake_path)
     con = _connection()
     con.execute("SET SESSION TimeZone = 'UTC'")
     con.register("tail_events", tail)
@@ -375,6 +413,7 @@ def warm_rollups(
     them warm instead of rolling up the whole lake itself. Returns the ones it holds: a
     campaign whose rollup cannot be built (a time zone no longer known, …) is logged with its
     id and left for its dashboard to report, and the others are warmed all the same."""
+    follow_rewrites(lake_path)
     committed = [f for f, _d in committed_files(lake_path, mark=mark)]
     if not committed:
         return []
