@@ -14,19 +14,17 @@ The database part runs in the caller's transaction (`erase_person`); the lake pa
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Table, cast, delete, insert, or_, select, update
+from sqlalchemy import JSON, Integer, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from im2.errors import NotFound
 from im2.privacy.erasures.models import Erasure
@@ -43,14 +41,14 @@ from im2.privacy.inventory import (
     row_clause,
     table_of,
 )
+from im2.privacy.scrub import rewrite_db_events, scrub_deliveries
+from im2.privacy.tracking import forget_requests
 from im2.types import PeopleData
 
 log = logging.getLogger("im2.privacy")
 
 # The people domain's own tables: a person's profile, deleted with them (never anonymised).
 PROFILE_TABLES = ("person_identities", "person_merges", "person_tags", "person_attributes")
-# Event property keys whose value is a participant id (im2's event writers).
-PARTICIPANT_PROPERTIES = ("participant", "inviter", "level2", "invitee", "giver", "sharer")
 DEVICE_CHARS = string.ascii_letters + string.digits
 CODE_CHARS = string.ascii_lowercase + string.digits
 STAND_IN_CONSENT = "erased"
@@ -69,6 +67,8 @@ class ErasureReport:
     media_deleted: int = 0
     events_rewritten: int = 0
     webhook_deliveries_scrubbed: int = 0
+    # Their data-subject requests, kept with no person (`im2.privacy.tracking.forget_requests`).
+    requests_unlinked: int = 0
     # The lake still holds their events under the old ids until the rewrite runs.
     lake_pending: bool = False
 
@@ -181,6 +181,13 @@ def erase_person(
         ).all()
     remap = _stand_ins(session, keys=keys, now=now)
     report = _Counts()
+    # The person's data-subject requests stay as the brand's record, linked to nobody (never to
+    # the stand-in), whichever path erases them; their export files go like their media.
+    report.requests, exports = forget_requests(
+        session, workspace_id=workspace_id, person_ids=keys.person_ids
+    )
+    session.flush()
+    report.media += _unlink([media_path / name for name in exports])
     tables = declared_tables()
     # Which rows are the person's (owned) and which only refer to them, before anything moves.
     owned = {
@@ -210,8 +217,10 @@ def erase_person(
             if any(d.on_erase == "delete" for d in decls):
                 continue
             _remap_references(session, table, data, keys, remap)
-    report.events, event_ids = _rewrite_db_events(session, keys=keys, remap=remap)
-    report.deliveries = _scrub_deliveries(session, event_ids=event_ids, remap=remap)
+    report.events, event_ids = rewrite_db_events(
+        session, workspace_id=workspace_id, pending=remap.pending()
+    )
+    report.deliveries = scrub_deliveries(session, event_ids=event_ids, pending=remap.pending())
     # The person themselves: profile rows, former participants, the person rows.
     for name in PROFILE_TABLES:
         if name in tables:
@@ -242,6 +251,7 @@ def erase_person(
             "media_deleted": report.media,
             "events_rewritten": report.events,
             "webhook_deliveries_scrubbed": report.deliveries,
+            "requests_unlinked": report.requests,
         },
         lake_pending=remap.pending() if (remap.actors() or remap.codes) else None,
         lake_done_at=None,
@@ -260,6 +270,7 @@ def erase_person(
         media_deleted=report.media,
         events_rewritten=report.events,
         webhook_deliveries_scrubbed=report.deliveries,
+        requests_unlinked=report.requests,
         lake_pending=record.lake_pending is not None,
     )
 
@@ -271,6 +282,7 @@ class _Counts:
     media: int = 0
     events: int = 0
     deliveries: int = 0
+    requests: int = 0
 
 
 def _stand_ins(session: Session, *, keys: PersonKeys, now: datetime) -> _Remap:
@@ -472,131 +484,3 @@ def _remap_references(
         move(column, remap.devices)
     for column in data.code_columns:
         move(column, remap.codes)
-
-
-def scrub_event(
-    actor_id: str | None,
-    referrer: str | None,
-    properties: Any,
-    *,
-    actors: Mapping[str, str],
-    codes: Mapping[str, str],
-    participants: Mapping[str, int],
-) -> tuple[str | None, str | None, Any, bool]:
-    """One event with the erased person's identifiers replaced: (actor_id, referrer,
-    properties, changed). `properties` is a dict or its JSON text (kept as given)."""
-    changed = False
-    if actor_id is not None and actor_id in actors:
-        actor_id, changed = actors[actor_id], True
-    if referrer is not None and referrer in codes:
-        referrer, changed = codes[referrer], True
-    as_text = isinstance(properties, str)
-    props = json.loads(properties) if as_text and properties else properties
-    if isinstance(props, dict):
-        fixed = dict(props)
-        for key, value in props.items():
-            if key in PARTICIPANT_PROPERTIES and str(value) in participants:
-                fixed[key] = participants[str(value)]
-            elif isinstance(value, str) and value in codes:
-                fixed[key] = codes[value]
-        if fixed != props:
-            changed = True
-            props = fixed
-            if as_text:
-                return actor_id, referrer, json.dumps(fixed, ensure_ascii=False), changed
-            return actor_id, referrer, fixed, changed
-    return actor_id, referrer, properties, changed
-
-
-def _scrubber(remap: _Remap) -> Callable[[str | None, str | None, Any], tuple[Any, ...]]:
-    actors = remap.actors()
-    participants = {str(k): v for k, v in remap.participants.items()}
-
-    def scrub(actor_id: str | None, referrer: str | None, properties: Any) -> tuple[Any, ...]:
-        return scrub_event(
-            actor_id,
-            referrer,
-            properties,
-            actors=actors,
-            codes=remap.codes,
-            participants=participants,
-        )
-
-    return scrub
-
-
-def _rewrite_db_events(
-    session: Session, *, keys: PersonKeys, remap: _Remap
-) -> tuple[int, list[int]]:
-    """The event rows still in the database (moved or not) that name the person: their own
-    (by actor) and others' that carry their share code or participant id."""
-    events = table_of(EVENTS_TABLE)
-    scrub = _scrubber(remap)
-    terms: list[ColumnElement[bool]] = []
-    actors = remap.actors()
-    if actors:
-        terms.append(events.c.actor_id.in_(list(actors)))
-    if remap.codes:
-        terms.append(events.c.referrer.in_(list(remap.codes)))
-    text = cast(events.c.properties, String)
-    terms.extend(text.contains(str(p)) for p in remap.participants)
-    terms.extend(text.contains(c) for c in remap.codes)
-    if not terms:
-        return 0, []
-    rows = session.execute(
-        select(events.c.id, events.c.actor_id, events.c.referrer, events.c.properties).where(
-            events.c.workspace_id == keys.workspace_id, or_(*terms)
-        )
-    ).all()
-    changed_ids: list[int] = []
-    for event_id, actor_id, referrer, properties in rows:
-        new_actor, new_referrer, new_props, changed = scrub(actor_id, referrer, properties)
-        if changed:
-            session.execute(
-                update(events)
-                .where(events.c.id == event_id)
-                .values(actor_id=new_actor, referrer=new_referrer, properties=new_props)
-            )
-            changed_ids.append(int(event_id))
-    return len(changed_ids), changed_ids
-
-
-def scrub_deliveries(session: Session, *, event_ids: list[int], pending: Mapping[str, Any]) -> int:
-    """Webhook deliveries of these events: their payload rewritten as the event was, and the
-    receiver's last response (which may echo it) cleared."""
-    if not event_ids or "webhook_deliveries" not in declared_tables():
-        return 0
-    deliveries = table_of("webhook_deliveries")
-    actors = pending.get("actors", {})
-    codes = pending.get("codes", {})
-    participants = pending.get("participants", {})
-    scrubbed = 0
-    for start in range(0, len(event_ids), 1000):
-        chunk = event_ids[start : start + 1000]
-        rows = session.execute(
-            select(deliveries.c.id, deliveries.c.payload).where(deliveries.c.event_id.in_(chunk))
-        ).all()
-        for delivery_id, payload in rows:
-            body = dict(payload or {})
-            actor = dict(body.get("actor") or {})
-            new_actor, new_ref, new_props, _changed = scrub_event(
-                actor.get("id"),
-                body.get("referrer"),
-                body.get("properties"),
-                actors=actors,
-                codes=codes,
-                participants=participants,
-            )
-            actor["id"] = new_actor
-            body.update(actor=actor, referrer=new_ref, properties=new_props)
-            session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(payload=body, last_response=None)
-            )
-            scrubbed += 1
-    return scrubbed
-
-
-def _scrub_deliveries(session: Session, *, event_ids: list[int], remap: _Remap) -> int:
-    return scrub_deliveries(session, event_ids=event_ids, pending=remap.pending())

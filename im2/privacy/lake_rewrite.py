@@ -28,12 +28,12 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from im2.analytics.lake import events_dir, get_mark
-from im2.analytics.query import committed_files, forget_rollups
+from im2.analytics.query import announce_rewrite, committed_files
 from im2.clock import Clock
 from im2.config import get_settings
 from im2.db import Database
-from im2.privacy.erasure import scrub_deliveries, scrub_event
 from im2.privacy.erasures.models import Erasure
+from im2.privacy.scrub import scrub_deliveries, scrub_event
 
 log = logging.getLogger("im2.privacy")
 
@@ -225,6 +225,10 @@ def rewrite_pending(
             rewritten += 1 if changed else 0
             if after_file is not None:
                 after_file(Path(target))
+        # The kept rollups were built from the old files: every process's next request
+        # rebuilds them (`announce_rewrite` reaches the others through the lake folder).
+        # Before the record is closed: a run killed before it announces at the next run.
+        announce_rewrite(lake_path)
         with db.transaction() as session:
             record = session.scalar(
                 select(Erasure).where(Erasure.id == erasure_id).with_for_update()
@@ -236,8 +240,6 @@ def rewrite_pending(
                 done += 1
         written += size
     if done:
-        # The kept rollups were built from the old files: the next request rebuilds them.
-        forget_rollups()
         log.info("privacy: lake rewritten for %s erasures (%s files)", done, rewritten)
     return RewriteResult(
         erasures=done,

@@ -19,6 +19,7 @@ from im2.config import Settings
 from im2.db import Database
 from im2.participation.senders import MemorySender
 from im2.privacy import jobs
+from im2.privacy.retention import service as retention
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand, make_brand
 from tests.people.helpers import verify
@@ -342,3 +343,68 @@ def test_withdrawal_of_consent_takes_effect_at_once(
     assert done.json()["status"] == "done"
     log = client.get(f"/api/v1/privacy/requests/{ask['id']}", headers=brand.auth(OWNER)).json()
     assert log["log"][-1]["note"] == "marketing"
+
+
+def test_retention_erasure_unlinks_the_persons_requests_as_a_deletion_request_does(
+    client: TestClient,
+    brand: Brand,
+    outbox: MemorySender,
+    db: Database,
+    settings: Settings,
+    clock: ManualClock,
+) -> None:
+    """An erasure that no request asked for (retention) leaves the person's requests as a
+    deletion request's does: kept, linked to nobody (not to the anonymous stand-in), what
+    they asked for blanked, their export file deleted; a later deletion request answers
+    "already erased"."""
+    first, second = _two_voters(client, brand, outbox)
+    access = _create(client, brand, person_id=first, kind="access", verified=True).json()
+    assert _post(client, brand, f"{access['id']}/export").status_code == 202
+    [export_file] = list((settings.media_path / "privacy-exports").iterdir())
+    correction = _create(
+        client, brand, person_id=first, kind="correction", fields={"nickname": "新名字"}
+    ).json()
+    deletion = _create(client, brand, person_id=first, kind="deletion").json()
+
+    # Both voters are 31 days inactive: retention anonymises both.
+    assert (
+        client.put(
+            "/api/v1/privacy/retention", json={"inactive_days": 30}, headers=brand.auth(OWNER)
+        ).status_code
+        == 200
+    )
+    run = retention.run_retention(
+        db,
+        workspace_id=brand.workspace_id,
+        now=clock.now() + timedelta(days=31),
+        lake_path=settings.lake_path,
+        media_path=settings.media_path,
+    )
+    assert run is not None
+    assert run.people_anonymised == 2
+    stand_ins = set(_people(client, brand))
+    assert len(stand_ins) == 2
+    assert not stand_ins & {first, second}
+
+    def read(request_id: int) -> Any:
+        answer = client.get(f"/api/v1/privacy/requests/{request_id}", headers=brand.auth(OWNER))
+        assert answer.status_code == 200
+        return answer.json()
+
+    for request_id in (access["id"], correction["id"], deletion["id"]):
+        kept = read(request_id)
+        assert kept["person_id"] is None
+        assert kept["details"] is None
+    assert read(access["id"])["export_ready"] is False
+    assert not export_file.exists()
+    # No request leads to an anonymous stand-in.
+    for person in stand_ins:
+        listed = client.get(
+            f"/api/v1/privacy/requests?person_id={person}", headers=brand.auth(OWNER)
+        ).json()
+        assert listed["items"] == []
+    # The open deletion request, answered now: a logged no-op.
+    assert _post(client, brand, f"{deletion['id']}/verify").status_code == 200
+    erased = _post(client, brand, f"{deletion['id']}/erase")
+    assert erased.status_code == 200, erased.text
+    assert read(deletion["id"])["log"][-1]["note"] == "already erased"
