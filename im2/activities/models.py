@@ -1,4 +1,5 @@
-"""The activity table shared by every format; each format module adds its own tables."""
+"""The activity table shared by every format; each format module adds its own tables (listed
+in `im2.activities.formats`, found for the migrations through `formats/models.py`)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,3 @@ class Activity(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_activities_campaign_position", "campaign_id", "position"),)
-
-
-# Every format module defines its own tables; importing the package registers them on the
-# metadata (for migrations), after `Activity` exists for them to refer to.
-from im2.activities import formats as _formats  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """Every activity format is a package here (models, schemas, service, format, api, pages,
 public). Formats are registered in `im2.activities.registry`; this module only imports their
-tables, so that the metadata (migrations, `im2.activities.models`) holds them without importing
-any service. A test checks that it lists exactly the registered formats."""
+tables, so that the metadata (migrations, through `formats/models.py`) holds them without
+importing any service. A test checks that it lists exactly the registered formats."""
 
 from __future__ import annotations
 
