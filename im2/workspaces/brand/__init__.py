@@ -1,0 +1,1 @@
+"""A workspace's brand on the public pages: its table (the operations: `workspaces.branding`)."""
