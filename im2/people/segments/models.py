@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uni
 from sqlalchemy.orm import Mapped, mapped_column
 
 from im2.db import Base
+from im2.people.models import Person
 
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -170,3 +171,18 @@ class SegmentPersonCampaign(Base):
         Index("ix_segment_person_campaigns_campaign", "workspace_id", "campaign_id", "person_id"),
         Index("ix_segment_person_campaigns_kind", "workspace_id", "activity_kind", "person_id"),
     )
+
+
+# What a segment count reads of every person, in one narrow index: a count over a million
+# people scans it instead of the wide `people` rows (SQLite: 0.6 s -> 0.1 s of CPU), and the
+# rules keep SQLite from choosing the score or last-seen index, whose row lookups cost more
+# than the scan (rules.unindexed).
+Index(
+    "ix_people_segments",
+    Person.workspace_id,
+    Person.merged_into_id,
+    Person.restricted_at,
+    Person.stage,
+    Person.score,
+    Person.last_seen_at,
+)

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from im2.people.consent.models import ConsentRecord
 from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonTag
@@ -37,6 +39,28 @@ from im2.people.segments.schemas import (
 )
 
 PROFILING = "profiling"  # im2.people.consent.schemas.Purpose.PROFILING
+
+
+class unindexed(FunctionElement[Any]):  # noqa: N801 (reads as a function in the rules)
+    """The column as is, but on SQLite written `+column`, which keeps SQLite from using an
+    index of that column alone: at a million people, scanning `ix_people_segments` costs a
+    tenth of the row lookups the score or last-seen index leads to."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type  # compares and binds as the column does
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 def members_select(workspace_id: int, rule: SegmentRule, *, now: datetime) -> Select[Any]:
@@ -85,9 +109,10 @@ def _negate(op: str, clause: ColumnElement[bool]) -> ColumnElement[bool]:
 
 def _stage(ws: int, cond: StageCondition, now: datetime) -> ColumnElement[bool]:
     values = [v.value for v in cond.values]
+    stage = unindexed(Person.stage)
     if cond.op == "in":
-        return Person.stage.in_(values)
-    return or_(Person.stage.is_(None), Person.stage.not_in(values))
+        return stage.in_(values)
+    return or_(Person.stage.is_(None), stage.not_in(values))
 
 
 def _range(column: Any, cond: ScoreCondition | PointsCondition) -> ColumnElement[bool]:
@@ -110,7 +135,7 @@ def _holds(cond: ScoreCondition | PointsCondition, value: float) -> bool:
 
 
 def _score(ws: int, cond: ScoreCondition, now: datetime) -> ColumnElement[bool]:
-    return _range(Person.score, cond)
+    return _range(unindexed(Person.score), cond)
 
 
 def _campaign(ws: int, cond: CampaignCondition, now: datetime) -> ColumnElement[bool]:
@@ -181,9 +206,10 @@ def _city(ws: int, cond: CityCondition, now: datetime) -> ColumnElement[bool]:
 
 def _last_seen(ws: int, cond: LastSeenCondition, now: datetime) -> ColumnElement[bool]:
     since = now - timedelta(days=cond.days)
+    seen = unindexed(Person.last_seen_at)
     if cond.op == "within":
-        return Person.last_seen_at >= since
-    return or_(Person.last_seen_at.is_(None), Person.last_seen_at < since)
+        return seen >= since
+    return or_(Person.last_seen_at.is_(None), seen < since)
 
 
 def _verified(ws: int, cond: VerifiedCondition, now: datetime) -> ColumnElement[bool]:
