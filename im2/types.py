@@ -13,8 +13,9 @@ path and query parameters (`im2.web.params.Id` is this type) alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
 
@@ -44,6 +45,8 @@ class PeopleData:
       parent row (a coupon redemption through its code).
     - `on_erase`: "anonymise" keeps the row for the aggregates it feeds (moved to the person's
       anonymous stand-in, personal columns cleared); "delete" removes it.
+    - `kept_in_part`: personal columns cleared only in part on erasure, (column, function of
+      the stored value returning what stays), e.g. a survey's choices without its free text.
     """
 
     table: str
@@ -56,6 +59,7 @@ class PeopleData:
     media: str | None = None
     via: str | None = None
     on_erase: Literal["anonymise", "delete"] = "anonymise"
+    kept_in_part: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
     def columns(self) -> tuple[str, ...]:
         """Every column the declaration names."""
