@@ -442,13 +442,19 @@ def _anonymise_owned(
 ) -> int:
     """Clear the personal columns and replace the identifiers of the person's own rows."""
     removed = _delete_media(session, table, decls, pks, media_path)
-    personal = {c for d in decls for c in d.personal_columns}
+    in_part = {c: keep for d in decls for c, keep in d.kept_in_part}
+    personal = {c for d in decls for c in d.personal_columns} - set(in_part)
     identity = {c for d in decls for c in d.identity_columns}
     pk = next(iter(table.primary_key.columns))
     if personal:
         session.execute(
             update(table).where(pk.in_(pks)).values({c: _cleared(table, c) for c in personal})
         )
+    if in_part:
+        rows = session.execute(select(pk, *(table.c[c] for c in in_part)).where(pk.in_(pks)))
+        for row in rows.all():
+            kept = {c: keep(row._mapping[c]) for c, keep in in_part.items()}
+            session.execute(update(table).where(pk == row[0]).values(kept))
     if identity:
         rows = session.execute(select(pk, *(table.c[c] for c in identity)).where(pk.in_(pks)))
         for row in rows.all():

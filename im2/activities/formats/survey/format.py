@@ -89,17 +89,34 @@ def export_table(
     return reports.export_survey(session, actor=actor, activity_id=activity_id)
 
 
+def choices_only(answers: Any) -> dict[str, Any]:
+    """A response's answers without the free text, for an erased person's response: choices,
+    ratings, scores and ranks are option ids and numbers (`logic.clean_answer`), which tell
+    nothing about who gave them on their own and keep every tally true; a text answer is the
+    person's own words."""
+    if not isinstance(answers, Mapping):
+        return {}
+
+    def choice(value: Any) -> bool:
+        if isinstance(value, list):
+            return all(choice(v) for v in value)
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    return {key: value for key, value in answers.items() if choice(value)}
+
+
 FORMAT = ActivityFormat(
     kind=ActivityKind.SURVEY,
     settings=SurveySettings,
     package=__package__ or "",
     people_data=(
-        # Answers can be free text in the person's own words: erasure clears them (the
-        # survey's results lose that response; docs/privacy.md).
+        # Answers can be free text in the person's own words: erasure clears those and keeps
+        # the choices, so the tallies stay true (docs/privacy.md).
         PeopleData(
             table="survey_responses",
             participant_columns=("participant_id",),
             personal_columns=("answers",),
+            kept_in_part=(("answers", choices_only),),
         ),
     ),
     actions=(PublicAction(path="answer", summary="Save an answer and go to the next question"),),
