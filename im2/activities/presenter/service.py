@@ -51,6 +51,7 @@ PRESENTABLE = (
 TOP_QUESTIONS = 12
 TOP_PLAYERS = 10
 WALL_ENTRIES = 24
+SHOWN_WINNERS = 12  # two columns of six fit a 16:9 and a 4:3 screen
 
 
 def random_code() -> str:
@@ -175,7 +176,8 @@ class Winner:
 @dataclass(frozen=True, slots=True)
 class DrawStage:
     results: DrawResults
-    winners: list[Winner]
+    winners: list[Winner]  # the first SHOWN_WINNERS, in the order they won
+    more: int  # winners not shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,8 @@ def stage(session: Session, *, actor: Actor, activity_id: int) -> Stage:
                 or _("Lucky number {n}").format(n=w.entry_id),
                 prize=w.prize,
             )
-            for w in results.winners
+            for w in results.winners[:SHOWN_WINNERS]
         ]
-        show = DrawStage(results=results, winners=winners)
+        more = len(results.winners) - len(winners)
+        show = DrawStage(results=results, winners=winners, more=more)
     return Stage(activity=activity, campaign=campaign, show=show)
