@@ -49,6 +49,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlencode
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -545,7 +546,7 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                 search: dict[str, Any] = {}
                 every: list[float] = []
                 for name, q in queries.items():
-                    path = f"/api/v1/people?q={q}&limit=50"
+                    path = "/api/v1/people?" + urlencode({"q": q, "limit": 50})
                     seconds, page = _timed(partial(get, path), searches)
                     every.extend(seconds)
                     search[name] = {**_ms(seconds), "found": len(page["items"])}
