@@ -30,6 +30,8 @@ from im2.influence.schemas import (
 )
 from im2.listening import service as listening
 from im2.listening.schemas import MentionFilter
+from im2.masking import mask_name
+from im2.participation import service as participation
 from im2.sharing import service as sharing
 from im2.sharing.cascade import node_metrics
 from im2.sharing.cascade_import import forest_from_edges
@@ -206,7 +208,9 @@ def build_network(
             if sharer is not None and sharer != who:
                 acted_pairs.add((ev.campaign_id, sharer, who))
 
-    # 3. Listening: reach, engagement, sentiment, reposts and mentions.
+    # 3. Listening: reach, engagement, sentiment, reposts and mentions. Mentions belong to the
+    # brand, not to a campaign: a campaign's graph is its own people (a 2-voter campaign has
+    # 2 people), the brand's social accounts are on the workspace's page.
     followers: dict[int, float] = defaultdict(float)
     posts: dict[int, float] = defaultdict(float)
     interactions: dict[int, float] = defaultdict(float)
@@ -214,7 +218,7 @@ def build_network(
     negative: dict[int, float] = defaultdict(float)
     mentions_read = 0
     cursor = None
-    while mentions_read < MAX_MENTIONS:
+    while campaign_id is None and mentions_read < MAX_MENTIONS:
         page = listening.list_mentions(
             session,
             actor=actor,
@@ -264,7 +268,12 @@ def build_network(
                 "The imported graphs have more than {n} edges; use the command line for them."
             ).format(n=MAX_EDGES)
         )
+    # A campaign keeps the imported edges that touch its people: their followers are whom they
+    # can reach; the rest of the list is the workspace's.
+    own = set(builder.keys) if campaign_id is not None else None
     for src_key, dst_key, p, directed in rows:
+        if own is not None and src_key not in own and dst_key not in own:
+            continue
         u = builder.node(src_key, src_key, "imported")
         v = builder.node(dst_key, dst_key, "imported")
         builder.edge(u, v, "follow", p)
@@ -370,3 +379,22 @@ def build_network(
         mentions=post_count,
         summary=summary,
     )
+
+
+def person_names(session: Session, *, actor: Actor, keys: list[str]) -> dict[str, str]:
+    """What the console shows for these graph ids: a participant's nickname (masked for roles
+    that may not read people, ``im2.masking``) or "参与者 N" without one; other ids as written."""
+    ids = [int(key[2:]) for key in keys if key.startswith("p:") and key[2:].isdigit()]
+    found = participation.get_signals(session, workspace_id=actor.workspace_id, participant_ids=ids)
+    masked = not actor.can(Permission.READ_PEOPLE)
+    names: dict[str, str] = {}
+    for key in keys:
+        if not key.startswith("p:") or not key[2:].isdigit():
+            continue
+        signals = found.get(int(key[2:]))
+        nickname = (signals.nickname or "").strip() if signals is not None else ""
+        if nickname:
+            names[key] = mask_name(nickname) if masked else nickname
+        else:
+            names[key] = _("Participant {n}").format(n=key[2:])
+    return names

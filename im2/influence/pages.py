@@ -31,7 +31,7 @@ from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
-TABLE_ROWS = 50
+TABLE_ROWS = 20
 SEED_DEFAULTS = {
     "k": "10",
     "model": "ic",
@@ -53,15 +53,16 @@ def _options(probability: str | None) -> GraphOptions:
 
 
 def _chart(result: SeedRecommendation) -> dict[str, Any]:
+    # Whole people: a forecast of 12.4 people reads as a measurement it is not.
     return {
         "steps": result.forecast.steps,
-        "recommended": result.forecast.recommended,
-        "own": result.forecast.own,
+        "recommended": [round(x) for x in result.forecast.recommended],
+        "own": [round(x) for x in result.forecast.own],
         "labels": {
-            "recommended": _("Recommended seeds"),
-            "own": _("Your own pick"),
-            "step": _("Step"),
-            "reach": _("People reached (expected)"),
+            "recommended": _("Recommended people"),
+            "own": _("Your own pick") if result.own_pick_source == "given" else _("Most followers"),
+            "step": _("Round"),
+            "reach": _("People reached"),
         },
     }
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from im2.i18n import _
 from im2.influence.kol import KolSignals, Reason, pagerank, rank_kols
-from im2.influence.network import InfluenceNetwork, build_network
+from im2.influence.network import InfluenceNetwork, build_network, person_names
 from im2.influence.schemas import (
     GraphOptions,
     KolPage,
@@ -36,7 +36,9 @@ def reason_text(reason: Reason, kind: str) -> str:
     if reason.kind == "reach":
         return _("{n} followers (top {top})").format(n=f"{value:,.0f}", top=_top(reason.top))
     if reason.kind == "centrality":
-        return _("central in the network: PageRank in the top {top}").format(top=_top(reason.top))
+        return _(
+            "at the centre of the network: well connected to well-connected people (top {top})"
+        ).format(top=_top(reason.top))
     if reason.kind == "engagement":
         if kind == "participant":
             return _("{n} actions in the campaign (top {top})").format(
@@ -118,6 +120,8 @@ def kol_ranking(
     """KOLs of a campaign (or of the workspace when ``campaign_id`` is None), best first."""
     network = build_network(session, actor=actor, campaign_id=campaign_id, options=options)
     rows, candidates = rank_network(network, limit=limit)
+    names = person_names(session, actor=actor, keys=[row.key for row in rows])
+    rows = [row.model_copy(update={"label": names.get(row.key, row.label)}) for row in rows]
     return KolPage(
         campaign_id=campaign_id, graph=network.summary, candidates=candidates, items=rows
     )

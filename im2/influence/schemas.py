@@ -23,10 +23,10 @@ class ProbabilityModel(StrEnum):
 
 
 PROBABILITY_LABELS: dict[ProbabilityModel, str] = {
-    ProbabilityModel.WC: N_("Weighted cascade (1 / number of influencers)"),
-    ProbabilityModel.CONST: N_("The same probability for every edge"),
-    ProbabilityModel.LEARNED: N_("Learned from observed shares"),
-    ProbabilityModel.FILE: N_("From the imported files (weighted cascade elsewhere)"),
+    ProbabilityModel.WC: N_("Shared out among the people who can reach them (usual)"),
+    ProbabilityModel.CONST: N_("The same chance for every contact"),
+    ProbabilityModel.LEARNED: N_("Learned from how people acted on shares so far"),
+    ProbabilityModel.FILE: N_("As written in the imported follow lists"),
 }
 
 
@@ -36,8 +36,8 @@ class DiffusionModel(StrEnum):
 
 
 MODEL_LABELS: dict[DiffusionModel, str] = {
-    DiffusionModel.IC: N_("Independent cascade"),
-    DiffusionModel.LT: N_("Linear threshold"),
+    DiffusionModel.IC: N_("Each contact may be won over on their own (usual)"),
+    DiffusionModel.LT: N_("A contact joins once enough of their contacts have"),
 }
 
 

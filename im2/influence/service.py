@@ -44,7 +44,13 @@ from im2.influence.graphs import (
     list_graphs,
 )
 from im2.influence.imm import select_seeds
-from im2.influence.network import MAX_EDGES, MAX_NODES, InfluenceNetwork, build_network
+from im2.influence.network import (
+    MAX_EDGES,
+    MAX_NODES,
+    InfluenceNetwork,
+    build_network,
+    person_names,
+)
 from im2.influence.ranking import (
     CSV_COLUMNS,
     centrality,
@@ -204,10 +210,13 @@ def recommend_seeds(
     except InfluenceError as exc:
         raise InvalidInput(str(exc)) from None
 
+    shown = [network.keys[int(i)] for i in [*selection.seeds.tolist(), *own.tolist()]]
+    names = person_names(session, actor=actor, keys=shown)
+
     def row(i: int, gain: float) -> SeedRow:
         return SeedRow(
             key=network.keys[i],
-            label=network.labels[i],
+            label=names.get(network.keys[i], network.labels[i]),
             marginal_spread=round(gain, 3),
             cost=None if costs is None else float(costs[i]),
         )

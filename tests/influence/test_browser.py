@@ -48,6 +48,7 @@ def test_seed_recommendation_draws_the_forecast(
     assert page.locator("#kol-table tbody tr").count() >= 10
     assert page.locator("#kol-table li").first.inner_text().strip()
     page.fill("#k", "5")
+    page.click("#seed-advanced summary")  # the model's settings wait under 高级设置
     page.select_option("#probability", "learned")
     page.click("#seed-form button[type=submit]")
     page.wait_for_selector("#seed-table")
