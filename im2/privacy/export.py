@@ -308,6 +308,50 @@ def _named_references(
     return described
 
 
+def _named_survey_answers(
+    session: Session, tables: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Survey responses with `answers_named` beside the stored `answers` (question id to option
+    ids, numbers or text): each question's text with the answer in words (the options'
+    labels, the rating, the text)."""
+    rows = tables.get("survey_responses")
+    if not rows:
+        return tables
+    ids = sorted({int(k) for row in rows for k in (row.get("answers") or {}) if str(k).isdigit()})
+    questions = inventory.table_of("survey_questions")
+    options = inventory.table_of("survey_options")
+    asked = {
+        row.id: row.text
+        for row in session.execute(
+            select(questions.c.id, questions.c.text).where(questions.c.id.in_(ids))
+        )
+    }
+    # By (question, option): a rating of 4 is not the option whose id is 4.
+    labels = {
+        (row.question_id, row.id): row.label
+        for row in session.execute(
+            select(options.c.question_id, options.c.id, options.c.label).where(
+                options.c.question_id.in_(ids)
+            )
+        )
+    }
+    named_rows = []
+    for row in rows:
+        named = []
+        for key, value in (row.get("answers") or {}).items():
+            qid = int(key) if str(key).isdigit() else None
+            question = asked.get(qid) if qid is not None else None
+            if isinstance(value, list):
+                answer: Any = [labels.get((qid, v), v) for v in value]
+            elif not isinstance(value, bool) and (qid, value) in labels:
+                answer = labels[(qid, value)]
+            else:
+                answer = value
+            named.append({"question": question, "answer": answer})
+        named_rows.append({**row, "answers_named": named})
+    return {**tables, "survey_responses": named_rows}
+
+
 def gather(
     session: Session,
     *,
@@ -317,8 +361,11 @@ def gather(
     lake_path: Path,
     media_path: Path,
 ) -> ExportContent:
-    tables = _named_references(
-        session, inventory.person_rows(session, workspace_id=workspace_id, person_id=person_id)
+    tables = _named_survey_answers(
+        session,
+        _named_references(
+            session, inventory.person_rows(session, workspace_id=workspace_id, person_id=person_id)
+        ),
     )
     events_table = inventory.person_events(
         session, workspace_id=workspace_id, person_id=person_id, lake_path=lake_path

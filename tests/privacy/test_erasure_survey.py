@@ -5,6 +5,8 @@ lose theirs (docs/privacy.md)."""
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from im2.clock import ManualClock
 from im2.config import Settings
 from im2.db import Database
+from im2.privacy.export import build_export
 from im2.workspaces.schemas import Role
 from tests.activities.test_quiz import live_campaign
 from tests.activities.test_survey import add_survey, full_answers, ids, option_ids, public
@@ -73,6 +76,28 @@ def test_erasure_keeps_the_choices_and_removes_the_written_answer(
 
     people = client.get("/api/v1/people", headers=brand.auth(Role.OWNER)).json()["items"]
     person = people[-1]["id"]  # newest first: the first respondent is last
+    # Their copy names each question and the answer in words.
+    with db.session() as session:
+        zipped = build_export(
+            session,
+            workspace_id=brand.workspace_id,
+            person_id=person,
+            now=clock.now(),
+            lake_path=settings.lake_path,
+            media_path=settings.media_path,
+            out_dir=settings.media_path / "exports",
+        )
+    data = json.loads(zipfile.ZipFile(zipped).read("data.json"))
+    [response] = data["tables"]["survey_responses"]
+    named = {a["question"]: a["answer"] for a in response["answers_named"]}
+    assert named["你多久来一次？"] == "每天"
+    assert named["给樱花拿铁打分"] == 4
+    assert named["喜欢哪些地方？"] == ["香气", "颜值"]
+    assert named["哪些因素最重要？"] == ["环境", "口味", "价格"]
+    assert named["还有什么建议？"] == THEIR_WORDS
+    assert OTHER_WORDS not in zipfile.ZipFile(zipped).read("data.json").decode()
+    zipped.unlink()
+
     report = _erase(db, brand, person, clock.now(), settings.lake_path)
     assert report.rows_anonymised.get("survey_responses") == 1
 
