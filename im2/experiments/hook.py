@@ -35,7 +35,9 @@ def experiment_hook(request: Request, db: DbDep, now: NowDep) -> None:
     if activity_id > MAX_ID:
         return  # the route's own `Id` parameter answers 422; dependencies run before that
     with db.session() as session:
-        assignment = service.variant_for(session, activity_id=activity_id, device_id=device_id)
+        assignment = service.variant_for(
+            session, activity_id=activity_id, device_id=device_id, now=now
+        )
         if assignment is None:
             return
         seen = service.is_exposed(

@@ -36,6 +36,9 @@ class Experiment(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     concluded_at: Mapped[datetime | None]
+    # Only this segment's people take part (im2/people/segments), as of the version recorded.
+    audience_segment_id: Mapped[int | None]
+    audience_segment_version: Mapped[int | None]
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "key"),

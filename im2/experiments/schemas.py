@@ -83,6 +83,11 @@ class ExperimentCreate(BaseModel):
         default=0.2, description="Smallest relative lift worth detecting (0.2 = 20 %)."
     )
     start: bool = Field(default=False, description="Start at once instead of saving a draft.")
+    audience_segment_id: DbId | None = Field(
+        default=None,
+        description="Only this segment's people take part in the experiment (a segment id); "
+        "others see the activity as it is and are not counted.",
+    )
 
 
 class ExperimentConclude(BaseModel):
@@ -116,6 +121,9 @@ class ExperimentRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     concluded_at: datetime | None
+    # The audience: this segment's people only, as of the version recorded when it was set.
+    audience_segment_id: int | None = None
+    audience_segment_version: int | None = None
 
 
 class VariantResult(BaseModel):

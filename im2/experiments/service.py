@@ -22,10 +22,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,27 +32,51 @@ from im2.activities.service import do_update_activity, get_activity
 from im2.analytics.service import goal_reached
 from im2.campaigns.service import get_campaign
 from im2.errors import Conflict, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
+from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.experiments import stats
+from im2.experiments.exposure import (
+    assign,
+    do_expose,
+    in_audience,
+    is_exposed,
+    running_experiment,
+    variant_for,
+)
 from im2.experiments.models import Experiment, ExperimentExposure
+from im2.experiments.read import to_read
 from im2.experiments.schemas import (
     GOAL_KINDS,
-    Assignment,
     ExperimentCreate,
     ExperimentRead,
     ExperimentResults,
     ExperimentStatus,
     RewardLevel,
     VariantIn,
-    VariantPayload,
-    VariantRead,
     VariantResult,
 )
 from im2.i18n import _
 from im2.participation.service import get_participant, get_signals
+from im2.people.segments import service as segments
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
+
+__all__ = [
+    "RewardLevels",
+    "assign",
+    "do_conclude_experiment",
+    "do_create_experiment",
+    "do_expose",
+    "do_start_experiment",
+    "get_experiment",
+    "get_results",
+    "in_audience",
+    "is_exposed",
+    "list_experiments",
+    "running_experiment",
+    "to_read",
+    "variant_for",
+]
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VARIANT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -61,32 +84,6 @@ MAX_VARIANTS = 8
 TEXT_LIMITS = {"title": 200, "description": 4000, "button_text": 40}
 # A variant's reward level is a percentage of the activity's normal points; 10x is plenty.
 MAX_REWARD_LEVEL = 1000
-
-
-def to_read(row: Experiment) -> ExperimentRead:
-    return ExperimentRead(
-        id=row.id,
-        key=row.key,
-        name=row.name,
-        campaign_id=row.campaign_id,
-        activity_id=row.activity_id,
-        status=ExperimentStatus(row.status),
-        variants=[
-            VariantRead(
-                key=v["key"],
-                name=v["name"],
-                weight=v["weight"],
-                payload=VariantPayload.model_validate(v["payload"]),
-            )
-            for v in row.variants
-        ],
-        goal_kinds=list(row.goal_kinds),
-        min_effect=row.min_effect,
-        winner=row.winner,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        concluded_at=row.concluded_at,
-    )
 
 
 def _load(session: Session, *, actor: Actor, experiment_id: int) -> Experiment:
@@ -242,6 +239,14 @@ def do_create_experiment(
         goal_kinds=goals,
         min_effect=data.min_effect,
         created_at=now,
+        audience_segment_id=data.audience_segment_id,
+        audience_segment_version=(
+            None
+            if data.audience_segment_id is None
+            else segments.check_segment_version(
+                session, actor.workspace_id, data.audience_segment_id, field="audience_segment_id"
+            )
+        ),
     )
     try:
         with session.begin_nested():
@@ -388,102 +393,7 @@ def do_conclude_experiment(
     return to_read(row)
 
 
-# --- participants -----------------------------------------------------------------------------
-
-
-def assign(experiment: ExperimentRead, identity: str) -> VariantRead:
-    """The variant `identity` sees: sticky, and split by the variants' weights."""
-    index = stats.pick_variant(experiment.key, identity, [v.weight for v in experiment.variants])
-    return experiment.variants[index]
-
-
-def running_experiment(session: Session, *, activity_id: int) -> ExperimentRead | None:
-    row = session.scalar(
-        select(Experiment).where(
-            Experiment.activity_id == activity_id,
-            Experiment.status == ExperimentStatus.RUNNING.value,
-        )
-    )
-    return None if row is None else to_read(row)
-
-
-def variant_for(session: Session, *, activity_id: int, device_id: str) -> Assignment | None:
-    """What this visitor sees of the experiment running on the activity (None when none runs).
-    Read-only; `do_expose` records that they saw it."""
-    experiment = running_experiment(session, activity_id=activity_id)
-    if experiment is None or not device_id:
-        return None
-    variant = assign(experiment, device_id)
-    return Assignment(
-        experiment_key=experiment.key,
-        activity_id=activity_id,
-        variant=variant.key,
-        payload=variant.payload,
-    )
-
-
-def is_exposed(session: Session, *, experiment_key: str, device_id: str) -> bool:
-    found = session.scalar(
-        select(ExperimentExposure.id)
-        .join(Experiment, Experiment.id == ExperimentExposure.experiment_id)
-        .where(Experiment.key == experiment_key, ExperimentExposure.device_id == device_id)
-    )
-    return found is not None
-
-
-def do_expose(
-    session: Session, *, activity_id: int, device_id: str, now: datetime
-) -> Assignment | None:
-    """Record, once per visitor, that they were shown their variant of the running experiment.
-    Concurrent first views insert one row (unique index) and one `experiment.exposed` event."""
-    row = session.scalar(
-        select(Experiment).where(
-            Experiment.activity_id == activity_id,
-            Experiment.status == ExperimentStatus.RUNNING.value,
-        )
-    )
-    if row is None or not device_id:
-        return None
-    experiment = to_read(row)
-    variant = assign(experiment, device_id)
-    participant = get_participant(session, workspace_id=row.workspace_id, device_id=device_id)
-    values = {
-        "experiment_id": row.id,
-        "device_id": device_id,
-        "participant_id": participant.id if participant else None,
-        "variant": variant.key,
-        "exposed_at": now,
-    }
-    # Core insert on the table with RETURNING: a row comes back only when this call inserted
-    # it (rowcount is not reliable for ORM-enabled inserts on every driver).
-    table = cast(Table, ExperimentExposure.__table__)
-    dialect = session.get_bind().dialect.name
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - the two supported engines are above
-        statement = insert(table).values(values)
-    inserted = session.execute(statement.returning(table.c.id)).first() is not None
-    if inserted:
-        record_event(
-            session,
-            kind=EventKind.EXPERIMENT_EXPOSED,
-            occurred_at=now,
-            workspace_id=row.workspace_id,
-            campaign_id=row.campaign_id,
-            activity_id=row.activity_id,
-            actor_type=ActorType.PARTICIPANT,
-            actor_id=participant.id if participant else None,
-            properties={"experiment": row.key, "variant": variant.key},
-        )
-    return Assignment(
-        experiment_key=experiment.key,
-        activity_id=activity_id,
-        variant=variant.key,
-        payload=variant.payload,
-    )
+# --- participants: im2/experiments/exposure.py (re-exported here) ---------------------------
 
 
 class RewardLevels:

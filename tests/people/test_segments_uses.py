@@ -1,5 +1,5 @@
 """Uses of a segment: the "entered segment" events and their webhook, the analytics filter,
-an experiment's audience and a campaign's eligibility."""
+a campaign's eligibility and an experiment's audience."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.webhooks.jobs import send_webhooks_job
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand, go_live, make_brand
+from tests.experiments.test_experiments import experiment_body
 from tests.people.test_segments import _person, one
 from tests.test_polls import POLL, vote_url
 from tests.webhooks.conftest import Receiver, receiver  # noqa: F401 (the fixture)
@@ -211,3 +212,37 @@ def test_only_the_eligible_segment_may_take_part_in_a_campaign(
     opened = client.patch(url, json={"eligible_segment_id": None}, headers=owner)
     assert opened.json()["eligible_segment_id"] is None
     assert vote(PHONES[1]).status_code == 201
+
+
+def test_an_experiments_audience_is_the_segments_people_only(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    campaign_id, slug, poll, (first, _second) = _voters(client, brand, db, clock, 2)
+    _tag(db, brand, clock, first, "vip")
+    vip = _segment(client, brand, "vip", one(field="tag", values=["vip"]))
+    owner = brand.auth(Role.OWNER)
+    url = f"/api/v1/campaigns/{campaign_id}/experiments"
+    refused = client.post(url, json=experiment_body(poll, audience_segment_id=999), headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "audience_segment_id"
+    created = client.post(url, json=experiment_body(poll, audience_segment_id=vip), headers=owner)
+    assert created.status_code == 201, created.text
+    assert created.json()["audience_segment_id"] == vip
+    assert created.json()["audience_segment_version"] == 1
+
+    for phone in (*PHONES, {}):  # the VIP, the other voter, a phone nobody knows
+        client.cookies.clear()
+        client.cookies.update(phone)
+        assert client.get(f"/c/{slug}/poll/{poll}").status_code == 200
+    client.cookies.clear()
+    with db.session() as s:
+        exposed = [
+            (e.actor_id, e.properties["experiment"])
+            for e in s.scalars(select(Event).where(Event.kind == "experiment.exposed"))
+        ]
+        voter = s.scalar(
+            select(PersonIdentity.value).where(
+                PersonIdentity.person_id == first, PersonIdentity.kind == "participant"
+            )
+        )
+    assert exposed == [(voter, "poster-text")]  # only the segment's person was in the test

@@ -286,16 +286,14 @@ def segment_rule(
     return ref, SegmentRule.model_validate(found.rule)
 
 
-def check_segment_version(session: Session, workspace_id: int, segment_id: int) -> int:
+def check_segment_version(
+    session: Session, workspace_id: int, segment_id: int, field: str = "eligible_segment_id"
+) -> int:
     """The current version of a live segment of the workspace, for a use to record (a
-    campaign's eligibility: InvalidInput on `eligible_segment_id` otherwise)."""
-    row = access_segment(
-        session, workspace_id=workspace_id, segment_id=segment_id, field="eligible_segment_id"
-    )
+    campaign's eligibility, an experiment's audience: InvalidInput on `field` otherwise)."""
+    row = access_segment(session, workspace_id=workspace_id, segment_id=segment_id, field=field)
     if row.archived_at is not None:
-        raise InvalidInput(
-            _("Segment {id} is archived.").format(id=segment_id), field="eligible_segment_id"
-        )
+        raise InvalidInput(_("Segment {id} is archived.").format(id=segment_id), field=field)
     return row.version
 
 
