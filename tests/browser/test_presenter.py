@@ -247,6 +247,25 @@ def test_a_phone_joins_by_code_and_its_vote_moves_the_bars(
     )
     screen.screenshot(path=str(artifacts / "presenter-poll-after-vote.png"))
 
+    # A quiz answer from the phone reaches the quiz's screen: the stage is fetched again and
+    # keeps its slide.
+    screen.goto(f"{base}/console/w/acme/activities/{ids['quiz']}/present")
+    answers = screen.locator(".pr-slide.pr-current .pr-count strong")
+    before = int(answers.inner_text().replace(",", ""))
+    mobile.goto(f"{base}/c/stage-day/quiz/{ids['quiz']}")
+    mobile.check("input[name=option] >> nth=0")
+    consent = mobile.locator("input[name=consent]")
+    if consent.count():
+        consent.first.check()
+    mobile.click("button[type=submit].primary")
+    mobile.wait_for_load_state()
+    screen.wait_for_function(
+        "() => document.querySelector('.pr-slide.pr-current .pr-count strong')"
+        f".textContent.replace(/,/g, '') === '{before + 1}'",
+        timeout=10_000,
+    )
+    assert "第 1 题" in screen.locator(".pr-slide.pr-current").inner_text()
+
     wrong = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
     response = wrong.goto(f"{base}/j/{'999999' if code != '999999' else '999998'}")
     assert response is not None
