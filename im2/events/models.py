@@ -36,4 +36,7 @@ class Event(Base):
         Index("ix_events_workspace_time", "workspace_id", "occurred_at"),
         Index("ix_events_campaign_time", "campaign_id", "occurred_at"),
         Index("ix_events_kind_time", "kind", "occurred_at"),
+        # One person's events (their devices' and participants' actor ids): the people
+        # console's timeline, an erasure, a data-subject export.
+        Index("ix_events_workspace_actor", "workspace_id", "actor_id"),
     )
