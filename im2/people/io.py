@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from im2.errors import InvalidInput
 from im2.i18n import N_, _
 from im2.listening.importers import FileProblem, decode
+from im2.people.consent.schemas import Purpose
+from im2.people.consent.service import consented
 from im2.people.directory import (
     NO_SOURCES,
     PeopleSources,
@@ -514,8 +516,9 @@ def export_people(
     sources: PeopleSources = NO_SOURCES,
     now: datetime,
 ) -> tuple[bytes, int]:
-    """The filtered people (restricted ones left out) as a CSV (UTF-8 with BOM) or an Excel
-    file, ordered by person id; returns (file, rows). Audited."""
+    """The filtered people as a CSV (UTF-8 with BOM) or an Excel file, ordered by person id;
+    returns (file, rows). Audited. Left out: restricted people, and people who withdrew
+    marketing contact or profiling (an export is a list to contact or target people with)."""
     require(actor, Permission.READ_PEOPLE)
     if file_format not in ("csv", "xlsx"):
         raise InvalidInput(_("Choose one of the options."), field="format")
@@ -525,6 +528,8 @@ def export_people(
     records: list[dict[str, Any]] = []
     if where is not None:
         where.append(Person.restricted_at.is_(None))
+        for purpose in (Purpose.MARKETING, Purpose.PROFILING):
+            where.append(consented(session, workspace_id=actor.workspace_id, purpose=purpose))
         last = 0
         while True:
             ids = list(

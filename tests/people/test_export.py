@@ -1,6 +1,6 @@
 """Exporting people to CSV and Excel: what a file holds (masked phones and e-mails, tags and
-attributes, no formulas), the list's filters apply, restricted people are left out, every
-export is audited, and analysts are refused."""
+attributes, no formulas), the list's filters apply, restricted people and people who withdrew
+marketing contact or profiling are left out, every export is audited, and analysts are refused."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from sqlalchemy import select, update
 
 from im2.clock import ManualClock
 from im2.db import Database
+from im2.people.consent.schemas import ConsentChannel, Purpose
+from im2.people.consent.service import do_withdraw
 from im2.people.models import Person
 from im2.workspaces.models import AuditEntry
 from im2.workspaces.schemas import Role
@@ -119,3 +121,27 @@ def test_analysts_and_viewers_may_not_export_people(
             session.scalar(select(AuditEntry.id).where(AuditEntry.action == "people.exported"))
             is None
         )
+
+
+def test_people_who_withdrew_marketing_or_profiling_are_left_out(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    # Given three imported people, of whom one withdrew marketing contact and one profiling.
+    _import(client, brand)
+    with db.transaction() as session:
+        first, _second, third = session.scalars(
+            select(Person.id).where(Person.workspace_id == brand.workspace_id).order_by(Person.id)
+        )
+        for person_id, purpose in ((first, Purpose.MARKETING), (third, Purpose.PROFILING)):
+            do_withdraw(
+                session,
+                workspace_id=brand.workspace_id,
+                person_id=person_id,
+                purpose=purpose,
+                channel=ConsentChannel.API,
+                now=clock.now(),
+            )
+    # When the brand exports its people, only the one who withdrew neither is in the file.
+    answer = client.get("/api/v1/people/export.csv", headers=brand.auth(Role.EDITOR))
+    assert answer.status_code == 200, answer.text
+    assert [r["crm_ids"] for r in _csv(answer.text)] == ["C-2"]
