@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
 from im2.errors import NotFound
@@ -26,15 +26,58 @@ from im2.web.deps import (
     CsrfForm,
     DbDep,
     NowDep,
+    SettingsDep,
     VisitorDep,
     get_visitor,
 )
 from im2.web.links import public_base_url
 from im2.web.page_views import VIA_COOKIE, VIA_MAX_AGE
-from im2.web.templating import render
+from im2.web.params import Id
+from im2.web.templating import env, render
+from im2.workspaces import branding
+from im2.workspaces.branding import BRANDS, BrandView
 
 router = APIRouter(include_in_schema=False)
 REFERRER_DAYS = 30
+
+
+def public_brand(request: Request) -> BrandView | None:
+    """The brand of the campaign a public page belongs to (`/c/<slug>/...`), for the shared
+    layout; None elsewhere. Cached briefly: every public page asks."""
+    slug = request.path_params.get("slug")
+    if not isinstance(slug, str) or not slug:
+        return None
+    hit, brand = BRANDS.get(slug)
+    if hit:
+        return brand
+    with request.app.state.db.session() as session:
+        found = campaigns.get_public_campaign(session, slug=slug)
+        brand = (
+            None
+            if found is None
+            else branding.resolve_brand(
+                session, workspace_id=found.workspace_id, campaign_id=found.campaign.id
+            )
+        )
+    BRANDS.put(slug, brand)
+    return brand
+
+
+env.globals["public_brand"] = public_brand
+
+
+@router.get("/media/brand/{workspace_id}/{name}")
+def brand_image(workspace_id: Id, name: str, settings: SettingsDep) -> Response:
+    """A brand's logo or cover: public by nature (every public page of the brand shows it);
+    the random name changes whenever the image does, so it may be cached for long."""
+    path = branding.brand_image_path(settings.media_path, workspace_id=workspace_id, name=name)
+    if path is None:
+        raise NotFound(_("There is no such image."))
+    return FileResponse(
+        path,
+        media_type=branding.MEDIA_TYPES[path.suffix.lstrip(".")],
+        headers={"Cache-Control": "public, max-age=604800", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/s/{code}")
@@ -67,9 +110,24 @@ def _share_url(request: Request, code: str, channel: str) -> str:
     return f"{public_base_url(request)}/s/{code}?ch={channel}"
 
 
+def own_channel(user_agent: str) -> str:
+    """The channel tag of the link a participant copies or shares: inside WeChat or Weibo's
+    own browser that app, else "link" (the system share sheet does not tell where it went)."""
+    if "MicroMessenger" in user_agent:
+        return "wechat"
+    if "Weibo" in user_agent:
+        return "weibo"
+    return "link"
+
+
 @router.get("/c/{slug}/share")
-def share_page(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> Response:
-    with db.session() as session:
+def share_page(
+    request: Request, slug: str, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> Response:
+    """One's own link first, ready to copy or hand to the phone's share sheet, with the poster
+    one tap away. Someone who has taken part gets their link here at once (one per person and
+    campaign, so opening the page again gives the same one)."""
+    with db.transaction() as session:
         found = campaigns.get_public_campaign(session, slug=slug)
         if found is None or found.campaign.status in ("draft", "archived"):
             raise NotFound(_("There is no campaign at this address."))
@@ -78,13 +136,20 @@ def share_page(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> R
         )
         link = None
         if participant is not None:
-            link = service.get_link(
-                session, campaign_id=found.campaign.id, participant_id=participant.id
+            link = service.do_get_link(
+                session,
+                workspace_id=found.workspace_id,
+                campaign_id=found.campaign.id,
+                participant_id=participant.id,
+                now=now,
             )
+    user_agent = request.headers.get("user-agent", "")
+    own = own_channel(user_agent)
     links = (
         [
             (channel, label, _share_url(request, link.code, channel))
             for channel, label in SHARE_CHANNELS
+            if channel not in ("qr", "link")
         ]
         if link
         else []
@@ -96,7 +161,9 @@ def share_page(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> R
             "campaign": found.campaign,
             "joined": participant is not None,
             "link": link,
+            "own_url": _share_url(request, link.code, own) if link else None,
             "links": links,
+            "in_wechat": "MicroMessenger" in user_agent,
         },
     )
 

@@ -17,6 +17,23 @@ SHARE_CHANNELS: tuple[tuple[str, str], ...] = (
     ("link", N_("Copy the link")),
 )
 
+# The marketer's share kit (console): a link per channel for the brand's own posts, tagged
+# with `ch` and UTM parameters, with its QR code and poster. (channel, label, utm_medium)
+KIT_CHANNELS: tuple[tuple[str, str, str], ...] = (
+    ("wechat", N_("WeChat"), "social"),
+    ("weibo", N_("Weibo"), "social"),
+    ("douyin", N_("Douyin"), "social"),
+    ("xiaohongshu", N_("Xiaohongshu"), "social"),
+    ("sms", N_("SMS"), "sms"),
+    ("email", N_("E-mail"), "email"),
+    ("offline", N_("Offline (print, posters, events)"), "offline"),
+)
+# Every channel tag the console names (others show as tagged).
+CHANNEL_LABELS: dict[str, str] = {
+    **dict(SHARE_CHANNELS),
+    **{name: label for name, label, _medium in KIT_CHANNELS},
+}
+
 
 # UTM parameters a share link keeps (each cut to UTM_MAX characters): recorded on the click's
 # `share.clicked` event and passed on to the campaign page, so a brand's own web analytics see

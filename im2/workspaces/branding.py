@@ -38,7 +38,7 @@ from im2.workspaces.schemas import Actor, Permission
 MIN_CONTRAST = 4.5  # WCAG 2.x success criterion 1.4.3 (AA) for normal text
 WHITE = "#ffffff"
 DARK_TEXT = "#1d2330"  # the pages' own text colour (im2.css --fg)
-PAGE_BACKGROUND = "#f5f6f8"  # im2.css --bg: links sit on it and on white cards
+PAGE_BACKGROUND = "#fff7f3"  # im2.css body.public: links sit on it and on white cards
 MAX_NAME = 80
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 MAX_SOURCE_PIXELS = 40_000_000  # a decompression bomb is refused before it is decoded
@@ -117,7 +117,7 @@ def text_on(color: str) -> str | None:
     return None
 
 
-def _ratio(value: float) -> str:
+def format_ratio(value: float) -> str:
     return f"{int(value * 10) / 10:.1f}:1"  # rounded down: 4.47 must not print as 4.5
 
 
@@ -407,13 +407,15 @@ def check_colors(changes: BrandChanges) -> tuple[dict[str, str], list[str]]:
                 errors["primary_color"] = _(
                     "Text on {color} reaches only {ratio} in contrast (at least 4.5:1 is "
                     "needed to be readable); a darker shade such as {shade} works."
-                ).format(color=primary, ratio=_ratio(white), shade=darker_passing(primary, WHITE))
+                ).format(
+                    color=primary, ratio=format_ratio(white), shade=darker_passing(primary, WHITE)
+                )
             elif text == DARK_TEXT:
                 notices.append(
                     _(
                         "White text on {color} reaches only {ratio} in contrast, so buttons "
                         "and the brand bar use dark text on it."
-                    ).format(color=primary, ratio=_ratio(white))
+                    ).format(color=primary, ratio=format_ratio(white))
                 )
     if changes.accent_color:
         try:
@@ -428,7 +430,9 @@ def check_colors(changes: BrandChanges) -> tuple[dict[str, str], list[str]]:
                     "Links in {color} on the page's light background reach only {ratio} in "
                     "contrast (at least 4.5:1 is needed); a darker shade such as {shade} works."
                 ).format(
-                    color=accent, ratio=_ratio(ratio), shade=darker_passing(accent, PAGE_BACKGROUND)
+                    color=accent,
+                    ratio=format_ratio(ratio),
+                    shade=darker_passing(accent, PAGE_BACKGROUND),
                 )
     return errors, notices
 
