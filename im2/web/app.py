@@ -173,6 +173,7 @@ def body_limits(settings: Settings) -> BodyLimits:
     from im2.influence.service import MAX_IMPORT_BYTES as GRAPH_FILE_BYTES
     from im2.listening.service import MAX_FILE_BYTES as MENTIONS_FILE_BYTES
     from im2.people.io import MAX_IMPORT_BYTES as PEOPLE_FILE_BYTES
+    from im2.workspaces.branding import MAX_IMAGE_BYTES as BRAND_IMAGE_BYTES
 
     def route(name: str, pattern: str, file_bytes: int) -> BodyRoute:
         return BodyRoute(name, re.compile(pattern), file_bytes + FORM_OVERHEAD)
@@ -199,6 +200,7 @@ def body_limits(settings: Settings) -> BodyLimits:
                 rf"/c/{_ID}/ugc/{_ID}/submit|/api/v1/public/campaigns/{_ID}/ugcs/{_ID}/entries",
                 UGC_IMAGE_BYTES,
             ),
+            route("brand images", rf"{_WS}(/campaigns/{_ID})?/brand", 2 * BRAND_IMAGE_BYTES),
             route(
                 "coupon codes file",
                 rf"{_WS}/campaigns/{_ID}/incentives/pools/{_ID}/import",
