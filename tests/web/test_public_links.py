@@ -74,7 +74,7 @@ def test_a_configured_public_address_wins_and_proxy_headers_count_only_when_trus
             page = phone.get(f"/c/{slug}/share", headers=headers).text
         return re.findall(r'value="(http[^"]+/s/[^"]+)"', page)[0]
 
-    assert first_link(settings) == f"http://lan-host:9000/s/{code}?ch=wechat"
+    assert first_link(settings) == f"http://lan-host:9000/s/{code}?ch=link"
     forwarded = {"X-Forwarded-Host": "im2.example.net", "X-Forwarded-Proto": "https"}
     assert first_link(settings, **forwarded).startswith("http://lan-host:9000/s/")
     trusted = settings.model_copy(update={"trust_forwarded_for": True})
