@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,21 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+_LAKE_URL = re.compile(
+    r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?P<prefix>(/[^/]+)*)/?$"
+)
+
+
+def parse_lake_url(url: str) -> tuple[str, str]:
+    """IM2_LAKE_URL `s3://bucket/a/b` -> ("bucket", "a/b"); refuses anything else, saying why."""
+    match = _LAKE_URL.match(url.strip())
+    if match is None:
+        raise ValueError(
+            f"IM2_LAKE_URL must look like s3://bucket or s3://bucket/prefix, not {url!r}"
+        )
+    return match.group("bucket"), match.group("prefix").strip("/")
 
 
 class Settings(BaseSettings):
@@ -100,6 +116,16 @@ class Settings(BaseSettings):
     body_read_timeout_seconds: float = Field(default=20.0, gt=0)
     # The event lake (docs/lake.md): any local folder; one lake per database.
     lake_path: Path = Path("./lake")
+    # Or S3-compatible object storage (docs/deploy.md, "The lake on object storage"):
+    # s3://bucket/prefix holds the lake's files instead of the folder, in the same layout.
+    # The endpoint for a store other than AWS (MinIO, Ceph, a cloud's S3 API), e.g.
+    # http://127.0.0.1:9000; region and keys unset fall back to the AWS defaults (AWS_*
+    # environment variables, instance profile).
+    lake_url: str | None = None
+    lake_s3_endpoint: str | None = None
+    lake_s3_region: str | None = None
+    lake_s3_access_key: SecretStr | None = None
+    lake_s3_secret_key: SecretStr | None = None
     lake_batch_size: int = Field(default=100_000, ge=1, le=5_000_000)
     # Delete events from the database this many days after they reached the lake; None keeps
     # them forever (the default: the database stays the source of truth).
@@ -130,6 +156,14 @@ class Settings(BaseSettings):
             )
         if self.env is Environment.PRODUCTION and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("IM2_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @model_validator(mode="after")
+    def _check_lake_url(self) -> Settings:
+        if self.lake_url:
+            parse_lake_url(self.lake_url)  # names IM2_LAKE_URL and the expected form
+        if (self.lake_s3_access_key is None) != (self.lake_s3_secret_key is None):
+            raise ValueError("IM2_LAKE_S3_ACCESS_KEY and IM2_LAKE_S3_SECRET_KEY go together")
         return self
 
     @model_validator(mode="after")

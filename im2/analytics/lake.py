@@ -13,6 +13,10 @@ the same transaction that locked it. A crash before the mark commits leaves file
 all above the mark; the next run deletes those (they are rewritten from the same rows), and
 readers never see them because they take the lake only for ids <= mark and the database for the
 rest. Rows are never deleted from `events` unless `lake_retention_days` says so.
+
+The files may live in S3-compatible object storage instead of the folder (IM2_LAKE_URL,
+`im2.analytics.lake_fs`): the same layout and the same mark as the commit point; a file is
+uploaded whole under its final key instead of renamed into place.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from im2.analytics.lake_fs import object_lake_of
 from im2.analytics.models import LakeMark
 from im2.db import Database
 from im2.events.models import Event
@@ -45,6 +50,9 @@ log = logging.getLogger("im2.analytics")
 STREAM = "events"
 EVENTS_DIR = "events"
 _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
+_DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
+# A lake file: a path in a local lake, an `s3://bucket/key` name in an object lake.
+LakeFile = Path | str
 _COLUMNS = (
     "id, occurred_at, workspace_id, campaign_id, activity_id, actor_type, actor_id, kind, "
     "channel, referrer, CAST(properties AS TEXT) AS properties"
@@ -67,15 +75,36 @@ def events_dir(lake_path: Path) -> Path:
 
 def lake_glob(lake_path: Path) -> str:
     """The glob every reader uses; hidden temporary files never match it."""
+    remote = object_lake_of(lake_path)
+    if remote is not None:
+        return remote.uri(f"{remote.events_root}/date=*/*.parquet")
     return str(events_dir(lake_path) / "date=*" / "*.parquet")
 
 
-def lake_files(lake_path: Path) -> list[tuple[Path, int, int]]:
+def file_day(file: LakeFile) -> date:
+    """The UTC day a lake file holds (its partition folder's `date=`)."""
+    parent = str(file).rsplit("/", 2)[-2]
+    match = _DAY.match(parent)
+    if match is None:
+        raise ValueError(f"not a lake file: {file}")
+    return date.fromisoformat(match.group(1))
+
+
+def lake_files(lake_path: Path) -> list[tuple[LakeFile, int, int]]:
     """Every committed-looking part file with its id range, in no particular order."""
+    remote = object_lake_of(lake_path)
+    if remote is not None:
+        found_remote: list[tuple[LakeFile, int, int]] = []
+        for uri in remote.list_events():
+            _root, folder, name = uri.rsplit("/", 2)
+            match = _PART.match(name)
+            if match and folder.startswith("date="):
+                found_remote.append((uri, int(match.group(1)), int(match.group(2))))
+        return found_remote
     root = events_dir(lake_path)
     if not root.is_dir():
         return []
-    found = []
+    found: list[tuple[LakeFile, int, int]] = []
     for day in root.iterdir():
         if not day.name.startswith("date=") or not day.is_dir():
             continue
@@ -281,11 +310,17 @@ def _lock_mark(session: Session, now: datetime) -> LakeMark:
 
 def remove_orphans(lake_path: Path, *, mark: int) -> int:
     """Delete files of batches whose mark never committed (their ids are all above it)."""
+    remote = object_lake_of(lake_path)
     removed = 0
     for file, first, _last in lake_files(lake_path):
         if first > mark:
-            file.unlink(missing_ok=True)
+            if remote is not None:
+                remote.delete(str(file))
+            else:
+                Path(file).unlink(missing_ok=True)
             removed += 1
+    if remote is not None:
+        return removed  # no temporary objects: uploads are never visible before they complete
     root = events_dir(lake_path)
     if root.is_dir():
         for tmp in root.glob("date=*/.part-*.tmp"):
@@ -301,14 +336,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_batch(lake_path: Path, table: pa.Table) -> list[Path]:
+def write_batch(lake_path: Path, table: pa.Table) -> list[LakeFile]:
     """Write one batch (sorted by id) as one file per UTC day; each appears whole or not at all."""
+    remote = object_lake_of(lake_path)
     days = pc.cast(table.column("occurred_at"), pa.date32())
-    written: list[Path] = []
+    written: list[LakeFile] = []
     for day in pc.unique(days).to_pylist():
         part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
         ids = part.column("id")
         first, last = ids[0].as_py(), ids[-1].as_py()
+        if remote is not None:
+            # Under the final key at once: S3 shows an object only when its upload completed.
+            uri = remote.uri(
+                f"{remote.events_root}/date={day.isoformat()}/part-{first}-{last}.parquet"
+            )
+            remote.put_parquet(uri, part)
+            written.append(uri)
+            continue
         folder = events_dir(lake_path) / f"date={day.isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{first}-{last}.parquet"
@@ -332,7 +376,7 @@ def move_events_to_lake(
     max_batches: int | None = None,
     settle_seconds: float = 5.0,
     retention_days: int | None = None,
-    after_write: Callable[[list[Path]], None] | None = None,
+    after_write: Callable[[list[LakeFile]], None] | None = None,
     progress: Callable[[int], None] | None = None,
     columnar_from: int = 50_000,
 ) -> MoveResult:
@@ -422,6 +466,19 @@ def read_lake(lake_path: Path, *, mark: int) -> pa.Table:
     """Every event in the lake up to the mark, through pyarrow's dataset reader (tests, exports)."""
     import pyarrow.dataset as ds
 
+    remote = object_lake_of(lake_path)
+    if remote is not None:
+        files = [remote.key(str(f)) for f, _first, last in lake_files(lake_path) if last <= mark]
+        if not files:
+            return EVENT_ARROW_SCHEMA.empty_table()
+        dataset = ds.dataset(
+            files,
+            format="parquet",
+            filesystem=remote.fs,
+            partitioning=ds.HivePartitioning.discover(),
+            partition_base_dir=remote.events_root,
+        )
+        return dataset.to_table(filter=ds.field("id") <= mark)
     root = events_dir(lake_path)
     if not root.is_dir():
         return EVENT_ARROW_SCHEMA.empty_table()
