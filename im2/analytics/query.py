@@ -39,7 +39,8 @@ import duckdb
 import pyarrow as pa
 
 from im2 import isolation
-from im2.analytics.lake import lake_files
+from im2.analytics.lake import file_day, lake_files
+from im2.analytics.lake_fs import object_lake_of, register_duckdb
 from im2.analytics.rollup import LAKE_ROLLUPS, hours_sql, people_sql
 
 # DuckDB's own threads; the 2-core default machine serves requests on the rest.
@@ -190,10 +191,14 @@ def announce_rewrite(lake_path: Path) -> None:
     """Call after rewriting committed lake files: every process drops its kept rollups at its
     next query of this lake (this one at once). The token is written atomically."""
     token = f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(8)}".encode()
-    lake_path.mkdir(parents=True, exist_ok=True)
-    partial = lake_path / f"{REWRITES_FILE}.{secrets.token_hex(4)}.tmp"
-    partial.write_bytes(token)
-    partial.replace(lake_path / REWRITES_FILE)
+    remote = object_lake_of(lake_path)
+    if remote is not None:
+        remote.put_bytes(remote.uri(f"{remote.root}/{REWRITES_FILE}"), token)  # atomic PUT
+    else:
+        lake_path.mkdir(parents=True, exist_ok=True)
+        partial = lake_path / f"{REWRITES_FILE}.{secrets.token_hex(4)}.tmp"
+        partial.write_bytes(token)
+        partial.replace(lake_path / REWRITES_FILE)
     with _files_lock:
         _rewrites_seen[str(lake_path)] = token
     forget_rollups()
@@ -202,10 +207,14 @@ def announce_rewrite(lake_path: Path) -> None:
 def follow_rewrites(lake_path: Path) -> None:
     """Drop the kept rollups if another process rewrote this lake since this one last looked
     (one small file read per query)."""
-    try:
-        token = (lake_path / REWRITES_FILE).read_bytes()
-    except FileNotFoundError:
-        token = b""
+    remote = object_lake_of(lake_path)
+    if remote is not None:
+        token = remote.get_bytes(remote.uri(f"{remote.root}/{REWRITES_FILE}")) or b""
+    else:
+        try:
+            token = (lake_path / REWRITES_FILE).read_bytes()
+        except FileNotFoundError:
+            token = b""
     with _files_lock:
         seen = _rewrites_seen.get(str(lake_path))
         _rewrites_seen[str(lake_path)] = token
@@ -267,16 +276,24 @@ def committed_files(lake_path: Path, *, mark: int) -> list[tuple[str, date]]:
     A file holds one batch's events of one day and the mark only ever advances to a batch's
     last id, so a file is either wholly committed (last id <= mark) or an orphan of a batch
     whose mark never committed (first id > mark): readers need no per-row id filter. Listed
-    once per mark and lake: committed files never change, and new ones come with a new mark."""
+    once per mark and lake: committed files never change, and new ones come with a new mark.
+    Files of an object lake are `s3://` names that `_connection()`'s DuckDB can read."""
     key = str(lake_path)
+    remote = object_lake_of(lake_path)
+    if remote is not None:
+        with _base_lock:
+            base = _base
+        if base is None:
+            _connection().close()
+            base = _base
+        assert base is not None
+        register_duckdb(base, remote)
     with _files_lock:
         cached = _files_cache.get(key)
         if cached is not None and cached[0] == mark:
             return cached[1]
     found = sorted(
-        (str(file), date.fromisoformat(file.parent.name.removeprefix("date=")))
-        for file, _first, last in lake_files(lake_path)
-        if last <= mark
+        (str(file), file_day(file)) for file, _first, last in lake_files(lake_path) if last <= mark
     )
     with _files_lock:
         _files_cache[key] = (mark, found)
