@@ -9,6 +9,8 @@ each file either old or new, whole; the next run deletes leftover temporary file
 the files still to do by their content (a rewritten file no longer matches). The webhook
 deliveries of the matched events are scrubbed before the files, and the record's mapping is
 cleared (`lake_done_at` set) only after the last file: from then on no link back is kept.
+In an object lake (IM2_LAKE_URL, `im2.analytics.lake_fs`) the new file is uploaded whole under
+the same key instead: S3 replaces an object atomically, so the same holds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from im2.analytics.lake import events_dir, get_mark
+from im2.analytics.lake_fs import ObjectLake, object_lake_of, register_duckdb
 from im2.analytics.query import announce_rewrite, committed_files
 from im2.clock import Clock
 from im2.config import get_settings
@@ -80,7 +83,11 @@ def _property_pattern(pending: Mapping[str, Any]) -> str | None:
 
 
 def _matching(
-    files: list[str], *, workspace_id: int, pending: Mapping[str, Any]
+    files: list[str],
+    *,
+    workspace_id: int,
+    pending: Mapping[str, Any],
+    remote: ObjectLake | None = None,
 ) -> tuple[list[str], list[int]]:
     """The lake files (and event ids) with events that name the erased person."""
     import duckdb
@@ -104,6 +111,8 @@ def _matching(
     if not terms:
         return [], []
     con = duckdb.connect()
+    if remote is not None:
+        register_duckdb(con, remote)
     try:
         # The terms are fixed text; every value is a bound parameter.
         sql = (
@@ -142,10 +151,17 @@ def _scrubber(pending: Mapping[str, Any]) -> Callable[[Any, Any, Any], tuple[Any
     return scrub
 
 
-def rewrite_file(file: Path, *, workspace_id: int, pending: Mapping[str, Any]) -> tuple[int, int]:
+def rewrite_file(
+    file: Path | str,
+    *,
+    workspace_id: int,
+    pending: Mapping[str, Any],
+    remote: ObjectLake | None = None,
+) -> tuple[int, int]:
     """Rewrite one lake file with the erased person's identifiers replaced; (rows changed,
-    bytes written). Atomic: temporary file, fsync, rename over the old name, fsync folder."""
-    table = pq.read_table(file)
+    bytes written). Atomic: temporary file, fsync, rename over the old name, fsync folder (in
+    an object lake: one upload under the same key)."""
+    table = remote.read_table(str(file)) if remote is not None else pq.read_table(file)
     scrub = _scrubber(pending)
     actors = table.column("actor_id").to_pylist()
     referrers = table.column("referrer").to_pylist()
@@ -175,6 +191,9 @@ def rewrite_file(file: Path, *, workspace_id: int, pending: Mapping[str, Any]) -
         schema.field("properties"),
         pa.array(properties, pa.string()),
     )
+    if remote is not None:
+        return changed, remote.put_parquet(str(file), table)
+    file = Path(file)
     tmp = file.parent / f"{TMP_PREFIX}{secrets.token_hex(6)}-{file.name}.tmp"
     try:
         with tmp.open("wb") as handle:
@@ -193,12 +212,14 @@ def rewrite_pending(
     *,
     lake_path: Path,
     now: datetime,
-    after_file: Callable[[Path], None] | None = None,
+    after_file: Callable[[Path | str], None] | None = None,
 ) -> RewriteResult:
     """Rewrite the lake for every erasure whose lake part is pending, then clear their
     mappings. Safe to run at any time, again and again, and after a crash (`after_file` runs
     after each file: tests kill the process there)."""
-    remove_leftovers(lake_path)
+    remote = object_lake_of(lake_path)
+    if remote is None:
+        remove_leftovers(lake_path)
     with db.session() as session:
         pending = list(
             session.execute(
@@ -209,22 +230,30 @@ def rewrite_pending(
         )
         mark = get_mark(session)
     files = [f for f, _day in committed_files(lake_path, mark=mark)]
-    lake_bytes = sum(Path(f).stat().st_size for f in files)
+    if remote is not None:
+        lake_bytes = sum(remote.size(f) for f in files)
+    else:
+        lake_bytes = sum(Path(f).stat().st_size for f in files)
     done = rewritten = rows = written = deliveries = 0
     for erasure_id, workspace_id, mapping in pending:
-        targets, event_ids = _matching(files, workspace_id=workspace_id, pending=mapping)
+        targets, event_ids = _matching(
+            files, workspace_id=workspace_id, pending=mapping, remote=remote
+        )
         with db.transaction() as session:
             deliveries += scrub_deliveries(session, event_ids=event_ids, pending=mapping)
         size = 0
         for target in targets:
             changed, bytes_written = rewrite_file(
-                Path(target), workspace_id=workspace_id, pending=mapping
+                target if remote is not None else Path(target),
+                workspace_id=workspace_id,
+                pending=mapping,
+                remote=remote,
             )
             rows += changed
             size += bytes_written
             rewritten += 1 if changed else 0
             if after_file is not None:
-                after_file(Path(target))
+                after_file(target if remote is not None else Path(target))
         # The kept rollups were built from the old files: every process's next request
         # rebuilds them (`announce_rewrite` reaches the others through the lake folder).
         # Before the record is closed: a run killed before it announces at the next run.
