@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from im2.activities.registry import FORMATS
 from im2.analytics.lake import get_mark, rows_to_arrow
+from im2.analytics.lake_fs import object_lake_of, register_duckdb
 from im2.analytics.query import committed_files
 from im2.db import Base
 from im2.domains import import_domain_modules
@@ -254,6 +255,8 @@ def events_of_actors(
     files = [f for f, _day in committed_files(lake_path, mark=mark)]
     if files:
         con = duckdb.connect()
+        if (remote := object_lake_of(lake_path)) is not None:
+            register_duckdb(con, remote)  # an object lake's s3:// names (IM2_LAKE_URL)
         try:
             con.execute("SET TimeZone = 'UTC'")
             actor_list = pa.table({"actor_id": pa.array(actors, pa.string())})
