@@ -126,6 +126,7 @@ def people(db: Database, brand: Brand, clock: ManualClock) -> Population:
     B: participant, score 40, tag new, 北京, came by weibo, UGC entry in C2, 10 points, seen
     40 days ago.
     C: bystander, one device that looked at C1 from a QR code, never seen by the ladder.
+    A agreed to marketing contact; B agreed and withdrew.
     G: advocate, score 70, level gold, e-mail, a device that looked first (weibo) and a
     participant who then voted in C1 (wechat); seen a day ago.
     D (restricted), E (withdrew profiling) and F (merged into A) are never members, though D
@@ -163,6 +164,13 @@ def people(db: Database, brand: Brand, clock: ManualClock) -> Population:
                 channel="my_page", granted_at=earlier, withdrawn_at=now,
             )
         )  # fmt: skip
+        for who, withdrawn in ((a, None), (b, now)):  # A agreed to marketing; B withdrew it
+            s.add(
+                ConsentRecord(
+                    workspace_id=ws, person_id=who.id, purpose="marketing", version="2026-12",
+                    channel="my_page", granted_at=earlier, withdrawn_at=withdrawn,
+                )
+            )  # fmt: skip
         f = _person(s, ws, now, stage="spreader", score=99, tags=("vip",))
         f.merged_into_id = a.id
         # The event log, as the domains write it.
@@ -254,6 +262,9 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (one(field="verified"), "AG"),
     (one(field="verified", kind="phone"), "A"),
     (one(field="verified", value=False), "BC"),
+    (one(field="consent"), "A"),
+    (one(field="consent", value=False), "BCG"),
+    (one(field="consent", purpose="third_party"), ""),
     ({"match": "all", "conditions": []}, "ABCG"),
     (
         {

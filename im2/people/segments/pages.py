@@ -51,6 +51,7 @@ FIELD_LABELS = {
     "city": N_("City"),
     "last_seen": N_("Last seen"),
     "verified": N_("Verified phone or e-mail"),
+    "consent": N_("Agreed to be contacted about offers"),
 }
 # The operators each field offers, in the builder's words.
 OPS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -70,6 +71,7 @@ OPS: dict[str, tuple[tuple[str, str], ...]] = {
     "city": (("in", N_("is one of")), ("not_in", N_("is none of"))),
     "last_seen": (("within", N_("within the last")), ("before", N_("not in the last"))),
     "verified": (("yes", N_("yes")), ("no", N_("no"))),
+    "consent": (("yes", N_("yes")), ("no", N_("no"))),
 }
 ACTIVITY_LABELS = {
     ActivityKind.POLL: N_("Poll"),
@@ -98,14 +100,18 @@ def _rows_of(rule: SegmentRule) -> list[dict[str, Any]]:
             continue
         data = cond.model_dump(mode="json")
         row: dict[str, Any] = {"field": data["field"], "op": data.get("op", "")}
-        if data["field"] == "verified":
+        if data["field"] in ("verified", "consent"):
             row["op"] = "yes" if data["value"] else "no"
-            row["kind"] = data["kind"]
+            row["kind"] = data.get("kind", "any")
         elif "values" in data:
             row["values"] = [str(v) for v in data["values"]]
             row["text"] = "，".join(row["values"])
         for name in ("value", "to", "key", "days"):
-            if name in data and data[name] is not None and data["field"] != "verified":
+            if (
+                name in data
+                and data[name] is not None
+                and data["field"] not in ("verified", "consent")
+            ):
                 row[name] = data[name]
         rows.append(row)
     return rows
@@ -151,6 +157,9 @@ def _condition(row: dict[str, Any]) -> dict[str, Any]:
         cond["value"] = row["op"] != "no"
         cond["kind"] = row.get("kind", "any")
         return cond
+    if field == "consent":
+        cond["value"] = row["op"] != "no"
+        return cond
     cond["op"] = row["op"]
     if field in ("score", "points"):
         cond["value"] = row.get("value")
@@ -177,7 +186,7 @@ def _blank(row: dict[str, Any]) -> bool:
         return not row.get("value") or (op == "between" and not row.get("to"))
     if field == "last_seen":
         return not row.get("days")
-    if field == "verified" or (field == "source" and op == "any"):
+    if field in ("verified", "consent") or (field == "source" and op == "any"):
         return False
     if field == "attribute" and op == "exists":
         return not row.get("key")

@@ -28,6 +28,7 @@ from im2.people.segments.schemas import (
     ChannelCondition,
     CityCondition,
     Condition,
+    ConsentCondition,
     LastSeenCondition,
     PointsCondition,
     ScoreCondition,
@@ -221,6 +222,16 @@ def _verified(ws: int, cond: VerifiedCondition, now: datetime) -> ColumnElement[
     return verified if cond.value else not_(verified)
 
 
+def _consent(ws: int, cond: ConsentCondition, now: datetime) -> ColumnElement[bool]:
+    holders = select(ConsentRecord.person_id).where(
+        ConsentRecord.workspace_id == ws,
+        ConsentRecord.purpose == cond.purpose,
+        ConsentRecord.withdrawn_at.is_(None),
+    )
+    consented = Person.id.in_(holders)
+    return consented if cond.value else not_(consented)
+
+
 _COMPILERS: dict[type, Callable[..., ColumnElement[bool]]] = {
     StageCondition: _stage,
     ScoreCondition: _score,
@@ -234,4 +245,5 @@ _COMPILERS: dict[type, Callable[..., ColumnElement[bool]]] = {
     CityCondition: _city,
     LastSeenCondition: _last_seen,
     VerifiedCondition: _verified,
+    ConsentCondition: _consent,
 }

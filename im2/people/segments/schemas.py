@@ -189,6 +189,16 @@ class VerifiedCondition(BaseModel):
     kind: Literal["any", "phone", "email"] = "any"
 
 
+class ConsentCondition(BaseModel):
+    """They have (or have not) given a purpose's consent and not withdrawn it: marketing
+    contact (营销联系) or sharing with third parties (向第三方提供)."""
+
+    model_config = _Strict
+    field: Literal["consent"]
+    purpose: Literal["marketing", "third_party"] = "marketing"
+    value: bool = True
+
+
 CONDITION_FIELDS = (
     "stage",
     "score",
@@ -202,6 +212,7 @@ CONDITION_FIELDS = (
     "city",
     "last_seen",
     "verified",
+    "consent",
 )
 
 
@@ -229,6 +240,7 @@ Node = Annotated[
     | Annotated[CityCondition, Tag("city")]
     | Annotated[LastSeenCondition, Tag("last_seen")]
     | Annotated[VerifiedCondition, Tag("verified")]
+    | Annotated[ConsentCondition, Tag("consent")]
     | Annotated["SegmentRule", Tag("group")],
     Discriminator(
         _node_tag,
@@ -303,6 +315,7 @@ Condition = (
     | CityCondition
     | LastSeenCondition
     | VerifiedCondition
+    | ConsentCondition
 )
 
 SegmentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
