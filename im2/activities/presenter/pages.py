@@ -11,6 +11,7 @@ it). Its stage refreshes on the activity's live channels, never by polling the d
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from typing import Any
 
@@ -25,6 +26,7 @@ from im2.activities.presenter import service
 from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.errors import NotFound
 from im2.i18n import _
+from im2.web.context import DEVICE_COOKIE
 from im2.web.deps import ConsoleActor, DbDep, NowDep, client_ip
 from im2.web.links import public_base_url
 from im2.web.params import Id
@@ -143,10 +145,13 @@ def join_form(request: Request) -> Response:
 @router.get("/j/{code}")
 def join(request: Request, code: str, db: DbDep) -> Response:
     counters = _counters(request)
-    device = getattr(request.state, "device_id", "") or ""
+    # The browser: its signed device cookie, if it has been to a campaign (a guesser who drops
+    # cookies still meets the network's limit).
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    device = hashlib.sha256(cookie.encode()).hexdigest() if cookie else ""
     ip = client_ip(request, request.app.state.settings) or ""
     if not (
-        counters.test(MISSES_PER_DEVICE, "join-device", device)
+        (not device or counters.test(MISSES_PER_DEVICE, "join-device", device))
         and counters.test(MISSES_PER_NETWORK, "join-ip", ip)
     ):
         message = _("Too many wrong codes; wait a while and try again.")
@@ -161,7 +166,8 @@ def join(request: Request, code: str, db: DbDep) -> Response:
         except NotFound:
             target = None
     if target is None:
-        counters.hit(MISSES_PER_DEVICE, "join-device", device)
+        if device:
+            counters.hit(MISSES_PER_DEVICE, "join-device", device)
         counters.hit(MISSES_PER_NETWORK, "join-ip", ip)
         return _missing(
             request,
