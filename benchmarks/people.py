@@ -387,6 +387,11 @@ def _merge_pairs(
                 ],
             )
         next_id += EVENTS_PER_PERSON
+    if db.engine.dialect.name == "postgresql":  # later events (the audit's) take ids after these
+        with db.transaction() as session:
+            session.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('events', 'id'), {next_id - 1})")
+            )
     return pairs
 
 
