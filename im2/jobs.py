@@ -38,10 +38,10 @@ from im2.listening.jobs import (
     poll_feeds_job,
     score_pending_mentions_job,
 )
+from im2.people.consent import service as consents
 from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.privacy.jobs import build_exports_job, expire_exports_job
 from im2.privacy.lake_rewrite import privacy_lake_rewrite_job
-from im2.people.consent import service as consents
 from im2.privacy.retention.jobs import retention_job
 from im2.webhooks import service as webhooks
 from im2.webhooks.jobs import enqueue_webhooks_job, send_webhooks_job

@@ -218,6 +218,4 @@ def get_timeline(
                 brought_person_id=brought.get(event.actor_id or "") if friend else None,
             )
         )
-    return TimelinePage(
-        items=items, next_cursor=_encode(events[-1]) if more and events else None
-    )
+    return TimelinePage(items=items, next_cursor=_encode(events[-1]) if more and events else None)
