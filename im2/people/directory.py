@@ -49,6 +49,7 @@ WRITE_PEOPLE = Permission.WRITE_PEOPLE
 _PLAIN_KINDS = (
     IdentityKind.CRM.value,
     IdentityKind.WECHAT_OPENID.value,
+    IdentityKind.WECHAT_UNIONID.value,
     IdentityKind.SHARE_CODE.value,
 )
 _PHONE = re.compile(r"\+?[0-9]{6,15}")

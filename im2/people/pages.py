@@ -56,6 +56,7 @@ KIND_LABELS = {
     "share_code": N_("Share code"),
     "crm": N_("CRM id"),
     "wechat_openid": N_("WeChat OpenID"),
+    "wechat_unionid": N_("WeChat UnionID"),
 }
 REASON_LABELS = {
     "verified_phone": N_("The same phone number was verified"),

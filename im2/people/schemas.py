@@ -20,7 +20,8 @@ class IdentityKind(StrEnum):
     EMAIL = "email"  # verified by one-time code; stored as a keyed hash
     SHARE_CODE = "share_code"  # a share link the person owns
     CRM = "crm"  # an id from the brand's CRM
-    WECHAT_OPENID = "wechat_openid"
+    WECHAT_OPENID = "wechat_openid"  # from WeChat web OAuth (the workspace's official account)
+    WECHAT_UNIONID = "wechat_unionid"  # the same person across the brand's WeChat apps
 
 
 # Kinds whose value is personal contact data: only their keyed hash is stored here.

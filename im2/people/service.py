@@ -65,6 +65,7 @@ __all__ = [
     "do_add_tag",
     "do_attach_participant",
     "do_attach_participants",
+    "do_identify_device",
     "do_merge_people",
     "do_remove_tag",
     "do_undo_merge",
@@ -435,6 +436,51 @@ def do_verify_identity(
         actor=f"participant:{participant_id}",
         now=now,
     )
+
+
+def do_identify_device(
+    session: Session,
+    *,
+    workspace_id: int,
+    device_id: str,
+    kind: IdentityKind,
+    value: str,
+    now: datetime,
+) -> tuple[int, MergeRead | None]:
+    """A device proved an identity of a kind that is not hashed (a WeChat OpenID through
+    OAuth): it becomes an identity of the device's person (a new person holding the device
+    when the device is unknown, whom the device's participant joins later), merging them with
+    whoever holds it already. Returns the person id (after any merge) and the merge."""
+    if kind in HASHED_KINDS or kind in ACTOR_KINDS:
+        raise InvalidInput(_("Choose one of the options."), field="kind")
+    person_id = find_person(
+        session, workspace_id=workspace_id, kind=IdentityKind.DEVICE, value=device_id
+    )
+    if person_id is None:
+        person_id = _new_person(session, workspace_id=workspace_id, now=now).id
+        # Two first requests of one device at once: the unique index merges the two persons.
+        do_add_identity(
+            session,
+            workspace_id=workspace_id,
+            person_id=person_id,
+            kind=IdentityKind.DEVICE,
+            value=device_id,
+            secret=None,
+            actor=f"device:{device_id[:16]}",
+            now=now,
+        )
+    merged = do_add_identity(
+        session,
+        workspace_id=workspace_id,
+        person_id=person_id,
+        kind=kind,
+        value=value,
+        secret=None,
+        actor=f"device:{device_id[:16]}",
+        now=now,
+    )
+    live = lock_live(session, [person_id])[person_id].id
+    return live, merged
 
 
 def count_people(session: Session, *, workspace_id: int) -> int:
