@@ -55,6 +55,8 @@ from im2.influence import api as influence_api
 from im2.influence import pages as influence_pages
 from im2.listening import api as listening_api
 from im2.listening import pages as listening_pages
+from im2.messaging import pages as messaging_pages
+from im2.messaging.caps import SmsCaps
 from im2.participation import pages as participation_pages
 from im2.participation import public as participation_public
 from im2.participation.models import Participant
@@ -120,6 +122,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     incentives_pages.router,
     influence_pages.router,
     listening_pages.router,
+    messaging_pages.router,
     participation_pages.router,
     ladder_pages.router,  # before people's: its `/{person_id}` would take "ladder"
     segments_pages.router,  # before people's: its `/{person_id}` would take "segments"
@@ -211,6 +214,10 @@ def create_app(
     app = build_app(settings, db=db, clock=clock)
     app.state.figures = FIGURES
     app.state.people_sources = PEOPLE_SOURCES
+    # Participants' texts: the caps per number and per network (`im2.messaging.caps`).
+    app.state.sms_caps = SmsCaps(
+        per_ip=app.state.settings.sms_per_ip, redis_url=app.state.settings.redis_url
+    )
     for router in (*VOTE, *SHARE_LINKS):
         app.include_router(router)
     app.include_router(activities_public.router)

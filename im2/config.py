@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     risk_hold_threshold: float = Field(default=0.8, gt=0, le=1)
     risk_identities_per_ip_hour: int = Field(default=50, ge=1)
     # Where participants' one-time verification codes go: "console" (the server log, for
-    # development), "smtp" (e-mail through the SMTP server below). Phone codes need an SMS
-    # gateway, which is a deployment choice: plug one in `im2/participation/senders.py`.
+    # development), "smtp" (e-mail through the SMTP server below). Phone codes go by SMS
+    # through the workspace's own Alibaba Cloud or Tencent Cloud account when it has set one
+    # in the console (docs/messaging.md); without one they go where this setting says.
     code_sender: Literal["console", "smtp"] = "console"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -95,6 +96,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # SMS (docs/messaging.md): texts per network (`limits` syntax; the cap per number is each
+    # workspace's own), and the providers' API addresses, changed only to test against a
+    # local server (unset: the providers' public endpoints).
+    sms_per_ip: str = "20/hour"
+    sms_aliyun_url: str | None = None
+    sms_tencent_url: str | None = None
     # Webhook receivers on loopback/private/link-local addresses: None = allowed except in
     # production (a receiver inside your own network needs this set to true there).
     webhook_allow_private_networks: bool | None = None

@@ -38,6 +38,7 @@ from im2.listening.jobs import (
     poll_feeds_job,
     score_pending_mentions_job,
 )
+from im2.messaging.jobs import send_messages_job
 from im2.people.consent import service as consents
 from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.privacy.jobs import build_exports_job, expire_exports_job
@@ -83,6 +84,7 @@ JOBS: tuple[Job, ...] = (
     Job("incentives_expire_points", expire_points_job),
     Job("webhooks_enqueue", enqueue_webhooks_job),
     Job("webhooks_send", send_webhooks_job),
+    Job("messaging_send", send_messages_job),
     Job("privacy_retention", retention_job),
     Job("privacy_build_exports", build_exports_job),
     Job("privacy_expire_exports", expire_exports_job),

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
-from im2.db import on_commit
 from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _, get_locale
+from im2.messaging import service as messaging
+from im2.messaging.schemas import DeliveryStatus
 from im2.participation import comments, service
 from im2.participation.schemas import CONSENT_TEXT
-from im2.participation.senders import CodeSender
+from im2.participation.senders import CodeSender, queue_code
 from im2.people import service as people
 from im2.people.consent import service as consents
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel, Purpose
@@ -64,6 +66,9 @@ def _page(
             if person_id is not None
             else []
         )
+        sent = sent or request.query_params.get("sent")
+        if sent == "phone" and participant is not None and not errors:
+            errors = _sms_trouble(session, participant_id=participant.id)
     return render(
         request,
         "participation/me.html",
@@ -86,6 +91,15 @@ def _page(
         },
         status_code=status_code,
     )
+
+
+def _sms_trouble(session: Session, *, participant_id: int) -> dict[str, str] | None:
+    """What to tell a participant whose text message could not be sent (the provider failed
+    after every retry): ask again. None while it is on its way or once it was sent."""
+    status = messaging.code_delivery_status(session, participant_id=participant_id)
+    if status is DeliveryStatus.FAILED:
+        return {"code": _("We could not send the text message; request a new code and try again.")}
+    return None
 
 
 @router.get("/c/{slug}/me")
@@ -275,12 +289,20 @@ def request_code(
                 secret=settings.secret_key.get_secret_value(),
                 now=now,
             )
-            # Sent only once the code is stored: a failed write never mails a dead code.
-            on_commit(
+            # By SMS: queued with the code, sent by the messaging job (retried). Otherwise
+            # sent only once the code is stored: a failed write never mails a dead code.
+            queue_code(
                 session,
-                lambda: sender.send(
-                    channel=channel, destination=destination, code=code, brand=campaign.name
-                ),
+                sender=sender,
+                caps=request.app.state.sms_caps,
+                workspace_id=workspace_id,
+                participant_id=participant.id,
+                channel=channel,
+                destination=destination,
+                code=code,
+                brand=campaign.name,
+                ip=visitor.ip,
+                now=now,
             )
     except IM2Error as exc:
         return _page(

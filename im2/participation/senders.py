@@ -1,17 +1,28 @@
 """Delivering one-time codes: pluggable, so development needs no mail server and tests can
-read the codes they send."""
+read the codes they send.
+
+A phone code of a workspace that has an SMS account (console, 短信) is queued as a message
+delivery in the transaction that stores the code, and sent by the messaging job with retries
+(`im2.messaging`, docs/messaging.md). Every other code goes to the deployment's sender after
+the commit: the server log in development (`ConsoleSender`), or e-mail by SMTP."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from im2.config import Settings
+from im2.db import on_commit
 from im2.errors import InvalidInput
 from im2.i18n import _
+from im2.messaging import service as messaging
+from im2.messaging.caps import SmsCaps
 
 log = logging.getLogger("im2.participation")
 
@@ -82,3 +93,38 @@ def make_sender(settings: Settings) -> CodeSender:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         )
     return ConsoleSender()
+
+
+def queue_code(
+    session: Session,
+    *,
+    sender: CodeSender,
+    caps: SmsCaps,
+    workspace_id: int,
+    participant_id: int,
+    channel: str,
+    destination: str,
+    code: str,
+    brand: str,
+    ip: str | None,
+    now: datetime,
+) -> None:
+    """Inside the transaction that stores the code: by SMS through the workspace's provider
+    (queued here, sent by the job; refused by the caps with 429), or by `sender` once the
+    transaction has committed (a failed write never sends a dead code)."""
+    if channel == "phone" and messaging.sms_ready(session, workspace_id=workspace_id):
+        messaging.do_queue_code(
+            session,
+            workspace_id=workspace_id,
+            participant_id=participant_id,
+            phone=destination,
+            code=code,
+            caps=caps,
+            ip=ip,
+            now=now,
+        )
+        return
+    on_commit(
+        session,
+        lambda: sender.send(channel=channel, destination=destination, code=code, brand=brand),
+    )

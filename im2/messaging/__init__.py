@@ -1,0 +1,2 @@
+"""Message delivery: SMS through Alibaba Cloud or Tencent Cloud, sent by a job with retries,
+with a delivery log (docs/messaging.md)."""

@@ -1,0 +1,135 @@
+"""The SMS sender: every due delivery is sent through its workspace's provider, its answer is
+recorded, and a failed attempt worth repeating is retried with growing delays.
+
+It runs as a job, never inside a request: a slow or unreachable provider only ever costs this
+job's own threads, and each run stops taking new work after its time budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import httpx
+
+from im2 import isolation
+from im2.clock import Clock
+from im2.config import get_settings
+from im2.db import Database
+from im2.messaging import service
+from im2.messaging.providers import Account, Message, Outcome, SendResult, aliyun, tencent
+from im2.messaging.schemas import SmsProvider
+
+log = logging.getLogger("im2.messaging")
+
+TIMEOUT_SECONDS = 5.0
+CONCURRENCY = 4
+BUDGET_SECONDS = 8.0  # the runner runs jobs one after another: leave them their turn
+USER_AGENT = "IM2-Messaging/1.0"
+
+Sender = Callable[..., SendResult]
+SENDERS: dict[SmsProvider, Sender] = {
+    SmsProvider.ALIYUN: aliyun.send,
+    SmsProvider.TENCENT: tencent.send,
+}
+
+
+def _base_urls() -> dict[SmsProvider, str | None]:
+    settings = get_settings()
+    return {
+        SmsProvider.ALIYUN: settings.sms_aliyun_url,
+        SmsProvider.TENCENT: settings.sms_tencent_url,
+    }
+
+
+def _attempt(
+    client: httpx.Client,
+    claimed: service.Claimed,
+    *,
+    now: datetime,
+    base_urls: dict[SmsProvider, str | None],
+) -> SendResult:
+    """One attempt, whatever happens: a timeout or a refused connection is worth retrying;
+    an error nobody foresaw is that delivery's failed attempt, never the end of the batch."""
+    send = SENDERS[claimed.provider]
+    account: Account = claimed.account
+    message: Message = claimed.message
+    try:
+        return send(client, account, message, now=now, base_url=base_urls[claimed.provider])
+    except httpx.TimeoutException:
+        timeout = client.timeout.read or TIMEOUT_SECONDS
+        return SendResult(Outcome.RETRY, error=f"timed out after {timeout:g} s")
+    except httpx.HTTPError as exc:
+        return SendResult(Outcome.RETRY, error=f"{type(exc).__name__}: could not reach it")
+    except Exception as exc:
+        log.error("SMS delivery %s: unexpected %s", claimed.id, type(exc).__name__)
+        return SendResult(Outcome.RETRY, error=f"unexpected {type(exc).__name__}")
+
+
+def send_messages_job(
+    db: Database,
+    clock: Clock,
+    *,
+    budget_seconds: float = BUDGET_SECONDS,
+    concurrency: int = CONCURRENCY,
+    timeout: float = TIMEOUT_SECONDS,
+    max_attempts: int = service.MAX_ATTEMPTS,
+    rng: random.Random | None = None,
+) -> int:
+    """Send every due delivery (at most `concurrency` at a time) and record each answer.
+    Returns how many attempts were made."""
+    deadline = time.monotonic() + budget_seconds
+    base_urls = _base_urls()
+    chance = rng or random.Random()  # noqa: S311 (retry jitter, not a secret)
+    attempts = 0
+    with (
+        httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+        ) as client,
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sms") as pool,
+    ):
+        while time.monotonic() < deadline:
+            with db.transaction() as session:
+                batch = service.claim_due(session, now=clock.now(), limit=concurrency)
+            if not batch:
+                break
+            now = clock.now()
+            results = list(
+                pool.map(
+                    lambda c, at=now: (c, _attempt(client, c, now=at, base_urls=base_urls)), batch
+                )
+            )
+
+            def record(pair: tuple[service.Claimed, SendResult]) -> None:
+                claimed, result = pair
+                with db.transaction() as session:
+                    service.record_result(
+                        session,
+                        claimed=claimed,
+                        result=result,
+                        now=clock.now(),
+                        max_attempts=max_attempts,
+                        rng=chance,
+                    )
+                if result.outcome is not Outcome.SENT:
+                    # The delivery id and the provider's words: never the number or the code.
+                    log.warning(
+                        "SMS delivery %s through %s: %s %s (%s)",
+                        claimed.id,
+                        claimed.provider.value,
+                        result.outcome.value,
+                        result.provider_status or "",
+                        result.error or "",
+                    )
+
+            isolation.each(
+                results, record, job="messaging_send", key=lambda p: f"delivery {p[0].id}"
+            )
+            attempts += len(results)
+    return attempts

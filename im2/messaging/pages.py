@@ -1,0 +1,149 @@
+"""Console page for SMS: the workspace's provider account and the delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from im2.config import Settings
+from im2.errors import IM2Error
+from im2.messaging import service
+from im2.messaging.schemas import (
+    DELIVERY_STATUS_LABELS,
+    KIND_LABELS,
+    PROVIDER_LABELS,
+    SmsSettingsRead,
+    SmsSettingsUpdate,
+)
+from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
+from im2.web.forms import service_error, validation_errors
+from im2.web.templating import render
+from im2.workspaces.schemas import Actor, Permission
+
+router = APIRouter(prefix="/console/w/{workspace}/messaging", include_in_schema=False)
+LOG_SIZE = 100
+# What the form shows of saved settings: everything but the secret, which is never shown.
+FORM_FIELDS = ("provider", "access_key_id", "sign_name", "app_id", "region")
+
+
+def _values(found: SmsSettingsRead | None) -> dict[str, Any]:
+    if found is None:
+        return {"provider": "aliyun", "daily_cap_per_number": 10, "active": True}
+    return {
+        **{k: getattr(found, k) or "" for k in FORM_FIELDS},
+        "provider": found.provider.value,
+        "verify_template": found.templates.get("verify_code", ""),
+        "daily_cap_per_number": found.daily_cap_per_number,
+        "active": found.active,
+    }
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    return {
+        "provider": str(form.get("provider", "")),
+        "access_key_id": str(form.get("access_key_id", "")),
+        "sign_name": str(form.get("sign_name", "")),
+        "app_id": str(form.get("app_id", "")),
+        "region": str(form.get("region", "")),
+        "verify_template": str(form.get("verify_template", "")),
+        "daily_cap_per_number": str(form.get("daily_cap_per_number", "")),
+        "active": form.get("active") == "on",
+    }
+
+
+def _page(
+    request: Request,
+    actor: Actor,
+    db: Any,
+    settings: Settings,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+    status_code: int = 200,
+) -> Response:
+    with db.session() as session:
+        found = service.get_sms_settings(session, actor=actor)
+        log = service.list_deliveries(session, actor=actor, limit=LOG_SIZE)
+    return render(
+        request,
+        "messaging/settings.html",
+        {
+            "nav": "messaging",
+            "can_manage": actor.can(Permission.MANAGE_TOKENS),
+            "base": f"/console/w/{actor.workspace_slug}/messaging",
+            "found": found,
+            "active": found is not None and found.active,
+            "log_only": settings.code_sender == "console",
+            "production": settings.env.value == "production",
+            "values": values or _values(found),
+            "errors": errors or {},
+            "saved": saved or request.query_params.get("saved") == "1",
+            "deliveries": log,
+            "refused": {d.id for d in log if service.credentials_refused(d)},
+            "providers": PROVIDER_LABELS,
+            "kinds": KIND_LABELS,
+            "status_labels": DELIVERY_STATUS_LABELS,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("")
+def messaging_page(
+    request: Request, actor: ConsoleActor, db: DbDep, settings: SettingsDep
+) -> Response:
+    return _page(request, actor, db, settings)
+
+
+@router.post("")
+def save_settings(
+    request: Request,
+    form: CsrfForm,
+    actor: ConsoleActor,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> Response:
+    values = _form_values(form)
+    try:
+        data = SmsSettingsUpdate(
+            provider=values["provider"],
+            access_key_id=values["access_key_id"],
+            access_key_secret=str(form.get("access_key_secret", "")) or None,
+            sign_name=values["sign_name"],
+            app_id=values["app_id"] or None,
+            region=values["region"] or None,
+            verify_template=values["verify_template"],
+            daily_cap_per_number=values["daily_cap_per_number"] or 10,
+            active=values["active"],
+        )
+        with db.transaction() as session:
+            service.do_save_sms_settings(session, actor=actor, data=data, now=now)
+    except ValidationError as exc:
+        return _page(
+            request,
+            actor,
+            db,
+            settings,
+            values=values,
+            errors=validation_errors(exc),
+            status_code=422,
+        )
+    except IM2Error as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return _page(
+            request,
+            actor,
+            db,
+            settings,
+            values=values,
+            errors=service_error(exc),
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/console/w/{actor.workspace_slug}/messaging?saved=1", status_code=303)
