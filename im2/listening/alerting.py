@@ -29,8 +29,8 @@ from im2.listening import outcomes, reach
 from im2.listening.alerts import Bucket, DetectorSettings, Spike, detect
 from im2.listening.models import Alert, Mention, Topic, TopicMatch
 from im2.listening.schemas import AlertKind, AlertRead, ListeningSettingsRead, Sensitivity
-from im2.listening.service import load_settings
 from im2.listening.terms import top_terms
+from im2.listening.workspace_settings import load_settings
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 

@@ -29,7 +29,7 @@ from im2.listening import outcomes, reach
 from im2.listening.ingest import Scorer, store_mentions
 from im2.listening.models import Feed
 from im2.listening.schemas import FeedCreate, FeedRead, MentionIn, Platform
-from im2.listening.service import load_settings
+from im2.listening.workspace_settings import load_settings
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 

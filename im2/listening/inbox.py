@@ -41,7 +41,7 @@ from im2.listening.schemas import (
     ReplyTemplateRead,
     ResponseTimes,
 )
-from im2.listening.service import load_settings
+from im2.listening.workspace_settings import load_settings
 from im2.pagination import decode_cursor, encode_cursor
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import list_members, record_audit, require, system_actor

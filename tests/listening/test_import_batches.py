@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from im2.db import Database
-from im2.listening import importers, service
+from im2.listening import importers, imports, service
 from im2.listening.models import Mention, MentionImport
 from im2.listening.schemas import ListeningSettingsIn
 from im2.workspaces import service as workspaces
@@ -34,7 +34,7 @@ def _file(rows: int = ROWS) -> bytes:
 
 @pytest.fixture(autouse=True)
 def _small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "BATCH", BATCH)
+    monkeypatch.setattr(imports, "BATCH", BATCH)
 
 
 def _import(db: Database, brand: Brand, data: bytes) -> Any:
@@ -54,7 +54,7 @@ def _wrap_reader(monkeypatch: pytest.MonkeyPatch, hook: Any) -> None:
             hook(n)
             yield row
 
-    monkeypatch.setattr(service, "read_mentions", reader)
+    monkeypatch.setattr(imports, "read_mentions", reader)
 
 
 def _stored(db: Database, brand: Brand) -> list[str]:
