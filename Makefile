@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: demo test lint pytest serve migrate clean messages lock bench fuzz system-deps-demo system-deps-test system-deps-bench
+.PHONY: demo test lint pytest serve migrate clean messages lock bench fuzz screenshots system-deps-demo system-deps-test system-deps-bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,13 @@ test: lint pytest
 BENCH ?= --quick
 bench: system-deps-bench $(VENV)/.installed
 	scripts/bench $(BENCH)
+
+# Every console page and every public page of the demo at 390x844 and 1366x900, to look at
+# before a release (build/screenshots/index.json lists pages too wide, raw times or English).
+# URL=http://host:port takes them from a running demo instead of starting one.
+SCREENSHOTS ?= build/screenshots
+screenshots: system-deps-test $(VENV)/.installed
+	$(BIN)/python scripts/screenshots.py --out $(SCREENSHOTS) $(if $(URL),--url $(URL))
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from im2.demo import DEMO_PASSWORD, DEMO_USERS, DEMO_WORKSPACE
@@ -35,7 +37,7 @@ PER_SHAPE = 2  # pages kept per path shape (/campaigns/N/polls/N ...)
 MAX_PAGES = 160
 SKIP = re.compile(
     r"(\.(csv|xlsx|parquet|pdf|png|svg|jpg|json|zip)$)|/export|/stream|/data$|/logout|/download"
-    r"|/api/|/static/|/media/|/qr|/poster|/s/"
+    r"|/api/|/static/|/media/|/qr|/poster|/s/|/report\.html$"
 )
 RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 ENGLISH = re.compile(r"\b[A-Z][a-z]+(?: [a-z]+){3,}")
@@ -52,10 +54,13 @@ def _serve(out: Path) -> tuple[subprocess.Popen[bytes], str]:
     db = out / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(out / "lake", ignore_errors=True)
     env = {
         **os.environ,
         "IM2_DATABASE_URL": f"sqlite:///{db}",
-        "IM2_MEDIA_DIR": str(out / "media"),
+        # Its own lake and media: the defaults are relative to the working folder.
+        "IM2_LAKE_PATH": str(out / "lake"),
+        "IM2_MEDIA_PATH": str(out / "media"),
     }
     log = (out / "server.log").open("wb")
     server = subprocess.Popen(  # noqa: S603 (our own command line)
@@ -123,7 +128,10 @@ def _crawl(page: Page, url: str) -> list[str]:
         shape = _shape(urlsplit(path).path)
         if shapes[shape] >= PER_SHAPE:
             continue
-        response = page.goto(url + path)
+        try:
+            response = page.goto(url + path)
+        except PlaywrightError:  # a download (an export the pattern above did not name)
+            continue
         if response is None or response.status >= 400:
             continue
         shapes[shape] += 1

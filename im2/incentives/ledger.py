@@ -57,6 +57,11 @@ def _wallet(session: Session, *, workspace_id: int, participant_id: int, now: da
     return wallet
 
 
+def lock_wallet(session: Session, *, workspace_id: int, participant_id: int, now: datetime) -> None:
+    """Lock the participant's wallet until the transaction ends (awards checked against caps)."""
+    _wallet(session, workspace_id=workspace_id, participant_id=participant_id, now=now)
+
+
 def _entries(session: Session, *, workspace_id: int, participant_id: int) -> list[PointEntry]:
     return list(
         session.scalars(

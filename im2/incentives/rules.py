@@ -20,9 +20,10 @@ from im2 import isolation
 from im2.campaigns import service as campaigns
 from im2.errors import InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind, EventRecord
+from im2.events.service import list_events
 from im2.i18n import _
 from im2.incentives._common import check_own_campaign, check_participant
-from im2.incentives.ledger import award_points
+from im2.incentives.ledger import award_points, lock_wallet
 from im2.incentives.levels import reward_levels
 from im2.incentives.models import Cursor, PointEntry, PointRule
 from im2.incentives.schemas import RULE_EVENT_KINDS, RuleRef
@@ -210,6 +211,66 @@ def apply_rules(
     )
 
 
+def _due_at(
+    session: Session, *, occurred_at: datetime
+) -> tuple[list[EventRecord], dict[tuple[int, str], PointRule]]:
+    """The participant events written at `occurred_at` that an active rule pays, and the rules."""
+    found = [
+        event
+        for event in list_events(
+            session,
+            kinds=[kind.value for kind in RULE_EVENT_KINDS],
+            since=occurred_at,
+            until=occurred_at + timedelta(microseconds=1),
+        )
+        if event.actor_type == ActorType.PARTICIPANT.value and event.campaign_id is not None
+    ]
+    if not found:
+        return [], {}
+    rules: dict[tuple[int, str], PointRule] = {
+        (r.campaign_id, r.event_kind): r
+        for r in session.scalars(
+            select(PointRule).where(
+                PointRule.active.is_(True),
+                PointRule.campaign_id.in_({event.campaign_id for event in found}),
+            )
+        )
+    }
+    return [e for e in found if (e.campaign_id or 0, e.kind) in rules], rules
+
+
+def points_due_at(session: Session, *, occurred_at: datetime) -> bool:
+    """Whether `award_at_once` has anything to pay (a read, to skip a write transaction)."""
+    return bool(_due_at(session, occurred_at=occurred_at)[0])
+
+
+def award_at_once(session: Session, *, occurred_at: datetime) -> int:
+    """Pay by the rules, in the caller's transaction, the participant events written at
+    `occurred_at` (a public action's time), so the participant sees "+N" and their balance at
+    once; the follower later finds the ledger keys and passes them over. Returns the points paid
+    to those who acted (a shared link's clicks pay its sharer, who is not told). The wallet is
+    locked first, so two actions of one participant count against a cap one after the other."""
+    found, rules = _due_at(session, occurred_at=occurred_at)
+    if not found:
+        return 0
+    follower = _RulesFollower(session, rules=rules)
+    paid = 0
+    for event in found:
+        rule = rules[(event.campaign_id or 0, event.kind)]
+        who = _beneficiary(event)
+        if who is None:
+            continue
+        try:
+            check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
+        except NotFound:
+            continue
+        lock_wallet(session, workspace_id=rule.workspace_id, participant_id=who, now=occurred_at)
+        points = follower.handle(event)
+        if event.actor_id == str(who):
+            paid += points
+    return paid
+
+
 class _RulesFollower:
     """One batch of events through the rules. Its caches hold reads only, so a failed event's
     rolled-back writes leave them true."""
@@ -222,28 +283,29 @@ class _RulesFollower:
         self.awarded = 0
         self.capped = 0
 
-    def handle(self, event: EventRecord) -> None:
+    def handle(self, event: EventRecord) -> int:
+        """Pays `event` by its rule; returns the points paid now (0: none, or paid before)."""
         session = self.session
         rule = self.rules.get((event.campaign_id or 0, event.kind))
         if rule is None or event.occurred_at < rule.created_at:
-            return
+            return 0
         who = _beneficiary(event)
         if who is None:
-            return
+            return 0
         key = f"rule:{rule.id}:event:{event.id}"
         if session.scalar(
             select(PointEntry.id).where(
                 PointEntry.workspace_id == rule.workspace_id, PointEntry.key == key
             )
         ):
-            return
+            return 0
         if self._capped(rule, who=who, at=event.occurred_at):
             self.capped += 1
-            return
+            return 0
         try:
             check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
         except NotFound:
-            return
+            return 0
         # The variant's level at the moment of the event, so a run after the experiment ended
         # still pays what the participant was promised.
         level = self.levels.of(
@@ -251,7 +313,7 @@ class _RulesFollower:
         )
         points = rule.points if level is None else level.scale(rule.points)
         if points <= 0:
-            return
+            return 0
         if award_points(
             session,
             workspace_id=rule.workspace_id,
@@ -269,6 +331,8 @@ class _RulesFollower:
             level=level,
         ):
             self.awarded += 1
+            return points
+        return 0
 
     def _capped(self, rule: PointRule, *, who: int, at: datetime) -> bool:
         """Whether `who` has had the rule's total, or today's (in the campaign's time zone)."""

@@ -82,9 +82,11 @@ from im2.incentives.rules import (
     RULES_BATCH,
     RulesRun,
     apply_rules,
+    award_at_once,
     do_delete_rule,
     do_save_rule,
     list_rules,
+    points_due_at,
 )
 from im2.incentives.schemas import GrantResult
 from im2.incentives.store import do_buy, store_items
@@ -99,6 +101,7 @@ __all__ = [
     "OutOfStock",
     "RulesRun",
     "apply_rules",
+    "award_at_once",
     "award_points",
     "campaign_is_theirs",
     "check_participant",
@@ -141,6 +144,7 @@ __all__ = [
     "participant_pending",
     "participant_prizes",
     "participants_with_expired_credit",
+    "points_due_at",
     "prize_stocks",
     "release_prize_reserve",
     "reserve_prize_stock",

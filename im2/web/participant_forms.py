@@ -23,6 +23,8 @@ from im2.activities.live import announce_on_commit
 from im2.config import Settings
 from im2.db import Database
 from im2.errors import IM2Error
+from im2.i18n import _
+from im2.incentives import service as incentives
 from im2.live.hub import Hub
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import CONSENT_TEXT, Visitor
@@ -39,6 +41,7 @@ from im2.web.deps import (
 )
 
 HONEYPOT = "website"
+POINTS_FLAG = "points"  # the query flag of the page after an action: the points it earned
 T = TypeVar("T")
 
 
@@ -54,6 +57,17 @@ def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
         "shown": shown_token(request),
         "honeypot": HONEYPOT,
     }
+
+
+def points_notice(points: int) -> str:
+    """What a participant is told of the points an action earned ("+5 积分")."""
+    return _("+{n} points").format(n=points)
+
+
+def points_from_query(request: Request) -> int:
+    """The points a redirect after an action carried (0 when none or not a sane number)."""
+    raw = request.query_params.get(POINTS_FLAG, "")
+    return int(raw) if raw.isdecimal() and 0 < len(raw) <= 7 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +119,35 @@ class ParticipantPost:
         return self.write(write, activity_id=activity_id)
 
     def write(self, write: Callable[[Session], T], *, activity_id: int | None = None) -> T:
-        """`write` in one transaction, without `guard` (for a route that has guarded)."""
+        """`write` in one transaction, without `guard` (for a route that has guarded). The
+        points the campaign's rules give for what it wrote are paid in the same transaction, so
+        the participant's page shows them at once (`points_earned`)."""
         with self.db.transaction() as session:
             result = write(session)
+            session.flush()
+            earned = incentives.award_at_once(session, occurred_at=self.now)
             if activity_id is not None:
                 announce_on_commit(session, hub=self.hub, activity_id=activity_id)
-            return result
+        self.request.state.points_earned = self._earned() + earned
+        return result
+
+    def _earned(self) -> int:
+        return int(getattr(self.request.state, "points_earned", 0))
+
+    def points_earned(self) -> int:
+        """The points this request's actions earned. A write that did not go through `write`
+        (the poll's group commit) is paid here, after its commit, in a transaction of its own
+        taken only when a rule pays something."""
+        if hasattr(self.request.state, "points_earned"):
+            return self._earned()
+        with self.db.session() as session:
+            due = incentives.points_due_at(session, occurred_at=self.now)
+        earned = 0
+        if due:
+            with self.db.transaction() as session:
+                earned = incentives.award_at_once(session, occurred_at=self.now)
+        self.request.state.points_earned = earned
+        return earned
 
 
 def participant_post(
