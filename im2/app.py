@@ -44,6 +44,9 @@ from im2.config import Settings
 from im2.conversions import api as conversions_api
 from im2.conversions import pages as conversions_pages
 from im2.db import Database
+from im2.embed import api as embed_api
+from im2.embed import pages as embed_pages
+from im2.embed import public as embed_public
 from im2.experiments import api as experiments_api
 from im2.experiments import pages as experiments_pages
 from im2.experiments.hook import experiment_hook
@@ -94,12 +97,14 @@ PARTICIPANT: tuple[APIRouter, ...] = (  # the other participant pages, `/c/<slug
     incentives_public.router,
     privacy_public.router,
     presenter_pages.router,  # `/j/<code>` and the big screen
+    embed_public.router,  # `/e/<slug>/<id>`: an activity framed on a brand's own site
 )
 API: tuple[APIRouter, ...] = (  # `/api/v1`
     activities_api.router,
     analytics_api.router,
     campaigns_api.router,
     conversions_api.router,
+    embed_api.router,
     experiments_api.router,
     incentives_api.router,
     influence_api.router,
@@ -118,6 +123,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     analytics_pages.router,
     campaigns_pages.router,
     conversions_pages.router,
+    embed_pages.router,
     experiments_pages.router,
     incentives_pages.router,
     influence_pages.router,

@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from im2.embed.tokens import read_token
 from im2.i18n import DEFAULT_LOCALE, locale_from_accept_language, normalize_locale, set_locale
 
 LANG_COOKIE = "im2_lang"
@@ -32,17 +33,20 @@ class RequestContextMiddleware:
         # A participant's identity is a random id in a signed cookie: it cannot be forged to
         # impersonate another device, and it needs no server-side session.
         self.device_signer = URLSafeSerializer(secret_key, salt="im2-device")
+        self.secret_key = secret_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cookie_header = accept_language = None
+        cookie_header = accept_language = embed_token = None
         for name, value in scope["headers"]:
             if name == b"cookie":
                 cookie_header = value.decode("latin-1")
             elif name == b"accept-language":
                 accept_language = value.decode("latin-1")
+            elif name == b"x-im2-token":
+                embed_token = value.decode("latin-1")
         # Starlette's parser, as `request.cookies` reads them (lenient like browsers are).
         cookies = cookie_parser(cookie_header) if cookie_header else {}
 
@@ -62,7 +66,13 @@ class RequestContextMiddleware:
             nonce = new_nonce = secrets.token_urlsafe(24)
         device_id = None
         new_device = None
-        if path.startswith(("/c/", "/s/", "/live/", "/api/v1/public/")):
+        token_workspace_id = None
+        if embed_token is not None and path.startswith("/api/v1/public/"):
+            # The widget's identity (im2.embed.tokens): a framed page has no usable cookie.
+            # A bad token is no identity at all, never a fresh cookie in its place.
+            found = read_token(self.secret_key, embed_token)
+            token_workspace_id, device_id = found if found else (None, None)
+        elif path.startswith(("/c/", "/s/", "/live/", "/api/v1/public/")):
             device_id = self._device_from(cookies.get(DEVICE_COOKIE))
             if device_id is None:
                 device_id = uuid.uuid4().hex
@@ -71,6 +81,7 @@ class RequestContextMiddleware:
         state["csrf_nonce"] = nonce
         state["locale"] = locale
         state["device_id"] = device_id
+        state["token_workspace_id"] = token_workspace_id
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -3,6 +3,9 @@
 - Content-Security-Policy on HTML: scripts only from this site or carrying the request's nonce
   (`request.state.csp_nonce`, written as `nonce="{{ request.state.csp_nonce }}"` in templates);
   no framing; forms post only here.
+- Framing: `X-Frame-Options: DENY` and `frame-ancestors 'none'` on every answer, except where a
+  route named the sites that may frame it (`allow_framing`, the embed pages of docs/embed.md):
+  that answer gets `frame-ancestors <those origins>` and no X-Frame-Options.
 - Strict-Transport-Security in production on HTTPS.
 - `Cache-Control: no-store` on the API and console answers (private data must not stay in a
   shared or browser cache), unless the route chose its own.
@@ -13,6 +16,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,7 +27,16 @@ NO_STORE_PREFIXES = ("/api/", "/console", "/openapi.json")
 NO_NONCE_PREFIXES = ("/static/", "/api/v1/", "/live/", "/media/")
 
 
-def content_security_policy(nonce: str) -> str:
+FRAME_ANCESTORS = "frame_ancestors"  # the request state key `allow_framing` sets
+
+
+def allow_framing(state: Any, origins: Sequence[str]) -> None:
+    """Let the sites `origins` (checked by `im2.embed.schemas.check_origin`) frame this one
+    answer; none at all keeps it unframeable. Call it from the route, on `request.state`."""
+    setattr(state, FRAME_ANCESTORS, tuple(origins))
+
+
+def content_security_policy(nonce: str, frame_ancestors: Sequence[str] = ()) -> str:
     """The policy of every HTML page.
 
     Styles allow 'unsafe-inline': templates carry server-computed `style` attributes (bar
@@ -42,7 +56,7 @@ def content_security_policy(nonce: str) -> str:
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",
-            "frame-ancestors 'none'",
+            "frame-ancestors " + (" ".join(frame_ancestors) or "'none'"),
         )
     )
 
@@ -77,9 +91,14 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
+                # Set by the route while it ran (`allow_framing`); an error page never has it.
+                framers: tuple[str, ...] = scope.get("state", {}).get(FRAME_ANCESTORS, ())
+                if not framers:
+                    headers.setdefault("X-Frame-Options", "DENY")
                 if nonce and headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
+                    headers.setdefault(
+                        "Content-Security-Policy", content_security_policy(nonce, framers)
+                    )
                 if no_store:
                     headers.setdefault("Cache-Control", "no-store")
                 if self.hsts and https:

@@ -1,0 +1,177 @@
+"""The embed domain's operations: a workspace's allowed origins, and what the widget reads.
+
+Routes own the transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from im2.activities import service as activities
+from im2.activities.formats.poll import service as polls
+from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignFilter, CampaignRead
+from im2.embed.models import EmbedOrigin
+from im2.embed.schemas import (
+    MAX_ORIGINS,
+    EmbedOriginRead,
+    WidgetActivity,
+    WidgetOption,
+    WidgetPoll,
+    check_origin,
+)
+from im2.errors import InvalidInput, NotFound
+from im2.i18n import _
+from im2.participation.schemas import CONSENT_TEXT
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import record_audit, require
+
+
+def _read(row: EmbedOrigin) -> EmbedOriginRead:
+    return EmbedOriginRead(id=row.id, origin=row.origin, created_at=row.created_at)
+
+
+def list_origins(session: Session, *, actor: Actor) -> list[EmbedOriginRead]:
+    require(actor, Permission.READ_CAMPAIGNS)
+    rows = session.scalars(
+        select(EmbedOrigin)
+        .where(EmbedOrigin.workspace_id == actor.workspace_id)
+        .order_by(EmbedOrigin.origin)
+    )
+    return [_read(r) for r in rows]
+
+
+def allowed_origins(session: Session, *, workspace_id: int) -> list[str]:
+    """The origins that may frame the workspace's activities (no actor: the embed pages ask)."""
+    return list(
+        session.scalars(
+            select(EmbedOrigin.origin)
+            .where(EmbedOrigin.workspace_id == workspace_id)
+            .order_by(EmbedOrigin.origin)
+        )
+    )
+
+
+def do_add_origin(session: Session, *, actor: Actor, origin: str, now: datetime) -> EmbedOriginRead:
+    """Allow one more site to embed. Idempotent: an origin already allowed is answered as it
+    is. Concurrent adds of one origin meet the unique constraint; the loser's transaction
+    fails and a retry finds the row."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    value = check_origin(origin)
+    existing = session.scalar(
+        select(EmbedOrigin).where(
+            EmbedOrigin.workspace_id == actor.workspace_id, EmbedOrigin.origin == value
+        )
+    )
+    if existing is not None:
+        return _read(existing)
+    count = session.scalar(
+        select(func.count())
+        .select_from(EmbedOrigin)
+        .where(EmbedOrigin.workspace_id == actor.workspace_id)
+    )
+    if (count or 0) >= MAX_ORIGINS:
+        raise InvalidInput(
+            _("At most {n} sites may embed this workspace's activities.").format(n=MAX_ORIGINS),
+            field="origin",
+        )
+    row = EmbedOrigin(workspace_id=actor.workspace_id, origin=value, created_at=now)
+    session.add(row)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="embed_origin.add",
+        target_type="embed_origin",
+        target_id=row.id,
+        summary=value,
+        before=None,
+        after={"origin": value},
+        now=now,
+    )
+    return _read(row)
+
+
+def do_remove_origin(session: Session, *, actor: Actor, origin_id: int, now: datetime) -> None:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    row = session.get(EmbedOrigin, origin_id)
+    if row is None or row.workspace_id != actor.workspace_id:
+        raise NotFound(_("There is no such embed origin."))
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="embed_origin.remove",
+        target_type="embed_origin",
+        target_id=row.id,
+        summary=row.origin,
+        before={"origin": row.origin},
+        after=None,
+        now=now,
+    )
+    session.delete(row)
+
+
+def workspace_of_campaign(session: Session, *, slug: str) -> int:
+    """The workspace of a campaign the public may see (NotFound otherwise)."""
+    return activities.get_public_campaign(session, slug=slug, with_activities=False).workspace_id
+
+
+def read_widget_activity(
+    session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
+) -> WidgetActivity:
+    """What one visitor (a device cookie or a widget token) sees of an activity. Polls come
+    whole (options, the visitor's vote, results when shown); other formats come with their
+    title and the address of their full page."""
+    public, row = activities.public_activity(session, slug=slug, activity_id=activity_id)
+    participant = activities.participant_for(session, public=public, device_id=device_id)
+    reason = activities.closed_reason(public.campaign)
+    poll = None
+    if row.kind == ActivityKind.POLL:
+        view = polls.view_poll(
+            session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
+        )
+        poll = WidgetPoll(
+            multiple=view.settings.multiple,
+            max_choices=view.settings.choice_limit,
+            options=[
+                WidgetOption(id=i, label=label, image_url=img) for i, label, img in view.options
+            ],
+            voted=view.voted,
+            can_vote=view.can_vote,
+            my_choices=view.my_choices,
+            results=view.results,
+            vote_url=f"/api/v1/public/campaigns/{slug}/polls/{activity_id}/votes",
+        )
+    return WidgetActivity(
+        id=row.id,
+        kind=ActivityKind(row.kind),
+        title=row.title,
+        description=row.description,
+        campaign_slug=public.campaign.slug,
+        campaign_name=public.campaign.name,
+        open=reason is None,
+        closed_reason=reason,
+        needs_consent=participant is None,
+        consent_text=_(CONSENT_TEXT),
+        page_url=f"/c/{slug}/{row.kind}/{row.id}",
+        poll=poll,
+    )
+
+
+def embeddable_activities(
+    session: Session, *, actor: Actor
+) -> list[tuple[CampaignRead, ActivityRead]]:
+    """The activities of the workspace's latest campaigns that are not archived (the console's
+    snippet picker): (campaign, activity) pairs, by campaign then position."""
+    page = campaigns.list_campaigns(session, actor=actor, filters=CampaignFilter(), limit=50)
+    return [
+        (campaign, activity)
+        for campaign in page.items
+        for activity in activities.list_activities(session, actor=actor, campaign_id=campaign.id)
+    ]

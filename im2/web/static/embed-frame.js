@@ -1,0 +1,143 @@
+/* The framed activity page (/e/<slug>/<id>, docs/embed.md): keeps the widget's token in this
+   frame's storage, reads and votes through the public JSON API with it (no cookies: browsers
+   block or partition them in frames), and tells the framing page its height. */
+(function () {
+  "use strict";
+  var root = document.getElementById("im2-widget");
+  if (!root) return;
+  var d = root.dataset;
+  var key = "im2:token:" + d.workspace;
+
+  function storage() {
+    // localStorage where the browser gives the frame one (partitioned per top site), else
+    // sessionStorage, else this page's memory: the identity then lasts as long as it can.
+    var kinds = ["localStorage", "sessionStorage"];
+    for (var i = 0; i < kinds.length; i++) {
+      try {
+        var s = window[kinds[i]];
+        s.setItem(key + ":probe", "1");
+        s.removeItem(key + ":probe");
+        return s;
+      } catch (e) { /* blocked: try the next */ }
+    }
+    return null;
+  }
+  var store = storage();
+  var token = store && store.getItem(key);
+  if (!token) {
+    token = d.token;
+    if (store) store.setItem(key, token);
+  }
+
+  var lastHeight = 0;
+  function postHeight() {
+    if (!d.parentOrigin || window.parent === window) return;
+    // The widget's own box (the document is at least as tall as the frame, so it never
+    // tells how much less the frame could be).
+    var h = Math.ceil(root.getBoundingClientRect().bottom + window.scrollY);
+    if (h === lastHeight) return;
+    lastHeight = h;
+    window.parent.postMessage({ type: "im2:height", frame: d.frame, height: h }, d.parentOrigin);
+  }
+  if (window.ResizeObserver) new ResizeObserver(postHeight).observe(root);
+  window.addEventListener("load", postHeight);
+
+  function call(method, url, body) {
+    var headers = { "X-IM2-Token": token, "Accept-Language": d.locale, "Accept": "application/json" };
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(url, {
+      method: method, headers: headers, credentials: "omit",
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        return { ok: r.ok, status: r.status, body: j };
+      });
+    });
+  }
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function showResults(poll, notice) {
+    var box = document.getElementById("embed-box");
+    box.textContent = "";
+    if (notice) box.appendChild(el("p", "notice", notice));
+    if (!poll.results) {
+      if (poll.voted) box.appendChild(el("p", "muted", d.tLater));
+      return;
+    }
+    box.appendChild(el("h2", "", d.tResults));
+    var wrap = el("div", "results");
+    poll.results.options.forEach(function (o) {
+      var row = el("div", "row");
+      row.setAttribute("data-option", o.id);
+      var label = el("div", "label");
+      label.appendChild(el("span", poll.my_choices.indexOf(o.id) >= 0 ? "mine" : "", o.label));
+      var pct = (o.share * 100).toFixed(1) + "%";
+      var figures = el("span", "");
+      figures.appendChild(el("span", "votes", String(o.votes)));
+      figures.appendChild(document.createTextNode(" · " + pct));
+      label.appendChild(figures);
+      row.appendChild(label);
+      var bar = el("div", "bar");
+      var fill = el("div", "bar-fill");
+      fill.style.width = pct;
+      bar.appendChild(fill);
+      row.appendChild(bar);
+      wrap.appendChild(row);
+    });
+    var meta = el("p", "meta", d.tVoters + ": ");
+    var total = el("strong", "", String(poll.results.voters));
+    total.setAttribute("data-total", "");
+    meta.appendChild(total);
+    wrap.appendChild(meta);
+    box.appendChild(wrap);
+  }
+
+  function showError(text) {
+    var p = document.getElementById("embed-error");
+    if (!p) return;
+    p.textContent = text;
+    p.hidden = false;
+  }
+
+  var form = document.getElementById("embed-vote");
+
+  // This frame's own view (its token, not the fresh one the page was made with).
+  call("GET", d.readUrl).then(function (r) {
+    if (!r.ok || !r.body.poll) return;
+    var poll = r.body.poll;
+    if (!poll.can_vote) showResults(poll);
+    else if (!r.body.needs_consent) {
+      var consent = document.getElementById("embed-consent");
+      if (consent) consent.hidden = true;
+    }
+  });
+
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var chosen = Array.prototype.map.call(
+        form.querySelectorAll("input[name=option]:checked"), function (i) { return Number(i.value); });
+      if (!chosen.length) { showError(d.tChoose); return; }
+      var consent = form.querySelector("input[name=consent]");
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      call("POST", form.dataset.url, { options: chosen, consent: !!(consent && consent.checked) })
+        .then(function (r) {
+          if (r.ok) {
+            return call("GET", d.readUrl).then(function (again) {
+              showResults(again.ok ? again.body.poll : { voted: true, results: r.body.results, my_choices: chosen }, d.tThanks);
+            });
+          }
+          button.disabled = false;
+          showError((r.body.error && r.body.error.message) || d.tFailed);
+        })
+        .catch(function () { button.disabled = false; showError(d.tFailed); });
+    });
+  }
+})();
