@@ -15,6 +15,7 @@ the same key instead: S3 replaces an object atomically, so the same holds.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -75,11 +76,24 @@ def remove_leftovers(lake_path: Path) -> int:
 def _property_pattern(pending: Mapping[str, Any]) -> str | None:
     """A regular expression that finds a participant id or share code of the erased person in
     an event's properties (JSON text); candidates are checked exactly in Python."""
-    words = [re.escape(str(p)) for p in pending.get("participants", {})]
-    words += [re.escape(str(c)) for c in pending.get("codes", {})]
+    words = _property_words(pending)
     if not words:
         return None
-    return r"[:\[,\s\"](" + "|".join(words) + r")[,}\]\"]"
+    return r"[:\[,\s\"](" + "|".join(re.escape(w) for w in words) + r")[,}\]\"]"
+
+
+def _property_words(pending: Mapping[str, Any]) -> list[str]:
+    return [str(p) for p in pending.get("participants", {})] + [
+        str(c) for c in pending.get("codes", {})
+    ]
+
+
+# Above this many participant ids and codes, the scan splits each event's properties into
+# words and joins them with the wanted ones, instead of one alternation per word (the merged
+# mapping of a retention run holds thousands).
+PATTERN_WORDS = 200
+# Every participant id and share code is one run of these (`im2.sharing.service.ALPHABET`).
+WORD = r"[A-Za-z0-9_\-]+"
 
 
 def _matching(
@@ -88,33 +102,43 @@ def _matching(
     workspace_id: int,
     pending: Mapping[str, Any],
     remote: ObjectLake | None = None,
-) -> tuple[list[str], list[int]]:
-    """The lake files (and event ids) with events that name the erased person."""
+) -> tuple[list[str], list[int], list[tuple[Any, ...]]]:
+    """The lake files (and event ids) with events that name the erased people, and those
+    events (file, id, actor_id, referrer, properties)."""
     import duckdb
 
     if not files:
-        return [], []
-    actors = list(pending.get("actors", {}))
-    codes = list(pending.get("codes", {}))
-    pattern = _property_pattern(pending)
+        return [], [], []
+    actors = sorted(pending.get("actors", {}))
+    codes = sorted(pending.get("codes", {}))
+    words = _property_words(pending)
     terms = []
     params: dict[str, Any] = {"files": files, "workspace": workspace_id}
-    if actors:
-        terms.append("list_contains($actors, actor_id)")
-        params["actors"] = actors
-    if codes:
-        terms.append("list_contains($codes, referrer)")
-        params["codes"] = codes
-    if pattern is not None:
-        terms.append("regexp_matches(properties, $pattern)")
-        params["pattern"] = pattern
-    if not terms:
-        return [], []
     con = duckdb.connect()
     if remote is not None:
         register_duckdb(con, remote)
     try:
-        # The terms are fixed text; every value is a bound parameter.
+        # The wanted values are tables joined by hash (a list per row would be scanned per
+        # row); the terms are fixed text and every value is bound.
+        if actors:
+            con.register("wanted_actors", pa.table({"v": pa.array(actors, pa.string())}))
+            terms.append("actor_id IN (SELECT v FROM wanted_actors)")
+        if codes:
+            con.register("wanted_codes", pa.table({"v": pa.array(codes, pa.string())}))
+            terms.append("referrer IN (SELECT v FROM wanted_codes)")
+        if words and len(words) <= PATTERN_WORDS:
+            terms.append("regexp_matches(properties, $pattern)")
+            params["pattern"] = _property_pattern(pending)
+        elif words:
+            con.register("wanted_words", pa.table({"v": pa.array(words, pa.string())}))
+            terms.append(
+                "id IN (SELECT id FROM (SELECT id, unnest(regexp_extract_all(properties, $word)) "
+                "AS w FROM read_parquet($files) WHERE workspace_id = $workspace) "
+                "WHERE w IN (SELECT v FROM wanted_words))"
+            )
+            params["word"] = WORD
+        if not terms:
+            return [], [], []
         sql = (
             "SELECT filename, id, actor_id, referrer, properties "
             "FROM read_parquet($files, filename = true) "
@@ -125,12 +149,15 @@ def _matching(
         con.close()
     found: set[str] = set()
     ids: list[int] = []
+    hits: list[tuple[Any, ...]] = []
     scrub = _scrubber(pending)
-    for filename, event_id, actor_id, referrer, properties in rows:
+    for row in rows:
+        filename, event_id, actor_id, referrer, properties = row
         if scrub(actor_id, referrer, properties)[3]:
             found.add(str(filename))
             ids.append(int(event_id))
-    return sorted(found), sorted(ids)
+            hits.append(row)
+    return sorted(found), sorted(ids), hits
 
 
 def _scrubber(pending: Mapping[str, Any]) -> Callable[[Any, Any, Any], tuple[Any, ...]]:
@@ -207,6 +234,52 @@ def rewrite_file(
     return changed, file.stat().st_size
 
 
+def merge_pending(mappings: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Several erasures' old → new identifiers as one mapping, in the erasures' order: an id
+    that a later erasure replaced again (a stand-in erased in turn) goes straight to its last
+    value, as rewriting erasure by erasure would leave it."""
+    merged: dict[str, dict[str, Any]] = {"actors": {}, "codes": {}, "participants": {}}
+    for mapping in mappings:
+        for part, values in merged.items():
+            values.update(mapping.get(part) or {})
+    for values in merged.values():
+        for old, new in values.items():
+            seen = {old}
+            while str(new) in values and str(new) not in seen:
+                seen.add(str(new))
+                new = values[str(new)]
+            values[old] = new
+    return merged
+
+
+def _named_records(
+    hits: list[tuple[Any, ...]], mappings: list[Mapping[str, Any]]
+) -> dict[int, set[str]]:
+    """Which files each erasure (by position) had events in (actor, referrer or a property
+    value naming its person), to record the bytes its part of the rewrite cost."""
+    whose: dict[str, dict[str, int]] = {"actors": {}, "codes": {}, "participants": {}}
+    for i, mapping in enumerate(mappings):
+        for part, index in whose.items():
+            for old in mapping.get(part) or {}:
+                index.setdefault(str(old), i)
+    files: dict[int, set[str]] = {}
+    for filename, _id, actor_id, referrer, properties in hits:
+        named = set()
+        if actor_id is not None and actor_id in whose["actors"]:
+            named.add(whose["actors"][actor_id])
+        if referrer is not None and referrer in whose["codes"]:
+            named.add(whose["codes"][referrer])
+        props = json.loads(properties) if isinstance(properties, str) and properties else None
+        if isinstance(props, dict):
+            for value in props.values():
+                for part in ("participants", "codes"):
+                    if str(value) in whose[part]:
+                        named.add(whose[part][str(value)])
+        for i in named:
+            files.setdefault(i, set()).add(str(filename))
+    return files
+
+
 def rewrite_pending(
     db: Database,
     *,
@@ -215,17 +288,19 @@ def rewrite_pending(
     after_file: Callable[[Path | str], None] | None = None,
 ) -> RewriteResult:
     """Rewrite the lake for every erasure whose lake part is pending, then clear their
-    mappings. Safe to run at any time, again and again, and after a crash (`after_file` runs
-    after each file: tests kill the process there)."""
+    mappings. All pending erasures of a workspace go in one pass: one scan, and each file
+    that names any of them rewritten once (a retention run leaves thousands). Safe to run at
+    any time, again and again, and after a crash (`after_file` runs after each file: tests
+    kill the process there)."""
     remote = object_lake_of(lake_path)
     if remote is None:
         remove_leftovers(lake_path)
     with db.session() as session:
         pending = list(
             session.execute(
-                select(Erasure.id, Erasure.workspace_id, Erasure.lake_pending).where(
-                    Erasure.lake_done_at.is_(None), Erasure.lake_pending.is_not(None)
-                )
+                select(Erasure.id, Erasure.workspace_id, Erasure.lake_pending)
+                .where(Erasure.lake_done_at.is_(None), Erasure.lake_pending.is_not(None))
+                .order_by(Erasure.id)
             )
         )
         mark = get_mark(session)
@@ -234,40 +309,52 @@ def rewrite_pending(
         lake_bytes = sum(remote.size(f) for f in files)
     else:
         lake_bytes = sum(Path(f).stat().st_size for f in files)
-    done = rewritten = rows = written = deliveries = 0
+    by_workspace: dict[int, list[tuple[int, Mapping[str, Any]]]] = {}
     for erasure_id, workspace_id, mapping in pending:
-        targets, event_ids = _matching(
-            files, workspace_id=workspace_id, pending=mapping, remote=remote
+        by_workspace.setdefault(int(workspace_id), []).append((int(erasure_id), mapping))
+    done = rewritten = rows = written = deliveries = 0
+    for workspace_id, records in sorted(by_workspace.items()):
+        mappings = [m for _id, m in records]
+        merged = merge_pending(mappings)
+        targets, event_ids, hits = _matching(
+            files, workspace_id=workspace_id, pending=merged, remote=remote
         )
         with db.transaction() as session:
-            deliveries += scrub_deliveries(session, event_ids=event_ids, pending=mapping)
-        size = 0
+            deliveries += scrub_deliveries(session, event_ids=event_ids, pending=merged)
+        sizes: dict[str, int] = {}
         for target in targets:
             changed, bytes_written = rewrite_file(
                 target if remote is not None else Path(target),
                 workspace_id=workspace_id,
-                pending=mapping,
+                pending=merged,
                 remote=remote,
             )
             rows += changed
-            size += bytes_written
+            sizes[target] = bytes_written
             rewritten += 1 if changed else 0
             if after_file is not None:
                 after_file(target if remote is not None else Path(target))
         # The kept rollups were built from the old files: every process's next request
         # rebuilds them (`announce_rewrite` reaches the others through the lake folder).
-        # Before the record is closed: a run killed before it announces at the next run.
+        # Before the records are closed: a run killed before it announces at the next run.
         announce_rewrite(lake_path)
+        named = _named_records(hits, mappings)
+        position = {erasure_id: i for i, (erasure_id, _m) in enumerate(records)}
         with db.transaction() as session:
-            record = session.scalar(
-                select(Erasure).where(Erasure.id == erasure_id).with_for_update()
-            )
-            if record is not None and record.lake_done_at is None:
-                record.lake_pending = None
-                record.lake_done_at = now
-                record.lake_bytes_rewritten = int(record.lake_bytes_rewritten or 0) + size
-                done += 1
-        written += size
+            for start in range(0, len(records), 500):
+                chunk = [erasure_id for erasure_id, _m in records[start : start + 500]]
+                for record in session.scalars(
+                    select(Erasure)
+                    .where(Erasure.id.in_(chunk), Erasure.lake_done_at.is_(None))
+                    .order_by(Erasure.id)
+                    .with_for_update()
+                ):
+                    size = sum(sizes.get(f, 0) for f in named.get(position[record.id], ()))
+                    record.lake_pending = None
+                    record.lake_done_at = now
+                    record.lake_bytes_rewritten = int(record.lake_bytes_rewritten or 0) + size
+                    done += 1
+        written += sum(sizes.values())
     if done:
         log.info("privacy: lake rewritten for %s erasures (%s files)", done, rewritten)
     return RewriteResult(
