@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Self, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -24,40 +24,48 @@ MAX_COUNT: Final = 2**63 - 1
 CONTROL_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class Platform(StrEnum):
-    WEIBO = "weibo"
-    WECHAT = "wechat"
-    DOUYIN = "douyin"
-    XIAOHONGSHU = "xiaohongshu"
-    TWITTER = "twitter"
-    FACEBOOK = "facebook"
-    RSS = "rss"
-    OTHER = "other"
+class LabelledEnum(StrEnum):
+    """A StrEnum whose members are declared with their label, `NEW = "new", N_("New")`, so a
+    value and the words the console shows for it are written once, side by side."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str = "") -> Self:  # Platform("weibo") looks one up
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
 
 
-PLATFORM_LABELS: Final = {
-    Platform.WEIBO: N_("Weibo"),
-    Platform.WECHAT: N_("WeChat"),
-    Platform.DOUYIN: N_("Douyin"),
-    Platform.XIAOHONGSHU: N_("Xiaohongshu"),
-    Platform.TWITTER: N_("X / Twitter"),
-    Platform.FACEBOOK: N_("Facebook"),
-    Platform.RSS: N_("RSS / Atom"),
-    Platform.OTHER: N_("Other"),
-}
+_Labelled = TypeVar("_Labelled", bound=LabelledEnum)
 
 
-class SentimentLabel(StrEnum):
-    POSITIVE = "positive"
-    NEUTRAL = "neutral"
-    NEGATIVE = "negative"
+def labels_of(kind: type[_Labelled]) -> dict[_Labelled, str]:
+    """Each member's label (a msgid: translate it where it is shown)."""
+    return {member: member.label for member in kind}
 
 
-SENTIMENT_LABELS: Final = {
-    SentimentLabel.POSITIVE: N_("Positive"),
-    SentimentLabel.NEUTRAL: N_("Neutral"),
-    SentimentLabel.NEGATIVE: N_("Negative"),
-}
+class Platform(LabelledEnum):
+    WEIBO = "weibo", N_("Weibo")
+    WECHAT = "wechat", N_("WeChat")
+    DOUYIN = "douyin", N_("Douyin")
+    XIAOHONGSHU = "xiaohongshu", N_("Xiaohongshu")
+    TWITTER = "twitter", N_("X / Twitter")
+    FACEBOOK = "facebook", N_("Facebook")
+    RSS = "rss", N_("RSS / Atom")
+    OTHER = "other", N_("Other")
+
+
+PLATFORM_LABELS: Final = labels_of(Platform)
+
+
+class SentimentLabel(LabelledEnum):
+    POSITIVE = "positive", N_("Positive")
+    NEUTRAL = "neutral", N_("Neutral")
+    NEGATIVE = "negative", N_("Negative")
+
+
+SENTIMENT_LABELS: Final = labels_of(SentimentLabel)
 
 
 class MentionIn(BaseModel):
@@ -265,30 +273,22 @@ class SentimentVariantUpdate(BaseModel):
 # --- topics -------------------------------------------------------------------------------
 
 
-class TopicKind(StrEnum):
-    BRAND = "brand"
-    COMPETITOR = "competitor"
-    OTHER = "other"
+class TopicKind(LabelledEnum):
+    BRAND = "brand", N_("Our brand")
+    COMPETITOR = "competitor", N_("Competitor")
+    OTHER = "other", N_("Other")
 
 
-TOPIC_KIND_LABELS: Final = {
-    TopicKind.BRAND: N_("Our brand"),
-    TopicKind.COMPETITOR: N_("Competitor"),
-    TopicKind.OTHER: N_("Other"),
-}
+TOPIC_KIND_LABELS: Final = labels_of(TopicKind)
 
 
-class Sensitivity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
+class Sensitivity(LabelledEnum):
+    LOW = "low", N_("Low")
+    MEDIUM = "medium", N_("Medium")
+    HIGH = "high", N_("High")
 
 
-SENSITIVITY_LABELS: Final = {
-    Sensitivity.LOW: N_("Low"),
-    Sensitivity.MEDIUM: N_("Medium"),
-    Sensitivity.HIGH: N_("High"),
-}
+SENSITIVITY_LABELS: Final = labels_of(Sensitivity)
 
 
 class TopicCreate(BaseModel):
@@ -350,15 +350,12 @@ class Dashboard(BaseModel):
 # --- alerts -------------------------------------------------------------------------------
 
 
-class AlertKind(StrEnum):
-    VOLUME = "volume"
-    NEGATIVE = "negative"
+class AlertKind(LabelledEnum):
+    VOLUME = "volume", N_("Volume spike")
+    NEGATIVE = "negative", N_("Negative sentiment surge")
 
 
-ALERT_KIND_LABELS: Final = {
-    AlertKind.VOLUME: N_("Volume spike"),
-    AlertKind.NEGATIVE: N_("Negative sentiment surge"),
-}
+ALERT_KIND_LABELS: Final = labels_of(AlertKind)
 
 
 class AlertRead(BaseModel):
@@ -426,54 +423,38 @@ class ListeningSettingsRead(ListeningSettingsIn):
 # --- inbox --------------------------------------------------------------------------------
 
 
-class InboxStatus(StrEnum):
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    REPLIED = "replied"
-    ESCALATED = "escalated"
-    CLOSED = "closed"
-
-
-INBOX_STATUS_LABELS: Final = {
-    InboxStatus.NEW: N_("New"),
+class InboxStatus(LabelledEnum):
+    NEW = "new", N_("New")
     # Not "In progress": that msgid is a survey's state (填写中) in the shared catalogue.
-    InboxStatus.IN_PROGRESS: N_("Being handled"),
-    InboxStatus.REPLIED: N_("Replied"),
-    InboxStatus.ESCALATED: N_("Escalated"),
-    InboxStatus.CLOSED: N_("Closed"),
-}
+    IN_PROGRESS = "in_progress", N_("Being handled")
+    REPLIED = "replied", N_("Replied")
+    ESCALATED = "escalated", N_("Escalated")
+    CLOSED = "closed", N_("Closed")
+
+
+INBOX_STATUS_LABELS: Final = labels_of(InboxStatus)
 # Statuses in which the clock of the escalation ladder runs.
 OPEN_STATUSES: Final = frozenset({InboxStatus.NEW, InboxStatus.IN_PROGRESS, InboxStatus.ESCALATED})
 
 
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
+class Priority(LabelledEnum):
+    LOW = "low", N_("Low")
+    NORMAL = "normal", N_("Normal")
+    HIGH = "high", N_("High")
+    URGENT = "urgent", N_("Urgent")
 
 
-PRIORITY_LABELS: Final = {
-    Priority.LOW: N_("Low"),
-    Priority.NORMAL: N_("Normal"),
-    Priority.HIGH: N_("High"),
-    Priority.URGENT: N_("Urgent"),
-}
+PRIORITY_LABELS: Final = labels_of(Priority)
 
 
-class InboxReason(StrEnum):
-    NEGATIVE = "negative"
-    QUESTION = "question"
-    VIP = "vip"
-    KEYWORD = "keyword"
+class InboxReason(LabelledEnum):
+    NEGATIVE = "negative", N_("Negative")
+    QUESTION = "question", N_("Question")
+    VIP = "vip", N_("VIP author")
+    KEYWORD = "keyword", N_("Brand rule")
 
 
-INBOX_REASON_LABELS: Final = {
-    InboxReason.NEGATIVE: N_("Negative"),
-    InboxReason.QUESTION: N_("Question"),
-    InboxReason.VIP: N_("VIP author"),
-    InboxReason.KEYWORD: N_("Brand rule"),
-}
+INBOX_REASON_LABELS: Final = labels_of(InboxReason)
 
 
 class InboxNoteRead(BaseModel):
