@@ -83,6 +83,8 @@ from im2.sharing import public as sharing_public
 from im2.web.app import STATIC_DIR, build_app
 from im2.webhooks import api as webhooks_api
 from im2.webhooks import pages as webhooks_pages
+from im2.wechat import pages as wechat_pages
+from im2.wechat import public as wechat_public
 from im2.workspaces import api as workspaces_api
 from im2.workspaces import pages as workspaces_pages
 from im2.workspaces.schemas import Actor
@@ -98,6 +100,7 @@ PARTICIPANT: tuple[APIRouter, ...] = (  # the other participant pages, `/c/<slug
     privacy_public.router,
     presenter_pages.router,  # `/j/<code>` and the big screen
     embed_public.router,  # `/e/<slug>/<id>`: an activity framed on a brand's own site
+    wechat_public.router,  # the share card inside WeChat, WeChat sign-in
 )
 API: tuple[APIRouter, ...] = (  # `/api/v1`
     activities_api.router,
@@ -138,6 +141,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     reports_pages.router,
     sharing_pages.router,
     webhooks_pages.router,
+    wechat_pages.router,
     workspaces_pages.router,
 )
 

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     # holds the rate limits they share, e.g. redis://127.0.0.1:6379/0. Unset (the embedded
     # default), both stay in the process.
     redis_url: str | None = None
+    # WeChat's official-account API and its OAuth page (docs/wechat.md); tests point them at
+    # a local server. Nothing is called unless a workspace has configured its account.
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_open_base: str = "https://open.weixin.qq.com"
     # A server told to stop (SIGTERM) first answers /readyz with 503 for this long, so that
     # the load balancer moves traffic away, then closes live streams (clients reconnect
     # elsewhere) and stops taking connections. None = 10 s in production, 0 otherwise.

@@ -120,6 +120,15 @@ def own_channel(user_agent: str) -> str:
     return "link"
 
 
+WEIBO_SHARE = "https://service.weibo.com/share/share.php"
+
+
+def weibo_intent(url: str, title: str) -> str:
+    """Weibo's web share page, filled in with the link and the title (Douyin has none: its
+    link is copied, or the poster posted)."""
+    return f"{WEIBO_SHARE}?{urlencode({'url': url, 'title': title})}"
+
+
 @router.get("/c/{slug}/share")
 def share_page(
     request: Request, slug: str, db: DbDep, visitor: VisitorDep, now: NowDep
@@ -164,6 +173,10 @@ def share_page(
             "own_url": _share_url(request, link.code, own) if link else None,
             "links": links,
             "in_wechat": "MicroMessenger" in user_agent,
+            "weibo_intent": next(
+                (weibo_intent(url, found.campaign.name) for ch, _l, url in links if ch == "weibo"),
+                None,
+            ),
         },
     )
 
