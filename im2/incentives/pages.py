@@ -6,16 +6,20 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
+from im2.db import Database
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import N_, _, gettext
 from im2.incentives import service
@@ -189,47 +193,57 @@ def _local_datetime(form: Any, name: str, timezone: str) -> datetime | None:
     return local.replace(tzinfo=ZoneInfo(timezone)) if local.tzinfo is None else local
 
 
-def _post(
-    request: Request,
-    *,
-    actor: Actor,
-    db: DbDep,
-    campaign_id: int,
-    now: datetime,
-    done: str,
-    action: Any,
-) -> Response:
-    """Run one write; on a refusal show the page again with the message (nothing written)."""
-    try:
-        with db.transaction() as session:
-            campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
-            action(session, campaign)
-    except IM2Error as exc:
-        return _page(
-            request,
-            actor=actor,
-            db=db,
-            campaign_id=campaign_id,
-            now=now,
-            error=exc.message,
-            status_code=exc.status_code,
+@dataclass(frozen=True, slots=True)
+class _CampaignPost:
+    """A console form POST on a campaign's incentives page (the route's CSRF-checked form
+    aside): `run` makes one write and answers the way every form here does."""
+
+    request: Request
+    actor: Actor
+    db: Database
+    campaign_id: int
+    now: datetime
+
+    def run(self, done: str, action: Callable[[Session, Any], object]) -> Response:
+        """`action(session, campaign)` in one transaction, then back to the page with the `done`
+        notice; on a refusal the page again with the message (nothing written)."""
+        try:
+            with self.db.transaction() as session:
+                campaign = campaigns.get_campaign(
+                    session, actor=self.actor, campaign_id=self.campaign_id
+                )
+                action(session, campaign)
+        except IM2Error as exc:
+            return _page(
+                self.request,
+                actor=self.actor,
+                db=self.db,
+                campaign_id=self.campaign_id,
+                now=self.now,
+                error=exc.message,
+                status_code=exc.status_code,
+            )
+        return RedirectResponse(
+            f"{_url(self.actor, self.campaign_id)}?done={done}", status_code=303
         )
-    return RedirectResponse(f"{_url(actor, campaign_id)}?done={done}", status_code=303)
+
+
+def _campaign_post(
+    request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
+) -> _CampaignPost:
+    return _CampaignPost(request=request, actor=actor, db=db, campaign_id=campaign_id, now=now)
+
+
+# Declared after the route's `form: CsrfForm`, so the CSRF check comes first as before.
+PostDep = Annotated[_CampaignPost, Depends(_campaign_post)]
 
 
 @router.post("/campaigns/{campaign_id}/incentives/rules")
-def save_rule(
-    request: Request,
-    campaign_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    def action(session: Any, campaign: Any) -> None:
+def save_rule(form: CsrfForm, post: PostDep) -> Response:
+    def action(session: Session, campaign: Any) -> None:
         service.do_save_rule(
             session,
-            actor=actor,
+            actor=post.actor,
             campaign_id=campaign.id,
             event_kind=str(form.get("event_kind", "")),
             points=_required_int(form, "points"),
@@ -237,85 +251,56 @@ def save_rule(
             total_cap=_int_or_none(form, "total_cap"),
             expires_days=_int_or_none(form, "expires_days"),
             active=form.get("active", "yes") == "yes",
-            now=now,
+            now=post.now,
         )
 
-    return _post(
-        request, actor=actor, db=db, campaign_id=campaign_id, now=now, done="rule", action=action
-    )
+    return post.run("rule", action)
 
 
 @router.post("/campaigns/{campaign_id}/incentives/rules/{rule_id}/delete")
-def delete_rule(
-    request: Request,
-    campaign_id: Id,
-    rule_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    def action(session: Any, campaign: Any) -> None:
-        service.do_delete_rule(session, actor=actor, rule_id=rule_id, now=now)
-
-    return _post(
-        request,
-        actor=actor,
-        db=db,
-        campaign_id=campaign_id,
-        now=now,
-        done="rule_deleted",
-        action=action,
+def delete_rule(rule_id: Id, form: CsrfForm, post: PostDep) -> Response:
+    return post.run(
+        "rule_deleted",
+        lambda session, _campaign: service.do_delete_rule(
+            session, actor=post.actor, rule_id=rule_id, now=post.now
+        ),
     )
 
 
 @router.post("/campaigns/{campaign_id}/incentives/pools")
-def create_pool(
-    request: Request,
-    campaign_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    def action(session: Any, campaign: Any) -> None:
+def create_pool(form: CsrfForm, post: PostDep) -> Response:
+    def action(session: Session, campaign: Any) -> None:
         pool = service.do_create_pool(
             session,
-            actor=actor,
+            actor=post.actor,
             campaign_id=campaign.id,
             name=str(form.get("name", "")),
             description=str(form.get("description", "")),
             max_uses=_int_or_none(form, "max_uses") or 1,
             expires_at=_local_datetime(form, "expires_at", campaign.timezone),
             cost_points=_int_or_none(form, "cost_points"),
-            now=now,
+            now=post.now,
         )
         count = _int_or_none(form, "count")
         if count:
-            service.do_generate_codes(session, actor=actor, pool_id=pool.id, count=count, now=now)
+            service.do_generate_codes(
+                session, actor=post.actor, pool_id=pool.id, count=count, now=post.now
+            )
 
-    return _post(
-        request, actor=actor, db=db, campaign_id=campaign_id, now=now, done="pool", action=action
-    )
+    return post.run("pool", action)
 
 
 @router.post("/campaigns/{campaign_id}/incentives/pools/{pool_id}/generate")
-def generate_codes(
-    request: Request,
-    campaign_id: Id,
-    pool_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    def action(session: Any, campaign: Any) -> None:
-        service.do_generate_codes(
-            session, actor=actor, pool_id=pool_id, count=_required_int(form, "count"), now=now
-        )
-
-    return _post(
-        request, actor=actor, db=db, campaign_id=campaign_id, now=now, done="codes", action=action
+def generate_codes(pool_id: Id, form: CsrfForm, post: PostDep) -> Response:
+    return post.run(
+        "codes",
+        lambda session, _campaign: service.do_generate_codes(
+            session,
+            actor=post.actor,
+            pool_id=pool_id,
+            count=_required_int(form, "count"),
+            now=post.now,
+        ),
     )
 
 
@@ -337,42 +322,24 @@ def codes_from_csv(data: bytes) -> list[str]:
 
 
 @router.post("/campaigns/{campaign_id}/incentives/pools/{pool_id}/import")
-async def import_codes(
-    request: Request,
-    campaign_id: Id,
-    pool_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
+async def import_codes(pool_id: Id, form: CsrfForm, post: PostDep) -> Response:
     upload = form.get("file")
     data = b""
     if isinstance(upload, UploadFile) and upload.filename:
         data = await upload.read(MAX_UPLOAD + 1)
     await form.close()  # the spooled upload's temporary file
 
-    def action(session: Any, campaign: Any) -> None:
+    def action(session: Session, _campaign: Any) -> None:
         if not data:
             raise InvalidInput(_("Choose a CSV file with one code per row."), field="file")
         if len(data) > MAX_UPLOAD:
             raise InvalidInput(_("The file is larger than 5 MB."), field="file")
         service.do_import_codes(
-            session, actor=actor, pool_id=pool_id, codes=codes_from_csv(data), now=now
+            session, actor=post.actor, pool_id=pool_id, codes=codes_from_csv(data), now=post.now
         )
 
     # Thousands of codes are checked and stored: off the event loop.
-    return await run_in_threadpool(
-        lambda: _post(
-            request,
-            actor=actor,
-            db=db,
-            campaign_id=campaign_id,
-            now=now,
-            done="codes",
-            action=action,
-        )
-    )
+    return await run_in_threadpool(post.run, "codes", action)
 
 
 @router.get("/campaigns/{campaign_id}/incentives/pools/{pool_id}/codes.csv")
@@ -413,104 +380,53 @@ def export_codes(
 
 
 @router.post("/campaigns/{campaign_id}/incentives/prizes")
-def create_prize(
-    request: Request,
-    campaign_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    def action(session: Any, campaign: Any) -> None:
-        service.do_create_prize(
+def create_prize(form: CsrfForm, post: PostDep) -> Response:
+    return post.run(
+        "prize",
+        lambda session, campaign: service.do_create_prize(
             session,
-            actor=actor,
+            actor=post.actor,
             campaign_id=campaign.id,
             name=str(form.get("name", "")),
             description=str(form.get("description", "")),
             units=_required_int(form, "units"),
             cost_points=_int_or_none(form, "cost_points"),
-            now=now,
-        )
-
-    return _post(
-        request, actor=actor, db=db, campaign_id=campaign_id, now=now, done="prize", action=action
+            now=post.now,
+        ),
     )
 
 
 @router.post("/campaigns/{campaign_id}/incentives/prizes/{prize_id}/restock")
-def restock_prize(
-    request: Request,
-    campaign_id: Id,
-    prize_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    def action(session: Any, campaign: Any) -> None:
-        service.do_restock_prize(
+def restock_prize(prize_id: Id, form: CsrfForm, post: PostDep) -> Response:
+    return post.run(
+        "prize",
+        lambda session, _campaign: service.do_restock_prize(
             session,
-            actor=actor,
+            actor=post.actor,
             prize_id=prize_id,
             add_units=_required_int(form, "add_units"),
-            now=now,
-        )
-
-    return _post(
-        request, actor=actor, db=db, campaign_id=campaign_id, now=now, done="prize", action=action
+            now=post.now,
+        ),
     )
 
 
 @router.post("/campaigns/{campaign_id}/incentives/grants/{grant_id}/decide")
-def decide_grant(
-    request: Request,
-    campaign_id: Id,
-    grant_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
+def decide_grant(grant_id: Id, form: CsrfForm, post: PostDep) -> Response:
     approve = form.get("decision") == "approve"
-
-    def action(session: Any, campaign: Any) -> None:
-        service.do_decide_grant(session, actor=actor, grant_id=grant_id, approve=approve, now=now)
-
-    return _post(
-        request,
-        actor=actor,
-        db=db,
-        campaign_id=campaign_id,
-        now=now,
-        done="approved" if approve else "voided",
-        action=action,
+    return post.run(
+        "approved" if approve else "voided",
+        lambda session, _campaign: service.do_decide_grant(
+            session, actor=post.actor, grant_id=grant_id, approve=approve, now=post.now
+        ),
     )
 
 
 @router.post("/campaigns/{campaign_id}/incentives/redemptions/{redemption_id}/decide")
-def decide_redemption(
-    request: Request,
-    campaign_id: Id,
-    redemption_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
+def decide_redemption(redemption_id: Id, form: CsrfForm, post: PostDep) -> Response:
     approve = form.get("decision") == "approve"
-
-    def action(session: Any, campaign: Any) -> None:
-        service.do_decide_redemption(
-            session, actor=actor, redemption_id=redemption_id, approve=approve, now=now
-        )
-
-    return _post(
-        request,
-        actor=actor,
-        db=db,
-        campaign_id=campaign_id,
-        now=now,
-        done="approved" if approve else "voided",
-        action=action,
+    return post.run(
+        "approved" if approve else "voided",
+        lambda session, _campaign: service.do_decide_redemption(
+            session, actor=post.actor, redemption_id=redemption_id, approve=approve, now=post.now
+        ),
     )
