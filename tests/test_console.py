@@ -273,9 +273,10 @@ def test_audit_page_lists_before_and_after(client: TestClient, brand: Brand) -> 
     client.patch(f"/api/v1/campaigns/{cid}", json={"name": "新名字"}, headers=owner)
     login(client, brand.emails[Role.ANALYST])
     page = client.get("/console/w/acme/audit?action=campaign.")
-    assert "campaign.update" in page.text
-    assert "新名字" in page.text
-    assert "token.create" not in page.text
+    assert "编辑活动：名称：" in page.text  # the change in the reader's words, not its key
+    assert "→ 新名字" in page.text
+    assert "campaign.update" not in page.text.replace('placeholder="campaign."', "")
+    assert "创建 API 令牌" not in page.text
 
 
 def test_campaign_detail_shows_its_history(client: TestClient, brand: Brand) -> None:
@@ -285,5 +286,7 @@ def test_campaign_detail_shows_its_history(client: TestClient, brand: Brand) -> 
     login(client, brand.emails[Role.ANALYST])
     page = client.get(f"/console/w/acme/campaigns/{cid}").text
     assert "变更历史" in page
-    assert "draft → scheduled" in page
-    assert page.index("campaign.status") < page.index("campaign.create")  # newest first
+    assert "状态：草稿 → 已排期" in page
+    assert "campaign.status" not in page
+    assert "draft → scheduled" not in page
+    assert page.index("状态：草稿") < page.index("创建活动：")  # newest first

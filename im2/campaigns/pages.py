@@ -38,11 +38,12 @@ from im2.campaigns.schemas import (
 )
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
+from im2.web.audit_words import AuditLine, describe
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import blank_to_none, service_error, validation_errors
 from im2.web.params import Id
 from im2.web.templating import input_time, render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Actor, AuditRead, Permission
 from im2.workspaces.service import list_audit, require
 
 router = APIRouter(prefix="/console/w/{workspace}/campaigns", include_in_schema=False)
@@ -339,10 +340,11 @@ def _detail(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    history = []
+    history: list[tuple[AuditRead, AuditLine]] = []
     if actor.can(Permission.READ_AUDIT):
         with db.session() as session:
-            history = list_audit(session, actor=actor, target=("campaign", campaign.id), limit=20)
+            entries = list_audit(session, actor=actor, target=("campaign", campaign.id), limit=20)
+        history = [(e, describe(e, zone=campaign.timezone)) for e in entries]
     return render(
         request,
         "campaigns/detail.html",

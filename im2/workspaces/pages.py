@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from im2.errors import IM2Error
 from im2.events.schemas import ActorType
 from im2.i18n import LOCALES, _, normalize_locale
+from im2.web.audit_words import describe
 from im2.web.context import LANG_COOKIE
 from im2.web.deps import (
     SESSION_COOKIE,
@@ -346,7 +347,7 @@ def audit(
         request,
         "workspaces/audit.html",
         {
-            "entries": entries,
+            "entries": [(e, describe(e)) for e in entries],
             "next_before": entries[-1].id if more and entries else None,
             "action": action or "",
             "actor_types": {t.value: t for t in ActorType},
