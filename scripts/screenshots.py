@@ -37,7 +37,7 @@ PER_SHAPE = 2  # pages kept per path shape (/campaigns/N/polls/N ...)
 MAX_PAGES = 160
 SKIP = re.compile(
     r"(\.(csv|xlsx|parquet|pdf|png|svg|jpg|json|zip)$)|/export|/stream|/data$|/logout|/download"
-    r"|/api/|/static/|/media/|/qr|/poster|/s/|/report\.html$"
+    r"|/api/|/static/|/media/|/qr|/poster|/s/|/report\.html$|^/console/lang/"
 )
 RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 ENGLISH = re.compile(r"\b[A-Z][a-z]+(?: [a-z]+){3,}")
