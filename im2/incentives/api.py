@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
@@ -15,6 +16,7 @@ from im2.incentives.schemas import (
     CouponIssue,
     CouponRead,
     GrantRead,
+    GrantResult,
     LedgerEntryRead,
     PointsAward,
     PoolCreate,
@@ -31,10 +33,32 @@ from im2.incentives.schemas import (
 )
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep, client_ip
 from im2.web.params import Id
-from im2.workspaces.schemas import Permission
+from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
 router = APIRouter(prefix="/api/v1", tags=["incentives"])
+
+
+def _check_participant(
+    session: Session, *, actor: Actor, participant_id: int, campaign_id: int | None = None
+) -> None:
+    """404 unless the participant is of the actor's workspace; 422 unless the campaign (when
+    given) is too."""
+    service.check_participant(
+        session, workspace_id=actor.workspace_id, participant_id=participant_id
+    )
+    if campaign_id is not None and not service.campaign_is_theirs(
+        session, actor=actor, campaign_id=campaign_id
+    ):
+        raise InvalidInput(_("There is no such campaign."), field="campaign_id")
+
+
+def _grant_read(session: Session, result: GrantResult) -> GrantRead:
+    """A grant's answer; a repeated key answers with the code the first call gave."""
+    code = result.coupon_code
+    if result.status == "duplicate" and result.grant_id is not None:
+        code = service.grant_coupon_code(session, grant_id=result.grant_id)
+    return GrantRead(status=result.status, grant_id=result.grant_id, coupon_code=code)
 
 
 def _pool(ref: PoolRef) -> PoolRead:
@@ -145,10 +169,7 @@ def issue_coupon(
             reason=body.reason,
             now=now,
         )
-        code = result.coupon_code
-        if result.status == "duplicate" and result.grant_id is not None:
-            code = service.grant_coupon_code(session, grant_id=result.grant_id)
-    return GrantRead(status=result.status, grant_id=result.grant_id, coupon_code=code)
+        return _grant_read(session, result)
 
 
 @router.get("/coupons/{code}", response_model=CouponRead, summary="Look a code up")
@@ -212,9 +233,7 @@ def redeem(
 def balance(participant_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> BalanceRead:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
-        service.check_participant(
-            session, workspace_id=actor.workspace_id, participant_id=participant_id
-        )
+        _check_participant(session, actor=actor, participant_id=participant_id)
         ref = service.get_balance(
             session, workspace_id=actor.workspace_id, participant_id=participant_id, now=now
         )
@@ -231,11 +250,9 @@ def award(
 ) -> GrantRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.transaction() as session:
-        service.check_participant(
-            session, workspace_id=actor.workspace_id, participant_id=participant_id
+        _check_participant(
+            session, actor=actor, participant_id=participant_id, campaign_id=body.campaign_id
         )
-        if not service.campaign_is_theirs(session, actor=actor, campaign_id=body.campaign_id):
-            raise InvalidInput(_("There is no such campaign."), field="campaign_id")
         result = service.grant_reward(
             session,
             workspace_id=actor.workspace_id,
@@ -260,11 +277,9 @@ def purchase(
 ) -> GrantRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.transaction() as session:
-        service.check_participant(
-            session, workspace_id=actor.workspace_id, participant_id=participant_id
+        _check_participant(
+            session, actor=actor, participant_id=participant_id, campaign_id=body.campaign_id
         )
-        if not service.campaign_is_theirs(session, actor=actor, campaign_id=body.campaign_id):
-            raise InvalidInput(_("There is no such campaign."), field="campaign_id")
         result = service.do_buy(
             session,
             workspace_id=actor.workspace_id,
@@ -275,10 +290,7 @@ def purchase(
             key=f"api:{body.key}",
             now=now,
         )
-        code = result.coupon_code
-        if result.status == "duplicate" and result.grant_id is not None:
-            code = service.grant_coupon_code(session, grant_id=result.grant_id)
-    return GrantRead(status=result.status, grant_id=result.grant_id, coupon_code=code)
+        return _grant_read(session, result)
 
 
 @router.get(
@@ -289,9 +301,7 @@ def purchase(
 def ledger(participant_id: Id, actor: ApiActor, db: DbDep) -> list[LedgerEntryRead]:
     require(actor, Permission.READ_CAMPAIGNS)
     with db.session() as session:
-        service.check_participant(
-            session, workspace_id=actor.workspace_id, participant_id=participant_id
-        )
+        _check_participant(session, actor=actor, participant_id=participant_id)
         lines = service.list_ledger(
             session, workspace_id=actor.workspace_id, participant_id=participant_id, limit=500
         )
