@@ -9,8 +9,8 @@
   var key = "im2:token:" + d.workspace;
 
   function storage() {
-    // localStorage where the browser gives the frame one (partitioned per top site), else
-    // sessionStorage, else this page's memory: the identity then lasts as long as it can.
+    // The frame's own localStorage where the browser gives it one (partitioned per top
+    // site), else its sessionStorage; many browsers deny both to a third-party frame.
     var kinds = ["localStorage", "sessionStorage"];
     for (var i = 0; i < kinds.length; i++) {
       try {
@@ -18,15 +18,53 @@
         s.setItem(key + ":probe", "1");
         s.removeItem(key + ":probe");
         return s;
-      } catch (e) { /* blocked: try the next */ }
+      } catch (e) { /* denied: try the next */ }
     }
     return null;
   }
   var store = storage();
-  var token = store && store.getItem(key);
-  if (!token) {
-    token = d.token;
-    if (store) store.setItem(key, token);
+  var own = store && store.getItem(key);
+  var framed = !!d.parentOrigin && window.parent !== window;
+  var token = null;
+  var waiting = [];
+
+  function keep(value) {
+    token = value;
+    if (store) store.setItem(key, value);
+    // The embed script keeps it in the brand page's own (first-party) storage too, which
+    // outlives this frame where the browser gives the frame no storage of its own.
+    if (framed) {
+      window.parent.postMessage(
+        { type: "im2:token", frame: d.frame, workspace: d.workspace, token: value }, d.parentOrigin);
+    }
+  }
+
+  function settle(value) {
+    if (token !== null) return;
+    keep(value);
+    var run = waiting;
+    waiting = [];
+    run.forEach(function (fn) { fn(); });
+  }
+
+  function withToken(fn) {
+    if (token !== null) fn(); else waiting.push(fn);
+  }
+
+  // The identity this visitor had: the embed script's (brand page storage), else this
+  // frame's storage, else the new one the page came with.
+  if (framed) {
+    window.addEventListener("message", function (event) {
+      if (event.source !== window.parent || event.origin !== d.parentOrigin) return;
+      var m = event.data;
+      if (!m || typeof m !== "object" || m.type !== "im2:token" || m.frame !== d.frame) return;
+      settle(typeof m.token === "string" && m.token ? m.token : own || d.token);
+    });
+    window.parent.postMessage({ type: "im2:hello", frame: d.frame, workspace: d.workspace }, d.parentOrigin);
+    // A plain iframe has no embed script to answer.
+    setTimeout(function () { settle(own || d.token); }, 1000);
+  } else {
+    settle(own || d.token);
   }
 
   var lastHeight = 0;
@@ -107,16 +145,29 @@
 
   var form = document.getElementById("embed-vote");
 
-  // This frame's own view (its token, not the fresh one the page was made with).
-  call("GET", d.readUrl).then(function (r) {
-    if (!r.ok || !r.body.poll) return;
-    var poll = r.body.poll;
+  // This visitor's own view (their token, not the fresh one the page was made with).
+  function read(retry) {
+    call("GET", d.readUrl).then(function (r) {
+      if ((r.status === 401 || r.status === 403) && retry && token !== d.token) {
+        // A token this brand's server does not accept (another brand's, an old secret):
+        // start again with the page's new one.
+        keep(d.token);
+        read(false);
+        return;
+      }
+      if (r.ok && r.body.poll) shown(r.body);
+    });
+  }
+  withToken(function () { read(true); });
+
+  function shown(body) {
+    var poll = body.poll;
     if (!poll.can_vote) showResults(poll);
-    else if (!r.body.needs_consent) {
+    else if (!body.needs_consent) {
       var consent = document.getElementById("embed-consent");
       if (consent) consent.hidden = true;
     }
-  });
+  }
 
   if (form) {
     form.addEventListener("submit", function (event) {
@@ -127,6 +178,7 @@
       var consent = form.querySelector("input[name=consent]");
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
+      settle(own || d.token);  // a tap before the embed script answered
       call("POST", form.dataset.url, { options: chosen, consent: !!(consent && consent.checked) })
         .then(function (r) {
           if (r.ok) {

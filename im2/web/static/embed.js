@@ -24,12 +24,28 @@
   frame.setAttribute("data-im2-frame", id);
   script.parentNode.insertBefore(frame, script.nextSibling);
 
+  // The widget's identity, one per brand workspace, kept in this page's own storage: a
+  // framed page often gets no storage or cookies of its own (third-party), this page does.
+  var key = "im2:tokens:" + host;
+  function tokens() {
+    try { return JSON.parse(window.localStorage.getItem(key) || "{}") || {}; } catch (e) { return {}; }
+  }
+
   window.addEventListener("message", function (event) {
     if (event.origin !== host || event.source !== frame.contentWindow) return;
     var m = event.data;
-    if (!m || typeof m !== "object" || m.type !== "im2:height" || m.frame !== id) return;
-    var h = Number(m.height);
-    if (!isFinite(h) || h < 40 || h > 20000) return;
-    frame.style.height = Math.ceil(h) + "px";
+    if (!m || typeof m !== "object" || m.frame !== id) return;
+    if (m.type === "im2:height") {
+      var h = Number(m.height);
+      if (isFinite(h) && h >= 40 && h <= 20000) frame.style.height = Math.ceil(h) + "px";
+    } else if (m.type === "im2:hello" && /^\d+$/.test(m.workspace)) {
+      frame.contentWindow.postMessage(
+        { type: "im2:token", frame: id, token: tokens()[m.workspace] || null }, host);
+    } else if (m.type === "im2:token" && /^\d+$/.test(m.workspace) &&
+               typeof m.token === "string" && m.token.length < 300) {
+      var all = tokens();
+      all[m.workspace] = m.token;
+      try { window.localStorage.setItem(key, JSON.stringify(all)); } catch (e) { /* private mode */ }
+    }
   });
 })();
