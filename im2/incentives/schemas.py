@@ -6,13 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from im2.events.schemas import EventKind
 from im2.i18n import N_, gettext
 from im2.types import DbId, PeopleData
+
+# The largest file of coupon codes the console takes (the upload route reads one byte more to
+# tell; the app's body limit for that route is the same number).
+CODES_FILE_MAX_BYTES: Final = 5 * 1024 * 1024
 
 
 class RewardKind(StrEnum):
