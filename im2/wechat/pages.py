@@ -57,7 +57,7 @@ def _page(
             "tested": tested,
             "test_error": test_error,
             "domain": base.split("://", 1)[-1],
-            "callback": base + CALLBACK_PATH,
+            "callback": base + CALLBACK_PATH.format(slug="<campaign>"),
         },
         status_code=status_code,
     )

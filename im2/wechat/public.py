@@ -39,7 +39,8 @@ router = APIRouter(include_in_schema=False)
 
 WX_COOKIE = "im2_wx"  # "1": this browser signed in with WeChat here; "0": it declined
 WX_COOKIE_DAYS = 30
-CALLBACK_PATH = "/wechat/oauth/callback"
+# WeChat sends the visitor back here; only the domain must match the account's 网页授权域名.
+CALLBACK_PATH = "/c/{slug}/wechat/callback"
 JSSDK = "/static/vendor/jweixin-1.6.5.js"
 
 
@@ -205,7 +206,7 @@ def login(
     target = service.login_url(
         creds,
         open_base=settings.wechat_open_base,
-        redirect_uri=public_base_url(request) + CALLBACK_PATH,
+        redirect_uri=public_base_url(request) + CALLBACK_PATH.format(slug=slug),
         secret=settings.secret_key.get_secret_value(),
         device_id=visitor.device_id,
         next_path=next or f"/c/{slug}",
@@ -223,6 +224,7 @@ def _remember(response: Response, value: str) -> Response:
 @router.get(CALLBACK_PATH)
 def callback(
     request: Request,
+    slug: str,
     db: DbDep,
     settings: SettingsDep,
     visitor: VisitorDep,
@@ -242,8 +244,9 @@ def callback(
             _("The WeChat sign-in code is not valid; please try again."), field="code"
         )
     with db.session() as session:
+        found = _open_campaign(session, slug)
         creds = service.credentials_of(session, workspace_id=workspace_id)
-    if creds is None:
+    if creds is None or found.workspace_id != workspace_id:
         raise NotFound(_("This campaign's brand has no WeChat official account."))
     try:
         grant, nickname = service.exchange(creds, api_base=settings.wechat_api_base, code=code)
