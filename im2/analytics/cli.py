@@ -55,13 +55,12 @@ def generate(
 ) -> None:
     """Write synthetic traffic for a campaign into the event log, ending now. Its people are
     "s:0", "s:1" …, never mistaken for real participants."""
-    from sqlalchemy import insert
 
     from im2.analytics.synth import generate_events
     from im2.campaigns.service import get_public_campaign
     from im2.config import get_settings
     from im2.db import Database
-    from im2.events.models import Event
+    from im2.events.service import record_events
 
     settings = get_settings()
     db = Database(settings.database_url)
@@ -88,7 +87,7 @@ def generate(
                     {} if row["properties"] == "{}" else {"amount": float(row["properties"][11:-1])}
                 )
             with db.transaction() as session:
-                session.execute(insert(Event), rows)
+                record_events(session, rows)  # the one event writer
             written += len(rows)
             err.print(f"{written}/{events} events written")
     finally:

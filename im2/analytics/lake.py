@@ -36,14 +36,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from im2.analytics.lake_fs import object_lake_of
 from im2.analytics.models import LakeMark
 from im2.db import Database
-from im2.events.models import Event
-from im2.events.service import EVENT_ARROW_SCHEMA
+from im2.events.service import EVENT_ARROW_SCHEMA, delete_events_through, last_event_id
 
 log = logging.getLogger("im2.analytics")
 
@@ -265,7 +264,7 @@ def _columnar_reader(session: Session, *, mark: int, columnar_from: int) -> Colu
     path = _sqlite_file(session)
     if path is None:
         return None
-    newest = session.scalar(select(func.max(Event.id))) or 0
+    newest = last_event_id(session)
     if newest - mark < columnar_from:
         return None
     return ColumnarReader(path)
@@ -458,8 +457,7 @@ def move_events_to_lake(
 
 def _delete_expired(session: Session, *, mark: int, before: datetime) -> int:
     """Retention: only rows already in the lake (id <= mark) and older than the limit go."""
-    result = session.execute(delete(Event).where(Event.id <= mark, Event.occurred_at < before))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return delete_events_through(session, last_id=mark, before=before)
 
 
 def read_lake(lake_path: Path, *, mark: int) -> pa.Table:

@@ -17,7 +17,7 @@ from typing import Any, cast
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from im2.db import announce
@@ -175,6 +175,18 @@ def newest_event_id(session: Session, *, campaign_ids: Sequence[int], after: int
         select(func.max(Event.id)).where(Event.campaign_id.in_(campaign_ids), Event.id > after)
     )
     return int(newest) if newest is not None else after
+
+
+def last_event_id(session: Session) -> int:
+    """The newest event id of all (0 when there is none)."""
+    return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
+def delete_events_through(session: Session, *, last_id: int, before: datetime) -> int:
+    """Delete the events up to `last_id` that occurred before `before` (the lake's retention:
+    only events already moved to the lake); returns how many went."""
+    result = session.execute(delete(Event).where(Event.id <= last_id, Event.occurred_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def count_events(
