@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from im2.activities.schemas import ActivityRead
+from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.analytics.schemas import MetricsRead
 from im2.campaigns.schemas import CampaignRead
 from im2.experiments.schemas import ExperimentResults
@@ -44,6 +44,16 @@ class SharerHighlight:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityResult:
+    """What one activity came to: a headline ("樱花拿铁 won with …") and a few lines."""
+
+    title: str
+    kind: ActivityKind
+    headline: str
+    lines: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignReport:
     """Everything a report shows. Numbers come from the analytics registry (`metrics`); the
     lists of entries and sharers from their domains; nothing here is computed by the report."""
@@ -60,6 +70,7 @@ class CampaignReport:
     experiments: list[ExperimentResults]  # started ones (running or concluded), newest first
     conclusions: list[str]
     charts: dict[str, str] = field(default_factory=dict)  # chart key → SVG
+    results: list[ActivityResult] = field(default_factory=list)  # polls, quizzes, surveys
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ so the report, the dashboard and `GET /api/v1/campaigns/{id}/overview` always ag
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from im2.reports.numbers import (
     stage_labels,
     value,
 )
+from im2.reports.results import activity_results
 from im2.reports.schemas import (
     MEDIA_TYPES,
     REPORT_LOCALES,
@@ -205,6 +207,7 @@ def build_report(
                 session, actor=actor, campaign_id=campaign.id, lake_path=lake_path, now=now
             ),
             conclusions=[],
+            results=activity_results(session, actor=actor, activities=activities),
         )
         report.conclusions.extend(conclusions(report, now=now))
         report.charts.update(draw_charts(report))
@@ -243,9 +246,27 @@ def _kpi_conclusion(row: dict[str, Any], *, now: datetime) -> str:
     ).format(kpi=label, value=reached, progress=progress, target=target, forecast=forecast)
 
 
+# A person can reach a later stage without this one (join without having searched), so a low
+# count here is no drop: the funnel's conclusion steps over it.
+SKIPPABLE_STAGES = frozenset({"search"})
+
+
+def _biggest_drop(funnel: list[dict[str, Any]]) -> tuple[float, str, str] | None:
+    """(percent kept, stage, next stage) of the steepest fall between stages a person passes
+    through in order, or None when no stage holds fewer people than the one before it."""
+    stages = [r for r in funnel if r["stage"] not in SKIPPABLE_STAGES]
+    drops = [
+        (row["people"] / before["people"] * 100, before["stage"], row["stage"])
+        for before, row in pairwise(stages)
+        if before["people"] and row["people"] < before["people"]
+    ]
+    return min(drops) if drops else None
+
+
 def conclusions(report: CampaignReport, *, now: datetime) -> list[str]:
     """Plain sentences drawn from the numbers: each KPI met or missed (or on track), the best
-    channel, the biggest drop in the funnel, return on budget and the viral factor."""
+    channel, the biggest drop in the funnel, what each poll, quiz and survey came to, return on
+    budget and the viral factor."""
     out: list[str] = []
     kpis = rows(report, "kpi_progress")
     if not kpis:
@@ -264,19 +285,19 @@ def conclusions(report: CampaignReport, *, now: datetime) -> list[str]:
                 share=fmt_percent(best["share"]),
             )
         )
-    funnel = rows(report, "aisas_funnel")
-    drops = [
-        (row["of_previous"], funnel[i - 1]["stage"], row["stage"])
-        for i, row in enumerate(funnel)
-        if i > 0 and row["of_previous"] is not None and row["of_previous"] < 100
-    ]
-    if drops:
-        kept, before, after = min(drops)
+    drop = _biggest_drop(rows(report, "aisas_funnel"))
+    if drop is not None:
+        kept, before, after = drop
         names = stage_labels()
         sentence = _("Biggest funnel drop: from {before} to {after}; only {kept} went on.")
         out.append(
             sentence.format(before=names[before], after=names[after], kept=fmt_percent(kept))
         )
+    out.extend(
+        _("{activity}: {result}").format(activity=r.title, result=r.headline)
+        for r in report.results
+        if r.lines
+    )
     roi = value(report, "roi")
     if roi is not None:
         out.append(
