@@ -64,7 +64,7 @@ def _attempt(
         timeout = client.timeout.read or TIMEOUT_SECONDS
         return SendResult(Outcome.RETRY, error=f"timed out after {timeout:g} s")
     except httpx.HTTPError as exc:
-        return SendResult(Outcome.RETRY, error=f"{type(exc).__name__}: could not reach it")
+        return SendResult(Outcome.RETRY, error=f"{type(exc).__name__}: {exc}"[:300])
     except Exception as exc:
         log.error("SMS delivery %s: unexpected %s", claimed.id, type(exc).__name__)
         return SendResult(Outcome.RETRY, error=f"unexpected {type(exc).__name__}")

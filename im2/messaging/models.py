@@ -22,7 +22,7 @@ class SmsSettings(Base):
     provider: Mapped[str] = mapped_column(String(16))
     access_key_id: Mapped[str] = mapped_column(String(128))
     access_key_secret: Mapped[str] = mapped_column(Encrypted())
-    secret_hint: Mapped[str] = mapped_column(String(4))
+    secret_tail: Mapped[str] = mapped_column(String(4))
     sign_name: Mapped[str] = mapped_column(String(64))
     app_id: Mapped[str | None] = mapped_column(String(32))
     region: Mapped[str | None] = mapped_column(String(32))

@@ -62,7 +62,7 @@ def _read(row: SmsSettings) -> SmsSettingsRead:
     return SmsSettingsRead(
         provider=SmsProvider(row.provider),
         access_key_id=row.access_key_id,
-        secret_hint=row.secret_hint,
+        secret_hint=row.secret_tail,
         sign_name=row.sign_name,
         app_id=row.app_id,
         region=row.region,
@@ -78,7 +78,7 @@ def _snapshot(row: SmsSettings) -> dict[str, Any]:
     return {
         "provider": row.provider,
         "access_key_id": row.access_key_id,
-        "secret_hint": row.secret_hint,
+        "secret_hint": row.secret_tail,
         "sign_name": row.sign_name,
         "app_id": row.app_id,
         "region": row.region,
@@ -111,7 +111,7 @@ def do_save_sms_settings(
         session.add(row)
     if secret is not None:
         row.access_key_secret = secret
-        row.secret_hint = secret[-4:]
+        row.secret_tail = secret[-4:]
     row.provider = data.provider.value
     row.access_key_id = data.access_key_id
     row.sign_name = data.sign_name

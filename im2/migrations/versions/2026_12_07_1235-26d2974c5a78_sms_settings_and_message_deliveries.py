@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("access_key_id", sa.String(length=128), nullable=False),
         sa.Column("access_key_secret", sa.String(), nullable=False),
-        sa.Column("secret_hint", sa.String(length=4), nullable=False),
+        sa.Column("secret_tail", sa.String(length=4), nullable=False),
         sa.Column("sign_name", sa.String(length=64), nullable=False),
         sa.Column("app_id", sa.String(length=32), nullable=True),
         sa.Column("region", sa.String(length=32), nullable=True),
