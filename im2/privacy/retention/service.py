@@ -6,13 +6,16 @@ A run (`run_retention`) takes three steps, each idempotent (a second run finds n
 - **UGC media**: the media files of entries whose campaign ended `media_days` ago or more are
   deleted and the row's file column cleared (the entry, its caption and votes stay).
 - **Inactive people**: people not seen for `inactive_days` (their `last_seen_at`, or when they
-  were created if never seen) are anonymised by erasure's anonymiser
-  (`im2.privacy.erasure.erase_person`): their rows stay countable under an anonymous stand-in,
-  their events are rewritten in the database now and in the lake by the erasure's lake job.
+  were created if never seen) are anonymised by erasure's anonymiser in batches of `BATCH`
+  (`im2.privacy.erasure.erase_people`: one transaction and one set of statements per table
+  per batch, the same result as erasing each alone): their rows stay countable under an
+  anonymous stand-in, their events are rewritten in the database now and in the lake by the
+  erasure's lake job (one pass over the day files for all of them).
 
-Each person and each file is its own item (`im2.isolation`): one failure is counted and noted
-on the run, the others go on. A run anonymises at most `limit` people and is then "partial";
-the job's next tick goes on from there.
+Each file is its own item (`im2.isolation`), and so is each person of a batch that failed
+(done again one by one): one failure is counted and noted on the run, the others go on. A run
+anonymises at most `limit` people and is then "partial"; the job's next tick goes on from
+there.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, or_, select, update
+from sqlalchemy import String, cast, exists, select, update
 from sqlalchemy.orm import Session
 
 from im2 import isolation
 from im2.db import Database
 from im2.errors import InvalidInput
 from im2.i18n import _
-from im2.privacy.erasure import STAND_IN_CONSENT, erase_person
+from im2.privacy.erasure import STAND_IN_CONSENT, erase_people, inactive_clause
 from im2.privacy.inventory import declared_tables, table_of
 from im2.privacy.retention.models import RetentionPolicy, RetentionRun
 from im2.privacy.retention.schemas import (
@@ -51,6 +54,8 @@ log = logging.getLogger("im2.privacy")
 
 JOB = "privacy_retention"
 PEOPLE_PER_RUN = 5000
+# People per transaction of the anonymisation (`erase_people`).
+BATCH = 500
 ERRORS_KEPT = 10
 # Tables with a raw IP column other than participants' (whose IP is encrypted, with a hash).
 PLAIN_IP_COLUMNS = (("coupon_redemptions", "ip", "created_at"),)
@@ -277,10 +282,7 @@ def inactive_people(
         .where(
             people.c.workspace_id == workspace_id,
             people.c.merged_into_id.is_(None),
-            or_(
-                people.c.last_seen_at < before,
-                and_(people.c.last_seen_at.is_(None), people.c.created_at < before),
-            ),
+            inactive_clause(people, before),
             ~stand_in,
         )
         .order_by(people.c.id)
@@ -290,6 +292,73 @@ def inactive_people(
 
 
 # --- a run --------------------------------------------------------------------------------------
+
+
+def anonymise_people(
+    db: Database,
+    *,
+    workspace_id: int,
+    person_ids: list[int],
+    inactive_since: datetime,
+    now: datetime,
+    lake_path: Path,
+    media_path: Path,
+    tally: _Tally,
+    batch: int = BATCH,
+) -> int:
+    """Anonymise these people in batches, each one transaction of set-based statements
+    (`erase_people`): a crash loses no half-anonymised person and the next run goes on. Each
+    person is re-checked under their locked row (still inactive, no event since): one who
+    acted since they were chosen is kept. A batch that fails is done again person by person,
+    so one person's bad data is counted and noted and the others are anonymised. Returns how
+    many were anonymised."""
+    anonymised = 0
+
+    def one(person_id: int) -> bool:
+        with db.transaction() as session:
+            reports = erase_people(
+                session,
+                workspace_id=workspace_id,
+                person_ids=[person_id],
+                now=now,
+                lake_path=lake_path,
+                media_path=media_path,
+                reason="retention",
+                inactive_since=inactive_since,
+            )
+        return any(not r.already_erased for r in reports)
+
+    for start in range(0, len(person_ids), batch):
+        chunk = person_ids[start : start + batch]
+        try:
+            with db.transaction() as session:
+                reports = erase_people(
+                    session,
+                    workspace_id=workspace_id,
+                    person_ids=chunk,
+                    now=now,
+                    lake_path=lake_path,
+                    media_path=media_path,
+                    reason="retention",
+                    inactive_since=inactive_since,
+                )
+            anonymised += sum(1 for r in reports if not r.already_erased)
+        except Exception:
+            log.exception(
+                "job %s: a batch of %s people of workspace %s failed; one by one",
+                JOB,
+                len(chunk),
+                workspace_id,
+            )
+            done = isolation.each(
+                chunk,
+                one,
+                job=JOB,
+                key=lambda p: f"person {p}",
+                failed=lambda p, exc: tally.failed(f"person {p}", exc),
+            )
+            anonymised += sum(1 for erased in done.results if erased)
+    return anonymised
 
 
 @dataclass
@@ -367,28 +436,16 @@ def run_retention(
                 limit=limit,
             )
         partial = len(ids) >= limit
-
-        def anonymise(person_id: int) -> bool:
-            with db.transaction() as session:
-                report = erase_person(
-                    session,
-                    workspace_id=workspace_id,
-                    person_id=person_id,
-                    now=now,
-                    lake_path=lake_path,
-                    media_path=media_path,
-                    reason="retention",
-                )
-            return not report.already_erased
-
-        done = isolation.each(
-            ids,
-            anonymise,
-            job=JOB,
-            key=lambda p: f"person {p}",
-            failed=lambda p, exc: tally.failed(f"person {p}", exc),
+        people = anonymise_people(
+            db,
+            workspace_id=workspace_id,
+            person_ids=ids,
+            inactive_since=now - timedelta(days=inactive),
+            now=now,
+            lake_path=lake_path,
+            media_path=media_path,
+            tally=tally,
         )
-        people = sum(1 for erased in done.results if erased)
     with db.transaction() as session:
         row = session.get(RetentionRun, run_id)
         assert row is not None
