@@ -36,8 +36,8 @@ from im2.analytics import pages as analytics_pages
 from im2.analytics import service as analytics
 from im2.campaigns import api as campaigns_api
 from im2.campaigns import pages as campaigns_pages
-from im2.campaigns import service as campaigns_service
 from im2.campaigns import presets as campaign_presets
+from im2.campaigns import service as campaigns_service
 from im2.campaigns.figures import FiguresReader
 from im2.clock import Clock
 from im2.config import Settings
@@ -65,6 +65,7 @@ from im2.participation import public as participation_public
 from im2.participation.models import Participant
 from im2.people import api as people_api
 from im2.people import pages as people_pages
+from im2.people.consent import api as consent_api
 from im2.people.directory import PeopleSources
 from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
@@ -114,6 +115,7 @@ API: tuple[APIRouter, ...] = (  # `/api/v1`
     listening_api.router,
     ladder_api.router,  # before people's: its `/{person_id}` would take "ladder"
     people_api.router,
+    consent_api.router,
     segments_api.router,
     retention_api.router,  # before privacy's: its paths would take "retention"
     privacy_api.router,
@@ -133,8 +135,8 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     listening_pages.router,
     messaging_pages.router,
     participation_pages.router,
-    ladder_pages.router,  # before people's: its `/{person_id}` would take "ladder"
     segments_pages.router,  # before people's: its `/{person_id}` would take "segments"
+    ladder_pages.router,  # before people's: its `/{person_id}` would take "ladder"
     people_pages.router,
     retention_pages.router,  # before privacy's: its `/{request_id}` would take "retention"
     privacy_pages.router,
@@ -169,11 +171,11 @@ def _describe_metric(key: str) -> str:
 # conversions), which may not import it: `im2.campaigns.figures.FiguresDep`.
 FIGURES = FiguresReader(read=_read_figures, describe=_describe_metric)
 
-# A campaign's eligibility names a segment, in people (a layer above campaigns): its check.
-campaigns_service.use_segment_check(segments_service.check_segment_version)
-
 # Campaign templates create their activities, which live a layer above campaigns.
 campaign_presets.use_activity_maker(make_preset_activity)
+
+# A campaign's eligibility names a segment, in people (a layer above campaigns): its check.
+campaigns_service.use_segment_check(segments_service.check_segment_version)
 
 
 def _points_by_participant(workspace_id: int) -> Select[int, int]:

@@ -534,7 +534,8 @@ register(
 def _roi(q: Query) -> MetricValue:
     budget = sum(p.budget or 0.0 for p in _planned(q))
     revenue = evaluate(q, "revenue").value or 0.0
-    return MetricValue(_ratio(revenue - budget, budget) if budget else None)
+    # An engagement campaign records no revenue: its ROI does not apply (not −100 %).
+    return MetricValue(_ratio(revenue - budget, budget) if budget and revenue else None)
 
 
 register(
@@ -543,7 +544,7 @@ register(
         N_("ROI"),
         N_(
             "(Revenue − channel budgets) / channel budgets, in percent; with a channel filter, "
-            "only that channel's budget. Empty when no budget is set."
+            "only that channel's budget. Empty when no budget is set or no revenue was recorded."
         ),
         Unit.PERCENT,
         CONVERSION_KINDS,

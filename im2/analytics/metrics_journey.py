@@ -191,12 +191,13 @@ register(
         "aisas_funnel",
         N_("AISAS funnel"),
         N_(
-            "Distinct people per stage. Attention: campaign.viewed, activity.viewed, "
-            "share.clicked. Interest: votes, answers, surveys, questions, comments, likes, "
-            "check-ins. Search: arrived through a share (share.clicked or a view with a "
-            "referrer), through search (a view with source=search) or viewed on two or more "
-            "days. Action: joined, submitted UGC, entered a draw, group-buy, redeemed a coupon, "
-            "converted. Share: share.created. The value is Action as a percent of Attention."
+            "How many people reached each stage; a person can skip a stage, so a later stage "
+            "can hold more people than the one before. Attention: saw the campaign, an "
+            "activity or a friend's link. Interest: voted, answered, asked, commented, liked "
+            "or checked in. Search: came through a friend's link or a search, or came back on "
+            "another day. Action: joined, posted an entry, entered a draw or group-buy, used a "
+            "coupon or bought. Share: made their own share link. The value is Action as a "
+            "percent of Attention."
         ),
         Unit.PERCENT,
         tuple({*AISAS_ATTENTION, *AISAS_INTEREST, *AISAS_ACTION, *AISAS_SHARE}),
@@ -353,6 +354,7 @@ def _cascade(q: Query) -> MetricValue:
     if built is None:
         return MetricValue(0.0, [])
     figures = cascade_metrics(built[0])
+    forest = built[0]
     out = {
         "trees": figures.trees,
         "largest_tree": figures.largest_tree,
@@ -360,6 +362,9 @@ def _cascade(q: Query) -> MetricValue:
         "max_breadth": figures.max_breadth,
         "structural_virality": _none_if_nan(figures.structural_virality),
         "viral_cycle_hours": _none_if_nan(figures.viral_cycle_time / 3600),
+        # Cascades in which someone came through a share (most trees are one person alone):
+        # the count that agrees with the share tree being empty or not.
+        "shared_trees": int(np.count_nonzero(forest.subtree_size[forest.roots] > 1)),
     }
     return MetricValue(float(figures.depth), [out])
 
@@ -369,7 +374,8 @@ register(
         "cascade",
         N_("Share cascades"),
         N_(
-            "The share tree (first touch): number of trees, largest tree, depth, breadth, "
+            "The share tree (first touch): number of trees (shared_trees: those in which "
+            "someone came through a share), largest tree, depth, breadth, "
             "structural virality and median hours between a sharer joining and their invitee "
             "joining. The value is the depth of the deepest cascade."
         ),
@@ -383,6 +389,7 @@ register(
             "max_breadth",
             "structural_virality",
             "viral_cycle_hours",
+            "shared_trees",
         ),
     )
 )

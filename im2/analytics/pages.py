@@ -24,8 +24,9 @@ from im2.i18n import _
 from im2.web.deps import ConsoleActor, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.errors import error_body
 from im2.web.params import Id
-from im2.web.templating import render
+from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor
+from im2.workspaces.service import get_workspace_by_id
 
 campaign_router = APIRouter(prefix="/console/w/{workspace}/campaigns/{campaign_id}/analytics")
 workspace_router = APIRouter(prefix="/console/w/{workspace}/analytics")
@@ -44,6 +45,7 @@ CARDS = (
     "retention_d7",
     "new_vs_returning",
 )
+SECONDS = "%Y-%m-%d %H:%M:%S"  # "Updated" times, in the campaign's (or workspace's) zone
 CHARTS = (
     "timeseries",
     "aisas_funnel",
@@ -222,6 +224,9 @@ def dashboard(
         {
             "campaign": campaign,
             "data": data.model_dump(mode="json") if data else None,
+            "computed_label": local_time(data.computed_at, campaign.timezone, SECONDS)
+            if data
+            else "",
             "error": error,
             "filters": filters,
             "query": urlencode({k: v for k, v in filters.items() if v not in (None, "")}),
@@ -229,7 +234,7 @@ def dashboard(
             "cards": _cards(data),
             "charts": CHARTS,
             "names": {key: _(METRICS[key].name) for key in METRICS},
-            "labels": _labels() | {"campaign": campaign.name},
+            "labels": _labels() | {"campaign": campaign.name, "zone": campaign.timezone},
             "channels": list(Channel),
             "channel_labels": CHANNEL_LABELS,
             "formats": list(ExportFormat),
@@ -571,6 +576,7 @@ def compare_page(
         listed = list_campaigns(
             session, actor=actor, filters=CampaignFilter(include_archived=True), limit=200
         ).items
+        zone = get_workspace_by_id(session, workspace_id=actor.workspace_id).timezone
     chosen = service.parse_campaign_ids(campaigns) if campaigns else []
     comparison = None
     error = None
@@ -588,6 +594,10 @@ def compare_page(
             "campaigns": listed,
             "chosen": chosen,
             "comparison": comparison.model_dump(mode="json") if comparison else None,
+            "computed_label": local_time(comparison.computed_at, zone, SECONDS)
+            if comparison
+            else "",
+            "zone": zone,
             "error": error,
             "filters": {"since": since or "", "until": until or "", "channel": channel or ""},
             "query": str(request.url.query),

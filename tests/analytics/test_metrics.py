@@ -233,7 +233,9 @@ def test_an_empty_campaign_shows_zeros_and_empty_rates_never_nan(
     assert (got["participants"], got["reach"], got["revenue"]) == (0, 0, 0)
     assert (got["interaction_rate"], got["conversion_rate"], got["k_factor"]) == (None, None, None)
     assert got["retention_d7"] is None
-    assert got["roi"] == -100  # the budget is spent and nothing came back
+    # No revenue was recorded (an engagement campaign records none): ROI does not apply, and
+    # −100 % would read as a failure the campaign never aimed at (issue 18).
+    assert got["roi"] is None
     assert metrics["timeseries"]["rows"] == []
     assert metrics["cascade"]["rows"] == []
     assert metrics["aisas_funnel"]["rows"][0]["of_attention"] is None
