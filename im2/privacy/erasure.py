@@ -12,9 +12,10 @@ The database part runs in the caller's transaction (`erase_person`); the lake pa
 (`im2.privacy.lake_rewrite`) runs after commit from the durable erasure record.
 
 Several people at once (`erase_people`, retention's path): one set of statements per table for
-the whole group (`UPDATE … WHERE id IN (…)`, old → new in a `CASE`), with the same rows, values,
-counts and records as erasing each alone in the same order (tests/privacy/test_bulk_erasure.py
-compares the two); the lake rewrite then treats all pending records in one pass per file.
+the whole group (`UPDATE … WHERE id IN (…)`, old → new from a temporary table), with the same
+rows, values, counts and records as erasing each alone in the same order
+(tests/privacy/test_bulk_erasure.py compares the two); the lake rewrite then treats all
+pending records in one pass per file.
 """
 
 from __future__ import annotations
@@ -31,17 +32,20 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Column,
     Integer,
+    MetaData,
     String,
     Table,
     and_,
     bindparam,
-    case,
     cast,
     delete,
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -73,10 +77,9 @@ PROFILE_TABLES = ("person_identities", "person_merges", "person_tags", "person_a
 DEVICE_CHARS = string.ascii_letters + string.digits
 CODE_CHARS = string.ascii_lowercase + string.digits
 STAND_IN_CONSENT = "erased"
-# Ids per IN list, old → new pairs per CASE, LIKE terms per statement (SQLite's limits on
+# Ids per IN list, LIKE terms per statement (SQLite's limits on
 # bound values and on expression depth).
 CHUNK = 500
-CASE_CHUNK = 200
 LIKE_CHUNK = 100
 
 
@@ -484,6 +487,7 @@ def _erase_group(
             where[name] = where.get(name, 0) + 1
     # References from anyone's rows: participant, person, device and share-code columns.
     moves = _Moves.of(subjects, remaps)
+    _fill_maps(session, moves)
     for name, decls in tables.items():
         if name in (EVENTS_TABLE, PEOPLE_TABLE, *PROFILE_TABLES):
             continue
@@ -492,6 +496,7 @@ def _erase_group(
         table = table_of(name)
         for data in decls:
             _remap_references(session, table, data, keys, moves)
+    _empty_maps(session)
     event_ids = _rewrite_db_events(
         session, workspace_id=workspace_id, remaps=remaps, owners=owners, counts=counts
     )
@@ -859,37 +864,93 @@ def _update_each(session: Session, table: Table, changes: list[tuple[Any, dict[s
     session.connection().execute(statement, params)
 
 
+# The group's old → new identifiers, in temporary tables of the transaction's connection
+# while `_remap_references` runs (one fixed UPDATE per column, whatever the group's size), and
+# emptied before the transaction ends: no mapping outlives the erasure.
+_MAPS = MetaData()
+MAP_INT = Table(
+    "erasure_map_int",
+    _MAPS,
+    Column("kind", String(16), primary_key=True),
+    Column("old", BigInteger, primary_key=True),
+    Column("new", BigInteger, nullable=False),
+)
+MAP_STR = Table(
+    "erasure_map_str",
+    _MAPS,
+    Column("kind", String(16), primary_key=True),
+    Column("old", String(255), primary_key=True),
+    Column("new", String(255), nullable=False),
+)
+_MAP_DDL = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS erasure_map_int (kind VARCHAR(16) NOT NULL, "
+    "old BIGINT NOT NULL, new BIGINT NOT NULL, PRIMARY KEY (kind, old))",
+    "CREATE TEMPORARY TABLE IF NOT EXISTS erasure_map_str (kind VARCHAR(16) NOT NULL, "
+    "old VARCHAR(255) NOT NULL, new VARCHAR(255) NOT NULL, PRIMARY KEY (kind, old))",
+)
+
+
+def _fill_maps(session: Session, moves: _Moves) -> None:
+    for ddl in _MAP_DDL:
+        session.execute(text(ddl))
+    _empty_maps(session)
+    ints = [
+        {"kind": kind, "old": old, "new": new}
+        for kind, pairs in (("participant", moves.participants), ("person", moves.persons))
+        for old, new in pairs.items()
+    ]
+    strs = [
+        {"kind": kind, "old": old, "new": new}
+        for kind, pairs in (("device", moves.devices), ("code", moves.codes))
+        for old, new in pairs.items()
+    ]
+    for table, rows in ((MAP_INT, ints), (MAP_STR, strs)):
+        for chunk in _chunks(rows, 1000):
+            session.execute(insert(table), chunk)
+
+
+def _empty_maps(session: Session) -> None:
+    session.execute(delete(MAP_INT))
+    session.execute(delete(MAP_STR))
+
+
 def _remap_references(
     session: Session, table: Table, data: PeopleData, keys: PersonKeys, moves: _Moves
 ) -> None:
     """Point every participant, person, device and share-code column of the table that names
     one of the people at their stand-in (in anyone's rows): one UPDATE per column for the whole
-    group (old → new in a CASE)."""
+    group, through the old → new tables (`_fill_maps`)."""
     scope = [table.c.workspace_id == keys.workspace_id] if "workspace_id" in table.c else []
 
-    def move(column: str, pairs: Mapping[Any, Any]) -> None:
-        items = sorted(pairs.items(), key=lambda kv: str(kv[0]))
-        for chunk in _chunks(items, CASE_CHUNK):
-            mapping = dict(chunk)
-            session.execute(
-                update(table)
-                .where(*scope, table.c[column].in_(list(mapping)))
-                .values({column: case(mapping, value=table.c[column])})
-            )
+    def move(column: str, kind: str, pairs: Mapping[Any, Any]) -> None:
+        if not pairs:
+            return
+        mapping = MAP_STR if kind in ("device", "code") else MAP_INT
+        col = table.c[column]
+        new = (
+            select(mapping.c.new)
+            .where(mapping.c.kind == kind, mapping.c.old == col)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(table)
+            .where(*scope, col.in_(select(mapping.c.old).where(mapping.c.kind == kind)))
+            .values({column: new})
+        )
 
     if table.name == PARTICIPANTS_TABLE:
         # The former participant rows are deleted; only others' `referred_by` moves.
         for column in data.code_columns:
-            move(column, moves.codes)
+            move(column, "code", moves.codes)
         return
     for column in data.participant_columns:
-        move(column, moves.participants)
+        move(column, "participant", moves.participants)
     for column in data.person_columns:
-        move(column, moves.persons)
+        move(column, "person", moves.persons)
     for column in data.device_columns:
-        move(column, moves.devices)
+        move(column, "device", moves.devices)
     for column in data.code_columns:
-        move(column, moves.codes)
+        move(column, "code", moves.codes)
 
 
 def _named_in_event(
@@ -938,11 +999,11 @@ def _rewrite_db_events(
         terms.append(events.c.actor_id.in_(chunk))
     for chunk in _chunks(sorted(merged["codes"])):
         terms.append(events.c.referrer.in_(chunk))
-    text = cast(events.c.properties, String)
+    as_text = cast(events.c.properties, String)
     words = [str(p) for p in merged["participants"]] + sorted(merged["codes"])
     # Few terms per statement: SQLite parses a long OR as a tree of that depth.
     for chunk in _chunks(words, LIKE_CHUNK):
-        terms.append(or_(*(text.contains(w) for w in chunk)))
+        terms.append(or_(*(as_text.contains(w) for w in chunk)))
     candidates: dict[int, Any] = {}
     for term in terms:
         for row in session.execute(
