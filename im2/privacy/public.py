@@ -21,12 +21,11 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
-from im2.db import on_commit
 from im2.errors import IM2Error, InvalidInput, NotFound, TooManyAttempts
 from im2.i18n import _
 from im2.participation import service as participation
 from im2.participation.schemas import CONSENT_TEXT
-from im2.participation.senders import CodeSender
+from im2.participation.senders import CodeSender, queue_code
 from im2.people import service as people
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel
 from im2.privacy import service
@@ -177,11 +176,20 @@ def request_code(
                 secret=settings.secret_key.get_secret_value(),
                 now=now,
             )
-            on_commit(
+            # By SMS through the workspace's provider (queued, sent by the job), or after
+            # the commit by the deployment's sender (im2.participation.senders).
+            queue_code(
                 session,
-                lambda: sender.send(
-                    channel=channel, destination=destination, code=code, brand=campaign.name
-                ),
+                sender=sender,
+                caps=request.app.state.sms_caps,
+                workspace_id=workspace_id,
+                participant_id=participant.id,
+                channel=channel,
+                destination=destination,
+                code=code,
+                brand=campaign.name,
+                ip=visitor.ip,
+                now=now,
             )
     except IM2Error as exc:
         return _page(
