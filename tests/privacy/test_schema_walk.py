@@ -49,6 +49,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("listening_sentiment_corrections", "text"): "a public post's text, for the model",
     ("influence_edges", "src"): "an uploaded graph of platform accounts, linked to no person",
     ("influence_edges", "dst"): "an uploaded graph of platform accounts, linked to no person",
+    ("wechat_tokens", "value"): "the official account's access_token or jsapi_ticket (the brand's)",
 }
 
 
