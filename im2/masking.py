@@ -14,9 +14,21 @@ caption stays readable for analysis; its author's name does not).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+# `im2.workspaces.schemas.Permission.READ_PEOPLE` (a StrEnum: the string is the member), named
+# here because this module sits below the workspaces.
+READ_PEOPLE = "people:read"
+
+
+class _Permitted(Protocol):
+    def can(self, permission: Any, /) -> bool: ...
+
 
 PHONE_COLUMNS = frozenset({"phone", "verified_phone", "mobile"})
 EMAIL_COLUMNS = frozenset({"email", "verified_email"})
@@ -101,3 +113,45 @@ def mask_rows(
             )
             for k, v in row.items()
         }
+
+
+def masked_for(actor: _Permitted) -> bool:
+    """Whether personal fields are masked for this console user or API token: every role
+    without people:read (analysts, viewers). The one test every surface asks."""
+    return not actor.can(READ_PEOPLE)
+
+
+def shown_name(value: str | None, *, masked: bool) -> str | None:
+    """A participant's nickname as this reader may see it."""
+    return mask_name(value) if masked and value else value
+
+
+def mask_fields(item: T, *, masked: bool, names: Iterable[str] = ()) -> T:
+    """`item` (a pydantic model, a dataclass or a mapping) with its personal fields masked
+    when `masked`, by field name as `mask_rows` does (`names`: further fields holding a
+    person's name); the item itself is not changed."""
+    if not masked:
+        return item
+    extra = frozenset(names)
+
+    def shown(key: str, value: Any) -> Any:
+        if key in extra and value:
+            return mask_name(str(value))
+        return mask_value(key, value) if key in PERSONAL_COLUMNS else value
+
+    if isinstance(item, Mapping):
+        return type(item)({k: shown(k, v) for k, v in item.items()})  # type: ignore[call-arg]
+    fields = getattr(type(item), "model_fields", None)
+    if fields is not None:  # a pydantic model
+        update = {k: shown(k, getattr(item, k)) for k in fields}
+        return item.model_copy(update=update)  # type: ignore[attr-defined, no-any-return]
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        update = {f.name: shown(f.name, getattr(item, f.name)) for f in dataclasses.fields(item)}
+        return dataclasses.replace(item, **update)
+    raise TypeError(f"cannot mask a {type(item).__name__}")
+
+
+def mask_all(items: Iterable[T], *, masked: bool, names: Iterable[str] = ()) -> list[T]:
+    """`mask_fields` of each item."""
+    names = tuple(names)
+    return [mask_fields(i, masked=masked, names=names) for i in items]

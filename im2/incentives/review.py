@@ -7,6 +7,7 @@ taken once: a conditional UPDATE on the status makes a second, concurrent one a 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -20,6 +21,7 @@ from im2.incentives.grants import OutOfStock, give_grant, grant_code
 from im2.incentives.models import CouponCode, PointEntry, Redemption, RewardGrant
 from im2.incentives.redemptions import redemption_ref
 from im2.incentives.schemas import GrantRef, RedemptionRef, RewardKind
+from im2.masking import mask_fields, mask_ip, masked_for
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -77,7 +79,23 @@ def list_flagged_redemptions(
         .order_by(Redemption.id.desc())
         .limit(limit)
     ).all()
-    return [redemption_ref(r, c) for r, c in rows]
+    refs = [redemption_ref(r, c) for r, c in rows]
+    if not masked_for(actor):
+        return refs
+    # The shop's IP addresses, the redemption's and those of its evidence, are masked for
+    # console users without people:read.
+    return [
+        replace(
+            mask_fields(ref, masked=True),
+            evidence={
+                k: [mask_ip(str(v)) for v in value]
+                if k == "ips" and isinstance(value, list)
+                else value
+                for k, value in ref.evidence.items()
+            },
+        )
+        for ref in refs
+    ]
 
 
 def do_decide_grant(

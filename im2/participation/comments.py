@@ -18,6 +18,7 @@ from im2.errors import Conflict, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import N_, _
+from im2.masking import masked_for, shown_name
 from im2.participation.models import Comment, Like, Participant
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
@@ -203,7 +204,8 @@ def moderation_queue(
     if status is not None:
         query = query.where(Comment.status == status.value)
     rows = session.execute(query.order_by(Comment.id.desc()).limit(200)).all()
-    return [_read(c, n) for c, n in rows]
+    masked = masked_for(actor)  # authors' nicknames masked without people:read
+    return [_read(c, shown_name(n, masked=masked)) for c, n in rows]
 
 
 def do_moderate(

@@ -27,6 +27,7 @@ from im2.experiments.schemas import ExperimentResults, ExperimentStatus
 from im2.i18n import _, normalize_locale, use_locale
 from im2.listening import topics
 from im2.listening.schemas import Dashboard
+from im2.masking import masked_for, shown_name
 from im2.participation import service as participation
 from im2.reports import charts
 from im2.reports.document import render_html, render_pdf
@@ -124,10 +125,13 @@ def _top_ugc(
 
 def _top_sharers(session: Session, *, actor: Actor, campaign_id: int) -> list[SharerHighlight]:
     stats = sharing.share_stats(session, actor=actor, campaign_id=campaign_id)
+    masked = masked_for(actor)  # nicknames masked without people:read (UGC's are, by ugc)
     return [
         SharerHighlight(
             participant_id=pid,
-            nickname=participation.get_profile(session, participant_id=pid).nickname,
+            nickname=shown_name(
+                participation.get_profile(session, participant_id=pid).nickname, masked=masked
+            ),
             brought=brought,
         )
         for pid, brought in stats.top_sharers[:TOP_SHARERS]

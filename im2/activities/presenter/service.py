@@ -35,6 +35,7 @@ from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
 from im2.errors import Conflict, NotFound
 from im2.i18n import _
+from im2.masking import mask_all, masked_for, shown_name
 from im2.participation import service as participation
 from im2.workspaces.schemas import Actor
 
@@ -199,6 +200,8 @@ def stage(session: Session, *, actor: Actor, activity_id: int) -> Stage:
     activity = load_presentable(session, actor=actor, activity_id=activity_id)
     campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
     row = activities.load_activity(session, actor=actor, activity_id=activity_id)
+    # Participants' names on the screen are masked for console users without people:read.
+    masked = masked_for(actor)
     show: PollStage | QuizStage | QaStage | UgcStage | DrawStage
     if activity.kind is ActivityKind.POLL:
         show = PollStage(results=poll.load_results(session, activity_id=row.id))
@@ -206,24 +209,36 @@ def stage(session: Session, *, actor: Actor, activity_id: int) -> Stage:
         settings = activity.settings
         show = QuizStage(
             results=quiz.results(session, activity=row),
-            leaders=quiz.leaderboard(session, activity=row, limit=TOP_PLAYERS).rows,
+            leaders=mask_all(
+                quiz.leaderboard(session, activity=row, limit=TOP_PLAYERS).rows,
+                masked=masked,
+                names=("name",),
+            ),
             seconds=int(settings.get("bonus_seconds", 20)) if settings.get("time_bonus") else 20,
         )
     elif activity.kind is ActivityKind.QA:
         board = qa.load_board(session, activity_id=row.id, moderator=False)
-        show = QaStage(questions=board.questions[:TOP_QUESTIONS], total=len(board.questions))
+        show = QaStage(
+            questions=mask_all(board.questions[:TOP_QUESTIONS], masked=masked),
+            total=len(board.questions),
+        )
     elif activity.kind is ActivityKind.UGC:
         approved = [
             ugc.entry_read(e)
             for e in ugc.entries_of(session, activity_id=row.id, statuses=(EntryStatus.APPROVED,))
         ]
         approved.sort(key=lambda e: (-e.votes, e.id))
-        show = UgcStage(entries=approved[:WALL_ENTRIES], total=len(approved))
+        show = UgcStage(
+            entries=mask_all(approved[:WALL_ENTRIES], masked=masked), total=len(approved)
+        )
     else:
         results = draw_reads.draw_results(session, actor=actor, activity_id=row.id)
         winners = [
             Winner(
-                name=participation.get_profile(session, participant_id=w.participant_id).nickname
+                name=shown_name(
+                    participation.get_profile(session, participant_id=w.participant_id).nickname,
+                    masked=masked,
+                )
                 or _("Lucky number {n}").format(n=w.entry_id),
                 prize=w.prize,
             )

@@ -5,10 +5,11 @@ shared console routes, made from `format.FORMAT`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import service as activities
@@ -24,7 +25,9 @@ from im2.activities.schemas import KIND_LABELS
 from im2.campaigns import service as campaigns
 from im2.errors import InvalidInput
 from im2.i18n import _
-from im2.live.sse import stream
+from im2.live.hub import Hub
+from im2.live.sse import HEARTBEAT_SECONDS, KEEP_ALIVE, RECONNECT_MS, encoded, stream
+from im2.masking import mask_all, masked_for
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
 from im2.web.links import public_base_url
 from im2.web.params import Id
@@ -144,4 +147,21 @@ def live_queue(
     first = hub.latest(channel) or json.dumps(
         board_snapshot(db, activity_id, moderator=True), ensure_ascii=False
     )
+    if masked_for(actor):  # the snapshots carry askers' nicknames: masked for this reader
+        return EventSourceResponse(_masked_stream(request, hub, channel, first))
     return EventSourceResponse(stream(request, hub, channel, first, event="queue"))
+
+
+def _mask_board(message: str) -> str:
+    board = json.loads(message)
+    board["questions"] = mask_all(board.get("questions") or [], masked=True)
+    return json.dumps(board, ensure_ascii=False)
+
+
+async def _masked_stream(
+    request: Request, hub: Hub, channel: str, first: str
+) -> AsyncIterator[bytes]:
+    """`im2.live.sse.stream` for a reader without people:read: each snapshot masked."""
+    async for message in hub.subscribe(channel, first=first, heartbeat=HEARTBEAT_SECONDS):
+        yield KEEP_ALIVE if message is None else encoded(_mask_board(message), "queue")
+    yield ServerSentEvent(comment="reconnect", retry=RECONNECT_MS[1]).encode()

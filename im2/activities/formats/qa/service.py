@@ -38,6 +38,7 @@ from im2.errors import Conflict, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
+from im2.masking import mask_all, masked_for
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
@@ -159,7 +160,10 @@ def moderation_board(
     row = activities.load_activity(
         session, actor=actor, activity_id=activity_id, kind=ActivityKind.QA
     )
-    return board(session, activity=row, sort=sort, moderator=True)
+    found = board(session, activity=row, sort=sort, moderator=True)
+    # Askers' nicknames are masked for roles without people:read (the questions stay whole).
+    masked = masked_for(actor)
+    return found.model_copy(update={"questions": mask_all(found.questions, masked=masked)})
 
 
 def do_moderate(

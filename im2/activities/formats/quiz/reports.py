@@ -30,6 +30,7 @@ from im2.activities.formats.quiz.service import (
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
 from im2.campaigns.schemas import CampaignRead
+from im2.masking import mask_all, masked_for
 from im2.workspaces.schemas import Actor
 
 
@@ -143,7 +144,10 @@ def quiz_leaderboard(
     session: Session, *, actor: Actor, activity_id: int, limit: int = 100
 ) -> Leaderboard:
     activity = load_quiz(session, actor=actor, activity_id=activity_id)
-    return leaderboard(session, activity=activity, limit=limit)
+    board = leaderboard(session, activity=activity, limit=limit)
+    # Players' names are masked for console users and tokens without people:read.
+    masked = masked_for(actor)
+    return board.model_copy(update={"rows": mask_all(board.rows, masked=masked, names=("name",))})
 
 
 def export_quiz(session: Session, *, actor: Actor, activity_id: int) -> list[dict[str, Any]]:

@@ -3,7 +3,14 @@ rewards): pure functions over participants' stored signals, no database.
 
 Each check returns evidence the brand can read in the review queue; none of them alone proves
 fraud (a family shares a Wi-Fi network), which is why a suspicious invite is held for review,
-not refused."""
+not refused.
+
+The evidence is stored (the invite's and the held reward's JSON, the `reward.held` event) and
+read by console users who may not see people, so it holds no plain IP address, user agent,
+e-mail address or phone number: an address is cut to its network (/24, /64), a user agent and
+an e-mail are a short keyed hash (`im2.crypto`: equal values give equal hashes, nobody without
+the server's key can find the value), a phone its last four digits. The checks themselves
+compare keyed hashes too, never the plain values."""
 
 from __future__ import annotations
 
@@ -11,11 +18,13 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from im2.crypto import keyring
 from im2.participation.service import Signals
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 64
 RING_MAX_LENGTH = 4
+SHOWN_HASH = 12  # hex digits of a keyed hash shown as evidence (48 bits: tells two apart)
 
 
 def network(ip: str | None) -> str | None:
@@ -47,27 +56,58 @@ def _phone_key(phone: str | None) -> str | None:
     return digits[-11:] if len(digits) >= 11 else digits or None
 
 
+def keyed(kind: str, value: str | None) -> str | None:
+    """The keyed hash of a signal (`kind`: ip, ua, email, phone), None for none."""
+    if not value:
+        return None
+    return keyring().lookup_hash(f"referral-abuse:{kind}", value)
+
+
+def shown_hash(digest: str) -> str:
+    return digest[:SHOWN_HASH]
+
+
 def pair_evidence(inviter: Signals, invitee: Signals) -> dict[str, str]:
-    """Reasons (code → detail) why these two look like one person."""
+    """Reasons (code → detail) why these two look like one person, each detail free of
+    personal values (see the module's docstring)."""
     found: dict[str, str] = {}
-    if (
-        inviter.first_ip
-        and inviter.first_ip == invitee.first_ip
-        and inviter.user_agent
-        and inviter.user_agent == invitee.user_agent
-    ):
-        found["same_device"] = f"{invitee.first_ip} · {invitee.user_agent[:80]}"
+    ip = keyed("ip", inviter.first_ip)
+    ua = keyed("ua", inviter.user_agent)
+    if ip and ua and ip == keyed("ip", invitee.first_ip) and ua == keyed("ua", invitee.user_agent):
+        found["same_device"] = f"{network(invitee.first_ip) or '-'} · UA #{shown_hash(ua)}"
     else:
         net = network(inviter.first_ip)
         if net is not None and net == network(invitee.first_ip):
-            found["same_network"] = f"{inviter.first_ip} / {invitee.first_ip} ({net})"
-    email = _email_key(inviter.verified_email)
+            found["same_network"] = net
+    email = keyed("email", _email_key(inviter.verified_email))
     phone = _phone_key(inviter.verified_phone)
-    if email is not None and email == _email_key(invitee.verified_email):
-        found["same_identity"] = email
-    elif phone is not None and phone == _phone_key(invitee.verified_phone):
+    if email is not None and email == keyed("email", _email_key(invitee.verified_email)):
+        found["same_identity"] = f"e-mail #{shown_hash(email)}"
+    elif phone is not None and keyed("phone", phone) == keyed(
+        "phone", _phone_key(invitee.verified_phone)
+    ):
         found["same_identity"] = f"…{phone[-4:]}"
     return found
+
+
+def scrub_details(details: dict[str, object]) -> dict[str, object]:
+    """Evidence details written before they were kept free of personal values, rewritten as
+    `pair_evidence` writes them now: an address to its network, an e-mail to its keyed hash; a
+    user agent (stored cut to 80 characters, so its hash would match nothing) is dropped.
+    Details already in the new form come back unchanged (the rewrite can run twice)."""
+    out = dict(details)
+    device = out.get("same_device")
+    if isinstance(device, str) and "UA #" not in device:
+        ip = device.split(" · ", 1)[0].strip()
+        out["same_device"] = network(ip) or "-"
+    neighbours = out.get("same_network")
+    if isinstance(neighbours, str) and "(" in neighbours:
+        out["same_network"] = neighbours.rsplit("(", 1)[1].rstrip(")").strip()
+    identity = out.get("same_identity")
+    if isinstance(identity, str) and "@" in identity:
+        digest = keyed("email", _email_key(identity))
+        out["same_identity"] = f"e-mail #{shown_hash(digest)}" if digest else "e-mail"
+    return out
 
 
 def find_ring(

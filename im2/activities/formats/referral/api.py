@@ -19,6 +19,7 @@ from im2.activities.formats.referral.schemas import (
     ReferralStats,
 )
 from im2.activities.schemas import ActivityKind
+from im2.masking import masked_for
 from im2.web.deps import (
     REFERRER_COOKIE,
     ApiActor,
@@ -49,7 +50,7 @@ def results(
 @router.get(
     "/referrals/{activity_id}/leaderboard",
     response_model=list[LeaderRow],
-    summary="Inviters by qualified friends (full nicknames; the public page masks them)",
+    summary="Inviters by qualified friends (full nicknames with people:read, else masked)",
 )
 def leaderboard(
     activity_id: Id,
@@ -62,7 +63,7 @@ def leaderboard(
         row = activities.load_activity(
             session, actor=actor, activity_id=activity_id, kind=ActivityKind.REFERRAL
         )
-        return reads.leaderboard(session, activity=row, limit=limit, masked=False)
+        return reads.leaderboard(session, activity=row, limit=limit, masked=masked_for(actor))
 
 
 def _mine(

@@ -28,6 +28,7 @@ from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
 from im2.i18n import _
 from im2.incentives import service as incentives
+from im2.masking import mask_name, masked_for
 from im2.participation import service as participation
 from im2.sharing import service as sharing
 from im2.sharing.schemas import ShareLinkRead
@@ -41,11 +42,7 @@ def mask(name: str | None, participant_id: int) -> str:
     """A nickname others may see: 王小明 → 王*明, Lily → L**y; no nickname → a neutral label."""
     if not name:
         return _("Friend #{n}").format(n=participant_id)
-    if len(name) == 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    return mask_name(name)
 
 
 def _names(session: Session, *, workspace_id: int, ids: list[int], masked: bool) -> dict[int, str]:
@@ -153,7 +150,8 @@ def referral_stats(
         query = query.where(ReferralInvite.status == status.value)
     invites = list(session.scalars(query.order_by(ReferralInvite.id.desc()).limit(ROWS_SHOWN)))
     ids = sorted({i.inviter_id for i in invites} | {i.invitee_id for i in invites})
-    names = _names(session, workspace_id=activity.workspace_id, ids=ids, masked=False)
+    masked = masked_for(actor)  # console users without people:read see masked nicknames
+    names = _names(session, workspace_id=activity.workspace_id, ids=ids, masked=masked)
     return ReferralStats(
         activity_id=activity.id,
         title=activity.title,
@@ -165,7 +163,7 @@ def referral_stats(
         voided=int(counts.get(InviteStatus.VOIDED.value, 0)),
         inviters=inviters,
         milestones_reached=reached,
-        leaderboard=leaderboard(session, activity=activity, limit=20, masked=False),
+        leaderboard=leaderboard(session, activity=activity, limit=20, masked=masked),
         rows=[_invite_row(i, names) for i in invites],
     )
 
@@ -180,7 +178,7 @@ def export_rows(session: Session, *, actor: Actor, activity_id: int) -> list[dic
         )
     )
     ids = sorted({i.inviter_id for i in invites} | {i.invitee_id for i in invites})
-    names = _names(session, workspace_id=activity.workspace_id, ids=ids, masked=False)
+    names = _names(session, workspace_id=activity.workspace_id, ids=ids, masked=masked_for(actor))
     rows = []
     for invite in invites:
         row = _invite_row(invite, names)

@@ -35,6 +35,7 @@ from im2.errors import Conflict, Forbidden, InvalidInput, NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
+from im2.masking import mask_all, mask_fields, masked_for
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -130,12 +131,19 @@ def list_entries(
     rows = entries_of(session, activity_id=row.id, statuses=statuses)
     if status is EntryStatus.PENDING:
         rows.reverse()  # oldest first: the queue is worked through in arrival order
-    return [entry_read(e) for e in rows]
+    # Authors' nicknames are masked for roles without people:read (captions stay whole).
+    return mask_all([entry_read(e) for e in rows], masked=masked_for(actor))
 
 
 def get_ranking(session: Session, *, actor: Actor, activity_id: int) -> Ranking:
     require(actor, Permission.READ_CAMPAIGNS)
-    return ranking(session, activity=_contest(session, actor=actor, activity_id=activity_id))
+    found = ranking(session, activity=_contest(session, actor=actor, activity_id=activity_id))
+    if not masked_for(actor):
+        return found
+    entries = [
+        r.model_copy(update={"entry": mask_fields(r.entry, masked=True)}) for r in found.entries
+    ]
+    return found.model_copy(update={"entries": entries})
 
 
 def my_scores(session: Session, *, actor: Actor, activity_id: int) -> dict[int, int]:
