@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from im2.errors import Conflict, InvalidInput, NotFound
 from im2.i18n import _
+from im2.people.consent import merging as consent_merging
 from im2.people.models import Person, PersonIdentity, PersonMerge
 from im2.people.schemas import ACTOR_KINDS, IdentityKind, MergeRead, MergeReason
 from im2.workspaces.schemas import Actor, Permission
@@ -112,6 +113,11 @@ def merge(
     )
     merged.merged_into_id = kept.id
     merged.merged_at = now
+    # The merged person's consents follow them (the most recent decision wins; a withdrawal
+    # is kept), recorded for the undo.
+    consent_moves = consent_merging.follow_merge(
+        session, workspace_id=workspace_id, kept_id=kept.id, merged_id=merged.id
+    )
     if any(k in {a.value for a in ACTOR_KINDS} for _i, k, _v in moved):
         kept.several_actors = True
     record = PersonMerge(
@@ -123,6 +129,7 @@ def merge(
         identity_hint=identity_hint,
         moved_identity_ids=[int(i) for i, _k, _v in moved],
         moved_participant_ids=[int(v) for _i, k, v in moved if k == IdentityKind.PARTICIPANT.value],
+        consent_moves=consent_moves,
         actor=actor[:120],
         created_at=now,
     )
@@ -237,6 +244,9 @@ def do_undo_merge(session: Session, *, actor: Actor, merge_id: int, now: datetim
             .values(person_id=merged.id)
             .execution_options(synchronize_session=False)
         )
+    consent_merging.undo_merge(
+        session, kept_id=kept.id, merged_id=merged.id, moves=record.consent_moves
+    )
     merged.merged_into_id = None
     merged.merged_at = None
     for row in (kept, merged):

@@ -121,6 +121,9 @@ class PersonMerge(Base):
     identity_hint: Mapped[str | None] = mapped_column(String(64))
     moved_identity_ids: Mapped[list[Any]] = mapped_column(JSON)
     moved_participant_ids: Mapped[list[Any]] = mapped_column(JSON)
+    # What the merge did to consent records, for its undo (im2/people/consent/merging.py):
+    # {"moved": [record ids], "withdrawn": [record ids]}; NULL for merges made before.
+    consent_moves: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime]
     undone_at: Mapped[datetime | None]

@@ -39,6 +39,7 @@ class ConsentChannel(StrEnum):
     MY_PAGE = "my_page"  # the participant's 我的 page
     API = "api"  # the brand, through the API (e.g. a consent collected at its own counter)
     MIGRATION = "migration"  # recorded before purposes existed (`participants.consent_version`)
+    MERGE = "merge"  # withdrawn by an identity merge: the other person's later withdrawal won
 
 
 class GivenBy(StrEnum):
