@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
@@ -35,6 +36,14 @@ def _read(row: EmbedOrigin) -> EmbedOriginRead:
     return EmbedOriginRead(id=row.id, origin=row.origin, created_at=row.created_at)
 
 
+def _existing(session: Session, *, workspace_id: int, origin: str) -> EmbedOrigin | None:
+    return session.scalar(
+        select(EmbedOrigin).where(
+            EmbedOrigin.workspace_id == workspace_id, EmbedOrigin.origin == origin
+        )
+    )
+
+
 def list_origins(session: Session, *, actor: Actor) -> list[EmbedOriginRead]:
     require(actor, Permission.READ_CAMPAIGNS)
     rows = session.scalars(
@@ -57,16 +66,11 @@ def allowed_origins(session: Session, *, workspace_id: int) -> list[str]:
 
 
 def do_add_origin(session: Session, *, actor: Actor, origin: str, now: datetime) -> EmbedOriginRead:
-    """Allow one more site to embed. Idempotent: an origin already allowed is answered as it
-    is. Concurrent adds of one origin meet the unique constraint; the loser's transaction
-    fails and a retry finds the row."""
+    """Allow one more site to embed. Idempotent: an origin already allowed (also by a
+    concurrent request, which the unique constraint settles) is answered as it is."""
     require(actor, Permission.WRITE_CAMPAIGNS)
     value = check_origin(origin)
-    existing = session.scalar(
-        select(EmbedOrigin).where(
-            EmbedOrigin.workspace_id == actor.workspace_id, EmbedOrigin.origin == value
-        )
-    )
+    existing = _existing(session, workspace_id=actor.workspace_id, origin=value)
     if existing is not None:
         return _read(existing)
     count = session.scalar(
@@ -80,8 +84,15 @@ def do_add_origin(session: Session, *, actor: Actor, origin: str, now: datetime)
             field="origin",
         )
     row = EmbedOrigin(workspace_id=actor.workspace_id, origin=value, created_at=now)
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        again = _existing(session, workspace_id=actor.workspace_id, origin=value)
+        if again is None:
+            raise
+        return _read(again)
     record_audit(
         session,
         actor=actor,
