@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -450,3 +451,38 @@ def test_two_senders_at_once_send_each_message_once(
         "13700137002",
     ]
     assert {d.status for d in deliveries(db)} == {"sent"}
+
+
+def test_erasing_the_person_removes_their_delivery_log(
+    client: TestClient,
+    brand: Brand,
+    db: Database,
+    clock: ManualClock,
+    aliyun: Provider,
+    tmp_path: Path,
+) -> None:
+    from im2.people import service as people
+    from im2.privacy.erasure import erase_person
+
+    slug = _owner(client, brand, "aliyun")
+    ask_code(client, slug)
+    send_messages_job(db, clock)
+    verify(client, slug, aliyun.sent_codes()[0])
+    client.cookies.clear()
+    ask_code(client, slug, "13900139000")  # someone else
+    [mine, theirs] = deliveries(db)
+    with db.transaction() as session:
+        person = people.person_of_participant(
+            session, workspace_id=brand.workspace_id, participant_id=mine.participant_id
+        )
+        assert person is not None
+        erase_person(
+            session,
+            workspace_id=brand.workspace_id,
+            person_id=person,
+            now=clock.now(),
+            lake_path=tmp_path / "lake",
+            media_path=tmp_path / "media",
+            reason="test",
+        )
+    assert [d.id for d in deliveries(db)] == [theirs.id]
