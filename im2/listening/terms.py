@@ -20,7 +20,13 @@ from typing import Final
 
 import jieba
 
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# Markup pasted into a post ("<script>alert(1)</script>") is not what people talk about: the
+# contents of script and style elements go, then every tag, before words are counted.
+_CODE = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_MARKUP = re.compile(
+    r"</?[a-z][^<>]{0,300}>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,8});", re.IGNORECASE
+)
+_URL = re.compile(r"(?:https?://|www\.|javascript:)\S+", re.IGNORECASE)
 _AT = re.compile(r"@[^\s:：,，@]{1,30}")
 _TAG = re.compile(r"\[[^\[\]\s]{1,8}\]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -229,6 +235,7 @@ def _jieba_ready() -> bool:
 
 
 def tokens(text: str) -> list[str]:
+    text = _MARKUP.sub(" ", _CODE.sub(" ", text))
     text = _TAG.sub(" ", _AT.sub(" ", _URL.sub(" ", text))).lower()
     found = [w for w in _WORD.findall(text) if w not in EN_STOPWORDS]
     if _CJK.search(text):
@@ -290,12 +297,15 @@ def _post_counts(texts: Iterable[str]) -> Counter[str]:
 
 
 def compare_terms(
-    window: Sequence[str], baseline: Sequence[str], *, limit: int = 50
+    window: Sequence[str], baseline: Sequence[str], *, limit: int = 50, leave_out: str = ""
 ) -> TermComparison:
     """The window's `limit` most frequent keywords and its `limit` trending terms against the
     baseline. Only terms in at least 2 posts count once the window has 10 posts or more, so a
-    word one person typed is neither a keyword nor a trend."""
+    word one person typed is neither a keyword nor a trend. The words of `leave_out` (the
+    brand's own name, in every post about it) are no keyword."""
     now = _post_counts(window)
+    for word in tokens(leave_out):
+        now.pop(word, None)
     before = _post_counts(baseline) if baseline else Counter[str]()
     ratio = len(window) / len(baseline) if baseline else 0.0
     stats = [

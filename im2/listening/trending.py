@@ -20,6 +20,7 @@ from im2.listening.models import Mention, TopicMatch
 from im2.listening.schemas import TermBoard, TermPeriod, TermRead
 from im2.listening.terms import MAX_TERM_CHARS, compare_terms
 from im2.listening.topics import minute_of, owned_topic
+from im2.workspaces import branding
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -109,7 +110,8 @@ def term_board(
     baseline, baseline_complete = _recent_texts(
         session, workspace_id=ws, topic_id=topic_id, since=baseline_since, until=baseline_until
     )
-    compared = compare_terms(window, baseline, limit=limit)
+    brand = branding.resolve_brand(session, workspace_id=ws, campaign_id=None).name
+    compared = compare_terms(window, baseline, limit=limit, leave_out=brand)
     return TermBoard(
         topic_id=topic_id,
         sample_limit=TERM_SAMPLE,
