@@ -7,11 +7,11 @@ from __future__ import annotations
 import io
 import random
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.orm import Session
 
+from im2 import fonts
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.media import ImageStore, clean_image
 from im2.activities.formats.ugc.schemas import UgcCreate
@@ -36,17 +36,12 @@ WAITING: tuple[tuple[str, str], ...] = (
     ("低价代购山野券，加微信私聊", "优惠多多"),
     ("今天排队好久，不过值得", "晚上也想喝"),
 )
-FONTS = (
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
-    Path("/usr/share/fonts/truetype/noto/NotoSansCJK-Bold.ttc"),
-)
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in FONTS:
-        if path.is_file():
-            return ImageFont.truetype(str(path), size)
-    return ImageFont.load_default(size)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    # The bundled Noto Sans SC, never the machine's fonts: a server without CJK fonts drew the
+    # caption band as "#□□□□#".
+    return ImageFont.truetype(str(fonts.BOLD), size)
 
 
 def draw_picture(rng: random.Random, colour: tuple[int, int, int], label: str) -> bytes:
