@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from im2.workspaces.schemas import Role
+from tests.browser.test_console_flow import _login
 from tests.conftest import Brand, LiveServer
 from tests.test_polls import POLL
 
@@ -158,3 +159,51 @@ def test_a_vote_through_the_widget_counts_and_the_frame_fits_its_content(
     assert any("blocked" in text and site.origin in text for text in refused), refused
     page.screenshot(path=str(SHOTS / "widget-refused.png"), full_page=True)
     context.close()
+
+
+def test_a_marketer_allows_a_site_and_copies_the_code(
+    browser: Any, live_server: LiveServer, brand: Brand
+) -> None:
+    campaign = live_server.live_campaign(brand)
+    with httpx.Client(base_url=live_server.url, headers=brand.auth(Role.OWNER), timeout=60) as api:
+        poll = api.post(f"/api/v1/campaigns/{campaign['id']}/polls", json=POLL).json()
+    SHOTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    for name, viewport in (("desktop", (1366, 900)), ("phone", (390, 844))):
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN"
+        )
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on(
+            "console",
+            lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        _login(page, live_server, brand.emails[Role.OWNER])
+        page.click("nav.mainnav >> text=嵌入")
+        page.wait_for_url("**/console/w/acme/embed")
+        if name == "desktop":
+            page.fill("#origin", "https://www.example.com/shop")
+            page.click("text=允许此网站")
+            assert (
+                page.locator(".field-error, .error, [role=alert]")
+                .filter(has_text="不含路径")
+                .count()
+                >= 1
+            )
+            assert page.input_value("#origin") == "https://www.example.com/shop"
+            page.fill("#origin", "https://www.example.com")
+            page.click("text=允许此网站")
+            page.wait_for_selector("td >> text=https://www.example.com")
+        snippet = page.input_value("#snippet-script")
+        assert snippet == (
+            f'<script src="{live_server.url}/static/embed.js" data-campaign="{campaign["slug"]}"'
+            f' data-activity="{poll["id"]}" async></script>'
+        )
+        page.locator("button.copy").first.click()
+        page.wait_for_selector("text=已复制")
+        assert page.evaluate("navigator.clipboard.readText()") == snippet
+        page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
+        assert problems == []
+        context.close()
