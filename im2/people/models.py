@@ -40,6 +40,8 @@ class Person(Base):
 
     __table_args__ = (
         Index("ix_people_workspace_merged", "workspace_id", "merged_into_id"),
+        # Deleting a person looks up the people merged into them (ON DELETE SET NULL).
+        Index("ix_people_merged_into", "merged_into_id"),
         Index("ix_people_workspace_several", "workspace_id", "several_actors"),
         Index("ix_people_workspace_last_seen", "workspace_id", "last_seen_at"),
         Index("ix_people_workspace_stage", "workspace_id", "stage"),
