@@ -56,3 +56,25 @@ def test_one_primary_action_and_a_more_menu_on_phone_and_desktop(
         page.click(".menu-items >> text=分享与裂变")
         page.wait_for_url("**/sharing")
         context.close()
+
+
+def test_template_tags_are_chips_not_input_boxes(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, live_server, brand.emails[Role.OWNER])
+    page.goto(f"{live_server.url}/console/w/acme/campaigns/new")
+    tile = page.locator(".tile").first
+    chip = tile.locator(".chip")
+    tile_box, chip_box = tile.bounding_box(), chip.bounding_box()
+    assert tile_box is not None
+    assert chip_box is not None
+    assert chip_box["width"] < tile_box["width"] / 2  # as wide as its words, not the tile
+    style = chip.evaluate(
+        "e => { const s = getComputedStyle(e); return [s.borderTopWidth, s.borderRadius]; }"
+    )
+    assert style[0] == "0px"  # no box around it
+    assert float(style[1].removesuffix("px")) >= 10  # a pill
+    page.screenshot(path=str(artifacts / "template-chips-phone.png"))
+    context.close()
