@@ -1,23 +1,28 @@
-"""Console pages for analytics: the campaign dashboard, its live data and chart downloads."""
+"""Console pages for analytics: the campaign dashboard, its live data and chart downloads, the
+live minute view, the activities' figures and the cross-campaign comparison. What the
+dashboard shows before its script runs is `dashboard_view`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette import EventSourceResponse
 from starlette.responses import JSONResponse, Response
 
 from im2.activities.schemas import KIND_LABELS
 from im2.activities.service import get_activity, list_activities
+from im2.analytics import dashboard_view as view
 from im2.analytics import service
+from im2.analytics.dashboard_view import k_factor_basis
 from im2.analytics.exports import MEDIA_TYPES, ExportFormat, export_rows
 from im2.analytics.live import live_response
-from im2.analytics.metrics import AISAS_STAGES, METRICS
+from im2.analytics.metrics import METRICS
 from im2.analytics.schemas import Comparison, MetricsRead
-from im2.campaigns.schemas import CHANNEL_LABELS, MEDIA_LABELS, CampaignFilter, Channel
+from im2.campaigns.schemas import CHANNEL_LABELS, CampaignFilter, Channel
 from im2.campaigns.service import get_campaign, list_campaigns
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
@@ -28,148 +33,83 @@ from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import get_workspace_by_id
 
+__all__ = ["k_factor_basis", "router"]
+
 campaign_router = APIRouter(prefix="/console/w/{workspace}/campaigns/{campaign_id}/analytics")
 workspace_router = APIRouter(prefix="/console/w/{workspace}/analytics")
 
-# Cards on top of the dashboard, in order.
-CARDS = (
-    "participants",
-    "reach",
-    "interactions",
-    "interaction_rate",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "roi",
-    "k_factor",
-    "retention_d7",
-    "new_vs_returning",
-)
-SECONDS = "%Y-%m-%d %H:%M:%S"  # "Updated" times, in the campaign's (or workspace's) zone
-CHARTS = (
-    "timeseries",
-    "aisas_funnel",
-    "coverage_by_channel",
-    "media_breakdown",
-    "hour_of_week",
-    "retention_cohorts",
-    "kpi_progress",
-)
+Text = Annotated[str | None, Query()]
+ActivityParam = Annotated[Id | None, Query()]
 
 
-def _fmt(value: float | None, unit: str = "count") -> str:
-    """A figure as the dashboard's script writes it (the cards' first paint, before it runs)."""
-    if value is None:
-        return "—"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    if unit == "ratio":
-        return f"{value:.2f}"
-    if unit == "CNY":
-        return f"¥{round(value):,}"
-    return f"{round(value):,}"
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The dashboard's filters from the query string (a blank one is no filter)."""
+
+    since: str | None = None
+    until: str | None = None
+    channel: str | None = None
+    activity: int | None = None
+
+    def form(self) -> dict[str, Any]:
+        """As the page's filter form shows them."""
+        return {
+            "since": self.since or "",
+            "until": self.until or "",
+            "channel": self.channel or "",
+            "activity": self.activity,
+        }
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.form().items() if v not in (None, "")}
+
+    def scope(self) -> dict[str, Any]:
+        """As the analytics service takes them (a time that does not parse is a 422)."""
+        return {
+            "since": view.parse_time(self.since, "since"),
+            "until": view.parse_time(self.until, "until"),
+            "channel": self.channel or None,
+            "activity_id": self.activity,
+        }
 
 
-def k_factor_basis(row: dict[str, Any] | None) -> str:
-    """Under the K-factor: its confidence interval and the cohort it counts, as the
-    dashboard's script writes it when the figures change (`labels.k_*`)."""
-    row = row or {}
-    days = f"{row.get('window_days') or 0:g}"
-    if not row.get("eligible_participants"):
-        return _("nobody has had {days} days to invite friends yet").format(days=days)
-    basis = _(
-        "new participants per participant, over the {n} who joined at least {days} days ago"
-    ).format(n=row["eligible_participants"], days=days)
-    if row.get("ci_low") is None or row.get("ci_high") is None:
-        return basis
-    # The catalog's text is written for templates (newstyle gettext, `%%`); `% {}` unescapes it.
-    interval = (_("95%% CI {low} – {high}") % {}).format(
-        low=f"{row['ci_low']:.2f}", high=f"{row['ci_high']:.2f}"
-    )
-    return f"{interval} · {basis}"
+def _filters(
+    since: Text = None, until: Text = None, channel: Text = None, activity: ActivityParam = None
+) -> Filters:
+    return Filters(since=since, until=until, channel=channel, activity=activity)
 
 
-def _cards(data: MetricsRead | None) -> list[dict[str, Any]]:
-    """The cards on top: `CARDS`, then each metric with a KPI target but no card of its own,
-    each with its target, progress and forecast when the campaign set a target on it."""
-    rows = (data.metrics["kpi_progress"].rows or []) if data else []
-    kpis = {row["metric"]: row for row in rows}
-    cards = []
-    for key in [*CARDS, *(k for k in kpis if k not in CARDS)]:
-        found = data.metrics.get(key) if data else None
-        kpi = kpis.get(key)
-        value = found.value if found else (kpi["value"] if kpi else None)
-        unit = METRICS[key].unit.value
-        cards.append(
-            {
-                "key": key,
-                "name": _(METRICS[key].name),
-                "value": _fmt(value, unit),
-                # The K-factor says what it counts and how sure it is (the registry's rows).
-                "detail": k_factor_basis(found.rows[0] if found and found.rows else None)
-                if key == "k_factor"
-                else None,
-                "title": _(METRICS[key].description) if key == "k_factor" else None,
-                "kpi": None
-                if kpi is None
-                else {
-                    "target": _fmt(kpi["target"], unit),
-                    "progress": _fmt(kpi["progress"], "percent"),
-                    "bar": min(100.0, max(0.0, kpi["progress"] or 0.0)),
-                    "on_track": kpi["on_track"],
-                },
-            }
+FiltersDep = Annotated[Filters, Depends(_filters)]
+
+
+def _metrics(
+    db: DbDep,
+    settings: SettingsDep,
+    actor: Actor,
+    now: datetime,
+    campaign_id: int,
+    keys: list[str],
+    filters: Filters = Filters(),
+) -> MetricsRead:
+    with db.session() as session:
+        return service.get_metrics(
+            session,
+            actor=actor,
+            campaign_id=campaign_id,
+            keys=keys,
+            lake_path=settings.lake_path,
+            now=now,
+            **filters.scope(),
         )
-    return cards
-
-
-def _parse_time(value: str | None, field: str) -> datetime | None:
-    """A datetime-local input (wall-clock in the campaign's zone) or an ISO time; blank is none."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            _("Enter a date and time such as 2026-03-02T10:00."), field=field
-        ) from None
-
-
-def _labels() -> dict[str, Any]:
-    return {
-        "series": {
-            "reach": _("Reach"),
-            "participants": _("Participants"),
-            "interactions": _("Interactions"),
-            "shares": _("Shares"),
-            "conversions": _("Conversions"),
-            "revenue": _("Revenue"),
-        },
-        "stages": {key: _(name) for key, name in AISAS_STAGES},
-        "channels": {c.value: _(CHANNEL_LABELS[c]) for c in Channel} | {"direct": _("Direct")},
-        "media": {m.value: _(label) for m, label in MEDIA_LABELS.items()},
-        "weekdays": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
-        "events": _("Events"),
-        "empty": _("No data yet."),
-        "budget": _("Budget"),
-        "on_track": _("On track"),
-        "behind": _("Behind"),
-        "no_shares": _("Nobody has joined through a share link yet."),
-        "k_ci": _("95%% CI {low} – {high}") % {},
-        "k_basis": _(
-            "new participants per participant, over the {n} who joined at least {days} days ago"
-        ),
-        "k_none": _("nobody has had {days} days to invite friends yet"),
-    }
 
 
 def _overview(
     db: DbDep,
     settings: SettingsDep,
-    actor: ConsoleActor,
+    actor: Actor,
     now: datetime,
     campaign_id: int,
-    **filters: Any,
+    filters: Filters,
 ) -> MetricsRead:
     with db.session() as session:
         campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -177,17 +117,10 @@ def _overview(
             session,
             actor=actor,
             campaign_id=campaign.id,
-            since=_parse_time(filters.get("since"), "since"),
-            until=_parse_time(filters.get("until"), "until"),
-            channel=filters.get("channel") or None,
-            activity_id=filters.get("activity"),
             lake_path=settings.lake_path,
             now=now,
+            **filters.scope(),
         )
-
-
-Text = Annotated[str | None, Query()]
-ActivityParam = Annotated[Id | None, Query()]
 
 
 @campaign_router.get("")
@@ -198,24 +131,15 @@ def dashboard(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
-    activity: ActivityParam = None,
+    filters: FiltersDep,
     activity_title: str | None = None,
 ) -> Response:
     with db.session() as session:
         campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
-    filters = {
-        "since": since or "",
-        "until": until or "",
-        "channel": channel or "",
-        "activity": activity,
-    }
     error = None
     data = None
     try:
-        data = _overview(db, settings, actor, now, campaign_id, **filters)
+        data = _overview(db, settings, actor, now, campaign_id, filters)
     except InvalidInput as exc:
         error = exc.message
     return render(
@@ -224,17 +148,17 @@ def dashboard(
         {
             "campaign": campaign,
             "data": data.model_dump(mode="json") if data else None,
-            "computed_label": local_time(data.computed_at, campaign.timezone, SECONDS)
+            "computed_label": local_time(data.computed_at, campaign.timezone, view.SECONDS)
             if data
             else "",
             "error": error,
-            "filters": filters,
-            "query": urlencode({k: v for k, v in filters.items() if v not in (None, "")}),
+            "filters": filters.form(),
+            "query": urlencode(filters.given()),
             "activity_title": activity_title,
-            "cards": _cards(data),
-            "charts": CHARTS,
+            "cards": view.cards(data),
+            "charts": view.CHARTS,
             "names": {key: _(METRICS[key].name) for key in METRICS},
-            "labels": _labels() | {"campaign": campaign.name, "zone": campaign.timezone},
+            "labels": view.labels() | {"campaign": campaign.name, "zone": campaign.timezone},
             "channels": list(Channel),
             "channel_labels": CHANNEL_LABELS,
             "formats": list(ExportFormat),
@@ -251,25 +175,12 @@ def live_data(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
-    activity: ActivityParam = None,
+    filters: FiltersDep,
 ) -> JSONResponse:
     """The dashboard's numbers as JSON, polled by the page to stay live; a bad filter is a
     JSON error body (the page's script reads it), not the console's error page."""
     try:
-        data = _overview(
-            db,
-            settings,
-            actor,
-            now,
-            campaign_id,
-            since=since,
-            until=until,
-            channel=channel,
-            activity=activity,
-        )
+        data = _overview(db, settings, actor, now, campaign_id, filters)
     except InvalidInput as exc:
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)
     return JSONResponse(data.model_dump(mode="json"))
@@ -284,25 +195,10 @@ def export(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
-    activity: ActivityParam = None,
+    filters: FiltersDep,
 ) -> Response:
     """One chart's data (the same numbers as the API) as CSV, Excel or Parquet."""
-    with db.session() as session:
-        answer = service.get_metrics(
-            session,
-            actor=actor,
-            campaign_id=campaign_id,
-            keys=[metric],
-            since=_parse_time(since, "since"),
-            until=_parse_time(until, "until"),
-            channel=channel or None,
-            activity_id=activity,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+    answer = _metrics(db, settings, actor, now, campaign_id, [metric], filters)
     result = answer.metrics[metric]
     rows = result.rows if result.rows is not None else [{"metric": metric, "value": result.value}]
     columns = METRICS[metric].columns if result.rows is not None else ("metric", "value")
@@ -325,22 +221,18 @@ async def stream_overview(
     db: DbDep,
     hub: HubDep,
     settings: SettingsDep,
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
-    activity: ActivityParam = None,
+    filters: FiltersDep,
 ) -> EventSourceResponse:
     """The dashboard's numbers as server-sent events: the current overview, then a new one
     whenever the campaign has new events (rung by the event writer after commit; at most once
     a second, see `live.py`)."""
-    filters = {"since": since, "until": until, "channel": channel, "activity": activity}
     clock = request.app.state.clock
 
     def compute() -> dict[str, Any]:
-        data = _overview(db, settings, actor, clock.now(), campaign_id, **filters)
+        data = _overview(db, settings, actor, clock.now(), campaign_id, filters)
         return data.model_dump(mode="json")
 
-    key = urlencode(sorted((k, str(v)) for k, v in filters.items() if v not in (None, "")))
+    key = urlencode(sorted((k, str(v)) for k, v in filters.given().items()))
     return await live_response(
         request,
         hub=hub,
@@ -358,19 +250,7 @@ async def stream_overview(
 def _minutes(
     db: DbDep, settings: SettingsDep, actor: Actor, now: datetime, campaign_id: int
 ) -> dict[str, Any]:
-    with db.session() as session:
-        answer = service.get_metrics(
-            session,
-            actor=actor,
-            campaign_id=campaign_id,
-            keys=["per_minute"],
-            since=None,
-            until=None,
-            channel=None,
-            activity_id=None,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+    answer = _metrics(db, settings, actor, now, campaign_id, ["per_minute"])
     rows = answer.metrics["per_minute"].rows or []
     last = rows[-1] if rows else {"participants": 0, "interactions": 0}
     return {
@@ -466,20 +346,20 @@ def activities_page(
     with db.session() as session:
         campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
         activities = list_activities(session, actor=actor, campaign_id=campaign.id)
-        rows = []
-        for activity in activities:
-            answer = service.get_metrics(
-                session,
-                actor=actor,
-                campaign_id=campaign.id,
-                keys=list(ACTIVITY_METRICS),
-                activity_id=activity.id,
-                lake_path=settings.lake_path,
-                now=now,
-            )
-            rows.append(
-                {"activity": activity, "values": {k: m.value for k, m in answer.metrics.items()}}
-            )
+    rows = []
+    for activity in activities:
+        answer = _metrics(
+            db,
+            settings,
+            actor,
+            now,
+            campaign.id,
+            list(ACTIVITY_METRICS),
+            Filters(activity=activity.id),
+        )
+        rows.append(
+            {"activity": activity, "values": {k: m.value for k, m in answer.metrics.items()}}
+        )
     return render(
         request,
         "analytics/activities.html",
@@ -520,10 +400,7 @@ def activity_dashboard(
         db,
         settings,
         now,
-        since=since,
-        until=until,
-        channel=channel,
-        activity=activity_id,
+        Filters(since=since, until=until, channel=channel, activity=activity_id),
         activity_title=activity.title,
     )
 
@@ -551,8 +428,8 @@ def _compare(
             actor=actor,
             campaign_ids=service.parse_campaign_ids(campaigns),
             keys=[m for m in metrics if m.strip()] or None,
-            since=_parse_time(since, "since"),
-            until=_parse_time(until, "until"),
+            since=view.parse_time(since, "since"),
+            until=view.parse_time(until, "until"),
             channel=channel or None,
             lake_path=settings.lake_path,
             now=now,
@@ -594,7 +471,7 @@ def compare_page(
             "campaigns": listed,
             "chosen": chosen,
             "comparison": comparison.model_dump(mode="json") if comparison else None,
-            "computed_label": local_time(comparison.computed_at, zone, SECONDS)
+            "computed_label": local_time(comparison.computed_at, zone, view.SECONDS)
             if comparison
             else "",
             "zone": zone,
