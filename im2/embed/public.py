@@ -66,4 +66,6 @@ def embed_page(
     )
     # Only now, with the page made: an error page on the way stays unframeable.
     allow_framing(request.state, allowed)
+    # Each answer carries a new identity: a shared cache must never hand one to everybody.
+    response.headers["Cache-Control"] = "no-store"
     return response

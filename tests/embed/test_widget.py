@@ -25,6 +25,12 @@ def _frame_ancestors(answer: object) -> str:
     return match.group(1)
 
 
+def _data(page: object, name: str) -> str:
+    match = re.search(rf'data-{name}="([^"]*)"', str(page.text))  # type: ignore[attr-defined]
+    assert match
+    return match.group(1)
+
+
 def _token(client: TestClient, slug: str) -> str:
     issued = client.post(f"/api/v1/public/campaigns/{slug}/tokens")
     assert issued.status_code == 201, issued.text
@@ -56,6 +62,9 @@ def test_only_the_embed_page_may_be_framed_and_only_by_allowed_sites(
     assert "x-frame-options" not in page.headers
     assert _frame_ancestors(page) == "http://127.0.0.2:5173 https://*.shop.example.com"
     assert "你最想喝哪款春季新品？" in page.text
+    # Every load hands out a new identity: no cache may keep one for everybody.
+    assert page.headers["cache-control"] == "no-store"
+    assert _data(page, "token") != _data(client.get(embed), "token")
 
     # Everything else keeps DENY: the activity's own page, the campaign, the console, the API,
     # and an embed address that does not exist.
