@@ -17,7 +17,6 @@ from im2.activities.schemas import KIND_LABELS
 from im2.activities.service import get_activity, list_activities
 from im2.analytics import dashboard_view as view
 from im2.analytics import service
-from im2.analytics.dashboard_view import k_factor_basis
 from im2.analytics.exports import MEDIA_TYPES, ExportFormat, export_rows
 from im2.analytics.live import live_response
 from im2.analytics.metrics import METRICS
@@ -32,8 +31,6 @@ from im2.web.params import Id
 from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import get_workspace_by_id
-
-__all__ = ["k_factor_basis", "router"]
 
 campaign_router = APIRouter(prefix="/console/w/{workspace}/campaigns/{campaign_id}/analytics")
 workspace_router = APIRouter(prefix="/console/w/{workspace}/analytics")
