@@ -1,9 +1,9 @@
 /*! weixin-js-sdk 1.6.5 (npm registry, MIT: LICENSE.weixin-js-sdk), WeChat's jweixin 1.6.0
- * packaged for npm. Vendored for IM2 (docs/wechat.md) with one change: the first line's
- * `module.exports = n(e)` also runs in a plain <script> (no `module`), where the SDK then sets
- * window.wx and window.jWeixin. */
+ * packaged for npm. Vendored for IM2 (docs/wechat.md) with one change: in a plain <script>
+ * (no `module`) the first line runs the SDK with its "set the globals" flag, so that it sets
+ * window.wx and window.jWeixin as WeChat's own jweixin-1.6.0.js does. */
 !(function (e, n) {
-  typeof module === "object" && module.exports ? (module.exports = n(e)) : n(e);
+  typeof module === "object" && module.exports ? (module.exports = n(e)) : n(e, !0);
 })(typeof window === "object" && window, function (r, e) {
   if (!r) {
     console.warn("can't use weixin-js-sdk in server side");
