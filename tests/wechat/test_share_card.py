@@ -70,7 +70,7 @@ def test_a_page_outside_wechat_or_without_an_account_has_no_card_and_works(
     assert JSSDK not in page.text
     missing = _card(alice, slug, f"http://testserver/c/{slug}")
     assert missing.status_code == 404
-    assert "official account" in missing.json()["error"]["message"]
+    assert "公众号" in missing.json()["error"]["message"]
     assert save_account(client, brand).status_code == 303
     safari = phone(app, SAFARI_UA).get(f"/c/{slug}")
     assert safari.status_code == 200
