@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from im2.embed.tokens import issue_token
 from im2.workspaces.schemas import Role
+from tests.activities.test_quiz import add_quiz, public
+from tests.activities.test_quiz import live_campaign as quiz_campaign
 from tests.conftest import Brand, make_brand
 from tests.test_polls import live_campaign
 
@@ -180,3 +182,24 @@ def test_the_embed_page_speaks_the_language_asked(client: TestClient, brand: Bra
     assert "投票" in client.get(f"/e/{slug}/{activity_id}").text
     english = client.get(f"/e/{slug}/{activity_id}?lang=en").text
     assert ">Vote<" in english
+
+
+def test_a_quiz_in_an_app_answers_once_per_token(client: TestClient, brand: Brand) -> None:
+    """Every public API route takes the token as the visitor, not only the poll's vote."""
+    slug, campaign_id = quiz_campaign(client, brand)
+    quiz = add_quiz(client, brand, campaign_id)
+    app = _fresh_client(client)
+    first, second = _token(app, slug), _token(app, slug)
+    for token in (first, second):
+        shown = app.get(public(slug, quiz["activity_id"]), headers={"X-IM2-Token": token})
+        assert shown.status_code == 200
+        assert "set-cookie" not in shown.headers
+    question = quiz["questions"][0]
+    body = {"question_id": question["id"], "option_id": question["options"][0]["id"]}
+    url = public(slug, quiz["activity_id"], "/answers")
+    answered = app.post(url, json={**body, "consent": True}, headers={"X-IM2-Token": first})
+    assert answered.status_code == 201, answered.text
+    assert answered.json()["correct"] is True
+    assert app.post(url, json=body, headers={"X-IM2-Token": first}).status_code == 409
+    other = app.post(url, json={**body, "consent": True}, headers={"X-IM2-Token": second})
+    assert other.status_code == 201
