@@ -8,6 +8,7 @@ counts one vote per token as it counts one per device.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -16,6 +17,7 @@ HEADER = "x-im2-token"
 SALT = "im2-embed-token"
 
 
+@functools.lru_cache(maxsize=4)
 def _signer(secret_key: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=SALT)
 
