@@ -65,6 +65,8 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
+    # First: a participant is waiting for this code, and each job before it delays it.
+    Job("messaging_send", send_messages_job),
     Job("advance_campaigns", advance_campaigns_job),
     Job("move_to_lake", move_to_lake_job),
     Job("privacy_lake_rewrite", privacy_lake_rewrite_job),
@@ -84,7 +86,6 @@ JOBS: tuple[Job, ...] = (
     Job("incentives_expire_points", expire_points_job),
     Job("webhooks_enqueue", enqueue_webhooks_job),
     Job("webhooks_send", send_webhooks_job),
-    Job("messaging_send", send_messages_job),
     Job("privacy_retention", retention_job),
     Job("privacy_build_exports", build_exports_job),
     Job("privacy_expire_exports", expire_exports_job),
