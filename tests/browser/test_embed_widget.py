@@ -116,6 +116,17 @@ def test_a_vote_through_the_widget_counts_and_the_frame_fits_its_content(
         assert abs(_frame_height(page) - after) <= 2
         page.screenshot(path=str(SHOTS / f"widget-{name}-voted.png"), full_page=True)
 
+        # Someone votes in an app: the widget's results move without a reload.
+        with httpx.Client(base_url=live_server.url, timeout=60) as app:
+            token = app.post(f"/api/v1/public/campaigns/{slug}/tokens").json()["token"]
+            option = widget.locator("[data-option]").first.get_attribute("data-option")
+            app.post(
+                f"/api/v1/public/campaigns/{slug}/polls/{poll_id}/votes",
+                json={"options": [int(str(option))], "consent": True},
+                headers={"X-IM2-Token": token},
+            ).raise_for_status()
+        widget.locator("[data-total]", has_text="2").wait_for()
+
         # A message from anywhere but the frame does not move it.
         before = _frame_height(page)
         page.evaluate(
@@ -138,9 +149,9 @@ def test_a_vote_through_the_widget_counts_and_the_frame_fits_its_content(
 
     with httpx.Client(base_url=live_server.url, headers=owner, timeout=60) as api:
         results = api.get(f"/api/v1/polls/{poll_id}/results").json()
-    assert results["voters"] == 1
+    assert results["voters"] == 2
     assert {o["label"]: o["votes"] for o in results["options"]} == {
-        "樱花拿铁": 0,
+        "樱花拿铁": 1,
         "抹茶冷萃": 1,
         "桂花乌龙": 0,
     }

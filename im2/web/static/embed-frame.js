@@ -118,7 +118,8 @@
       var pct = (o.share * 100).toFixed(1) + "%";
       var figures = el("span", "");
       figures.appendChild(el("span", "votes", String(o.votes)));
-      figures.appendChild(document.createTextNode(" · " + pct));
+      figures.appendChild(document.createTextNode(" · "));
+      figures.appendChild(el("span", "share", pct));
       label.appendChild(figures);
       row.appendChild(label);
       var bar = el("div", "bar");
@@ -134,6 +135,13 @@
     meta.appendChild(total);
     wrap.appendChild(meta);
     box.appendChild(wrap);
+    if (d.liveUrl) {
+      // The results move live, by the page's own mechanism (live.js, which binds
+      // [data-live-results] boxes when content is swapped in). The stream is the big
+      // screen's: it needs no identity, and this visitor may see the results already.
+      wrap.setAttribute("data-live-results", d.liveUrl);
+      document.dispatchEvent(new Event("htmx:afterSwap"));
+    }
   }
 
   function showError(text) {
