@@ -28,7 +28,7 @@ AREAS: tuple[Area, ...] = (
     Area(
         "data exports",
         Permission.EXPORT_DATA,
-        re.compile(r".*(\.(csv|xlsx)|/export(\.[^/]+|/.+))"),
+        re.compile(r".*(\.(csv|xlsx)|/export(\.[^/]+|/.+)?)"),
     ),
     Area(
         "social listening",
