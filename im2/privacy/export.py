@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -352,6 +353,14 @@ def _named_survey_answers(
     return {**tables, "survey_responses": named_rows}
 
 
+def _iso_utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """UTC timestamps as `datetime.isoformat()` writes them ("2026-03-02T02:00:05+00:00", with
+    ".ffffff" only when there are microseconds)."""
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    text = pc.replace_substring_regex(text, pattern=r"\.000000$", replacement="")
+    return pc.binary_join_element_wise(text, pa.scalar("+00:00"), pa.scalar(""))
+
+
 def gather(
     session: Session,
     *,
@@ -370,7 +379,15 @@ def gather(
     events_table = inventory.person_events(
         session, workspace_id=workspace_id, person_id=person_id, lake_path=lake_path
     )
-    events = events_table.to_pylist()
+    # Times as the text data.json holds (`datetime.isoformat`), made column at a time: a long
+    # history is tens of thousands of datetime objects otherwise, each encoded through
+    # `_json_default`.
+    plain = events_table.set_column(
+        events_table.schema.get_field_index("occurred_at"),
+        "occurred_at",
+        _iso_utc(events_table.column("occurred_at")),
+    )
+    events = plain.to_pylist()
     for event in events:
         # Stored as JSON text; given back as the object it is.
         if isinstance(event.get("properties"), str):
