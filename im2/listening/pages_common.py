@@ -8,11 +8,14 @@ discovered, and it includes the other routers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
+from pydantic import ValidationError
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
+from im2.errors import IM2Error
 from im2.i18n import N_
 from im2.listening.importers import row_error_text
 from im2.listening.outcomes import delivery_text, feed_error_text
@@ -32,6 +35,7 @@ from im2.listening.schemas import (
     SentimentLabel,
     TopicKind,
 )
+from im2.web.forms import service_error, validation_errors
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -99,6 +103,28 @@ def first_field(errors: dict[str, str]) -> dict[str, str]:
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def write_or_show_again(
+    write: Callable[[], object],
+    *,
+    again: Callable[[dict[str, str], int], Response],
+    done: str,
+    refused: Callable[[IM2Error], dict[str, str]] = service_error,
+) -> Response:
+    """A form's validation and write (`write`, which opens its own transaction). Refused by
+    the model, the form comes `again` with each field's error (422); refused by the service,
+    with `refused(exc)` and the service's status (403 and 404 propagate to the error page).
+    Written, the browser is sent to `done` (post/redirect/get)."""
+    try:
+        write()
+    except ValidationError as exc:
+        return again(first_field(validation_errors(exc)), 422)
+    except IM2Error as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return again(refused(exc), exc.status_code)
+    return redirect(done)
 
 
 def safe_back(back: str | None, default: str) -> str:

@@ -8,19 +8,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
 from starlette.responses import Response
 
-from im2.errors import IM2Error, InvalidInput
+from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.listening import inbox, service
 from im2.listening.pages_common import (
     base_url,
-    first_field,
     raw_values,
     redirect,
     require_write,
     vocabulary,
+    write_or_show_again,
 )
 from im2.listening.schemas import (
     InboxNoteCreate,
@@ -30,7 +29,6 @@ from im2.listening.schemas import (
     ReplyTemplateCreate,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -166,28 +164,19 @@ def update_inbox_item(
         payload["assignee_id"] = assignee
     else:
         payload["unassign"] = True
-    try:
+
+    def write() -> None:
         data = InboxUpdate.model_validate(payload)
         with db.transaction() as session:
             inbox.do_update_inbox_item(session, actor=actor, item_id=item_id, data=data, now=now)
-    except ValidationError as exc:
-        errors = first_field(validation_errors(exc))
-        return _item_page(
-            request, db, actor, item_id=item_id, now=now, errors=errors, status_code=422
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _item_page(
-            request,
-            db,
-            actor,
-            item_id=item_id,
-            now=now,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return redirect(f"{base_url(actor)}/inbox/{item_id}")
+
+    return write_or_show_again(
+        write,
+        again=lambda errors, status: _item_page(
+            request, db, actor, item_id=item_id, now=now, errors=errors, status_code=status
+        ),
+        done=f"{base_url(actor)}/inbox/{item_id}",
+    )
 
 
 @router.post("/inbox/{item_id}/notes")
@@ -201,29 +190,27 @@ def add_note(
 ) -> Response:
     require_write(actor)
     raw = raw_values(form)
-    try:
+
+    def write() -> None:
         data = InboxNoteCreate(body=raw.get("body", "").strip(), reply=raw.get("kind") == "reply")
         with db.transaction() as session:
             inbox.do_add_note(session, actor=actor, item_id=item_id, data=data, now=now)
-    except ValidationError as exc:
-        errors = first_field(validation_errors(exc))
-        return _item_page(
-            request, db, actor, item_id=item_id, now=now, values=raw, errors=errors, status_code=422
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _item_page(
+
+    return write_or_show_again(
+        write,
+        again=lambda errors, status: _item_page(
             request,
             db,
             actor,
             item_id=item_id,
             now=now,
             values=raw,
-            errors={"body": exc.message},
-            status_code=exc.status_code,
-        )
-    return redirect(f"{base_url(actor)}/inbox/{item_id}#notes")
+            errors=errors,
+            status_code=status,
+        ),
+        done=f"{base_url(actor)}/inbox/{item_id}#notes",
+        refused=lambda exc: {"body": exc.message},
+    )
 
 
 # --- reply templates ------------------------------------------------------------------------
@@ -267,22 +254,21 @@ def create_template(
 ) -> Response:
     require_write(actor)
     raw = raw_values(form)
-    try:
+
+    def write() -> None:
         data = ReplyTemplateCreate(
             name=raw.get("name", "").strip(), body=raw.get("body", "").strip()
         )
         with db.transaction() as session:
             inbox.do_create_reply_template(session, actor=actor, data=data, now=now)
-    except ValidationError as exc:
-        errors = first_field(validation_errors(exc))
-        return _templates_page(request, db, actor, values=raw, errors=errors, status_code=422)
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _templates_page(
-            request, db, actor, values=raw, errors=service_error(exc), status_code=exc.status_code
-        )
-    return redirect(f"{base_url(actor)}/reply-templates")
+
+    return write_or_show_again(
+        write,
+        again=lambda errors, status: _templates_page(
+            request, db, actor, values=raw, errors=errors, status_code=status
+        ),
+        done=f"{base_url(actor)}/reply-templates",
+    )
 
 
 @router.post("/reply-templates/{template_id}/delete")

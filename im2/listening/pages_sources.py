@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from im2.errors import IM2Error, NotFound
@@ -15,15 +14,14 @@ from im2.i18n import _
 from im2.listening import feeds, jobs, retrain
 from im2.listening.pages_common import (
     base_url,
-    first_field,
     raw_values,
     redirect,
     require_write,
     vocabulary,
+    write_or_show_again,
 )
 from im2.listening.schemas import FeedCreate, Platform
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import service_error, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -83,7 +81,8 @@ def add_feed(
 ) -> Response:
     require_write(actor)
     raw = raw_values(form)
-    try:
+
+    def write() -> None:
         data = FeedCreate(
             url=raw.get("url", "").strip(),
             platform=raw.get("platform") or Platform.RSS.value,
@@ -97,16 +96,14 @@ def add_feed(
                 now=now,
                 private_networks=settings.webhooks_reach_private_networks,
             )
-    except ValidationError as exc:
-        errors = first_field(validation_errors(exc))
-        return _feeds_page(request, db, actor, values=raw, errors=errors, status_code=422)
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _feeds_page(
-            request, db, actor, values=raw, errors=service_error(exc), status_code=exc.status_code
-        )
-    return redirect(f"{base_url(actor)}/feeds")
+
+    return write_or_show_again(
+        write,
+        again=lambda errors, status: _feeds_page(
+            request, db, actor, values=raw, errors=errors, status_code=status
+        ),
+        done=f"{base_url(actor)}/feeds",
+    )
 
 
 @router.post("/feeds/{feed_id}/poll")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from im2.errors import IM2Error, InvalidInput
+from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.listening import alerting, service, topics
 from im2.listening.pages_common import (
@@ -22,6 +22,7 @@ from im2.listening.pages_common import (
     redirect,
     require_write,
     vocabulary,
+    write_or_show_again,
 )
 from im2.listening.schemas import (
     ListeningSettingsIn,
@@ -31,7 +32,7 @@ from im2.listening.schemas import (
     TopicUpdate,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import blank_to_none, service_error, validation_errors
+from im2.web.forms import blank_to_none, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -132,27 +133,19 @@ def create_topic(
 ) -> Response:
     require_write(actor)
     payload = _topic_payload(form)
-    try:
+
+    def write() -> None:
         data = TopicCreate.model_validate(payload)
         with db.transaction() as session:
             topics.do_create_topic(session, actor=actor, data=data, now=now)
-    except ValidationError as exc:
-        errors = first_field(validation_errors(exc))
-        return _topic_form(
-            request, actor, topic=None, values=raw_values(form), errors=errors, status_code=422
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _topic_form(
-            request,
-            actor,
-            topic=None,
-            values=raw_values(form),
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return redirect(f"{base_url(actor)}/topics")
+
+    return write_or_show_again(
+        write,
+        again=lambda errors, status: _topic_form(
+            request, actor, topic=None, values=raw_values(form), errors=errors, status_code=status
+        ),
+        done=f"{base_url(actor)}/topics",
+    )
 
 
 @router.get("/topics/{topic_id}/edit")
@@ -175,27 +168,19 @@ def edit_topic(
     require_write(actor)
     with db.session() as session:
         topic = topics.get_topic(session, actor=actor, topic_id=topic_id)
-    try:
+
+    def write() -> None:
         data = TopicUpdate.model_validate(_topic_payload(form))
         with db.transaction() as session:
             topics.do_update_topic(session, actor=actor, topic_id=topic_id, data=data, now=now)
-    except ValidationError as exc:
-        errors = first_field(validation_errors(exc))
-        return _topic_form(
-            request, actor, topic=topic, values=raw_values(form), errors=errors, status_code=422
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _topic_form(
-            request,
-            actor,
-            topic=topic,
-            values=raw_values(form),
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return redirect(f"{base_url(actor)}/topics")
+
+    return write_or_show_again(
+        write,
+        again=lambda errors, status: _topic_form(
+            request, actor, topic=topic, values=raw_values(form), errors=errors, status_code=status
+        ),
+        done=f"{base_url(actor)}/topics",
+    )
 
 
 @router.post("/topics/{topic_id}/delete")
