@@ -26,14 +26,7 @@ from im2.participation import comments
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
 from im2.web.links import public_base_url
 from im2.web.params import Id
-from im2.web.participant_forms import (
-    POINTS_FLAG,
-    ParticipantPost,
-    ParticipantPostDep,
-    form_context,
-    points_from_query,
-    points_notice,
-)
+from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context
 from im2.web.templating import render
 
 
@@ -154,8 +147,6 @@ def add_public_frame(router: APIRouter, frame: PublicFrame) -> None:
         notice = next(
             (_(a.done) for a in frame.actions if request.query_params.get(a.done_flag)), None
         )
-        if notice and (points := points_from_query(request)):
-            notice = f"{notice} {points_notice(points)}"
         visit = visit_of(
             request, slug=slug, activity_id=activity_id, device_id=visitor.device_id, now=now
         )
@@ -193,15 +184,12 @@ def _add_action(router: APIRouter, frame: PublicFrame, action: FrameAction) -> N
                 status_code=exc.status_code,
                 fragment=post.htmx,
             )
-        points = post.points_earned()
+        post.points_earned()  # the poll's group-committed vote is paid here (im2.web.points_flash)
         if post.htmx:
             notice = _(action.done) if action.done_in_place else None
-            if points:
-                notice = f"{notice} {points_notice(points)}" if notice else points_notice(points)
             return render_frame(
                 request, frame, db=post.db, visit=visit, notice=notice, fragment=True
             )
         # Post/redirect/get: a reload does not send the action again.
         path = page_path(frame.kind, slug, activity_id)
-        earned = f"&{POINTS_FLAG}={points}" if points else ""
-        return RedirectResponse(f"{path}?{action.done_flag}=1{earned}", status_code=303)
+        return RedirectResponse(f"{path}?{action.done_flag}=1", status_code=303)

@@ -34,6 +34,7 @@ from im2.web.health import router as health_router
 from im2.web.idempotency import IdempotencyMiddleware
 from im2.web.limits_body import BodyLimitMiddleware, BodyLimits, BodyRoute
 from im2.web.openapi import install_openapi
+from im2.web.points_flash import PointsFlashMiddleware
 from im2.web.security import SecurityHeadersMiddleware
 from im2.workspaces.throttle import LoginThrottle
 
@@ -120,6 +121,7 @@ def build_app(
     )
 
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(PointsFlashMiddleware)
     # Outside everything that reads a body, so an oversized or stalled one is refused before
     # any of it is read or held.
     app.add_middleware(

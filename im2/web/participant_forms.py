@@ -23,7 +23,6 @@ from im2.activities.live import announce_on_commit
 from im2.config import Settings
 from im2.db import Database
 from im2.errors import IM2Error
-from im2.i18n import _
 from im2.incentives import service as incentives
 from im2.live.hub import Hub
 from im2.participation.limits import ActionLimiter
@@ -41,7 +40,8 @@ from im2.web.deps import (
 )
 
 HONEYPOT = "website"
-POINTS_FLAG = "points"  # the query flag of the page after an action: the points it earned
+# The query flag of the page after an action: the points it earned (im2.web.points_flash).
+POINTS_FLAG = "points"
 T = TypeVar("T")
 
 
@@ -57,17 +57,6 @@ def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
         "shown": shown_token(request),
         "honeypot": HONEYPOT,
     }
-
-
-def points_notice(points: int) -> str:
-    """What a participant is told of the points an action earned ("+5 积分")."""
-    return _("+{n} points").format(n=points)
-
-
-def points_from_query(request: Request) -> int:
-    """The points a redirect after an action carried (0 when none or not a sane number)."""
-    raw = request.query_params.get(POINTS_FLAG, "")
-    return int(raw) if raw.isdecimal() and 0 < len(raw) <= 7 else 0
 
 
 @dataclass(frozen=True, slots=True)

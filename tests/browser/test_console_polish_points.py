@@ -1,6 +1,7 @@
 """A rewarded action says "+N 积分" at once, and "my rewards" already counts them: the marketer
-sets point rules in the console, a participant on a phone checks in and votes (HTMX swaps and
-the plain form post, JavaScript off), and never waits for the rules job. Chromium, 390×844."""
+sets point rules in the console, participants on phones check in (an HTMX swap), vote with
+JavaScript off (the plain form post and its redirect) and ask a question (a route of its own,
+outside the shared activity frame), and never wait for the rules job. Chromium, 390×844."""
 
 from __future__ import annotations
 
@@ -44,12 +45,18 @@ def test_points_are_shown_at_once_after_a_check_in_and_a_vote(
     poll = httpx.post(
         f"{live_server.url}/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
     ).json()["id"]
+    qa = httpx.post(
+        f"{live_server.url}/api/v1/campaigns/{campaign['id']}/qas",
+        json={"title": "新品发布会问答", "premoderation": False},
+        headers=owner,
+    ).json()["id"]
 
     desk = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     console = desk.new_page()
     _login(console, live_server, brand.emails[Role.OWNER])
     _rule(console, live_server, campaign["id"], "checkin.done", 5)
     _rule(console, live_server, campaign["id"], "vote.cast", 3)
+    _rule(console, live_server, campaign["id"], "question.asked", 2)
     desk.close()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
@@ -57,11 +64,20 @@ def test_points_are_shown_at_once_after_a_check_in_and_a_vote(
     page.goto(f"{live_server.url}/c/points-now/checkin/{checkin}")
     page.check("input[name=consent]")
     page.click("button:text-is('今日打卡')")
-    notice = page.locator("#checkin-box .notice")
-    notice.wait_for()
-    assert "+5 积分" in notice.inner_text()
+    toast = page.locator(".points-toast")
+    toast.wait_for()
+    assert toast.inner_text() == "+5 积分"
+    assert "今天已打卡" in page.locator("#checkin-box .notice").inner_text()
     page.screenshot(path=str(artifacts / "points-after-check-in-phone.png"), full_page=True)
     assert _balance(page, live_server, "points-now") == "5"  # no wait for the rules job
+
+    # The same phone asks a question: Q&A's own route, swapped in place by HTMX.
+    page.goto(f"{live_server.url}/c/points-now/qa/{qa}")
+    page.fill("#qa-text", "樱花拿铁会出常温款吗？")
+    page.click("button:text-is('提问')")
+    page.locator(".points-toast").wait_for()
+    assert page.locator(".points-toast").inner_text() == "+2 积分"
+    assert _balance(page, live_server, "points-now") == "7"
     phone.close()
 
     # A second phone votes with JavaScript off: the page after the redirect says it.
@@ -77,8 +93,8 @@ def test_points_are_shown_at_once_after_a_check_in_and_a_vote(
     if page.locator("input[name=consent]").count():
         page.check("input[name=consent]")
     page.click("button:text-is('投票')")
-    page.wait_for_url("**voted=1**")
-    assert "+3 积分" in page.locator(".notice").first.inner_text()
+    page.wait_for_url("**voted=1**points=3**")
+    assert page.locator(".points-toast").inner_text() == "+3 积分"
     assert _balance(page, live_server, "points-now") == "3"
     # A reload shows the notice again but pays nothing twice.
     page.go_back()

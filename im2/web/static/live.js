@@ -32,3 +32,20 @@
   document.addEventListener("DOMContentLoaded", start);
   document.addEventListener("htmx:afterSwap", start);
 })();
+// "+5 积分" after an action swapped in by HTMX: the server sends HX-Trigger {"im2-points": n}
+// (im2.web.points_flash); the label comes translated from the page.
+(function () {
+  document.addEventListener("im2-points", function (event) {
+    var main = document.querySelector("main[data-points-label]");
+    var points = event.detail && event.detail.value;
+    if (!main || !(points > 0)) { return; }
+    var toast = main.querySelector(".points-toast");
+    if (!toast) {
+      toast = document.createElement("p");
+      toast.className = "notice points-toast";
+      toast.setAttribute("role", "status");
+      main.insertBefore(toast, main.firstChild);
+    }
+    toast.textContent = main.getAttribute("data-points-label").replace("{n}", String(points));
+  });
+})();
