@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 WX_COOKIE = "im2_wx"  # "1": this browser signed in with WeChat here; "0": it declined
+NEXT_COOKIE = "im2_wx_next"  # where to go back to after WeChat's page (the state is short)
 WX_COOKIE_DAYS = 30
 # WeChat sends the visitor back here; only the domain must match the account's 网页授权域名.
 CALLBACK_PATH = "/c/{slug}/wechat/callback"
@@ -209,15 +210,25 @@ def login(
         redirect_uri=public_base_url(request) + CALLBACK_PATH.format(slug=slug),
         secret=settings.secret_key.get_secret_value(),
         device_id=visitor.device_id,
-        next_path=next or f"/c/{slug}",
     )
-    return RedirectResponse(target, status_code=302)
+    response = RedirectResponse(target, status_code=302)
+    back = service.safe_next(next or f"/c/{slug}")[:512]
+    response.set_cookie(
+        NEXT_COOKIE,
+        back,
+        max_age=service.STATE_MAX_AGE,
+        path=f"/c/{slug}/wechat",
+        samesite="lax",
+        httponly=True,
+    )
+    return response
 
 
-def _remember(response: Response, value: str) -> Response:
+def _remember(response: Response, value: str, slug: str) -> Response:
     response.set_cookie(
         WX_COOKIE, value, max_age=WX_COOKIE_DAYS * 24 * 3600, samesite="lax", httponly=True
     )
+    response.delete_cookie(NEXT_COOKIE, path=f"/c/{slug}/wechat")
     return response
 
 
@@ -234,11 +245,12 @@ def callback(
 ) -> Response:
     """WeChat's redirect: check the state (this server's, for this browser, recent), exchange
     the code for the OpenID, bind it to the visitor's person, and go back to the page."""
-    workspace_id, back = service.read_state(
+    workspace_id = service.read_state(
         secret=settings.secret_key.get_secret_value(), state=state, device_id=visitor.device_id
     )
+    back = service.safe_next(request.cookies.get(NEXT_COOKIE) or f"/c/{slug}")
     if not code:  # the visitor declined snsapi_userinfo: go on without, and do not ask again
-        return _remember(RedirectResponse(back, status_code=303), "0")
+        return _remember(RedirectResponse(back, status_code=303), "0", slug)
     if len(code) > 128:
         raise InvalidInput(
             _("The WeChat sign-in code is not valid; please try again."), field="code"
@@ -264,4 +276,4 @@ def callback(
             nickname=nickname,
             now=now,
         )
-    return _remember(RedirectResponse(back, status_code=303), "1")
+    return _remember(RedirectResponse(back, status_code=303), "1", slug)

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from im2.workspaces.service import record_audit, require
 __all__ = [
     "SCOPE_BASE",
     "SCOPE_USERINFO",
+    "STATE_MAX_AGE",
     "WechatError",
     "access_token",
     "credentials_of",
@@ -47,6 +48,7 @@ __all__ = [
     "make_share_card",
     "make_state",
     "read_state",
+    "safe_next",
     "test_credentials",
 ]
 
@@ -290,34 +292,36 @@ def make_share_card(
 
 def _device_tag(device_id: str) -> str:
     """What the state carries of the device (it passes through WeChat): a hash, not the id."""
-    return hashlib.sha256(f"im2/wechat/device:{device_id}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"im2/wechat/device:{device_id}".encode()).hexdigest()[:16]
 
 
-def make_state(*, secret: str, workspace_id: int, device_id: str, next_path: str) -> str:
-    """The signed `state` of the OAuth round trip: the workspace, where to go back to, and the
-    device that left, so that a code can only be used by the browser that asked for it."""
-    serializer = URLSafeTimedSerializer(secret, salt=STATE_SALT)
-    return str(serializer.dumps({"w": workspace_id, "d": _device_tag(device_id), "n": next_path}))
+def make_state(*, secret: str, workspace_id: int, device_id: str) -> str:
+    """The signed, timestamped `state` of the OAuth round trip: the workspace and the device
+    that left, so that a code can only be used by the browser that asked for it. About 50
+    characters (WeChat takes at most 128); where to go back to travels in a cookie."""
+    signer = TimestampSigner(secret, salt=STATE_SALT)
+    return signer.sign(f"{workspace_id}.{_device_tag(device_id)}").decode()
 
 
-def read_state(*, secret: str, state: str, device_id: str) -> tuple[int, str]:
-    """(workspace id, path to go back to) from a `state` this server made for this device
-    within STATE_MAX_AGE; InvalidInput otherwise."""
-    serializer = URLSafeTimedSerializer(secret, salt=STATE_SALT)
+def read_state(*, secret: str, state: str, device_id: str) -> int:
+    """The workspace id of a `state` this server made for this device within STATE_MAX_AGE;
+    InvalidInput otherwise."""
+    signer = TimestampSigner(secret, salt=STATE_SALT)
     try:
-        data = serializer.loads(state, max_age=STATE_MAX_AGE)
+        value = signer.unsign(state, max_age=STATE_MAX_AGE).decode()
     except SignatureExpired:
         raise InvalidInput(
             _("The WeChat sign-in took too long; please open the page again."), field="state"
         ) from None
     except BadSignature:
         raise InvalidInput(_("This WeChat sign-in link is not valid."), field="state") from None
-    if not isinstance(data, dict) or data.get("d") != _device_tag(device_id):
+    workspace, _sep, tag = value.partition(".")
+    if tag != _device_tag(device_id) or not workspace.isdigit():
         raise InvalidInput(
             _("This WeChat sign-in was started in another browser; please open the page again."),
             field="state",
         )
-    return int(data["w"]), safe_next(str(data.get("n", "")))
+    return int(workspace)
 
 
 def safe_next(path: str) -> str:
@@ -334,19 +338,13 @@ def login_url(
     redirect_uri: str,
     secret: str,
     device_id: str,
-    next_path: str,
 ) -> str:
     return client.authorize_url(
         open_base,
         app_id=creds.app_id,
         redirect_uri=redirect_uri,
         scope=SCOPE_USERINFO if creds.ask_userinfo else SCOPE_BASE,
-        state=make_state(
-            secret=secret,
-            workspace_id=creds.workspace_id,
-            device_id=device_id,
-            next_path=safe_next(next_path),
-        ),
+        state=make_state(secret=secret, workspace_id=creds.workspace_id, device_id=device_id),
     )
 
 

@@ -231,6 +231,25 @@ def cached_token(
 ) -> str:
     """The cached value of `kind` while it has more than MARGIN to live, else a fresh one that
     exactly one caller fetches (WechatError when WeChat refuses or nobody finishes in time)."""
+    from redis.exceptions import RedisError
+
+    try:
+        return _cached_token(
+            store, workspace_id=workspace_id, app_id=app_id, kind=kind, fetch=fetch, now=now
+        )
+    except RedisError as exc:  # Redis away: no card, as when WeChat is
+        raise WechatError(None, f"the token store is unavailable ({type(exc).__name__})") from None
+
+
+def _cached_token(
+    store: TokenStore,
+    *,
+    workspace_id: int,
+    app_id: str,
+    kind: str,
+    fetch: Callable[[], Expiring],
+    now: Callable[[], datetime],
+) -> str:
 
     def fresh() -> str | None:
         found = store.get(workspace_id=workspace_id, app_id=app_id, kind=kind)

@@ -53,7 +53,8 @@ def test_the_redirect_carries_wechats_parameters_in_wechats_order(
     assert save_account(client, brand).status_code == 303
     alice = phone(app)
     alice.get(f"/c/{slug}")
-    leave = alice.get(f"/c/{slug}/wechat/login", follow_redirects=False)
+    long_next = f"/c/{slug}/poll/1?ch=moments&" + "&".join(f"utm_{i}=x" for i in range(40))
+    leave = alice.get(f"/c/{slug}/wechat/login", params={"next": long_next}, follow_redirects=False)
     target = leave.headers["location"]
     query = urlsplit(target.split("#", 1)[0]).query
     pairs = parse_qsl(query)
@@ -64,7 +65,7 @@ def test_the_redirect_carries_wechats_parameters_in_wechats_order(
     assert f"redirect_uri=http%3A%2F%2Ftestserver%2Fc%2F{slug}%2Fwechat%2Fcallback&" in query
     assert values["response_type"] == "code"
     assert values["scope"] == "snsapi_base"
-    assert len(values["state"]) <= 128  # WeChat's limit on state
+    assert len(values["state"]) <= 128  # WeChat's limit, however long the page's address
 
 
 def test_signing_in_binds_the_openid_and_two_devices_become_one_person(

@@ -5,15 +5,19 @@ account or when WeChat refuses it; one fetch of each token however many pages as
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from im2.clock import ManualClock
 from im2.db import Database
 from im2.wechat import service, tokens
+from im2.wechat.client import WechatError
+from im2.wechat.schemas import Credentials
 from tests.conftest import Brand
 from tests.test_polls import live_campaign, vote_url
 from tests.wechat.conftest import APP_ID, OTHER_SECRET, FakeWechat
@@ -166,3 +170,17 @@ def test_concurrent_callers_share_one_refresh(
     assert len(set(got)) == 1
     assert wechat.count("/cgi-bin/token") == 1
     assert wechat.count("/cgi-bin/ticket/getticket") == 1
+
+
+def test_redis_away_is_no_card_not_a_crash(wechat: FakeWechat) -> None:
+    """With IM2_REDIS_URL set and Redis gone, the token call fails like WeChat being away (the
+    card endpoint answers 503 and the page stays as it is)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tokens.RedisStore(f"redis://127.0.0.1:{port}/0")
+    creds = Credentials(workspace_id=1, app_id=APP_ID, app_secret="x" * 32, ask_userinfo=False)
+    with pytest.raises(WechatError) as raised:
+        service.jsapi_ticket(store, creds, api_base=wechat.url, now=lambda: datetime.now(UTC))
+    assert raised.value.code is None
+    assert wechat.requests == []
