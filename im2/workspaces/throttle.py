@@ -21,10 +21,12 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool as AsyncPool
 from redis.exceptions import RedisError
+
+from im2.workspaces.counters import MemoryCounters
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class Counters:
     """
 
     def __init__(self, redis_url: str | None = None) -> None:
-        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._local = SlidingWindowCounterRateLimiter(MemoryCounters())
         self._shared: SlidingWindowCounterRateLimiter | None = None
         self._shared_async: AsyncLimiter | None = None
         self._async_pool: AsyncPool | None = None
