@@ -83,9 +83,40 @@ def send_messages_job(
     """Send every due delivery (at most `concurrency` at a time) and record each answer.
     Returns how many attempts were made."""
     deadline = time.monotonic() + budget_seconds
+
+    def claim() -> list[service.Claimed]:
+        with db.transaction() as session:
+            return service.claim_due(session, now=clock.now(), limit=concurrency)
+
+    batch = claim()
+    if not batch:
+        return 0  # the usual tick: one query, no client, no threads
     base_urls = _base_urls()
     chance = rng or random.Random()  # noqa: S311 (retry jitter, not a secret)
     attempts = 0
+
+    def record(pair: tuple[service.Claimed, SendResult]) -> None:
+        claimed, result = pair
+        with db.transaction() as session:
+            service.record_result(
+                session,
+                claimed=claimed,
+                result=result,
+                now=clock.now(),
+                max_attempts=max_attempts,
+                rng=chance,
+            )
+        if result.outcome is not Outcome.SENT:
+            # The delivery id and the provider's words: never the number or the code.
+            log.warning(
+                "SMS delivery %s through %s: %s %s (%s)",
+                claimed.id,
+                claimed.provider.value,
+                result.outcome.value,
+                result.provider_status or "",
+                result.error or "",
+            )
+
     with (
         httpx.Client(
             timeout=httpx.Timeout(timeout),
@@ -94,42 +125,18 @@ def send_messages_job(
         ) as client,
         ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sms") as pool,
     ):
-        while time.monotonic() < deadline:
-            with db.transaction() as session:
-                batch = service.claim_due(session, now=clock.now(), limit=concurrency)
-            if not batch:
-                break
+        while batch:
             now = clock.now()
             results = list(
                 pool.map(
                     lambda c, at=now: (c, _attempt(client, c, now=at, base_urls=base_urls)), batch
                 )
             )
-
-            def record(pair: tuple[service.Claimed, SendResult]) -> None:
-                claimed, result = pair
-                with db.transaction() as session:
-                    service.record_result(
-                        session,
-                        claimed=claimed,
-                        result=result,
-                        now=clock.now(),
-                        max_attempts=max_attempts,
-                        rng=chance,
-                    )
-                if result.outcome is not Outcome.SENT:
-                    # The delivery id and the provider's words: never the number or the code.
-                    log.warning(
-                        "SMS delivery %s through %s: %s %s (%s)",
-                        claimed.id,
-                        claimed.provider.value,
-                        result.outcome.value,
-                        result.provider_status or "",
-                        result.error or "",
-                    )
-
+            # A delivery whose answer cannot be recorded keeps its lease and is claimed again
+            # once it runs out; the others' answers are recorded all the same.
             isolation.each(
                 results, record, job="messaging_send", key=lambda p: f"delivery {p[0].id}"
             )
             attempts += len(results)
+            batch = claim() if time.monotonic() < deadline else []
     return attempts

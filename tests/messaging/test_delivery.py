@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
@@ -25,7 +26,7 @@ from im2.messaging.jobs import send_messages_job
 from im2.messaging.models import MessageDelivery
 from im2.participation.senders import MemorySender
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand
+from tests.conftest import Brand, LiveServer
 from tests.messaging.conftest import (
     ALIYUN_KEY_ID,
     ALIYUN_SECRET,
@@ -486,3 +487,36 @@ def test_erasing_the_person_removes_their_delivery_log(
             reason="test",
         )
     assert [d.id for d in deliveries(db)] == [theirs.id]
+
+
+def test_requests_racing_to_one_number_get_exactly_its_cap(
+    live_server: LiveServer, brand: Brand, db: Database, client: TestClient
+) -> None:
+    """Eight phones ask for a code to the same number at the same moment, with a cap of 3:
+    three are queued and five are refused, whatever the interleaving."""
+    assert login(client, brand.emails[Role.OWNER]) == 303
+    assert set_provider(client, "aliyun", daily_cap_per_number="3").status_code == 303
+    slug = live_server.live_campaign(brand)["slug"]
+    phones = [httpx.Client(base_url=live_server.url, timeout=60) for _ in range(8)]
+    tokens = [_form(phone, f"/c/{slug}/me", f"/c/{slug}/me/code") for phone in phones]  # type: ignore[arg-type]
+    start = threading.Barrier(len(phones))
+    statuses: list[int] = []
+
+    def ask(phone: httpx.Client, token: str) -> None:
+        start.wait()
+        answer = phone.post(
+            f"/c/{slug}/me/code",
+            data={"channel": "phone", "destination": PHONE, "consent": "yes", "csrf_token": token},
+            follow_redirects=False,
+        )
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=ask, args=pair) for pair in zip(phones, tokens, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for phone in phones:
+        phone.close()
+    assert sorted(statuses) == [303] * 3 + [429] * 5
+    assert len(deliveries(db)) == 3
