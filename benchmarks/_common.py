@@ -18,6 +18,7 @@ same way, so an empty result can never pass as a run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -25,7 +26,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
@@ -111,12 +115,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, *, extra_code: str = "") -> subprocess.Popen[bytes]:
-    """One uvicorn process (one worker, as `im2 serve` runs it, without the access log) serving
+def start_server(
+    url: str,
+    port: int,
+    *,
+    extra_code: str = "",
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """One uvicorn server (one worker, as `im2 serve` runs it, without the access log) serving
     the app on `url`, with `GET /bench/noop` (an async no-op, first in the route table) and
     `GET /bench/noop-last` (the same, after every route). `extra_code` runs after those routes
-    are added, with `app` and `JSONResponse` in scope (participation adds its insert routes)."""
-    env = {
+    are added, with `app` and `JSONResponse` in scope (participation adds its insert routes).
+
+    `workers` > 1: uvicorn's supervisor with that many worker processes on one socket, as
+    `im2 serve --workers N` runs them (each worker builds the app from a factory module
+    written next to the database; PostgreSQL and IM2_REDIS_URL in `env`, as `im2 serve`
+    requires). `env`: more IM2_* settings."""
+    environment = {
         **os.environ,
         "IM2_DATABASE_URL": url,
         "IM2_SECRET_KEY": SECRET,
@@ -124,33 +140,72 @@ def start_server(url: str, port: int, *, extra_code: str = "") -> subprocess.Pop
         "IM2_PARTICIPANT_RATE_PER_DEVICE": "1000/second",
         "IM2_PARTICIPANT_RATE_PER_IP": "10000000/second",
         "IM2_RISK_IDENTITIES_PER_IP_HOUR": "100000000",
+        **(env or {}),
     }
     # The ceiling is an async no-op route of the same app, through the same middleware. It is
     # put first in the route table: routes are matched in order and FastAPI's included routers
     # cost ~1.5 us per route tried, so a no-op appended after the app's ~380 routes spent
     # ~0.6 ms per request scanning them (more than the vote's own routing, which is near the
     # front), and that lowered the ceiling the votes were compared with.
-    code = (
-        "import uvicorn; from fastapi.responses import JSONResponse; "
-        "from im2.app import create_app; app = create_app()\n"
-        "async def noop() -> JSONResponse:\n    return JSONResponse({'status': 'ok'})\n"
-        "app.add_api_route('/bench/noop', noop)\n"
-        "app.router.routes.insert(0, app.router.routes.pop())\n"
-        "app.add_api_route('/bench/noop-last', noop)\n"
-        + extra_code
-        + f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning', access_log=False)"
+    build = (
+        "from fastapi.responses import JSONResponse\n"
+        "from im2.app import create_app\n"
+        "def make():\n"
+        "    app = create_app()\n"
+        "    async def noop() -> JSONResponse:\n"
+        "        return JSONResponse({'status': 'ok'})\n"
+        "    app.add_api_route('/bench/noop', noop)\n"
+        "    app.router.routes.insert(0, app.router.routes.pop())\n"
+        "    app.add_api_route('/bench/noop-last', noop)\n"
+        + textwrap.indent(extra_code, "    ")
+        + "    return app\n"
     )
-    server = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
-    for _ in range(600):
+    if workers == 1:
+        code = (
+            build + "import uvicorn\n"
+            f"uvicorn.run(make(), host='127.0.0.1', port={port}, log_level='warning', "
+            "access_log=False)\n"
+        )
+        log = None
+    else:
+        factories = Path(tempfile.mkdtemp(prefix="im2-bench-app-"))
+        (factories / "im2_bench_app.py").write_text(build)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(factories), str(ROOT), environment.get("PYTHONPATH", "")]
+        )
+        # At log level info each worker says when its app has started: the supervisor binds
+        # the socket first, so an answer only proves that one worker is up.
+        code = (
+            "import uvicorn\n"
+            f"uvicorn.run('im2_bench_app:make', factory=True, workers={workers}, "
+            f"host='127.0.0.1', port={port}, log_level='info', access_log=False)\n"
+        )
+        log = factories / "server.log"
+    if log is None:
+        server = subprocess.Popen([sys.executable, "-c", code], env=environment, cwd=ROOT)
+    else:
+        with log.open("wb") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-c", code],
+                env=environment,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+    for _ in range(1800):
         if server.poll() is not None:
             raise SystemExit(f"the server exited with code {server.returncode} before serving")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.1)
+        if log is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return server
+            except OSError:
+                pass
+        elif log.read_text(errors="replace").count("Application startup complete") >= workers:
+            return server
+        time.sleep(0.1)
     server.kill()
-    raise SystemExit("the server did not start within 60 s")
+    raise SystemExit("the server did not start within 3 minutes")
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -202,3 +257,39 @@ def wrk(benchmark: str, args: list[str]) -> dict[str, float]:
     if found["requests"] == 0 or found["requests"] == found["non_2xx"]:
         fail(benchmark, f"wrk {' '.join(args)}: no request was answered:\n{result.stdout}")
     return found
+
+
+@contextlib.contextmanager
+def redis_server(benchmark: str) -> Iterator[str]:
+    """A redis-server of this run's own on a free loopback port (no persistence), as the
+    several-process tests start one; yields its URL. Debian's `redis-server` package."""
+    require_tool(benchmark, "redis-server", "redis-server")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="im2-bench-redis-"))
+    process = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no"),
+        ],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                fail(benchmark, "redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
