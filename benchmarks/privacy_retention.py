@@ -1,16 +1,25 @@
 """Retention benchmark: one retention run over a workspace of 1 M people (issue #20: ≤ 5 min).
 
     .venv/bin/python benchmarks/privacy_retention.py [--quick|--smoke] [--people N]
-        [--inactive-share F] [--database-url URL]
+        [--inactive-share F] [--postgres URL] [--lake-events N] [--lake-days N]
 
 The workspace holds `--people` persons, each a participant with a device and a participant
 identity and an (encrypted) first IP. `--inactive-share` of them were last seen 400 days ago,
 the others yesterday; every IP is older than the policy's 30 days. The policy anonymises people
 inactive for 365 days and clears IPs after 30 days. The run (`run_retention`) finds the
-inactive people among the million, anonymises each through erasure's anonymiser (one committed
-transaction each), and clears every IP. The baseline, measured in the same run on the same
-database, is the floor of any such run: one pass that reads every person's `last_seen_at` and
-every participant row (a `count(*)` of each). The last line printed is one JSON object.
+inactive people among the million, anonymises them in batches through erasure's bulk
+anonymiser (`erase_people`: one committed transaction of set-based statements per batch of
+500), and clears every IP. The baseline, measured in the same run on the same database, is the
+floor of any such run: one pass that reads every person's `last_seen_at` and every participant
+row (a `count(*)` of each).
+
+With `--lake-events N`, a Parquet lake of N events over `--lake-days` day files (actors drawn
+from all the people's participant ids and devices, so the inactive people's events are in
+every file) is written first, and the lake part of the run's erasures is timed after it
+(`rewrite_pending`: one scan and one rewrite per affected day file for all of them).
+
+`--postgres URL`: the same on PostgreSQL, in a database `im2_bench_retention` created fresh on
+that server. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,6 +40,7 @@ from benchmarks._common import Mode, emit, mode_argument, mode_of, target
 from im2.db import Base, Database
 from im2.domains import import_domain_modules
 from im2.migrations import upgrade
+from im2.privacy.lake_rewrite import rewrite_pending
 from im2.privacy.retention import service as retention
 from im2.privacy.retention.models import RetentionPolicy
 from im2.workspaces import service as workspaces
@@ -38,6 +49,7 @@ NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 CHUNK = 20_000
 SIZES = {Mode.FULL: 1_000_000, Mode.QUICK: 100_000, Mode.SMOKE: 2_000}
 TARGET_SECONDS = 300.0
+PG_DATABASE = "im2_bench_retention"
 
 
 def _setup(db: Database, *, n: int, inactive_share: float) -> tuple[int, int]:
@@ -113,7 +125,82 @@ def _setup(db: Database, *, n: int, inactive_share: float) -> tuple[int, int]:
                     for kind, value in (("device", f"dev{i:012d}"), ("participant", str(i)))
                 ],
             )
+    if db.engine.dialect.name == "postgresql":  # the stand-ins take ids after these
+        with db.transaction() as session:
+            for table in ("people", "participants"):
+                session.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})")
+                )
     return ws.id, inactive
+
+
+def _pg_database(url: str) -> str:
+    """A fresh database `im2_bench_retention` on the server of `url`; returns its URL."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+        con.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
+    admin.dispose()
+    return make_url(url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+
+
+def _lake(
+    db: Database, lake: Path, *, workspace_id: int, people: int, events: int, days: int
+) -> int:
+    """`events` events over `days` day files, each by a random person's participant id or
+    device; the lake's mark covers them. Returns the lake's size in bytes."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from im2.analytics.lake import events_dir
+    from im2.events.service import EVENT_ARROW_SCHEMA
+
+    rng = np.random.default_rng(20)
+    per_day = events // days
+    start = NOW - timedelta(days=days + 400)
+    next_id = 1
+    size = 0
+    for day in range(days):
+        who = rng.integers(1, people + 1, per_day)
+        device = rng.random(per_day) < 0.5
+        actors = np.where(
+            device, np.char.add("d:dev", np.char.zfill(who.astype(str), 12)), who.astype(str)
+        )
+        day_us = int((start + timedelta(days=day)).timestamp()) * 1_000_000
+        times = day_us + np.sort(rng.integers(0, 86_400, per_day)) * 1_000_000
+        table = pa.Table.from_arrays(
+            [
+                pa.array(np.arange(next_id, next_id + per_day, dtype=np.int64)),
+                pa.array(times, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                pa.array(np.full(per_day, workspace_id, dtype=np.int64)),
+                pa.array(np.full(per_day, 1, dtype=np.int64)),
+                pa.array(np.full(per_day, 1, dtype=np.int64)),
+                pa.array(np.where(device, "visitor", "participant").tolist(), pa.string()),
+                pa.array(actors.tolist(), pa.string()),
+                pa.array(["campaign.viewed"] * per_day, pa.string()),
+                pa.array(["wechat"] * per_day, pa.string()),
+                pa.array([None] * per_day, pa.string()),
+                pa.array(["{}"] * per_day, pa.string()),
+            ],
+            schema=EVENT_ARROW_SCHEMA,
+        )
+        folder = events_dir(lake) / f"date={(start + timedelta(days=day)).date().isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        last = next_id + per_day - 1
+        file = folder / f"part-{next_id}-{last}.parquet"
+        pq.write_table(table, file, compression="zstd", row_group_size=1_000_000)
+        size += file.stat().st_size
+        next_id = last + 1
+    with db.transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO analytics_lake_marks (stream, last_id, moved, updated_at) "
+                "VALUES ('events', :last, :last, :now)"
+            ),
+            {"last": next_id - 1, "now": NOW},
+        )
+    return size
 
 
 def main() -> None:
@@ -121,16 +208,31 @@ def main() -> None:
     mode_argument(parser, quick="100,000 people", smoke="2,000 people")
     parser.add_argument("--people", type=int, default=None)
     parser.add_argument("--inactive-share", type=float, default=0.002)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--postgres", default=None, help="a PostgreSQL server URL (a fresh database on it)"
+    )
+    parser.add_argument("--lake-events", type=int, default=0)
+    parser.add_argument("--lake-days", type=int, default=30)
     args = parser.parse_args()
     mode = mode_of(args)
     n = args.people or SIZES[mode]
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url = _pg_database(args.postgres) if args.postgres else f"sqlite:///{Path(tmp) / 'b.db'}"
         upgrade(url)
         db = Database(url)
+        lake_path = Path(tmp) / "lake"
         started = time.perf_counter()
         workspace_id, inactive = _setup(db, n=n, inactive_share=args.inactive_share)
+        lake_bytes = 0
+        if args.lake_events:
+            lake_bytes = _lake(
+                db,
+                lake_path,
+                workspace_id=workspace_id,
+                people=n,
+                events=args.lake_events,
+                days=args.lake_days,
+            )
         setup_s = time.perf_counter() - started
 
         people = Base.metadata.tables["people"]
@@ -148,18 +250,24 @@ def main() -> None:
             db,
             workspace_id=workspace_id,
             now=NOW,
-            lake_path=Path(tmp) / "lake",
+            lake_path=lake_path,
             media_path=Path(tmp) / "media",
             limit=n,
         )
         run_s = time.perf_counter() - started
         assert run is not None
+        lake_s = None
+        rewrite = None
+        if args.lake_events:
+            started = time.perf_counter()
+            rewrite = rewrite_pending(db, lake_path=lake_path, now=NOW)
+            lake_s = time.perf_counter() - started
         started = time.perf_counter()
         again = retention.run_retention(
             db,
             workspace_id=workspace_id,
             now=NOW,
-            lake_path=Path(tmp) / "lake",
+            lake_path=lake_path,
             media_path=Path(tmp) / "media",
             limit=n,
         )
@@ -176,6 +284,7 @@ def main() -> None:
         and run.failures == 0
         and left == 0
         and (again.people_anonymised, again.ips_truncated) == (0, 0)
+        and (rewrite is None or rewrite.erasures == run.people_anonymised)
     )
     figures = {
         "people": n,
@@ -189,6 +298,14 @@ def main() -> None:
         "baseline_full_scan_s": round(baseline_s, 3),
         "ratio_to_baseline": round(run_s / baseline_s, 1) if baseline_s else None,
         "per_anonymised_person_ms": round(1000 * run_s / max(1, run.people_anonymised), 2),
+        "database": "postgresql" if args.postgres else "sqlite",
+        "lake_events": args.lake_events,
+        "lake_bytes": lake_bytes,
+        "lake_rewrite_s": None if lake_s is None else round(lake_s, 2),
+        "lake_erasures_closed": None if rewrite is None else rewrite.erasures,
+        "lake_files_rewritten": None if rewrite is None else rewrite.files,
+        "lake_rows_changed": None if rewrite is None else rewrite.rows,
+        "lake_bytes_rewritten": None if rewrite is None else rewrite.bytes_rewritten,
         "correct": correct,
     }
     targets = {
