@@ -20,6 +20,7 @@ from im2.errors import IM2Error, NotFound
 from im2.experiments import service, stats
 from im2.experiments.schemas import (
     GOAL_KINDS,
+    GOAL_LABELS,
     ExperimentCreate,
     ExperimentResults,
     VariantResult,
@@ -64,6 +65,7 @@ def _list_page(
             "experiments": experiments,
             "activities": activities,
             "goal_kinds": [k.value for k in GOAL_KINDS],
+            "goal_labels": GOAL_LABELS,
             "values": values or {"goal_kinds": ["vote.cast"], "min_effect": "0.2"},
             "errors": errors or {},
             "rows": VARIANT_ROWS,
@@ -239,6 +241,7 @@ def _detail(
             "campaign": campaign,
             "results": results,
             "chart": _chart(results),
+            "goal_labels": GOAL_LABELS,
             "formats": list(ExportFormat),
             "error": error,
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from im2.events.schemas import EventKind
+from im2.i18n import N_
 from im2.types import DbId, PeopleData
 
 
@@ -42,6 +43,31 @@ GOAL_KINDS: tuple[EventKind, ...] = (
     EventKind.PRIZE_CLAIMED,
     EventKind.CONVERSION_RECORDED,
 )
+
+# What each goal means to a marketer (the form's checkboxes and the list show these, not keys).
+GOAL_LABELS: dict[str, str] = {
+    EventKind.PARTICIPANT_JOINED.value: N_("Joined the campaign"),
+    EventKind.VOTE_CAST.value: N_("Voted"),
+    EventKind.QUIZ_ANSWERED.value: N_("Answered a quiz"),
+    EventKind.SURVEY_SUBMITTED.value: N_("Answered a survey"),
+    EventKind.QUESTION_ASKED.value: N_("Asked a question"),
+    EventKind.QUESTION_UPVOTED.value: N_("Upvoted a question"),
+    EventKind.UGC_SUBMITTED.value: N_("Submitted an entry"),
+    EventKind.UGC_VOTED.value: N_("Voted for an entry"),
+    EventKind.DRAW_ENTERED.value: N_("Entered a lucky draw"),
+    EventKind.CHECKIN_DONE.value: N_("Checked in"),
+    EventKind.GROUPBUY_OPENED.value: N_("Started a group-buy"),
+    EventKind.GROUPBUY_JOINED.value: N_("Joined a group-buy"),
+    EventKind.COMMENT_POSTED.value: N_("Posted a comment"),
+    EventKind.LIKE_GIVEN.value: N_("Gave a like"),
+    EventKind.SHARE_CREATED.value: N_("Made a share link"),
+    EventKind.SHARE_CLICKED.value: N_("A friend opened their share link"),
+    EventKind.POSTER_DOWNLOADED.value: N_("Downloaded a poster"),
+    EventKind.REFERRAL_CONVERTED.value: N_("An invited friend joined"),
+    EventKind.COUPON_REDEEMED.value: N_("Used a coupon"),
+    EventKind.PRIZE_CLAIMED.value: N_("Claimed a prize"),
+    EventKind.CONVERSION_RECORDED.value: N_("Made a purchase"),
+}
 
 
 class VariantPayload(BaseModel):
