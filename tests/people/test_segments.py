@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from im2.clock import ManualClock
 from im2.db import Database
@@ -435,3 +436,30 @@ def test_another_workspaces_segment_is_not_found(
     ).json()
     got = client.get(f"/api/v1/segments/{saved['id']}", headers=brand.auth(Role.EDITOR))
     assert got.status_code == 404
+
+
+def test_granting_profiling_again_after_a_withdrawal_makes_a_person_a_member_again(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock, people: Population
+) -> None:
+    """E withdrew profiling; a grant given after it stands, so E counts again (and withdrawing
+    once more takes E out again)."""
+    rule = one(field="stage", values=["spreader"])
+    assert _ids(client, brand, rule) == sorted([people.ids["A"]])
+    with db.session() as s:
+        s.add(
+            ConsentRecord(
+                workspace_id=brand.workspace_id, person_id=people.ids["E"], purpose="profiling",
+                version="2026-12", channel="my_page", granted_at=clock.now(),
+            )
+        )  # fmt: skip
+        s.commit()
+    assert _ids(client, brand, rule) == sorted([people.ids["A"], people.ids["E"]])
+    assert _members(client, brand, rule) == 2
+    with db.session() as s:
+        s.execute(
+            update(ConsentRecord)
+            .where(ConsentRecord.person_id == people.ids["E"], ConsentRecord.withdrawn_at.is_(None))
+            .values(withdrawn_at=clock.now())
+        )
+        s.commit()
+    assert _members(client, brand, rule) == 1

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from im2.people.consent.models import ConsentRecord
@@ -72,12 +73,19 @@ def members_select(workspace_id: int, rule: SegmentRule, *, now: datetime) -> Se
 
 def eligible(workspace_id: int) -> ColumnElement[bool]:
     """Who may be in any segment of the workspace."""
-    withdrew = (
-        select(ConsentRecord.person_id)
-        .where(ConsentRecord.workspace_id == workspace_id, ConsentRecord.purpose == PROFILING)
-        .group_by(ConsentRecord.person_id)
-        # Every profiling grant of theirs is withdrawn (count() skips NULLs).
-        .having(func.count(ConsentRecord.withdrawn_at) == func.count())
+    # People with a withdrawn profiling grant and no profiling grant still standing. It starts
+    # from the withdrawn rows (few: ix_consent_records_purpose reads only them), instead of
+    # grouping every profiling grant of the workspace on each count (2.4 s at 1 M people).
+    standing = aliased(ConsentRecord)
+    withdrew = select(ConsentRecord.person_id).where(
+        ConsentRecord.workspace_id == workspace_id,
+        ConsentRecord.purpose == PROFILING,
+        ConsentRecord.withdrawn_at.is_not(None),
+        ~exists().where(
+            standing.person_id == ConsentRecord.person_id,
+            standing.purpose == PROFILING,
+            standing.withdrawn_at.is_(None),
+        ),
     )
     return and_(
         Person.workspace_id == workspace_id,
