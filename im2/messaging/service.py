@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from im2.crypto import keyring
+from im2.crypto import Undecryptable, keyring
 from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.masking import mask_phone
@@ -250,15 +250,28 @@ def claim_due(
         .values(claim=token, locked_until=now + lease)
         .execution_options(synchronize_session=False)
     )
-    rows = session.execute(
-        select(MessageDelivery, SmsSettings)
-        .outerjoin(SmsSettings, SmsSettings.workspace_id == MessageDelivery.workspace_id)
-        .where(MessageDelivery.claim == token)
-        .order_by(MessageDelivery.id)
-    ).all()
+    ids = list(
+        session.scalars(
+            select(MessageDelivery.id)
+            .where(MessageDelivery.claim == token)
+            .order_by(MessageDelivery.id)
+        )
+    )
+    accounts: dict[int, SmsSettings | None] = {}
     claimed: list[Claimed] = []
-    for delivery, account in rows:
-        if account is None or not account.active or delivery.destination is None:
+    for delivery_id in ids:
+        # Each row and account on its own: one that no key opens (a key removed too early)
+        # fails its own deliveries, not every workspace's.
+        try:
+            delivery = session.get_one(MessageDelivery, delivery_id)
+            if delivery.workspace_id not in accounts:
+                accounts[delivery.workspace_id] = session.get(SmsSettings, delivery.workspace_id)
+            account = accounts[delivery.workspace_id]
+            secret = account.access_key_secret if account is not None else None
+        except Undecryptable:
+            _fail_unreadable(session, delivery_id=delivery_id, now=now)
+            continue
+        if account is None or secret is None or not account.active or delivery.destination is None:
             _finish(delivery, status=DeliveryStatus.FAILED, now=now)
             delivery.error = "SMS is switched off for this workspace"
             continue
@@ -270,7 +283,7 @@ def claim_due(
                 provider=SmsProvider(account.provider),
                 account=Account(
                     access_key_id=account.access_key_id,
-                    secret=account.access_key_secret,
+                    secret=secret,
                     sign_name=account.sign_name,
                     app_id=account.app_id,
                     region=account.region,
@@ -284,6 +297,24 @@ def claim_due(
             )
         )
     return claimed
+
+
+def _fail_unreadable(session: Session, *, delivery_id: int, now: datetime) -> None:
+    session.execute(
+        update(MessageDelivery)
+        .where(MessageDelivery.id == delivery_id)
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            destination=None,
+            params=None,
+            next_attempt_at=None,
+            claim=None,
+            locked_until=None,
+            last_attempt_at=now,
+            error="a stored value opens with none of the configured keys: enter the secret again",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _finish(row: MessageDelivery, *, status: DeliveryStatus, now: datetime) -> None:

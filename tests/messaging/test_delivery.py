@@ -22,11 +22,13 @@ from sqlalchemy import select, text
 from im2.clock import ManualClock
 from im2.config import Settings, get_settings
 from im2.db import Database
+from im2.messaging import service as messaging
+from im2.messaging.caps import SmsCaps
 from im2.messaging.jobs import send_messages_job
 from im2.messaging.models import MessageDelivery
 from im2.participation.senders import MemorySender
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, LiveServer
+from tests.conftest import Brand, LiveServer, make_brand
 from tests.messaging.conftest import (
     ALIYUN_KEY_ID,
     ALIYUN_SECRET,
@@ -63,8 +65,10 @@ def _form(client: TestClient, url: str, action: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
 
 
-def set_provider(client: TestClient, which: str, **overrides: str) -> Any:
-    base = "/console/w/acme/messaging"
+def set_provider(
+    client: TestClient, which: str, *, workspace: str = "acme", **overrides: str
+) -> Any:
+    base = f"/console/w/{workspace}/messaging"
     fields = {
         "aliyun": {
             "provider": "aliyun",
@@ -520,3 +524,41 @@ def test_requests_racing_to_one_number_get_exactly_its_cap(
         phone.close()
     assert sorted(statuses) == [303] * 3 + [429] * 5
     assert len(deliveries(db)) == 3
+
+
+def test_a_secret_no_key_opens_fails_its_own_deliveries_only(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock, aliyun: Provider
+) -> None:
+    """A key removed too early leaves one workspace's secret unreadable: its codes fail with
+    a message saying what to do, and the other workspaces' codes still go out."""
+    slug = _owner(client, brand, "aliyun")
+    other = make_brand(db, slug="zeta", now=clock.now())
+    assert login(client, other.emails[Role.OWNER]) == 303
+    assert set_provider(client, "aliyun", workspace="zeta").status_code == 303
+    client.cookies.clear()
+    ask_code(client, slug)
+    with db.transaction() as session:
+        messaging.do_queue_code(
+            session,
+            workspace_id=other.workspace_id,
+            participant_id=None,
+            phone="13900139000",
+            code="123456",
+            caps=SmsCaps(per_ip="10/hour"),
+            ip=None,
+            now=clock.now(),
+        )
+        session.execute(
+            text(
+                "UPDATE sms_settings SET access_key_secret = 'not-a-token' WHERE workspace_id = :w"
+            ),
+            {"w": brand.workspace_id},
+        )
+    assert send_messages_job(db, clock) == 1
+    mine, theirs = deliveries(db)
+    assert mine.status == "failed"
+    assert mine.error == (
+        "a stored value opens with none of the configured keys: enter the secret again"
+    )
+    assert theirs.status == "sent"
+    assert [r["params"]["PhoneNumbers"] for r in aliyun.requests] == ["13900139000"]
