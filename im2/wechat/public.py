@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -158,12 +158,18 @@ def share_card(
         # The page works without a card; the brand sees the reason when testing the account.
         log.warning("wechat share card: workspace %s: %s", found.workspace_id, error.code)
         return JSONResponse(error_body("wechat_unavailable", error.message), status_code=503)
-    with db.transaction() as session:
+    link = f"{base}/c/{slug}?ch=wechat"
+    with db.session() as session:
         participant = participation.get_participant(
             session, workspace_id=found.workspace_id, device_id=visitor.device_id
         )
-        link = f"{base}/c/{slug}?ch=wechat"
+        own = None
         if participant is not None:
+            own = sharing.get_link(
+                session, campaign_id=found.campaign.id, participant_id=participant.id
+            )
+    if participant is not None and own is None:  # their link, made on asking (as on /share)
+        with db.transaction() as session:
             own = sharing.do_get_link(
                 session,
                 workspace_id=found.workspace_id,
@@ -171,7 +177,8 @@ def share_card(
                 participant_id=participant.id,
                 now=now,
             )
-            link = f"{base}/s/{own.code}?ch=wechat"
+    if own is not None:
+        link = f"{base}/s/{own.code}?ch=wechat"
     path = urlsplit(page)
     back = path.path + (f"?{path.query}" if path.query else "")
     card = service.make_share_card(
@@ -183,7 +190,11 @@ def share_card(
         link=link,
         img_url=image,
         timestamp=int(now.timestamp()),
-        login=None if request.cookies.get(WX_COOKIE) else f"/c/{slug}/wechat/login?next={back}",
+        login=(
+            None
+            if request.cookies.get(WX_COOKIE)
+            else f"/c/{slug}/wechat/login?next={quote(back, safe='/')}"
+        ),
     )
     return JSONResponse(dataclasses.asdict(card), headers={"Cache-Control": "no-store"})
 

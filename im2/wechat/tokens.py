@@ -214,12 +214,6 @@ def store_for(db: Database, redis_url: str | None) -> TokenStore:
         return found
 
 
-class Fetches:
-    """How many times each kind was fetched from WeChat in this process (tests and docs)."""
-
-    counts: dict[str, int] = {}  # noqa: RUF012 (a process-wide tally)
-
-
 def cached_token(
     store: TokenStore,
     *,
@@ -268,7 +262,6 @@ def _cached_token(
                     store.release(workspace_id=workspace_id, app_id=app_id, kind=kind, owner=owner)
                     return value
                 got = fetch()
-                Fetches.counts[kind] = Fetches.counts.get(kind, 0) + 1
             except BaseException:
                 store.release(workspace_id=workspace_id, app_id=app_id, kind=kind, owner=owner)
                 raise
