@@ -66,6 +66,7 @@ from im2.participation.models import Participant
 from im2.people import api as people_api
 from im2.people import pages as people_pages
 from im2.people.consent import api as consent_api
+from im2.people.consent import pages as consent_pages
 from im2.people.directory import PeopleSources
 from im2.people.ladder import api as ladder_api
 from im2.people.ladder import pages as ladder_pages
@@ -139,6 +140,7 @@ CONSOLE: tuple[APIRouter, ...] = (  # `/console`, last
     ladder_pages.router,  # before people's: its `/{person_id}` would take "ladder"
     people_pages.router,
     retention_pages.router,  # before privacy's: its `/{request_id}` would take "retention"
+    consent_pages.router,  # before privacy's: its `/{request_id}` would take "consent-texts"
     privacy_pages.router,
     reports_pages.router,
     sharing_pages.router,

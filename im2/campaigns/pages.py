@@ -91,6 +91,7 @@ def _form_values_from_campaign(campaign: CampaignRead) -> dict[str, Any]:
         "description": campaign.description,
         "objective": campaign.objective.value,
         "audience": campaign.audience,
+        "minors_gate": "on" if campaign.minors_gate else "",
         "timezone": zone,
         "starts_at": input_time(campaign.starts_at, zone),
         "ends_at": input_time(campaign.ends_at, zone),
@@ -153,6 +154,8 @@ def _payload(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         "description": raw.get("description", ""),
         "objective": raw.get("objective", ""),
         "audience": raw.get("audience", ""),
+        # A checkbox: the form always shows the campaign's state, so an absent box is "off".
+        "minors_gate": raw.get("minors_gate") == "on",
         "timezone": raw.get("timezone", ""),
         "starts_at": blank_to_none(raw.get("starts_at")),
         "ends_at": blank_to_none(raw.get("ends_at")),

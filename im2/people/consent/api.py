@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from im2.i18n import DEFAULT_LOCALE
 from im2.people.consent import service
 from im2.people.consent.schemas import (
     ConsentChange,
@@ -12,6 +13,8 @@ from im2.people.consent.schemas import (
     ConsentState,
     ConsentTextCreate,
     ConsentTextRead,
+    ConsentTextVersion,
+    Purpose,
 )
 from im2.web.deps import ApiActor, DbDep, NowDep
 from im2.web.params import Id
@@ -32,6 +35,41 @@ class PersonConsents(BaseModel):
 def list_texts(actor: ApiActor, db: DbDep) -> list[ConsentTextRead]:
     with db.session() as session:
         return service.list_texts(session, actor=actor)
+
+
+@router.get(
+    "/consent-texts/versions",
+    response_model=list[ConsentTextVersion],
+    summary="One purpose's text in one language: every version, newest (shown now) first, "
+    "with how many people agreed to each",
+)
+def text_versions(
+    purpose: Purpose, actor: ApiActor, db: DbDep, language: str = DEFAULT_LOCALE
+) -> list[ConsentTextVersion]:
+    with db.session() as session:
+        return service.text_versions(session, actor=actor, purpose=purpose, language=language)
+
+
+class ConsentTextPreview(BaseModel):
+    text: str
+    sha256: str
+    # Half-width punctuation found next to Chinese characters (，。：；？！（） expected).
+    half_width_marks: list[str]
+
+
+@router.post(
+    "/consent-texts/preview",
+    response_model=ConsentTextPreview,
+    summary="Check a draft without publishing it: the text as it would be stored, its hash, "
+    "and half-width punctuation in Chinese text",
+)
+def preview_text(body: ConsentTextCreate, actor: ApiActor, db: DbDep) -> ConsentTextPreview:
+    with db.session() as session:  # the reader's rights and the language are checked
+        service.text_versions(session, actor=actor, purpose=body.purpose, language=body.language)
+    marks = service.half_width_marks(body.text) if body.language.startswith("zh") else []
+    return ConsentTextPreview(
+        text=body.text, sha256=service.sha256(body.text), half_width_marks=marks
+    )
 
 
 @router.post(

@@ -105,6 +105,15 @@ class ConsentTextRead(BaseModel):
     created_by: str | None
 
 
+class ConsentTextVersion(ConsentTextRead):
+    """A version as the console's editor lists it: is it the one shown now, and how many
+    people's standing grants are of this version (people who agreed to an older version keep
+    it until they agree again)."""
+
+    current: bool
+    agreed: int
+
+
 class ConsentTextCreate(BaseModel):
     """A new version of a purpose's text in one language; it is shown from now on."""
 
@@ -140,6 +149,9 @@ class ConsentState(BaseModel):
     version: str | None
     granted_at: datetime | None
     withdrawn_at: datetime | None
+    # For a standing grant: whether its version is the text shown now in its language (False:
+    # the person agreed to an older version). None without a standing grant.
+    current_version: bool | None = None
 
 
 class ConsentChange(BaseModel):

@@ -15,6 +15,7 @@ grant), for the work that needs a yes.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from im2.errors import Conflict, InvalidInput, NotFound
-from im2.i18n import LOCALES, _, use_locale
+from im2.i18n import DEFAULT_LOCALE, LOCALES, _, use_locale
 from im2.people.consent.models import ConsentRecord, ConsentText
 from im2.people.consent.schemas import (
     SHIPPED_TEXTS,
@@ -34,6 +35,7 @@ from im2.people.consent.schemas import (
     ConsentState,
     ConsentTextCreate,
     ConsentTextRead,
+    ConsentTextVersion,
     GivenBy,
     Purpose,
 )
@@ -152,6 +154,53 @@ def list_texts(session: Session, *, actor: Actor) -> list[ConsentTextRead]:
     )
     shipped = [shipped_text(p, lang) for p in Purpose for lang in LOCALES]
     return [_text_read(r) for r in rows] + shipped
+
+
+def text_versions(
+    session: Session, *, actor: Actor, purpose: Purpose, language: str
+) -> list[ConsentTextVersion]:
+    """Every version of one purpose's text in one language, newest first (the workspace's,
+    then IM2's shipped one), with how many people's standing grants are of each."""
+    require(actor, Permission.READ_CAMPAIGNS)
+    language = check_language(language)
+    rows = session.scalars(
+        select(ConsentText)
+        .where(
+            ConsentText.workspace_id == actor.workspace_id,
+            ConsentText.purpose == purpose.value,
+            ConsentText.language == language,
+        )
+        .order_by(ConsentText.id.desc())
+    )
+    texts = [_text_read(r) for r in rows] + [shipped_text(purpose, language)]
+    agreed = dict(
+        session.execute(
+            select(ConsentRecord.version, func.count(func.distinct(ConsentRecord.person_id)))
+            .where(
+                _active(actor.workspace_id, purpose),
+                ConsentRecord.language == language,
+            )
+            .group_by(ConsentRecord.version)
+        ).all()
+    )
+    return [
+        ConsentTextVersion(**t.model_dump(), current=i == 0, agreed=int(agreed.get(t.version, 0)))
+        for i, t in enumerate(texts)
+    ]
+
+
+_CJK = "\u3400-\u9fff"
+_HALF_WIDTH = re.compile(rf"(?<=[{_CJK}])[,.;:?!()]|[,.;:?!()](?=[{_CJK}])")
+
+
+def half_width_marks(text: str) -> list[str]:
+    """Half-width punctuation next to Chinese characters (，。：；？！（） are expected in
+    Chinese text), each mark once, in the order found: the editor's preview points them out."""
+    found: list[str] = []
+    for match in _HALF_WIDTH.finditer(text):
+        if match.group(0) not in found:
+            found.append(match.group(0))
+    return found
 
 
 def do_add_text(
@@ -365,6 +414,12 @@ def states(session: Session, *, workspace_id: int, person_id: int) -> list[Conse
         grant = standing.get(purpose.value)
         last = newest.get(purpose.value)
         if grant is not None:
+            shown = current_text(
+                session,
+                workspace_id=workspace_id,
+                purpose=purpose,
+                language=grant.language if grant.language in LOCALES else DEFAULT_LOCALE,
+            )
             found.append(
                 ConsentState(
                     purpose=purpose,
@@ -372,6 +427,7 @@ def states(session: Session, *, workspace_id: int, person_id: int) -> list[Conse
                     version=grant.version,
                     granted_at=grant.granted_at,
                     withdrawn_at=None,
+                    current_version=grant.version == shown.version,
                 )
             )
         else:
