@@ -86,12 +86,23 @@ def test_a_vote_through_the_widget_counts_and_the_frame_fits_its_content(
     site.html = site.page(live_server, slug, poll_id)
     stranger.html = stranger.page(live_server, slug, poll_id)
     SHOTS.mkdir(exist_ok=True)
+    problems: list[str] = []
 
     for name, viewport in (("phone", (390, 844)), ("desktop", (1366, 900))):
         context = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN"
         )
         page = context.new_page()
+        # The page's and the frame's messages: no policy violation, no script error.
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(m.text)
+                if "Content Security Policy" in m.text or "Refused to" in m.text
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(site.origin + "/")
         widget = page.frame_locator("iframe[data-im2-frame]")
         widget.locator("h1", has_text=POLL["title"]).wait_for()
@@ -146,6 +157,7 @@ def test_a_vote_through_the_widget_counts_and_the_frame_fits_its_content(
         assert f"im2:tokens:{live_server.url}" in stored
         assert [c for c in context.cookies() if c["name"] == "im2_device"] == []
         context.close()
+    assert problems == []
 
     with httpx.Client(base_url=live_server.url, headers=owner, timeout=60) as api:
         results = api.get(f"/api/v1/polls/{poll_id}/results").json()
