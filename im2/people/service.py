@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -251,17 +251,22 @@ def do_attach_participants(
     if not joined:
         return {}
     known: dict[str, int] = {}  # "kind:value" -> person id
+    # One select per kind, not one with OR: SQLite then searches the (workspace, kind, value)
+    # index for each value; with OR it read every identity of the workspace, per vote batch.
+    wanted = (
+        (IdentityKind.DEVICE, [d for _p, d in joined]),
+        (IdentityKind.PARTICIPANT, [str(p) for p, _d in joined]),
+    )
     for kind, value, person_id in session.execute(
-        select(PersonIdentity.kind, PersonIdentity.value, PersonIdentity.person_id).where(
-            PersonIdentity.workspace_id == workspace_id,
-            (
-                (PersonIdentity.kind == IdentityKind.DEVICE.value)
-                & PersonIdentity.value.in_([d for _p, d in joined])
+        union_all(
+            *(
+                select(PersonIdentity.kind, PersonIdentity.value, PersonIdentity.person_id).where(
+                    PersonIdentity.workspace_id == workspace_id,
+                    PersonIdentity.kind == identity.value,
+                    PersonIdentity.value.in_(values),
+                )
+                for identity, values in wanted
             )
-            | (
-                (PersonIdentity.kind == IdentityKind.PARTICIPANT.value)
-                & PersonIdentity.value.in_([str(p) for p, _d in joined])
-            ),
         )
     ):
         known[f"{kind}:{value}"] = person_id
