@@ -75,6 +75,7 @@ def report_context(report: CampaignReport) -> dict[str, Any]:
         "fmt_number": numbers.fmt_number,
         "fmt_percent": numbers.fmt_percent,
         "fmt_value": numbers.fmt_value,
+        "fmt_forecast": numbers.fmt_forecast,
         "kpi_label": numbers.kpi_label,
         "channel_label": numbers.channel_label,
         "stages": numbers.stage_labels(),

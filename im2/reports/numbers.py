@@ -47,6 +47,13 @@ def fmt_value(number: float | None, unit: str) -> str:
     return fmt_number(number)
 
 
+def fmt_forecast(number: float | None, unit: str) -> str:
+    """A forecast as people read it: whole people and counts ("1,210", not "1,210.25")."""
+    if number is None or unit in ("percent", "CNY"):
+        return fmt_value(number, unit)
+    return fmt_number(round(number))
+
+
 def kpi_label(key: str) -> str:
     try:
         return _(KPI_LABELS[KpiMetric(key)])

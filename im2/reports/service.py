@@ -33,6 +33,7 @@ from im2.reports import charts
 from im2.reports.document import render_html, render_pdf
 from im2.reports.numbers import (
     channel_label,
+    fmt_forecast,
     fmt_number,
     fmt_percent,
     fmt_value,
@@ -238,7 +239,7 @@ def _kpi_conclusion(row: dict[str, Any], *, now: datetime) -> str:
         return _(
             "{kpi}: target {target} missed; reached {value} ({progress} of the target)."
         ).format(kpi=label, target=target, value=reached, progress=progress)
-    forecast = fmt_value(row["forecast"], unit)
+    forecast = fmt_forecast(row["forecast"], unit)
     if row["on_track"]:
         return _(
             "{kpi}: {value} so far ({progress} of the target {target}); on track, forecast "
@@ -256,15 +257,20 @@ SKIPPABLE_STAGES = frozenset({"search"})
 
 
 def _biggest_drop(funnel: list[dict[str, Any]]) -> tuple[float, str, str] | None:
-    """(percent kept, stage, next stage) of the steepest fall between stages a person passes
-    through in order, or None when no stage holds fewer people than the one before it."""
-    stages = [r for r in funnel if r["stage"] not in SKIPPABLE_STAGES]
+    """(percent kept, stage, next stage) of the steepest fall between the stages people have
+    reached, or None when no stage holds fewer people than the one before it."""
+    stages = [r for r in funnel if r["stage"] not in SKIPPABLE_STAGES and r["people"]]
     drops = [
         (row["people"] / before["people"] * 100, before["stage"], row["stage"])
         for before, row in pairwise(stages)
-        if before["people"] and row["people"] < before["people"]
+        if row["people"] < before["people"]
     ]
     return min(drops) if drops else None
+
+
+def _unreached(funnel: list[dict[str, Any]]) -> list[str]:
+    """The stages no one has reached yet (said as such, never as a 0 % drop)."""
+    return [r["stage"] for r in funnel if r["stage"] not in SKIPPABLE_STAGES and not r["people"]]
 
 
 def conclusions(report: CampaignReport, *, now: datetime) -> list[str]:
@@ -289,13 +295,22 @@ def conclusions(report: CampaignReport, *, now: datetime) -> list[str]:
                 share=fmt_percent(best["share"]),
             )
         )
-    drop = _biggest_drop(rows(report, "aisas_funnel"))
+    funnel = rows(report, "aisas_funnel")
+    drop = _biggest_drop(funnel)
     if drop is not None:
         kept, before, after = drop
         names = stage_labels()
         sentence = _("Biggest funnel drop: from {before} to {after}; only {kept} went on.")
         out.append(
             sentence.format(before=names[before], after=names[after], kept=fmt_percent(kept))
+        )
+    if unreached := _unreached(funnel):
+        names = stage_labels()
+        separator = "、" if report.locale == "zh_CN" else ", "
+        out.append(
+            _("No one has reached {stages} yet.").format(
+                stages=separator.join(names[s] for s in unreached)
+            )
         )
     out.extend(
         _("{activity}: {result}").format(activity=r.title, result=r.headline)

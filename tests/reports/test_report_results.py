@@ -8,6 +8,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from im2.reports.numbers import fmt_forecast
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
 from tests.reports.test_reports import sent_campaign
@@ -44,8 +45,11 @@ def test_the_report_names_the_polls_winner_and_skips_skippable_stages(
     assert items == ["抹茶冷萃：3 票（75.0%）", "樱花拿铁：1 票（25.0%）", "桂花乌龙：0 票（0.0%）"]
     conclusions = _section(html, 'id="conclusions"')
     assert "你最想喝哪款春季新品？：「抹茶冷萃」胜出" in conclusions
-    # Four voters came straight to the poll: no one "searched", and that is not a drop.
+    # Four voters came straight to the poll: no one "searched", and that is not a drop; no one
+    # shared either, which is said as such rather than as "only 0.0 % went on".
     assert "搜索" not in conclusions
+    assert "0.0% 的人进入下一阶段" not in conclusions
+    assert re.search(r"还没有人到达：[^<]*分享", conclusions)
 
 
 def test_a_poll_without_votes_says_so_and_a_tie_names_both(
@@ -61,3 +65,11 @@ def test_a_poll_without_votes_says_so_and_a_tie_names_both(
     _vote(client, slug, poll, options[2])
     tied = _section(client.get(report).text, 'id="activity-results"')
     assert "樱花拿铁、桂花乌龙 并列第一，各得 1 票（共 2 人投票）。" in tied
+
+
+def test_forecasts_are_whole_people_and_money_keeps_its_cents() -> None:
+    assert fmt_forecast(1210.25, "count") == "1,210"
+    assert fmt_forecast(1210.5, "count") == "1,210"  # banker's rounding of a half: still whole
+    assert fmt_forecast(12.345, "percent") == "12.3%"
+    assert fmt_forecast(99.5, "CNY") == "¥99.50"
+    assert fmt_forecast(None, "count") == "—"
