@@ -34,11 +34,12 @@ from im2.demo import DEMO_PASSWORD, DEMO_USERS, DEMO_WORKSPACE
 
 SIZES = {"phone": (390, 844), "desktop": (1366, 900)}
 PER_SHAPE = 2  # pages kept per path shape (/campaigns/N/polls/N ...)
-MAX_PAGES = 160
+MAX_PAGES = 260
 SKIP = re.compile(
     r"(\.(csv|xlsx|parquet|pdf|png|svg|jpg|json|zip)$)|/export|/stream|/data$|/logout|/download"
     r"|/api/|/static/|/media/|/qr|/poster|/s/|/report\.html$|^/console/lang/"
 )
+UNFOLDED = re.compile(r"^/console/w/[^/]+/campaigns/\d+(/activities)?$|^/c/[^/]+$")
 RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 ENGLISH = re.compile(r"\b[A-Z][a-z]+(?: [a-z]+){3,}")
 
@@ -85,7 +86,11 @@ def _serve(out: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _shape(path: str) -> str:
-    return re.sub(r"/\d+", "/N", path)
+    """The page's shape, ids (and public slugs) folded; each campaign's console page, its
+    activity list and its public page are kept, so every campaign's activities are reached."""
+    if UNFOLDED.match(path):
+        return path
+    return re.sub(r"/\d+", "/N", re.sub(r"^/c/[^/]+", "/c/S", path))
 
 
 def _name(index: int, path: str) -> str:
