@@ -7,8 +7,10 @@ a free port and stops it at the end. It signs in as the demo owner, follows ever
 from the campaign list (ids folded: at most a few pages of each shape, downloads and sign-out
 skipped) and every public link those pages show, and saves each page at 390×844 and 1366×900
 (full page) as ``<out>/<phone|desktop>/<NNN>-<path>.png``. ``<out>/index.json`` lists the pages
-with what a person should look at first: a page wider than the screen, a raw UTC timestamp or
-an English sentence in the Chinese UI. Needs Chromium at /usr/bin/chromium (scripts/system-deps).
+with what a person should look at first: a page wider than the screen, a raw UTC timestamp, an
+English sentence in the Chinese UI, a raw event key, a big number without separators or
+half-width punctuation between Chinese characters. Needs Chromium at /usr/bin/chromium
+(scripts/system-deps).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ SKIP = re.compile(
 UNFOLDED = re.compile(r"^/console/w/[^/]+/campaigns/\d+(/activities)?$|^/c/[^/]+$")
 RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 ENGLISH = re.compile(r"\b[A-Z][a-z]+(?: [a-z]+){3,}")
+# An event or audit key shown as it is stored (vote.cast, campaign.status).
+RAW_KEY = re.compile(
+    r"\b(?:campaign|activity|vote|share|participant|quiz|survey|ugc|question|checkin|draw"
+    r"|groupbuy|comment|like|poster|referral|coupon|prize|conversion|points)\.[a-z_]{3,}\b"
+)
+# A big number without thousands separators (ids and codes are mostly letters and digits).
+BARE_NUMBER = re.compile(r"(?<![\w.,:/#-])\d{5,}(?![\w.,:%/-])")
+HALF_WIDTH = re.compile(r"[\u3400-\u9fff][,:;?!][\u3400-\u9fff]")
 
 
 def _free_port() -> int:
@@ -155,9 +165,15 @@ def _check(page: Page) -> list[str]:
     text = page.inner_text("body")
     if RAW_TIME.search(text):
         problems.append(f"raw timestamp: {RAW_TIME.search(text)[0]}")  # type: ignore[index]
-    english = ENGLISH.search(text)
-    if english:
-        problems.append(f"English: {english[0]}")
+    for label, pattern in (
+        ("English", ENGLISH),
+        ("raw key", RAW_KEY),
+        ("number without separators", BARE_NUMBER),
+        ("half-width punctuation", HALF_WIDTH),
+    ):
+        found = pattern.search(text)
+        if found:
+            problems.append(f"{label}: {found[0]}")
     return problems
 
 
