@@ -97,9 +97,10 @@ def scrub_details(details: dict[str, object]) -> dict[str, object]:
     Details already in the new form come back unchanged (the rewrite can run twice)."""
     out = dict(details)
     device = out.get("same_device")
-    if isinstance(device, str) and "UA #" not in device:
-        ip = device.split(" · ", 1)[0].strip()
-        out["same_device"] = network(ip) or "-"
+    if isinstance(device, str) and " · " in device and "UA #" not in device:
+        # "<ip> · <user agent>": the old form (the new one is "<network> · UA #<hash>", and
+        # a rewritten one is the network alone).
+        out["same_device"] = network(device.split(" · ", 1)[0].strip()) or "-"
     neighbours = out.get("same_network")
     if isinstance(neighbours, str) and "(" in neighbours:
         out["same_network"] = neighbours.rsplit("(", 1)[1].rstrip(")").strip()
