@@ -40,10 +40,16 @@ def named_in_layers(layers: list[str]) -> dict[str, bool]:
     return names
 
 
-def parts_of_im2() -> set[str]:
-    """Every package (a folder with __init__.py) and module directly under im2/."""
-    packages = {f"im2.{p.parent.name}" for p in PACKAGE.glob("*/__init__.py")}
-    modules = {f"im2.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+def parts_of_im2(package: Path = PACKAGE) -> set[str]:
+    """Every folder holding Python code and every module directly under im2/. A folder counts
+    without an __init__.py too: Python imports it as a namespace package, and a domain
+    left out of the contract that way would be as free to import anything."""
+    packages = {
+        f"im2.{p.name}"
+        for p in package.iterdir()
+        if p.is_dir() and p.name != "__pycache__" and next(p.rglob("*.py"), None) is not None
+    }
+    modules = {f"im2.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
     return packages | modules
 
 
@@ -73,6 +79,20 @@ def test_a_folder_without_its_layer_is_named_by_the_check() -> None:
     missing = parts_of_im2() - set(named_in_layers(layers))
     # then that domain is the one reported
     assert missing == {"im2.sharing"}
+
+
+def test_a_new_folder_of_code_counts_with_or_without_init(tmp_path: Path) -> None:
+    # given a package with a domain folder, a folder of Python code without __init__.py, and
+    # folders without code (templates, locale)
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "loyalty" / "rules").mkdir(parents=True)
+    (tmp_path / "loyalty" / "rules" / "service.py").write_text("", encoding="utf-8")
+    (tmp_path / "locale").mkdir()
+    (tmp_path / "locale" / "messages.po").write_text("", encoding="utf-8")
+    (tmp_path / "config.py").write_text("", encoding="utf-8")
+    # then the check sees both folders of code and the module, and nothing else
+    assert parts_of_im2(tmp_path) == {"im2.shop", "im2.loyalty", "im2.config"}
 
 
 def included_routers(routes: list[Any]) -> set[int]:
