@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from im2.activities import api as activities_api
@@ -200,14 +200,26 @@ def _nicknames(session: Session, participant_ids: Sequence[int]) -> dict[int, st
 
 
 def _named(session: Session, workspace_id: int, text: str) -> list[int]:
-    pattern = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    """Participants whose nickname starts with `text` (exact case), read as a range of
+    ix_participants_workspace_nickname: a LIKE on SQLite ignores ASCII case and so no index
+    serves it (every participant read on each search: ≈ 0.3 s at 1 M people)."""
+    nickname = Participant.nickname
+    starts: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        pattern = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        starts = nickname.like(pattern, escape="\\")  # text_pattern_ops: an index range
+    else:
+        # Code point order is SQLite's (binary, UTF-8) order: the prefix's range ends where
+        # its last character is one higher.
+        starts = nickname >= text
+        if text and ord(text[-1]) < 0x10FFFF:
+            after = ord(text[-1]) + 1
+            after = 0xE000 if 0xD800 <= after < 0xE000 else after  # no surrogates in UTF-8
+            starts = and_(starts, nickname < text[:-1] + chr(after))
     return list(
         session.scalars(
             select(Participant.id)
-            .where(
-                Participant.workspace_id == workspace_id,
-                Participant.nickname.like(pattern, escape="\\"),
-            )
+            .where(Participant.workspace_id == workspace_id, starts)
             .limit(500)
         )
     )

@@ -53,6 +53,14 @@ class Participant(Base):
             "first_ip_hash",
             "created_at",
         ),
+        # The people console's nickname search: a prefix is a range of this index (text
+        # pattern order on PostgreSQL, so LIKE 'prefix%' uses it whatever the collation).
+        Index(
+            "ix_participants_workspace_nickname",
+            "workspace_id",
+            "nickname",
+            postgresql_ops={"nickname": "text_pattern_ops"},
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from im2.clock import ManualClock
 from im2.db import Database
 from im2.incentives import service as incentives
+from im2.participation.models import Participant
 from im2.people.models import Person
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
@@ -153,6 +154,35 @@ def test_filters(client: TestClient, brand: Brand, db: Database, clock: ManualCl
     assert names(q=f"#{ids['C-4']}") == {"C-4"}
     assert names(q="A@Example.com") == {"C-1"}
     assert names(q="nobody") == set()
+
+
+def test_search_finds_nicknames_by_their_start(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    ids = _setup(client, brand, db, clock)
+    name = {v: k for k, v in ids.items()}
+    auth = brand.auth(Role.EDITOR)
+    nicknames = {"voter-1": "小明同学", "voter-2": "Ming_%x"}
+    with db.transaction() as session:
+        for who, nickname in nicknames.items():
+            detail = client.get(f"/api/v1/people/{ids[who]}", headers=auth).json()
+            [participant] = [
+                int(i["value"]) for i in detail["identities"] if i["kind"] == "participant"
+            ]
+            session.execute(
+                update(Participant).where(Participant.id == participant).values(nickname=nickname)
+            )
+
+    def names(q: str) -> set[str]:
+        return {name[i] for i in _ids(client, brand, q=q)}
+
+    assert names("小明") == {"voter-1"}
+    assert names("小明同学") == {"voter-1"}
+    assert names("明同学") == set()  # the start of a nickname, not any part of it
+    assert names("小明同学们") == set()
+    assert names("Ming_%") == {"voter-2"}  # % and _ are letters here, not wildcards
+    assert names("Ming__") == set()
+    assert names("M") == {"voter-2"}
 
 
 def test_bad_input_names_the_field(client: TestClient, brand: Brand) -> None:
