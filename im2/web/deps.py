@@ -136,6 +136,8 @@ def client_ip(request: Request, settings: Settings) -> str | None:
 def get_visitor(request: Request, settings: SettingsDep) -> Visitor:
     device_id = getattr(request.state, "device_id", None)
     if not device_id:
+        if "x-im2-token" in request.headers:  # a widget's identity that did not check out
+            raise Unauthorized(_("This widget token is not valid; get a new one."))
         raise Unauthorized(_("Your browser did not send its cookie; enable cookies and reload."))
     channel = request.query_params.get("ch") or request.cookies.get(CHANNEL_COOKIE)
     return Visitor(

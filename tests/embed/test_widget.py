@@ -166,6 +166,7 @@ def test_a_forged_or_foreign_token_is_no_identity(client: TestClient, brand: Bra
         vote_url, json={"options": [options[0]], "consent": True}, headers={"X-IM2-Token": forged}
     )
     assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == "This widget token is not valid; get a new one."
     assert "set-cookie" not in answer.headers
 
     # A token another brand's widget got reads nothing of this brand's activities.
