@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 import httpx
+from sqlalchemy.orm import Session
 
 from im2 import isolation
 from im2.clock import Clock
@@ -27,7 +29,7 @@ from im2.messaging.schemas import SmsProvider
 log = logging.getLogger("im2.messaging")
 
 TIMEOUT_SECONDS = 5.0
-CONCURRENCY = 4
+CONCURRENCY = 8
 BUDGET_SECONDS = 8.0  # the runner runs jobs one after another: leave them their turn
 USER_AGENT = "IM2-Messaging/1.0"
 
@@ -95,27 +97,16 @@ def send_messages_job(
     chance = rng or random.Random()  # noqa: S311 (retry jitter, not a secret)
     attempts = 0
 
-    def record(pair: tuple[service.Claimed, SendResult]) -> None:
+    def record(session: Session, pair: tuple[service.Claimed, SendResult]) -> None:
         claimed, result = pair
-        with db.transaction() as session:
-            service.record_result(
-                session,
-                claimed=claimed,
-                result=result,
-                now=clock.now(),
-                max_attempts=max_attempts,
-                rng=chance,
-            )
-        if result.outcome is not Outcome.SENT:
-            # The delivery id and the provider's words: never the number or the code.
-            log.warning(
-                "SMS delivery %s through %s: %s %s (%s)",
-                claimed.id,
-                claimed.provider.value,
-                result.outcome.value,
-                result.provider_status or "",
-                result.error or "",
-            )
+        service.record_result(
+            session,
+            claimed=claimed,
+            result=result,
+            now=clock.now(),
+            max_attempts=max_attempts,
+            rng=chance,
+        )
 
     with (
         httpx.Client(
@@ -132,11 +123,31 @@ def send_messages_job(
                     lambda c, at=now: (c, _attempt(client, c, now=at, base_urls=base_urls)), batch
                 )
             )
-            # A delivery whose answer cannot be recorded keeps its lease and is claimed again
-            # once it runs out; the others' answers are recorded all the same.
-            isolation.each(
-                results, record, job="messaging_send", key=lambda p: f"delivery {p[0].id}"
-            )
+            # One commit for the batch's answers and the next batch's claim (a sync each on
+            # SQLite); each answer in a savepoint of its own: one that cannot be recorded keeps
+            # its lease and is claimed again once it runs out, the others are recorded.
+            with db.transaction() as session:
+                isolation.each_in_savepoint(
+                    session,
+                    results,
+                    partial(record, session),
+                    job="messaging_send",
+                    key=lambda p: f"delivery {p[0].id}",
+                )
+                more = time.monotonic() < deadline
+                batch = (
+                    service.claim_due(session, now=clock.now(), limit=concurrency) if more else []
+                )
             attempts += len(results)
-            batch = claim() if time.monotonic() < deadline else []
+            for claimed, result in results:
+                if result.outcome is not Outcome.SENT:
+                    # The delivery id and the provider's words: never the number or the code.
+                    log.warning(
+                        "SMS delivery %s through %s: %s %s (%s)",
+                        claimed.id,
+                        claimed.provider.value,
+                        result.outcome.value,
+                        result.provider_status or "",
+                        result.error or "",
+                    )
     return attempts
