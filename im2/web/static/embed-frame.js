@@ -129,7 +129,7 @@
       row.appendChild(bar);
       wrap.appendChild(row);
     });
-    var meta = el("p", "meta", d.tVoters + ": ");
+    var meta = el("p", "meta", d.tVoters + (d.locale === "zh-CN" ? "：" : ": "));
     var total = el("strong", "", String(poll.results.voters));
     total.setAttribute("data-total", "");
     meta.appendChild(total);
