@@ -406,31 +406,49 @@ def activity_dashboard(
 
 
 Campaigns = Annotated[list[str], Query(alias="campaign")]
+Metrics = Annotated[list[str], Query(alias="metric")]
 
 
-def _compare(
-    db: DbDep,
-    settings: SettingsDep,
-    actor: Actor,
-    now: datetime,
-    campaigns: list[str],
-    metrics: list[str],
-    since: str | None,
-    until: str | None,
-    channel: str | None,
-) -> Comparison:
-    with db.session() as session:
-        return service.compare_campaigns(
-            session,
-            actor=actor,
-            campaign_ids=service.parse_campaign_ids(campaigns),
-            keys=[m for m in metrics if m.strip()] or None,
-            since=view.parse_time(since, "since"),
-            until=view.parse_time(until, "until"),
-            channel=channel or None,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+@dataclass(frozen=True, slots=True)
+class CompareQuery:
+    """What to compare, from the query string: campaign ids (each `campaign=`), metrics (each
+    `metric=`; none is the default set) and the filters."""
+
+    campaigns: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    channel: str | None = None
+
+    def campaign_ids(self) -> list[int]:
+        return service.parse_campaign_ids(list(self.campaigns))
+
+    def compare(self, db: DbDep, settings: SettingsDep, actor: Actor, now: datetime) -> Comparison:
+        with db.session() as session:
+            return service.compare_campaigns(
+                session,
+                actor=actor,
+                campaign_ids=self.campaign_ids(),
+                keys=[m for m in self.metrics if m.strip()] or None,
+                since=view.parse_time(self.since, "since"),
+                until=view.parse_time(self.until, "until"),
+                channel=self.channel or None,
+                lake_path=settings.lake_path,
+                now=now,
+            )
+
+
+def _compare_query(
+    campaigns: Campaigns = [],  # noqa: B006 (FastAPI reads the default, never mutates it)
+    metrics: Metrics = [],  # noqa: B006
+    since: Text = None,
+    until: Text = None,
+    channel: Text = None,
+) -> CompareQuery:
+    return CompareQuery(tuple(campaigns), tuple(metrics), since, until, channel)
+
+
+CompareDep = Annotated[CompareQuery, Depends(_compare_query)]
 
 
 @workspace_router.get("/compare")
@@ -440,25 +458,19 @@ def compare_page(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
-    campaigns: Campaigns = [],  # noqa: B006 (FastAPI reads the default, never mutates it)
-    metric: Annotated[list[str], Query()] = [],  # noqa: B006
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
+    query: CompareDep,
 ) -> Response:
     with db.session() as session:
         listed = list_campaigns(
             session, actor=actor, filters=CampaignFilter(include_archived=True), limit=200
         ).items
         zone = get_workspace_by_id(session, workspace_id=actor.workspace_id).timezone
-    chosen = service.parse_campaign_ids(campaigns) if campaigns else []
+    chosen = query.campaign_ids() if query.campaigns else []
     comparison = None
     error = None
-    if campaigns:
+    if query.campaigns:
         try:
-            comparison = _compare(
-                db, settings, actor, now, campaigns, metric, since, until, channel
-            )
+            comparison = query.compare(db, settings, actor, now)
         except InvalidInput as exc:
             error = exc.message
     return render(
@@ -473,7 +485,11 @@ def compare_page(
             else "",
             "zone": zone,
             "error": error,
-            "filters": {"since": since or "", "until": until or "", "channel": channel or ""},
+            "filters": {
+                "since": query.since or "",
+                "until": query.until or "",
+                "channel": query.channel or "",
+            },
             "query": str(request.url.query),
             "channels": list(Channel),
             "channel_labels": CHANNEL_LABELS,
@@ -491,22 +507,15 @@ async def compare_stream(
     db: DbDep,
     hub: HubDep,
     settings: SettingsDep,
-    campaigns: Campaigns = [],  # noqa: B006
-    metric: Annotated[list[str], Query()] = [],  # noqa: B006
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
+    query: CompareDep,
 ) -> EventSourceResponse:
     """The comparison as server-sent events: now, then again whenever one of the compared
     campaigns has new events."""
-    ids = service.parse_campaign_ids(campaigns)
+    ids = query.campaign_ids()
     clock = request.app.state.clock
 
     def compute() -> dict[str, Any]:
-        comparison = _compare(
-            db, settings, actor, clock.now(), campaigns, metric, since, until, channel
-        )
-        return comparison.model_dump(mode="json")
+        return query.compare(db, settings, actor, clock.now()).model_dump(mode="json")
 
     key = urlencode(sorted(request.query_params.multi_items()))
     return await live_response(
@@ -527,14 +536,9 @@ def compare_export(
     db: DbDep,
     settings: SettingsDep,
     now: NowDep,
-    campaigns: Campaigns = [],  # noqa: B006
-    metric: Annotated[list[str], Query()] = [],  # noqa: B006
-    since: Text = None,
-    until: Text = None,
-    channel: Text = None,
+    query: CompareDep,
 ) -> Response:
-    comparison = _compare(db, settings, actor, now, campaigns, metric, since, until, channel)
-    rows = service.comparison_rows(comparison)
+    rows = service.comparison_rows(query.compare(db, settings, actor, now))
     return Response(
         export_rows(rows, fmt, sheet="compare"),
         media_type=MEDIA_TYPES[fmt],
