@@ -1,6 +1,7 @@
 """SMS benchmark: queueing phone codes and draining them through a provider (issue #22).
 
     .venv/bin/python benchmarks/sms.py [--quick|--smoke] [--codes N] [--latency-ms MS]
+        [--concurrency N]
 
 A workspace with an Alibaba Cloud account whose endpoint is a loopback HTTP server answering
 `SendSms` after `--latency-ms` (the round trip to the provider; it checks each request's
@@ -12,7 +13,7 @@ HMAC-SHA1 signature, so every message is a real signed request).
    load: a transaction that changes one row and commits (the commit and its sync, which a code
    request pays anyway: the delivery shares the code's transaction). What SMS adds is the
    difference: the work of queueing and the extra pages the commit writes.
-2. **Drain**: the job (`send_messages_job`, its default 4 at a time) runs tick after tick until
+2. **Drain**: the job (`send_messages_job`, 8 at a time by default) runs tick after tick until
    every code is sent; messages per second over the whole drain.
 
 SQLite file database in a temporary folder (PRAGMA synchronous=FULL: one sync per commit, as
@@ -101,6 +102,7 @@ def main() -> None:
     mode_argument(parser, quick="300 codes", smoke="20 codes")
     parser.add_argument("--codes", type=int, help="codes to queue and send (default by mode)")
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--concurrency", type=int, default=8, help="the job's (default 8)")
     args = parser.parse_args()
     mode = mode_of(args)
     codes = args.codes or SIZES[mode]
@@ -163,7 +165,7 @@ def main() -> None:
         started = time.perf_counter()
         ticks = 0
         while counts["ok"] + counts["refused"] < codes and ticks < codes:
-            send_messages_job(db, clock, budget_seconds=8.0)
+            send_messages_job(db, clock, budget_seconds=8.0, concurrency=args.concurrency)
             ticks += 1
         drain_seconds = time.perf_counter() - started
         db.dispose()
@@ -183,6 +185,7 @@ def main() -> None:
         "queue_added_ms_p50": round(added, 2),
         "drain_seconds": round(drain_seconds, 2),
         "job_ticks": ticks,
+        "concurrency": args.concurrency,
         "sent_per_second": round(per_second, 1),
     }
     targets = {
