@@ -34,7 +34,8 @@ def test_rewards_page_without_javascript(
     page = context.new_page()
     page.goto(f"{live_server.url}/c/{setup.slug}/me")
     page.fill("#nickname", "小樱")
-    page.check("input[name=consent]")
+    # The page also holds the join form's consent: tick the nickname form's own.
+    page.check("form[action$='/me/nickname'] input[name=consent]")
     page.click("form[action$='/me/nickname'] button[type=submit]")
     with db.session() as session:
         [joined] = list_events(session, kinds=["participant.joined"])
