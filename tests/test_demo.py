@@ -26,7 +26,9 @@ def test_demo_has_campaigns_in_every_state(
     assert "年终回馈抽奖" in archived.text
     audit = client.get(f"/console/w/{DEMO_WORKSPACE}/audit?action=campaign.")
     # Status changes in the reader's words (状态：草稿 → 已排期), not the action's raw key.
-    assert re.search(r"状态：(草稿|已排期|进行中|已暂停) → (已排期|进行中|已暂停|已结束)", audit.text)
+    assert re.search(
+        r"状态：(草稿|已排期|进行中|已暂停) → (已排期|进行中|已暂停|已结束)", audit.text
+    )
     assert "campaign.status" not in re.sub(r"<[^>]+>", "", audit.text.split("<main", 1)[1])
     for email, _name, _role in DEMO_USERS[1:]:
         other = TestClient(client.app)
