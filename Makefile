@@ -61,10 +61,12 @@ screenshots: system-deps-test $(VENV)/.installed
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
 
-# Re-extract UI strings and merge them into the Chinese catalog (then translate the new ones).
+# Re-extract UI strings and merge them into the Chinese catalog (then translate the new ones);
+# the Traditional Chinese catalog is converted from it (scripts/make_zh_tw.py).
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --omit-header -o build/messages.pot im2
 	$(BIN)/pybabel update -i build/messages.pot -d im2/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python scripts/make_zh_tw.py
 
 # The API fuzz test at length (tests/test_fuzz_api.py; `make test` runs it small): 200 cases per
 # operation and caller, with the stateful phase. IM2_FUZZ_SEED=<n> tries another seed.
