@@ -16,8 +16,10 @@ class SmsSettings(Base):
 
     __tablename__ = "sms_settings"
 
+    # An integer id like every table with encrypted columns (`im2 keys rotate` walks by id).
+    id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
     )
     provider: Mapped[str] = mapped_column(String(16))
     access_key_id: Mapped[str] = mapped_column(String(128))

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.crypto import Undecryptable, keyring
@@ -88,9 +89,14 @@ def _snapshot(row: SmsSettings) -> dict[str, Any]:
     }
 
 
+def _account(session: Session, workspace_id: int, *, lock: bool = False) -> SmsSettings | None:
+    query = select(SmsSettings).where(SmsSettings.workspace_id == workspace_id)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
 def get_sms_settings(session: Session, *, actor: Actor) -> SmsSettingsRead | None:
     require(actor, Permission.READ_TOKENS)
-    row = session.get(SmsSettings, actor.workspace_id)
+    row = _account(session, actor.workspace_id)
     return None if row is None else _read(row)
 
 
@@ -101,14 +107,34 @@ def do_save_sms_settings(
     require(actor, Permission.MANAGE_TOKENS)
     if data.provider is SmsProvider.TENCENT and not data.app_id:
         raise InvalidInput(_("Tencent Cloud needs the SMS application's SdkAppId."), field="app_id")
-    row = session.get(SmsSettings, actor.workspace_id, with_for_update=True)
+    row = _account(session, actor.workspace_id, lock=True)
     secret = data.access_key_secret or None
     if row is None and secret is None:
         raise InvalidInput(_("Enter the AccessKey secret."), field="access_key_secret")
     before = None if row is None else _snapshot(row)
     if row is None:
-        row = SmsSettings(workspace_id=actor.workspace_id, created_at=now)
-        session.add(row)
+        # Two first saves at once: the unique workspace makes one insert; the other updates it.
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(SmsSettings).values(
+                        workspace_id=actor.workspace_id,
+                        provider=data.provider.value,
+                        access_key_id=data.access_key_id,
+                        access_key_secret=secret or "",
+                        secret_tail=(secret or "")[-4:],
+                        sign_name=data.sign_name,
+                        templates={},
+                        daily_cap_per_number=data.daily_cap_per_number,
+                        active=data.active,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            pass
+        row = _account(session, actor.workspace_id, lock=True)
+        assert row is not None
     if secret is not None:
         row.access_key_secret = secret
         row.secret_tail = secret[-4:]
@@ -139,7 +165,7 @@ def do_save_sms_settings(
 
 def sms_ready(session: Session, *, workspace_id: int) -> bool:
     """Whether phone codes of this workspace go out by SMS (an active provider account)."""
-    row = session.get(SmsSettings, workspace_id)
+    row = _account(session, workspace_id)
     return row is not None and row.active
 
 
@@ -164,7 +190,7 @@ def do_queue_code(
 ) -> int:
     """Queue a verification code by SMS in the caller's transaction (the job sends it).
     Refused with 429 when the number's daily cap or the network's cap is reached."""
-    row = session.get(SmsSettings, workspace_id)
+    row = _account(session, workspace_id)
     if row is None or not row.active:
         raise InvalidInput(_("Codes by text message are not available here."), field="channel")
     hashed = number_hash(phone)
@@ -265,7 +291,7 @@ def claim_due(
         try:
             delivery = session.get_one(MessageDelivery, delivery_id)
             if delivery.workspace_id not in accounts:
-                accounts[delivery.workspace_id] = session.get(SmsSettings, delivery.workspace_id)
+                accounts[delivery.workspace_id] = _account(session, delivery.workspace_id)
             account = accounts[delivery.workspace_id]
             secret = account.access_key_secret if account is not None else None
         except Undecryptable:

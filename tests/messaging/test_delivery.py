@@ -562,3 +562,41 @@ def test_a_secret_no_key_opens_fails_its_own_deliveries_only(
     )
     assert theirs.status == "sent"
     assert [r["params"]["PhoneNumbers"] for r in aliyun.requests] == ["13900139000"]
+
+
+def test_two_first_saves_at_once_make_one_account(
+    brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    from im2.messaging.schemas import SmsProvider, SmsSettingsUpdate
+    from im2.workspaces import service as workspaces
+
+    with db.session() as session:
+        actor = workspaces.system_actor(session, workspace_slug=brand.slug)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def save(sign_name: str) -> None:
+        data = SmsSettingsUpdate(
+            provider=SmsProvider.ALIYUN,
+            access_key_id=ALIYUN_KEY_ID,
+            access_key_secret=ALIYUN_SECRET,
+            sign_name=sign_name,
+            verify_template="SMS_1",
+        )
+        start.wait()
+        try:
+            with db.transaction() as session:
+                messaging.do_save_sms_settings(session, actor=actor, data=data, now=clock.now())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(name,)) for name in ("甲", "乙")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.session() as session:
+        rows = session.execute(text("SELECT sign_name FROM sms_settings")).scalars().all()
+    assert len(rows) == 1
+    assert rows[0] in ("甲", "乙")

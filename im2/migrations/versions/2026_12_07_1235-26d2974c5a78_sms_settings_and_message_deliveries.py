@@ -26,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "sms_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("access_key_id", sa.String(length=128), nullable=False),
@@ -48,7 +49,8 @@ def upgrade() -> None:
             name=op.f("fk_sms_settings_workspace_id_workspaces"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_sms_settings")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_settings")),
+        sa.UniqueConstraint("workspace_id", name=op.f("uq_sms_settings_workspace_id")),
     )
     op.create_table(
         "message_deliveries",
