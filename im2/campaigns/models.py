@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from im2.db import Base
@@ -29,6 +29,14 @@ class Campaign(Base):
     # PIPL Art. 31: the join form asks whether the participant is under 14, and a child's data
     # is taken only with a guardian's consent (im2/people/consent, docs/privacy.md).
     minors_gate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The languages its public pages speak (BCP 47 tags, comma-separated: "zh-CN,zh-TW,en")
+    # and the one shown when the visitor's browser asks for none of them (docs/languages.md).
+    default_language: Mapped[str] = mapped_column(
+        String(8), default="zh-CN", server_default=text("'zh-CN'")
+    )
+    languages: Mapped[str] = mapped_column(
+        String(32), default="zh-CN", server_default=text("'zh-CN'")
+    )
     # Only this segment's people may take part (im2/people/segments), as of the version set.
     # No foreign key: segments are archived, never deleted, and adding one to this table would
     # make SQLite rebuild it.

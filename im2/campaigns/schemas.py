@@ -6,7 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from im2.i18n import N_
 from im2.types import DbId
@@ -144,6 +151,29 @@ KPI_LABELS = {
     KpiMetric.RETENTION_D7: N_("D7 retention (%)"),
 }
 
+
+class Language(StrEnum):
+    """A language a campaign's public pages speak (BCP 47; docs/languages.md)."""
+
+    ZH_CN = "zh-CN"
+    ZH_TW = "zh-TW"
+    EN = "en"
+
+
+# The im2.i18n locale of each language.
+LANGUAGE_LOCALES = {Language.ZH_CN: "zh_CN", Language.ZH_TW: "zh_TW", Language.EN: "en"}
+LANGUAGE_LABELS = {
+    Language.ZH_CN: N_("Simplified Chinese"),
+    Language.ZH_TW: N_("Traditional Chinese"),
+    Language.EN: N_("English"),
+}
+
+
+def _unique_languages(value: list[Language] | None) -> list[Language] | None:
+    # Kept in a fixed order (the vocabulary's), whatever order they were given in.
+    return None if value is None else [lang for lang in Language if lang in value]
+
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
@@ -193,6 +223,26 @@ class CampaignCreate(BaseModel):
     eligible_segment_id: DbId | None = Field(
         default=None, description="Only this segment's people may take part (a segment id)."
     )
+    languages: list[Language] = Field(
+        default_factory=lambda: [Language.ZH_CN],
+        min_length=1,
+        max_length=len(Language),
+        description="The languages its public pages speak.",
+    )
+    default_language: Language = Field(
+        default=Language.ZH_CN,
+        description="Shown when the visitor's browser asks for none of `languages`; one of them.",
+    )
+
+    _languages = field_validator("languages")(_unique_languages)
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_offered(cls, value: Language, info: ValidationInfo) -> Language:
+        offered = info.data.get("languages")
+        if offered is not None and value not in offered:
+            raise ValueError(N_("The default language must be one of the campaign's languages."))
+        return value
 
 
 class CampaignUpdate(BaseModel):
@@ -213,6 +263,11 @@ class CampaignUpdate(BaseModel):
     minors_gate: bool | None = None
     # null clears it: everyone may take part again.
     eligible_segment_id: DbId | None = None
+    # Checked against each other (given or stored) by the service.
+    languages: list[Language] | None = Field(default=None, min_length=1, max_length=len(Language))
+    default_language: Language | None = None
+
+    _languages = field_validator("languages")(_unique_languages)
 
 
 class CampaignTransition(BaseModel):
@@ -263,6 +318,8 @@ class CampaignRead(BaseModel):
     # Only this segment's people may take part, as of this version of it.
     eligible_segment_id: int | None = None
     eligible_segment_version: int | None = None
+    languages: list[Language] = Field(default_factory=lambda: [Language.ZH_CN])
+    default_language: Language = Language.ZH_CN
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -18,6 +18,7 @@ from im2.campaigns.models import Campaign, CampaignChannel, CampaignKpiTarget
 from im2.campaigns.presets import PRESETS_BY_KEY
 from im2.campaigns.schemas import (
     EDITABLE_STATUSES,
+    LANGUAGE_LOCALES,
     STATUS_LABELS,
     TRANSITIONS,
     CampaignCreate,
@@ -31,6 +32,7 @@ from im2.campaigns.schemas import (
     ChannelRead,
     KpiTargetIn,
     KpiTargetRead,
+    Language,
     Objective,
 )
 from im2.errors import Conflict, InvalidInput, NotFound
@@ -76,6 +78,8 @@ def _to_read(campaign: Campaign) -> CampaignRead:
         minors_gate=campaign.minors_gate,
         eligible_segment_id=campaign.eligible_segment_id,
         eligible_segment_version=campaign.eligible_segment_version,
+        languages=_languages_of(campaign),
+        default_language=Language(campaign.default_language),
         created_by=campaign.created_by,
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
@@ -84,6 +88,30 @@ def _to_read(campaign: Campaign) -> CampaignRead:
         channels=[ChannelRead.model_validate(c) for c in campaign.channels],
         next_statuses=sorted(TRANSITIONS[status], key=list(CampaignStatus).index),
     )
+
+
+def _languages_of(campaign: Campaign) -> list[Language]:
+    return [Language(tag) for tag in campaign.languages.split(",") if tag]
+
+
+def _check_languages(languages: list[Language], default: Language) -> None:
+    if default not in languages:
+        raise InvalidInput(
+            _("The default language must be one of the campaign's languages."),
+            field="default_language",
+        )
+
+
+def public_languages(session: Session, *, slug: str) -> tuple[str, tuple[str, ...]] | None:
+    """The locales (im2.i18n) a public campaign's pages speak: its default and all it offers,
+    or None when no campaign has this slug."""
+    row = session.execute(
+        select(Campaign.default_language, Campaign.languages).where(Campaign.slug == slug)
+    ).first()
+    if row is None:
+        return None
+    offered = tuple(LANGUAGE_LOCALES[Language(tag)] for tag in row.languages.split(",") if tag)
+    return LANGUAGE_LOCALES[Language(row.default_language)], offered
 
 
 def _snapshot(campaign: Campaign) -> dict[str, Any]:
@@ -217,6 +245,7 @@ def do_create_campaign(
     check_schedule(starts_at, ends_at)
     _check_kpis(data.kpi_targets)
     _check_channels(data.channels)
+    _check_languages(data.languages, data.default_language)
     _check_slug_free(session, slug=data.slug)
     campaign = Campaign(
         workspace_id=actor.workspace_id,
@@ -231,6 +260,8 @@ def do_create_campaign(
         ends_at=ends_at,
         template_key=data.template,
         minors_gate=data.minors_gate,
+        languages=",".join(data.languages),
+        default_language=data.default_language.value,
         eligible_segment_id=data.eligible_segment_id,
         eligible_segment_version=(
             None
@@ -377,6 +408,15 @@ def do_update_campaign(
         _check_kpis(data.kpi_targets)
     if data.channels is not None:
         _check_channels(data.channels)
+    languages = data.languages if data.languages is not None else _languages_of(campaign)
+    default_language = (
+        data.default_language
+        if data.default_language is not None
+        else Language(campaign.default_language)
+    )
+    _check_languages(languages, default_language)
+    campaign.languages = ",".join(languages)
+    campaign.default_language = default_language.value
 
     for field in ("name", "slug", "description", "audience", "timezone", "minors_gate"):
         value = getattr(data, field)
@@ -526,6 +566,8 @@ def do_duplicate_campaign(
             template=source.template_key,
             minors_gate=source.minors_gate,
             eligible_segment_id=source.eligible_segment_id,
+            languages=_languages_of(source),
+            default_language=Language(source.default_language),
         ),
         now=now,
     )

@@ -1,0 +1,71 @@
+"""A campaign's languages through the API (issue #22): stored, validated, edited, copied."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from im2.workspaces.schemas import Role
+from tests.conftest import Brand, campaign_payload
+
+
+def test_a_new_campaign_speaks_simplified_chinese(client: TestClient, brand: Brand) -> None:
+    created = client.post(
+        "/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.EDITOR)
+    ).json()
+    assert created["languages"] == ["zh-CN"]
+    assert created["default_language"] == "zh-CN"
+
+
+def test_languages_are_stored_edited_and_copied(client: TestClient, brand: Brand) -> None:
+    auth = brand.auth(Role.OWNER)
+    response = client.post(
+        "/api/v1/campaigns",
+        json=campaign_payload(languages=["en", "zh-TW", "en"], default_language="en"),
+        headers=auth,
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["languages"] == ["zh-TW", "en"]  # once each, in a fixed order
+    assert created["default_language"] == "en"
+
+    url = f"/api/v1/campaigns/{created['id']}"
+    # Dropping the default's language alone is refused: the default must stay offered.
+    refused = client.patch(url, json={"languages": ["zh-TW"]}, headers=auth)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "default_language"
+    assert client.get(url, headers=auth).json()["languages"] == ["zh-TW", "en"]
+
+    edited = client.patch(
+        url, json={"languages": ["zh-CN", "zh-TW"], "default_language": "zh-TW"}, headers=auth
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["languages"] == ["zh-CN", "zh-TW"]
+    assert edited.json()["default_language"] == "zh-TW"
+
+    copy = client.post(f"{url}/duplicate", json={}, headers=auth).json()
+    assert copy["languages"] == ["zh-CN", "zh-TW"]
+    assert copy["default_language"] == "zh-TW"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"languages": ["fr"]}, "languages"),
+        ({"languages": []}, "languages"),
+        ({"default_language": "ja"}, "default_language"),
+        ({"languages": ["zh-CN"], "default_language": "en"}, "default_language"),
+    ],
+)
+def test_unknown_or_unoffered_languages_are_refused(
+    client: TestClient, brand: Brand, overrides: dict[str, object], field: str
+) -> None:
+    response = client.post(
+        "/api/v1/campaigns", json=campaign_payload(**overrides), headers=brand.auth(Role.OWNER)
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"].split(".")[0] == field
+    assert error["message"]
+    listed = client.get("/api/v1/campaigns", headers=brand.auth(Role.OWNER)).json()
+    assert listed["items"] == []
