@@ -67,8 +67,15 @@ def _page(
             else []
         )
         sent = sent or request.query_params.get("sent")
-        if sent == "phone" and participant is not None and not errors:
-            errors = _sms_trouble(session, participant_id=participant.id)
+        trouble = (
+            _sms_trouble(session, participant_id=participant.id)
+            if sent == "phone" and participant is not None and not errors
+            else None
+        )
+        if trouble is not None:
+            # The text never left: no "we sent you a code", the request form says why.
+            errors, sent = trouble, None
+            values = {"channel": "phone", **(values or {})}
     return render(
         request,
         "participation/me.html",
@@ -80,7 +87,7 @@ def _page(
             "values": values or {},
             "notice": notice,
             "consent_text": CONSENT_TEXT,
-            "sent": sent or request.query_params.get("sent"),
+            "sent": sent,
             # Consent by purpose: the join form (each purpose on its own, only taking part
             # required) and, once joined, where the participant stands on each.
             "texts": texts,
@@ -98,7 +105,11 @@ def _sms_trouble(session: Session, *, participant_id: int) -> dict[str, str] | N
     after every retry): ask again. None while it is on its way or once it was sent."""
     status = messaging.code_delivery_status(session, participant_id=participant_id)
     if status is DeliveryStatus.FAILED:
-        return {"code": _("We could not send the text message; request a new code and try again.")}
+        return {
+            "destination": _(
+                "We could not send the text message; request a new code and try again."
+            )
+        }
     return None
 
 

@@ -89,5 +89,30 @@ def test_set_up_sms_and_read_the_log(
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(shots / "sms-log-390.png"), full_page=True)
     assert ALIYUN_SECRET not in page.content()
+
+    # A wrong secret: the next code fails at once, the console says why, the phone says so.
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.fill("#access_key_secret", "wrong-secret-0000")
+    page.click("button:has-text('保存')")
+    page.wait_for_url("**/messaging?saved=1")
+    me.goto(f"{live_server.url}/c/{campaign['slug']}/me")
+    me.select_option("#channel", "phone")
+    me.fill("#destination", "13900139000")
+    me.locator("form[action$='/me/code'] button[type=submit]").click()
+    me.wait_for_url("**/me?sent=phone")
+    assert send_messages_job(db, clock) == 1
+    me.reload()
+    assert (
+        me.locator("#destination-error").inner_text() == "短信没能发出，请重新获取验证码再试一次。"
+    )
+    assert me.locator("text=我们已向你发送").count() == 0
+    me.screenshot(path=str(shots / "participant-sms-failed-390.png"), full_page=True)
+    page.reload()
+    first = page.locator("#deliveries tbody tr").first
+    assert "SignatureDoesNotMatch" in first.inner_text()
+    assert first.locator("text=服务商拒绝了 AccessKey").is_visible()
+    page.screenshot(path=str(shots / "sms-refused-1366.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(shots / "sms-refused-390.png"), full_page=True)
     console.close()
     phone.close()

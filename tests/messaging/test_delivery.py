@@ -247,6 +247,9 @@ def test_after_the_last_attempt_the_participant_is_told_to_try_again(
     again = client.get(f"/c/{slug}/me?sent=phone")
     assert again.status_code == 200
     assert "短信没能发出，请重新获取验证码再试一次。" in again.text
+    # Not "we sent you a code" next to it: the request form says why, with phone chosen.
+    assert "我们已向你发送" not in again.text
+    assert 'value="phone" selected' in again.text
 
     # Asking again queues a fresh code, which the provider (back again) delivers.
     aliyun.slow = 0
