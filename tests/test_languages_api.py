@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, campaign_payload
+from tests.conftest import Brand, campaign_payload, go_live
 
 
 def test_a_new_campaign_speaks_simplified_chinese(client: TestClient, brand: Brand) -> None:
@@ -69,3 +69,33 @@ def test_unknown_or_unoffered_languages_are_refused(
     assert error["message"]
     listed = client.get("/api/v1/campaigns", headers=brand.auth(Role.OWNER)).json()
     assert listed["items"] == []
+
+
+def test_public_page_speaks_the_browser_language_within_the_campaign(
+    client: TestClient, brand: Brand
+) -> None:
+    go_live(client, brand, slug="tri", languages=["zh-CN", "zh-TW", "en"])
+    go_live(client, brand, slug="cn-only")
+
+    def page(slug: str, accept: str, query: str = "") -> str:
+        response = client.get(f"/c/{slug}{query}", headers={"Accept-Language": accept})
+        assert response.status_code == 200, response.text
+        return response.text
+
+    assert '<html lang="en">' in page("tri", "en-US,en;q=0.9")
+    assert '<html lang="zh-TW">' in page("tri", "zh-HK,zh;q=0.8")
+    assert '<html lang="zh-CN">' in page("tri", "fr-FR")  # none offered: the default
+    # Only Simplified Chinese offered: an English browser still reads Chinese, no switcher.
+    only = page("cn-only", "en-US,en;q=0.9")
+    assert '<html lang="zh-CN">' in only
+    assert 'class="lang-switch"' not in only
+
+    # The switcher's choice beats the browser and is remembered for the next page.
+    chosen = client.get("/c/tri?lang=zh-TW", headers={"Accept-Language": "en"})
+    assert '<html lang="zh-TW">' in chosen.text
+    assert 'class="lang-switch"' in chosen.text
+    assert client.cookies.get("im2_plang") == "zh_TW"
+    assert '<html lang="zh-TW">' in page("tri", "en")
+    # ... but not on a campaign that does not offer it, and not in the console's choice.
+    assert '<html lang="zh-CN">' in page("cn-only", "en")
+    assert client.cookies.get("im2_lang") is None

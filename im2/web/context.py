@@ -4,22 +4,43 @@ Security headers and the cookies' Secure flag are `im2.web.security`'s.
 
 Pure ASGI (not BaseHTTPMiddleware) so the locale context variable is set in the same context
 the endpoint runs in.
+
+A campaign's public pages (/c/<slug>…) speak one of the languages the campaign offers:
+the visitor's choice (`?lang=`, remembered in its own cookie so the console keeps its own),
+else their browser's Accept-Language, else the campaign's default (docs/languages.md).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+import time
 import uuid
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from starlette.datastructures import MutableHeaders
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from im2.campaigns.service import public_languages
+from im2.db import Database
 from im2.embed.tokens import read_token
-from im2.i18n import DEFAULT_LOCALE, locale_from_accept_language, normalize_locale, set_locale
+from im2.i18n import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    locale_from_accept_language,
+    negotiate_public,
+    normalize_locale,
+    set_locale,
+)
 
 LANG_COOKIE = "im2_lang"
+# A participant's language choice on public pages; not the console's (LANG_COOKIE).
+PUBLIC_LANG_COOKIE = "im2_plang"
+PUBLIC_CAMPAIGN = re.compile(r"^/(?:live/)?c/([^/]+)")
+# How long a process trusts what it read of a campaign's languages (an edit shows within it).
+LANGUAGES_TTL = 10.0
 CSRF_COOKIE = "im2_csrf"
 DEVICE_COOKIE = "im2_device"
 DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
@@ -34,6 +55,8 @@ class RequestContextMiddleware:
         # impersonate another device, and it needs no server-side session.
         self.device_signer = URLSafeSerializer(secret_key, salt="im2-device")
         self.secret_key = secret_key
+        # slug -> (read at, (default, offered) or None for no such campaign)
+        self._languages: dict[str, tuple[float, tuple[str, tuple[str, ...]] | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,8 +74,21 @@ class RequestContextMiddleware:
         cookies = cookie_parser(cookie_header) if cookie_header else {}
 
         path: str = scope["path"]
+        offered: tuple[str, ...] | None = None
+        new_choice = None
+        campaign = PUBLIC_CAMPAIGN.match(path)
         if path.startswith("/api/"):
             locale = locale_from_accept_language(accept_language, "en")
+        elif campaign is not None:
+            choice = normalize_locale(QueryParams(scope.get("query_string", b"")).get("lang"))
+            if choice is not None and choice != cookies.get(PUBLIC_LANG_COOKIE):
+                new_choice = choice
+            choice = choice or normalize_locale(cookies.get(PUBLIC_LANG_COOKIE))
+            languages = await self._campaign_languages(scope, campaign.group(1))
+            default, offered = languages if languages else (self.default_locale, LOCALES)
+            locale = negotiate_public(
+                choice=choice, accept_language=accept_language, default=default, offered=offered
+            )
         else:
             locale = normalize_locale(cookies.get(LANG_COOKIE)) or self.default_locale
         set_locale(locale)
@@ -80,6 +116,8 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["csrf_nonce"] = nonce
         state["locale"] = locale
+        # The languages a public campaign page may switch between (its switcher).
+        state["public_locales"] = offered
         state["device_id"] = device_id
         state["token_workspace_id"] = token_workspace_id
 
@@ -90,6 +128,12 @@ class RequestContextMiddleware:
                     out.append(
                         "Set-Cookie", f"{CSRF_COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax"
                     )
+                if new_choice:
+                    out.append(
+                        "Set-Cookie",
+                        f"{PUBLIC_LANG_COOKIE}={new_choice}; Path=/; Max-Age={DEVICE_MAX_AGE}; "
+                        "SameSite=Lax",
+                    )
                 if new_device:
                     out.append(
                         "Set-Cookie",
@@ -99,6 +143,28 @@ class RequestContextMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    async def _campaign_languages(
+        self, scope: Scope, slug: str
+    ) -> tuple[str, tuple[str, ...]] | None:
+        now = time.monotonic()
+        cached = self._languages.get(slug)
+        if cached is not None and now - cached[0] < LANGUAGES_TTL:
+            return cached[1]
+        app = scope.get("app")
+        db = getattr(getattr(app, "state", None), "db", None)
+        if not isinstance(db, Database) or len(slug) > 64:
+            return None
+
+        def read() -> tuple[str, tuple[str, ...]] | None:
+            with db.session() as session:
+                return public_languages(session, slug=slug)
+
+        found = await run_in_threadpool(read)
+        if len(self._languages) >= 10_000:
+            self._languages.clear()  # a crawl of unknown slugs must not grow it without end
+        self._languages[slug] = (now, found)
+        return found
 
     def _device_from(self, cookie: str | None) -> str | None:
         if not cookie:

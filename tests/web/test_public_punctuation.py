@@ -14,7 +14,7 @@ HALF_WIDTH = re.compile(r"[\u3400-\u9fff]: ")
 
 
 def test_public_labels_use_the_readers_colon(client: TestClient, brand: Brand) -> None:
-    campaign = go_live(client, brand)
+    campaign = go_live(client, brand, languages=["zh-CN", "en"])
     checkin = add_checkin(client, brand, campaign["id"])
     chinese = client.get(
         f"/c/{campaign['slug']}/checkin/{checkin}", headers={"accept-language": "zh-CN"}
@@ -23,5 +23,5 @@ def test_public_labels_use_the_readers_colon(client: TestClient, brand: Brand) -
     campaign_page = client.get(f"/c/{campaign['slug']}", headers={"accept-language": "zh-CN"}).text
     assert "我同意：" in campaign_page  # the comment box's consent
     assert not HALF_WIDTH.search(re.sub(r"<[^>]+>", "", chinese + campaign_page))
-    english = client.get(f"/console/lang/en?next=/c/{campaign['slug']}/checkin/{checkin}").text
+    english = client.get(f"/c/{campaign['slug']}/checkin/{checkin}?lang=en").text
     assert "Streak milestones: 2 days" in english
