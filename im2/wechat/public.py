@@ -119,10 +119,11 @@ def _open_campaign(session: Any, slug: str) -> campaigns.PublicCampaignRef:
     return found
 
 
-def _image(base: str, workspace_id: int, campaign_id: int, session: Any) -> str:
+def _brand_card(base: str, workspace_id: int, campaign_id: int, session: Any) -> tuple[str, str]:
+    """(the brand's name, the absolute address of its logo or cover, or "")."""
     brand = branding.resolve_brand(session, workspace_id=workspace_id, campaign_id=campaign_id)
     picked = brand.logo_url or brand.cover_url
-    return f"{base}{picked}" if picked else ""
+    return brand.name, f"{base}{picked}" if picked else ""
 
 
 @router.get("/c/{slug}/wechat/card")
@@ -142,7 +143,7 @@ def share_card(
     with db.session() as session:
         found = _open_campaign(session, slug)
         creds = service.credentials_of(session, workspace_id=found.workspace_id)
-        image = _image(base, found.workspace_id, found.campaign.id, session)
+        brand_name, image = _brand_card(base, found.workspace_id, found.campaign.id, session)
     if creds is None:
         return JSONResponse(
             error_body("not_found", _("This campaign's brand has no WeChat official account.")),
@@ -186,7 +187,7 @@ def share_card(
         ticket=ticket,
         url=page,
         title=found.campaign.name,
-        desc=found.campaign.description.strip().split("\n", 1)[0],
+        desc=found.campaign.description.strip().split("\n", 1)[0] or brand_name,
         link=link,
         img_url=image,
         timestamp=int(now.timestamp()),

@@ -47,6 +47,7 @@ def test_a_page_inside_wechat_gets_a_signed_card_with_the_participants_own_link(
     card = first.json()
     assert card["appId"] == APP_ID
     assert card["title"] == "春季樱花投票"
+    assert card["desc"] == "Brand acme"  # no description: the brand's name
     assert card["link"] == f"http://testserver/c/{slug}?ch=wechat"
     ticket = wechat.tickets[-1]
     signed = (
