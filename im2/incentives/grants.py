@@ -84,21 +84,8 @@ def give_grant(
         if code is None:
             return False
         grant.coupon_id = code.id
-        record_event(
-            session,
-            kind=EventKind.COUPON_ISSUED,
-            occurred_at=now,
-            workspace_id=grant.workspace_id,
-            campaign_id=grant.campaign_id,
-            actor_type=ActorType.SYSTEM,
-            actor_id=None,
-            properties={
-                "participant": grant.participant_id,
-                "pool": pool.id,
-                "code": code.code,
-                "reason": grant.reason,
-                "grant": grant.id,
-            },
+        _record_handed_over(
+            session, grant, EventKind.COUPON_ISSUED, {"pool": pool.id, "code": code.code}, now=now
         )
         return code
     prize = session.get(Prize, grant.prize_id)
@@ -109,9 +96,28 @@ def give_grant(
     )
     if claim is None:
         return False
+    _record_handed_over(
+        session,
+        grant,
+        EventKind.PRIZE_CLAIMED,
+        {"prize": prize.id, "name": prize.name, "stock_left": prize.stock},
+        now=now,
+    )
+    return True
+
+
+def _record_handed_over(
+    session: Session,
+    grant: RewardGrant,
+    kind: EventKind,
+    handed: dict[str, Any],
+    *,
+    now: datetime,
+) -> None:
+    """The event of a coupon or prize a grant handed over: who got it, what, why, which grant."""
     record_event(
         session,
-        kind=EventKind.PRIZE_CLAIMED,
+        kind=kind,
         occurred_at=now,
         workspace_id=grant.workspace_id,
         campaign_id=grant.campaign_id,
@@ -119,14 +125,11 @@ def give_grant(
         actor_id=None,
         properties={
             "participant": grant.participant_id,
-            "prize": prize.id,
-            "name": prize.name,
-            "stock_left": prize.stock,
+            **handed,
             "reason": grant.reason,
             "grant": grant.id,
         },
     )
-    return True
 
 
 def grant_reward(
