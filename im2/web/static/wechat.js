@@ -26,7 +26,7 @@
         timestamp: c.timestamp,
         nonceStr: c.nonceStr,
         signature: c.signature,
-        jsApiList: ["updateAppMessageShareData", "updateTimelineShareData", "onMenuShareWeibo"]
+        jsApiList: ["updateAppMessageShareData", "updateTimelineShareData"]
       });
       wx.ready(function () {
         var shared = { title: c.title, desc: c.desc, link: c.link, imgUrl: c.imgUrl };
