@@ -333,10 +333,11 @@ def test_the_report_lists_top_entries_top_sharers_and_the_sentiment_timeline(
     ugc = html[html.index('id="ugc-table"') : html.index("</table>", html.index('id="ugc-table"'))]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", ugc)
     # contest, rank, author, caption, votes, jury average, score (no juror: votes alone)
-    assert cells[:7] == ["晒出你的春日咖啡", "1", "阿May", "樱花树下的拿铁", "1", "—", "40.0"]
-    assert cells[7:14] == ["晒出你的春日咖啡", "2", "小白", "山顶的手冲", "0", "—", "0.0"]
+    # A viewer (no people:read) gets the authors' and sharers' nicknames masked.
+    assert cells[:7] == ["晒出你的春日咖啡", "1", "阿**y", "樱花树下的拿铁", "1", "—", "40.0"]
+    assert cells[7:14] == ["晒出你的春日咖啡", "2", "小*", "山顶的手冲", "0", "—", "0.0"]
     sharers = html[html.index('id="sharer-table"') :]
-    assert re.search(r"<td>阿May</td><td class=\"num\">1</td>", sharers)
+    assert re.search(r"<td>阿\*\*y</td><td class=\"num\">1</td>", sharers)
     assert "舆情情感趋势" in html
     assert "活动期间品牌相关提及：3 条" in html
 
