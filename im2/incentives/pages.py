@@ -39,9 +39,6 @@ from im2.workspaces.schemas import Actor
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 BASE = "/console/w/{workspace}/campaigns/{campaign_id}/incentives"
-# Read by im2/web/app.py for the route's body limit until it reads CODES_FILE_MAX_BYTES from
-# incentives.schemas (then the web app no longer imports a route module of incentives).
-MAX_UPLOAD = CODES_FILE_MAX_BYTES
 DONE = {
     "rule": N_("The rule is saved."),
     "rule_deleted": N_("The rule is deleted."),
@@ -329,13 +326,13 @@ async def import_codes(pool_id: Id, form: CsrfForm, post: PostDep) -> Response:
     upload = form.get("file")
     data = b""
     if isinstance(upload, UploadFile) and upload.filename:
-        data = await upload.read(MAX_UPLOAD + 1)
+        data = await upload.read(CODES_FILE_MAX_BYTES + 1)
     await form.close()  # the spooled upload's temporary file
 
     def action(session: Session, _campaign: Any) -> None:
         if not data:
             raise InvalidInput(_("Choose a CSV file with one code per row."), field="file")
-        if len(data) > MAX_UPLOAD:
+        if len(data) > CODES_FILE_MAX_BYTES:
             raise InvalidInput(_("The file is larger than 5 MB."), field="file")
         service.do_import_codes(
             session, actor=post.actor, pool_id=pool_id, codes=codes_from_csv(data), now=post.now

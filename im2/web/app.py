@@ -171,7 +171,7 @@ def body_limits(settings: Settings) -> BodyLimits:
     their page states) plus the form around it, so a file just over it still gets the page's
     own explanation; anything larger is refused before it is read."""
     from im2.activities.formats.ugc.media import MAX_UPLOAD_BYTES as UGC_IMAGE_BYTES
-    from im2.incentives.pages import MAX_UPLOAD as CODES_FILE_BYTES
+    from im2.incentives.schemas import CODES_FILE_MAX_BYTES as CODES_FILE_BYTES
     from im2.influence.service import MAX_IMPORT_BYTES as GRAPH_FILE_BYTES
     from im2.listening.service import MAX_FILE_BYTES as MENTIONS_FILE_BYTES
     from im2.people.io import MAX_IMPORT_BYTES as PEOPLE_FILE_BYTES
