@@ -4,13 +4,17 @@ error for a wrong secret, who may change it, and the secret never shown, logged 
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from im2.clock import ManualClock
 from im2.db import Database
+from im2.wechat import service
+from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
 from tests.test_auth import login
@@ -124,3 +128,39 @@ def test_the_secret_and_tokens_never_reach_logs_pages_or_exports(
     assert "/cgi-bin/token?" in caplog.text  # httpx logged the calls, with the secrets blanked
     assert "secret=***" in caplog.text
     assert "wechat.account_set" in pages[-1]  # the audit entry is there, without the secret
+
+
+def test_two_first_saves_at_once_make_one_account(
+    db: Database, brand: Brand, clock: ManualClock
+) -> None:
+    with db.session() as session:
+        owner = workspaces.system_actor(session, workspace_slug=brand.slug)
+    app_ids = ["wx1111111111111111", "wx2222222222222222"]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def save(app_id: str) -> None:
+        start.wait()
+        try:
+            with db.transaction() as session:
+                service.do_set_account(
+                    session,
+                    actor=owner,
+                    app_id=app_id,
+                    app_secret=APP_SECRET,
+                    ask_userinfo=False,
+                    now=clock.now(),
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(a,)) for a in app_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with db.session() as session:
+        rows = session.execute(text("SELECT app_id FROM wechat_accounts")).scalars().all()
+    assert len(rows) == 1
+    assert rows[0] in app_ids
