@@ -101,3 +101,36 @@ def test_public_page_speaks_the_browser_language_within_the_campaign(
     # ... but not on a campaign that does not offer it, and not in the console's choice.
     assert '<html lang="zh-CN">' in page("cn-only", "en")
     assert client.cookies.get("im2_lang") is None
+
+
+def test_the_console_form_sets_the_languages(client: TestClient, brand: Brand) -> None:
+    from tests.test_auth import login
+    from tests.test_console import FORM, _post_form
+
+    cid = client.post(
+        "/api/v1/campaigns", json=campaign_payload(), headers=brand.auth(Role.OWNER)
+    ).json()["id"]
+    login(client, brand.emails[Role.EDITOR])
+    url = f"/console/w/acme/campaigns/{cid}/edit"
+    form = client.get(url).text
+    assert "默认语言" in form
+    assert 'name="lang_zh-CN" checked' in form
+    shown = {**FORM, "slug": "spring-vote", "languages_shown": "1"}
+
+    none = _post_form(client, url, shown)  # no language ticked
+    assert none.status_code == 422
+    assert 'id="languages-error"' in none.text
+    unoffered = _post_form(client, url, {**shown, "lang_zh-TW": "on", "default_language": "en"})
+    assert unoffered.status_code == 422
+    assert "默认语言必须是活动提供的语言之一" in unoffered.text
+
+    saved = _post_form(
+        client, url, {**shown, "lang_zh-TW": "on", "lang_en": "on", "default_language": "en"}
+    )
+    assert saved.status_code == 303, saved.text
+    read = client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()
+    assert (read["languages"], read["default_language"]) == (["zh-TW", "en"], "en")
+    # A post without the languages fieldset leaves them as they are.
+    assert _post_form(client, url, {**FORM, "slug": "spring-vote"}).status_code == 303
+    read = client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()
+    assert read["languages"] == ["zh-TW", "en"]

@@ -21,6 +21,7 @@ from im2.campaigns.presets import (
 from im2.campaigns.schemas import (
     CHANNEL_LABELS,
     KPI_LABELS,
+    LANGUAGE_LABELS,
     MEDIA_LABELS,
     OBJECTIVE_LABELS,
     STATUS_LABELS,
@@ -33,6 +34,7 @@ from im2.campaigns.schemas import (
     CampaignUpdate,
     Channel,
     KpiMetric,
+    Language,
     Media,
     Objective,
 )
@@ -77,6 +79,8 @@ def _vocabulary() -> dict[str, Any]:
         "status_labels": STATUS_LABELS,
         "transition_labels": TRANSITION_LABELS,
         "timezones": COMMON_TIMEZONES,
+        "languages": list(Language),
+        "language_labels": LANGUAGE_LABELS,
     }
 
 
@@ -92,11 +96,14 @@ def _form_values_from_campaign(campaign: CampaignRead) -> dict[str, Any]:
         "objective": campaign.objective.value,
         "audience": campaign.audience,
         "minors_gate": "on" if campaign.minors_gate else "",
+        "default_language": campaign.default_language.value,
         "timezone": zone,
         "starts_at": input_time(campaign.starts_at, zone),
         "ends_at": input_time(campaign.ends_at, zone),
         "template": campaign.template_key or "",
     }
+    for language in campaign.languages:
+        values[f"lang_{language.value}"] = "on"
     for i, target in enumerate(campaign.kpi_targets):
         values[f"kpi_metric_{i}"] = target.metric.value
         values[f"kpi_value_{i}"] = f"{target.target_value:g}"
@@ -120,6 +127,8 @@ def _form_values_from_preset(preset: CampaignPreset | None, now: datetime) -> di
         "objective": Objective.ENGAGEMENT.value,
         "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
         "ends_at": "",
+        f"lang_{Language.ZH_CN.value}": "on",
+        "default_language": Language.ZH_CN.value,
     }
     if preset is None:
         values["ends_at"] = (start + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M")
@@ -162,6 +171,13 @@ def _payload(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         "kpi_targets": [],
         "channels": [],
     }
+    if raw.get("languages_shown"):
+        # Checkboxes too: none ticked is an error the form names (a campaign speaks one at
+        # least). A post without the fieldset (an older form) leaves the languages as they are.
+        payload["languages"] = [
+            lang.value for lang in Language if raw.get(f"lang_{lang.value}") == "on"
+        ]
+        payload["default_language"] = raw.get("default_language") or Language.ZH_CN.value
     for i in range(KPI_ROWS):
         metric = blank_to_none(raw.get(f"kpi_metric_{i}"))
         if metric is None:
