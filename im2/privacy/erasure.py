@@ -541,10 +541,10 @@ def _erase_group(
                 lake_done_at=None,
             )
         )
-    for record in records:
-        # One at a time: the records get their ids in the people's order.
-        session.add(record)
-        session.flush()
+    # One flush: the ORM inserts a mapper's new rows in the order they were added (one
+    # multi-row INSERT … RETURNING where the database allows), so ids follow the people's order.
+    session.add_all(records)
+    session.flush()
     if len(subjects) == 1:
         log.info("privacy: erased person %s of workspace %s", subjects[0].person_id, workspace_id)
     else:
