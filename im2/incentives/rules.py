@@ -248,25 +248,15 @@ def award_at_once(session: Session, *, occurred_at: datetime) -> int:
     """Pay by the rules, in the caller's transaction, the participant events written at
     `occurred_at` (a public action's time), so the participant sees "+N" and their balance at
     once; the follower later finds the ledger keys and passes them over. Returns the points paid
-    to those who acted (a shared link's clicks pay its sharer, who is not told). The wallet is
-    locked first, so two actions of one participant count against a cap one after the other."""
+    to those who acted (a shared link's clicks pay its sharer, who is not told)."""
     found, rules = _due_at(session, occurred_at=occurred_at)
     if not found:
         return 0
     follower = _RulesFollower(session, rules=rules)
     paid = 0
     for event in found:
-        rule = rules[(event.campaign_id or 0, event.kind)]
-        who = _beneficiary(event)
-        if who is None:
-            continue
-        try:
-            check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
-        except NotFound:
-            continue
-        lock_wallet(session, workspace_id=rule.workspace_id, participant_id=who, now=occurred_at)
         points = follower.handle(event)
-        if event.actor_id == str(who):
+        if event.actor_id == str(_beneficiary(event)):
             paid += points
     return paid
 
@@ -299,12 +289,18 @@ class _RulesFollower:
             )
         ):
             return 0
-        if self._capped(rule, who=who, at=event.occurred_at):
-            self.capped += 1
-            return 0
         try:
             check_participant(session, workspace_id=rule.workspace_id, participant_id=who)
         except NotFound:
+            return 0
+        if rule.daily_cap is not None or rule.total_cap is not None:
+            # Counted and paid under the wallet's lock: the job and a payment at once (or two
+            # of those) never both pass a cap that has room for one.
+            lock_wallet(
+                session, workspace_id=rule.workspace_id, participant_id=who, now=event.occurred_at
+            )
+        if self._capped(rule, who=who, at=event.occurred_at):
+            self.capped += 1
             return 0
         # The variant's level at the moment of the event, so a run after the experiment ended
         # still pays what the participant was promised.
