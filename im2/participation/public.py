@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput, NotFound
-from im2.i18n import _, get_locale
+from im2.i18n import _, get_locale, normalize_locale
 from im2.messaging import service as messaging
 from im2.messaging.schemas import DeliveryStatus
 from im2.participation import comments, service
@@ -53,7 +53,12 @@ def _page(
         profile = (
             service.get_profile(session, participant_id=participant.id) if participant else None
         )
-        texts = consents.current_texts(session, workspace_id=workspace_id, language=get_locale())
+        texts = consents.current_texts(
+            session,
+            workspace_id=workspace_id,
+            language=get_locale(),
+            fallback=_default_locale(campaign),
+        )
         person_id = (
             people.person_of_participant(
                 session, workspace_id=workspace_id, participant_id=participant.id
@@ -125,13 +130,19 @@ def me(request: Request, slug: str, db: DbDep, visitor: VisitorDep) -> Response:
     return _page(request, db=db, slug=slug, device_id=visitor.device_id, notice=notice)
 
 
-def _join_consent(form: CsrfForm) -> service.JoinConsent:
+def _default_locale(campaign: CampaignRead) -> str | None:
+    """The campaign's default language, where consent texts fall back to (docs/languages.md)."""
+    return normalize_locale(campaign.default_language.value)
+
+
+def _join_consent(form: CsrfForm, campaign: CampaignRead) -> service.JoinConsent:
     """The join form's answers: the optional purposes ticked, the text versions shown (hidden
     fields), the age answer and the guardian's confirmation (when the campaign asks)."""
     ticked = {str(v) for v in form.getlist("purpose")}
     age = str(form.get("age", ""))
     return service.JoinConsent(
         language=get_locale(),
+        fallback_language=_default_locale(campaign),
         versions={p: str(form.get(f"version_{p.value}", "")) for p in Purpose},
         optional=frozenset(p for p in OPTIONAL if p.value in ticked),
         under_14={"under_14": True, "14_plus": False}.get(age),
@@ -154,7 +165,7 @@ def join(
                 campaign_id=campaign.id,
                 visitor=visitor,
                 consented=form.get("consent") == "yes",
-                consent=_join_consent(form),
+                consent=_join_consent(form, campaign),
                 now=now,
             )
     except IM2Error as exc:
@@ -176,7 +187,7 @@ def change_consent(
 ) -> Response:
     """Grant or withdraw one purpose (one button each, as easy one way as the other); a
     withdrawal takes effect for the next query that asks (segments, exports, webhooks)."""
-    _campaign_read, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = _campaign(db, slug)
     try:
         purpose = Purpose(str(form.get("purpose", "")))
     except ValueError:
@@ -207,6 +218,7 @@ def change_consent(
                 purpose=purpose,
                 language=get_locale(),
                 version=str(form.get("version", "")),
+                fallback=_default_locale(campaign),
             )
             if text is None:
                 raise InvalidInput(

@@ -78,6 +78,8 @@ class JoinConsent:
     language: str
     versions: dict[Purpose, str]
     optional: frozenset[Purpose] = frozenset()
+    # The campaign's default language: the texts shown when the brand wrote none in `language`.
+    fallback_language: str | None = None
     under_14: bool | None = None  # None: the question was not answered
     guardian: bool = False
 
@@ -184,6 +186,7 @@ def _shown(
             purpose=purpose,
             language=consent.language,
             version=version,
+            fallback=consent.fallback_language,
         )
     )
     if found is None:

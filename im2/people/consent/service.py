@@ -100,11 +100,10 @@ def _text_read(row: ConsentText) -> ConsentTextRead:
     )
 
 
-def current_text(
+def _newest(
     session: Session, *, workspace_id: int, purpose: Purpose, language: str
-) -> ConsentTextRead:
-    """The text shown now: the workspace's newest version in this language, else IM2's."""
-    row = session.scalar(
+) -> ConsentText | None:
+    return session.scalar(
         select(ConsentText)
         .where(
             ConsentText.workspace_id == workspace_id,
@@ -114,34 +113,68 @@ def current_text(
         .order_by(ConsentText.id.desc())
         .limit(1)
     )
+
+
+def current_text(
+    session: Session,
+    *,
+    workspace_id: int,
+    purpose: Purpose,
+    language: str,
+    fallback: str | None = None,
+) -> ConsentTextRead:
+    """The text shown now: the workspace's newest version in this language; else (a public
+    page in a language the brand wrote no text in) its newest in `fallback`, the campaign's
+    default language, so the brand's own terms are shown rather than IM2's; else IM2's."""
+    row = _newest(session, workspace_id=workspace_id, purpose=purpose, language=language)
+    if row is None and fallback is not None and fallback != language:
+        row = _newest(session, workspace_id=workspace_id, purpose=purpose, language=fallback)
     return shipped_text(purpose, language) if row is None else _text_read(row)
 
 
 def current_texts(
-    session: Session, *, workspace_id: int, language: str
+    session: Session, *, workspace_id: int, language: str, fallback: str | None = None
 ) -> dict[Purpose, ConsentTextRead]:
     return {
-        p: current_text(session, workspace_id=workspace_id, purpose=p, language=language)
+        p: current_text(
+            session, workspace_id=workspace_id, purpose=p, language=language, fallback=fallback
+        )
         for p in Purpose
     }
 
 
 def find_text(
-    session: Session, *, workspace_id: int, purpose: Purpose, language: str, version: str
+    session: Session,
+    *,
+    workspace_id: int,
+    purpose: Purpose,
+    language: str,
+    version: str,
+    fallback: str | None = None,
 ) -> ConsentTextRead | None:
-    """A given version (the workspace's, or IM2's shipped one), None when unknown."""
+    """A given version (the workspace's, or IM2's shipped one), None when unknown; in
+    `language`, or in `fallback` when that is what `current_text` showed."""
     shipped = shipped_text(purpose, language)
     if version == shipped.version:
         return shipped
-    row = session.scalar(
-        select(ConsentText).where(
-            ConsentText.workspace_id == workspace_id,
-            ConsentText.purpose == purpose.value,
-            ConsentText.language == language,
-            ConsentText.version == version,
+    for lang in (language, fallback):
+        if lang is None:
+            continue
+        if lang != language and _newest(
+            session, workspace_id=workspace_id, purpose=purpose, language=language
+        ):
+            break  # the page showed the brand's text in its own language, not the fallback
+        row = session.scalar(
+            select(ConsentText).where(
+                ConsentText.workspace_id == workspace_id,
+                ConsentText.purpose == purpose.value,
+                ConsentText.language == lang,
+                ConsentText.version == version,
+            )
         )
-    )
-    return None if row is None else _text_read(row)
+        if row is not None:
+            return _text_read(row)
+    return None
 
 
 def list_texts(session: Session, *, actor: Actor) -> list[ConsentTextRead]:
