@@ -26,9 +26,10 @@ from im2.activities.formats.referral.schemas import (
 )
 from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
-from im2.campaigns.schemas import CampaignRead
+from im2.campaigns.schemas import CHANNEL_LABELS, CampaignRead
 from im2.errors import IM2Error
 from im2.incentives import service as incentives
+from im2.incentives.schemas import EVENT_LABELS
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import service_error, validation_errors
 from im2.web.links import public_base_url
@@ -320,6 +321,9 @@ def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) ->
             "qualify_labels": QUALIFY_LABELS,
             "status_labels": STATUS_LABELS,
             "reason_labels": REASON_LABELS,
+            # What qualified a friend and where they came from, in words (not event keys).
+            "event_labels": EVENT_LABELS,
+            "channel_labels": {c.value: label for c, label in CHANNEL_LABELS.items()},
             "public_url": f"{base_url}/c/{campaign.slug}/referral/{activity.id}",
             "nav": "campaigns",
         },
