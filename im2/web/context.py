@@ -5,9 +5,10 @@ Security headers and the cookies' Secure flag are `im2.web.security`'s.
 Pure ASGI (not BaseHTTPMiddleware) so the locale context variable is set in the same context
 the endpoint runs in.
 
-A campaign's public pages (/c/<slug>…) speak one of the languages the campaign offers:
-the visitor's choice (`?lang=`, remembered in its own cookie so the console keeps its own),
-else their browser's Accept-Language, else the campaign's default (docs/languages.md).
+A campaign's public pages (/c/<slug>…, /live/c/<slug>…, its widget /e/<slug>/…) speak one
+of the languages the campaign offers: the visitor's choice (`?lang=`, remembered in its own
+cookie so the console keeps its own), else their browser's Accept-Language, else the
+campaign's default (docs/languages.md).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from im2.i18n import (
 LANG_COOKIE = "im2_lang"
 # A participant's language choice on public pages; not the console's (LANG_COOKIE).
 PUBLIC_LANG_COOKIE = "im2_plang"
-PUBLIC_CAMPAIGN = re.compile(r"^/(?:live/)?c/([^/]+)")
+PUBLIC_CAMPAIGN = re.compile(r"^/(?:(?:live/)?c|e)/([^/]+)")
 # How long a process trusts what it read of a campaign's languages (an edit shows within it).
 LANGUAGES_TTL = 10.0
 CSRF_COOKIE = "im2_csrf"
