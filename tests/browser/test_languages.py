@@ -1,7 +1,8 @@
 """A campaign in three languages opened by browsers set to English and to Traditional Chinese:
 each reads it in its own language, the switcher changes it (and the choice stays), and a
 campaign that offers only Simplified Chinese stays Chinese for an English browser (issue #22).
-Screenshots at 390x844 and 1366x900 go to test-artifacts/languages-*.png."""
+The console's campaign form sets the languages. Screenshots at 390x844 and 1366x900 go to
+test-artifacts/languages-*.png."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Brand, LiveServer
+from im2.workspaces.schemas import Role
+from tests.conftest import PASSWORD, Brand, LiveServer
 
 pytestmark = pytest.mark.browser
 SIZES = {"phone": (390, 844), "desktop": (1366, 900)}
@@ -66,3 +68,36 @@ def test_a_campaign_speaks_the_browsers_language_and_switches(
                 assert only.locator("nav.lang-switch").count() == 0
                 fresh.close()
             context.close()
+
+
+def test_the_campaign_form_sets_the_languages(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    campaign = live_server.live_campaign(brand, slug="form-lang")
+    for size, (width, height) in SIZES.items():
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        page = context.new_page()
+        page.goto(f"{live_server.url}/console/login")
+        page.fill("#email", brand.emails[Role.OWNER])
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/console/w/acme/campaigns")
+        page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign['id']}/edit")
+        languages = page.locator("fieldset#languages")
+        assert languages.locator("legend").inner_text() == "语言"
+        languages.get_by_label("繁体中文").check()
+        languages.get_by_label("英文").check()
+        page.select_option("#default_language", "en")
+        languages.scroll_into_view_if_needed()
+        assert _fits(page)
+        languages.screenshot(path=str(artifacts / f"languages-form-{size}.png"))
+        with page.expect_navigation():
+            page.locator("form button[type=submit]").last.click()
+        assert "/edit" not in page.url
+        context.close()
+        # The saved default shows at once to a new browser that asks for no offered language.
+        visitor = browser.new_context(locale="fr-FR")
+        public = visitor.new_page()
+        public.goto(f"{live_server.url}/c/form-lang")
+        assert public.get_attribute("html", "lang") == "en"
+        visitor.close()
