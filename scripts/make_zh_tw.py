@@ -74,8 +74,11 @@ def convert(source: Path = SOURCE) -> bytes:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when the file is stale")
+    parser.add_argument(
+        "--source", type=Path, default=SOURCE, help="the zh_CN catalog (default: the repo's)"
+    )
     args = parser.parse_args()
-    data = convert()
+    data = convert(args.source)
     if args.check:
         current = TARGET.read_bytes() if TARGET.is_file() else b""
         if current != data:
