@@ -10,7 +10,13 @@ from functools import lru_cache
 from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.people.models import PersonIdentity
-from im2.people.schemas import HASHED_KINDS, IdentityKind, IdentityRead
+from im2.people.schemas import (
+    HASHED_KINDS,
+    SOCIAL_KINDS,
+    IdentityKind,
+    IdentityRead,
+    normalise_handle,
+)
 
 _KEY_CONTEXT = b"im2/people/identity-lookup/v1"
 
@@ -49,6 +55,11 @@ def stored_identity(
         if secret is None:
             raise ValueError("a phone or e-mail identity needs the secret for its hash")
         return identity_hash(secret=secret, kind=kind, value=value), mask(kind, value)
+    if kind in SOCIAL_KINDS:
+        handle = normalise_handle(kind, value)
+        if handle is None:
+            raise InvalidInput(_("The format is not valid."), field="value")
+        return handle, None
     value = value.strip()
     if not value or len(value) > 128:
         raise InvalidInput(_("The format is not valid."), field="value")

@@ -1,13 +1,15 @@
 """People in and out as spreadsheets: export the list to CSV or Excel, import CRM ids, phones,
-e-mails, tags and attributes from CSV or Excel.
+e-mails, social accounts (Weibo, Douyin, Xiaohongshu handles), tags and attributes from CSV or
+Excel.
 
 Import is **all or nothing per file**: every row is checked first; if any row has an error the
 report lists them (row number as the spreadsheet shows it, the column, the reason) and nothing
 is written. A file without errors is written in the caller's one transaction. Importing the
 same file again changes nothing: identities are unique per workspace, tags per person, and an
 attribute already holding the value is left alone. A phone or e-mail is kept only as its keyed
-hash (and a masked hint); a CRM id, phone or e-mail already held by another person merges the
-two (`shared_identity` / verified reasons, as everywhere else).
+hash (and a masked hint), a handle normalised (`normalise_handle`); a CRM id, phone, e-mail or
+handle already held by another person merges the two (`shared_identity` / verified reasons, as
+everywhere else).
 
 Export passes every cell through `im2.spreadsheet.safe_cell` (no formulas), leaves out people
 whose processing is restricted, shows phones and e-mails only masked (the plain values are not
@@ -44,12 +46,14 @@ from im2.people.identities import identity_hash
 from im2.people.merges import actor_label, lock_live
 from im2.people.models import Person, PersonAttribute, PersonIdentity
 from im2.people.schemas import (
+    HASHED_KINDS,
     IdentityKind,
     ImportReport,
     ImportRowError,
     ImportTarget,
     PeopleFilter,
     PersonSummary,
+    normalise_handle,
 )
 from im2.people.service import do_add_identity, mask
 from im2.people.tags import (
@@ -88,13 +92,27 @@ _GUESSES: Final = {
     ImportTarget.PHONE: ("phone", "mobile", "手机", "手机号", "手机号码", "电话"),
     ImportTarget.EMAIL: ("email", "e-mail", "mail", "邮箱", "电子邮箱", "邮件"),
     ImportTarget.TAGS: ("tags", "tag", "标签"),
+    ImportTarget.WEIBO: ("weibo", "微博", "微博昵称", "微博账号"),
+    ImportTarget.DOUYIN: ("douyin", "抖音", "抖音号"),
+    ImportTarget.XIAOHONGSHU: ("xiaohongshu", "小红书", "小红书号"),
 }
+# Columns of social accounts: the identity kind of the same name (a handle, normalised).
+_SOCIAL_TARGETS: Final = {
+    ImportTarget.WEIBO: IdentityKind.WEIBO,
+    ImportTarget.DOUYIN: IdentityKind.DOUYIN,
+    ImportTarget.XIAOHONGSHU: IdentityKind.XIAOHONGSHU,
+}
+# Columns that find or create the person a row is about.
+_KEY_TARGETS: Final = (ImportTarget.CRM, ImportTarget.PHONE, ImportTarget.EMAIL, *_SOCIAL_TARGETS)
 
 ROW_PROBLEMS: Final = {
-    "no_key": N_("the row has no CRM id, phone or e-mail, so nobody can be found or created"),
+    "no_key": N_(
+        "the row has no CRM id, phone, e-mail or social account, so nobody can be found or created"
+    ),
     "bad_phone": N_("“{value}” is not a phone number"),
     "bad_email": N_("“{value}” is not an e-mail address"),
     "bad_crm": N_("the CRM id is longer than 128 characters or has control characters"),
+    "bad_handle": N_("“{value}” is not an account name (at most 128 characters, no spaces)"),
     "bad_tag": N_("the tag “{value}” is longer than 32 characters or empty"),
     "bad_attribute": N_("the value is longer than 200 characters or has control characters"),
 }
@@ -231,14 +249,13 @@ def check_mapping(
                 raise InvalidInput(_("Choose one of the options."), field="mapping") from None
         for column in columns:
             chosen.setdefault(column, ImportTarget.IGNORE)
-    for target in (ImportTarget.CRM, ImportTarget.PHONE, ImportTarget.EMAIL, ImportTarget.TAGS):
+    for target in (*_KEY_TARGETS, ImportTarget.TAGS):
         if sum(1 for t in chosen.values() if t is target) > 1:
             raise InvalidInput(_("Choose each kind for one column only."), field="mapping")
-    if not any(
-        t in (ImportTarget.CRM, ImportTarget.PHONE, ImportTarget.EMAIL) for t in chosen.values()
-    ):
+    if not any(t in _KEY_TARGETS for t in chosen.values()):
         raise InvalidInput(
-            _("Choose the column with the CRM id, the phone or the e-mail."), field="mapping"
+            _("Choose the column with the CRM id, the phone, the e-mail or a social account."),
+            field="mapping",
         )
     for column, target in chosen.items():
         if target is ImportTarget.ATTRIBUTE and len(column) > ATTRIBUTE_KEY_MAX:
@@ -293,6 +310,12 @@ def _check_row(
                 if len(value) > 128 or any(ord(c) < 32 for c in value):
                     raise ValueError(_problem("bad_crm"))
                 row.keys.append((IdentityKind.CRM, value))
+            elif target in _SOCIAL_TARGETS:
+                kind = _SOCIAL_TARGETS[target]
+                handle = normalise_handle(kind, value)
+                if handle is None:
+                    raise ValueError(_problem("bad_handle", value=value))
+                row.keys.append((kind, handle))
             elif target is ImportTarget.TAGS:
                 for part in _TAG_SPLIT.split(value):
                     if part.strip():
@@ -323,7 +346,7 @@ def _apply_row(
     found: int | None = None
     for kind, value in row.keys:
         stored = value
-        if kind is not IdentityKind.CRM:
+        if kind in HASHED_KINDS:
             stored = identity_hash(secret=secret, kind=kind, value=value)
         found = session.scalar(
             select(PersonIdentity.person_id).where(

@@ -45,6 +45,9 @@ TARGET_LABELS = {
     ImportTarget.CRM: N_("CRM id"),
     ImportTarget.PHONE: N_("Phone number"),
     ImportTarget.EMAIL: N_("E-mail address"),
+    ImportTarget.WEIBO: N_("Weibo account"),
+    ImportTarget.DOUYIN: N_("Douyin account"),
+    ImportTarget.XIAOHONGSHU: N_("Xiaohongshu account"),
     ImportTarget.TAGS: N_("Tags"),
     ImportTarget.ATTRIBUTE: N_("Attribute (named after the column)"),
 }
@@ -57,6 +60,9 @@ KIND_LABELS = {
     "crm": N_("CRM id"),
     "wechat_openid": N_("WeChat OpenID"),
     "wechat_unionid": N_("WeChat UnionID"),
+    "weibo": N_("Weibo account"),
+    "douyin": N_("Douyin account"),
+    "xiaohongshu": N_("Xiaohongshu account"),
 }
 REASON_LABELS = {
     "verified_phone": N_("The same phone number was verified"),

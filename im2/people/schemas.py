@@ -22,12 +22,41 @@ class IdentityKind(StrEnum):
     CRM = "crm"  # an id from the brand's CRM
     WECHAT_OPENID = "wechat_openid"  # from WeChat web OAuth (the workspace's official account)
     WECHAT_UNIONID = "wechat_unionid"  # the same person across the brand's WeChat apps
+    # Social accounts, by the handle their posts carry (a listening mention's `author` on the
+    # platform of the same name matches them; see `normalise_handle`).
+    WEIBO = "weibo"
+    DOUYIN = "douyin"
+    XIAOHONGSHU = "xiaohongshu"
 
 
 # Kinds whose value is personal contact data: only their keyed hash is stored here.
 HASHED_KINDS = frozenset({IdentityKind.PHONE, IdentityKind.EMAIL})
 # Kinds that appear as an event's `actor_id` (analytics maps them to persons).
 ACTOR_KINDS = frozenset({IdentityKind.DEVICE, IdentityKind.PARTICIPANT})
+# Social accounts: the identity kind is the listening platform's name (`Mention.platform`).
+SOCIAL_KINDS = frozenset({IdentityKind.WEIBO, IdentityKind.DOUYIN, IdentityKind.XIAOHONGSHU})
+# Platforms whose handles ignore letter case, so a handle is stored case-folded: a Douyin id
+# (抖音号) and a Xiaohongshu id (小红书号) are one account whatever case is typed. A Weibo
+# handle is its screen name (昵称), kept as written: matching merges people, and a wrong merge
+# costs more than a missed match.
+CASE_FOLDED_KINDS = frozenset({IdentityKind.DOUYIN, IdentityKind.XIAOHONGSHU})
+HANDLE_MAX = 128
+
+
+def normalise_handle(kind: IdentityKind, value: str) -> str | None:
+    """A social account's handle as stored and matched: stripped, one leading @ (half or
+    full width) removed, case-folded on case-insensitive platforms; None when empty, longer
+    than `HANDLE_MAX` or holding control characters or spaces inside."""
+    handle = value.strip()
+    if handle[:1] in ("@", "＠"):
+        handle = handle[1:].strip()
+    if kind in CASE_FOLDED_KINDS:
+        handle = handle.casefold()
+    if not handle or len(handle) > HANDLE_MAX:
+        return None
+    if any(ord(c) < 32 or ord(c) == 0x7F or c.isspace() for c in handle):
+        return None
+    return handle
 
 
 class MergeReason(StrEnum):
@@ -192,9 +221,11 @@ class TagCreate(BaseModel):
 
 
 class TimelineItem(BaseModel):
-    """One thing a person did (or was given), from the event log."""
+    """One thing a person did (or was given), from the event log, or a post of theirs that
+    social listening collected (a mention matched to one of their social accounts)."""
 
-    event_id: int
+    # The event's id; None for a mention (`mention_id` is set instead).
+    event_id: int | None
     occurred_at: datetime
     kind: str
     # What happened, in the reader's language ("投了票", "分享了活动").
@@ -207,6 +238,13 @@ class TimelineItem(BaseModel):
     detail: str | None = None
     # The person a share brought (a friend who joined through their link).
     brought_person_id: int | None = None
+    # A matched mention (kind "mention"): its id, platform, link to the post, and sentiment
+    # (positive, neutral or negative) with its label in the reader's language.
+    mention_id: int | None = None
+    platform: str | None = None
+    url: str | None = None
+    sentiment: str | None = None
+    sentiment_label: str | None = None
 
 
 class TimelinePage(BaseModel):
@@ -227,6 +265,9 @@ class ImportTarget(StrEnum):
     CRM = "crm"  # the brand's CRM id: becomes a `crm` identity
     PHONE = "phone"  # a phone number: its keyed hash becomes an identity
     EMAIL = "email"
+    WEIBO = "weibo"  # a social account's handle: becomes an identity of that kind
+    DOUYIN = "douyin"
+    XIAOHONGSHU = "xiaohongshu"
     TAGS = "tags"  # tags, separated by commas, semicolons or 、
     ATTRIBUTE = "attribute"  # an attribute named after the column
 

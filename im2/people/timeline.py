@@ -6,6 +6,10 @@ system gives (points, coupons, prizes) name the participant in `properties.parti
 friend who joined through one of their share links carries that code as the event's referrer.
 All four are read newest first (by time, then id), one page at a time, and labelled in the
 reader's language.
+
+Posts of theirs that social listening collected come in between, by posting time: a mention
+whose platform and author are one of the person's social accounts (`SOCIAL_KINDS`). At the
+same time, events come before mentions; the cursor says which of the two the page ended on.
 """
 
 from __future__ import annotations
@@ -24,8 +28,16 @@ from im2.errors import InvalidInput
 from im2.events.schemas import EventKind, EventRecord
 from im2.events.service import actor_events
 from im2.i18n import N_, _
+from im2.listening.people import AccountMention, account_mentions
+from im2.listening.schemas import PLATFORM_LABELS, SENTIMENT_LABELS
 from im2.people.models import Person, PersonIdentity
-from im2.people.schemas import IdentityKind, TimelineItem, TimelinePage
+from im2.people.schemas import (
+    CASE_FOLDED_KINDS,
+    SOCIAL_KINDS,
+    IdentityKind,
+    TimelineItem,
+    TimelinePage,
+)
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -71,6 +83,9 @@ LABELS: dict[str, str] = {
 }
 OTHER = N_("Other activity")
 BROUGHT = N_("Brought a friend")
+MENTIONED = N_("Posted on {platform}")
+MENTION_KIND = "mention"
+EXCERPT = 140  # characters of a mention's text the timeline shows
 # Rewards the system records about a participant (`properties.participant`).
 REWARD_KINDS = (
     EventKind.POINTS_AWARDED.value,
@@ -83,22 +98,22 @@ BROUGHT_KINDS = (EventKind.PARTICIPANT_JOINED.value,)
 MAX_LIMIT = 100
 
 
-def _encode(event: EventRecord) -> str:
-    raw = f"{event.occurred_at.isoformat()}|{event.id}"
+def _encode(at: datetime, last_id: int, *, mention: bool) -> str:
+    raw = f"{at.isoformat()}|{last_id}" + ("|m" if mention else "")
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str | None) -> tuple[datetime, int] | None:
-    """The (time, id) of the last event a page showed."""
+def _decode(cursor: str | None) -> tuple[datetime, int, bool] | None:
+    """(time, id, whether it was a mention) of the last item a page showed."""
     if not cursor:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, last_id = text.split("|", 1)
+        at, last_id, *rest = text.split("|")
         moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
+        if moment.tzinfo is None or rest not in ([], ["m"]):
             raise ValueError(at)
-        return moment, int(last_id)
+        return moment, int(last_id), rest == ["m"]
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput(
             _("The cursor is not valid; use next_cursor from a previous page."), field="cursor"
@@ -154,6 +169,66 @@ def _detail(event: EventRecord) -> str | None:
     return None
 
 
+def social_accounts_of(session: Session, *, person_id: int) -> list[tuple[str, str]]:
+    """(platform, handle) of the person's social accounts."""
+    return [
+        (str(kind), str(value))
+        for kind, value in session.execute(
+            select(PersonIdentity.kind, PersonIdentity.value)
+            .where(
+                PersonIdentity.person_id == person_id,
+                PersonIdentity.kind.in_([k.value for k in SOCIAL_KINDS]),
+            )
+            .order_by(PersonIdentity.id)
+        )
+    ]
+
+
+def matched_mentions(
+    session: Session,
+    *,
+    workspace_id: int,
+    person_id: int,
+    before: tuple[datetime, int | None] | None = None,
+    limit: int | None = None,
+) -> list[AccountMention]:
+    """The workspace's mentions posted by the person's social accounts, newest first."""
+    accounts = social_accounts_of(session, person_id=person_id)
+    if not accounts:
+        return []
+    return account_mentions(
+        session,
+        workspace_id=workspace_id,
+        accounts=accounts,
+        case_folded={k.value for k in CASE_FOLDED_KINDS},
+        before=before,
+        limit=limit,
+    )
+
+
+def _mention_item(mention: AccountMention) -> TimelineItem:
+    # The labels are keyed by the enums, whose members are equal to their string values.
+    platform = PLATFORM_LABELS.get(mention.platform)  # type: ignore[call-overload]
+    sentiment = SENTIMENT_LABELS.get(mention.sentiment or "")  # type: ignore[call-overload]
+    text = " ".join(mention.text.split())
+    return TimelineItem(
+        event_id=None,
+        occurred_at=mention.posted_at,
+        kind=MENTION_KIND,
+        label=_(MENTIONED).format(platform=_(platform) if platform else mention.platform),
+        campaign_id=None,
+        campaign_name=None,
+        activity_id=None,
+        channel=None,
+        detail=(text[:EXCERPT] + "…" if len(text) > EXCERPT else text) or None,
+        mention_id=mention.id,
+        platform=mention.platform,
+        url=mention.url,
+        sentiment=mention.sentiment,
+        sentiment_label=_(sentiment) if sentiment else None,
+    )
+
+
 def get_timeline(
     session: Session,
     *,
@@ -162,14 +237,21 @@ def get_timeline(
     cursor: str | None = None,
     limit: int = 30,
 ) -> TimelinePage:
-    """The person's events across campaigns, newest first (`person` from `access_person`)."""
+    """The person's events across campaigns and their matched mentions, newest first
+    (`person` from `access_person`)."""
     require(actor, READ_PEOPLE)
     limit = max(1, min(limit, MAX_LIMIT))
+    start = _decode(cursor)
     actors, participants, codes = actor_ids_of(session, person_id=person.id)
     made = _share_codes(
         session, workspace_id=actor.workspace_id, participants=[str(p) for p in participants]
     )
     codes = sorted(set(codes) | set(made))
+    # One order over both: (time, events before mentions, id), newest first. After a mention,
+    # the events of its time were shown already; after an event, every mention of its time is
+    # still to come.
+    event_before = None if start is None else (start[0], 0 if start[2] else start[1])
+    mention_before = None if start is None else (start[0], start[1] if start[2] else None)
     events = actor_events(
         session,
         workspace_id=actor.workspace_id,
@@ -178,11 +260,23 @@ def get_timeline(
         referred_kinds=BROUGHT_KINDS,
         participant_ids=participants,
         participant_kinds=REWARD_KINDS,
-        before=_decode(cursor),
+        before=event_before,
         limit=limit + 1,
     )
-    more = len(events) > limit
-    events = events[:limit]
+    mentions = matched_mentions(
+        session,
+        workspace_id=actor.workspace_id,
+        person_id=person.id,
+        before=mention_before,
+        limit=limit + 1,
+    )
+    merged: list[tuple[datetime, int, int, EventRecord | AccountMention]] = [
+        (e.occurred_at, 1, e.id, e) for e in events
+    ] + [(m.posted_at, 0, m.id, m) for m in mentions]
+    merged.sort(key=lambda item: item[:3], reverse=True)
+    more = len(merged) > limit
+    merged = merged[:limit]
+    events = [item[3] for item in merged if isinstance(item[3], EventRecord)]
     mine = set(actors)
     # The friends brought: the person behind each joining participant.
     friends = [e.actor_id for e in events if e.actor_id and e.actor_id not in mine]
@@ -202,7 +296,11 @@ def get_timeline(
         theirs = ref is not None and ref.workspace_id == actor.workspace_id
         names[campaign_id] = ref.campaign.name if ref is not None and theirs else None
     items = []
-    for event in events:
+    for _at, _rank, _id, entry in merged:
+        if isinstance(entry, AccountMention):
+            items.append(_mention_item(entry))
+            continue
+        event = entry
         friend = event.actor_id is not None and event.actor_id not in mine
         items.append(
             TimelineItem(
@@ -218,4 +316,8 @@ def get_timeline(
                 brought_person_id=brought.get(event.actor_id or "") if friend else None,
             )
         )
-    return TimelinePage(items=items, next_cursor=_encode(events[-1]) if more and events else None)
+    next_cursor = None
+    if more and merged:
+        at, rank, last_id, _entry = merged[-1]
+        next_cursor = _encode(at, last_id, mention=rank == 0)
+    return TimelinePage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,260 @@
+"""A person's social accounts and the mentions matched to them: handles imported from a CRM
+file (normalised, merging like other identities), the mentions whose platform and author are
+one of the person's accounts on their timeline in order with their actions, and nobody else's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from im2.clock import ManualClock
+from im2.db import Database
+from im2.participation.senders import MemorySender
+from im2.people.models import PersonIdentity
+from im2.workspaces.schemas import Role
+from tests.conftest import Brand
+from tests.people.helpers import verify
+from tests.test_auth import login
+from tests.test_polls import live_campaign, vote_url
+
+
+@pytest.fixture
+def outbox(app: FastAPI) -> MemorySender:
+    sender = MemorySender()
+    app.state.code_sender = sender
+    return sender
+
+
+def _import(client: TestClient, brand: Brand, csv: str) -> dict:
+    done = client.post(
+        "/api/v1/people/imports",
+        files={"file": ("accounts.csv", csv.encode())},
+        data={"dry_run": "false"},
+        headers=brand.auth(Role.EDITOR),
+    )
+    assert done.status_code in (200, 201), done.text
+    return done.json()
+
+
+def _mentions(client: TestClient, brand: Brand, mentions: list[dict]) -> None:
+    added = client.post(
+        "/api/v1/mentions", json={"mentions": mentions}, headers=brand.auth(Role.EDITOR)
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["imported"] == len(mentions), added.text
+
+
+def _timeline(client: TestClient, brand: Brand, person_id: int, **params: object) -> dict:
+    found = client.get(
+        f"/api/v1/people/{person_id}/timeline", params=params, headers=brand.auth(Role.EDITOR)
+    )
+    assert found.status_code == 200, found.text
+    return found.json()
+
+
+def _person_of(db: Database, kind: str, value: str) -> int:
+    with db.session() as session:
+        found = session.scalar(
+            select(PersonIdentity.person_id).where(
+                PersonIdentity.kind == kind, PersonIdentity.value == value
+            )
+        )
+    assert found is not None, (kind, value)
+    return int(found)
+
+
+def test_handles_import_normalised_and_merge_like_other_identities(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    report = _import(
+        client,
+        brand,
+        "会员号,微博,抖音,小红书\nC-1, @LiLei ,＠Li_Lei.88,\nC-2,,,XHS123\n",
+    )
+    assert report["mapping"] == {
+        "会员号": "crm",
+        "微博": "weibo",
+        "抖音": "douyin",
+        "小红书": "xiaohongshu",
+    }
+    assert report["people_created"] == 2
+    # Stripped and without the @; Douyin ids ignore case, Weibo screen names keep it.
+    first = _person_of(db, "weibo", "LiLei")
+    assert _person_of(db, "douyin", "li_lei.88") == first
+    assert _person_of(db, "xiaohongshu", "xhs123") == _person_of(db, "crm", "C-2")
+    # Another file names C-2's Xiaohongshu account (typed in upper case) with a new CRM id:
+    # the holder of the account is found, and C-3 becomes theirs.
+    again = _import(client, brand, "会员号,小红书\nC-3,@XHS123\n")
+    assert again["people_created"] == 0
+    assert _person_of(db, "crm", "C-3") == _person_of(db, "crm", "C-2")
+    # A row naming two people's accounts merges them (the older kept).
+    merged = _import(client, brand, "微博,小红书\nLiLei,xhs123\n")
+    assert merged["merges"] == 1
+    assert _person_of(db, "crm", "C-2") == first
+    # A handle with a space inside is a row error, and nothing of the file is written.
+    bad = client.post(
+        "/api/v1/people/imports",
+        files={"file": ("bad.csv", "会员号,微博\nC-9,ok\nC-10,two words\n".encode())},
+        data={"dry_run": "false"},
+        headers=brand.auth(Role.EDITOR),
+    )
+    assert bad.status_code == 200, bad.text
+    assert bad.json()["applied"] is False
+    assert [(e["row"], e["column"]) for e in bad.json()["errors"]] == [(3, "微博")]
+    assert "two words" in bad.json()["errors"][0]["message"]
+    with db.session() as session:
+        assert (
+            session.scalar(select(PersonIdentity.id).where(PersonIdentity.value == "C-9")) is None
+        )
+
+
+def test_matched_mentions_join_the_timeline_in_order(
+    client: TestClient,
+    brand: Brand,
+    outbox: MemorySender,
+    clock: ManualClock,
+    db: Database,
+) -> None:
+    slug, poll_id, options = live_campaign(client, brand)
+    start = clock.now()
+    # Li votes, verifies a phone, and (a minute later) the brand's CRM file gives that phone a
+    # Weibo account; Han is in the CRM with a Douyin account only.
+    assert (
+        client.post(
+            vote_url(slug, poll_id), json={"options": [options[0]], "consent": True}
+        ).status_code
+        == 201
+    )
+    verify(client, slug, outbox, "phone", "13800138000")
+    _import(client, brand, "手机,微博,抖音\n13800138000,@LiLei,\n13900139000,,HanMeimei\n")
+    li = _person_of(db, "weibo", "LiLei")
+    han = _person_of(db, "douyin", "hanmeimei")
+    assert li != han
+    own = _timeline(client, brand, li, limit=100)["items"]
+    assert own
+    assert all(i["kind"] != "mention" for i in own)
+    vote_at = min(i["occurred_at"] for i in own)
+
+    _mentions(
+        client,
+        brand,
+        [
+            {  # Li's Weibo post, an hour later: theirs
+                "platform": "weibo",
+                "post_id": "w-1",
+                "author": " @LiLei",
+                "text": "这次的投票活动太好玩了，真喜欢这个品牌！",
+                "url": "https://weibo.com/1/w1",
+                "posted_at": (start + timedelta(hours=1)).isoformat(),
+            },
+            {  # the same handle on Douyin: Li's account is a Weibo one, so not theirs
+                "platform": "douyin",
+                "post_id": "d-1",
+                "author": "LiLei",
+                "text": "抖音上的另一个人",
+                "posted_at": (start + timedelta(hours=2)).isoformat(),
+            },
+            {  # someone else on Weibo
+                "platform": "weibo",
+                "post_id": "w-2",
+                "author": "ZhangSan",
+                "text": "路人甲的微博",
+                "posted_at": (start + timedelta(hours=3)).isoformat(),
+            },
+            {  # Weibo screen names keep their case: "lilei" is another account
+                "platform": "weibo",
+                "post_id": "w-3",
+                "author": "lilei",
+                "text": "小写的另一个账号",
+                "posted_at": (start + timedelta(hours=4)).isoformat(),
+            },
+            {  # Han's Douyin id typed in upper case: Douyin ids ignore case
+                "platform": "douyin",
+                "post_id": "d-2",
+                "author": "@HANMEIMEI",
+                "text": "韩梅梅的抖音",
+                "posted_at": (start - timedelta(days=1)).isoformat(),
+            },
+        ],
+    )
+
+    items = _timeline(client, brand, li, limit=100)["items"]
+    mentions = [i for i in items if i["kind"] == "mention"]
+    assert [m["detail"] for m in mentions] == ["这次的投票活动太好玩了，真喜欢这个品牌！"]
+    mention = mentions[0]
+    assert mention["event_id"] is None
+    assert mention["platform"] == "weibo"
+    assert mention["url"] == "https://weibo.com/1/w1"
+    assert mention["label"] == "Posted on Weibo"  # the API speaks English unless asked
+    assert mention["sentiment"] in ("positive", "neutral", "negative")
+    assert mention["sentiment_label"] in ("Positive", "Neutral", "Negative")
+    # Newest first: the post an hour after the vote comes before it.
+    assert items[0] == mention
+    assert items[-1]["occurred_at"] == vote_at
+    assert len(items) == len(own) + 1
+    han_items = _timeline(client, brand, han, limit=100)["items"]
+    assert [i["detail"] for i in han_items] == ["韩梅梅的抖音"]
+
+    # One item a page, following the cursor: the same items, none twice, none missing.
+    walked: list[dict] = []
+    cursor = None
+    while True:
+        page = _timeline(client, brand, li, limit=1, **({"cursor": cursor} if cursor else {}))
+        walked.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == items
+
+    # The profile shows the post, its sentiment and a link to it.
+    login(client, brand.emails[Role.EDITOR])
+    profile = client.get(f"/console/w/acme/people/{li}")
+    assert profile.status_code == 200
+    assert "这次的投票活动太好玩了" in profile.text
+    assert "在微博发帖" in profile.text
+    assert 'href="https://weibo.com/1/w1"' in profile.text
+    assert "路人甲" not in profile.text
+    assert "抖音上的另一个人" not in profile.text
+
+
+def test_a_mention_and_an_event_at_the_same_time_page_without_loss(
+    client: TestClient, brand: Brand, outbox: MemorySender, clock: ManualClock, db: Database
+) -> None:
+    slug, poll_id, options = live_campaign(client, brand)
+    client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
+    verify(client, slug, outbox, "phone", "13800138000")
+    _import(client, brand, "手机,小红书\n13800138000,Li88\n")
+    li = _person_of(db, "xiaohongshu", "li88")
+    own = _timeline(client, brand, li, limit=100)["items"]
+    # Two posts at exactly the time of the person's newest event.
+    at = own[0]["occurred_at"]
+    _mentions(
+        client,
+        brand,
+        [
+            {"platform": "xiaohongshu", "post_id": f"x-{n}", "author": "LI88", "text": f"笔记{n}"}
+            | {"posted_at": at}
+            for n in (1, 2)
+        ],
+    )
+    items = _timeline(client, brand, li, limit=100)["items"]
+    assert len(items) == len(own) + 2
+    # At one time, events first, then the mentions (newest id first).
+    assert [i["detail"] for i in items if i["kind"] == "mention"] == ["笔记2", "笔记1"]
+    assert items.index(own[0]) < min(i for i, x in enumerate(items) if x["kind"] == "mention")
+    for size in (1, 2):
+        walked: list[dict] = []
+        cursor = None
+        while True:
+            page = _timeline(
+                client, brand, li, limit=size, **({"cursor": cursor} if cursor else {})
+            )
+            walked.extend(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert walked == items
