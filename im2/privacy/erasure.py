@@ -66,6 +66,7 @@ from im2.privacy.inventory import (
     row_clause,
     table_of,
 )
+from im2.privacy.mentions import MENTIONS_TABLE, blank_matched
 from im2.privacy.scrub import PARTICIPANT_PROPERTIES, scrub_deliveries, scrubber
 from im2.privacy.tracking import forget_requests
 from im2.types import PeopleData
@@ -504,6 +505,12 @@ def _erase_group(
         counts[i].deliveries = scrub_deliveries(
             session, event_ids=event_ids[i], pending=remap.pending()
         )
+    # Their public posts the brand collected, matched to their social accounts (identities,
+    # deleted next): blanked, the counts kept (`im2.privacy.mentions`).
+    for i, person in enumerate(subjects):
+        blanked = blank_matched(session, workspace_id=workspace_id, person_ids=person.person_ids)
+        if blanked:
+            counts[i].anonymised[MENTIONS_TABLE] = blanked
     # The people themselves: profile rows, former participants, the person rows.
     for name in PROFILE_TABLES:
         if name in tables:

@@ -78,6 +78,7 @@ TABLE_LABELS: dict[str, str] = {
     "experiment_exposures": N_("Versions of pages shown"),
     "webhook_deliveries": N_("Messages sent to the brand's systems"),
     "privacy_requests": N_("Your requests about your data"),
+    "listening_mentions": N_("Your public posts the brand collected (matched to your accounts)"),
     EVENTS: N_("Activity log"),
 }
 

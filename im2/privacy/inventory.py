@@ -30,6 +30,7 @@ from im2.db import Base
 from im2.domains import import_domain_modules
 from im2.events.service import EVENT_ARROW_SCHEMA
 from im2.people.schemas import IdentityKind
+from im2.privacy.mentions import MENTIONS_TABLE, matched_rows
 from im2.types import PeopleData
 
 # The tables erasure and the export treat as the root of a person: their own rows, read first.
@@ -217,6 +218,11 @@ def person_rows(session: Session, *, workspace_id: int, person_id: int) -> dict[
         listed = [dict(row._mapping) for row in rows]
         if listed:
             found[name] = listed
+    # Their public posts the brand collected: matched to their social accounts, not declared
+    # by a column (`im2.privacy.mentions`).
+    posts = matched_rows(session, workspace_id=workspace_id, person_ids=keys.person_ids)
+    if posts:
+        found[MENTIONS_TABLE] = posts
     return found
 
 

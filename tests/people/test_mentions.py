@@ -4,7 +4,10 @@ one of the person's accounts on their timeline in order with their actions, and 
 
 from __future__ import annotations
 
+import json
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -13,8 +16,11 @@ from sqlalchemy import select
 
 from im2.clock import ManualClock
 from im2.db import Database
+from im2.listening.models import Mention
 from im2.participation.senders import MemorySender
 from im2.people.models import PersonIdentity
+from im2.privacy.erasure import erase_person
+from im2.privacy.export import build_export
 from im2.workspaces.schemas import Role
 from tests.conftest import Brand
 from tests.people.helpers import verify
@@ -258,3 +264,79 @@ def test_a_mention_and_an_event_at_the_same_time_page_without_loss(
             if cursor is None:
                 break
         assert walked == items
+
+
+def test_export_holds_the_matched_posts_and_erasure_blanks_them(
+    client: TestClient, brand: Brand, clock: ManualClock, db: Database, tmp_path: Path
+) -> None:
+    _import(client, brand, "会员号,微博\nC-1,LiLei\nC-2,ZhangSan\n")
+    li = _person_of(db, "weibo", "LiLei")
+    zhang = _person_of(db, "weibo", "ZhangSan")
+    at = clock.now() - timedelta(hours=1)
+    _mentions(
+        client,
+        brand,
+        [
+            {"platform": "weibo", "post_id": "w-1", "author": "@LiLei", "text": "李雷的微博"}
+            | {"url": "https://weibo.com/1/w1", "posted_at": at.isoformat()},
+            {"platform": "douyin", "post_id": "d-1", "author": "LiLei", "text": "同名抖音"}
+            | {"posted_at": at.isoformat()},
+            {"platform": "weibo", "post_id": "w-2", "author": "ZhangSan", "text": "张三的微博"}
+            | {"posted_at": at.isoformat()},
+        ],
+    )
+    with db.session() as session:
+        before = {
+            m.post_id: (m.platform, m.posted_at, m.sentiment)
+            for m in session.scalars(select(Mention))
+        }
+        path = build_export(
+            session,
+            workspace_id=brand.workspace_id,
+            person_id=li,
+            now=clock.now(),
+            lake_path=tmp_path / "lake",
+            media_path=tmp_path / "media",
+            out_dir=tmp_path / "out",
+        )
+    with zipfile.ZipFile(path) as archive:
+        data = json.loads(archive.read("data.json"))
+        posts = data["tables"]["listening_mentions"]
+        assert [(p["post_id"], p["text"], p["url"]) for p in posts] == [
+            ("w-1", "李雷的微博", "https://weibo.com/1/w1")
+        ]
+        table = archive.read("csv/listening_mentions.csv").decode("utf-8-sig")
+        assert "李雷的微博" in table
+        assert "同名抖音" not in table
+        assert "张三" not in table
+        assert "你在社交平台上被品牌收集的公开帖子" in archive.read("index.html").decode()
+
+    with db.transaction() as session:
+        report = erase_person(
+            session,
+            workspace_id=brand.workspace_id,
+            person_id=li,
+            now=clock.now(),
+            lake_path=tmp_path / "lake",
+            media_path=tmp_path / "media",
+            reason="request",
+        )
+    assert report.rows_anonymised["listening_mentions"] == 1
+    with db.session() as session:
+        after = {m.post_id: m for m in session.scalars(select(Mention))}
+        # Li's post: no author, text, link or raw copy; platform, time and sentiment kept.
+        assert (after["w-1"].author, after["w-1"].text, after["w-1"].url) == ("", "", None)
+        assert after["w-1"].raw == {}
+        assert {k: (m.platform, m.posted_at, m.sentiment) for k, m in after.items()} == before
+        # Nobody else's post changed, and Li's account went with them.
+        assert after["d-1"].author == "LiLei"
+        assert after["w-2"].text == "张三的微博"
+        assert (
+            session.scalar(
+                select(PersonIdentity.id).where(
+                    PersonIdentity.kind == "weibo", PersonIdentity.value == "LiLei"
+                )
+            )
+            is None
+        )
+    assert _person_of(db, "weibo", "ZhangSan") == zhang

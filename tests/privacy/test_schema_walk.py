@@ -42,11 +42,15 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("listening_reply_templates", "body"): "the brand's reply text",
     ("listening_inbox_notes", "body"): "staff notes on a public mention",
     ("listening_inbox_notes", "author"): "staff",
-    ("listening_mentions", "url"): "a public post on another platform, linked to no person here",
-    ("listening_mentions", "author"): "a public post's account, linked to no person here",
-    ("listening_mentions", "text"): "a public post, linked to no person here",
-    ("listening_mentions", "raw"): "a public post, linked to no person here",
-    ("listening_sentiment_corrections", "text"): "a public post's text, for the model",
+    # A public post refers to no person by a column; one whose (platform, author) is a person's
+    # social account is theirs, exported and blanked through that match (im2.privacy.mentions).
+    ("listening_mentions", "url"): "a public post; matched by account (im2.privacy.mentions)",
+    ("listening_mentions", "author"): "a public post; matched by account (im2.privacy.mentions)",
+    ("listening_mentions", "text"): "a public post; matched by account (im2.privacy.mentions)",
+    ("listening_mentions", "raw"): "a public post; matched by account (im2.privacy.mentions)",
+    ("listening_sentiment_corrections", "text"): (
+        "a public post's text, for the model; blanked with a matched mention (im2.privacy.mentions)"
+    ),
     ("influence_edges", "src"): "an uploaded graph of platform accounts, linked to no person",
     ("influence_edges", "dst"): "an uploaded graph of platform accounts, linked to no person",
     ("wechat_tokens", "value"): "the official account's access_token or jsapi_ticket (the brand's)",
