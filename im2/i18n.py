@@ -11,6 +11,7 @@ build step.
 from __future__ import annotations
 
 import gettext as _gettext
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,6 +30,7 @@ LOCALE_NAMES = {"zh_CN": "简体中文", "zh_TW": "繁體中文", "en": "English
 LOCALE_TAGS = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 # Chinese regions and scripts read in Traditional characters.
 _TRADITIONAL = ("zh_tw", "zh_hk", "zh_mo", "zh_hant")
+_TAG = re.compile(r"[a-z]{2,3}(?:_[a-z0-9]{1,8})*")
 _LOCALE_DIR = Path(__file__).parent / "locale"
 
 _current: ContextVar[str] = ContextVar("im2_locale", default=DEFAULT_LOCALE)
@@ -57,6 +59,8 @@ def normalize_locale(value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip().replace("-", "_").lower()
+    if not _TAG.fullmatch(value):
+        return None  # not a language tag at all ("english", "en\x00", "*")
     if value.startswith(_TRADITIONAL):
         return "zh_TW"
     if value.startswith("zh"):

@@ -134,3 +134,16 @@ def test_the_console_form_sets_the_languages(client: TestClient, brand: Brand) -
     assert _post_form(client, url, {**FORM, "slug": "spring-vote"}).status_code == 303
     read = client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()
     assert read["languages"] == ["zh-TW", "en"]
+
+
+def test_odd_language_input_on_public_pages_is_harmless(client: TestClient, brand: Brand) -> None:
+    go_live(client, brand, slug="odd", languages=["zh-CN", "en"])
+    for query, header in [
+        ("?lang=klingon", "en;q=abc, *;q=0.5"),
+        ("?lang=", "zh-Hant-TW;q=1.5, ,;,"),
+        ("?lang=en%00", "x" * 5000),
+    ]:
+        response = client.get(f"/c/odd{query}", headers={"Accept-Language": header})
+        assert response.status_code == 200, (query, header)
+        assert "im2_plang=" not in response.headers.get("set-cookie", "")
+    assert client.get("/c/no-such-campaign", headers={"Accept-Language": "en"}).status_code == 404
