@@ -83,6 +83,7 @@ def test_public_page_speaks_the_browser_language_within_the_campaign(
         return response.text
 
     assert '<html lang="en">' in page("tri", "en-US,en;q=0.9")
+    assert "Accept-Language" in client.get("/c/tri").headers["vary"]
     traditional = page("tri", "zh-HK,zh;q=0.8")
     assert '<html lang="zh-TW">' in traditional
     assert "我同意：" in traditional  # Chinese punctuation in Traditional too

@@ -125,6 +125,9 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
+                if offered is not None:
+                    # The page's language follows the header: a shared cache must keep apart.
+                    out.add_vary_header("Accept-Language")
                 if new_nonce:
                     out.append(
                         "Set-Cookie", f"{CSRF_COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax"
