@@ -17,6 +17,8 @@ from im2.i18n import _
 from im2.people import io, service
 from im2.people.directory import NO_SOURCES, PeopleSources
 from im2.people.schemas import (
+    AccountCreate,
+    IdentityKind,
     ImportReport,
     MergeRead,
     PeopleFilter,
@@ -193,6 +195,30 @@ def get_timeline(
     with db.session() as session:
         person = service.access_person(session, actor=actor, person_id=person_id)
         return service.get_timeline(session, actor=actor, person=person, cursor=cursor, limit=limit)
+
+
+@router.post(
+    "/{person_id}/identities",
+    response_model=PersonRead,
+    status_code=201,
+    summary="Give a person a social account (Weibo, Douyin or Xiaohongshu handle)",
+)
+def add_account(
+    person_id: Id, body: AccountCreate, actor: ApiActor, db: DbDep, now: NowDep, sources: SourcesDep
+) -> PersonRead:
+    """The handle is normalised (spaces and leading @ dropped, lower case on Douyin and
+    Xiaohongshu); a person who holds it already is merged with this one (the older kept), and
+    the person holding it afterwards is returned."""
+    with db.transaction() as session:
+        holder = service.do_add_account(
+            session,
+            actor=actor,
+            person_id=person_id,
+            kind=IdentityKind(body.kind),
+            value=body.value,
+            now=now,
+        )
+        return service.get_person(session, actor=actor, person_id=holder, sources=sources)
 
 
 @router.post("/{person_id}/tags", response_model=list[str], summary="Tag a person")

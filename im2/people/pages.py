@@ -25,7 +25,14 @@ from im2.people.api import XLSX, SourcesDep, people_sources
 from im2.people.consent.schemas import PURPOSE_NAMES
 from im2.people.consent.service import states as consent_states
 from im2.people.ladder.schemas import STAGE_LABELS
-from im2.people.schemas import STAGE_ORDER, ImportTarget, PeopleFilter, PeopleSort
+from im2.people.schemas import (
+    SOCIAL_KINDS,
+    STAGE_ORDER,
+    IdentityKind,
+    ImportTarget,
+    PeopleFilter,
+    PeopleSort,
+)
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import service_error
 from im2.web.params import Id
@@ -64,6 +71,8 @@ KIND_LABELS = {
     "douyin": N_("Douyin account"),
     "xiaohongshu": N_("Xiaohongshu account"),
 }
+# The social accounts the profile's form can add, in the order it offers them.
+ACCOUNT_KINDS = tuple(k.value for k in IdentityKind if k in SOCIAL_KINDS)
 REASON_LABELS = {
     "verified_phone": N_("The same phone number was verified"),
     "verified_email": N_("The same e-mail address was verified"),
@@ -341,6 +350,7 @@ def person_page(
             "consents": consents,
             "purpose_names": {str(k): v for k, v in PURPOSE_NAMES.items()},
             "kind_labels": KIND_LABELS,
+            "account_kinds": ACCOUNT_KINDS,
             "reason_labels": REASON_LABELS,
         },
     )
@@ -353,6 +363,25 @@ def add_tag(person_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: 
             session, actor=actor, person_id=person_id, tag=str(form.get("tag", "")), now=now
         )
     return RedirectResponse(f"{_base(actor)}/{person_id}", status_code=303)
+
+
+@router.post("/{person_id}/identities")
+def add_account(
+    person_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
+) -> Response:
+    kind = str(form.get("kind", ""))
+    if kind not in ACCOUNT_KINDS:
+        raise InvalidInput(_("Choose one of the options."), field="kind")
+    with db.transaction() as session:
+        holder = service.do_add_account(
+            session,
+            actor=actor,
+            person_id=person_id,
+            kind=IdentityKind(kind),
+            value=str(form.get("value", "")),
+            now=now,
+        )
+    return RedirectResponse(f"{_base(actor)}/{holder}", status_code=303)
 
 
 @router.post("/{person_id}/tags/remove")

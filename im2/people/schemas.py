@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -212,6 +213,15 @@ class PersonRead(BaseModel):
     tags: list[TagRead] = []
     attributes: dict[str, str] = {}
     nickname: str | None = None
+
+
+class AccountCreate(BaseModel):
+    """A social account the brand gives a person by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["weibo", "douyin", "xiaohongshu"]
+    value: str = Field(min_length=1, max_length=200, description="The handle, e.g. @LiLei")
 
 
 class TagCreate(BaseModel):

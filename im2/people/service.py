@@ -29,6 +29,7 @@ from im2.i18n import _
 from im2.people.directory import NO_SOURCES, PeopleSources, list_people, nicknames_of, points_of
 from im2.people.identities import identity_hash, identity_read, mask, stored_identity
 from im2.people.merges import (
+    actor_label,
     do_merge_people,
     do_undo_merge,
     lock_live,
@@ -40,6 +41,7 @@ from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonMer
 from im2.people.schemas import (
     ACTOR_KINDS,
     HASHED_KINDS,
+    SOCIAL_KINDS,
     IdentityKind,
     MergeRead,
     MergeReason,
@@ -49,7 +51,7 @@ from im2.people.schemas import (
 from im2.people.tags import do_add_tag, do_remove_tag
 from im2.people.timeline import get_timeline
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.service import record_audit, require
 
 __all__ = [
     "NO_SOURCES",
@@ -61,6 +63,7 @@ __all__ = [
     "access_person",
     "actor_persons",
     "count_people",
+    "do_add_account",
     "do_add_identity",
     "do_add_tag",
     "do_attach_participant",
@@ -407,6 +410,60 @@ def do_add_identity(
         actor=actor,
         now=now,
     )
+
+
+def do_add_account(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    kind: IdentityKind,
+    value: str,
+    now: datetime,
+) -> int:
+    """The brand gives a person a social account by hand (a Weibo, Douyin or Xiaohongshu
+    handle, normalised by `normalise_handle`): when another person holds it, the two are merged
+    like for any shared identity (the older kept). Returns the person who holds it now. Adding
+    an account the person holds already changes nothing."""
+    require(actor, Permission.WRITE_PEOPLE)
+    if kind not in SOCIAL_KINDS:
+        raise InvalidInput(_("Choose one of the options."), field="kind")
+    row = access_person(session, actor=actor, person_id=person_id)
+    if row.merged_into_id is not None:
+        raise InvalidInput(
+            _("Person {id} was merged into person {into}; change that one instead.").format(
+                id=row.id, into=row.merged_into_id
+            ),
+            field="person",
+        )
+    stored, _hint = stored_identity(secret=None, kind=kind, value=value)
+    held = _identity(session, workspace_id=actor.workspace_id, kind=kind.value, value=stored)
+    if held is not None and held.person_id == row.id:
+        return row.id
+    merged = do_add_identity(
+        session,
+        workspace_id=actor.workspace_id,
+        person_id=row.id,
+        kind=kind,
+        value=stored,
+        secret=None,
+        actor=actor_label(actor),
+        now=now,
+    )
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action="person.account_added",
+        target_type="person",
+        target_id=row.id,
+        summary=f"added a {kind.value} account to person {row.id}",
+        before={},
+        # Not the handle: the audit log outlives an erasure of the person.
+        after={"kind": kind.value, "merge": merged.id if merged else None},
+        now=now,
+    )
+    return lock_live(session, [row.id])[row.id].id
 
 
 def do_verify_identity(

@@ -5,6 +5,7 @@ one of the person's accounts on their timeline in order with their actions, and 
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -340,3 +341,65 @@ def test_export_holds_the_matched_posts_and_erasure_blanks_them(
             is None
         )
     assert _person_of(db, "weibo", "ZhangSan") == zhang
+
+
+def test_the_brand_adds_an_account_on_the_profile(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    _import(client, brand, "会员号\nC-1\nC-2\n")
+    first, second = _person_of(db, "crm", "C-1"), _person_of(db, "crm", "C-2")
+    auth = brand.auth(Role.EDITOR)
+    url = f"/api/v1/people/{second}/identities"
+    added = client.post(url, json={"kind": "douyin", "value": " @HanMeimei "}, headers=auth)
+    assert added.status_code == 201, added.text
+    assert added.json()["id"] == second
+    assert ("douyin", "hanmeimei") in {(i["kind"], i["value"]) for i in added.json()["identities"]}
+    # Again, in another case: the same account, nothing changes.
+    again = client.post(url, json={"kind": "douyin", "value": "HANMEIMEI"}, headers=auth)
+    assert again.status_code == 201
+    assert again.json()["merges"] == []
+    # The account given to the first person: the two are one now, the older kept.
+    merged = client.post(
+        f"/api/v1/people/{first}/identities",
+        json={"kind": "douyin", "value": "hanmeimei"},
+        headers=auth,
+    )
+    assert merged.status_code == 201, merged.text
+    assert merged.json()["id"] == first
+    assert [m["reason"] for m in merged.json()["merges"]] == ["shared_identity"]
+    assert _person_of(db, "crm", "C-2") == first
+    # Bad input: a kind that is not a social account, a handle with a space, another role.
+    for body, field in (
+        ({"kind": "crm", "value": "C-9"}, "kind"),
+        ({"kind": "weibo", "value": "two words"}, "value"),
+        ({"kind": "weibo", "value": "@"}, "value"),
+    ):
+        refused = client.post(f"/api/v1/people/{first}/identities", json=body, headers=auth)
+        assert refused.status_code == 422, refused.text
+        assert field in refused.text
+    viewer = client.post(
+        f"/api/v1/people/{first}/identities",
+        json={"kind": "weibo", "value": "LiLei"},
+        headers=brand.auth(Role.ANALYST),
+    )
+    assert viewer.status_code == 403
+
+    # The console's form on the profile.
+    login(client, brand.emails[Role.EDITOR])
+    profile = client.get(f"/console/w/acme/people/{first}")
+    assert "添加账号" in profile.text
+    token = re.search(
+        rf'action="/console/w/acme/people/{first}/identities".*?name="csrf_token" value="([^"]+)"',
+        profile.text,
+        re.S,
+    )
+    assert token is not None
+    posted = client.post(
+        f"/console/w/acme/people/{first}/identities",
+        data={"kind": "weibo", "value": "＠LiLei", "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    shown = client.get(f"/console/w/acme/people/{first}").text
+    assert "微博账号：LiLei" in shown
+    assert "抖音账号：hanmeimei" in shown
