@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -131,6 +133,10 @@ def test_the_console_form_sets_the_languages(client: TestClient, brand: Brand) -
     assert saved.status_code == 303, saved.text
     read = client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()
     assert (read["languages"], read["default_language"]) == (["zh-TW", "en"], "en")
+    detail = client.get(saved.headers["location"]).text
+    assert re.search(
+        r'id="campaign-languages">繁体中文、英文</dd>\s*<dt>默认语言</dt><dd>英文', detail
+    )
     # A post without the languages fieldset leaves them as they are.
     assert _post_form(client, url, {**FORM, "slug": "spring-vote"}).status_code == 303
     read = client.get(f"/api/v1/campaigns/{cid}", headers=brand.auth(Role.OWNER)).json()
