@@ -1,6 +1,7 @@
 """Votes per second through HTTP, against a no-op endpoint of the same server in the same run.
 
     python benchmarks/participation.py [--quick] [--postgres URL]
+    python benchmarks/participation.py [--quick] --workers 1,2 --postgres URL
 
 For each engine (the embedded SQLite default; PostgreSQL when --postgres or
 IM2_BENCH_POSTGRES_URL names a database that may be wiped), it migrates a fresh database,
@@ -20,7 +21,13 @@ creates a live campaign with a poll, starts one `im2` server process (uvicorn, o
   with `synchronous=NORMAL` (POST /bench/insert-normal: a commit is not fsynced, so an
   answered insert can be lost in a power cut), `plain_insert_normal_*`;
 - votes: POST /api/v1/public/campaigns/<slug>/polls/<id>/votes, each request from a distinct
-  device (pre-signed device cookies), so every request is a first vote that must be written.
+  device (pre-signed device cookies), so every request is a first vote that must be written;
+- the same votes offered open loop at half the round's measured votes/s (`_open_loop.py`):
+  the latency target is judged there (`half_load_p99_ms`), not at saturation.
+
+With --workers 1,2 only the several-worker comparison runs (`run_workers`): `im2 serve
+--workers N` for each count on PostgreSQL and a redis-server started here, votes/s gain over
+the no-op's own gain in the same rounds.
 
 The no-ops and the votes take turns (2 rounds of 5 s with --quick, 1 of 2 s with --smoke, else
 4 rounds of 10 s) so that both see the same load from the rest of a shared machine; the ratio
