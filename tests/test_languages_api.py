@@ -153,4 +153,7 @@ def test_odd_language_input_on_public_pages_is_harmless(client: TestClient, bran
         response = client.get(f"/c/odd{query}", headers={"Accept-Language": header})
         assert response.status_code == 200, (query, header)
         assert "im2_plang=" not in response.headers.get("set-cookie", "")
-    assert client.get("/c/no-such-campaign", headers={"Accept-Language": "en"}).status_code == 404
+    missing = client.get("/c/no-such-campaign", headers={"Accept-Language": "en"})
+    assert missing.status_code == 404
+    assert '<html lang="en">' in missing.text
+    assert 'class="lang-switch"' not in missing.text

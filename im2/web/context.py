@@ -86,10 +86,12 @@ class RequestContextMiddleware:
                 new_choice = choice
             choice = choice or normalize_locale(cookies.get(PUBLIC_LANG_COOKIE))
             languages = await self._campaign_languages(scope, campaign.group(1))
-            default, offered = languages if languages else (self.default_locale, LOCALES)
+            default, within = languages if languages else (self.default_locale, LOCALES)
             locale = negotiate_public(
-                choice=choice, accept_language=accept_language, default=default, offered=offered
+                choice=choice, accept_language=accept_language, default=default, offered=within
             )
+            # No campaign at this address: its 404 page offers no switcher.
+            offered = within if languages else None
         else:
             locale = normalize_locale(cookies.get(LANG_COOKIE)) or self.default_locale
         set_locale(locale)
@@ -125,7 +127,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                if offered is not None:
+                if campaign is not None:
                     # The page's language follows the header: a shared cache must keep apart.
                     out.add_vary_header("Accept-Language")
                 if new_nonce:
