@@ -9,7 +9,9 @@ import re
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -23,7 +25,7 @@ from im2.people.models import PersonIdentity
 from im2.privacy.erasure import erase_person
 from im2.privacy.export import build_export
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand
+from tests.conftest import PASSWORD, Brand, LiveServer
 from tests.people.helpers import verify
 from tests.test_auth import login
 from tests.test_polls import live_campaign, vote_url
@@ -403,3 +405,51 @@ def test_the_brand_adds_an_account_on_the_profile(
     shown = client.get(f"/console/w/acme/people/{first}").text
     assert "微博账号：LiLei" in shown
     assert "抖音账号：hanmeimei" in shown
+
+
+@pytest.mark.browser
+def test_profile_with_accounts_and_posts_in_a_browser(
+    live_server: LiveServer, brand: Brand, browser: Any, clock: ManualClock, artifacts: Path
+) -> None:
+    """The profile's account form and a matched post on the timeline, on a desk and a phone
+    (screenshots in test-artifacts/)."""
+    with httpx.Client(base_url=live_server.url, timeout=60) as http:
+        _import(http, brand, "会员号\nC-1\n")  # type: ignore[arg-type]
+        listed = http.get("/api/v1/people", headers=brand.auth(Role.EDITOR)).json()["items"]
+        pid = listed[0]["id"]
+        post = "今天去门店参加了活动，" * 12 + "推荐大家都去看看！"
+        _mentions(
+            http,  # type: ignore[arg-type]
+            brand,
+            [
+                {"platform": "weibo", "post_id": "w-1", "author": "@LiLei", "text": post}
+                | {
+                    "url": "https://weibo.com/1/w1",
+                    "posted_at": (clock.now() - timedelta(hours=2)).isoformat(),
+                }
+            ],
+        )
+    for size, name in (((1366, 900), "1366"), ((390, 844), "390")):
+        context = browser.new_context(
+            viewport={"width": size[0], "height": size[1]}, locale="zh-CN"
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/console/login")
+        page.fill("input[name=email]", brand.emails[Role.EDITOR])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r".*/console/w/acme/.*"))
+        page.goto(f"{live_server.url}/console/w/acme/people/{pid}")
+        if name == "1366":
+            page.select_option("#account-kind", "weibo")
+            page.fill("#account-value", "@LiLei")
+            page.click("button:has-text('添加账号')")
+            page.wait_for_selector("text=微博账号：LiLei")
+        timeline = page.locator("ol.timeline")
+        assert "在微博发帖" in timeline.inner_text()
+        assert timeline.locator("a:has-text('查看原帖')").get_attribute("href") == (
+            "https://weibo.com/1/w1"
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+        page.screenshot(path=str(artifacts / f"people-mentions-{name}.png"), full_page=True)
+        context.close()
