@@ -31,12 +31,14 @@ from im2.people.identities import identity_hash
 from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonTag
 from im2.people.schemas import (
     HASHED_KINDS,
+    SOCIAL_KINDS,
     STAGE_ORDER,
     IdentityKind,
     PeopleFilter,
     PeopleSort,
     PersonPage,
     PersonSummary,
+    normalise_handle,
 )
 from im2.types import MAX_ID
 from im2.workspaces.schemas import Actor, Permission
@@ -94,12 +96,19 @@ def search_people(
     session: Session, *, workspace_id: int, q: str, secret: str, sources: PeopleSources
 ) -> set[int]:
     """The people a search text finds: a phone or e-mail typed in full (its keyed hash), a CRM
-    id / OpenID / share code as typed, a person id, or a nickname (through `sources`)."""
+    id / OpenID / share code as typed, a Weibo / Douyin / Xiaohongshu handle, a person id, or a
+    nickname (through `sources`)."""
     text = q.strip()
     if not text:
         return set()
     found: set[int] = set()
     lookups: list[tuple[str, str]] = [(kind, text) for kind in _PLAIN_KINDS]
+    # A social account as its handle is stored (leading @ dropped, case-folded where the
+    # platform ignores case).
+    for social in sorted(SOCIAL_KINDS):
+        handle = normalise_handle(social, text)
+        if handle is not None:
+            lookups.append((social.value, handle))
     email = normalise_email(text) if "@" in text else None
     if email is not None:
         lookups.append(

@@ -407,6 +407,23 @@ def test_the_brand_adds_an_account_on_the_profile(
     assert "抖音账号：hanmeimei" in shown
 
 
+def test_the_list_finds_a_person_by_a_handle(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    _import(client, brand, "会员号,微博,抖音\nC-1,LiLei,\nC-2,,HanMeimei\n")
+    li, han = _person_of(db, "weibo", "LiLei"), _person_of(db, "douyin", "hanmeimei")
+    auth = brand.auth(Role.EDITOR)
+
+    def found(q: str) -> set[int]:
+        page = client.get("/api/v1/people", params={"q": q}, headers=auth)
+        assert page.status_code == 200, page.text
+        return {p["id"] for p in page.json()["items"]}
+
+    assert found("@LiLei") == {li}
+    assert found("＠HANMEIMEI") == {han}  # Douyin ids ignore case
+    assert found("lilei") == set()  # a Weibo screen name keeps its case
+
+
 @pytest.mark.browser
 def test_profile_with_accounts_and_posts_in_a_browser(
     live_server: LiveServer, brand: Brand, browser: Any, clock: ManualClock, artifacts: Path
