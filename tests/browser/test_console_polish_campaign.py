@@ -78,3 +78,19 @@ def test_template_tags_are_chips_not_input_boxes(
     assert float(style[1].removesuffix("px")) >= 10  # a pill
     page.screenshot(path=str(artifacts / "template-chips-phone.png"))
     context.close()
+
+
+def test_the_experiment_form_fits_a_phone(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    campaign = live_server.live_campaign(brand, slug="polish-experiments")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, live_server, brand.emails[Role.OWNER])
+    page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign['id']}/experiments")
+    # The variants table scrolls inside its fieldset instead of widening the page.
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    assert page.get_by_label("已投票").is_checked()  # goals in words
+    page.screenshot(path=str(artifacts / "experiment-form-phone.png"), full_page=True)
+    context.close()
