@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from im2.workspaces.schemas import Role
 from tests.browser.test_console_flow import _login
 from tests.conftest import Brand, LiveServer
+from tests.test_polls import POLL
 
 pytestmark = pytest.mark.browser
 SIZES = {"phone": (390, 844), "desktop": (1366, 900)}
@@ -93,4 +95,24 @@ def test_the_experiment_form_fits_a_phone(
     assert widths[0] <= widths[1], widths
     assert page.get_by_label("已投票").is_checked()  # goals in words
     page.screenshot(path=str(artifacts / "experiment-form-phone.png"), full_page=True)
+    context.close()
+
+
+def test_the_activities_table_fits_a_phone(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    campaign = live_server.live_campaign(brand, slug="polish-activities")
+    httpx.post(
+        f"{live_server.url}/api/v1/campaigns/{campaign['id']}/polls",
+        json={**POLL, "title": "试喝之后，你最想把哪款带回家？" * 3},
+        headers=brand.auth(Role.OWNER),
+    ).raise_for_status()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, live_server, brand.emails[Role.OWNER])
+    page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign['id']}/analytics/activities")
+    assert page.locator("#activity-table tbody tr").count() == 1
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    page.screenshot(path=str(artifacts / "analytics-activities-phone.png"), full_page=True)
     context.close()
