@@ -67,6 +67,7 @@ ACTIONS: dict[str, str] = {
     "member.role": N_("Changed a member's role"),
     "people.exported": N_("Exported people"),
     "people.imported": N_("Imported people"),
+    "person.account_added": N_("Linked a social account to a person"),
     "person.merge_undone": N_("Undid a merge of people"),
     "person.merged": N_("Merged people"),
     "person.tagged": N_("Tagged a person"),
