@@ -132,6 +132,11 @@ EXPORT_COLUMNS: Final = (
     "devices",
     "tags",
     "attributes",
+    # Social accounts, last (the columns before keep their places), headed as the import
+    # guesses them.
+    "weibo",
+    "douyin",
+    "xiaohongshu",
 )
 
 
@@ -487,12 +492,18 @@ def _masked(session: Session, person_ids: Sequence[int]) -> dict[int, dict[str, 
         .where(
             PersonIdentity.person_id.in_(list(person_ids)),
             PersonIdentity.kind.in_(
-                [IdentityKind.PHONE.value, IdentityKind.EMAIL.value, IdentityKind.CRM.value]
+                [
+                    IdentityKind.PHONE.value,
+                    IdentityKind.EMAIL.value,
+                    IdentityKind.CRM.value,
+                    *(t.value for t in _SOCIAL_TARGETS.values()),
+                ]
             ),
         )
         .order_by(PersonIdentity.id)
     ):
-        shown = value if kind == IdentityKind.CRM.value else (hint or mask(IdentityKind(kind), ""))
+        hashed = kind in {k.value for k in HASHED_KINDS}
+        shown = (hint or mask(IdentityKind(kind), "")) if hashed else value
         found[pid].setdefault(kind, []).append(shown)
     return found
 
@@ -523,6 +534,7 @@ def _export_record(
         "phones": " ".join(masked.get(IdentityKind.PHONE.value, [])),
         "emails": " ".join(masked.get(IdentityKind.EMAIL.value, [])),
         "crm_ids": " ".join(masked.get(IdentityKind.CRM.value, [])),
+        **{k.value: " ".join(masked.get(k.value, [])) for k in _SOCIAL_TARGETS.values()},
         "devices": row.identities.get(IdentityKind.DEVICE.value, 0),
         "tags": ", ".join(row.tags),
         "attributes": attributes,

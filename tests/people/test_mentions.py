@@ -4,6 +4,8 @@ one of the person's accounts on their timeline in order with their actions, and 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import zipfile
@@ -422,6 +424,15 @@ def test_the_list_finds_a_person_by_a_handle(
     assert found("@LiLei") == {li}
     assert found("＠HANMEIMEI") == {han}  # Douyin ids ignore case
     assert found("lilei") == set()  # a Weibo screen name keeps its case
+
+
+def test_the_people_export_lists_the_accounts(client: TestClient, brand: Brand) -> None:
+    _import(client, brand, "会员号,微博,小红书\nC-1,@LiLei,\nC-2,,XHS123\n")
+    answer = client.get("/api/v1/people/export.csv", headers=brand.auth(Role.EDITOR))
+    assert answer.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
+    got = sorted((r["crm_ids"], r["weibo"], r["douyin"], r["xiaohongshu"]) for r in rows)
+    assert got == [("C-1", "LiLei", "", ""), ("C-2", "", "", "xhs123")]
 
 
 @pytest.mark.browser
