@@ -439,3 +439,47 @@ def test_a_persons_export_reads_their_events_from_the_bucket(
 
     assert sorted(found.column("id").to_pylist()) == want
     assert len(want) == 3
+
+
+def test_an_outside_engine_reads_the_bucket_as_a_hive_partitioned_dataset(
+    db: Database,
+    lake_path: Path,
+    lake_url: str,
+    s3_options: lake_fs.S3Options,
+    clock: ManualClock,
+) -> None:
+    """docs/deploy.md's recipe for ClickHouse, Trino or Spark, as those engines read it: the
+    prefix's `events/` as Hive-partitioned Parquet (the day from the folder name), over the S3
+    API, knowing nothing of IM2. Events per day and kind agree with the database."""
+    import pyarrow.dataset as ds
+
+    _seed(db, 250)
+    moved = move_events_to_lake(db, lake_path=lake_path, now=clock.now(), batch_size=100)
+    assert moved.moved == 250
+    host = (s3_options.endpoint or "").removeprefix("http://")
+    reader = pafs.S3FileSystem(
+        access_key=KEY, secret_key=SECRET, region=REGION, endpoint_override=host, scheme="http"
+    )
+    dataset = ds.dataset(
+        lake_url.removeprefix("s3://") + "/events",
+        filesystem=reader,
+        format="parquet",
+        partitioning="hive",
+    )
+    table = dataset.to_table(columns=["id", "date", "kind"])
+    per_day = {
+        (str(r["date"]), r["kind"]): r["id_count"]
+        for r in table.group_by(["date", "kind"]).aggregate([("id", "count")]).to_pylist()
+    }
+    with db.session() as session:
+        rows = session.execute(select(Event.occurred_at, Event.kind)).all()
+    expected_per_day: dict[tuple[str, str], int] = {}
+    for occurred_at, kind in rows:
+        day = (
+            occurred_at.astimezone(UTC).date().isoformat()
+            if occurred_at.tzinfo
+            else str(occurred_at.date())
+        )
+        expected_per_day[(day, kind)] = expected_per_day.get((day, kind), 0) + 1
+    assert per_day == expected_per_day
+    assert sorted(table.column("id").to_pylist()) == [r[0] for r in _db_rows(db)]
