@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from im2.listening.models import Mention, SentimentCorrection
+from im2.listening.models import Alert, Mention, SentimentCorrection
 
 # Leading @ characters a handle may be written with (half and full width).
 _AT = "@＠"
@@ -119,6 +119,45 @@ def account_mentions(
     ]
 
 
+def _handle(platform: str, author: str, folded: Collection[str]) -> str:
+    """An author as a handle, as `_author_handle` makes it in SQL (in Python)."""
+    handle = author.strip().lstrip(_AT).strip()
+    return handle.lower() if platform in folded else handle
+
+
+def _scrub_alerts(
+    session: Session,
+    *,
+    workspace_id: int,
+    ids: Sequence[int],
+    accounts: Sequence[tuple[str, str]],
+    folded: Collection[str],
+) -> None:
+    """Alerts keep copies of the posts they quoted (`samples`) and of their loudest authors
+    (`top_authors`): the blanked mentions' copies are blanked too. Only alerts raised since the
+    oldest of them can quote them."""
+    oldest = session.scalar(select(func.min(Mention.posted_at)).where(Mention.id.in_(ids)))
+    if oldest is None:
+        return
+    blanked, theirs = set(ids), set(accounts)
+    for alert in session.scalars(
+        select(Alert).where(Alert.workspace_id == workspace_id, Alert.raised_at >= oldest)
+    ):
+        samples = [
+            {**s, "author": "", "text": "", "url": None} if s.get("mention_id") in blanked else s
+            for s in alert.samples or []
+        ]
+        authors = [
+            {**a, "author": ""}
+            if (a.get("platform"), _handle(str(a.get("platform")), str(a.get("author")), folded))
+            in theirs
+            else a
+            for a in alert.top_authors or []
+        ]
+        if samples != alert.samples or authors != alert.top_authors:
+            alert.samples, alert.top_authors = samples, authors
+
+
 def blank_account_mentions(
     session: Session,
     *,
@@ -127,11 +166,11 @@ def blank_account_mentions(
     case_folded: Collection[str],
 ) -> int:
     """Erasure: blank the author, text and link of the accounts' mentions (their public posts
-    the brand collected), the copy of the post kept in `raw` and the text kept with a sentiment
-    correction of them, keeping platform, post id, time, reach figures and sentiment, so the
-    listening dashboards count them as before (and the post id keeps a later import of the same
-    post a duplicate, so the text does not come back). Returns how many mentions were blanked;
-    never commits."""
+    the brand collected), the copy of the post kept in `raw`, the text kept with a sentiment
+    correction of them and the copies alerts quoted, keeping platform, post id, time, reach
+    figures and sentiment, so the listening dashboards count them as before (and the post id
+    keeps a later import of the same post a duplicate, so the text does not come back).
+    Returns how many mentions were blanked; never commits."""
     where = _matching(workspace_id, accounts, case_folded)
     if where is None:
         return 0
@@ -149,5 +188,8 @@ def blank_account_mentions(
         .where(SentimentCorrection.mention_id.in_(ids))
         .values(text="")
         .execution_options(synchronize_session=False)
+    )
+    _scrub_alerts(
+        session, workspace_id=workspace_id, ids=ids, accounts=accounts, folded=case_folded
     )
     return len(ids)

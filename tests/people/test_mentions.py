@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from im2.clock import ManualClock
 from im2.db import Database
-from im2.listening.models import Mention
+from im2.listening.models import Alert, Mention
 from im2.participation.senders import MemorySender
 from im2.people.models import PersonIdentity
 from im2.privacy.erasure import erase_person
@@ -317,6 +317,36 @@ def test_export_holds_the_matched_posts_and_erasure_blanks_them(
         assert "你在社交平台上被品牌收集的公开帖子" in archive.read("index.html").decode()
 
     with db.transaction() as session:
+        ids = {m.post_id: m.id for m in session.scalars(select(Mention))}
+        session.add(
+            Alert(
+                workspace_id=brand.workspace_id,
+                topic_id=None,
+                kind="spike",
+                window_start=at,
+                window_end=clock.now(),
+                observed=3.0,
+                baseline=1.0,
+                score=4.0,
+                mentions=3,
+                negative_share=0.0,
+                top_terms=[],
+                samples=[
+                    {"mention_id": ids["w-1"], "platform": "weibo", "author": "@LiLei"}
+                    | {"text": "李雷的微博", "url": "https://weibo.com/1/w1"},
+                    {"mention_id": ids["w-2"], "platform": "weibo", "author": "ZhangSan"}
+                    | {"text": "张三的微博", "url": None},
+                ],
+                top_authors=[
+                    {"author": "@LiLei", "followers": 10, "platform": "weibo"},
+                    {"author": "LiLei", "followers": 5, "platform": "douyin"},
+                ],
+                crisis_plan={},
+                delivery={},
+                raised_at=clock.now(),
+            )
+        )
+    with db.transaction() as session:
         report = erase_person(
             session,
             workspace_id=brand.workspace_id,
@@ -345,6 +375,17 @@ def test_export_holds_the_matched_posts_and_erasure_blanks_them(
             is None
         )
     assert _person_of(db, "weibo", "ZhangSan") == zhang
+    # The alert's copies of Li's post and of Li as a loud author are blanked; the others stay.
+    with db.session() as session:
+        alert = session.scalars(select(Alert)).one()
+        assert [(x["author"], x["text"]) for x in alert.samples] == [
+            ("", ""),
+            ("ZhangSan", "张三的微博"),
+        ]
+        assert [(x["author"], x["platform"]) for x in alert.top_authors] == [
+            ("", "weibo"),
+            ("LiLei", "douyin"),
+        ]
 
 
 def test_the_brand_adds_an_account_on_the_profile(
