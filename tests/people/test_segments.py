@@ -360,6 +360,13 @@ def test_unknown_fields_and_bad_values_are_422_naming_the_field(
         "rule.conditions.0.stage.extra"
     )
     assert bad({"match": "either", "conditions": []})["field"] == "rule.match"
+    # NUL and other control characters (PostgreSQL text refuses NUL): 422, never a 500.
+    assert bad(one(field="tag", values=["vip\x00"]))["field"] == "rule.conditions.0.tag.values.0"
+    nul = bad(one(field="attribute", key="city", values=["上海\x00"]))
+    assert nul["field"] == "rule.conditions.0.attribute.values.0"
+    assert bad(one(field="attribute", key="ci\x01ty", values=["x"]))["field"] == (
+        "rule.conditions.0.attribute.key"
+    )
     deep = one(field="stage", values=["advocate"])
     for _ in range(4):
         deep = {"match": "all", "conditions": [deep]}

@@ -7,11 +7,13 @@ value is a 422 that names it (`rule.conditions.0.value`, …)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -53,7 +55,21 @@ class ActivityKind(StrEnum):
     CARDS = "cards"
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Control characters (NUL above all, which PostgreSQL text refuses) match nothing a person
+# typed: a rule holding one is refused with the field named, never a 500 on PostgreSQL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError(_("Remove the control characters (such as NUL) from this text."))
+    return value
+
+
+Printable = AfterValidator(_printable)
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Printable
+]
 Values = Annotated[list[Text], Field(min_length=1, max_length=200)]
 _Strict = ConfigDict(extra="forbid")
 
@@ -149,9 +165,11 @@ class AttributeCondition(BaseModel):
 
     model_config = _Strict
     field: Literal["attribute"]
-    key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    key: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), Printable
+    ]
     op: Literal["in", "not_in", "exists"] = "in"
-    values: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+    values: list[Annotated[str, StringConstraints(max_length=200), Printable]] = Field(
         default_factory=list, max_length=200
     )
 
@@ -318,7 +336,9 @@ Condition = (
     | ConsentCondition
 )
 
-SegmentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+SegmentName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), Printable
+]
 
 
 class SegmentPreview(BaseModel):
