@@ -85,7 +85,11 @@ def count_segment(segment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Se
         return SegmentCount(count=count)
 
 
-@router.get("/{segment_id}/members.csv", summary="The segment's people as CSV (people:read)")
+@router.get(
+    "/{segment_id}/members.csv",
+    summary="The segment's people as CSV (people:read)",
+    response_class=Response,
+)
 def export_members(segment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
     with db.session() as session:
         ref, rows = service.iter_member_rows(session, actor=actor, segment_id=segment_id, now=now)
