@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,10 @@ def test_two_runners_one_leader_and_the_other_takes_over(
         return both, after
 
     try:
-        both, after = asyncio.run(scenario())
+        # In a thread of its own: a browser test earlier in this worker may leave Playwright's
+        # event loop running in the main thread, where asyncio.run() refuses to start.
+        with ThreadPoolExecutor(1) as pool:
+            both, after = pool.submit(asyncio.run, scenario()).result()
     finally:
         first.dispose()
         second.dispose()

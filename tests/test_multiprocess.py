@@ -12,6 +12,7 @@ IM2_REDIS_URL. What a participant or an operator would notice:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -21,11 +22,12 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -44,6 +46,14 @@ SECRET = "multiprocess-test-secret-key-long-enough-0123456789"
 PER_DEVICE = 3  # participant actions per device per minute, in every process together
 START_SECONDS = 180  # a server's start-up on two busy cores can take most of a minute
 DRAIN_SECONDS = 4
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: a browser test earlier in this worker may leave
+    Playwright's event loop running in the main thread, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -471,8 +481,6 @@ def test_rate_limits_still_hold_in_each_process_while_redis_is_away() -> None:
 
 
 def test_a_route_on_the_event_loop_counts_against_the_same_limit(redis_url: str) -> None:
-    import asyncio
-
     from im2.errors import TooManyAttempts
     from im2.participation.limits import ActionLimiter
 
@@ -489,13 +497,12 @@ def test_a_route_on_the_event_loop_counts_against_the_same_limit(redis_url: str)
         finally:
             await limiter.aclose()
 
-    asyncio.run(votes())
+    _run(votes())
 
 
 def test_viewers_of_two_processes_end_on_the_same_snapshot(redis_url: str) -> None:
     """Two processes' hubs (here two hubs on one loop) publish interleaved snapshots of one
     channel, from writer threads as commits do: every viewer ends on the same one."""
-    import asyncio
 
     from im2.live.redis_hub import RedisHub
 
@@ -529,7 +536,7 @@ def test_viewers_of_two_processes_end_on_the_same_snapshot(redis_url: str) -> No
             for hub in hubs:
                 await hub.close()
 
-    viewers, latest = asyncio.run(scenario())
+    viewers, latest = _run(scenario())
     assert viewers[0] is not None
     assert viewers[0] == viewers[1] == latest[0] == latest[1]
     assert json.loads(viewers[0])["n"] == 199  # the last of one of the two writers
