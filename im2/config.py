@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # workspace's own), and the providers' API addresses, changed only to test against a
     # local server (unset: the providers' public endpoints).
     sms_per_ip: str = "20/hour"
+    # A server that queued a code sends it right after the commit, in a thread of its own,
+    # instead of at the next scheduler tick (up to IM2_SCHEDULER_INTERVAL_SECONDS later). The
+    # job still sends whatever this misses (a crash, a retry).
+    sms_send_at_once: bool = True
     sms_aliyun_url: str | None = None
     sms_tencent_url: str | None = None
     # Webhook receivers on loopback/private/link-local addresses: None = allowed except in

@@ -38,7 +38,7 @@ from im2.listening.jobs import (
     poll_feeds_job,
     score_pending_mentions_job,
 )
-from im2.messaging.jobs import send_messages_job
+from im2.messaging.jobs import SendSoon, send_messages_job
 from im2.people.consent import service as consents
 from im2.people.segments.jobs import segment_entries_job, segment_facts_job
 from im2.privacy.jobs import build_exports_job, expire_exports_job
@@ -162,6 +162,12 @@ class Leadership:
             pass  # the connection is gone, and the lock with it
         finally:
             conn.close()
+
+
+def send_texts_soon(db: Database, clock: Clock) -> Callable[[], None]:
+    """Send each text a request queues right after its commit, besides the `messaging_send`
+    job's ticks (`im2.messaging.jobs.SendSoon`); returns what stops it."""
+    return SendSoon(db, clock).listen()
 
 
 async def run_jobs_forever(db: Database, clock: Clock, *, interval: float) -> None:

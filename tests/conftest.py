@@ -144,6 +144,7 @@ def settings(database_url: str) -> Settings:
         env=Environment.TEST,
         database_url=database_url,
         run_scheduler=False,
+        sms_send_at_once=False,  # tests send by running the job (tests/messaging)
         secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
     )
 

@@ -2,16 +2,20 @@
 recorded, and a failed attempt worth repeating is retried with growing delays.
 
 It runs as a job, never inside a request: a slow or unreachable provider only ever costs this
-job's own threads, and each run stops taking new work after its time budget.
+job's own threads, and each run stops taking new work after its time budget. A participant
+waits for their code, so a server also runs the sender as soon as a delivery it queued has
+committed (`SendSoon`), in a thread of its own; the periodic job sends what that misses.
+Claims are leased and conditional, so both at once never send one message twice.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 
@@ -151,3 +155,52 @@ def send_messages_job(
                         result.error or "",
                     )
     return attempts
+
+
+class SendSoon:
+    """Runs the sender right after a delivery is queued (`service.MESSAGES_QUEUED`, heard from
+    any thread): one run at a time, in one thread of its own, and one more run when deliveries
+    were queued during a run, so a burst of codes costs a run or two, not one each."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sms-soon")
+        self._lock = threading.Lock()
+        self._running: Future[None] | None = None
+        self._again = False
+        self._closed = False
+
+    def listen(self) -> Callable[[], None]:
+        """Send soon after each queued delivery of `db`; returns what stops it (and waits for
+        a run in progress)."""
+        remove = self.db.signals.listen(service.MESSAGES_QUEUED, self.ring)
+
+        def stop() -> None:
+            remove()
+            with self._lock:
+                self._closed = True
+            self._pool.shutdown(wait=True)
+
+        return stop
+
+    def ring(self, _delivery_id: int) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._running is not None:
+                self._again = True
+                return
+            self._running = self._pool.submit(self._run)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                send_messages_job(self.db, self.clock)
+            except Exception:
+                log.exception("sending queued texts at once failed; the job sends them")
+            with self._lock:
+                if not self._again or self._closed:
+                    self._running = None
+                    return
+                self._again = False

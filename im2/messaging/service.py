@@ -1,6 +1,7 @@
 """SMS settings per workspace, the delivery outbox and its log. Sending itself (HTTP) happens in
 `im2.messaging.jobs`, never in a request: a request only queues a delivery, in its own
-transaction, so a code is stored and queued together or not at all.
+transaction, so a code is stored and queued together or not at all. The queueing announces
+`MESSAGES_QUEUED` after the commit, so the server sends at once (`jobs.SendSoon`).
 
 Callers own the transaction; nothing here commits.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.crypto import Undecryptable, keyring
+from im2.db import announce
 from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.masking import mask_phone
@@ -37,6 +39,8 @@ from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
 NUMBER_PURPOSE = "sms-number"
+# Announced (`im2.db.announce`, key: the delivery id) when a delivery is queued and committed.
+MESSAGES_QUEUED = "messages_queued"
 # A code lives ten minutes: retry soon, a few times (5 s, 20 s, ±20 %), then tell the
 # participant to ask again rather than deliver a code that has nearly expired.
 MAX_ATTEMPTS = 3
@@ -217,6 +221,7 @@ def do_queue_code(
     )
     session.add(delivery)
     session.flush()
+    announce(session, MESSAGES_QUEUED, delivery.id)
     return delivery.id
 
 

@@ -21,7 +21,7 @@ from im2.analytics.live import EventBell
 from im2.clock import Clock, SystemClock
 from im2.config import Environment, Settings, get_settings
 from im2.db import Database
-from im2.jobs import run_jobs_forever
+from im2.jobs import run_jobs_forever, send_texts_soon
 from im2.live.redis_hub import make_hub
 from im2.participation.limits import ActionLimiter
 from im2.participation.senders import make_sender
@@ -71,6 +71,10 @@ def build_app(
             _freeze_startup_heap()
             # The one live path of events: after commit → the hub → the dashboards.
             stop_ringing = EventBell(app.state.hub, asyncio.get_running_loop()).listen(database)
+            # A participant waits for their code: send it after the commit, not at a tick.
+            stop_texting = (
+                send_texts_soon(database, the_clock) if settings.sms_send_at_once else None
+            )
             task = None
             if settings.run_scheduler:
                 task = asyncio.create_task(
@@ -82,6 +86,8 @@ def build_app(
                 yield
             finally:
                 stop_ringing()
+                if stop_texting is not None:
+                    await asyncio.to_thread(stop_texting)  # waits for a send in progress
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -603,3 +604,29 @@ def test_two_first_saves_at_once_make_one_account(
         rows = session.execute(text("SELECT sign_name FROM sms_settings")).scalars().all()
     assert len(rows) == 1
     assert rows[0] in ("甲", "乙")
+
+
+def test_a_server_sends_each_code_right_after_it_is_queued_without_a_tick(
+    settings: Settings, db: Database, clock: ManualClock, brand: Brand, aliyun: Provider
+) -> None:
+    """With IM2_SMS_SEND_AT_ONCE (the default) the server sends a code as soon as it is
+    queued: no scheduler runs here, so only that path can send. A slow provider never slows
+    the request, and a burst is sent once each."""
+    from im2.app import create_app
+
+    app = create_app(settings.model_copy(update={"sms_send_at_once": True}), db=db, clock=clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        slug = _owner(client, brand, "aliyun")
+        aliyun.slow, aliyun.delay = 1, 1.5  # the first text takes the provider 1.5 s
+        numbers = [f"1370013700{n}" for n in range(4)]
+        for number in numbers:
+            client.cookies.clear()
+            started = time.monotonic()
+            assert ask_code(client, slug, number).status_code == 303
+            assert time.monotonic() - started < 1.0, "the request waited for the provider"
+        deadline = time.monotonic() + 10
+        while len(aliyun.sent_codes()) < len(numbers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(r["params"]["PhoneNumbers"] for r in aliyun.requests) == numbers
+        assert {d.status for d in deliveries(db)} == {"sent"}
+        assert send_messages_job(db, clock) == 0  # nothing left for the job
