@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from im2.activities.formats.poll.schemas import PollResults
 from im2.activities.schemas import ActivityKind
+from im2.campaigns.schemas import Language
 from im2.errors import InvalidInput
 from im2.i18n import _
 
@@ -134,4 +135,10 @@ class WidgetActivity(BaseModel):
     needs_consent: bool
     consent_text: str
     page_url: str  # the full page of the activity on this site
+    # The languages the campaign speaks (its pages' switcher), and the one it shows when the
+    # visitor asks for none of them. This answer's own words (closed_reason, consent_text,
+    # errors) follow the request's Accept-Language; the campaign's content is as the brand
+    # wrote it (docs/languages.md).
+    languages: list[Language]
+    default_language: Language
     poll: WidgetPoll | None = None

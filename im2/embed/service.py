@@ -171,6 +171,8 @@ def read_widget_activity(
         needs_consent=participant is None,
         consent_text=_(CONSENT_TEXT),
         page_url=f"/c/{slug}/{row.kind}/{row.id}",
+        languages=public.campaign.languages,
+        default_language=public.campaign.default_language,
         poll=poll,
     )
 

@@ -204,3 +204,27 @@ def test_a_quiz_in_an_app_answers_once_per_token(client: TestClient, brand: Bran
     assert app.post(url, json=body, headers={"X-IM2-Token": first}).status_code == 409
     other = app.post(url, json={**body, "consent": True}, headers={"X-IM2-Token": second})
     assert other.status_code == 201
+
+
+def test_an_app_reads_which_languages_the_campaign_speaks(client: TestClient, brand: Brand) -> None:
+    """A mini-program shows its own language switcher from what the campaign offers, and asks
+    for one with Accept-Language."""
+    slug, activity_id, _ = live_campaign(client, brand)
+    listed = client.get(f"/api/v1/campaigns?q={slug}", headers=brand.auth(Role.OWNER))
+    [found] = [c for c in listed.json()["items"] if c["slug"] == slug]
+    edited = client.patch(
+        f"/api/v1/campaigns/{found['id']}",
+        json={"languages": ["en", "zh-TW", "zh-CN"], "default_language": "zh-TW"},
+        headers=brand.auth(Role.OWNER),
+    )
+    assert edited.status_code == 200, edited.text
+    app = _fresh_client(client)
+    read_url = f"/api/v1/public/campaigns/{slug}/activities/{activity_id}"
+    seen = app.get(read_url, headers={"X-IM2-Token": _token(app, slug)})
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["languages"] == ["zh-CN", "zh-TW", "en"]
+    assert seen.json()["default_language"] == "zh-TW"
+    traditional = app.get(
+        read_url, headers={"X-IM2-Token": _token(app, slug), "Accept-Language": "zh-TW"}
+    ).json()
+    assert "裝置" in traditional["consent_text"], traditional["consent_text"]
