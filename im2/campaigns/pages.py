@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -42,11 +42,20 @@ from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.web.audit_words import AuditLine, describe
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import blank_to_none, service_error, validation_errors
+from im2.web.forms import (
+    ShowAgain,
+    blank_to_none,
+    save_or_show_again,
+    see_other,
+    service_error,
+    validation_errors,
+)
 from im2.web.params import Id
 from im2.web.templating import input_time, render
 from im2.workspaces.schemas import Actor, AuditRead, Permission
 from im2.workspaces.service import list_audit, require
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/console/w/{workspace}/campaigns", include_in_schema=False)
 
@@ -313,6 +322,25 @@ def new_page(
     )
 
 
+def _save_form(
+    write: Callable[[], T],
+    payload: dict[str, Any],
+    *,
+    again: ShowAgain,
+    done: Callable[[T], Response],
+) -> Response:
+    """The campaign form's write: every error, on the field the form shows it at, and the
+    service's refusals (403 included) shown on the form."""
+    return save_or_show_again(
+        write,
+        again=again,
+        done=done,
+        invalid=lambda exc: _remap_errors(validation_errors(exc), payload),
+        refused=lambda exc: _remap_errors(service_error(exc), payload),
+        propagate=(),
+    )
+
+
 @router.post("")
 def create(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
@@ -320,7 +348,8 @@ def create(
     _require_write(actor)
     payload, raw = _payload(form)
     template = blank_to_none(raw.get("template"))
-    try:
+
+    def write() -> CampaignRead:
         data = CampaignCreate.model_validate({**payload, "template": template})
         with db.transaction() as session:
             created = service.do_create_campaign(session, actor=actor, data=data, now=now)
@@ -330,23 +359,15 @@ def create(
                 create_preset_activities(
                     session, actor=actor, campaign_id=created.id, preset=preset, now=now
                 )
-    except ValidationError as exc:
-        errors = _remap_errors(validation_errors(exc), payload)
-        return _form_page(
-            request, actor=actor, values=raw, errors=errors, campaign=None, status_code=422
-        )
-    except IM2Error as exc:
-        errors = _remap_errors(service_error(exc), payload)
-        return _form_page(
-            request,
-            actor=actor,
-            values=raw,
-            errors=errors,
-            campaign=None,
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/campaigns/{created.id}", status_code=303
+        return created
+
+    return _save_form(
+        write,
+        payload,
+        again=lambda errors, status: _form_page(
+            request, actor=actor, values=raw, errors=errors, campaign=None, status_code=status
+        ),
+        done=lambda created: see_other(f"/console/w/{actor.workspace_slug}/campaigns/{created.id}"),
     )
 
 
@@ -414,32 +435,21 @@ def edit(
         campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
     payload, raw = _payload(form)
     raw.setdefault("template", campaign.template_key or "")
-    try:
+
+    def write() -> None:
         data = CampaignUpdate.model_validate(payload)
         with db.transaction() as session:
             service.do_update_campaign(
                 session, actor=actor, campaign_id=campaign_id, data=data, now=now
             )
-    except ValidationError as exc:
-        return _form_page(
-            request,
-            actor=actor,
-            values=raw,
-            errors=_remap_errors(validation_errors(exc), payload),
-            campaign=campaign,
-            status_code=422,
-        )
-    except IM2Error as exc:
-        return _form_page(
-            request,
-            actor=actor,
-            values=raw,
-            errors=_remap_errors(service_error(exc), payload),
-            campaign=campaign,
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}", status_code=303
+
+    return _save_form(
+        write,
+        payload,
+        again=lambda errors, status: _form_page(
+            request, actor=actor, values=raw, errors=errors, campaign=campaign, status_code=status
+        ),
+        done=lambda _: see_other(f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}"),
     )
 
 

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -22,12 +21,13 @@ from im2.experiments.schemas import (
     GOAL_KINDS,
     GOAL_LABELS,
     ExperimentCreate,
+    ExperimentRead,
     ExperimentResults,
     VariantResult,
 )
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import save_or_show_again, see_other
 from im2.web.params import Id
 from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor, Permission
@@ -125,33 +125,28 @@ def create(
 ) -> Response:
     require(actor, Permission.WRITE_CAMPAIGNS)
     payload, raw = _form_payload(form)
-    try:
+
+    def write() -> ExperimentRead:
         data = ExperimentCreate.model_validate(payload)
         with db.transaction() as session:
-            created = service.do_create_experiment(
+            return service.do_create_experiment(
                 session, actor=actor, campaign_id=campaign_id, data=data, now=now
             )
-    except ValidationError as exc:
-        return _list_page(
+
+    return save_or_show_again(
+        write,
+        again=lambda errors, status: _list_page(
             request,
             actor=actor,
             db=db,
             campaign_id=campaign_id,
             values=raw,
-            errors=validation_errors(exc),
-            status_code=422,
-        )
-    except IM2Error as exc:
-        return _list_page(
-            request,
-            actor=actor,
-            db=db,
-            campaign_id=campaign_id,
-            values=raw,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(f"{_base(actor, campaign_id)}/{created.id}", status_code=303)
+            errors=errors,
+            status_code=status,
+        ),
+        done=lambda created: see_other(f"{_base(actor, campaign_id)}/{created.id}"),
+        propagate=(),
+    )
 
 
 def _results(

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from im2.config import Settings
-from im2.errors import IM2Error
 from im2.messaging import service
 from im2.messaging.schemas import (
     DELIVERY_STATUS_LABELS,
@@ -20,7 +18,7 @@ from im2.messaging.schemas import (
     SmsSettingsUpdate,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import save_or_show_again
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -110,7 +108,8 @@ def save_settings(
     settings: SettingsDep,
 ) -> Response:
     values = _form_values(form)
-    try:
+
+    def write() -> None:
         data = SmsSettingsUpdate(
             provider=values["provider"],
             access_key_id=values["access_key_id"],
@@ -124,26 +123,11 @@ def save_settings(
         )
         with db.transaction() as session:
             service.do_save_sms_settings(session, actor=actor, data=data, now=now)
-    except ValidationError as exc:
-        return _page(
-            request,
-            actor,
-            db,
-            settings,
-            values=values,
-            errors=validation_errors(exc),
-            status_code=422,
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _page(
-            request,
-            actor,
-            db,
-            settings,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/messaging?saved=1", status_code=303)
+
+    return save_or_show_again(
+        write,
+        again=lambda errors, status: _page(
+            request, actor, db, settings, values=values, errors=errors, status_code=status
+        ),
+        done=f"/console/w/{actor.workspace_slug}/messaging?saved=1",
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import FileResponse, RedirectResponse, Response
 
@@ -24,9 +23,10 @@ from im2.privacy.schemas import (
     RequestChannel,
     RequestCreate,
     RequestKind,
+    RequestRead,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import save_or_show_again, see_other, service_error
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -112,7 +112,8 @@ def create_request(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     values = {k: str(form.get(k, "")) for k in ("person_id", "kind", "nickname", "note")}
-    try:
+
+    def write() -> RequestRead:
         kind = str(form.get("kind", ""))
         body = RequestCreate(
             person_id=_int_field(form, "person_id"),
@@ -123,25 +124,19 @@ def create_request(
             note=values["note"],
         )
         with db.transaction() as session:
-            created = service.do_create_request(
+            return service.do_create_request(
                 session, actor=actor, body=body, channel=RequestChannel.CONSOLE, now=now
             )
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        return _list_page(request, actor, db, now, values=values, errors=errors, status_code=422)
-    except IM2Error as exc:
-        if exc.status_code == 403:
-            raise
-        return _list_page(
-            request,
-            actor,
-            db,
-            now,
-            values=values,
-            errors=service_error(exc) if exc.field else {"person_id": exc.message},
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/privacy/{created.id}", 303)
+
+    return save_or_show_again(
+        write,
+        again=lambda errors, status: _list_page(
+            request, actor, db, now, values=values, errors=errors, status_code=status
+        ),
+        done=lambda created: see_other(f"/console/w/{actor.workspace_slug}/privacy/{created.id}"),
+        refused=lambda exc: service_error(exc) if exc.field else {"person_id": exc.message},
+        propagate=(403,),
+    )
 
 
 def _detail_page(
@@ -173,22 +168,22 @@ def _detail_page(
 def save_settings(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    try:
+    def write() -> None:
         update = PrivacySettingsUpdate(
             request_due_days=_int_field(form, "request_due_days"),
             export_days=_int_field(form, "export_days"),
         )
         with db.transaction() as session:
             service.do_update_privacy_settings(session, actor=actor, update=update, now=now)
-    except ValidationError as exc:
-        return _list_page(request, actor, db, now, errors=validation_errors(exc), status_code=422)
-    except IM2Error as exc:
-        if exc.status_code == 403:
-            raise
-        return _list_page(
-            request, actor, db, now, errors=service_error(exc), status_code=exc.status_code
-        )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/privacy?saved=1", 303)
+
+    return save_or_show_again(
+        write,
+        again=lambda errors, status: _list_page(
+            request, actor, db, now, errors=errors, status_code=status
+        ),
+        done=f"/console/w/{actor.workspace_slug}/privacy?saved=1",
+        propagate=(403,),
+    )
 
 
 @router.get("/{request_id}")

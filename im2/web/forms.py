@@ -9,10 +9,11 @@ form again with what was typed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
 
 from im2.errors import IM2Error
 from im2.i18n import N_, _
@@ -117,3 +118,42 @@ def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+T = TypeVar("T")
+
+ShowAgain = Callable[[dict[str, str], int], Response]
+"""Renders the form once more with `(errors by field, status code)`."""
+
+
+def see_other(url: str) -> RedirectResponse:
+    """Post/redirect/get: the browser fetches `url` after a form was written."""
+    return RedirectResponse(url, status_code=303)
+
+
+def save_or_show_again(
+    write: Callable[[], T],
+    *,
+    again: ShowAgain,
+    done: Callable[[T], Response] | str,
+    invalid: Callable[[ValidationError], dict[str, str]] = validation_errors,
+    refused: Callable[[IM2Error], dict[str, str]] = service_error,
+    propagate: Collection[int] = (403, 404),
+) -> Response:
+    """A console form's write, the one way every form answers.
+
+    `write` validates (a pydantic model) and writes in its own transaction. Refused by the
+    model, the form comes `again` with every field's error, `invalid(exc)`, and 422; refused by
+    the service, with `refused(exc)` and the service's status, except the statuses in
+    `propagate`, which go on to the error page (a form the user may not see, or that is gone).
+    Written, `done` answers: a URL to redirect to (303), or a function of what `write` returned.
+    """
+    try:
+        result = write()
+    except ValidationError as exc:
+        return again(invalid(exc), 422)
+    except IM2Error as exc:
+        if exc.status_code in propagate:
+            raise
+        return again(refused(exc), exc.status_code)
+    return see_other(done) if isinstance(done, str) else done(result)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from im2.errors import IM2Error
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import save_or_show_again
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.webhooks import service
@@ -109,6 +107,15 @@ def _detail_page(
     )
 
 
+def _body(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": values["url"],
+        "description": values["description"] or None,
+        "kinds": values["kinds"],
+        "active": values["active"],
+    }
+
+
 @router.post("")
 def create_endpoint(
     request: Request,
@@ -119,35 +126,28 @@ def create_endpoint(
     settings: SettingsDep,
 ) -> Response:
     values = _form_values(form)
-    try:
-        data = WebhookCreate(
-            url=values["url"],
-            description=values["description"] or None,
-            kinds=values["kinds"],
-            active=values["active"],
-        )
+
+    def write() -> WebhookWithSecret:
+        data = WebhookCreate(**_body(values))
         with db.transaction() as session:
-            created = service.do_create_endpoint(
+            return service.do_create_endpoint(
                 session,
                 actor=actor,
                 data=data,
                 now=now,
                 private_networks=settings.webhooks_reach_private_networks,
             )
-    except ValidationError as exc:
-        return _list_page(
-            request, actor, db, values=values, errors=validation_errors(exc), status_code=422
-        )
-    except IM2Error as exc:
-        return _list_page(
-            request,
-            actor,
-            db,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return _detail_page(request, actor, db, created.id, created=created, status_code=201)
+
+    return save_or_show_again(
+        write,
+        again=lambda errors, status: _list_page(
+            request, actor, db, values=values, errors=errors, status_code=status
+        ),
+        done=lambda created: _detail_page(
+            request, actor, db, created.id, created=created, status_code=201
+        ),
+        propagate=(),
+    )
 
 
 @router.get("/{endpoint_id}")
@@ -166,13 +166,9 @@ def update_endpoint(
     settings: SettingsDep,
 ) -> Response:
     values = _form_values(form)
-    try:
-        data = WebhookUpdate(
-            url=values["url"],
-            description=values["description"] or None,
-            kinds=values["kinds"],
-            active=values["active"],
-        )
+
+    def write() -> None:
+        data = WebhookUpdate(**_body(values))
         with db.transaction() as session:
             service.do_update_endpoint(
                 session,
@@ -182,29 +178,14 @@ def update_endpoint(
                 now=now,
                 private_networks=settings.webhooks_reach_private_networks,
             )
-    except ValidationError as exc:
-        return _detail_page(
-            request,
-            actor,
-            db,
-            endpoint_id,
-            values=values,
-            errors=validation_errors(exc),
-            status_code=422,
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _detail_page(
-            request,
-            actor,
-            db,
-            endpoint_id,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(f"{_common(actor)['base']}/{endpoint_id}", status_code=303)
+
+    return save_or_show_again(
+        write,
+        again=lambda errors, status: _detail_page(
+            request, actor, db, endpoint_id, values=values, errors=errors, status_code=status
+        ),
+        done=f"{_common(actor)['base']}/{endpoint_id}",
+    )
 
 
 @router.post("/{endpoint_id}/secret")
