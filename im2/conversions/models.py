@@ -28,7 +28,7 @@ class Conversion(Base):
     coupon_code: Mapped[str | None] = mapped_column(String(64))
     share_code: Mapped[str | None] = mapped_column(String(16))
     participant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("participants.id", ondelete="SET NULL")
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     # Attribution: the channel and referrer credited (last touch), and both touches.
     channel: Mapped[str | None] = mapped_column(String(32))
@@ -36,11 +36,11 @@ class Conversion(Base):
     first_touch_code: Mapped[str | None] = mapped_column(String(16))
     first_touch_channel: Mapped[str | None] = mapped_column(String(32))
     first_touch_at: Mapped[datetime | None]
-    first_touch_sharer_id: Mapped[int | None]
+    first_touch_sharer_id: Mapped[int | None] = mapped_column(index=True)
     last_touch_code: Mapped[str | None] = mapped_column(String(16))
     last_touch_channel: Mapped[str | None] = mapped_column(String(32))
     last_touch_at: Mapped[datetime | None]
-    last_touch_sharer_id: Mapped[int | None]
+    last_touch_sharer_id: Mapped[int | None] = mapped_column(index=True)
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "order_id"),

@@ -62,7 +62,7 @@ class ExperimentExposure(Base):
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
     device_id: Mapped[str] = mapped_column(String(40))
     participant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("participants.id", ondelete="SET NULL")
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     variant: Mapped[str] = mapped_column(String(32))
     exposed_at: Mapped[datetime]

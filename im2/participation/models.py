@@ -94,7 +94,9 @@ class Comment(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     target_type: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[int]
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
     text: Mapped[str] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(10))
     flag_reason: Mapped[str | None] = mapped_column(String(200))

@@ -16,7 +16,9 @@ class GroupbuyTeam(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(16), unique=True)  # in the team's share link
-    leader_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    leader_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
     size: Mapped[int]  # members needed, copied from the offer when the team opens
     # Kept in step with the member rows; joins move it with a conditional UPDATE so that a team
     # can never take more than `size` members, and the CHECK refuses it even if code forgot.

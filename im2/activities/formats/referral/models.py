@@ -24,10 +24,12 @@ class ReferralInvite(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    inviter_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    inviter_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
     # The inviter's own inviter (level 2), when there is one; never deeper.
     level2_id: Mapped[int | None] = mapped_column(
-        ForeignKey("participants.id", ondelete="SET NULL")
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     invitee_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
     share_code: Mapped[str] = mapped_column(String(16))
@@ -59,7 +61,9 @@ class ReferralMilestone(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
-    inviter_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    inviter_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
     friends: Mapped[int]
     reached_at: Mapped[datetime]
     held: Mapped[bool] = mapped_column(default=False)
@@ -89,7 +93,9 @@ class ReferralClick(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     device_id: Mapped[str] = mapped_column(String(40))
-    sharer_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    sharer_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
     first_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("campaign_id", "device_id", "sharer_id"),)
