@@ -158,8 +158,6 @@ def seeds(
     from im2.influence.baselines import degree_discount, top_degree
     from im2.influence.graph import load_graph, parse_probability
     from im2.influence.graphcache import load_graph_cached
-    from im2.influence.imm import select_seeds
-    from im2.influence.simulate import estimate_spread
 
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -175,57 +173,108 @@ def seeds(
         if (costs is None) != (budget is None):
             raise InfluenceError("--costs and --budget go together: give both or neither")
         if method is MethodChoice.imm:
-            with _progress_bar(console, "sampling RR sets") as update:
-                result = select_seeds(
-                    graph,
-                    k=k,
-                    model=model.value,
-                    epsilon=epsilon,
-                    seed=seed,
-                    costs=None if costs is None else load_costs(costs, graph),
-                    budget=budget,
-                    memory_budget=int(memory_gb * 2**30),
-                    progress=update,
-                )
-            chosen = result.seeds
-            cost_note = "" if result.total_cost is None else f", total cost {result.total_cost:g}"
-            console.print(
-                f"IMM ({model.value.upper()}, eps={epsilon:g}): {chosen.size} seeds from "
-                f"{result.rr_sets:,} RR sets, RR estimate {result.estimated_spread:,.1f}"
-                f"{cost_note} ({time.perf_counter() - started:.2f} s)",
-                highlight=False,
+            chosen = _imm_seeds(
+                console,
+                graph,
+                k=k,
+                model=model,
+                epsilon=epsilon,
+                seed=seed,
+                costs=None if costs is None else load_costs(costs, graph),
+                budget=budget,
+                memory_gb=memory_gb,
+                started=started,
             )
         elif method is MethodChoice.degree:
             chosen = top_degree(graph, k)
         else:
             chosen = degree_discount(graph, k)
-        text = "".join(f"{graph.label(int(v))}\n" for v in chosen)
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8")
-            console.print(f"wrote {chosen.size} seed ids to {output}", highlight=False)
+        _write_seeds(console, graph, chosen, output)
         if simulations > 0:
-            with _progress_bar(console, "simulating cascades") as update:
-                spread = estimate_spread(
-                    graph,
-                    chosen,
-                    model=model.value,
-                    simulations=simulations,
-                    seed=seed,
-                    progress=update,
-                )
-            console.print(
-                f"expected spread {spread.mean:,.1f} (95% CI {spread.ci_low:,.1f} to "
-                f"{spread.ci_high:,.1f}, {simulations:,} {model.value.upper()} simulations)",
-                highlight=False,
-            )
+            _print_spread(console, graph, chosen, model=model, simulations=simulations, seed=seed)
     except InfluenceError as error:
         console.print(f"error: {error}", markup=False, highlight=False)
         raise typer.Exit(code=1) from None
     except OSError as error:
         console.print(f"error: {error}", markup=False, highlight=False)
         raise typer.Exit(code=1) from None
+
+
+def _imm_seeds(
+    console: Console,
+    graph: Graph,
+    *,
+    k: int,
+    model: ModelChoice,
+    epsilon: float,
+    seed: int,
+    costs: np.ndarray | None,
+    budget: float | None,
+    memory_gb: float,
+    started: float,
+) -> np.ndarray:
+    """IMM's seeds, with a progress bar and a one-line report on stderr."""
+    from im2.influence.imm import select_seeds
+
+    with _progress_bar(console, "sampling RR sets") as update:
+        result = select_seeds(
+            graph,
+            k=k,
+            model=model.value,
+            epsilon=epsilon,
+            seed=seed,
+            costs=costs,
+            budget=budget,
+            memory_budget=int(memory_gb * 2**30),
+            progress=update,
+        )
+    chosen = result.seeds
+    cost_note = "" if result.total_cost is None else f", total cost {result.total_cost:g}"
+    console.print(
+        f"IMM ({model.value.upper()}, eps={epsilon:g}): {chosen.size} seeds from "
+        f"{result.rr_sets:,} RR sets, RR estimate {result.estimated_spread:,.1f}"
+        f"{cost_note} ({time.perf_counter() - started:.2f} s)",
+        highlight=False,
+    )
+    return chosen
+
+
+def _write_seeds(console: Console, graph: Graph, chosen: np.ndarray, output: Path | None) -> None:
+    """The seed ids, one per line, to stdout or ``output``."""
+    text = "".join(f"{graph.label(int(v))}\n" for v in chosen)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {chosen.size} seed ids to {output}", highlight=False)
+
+
+def _print_spread(
+    console: Console,
+    graph: Graph,
+    chosen: np.ndarray,
+    *,
+    model: ModelChoice,
+    simulations: int,
+    seed: int,
+) -> None:
+    """The seeds' expected spread by Monte Carlo, with its 95 % interval, on stderr."""
+    from im2.influence.simulate import estimate_spread
+
+    with _progress_bar(console, "simulating cascades") as update:
+        spread = estimate_spread(
+            graph,
+            chosen,
+            model=model.value,
+            simulations=simulations,
+            seed=seed,
+            progress=update,
+        )
+    console.print(
+        f"expected spread {spread.mean:,.1f} (95% CI {spread.ci_low:,.1f} to "
+        f"{spread.ci_high:,.1f}, {simulations:,} {model.value.upper()} simulations)",
+        highlight=False,
+    )
 
 
 @app.command("import-graph")

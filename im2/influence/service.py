@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.influence.errors import InfluenceError
+from im2.influence.graph import Graph
 from im2.influence.graphs import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_EDGES,
@@ -43,7 +44,7 @@ from im2.influence.graphs import (
     do_import_graph,
     list_graphs,
 )
-from im2.influence.imm import select_seeds
+from im2.influence.imm import SeedSelection, select_seeds
 from im2.influence.network import (
     MAX_EDGES,
     MAX_NODES,
@@ -120,15 +121,8 @@ def own_pick_by_followers(network: InfluenceNetwork, k: int) -> np.ndarray:
     return order[:k].astype(np.int32)
 
 
-def recommend_seeds(
-    session: Session, *, actor: Actor, campaign_id: int | None, request: SeedRequest
-) -> SeedRecommendation:
-    """IMM seeds with an independent Monte Carlo check and a forecast against the own pick."""
-    started = time.perf_counter()
-    options = GraphOptions(
-        probability=request.probability, constant=request.constant, strength=request.strength
-    )
-    network = build_network(session, actor=actor, campaign_id=campaign_id, options=options)
+def _checked_graph(network: InfluenceNetwork, request: SeedRequest) -> Graph:
+    """The network's graph, when it has edges and at least k people."""
     graph = network.graph
     if graph is None:
         raise InvalidInput(
@@ -144,37 +138,63 @@ def recommend_seeds(
             ),
             field="k",
         )
-    costs = None
+    return graph
+
+
+def _costs(network: InfluenceNetwork, graph: Graph, request: SeedRequest) -> np.ndarray | None:
+    """Each person's cost when a budget is given (None without one)."""
     if request.costs is not None and request.budget is None:
         raise InvalidInput(_("Costs need a budget to spend."), field="budget")
-    if request.budget is not None:
-        # People without a listed cost cost 1, so a budget alone buys that many seeds.
-        given = request.costs or {}
-        unknown = [key for key in given if key not in set(network.keys)]
-        if unknown:
-            raise InvalidInput(
-                _("Not in the influence graph: {ids}").format(ids=", ".join(unknown[:10])),
-                field="costs",
-            )
-        costs = np.ones(graph.n)
-        position = {key: i for i, key in enumerate(network.keys)}
-        for key, cost in given.items():
-            costs[position[key]] = cost
-    if request.own_pick:
-        position = {key: i for i, key in enumerate(network.keys)}
-        unknown = [key for key in request.own_pick if key not in position]
-        if unknown:
-            raise InvalidInput(
-                _("Not in the influence graph: {ids}").format(ids=", ".join(unknown[:10])),
-                field="own_pick",
-            )
-        own = np.array(
-            list(dict.fromkeys(position[key] for key in request.own_pick)), dtype=np.int32
+    if request.budget is None:
+        return None
+    # People without a listed cost cost 1, so a budget alone buys that many seeds.
+    given = request.costs or {}
+    unknown = [key for key in given if key not in set(network.keys)]
+    if unknown:
+        raise InvalidInput(
+            _("Not in the influence graph: {ids}").format(ids=", ".join(unknown[:10])),
+            field="costs",
         )
-        own_source = "given"
-    else:
-        own = own_pick_by_followers(network, min(request.k, graph.n))
-        own_source = "followers"
+    costs = np.ones(graph.n)
+    position = {key: i for i, key in enumerate(network.keys)}
+    for key, cost in given.items():
+        costs[position[key]] = cost
+    return costs
+
+
+def _own_pick(
+    network: InfluenceNetwork, graph: Graph, request: SeedRequest
+) -> tuple[np.ndarray, str]:
+    """The pick the recommendation is compared with, and where it came from."""
+    if not request.own_pick:
+        return own_pick_by_followers(network, min(request.k, graph.n)), "followers"
+    position = {key: i for i, key in enumerate(network.keys)}
+    unknown = [key for key in request.own_pick if key not in position]
+    if unknown:
+        raise InvalidInput(
+            _("Not in the influence graph: {ids}").format(ids=", ".join(unknown[:10])),
+            field="own_pick",
+        )
+    own = np.array(list(dict.fromkeys(position[key] for key in request.own_pick)), dtype=np.int32)
+    return own, "given"
+
+
+def _simulate(graph: Graph, request: SeedRequest, seeds: np.ndarray) -> SpreadEstimate:
+    return estimate_spread(
+        graph,
+        seeds,
+        model=request.model.value,
+        simulations=SIMULATIONS,
+        seed=1,
+        max_steps=request.steps,
+        threads=1,
+    )
+
+
+def _select_and_simulate(
+    graph: Graph, request: SeedRequest, costs: np.ndarray | None, own: np.ndarray
+) -> tuple[SeedSelection, SpreadEstimate, SpreadEstimate]:
+    """IMM's seeds, and the simulated spread of them and of the own pick."""
     model = request.model.value
     try:
         selection = select_seeds(
@@ -189,26 +209,26 @@ def recommend_seeds(
             threads=1,
         )
         # Common random numbers: both seed sets meet the same simulated cascades.
-        ours = estimate_spread(
-            graph,
-            selection.seeds,
-            model=model,  # type: ignore[arg-type]
-            simulations=SIMULATIONS,
-            seed=1,
-            max_steps=request.steps,
-            threads=1,
-        )
-        theirs = estimate_spread(
-            graph,
-            own,
-            model=model,  # type: ignore[arg-type]
-            simulations=SIMULATIONS,
-            seed=1,
-            max_steps=request.steps,
-            threads=1,
-        )
+        ours = _simulate(graph, request, selection.seeds)
+        theirs = _simulate(graph, request, own)
     except InfluenceError as exc:
         raise InvalidInput(str(exc)) from None
+    return selection, ours, theirs
+
+
+def recommend_seeds(
+    session: Session, *, actor: Actor, campaign_id: int | None, request: SeedRequest
+) -> SeedRecommendation:
+    """IMM seeds with an independent Monte Carlo check and a forecast against the own pick."""
+    started = time.perf_counter()
+    options = GraphOptions(
+        probability=request.probability, constant=request.constant, strength=request.strength
+    )
+    network = build_network(session, actor=actor, campaign_id=campaign_id, options=options)
+    graph = _checked_graph(network, request)
+    costs = _costs(network, graph, request)
+    own, own_source = _own_pick(network, graph, request)
+    selection, ours, theirs = _select_and_simulate(graph, request, costs, own)
 
     shown = [network.keys[int(i)] for i in [*selection.seeds.tolist(), *own.tolist()]]
     names = person_names(session, actor=actor, keys=shown)
