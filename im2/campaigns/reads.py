@@ -4,9 +4,10 @@ the languages a public campaign speaks, and the shapes the other operations retu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from im2.campaigns.models import Campaign, CampaignChannel
@@ -119,6 +120,39 @@ def get_public_campaign_by_id(session: Session, *, campaign_id: int) -> PublicCa
     if campaign is None:
         return None
     return PublicCampaignRef(campaign=to_read(campaign), workspace_id=campaign.workspace_id)
+
+
+class CampaignStamp(NamedTuple):
+    """What a participant's action is judged by in the campaign row behind a public link: any
+    change to the campaign's status, zone, schedule, eligibility or settings changes it (its
+    edit and status times move with every write), so a cache of a campaign's public state keyed
+    by it is never stale."""
+
+    id: int
+    workspace_id: int
+    status: str
+    timezone: str
+    updated_at: datetime
+    status_changed_at: datetime
+    eligible_segment_id: int | None
+    eligible_segment_version: int | None
+
+
+_STAMPS = cast(Table, Campaign.__table__)
+# Built once: the vote reads it in every batch, where building the statement cost more than
+# running it.
+_STAMP_BY_SLUG = select(*(_STAMPS.c[name] for name in CampaignStamp._fields)).where(
+    _STAMPS.c.slug == bindparam("slug")
+)
+
+
+def get_public_campaign_stamp(session: Session, *, slug: str) -> CampaignStamp | None:
+    """The stamp of the campaign behind a public link (None without one), in one indexed read of
+    its row inside the caller's transaction, so an action judged after it sees the campaign as it
+    is now (a campaign ended a moment ago refuses). A caller reads it before the activity's own
+    rows (campaign, then activity, then its parts)."""
+    row = session.connection().execute(_STAMP_BY_SLUG, {"slug": slug}).first()
+    return None if row is None else CampaignStamp._make(row)
 
 
 def list_campaigns(

@@ -24,15 +24,18 @@ from im2.campaigns.lifecycle import (
     live_campaign_zones,
 )
 from im2.campaigns.reads import (
+    CampaignStamp,
     PublicCampaignRef,
     get_campaign,
     get_public_campaign,
     get_public_campaign_by_id,
+    get_public_campaign_stamp,
     list_campaigns,
     public_languages,
 )
 
 __all__ = [
+    "CampaignStamp",
     "PublicCampaignRef",
     "SegmentCheck",
     "StatusChange",
@@ -47,6 +50,7 @@ __all__ = [
     "get_campaign",
     "get_public_campaign",
     "get_public_campaign_by_id",
+    "get_public_campaign_stamp",
     "list_campaigns",
     "live_campaign_zones",
     "public_languages",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, func, select
+from sqlalchemy import Engine, Select, Table, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,9 +31,9 @@ from im2.activities.formats.poll.results import read_results, results_visible
 from im2.activities.formats.poll.schemas import PollResults, PollSettings, VoteReceipt
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
-from im2.campaigns.models import Campaign
+from im2.campaigns import service as campaigns
 from im2.db import Base
-from im2.errors import Conflict, IM2Error, InvalidInput
+from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
 from im2.events import service as events_service
 from im2.events.schemas import EventKind
 from im2.i18n import _, use_locale
@@ -90,39 +90,45 @@ def cast_table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _fingerprint(session: Session, slug: str, activity_id: int) -> tuple[Any, ...] | None:
-    campaign, activity, option = (
-        cast_table(Campaign),
-        cast_table(Activity),
-        cast_table(PollOption),
-    )
+def _poll_row_query() -> Select[Any]:
+    activity, option = cast_table(Activity), cast_table(PollOption)
     of_poll = option.c.activity_id == activity.c.id
-    row = session.execute(
-        select(
-            # Everything the cached poll is made of: what a vote is judged by.
-            campaign.c.id,
-            campaign.c.workspace_id,
-            campaign.c.status,
-            campaign.c.timezone,
-            campaign.c.updated_at,
-            campaign.c.status_changed_at,
-            campaign.c.eligible_segment_id,
-            campaign.c.eligible_segment_version,
-            activity.c.kind,
-            activity.c.title,
-            activity.c.settings,
-            activity.c.updated_at,
-            select(func.count()).where(of_poll).scalar_subquery(),
-            select(func.min(option.c.id)).where(of_poll).scalar_subquery(),
-            select(func.max(option.c.id)).where(of_poll).scalar_subquery(),
-        )
-        .select_from(campaign.join(activity, activity.c.campaign_id == campaign.c.id))
-        .where(campaign.c.slug == slug, activity.c.id == activity_id)
-    ).first()
+    return select(
+        activity.c.kind,
+        activity.c.title,
+        activity.c.settings,
+        activity.c.updated_at,
+        select(func.count()).where(of_poll).scalar_subquery(),
+        select(func.min(option.c.id)).where(of_poll).scalar_subquery(),
+        select(func.max(option.c.id)).where(of_poll).scalar_subquery(),
+    ).where(
+        activity.c.id == bindparam("activity_id"),
+        activity.c.campaign_id == bindparam("campaign_id"),
+    )
+
+
+# Built once: every batch reads it, and building the statement cost more than running it.
+_POLL_ROW = _poll_row_query()
+
+
+def _fingerprint(session: Session, slug: str, activity_id: int) -> tuple[Any, ...] | None:
+    """Everything the cached poll is made of, what a vote is judged by: the campaign's stamp
+    (read first, through campaigns), then the poll's row and its options in one query."""
+    stamp = campaigns.get_public_campaign_stamp(session, slug=slug)
+    if stamp is None:
+        return None
+    row = (
+        session.connection()
+        .execute(_POLL_ROW, {"activity_id": activity_id, "campaign_id": stamp.id})
+        .first()
+    )
     return (
         None
         if row is None
-        else tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in row)
+        else (
+            *stamp,
+            *(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in row),
+        )
     )
 
 
@@ -415,11 +421,19 @@ def _insert_ballots(session: Session, batch: _Batch, ballots: list[dict[str, Any
                 table.insert().returning(table.c.id, sort_by_parameter_order=True), ballots
             )
         )
-    except IntegrityError:
+    except IntegrityError as exc:
         if len(batch.votes) == 1:
             with use_locale(batch.votes[0].locale):
+                if _foreign_key_failed(exc):  # the poll was deleted while this vote was judged
+                    raise NotFound(_("There is no such activity in this campaign.")) from None
                 raise Conflict(_("You have already voted in this poll."), field="options") from None
         raise
+
+
+def _foreign_key_failed(exc: IntegrityError) -> bool:
+    """A foreign key (not the one-ballot unique index) refused the insert: PostgreSQL's SQLSTATE
+    23503, SQLite's message."""
+    return getattr(exc.orig, "sqlstate", None) == "23503" or "FOREIGN KEY" in str(exc.orig)
 
 
 def _write_choices_and_events(
