@@ -372,54 +372,68 @@ def open_query(
     lower = "" if filters.since is None else f" WHERE occurred_at >= {_sql_time(filters.since)}"
     con.execute(f"CREATE TEMP VIEW ev AS SELECT * FROM ev_hist{lower}")
     query = Query(con=con, campaign=campaign, filters=filters, now=now)
-
-    def roll_up() -> None:
-        since_day = _local_day_start(filters.since, campaign.timezone)
-        until_day = _local_day_start(filters.until, campaign.timezone)
-        whole_days = (filters.since is None or since_day is not None) and (
-            filters.until is None or until_day is not None
-        )
-        if not (whole_days and committed) or filters.actors is not None:
-            # A window that starts or ends inside a day (or no lake yet), or a segment's people
-            # only: this request's own rollup of its events.
-            con.execute(f"CREATE TEMP TABLE evr_hist AS {people_sql('ev_hist')}")
-            con.execute(f"CREATE TEMP TABLE evh_hist AS {hours_sql('ev_hist')}")
-        else:
-            people, hours, release = LAKE_ROLLUPS.acquire(
-                con,
-                key=(str(lake_path), campaign.id, campaign.timezone),
-                mark=mark,
-                files=[f for f, _d in committed],
-                events_of=lake_events_of(campaign.id, campaign.timezone),
-            )
-            query.on_close.append(release)
-            # The lake rollup holds every day, channel and activity: the filters select its
-            # rows (exactly, since the window is made of whole local days).
-            where = [f"upto <= {int(mark)}"]
-            if until_day is not None:
-                where.append(f"day < DATE '{until_day.isoformat()}'")
-            if filters.channel is not None:
-                where.append(f"channel = {_quote(filters.channel)}")
-            if filters.activity_id is not None:
-                where.append(f"activity_id = {int(filters.activity_id)}")
-            in_window = "true" if since_day is None else f"day >= DATE '{since_day.isoformat()}'"
-            select = f"SELECT * EXCLUDE (upto, in_window), {in_window} AS in_window FROM "
-            rows = [f"{select}{people} WHERE {' AND '.join(where)}"]
-            hour_rows = [f"{select}{hours} WHERE {' AND '.join(where)}"]
-            if tail.num_rows:
-                tail_events = _events_sql(tail_sql, timezone=campaign.timezone, filters=filters)
-                con.execute(f"CREATE TEMP VIEW ev_tail AS {tail_events}")
-                con.execute(f"CREATE TEMP TABLE tail_people AS {people_sql('ev_tail')}")
-                con.execute(f"CREATE TEMP TABLE tail_hours AS {hours_sql('ev_tail')}")
-                rows.append("SELECT * FROM tail_people")
-                hour_rows.append("SELECT * FROM tail_hours")
-            con.execute(f"CREATE TEMP VIEW evr_hist AS {' UNION ALL BY NAME '.join(rows)}")
-            con.execute(f"CREATE TEMP VIEW evh_hist AS {' UNION ALL BY NAME '.join(hour_rows)}")
-        con.execute("CREATE TEMP VIEW evr AS SELECT * FROM evr_hist WHERE in_window")
-        con.execute("CREATE TEMP VIEW evh AS SELECT * FROM evh_hist WHERE in_window")
-
-    query.roll_up = roll_up
+    query.roll_up = lambda: _roll_up(
+        query, lake_path=lake_path, mark=mark, committed=committed, tail=tail, tail_sql=tail_sql
+    )
     return query
+
+
+def _roll_up(
+    query: Query,
+    *,
+    lake_path: Path,
+    mark: int,
+    committed: list[tuple[str, date]],
+    tail: pa.Table,
+    tail_sql: str,
+) -> None:
+    """The per-person and per-hour rollups of `ev_hist` (views `evr_hist`, `evh_hist`, and
+    `evr`, `evh` inside the window): the kept lake rollup plus this request's tail when the
+    window is made of whole local days, else this request's own rollup of its events."""
+    con, campaign, filters = query.con, query.campaign, query.filters
+    since_day = _local_day_start(filters.since, campaign.timezone)
+    until_day = _local_day_start(filters.until, campaign.timezone)
+    whole_days = (filters.since is None or since_day is not None) and (
+        filters.until is None or until_day is not None
+    )
+    if not (whole_days and committed) or filters.actors is not None:
+        # A window that starts or ends inside a day (or no lake yet), or a segment's people
+        # only: this request's own rollup of its events.
+        con.execute(f"CREATE TEMP TABLE evr_hist AS {people_sql('ev_hist')}")
+        con.execute(f"CREATE TEMP TABLE evh_hist AS {hours_sql('ev_hist')}")
+    else:
+        people, hours, release = LAKE_ROLLUPS.acquire(
+            con,
+            key=(str(lake_path), campaign.id, campaign.timezone),
+            mark=mark,
+            files=[f for f, _d in committed],
+            events_of=lake_events_of(campaign.id, campaign.timezone),
+        )
+        query.on_close.append(release)
+        # The lake rollup holds every day, channel and activity: the filters select its
+        # rows (exactly, since the window is made of whole local days).
+        where = [f"upto <= {int(mark)}"]
+        if until_day is not None:
+            where.append(f"day < DATE '{until_day.isoformat()}'")
+        if filters.channel is not None:
+            where.append(f"channel = {_quote(filters.channel)}")
+        if filters.activity_id is not None:
+            where.append(f"activity_id = {int(filters.activity_id)}")
+        in_window = "true" if since_day is None else f"day >= DATE '{since_day.isoformat()}'"
+        select = f"SELECT * EXCLUDE (upto, in_window), {in_window} AS in_window FROM "
+        rows = [f"{select}{people} WHERE {' AND '.join(where)}"]
+        hour_rows = [f"{select}{hours} WHERE {' AND '.join(where)}"]
+        if tail.num_rows:
+            tail_events = _events_sql(tail_sql, timezone=campaign.timezone, filters=filters)
+            con.execute(f"CREATE TEMP VIEW ev_tail AS {tail_events}")
+            con.execute(f"CREATE TEMP TABLE tail_people AS {people_sql('ev_tail')}")
+            con.execute(f"CREATE TEMP TABLE tail_hours AS {hours_sql('ev_tail')}")
+            rows.append("SELECT * FROM tail_people")
+            hour_rows.append("SELECT * FROM tail_hours")
+        con.execute(f"CREATE TEMP VIEW evr_hist AS {' UNION ALL BY NAME '.join(rows)}")
+        con.execute(f"CREATE TEMP VIEW evh_hist AS {' UNION ALL BY NAME '.join(hour_rows)}")
+    con.execute("CREATE TEMP VIEW evr AS SELECT * FROM evr_hist WHERE in_window")
+    con.execute("CREATE TEMP VIEW evh AS SELECT * FROM evh_hist WHERE in_window")
 
 
 def warm_rollups(
