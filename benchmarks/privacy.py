@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/privacy.py [--quick|--smoke] [--events N] [--days N]
 
-A Hive-style lake of `--events` events over `--days` UTC days (one file per day, as the move
-writes them, 20,000 actors) is written straight with pyarrow next to a migrated SQLite
-database whose lake mark covers it; one person (one device actor) has 3 events on each of 3
-days. The measured operation is `im2.privacy.lake_rewrite.rewrite_pending`, the lake part of
-an erasure: one DuckDB scan to find the files naming the person, then an atomic rewrite of
-those files only. The baseline, measured in the same run on the same lake, is the design it
-avoids: rewriting every file of the lake (read, replace, write, fsync, rename). Reported:
-seconds, files and bytes rewritten against the lake's size.
+A Hive-style lake of `--events` events over `--days` UTC days (one file per day, 20,000
+actors) is written straight with the lake's writer (`im2.analytics.lake_layout`, the layout the
+move writes) next to a migrated SQLite database whose lake mark covers it; one person (one
+device actor) has 3 events on each of 3 days. The measured operation is
+`im2.privacy.lake_rewrite.rewrite_pending`, the lake part of an erasure: one DuckDB scan to find
+the files naming the person, then an atomic rewrite of those files only. The baseline, measured
+in the same run on the same lake, is the design it avoids: rewriting every file of the lake
+(read, replace, write, fsync, rename). Reported: seconds, files and bytes rewritten against the
+lake's size.
 
 The export: another person (one participant, one device) has 10,000 events, 90 % of them in
 the same lake (spread over every day) and the rest in the database above the lake's mark, plus
@@ -35,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import Mode, emit, fail, mode_argument, mode_of, target
 from im2.analytics.lake import events_dir, lake_files
+from im2.analytics.lake_layout import write_lake_file
 from im2.db import Database
 from im2.events.service import EVENT_ARROW_SCHEMA
 from im2.migrations import upgrade
@@ -102,12 +103,7 @@ def build_lake(lake: Path, *, events: int, days: int, exporter_events: int = 0) 
         folder = events_dir(lake) / f"date={(START + timedelta(days=day)).date().isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
         last = next_id + per_day - 1
-        pq.write_table(
-            table,
-            folder / f"part-{next_id}-{last}.parquet",
-            compression="zstd",
-            row_group_size=1_000_000,
-        )
+        write_lake_file(table, folder / f"part-{next_id}-{last}.parquet")
         next_id = last + 1
     return next_id - 1
 

@@ -5,7 +5,9 @@ Layout, Hive style, readable by DuckDB, pyarrow, ClickHouse, Trino and Spark as 
     <lake_path>/events/date=2026-03-02/part-<first_id>-<last_id>.parquet
 
 `date` is the UTC day of `occurred_at`; each file holds the events of one batch that fell on
-that day, sorted by id, with the columns of `EVENT_ARROW_SCHEMA` (properties as JSON text).
+that day, with the columns of `EVENT_ARROW_SCHEMA` (properties as JSON text), laid out as
+`im2.analytics.lake_layout` says (ordered by workspace, actor and id, in small row groups with
+statistics, so that a reader of a few actors skips most of a file).
 
 Exactly once, across crashes: a batch is written to hidden temporary files, fsynced and renamed
 into place, and only then does the high-water mark (`analytics_lake_marks.last_id`) advance, in
@@ -25,6 +27,7 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -35,11 +38,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from im2.analytics.lake_fs import object_lake_of
+from im2.analytics.lake_fs import ObjectLake, object_lake_of
+from im2.analytics.lake_layout import write_lake_file
 from im2.analytics.models import LakeMark
 from im2.db import Database
 from im2.events.service import EVENT_ARROW_SCHEMA, delete_events_through, last_event_id
@@ -52,6 +55,8 @@ _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
 _DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
 # A lake file: a path in a local lake, an `s3://bucket/key` name in an object lake.
 LakeFile = Path | str
+# Temporary files of a rewrite in place (`replace_lake_file`): hidden, never a reader's glob.
+REWRITE_PREFIX = ".rewrite-"
 _COLUMNS = (
     "id, occurred_at, workspace_id, campaign_id, activity_id, actor_type, actor_id, kind, "
     "channel, referrer, CAST(properties AS TEXT) AS properties"
@@ -335,8 +340,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def replace_lake_file(file: Path | str, table: pa.Table, *, remote: ObjectLake | None) -> int:
+    """Put `table` in place of a lake file, under the same name, in the lake's layout; the
+    bytes written. Atomic: a hidden temporary file (`REWRITE_PREFIX`, which no reader's glob
+    matches and `im2.privacy.lake_rewrite.remove_leftovers` deletes after a crash), fsync,
+    rename over the old name, fsync of the folder; in an object lake one upload under the same
+    key (S3 replaces an object whole)."""
+    if remote is not None:
+        return remote.put_parquet(str(file), table)
+    file = Path(file)
+    tmp = file.parent / f"{REWRITE_PREFIX}{secrets.token_hex(6)}-{file.name}.tmp"
+    try:
+        with tmp.open("wb") as handle:
+            write_lake_file(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(file.parent)
+    return file.stat().st_size
+
+
 def write_batch(lake_path: Path, table: pa.Table) -> list[LakeFile]:
-    """Write one batch (sorted by id) as one file per UTC day; each appears whole or not at all."""
+    """Write one batch (sorted by id) as one file per UTC day, in the lake's layout
+    (`write_lake_file`); each appears whole or not at all."""
     remote = object_lake_of(lake_path)
     days = pc.cast(table.column("occurred_at"), pa.date32())
     written: list[LakeFile] = []
@@ -357,7 +385,7 @@ def write_batch(lake_path: Path, table: pa.Table) -> list[LakeFile]:
         final = folder / f"part-{first}-{last}.parquet"
         tmp = folder / f".part-{first}-{last}.parquet.tmp"
         with tmp.open("wb") as handle:
-            pq.write_table(part, handle, compression="zstd", row_group_size=1_000_000)
+            write_lake_file(part, handle)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(final)

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from im2.analytics.lake_layout import write_lake_file
 from im2.config import parse_lake_url
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class ObjectLake:
 
     def put_parquet(self, uri: str, table: pa.Table) -> int:
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd", row_group_size=1_000_000)
+        write_lake_file(table, sink)
         data = sink.getvalue()
         self.put_bytes(uri, data)
         return int(data.size)

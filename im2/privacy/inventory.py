@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from im2.activities.registry import FORMATS
 from im2.analytics.lake import get_mark, rows_to_arrow
 from im2.analytics.lake_fs import object_lake_of, register_duckdb
+from im2.analytics.lake_layout import events_of_actors as lake_events_of_actors
 from im2.analytics.query import committed_files
 from im2.db import Base
 from im2.domains import import_domain_modules
@@ -265,16 +266,12 @@ def events_of_actors(
             register_duckdb(con, remote)  # an object lake's s3:// names (IM2_LAKE_URL)
         try:
             con.execute("SET TimeZone = 'UTC'")
-            actor_list = pa.table({"actor_id": pa.array(actors, pa.string())})
-            con.register("wanted_actors", actor_list)
-            lake = con.sql(
-                "SELECT * FROM read_parquet($files) WHERE workspace_id = $workspace "
-                "AND actor_id IN (SELECT actor_id FROM wanted_actors) ORDER BY id",
-                params={"files": files, "workspace": workspace_id},
-            ).to_arrow_table()
+            # Only the row groups that can hold these actors are read (`lake_layout`).
+            parts.append(
+                lake_events_of_actors(con, files, workspace_id=workspace_id, actor_ids=actors)
+            )
         finally:
             con.close()
-        parts.append(lake.select(EVENT_ARROW_SCHEMA.names).cast(EVENT_ARROW_SCHEMA))
     events = table_of(EVENTS_TABLE)
     tail_rows = session.execute(
         select(*_event_columns(events))

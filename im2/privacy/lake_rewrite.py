@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from im2.analytics.lake import events_dir, get_mark
+from im2.analytics.lake import REWRITE_PREFIX, events_dir, get_mark, replace_lake_file
+from im2.analytics.lake_evidence import scrub_lake_evidence
 from im2.analytics.lake_fs import ObjectLake, object_lake_of, register_duckdb
 from im2.analytics.query import announce_rewrite, committed_files
 from im2.clock import Clock
@@ -41,7 +40,7 @@ from im2.privacy.scrub import scrub_deliveries, scrub_event
 
 log = logging.getLogger("im2.privacy")
 
-TMP_PREFIX = ".rewrite-"
+TMP_PREFIX = REWRITE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +51,6 @@ class RewriteResult:
     bytes_rewritten: int
     lake_bytes: int
     deliveries: int
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_leftovers(lake_path: Path) -> int:
@@ -218,20 +209,8 @@ def rewrite_file(
         schema.field("properties"),
         pa.array(properties, pa.string()),
     )
-    if remote is not None:
-        return changed, remote.put_parquet(str(file), table)
-    file = Path(file)
-    tmp = file.parent / f"{TMP_PREFIX}{secrets.token_hex(6)}-{file.name}.tmp"
-    try:
-        with tmp.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd", row_group_size=1_000_000)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(file)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(file.parent)
-    return changed, file.stat().st_size
+    # In the lake's layout: the file is re-sorted by the new ids.
+    return changed, replace_lake_file(file, table, remote=remote)
 
 
 def merge_pending(mappings: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -368,5 +347,9 @@ def rewrite_pending(
 
 
 def privacy_lake_rewrite_job(db: Database, clock: Clock) -> RewriteResult:
-    """The lake part of erasures committed since the last run (idempotent, crash-safe)."""
-    return rewrite_pending(db, lake_path=get_settings().lake_path, now=clock.now())
+    """The lake part of erasures committed since the last run (idempotent, crash-safe), after
+    the referral evidence the lake kept from before its migration (`im2.analytics.lake_evidence`:
+    one job rewrites the lake's files, so two rewrites of one file never race)."""
+    lake_path = get_settings().lake_path
+    scrub_lake_evidence(db, lake_path=lake_path, now=clock.now())
+    return rewrite_pending(db, lake_path=lake_path, now=clock.now())
