@@ -42,6 +42,15 @@ class Visit:
     cookies: Mapping[str, str]
     base_url: str  # the site's public address (for links to share)
 
+    def keywords(self, *, now: bool = True) -> dict[str, Any]:
+        """Who looks at which activity, as a format's read takes it (`now` unless False)."""
+        found: dict[str, Any] = {
+            "slug": self.slug,
+            "activity_id": self.activity_id,
+            "device_id": self.device_id,
+        }
+        return (found | {"now": self.now}) if now else found
+
 
 def visit_of(
     request: Request, *, slug: str, activity_id: int, device_id: str, now: datetime
@@ -65,6 +74,11 @@ class Seen:
     context: dict[str, Any]
     needs_consent: bool
 
+    @classmethod
+    def of(cls, view: Any, **context: Any) -> Seen:
+        """A format's view (with its `participant_id`) as `view` in the templates, and more."""
+        return cls(context={"view": view, **context}, needs_consent=view.participant_id is None)
+
 
 @dataclass(frozen=True, slots=True)
 class FrameAction:
@@ -79,6 +93,22 @@ class FrameAction:
     done_flag: str
     write: Callable[[ParticipantPost, str, int], object]
     done_in_place: bool = True
+
+
+def simple_write(
+    do: Callable[..., object], *, announce: bool = True
+) -> Callable[[ParticipantPost, str, int], None]:
+    """The write of an action that is one call of the format's service,
+    `do(session, slug=, activity_id=, **post.rules())`, in the participant's transaction; the
+    activity's live channel announces it after the commit unless `announce` is False."""
+
+    def write(post: ParticipantPost, slug: str, activity_id: int) -> None:
+        post.write(
+            lambda session: do(session, slug=slug, activity_id=activity_id, **post.rules()),
+            activity_id=activity_id if announce else None,
+        )
+
+    return write
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +135,7 @@ def render_frame(
     db: DbDep,
     visit: Visit,
     error: str | None = None,
+    errors: dict[str, str] | None = None,
     notice: str | None = None,
     status_code: int = 200,
     fragment: bool = False,
@@ -121,6 +152,7 @@ def render_frame(
         **seen.context,
         **form_context(request, needs_consent=seen.needs_consent),
         "error": error,
+        "errors": errors or {},
         "notice": notice,
         "action": f"{path}/{frame.actions[0].path}" if frame.actions else None,
         "page_url": path,
@@ -175,13 +207,15 @@ def _add_action(router: APIRouter, frame: PublicFrame, action: FrameAction) -> N
         except IM2Error as exc:
             if isinstance(exc, NotFound):
                 raise
+            refusal = post.refusal(exc, slug=slug)  # every field at fault, each by its field
             return render_frame(
                 request,
                 frame,
                 db=post.db,
                 visit=visit,
-                error=exc.message,
-                status_code=exc.status_code,
+                error=refusal.error,
+                errors=refusal.errors,
+                status_code=refusal.status_code,
                 fragment=post.htmx,
             )
         post.points_earned()  # the poll's group-committed vote is paid here (im2.web.points_flash)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput, NotFound
 from im2.i18n import _, get_locale, normalize_locale
@@ -14,23 +16,16 @@ from im2.messaging import service as messaging
 from im2.messaging.schemas import DeliveryStatus
 from im2.participation import comments, service
 from im2.participation.schemas import CONSENT_TEXT
-from im2.participation.senders import CodeSender, queue_code
 from im2.people import service as people
 from im2.people.consent import service as consents
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel, Purpose
 from im2.web.deps import CsrfForm, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.participant_forms import field_errors
+from im2.web.participant_pages import OnCampaign, check_first, public_campaign, send_code
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HIDDEN_STATUSES = ("draft", "archived")
-
-
-def _campaign(db: DbDep, slug: str) -> tuple[CampaignRead, int]:
-    with db.session() as session:
-        found = campaigns.get_public_campaign(session, slug=slug)
-    if found is None or found.campaign.status in HIDDEN_STATUSES:
-        raise NotFound(_("There is no campaign at this address."))
-    return found.campaign, found.workspace_id
+T = TypeVar("T")
 
 
 def _page(
@@ -43,9 +38,10 @@ def _page(
     values: dict[str, str] | None = None,
     notice: str | None = None,
     sent: str | None = None,
+    failed: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     with db.session() as session:
         participant = service.get_participant(
             session, workspace_id=workspace_id, device_id=device_id
@@ -79,7 +75,7 @@ def _page(
         )
         if trouble is not None:
             # The text never left: no "we sent you a code", the request form says why.
-            errors, sent = trouble, None
+            errors, sent, failed = trouble, None, "code"
             values = {"channel": "phone", **(values or {})}
     return render(
         request,
@@ -91,6 +87,7 @@ def _page(
             # What was typed, shown again when it was refused (never lost to an error).
             "values": values or {},
             "notice": notice,
+            "failed": failed,  # the form whose errors these are, when it is not the only one
             "consent_text": CONSENT_TEXT,
             "sent": sent,
             # Consent by purpose: the join form (each purpose on its own, only taking part
@@ -156,7 +153,7 @@ def join(
 ) -> Response:
     """Join from the participant's page: taking part (required), the other purposes each on
     its own, and the minors gate. Refused answers store nothing."""
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     try:
         with db.transaction() as session:
             service.do_join(
@@ -187,7 +184,7 @@ def change_consent(
 ) -> Response:
     """Grant or withdraw one purpose (one button each, as easy one way as the other); a
     withdrawal takes effect for the next query that asks (segments, exports, webhooks)."""
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     try:
         purpose = Purpose(str(form.get("purpose", "")))
     except ValueError:
@@ -252,27 +249,30 @@ def change_consent(
 def set_nickname(
     request: Request, slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     try:
-        with db.transaction() as session:
-            participant = service.do_join(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                now=now,
-            )
-            service.do_set_nickname(
-                session, participant_id=participant.id, nickname=str(form.get("nickname", ""))
-            )
+        check_first(
+            db,
+            workspace_id=workspace_id,
+            visitor=visitor,
+            consented=form.get("consent") == "yes",
+            required={"nickname": str(form.get("nickname", ""))},
+        )
+        _as_participant(
+            db,
+            OnCampaign(campaign, workspace_id, visitor, now),
+            form,
+            write=lambda session, participant_id: service.do_set_nickname(
+                session, participant_id=participant_id, nickname=str(form.get("nickname", ""))
+            ),
+        )
     except IM2Error as exc:
         return _page(
             request,
             db=db,
             slug=slug,
             device_id=visitor.device_id,
-            errors={exc.field or "nickname": exc.message},
+            errors=field_errors(exc, default="nickname"),
             values={"nickname": str(form.get("nickname", ""))},
             status_code=exc.status_code,
         )
@@ -287,54 +287,27 @@ def request_code(
     db: DbDep,
     visitor: VisitorDep,
     limiter: LimiterDep,
-    settings: SettingsDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     channel = str(form.get("channel", ""))
-    sender: CodeSender = request.app.state.code_sender
+    destination = str(form.get("destination", ""))
     try:
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            participant = service.do_join(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                now=now,
-            )
-            destination, code = service.do_request_code(
-                session,
-                participant_id=participant.id,
-                channel=channel,
-                destination=str(form.get("destination", "")),
-                secret=settings.secret_key.get_secret_value(),
-                now=now,
-            )
-            # By SMS: queued with the code, sent by the messaging job (retried). Otherwise
-            # sent only once the code is stored: a failed write never mails a dead code.
-            queue_code(
-                session,
-                sender=sender,
-                caps=request.app.state.sms_caps,
-                workspace_id=workspace_id,
-                participant_id=participant.id,
-                channel=channel,
-                destination=destination,
-                code=code,
-                brand=campaign.name,
-                ip=visitor.ip,
-                now=now,
-            )
+        # By SMS: queued with the code, sent by the messaging job (retried). Otherwise
+        # sent only once the code is stored: a failed write never mails a dead code.
+        consented = form.get("consent") == "yes"
+        here = OnCampaign(campaign, workspace_id, visitor, now)
+        send_code(request, db, here, channel=channel, destination=destination, consented=consented)
     except IM2Error as exc:
         return _page(
             request,
             db=db,
             slug=slug,
             device_id=visitor.device_id,
-            errors={exc.field or "destination": exc.message},
-            values={"destination": str(form.get("destination", "")), "channel": channel},
+            errors=field_errors(exc, default="destination"),
+            values={"destination": destination, "channel": channel},
+            failed="code",
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/c/{slug}/me?sent={channel}", status_code=303)
@@ -350,7 +323,7 @@ def verify(
     settings: SettingsDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     channel = str(form.get("channel", ""))
     with db.transaction() as session:
         participant = service.get_participant(
@@ -381,6 +354,33 @@ def verify(
     return RedirectResponse(f"/c/{slug}/me?done=verified", status_code=303)
 
 
+def _as_participant(
+    db: DbDep, here: OnCampaign, form: CsrfForm, *, write: Callable[[Session, int], T]
+) -> T:
+    """`write(session, participant_id)` in one transaction with joining first (the form's
+    consent box) when this device has not joined the workspace yet."""
+    with db.transaction() as session:
+        participant = service.do_join(
+            session,
+            workspace_id=here.workspace_id,
+            campaign_id=here.campaign.id,
+            visitor=here.visitor,
+            consented=form.get("consent") == "yes",
+            now=here.now,
+        )
+        return write(session, participant.id)
+
+
+def _refused(request: Request, exc: IM2Error) -> Response:
+    """A refused comment or like: the participant's error page, with a way back."""
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "message": exc.message},
+        status_code=exc.status_code,
+    )
+
+
 def _back(slug: str, value: object) -> str:
     """Only back to a page of this campaign: the form cannot be used as an open redirect."""
     back = str(value or "")
@@ -397,38 +397,29 @@ def post_comment(
     limiter: LimiterDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     back = _back(slug, form.get("back"))
     try:
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
         if campaign.status != "live":
             raise IM2Error(_("Comments are open while the campaign is live."))
-        with db.transaction() as session:
-            participant = service.do_join(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                now=now,
-            )
-            posted = comments.do_comment(
+        posted = _as_participant(
+            db,
+            OnCampaign(campaign, workspace_id, visitor, now),
+            form,
+            write=lambda session, participant_id: comments.do_comment(
                 session,
                 workspace_id=workspace_id,
                 campaign_id=campaign.id,
                 target_type=str(form.get("target_type", "")),
                 target_id=_int(form.get("target_id")),
-                participant_id=participant.id,
+                participant_id=participant_id,
                 text=str(form.get("text", "")),
                 now=now,
-            )
-    except IM2Error as exc:
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status_code, "message": exc.message},
-            status_code=exc.status_code,
+            ),
         )
+    except IM2Error as exc:
+        return _refused(request, exc)
     note = "pending" if posted.status is comments.CommentStatus.PENDING else "posted"
     return RedirectResponse(f"{back}{'&' if '?' in back else '?'}comment={note}", status_code=303)
 
@@ -443,35 +434,26 @@ def like(
     limiter: LimiterDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     back = _back(slug, form.get("back"))
     try:
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        with db.transaction() as session:
-            participant = service.do_join(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                now=now,
-            )
-            comments.do_like(
+        _as_participant(
+            db,
+            OnCampaign(campaign, workspace_id, visitor, now),
+            form,
+            write=lambda session, participant_id: comments.do_like(
                 session,
                 workspace_id=workspace_id,
                 campaign_id=campaign.id,
                 target_type=str(form.get("target_type", "")),
                 target_id=_int(form.get("target_id")),
-                participant_id=participant.id,
+                participant_id=participant_id,
                 now=now,
-            )
-    except IM2Error as exc:
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status_code, "message": exc.message},
-            status_code=exc.status_code,
+            ),
         )
+    except IM2Error as exc:
+        return _refused(request, exc)
     return RedirectResponse(back, status_code=303)
 
 

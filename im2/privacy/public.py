@@ -19,38 +19,28 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from im2.campaigns import service as campaigns
-from im2.campaigns.schemas import CampaignRead
 from im2.errors import IM2Error, InvalidInput, NotFound, TooManyAttempts
 from im2.i18n import _
 from im2.participation import service as participation
 from im2.participation.schemas import CONSENT_TEXT
-from im2.participation.senders import CodeSender, queue_code
 from im2.people import service as people
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel
 from im2.privacy import service
 from im2.privacy.jobs import build_soon
 from im2.privacy.schemas import KIND_LABELS, STATUS_LABELS, RequestKind
 from im2.web.deps import CsrfForm, DbDep, NowDep, SettingsDep, VisitorDep
+from im2.web.participant_forms import field_errors
+from im2.web.participant_pages import OnCampaign, public_campaign, send_code
 from im2.web.templating import render
 from im2.workspaces.throttle import Counters
 
 router = APIRouter(include_in_schema=False)
-HIDDEN_STATUSES = ("draft", "archived")
 PROOF_COOKIE = "im2_my_data"
 PROOF_LIFETIME = timedelta(minutes=30)
 # Codes and data requests from one device and one network (the participation limits are for
 # votes; asking for one's data is rare, and each code costs an SMS or e-mail).
 PER_DEVICE = parse("10/hour")
 PER_NETWORK = parse("60/hour")
-
-
-def _campaign(db: DbDep, slug: str) -> tuple[CampaignRead, int]:
-    with db.session() as session:
-        found = campaigns.get_public_campaign(session, slug=slug)
-    if found is None or found.campaign.status in HIDDEN_STATUSES:
-        raise NotFound(_("There is no campaign at this address."))
-    return found.campaign, found.workspace_id
 
 
 def _limit(request: Request, visitor: Any) -> None:
@@ -98,7 +88,7 @@ def _page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     person_id = _proof(request, workspace_id=workspace_id, device_id=device_id, now=now)
     with db.session() as session:
         participant = participation.get_participant(
@@ -139,6 +129,31 @@ def _page(
     )
 
 
+def _again(
+    request: Request,
+    db: DbDep,
+    slug: str,
+    visitor: Any,
+    now: datetime,
+    exc: IM2Error,
+    *,
+    default: str,
+    values: dict[str, str],
+) -> Response:
+    """The page again with every error of a refused form (`default` names the field of one
+    about the whole form) and what was typed."""
+    return _page(
+        request,
+        db=db,
+        slug=slug,
+        device_id=visitor.device_id,
+        now=now,
+        errors=field_errors(exc, default=default),
+        values=values,
+        status_code=exc.status_code,
+    )
+
+
 @router.get("/c/{slug}/my-data")
 def my_data(request: Request, slug: str, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
     return _page(request, db=db, slug=slug, device_id=visitor.device_id, now=now)
@@ -151,57 +166,19 @@ def request_code(
     form: CsrfForm,
     db: DbDep,
     visitor: VisitorDep,
-    settings: SettingsDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     channel = str(form.get("channel", ""))
-    sender: CodeSender = request.app.state.code_sender
+    destination = str(form.get("destination", ""))
     try:
         _limit(request, visitor)
-        with db.transaction() as session:
-            participant = participation.do_join(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                visitor=visitor,
-                consented=form.get("consent") == "yes",
-                now=now,
-            )
-            destination, code = participation.do_request_code(
-                session,
-                participant_id=participant.id,
-                channel=channel,
-                destination=str(form.get("destination", "")),
-                secret=settings.secret_key.get_secret_value(),
-                now=now,
-            )
-            # By SMS through the workspace's provider (queued, sent by the job), or after
-            # the commit by the deployment's sender (im2.participation.senders).
-            queue_code(
-                session,
-                sender=sender,
-                caps=request.app.state.sms_caps,
-                workspace_id=workspace_id,
-                participant_id=participant.id,
-                channel=channel,
-                destination=destination,
-                code=code,
-                brand=campaign.name,
-                ip=visitor.ip,
-                now=now,
-            )
+        consented = form.get("consent") == "yes"
+        here = OnCampaign(campaign, workspace_id, visitor, now)
+        send_code(request, db, here, channel=channel, destination=destination, consented=consented)
     except IM2Error as exc:
-        return _page(
-            request,
-            db=db,
-            slug=slug,
-            device_id=visitor.device_id,
-            now=now,
-            errors={exc.field or "destination": exc.message},
-            values={"destination": str(form.get("destination", "")), "channel": channel},
-            status_code=exc.status_code,
-        )
+        values = {"destination": destination, "channel": channel}
+        return _again(request, db, slug, visitor, now, exc, default="destination", values=values)
     return RedirectResponse(f"/c/{slug}/my-data?sent={channel}", status_code=303)
 
 
@@ -215,7 +192,7 @@ def verify(
     settings: SettingsDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = _campaign(db, slug)
+    campaign, workspace_id = public_campaign(db, slug)
     channel = str(form.get("channel", ""))
     error: str | None = None
     person_id: int | None = None
@@ -272,7 +249,7 @@ def verify(
 
 
 def _proved(request: Request, db: DbDep, slug: str, visitor: Any, now: datetime) -> tuple[int, int]:
-    _campaign_row, workspace_id = _campaign(db, slug)
+    _campaign_row, workspace_id = public_campaign(db, slug)
     person_id = _proof(request, workspace_id=workspace_id, device_id=visitor.device_id, now=now)
     if person_id is None:
         # Without a fresh code nothing is shown or done, and nothing says whether anyone exists.
@@ -341,16 +318,8 @@ def ask(
                     fields={"nickname": str(form.get("nickname", ""))},
                 )
     except IM2Error as exc:
-        return _page(
-            request,
-            db=db,
-            slug=slug,
-            device_id=visitor.device_id,
-            now=now,
-            errors={exc.field or kind: exc.message},
-            values={"nickname": str(form.get("nickname", ""))},
-            status_code=exc.status_code,
-        )
+        values = {"nickname": str(form.get("nickname", ""))}
+        return _again(request, db, slug, visitor, now, exc, default=kind, values=values)
     if kind == "export":
         tasks.add_task(
             build_soon,

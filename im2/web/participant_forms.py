@@ -6,12 +6,16 @@ through the same steps: the CSRF check (`CsrfForm`), the honeypot field only bot
 limit per device and IP, then one transaction in which the format's service validates and writes,
 given the same "rules" keywords (the visitor, the consent box, how long the page was shown, the
 risk settings, the time). `ParticipantPostDep` gathers them so a route states only what differs.
+
+A refused submit lists every field at fault at once, each next to its field (`Refusal`,
+templates/participant_form.html): the one the service found, and the consent box's when it was
+left unticked by a visitor who has not joined (a service stops at its first error).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -20,11 +24,14 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from im2.activities.live import announce_on_commit
+from im2.campaigns import service as campaigns
 from im2.config import Settings
 from im2.db import Database
-from im2.errors import IM2Error
+from im2.errors import IM2Error, InvalidInput, NotFound
+from im2.i18n import _
 from im2.incentives import service as incentives
 from im2.live.hub import Hub
+from im2.participation import service as participation
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import CONSENT_TEXT, Visitor
 from im2.web.deps import (
@@ -50,13 +57,73 @@ def is_htmx(request: Request) -> bool:
 
 
 def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
-    """The template values every participant form needs (consent box, honeypot, shown stamp)."""
+    """The template values every participant form needs (consent box, honeypot, shown stamp,
+    and no errors until a submit is refused)."""
     return {
         "consent_text": CONSENT_TEXT,
         "needs_consent": needs_consent,
         "shown": shown_token(request),
         "honeypot": HONEYPOT,
+        "error": None,
+        "errors": {},
     }
+
+
+class FieldErrors(InvalidInput):
+    """Several fields at fault in one submit (field -> message, in the form's order)."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__(" ".join(self.errors.values()), field=next(iter(self.errors), None))
+
+
+def field_errors(exc: IM2Error, *, default: str) -> dict[str, str]:
+    """Every message of a refused form by field (`default` for one about the whole form)."""
+    return dict(getattr(exc, "errors", None) or {exc.field or default: exc.message})
+
+
+def consent_error() -> str:
+    return _("Please agree to how your data is used before taking part.")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What a refused submit shows: a message about the form as a whole (`error`), or one
+    next to each field at fault (`errors`), with the status to answer."""
+
+    status_code: int
+    error: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, exc: IM2Error, *, consent: str | None = None) -> Refusal:
+        """From the error raised; `consent` adds the consent box's message to a field error."""
+        errors = dict(getattr(exc, "errors", None) or {})
+        if not errors and exc.field:
+            errors[exc.field] = exc.message
+        if errors and consent and "consent" not in errors:
+            errors["consent"] = consent
+        return cls(exc.status_code, None if errors else exc.message, errors)
+
+    def context(self) -> dict[str, Any]:
+        return {"error": self.error, "errors": self.errors}
+
+
+# What a page shows before any submit: nothing refused.
+NOTHING_REFUSED = Refusal(200)
+
+
+def needs_consent(db: Database, *, slug: str, device_id: str) -> bool:
+    """Whether this device has not joined the workspace of campaign `slug` yet (its first
+    action then needs the consent box ticked)."""
+    with db.session() as session:
+        found = campaigns.get_public_campaign(session, slug=slug)
+        if found is None:
+            return False
+        joined = participation.get_participant(
+            session, workspace_id=found.workspace_id, device_id=device_id
+        )
+    return joined is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +156,22 @@ class ParticipantPost:
             "identities_per_ip_hour": self.settings.risk_identities_per_ip_hour,
             "now": self.now,
         }
+
+    def refusal(self, exc: IM2Error, *, slug: str) -> Refusal:
+        """Every field error of a refused submit: the service's, and the consent box's when it
+        was left unticked by a visitor who has not joined (the service stops at its first).
+        A 404 stays a 404."""
+        if isinstance(exc, NotFound):
+            raise exc
+        consent = None
+        if (
+            isinstance(exc, InvalidInput)
+            and exc.field not in (None, "consent")
+            and self.form.get("consent") != "yes"
+            and needs_consent(self.db, slug=slug, device_id=self.visitor.device_id)
+        ):
+            consent = consent_error()
+        return Refusal.of(exc, consent=consent)
 
     def guard(self, *, refused: str) -> None:
         """The honeypot, then the rate limit; raises `IM2Error` with `refused` for a bot."""

@@ -17,18 +17,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def _view(session: Session, visit: Visit) -> Seen:
-    view = service.view_cards(
-        session,
-        slug=visit.slug,
-        activity_id=visit.activity_id,
-        device_id=visit.device_id,
-        now=visit.now,
-        gift_code=visit.query.get("gift"),
-    )
-    return Seen(
-        context={"view": view, "base_url": visit.base_url.rstrip("/")},
-        needs_consent=view.participant_id is None,
-    )
+    view = service.view_cards(session, **visit.keywords(), gift_code=visit.query.get("gift"))
+    return Seen.of(view, base_url=visit.base_url.rstrip("/"))
 
 
 def _gift(post: ParticipantPost, slug: str, activity_id: int) -> None:

@@ -11,12 +11,12 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import STATUS_LABELS
-from im2.errors import IM2Error, NotFound
+from im2.errors import IM2Error
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
 from im2.web.links import public_base_url
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPostDep, form_context
+from im2.web.participant_forms import NOTHING_REFUSED, ParticipantPostDep, Refusal, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -34,8 +34,7 @@ def _offer_page(
     db: DbDep,
     device_id: str,
     now: NowDep,
-    error: str | None = None,
-    status_code: int = 200,
+    refusal: Refusal = NOTHING_REFUSED,
 ) -> Response:
     with db.session() as session:
         view = reads.view_offer(
@@ -46,12 +45,12 @@ def _offer_page(
         "activities/groupbuy/public_offer.html",
         {
             "view": view,
-            "error": error,
             "status_labels": STATUS_LABELS,
             **form_context(request, needs_consent=view.participant_id is None),
+            **refusal.context(),
             "action": offer_path(slug, activity_id) + "/open",
         },
-        status_code=status_code,
+        status_code=refusal.status_code,
     )
 
 
@@ -64,9 +63,8 @@ def _team_page(
     db: DbDep,
     device_id: str,
     now: NowDep,
-    error: str | None = None,
+    refusal: Refusal = NOTHING_REFUSED,
     notice: str | None = None,
-    status_code: int = 200,
     fragment: bool = False,
 ) -> Response:
     with db.session() as session:
@@ -78,14 +76,14 @@ def _team_page(
         "activities/groupbuy/team_box.html" if fragment else "activities/groupbuy/public_team.html",
         {
             "view": view,
-            "error": error,
             "notice": notice,
             "status_labels": STATUS_LABELS,
             **form_context(request, needs_consent=view.participant_id is None),
+            **refusal.context(),
             "action": view.team.share_path + "/join",
             "share_url": public_base_url(request) + view.team.share_path,
         },
-        status_code=status_code,
+        status_code=refusal.status_code,
     )
 
 
@@ -110,8 +108,6 @@ def open_team(request: Request, slug: str, activity_id: Id, post: ParticipantPos
             activity_id=activity_id,
         )
     except IM2Error as exc:
-        if isinstance(exc, NotFound):
-            raise
         return _offer_page(
             request,
             slug=slug,
@@ -119,8 +115,7 @@ def open_team(request: Request, slug: str, activity_id: Id, post: ParticipantPos
             db=post.db,
             device_id=post.visitor.device_id,
             now=post.now,
-            error=exc.message,
-            status_code=exc.status_code,
+            refusal=post.refusal(exc, slug=slug),
         )
     return RedirectResponse(team.share_path + "?opened=1", status_code=303)
 
@@ -177,9 +172,7 @@ def join_team(
             activity_id=activity_id,
         )
     except IM2Error as exc:
-        if isinstance(exc, NotFound):
-            raise
-        return page(error=exc.message, status_code=exc.status_code, fragment=post.htmx)
+        return page(refusal=post.refusal(exc, slug=slug), fragment=post.htmx)
     if post.htmx:
         return page(notice=_("You have joined the team."), fragment=True)
     return RedirectResponse(team.share_path + "?joined=1", status_code=303)

@@ -29,14 +29,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _view(session: Session, visit: Visit) -> Seen:
-    view = service.view_poll(
-        session,
-        slug=visit.slug,
-        activity_id=visit.activity_id,
-        device_id=visit.device_id,
-        now=visit.now,
-    )
-    return Seen(context={"view": view}, needs_consent=view.participant_id is None)
+    return Seen.of(service.view_poll(session, **visit.keywords()))
 
 
 def _vote(post: ParticipantPost, slug: str, activity_id: int) -> None:

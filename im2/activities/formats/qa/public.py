@@ -13,12 +13,13 @@ from starlette.responses import RedirectResponse, Response
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import AskReceipt, QuestionSort
-from im2.errors import IM2Error, NotFound
+from im2.errors import IM2Error
 from im2.i18n import _
 from im2.live.sse import stream
+from im2.web import participant_forms as forms
 from im2.web.deps import DbDep, HubDep, VisitorDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPostDep, form_context, is_htmx
+from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context, is_htmx
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -47,10 +48,9 @@ def _page(
     sort: QuestionSort,
     template: str = "activities/qa/public_qa.html",
     values: dict[str, str] | None = None,
-    error: str | None = None,
+    refusal: forms.Refusal = forms.NOTHING_REFUSED,
     consent_for: str | None = None,
     notice: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     with db.session() as session:
         view = service.view_qa(
@@ -62,15 +62,15 @@ def _page(
         template,
         {
             "view": view,
+            **form_context(request, needs_consent=view.participant_id is None),
+            **refusal.context(),
             "values": values or {},
-            "error": error,
             "consent_for": consent_for,
             "notice": notice,
-            **form_context(request, needs_consent=view.participant_id is None),
             "base": base,
             "sort": sort.value,
         },
-        status_code=status_code,
+        status_code=refusal.status_code,
     )
 
 
@@ -107,32 +107,28 @@ def qa_list(
     )
 
 
-def _failed(
+def _refused(
     request: Request,
+    post: ParticipantPost,
     exc: IM2Error,
     *,
     slug: str,
     activity_id: int,
-    db: DbDep,
-    device_id: str,
-    values: dict[str, str],
-    consent_for: str | None,
+    values: dict[str, str] | None = None,
+    consent_for: str | None = None,
 ) -> Response:
-    if isinstance(exc, NotFound):
-        raise exc
-    htmx = is_htmx(request)
+    """The page again with every error of the refused submit and what was typed."""
     return _page(
         request,
         slug=slug,
         activity_id=activity_id,
-        db=db,
-        device_id=device_id,
+        db=post.db,
+        device_id=post.visitor.device_id,
         sort=_sort(request),
-        template="activities/qa/qa_box.html" if htmx else "activities/qa/public_qa.html",
+        template="activities/qa/qa_box.html" if post.htmx else "activities/qa/public_qa.html",
         values=values,
-        error=exc.message,
+        refusal=post.refusal(exc, slug=slug),
         consent_for=consent_for if exc.field == "consent" else None,
-        status_code=exc.status_code,
     )
 
 
@@ -177,16 +173,7 @@ def ask(
             write, refused=_("Your question could not be accepted."), activity_id=activity_id
         )
     except IM2Error as exc:
-        return _failed(
-            request,
-            exc,
-            slug=slug,
-            activity_id=activity_id,
-            db=post.db,
-            device_id=post.visitor.device_id,
-            values=values,
-            consent_for=None,
-        )
+        return _refused(request, post, exc, slug=slug, activity_id=activity_id, values=values)
     done = "asked" if receipt.visible else "waiting"
     return _done(
         request,
@@ -216,15 +203,9 @@ def upvote(
     try:
         post.run(write, refused=_("Your upvote could not be accepted."), activity_id=activity_id)
     except IM2Error as exc:
-        return _failed(
-            request,
-            exc,
-            slug=slug,
-            activity_id=activity_id,
-            db=post.db,
-            device_id=post.visitor.device_id,
-            values={},
-            consent_for=f"{qa_path(slug, activity_id)}/questions/{question_id}/upvote",
+        consent_for = f"{qa_path(slug, activity_id)}/questions/{question_id}/upvote"
+        return _refused(
+            request, post, exc, slug=slug, activity_id=activity_id, consent_for=consent_for
         )
     return _done(
         request,

@@ -10,11 +10,11 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.quiz import reports, service
 from im2.activities.formats.quiz.schemas import QuizMode
-from im2.errors import IM2Error, InvalidInput, NotFound
+from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPostDep, form_context
+from im2.web.participant_forms import NOTHING_REFUSED, ParticipantPostDep, Refusal, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -56,8 +56,7 @@ def _page(
     device_id: str,
     now: NowDep,
     answered: int | None = None,
-    error: str | None = None,
-    status_code: int = 200,
+    refusal: Refusal = NOTHING_REFUSED,
     fragment: bool = False,
 ) -> Response:
     view = shown_view(db, slug=slug, activity_id=activity_id, device_id=device_id, now=now)
@@ -75,12 +74,12 @@ def _page(
             "labels": {oid: label for q in state.questions for oid, label in q.options},
             "prediction": state.mode is QuizMode.PREDICTION,
             "answered_count": sum(1 for q in state.questions if q.my_option_id),
-            "error": error,
             **form_context(request, needs_consent=view.participant_id is None),
+            **refusal.context(),
             "action": quiz_path(slug, activity_id) + "/answer",
             "board_url": quiz_path(slug, activity_id) + "/leaderboard",
         },
-        status_code=status_code,
+        status_code=refusal.status_code,
     )
 
 
@@ -130,9 +129,7 @@ def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDe
             activity_id=activity_id,
         )
     except IM2Error as exc:
-        if isinstance(exc, NotFound):
-            raise
-        return page(error=exc.message, status_code=exc.status_code, fragment=post.htmx)
+        return page(refusal=post.refusal(exc, slug=slug), fragment=post.htmx)
     if post.htmx:
         return page(answered=question_id, fragment=True)
     # Post/redirect/get: a reload does not send the answer again.

@@ -14,11 +14,11 @@ from starlette.responses import RedirectResponse, Response
 from im2.activities.formats.survey import service
 from im2.activities.formats.survey.logic import Q
 from im2.activities.formats.survey.schemas import QuestionKind
-from im2.errors import IM2Error, InvalidInput, NotFound
+from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.web.deps import DbDep, VisitorDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPostDep, form_context
+from im2.web.participant_forms import NOTHING_REFUSED, ParticipantPostDep, Refusal, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -64,8 +64,7 @@ def _page(
     db: DbDep,
     device_id: str,
     position: int | None,
-    error: str | None = None,
-    status_code: int = 200,
+    refusal: Refusal = NOTHING_REFUSED,
     fragment: bool = False,
 ) -> Response:
     with db.session() as session:
@@ -88,12 +87,12 @@ def _page(
             # The last question on the route so far (a later skip choice may still end it).
             "last": current is not None and bool(path) and path[-1] == current,
             "total": len(view.questions),
-            "error": error,
             **form_context(request, needs_consent=view.participant_id is None),
+            **refusal.context(),
             "action": survey_path(slug, activity_id) + "/answer",
             "kinds": QuestionKind,
         },
-        status_code=status_code,
+        status_code=refusal.status_code,
     )
 
 
@@ -153,11 +152,7 @@ def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDe
                 activity_id=activity_id,
             )
     except IM2Error as exc:
-        if isinstance(exc, NotFound):
-            raise
-        return page(
-            position=position, error=exc.message, status_code=exc.status_code, fragment=post.htmx
-        )
+        return page(position=position, refusal=post.refusal(exc, slug=slug), fragment=post.htmx)
     if back:
         path = view.route()
         index = next((i for i, q in enumerate(path) if q.id == question.id), 0)

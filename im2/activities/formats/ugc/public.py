@@ -19,9 +19,10 @@ from im2.activities.formats.ugc.submit import close_uploads, read_capped, submit
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
+from im2.web import participant_forms as forms
 from im2.web.deps import DbDep, HubDep, NowDep, SettingsDep, VisitorDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPostDep, form_context, is_htmx
+from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -50,11 +51,9 @@ def _page(
     now: NowDep,
     template: str = "activities/ugc/public_ugc.html",
     values: dict[str, str] | None = None,
-    error: str | None = None,
-    error_field: str | None = None,
+    refusal: forms.Refusal = forms.NOTHING_REFUSED,
     consent_for: str | None = None,
     notice: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     with db.session() as session:
         view = service.view_gallery(
@@ -70,19 +69,18 @@ def _page(
         template,
         {
             "view": view,
+            **form_context(request, needs_consent=view.participant_id is None),
+            **refusal.context(),
             "values": values or {},
-            "error": error,
-            "error_field": error_field,
             "consent_for": consent_for,
             "notice": notice,
-            **form_context(request, needs_consent=view.participant_id is None),
             "base": ugc_path(slug, activity_id),
             "sort": _sort(request),
             "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
             "status_labels": STATUS_LABELS,
             "fragment": template.endswith("gallery.html"),
         },
-        status_code=status_code,
+        status_code=refusal.status_code,
     )
 
 
@@ -119,34 +117,28 @@ def gallery_fragment(
     )
 
 
-def _failed(
+def _refused(
     request: Request,
+    post: ParticipantPost,
     exc: IM2Error,
     *,
     slug: str,
     activity_id: int,
-    db: DbDep,
-    device_id: str,
-    now: NowDep,
-    values: dict[str, str],
-    consent_for: str | None,
+    values: dict[str, str] | None = None,
+    consent_for: str | None = None,
 ) -> Response:
-    if isinstance(exc, NotFound):
-        raise exc
-    htmx = is_htmx(request)
+    """The page again with every error of the refused submit and what was typed."""
     return _page(
         request,
         slug=slug,
         activity_id=activity_id,
-        db=db,
-        device_id=device_id,
-        now=now,
-        template="activities/ugc/gallery.html" if htmx else "activities/ugc/public_ugc.html",
+        db=post.db,
+        device_id=post.visitor.device_id,
+        now=post.now,
+        template="activities/ugc/gallery.html" if post.htmx else "activities/ugc/public_ugc.html",
         values=values,
-        error=exc.message,
-        error_field=exc.field,
+        refusal=post.refusal(exc, slug=slug),
         consent_for=consent_for if exc.field == "consent" else None,
-        status_code=exc.status_code,
     )
 
 
@@ -175,17 +167,7 @@ def submit(
             now=post.now,
         )
     except IM2Error as exc:
-        return _failed(
-            request,
-            exc,
-            slug=slug,
-            activity_id=activity_id,
-            db=post.db,
-            device_id=post.visitor.device_id,
-            now=post.now,
-            values=values,
-            consent_for=None,
-        )
+        return _refused(request, post, exc, slug=slug, activity_id=activity_id, values=values)
     finally:
         close_uploads(post.form)
     done = "sent" if receipt.in_gallery else "review"
@@ -211,16 +193,9 @@ def vote(
     try:
         post.run(write, refused=_("Your vote could not be accepted."), activity_id=activity_id)
     except IM2Error as exc:
-        return _failed(
-            request,
-            exc,
-            slug=slug,
-            activity_id=activity_id,
-            db=post.db,
-            device_id=post.visitor.device_id,
-            now=post.now,
-            values={},
-            consent_for=f"{ugc_path(slug, activity_id)}/entries/{entry_id}/vote",
+        consent_for = f"{ugc_path(slug, activity_id)}/entries/{entry_id}/vote"
+        return _refused(
+            request, post, exc, slug=slug, activity_id=activity_id, consent_for=consent_for
         )
     if post.htmx:
         return _page(
