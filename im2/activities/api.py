@@ -10,9 +10,9 @@ they had when every format wrote them out). Each format's other routes come from
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from im2.activities import service
+from im2.activities import deletion, service
 from im2.activities.protocol import ActivityFormat, Api
 from im2.activities.registry import FORMATS
 from im2.activities.routes import format_routers
@@ -38,6 +38,26 @@ def list_activities(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[Activit
 def get_activity(activity_id: Id, actor: ApiActor, db: DbDep) -> ActivityRead:
     with db.session() as session:
         return service.get_activity(session, actor=actor, activity_id=activity_id)
+
+
+@router.delete(
+    "/api/v1/activities/{activity_id}",
+    status_code=204,
+    summary="Delete an activity nobody has taken part in",
+    responses={
+        204: {"description": "Deleted, or deleted before (a repeated request changes nothing)."},
+        409: {
+            "description": "People have taken part in it (end or archive the campaign "
+            "instead: its data stays for reports), or its campaign has ended or is archived."
+        },
+    },
+)
+def delete_activity(activity_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
+    """Removes the activity and its setup (options, questions, prizes …), with an entry in the
+    audit log. Needs the `campaigns:write` scope, as the other activity writes."""
+    with db.transaction() as session:
+        deletion.do_delete_activity(session, actor=actor, activity_id=activity_id, now=now)
+    return Response(status_code=204)
 
 
 def api_router(fmt: ActivityFormat[Any]) -> APIRouter:

@@ -6,6 +6,8 @@
     GET  /console/w/<ws>/<kind>/<activity id>          the detail page (`detail.template`)
     GET  /console/w/<ws>/<kind>/<activity id>/edit     title and description (shared editor)
     GET  /console/w/<ws>/<kind>/<activity id>/export.csv
+    GET  /console/w/<ws>/<kind>/<activity id>/delete   the confirm step (or why it cannot go)
+    POST /console/w/<ws>/<kind>/<activity id>/delete   delete; back to the campaign page
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from im2.activities import deletion
 from im2.activities import service as activities
 from im2.activities.editing import add_text_editor
 from im2.activities.protocol import ActivityFormat, CreateForm, DetailPage, Export
 from im2.activities.schemas import KIND_LABELS
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import IM2Error, NotFound
+from im2.errors import Conflict, IM2Error, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import people_csv_download
@@ -46,6 +49,7 @@ def console_router(fmt: ActivityFormat[Any]) -> APIRouter:
         add_text_editor(router, fmt.kind, hint=fmt.text_editor_hint or None)
     if fmt.export is not None:
         _add_export(router, fmt, fmt.export)
+    _add_delete(router, fmt)
     return router
 
 
@@ -164,3 +168,53 @@ def _add_export(router: APIRouter, fmt: ActivityFormat[Any], export: Export) -> 
             target_type=fmt.kind.value,
             target_id=activity_id,
         )
+
+
+def _add_delete(router: APIRouter, fmt: ActivityFormat[Any]) -> None:
+    kind = fmt.kind.value
+
+    def confirm(
+        request: Request, check: deletion.DeletionCheck, error: str | None, status_code: int
+    ) -> Response:
+        context = {
+            "check": check,
+            "kind_labels": KIND_LABELS,
+            "error": error,
+            "nav": "campaigns",
+        }
+        return render(request, "activities/delete.html", context, status_code=status_code)
+
+    def load(db: DbDep, actor: ConsoleActor, activity_id: int) -> deletion.DeletionCheck:
+        with db.session() as session:
+            check = deletion.check_delete_activity(session, actor=actor, activity_id=activity_id)
+        if check.kind is not fmt.kind:
+            raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+        return check
+
+    @router.get(f"/{kind}/{{activity_id}}/delete", name=f"confirm_delete_{kind}")
+    def ask(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+        return confirm(request, load(db, actor, activity_id), None, 200)
+
+    @router.post(f"/{kind}/{{activity_id}}/delete", name=f"delete_{kind}")
+    def delete(
+        request: Request,
+        activity_id: Id,
+        _posted: CsrfForm,
+        actor: ConsoleActor,
+        db: DbDep,
+        now: NowDep,
+    ) -> Response:
+        campaigns_page = f"/console/w/{actor.workspace_slug}/campaigns"
+        try:
+            check = load(db, actor, activity_id)
+        except NotFound:
+            with db.session() as session:  # sent twice (a double click): it is gone already
+                if deletion.was_deleted(session, actor=actor, activity_id=activity_id):
+                    return RedirectResponse(campaigns_page, status_code=303)
+            raise
+        try:
+            with db.transaction() as session:
+                deletion.do_delete_activity(session, actor=actor, activity_id=activity_id, now=now)
+        except Conflict as exc:
+            return confirm(request, check, exc.message, exc.status_code)
+        return RedirectResponse(f"{campaigns_page}/{check.campaign.id}", status_code=303)
