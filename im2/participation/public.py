@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
@@ -21,7 +21,14 @@ from im2.people.consent import service as consents
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel, Purpose
 from im2.web.deps import CsrfForm, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.participant_forms import field_errors
-from im2.web.participant_pages import OnCampaign, check_first, public_campaign, send_code
+from im2.web.participant_pages import (
+    OnCampaign,
+    check_first,
+    code_values,
+    on_campaign,
+    public_campaign,
+    send_code,
+)
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -289,16 +296,12 @@ def request_code(
     limiter: LimiterDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = public_campaign(db, slug)
-    channel = str(form.get("channel", ""))
-    destination = str(form.get("destination", ""))
+    here = on_campaign(db, slug, visitor, now)
     try:
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
         # By SMS: queued with the code, sent by the messaging job (retried). Otherwise
         # sent only once the code is stored: a failed write never mails a dead code.
-        consented = form.get("consent") == "yes"
-        here = OnCampaign(campaign, workspace_id, visitor, now)
-        send_code(request, db, here, channel=channel, destination=destination, consented=consented)
+        channel = send_code(request, db, here, form)
     except IM2Error as exc:
         return _page(
             request,
@@ -306,7 +309,7 @@ def request_code(
             slug=slug,
             device_id=visitor.device_id,
             errors=field_errors(exc, default="destination"),
-            values={"destination": destination, "channel": channel},
+            values=code_values(form),
             failed="code",
             status_code=exc.status_code,
         )
@@ -381,6 +384,17 @@ def _refused(request: Request, exc: IM2Error) -> Response:
     )
 
 
+def _target(here: OnCampaign, form: CsrfForm, participant_id: int) -> dict[str, Any]:
+    """Who comments on or likes what (the form's target), as the comments service takes it."""
+    return {
+        "workspace_id": here.workspace_id,
+        "campaign_id": here.campaign.id,
+        "target_type": str(form.get("target_type", "")),
+        "target_id": _int(form.get("target_id")),
+        "participant_id": participant_id,
+    }
+
+
 def _back(slug: str, value: object) -> str:
     """Only back to a page of this campaign: the form cannot be used as an open redirect."""
     back = str(value or "")
@@ -397,25 +411,19 @@ def post_comment(
     limiter: LimiterDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = public_campaign(db, slug)
+    here = on_campaign(db, slug, visitor, now)
     back = _back(slug, form.get("back"))
+    text = str(form.get("text", ""))
     try:
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
-        if campaign.status != "live":
+        if here.campaign.status != "live":
             raise IM2Error(_("Comments are open while the campaign is live."))
         posted = _as_participant(
             db,
-            OnCampaign(campaign, workspace_id, visitor, now),
+            here,
             form,
             write=lambda session, participant_id: comments.do_comment(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                target_type=str(form.get("target_type", "")),
-                target_id=_int(form.get("target_id")),
-                participant_id=participant_id,
-                text=str(form.get("text", "")),
-                now=now,
+                session, **_target(here, form, participant_id), text=text, now=now
             ),
         )
     except IM2Error as exc:
@@ -434,22 +442,16 @@ def like(
     limiter: LimiterDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = public_campaign(db, slug)
+    here = on_campaign(db, slug, visitor, now)
     back = _back(slug, form.get("back"))
     try:
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
         _as_participant(
             db,
-            OnCampaign(campaign, workspace_id, visitor, now),
+            here,
             form,
             write=lambda session, participant_id: comments.do_like(
-                session,
-                workspace_id=workspace_id,
-                campaign_id=campaign.id,
-                target_type=str(form.get("target_type", "")),
-                target_id=_int(form.get("target_id")),
-                participant_id=participant_id,
-                now=now,
+                session, **_target(here, form, participant_id), now=now
             ),
         )
     except IM2Error as exc:

@@ -30,7 +30,7 @@ from im2.privacy.jobs import build_soon
 from im2.privacy.schemas import KIND_LABELS, STATUS_LABELS, RequestKind
 from im2.web.deps import CsrfForm, DbDep, NowDep, SettingsDep, VisitorDep
 from im2.web.participant_forms import field_errors
-from im2.web.participant_pages import OnCampaign, public_campaign, send_code
+from im2.web.participant_pages import code_values, on_campaign, public_campaign, send_code
 from im2.web.templating import render
 from im2.workspaces.throttle import Counters
 
@@ -168,16 +168,12 @@ def request_code(
     visitor: VisitorDep,
     now: NowDep,
 ) -> Response:
-    campaign, workspace_id = public_campaign(db, slug)
-    channel = str(form.get("channel", ""))
-    destination = str(form.get("destination", ""))
+    here = on_campaign(db, slug, visitor, now)
     try:
         _limit(request, visitor)
-        consented = form.get("consent") == "yes"
-        here = OnCampaign(campaign, workspace_id, visitor, now)
-        send_code(request, db, here, channel=channel, destination=destination, consented=consented)
+        channel = send_code(request, db, here, form)
     except IM2Error as exc:
-        values = {"destination": destination, "channel": channel}
+        values = code_values(form)
         return _again(request, db, slug, visitor, now, exc, default="destination", values=values)
     return RedirectResponse(f"/c/{slug}/my-data?sent={channel}", status_code=303)
 

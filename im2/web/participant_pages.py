@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Request
+from starlette.datastructures import FormData
 
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
@@ -72,18 +73,18 @@ def check_first(
         raise FieldErrors(errors)
 
 
-def send_code(
-    request: Request,
-    db: Database,
-    here: OnCampaign,
-    *,
-    channel: str,
-    destination: str,
-    consented: bool,
-) -> None:
+def code_values(form: FormData) -> dict[str, str]:
+    """What the code form had typed, to show again when it is refused."""
+    return {name: str(form.get(name, "")) for name in ("destination", "channel")}
+
+
+def send_code(request: Request, db: Database, here: OnCampaign, form: FormData) -> str:
     """Join (with consent) when the device has not, then a new code for `destination`: by SMS
     through the workspace's provider (queued, sent by the job), or after the commit by the
-    deployment's sender (im2.participation.senders). Raises `FieldErrors` with every fault."""
+    deployment's sender (im2.participation.senders). Raises `FieldErrors` with every fault;
+    returns the channel."""
+    channel, destination = str(form.get("channel", "")), str(form.get("destination", ""))
+    consented = form.get("consent") == "yes"
     campaign, workspace_id, visitor, now = here.campaign, here.workspace_id, here.visitor, here.now
     check_first(
         db,
@@ -124,3 +125,4 @@ def send_code(
             ip=visitor.ip,
             now=now,
         )
+    return channel
