@@ -1,7 +1,7 @@
 """People benchmark (issue 19): the people console's reads at scale, and an identity merge.
 
     .venv/bin/python benchmarks/people.py [--quick|--smoke] [--people N] [--events N]
-        [--merges N] [--searches N] [--postgres URL] [--skip-job]
+        [--merges N] [--searches N] [--postgres URL] [--skip-job] [--mentions N] [--keep FILE]
 
 One workspace holds `--people` persons (full: 1,000,000), written in bulk with the shapes the
 services and jobs write: each person a participant (a fifth with a nickname), a device and a
@@ -28,6 +28,12 @@ PostgreSQL (`--postgres URL`: a database `im2_bench_people` is created fresh on 
   storing every changed stage), once, reported apart (it runs in the background, never while a
   user waits).
 
+With `--mentions N`, the workspace also holds N listening mentions and twenty people hold
+social accounts that posted some: the profile's timeline (`GET /api/v1/people/{id}/timeline`,
+events and matched mentions) is timed for each. With `--keep FILE` (SQLite), the database is
+built in FILE and kept; a later run with the same FILE migrates it and times only the segment
+counts and their baseline (to compare query changes without a new 11-minute build).
+
 Baselines in the same run, on the same database: `SELECT count(*)` over the workspace's people
 (the floor of any count over them), an indexed lookup of one identity, the floor of any
 committed write (update one row and commit), and re-keying the merged person's 1,000 events
@@ -53,7 +59,7 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import CursorResult, create_engine, insert, text
+from sqlalchemy import CursorResult, create_engine, insert, inspect, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -327,6 +333,55 @@ def build(db: Database, *, n: int) -> tuple[str, int]:
     return slug, w
 
 
+ACCOUNT_HOLDERS = 20  # people 1 … 20 hold a Weibo and a Douyin account with mentions
+
+
+def build_mentions(db: Database, *, workspace_id: int, n: int) -> None:
+    """`n` listening mentions in the workspace, a third each on Weibo, Douyin and Xiaohongshu,
+    by 20,000 authors (`User<k>` on Weibo, `user<k>` elsewhere, a seventh written with a
+    leading @); people 1 … 20 hold the Weibo and Douyin accounts of authors 1 … 20. The
+    stored normalised author (`author_key`) is written as ingest writes it, when the table
+    has that column (so that one command measures the match before and after it came)."""
+    d = Dialect(db.engine.dialect.name)
+    w = workspace_id
+    author = (
+        "CASE WHEN i % 7 = 0 THEN '@' ELSE '' END || CASE WHEN i % 3 = 0 THEN 'User' "
+        f"ELSE 'user' END || {d.text('i % 20000')}"
+    )
+    platform = "CASE i % 3 WHEN 0 THEN 'weibo' WHEN 1 THEN 'douyin' ELSE 'xiaohongshu' END"
+    with db.engine.connect() as con:
+        columns = {c["name"] for c in inspect(con).get_columns("listening_mentions")}
+    keyed = "author_key" in columns
+    posted = d.at(f"(i * 7919) % {90 * DAY_S}")
+    with db.transaction() as session:
+        session.execute(
+            text(
+                d.series(n) + "INSERT INTO listening_mentions (workspace_id, platform, post_id, "
+                "author, author_followers, text, language, posted_at, posted_minute, likes, "
+                "reposts, comments, sentiment, sentiment_corrected, fingerprint, raw, created_at"
+                + (", author_key" if keyed else "")
+                + f") SELECT {w}, {platform}, {d.text('i')}, {author}, i % 1000, "
+                f"'提到了品牌 ' || {d.text('i')}, 'zh', {posted}, {START.timestamp() // 60:.0f} + "
+                f"(i * 7919) % {90 * DAY_S} / 60, 0, 0, 0, 'neutral', "
+                f"{'false' if d.pg else '0'}, {d.text('i')}, '{{}}', {d.at('0')}"
+                + (f", lower(ltrim({author}, '@'))" if keyed else "")
+                + " FROM s"
+            )
+        )
+        for p in range(1, ACCOUNT_HOLDERS + 1):
+            for kind, handle in (("weibo", f"User{p}"), ("douyin", f"user{p}")):
+                session.execute(
+                    text(
+                        "INSERT INTO person_identities (workspace_id, person_id, kind, value, "
+                        "created_at) VALUES (:w, :p, :k, :v, :t)"
+                    ),
+                    {"w": w, "p": p, "k": kind, "v": handle, "t": START},
+                )
+    with db.engine.connect() as con:
+        con.execute(text("ANALYZE"))
+        con.commit()
+
+
 def build_lake(lake: Path, *, events: int, people: int, workspace_id: int) -> int:
     """`events` synthetic events over the campaigns, each actor one of the participants;
     returns the last event id (the lake mark)."""
@@ -413,6 +468,66 @@ def _token(db: Database, slug: str) -> str:
         ).token
 
 
+def _segment_counts(db: Database, w: int, *, runs: int) -> dict[str, Any]:
+    """The five rules' counts, and their baseline: a plain count of the workspace's people."""
+
+    def plain_count() -> int:
+        with db.session() as session:
+            return int(
+                session.execute(
+                    text("SELECT count(*) FROM people WHERE workspace_id = :w"), {"w": w}
+                ).scalar_one()
+            )
+
+    count_s, _ = _timed(plain_count, runs)
+    counts: dict[str, Any] = {}
+    for name, rule in RULES.items():
+        parsed = SegmentRule.model_validate(rule)
+
+        def one(parsed: SegmentRule = parsed) -> int:
+            with db.session() as session:
+                return count_rule(session, workspace_id=w, rule=parsed, now=NOW)
+
+        seconds, members = _timed(one, runs)
+        counts[name] = {**_ms(seconds), "members": members}
+    return {"baseline_count_people": _ms(count_s), "segment_count": counts}
+
+
+def _recount(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
+    """`--keep` with a database built before: migrate it, then only the segment counts."""
+    url = f"sqlite:///{args.keep}"
+    t = time.perf_counter()
+    upgrade(url)
+    figures: dict[str, Any] = {"database": "sqlite", "kept": str(args.keep)}
+    figures["upgrade_s"] = round(time.perf_counter() - t, 1)
+    db = Database(url)
+    try:
+        with db.session() as session:
+            w = session.execute(
+                text("SELECT id FROM workspaces WHERE slug = 'bench-people'")
+            ).scalar_one()
+            figures["people"] = session.execute(
+                text("SELECT count(*) FROM people WHERE workspace_id = :w"), {"w": w}
+            ).scalar_one()
+        figures.update(_segment_counts(db, w, runs=3 if mode is Mode.SMOKE else 5))
+    finally:
+        db.dispose()
+    worst = max(c["p50_ms"] for c in figures["segment_count"].values())
+    full = mode is Mode.FULL and figures["people"] >= 1_000_000
+    return {
+        "figures": figures,
+        "targets": {
+            "segment_count_slowest_p50_ms": target(
+                worst,
+                "<= 1000 ms at 1 M people",
+                worst <= 1000,
+                mode=mode if full else Mode.SMOKE,
+                full_size_only=True,
+            )
+        },
+    }
+
+
 def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
@@ -425,13 +540,17 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
     figures: dict[str, Any] = {"people": n, "events_in_lake": n_events}
     with tempfile.TemporaryDirectory(prefix="im2-people-bench-") as folder:
         root = Path(folder)
-        url = _pg_database(args.postgres) if args.postgres else f"sqlite:///{root / 'people.db'}"
+        file = args.keep or root / "people.db"
+        url = _pg_database(args.postgres) if args.postgres else f"sqlite:///{file}"
         figures["database"] = url.split(":")[0].split("+")[0]
         upgrade(url)
         db = Database(url)
         try:
             t = time.perf_counter()
             slug, w = build(db, n=n)
+            if args.mentions:
+                build_mentions(db, workspace_id=w, n=args.mentions)
+                figures["mentions"] = args.mentions
             figures["build_tables_s"] = round(time.perf_counter() - t, 1)
             t = time.perf_counter()
             lake = root / "lake"
@@ -470,14 +589,9 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                 }
             figures["rows"] = rows
 
-            # Baselines: a plain count of the workspace's people; an indexed identity lookup.
-            def plain_count() -> int:
-                with db.session() as session:
-                    return int(
-                        session.execute(
-                            text("SELECT count(*) FROM people WHERE workspace_id = :w"), {"w": w}
-                        ).scalar_one()
-                    )
+            runs = 3 if mode is Mode.SMOKE else 5
+            figures.update(_segment_counts(db, w, runs=runs))
+            worst_segment = max(c["p50_ms"] for c in figures["segment_count"].values())
 
             def lookup() -> Any:
                 with db.session() as session:
@@ -489,25 +603,8 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                         {"w": w, "v": f"CRM{(n // 2) // 4 * 4}"},
                     ).scalar_one()
 
-            runs = 3 if mode is Mode.SMOKE else 5
-            count_s, _ = _timed(plain_count, runs)
             lookup_s, _ = _timed(lookup, 20)
-            figures["baseline_count_people"] = _ms(count_s)
             figures["baseline_identity_lookup"] = _ms(lookup_s)
-
-            # Segment counts.
-            counts: dict[str, Any] = {}
-            for name, rule in RULES.items():
-                parsed = SegmentRule.model_validate(rule)
-
-                def one(parsed: SegmentRule = parsed) -> int:
-                    with db.session() as session:
-                        return count_rule(session, workspace_id=w, rule=parsed, now=NOW)
-
-                seconds, members = _timed(one, runs)
-                counts[name] = {**_ms(seconds), "members": members}
-            figures["segment_count"] = counts
-            worst_segment = max(c["p50_ms"] for c in counts.values())
 
             # The app, in process, for the ladder dashboard and the list search.
             settings = Settings(
@@ -560,6 +657,16 @@ def run(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
                 figures["list_search"] = search
                 search_p95 = _ms(every)["p95_ms"]
                 figures["list_search_all"] = _ms(every)
+                if args.mentions:
+                    # The profile's timeline (its events and matched mentions), each holder.
+                    get("/api/v1/people/1/timeline")
+                    profile_s: list[float] = []
+                    found = 0
+                    for holder in range(1, ACCOUNT_HOLDERS + 1):
+                        seconds, page = _timed(partial(get, f"/api/v1/people/{holder}/timeline"), 3)
+                        profile_s.extend(seconds)
+                        found += sum(1 for item in page["items"] if item["kind"] == "mention")
+                    figures["profile_timeline"] = {**_ms(profile_s), "mentions_shown": found}
 
             # Merges and undos, with their baselines.
             with db.session() as session:
@@ -666,6 +773,21 @@ def main() -> None:
         "default: a temporary SQLite file",
     )
     parser.add_argument("--skip-job", action="store_true", help="do not time the ladder job")
+    parser.add_argument(
+        "--mentions",
+        type=int,
+        default=0,
+        help="listening mentions in the workspace; times the profile timeline, which matches "
+        "them to people's social accounts",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="SQLite only: build the database in FILE and keep it; when FILE exists already, "
+        "migrate it and time only the segment counts (to compare query changes on one build)",
+    )
     args = parser.parse_args()
     mode = mode_of(args)
     sizes = {
@@ -679,7 +801,10 @@ def main() -> None:
     args.searches = args.searches or sizes[3]
     if args.people < 4 * args.merges:
         parser.error("need at least four people per merge")
-    result = run(args, mode)
+    if args.keep is not None and args.postgres:
+        parser.error("--keep is for SQLite")
+    reuse = args.keep is not None and args.keep.exists()
+    result = _recount(args, mode) if reuse else run(args, mode)
     emit("people", result["figures"], result["targets"], mode=mode)
 
 

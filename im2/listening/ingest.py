@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from im2.listening import bulk, dedup, lookups, retrain
 from im2.listening import sentiment as sentiment_model
 from im2.listening.models import InboxItem, Mention, NearDuplicateBand, Topic, TopicMatch
+from im2.listening.people import author_key
 from im2.listening.query import Matcher, QueryError, compile_query, fields_of
 from im2.listening.schemas import (
     MAX_TEXT,
@@ -373,6 +374,7 @@ class MentionWriter:
             "post_id": [m.post_id for m in new],
             "url": [m.url for m in new],
             "author": authors,
+            "author_key": [author_key(a) for a in authors],
             "author_followers": [m.author_followers for m in new],
             "text": texts,
             "language": languages,

@@ -31,6 +31,9 @@ class Mention(Base):
     post_id: Mapped[str] = mapped_column(String(128))
     url: Mapped[str | None] = mapped_column(String(1024))
     author: Mapped[str] = mapped_column(String(200), default="")
+    # The author as a handle, case-folded (`im2.listening.people.author_key`), set at ingest:
+    # people's profiles find the mentions of their social accounts through the index below.
+    author_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     author_followers: Mapped[int] = mapped_column(BigInteger, default=0)
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
@@ -59,6 +62,7 @@ class Mention(Base):
         UniqueConstraint("workspace_id", "platform", "post_id"),
         Index("ix_listening_mentions_ws_minute", "workspace_id", "posted_minute", "sentiment"),
         Index("ix_listening_mentions_ws_fingerprint", "workspace_id", "fingerprint"),
+        Index("ix_listening_mentions_author", "workspace_id", "platform", "author_key"),
     )
 
 

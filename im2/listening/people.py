@@ -7,8 +7,9 @@ case on platforms whose handles ignore case), is the handle. People sit above li
 they call these functions with the accounts they hold: (platform, handle) pairs, the handles
 already normalised by `im2.people.schemas.normalise_handle`.
 
-The author is compared through an expression (no index serves it): a read scans the
-workspace's mentions of the accounts' platforms.
+Each mention stores its author as a case-folded handle (`author_key`, set at ingest, indexed
+with the workspace and platform): a read looks up the handles' keys, then, on platforms whose
+handles keep their case, compares the author as written among the few rows found.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from im2.listening.models import Alert, Mention, SentimentCorrection
@@ -44,12 +45,16 @@ class AccountMention:
     sentiment: str | None
 
 
-def _author_handle(platform: str, case_folded: Collection[str]) -> ColumnElement[str]:
-    """The mention's author as a handle: trimmed, leading @ dropped, lower case on the
-    platforms in `case_folded` (SQL `lower`: ASCII on SQLite, which the handles of those
-    platforms are)."""
-    handle = func.trim(func.ltrim(func.trim(Mention.author), _AT))
-    return func.lower(handle) if platform in case_folded else handle
+def author_key(author: str) -> str:
+    """The author as a handle, whatever the platform: stripped, leading @ dropped, case-folded.
+    Stored with each mention (`Mention.author_key`); a handle of a platform that ignores case
+    equals its key."""
+    return author.strip().lstrip(_AT).strip().casefold()[:200]
+
+
+def _author_as_written() -> ColumnElement[str]:
+    """The mention's author as a handle that keeps its case: trimmed, leading @ dropped."""
+    return func.trim(func.ltrim(func.trim(Mention.author), _AT))
 
 
 def _matching(
@@ -60,17 +65,17 @@ def _matching(
         by_platform.setdefault(platform, set()).add(handle)
     if not by_platform:
         return None
-    return and_(
-        Mention.workspace_id == workspace_id,
-        or_(
-            *(
-                and_(
-                    Mention.platform == platform,
-                    _author_handle(platform, case_folded).in_(sorted(handles)),
-                )
-                for platform, handles in sorted(by_platform.items())
+    return or_(
+        *(
+            and_(
+                Mention.workspace_id == workspace_id,
+                Mention.platform == platform,
+                Mention.author_key.in_(sorted({author_key(h) for h in handles})),
+                # Where case matters, the author as written (on the rows the key found).
+                true() if platform in case_folded else _author_as_written().in_(sorted(handles)),
             )
-        ),
+            for platform, handles in sorted(by_platform.items())
+        )
     )
 
 
@@ -120,9 +125,8 @@ def account_mentions(
 
 
 def _handle(platform: str, author: str, folded: Collection[str]) -> str:
-    """An author as a handle, as `_author_handle` makes it in SQL (in Python)."""
-    handle = author.strip().lstrip(_AT).strip()
-    return handle.lower() if platform in folded else handle
+    """An author as a handle, as the match reads it (in Python)."""
+    return author_key(author) if platform in folded else author.strip().lstrip(_AT).strip()
 
 
 def _scrub_alerts(
@@ -180,7 +184,7 @@ def blank_account_mentions(
     session.execute(
         update(Mention)
         .where(Mention.id.in_(ids))
-        .values(author="", text="", url=None, raw={})
+        .values(author="", author_key="", text="", url=None, raw={})
         .execution_options(synchronize_session=False)
     )
     session.execute(
