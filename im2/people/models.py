@@ -37,6 +37,9 @@ class Person(Base):
     # Restriction of processing (PIPL Art. 44, GDPR Art. 18): the data is kept, but the person
     # is left out of segments, the ladder, exports and marketing webhooks until lifted.
     restricted_at: Mapped[datetime | None]
+    # The kinds of activity they took part in, one bit each (`segments.facts.KIND_BITS`),
+    # kept with their segment facts by the facts job: a segment counts them from the index.
+    activity_kinds: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_people_workspace_merged", "workspace_id", "merged_into_id"),

@@ -242,6 +242,20 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (one(field="campaign", op="not_in", values=[C1]), "BC"),
     (one(field="activity_kind", values=["ugc"]), "B"),
     (one(field="activity_kind", values=["poll"]), "AG"),
+    (one(field="activity_kind", values=["poll", "ugc"]), "ABG"),
+    (one(field="activity_kind", op="not_in", values=["ugc"]), "ACG"),
+    (one(field="activity_kind", values=["quiz"]), ""),
+    (
+        {
+            "match": "all",
+            "conditions": [
+                {"field": "activity_kind", "values": ["poll"]},
+                {"field": "campaign", "op": "not_in", "values": [C2]},
+                {"field": "verified", "value": True},
+            ],
+        },
+        "AG",
+    ),
     (one(field="channel", values=["weibo"]), "BG"),
     (one(field="channel", values=["wechat"]), "A"),
     (one(field="channel", values=["qr"]), "C"),
@@ -332,6 +346,41 @@ def test_a_merge_and_its_undo_move_the_facts_with_the_identities(
     assert _ids(client, brand, qr) == people.of("C")
     assert _ids(client, brand, weibo) == people.of("B", "G")
     assert _members(client, brand, {"match": "all", "conditions": []}) == 4
+
+
+def test_activity_kinds_follow_a_merge_and_its_undo(
+    client: TestClient, brand: Brand, people: Population, db: Database, clock: ManualClock
+) -> None:
+    # B (UGC in C2) turns out to be A (voted in C1): A took part in both kinds, B in none.
+    ugc = one(field="activity_kind", values=["ugc"])
+    poll_not_ugc = {
+        "match": "all",
+        "conditions": [
+            {"field": "activity_kind", "values": ["poll"]},
+            {"field": "activity_kind", "op": "not_in", "values": ["ugc"]},
+        ],
+    }
+    assert _ids(client, brand, poll_not_ugc) == people.of("A", "G")
+    merged = client.post(
+        f"/api/v1/people/{people.ids['B']}/merge",
+        json={"into": people.ids["A"]},
+        headers=brand.auth(Role.EDITOR),
+    )
+    assert merged.status_code == 201, merged.text
+    segment_facts_job(db, clock)
+    assert _ids(client, brand, ugc) == people.of("A")
+    assert _members(client, brand, ugc) == 1
+    assert _ids(client, brand, poll_not_ugc) == people.of("G")
+
+    clock.advance(timedelta(minutes=1))
+    undone = client.post(
+        f"/api/v1/people/merges/{merged.json()['id']}/undo", headers=brand.auth(Role.EDITOR)
+    )
+    assert undone.status_code == 200, undone.text
+    segment_facts_job(db, clock)
+    assert _ids(client, brand, ugc) == people.of("B")
+    assert _ids(client, brand, poll_not_ugc) == people.of("A", "G")
+    assert _members(client, brand, poll_not_ugc) == 2
 
 
 def test_unknown_fields_and_bad_values_are_422_naming_the_field(

@@ -24,16 +24,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from im2.events.schemas import VIEW_KINDS, ActorType, EventKind, EventRecord
 from im2.events.service import list_events
-from im2.people.models import PersonIdentity, PersonMerge
+from im2.people.models import Person, PersonIdentity, PersonMerge
 from im2.people.segments.models import (
     SegmentActorCampaign,
     SegmentActorFacts,
@@ -66,6 +66,15 @@ _ACTIVITY_KINDS = {
     "groupbuy": "groupbuy",
     "referral": "referral",
     "card": "cards",
+}
+
+# The bit of each activity kind in `people.activity_kinds`; fixed for good (the migration
+# d8b024717e15 backfilled with them): a new kind takes the next free bit.
+KIND_BITS: dict[str, int] = {
+    kind: 1 << bit
+    for bit, kind in enumerate(
+        ("poll", "quiz", "survey", "qa", "ugc", "draw", "checkin", "groupbuy", "referral", "cards")
+    )
 }
 
 Key = tuple[int, str, str]  # workspace, identity kind, identity value
@@ -250,6 +259,25 @@ def do_recompute_people(session: Session, *, person_ids: set[int]) -> None:
                     for p, w, c, k in took_part
                 ],
             )
+        _store_kinds(session, chunk, took_part)
+
+
+def _store_kinds(session: Session, people: list[int], took_part: Any) -> None:
+    """Each person's activity kinds as bits on their row (0 for a person merged away), where
+    they changed."""
+    kinds = dict.fromkeys(people, 0)
+    for person_id, _ws, _campaign, kind in took_part:
+        kinds[person_id] |= KIND_BITS.get(kind, 0)
+    people_table = cast(Table, Person.__table__)
+    session.execute(
+        update(people_table)
+        .where(
+            people_table.c.id == bindparam("pid"),
+            people_table.c.activity_kinds != bindparam("kinds"),
+        )
+        .values(activity_kinds=bindparam("kinds")),
+        [{"pid": p, "kinds": k} for p, k in kinds.items()],
+    )
 
 
 def _merged_people(session: Session, cursor: SegmentFactsCursor, now: datetime) -> set[int]:

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uni
 from sqlalchemy.orm import Mapped, mapped_column
 
 from im2.db import Base
-from im2.people.models import Person
+from im2.people.models import Person, PersonIdentity
 
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -176,7 +176,8 @@ class SegmentPersonCampaign(Base):
 # What a segment count reads of every person, in one narrow index: a count over a million
 # people scans it instead of the wide `people` rows (SQLite: 0.6 s -> 0.1 s of CPU), and the
 # rules keep SQLite from choosing the score or last-seen index, whose row lookups cost more
-# than the scan (rules.unindexed).
+# than the scan (rules.unindexed). The activity kinds are in it too: "took part in a quiz"
+# is a test on the scanned entry instead of 333,000 row lookups at a million people.
 Index(
     "ix_people_segments",
     Person.workspace_id,
@@ -185,4 +186,13 @@ Index(
     Person.stage,
     Person.score,
     Person.last_seen_at,
+    Person.activity_kinds,
+)
+# "Verified" reads the people holding a phone or e-mail from the index alone (the unique
+# index on workspace, kind and value does not hold the person).
+Index(
+    "ix_person_identities_kind_person",
+    PersonIdentity.workspace_id,
+    PersonIdentity.kind,
+    PersonIdentity.person_id,
 )

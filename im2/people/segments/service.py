@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from im2.errors import Conflict, InvalidInput, NotFound
@@ -20,7 +20,7 @@ from im2.events.service import record_event
 from im2.i18n import _
 from im2.people.models import Person, PersonIdentity
 from im2.people.segments.models import Segment, SegmentMember, SegmentVersion
-from im2.people.segments.rules import members_select
+from im2.people.segments.rules import count_select, members_select
 from im2.people.segments.schemas import (
     SegmentCreate,
     SegmentPage,
@@ -41,8 +41,7 @@ def _label(actor: Actor) -> str:
 
 
 def count_rule(session: Session, *, workspace_id: int, rule: SegmentRule, now: datetime) -> int:
-    query = select(func.count()).select_from(members_select(workspace_id, rule, now=now).subquery())
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(count_select(workspace_id, rule, now=now)) or 0)
 
 
 def check_preview(session: Session, *, actor: Actor, rule: SegmentRule, now: datetime) -> int:
