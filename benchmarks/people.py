@@ -217,9 +217,11 @@ def build(db: Database, *, n: int) -> tuple[str, int]:
         f"SELECT i + 1, {w}, 'dev' || {d.text('i')}, "
         f"CASE WHEN i % 5 = 0 THEN '用户' || {d.text('i')} END, '2026-03', {created}, "
         f"{created}, {c}, 'wechat' FROM s",
+        # Activity kinds as the facts job keeps them (poll 1, quiz 2: segment_person_campaigns).
         f"INSERT INTO people (id, workspace_id, created_at, several_actors, last_seen_at, stage, "
-        f"score) SELECT i + 1, {w}, {created}, {'false' if d.pg else '0'}, {last_seen}, "
-        f"{_stage('i')}, CASE WHEN i * 37 % 100 < 95 THEN (i * 7919 % 1000) / 10.0 END FROM s",
+        f"score, activity_kinds) SELECT i + 1, {w}, {created}, {'false' if d.pg else '0'}, "
+        f"{last_seen}, {_stage('i')}, CASE WHEN i * 37 % 100 < 95 THEN (i * 7919 % 1000) / 10.0 "
+        f"END, CASE WHEN i % 3 = 0 THEN 3 ELSE 1 END FROM s",
         f"INSERT INTO person_identities (workspace_id, person_id, kind, value, created_at) "
         f"SELECT {w}, i + 1, 'device', 'dev' || {d.text('i')}, {created} FROM s",
         f"INSERT INTO person_identities (workspace_id, person_id, kind, value, created_at) "
