@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from im2.analytics import service
 from im2.analytics.schemas import Comparison, MetricInfo, MetricsRead
+from im2.web.db_calls import read
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.web.params import Id, Moment
 
@@ -23,6 +24,26 @@ ActivityFilter = Annotated[Id | None, Query(alias="activity", description="Only 
 SegmentFilter = Annotated[
     Id | None, Query(description="Only the events of this segment's people (a segment id).")
 ]
+
+
+def _scope(
+    since: Since = None,
+    until: Until = None,
+    channel: ChannelFilter = None,
+    activity: ActivityFilter = None,
+    segment: SegmentFilter = None,
+) -> dict[str, Any]:
+    """A campaign's figures' filters from the query, as the analytics service takes them."""
+    return {
+        "since": since,
+        "until": until,
+        "channel": channel,
+        "activity_id": activity,
+        "segment_id": segment,
+    }
+
+
+Scope = Annotated[dict[str, Any], Depends(_scope)]
 
 
 @router.get("/metrics", response_model=list[MetricInfo], summary="The metric registry")
@@ -42,26 +63,18 @@ def campaign_metrics(
     settings: SettingsDep,
     now: NowDep,
     metrics: Annotated[list[str], Query(description="Metric keys, repeated or comma-separated.")],
-    since: Since = None,
-    until: Until = None,
-    channel: ChannelFilter = None,
-    activity: ActivityFilter = None,
-    segment: SegmentFilter = None,
+    scope: Scope,
 ) -> MetricsRead:
-    with db.session() as session:
-        return service.get_metrics(
-            session,
-            actor=actor,
-            campaign_id=campaign_id,
-            keys=metrics,
-            since=since,
-            until=until,
-            channel=channel,
-            activity_id=activity,
-            segment_id=segment,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+    return read(
+        db,
+        service.get_metrics,
+        actor=actor,
+        campaign_id=campaign_id,
+        keys=metrics,
+        lake_path=settings.lake_path,
+        now=now,
+        **scope,
+    )
 
 
 @router.get(
@@ -70,30 +83,17 @@ def campaign_metrics(
     summary="Everything the campaign dashboard shows",
 )
 def campaign_overview(
-    campaign_id: Id,
-    actor: ApiActor,
-    db: DbDep,
-    settings: SettingsDep,
-    now: NowDep,
-    since: Since = None,
-    until: Until = None,
-    channel: ChannelFilter = None,
-    activity: ActivityFilter = None,
-    segment: SegmentFilter = None,
+    campaign_id: Id, actor: ApiActor, db: DbDep, settings: SettingsDep, now: NowDep, scope: Scope
 ) -> MetricsRead:
-    with db.session() as session:
-        return service.get_overview(
-            session,
-            actor=actor,
-            campaign_id=campaign_id,
-            since=since,
-            until=until,
-            channel=channel,
-            activity_id=activity,
-            segment_id=segment,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+    return read(
+        db,
+        service.get_overview,
+        actor=actor,
+        campaign_id=campaign_id,
+        lake_path=settings.lake_path,
+        now=now,
+        **scope,
+    )
 
 
 @router.get(
@@ -117,15 +117,15 @@ def compare_campaigns(
     channel: ChannelFilter = None,
 ) -> Comparison:
     ids = service.parse_campaign_ids(campaigns)
-    with db.session() as session:
-        return service.compare_campaigns(
-            session,
-            actor=actor,
-            campaign_ids=ids,
-            keys=metrics or None,
-            since=since,
-            until=until,
-            channel=channel,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+    return read(
+        db,
+        service.compare_campaigns,
+        actor=actor,
+        campaign_ids=ids,
+        keys=metrics or None,
+        since=since,
+        until=until,
+        channel=channel,
+        lake_path=settings.lake_path,
+        now=now,
+    )

@@ -25,6 +25,7 @@ from im2.campaigns.schemas import CHANNEL_LABELS, CampaignFilter, Channel
 from im2.campaigns.service import get_campaign, list_campaigns
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
+from im2.web.db_calls import read
 from im2.web.deps import ConsoleActor, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.errors import error_body
 from im2.web.params import Id
@@ -88,16 +89,16 @@ def _metrics(
     keys: list[str],
     filters: Filters = Filters(),
 ) -> MetricsRead:
-    with db.session() as session:
-        return service.get_metrics(
-            session,
-            actor=actor,
-            campaign_id=campaign_id,
-            keys=keys,
-            lake_path=settings.lake_path,
-            now=now,
-            **filters.scope(),
-        )
+    return read(
+        db,
+        service.get_metrics,
+        actor=actor,
+        campaign_id=campaign_id,
+        keys=keys,
+        lake_path=settings.lake_path,
+        now=now,
+        **filters.scope(),
+    )
 
 
 def _overview(
@@ -131,8 +132,7 @@ def dashboard(
     filters: FiltersDep,
     activity_title: str | None = None,
 ) -> Response:
-    with db.session() as session:
-        campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+    campaign = read(db, get_campaign, actor=actor, campaign_id=campaign_id)
     error = None
     data = None
     try:
@@ -268,8 +268,7 @@ def live_minutes_page(
     now: NowDep,
 ) -> Response:
     """What moves right now: participants and interactions per minute over the last hour."""
-    with db.session() as session:
-        campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
+    campaign = read(db, get_campaign, actor=actor, campaign_id=campaign_id)
     return render(
         request,
         "analytics/live.html",
@@ -386,8 +385,7 @@ def activity_dashboard(
     channel: Text = None,
 ) -> Response:
     """One activity's dashboard: the campaign dashboard with the activity filter fixed."""
-    with db.session() as session:
-        activity = get_activity(session, actor=actor, activity_id=activity_id)
+    activity = read(db, get_activity, actor=actor, activity_id=activity_id)
     if activity.campaign_id != campaign_id:
         raise NotFound(_("There is no such activity in this campaign."))
     return dashboard(
@@ -424,18 +422,18 @@ class CompareQuery:
         return service.parse_campaign_ids(list(self.campaigns))
 
     def compare(self, db: DbDep, settings: SettingsDep, actor: Actor, now: datetime) -> Comparison:
-        with db.session() as session:
-            return service.compare_campaigns(
-                session,
-                actor=actor,
-                campaign_ids=self.campaign_ids(),
-                keys=[m for m in self.metrics if m.strip()] or None,
-                since=view.parse_time(self.since, "since"),
-                until=view.parse_time(self.until, "until"),
-                channel=self.channel or None,
-                lake_path=settings.lake_path,
-                now=now,
-            )
+        return read(
+            db,
+            service.compare_campaigns,
+            actor=actor,
+            campaign_ids=self.campaign_ids(),
+            keys=[m for m in self.metrics if m.strip()] or None,
+            since=view.parse_time(self.since, "since"),
+            until=view.parse_time(self.until, "until"),
+            channel=self.channel or None,
+            lake_path=settings.lake_path,
+            now=now,
+        )
 
 
 def _compare_query(

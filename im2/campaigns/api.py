@@ -20,6 +20,7 @@ from im2.campaigns.schemas import (
     Channel,
     Objective,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep
 from im2.web.params import Id
 
@@ -41,10 +42,9 @@ def list_campaigns(
     filters = CampaignFilter(
         status=status, objective=objective, channel=channel, q=q, include_archived=include_archived
     )
-    with db.session() as session:
-        return service.list_campaigns(
-            session, actor=actor, filters=filters, cursor=cursor, limit=limit
-        )
+    return read(
+        db, service.list_campaigns, actor=actor, filters=filters, cursor=cursor, limit=limit
+    )
 
 
 @router.get("/templates", summary="Campaign templates that pre-fill a new campaign")
@@ -68,24 +68,21 @@ def list_templates() -> list[dict[str, object]]:
 
 @router.post("", response_model=CampaignRead, status_code=201, summary="Create a campaign")
 def create_campaign(body: CampaignCreate, actor: ApiActor, db: DbDep, now: NowDep) -> CampaignRead:
-    with db.transaction() as session:
-        return service.do_create_campaign(session, actor=actor, data=body, now=now)
+    return write(db, service.do_create_campaign, actor=actor, data=body, now=now)
 
 
 @router.get("/{campaign_id}", response_model=CampaignRead, summary="One campaign")
 def get_campaign(campaign_id: Id, actor: ApiActor, db: DbDep) -> CampaignRead:
-    with db.session() as session:
-        return service.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    return read(db, service.get_campaign, actor=actor, campaign_id=campaign_id)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignRead, summary="Edit a campaign")
 def update_campaign(
     campaign_id: Id, body: CampaignUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CampaignRead:
-    with db.transaction() as session:
-        return service.do_update_campaign(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
+    return write(
+        db, service.do_update_campaign, actor=actor, campaign_id=campaign_id, data=body, now=now
+    )
 
 
 @router.post(
@@ -96,10 +93,14 @@ def update_campaign(
 def transition_campaign(
     campaign_id: Id, body: CampaignTransition, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CampaignRead:
-    with db.transaction() as session:
-        return service.do_transition_campaign(
-            session, actor=actor, campaign_id=campaign_id, to=body.status, now=now
-        )
+    return write(
+        db,
+        service.do_transition_campaign,
+        actor=actor,
+        campaign_id=campaign_id,
+        to=body.status,
+        now=now,
+    )
 
 
 @router.post(
@@ -111,7 +112,6 @@ def transition_campaign(
 def duplicate_campaign(
     campaign_id: Id, body: CampaignDuplicate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CampaignRead:
-    with db.transaction() as session:
-        return service.do_duplicate_campaign(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
+    return write(
+        db, service.do_duplicate_campaign, actor=actor, campaign_id=campaign_id, data=body, now=now
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -41,9 +42,11 @@ from im2.campaigns.schemas import (
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
 from im2.web.audit_words import AuditLine, describe
+from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import (
     ShowAgain,
+    act_or_show_again,
     blank_to_none,
     save_or_show_again,
     see_other,
@@ -284,8 +287,7 @@ def list_page(
         )
     except ValueError:
         raise InvalidInput(_("Unknown filter value.")) from None
-    with db.session() as session:
-        page = service.list_campaigns(session, actor=actor, filters=filters, cursor=cursor)
+    page = read(db, service.list_campaigns, actor=actor, filters=filters, cursor=cursor)
     return render(
         request,
         "campaigns/list.html",
@@ -323,7 +325,7 @@ def new_page(
 
 
 def _save_form(
-    write: Callable[[], T],
+    save: Callable[[], T],
     payload: dict[str, Any],
     *,
     again: ShowAgain,
@@ -332,7 +334,7 @@ def _save_form(
     """The campaign form's write: every error, on the field the form shows it at, and the
     service's refusals (403 included) shown on the form."""
     return save_or_show_again(
-        write,
+        save,
         again=again,
         done=done,
         invalid=lambda exc: _remap_errors(validation_errors(exc), payload),
@@ -349,7 +351,7 @@ def create(
     payload, raw = _payload(form)
     template = blank_to_none(raw.get("template"))
 
-    def write() -> CampaignRead:
+    def save() -> CampaignRead:
         data = CampaignCreate.model_validate({**payload, "template": template})
         with db.transaction() as session:
             created = service.do_create_campaign(session, actor=actor, data=data, now=now)
@@ -362,11 +364,9 @@ def create(
         return created
 
     return _save_form(
-        write,
+        save,
         payload,
-        again=lambda errors, status: _form_page(
-            request, actor=actor, values=raw, errors=errors, campaign=None, status_code=status
-        ),
+        again=partial(_form_page, request, actor=actor, values=raw, campaign=None),
         done=lambda created: see_other(f"/console/w/{actor.workspace_slug}/campaigns/{created.id}"),
     )
 
@@ -382,8 +382,7 @@ def _detail(
 ) -> Response:
     history: list[tuple[AuditRead, AuditLine]] = []
     if actor.can(Permission.READ_AUDIT):
-        with db.session() as session:
-            entries = list_audit(session, actor=actor, target=("campaign", campaign.id), limit=20)
+        entries = read(db, list_audit, actor=actor, target=("campaign", campaign.id), limit=20)
         history = [(e, describe(e, zone=campaign.timezone)) for e in entries]
     return render(
         request,
@@ -402,16 +401,14 @@ def _detail(
 
 @router.get("/{campaign_id}")
 def detail(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    with db.session() as session:
-        campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    campaign = read(db, service.get_campaign, actor=actor, campaign_id=campaign_id)
     return _detail(request, db, actor, campaign)
 
 
 @router.get("/{campaign_id}/edit")
 def edit_page(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     _require_write(actor)
-    with db.session() as session:
-        campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    campaign = read(db, service.get_campaign, actor=actor, campaign_id=campaign_id)
     return _form_page(
         request,
         actor=actor,
@@ -431,24 +428,20 @@ def edit(
     now: NowDep,
 ) -> Response:
     _require_write(actor)
-    with db.session() as session:
-        campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    campaign = read(db, service.get_campaign, actor=actor, campaign_id=campaign_id)
     payload, raw = _payload(form)
     raw.setdefault("template", campaign.template_key or "")
 
-    def write() -> None:
+    def save() -> None:
         data = CampaignUpdate.model_validate(payload)
-        with db.transaction() as session:
-            service.do_update_campaign(
-                session, actor=actor, campaign_id=campaign_id, data=data, now=now
-            )
+        write(
+            db, service.do_update_campaign, actor=actor, campaign_id=campaign_id, data=data, now=now
+        )
 
     return _save_form(
-        write,
+        save,
         payload,
-        again=lambda errors, status: _form_page(
-            request, actor=actor, values=raw, errors=errors, campaign=campaign, status_code=status
-        ),
+        again=partial(_form_page, request, actor=actor, values=raw, campaign=campaign),
         done=lambda _: see_other(f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}"),
     )
 
@@ -466,19 +459,18 @@ def transition(
         to = CampaignStatus(str(form.get("status", "")))
     except ValueError:
         raise InvalidInput(_("Choose one of the options."), field="status") from None
-    try:
-        with db.transaction() as session:
-            service.do_transition_campaign(
-                session, actor=actor, campaign_id=campaign_id, to=to, now=now
-            )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        with db.session() as session:
-            campaign = service.get_campaign(session, actor=actor, campaign_id=campaign_id)
+
+    def act() -> None:
+        write(
+            db, service.do_transition_campaign, actor=actor, campaign_id=campaign_id, to=to, now=now
+        )
+
+    def again(exc: IM2Error) -> Response:
+        campaign = read(db, service.get_campaign, actor=actor, campaign_id=campaign_id)
         return _detail(request, db, actor, campaign, error=exc.message, status_code=exc.status_code)
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}", status_code=303
+
+    return act_or_show_again(
+        act, again=again, done=f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}"
     )
 
 
@@ -491,10 +483,14 @@ def duplicate(
     db: DbDep,
     now: NowDep,
 ) -> Response:
-    with db.transaction() as session:
-        created = service.do_duplicate_campaign(
-            session, actor=actor, campaign_id=campaign_id, data=CampaignDuplicate(), now=now
-        )
+    created = write(
+        db,
+        service.do_duplicate_campaign,
+        actor=actor,
+        campaign_id=campaign_id,
+        data=CampaignDuplicate(),
+        now=now,
+    )
     return RedirectResponse(
         f"/console/w/{actor.workspace_slug}/campaigns/{created.id}/edit", status_code=303
     )

@@ -11,6 +11,7 @@ from im2.experiments.schemas import (
     ExperimentRead,
     ExperimentResults,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.web.params import Id
 
@@ -26,10 +27,9 @@ router = APIRouter(prefix="/api/v1", tags=["experiments"])
 def create_experiment(
     campaign_id: Id, body: ExperimentCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ExperimentRead:
-    with db.transaction() as session:
-        return service.do_create_experiment(
-            session, actor=actor, campaign_id=campaign_id, data=body, now=now
-        )
+    return write(
+        db, service.do_create_experiment, actor=actor, campaign_id=campaign_id, data=body, now=now
+    )
 
 
 @router.get(
@@ -38,14 +38,12 @@ def create_experiment(
     summary="The campaign's experiments, newest first",
 )
 def list_experiments(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[ExperimentRead]:
-    with db.session() as session:
-        return service.list_experiments(session, actor=actor, campaign_id=campaign_id)
+    return read(db, service.list_experiments, actor=actor, campaign_id=campaign_id)
 
 
 @router.get("/experiments/{experiment_id}", response_model=ExperimentRead)
 def get_experiment(experiment_id: Id, actor: ApiActor, db: DbDep) -> ExperimentRead:
-    with db.session() as session:
-        return service.get_experiment(session, actor=actor, experiment_id=experiment_id)
+    return read(db, service.get_experiment, actor=actor, experiment_id=experiment_id)
 
 
 @router.post(
@@ -54,10 +52,7 @@ def get_experiment(experiment_id: Id, actor: ApiActor, db: DbDep) -> ExperimentR
     summary="Start showing the variants (one running experiment per activity)",
 )
 def start_experiment(experiment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> ExperimentRead:
-    with db.transaction() as session:
-        return service.do_start_experiment(
-            session, actor=actor, experiment_id=experiment_id, now=now
-        )
+    return write(db, service.do_start_experiment, actor=actor, experiment_id=experiment_id, now=now)
 
 
 @router.post(
@@ -68,15 +63,15 @@ def start_experiment(experiment_id: Id, actor: ApiActor, db: DbDep, now: NowDep)
 def conclude_experiment(
     experiment_id: Id, body: ExperimentConclude, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ExperimentRead:
-    with db.transaction() as session:
-        return service.do_conclude_experiment(
-            session,
-            actor=actor,
-            experiment_id=experiment_id,
-            winner=body.winner,
-            apply_winner=body.apply,
-            now=now,
-        )
+    return write(
+        db,
+        service.do_conclude_experiment,
+        actor=actor,
+        experiment_id=experiment_id,
+        winner=body.winner,
+        apply_winner=body.apply,
+        now=now,
+    )
 
 
 @router.get(
@@ -87,11 +82,11 @@ def conclude_experiment(
 def experiment_results(
     experiment_id: Id, actor: ApiActor, db: DbDep, settings: SettingsDep, now: NowDep
 ) -> ExperimentResults:
-    with db.session() as session:
-        return service.get_results(
-            session,
-            actor=actor,
-            experiment_id=experiment_id,
-            lake_path=settings.lake_path,
-            now=now,
-        )
+    return read(
+        db,
+        service.get_results,
+        actor=actor,
+        experiment_id=experiment_id,
+        lake_path=settings.lake_path,
+        now=now,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from im2.analytics.exports import MEDIA_TYPES, ExportFormat, export_rows
 from im2.analytics.live import live_response
 from im2.campaigns.schemas import CampaignRead
 from im2.campaigns.service import get_campaign
-from im2.errors import IM2Error, NotFound
+from im2.errors import NotFound
 from im2.experiments import service, stats
 from im2.experiments.schemas import (
     GOAL_KINDS,
@@ -26,8 +27,9 @@ from im2.experiments.schemas import (
     VariantResult,
 )
 from im2.i18n import _
+from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
-from im2.web.forms import save_or_show_again, see_other
+from im2.web.forms import act_or_show_again, save_or_show_again, see_other
 from im2.web.params import Id
 from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor, Permission
@@ -126,24 +128,20 @@ def create(
     require(actor, Permission.WRITE_CAMPAIGNS)
     payload, raw = _form_payload(form)
 
-    def write() -> ExperimentRead:
+    def save() -> ExperimentRead:
         data = ExperimentCreate.model_validate(payload)
-        with db.transaction() as session:
-            return service.do_create_experiment(
-                session, actor=actor, campaign_id=campaign_id, data=data, now=now
-            )
+        return write(
+            db,
+            service.do_create_experiment,
+            actor=actor,
+            campaign_id=campaign_id,
+            data=data,
+            now=now,
+        )
 
     return save_or_show_again(
-        write,
-        again=lambda errors, status: _list_page(
-            request,
-            actor=actor,
-            db=db,
-            campaign_id=campaign_id,
-            values=raw,
-            errors=errors,
-            status_code=status,
-        ),
+        save,
+        again=partial(_list_page, request, actor=actor, db=db, campaign_id=campaign_id, values=raw),
         done=lambda created: see_other(f"{_base(actor, campaign_id)}/{created.id}"),
         propagate=(),
     )
@@ -378,26 +376,28 @@ def change(
     settings: SettingsDep,
     now: NowDep,
 ) -> Response:
-    try:
+    if action not in ("start", "conclude"):
+        return Response(status_code=404)
+
+    def act() -> None:
         with db.transaction() as session:
             if action == "start":
                 service.do_start_experiment(
                     session, actor=actor, experiment_id=experiment_id, now=now
                 )
-            elif action == "conclude":
-                winner = str(form.get("winner") or "").strip() or None
+            else:
                 service.do_conclude_experiment(
                     session,
                     actor=actor,
                     experiment_id=experiment_id,
-                    winner=winner,
+                    winner=str(form.get("winner") or "").strip() or None,
                     apply_winner=form.get("apply") == "yes",
                     now=now,
                 )
-            else:
-                return Response(status_code=404)
-    except IM2Error as exc:
-        return _detail(
+
+    return act_or_show_again(
+        act,
+        again=lambda exc: _detail(
             request,
             actor=actor,
             db=db,
@@ -407,5 +407,7 @@ def change(
             experiment_id=experiment_id,
             error=exc.message,
             status_code=exc.status_code,
-        )
-    return RedirectResponse(f"{_base(actor, campaign_id)}/{experiment_id}", status_code=303)
+        ),
+        done=f"{_base(actor, campaign_id)}/{experiment_id}",
+        propagate=(),
+    )

@@ -31,6 +31,7 @@ from im2.incentives.schemas import (
     RewardKind,
     RewardSpec,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep, client_ip
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor, Permission
@@ -62,20 +63,7 @@ def _grant_read(session: Session, result: GrantResult) -> GrantRead:
 
 
 def _pool(ref: PoolRef) -> PoolRead:
-    return PoolRead(
-        id=ref.id,
-        campaign_id=ref.campaign_id,
-        name=ref.name,
-        description=ref.description,
-        source=ref.source,
-        max_uses=ref.max_uses,
-        expires_at=ref.expires_at,
-        cost_points=ref.cost_points,
-        total=ref.total,
-        issued=ref.issued,
-        available=ref.available,
-        redeemed=ref.redeemed,
-    )
+    return PoolRead.model_validate(ref, from_attributes=True)
 
 
 @router.get(
@@ -128,10 +116,9 @@ def create_pool(
 def generate_codes(
     pool_id: Id, body: CodesGenerate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CodesAdded:
-    with db.transaction() as session:
-        total = service.do_generate_codes(
-            session, actor=actor, pool_id=pool_id, count=body.count, now=now
-        )
+    total = write(
+        db, service.do_generate_codes, actor=actor, pool_id=pool_id, count=body.count, now=now
+    )
     return CodesAdded(added=body.count, total=total)
 
 
@@ -144,10 +131,9 @@ def generate_codes(
 def import_codes(
     pool_id: Id, body: CodesImport, actor: ApiActor, db: DbDep, now: NowDep
 ) -> CodesAdded:
-    with db.transaction() as session:
-        total = service.do_import_codes(
-            session, actor=actor, pool_id=pool_id, codes=body.codes, now=now
-        )
+    total = write(
+        db, service.do_import_codes, actor=actor, pool_id=pool_id, codes=body.codes, now=now
+    )
     return CodesAdded(added=len(body.codes), total=total)
 
 
@@ -175,8 +161,7 @@ def issue_coupon(
 @router.get("/coupons/{code}", response_model=CouponRead, summary="Look a code up")
 def get_coupon(code: str, actor: ApiActor, db: DbDep, now: NowDep) -> CouponRead:
     require(actor, Permission.READ_CAMPAIGNS)
-    with db.session() as session:
-        ref = service.find_coupon(session, workspace_id=actor.workspace_id, code=code, now=now)
+    ref = read(db, service.find_coupon, workspace_id=actor.workspace_id, code=code, now=now)
     if ref is None:
         if service.is_typo(service.normalise_code(code)):
             raise service.typo_error()
@@ -212,16 +197,16 @@ def redeem(
     settings: SettingsDep,
     now: NowDep,
 ) -> RedemptionRead:
-    with db.transaction() as session:
-        ref = service.do_redeem(
-            session,
-            actor=actor,
-            code=body.code,
-            order_id=body.order_id,
-            store=body.store,
-            ip=client_ip(request, settings),
-            now=now,
-        )
+    ref = write(
+        db,
+        service.do_redeem,
+        actor=actor,
+        code=body.code,
+        order_id=body.order_id,
+        store=body.store,
+        ip=client_ip(request, settings),
+        now=now,
+    )
     return _redemption(ref)
 
 
@@ -305,19 +290,7 @@ def ledger(participant_id: Id, actor: ApiActor, db: DbDep) -> list[LedgerEntryRe
         lines = service.list_ledger(
             session, workspace_id=actor.workspace_id, participant_id=participant_id, limit=500
         )
-    return [
-        LedgerEntryRead(
-            id=line.id,
-            campaign_id=line.campaign_id,
-            kind=line.kind,
-            delta=line.delta,
-            reason=line.reason,
-            key=line.key,
-            created_at=line.created_at,
-            expires_at=line.expires_at,
-        )
-        for line in lines
-    ]
+    return [LedgerEntryRead.model_validate(line, from_attributes=True) for line in lines]
 
 
 @router.get(
@@ -327,10 +300,7 @@ def ledger(participant_id: Id, actor: ApiActor, db: DbDep) -> list[LedgerEntryRe
 )
 def list_prizes(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[PrizeRead]:
     require(actor, Permission.READ_CAMPAIGNS)
-    with db.session() as session:
-        refs = service.list_prizes(
-            session, workspace_id=actor.workspace_id, campaign_id=campaign_id
-        )
+    refs = read(db, service.list_prizes, workspace_id=actor.workspace_id, campaign_id=campaign_id)
     return [PrizeRead(**ref.__dict__) for ref in refs]
 
 
@@ -343,15 +313,15 @@ def list_prizes(campaign_id: Id, actor: ApiActor, db: DbDep) -> list[PrizeRead]:
 def create_prize(
     campaign_id: Id, body: PrizeCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> PrizeRead:
-    with db.transaction() as session:
-        ref = service.do_create_prize(
-            session,
-            actor=actor,
-            campaign_id=campaign_id,
-            name=body.name,
-            description=body.description,
-            units=body.units,
-            cost_points=body.cost_points,
-            now=now,
-        )
+    ref = write(
+        db,
+        service.do_create_prize,
+        actor=actor,
+        campaign_id=campaign_id,
+        name=body.name,
+        description=body.description,
+        units=body.units,
+        cost_points=body.cost_points,
+        now=now,
+    )
     return PrizeRead(**ref.__dict__)

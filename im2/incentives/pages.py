@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from im2.campaigns import service as campaigns
 from im2.db import Database
@@ -33,6 +33,7 @@ from im2.incentives.schemas import (
 )
 from im2.spreadsheet import safe_row
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.forms import act_or_show_again
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor
@@ -207,14 +208,17 @@ class _CampaignPost:
     def run(self, done: str, action: Callable[[Session, Any], object]) -> Response:
         """`action(session, campaign)` in one transaction, then back to the page with the `done`
         notice; on a refusal the page again with the message (nothing written)."""
-        try:
+
+        def act() -> None:
             with self.db.transaction() as session:
                 campaign = campaigns.get_campaign(
                     session, actor=self.actor, campaign_id=self.campaign_id
                 )
                 action(session, campaign)
-        except IM2Error as exc:
-            return _page(
+
+        return act_or_show_again(
+            act,
+            again=lambda exc: _page(
                 self.request,
                 actor=self.actor,
                 db=self.db,
@@ -222,9 +226,9 @@ class _CampaignPost:
                 now=self.now,
                 error=exc.message,
                 status_code=exc.status_code,
-            )
-        return RedirectResponse(
-            f"{_url(self.actor, self.campaign_id)}?done={done}", status_code=303
+            ),
+            done=f"{_url(self.actor, self.campaign_id)}?done={done}",
+            propagate=(),
         )
 
 

@@ -46,6 +46,7 @@ from im2.listening.schemas import (
     TopicRead,
     TopicUpdate,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.web.params import Id, RangedMoment
 
@@ -56,8 +57,7 @@ router = APIRouter(prefix="/api/v1", tags=["listening"])
 def ingest_mentions(body: MentionBatch, actor: ApiActor, db: DbDep, now: NowDep) -> IngestResult:
     """Up to 1,000 mentions; a mention already stored (same platform and post id) is counted
     as a duplicate and left unchanged, so a retried batch adds nothing."""
-    with db.transaction() as session:
-        return service.do_ingest_batch(session, actor=actor, mentions=body.mentions, now=now)
+    return write(db, service.do_ingest_batch, actor=actor, mentions=body.mentions, now=now)
 
 
 @router.post(
@@ -108,8 +108,7 @@ async def import_mentions(
     summary="Column mappings for file imports (ready-made, then saved)",
 )
 def list_mappings(actor: ApiActor, db: DbDep) -> list[ColumnMappingRead]:
-    with db.session() as session:
-        return service.list_mapping_details(session, actor=actor)
+    return read(db, service.list_mapping_details, actor=actor)
 
 
 @router.post(
@@ -123,28 +122,26 @@ def save_mapping(
 ) -> ColumnMappingRead:
     """Saved under `name` for later imports (`mapping` of an import); a saved mapping of the
     same name is replaced. The names of the ready-made mappings are taken."""
-    with db.transaction() as session:
-        return service.do_save_mapping(
-            session,
-            actor=actor,
-            name=body.name,
-            spec=body.model_dump(mode="json", exclude={"name"}),
-            now=now,
-        )
+    return write(
+        db,
+        service.do_save_mapping,
+        actor=actor,
+        name=body.name,
+        spec=body.model_dump(mode="json", exclude={"name"}),
+        now=now,
+    )
 
 
 @router.delete(
     "/listening/mappings/{name}", status_code=204, summary="Delete a saved column mapping"
 )
 def delete_mapping(name: str, actor: ApiActor, db: DbDep, now: NowDep) -> None:
-    with db.transaction() as session:
-        service.do_delete_mapping(session, actor=actor, name=name, now=now)
+    write(db, service.do_delete_mapping, actor=actor, name=name, now=now)
 
 
 @router.get("/mentions/imports/{import_id}", response_model=ImportRead, summary="An import report")
 def get_import(import_id: Id, actor: ApiActor, db: DbDep) -> ImportRead:
-    with db.session() as session:
-        return service.get_import(session, actor=actor, import_id=import_id)
+    return read(db, service.get_import, actor=actor, import_id=import_id)
 
 
 @router.get("/mentions", response_model=MentionPage, summary="Mentions, newest first")
@@ -162,10 +159,7 @@ def list_mentions(
     filters = MentionFilter(
         platform=platform, sentiment=sentiment, language=language, topic_id=topic_id, q=q
     )
-    with db.session() as session:
-        return service.list_mentions(
-            session, actor=actor, filters=filters, cursor=cursor, limit=limit
-        )
+    return read(db, service.list_mentions, actor=actor, filters=filters, cursor=cursor, limit=limit)
 
 
 @router.put(
@@ -176,16 +170,19 @@ def list_mentions(
 def correct_sentiment(
     mention_id: Id, body: SentimentCorrectionIn, actor: ApiActor, db: DbDep, now: NowDep
 ) -> MentionRead:
-    with db.transaction() as session:
-        return service.do_correct_sentiment(
-            session, actor=actor, mention_id=mention_id, label=body.sentiment, now=now
-        )
+    return write(
+        db,
+        service.do_correct_sentiment,
+        actor=actor,
+        mention_id=mention_id,
+        label=body.sentiment,
+        now=now,
+    )
 
 
 @router.get("/listening/feeds", response_model=list[FeedRead], summary="Followed feeds")
 def list_feeds(actor: ApiActor, db: DbDep) -> list[FeedRead]:
-    with db.session() as session:
-        return feeds.list_feeds(session, actor=actor)
+    return read(db, feeds.list_feeds, actor=actor)
 
 
 @router.post(
@@ -194,28 +191,26 @@ def list_feeds(actor: ApiActor, db: DbDep) -> list[FeedRead]:
 def add_feed(
     body: FeedCreate, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> FeedRead:
-    with db.transaction() as session:
-        return feeds.do_add_feed(
-            session,
-            actor=actor,
-            data=body,
-            now=now,
-            private_networks=settings.webhooks_reach_private_networks,
-        )
+    return write(
+        db,
+        feeds.do_add_feed,
+        actor=actor,
+        data=body,
+        now=now,
+        private_networks=settings.webhooks_reach_private_networks,
+    )
 
 
 @router.delete("/listening/feeds/{feed_id}", status_code=204, summary="Stop following a feed")
 def remove_feed(feed_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> None:
-    with db.transaction() as session:
-        feeds.do_remove_feed(session, actor=actor, feed_id=feed_id, now=now)
+    write(db, feeds.do_remove_feed, actor=actor, feed_id=feed_id, now=now)
 
 
 @router.post(
     "/listening/feeds/{feed_id}/poll", response_model=FeedPollRead, summary="Poll a feed now"
 )
 def poll_feed(feed_id: Id, request: Request, actor: ApiActor, db: DbDep) -> FeedPollRead:
-    with db.session() as session:
-        due = feeds.feed_to_poll(session, actor=actor, feed_id=feed_id)
+    due = read(db, feeds.feed_to_poll, actor=actor, feed_id=feed_id)
     imported, _error = jobs.poll_feed(db, request.app.state.clock, due)
     with db.session() as session:
         feed = next(f for f in feeds.list_feeds(session, actor=actor) if f.id == feed_id)
@@ -268,22 +263,21 @@ def update_variant(
 
 @router.get("/listening/settings", response_model=ListeningSettingsRead, summary="Settings")
 def get_settings(actor: ApiActor, db: DbDep) -> ListeningSettingsRead:
-    with db.session() as session:
-        return service.get_settings(session, actor=actor)
+    return read(db, service.get_settings, actor=actor)
 
 
 @router.put("/listening/settings", response_model=ListeningSettingsRead, summary="Change settings")
 def put_settings(
     body: ListeningSettingsIn, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> ListeningSettingsRead:
-    with db.transaction() as session:
-        return service.do_update_settings(
-            session,
-            actor=actor,
-            data=body,
-            now=now,
-            private_networks=settings.webhooks_reach_private_networks,
-        )
+    return write(
+        db,
+        service.do_update_settings,
+        actor=actor,
+        data=body,
+        now=now,
+        private_networks=settings.webhooks_reach_private_networks,
+    )
 
 
 # --- topics and dashboards ------------------------------------------------------------------
@@ -291,28 +285,24 @@ def put_settings(
 
 @router.get("/topics", response_model=list[TopicRead], summary="Listening topics")
 def list_topics(actor: ApiActor, db: DbDep) -> list[TopicRead]:
-    with db.session() as session:
-        return topics.list_topics(session, actor=actor)
+    return read(db, topics.list_topics, actor=actor)
 
 
 @router.post("/topics", response_model=TopicRead, status_code=201, summary="Create a topic")
 def create_topic(body: TopicCreate, actor: ApiActor, db: DbDep, now: NowDep) -> TopicRead:
-    with db.transaction() as session:
-        return topics.do_create_topic(session, actor=actor, data=body, now=now)
+    return write(db, topics.do_create_topic, actor=actor, data=body, now=now)
 
 
 @router.patch("/topics/{topic_id}", response_model=TopicRead, summary="Change a topic")
 def update_topic(
     topic_id: Id, body: TopicUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> TopicRead:
-    with db.transaction() as session:
-        return topics.do_update_topic(session, actor=actor, topic_id=topic_id, data=body, now=now)
+    return write(db, topics.do_update_topic, actor=actor, topic_id=topic_id, data=body, now=now)
 
 
 @router.delete("/topics/{topic_id}", status_code=204, summary="Delete a topic")
 def delete_topic(topic_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> None:
-    with db.transaction() as session:
-        topics.do_delete_topic(session, actor=actor, topic_id=topic_id, now=now)
+    write(db, topics.do_delete_topic, actor=actor, topic_id=topic_id, now=now)
 
 
 @router.get("/listening/dashboard", response_model=Dashboard, summary="Volume and sentiment")
@@ -325,14 +315,14 @@ def dashboard(
     until: RangedMoment | None = None,
 ) -> Dashboard:
     until = until or now
-    with db.session() as session:
-        return topics.dashboard(
-            session,
-            actor=actor,
-            topic_id=topic_id,
-            since=since or until - timedelta(days=7),
-            until=until,
-        )
+    return read(
+        db,
+        topics.dashboard,
+        actor=actor,
+        topic_id=topic_id,
+        since=since or until - timedelta(days=7),
+        until=until,
+    )
 
 
 @router.get(
@@ -358,17 +348,17 @@ def terms(
     was all of them); lift is how many times more posts carry the term than the baseline's
     rate predicts, each count plus one."""
     until = until or now
-    with db.session() as session:
-        return trending.term_board(
-            session,
-            actor=actor,
-            topic_id=topic_id,
-            since=since or until - timedelta(days=7),
-            until=until,
-            baseline_since=baseline_since,
-            baseline_until=baseline_until,
-            limit=limit,
-        )
+    return read(
+        db,
+        trending.term_board,
+        actor=actor,
+        topic_id=topic_id,
+        since=since or until - timedelta(days=7),
+        until=until,
+        baseline_since=baseline_since,
+        baseline_until=baseline_until,
+        limit=limit,
+    )
 
 
 # --- alerts ---------------------------------------------------------------------------------
@@ -376,20 +366,17 @@ def terms(
 
 @router.get("/alerts", response_model=list[AlertRead], summary="Spike and crisis alerts")
 def list_alerts(actor: ApiActor, db: DbDep) -> list[AlertRead]:
-    with db.session() as session:
-        return alerting.list_alerts(session, actor=actor)
+    return read(db, alerting.list_alerts, actor=actor)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertRead, summary="One alert")
 def get_alert(alert_id: Id, actor: ApiActor, db: DbDep) -> AlertRead:
-    with db.session() as session:
-        return alerting.get_alert(session, actor=actor, alert_id=alert_id)
+    return read(db, alerting.get_alert, actor=actor, alert_id=alert_id)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, summary="Acknowledge")
 def acknowledge_alert(alert_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> AlertRead:
-    with db.transaction() as session:
-        return alerting.do_acknowledge_alert(session, actor=actor, alert_id=alert_id, now=now)
+    return write(db, alerting.do_acknowledge_alert, actor=actor, alert_id=alert_id, now=now)
 
 
 # --- inbox ----------------------------------------------------------------------------------
@@ -404,51 +391,46 @@ def list_inbox(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboxPage:
-    with db.session() as session:
-        return inbox.list_inbox(
-            session,
-            actor=actor,
-            status=status,
-            assignee_id=assignee_id,
-            cursor=cursor,
-            limit=limit,
-        )
+    return read(
+        db,
+        inbox.list_inbox,
+        actor=actor,
+        status=status,
+        assignee_id=assignee_id,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get("/inbox/metrics", response_model=list[ResponseTimes], summary="Response times")
 def inbox_metrics(
     actor: ApiActor, db: DbDep, by: Annotated[str, Query(pattern="^(person|topic)$")] = "person"
 ) -> list[ResponseTimes]:
-    with db.session() as session:
-        return inbox.response_times(session, actor=actor, by=by)
+    return read(db, inbox.response_times, actor=actor, by=by)
 
 
 @router.get("/inbox/{item_id}", response_model=InboxItemRead, summary="One inbox item")
 def get_inbox_item(item_id: Id, actor: ApiActor, db: DbDep) -> InboxItemRead:
-    with db.session() as session:
-        return inbox.get_inbox_item(session, actor=actor, item_id=item_id)
+    return read(db, inbox.get_inbox_item, actor=actor, item_id=item_id)
 
 
 @router.patch("/inbox/{item_id}", response_model=InboxItemRead, summary="Assign, set status")
 def update_inbox_item(
     item_id: Id, body: InboxUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> InboxItemRead:
-    with db.transaction() as session:
-        return inbox.do_update_inbox_item(session, actor=actor, item_id=item_id, data=body, now=now)
+    return write(db, inbox.do_update_inbox_item, actor=actor, item_id=item_id, data=body, now=now)
 
 
 @router.post("/inbox/{item_id}/notes", response_model=InboxItemRead, summary="Note or reply")
 def add_note(
     item_id: Id, body: InboxNoteCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> InboxItemRead:
-    with db.transaction() as session:
-        return inbox.do_add_note(session, actor=actor, item_id=item_id, data=body, now=now)
+    return write(db, inbox.do_add_note, actor=actor, item_id=item_id, data=body, now=now)
 
 
 @router.get("/reply-templates", response_model=list[ReplyTemplateRead], summary="Templates")
 def list_templates(actor: ApiActor, db: DbDep) -> list[ReplyTemplateRead]:
-    with db.session() as session:
-        return inbox.list_reply_templates(session, actor=actor)
+    return read(db, inbox.list_reply_templates, actor=actor)
 
 
 @router.post(
@@ -457,5 +439,4 @@ def list_templates(actor: ApiActor, db: DbDep) -> list[ReplyTemplateRead]:
 def create_template(
     body: ReplyTemplateCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> ReplyTemplateRead:
-    with db.transaction() as session:
-        return inbox.do_create_reply_template(session, actor=actor, data=body, now=now)
+    return write(db, inbox.do_create_reply_template, actor=actor, data=body, now=now)

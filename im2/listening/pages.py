@@ -21,9 +21,9 @@ from im2.listening import alerting, inbox, service, topics, trending
 from im2.listening.pages_common import (
     PREFIX,
     base_url,
+    listening_page,
     redirect,
     safe_back,
-    vocabulary,
 )
 from im2.listening.pages_import import router as import_router
 from im2.listening.pages_inbox import router as inbox_router
@@ -36,10 +36,10 @@ from im2.listening.schemas import (
     SentimentLabel,
     TermBoard,
 )
+from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.params import Id
-from im2.web.templating import local_time, render
-from im2.workspaces.schemas import Permission
+from im2.web.templating import local_time
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -133,12 +133,12 @@ def overview(
         alerts = alerting.list_alerts(session, actor=actor, limit=5)
         counts = inbox.inbox_counts(session, actor=actor)
     negative = sum(p.negative for p in board.timeline)
-    return render(
+    return listening_page(
         request,
-        "listening/overview.html",
+        actor,
+        "overview",
+        "overview",
         {
-            **vocabulary(),
-            "section": "overview",
             "board": board,
             "chart": _chart_data(board),
             "terms": terms,
@@ -151,7 +151,6 @@ def overview(
             "ranges": RANGES,
             "baselines": BASELINES,
             "chosen": {"range": period, "topic": topic_id, "baseline": baseline},
-            "base": base_url(actor),
         },
     )
 
@@ -191,18 +190,16 @@ def mentions_page(
     with db.session() as session:
         page = service.list_mentions(session, actor=actor, filters=filters, cursor=cursor, limit=50)
         topic_list = topics.list_topics(session, actor=actor)
-    return render(
+    return listening_page(
         request,
-        "listening/mentions.html",
+        actor,
+        "mentions",
+        "mentions",
         {
-            **vocabulary(),
-            "section": "mentions",
             "page": page,
             "topics": topic_list,
             "chosen": chosen,
             "query": request.url.query,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
         },
     )
 
@@ -220,10 +217,9 @@ def correct_sentiment(
         label = SentimentLabel(str(form.get("sentiment", "")))
     except ValueError:
         raise InvalidInput(_("Choose one of the options."), field="sentiment") from None
-    with db.transaction() as session:
-        service.do_correct_sentiment(
-            session, actor=actor, mention_id=mention_id, label=label, now=now
-        )
+    write(
+        db, service.do_correct_sentiment, actor=actor, mention_id=mention_id, label=label, now=now
+    )
     back = str(form.get("back") or "")
     # The inbox item page corrects sentiment too and asks to come back to itself.
     if back.startswith("inbox:") and back[6:].isdigit():

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from pydantic import ValidationError
+from fastapi import Request
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from im2.errors import IM2Error
 from im2.i18n import N_
@@ -35,7 +35,8 @@ from im2.listening.schemas import (
     SentimentLabel,
     TopicKind,
 )
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import ShowAgain, save_or_show_again, see_other, service_error, validation_errors
+from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
@@ -78,6 +79,31 @@ def vocabulary() -> dict[str, Any]:
     }
 
 
+def listening_page(
+    request: Request,
+    actor: Actor,
+    name: str,
+    section: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> Response:
+    """A listening console page (`listening/<name>.html`): the vocabulary, the section's tab,
+    whether the user may write, and the section's base URL, besides the page's own `context`."""
+    return render(
+        request,
+        f"listening/{name}.html",
+        {
+            **vocabulary(),
+            "section": section,
+            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+            "base": base_url(actor),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
 def require_write(actor: Actor) -> None:
     """Fail before showing a form the user could not submit."""
     require(actor, Permission.WRITE_CAMPAIGNS)
@@ -101,30 +127,25 @@ def first_field(errors: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+redirect = see_other
 
 
 def write_or_show_again(
     write: Callable[[], object],
     *,
-    again: Callable[[dict[str, str], int], Response],
+    again: ShowAgain,
     done: str,
     refused: Callable[[IM2Error], dict[str, str]] = service_error,
 ) -> Response:
-    """A form's validation and write (`write`, which opens its own transaction). Refused by
-    the model, the form comes `again` with each field's error (422); refused by the service,
-    with `refused(exc)` and the service's status (403 and 404 propagate to the error page).
-    Written, the browser is sent to `done` (post/redirect/get)."""
-    try:
-        write()
-    except ValidationError as exc:
-        return again(first_field(validation_errors(exc)), 422)
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return again(refused(exc), exc.status_code)
-    return redirect(done)
+    """`save_or_show_again`, with errors on list items (`crisis_contacts.2.email`) pointed at
+    the form field they came from."""
+    return save_or_show_again(
+        write,
+        again=again,
+        done=done,
+        invalid=lambda exc: first_field(validation_errors(exc)),
+        refused=refused,
+    )
 
 
 def safe_back(back: str | None, default: str) -> str:

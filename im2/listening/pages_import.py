@@ -12,18 +12,18 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from im2.errors import IM2Error, InvalidInput
+from im2.errors import InvalidInput
 from im2.i18n import N_, _
 from im2.listening import service
 from im2.listening.formats import PRESETS, MentionField
 from im2.listening.importers import FileFormat
-from im2.listening.pages_common import base_url, redirect, require_write, vocabulary
+from im2.listening.pages_common import base_url, listening_page, redirect, require_write
 from im2.listening.schemas import ColumnMappingRead, Platform
+from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error
+from im2.web.forms import act_or_show_again, service_error
 from im2.web.params import Id
-from im2.web.templating import render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Actor
 
 router = APIRouter()  # included by pages.py under its prefix
 
@@ -95,12 +95,12 @@ def _import_page(
         saved = service.list_saved_mappings(session, actor=actor)
         imports = service.list_imports(session, actor=actor, limit=10)
         workspace_zone = service.workspace_timezone(session, actor=actor)
-    return render(
+    return listening_page(
         request,
-        "listening/import.html",
+        actor,
+        "import",
+        "import",
         {
-            **vocabulary(),
-            "section": "import",
             # A saved mapping never takes a ready one's name (do_save_mapping refuses it).
             "ready_mappings": [(p.key, p.title, p.timezone) for p in PRESETS],
             "workspace_zone": workspace_zone,
@@ -113,8 +113,6 @@ def _import_page(
             "errors": errors,
             "editor": editor if editor is not None else _editor_values(None),
             "editor_errors": editor_errors or {},
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
         },
         status_code=status_code,
     )
@@ -169,29 +167,28 @@ def import_file(
         return _import_page(request, db, actor, values=values, errors=errors, status_code=422)
     # A sync route runs in the thread pool, so reading the spooled file does not block the loop.
     data = upload.file.read()
-    try:
-        report = service.do_import_file(
+    filename = upload.filename or "upload"
+    return act_or_show_again(
+        lambda: service.do_import_file(
             db,
             actor=actor,
-            filename=upload.filename or "upload",
+            filename=filename,
             data=data,
             mapping=values["mapping"],
             file_format=file_format,
             timezone=values["timezone"] or None,
             now=now,
-        )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _import_page(
+        ),
+        again=lambda exc: _import_page(
             request,
             db,
             actor,
             values=values,
             errors=service_error(exc),
             status_code=exc.status_code,
-        )
-    return redirect(f"{base_url(actor)}/imports/{report.id}")
+        ),
+        done=lambda report: redirect(f"{base_url(actor)}/imports/{report.id}"),
+    )
 
 
 @router.get("/imports/{import_id}")
@@ -199,15 +196,14 @@ def import_report(request: Request, import_id: Id, actor: ConsoleActor, db: DbDe
     with db.session() as session:
         report = service.get_import(session, actor=actor, import_id=import_id)
         mappings = dict(service.list_mappings(session, actor=actor))
-    return render(
+    return listening_page(
         request,
-        "listening/import_report.html",
+        actor,
+        "import_report",
+        "import",
         {
-            **vocabulary(),
-            "section": "import",
             "report": report,
             "mapping_title": mappings.get(report.mapping, report.mapping),
-            "base": base_url(actor),
         },
     )
 
@@ -256,8 +252,7 @@ def save_mapping(
         errors["name"] = _("Give the mapping a name.")
     if not errors:
         try:
-            with db.transaction() as session:
-                saved = service.do_save_mapping(session, actor=actor, name=name, spec=spec, now=now)
+            saved = write(db, service.do_save_mapping, actor=actor, name=name, spec=spec, now=now)
         except InvalidInput as exc:
             errors = service_error(exc)
         else:
@@ -277,6 +272,5 @@ def save_mapping(
 @router.post("/import/mappings/delete")
 def delete_mapping(form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
     require_write(actor)
-    with db.transaction() as session:
-        service.do_delete_mapping(session, actor=actor, name=str(form.get("name") or ""), now=now)
+    write(db, service.do_delete_mapping, actor=actor, name=str(form.get("name") or ""), now=now)
     return redirect(f"{base_url(actor)}/import#mappings")

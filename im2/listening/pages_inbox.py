@@ -5,6 +5,7 @@ escalation ladder; and the management of reply templates."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -15,10 +16,10 @@ from im2.i18n import _
 from im2.listening import inbox, service
 from im2.listening.pages_common import (
     base_url,
+    listening_page,
     raw_values,
     redirect,
     require_write,
-    vocabulary,
     write_or_show_again,
 )
 from im2.listening.schemas import (
@@ -28,10 +29,10 @@ from im2.listening.schemas import (
     Priority,
     ReplyTemplateCreate,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.params import Id
-from im2.web.templating import render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Actor
 
 router = APIRouter()
 
@@ -69,19 +70,18 @@ def inbox_page(
             "person": inbox.response_times(session, actor=actor, by="person"),
             "topic": inbox.response_times(session, actor=actor, by="topic"),
         }
-    return render(
+    return listening_page(
         request,
-        "listening/inbox.html",
+        actor,
+        "inbox",
+        "inbox",
         {
-            **vocabulary(),
-            "section": "inbox",
             "page": page,
             "counts": counts,
             "members": members,
             "metrics": metrics,
             "chosen": chosen,
             "now": now,
-            "base": base_url(actor),
         },
     )
 
@@ -107,12 +107,12 @@ def _item_page(
     chosen = next((t for t in templates if t.id == template_id), None)
     if chosen is not None and not values.get("body"):
         values["body"] = chosen.body
-    return render(
+    return listening_page(
         request,
-        "listening/inbox_item.html",
+        actor,
+        "inbox_item",
+        "inbox",
         {
-            **vocabulary(),
-            "section": "inbox",
             "item": item,
             "members": members,
             "templates": templates,
@@ -121,8 +121,6 @@ def _item_page(
             "overdue": item.step_due_at is not None and item.step_due_at <= now,
             "values": values,
             "errors": errors or {},
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
         },
         status_code=status_code,
     )
@@ -165,16 +163,13 @@ def update_inbox_item(
     else:
         payload["unassign"] = True
 
-    def write() -> None:
+    def save() -> None:
         data = InboxUpdate.model_validate(payload)
-        with db.transaction() as session:
-            inbox.do_update_inbox_item(session, actor=actor, item_id=item_id, data=data, now=now)
+        write(db, inbox.do_update_inbox_item, actor=actor, item_id=item_id, data=data, now=now)
 
     return write_or_show_again(
-        write,
-        again=lambda errors, status: _item_page(
-            request, db, actor, item_id=item_id, now=now, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_item_page, request, db, actor, item_id=item_id, now=now),
         done=f"{base_url(actor)}/inbox/{item_id}",
     )
 
@@ -191,23 +186,13 @@ def add_note(
     require_write(actor)
     raw = raw_values(form)
 
-    def write() -> None:
+    def save() -> None:
         data = InboxNoteCreate(body=raw.get("body", "").strip(), reply=raw.get("kind") == "reply")
-        with db.transaction() as session:
-            inbox.do_add_note(session, actor=actor, item_id=item_id, data=data, now=now)
+        write(db, inbox.do_add_note, actor=actor, item_id=item_id, data=data, now=now)
 
     return write_or_show_again(
-        write,
-        again=lambda errors, status: _item_page(
-            request,
-            db,
-            actor,
-            item_id=item_id,
-            now=now,
-            values=raw,
-            errors=errors,
-            status_code=status,
-        ),
+        save,
+        again=partial(_item_page, request, db, actor, item_id=item_id, now=now, values=raw),
         done=f"{base_url(actor)}/inbox/{item_id}#notes",
         refused=lambda exc: {"body": exc.message},
     )
@@ -225,19 +210,16 @@ def _templates_page(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    with db.session() as session:
-        templates = inbox.list_reply_templates(session, actor=actor)
-    return render(
+    templates = read(db, inbox.list_reply_templates, actor=actor)
+    return listening_page(
         request,
-        "listening/reply_templates.html",
+        actor,
+        "reply_templates",
+        "inbox",
         {
-            **vocabulary(),
-            "section": "inbox",
             "templates": templates,
             "values": values,
             "errors": errors,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
         },
         status_code=status_code,
     )
@@ -255,18 +237,15 @@ def create_template(
     require_write(actor)
     raw = raw_values(form)
 
-    def write() -> None:
+    def save() -> None:
         data = ReplyTemplateCreate(
             name=raw.get("name", "").strip(), body=raw.get("body", "").strip()
         )
-        with db.transaction() as session:
-            inbox.do_create_reply_template(session, actor=actor, data=data, now=now)
+        write(db, inbox.do_create_reply_template, actor=actor, data=data, now=now)
 
     return write_or_show_again(
-        write,
-        again=lambda errors, status: _templates_page(
-            request, db, actor, values=raw, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_templates_page, request, db, actor, values=raw),
         done=f"{base_url(actor)}/reply-templates",
     )
 
@@ -275,6 +254,5 @@ def create_template(
 def delete_template(
     template_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        inbox.do_delete_reply_template(session, actor=actor, template_id=template_id, now=now)
+    write(db, inbox.do_delete_reply_template, actor=actor, template_id=template_id, now=now)
     return redirect(f"{base_url(actor)}/reply-templates")

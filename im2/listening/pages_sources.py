@@ -4,27 +4,29 @@ corrections kept, retraining a variant from them with its before/after accuracy)
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from im2.errors import IM2Error, NotFound
+from im2.errors import NotFound
 from im2.i18n import _
 from im2.listening import feeds, jobs, retrain
 from im2.listening.pages_common import (
     base_url,
+    listening_page,
     raw_values,
     redirect,
     require_write,
-    vocabulary,
     write_or_show_again,
 )
 from im2.listening.schemas import FeedCreate, Platform
+from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
+from im2.web.forms import act_or_show_again
 from im2.web.params import Id
-from im2.web.templating import render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Actor
 
 router = APIRouter()  # included by pages.py under its prefix
 
@@ -42,20 +44,17 @@ def _feeds_page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    with db.session() as session:
-        followed = feeds.list_feeds(session, actor=actor)
-    return render(
+    followed = read(db, feeds.list_feeds, actor=actor)
+    return listening_page(
         request,
-        "listening/feeds.html",
+        actor,
+        "feeds",
+        "feeds",
         {
-            **vocabulary(),
-            "section": "feeds",
             "feeds": followed,
             "values": values,
             "errors": errors,
             "notice": notice,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
         },
         status_code=status_code,
     )
@@ -82,26 +81,24 @@ def add_feed(
     require_write(actor)
     raw = raw_values(form)
 
-    def write() -> None:
+    def save() -> None:
         data = FeedCreate(
             url=raw.get("url", "").strip(),
             platform=raw.get("platform") or Platform.RSS.value,
             interval_minutes=raw.get("interval_minutes") or 15,
         )
-        with db.transaction() as session:
-            feeds.do_add_feed(
-                session,
-                actor=actor,
-                data=data,
-                now=now,
-                private_networks=settings.webhooks_reach_private_networks,
-            )
+        write(
+            db,
+            feeds.do_add_feed,
+            actor=actor,
+            data=data,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
 
     return write_or_show_again(
-        write,
-        again=lambda errors, status: _feeds_page(
-            request, db, actor, values=raw, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_feeds_page, request, db, actor, values=raw),
         done=f"{base_url(actor)}/feeds",
     )
 
@@ -110,8 +107,7 @@ def add_feed(
 def poll_feed(
     request: Request, feed_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep
 ) -> Response:
-    with db.session() as session:
-        due = feeds.feed_to_poll(session, actor=actor, feed_id=feed_id)
+    due = read(db, feeds.feed_to_poll, actor=actor, feed_id=feed_id)
     stored, _error = jobs.poll_feed(db, request.app.state.clock, due)
     # The outcome (new mentions, or the error) is on the feed's row and shown in the list.
     return redirect(f"{base_url(actor)}/feeds?polled={stored}")
@@ -121,8 +117,7 @@ def poll_feed(
 def remove_feed(
     feed_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        feeds.do_remove_feed(session, actor=actor, feed_id=feed_id, now=now)
+    write(db, feeds.do_remove_feed, actor=actor, feed_id=feed_id, now=now)
     return redirect(f"{base_url(actor)}/feeds")
 
 
@@ -141,16 +136,14 @@ def _model_page(
         summary = retrain.correction_summary(session, actor=actor)
         variants = retrain.list_variants(session, actor=actor)
     context: dict[str, Any] = {
-        **vocabulary(),
-        "section": "model",
         "summary": summary,
         "variants": variants,
         "active": next((v for v in variants if v.active), None),
         "error": error,
-        "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-        "base": base_url(actor),
     }
-    return render(request, "listening/sentiment_model.html", context, status_code=status_code)
+    return listening_page(
+        request, actor, "sentiment_model", "model", context, status_code=status_code
+    )
 
 
 @router.get("/sentiment-model")
@@ -163,14 +156,17 @@ def retrain_model(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
     require_write(actor)
-    try:
-        with db.transaction() as session:
-            retrain.do_retrain(session, actor=actor, now=now)
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _model_page(request, db, actor, error=exc.message, status_code=exc.status_code)
-    return redirect(f"{base_url(actor)}/sentiment-model")
+
+    def act() -> None:
+        write(db, retrain.do_retrain, actor=actor, now=now)
+
+    return act_or_show_again(
+        act,
+        again=lambda exc: _model_page(
+            request, db, actor, error=exc.message, status_code=exc.status_code
+        ),
+        done=f"{base_url(actor)}/sentiment-model",
+    )
 
 
 @router.post("/sentiment-model/variants/{variant_id}/{action}")
@@ -179,8 +175,12 @@ def switch_variant(
 ) -> Response:
     if action not in ("use", "stop"):
         raise NotFound(_("Model variant not found."))
-    with db.transaction() as session:
-        retrain.do_set_variant_active(
-            session, actor=actor, variant_id=variant_id, active=action == "use", now=now
-        )
+    write(
+        db,
+        retrain.do_set_variant_active,
+        actor=actor,
+        variant_id=variant_id,
+        active=action == "use",
+        now=now,
+    )
     return redirect(f"{base_url(actor)}/sentiment-model")

@@ -4,6 +4,7 @@ the alert list with its evidence and crisis plan, and the workspace's alert sett
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -18,10 +19,10 @@ from im2.listening.pages_common import (
     base_url,
     first_field,
     lines,
+    listening_page,
     raw_values,
     redirect,
     require_write,
-    vocabulary,
     write_or_show_again,
 )
 from im2.listening.schemas import (
@@ -31,11 +32,11 @@ from im2.listening.schemas import (
     TopicRead,
     TopicUpdate,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import blank_to_none, validation_errors
 from im2.web.params import Id
-from im2.web.templating import render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Actor
 
 router = APIRouter()
 
@@ -49,18 +50,13 @@ _CONTACT_SPLIT: Final = re.compile(r"\s*[|｜]\s*")
 
 @router.get("/topics")
 def topics_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
-    with db.session() as session:
-        topic_list = topics.list_topics(session, actor=actor)
-    return render(
+    topic_list = read(db, topics.list_topics, actor=actor)
+    return listening_page(
         request,
-        "listening/topics.html",
-        {
-            **vocabulary(),
-            "section": "topics",
-            "topics": topic_list,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
-        },
+        actor,
+        "topics",
+        "topics",
+        {"topics": topic_list},
     )
 
 
@@ -106,16 +102,15 @@ def _topic_form(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    return render(
+    return listening_page(
         request,
-        "listening/topic_form.html",
+        actor,
+        "topic_form",
+        "topics",
         {
-            **vocabulary(),
-            "section": "topics",
             "topic": topic,
             "values": values,
             "errors": errors,
-            "base": base_url(actor),
         },
         status_code=status_code,
     )
@@ -134,16 +129,13 @@ def create_topic(
     require_write(actor)
     payload = _topic_payload(form)
 
-    def write() -> None:
+    def save() -> None:
         data = TopicCreate.model_validate(payload)
-        with db.transaction() as session:
-            topics.do_create_topic(session, actor=actor, data=data, now=now)
+        write(db, topics.do_create_topic, actor=actor, data=data, now=now)
 
     return write_or_show_again(
-        write,
-        again=lambda errors, status: _topic_form(
-            request, actor, topic=None, values=raw_values(form), errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_topic_form, request, actor, topic=None, values=raw_values(form)),
         done=f"{base_url(actor)}/topics",
     )
 
@@ -151,8 +143,7 @@ def create_topic(
 @router.get("/topics/{topic_id}/edit")
 def edit_topic_page(request: Request, topic_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require_write(actor)
-    with db.session() as session:
-        topic = topics.get_topic(session, actor=actor, topic_id=topic_id)
+    topic = read(db, topics.get_topic, actor=actor, topic_id=topic_id)
     return _topic_form(request, actor, topic=topic, values=_topic_values(topic), errors={})
 
 
@@ -166,19 +157,15 @@ def edit_topic(
     now: NowDep,
 ) -> Response:
     require_write(actor)
-    with db.session() as session:
-        topic = topics.get_topic(session, actor=actor, topic_id=topic_id)
+    topic = read(db, topics.get_topic, actor=actor, topic_id=topic_id)
 
-    def write() -> None:
+    def save() -> None:
         data = TopicUpdate.model_validate(_topic_payload(form))
-        with db.transaction() as session:
-            topics.do_update_topic(session, actor=actor, topic_id=topic_id, data=data, now=now)
+        write(db, topics.do_update_topic, actor=actor, topic_id=topic_id, data=data, now=now)
 
     return write_or_show_again(
-        write,
-        again=lambda errors, status: _topic_form(
-            request, actor, topic=topic, values=raw_values(form), errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_topic_form, request, actor, topic=topic, values=raw_values(form)),
         done=f"{base_url(actor)}/topics",
     )
 
@@ -187,8 +174,7 @@ def edit_topic(
 def delete_topic(
     topic_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        topics.do_delete_topic(session, actor=actor, topic_id=topic_id, now=now)
+    write(db, topics.do_delete_topic, actor=actor, topic_id=topic_id, now=now)
     return redirect(f"{base_url(actor)}/topics")
 
 
@@ -197,18 +183,13 @@ def delete_topic(
 
 @router.get("/alerts")
 def alerts_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
-    with db.session() as session:
-        alerts = alerting.list_alerts(session, actor=actor, limit=50)
-    return render(
+    alerts = read(db, alerting.list_alerts, actor=actor, limit=50)
+    return listening_page(
         request,
-        "listening/alerts.html",
-        {
-            **vocabulary(),
-            "section": "alerts",
-            "alerts": alerts,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "base": base_url(actor),
-        },
+        actor,
+        "alerts",
+        "alerts",
+        {"alerts": alerts},
     )
 
 
@@ -216,8 +197,7 @@ def alerts_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
 def acknowledge_alert(
     alert_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        alerting.do_acknowledge_alert(session, actor=actor, alert_id=alert_id, now=now)
+    write(db, alerting.do_acknowledge_alert, actor=actor, alert_id=alert_id, now=now)
     return redirect(f"{base_url(actor)}/alerts#alert-{alert_id}")
 
 
@@ -286,17 +266,16 @@ def _settings_page(
     saved: bool = False,
     status_code: int = 200,
 ) -> Response:
-    return render(
+    return listening_page(
         request,
-        "listening/settings.html",
+        actor,
+        "settings",
+        "alerts",
         {
-            **vocabulary(),
-            "section": "alerts",
             "values": values,
             "errors": errors,
             "saved": saved,
             "ladder_rows": LADDER_ROWS,
-            "base": base_url(actor),
         },
         status_code=status_code,
     )
@@ -307,8 +286,7 @@ def settings_page(
     request: Request, actor: ConsoleActor, db: DbDep, saved: bool = False
 ) -> Response:
     require_write(actor)
-    with db.session() as session:
-        settings = service.get_settings(session, actor=actor)
+    settings = read(db, service.get_settings, actor=actor)
     return _settings_page(request, actor, values=_settings_values(settings), errors={}, saved=saved)
 
 
@@ -331,14 +309,14 @@ def save_settings(
     if errors:
         return _settings_page(request, actor, values=raw, errors=errors, status_code=422)
     try:
-        with db.transaction() as session:
-            service.do_update_settings(
-                session,
-                actor=actor,
-                data=data,
-                now=now,
-                private_networks=settings.webhooks_reach_private_networks,
-            )
+        write(
+            db,
+            service.do_update_settings,
+            actor=actor,
+            data=data,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
     except InvalidInput as exc:
         errors = {exc.field or "__all__": exc.message}
         return _settings_page(request, actor, values=raw, errors=errors, status_code=422)

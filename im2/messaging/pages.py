@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from im2.messaging.schemas import (
     SmsSettingsRead,
     SmsSettingsUpdate,
 )
+from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import save_or_show_again
 from im2.web.templating import render
@@ -109,7 +111,7 @@ def save_settings(
 ) -> Response:
     values = _form_values(form)
 
-    def write() -> None:
+    def save() -> None:
         data = SmsSettingsUpdate(
             provider=values["provider"],
             access_key_id=values["access_key_id"],
@@ -121,13 +123,10 @@ def save_settings(
             daily_cap_per_number=values["daily_cap_per_number"] or 10,
             active=values["active"],
         )
-        with db.transaction() as session:
-            service.do_save_sms_settings(session, actor=actor, data=data, now=now)
+        write(db, service.do_save_sms_settings, actor=actor, data=data, now=now)
 
     return save_or_show_again(
-        write,
-        again=lambda errors, status: _page(
-            request, actor, db, settings, values=values, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_page, request, actor, db, settings, values=values),
         done=f"/console/w/{actor.workspace_slug}/messaging?saved=1",
     )

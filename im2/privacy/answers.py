@@ -74,21 +74,31 @@ def _person_of(row: DataSubjectRequest) -> int:
     return row.person_id
 
 
+def _answered(
+    session: Session,
+    row: DataSubjectRequest,
+    action: RequestAction,
+    *,
+    actor: Actor,
+    now: datetime,
+    status: RequestStatus | None = RequestStatus.DONE,
+    note: str = "",
+) -> RequestRead:
+    """A console user's answer, logged on the request (moved to `status`), as the caller reads
+    the request after it."""
+    log_step(session, row, doer=Doer.of(actor), action=action, now=now, note=note, status=status)
+    return as_read(row, now=now)
+
+
 def do_verify(session: Session, *, actor: Actor, request_id: int, now: datetime) -> RequestRead:
     """The brand has checked that the requester is the person (e.g. by a code, a call)."""
     row = _writable(session, actor=actor, request_id=request_id)
     _open(row)
     if row.status != RequestStatus.RECEIVED.value:
         raise Conflict(_("This request is verified already."))
-    log_step(
-        session,
-        row,
-        doer=Doer.of(actor),
-        action=RequestAction.VERIFIED,
-        now=now,
-        status=RequestStatus.VERIFIED,
+    return _answered(
+        session, row, RequestAction.VERIFIED, actor=actor, now=now, status=RequestStatus.VERIFIED
     )
-    return as_read(row, now=now)
 
 
 def do_refuse(
@@ -103,15 +113,9 @@ def do_refuse(
         raise InvalidInput(_("At most {n} characters.").format(n=2000), field="reason")
     _open(row)
     row.refusal_reason = reason
-    log_step(
-        session,
-        row,
-        doer=Doer.of(actor),
-        action=RequestAction.REFUSED,
-        now=now,
-        status=RequestStatus.REFUSED,
+    return _answered(
+        session, row, RequestAction.REFUSED, actor=actor, now=now, status=RequestStatus.REFUSED
     )
-    return as_read(row, now=now)
 
 
 def start_export(
@@ -323,16 +327,8 @@ def do_correct(
             participation.do_set_nickname(
                 session, participant_id=participant_id, nickname=values["nickname"]
             )
-    log_step(
-        session,
-        row,
-        doer=Doer.of(actor),
-        action=RequestAction.CORRECTED,
-        now=now,
-        status=RequestStatus.DONE,
-        note=", ".join(sorted(values)),
-    )
-    return as_read(row, now=now)
+    note = ", ".join(sorted(values))
+    return _answered(session, row, RequestAction.CORRECTED, actor=actor, now=now, note=note)
 
 
 def do_restrict(
@@ -347,20 +343,11 @@ def do_restrict(
         _verified(row)
         if person.restricted_at is None:
             person.restricted_at = now
-        log_step(
-            session,
-            row,
-            doer=Doer.of(actor),
-            action=RequestAction.RESTRICTED,
-            now=now,
-            status=RequestStatus.DONE,
-        )
-    else:
-        if person.restricted_at is None:
-            raise Conflict(_("This person's processing is not restricted."))
-        person.restricted_at = None
-        log_step(session, row, doer=Doer.of(actor), action=RequestAction.UNRESTRICTED, now=now)
-    return as_read(row, now=now)
+        return _answered(session, row, RequestAction.RESTRICTED, actor=actor, now=now)
+    if person.restricted_at is None:
+        raise Conflict(_("This person's processing is not restricted."))
+    person.restricted_at = None
+    return _answered(session, row, RequestAction.UNRESTRICTED, actor=actor, now=now, status=None)
 
 
 def withdraw(
@@ -441,13 +428,4 @@ def do_erase(
             f"{report.events_rewritten} events re-keyed, {report.media_deleted} files"
         )
     session.refresh(row)
-    log_step(
-        session,
-        row,
-        doer=Doer.of(actor),
-        action=RequestAction.ERASED,
-        now=now,
-        status=RequestStatus.DONE,
-        note=note,
-    )
-    return as_read(row, now=now)
+    return _answered(session, row, RequestAction.ERASED, actor=actor, now=now, note=note)

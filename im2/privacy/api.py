@@ -23,6 +23,7 @@ from im2.privacy.schemas import (
     RequestRead,
     RequestStatus,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.web.params import Id
 
@@ -40,17 +41,17 @@ def list_requests(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> RequestPage:
-    with db.session() as session:
-        return service.list_requests(
-            session,
-            actor=actor,
-            now=now,
-            status=status,
-            open_only=open,
-            person_id=person_id,
-            cursor=cursor,
-            limit=limit,
-        )
+    return read(
+        db,
+        service.list_requests,
+        actor=actor,
+        now=now,
+        status=status,
+        open_only=open,
+        person_id=person_id,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(
@@ -60,24 +61,21 @@ def list_requests(
     summary="Record a data-subject request (due date from the workspace's answer period)",
 )
 def create_request(body: RequestCreate, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_create_request(
-            session, actor=actor, body=body, channel=RequestChannel.API, now=now
-        )
+    return write(
+        db, service.do_create_request, actor=actor, body=body, channel=RequestChannel.API, now=now
+    )
 
 
 @router.get(
     "/requests/{request_id}", response_model=RequestDetail, summary="One request and its log"
 )
 def get_request(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestDetail:
-    with db.session() as session:
-        return service.get_request(session, actor=actor, request_id=request_id, now=now)
+    return read(db, service.get_request, actor=actor, request_id=request_id, now=now)
 
 
 @router.post("/requests/{request_id}/verify", response_model=RequestRead, summary="Mark verified")
 def verify(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_verify(session, actor=actor, request_id=request_id, now=now)
+    return write(db, service.do_verify, actor=actor, request_id=request_id, now=now)
 
 
 @router.post(
@@ -86,10 +84,9 @@ def verify(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRe
 def refuse(
     request_id: Id, body: RefusalCreate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_refuse(
-            session, actor=actor, request_id=request_id, reason=body.reason, now=now
-        )
+    return write(
+        db, service.do_refuse, actor=actor, request_id=request_id, reason=body.reason, now=now
+    )
 
 
 @router.post(
@@ -106,8 +103,7 @@ def start_export(
     settings: SettingsDep,
     tasks: BackgroundTasks,
 ) -> RequestRead:
-    with db.transaction() as session:
-        started = service.do_start_export(session, actor=actor, request_id=request_id, now=now)
+    started = write(db, service.do_start_export, actor=actor, request_id=request_id, now=now)
     tasks.add_task(
         build_soon,
         db,
@@ -127,10 +123,14 @@ def start_export(
 def download_export(
     request_id: Id, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> FileResponse:
-    with db.transaction() as session:
-        path = service.do_download_export(
-            session, actor=actor, request_id=request_id, now=now, media_path=settings.media_path
-        )
+    path = write(
+        db,
+        service.do_download_export,
+        actor=actor,
+        request_id=request_id,
+        now=now,
+        media_path=settings.media_path,
+    )
     return FileResponse(
         path, media_type="application/zip", filename=f"privacy-request-{request_id}.zip"
     )
@@ -144,10 +144,9 @@ def download_export(
 def correct(
     request_id: Id, body: CorrectionApply, actor: ApiActor, db: DbDep, now: NowDep
 ) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_correct(
-            session, actor=actor, request_id=request_id, fields=body.fields, now=now
-        )
+    return write(
+        db, service.do_correct, actor=actor, request_id=request_id, fields=body.fields, now=now
+    )
 
 
 @router.post(
@@ -156,10 +155,9 @@ def correct(
     summary="Restrict processing of the person (kept, not processed)",
 )
 def restrict(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_restrict(
-            session, actor=actor, request_id=request_id, restrict=True, now=now
-        )
+    return write(
+        db, service.do_restrict, actor=actor, request_id=request_id, restrict=True, now=now
+    )
 
 
 @router.post(
@@ -168,10 +166,9 @@ def restrict(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Request
     summary="Lift the restriction of processing",
 )
 def unrestrict(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_restrict(
-            session, actor=actor, request_id=request_id, restrict=False, now=now
-        )
+    return write(
+        db, service.do_restrict, actor=actor, request_id=request_id, restrict=False, now=now
+    )
 
 
 @router.post(
@@ -180,8 +177,7 @@ def unrestrict(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Reque
     summary="Withdraw consent for the purposes the request names, at once",
 )
 def withdraw(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_withdraw(session, actor=actor, request_id=request_id, now=now)
+    return write(db, service.do_withdraw, actor=actor, request_id=request_id, now=now)
 
 
 @router.post(
@@ -192,15 +188,15 @@ def withdraw(request_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Request
 def erase(
     request_id: Id, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> RequestRead:
-    with db.transaction() as session:
-        return service.do_erase(
-            session,
-            actor=actor,
-            request_id=request_id,
-            now=now,
-            lake_path=settings.lake_path,
-            media_path=settings.media_path,
-        )
+    return write(
+        db,
+        service.do_erase,
+        actor=actor,
+        request_id=request_id,
+        now=now,
+        lake_path=settings.lake_path,
+        media_path=settings.media_path,
+    )
 
 
 @router.get(
@@ -216,5 +212,4 @@ def get_settings(actor: ApiActor, db: DbDep) -> PrivacySettingsRead:
 def put_settings(
     body: PrivacySettingsUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> PrivacySettingsRead:
-    with db.transaction() as session:
-        return service.do_update_privacy_settings(session, actor=actor, update=body, now=now)
+    return write(db, service.do_update_privacy_settings, actor=actor, update=body, now=now)

@@ -3,13 +3,14 @@ request with its log and the actions that answer it, and the workspace's answer 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from starlette.datastructures import FormData
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, Response
 
-from im2.errors import IM2Error, InvalidInput
+from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.people.consent.schemas import PURPOSE_NAMES
 from im2.privacy import service
@@ -25,8 +26,9 @@ from im2.privacy.schemas import (
     RequestKind,
     RequestRead,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import save_or_show_again, see_other, service_error
+from im2.web.forms import act_or_show_again, save_or_show_again, see_other, service_error
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -113,7 +115,7 @@ def create_request(
 ) -> Response:
     values = {k: str(form.get(k, "")) for k in ("person_id", "kind", "nickname", "note")}
 
-    def write() -> RequestRead:
+    def save() -> RequestRead:
         kind = str(form.get("kind", ""))
         body = RequestCreate(
             person_id=_int_field(form, "person_id"),
@@ -123,16 +125,18 @@ def create_request(
             fields={"nickname": values["nickname"]} if kind == RequestKind.CORRECTION else {},
             note=values["note"],
         )
-        with db.transaction() as session:
-            return service.do_create_request(
-                session, actor=actor, body=body, channel=RequestChannel.CONSOLE, now=now
-            )
+        return write(
+            db,
+            service.do_create_request,
+            actor=actor,
+            body=body,
+            channel=RequestChannel.CONSOLE,
+            now=now,
+        )
 
     return save_or_show_again(
-        write,
-        again=lambda errors, status: _list_page(
-            request, actor, db, now, values=values, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_list_page, request, actor, db, now, values=values),
         done=lambda created: see_other(f"/console/w/{actor.workspace_slug}/privacy/{created.id}"),
         refused=lambda exc: service_error(exc) if exc.field else {"person_id": exc.message},
         propagate=(403,),
@@ -149,8 +153,7 @@ def _detail_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    with db.session() as session:
-        found = service.get_request(session, actor=actor, request_id=request_id, now=now)
+    found = read(db, service.get_request, actor=actor, request_id=request_id, now=now)
     return render(
         request,
         "privacy/detail.html",
@@ -168,19 +171,16 @@ def _detail_page(
 def save_settings(
     request: Request, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    def write() -> None:
+    def save() -> None:
         update = PrivacySettingsUpdate(
             request_due_days=_int_field(form, "request_due_days"),
             export_days=_int_field(form, "export_days"),
         )
-        with db.transaction() as session:
-            service.do_update_privacy_settings(session, actor=actor, update=update, now=now)
+        write(db, service.do_update_privacy_settings, actor=actor, update=update, now=now)
 
     return save_or_show_again(
-        write,
-        again=lambda errors, status: _list_page(
-            request, actor, db, now, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_list_page, request, actor, db, now),
         done=f"/console/w/{actor.workspace_slug}/privacy?saved=1",
         propagate=(403,),
     )
@@ -207,7 +207,10 @@ def act(
 ) -> Response:
     """One answer to the request: verify, export, correct, erase, restrict, unrestrict,
     withdraw, refuse. A refusal of the action shows on the request's page."""
-    try:
+
+    base = f"/console/w/{actor.workspace_slug}/privacy/{request_id}"
+
+    def act() -> Response | None:
         with db.transaction() as session:
             if action == "verify":
                 service.do_verify(session, actor=actor, request_id=request_id, now=now)
@@ -265,26 +268,39 @@ def act(
                     {"status": 404, "message": _("Not found.")},
                     status_code=404,
                 )
-    except IM2Error as exc:
-        if exc.status_code in (403, 404):
-            raise
-        errors = {exc.field or "__all__": exc.message}
-        return _detail_page(
-            request, actor, db, now, request_id, errors=errors, status_code=exc.status_code
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/privacy/{request_id}?done={action}", 303
+        return None
+
+    return act_or_show_again(
+        act,
+        again=lambda exc: _detail_page(
+            request,
+            actor,
+            db,
+            now,
+            request_id,
+            errors=service_error(exc),
+            status_code=exc.status_code,
+        ),
+        done=lambda answer: _done(answer, f"{base}?done={action}"),
     )
+
+
+def _done(answer: Response | None, url: str) -> Response:
+    return answer or see_other(url)
 
 
 @router.get("/{request_id}/export.zip")
 def download(
     request_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> FileResponse:
-    with db.transaction() as session:
-        path = service.do_download_export(
-            session, actor=actor, request_id=request_id, now=now, media_path=settings.media_path
-        )
+    path = write(
+        db,
+        service.do_download_export,
+        actor=actor,
+        request_id=request_id,
+        now=now,
+        media_path=settings.media_path,
+    )
     return FileResponse(
         path, media_type="application/zip", filename=f"privacy-request-{request_id}.zip"
     )

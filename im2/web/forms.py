@@ -10,7 +10,7 @@ form again with what was typed.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
@@ -122,8 +122,12 @@ def blank_to_none(value: Any) -> Any:
 
 T = TypeVar("T")
 
-ShowAgain = Callable[[dict[str, str], int], Response]
-"""Renders the form once more with `(errors by field, status code)`."""
+
+class ShowAgain(Protocol):
+    """Renders the form's page once more, with the errors by field and the status: the page's
+    own function with what was typed bound to it (`partial(_page, request, values=raw)`)."""
+
+    def __call__(self, *, errors: dict[str, str], status_code: int) -> Response: ...
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -147,13 +151,34 @@ def save_or_show_again(
     the service, with `refused(exc)` and the service's status, except the statuses in
     `propagate`, which go on to the error page (a form the user may not see, or that is gone).
     Written, `done` answers: a URL to redirect to (303), or a function of what `write` returned.
+    Each field's first error is shown, every field at once.
     """
     try:
         result = write()
     except ValidationError as exc:
-        return again(invalid(exc), 422)
+        return again(errors=invalid(exc), status_code=422)
     except IM2Error as exc:
         if exc.status_code in propagate:
             raise
-        return again(refused(exc), exc.status_code)
+        return again(errors=refused(exc), status_code=exc.status_code)
+    return see_other(done) if isinstance(done, str) else done(result)
+
+
+def act_or_show_again(
+    act: Callable[[], T],
+    *,
+    again: Callable[[IM2Error], Response],
+    done: Callable[[T], Response] | str,
+    propagate: Collection[int] = (403, 404),
+) -> Response:
+    """A console action with nothing for a model to validate (a button, or a form checked
+    before): `act` writes in its own transaction. Refused by the service, the page comes
+    `again` with the refusal, except the statuses in `propagate` (to the error page); done,
+    `done` answers as in `save_or_show_again`."""
+    try:
+        result = act()
+    except IM2Error as exc:
+        if exc.status_code in propagate:
+            raise
+        return again(exc)
     return see_other(done) if isinstance(done, str) else done(result)

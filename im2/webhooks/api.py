@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.web.params import Id
 from im2.webhooks import service
@@ -25,8 +26,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 @router.get("", response_model=list[WebhookRead], summary="The workspace's webhook endpoints")
 def list_endpoints(actor: ApiActor, db: DbDep) -> list[WebhookRead]:
-    with db.session() as session:
-        return service.list_endpoints(session, actor=actor)
+    return read(db, service.list_endpoints, actor=actor)
 
 
 @router.post(
@@ -38,14 +38,14 @@ def list_endpoints(actor: ApiActor, db: DbDep) -> list[WebhookRead]:
 def create_endpoint(
     body: WebhookCreate, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> WebhookWithSecret:
-    with db.transaction() as session:
-        return service.do_create_endpoint(
-            session,
-            actor=actor,
-            data=body,
-            now=now,
-            private_networks=settings.webhooks_reach_private_networks,
-        )
+    return write(
+        db,
+        service.do_create_endpoint,
+        actor=actor,
+        data=body,
+        now=now,
+        private_networks=settings.webhooks_reach_private_networks,
+    )
 
 
 @router.get("/deliveries", response_model=DeliveryPage, summary="Deliveries, newest first")
@@ -57,16 +57,20 @@ def list_deliveries(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeliveryPage:
-    with db.session() as session:
-        return service.list_deliveries(
-            session, actor=actor, endpoint_id=endpoint_id, status=status, cursor=cursor, limit=limit
-        )
+    return read(
+        db,
+        service.list_deliveries,
+        actor=actor,
+        endpoint_id=endpoint_id,
+        status=status,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryRead, summary="One delivery")
 def get_delivery(delivery_id: Id, actor: ApiActor, db: DbDep) -> DeliveryRead:
-    with db.session() as session:
-        return service.get_delivery(session, actor=actor, delivery_id=delivery_id)
+    return read(db, service.get_delivery, actor=actor, delivery_id=delivery_id)
 
 
 @router.post(
@@ -75,14 +79,12 @@ def get_delivery(delivery_id: Id, actor: ApiActor, db: DbDep) -> DeliveryRead:
     summary="Send a delivery again (queued now, from its first attempt)",
 )
 def resend(delivery_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> DeliveryRead:
-    with db.transaction() as session:
-        return service.do_resend(session, actor=actor, delivery_id=delivery_id, now=now)
+    return write(db, service.do_resend, actor=actor, delivery_id=delivery_id, now=now)
 
 
 @router.get("/{endpoint_id}", response_model=WebhookRead, summary="One endpoint")
 def get_endpoint(endpoint_id: Id, actor: ApiActor, db: DbDep) -> WebhookRead:
-    with db.session() as session:
-        return service.get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    return read(db, service.get_endpoint, actor=actor, endpoint_id=endpoint_id)
 
 
 @router.patch("/{endpoint_id}", response_model=WebhookRead, summary="Change an endpoint")
@@ -94,15 +96,15 @@ def update_endpoint(
     now: NowDep,
     settings: SettingsDep,
 ) -> WebhookRead:
-    with db.transaction() as session:
-        return service.do_update_endpoint(
-            session,
-            actor=actor,
-            endpoint_id=endpoint_id,
-            data=body,
-            now=now,
-            private_networks=settings.webhooks_reach_private_networks,
-        )
+    return write(
+        db,
+        service.do_update_endpoint,
+        actor=actor,
+        endpoint_id=endpoint_id,
+        data=body,
+        now=now,
+        private_networks=settings.webhooks_reach_private_networks,
+    )
 
 
 @router.post(
@@ -111,12 +113,10 @@ def update_endpoint(
     summary="Rotate the signing secret (the new one is in this answer only)",
 )
 def rotate_secret(endpoint_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> WebhookWithSecret:
-    with db.transaction() as session:
-        return service.do_rotate_secret(session, actor=actor, endpoint_id=endpoint_id, now=now)
+    return write(db, service.do_rotate_secret, actor=actor, endpoint_id=endpoint_id, now=now)
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Remove an endpoint and its log")
 def delete_endpoint(endpoint_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
-    with db.transaction() as session:
-        service.do_delete_endpoint(session, actor=actor, endpoint_id=endpoint_id, now=now)
+    write(db, service.do_delete_endpoint, actor=actor, endpoint_id=endpoint_id, now=now)
     return Response(status_code=204)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
 from im2.web.forms import save_or_show_again
 from im2.web.params import Id
@@ -127,22 +129,20 @@ def create_endpoint(
 ) -> Response:
     values = _form_values(form)
 
-    def write() -> WebhookWithSecret:
+    def save() -> WebhookWithSecret:
         data = WebhookCreate(**_body(values))
-        with db.transaction() as session:
-            return service.do_create_endpoint(
-                session,
-                actor=actor,
-                data=data,
-                now=now,
-                private_networks=settings.webhooks_reach_private_networks,
-            )
+        return write(
+            db,
+            service.do_create_endpoint,
+            actor=actor,
+            data=data,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
 
     return save_or_show_again(
-        write,
-        again=lambda errors, status: _list_page(
-            request, actor, db, values=values, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_list_page, request, actor, db, values=values),
         done=lambda created: _detail_page(
             request, actor, db, created.id, created=created, status_code=201
         ),
@@ -167,23 +167,21 @@ def update_endpoint(
 ) -> Response:
     values = _form_values(form)
 
-    def write() -> None:
+    def save() -> None:
         data = WebhookUpdate(**_body(values))
-        with db.transaction() as session:
-            service.do_update_endpoint(
-                session,
-                actor=actor,
-                endpoint_id=endpoint_id,
-                data=data,
-                now=now,
-                private_networks=settings.webhooks_reach_private_networks,
-            )
+        write(
+            db,
+            service.do_update_endpoint,
+            actor=actor,
+            endpoint_id=endpoint_id,
+            data=data,
+            now=now,
+            private_networks=settings.webhooks_reach_private_networks,
+        )
 
     return save_or_show_again(
-        write,
-        again=lambda errors, status: _detail_page(
-            request, actor, db, endpoint_id, values=values, errors=errors, status_code=status
-        ),
+        save,
+        again=partial(_detail_page, request, actor, db, endpoint_id, values=values),
         done=f"{_common(actor)['base']}/{endpoint_id}",
     )
 
@@ -197,8 +195,7 @@ def rotate_secret(
     db: DbDep,
     now: NowDep,
 ) -> Response:
-    with db.transaction() as session:
-        created = service.do_rotate_secret(session, actor=actor, endpoint_id=endpoint_id, now=now)
+    created = write(db, service.do_rotate_secret, actor=actor, endpoint_id=endpoint_id, now=now)
     return _detail_page(request, actor, db, endpoint_id, created=created)
 
 
@@ -206,8 +203,7 @@ def rotate_secret(
 def delete_endpoint(
     endpoint_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        service.do_delete_endpoint(session, actor=actor, endpoint_id=endpoint_id, now=now)
+    write(db, service.do_delete_endpoint, actor=actor, endpoint_id=endpoint_id, now=now)
     return RedirectResponse(_common(actor)["base"], status_code=303)
 
 
@@ -215,8 +211,7 @@ def delete_endpoint(
 def resend(
     delivery_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        delivery = service.do_resend(session, actor=actor, delivery_id=delivery_id, now=now)
+    delivery = write(db, service.do_resend, actor=actor, delivery_id=delivery_id, now=now)
     return RedirectResponse(
         f"{_common(actor)['base']}/{delivery.endpoint_id}#delivery-{delivery.id}", status_code=303
     )

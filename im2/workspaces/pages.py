@@ -14,6 +14,7 @@ from im2.events.schemas import ActorType
 from im2.i18n import LOCALES, _, normalize_locale
 from im2.web.audit_words import describe
 from im2.web.context import LANG_COOKIE
+from im2.web.db_calls import read, write
 from im2.web.deps import (
     SESSION_COOKIE,
     ConsoleActor,
@@ -24,7 +25,7 @@ from im2.web.deps import (
     SettingsDep,
     client_ip,
 )
-from im2.web.forms import service_error
+from im2.web.forms import act_or_show_again, service_error
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces import service
@@ -103,8 +104,7 @@ def _login_refused(
 def logout(request: Request, form: CsrfForm, db: DbDep, now: NowDep) -> Response:
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
-        with db.transaction() as session:
-            service.do_end_session(session, raw_token=raw, now=now)
+        write(db, service.do_end_session, raw_token=raw, now=now)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -148,8 +148,7 @@ def _members_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    with db.session() as session:
-        members = service.list_members(session, actor=actor, now=now)
+    members = read(db, service.list_members, actor=actor, now=now)
     return render(
         request,
         "workspaces/members.html",
@@ -188,19 +187,22 @@ def add_member(
             form=values,
             status_code=422,
         )
-    try:
-        with db.transaction() as session:
-            service.do_invite_member(
-                session,
-                actor=actor,
-                email=values["email"],
-                display_name=values["display_name"] or values["email"].split("@")[0],
-                role=role,
-                password=values["password"] or None,
-                now=now,
-            )
-    except IM2Error as exc:
-        return _members_page(
+
+    def act() -> None:
+        write(
+            db,
+            service.do_invite_member,
+            actor=actor,
+            email=values["email"],
+            display_name=values["display_name"] or values["email"].split("@")[0],
+            role=role,
+            password=values["password"] or None,
+            now=now,
+        )
+
+    return act_or_show_again(
+        act,
+        again=lambda exc: _members_page(
             request,
             actor,
             db,
@@ -208,8 +210,10 @@ def add_member(
             errors=service_error(exc),
             form=values,
             status_code=exc.status_code,
-        )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/members", status_code=303)
+        ),
+        done=f"/console/w/{actor.workspace_slug}/members",
+        propagate=(),
+    )
 
 
 @router.post("/w/{workspace}/members/{user_id}")
@@ -257,8 +261,7 @@ def _tokens_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    with db.session() as session:
-        tokens = service.list_tokens(session, actor=actor)
+    tokens = read(db, service.list_tokens, actor=actor)
     return render(
         request,
         "workspaces/tokens.html",
@@ -298,30 +301,34 @@ def create_token(
             errors={"expires_in_days": _("Enter a whole number of days from 1 to 3650.")},
             status_code=422,
         )
-    try:
-        with db.transaction() as session:
-            created = service.do_create_token(
-                session,
-                actor=actor,
-                name=str(form.get("name", "")),
-                role=role,
-                expires_at=now + timedelta(days=days) if days else None,
-                now=now,
-            )
-    except IM2Error as exc:
-        return _tokens_page(
-            request, actor, db, errors=service_error(exc), status_code=exc.status_code
+
+    def act() -> object:
+        return write(
+            db,
+            service.do_create_token,
+            actor=actor,
+            name=str(form.get("name", "")),
+            role=role,
+            expires_at=now + timedelta(days=days) if days else None,
+            now=now,
         )
-    # Shown once, on this response only; never in a URL (it would land in logs and history).
-    return _tokens_page(request, actor, db, created=created, status_code=201)
+
+    return act_or_show_again(
+        act,
+        again=lambda exc: _tokens_page(
+            request, actor, db, errors=service_error(exc), status_code=exc.status_code
+        ),
+        # Shown once, on this response only; never in a URL (it would land in logs and history).
+        done=lambda created: _tokens_page(request, actor, db, created=created, status_code=201),
+        propagate=(),
+    )
 
 
 @router.post("/w/{workspace}/tokens/{token_id}/revoke")
 def revoke_token(
     request: Request, token_id: Id, form: CsrfForm, actor: ConsoleActor, db: DbDep, now: NowDep
 ) -> Response:
-    with db.transaction() as session:
-        service.do_revoke_token(session, actor=actor, token_id=token_id, now=now)
+    write(db, service.do_revoke_token, actor=actor, token_id=token_id, now=now)
     return RedirectResponse(f"/console/w/{actor.workspace_slug}/tokens", status_code=303)
 
 
@@ -337,10 +344,14 @@ def audit(
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     page_size = 50
-    with db.session() as session:
-        entries = service.list_audit(
-            session, actor=actor, before_id=before, limit=page_size + 1, action_prefix=action
-        )
+    entries = read(
+        db,
+        service.list_audit,
+        actor=actor,
+        before_id=before,
+        limit=page_size + 1,
+        action_prefix=action,
+    )
     more = len(entries) > page_size
     entries = entries[:page_size]
     return render(

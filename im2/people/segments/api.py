@@ -16,6 +16,7 @@ from im2.people.segments.schemas import (
     SegmentUpdate,
     SegmentVersionRead,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.params import Id
@@ -33,36 +34,31 @@ def preview(body: SegmentPreview, actor: ApiActor, db: DbDep, now: NowDep) -> Se
 
 @router.get("", response_model=SegmentPage, summary="Saved segments, last edited first")
 def list_segments(actor: ApiActor, db: DbDep, archived: bool = False) -> SegmentPage:
-    with db.session() as session:
-        return service.list_segments(session, actor=actor, archived=archived)
+    return read(db, service.list_segments, actor=actor, archived=archived)
 
 
 @router.post("", response_model=SegmentRead, status_code=201, summary="Save a segment")
 def create_segment(body: SegmentCreate, actor: ApiActor, db: DbDep, now: NowDep) -> SegmentRead:
-    with db.transaction() as session:
-        return service.do_create_segment(session, actor=actor, data=body, now=now)
+    return write(db, service.do_create_segment, actor=actor, data=body, now=now)
 
 
 @router.get("/{segment_id}", response_model=SegmentRead, summary="One segment (current version)")
 def get_segment(segment_id: Id, actor: ApiActor, db: DbDep) -> SegmentRead:
-    with db.session() as session:
-        return service.get_segment(session, actor=actor, segment_id=segment_id)
+    return read(db, service.get_segment, actor=actor, segment_id=segment_id)
 
 
 @router.patch("/{segment_id}", response_model=SegmentRead, summary="Edit: a new version")
 def update_segment(
     segment_id: Id, body: SegmentUpdate, actor: ApiActor, db: DbDep, now: NowDep
 ) -> SegmentRead:
-    with db.transaction() as session:
-        return service.do_update_segment(
-            session, actor=actor, segment_id=segment_id, data=body, now=now
-        )
+    return write(
+        db, service.do_update_segment, actor=actor, segment_id=segment_id, data=body, now=now
+    )
 
 
 @router.post("/{segment_id}/archive", response_model=SegmentRead, summary="Archive a segment")
 def archive_segment(segment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> SegmentRead:
-    with db.transaction() as session:
-        return service.do_archive_segment(session, actor=actor, segment_id=segment_id, now=now)
+    return write(db, service.do_archive_segment, actor=actor, segment_id=segment_id, now=now)
 
 
 @router.get(
@@ -71,8 +67,7 @@ def archive_segment(segment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> 
     summary="Every version of a segment, newest first",
 )
 def list_versions(segment_id: Id, actor: ApiActor, db: DbDep) -> list[SegmentVersionRead]:
-    with db.session() as session:
-        return service.list_versions(session, actor=actor, segment_id=segment_id)
+    return read(db, service.list_versions, actor=actor, segment_id=segment_id)
 
 
 @router.get("/{segment_id}/count", response_model=SegmentCount, summary="Count a saved segment")

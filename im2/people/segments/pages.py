@@ -19,19 +19,20 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignFilter
-from im2.errors import IM2Error
 from im2.i18n import N_, _
 from im2.people.ladder.schemas import STAGE_LABELS, STAGES
 from im2.people.segments import service
 from im2.people.segments.schemas import (
     ActivityKind,
     SegmentCreate,
+    SegmentRead,
     SegmentRule,
     SegmentUpdate,
 )
+from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import csv_download
-from im2.web.forms import error_message, service_error
+from im2.web.forms import act_or_show_again, error_message, see_other, service_error
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -238,8 +239,7 @@ def _builder(
     errors = {**rule_errors, **(errors or {})}
     count = None
     if rule is not None:
-        with db.session() as session:
-            count = service.check_preview(session, actor=actor, rule=rule, now=now)
+        count = read(db, service.check_preview, actor=actor, rule=rule, now=now)
     return render(
         request,
         "segments/builder.html",
@@ -317,27 +317,30 @@ def _save(
         errors["name"] = _("This field is required.")
     if rule is None or errors:
         return _builder(request, db, actor, now, **page, errors=errors, status_code=422)
-    try:
+
+    def act() -> SegmentRead:
         with db.transaction() as session:
             if segment_id is None:
-                saved = service.do_create_segment(
+                return service.do_create_segment(
                     session, actor=actor, data=SegmentCreate(name=name, rule=rule), now=now
                 )
-            else:
-                saved = service.do_update_segment(
-                    session,
-                    actor=actor,
-                    segment_id=segment_id,
-                    data=SegmentUpdate(name=name, rule=rule),
-                    now=now,
-                )
-    except IM2Error as exc:
-        return _builder(
+            return service.do_update_segment(
+                session,
+                actor=actor,
+                segment_id=segment_id,
+                data=SegmentUpdate(name=name, rule=rule),
+                now=now,
+            )
+
+    return act_or_show_again(
+        act,
+        again=lambda exc: _builder(
             request, db, actor, now, **page, errors=service_error(exc), status_code=exc.status_code
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/people/segments/{saved.id}?saved={saved.version}",
-        status_code=303,
+        ),
+        done=lambda saved: see_other(
+            f"/console/w/{actor.workspace_slug}/people/segments/{saved.id}?saved={saved.version}"
+        ),
+        propagate=(),
     )
 
 
@@ -379,8 +382,7 @@ def post_segment(
 def archive(
     segment_id: Id, request: Request, actor: ConsoleActor, db: DbDep, now: NowDep, form: CsrfForm
 ) -> Response:
-    with db.transaction() as session:
-        service.do_archive_segment(session, actor=actor, segment_id=segment_id, now=now)
+    write(db, service.do_archive_segment, actor=actor, segment_id=segment_id, now=now)
     return RedirectResponse(f"/console/w/{actor.workspace_slug}/people/segments", 303)
 
 
