@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from im2.events.service import EVENT_ARROW_SCHEMA
@@ -32,8 +33,21 @@ _COLUMN_LIST = ", ".join(EVENT_ARROW_SCHEMA.names)
 
 
 def lake_layout(table: pa.Table) -> pa.Table:
-    """The table in a lake file's row order (missing actors last)."""
-    return table.sort_by(list(LAKE_ORDER))
+    """The table in a lake file's row order (missing actors last).
+
+    Actor ids are compared once per distinct id, not once per row: each row sorts by its
+    actor's rank among the distinct ids (as many as the batch has actors), then by integers
+    only, which costs the move about half of sorting by the text itself."""
+    actors = pc.dictionary_encode(table.column("actor_id")).combine_chunks()
+    ranks = pc.rank(actors.dictionary, sort_keys="ascending", tiebreaker="first")
+    keys = pa.table(
+        {
+            "workspace_id": table.column("workspace_id"),
+            "actor_id": pc.take(ranks, actors.indices),
+            "id": table.column("id"),
+        }
+    )
+    return table.take(pc.sort_indices(keys, sort_keys=list(LAKE_ORDER)))
 
 
 def write_lake_file(table: pa.Table, where: Any) -> None:
