@@ -51,6 +51,66 @@ def load_views_demo(
     return written
 
 
+class _Views:
+    """The page views of one campaign being made: `look` adds a view of the campaign page,
+    maybe one of an activity, maybe a return visit on a later day."""
+
+    def __init__(
+        self,
+        *,
+        workspace_id: int,
+        campaign_id: int,
+        activities: list[int],
+        end: datetime,
+        rng: random.Random,
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.campaign_id = campaign_id
+        self.activities = activities
+        self.end = end
+        self.rng = rng
+        self.views: list[PageView] = []
+
+    def look(
+        self,
+        device: str,
+        at: datetime,
+        channel: str | None,
+        *,
+        referrer: str | None = None,
+        properties: Mapping[str, object] | None = None,
+        activity: float,
+    ) -> None:
+        rng = self.rng
+        base = PageView(
+            kind=EventKind.CAMPAIGN_VIEWED,
+            workspace_id=self.workspace_id,
+            campaign_id=self.campaign_id,
+            activity_id=None,
+            device_id=device,
+            occurred_at=at,
+            channel=channel,
+            referrer=referrer,
+            properties=properties or {},
+        )
+        self.views.append(base)
+        if self.activities and rng.random() < activity:
+            self.views.append(
+                replace(
+                    base,
+                    kind=EventKind.ACTIVITY_VIEWED,
+                    activity_id=rng.choice(self.activities),
+                    occurred_at=at + timedelta(seconds=rng.randint(10, 120)),
+                    referrer=None,
+                    properties={},
+                )
+            )
+        if rng.random() < CAME_BACK:
+            again = at + timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 10))
+            if again < self.end:
+                self.views.append(replace(base, occurred_at=again, referrer=None, properties={}))
+
+
 def _campaign_views(
     session: Session, *, actor: Actor, campaign_id: int, now: datetime, seed: int
 ) -> int:
@@ -62,52 +122,19 @@ def _campaign_views(
     end = min(campaign.ends_at or now, now)
     activities = [a.id for a in list_activities(session, actor=actor, campaign_id=campaign_id)]
     codes = sorted(sharing.link_owners(session, campaign_id=campaign_id))
-    channels = [c.channel.value for c in campaign.channels] or ["wechat"]
     devices = service.get_signals(
         session,
         workspace_id=actor.workspace_id,
         participant_ids=[j.participant_id for j in joins],
     )
     rng = random.Random(seed)  # noqa: S311 (demo data, deterministic by design)
-    views: list[PageView] = []
-
-    def look(
-        device: str,
-        at: datetime,
-        channel: str | None,
-        *,
-        referrer: str | None = None,
-        properties: Mapping[str, object] | None = None,
-        activity: float,
-    ) -> None:
-        base = PageView(
-            kind=EventKind.CAMPAIGN_VIEWED,
-            workspace_id=actor.workspace_id,
-            campaign_id=campaign_id,
-            activity_id=None,
-            device_id=device,
-            occurred_at=at,
-            channel=channel,
-            referrer=referrer,
-            properties=properties or {},
-        )
-        views.append(base)
-        if activities and rng.random() < activity:
-            views.append(
-                replace(
-                    base,
-                    kind=EventKind.ACTIVITY_VIEWED,
-                    activity_id=rng.choice(activities),
-                    occurred_at=at + timedelta(seconds=rng.randint(10, 120)),
-                    referrer=None,
-                    properties={},
-                )
-            )
-        if rng.random() < CAME_BACK:
-            again = at + timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 10))
-            if again < end:
-                views.append(replace(base, occurred_at=again, referrer=None, properties={}))
-
+    views = _Views(
+        workspace_id=actor.workspace_id,
+        campaign_id=campaign_id,
+        activities=activities,
+        end=end,
+        rng=rng,
+    )
     # Participants looked a few minutes before they took part.
     for join in joins:
         signals = devices.get(join.participant_id)
@@ -115,7 +142,7 @@ def _campaign_views(
             continue
         at = max(join.joined_at - timedelta(minutes=rng.randint(1, 20)), start)
         via = join.referred_by if join.referred_by in codes else None
-        look(
+        views.look(
             signals.device_id,
             at,
             join.channel,
@@ -123,11 +150,33 @@ def _campaign_views(
             properties={"source": "share"} if via else None,
             activity=OPENED_ACTIVITY,
         )
+    _lookers(
+        session,
+        views,
+        count=int(len(joins) * LOOKERS_PER_PARTICIPANT),
+        start=start,
+        zone=ZoneInfo(campaign.timezone),
+        channels=[c.channel.value for c in campaign.channels] or ["wechat"],
+        codes=codes,
+    )
+    record_views(session, views.views)
+    return len(views.views)
 
-    # People who looked and did not take part.
+
+def _lookers(
+    session: Session,
+    views: _Views,
+    *,
+    count: int,
+    start: datetime,
+    zone: ZoneInfo,
+    channels: list[str],
+    codes: list[str],
+) -> None:
+    """People who looked and did not take part (a few through a share link: a real click)."""
+    rng, end = views.rng, views.end
     span = max((end - start).total_seconds(), 3600.0)
-    zone = ZoneInfo(campaign.timezone)
-    for _ in range(int(len(joins) * LOOKERS_PER_PARTICIPANT)):
+    for _ in range(count):
         device = f"{rng.getrandbits(128):032x}"
         day = (start + timedelta(seconds=rng.uniform(0, span))).astimezone(zone)
         hour = rng.choices(range(24), weights=HOURS)[0]
@@ -139,7 +188,7 @@ def _campaign_views(
             code = rng.choice(codes)
             visitor = Visitor(device_id=device, ip=None, user_agent=None, channel="wechat")
             sharing.do_click(session, code=code, visitor=visitor, now=at)
-            look(
+            views.look(
                 device,
                 at + timedelta(seconds=2),
                 "wechat",
@@ -149,8 +198,6 @@ def _campaign_views(
             )
         elif draw < VIA_SHARE + VIA_SEARCH:
             source = {"source": "search", "from": "www.baidu.com"}
-            look(device, at, channel, properties=source, activity=OPENED_ACTIVITY / 2)
+            views.look(device, at, channel, properties=source, activity=OPENED_ACTIVITY / 2)
         else:
-            look(device, at, channel, activity=OPENED_ACTIVITY / 2)
-    record_views(session, views)
-    return len(views)
+            views.look(device, at, channel, activity=OPENED_ACTIVITY / 2)

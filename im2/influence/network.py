@@ -29,7 +29,7 @@ from im2.influence.schemas import (
     ProbabilityModel,
 )
 from im2.listening import service as listening
-from im2.listening.schemas import MentionFilter
+from im2.listening.schemas import MentionFilter, MentionRead
 from im2.masking import mask_name
 from im2.participation import service as participation
 from im2.sharing import service as sharing
@@ -75,6 +75,15 @@ class _Builder:
     kinds: list[str] = field(default_factory=list)
     edges: dict[tuple[int, int], tuple[str, float | None]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    # Each person's signals, by node index.
+    descendants: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    engagement: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    followers: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    posts: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    interactions: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    positive: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    negative: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
 
     def node(self, key: str, label: str, kind: str) -> int:
         found = self.index.get(key)
@@ -151,17 +160,10 @@ def _share_tree(session: Session, actor: Actor, campaign_id: int) -> list[tuple[
     return [(e.participant_id, e.parent_id) for e in stats.edges]
 
 
-def build_network(
-    session: Session, *, actor: Actor, campaign_id: int | None, options: GraphOptions
-) -> InfluenceNetwork:
-    """The influence graph of a campaign (``campaign_id``) or of the whole workspace."""
-    require(actor, Permission.READ_CAMPAIGNS)
-    builder = _Builder()
-    notes: list[str] = []
-    descendants: dict[int, float] = defaultdict(float)
-
-    # 1. Share trees: inviter -> invitee, and everyone's observed spread.
-    campaign_ids = _campaign_ids(session, actor, campaign_id)
+def _add_share_trees(
+    session: Session, actor: Actor, builder: _Builder, campaign_ids: list[int]
+) -> None:
+    """Share trees: inviter -> invitee, and everyone's observed spread."""
     for cid in campaign_ids:
         edges = _share_tree(session, actor, cid)
         if not edges:
@@ -175,10 +177,22 @@ def build_network(
             spread = node_metrics(build.forest).descendants
             for pid, d in zip(build.ids, spread.tolist(), strict=True):
                 if d:
-                    descendants[_participant(builder, int(str(pid)))] += d
+                    builder.descendants[_participant(builder, int(str(pid)))] += d
 
-    # 2. Participants' actions: engagement, and the evidence for learned probabilities.
-    engagement: dict[int, float] = defaultdict(float)
+
+@dataclass
+class _Actions:
+    """The evidence for learned probabilities: shares per participant, and who acted through
+    whose share link (campaign, sharer, actor)."""
+
+    shares: Counter[int]
+    acted_pairs: set[tuple[int | None, int, int]]
+
+
+def _add_actions(
+    session: Session, actor: Actor, builder: _Builder, campaign_ids: list[int]
+) -> _Actions:
+    """Participants' actions: engagement, and the evidence for learned probabilities."""
     events = list_events(
         session,
         workspace_id=actor.workspace_id,
@@ -186,7 +200,9 @@ def build_network(
         limit=MAX_EVENTS,
     )
     if len(events) == MAX_EVENTS:
-        notes.append(_("Only the first {n} participant actions were read.").format(n=MAX_EVENTS))
+        builder.notes.append(
+            _("Only the first {n} participant actions were read.").format(n=MAX_EVENTS)
+        )
     scope = set(campaign_ids)
     code_owner: dict[str, int] = {}
     shares: Counter[int] = Counter()
@@ -202,23 +218,43 @@ def build_network(
             continue
         who = int(ev.actor_id)
         if ev.campaign_id in scope:
-            engagement[_participant(builder, who)] += 1.0
+            builder.engagement[_participant(builder, who)] += 1.0
         if ev.referrer and ev.kind != EventKind.SHARE_CREATED:
             sharer = code_owner.get(ev.referrer)
             if sharer is not None and sharer != who:
                 acted_pairs.add((ev.campaign_id, sharer, who))
+    return _Actions(shares=shares, acted_pairs=acted_pairs)
 
-    # 3. Listening: reach, engagement, sentiment, reposts and mentions. Mentions belong to the
-    # brand, not to a campaign: a campaign's graph is its own people (a 2-voter campaign has
-    # 2 people), the brand's social accounts are on the workspace's page.
-    followers: dict[int, float] = defaultdict(float)
-    posts: dict[int, float] = defaultdict(float)
-    interactions: dict[int, float] = defaultdict(float)
-    positive: dict[int, float] = defaultdict(float)
-    negative: dict[int, float] = defaultdict(float)
+
+def _add_mention(builder: _Builder, m: MentionRead) -> None:
+    """One mention: its author's reach, engagement and sentiment, its reposts and mentions."""
+    author = m.author.strip()
+    if not author:
+        return
+    platform = m.platform.value
+    a = builder.node(f"{platform}:{author}", f"@{author}", "author")
+    builder.followers[a] = max(builder.followers[a], float(m.author_followers))
+    builder.posts[a] += 1
+    builder.interactions[a] += m.likes + m.reposts + m.comments
+    if m.sentiment is not None and m.sentiment.value == "positive":
+        builder.positive[a] += 1
+    elif m.sentiment is not None and m.sentiment.value == "negative":
+        builder.negative[a] += 1
+    reposted = set(REPOST.findall(m.text))
+    for name in reposted:
+        b = builder.node(f"{platform}:{name}", f"@{name}", "author")
+        builder.edge(b, a, "repost")
+    for name in set(MENTION.findall(m.text)) - reposted:
+        b = builder.node(f"{platform}:{name}", f"@{name}", "author")
+        builder.edge(a, b, "mention")
+
+
+def _add_mentions(session: Session, actor: Actor, builder: _Builder) -> int:
+    """Listening: reach, engagement, sentiment, reposts and mentions; returns how many
+    mentions were read."""
     mentions_read = 0
     cursor = None
-    while campaign_id is None and mentions_read < MAX_MENTIONS:
+    while mentions_read < MAX_MENTIONS:
         page = listening.list_mentions(
             session,
             actor=actor,
@@ -228,32 +264,21 @@ def build_network(
         )
         for m in page.items:
             mentions_read += 1
-            author = m.author.strip()
-            if not author:
-                continue
-            platform = m.platform.value
-            a = builder.node(f"{platform}:{author}", f"@{author}", "author")
-            followers[a] = max(followers[a], float(m.author_followers))
-            posts[a] += 1
-            interactions[a] += m.likes + m.reposts + m.comments
-            if m.sentiment is not None and m.sentiment.value == "positive":
-                positive[a] += 1
-            elif m.sentiment is not None and m.sentiment.value == "negative":
-                negative[a] += 1
-            reposted = set(REPOST.findall(m.text))
-            for name in reposted:
-                b = builder.node(f"{platform}:{name}", f"@{name}", "author")
-                builder.edge(b, a, "repost")
-            for name in set(MENTION.findall(m.text)) - reposted:
-                b = builder.node(f"{platform}:{name}", f"@{name}", "author")
-                builder.edge(a, b, "mention")
+            _add_mention(builder, m)
         cursor = page.next_cursor
         if cursor is None:
             break
     if cursor is not None:
-        notes.append(_("Only the latest {n} mentions were read.").format(n=MAX_MENTIONS))
+        builder.notes.append(_("Only the latest {n} mentions were read.").format(n=MAX_MENTIONS))
+    return mentions_read
 
-    # 4. Imported follow / friend lists.
+
+def _add_imported(
+    session: Session, actor: Actor, builder: _Builder, *, campaign_only: bool
+) -> None:
+    """Imported follow / friend lists. A campaign keeps the imported edges that touch its
+    people: their followers are whom they can reach; the rest of the list is the
+    workspace's."""
     follow_out: dict[int, set[int]] = defaultdict(set)
     rows = session.execute(
         select(InfluenceEdge.src, InfluenceEdge.dst, InfluenceEdge.prob, InfluenceGraph.directed)
@@ -268,9 +293,7 @@ def build_network(
                 "The imported graphs have more than {n} edges; use the command line for them."
             ).format(n=MAX_EDGES)
         )
-    # A campaign keeps the imported edges that touch its people: their followers are whom they
-    # can reach; the rest of the list is the workspace's.
-    own = set(builder.keys) if campaign_id is not None else None
+    own = set(builder.keys) if campaign_only else None
     for src_key, dst_key, p, directed in rows:
         if own is not None and src_key not in own and dst_key not in own:
             continue
@@ -290,43 +313,74 @@ def build_network(
             )
         )
     for u, out in follow_out.items():
-        followers[u] = max(followers[u], float(len(out)))
+        builder.followers[u] = max(builder.followers[u], float(len(out)))
 
+
+def _probabilities(
+    builder: _Builder,
+    options: GraphOptions,
+    actions: _Actions,
+    pairs: list[tuple[int, int]],
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """Each edge's probability by the chosen model, and how many edges had learned evidence."""
     n = len(builder.keys)
-    pairs = list(builder.edges)
-    src = np.array([u for u, _v in pairs], dtype=np.int64)
-    dst = np.array([v for _u, v in pairs], dtype=np.int64)
     given = np.array(
         [np.nan if builder.edges[e][1] is None else builder.edges[e][1] for e in pairs],
         dtype=np.float64,
     )
     in_degree = np.bincount(dst, minlength=n) if n else np.zeros(0, dtype=np.int64)
     wc = 1.0 / np.maximum(in_degree[dst], 1) if pairs else np.zeros(0)
-    learned_edges = 0
     if options.probability == ProbabilityModel.WC:
-        prob = wc
-    elif options.probability == ProbabilityModel.CONST:
-        prob = np.full(len(pairs), options.constant)
-    elif options.probability == ProbabilityModel.FILE:
-        prob = np.where(np.isnan(given), wc, given)
-    else:
-        share_count = np.zeros(n)
-        for pid, count in shares.items():
-            i = builder.index.get(f"p:{pid}")
-            if i is not None:
-                share_count[i] = count
-        acted_count: Counter[tuple[int, int]] = Counter()
-        for _cid, sharer, who in acted_pairs:
-            giver, taker = builder.index.get(f"p:{sharer}"), builder.index.get(f"p:{who}")
-            if giver is not None and taker is not None:
-                acted_count[(giver, taker)] += 1
-        acted = np.array([acted_count.get(e, 0) for e in pairs], dtype=np.float64)
-        learned = learned_probabilities(
-            src, dst, shares=share_count, acted=acted, prior=wc, strength=options.strength
-        )
-        prob = learned.prob
-        learned_edges = learned.edges_with_evidence
+        return wc, 0
+    if options.probability == ProbabilityModel.CONST:
+        return np.full(len(pairs), options.constant), 0
+    if options.probability == ProbabilityModel.FILE:
+        return np.where(np.isnan(given), wc, given), 0
+    share_count = np.zeros(n)
+    for pid, count in actions.shares.items():
+        i = builder.index.get(f"p:{pid}")
+        if i is not None:
+            share_count[i] = count
+    acted_count: Counter[tuple[int, int]] = Counter()
+    for _cid, sharer, who in actions.acted_pairs:
+        giver, taker = builder.index.get(f"p:{sharer}"), builder.index.get(f"p:{who}")
+        if giver is not None and taker is not None:
+            acted_count[(giver, taker)] += 1
+    acted = np.array([acted_count.get(e, 0) for e in pairs], dtype=np.float64)
+    learned = learned_probabilities(
+        src, dst, shares=share_count, acted=acted, prior=wc, strength=options.strength
+    )
+    return learned.prob, learned.edges_with_evidence
 
+
+def build_network(
+    session: Session, *, actor: Actor, campaign_id: int | None, options: GraphOptions
+) -> InfluenceNetwork:
+    """The influence graph of a campaign (``campaign_id``) or of the whole workspace."""
+    require(actor, Permission.READ_CAMPAIGNS)
+    builder = _Builder()
+    campaign_ids = _campaign_ids(session, actor, campaign_id)
+    _add_share_trees(session, actor, builder, campaign_ids)
+    actions = _add_actions(session, actor, builder, campaign_ids)
+    # Mentions belong to the brand, not to a campaign: a campaign's graph is its own people
+    # (a 2-voter campaign has 2 people), the brand's social accounts are on the workspace's
+    # page.
+    mentions_read = 0 if campaign_id is not None else _add_mentions(session, actor, builder)
+    _add_imported(session, actor, builder, campaign_only=campaign_id is not None)
+    return _network(builder, options, actions, mentions_read=mentions_read)
+
+
+def _network(
+    builder: _Builder, options: GraphOptions, actions: _Actions, *, mentions_read: int
+) -> InfluenceNetwork:
+    """The graph with its edge probabilities, each person's signals, and the summary."""
+    n = len(builder.keys)
+    pairs = list(builder.edges)
+    src = np.array([u for u, _v in pairs], dtype=np.int64)
+    dst = np.array([v for _u, v in pairs], dtype=np.int64)
+    prob, learned_edges = _probabilities(builder, options, actions, pairs, src, dst)
     graph: Graph | None = None
     if pairs:
         keys = np.array(builder.keys, dtype=object)
@@ -346,9 +400,10 @@ def build_network(
             out[i] = value
         return out
 
-    post_count = arr(posts)
-    per_post = np.divide(arr(interactions), post_count, out=np.zeros(n), where=post_count > 0)
-    actions = arr(engagement)
+    post_count = arr(builder.posts)
+    per_post = np.divide(
+        arr(builder.interactions), post_count, out=np.zeros(n), where=post_count > 0
+    )
     summary = GraphSummary(
         nodes=n,
         edges=len(pairs),
@@ -360,7 +415,7 @@ def build_network(
         mean_probability=float(prob.mean()) if len(pairs) else None,
         learned_edges=learned_edges,
         mentions_read=mentions_read,
-        notes=notes,
+        notes=builder.notes,
     )
     return InfluenceNetwork(
         keys=builder.keys,
@@ -370,12 +425,12 @@ def build_network(
         src=src,
         dst=dst,
         prob=prob,
-        followers=arr(followers),
-        descendants=arr(descendants),
-        engagement=np.where(post_count > 0, per_post, actions),
+        followers=arr(builder.followers),
+        descendants=arr(builder.descendants),
+        engagement=np.where(post_count > 0, per_post, arr(builder.engagement)),
         posts=post_count,
-        positive=arr(positive),
-        negative=arr(negative),
+        positive=arr(builder.positive),
+        negative=arr(builder.negative),
         mentions=post_count,
         summary=summary,
     )

@@ -38,16 +38,20 @@ COFFEE = [
 ODDS = (0.85, 0.7, 0.55, 0.6, 0.45)
 
 
-def load_demo(
-    session: Session, *, actor: Actor, campaign_ids: dict[str, int], now: datetime
+def _coffee_quiz(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    slug: str,
+    start: datetime,
+    rng: random.Random,
 ) -> None:
-    live_id = campaign_ids["feedback_live"]
-    slug = campaigns.get_campaign(session, actor=actor, campaign_id=live_id).slug
-    start = now - timedelta(days=4)
+    """The coffee quiz with a time bonus, and its 60 players over four days."""
     quiz = service.do_create_quiz(
         session,
         actor=actor,
-        campaign_id=live_id,
+        campaign_id=campaign_id,
         data=QuizCreate(
             title="咖啡冷知识挑战",
             description="五道题，答得越快得分越高。排行榜前十名可获得樱花拿铁兑换券一张。",
@@ -60,7 +64,6 @@ def load_demo(
         ),
         now=start,
     )
-    rng = random.Random(20260302)  # the same demo every time
     for i in range(60):
         device = f"quizdemo{i:024d}"
         visitor = Visitor(
@@ -99,10 +102,21 @@ def load_demo(
                 now=moment,
             )
 
+
+def _prediction(
+    session: Session,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    slug: str,
+    start: datetime,
+    rng: random.Random,
+) -> int:
+    """The prediction on the spring menu and its 40 guesses; returns its activity id."""
     prediction = service.do_create_quiz(
         session,
         actor=actor,
-        campaign_id=live_id,
+        campaign_id=campaign_id,
         data=QuizCreate(
             title="春季新品销量竞猜",
             description="猜猜首发周哪款卖得最好？结果公布后，猜中的朋友每题得 10 分。",
@@ -146,12 +160,26 @@ def load_demo(
                 identities_per_ip_hour=50,
                 now=moment,
             )
+    return prediction.id
+
+
+def load_demo(
+    session: Session, *, actor: Actor, campaign_ids: dict[str, int], now: datetime
+) -> None:
+    live_id = campaign_ids["feedback_live"]
+    slug = campaigns.get_campaign(session, actor=actor, campaign_id=live_id).slug
+    start = now - timedelta(days=4)
+    rng = random.Random(20260302)  # the same demo every time
+    _coffee_quiz(session, actor=actor, campaign_id=live_id, slug=slug, start=start, rng=rng)
+    prediction_id = _prediction(
+        session, actor=actor, campaign_id=live_id, slug=slug, start=start, rng=rng
+    )
     # The first question's outcome is in; the second is still open.
-    first = reports.quiz_results(session, actor=actor, activity_id=prediction.id).questions[0]
+    first = reports.quiz_results(session, actor=actor, activity_id=prediction_id).questions[0]
     outcomes.do_settle(
         session,
         actor=actor,
-        activity_id=prediction.id,
+        activity_id=prediction_id,
         question_id=first.id,
         option_id=first.options[0].id,
         now=now - timedelta(hours=6),

@@ -70,15 +70,8 @@ UAS = [
 ]
 
 
-def load_demo(
-    session: Session, *, actor: Actor, campaign_ids: dict[str, int], now: datetime
-) -> None:
-    campaign_id = campaign_ids["referral_paused"]
-    ws = actor.workspace_id
-    rng = random.Random(20260314)
-    start = now - timedelta(days=14)
-    paused = now - timedelta(days=2)  # the campaign was paused two days ago
-    hour = timedelta(hours=1)
+def _create_referral(session: Session, *, actor: Actor, campaign_id: int, start: datetime) -> None:
+    """The referral with its rewards: points, two coupon pools and a prize for 10 friends."""
     free = incentives.do_create_pool(
         session,
         actor=actor,
@@ -121,10 +114,18 @@ def load_demo(
         now=start,
     )
 
-    people: list[int] = []
 
-    def join(at: datetime, *, via: int | None, twin_of: int | None = None) -> int:
-        n = len(people)
+class _Joins:
+    """Joins the campaign's participants one by one (the n-th gets the n-th device, address
+    and nickname), through a friend's share link when `via` is given."""
+
+    def __init__(self, session: Session, *, workspace_id: int, campaign_id: int) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+        self.campaign_id = campaign_id
+        self.people: list[int] = []
+
+    def _visitor(self, n: int, *, via: int | None, twin_of: int | None) -> Visitor:
         visitor = Visitor(
             device_id=f"referral-demo-{n:026d}",
             ip=f"10.{60 + n // 200}.{n % 200}.23",
@@ -140,6 +141,12 @@ def load_demo(
                 user_agent=UAS[twin],
                 channel="wechat",
             )
+        return visitor
+
+    def join(self, at: datetime, *, via: int | None, twin_of: int | None = None) -> int:
+        n = len(self.people)
+        session, ws, campaign_id = self.session, self.workspace_id, self.campaign_id
+        visitor = self._visitor(n, via=via, twin_of=twin_of)
         if via is not None:
             code = sharing.do_get_link(
                 session, workspace_id=ws, campaign_id=campaign_id, participant_id=via, now=at
@@ -163,8 +170,47 @@ def load_demo(
         participation.do_set_nickname(
             session, participant_id=pid, nickname=NICKNAMES[n % len(NICKNAMES)]
         )
-        people.append(pid)
+        self.people.append(pid)
         return pid
+
+
+def _invites(
+    joins: _Joins, rng: random.Random, *, start: datetime, paused: datetime
+) -> tuple[list[int], list[tuple[int, int, datetime]], int]:
+    """The share tree: (seeds, friends as (friend, inviter, joined at), the self-referral)."""
+    hour = timedelta(hours=1)
+    # Seeds from the WeCom groups, and how many friends each brings over the two weeks.
+    seeds = [joins.join(start + timedelta(hours=2 + 5 * i), via=None) for i in range(6)]
+    plan = {seeds[0]: 11, seeds[1]: 5, seeds[2]: 3, seeds[3]: 2, seeds[4]: 1, seeds[5]: 0}
+    friends: list[tuple[int, int, datetime]] = []
+    for inviter, count in plan.items():
+        for k in range(count):
+            day = 1 + k * 10 / max(count, 1)
+            at = start + timedelta(days=day, hours=rng.randint(8, 20), minutes=rng.randint(0, 59))
+            friends.append((joins.join(at, via=inviter), inviter, at))
+    # A second level: some friends bring friends of their own.
+    for friend, _inviter, at in list(friends[:4]):
+        for k in range(2):
+            later = min(at + timedelta(days=1 + k, hours=rng.randint(1, 6)), paused - hour * 3)
+            friends.append((joins.join(later, via=friend), friend, later))
+    # One self-referral: seed 1 "invites" their own phone with a fresh cookie.
+    self_at = start + timedelta(days=6, hours=22)
+    twin = joins.join(self_at, via=seeds[1], twin_of=joins.people.index(seeds[1]))
+    friends.append((twin, seeds[1], self_at))
+    return seeds, friends, twin
+
+
+def load_demo(
+    session: Session, *, actor: Actor, campaign_ids: dict[str, int], now: datetime
+) -> None:
+    campaign_id = campaign_ids["referral_paused"]
+    rng = random.Random(20260314)
+    start = now - timedelta(days=14)
+    paused = now - timedelta(days=2)  # the campaign was paused two days ago
+    hour = timedelta(hours=1)
+    _create_referral(session, actor=actor, campaign_id=campaign_id, start=start)
+    joins = _Joins(session, workspace_id=actor.workspace_id, campaign_id=campaign_id)
+    seeds, friends, twin = _invites(joins, rng, start=start, paused=paused)
 
     def buy(pid: int, at: datetime) -> None:
         conversions.do_record_conversion(
@@ -180,25 +226,6 @@ def load_demo(
             ),
             now=at,
         )
-
-    # Seeds from the WeCom groups, and how many friends each brings over the two weeks.
-    seeds = [join(start + timedelta(hours=2 + 5 * i), via=None) for i in range(6)]
-    plan = {seeds[0]: 11, seeds[1]: 5, seeds[2]: 3, seeds[3]: 2, seeds[4]: 1, seeds[5]: 0}
-    friends: list[tuple[int, int, datetime]] = []
-    for inviter, count in plan.items():
-        for k in range(count):
-            day = 1 + k * 10 / max(count, 1)
-            at = start + timedelta(days=day, hours=rng.randint(8, 20), minutes=rng.randint(0, 59))
-            friends.append((join(at, via=inviter), inviter, at))
-    # A second level: some friends bring friends of their own.
-    for friend, _inviter, at in list(friends[:4]):
-        for k in range(2):
-            later = min(at + timedelta(days=1 + k, hours=rng.randint(1, 6)), paused - hour * 3)
-            friends.append((join(later, via=friend), friend, later))
-    # One self-referral: seed 1 "invites" their own phone with a fresh cookie.
-    self_at = start + timedelta(days=6, hours=22)
-    twin = join(self_at, via=seeds[1], twin_of=people.index(seeds[1]))
-    friends.append((twin, seeds[1], self_at))
 
     # The top inviter's friends all bought but one (10: the cup); of the others about three in
     # four bought within two days (the shop's postback), the rest not yet.
