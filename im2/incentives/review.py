@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -98,6 +99,46 @@ def list_flagged_redemptions(
     ]
 
 
+def _record_decision(
+    session: Session,
+    *,
+    actor: Actor,
+    approve: bool,
+    campaign_id: int,
+    properties: dict[str, Any],
+    audit: tuple[str, str, int],
+    summary: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A reviewer's decision, in the event log (a reward approved or voided) and in the audit
+    log as `<audit name>.approved|voided` on the `(name, target type, id)` of `audit`."""
+    record_event(
+        session,
+        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
+        occurred_at=now,
+        workspace_id=actor.workspace_id,
+        campaign_id=campaign_id,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        properties=properties,
+    )
+    name, target_type, target_id = audit
+    record_audit(
+        session,
+        actor=actor,
+        workspace_id=actor.workspace_id,
+        action=f"{name}.{'approved' if approve else 'voided'}",
+        target_type=target_type,
+        target_id=target_id,
+        summary=summary,
+        before=before,
+        after=after,
+        now=now,
+    )
+
+
 def do_decide_grant(
     session: Session, *, actor: Actor, grant_id: int, approve: bool, now: datetime
 ) -> GrantRef:
@@ -135,14 +176,11 @@ def do_decide_grant(
             )
         )
     session.flush()
-    record_event(
+    _record_decision(
         session,
-        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
-        occurred_at=now,
-        workspace_id=grant.workspace_id,
+        actor=actor,
+        approve=approve,
         campaign_id=grant.campaign_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
         properties={
             "grant": grant.id,
             "participant": grant.participant_id,
@@ -151,14 +189,7 @@ def do_decide_grant(
             "reason": grant.reason,
             "evidence": grant.evidence,
         },
-    )
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="reward.approved" if approve else "reward.voided",
-        target_type="reward_grant",
-        target_id=grant.id,
+        audit=("reward", "reward_grant", grant.id),
         summary=f"reward #{grant.id} for participant #{grant.participant_id} "
         + ("approved" if approve else "voided"),
         before={"status": "held"},
@@ -190,23 +221,13 @@ def do_decide_redemption(
     if not approve and code.voided_at is None:
         code.voided_at = now
     session.flush()
-    record_event(
-        session,
-        kind=EventKind.REWARD_APPROVED if approve else EventKind.REWARD_VOIDED,
-        occurred_at=now,
-        workspace_id=actor.workspace_id,
-        campaign_id=code.campaign_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        properties={"redemption": row.id, "code": code.code, "evidence": row.evidence},
-    )
-    record_audit(
+    _record_decision(
         session,
         actor=actor,
-        workspace_id=actor.workspace_id,
-        action="redemption.approved" if approve else "redemption.voided",
-        target_type="coupon_redemption",
-        target_id=row.id,
+        approve=approve,
+        campaign_id=code.campaign_id,
+        properties={"redemption": row.id, "code": code.code, "evidence": row.evidence},
+        audit=("redemption", "coupon_redemption", row.id),
         summary=f"redemption of {code.code} " + ("approved" if approve else "voided, code voided"),
         before={"review": "flagged"},
         after={"review": row.review},
