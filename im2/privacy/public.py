@@ -271,47 +271,28 @@ def ask(
     workspace_id, person_id = _proved(request, db, slug, visitor, now)
     try:
         _limit(request, visitor)
+        person: dict[str, Any] = {"workspace_id": workspace_id, "person_id": person_id, "now": now}
         with db.transaction() as session:
             if kind == "export":
-                row = service.do_self_service_request(
-                    session,
-                    workspace_id=workspace_id,
-                    person_id=person_id,
-                    kind=RequestKind.ACCESS,
-                    now=now,
-                )
+                row = service.do_self_service_request(session, **person, kind=RequestKind.ACCESS)
                 service.start_export(session, row, doer=service.PERSON, now=now)
                 request_id = row.id
             elif kind == "delete":
                 if form.get("confirm") != "yes":
                     raise InvalidInput(_("Tick the box to confirm."), field="confirm")
-                service.do_self_service_request(
-                    session,
-                    workspace_id=workspace_id,
-                    person_id=person_id,
-                    kind=RequestKind.DELETION,
-                    now=now,
-                )
+                service.do_self_service_request(session, **person, kind=RequestKind.DELETION)
             elif kind == "withdraw":
+                purposes = [str(p) for p in form.getlist("purposes")]
                 row = service.do_self_service_request(
-                    session,
-                    workspace_id=workspace_id,
-                    person_id=person_id,
-                    kind=RequestKind.WITHDRAWAL,
-                    now=now,
-                    purposes=[str(p) for p in form.getlist("purposes")],
+                    session, **person, kind=RequestKind.WITHDRAWAL, purposes=purposes
                 )
                 service.withdraw(
                     session, row, doer=service.PERSON, channel=ConsentChannel.MY_PAGE, now=now
                 )
             else:
+                fields = {"nickname": str(form.get("nickname", ""))}
                 service.do_self_service_request(
-                    session,
-                    workspace_id=workspace_id,
-                    person_id=person_id,
-                    kind=RequestKind.CORRECTION,
-                    now=now,
-                    fields={"nickname": str(form.get("nickname", ""))},
+                    session, **person, kind=RequestKind.CORRECTION, fields=fields
                 )
     except IM2Error as exc:
         values = {"nickname": str(form.get("nickname", ""))}

@@ -45,6 +45,7 @@ from im2.web.deps import (
     seconds_on_page,
     shown_token,
 )
+from im2.web.params import Id
 
 HONEYPOT = "website"
 # The query flag of the page after an action: the points it earned (im2.web.points_flash).
@@ -54,6 +55,45 @@ T = TypeVar("T")
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
+
+
+def as_int(value: object) -> int:
+    """A posted or queried whole number, -1 when it is not one (the service then refuses it)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
+class PageAt:
+    """One visitor on one activity's public page, for a format whose routes render their own
+    page (not the shared frame): the request, the database, the activity, the device, the
+    time."""
+
+    request: Request
+    db: Database
+    slug: str
+    activity_id: int
+    device_id: str
+    now: datetime
+
+    @property
+    def htmx(self) -> bool:
+        return is_htmx(self.request)
+
+    def keywords(self) -> dict[str, Any]:
+        """The activity and device, as a format's read takes them."""
+        return {"slug": self.slug, "activity_id": self.activity_id, "device_id": self.device_id}
+
+
+def page_at(
+    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> PageAt:
+    return PageAt(request, db, slug, activity_id, visitor.device_id, now)
+
+
+PageAtDep = Annotated[PageAt, Depends(page_at)]
 
 
 def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
@@ -157,6 +197,10 @@ class ParticipantPost:
             "now": self.now,
         }
 
+    def at(self, slug: str, activity_id: int) -> PageAt:
+        """This visitor on the activity's page (to show it again, or the next step)."""
+        return PageAt(self.request, self.db, slug, activity_id, self.visitor.device_id, self.now)
+
     def refusal(self, exc: IM2Error, *, slug: str) -> Refusal:
         """Every field error of a refused submit: the service's, and the consent box's when it
         was left unticked by a visitor who has not joined (the service stops at its first).
@@ -172,6 +216,22 @@ class ParticipantPost:
         ):
             consent = consent_error()
         return Refusal.of(exc, consent=consent)
+
+    def again(
+        self,
+        exc: IM2Error,
+        *,
+        slug: str,
+        values: Mapping[str, str] | None = None,
+        consent_for: str | None = None,
+    ) -> dict[str, Any]:
+        """The keywords of a format's page shown again after a refused submit: what was typed,
+        every error, and the action to ask consent for when consent is what was missing."""
+        return {
+            "values": dict(values or {}),
+            "refusal": self.refusal(exc, slug=slug),
+            "consent_for": consent_for if exc.field == "consent" else None,
+        }
 
     def guard(self, *, refused: str) -> None:
         """The honeypot, then the rate limit; raises `IM2Error` with `refused` for a bot."""

@@ -92,3 +92,23 @@ def test_a_vote_with_two_faults_shows_both_without_javascript(
     assert _no_overflow(page)
     page.screenshot(path=str(artifacts / "form-errors-poll-390.png"), full_page=True)
     phone.close()
+
+
+def test_my_data_code_form_shows_both_faults_on_a_phone(
+    browser: Any, live_server: LiveServer, brand: Brand, artifacts: Path
+) -> None:
+    base = live_server.url
+    campaign = live_server.live_campaign(brand, slug="my-data-errors")
+    for name, viewport in (("390", PHONE), ("1366", DESKTOP)):
+        context = browser.new_context(viewport=viewport, locale="zh-CN")
+        page = context.new_page()
+        page.goto(f"{base}/c/{campaign['slug']}/my-data")
+        page.select_option("#channel", "phone")
+        page.click("button:has-text('发送验证码')")  # no number, consent box left unticked
+        page.wait_for_selector("#consent-error")
+        assert page.locator("#destination-error").inner_text() == "此项为必填。"
+        assert page.locator("#consent-error").inner_text() == CONSENT
+        assert page.input_value("#channel") == "phone"  # the choice made stays
+        assert _no_overflow(page)
+        page.screenshot(path=str(artifacts / f"form-errors-my-data-{name}.png"), full_page=True)
+        context.close()

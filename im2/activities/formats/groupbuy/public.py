@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import STATUS_LABELS
 from im2.errors import IM2Error
 from im2.i18n import _
-from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
+from im2.web import participant_forms as forms
+from im2.web.deps import remember_channel
 from im2.web.links import public_base_url
 from im2.web.params import Id
-from im2.web.participant_forms import NOTHING_REFUSED, ParticipantPostDep, Refusal, form_context
+from im2.web.participant_forms import PageAtDep, ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -26,51 +27,34 @@ def offer_path(slug: str, activity_id: int) -> str:
     return f"/c/{slug}/groupbuy/{activity_id}"
 
 
-def _offer_page(
-    request: Request,
-    *,
-    slug: str,
-    activity_id: int,
-    db: DbDep,
-    device_id: str,
-    now: NowDep,
-    refusal: Refusal = NOTHING_REFUSED,
-) -> Response:
-    with db.session() as session:
-        view = reads.view_offer(
-            session, slug=slug, activity_id=activity_id, device_id=device_id, now=now
-        )
+def _offer_page(at: forms.PageAt, *, refusal: forms.Refusal = forms.NOTHING_REFUSED) -> Response:
+    with at.db.session() as session:
+        view = reads.view_offer(session, **at.keywords(), now=at.now)
     return render(
-        request,
+        at.request,
         "activities/groupbuy/public_offer.html",
         {
             "view": view,
             "status_labels": STATUS_LABELS,
-            **form_context(request, needs_consent=view.participant_id is None),
+            **form_context(at.request, needs_consent=view.participant_id is None),
             **refusal.context(),
-            "action": offer_path(slug, activity_id) + "/open",
+            "action": offer_path(at.slug, at.activity_id) + "/open",
         },
         status_code=refusal.status_code,
     )
 
 
 def _team_page(
-    request: Request,
-    *,
-    slug: str,
-    activity_id: int,
+    at: forms.PageAt,
     code: str,
-    db: DbDep,
-    device_id: str,
-    now: NowDep,
-    refusal: Refusal = NOTHING_REFUSED,
+    *,
+    refusal: forms.Refusal = forms.NOTHING_REFUSED,
     notice: str | None = None,
     fragment: bool = False,
 ) -> Response:
-    with db.session() as session:
-        view = reads.view_team(
-            session, slug=slug, activity_id=activity_id, code=code, device_id=device_id, now=now
-        )
+    with at.db.session() as session:
+        view = reads.view_team(session, **at.keywords(), code=code, now=at.now)
+    request = at.request
     return render(
         request,
         "activities/groupbuy/team_box.html" if fragment else "activities/groupbuy/public_team.html",
@@ -88,17 +72,12 @@ def _team_page(
 
 
 @router.get("/c/{slug}/groupbuy/{activity_id}")
-def offer_page(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
-) -> Response:
-    response = _offer_page(
-        request, slug=slug, activity_id=activity_id, db=db, device_id=visitor.device_id, now=now
-    )
-    return remember_channel(request, response)
+def offer_page(at: PageAtDep) -> Response:
+    return remember_channel(at.request, _offer_page(at))
 
 
 @router.post("/c/{slug}/groupbuy/{activity_id}/open")
-def open_team(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
+def open_team(slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
     try:
         team = post.run(
             lambda session: service.do_open_team(
@@ -108,41 +87,21 @@ def open_team(request: Request, slug: str, activity_id: Id, post: ParticipantPos
             activity_id=activity_id,
         )
     except IM2Error as exc:
-        return _offer_page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=post.db,
-            device_id=post.visitor.device_id,
-            now=post.now,
-            refusal=post.refusal(exc, slug=slug),
-        )
+        return _offer_page(post.at(slug, activity_id), refusal=post.refusal(exc, slug=slug))
     return RedirectResponse(team.share_path + "?opened=1", status_code=303)
 
 
 @router.get("/c/{slug}/groupbuy/{activity_id}/team/{code}")
-def team_page(
-    request: Request,
-    slug: str,
-    activity_id: Id,
-    code: str,
-    db: DbDep,
-    visitor: VisitorDep,
-    now: NowDep,
-) -> Response:
+def team_page(code: str, at: PageAtDep) -> Response:
+    request = at.request
     notice = None
     if request.query_params.get("opened"):
         notice = _("Your team is open. Share the link so that friends can join!")
     elif request.query_params.get("joined"):
         notice = _("You have joined the team.")
     response = _team_page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        code=code,
-        db=db,
-        device_id=visitor.device_id,
-        now=now,
+        at,
+        code,
         notice=notice,
         fragment=request.headers.get("hx-request") == "true",  # the members' refresh
     )
@@ -150,19 +109,8 @@ def team_page(
 
 
 @router.post("/c/{slug}/groupbuy/{activity_id}/team/{code}/join")
-def join_team(
-    request: Request, slug: str, activity_id: Id, code: str, post: ParticipantPostDep
-) -> Response:
-    page = partial(
-        _team_page,
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        code=code,
-        db=post.db,
-        device_id=post.visitor.device_id,
-        now=post.now,
-    )
+def join_team(slug: str, activity_id: Id, code: str, post: ParticipantPostDep) -> Response:
+    page = partial(_team_page, post.at(slug, activity_id), code)
     try:
         team = post.run(
             lambda session: service.do_join_team(

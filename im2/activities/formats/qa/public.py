@@ -17,9 +17,9 @@ from im2.errors import IM2Error
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web import participant_forms as forms
-from im2.web.deps import DbDep, HubDep, VisitorDep, remember_channel
+from im2.web.deps import DbDep, HubDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context, is_htmx
+from im2.web.participant_forms import PageAt, PageAtDep, ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -38,36 +38,32 @@ def _sort(request: Request) -> QuestionSort:
     return QuestionSort.TIME if request.query_params.get("sort") == "time" else QuestionSort.VOTES
 
 
+PAGE, BOX = "activities/qa/public_qa.html", "activities/qa/qa_box.html"
+
+
 def _page(
-    request: Request,
+    at: PageAt,
     *,
-    slug: str,
-    activity_id: int,
-    db: DbDep,
-    device_id: str,
-    sort: QuestionSort,
-    template: str = "activities/qa/public_qa.html",
+    template: str = PAGE,
     values: dict[str, str] | None = None,
     refusal: forms.Refusal = forms.NOTHING_REFUSED,
     consent_for: str | None = None,
     notice: str | None = None,
 ) -> Response:
-    with db.session() as session:
-        view = service.view_qa(
-            session, slug=slug, activity_id=activity_id, device_id=device_id, sort=sort
-        )
-    base = qa_path(slug, activity_id)
+    sort = _sort(at.request)
+    with at.db.session() as session:
+        view = service.view_qa(session, **at.keywords(), sort=sort)
     return render(
-        request,
+        at.request,
         template,
         {
             "view": view,
-            **form_context(request, needs_consent=view.participant_id is None),
+            **form_context(at.request, needs_consent=view.participant_id is None),
             **refusal.context(),
             "values": values or {},
             "consent_for": consent_for,
             "notice": notice,
-            "base": base,
+            "base": qa_path(at.slug, at.activity_id),
             "sort": sort.value,
         },
         status_code=refusal.status_code,
@@ -75,85 +71,27 @@ def _page(
 
 
 @router.get("/c/{slug}/qa/{activity_id}")
-def qa_page(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
-) -> Response:
-    done = NOTICES.get(request.query_params.get("done", ""))
-    response = _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
-        sort=_sort(request),
-        notice=done() if done else None,
-    )
-    return remember_channel(request, response)
+def qa_page(at: PageAtDep) -> Response:
+    done = NOTICES.get(at.request.query_params.get("done", ""))
+    response = _page(at, notice=done() if done else None)
+    return remember_channel(at.request, response)
 
 
 @router.get("/c/{slug}/qa/{activity_id}/list")
-def qa_list(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
-) -> Response:
+def qa_list(at: PageAtDep) -> Response:
     """The question list alone, fetched again when the live stream says the board changed."""
-    return _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
-        sort=_sort(request),
-        template="activities/qa/question_list.html",
-    )
+    return _page(at, template="activities/qa/question_list.html")
 
 
-def _refused(
-    request: Request,
-    post: ParticipantPost,
-    exc: IM2Error,
-    *,
-    slug: str,
-    activity_id: int,
-    values: dict[str, str] | None = None,
-    consent_for: str | None = None,
-) -> Response:
-    """The page again with every error of the refused submit and what was typed."""
-    return _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=post.db,
-        device_id=post.visitor.device_id,
-        sort=_sort(request),
-        template="activities/qa/qa_box.html" if post.htmx else "activities/qa/public_qa.html",
-        values=values,
-        refusal=post.refusal(exc, slug=slug),
-        consent_for=consent_for if exc.field == "consent" else None,
-    )
-
-
-def _done(
-    request: Request, *, slug: str, activity_id: int, db: DbDep, device_id: str, done: str
-) -> Response:
-    if is_htmx(request):
-        return _page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=db,
-            device_id=device_id,
-            sort=_sort(request),
-            template="activities/qa/qa_box.html",
-            notice=NOTICES[done](),
-        )
+def _done(at: PageAt, done: str) -> Response:
+    if at.htmx:
+        return _page(at, template=BOX, notice=NOTICES[done]())
     # Post/redirect/get: a reload does not send the question again.
-    return RedirectResponse(f"{qa_path(slug, activity_id)}?done={done}", status_code=303)
+    return RedirectResponse(f"{qa_path(at.slug, at.activity_id)}?done={done}", status_code=303)
 
 
 @router.post("/c/{slug}/qa/{activity_id}/ask")
-def ask(
-    request: Request, slug: str, activity_id: Id, post: ParticipantPostDep, hub: HubDep
-) -> Response:
+def ask(slug: str, activity_id: Id, post: ParticipantPostDep, hub: HubDep) -> Response:
     values = {"text": post.text("text"), "nickname": post.text("nickname")}
 
     def write(session: Session) -> AskReceipt:
@@ -168,31 +106,20 @@ def ask(
         refresh_boards_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
         return receipt
 
+    at = post.at(slug, activity_id)
     try:
         receipt = post.run(
             write, refused=_("Your question could not be accepted."), activity_id=activity_id
         )
     except IM2Error as exc:
-        return _refused(request, post, exc, slug=slug, activity_id=activity_id, values=values)
-    done = "asked" if receipt.visible else "waiting"
-    return _done(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=post.db,
-        device_id=post.visitor.device_id,
-        done=done,
-    )
+        again = post.again(exc, slug=slug, values=values)
+        return _page(at, template=BOX if post.htmx else PAGE, **again)
+    return _done(at, "asked" if receipt.visible else "waiting")
 
 
 @router.post("/c/{slug}/qa/{activity_id}/questions/{question_id}/upvote")
 def upvote(
-    request: Request,
-    slug: str,
-    activity_id: Id,
-    question_id: Id,
-    post: ParticipantPostDep,
-    hub: HubDep,
+    slug: str, activity_id: Id, question_id: Id, post: ParticipantPostDep, hub: HubDep
 ) -> Response:
     def write(session: Session) -> None:
         service.do_upvote(
@@ -200,21 +127,14 @@ def upvote(
         )
         refresh_boards_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
 
+    at = post.at(slug, activity_id)
     try:
         post.run(write, refused=_("Your upvote could not be accepted."), activity_id=activity_id)
     except IM2Error as exc:
         consent_for = f"{qa_path(slug, activity_id)}/questions/{question_id}/upvote"
-        return _refused(
-            request, post, exc, slug=slug, activity_id=activity_id, consent_for=consent_for
-        )
-    return _done(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=post.db,
-        device_id=post.visitor.device_id,
-        done="upvoted",
-    )
+        again = post.again(exc, slug=slug, consent_for=consent_for)
+        return _page(at, template=BOX if post.htmx else PAGE, **again)
+    return _done(at, "upvoted")
 
 
 @router.get("/c/{slug}/qa/{activity_id}/present")

@@ -12,9 +12,10 @@ from im2.activities.formats.quiz import reports, service
 from im2.activities.formats.quiz.schemas import QuizMode
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
+from im2.web import participant_forms as forms
 from im2.web.deps import DbDep, NowDep, VisitorDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import NOTHING_REFUSED, ParticipantPostDep, Refusal, form_context
+from im2.web.participant_forms import PageAtDep, ParticipantPostDep, as_int, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -22,13 +23,6 @@ router = APIRouter(include_in_schema=False)
 
 def quiz_path(slug: str, activity_id: int) -> str:
     return f"/c/{slug}/quiz/{activity_id}"
-
-
-def _int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return -1
 
 
 def shown_view(
@@ -48,23 +42,19 @@ def shown_view(
 
 
 def _page(
-    request: Request,
+    at: forms.PageAt,
     *,
-    slug: str,
-    activity_id: int,
-    db: DbDep,
-    device_id: str,
-    now: NowDep,
     answered: int | None = None,
-    refusal: Refusal = NOTHING_REFUSED,
+    refusal: forms.Refusal = forms.NOTHING_REFUSED,
     fragment: bool = False,
 ) -> Response:
-    view = shown_view(db, slug=slug, activity_id=activity_id, device_id=device_id, now=now)
+    view = shown_view(at.db, **at.keywords(), now=at.now)
+    path = quiz_path(at.slug, at.activity_id)
     state = view.state
     current = next((q for q in state.questions if q.id == state.current_question_id), None)
     last = next((q for q in state.questions if q.id == answered and q.my_option_id), None)
     return render(
-        request,
+        at.request,
         "activities/quiz/quiz_box.html" if fragment else "activities/quiz/public_quiz.html",
         {
             "view": view,
@@ -74,44 +64,26 @@ def _page(
             "labels": {oid: label for q in state.questions for oid, label in q.options},
             "prediction": state.mode is QuizMode.PREDICTION,
             "answered_count": sum(1 for q in state.questions if q.my_option_id),
-            **form_context(request, needs_consent=view.participant_id is None),
+            **form_context(at.request, needs_consent=view.participant_id is None),
             **refusal.context(),
-            "action": quiz_path(slug, activity_id) + "/answer",
-            "board_url": quiz_path(slug, activity_id) + "/leaderboard",
+            "action": path + "/answer",
+            "board_url": path + "/leaderboard",
         },
         status_code=refusal.status_code,
     )
 
 
 @router.get("/c/{slug}/quiz/{activity_id}")
-def quiz_page(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
-) -> Response:
-    answered = request.query_params.get("answered")
-    response = _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
-        now=now,
-        answered=_int(answered) if answered else None,
-    )
-    return remember_channel(request, response)
+def quiz_page(at: PageAtDep) -> Response:
+    answered = at.request.query_params.get("answered")
+    response = _page(at, answered=as_int(answered) if answered else None)
+    return remember_channel(at.request, response)
 
 
 @router.post("/c/{slug}/quiz/{activity_id}/answer")
-def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
-    page = partial(
-        _page,
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=post.db,
-        device_id=post.visitor.device_id,
-        now=post.now,
-    )
-    question_id = _int(post.form.get("question_id"))
+def answer(slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
+    page = partial(_page, post.at(slug, activity_id))
+    question_id = as_int(post.form.get("question_id"))
     try:
         if not post.form.get("option"):
             raise InvalidInput(_("Choose an answer first."), field="option")
@@ -121,7 +93,7 @@ def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDe
                 slug=slug,
                 activity_id=activity_id,
                 question_id=question_id,
-                option_id=_int(post.form.get("option")),
+                option_id=as_int(post.form.get("option")),
                 nickname=post.text("nickname", limit=20) or None,
                 **post.rules(),
             ),

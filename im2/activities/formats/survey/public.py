@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -16,9 +16,10 @@ from im2.activities.formats.survey.logic import Q
 from im2.activities.formats.survey.schemas import QuestionKind
 from im2.errors import IM2Error, InvalidInput
 from im2.i18n import _
-from im2.web.deps import DbDep, VisitorDep, remember_channel
+from im2.web import participant_forms as forms
+from im2.web.deps import remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import NOTHING_REFUSED, ParticipantPostDep, Refusal, form_context
+from im2.web.participant_forms import PageAtDep, ParticipantPostDep, as_int, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -28,22 +29,15 @@ def survey_path(slug: str, activity_id: int) -> str:
     return f"/c/{slug}/survey/{activity_id}"
 
 
-def _int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return -1
-
-
 def form_answer(question: Q, form: FormData) -> Any:
     """The posted fields of one question as the service expects its answer."""
     if question.kind is QuestionKind.MULTIPLE:
-        return [_int(v) for v in form.getlist("answer")]
+        return [as_int(v) for v in form.getlist("answer")]
     if question.kind is QuestionKind.RANKING:
         places = {o.id: str(form.get(f"rank_{o.id}") or "").strip() for o in question.options}
         if not any(places.values()):
             return None
-        ranks = {oid: _int(p) for oid, p in places.items()}
+        ranks = {oid: as_int(p) for oid, p in places.items()}
         if sorted(ranks.values()) != list(range(1, len(ranks) + 1)):
             raise InvalidInput(
                 _("Give every item its own place, from 1 to {n}.").format(n=len(ranks)),
@@ -53,22 +47,18 @@ def form_answer(question: Q, form: FormData) -> Any:
     value = str(form.get("answer") or "")
     if question.kind is QuestionKind.TEXT or not value.strip():
         return value
-    return _int(value)
+    return as_int(value)
 
 
 def _page(
-    request: Request,
+    at: forms.PageAt,
     *,
-    slug: str,
-    activity_id: int,
-    db: DbDep,
-    device_id: str,
     position: int | None,
-    refusal: Refusal = NOTHING_REFUSED,
+    refusal: forms.Refusal = forms.NOTHING_REFUSED,
     fragment: bool = False,
 ) -> Response:
-    with db.session() as session:
-        view = service.view_survey(session, slug=slug, activity_id=activity_id, device_id=device_id)
+    with at.db.session() as session:
+        view = service.view_survey(session, **at.keywords())
     path = view.route()
     # Only questions on the participant's route can be shown; anything else resumes.
     current = next((q for q in path if q.position == position), None) or view.resume_at()
@@ -76,7 +66,7 @@ def _page(
     if current is not None and current in path and path.index(current) > 0:
         previous = path[path.index(current) - 1]
     return render(
-        request,
+        at.request,
         "activities/survey/survey_box.html" if fragment else "activities/survey/public_survey.html",
         {
             "view": view,
@@ -87,9 +77,9 @@ def _page(
             # The last question on the route so far (a later skip choice may still end it).
             "last": current is not None and bool(path) and path[-1] == current,
             "total": len(view.questions),
-            **form_context(request, needs_consent=view.participant_id is None),
+            **form_context(at.request, needs_consent=view.participant_id is None),
             **refusal.context(),
-            "action": survey_path(slug, activity_id) + "/answer",
+            "action": survey_path(at.slug, at.activity_id) + "/answer",
             "kinds": QuestionKind,
         },
         status_code=refusal.status_code,
@@ -97,33 +87,17 @@ def _page(
 
 
 @router.get("/c/{slug}/survey/{activity_id}")
-def survey_page(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep
-) -> Response:
-    q = request.query_params.get("q")
-    response = _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
-        position=_int(q) if q else None,
-    )
-    return remember_channel(request, response)
+def survey_page(at: PageAtDep) -> Response:
+    q = at.request.query_params.get("q")
+    response = _page(at, position=as_int(q) if q else None)
+    return remember_channel(at.request, response)
 
 
 @router.post("/c/{slug}/survey/{activity_id}/answer")
-def answer(request: Request, slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
-    page = partial(
-        _page,
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=post.db,
-        device_id=post.visitor.device_id,
-    )
+def answer(slug: str, activity_id: Id, post: ParticipantPostDep) -> Response:
+    page = partial(_page, post.at(slug, activity_id))
     back = post.form.get("nav") == "back"
-    question_id = _int(post.form.get("question_id"))
+    question_id = as_int(post.form.get("question_id"))
     position: int | None = None
     try:
         with post.db.session() as session:

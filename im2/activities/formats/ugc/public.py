@@ -20,9 +20,9 @@ from im2.errors import IM2Error, NotFound
 from im2.i18n import _
 from im2.live.sse import stream
 from im2.web import participant_forms as forms
-from im2.web.deps import DbDep, HubDep, NowDep, SettingsDep, VisitorDep, remember_channel
+from im2.web.deps import DbDep, HubDep, NowDep, SettingsDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import ParticipantPost, ParticipantPostDep, form_context
+from im2.web.participant_forms import PageAt, PageAtDep, ParticipantPostDep, form_context
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -41,111 +41,56 @@ def _sort(request: Request) -> str:
     return "votes" if request.query_params.get("sort") == "votes" else "new"
 
 
+PAGE, GALLERY = "activities/ugc/public_ugc.html", "activities/ugc/gallery.html"
+
+
 def _page(
-    request: Request,
+    at: PageAt,
     *,
-    slug: str,
-    activity_id: int,
-    db: DbDep,
-    device_id: str,
-    now: NowDep,
-    template: str = "activities/ugc/public_ugc.html",
+    template: str = PAGE,
     values: dict[str, str] | None = None,
     refusal: forms.Refusal = forms.NOTHING_REFUSED,
     consent_for: str | None = None,
     notice: str | None = None,
 ) -> Response:
-    with db.session() as session:
-        view = service.view_gallery(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            device_id=device_id,
-            sort=_sort(request),
-            now=now,
-        )
+    sort = _sort(at.request)
+    with at.db.session() as session:
+        view = service.view_gallery(session, **at.keywords(), sort=sort, now=at.now)
     return render(
-        request,
+        at.request,
         template,
         {
             "view": view,
-            **form_context(request, needs_consent=view.participant_id is None),
+            **form_context(at.request, needs_consent=view.participant_id is None),
             **refusal.context(),
             "values": values or {},
             "consent_for": consent_for,
             "notice": notice,
-            "base": ugc_path(slug, activity_id),
-            "sort": _sort(request),
+            "base": ugc_path(at.slug, at.activity_id),
+            "sort": sort,
             "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
             "status_labels": STATUS_LABELS,
-            "fragment": template.endswith("gallery.html"),
+            "fragment": template == GALLERY,
         },
         status_code=refusal.status_code,
     )
 
 
 @router.get("/c/{slug}/ugc/{activity_id}")
-def contest_page(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
-) -> Response:
-    done = NOTICES.get(request.query_params.get("done", ""))
-    response = _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
-        now=now,
-        notice=done() if done else None,
-    )
-    return remember_channel(request, response)
+def contest_page(at: PageAtDep) -> Response:
+    done = NOTICES.get(at.request.query_params.get("done", ""))
+    response = _page(at, notice=done() if done else None)
+    return remember_channel(at.request, response)
 
 
 @router.get("/c/{slug}/ugc/{activity_id}/gallery")
-def gallery_fragment(
-    request: Request, slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
-) -> Response:
+def gallery_fragment(at: PageAtDep) -> Response:
     """The gallery alone, fetched again when the live stream says it changed."""
-    return _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=db,
-        device_id=visitor.device_id,
-        now=now,
-        template="activities/ugc/gallery.html",
-    )
-
-
-def _refused(
-    request: Request,
-    post: ParticipantPost,
-    exc: IM2Error,
-    *,
-    slug: str,
-    activity_id: int,
-    values: dict[str, str] | None = None,
-    consent_for: str | None = None,
-) -> Response:
-    """The page again with every error of the refused submit and what was typed."""
-    return _page(
-        request,
-        slug=slug,
-        activity_id=activity_id,
-        db=post.db,
-        device_id=post.visitor.device_id,
-        now=post.now,
-        template="activities/ugc/gallery.html" if post.htmx else "activities/ugc/public_ugc.html",
-        values=values,
-        refusal=post.refusal(exc, slug=slug),
-        consent_for=consent_for if exc.field == "consent" else None,
-    )
+    return _page(at, template=GALLERY)
 
 
 @router.post("/c/{slug}/ugc/{activity_id}/submit")
-def submit(
-    request: Request, slug: str, activity_id: Id, post: ParticipantPostDep, hub: HubDep
-) -> Response:
+def submit(slug: str, activity_id: Id, post: ParticipantPostDep, hub: HubDep) -> Response:
     values = {name: post.text(name, limit=1000) for name in ("caption", "nickname", "video_url")}
     try:
         post.guard(refused=_("Your entry could not be accepted."))
@@ -167,7 +112,8 @@ def submit(
             now=post.now,
         )
     except IM2Error as exc:
-        return _refused(request, post, exc, slug=slug, activity_id=activity_id, values=values)
+        again = post.again(exc, slug=slug, values=values)
+        return _page(post.at(slug, activity_id), template=GALLERY if post.htmx else PAGE, **again)
     finally:
         close_uploads(post.form)
     done = "sent" if receipt.in_gallery else "review"
@@ -177,12 +123,7 @@ def submit(
 
 @router.post("/c/{slug}/ugc/{activity_id}/entries/{entry_id}/vote")
 def vote(
-    request: Request,
-    slug: str,
-    activity_id: Id,
-    entry_id: Id,
-    post: ParticipantPostDep,
-    hub: HubDep,
+    slug: str, activity_id: Id, entry_id: Id, post: ParticipantPostDep, hub: HubDep
 ) -> Response:
     def write(session: Session) -> None:
         service.do_vote(
@@ -190,24 +131,15 @@ def vote(
         )
         refresh_on_commit(session, db=post.db, hub=hub, activity_id=activity_id)
 
+    at = post.at(slug, activity_id)
     try:
         post.run(write, refused=_("Your vote could not be accepted."), activity_id=activity_id)
     except IM2Error as exc:
         consent_for = f"{ugc_path(slug, activity_id)}/entries/{entry_id}/vote"
-        return _refused(
-            request, post, exc, slug=slug, activity_id=activity_id, consent_for=consent_for
-        )
+        again = post.again(exc, slug=slug, consent_for=consent_for)
+        return _page(at, template=GALLERY if post.htmx else PAGE, **again)
     if post.htmx:
-        return _page(
-            request,
-            slug=slug,
-            activity_id=activity_id,
-            db=post.db,
-            device_id=post.visitor.device_id,
-            now=post.now,
-            template="activities/ugc/gallery.html",
-            notice=NOTICES["voted"](),
-        )
+        return _page(at, template=GALLERY, notice=NOTICES["voted"]())
     if post.form.get("back") == "entry":  # voted on the entry's own (shared) page: stay there
         return RedirectResponse(
             f"{ugc_path(slug, activity_id)}/entries/{entry_id}?done=voted", status_code=303
@@ -218,26 +150,12 @@ def vote(
 
 
 @router.get("/c/{slug}/ugc/{activity_id}/entries/{entry_id}")
-def entry_page(
-    request: Request,
-    slug: str,
-    activity_id: Id,
-    entry_id: Id,
-    db: DbDep,
-    visitor: VisitorDep,
-    now: NowDep,
-) -> Response:
+def entry_page(entry_id: Id, at: PageAtDep) -> Response:
     """One entry on a page of its own: what a participant shares to gather votes (its photo
     is the share preview)."""
-    with db.session() as session:
-        view = service.view_gallery(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            device_id=visitor.device_id,
-            sort="new",
-            now=now,
-        )
+    request = at.request
+    with at.db.session() as session:
+        view = service.view_gallery(session, **at.keywords(), sort="new", now=at.now)
     entry = next((e for e in view.entries if e.id == entry_id), None)
     if entry is None:
         raise NotFound(_("There is no such entry in this contest."))
@@ -250,7 +168,7 @@ def entry_page(
             "e": entry,
             "notice": done() if done else None,
             **form_context(request, needs_consent=view.participant_id is None),
-            "base": ugc_path(slug, activity_id),
+            "base": ugc_path(at.slug, at.activity_id),
             "mine": entry.id in {m.id for m in view.my_entries},
         },
     )
