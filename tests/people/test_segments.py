@@ -256,6 +256,27 @@ CASES: list[tuple[dict[str, Any], str]] = [
         },
         "AG",
     ),
+    (
+        {
+            "match": "all",
+            "conditions": [
+                {"field": "activity_kind", "values": ["poll"]},
+                {"field": "tag", "op": "has_not", "values": ["vip"]},
+                {"field": "city", "op": "not_in", "values": ["北京"]},
+            ],
+        },
+        "G",
+    ),
+    (
+        {
+            "match": "all",
+            "conditions": [
+                {"field": "campaign", "op": "not_in", "values": [C2]},
+                {"field": "stage", "values": ["spreader"]},
+            ],
+        },
+        "A",
+    ),
     (one(field="channel", values=["weibo"]), "BG"),
     (one(field="channel", values=["wechat"]), "A"),
     (one(field="channel", values=["qr"]), "C"),

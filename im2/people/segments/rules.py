@@ -126,12 +126,43 @@ def _per_person() -> Iterator[None]:
         _PER_PERSON.reset(token)
 
 
+# Conditions "not in a list" whose list is one table's rows (`_held`), and their opposite.
+_LISTED = (CampaignCondition, ChannelCondition, TagCondition, AttributeCondition, CityCondition)
+_POSITIVE = {"not_in": "in", "has_not": "has"}
+
+
+def _split_negated(rule: SegmentRule) -> tuple[SegmentRule, Condition] | None:
+    """For a rule "all of …, and not in a list": (the rest of it, "in that list")."""
+    if rule.match != "all":
+        return None
+    for i, cond in enumerate(rule.conditions):
+        if isinstance(cond, _LISTED) and cond.op in _POSITIVE:
+            rest = [*rule.conditions[:i], *rule.conditions[i + 1 :]]
+            return (
+                rule.model_copy(update={"conditions": rest}),
+                cond.model_copy(update={"op": _POSITIVE[cond.op]}),
+            )
+    return None
+
+
+def _selected(workspace_id: int, rule: SegmentRule, now: datetime) -> ColumnElement[int]:
+    """How many present people the rule selects. "All of …, and not in a list" counts the
+    rest less those of them in the list, which starts from the list's rows: testing each
+    person the rest selects against the list cost more (1 M people: 333,000 tests)."""
+    split = _split_negated(rule)
+    if split is None:
+        where = rule_clause(workspace_id, rule, now)
+        return select(func.count()).where(_present(workspace_id), where).scalar_subquery()
+    rest, listed = split
+    where = rule_clause(workspace_id, rest, now)
+    everyone = select(func.count()).where(_present(workspace_id), where)
+    in_list = everyone.where(condition_clause(workspace_id, listed, now))
+    return everyone.scalar_subquery() - in_list.scalar_subquery()
+
+
 def count_select(workspace_id: int, rule: SegmentRule, *, now: datetime) -> Select[Any]:
     """How many people `members_select` selects, as one statement: the present people the
     rule selects, less those of them who withdrew profiling."""
-    selected = select(func.count()).where(
-        _present(workspace_id), rule_clause(workspace_id, rule, now)
-    )
     # The second count starts from the withdrawals and looks up each of their people.
     with _per_person():
         withdrew = select(func.count()).where(
@@ -139,7 +170,7 @@ def count_select(workspace_id: int, rule: SegmentRule, *, now: datetime) -> Sele
             _present(workspace_id, indexed=False),
             rule_clause(workspace_id, rule, now),
         )
-    return select(selected.scalar_subquery() - withdrew.scalar_subquery())
+    return select(_selected(workspace_id, rule, now) - withdrew.scalar_subquery())
 
 
 def _held(query: Select[Any]) -> ColumnElement[bool]:
