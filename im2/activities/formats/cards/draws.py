@@ -21,10 +21,10 @@ from im2 import isolation
 from im2.activities.formats.cards import core
 from im2.activities.formats.cards.models import CardCursor, CardItem
 from im2.activities.formats.cards.service import check_set, seed_of, settings_of
+from im2.activities.formats.common import participant_event
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
 from im2.events.schemas import ActorType, EventKind, EventRecord
-from im2.events.service import record_event
 from im2.sharing import service as sharing
 
 CURSOR = "cards"
@@ -151,15 +151,12 @@ def draw_card(
             session.flush()
     except IntegrityError:
         return None
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.CARD_DRAWN,
-        occurred_at=now,
-        workspace_id=activity.workspace_id,
-        campaign_id=activity.campaign_id,
-        activity_id=activity.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=participant_id,
+        EventKind.CARD_DRAWN,
+        activity=activity,
+        participant_id=participant_id,
+        now=now,
         properties={"card": card.key, "source_event": event.id, "by": event.kind},
     )
     check_set(session, activity=activity, participant_id=participant_id, now=now)

@@ -44,19 +44,18 @@ from im2.activities.formats.cards.schemas import (
     GiftView,
     MyCard,
 )
+from im2.activities.formats.common import console_activity, participant_event
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
 from im2.config import get_settings
 from im2.errors import Conflict, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.schemas import EventKind
 from im2.i18n import N_, _, use_locale
 from im2.incentives import service as incentives
 from im2.participation.schemas import Visitor
 from im2.sharing import service as sharing
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.schemas import Actor
 
 GIFT_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 GIFT_CODE_LENGTH = 12
@@ -127,10 +126,7 @@ def stored_seed(session: Session, *, activity_id: int) -> str | None:
 
 
 def _load_console(session: Session, *, actor: Actor, activity_id: int) -> Activity:
-    require(actor, Permission.READ_CAMPAIGNS)
-    return activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.CARDS
-    )
+    return console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.CARDS)
 
 
 def _count(session: Session, query: Any) -> int:
@@ -257,15 +253,12 @@ def check_set(session: Session, *, activity: Activity, participant_id: int, now:
         reason=_ledger_text(N_("Collected the full set: {title}"), title=activity.title),
         now=now,
     )
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.CARD_SET_COMPLETED,
-        occurred_at=now,
-        workspace_id=activity.workspace_id,
-        campaign_id=activity.campaign_id,
-        activity_id=activity.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=participant_id,
+        EventKind.CARD_SET_COMPLETED,
+        activity=activity,
+        participant_id=participant_id,
+        now=now,
         properties={"points": settings.set_points},
     )
     return True
@@ -336,16 +329,13 @@ def do_gift(
         )
     )
     session.flush()
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.CARD_GIFTED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=me.id,
-        channel=visitor.channel,
+        EventKind.CARD_GIFTED,
+        activity=row,
+        participant_id=me.id,
+        now=now,
+        visitor=visitor,
         referrer=link.code,
         properties={"card": item.card, "item": item.id},
     )
@@ -437,16 +427,13 @@ def do_claim(
     item = session.get(CardItem, gift.item_id)
     assert item is not None
     session.refresh(item)
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.CARD_CLAIMED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=claimer,
-        channel=visitor.channel,
+        EventKind.CARD_CLAIMED,
+        activity=row,
+        participant_id=claimer,
+        now=now,
+        visitor=visitor,
         referrer=gift.share_code,
         properties={"card": item.card, "item": item.id, "giver": gift.giver_id},
     )

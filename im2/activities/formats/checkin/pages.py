@@ -14,6 +14,7 @@ from im2.activities import service as activities
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.format import parse_milestones
 from im2.activities.formats.checkin.schemas import CheckinUpdate
+from im2.activities.formats.pages import add_review
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.errors import IM2Error, NotFound
 from im2.i18n import _
@@ -27,27 +28,7 @@ from im2.workspaces.service import require
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
 
-@router.post("/checkin/{activity_id}/review/{checkin_id}")
-def review(
-    activity_id: Id,
-    checkin_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    with db.transaction() as session:
-        service.do_review_checkin(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            checkin_id=checkin_id,
-            approve=form.get("decision") == "approve",
-            now=now,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/checkin/{activity_id}", status_code=303
-    )
+add_review(router, service.do_review_checkin)
 
 
 def _edit_form(

@@ -26,20 +26,25 @@ from im2.activities.formats.checkin.schemas import (
     CheckinCreate,
     CheckinReceipt,
     CheckinStats,
-    CheckinUpdate,
     MyCheckins,
     StreakRow,
+)
+from im2.activities.formats.common import (
+    HeldReview,
+    console_activity,
+    held_rows,
+    participant_event,
+    update_texts,
 )
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import Conflict, NotFound
+from im2.errors import Conflict
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
-from im2.i18n import _
+from im2.i18n import N_, _
 from im2.participation.schemas import Visitor
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.schemas import Actor
 
 LEADERBOARD_SIZE = 50
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -92,24 +97,14 @@ def do_create_checkin(
     return activities.to_read(row)
 
 
-def do_update_checkin(
-    session: Session, *, actor: Actor, activity_id: int, data: CheckinUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.CHECKIN,
-        title=data.title,
-        description=data.description,
-        settings={"milestones": data.milestones} if data.milestones is not None else None,
-        now=now,
-    )
+do_update_checkin = update_texts(
+    ActivityKind.CHECKIN,
+    lambda data: {"milestones": data.milestones} if data.milestones is not None else None,
+)
 
 
 def _load_console(session: Session, *, actor: Actor, activity_id: int) -> Activity:
-    require(actor, Permission.READ_CAMPAIGNS)
-    return activities.load_activity(
+    return console_activity(
         session, actor=actor, activity_id=activity_id, kind=ActivityKind.CHECKIN
     )
 
@@ -216,11 +211,7 @@ class HeldCheckin:
 
 def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldCheckin]:
     row = _load_console(session, actor=actor, activity_id=activity_id)
-    days = session.scalars(
-        select(CheckinDay)
-        .where(CheckinDay.activity_id == row.id, CheckinDay.held.is_(True))
-        .order_by(CheckinDay.id)
-    )
+    days = held_rows(session, model=CheckinDay, activity_id=row.id)
     return [
         HeldCheckin(
             id=d.id,
@@ -234,53 +225,34 @@ def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldC
     ]
 
 
-def do_review_checkin(
-    session: Session,
-    *,
-    actor: Actor,
-    activity_id: int,
-    checkin_id: int,
-    approve: bool,
-    now: datetime,
+def _release_checkin(
+    session: Session, row: Activity, day: CheckinDay, approve: bool, now: datetime
 ) -> None:
-    """A held check-in reviewed in the console: counted (and its milestone, if it reached one,
-    recorded now), or discarded. Later days keep the streak they were given, as the participant
-    saw it."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.CHECKIN
-    )
-    day = session.get(CheckinDay, checkin_id)
-    if day is None or day.activity_id != row.id or not day.held:
-        raise NotFound(_("No such check-in waiting for review."))
-    if approve:
-        day.held = False
-        if day.streak in milestones_of(row):
-            record_event(
-                session,
-                kind=EventKind.STREAK_MILESTONE,
-                occurred_at=now,
-                workspace_id=row.workspace_id,
-                campaign_id=row.campaign_id,
-                activity_id=row.id,
-                actor_type=ActorType.PARTICIPANT,
-                actor_id=day.participant_id,
-                properties={"milestone": day.streak, "day": day.day, "reviewed": True},
-            )
-    else:
+    """A held check-in counted (and its milestone, if it reached one, recorded now), or
+    discarded. Later days keep the streak they were given, as the participant saw it."""
+    if not approve:
         session.delete(day)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="checkin.approve" if approve else "checkin.reject",
-        target_type="checkin",
-        target_id=checkin_id,
-        summary=row.title,
-        before={"held": True},
-        after={"held": False} if approve else None,
-        now=now,
-    )
+        return
+    day.held = False
+    if day.streak in milestones_of(row):
+        participant_event(
+            session,
+            EventKind.STREAK_MILESTONE,
+            activity=row,
+            participant_id=day.participant_id,
+            now=now,
+            properties={"milestone": day.streak, "day": day.day, "reviewed": True},
+        )
+
+
+do_review_checkin = HeldReview(
+    ActivityKind.CHECKIN,
+    CheckinDay,
+    "checkin_id",
+    N_("No such check-in waiting for review."),
+    "checkin",
+    release=_release_checkin,
+)
 
 
 # --- participants ------------------------------------------------------------------------------

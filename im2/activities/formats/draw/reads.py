@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import held_rows
 from im2.activities.formats.draw import core
 from im2.activities.formats.draw.models import Draw, DrawEntry, DrawPrize
 from im2.activities.formats.draw.schemas import (
@@ -219,11 +220,7 @@ class HeldEntry:
 
 def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldEntry]:
     row = load_console(session, actor=actor, activity_id=activity_id)
-    entries = session.scalars(
-        select(DrawEntry)
-        .where(DrawEntry.activity_id == row.id, DrawEntry.held.is_(True))
-        .order_by(DrawEntry.id)
-    )
+    entries = held_rows(session, model=DrawEntry, activity_id=row.id)
     return [
         HeldEntry(
             id=e.id,

@@ -30,12 +30,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import (
+    HeldReview,
+    console_activity,
+    participant_event,
+    update_texts,
+)
 from im2.activities.formats.draw import core
 from im2.activities.formats.draw.models import Draw, DrawEntry, DrawPrize
 from im2.activities.formats.draw.schemas import (
     DrawCreate,
     DrawMode,
-    DrawUpdate,
     EntryReceipt,
     PrizeIn,
 )
@@ -43,13 +48,12 @@ from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.errors import Conflict, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
-from im2.i18n import _
+from im2.events.schemas import EventKind
+from im2.i18n import N_, _
 from im2.incentives import service as incentives
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import require
 
 # --- reads -------------------------------------------------------------------------------------
 
@@ -220,25 +224,11 @@ def do_create_draw(
     return activities.to_read(row)
 
 
-def do_update_draw(
-    session: Session, *, actor: Actor, activity_id: int, data: DrawUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.DRAW,
-        title=data.title,
-        description=data.description,
-        now=now,
-    )
+do_update_draw = update_texts(ActivityKind.DRAW)
 
 
 def load_console(session: Session, *, actor: Actor, activity_id: int) -> Activity:
-    require(actor, Permission.READ_CAMPAIGNS)
-    return activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.DRAW
-    )
+    return console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.DRAW)
 
 
 # --- the draw itself ---------------------------------------------------------------------------
@@ -298,15 +288,12 @@ def _award(
 ) -> None:
     entry.prize_id = prize.id
     entry.won_at = now
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.DRAW_WON,
-        occurred_at=now,
-        workspace_id=activity.workspace_id,
-        campaign_id=activity.campaign_id,
-        activity_id=activity.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=entry.participant_id,
+        EventKind.DRAW_WON,
+        activity=activity,
+        participant_id=entry.participant_id,
+        now=now,
         properties={"entry_id": entry.id, "prize_id": prize.id, "prize": prize.name},
     )
 
@@ -365,45 +352,36 @@ def do_run_draw(session: Session, *, activity_id: int, now: datetime) -> list[in
     return sorted(winners)
 
 
-def do_review_entry(
-    session: Session, *, actor: Actor, activity_id: int, entry_id: int, approve: bool, now: datetime
+def _release_entry(
+    session: Session, row: Activity, entry: DrawEntry, approve: bool, now: datetime
 ) -> None:
-    """A held entry reviewed in the console: admitted to the draw, or discarded. An instant
-    draw decides an admitted entry then, by the same roll of its ticket; a scheduled draw that
-    has taken place admits nobody (its published list of entries is final)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.DRAW
-    )
-    entry = session.get(DrawEntry, entry_id)
-    if entry is None or entry.activity_id != row.id or not entry.held:
-        raise NotFound(_("No such entry waiting for review."))
-    draw = load_draw(session, activity_id=row.id)
-    if approve:
-        if draw.mode == DrawMode.SCHEDULED.value and draw.drawn_at is not None:
-            raise Conflict(_("The draw has taken place; its list of entries is final."))
-        entry.held = False
-        session.flush()
-        if draw.mode == DrawMode.INSTANT.value:
-            prizes = prizes_of(session, activity_id=row.id)
-            picked = core.instant_pick(draw.seed, entry.id, terms_of(prizes))
-            chosen = next((p for p in prizes if p.id == picked), None)
-            if chosen is not None:
-                _win(session, activity=row, draw=draw, entry=entry, prize=chosen, now=now)
-    else:
+    """A held entry admitted to the draw, or discarded. An instant draw decides an admitted
+    entry then, by the same roll of its ticket; a scheduled draw that has taken place admits
+    nobody (its published list of entries is final)."""
+    if not approve:
         session.delete(entry)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="draw_entry.approve" if approve else "draw_entry.reject",
-        target_type="draw_entry",
-        target_id=entry_id,
-        summary=row.title,
-        before={"held": True},
-        after={"held": False} if approve else None,
-        now=now,
-    )
+        return
+    draw = load_draw(session, activity_id=row.id)
+    if draw.mode == DrawMode.SCHEDULED.value and draw.drawn_at is not None:
+        raise Conflict(_("The draw has taken place; its list of entries is final."))
+    entry.held = False
+    session.flush()
+    if draw.mode == DrawMode.INSTANT.value:
+        prizes = prizes_of(session, activity_id=row.id)
+        picked = core.instant_pick(draw.seed, entry.id, terms_of(prizes))
+        chosen = next((p for p in prizes if p.id == picked), None)
+        if chosen is not None:
+            _win(session, activity=row, draw=draw, entry=entry, prize=chosen, now=now)
+
+
+do_review_entry = HeldReview(
+    ActivityKind.DRAW,
+    DrawEntry,
+    "entry_id",
+    N_("No such entry waiting for review."),
+    "draw_entry",
+    release=_release_entry,
+)
 
 
 # --- participants ------------------------------------------------------------------------------
@@ -474,17 +452,13 @@ def do_enter(
             session.flush()
     except IntegrityError:
         raise Conflict(_("You have already entered this draw.")) from None
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.DRAW_ENTERED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=acting.participant.id,
-        channel=visitor.channel,
-        referrer=visitor.referrer,
+        EventKind.DRAW_ENTERED,
+        activity=row,
+        participant_id=acting.participant.id,
+        now=now,
+        visitor=visitor,
         properties={"entry_id": entry.id, "held": acting.held, "risk": acting.risk.score},
     )
     prize: DrawPrize | None = None

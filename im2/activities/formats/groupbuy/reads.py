@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import console_activity
 from im2.activities.formats.groupbuy.models import GroupbuyMember, GroupbuyTeam
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyStats,
@@ -25,8 +26,7 @@ from im2.activities.formats.groupbuy.schemas import (
 from im2.activities.formats.groupbuy.service import find_team, offer_of, status_now, team_read
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.schemas import Actor
 
 OPEN_TEAMS_SHOWN = 5
 
@@ -34,8 +34,7 @@ OPEN_TEAMS_SHOWN = 5
 def groupbuy_stats(
     session: Session, *, actor: Actor, activity_id: int, now: datetime
 ) -> GroupbuyStats:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
+    row = console_activity(
         session, actor=actor, activity_id=activity_id, kind=ActivityKind.GROUPBUY
     )
     teams = list(
@@ -78,8 +77,7 @@ def groupbuy_stats(
 def export_members(
     session: Session, *, actor: Actor, activity_id: int, now: datetime
 ) -> Iterator[dict[str, Any]]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
+    row = console_activity(
         session, actor=actor, activity_id=activity_id, kind=ActivityKind.GROUPBUY
     )
     members = session.execute(

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import participant_event, update_texts
 from im2.activities.formats.groupbuy.models import GroupbuyMember, GroupbuyTeam
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyCreate,
-    GroupbuyUpdate,
     Offer,
     TeamRead,
     TeamStatus,
@@ -31,8 +31,7 @@ from im2.activities.formats.groupbuy.schemas import (
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.errors import Conflict, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.schemas import EventKind
 from im2.i18n import _
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor
@@ -95,15 +94,12 @@ def _team_event(
 ) -> None:
     """One event per member: each person's order succeeds or fails."""
     for member in members_of(session, team_id=team.id):
-        record_event(
+        participant_event(
             session,
-            kind=kind,
-            occurred_at=now,
-            workspace_id=activity.workspace_id,
-            campaign_id=activity.campaign_id,
-            activity_id=activity.id,
-            actor_type=ActorType.PARTICIPANT,
-            actor_id=member.participant_id,
+            kind,
+            activity=activity,
+            participant_id=member.participant_id,
+            now=now,
             properties={"team": team.code, "size": team.size, "members": team.member_count},
         )
 
@@ -196,18 +192,7 @@ def do_create_groupbuy(
     return activities.to_read(row)
 
 
-def do_update_groupbuy(
-    session: Session, *, actor: Actor, activity_id: int, data: GroupbuyUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.GROUPBUY,
-        title=data.title,
-        description=data.description,
-        now=now,
-    )
+do_update_groupbuy = update_texts(ActivityKind.GROUPBUY)
 
 
 # --- participants ------------------------------------------------------------------------------
@@ -259,17 +244,13 @@ def _event(
     team: GroupbuyTeam,
     now: datetime,
 ) -> None:
-    record_event(
+    participant_event(
         session,
-        kind=kind,
-        occurred_at=now,
-        workspace_id=activity.workspace_id,
-        campaign_id=activity.campaign_id,
-        activity_id=activity.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=participant_id,
-        channel=visitor.channel,
-        referrer=visitor.referrer,
+        kind,
+        activity=activity,
+        participant_id=participant_id,
+        now=now,
+        visitor=visitor,
         properties={"team": team.code, "size": team.size},
     )
 

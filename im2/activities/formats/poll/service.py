@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import HeldReview, console_activity, held_rows, update_texts
 from im2.activities.formats.poll.models import PollBallot, PollChoice, PollOption
 from im2.activities.formats.poll.results import read_results, results_visible
 from im2.activities.formats.poll.schemas import (
@@ -25,7 +26,6 @@ from im2.activities.formats.poll.schemas import (
     PollOptionIn,
     PollResults,
     PollSettings,
-    PollUpdate,
     VoteLimit,
 )
 from im2.activities.formats.poll.votes import VoteRequest as VoteRequest
@@ -33,9 +33,8 @@ from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput, NotFound
-from im2.i18n import _
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.i18n import N_, _
+from im2.workspaces.schemas import Actor
 
 
 def settings_from(data: PollCreate) -> PollSettings:
@@ -148,13 +147,7 @@ def export_rows(session: Session, *, activity_id: int) -> Iterator[dict[str, Any
 
 
 def held_ballots(session: Session, *, activity_id: int) -> list[PollBallot]:
-    return list(
-        session.scalars(
-            select(PollBallot)
-            .where(PollBallot.activity_id == activity_id, PollBallot.held.is_(True))
-            .order_by(PollBallot.id)
-        )
-    )
+    return held_rows(session, model=PollBallot, activity_id=activity_id)
 
 
 # --- console ----------------------------------------------------------------------------------
@@ -179,26 +172,14 @@ def do_create_poll(
     return activities.to_read(row)
 
 
-def do_update_poll(
-    session: Session, *, actor: Actor, activity_id: int, data: PollUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.POLL,
-        title=data.title,
-        description=data.description,
-        settings={"results": data.results.value} if data.results is not None else None,
-        now=now,
-    )
+do_update_poll = update_texts(
+    ActivityKind.POLL,
+    lambda data: {"results": data.results.value} if data.results is not None else None,
+)
 
 
 def poll_results(session: Session, *, actor: Actor, activity_id: int) -> PollResults:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
-    )
+    row = console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL)
     return results(session, activity=row)
 
 
@@ -220,10 +201,7 @@ class HeldBallot:
 
 
 def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldBallot]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
-    )
+    row = console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL)
     labels = {o.id: o.label for o in options_of(session, activity_id=row.id)}
     return [
         HeldBallot(
@@ -237,42 +215,21 @@ def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldB
     ]
 
 
-def do_review_ballot(
-    session: Session,
-    *,
-    actor: Actor,
-    activity_id: int,
-    ballot_id: int,
-    approve: bool,
-    now: datetime,
-) -> None:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
-    )
-    ballot = session.get(PollBallot, ballot_id)
-    if ballot is None or ballot.activity_id != row.id or not ballot.held:
-        raise NotFound(_("No such vote waiting for review."))
-    release_ballot(session, ballot=ballot, approve=approve)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="vote.approve" if approve else "vote.reject",
-        target_type="ballot",
-        target_id=ballot_id,
-        summary=row.title,
-        before={"held": True},
-        after={"held": False} if approve else None,
-        now=now,
-    )
+do_review_ballot = HeldReview(
+    ActivityKind.POLL,
+    PollBallot,
+    "ballot_id",
+    N_("No such vote waiting for review."),
+    "vote",
+    target_type="ballot",
+    release=lambda session, _row, ballot, ok, _now: release_ballot(
+        session, ballot=ballot, approve=ok
+    ),
+)
 
 
 def export_poll(session: Session, *, actor: Actor, activity_id: int) -> list[dict[str, Any]]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL
-    )
+    row = console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.POLL)
     return list(export_rows(session, activity_id=row.id))
 
 

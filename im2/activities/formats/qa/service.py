@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import console_activity, participant_event, update_texts
 from im2.activities.formats.qa.models import QaQuestion, QaUpvote
 from im2.activities.formats.qa.schemas import (
     AskReceipt,
     Moderation,
     QaCreate,
-    QaUpdate,
     QuestionBoard,
     QuestionRead,
     QuestionSort,
@@ -35,8 +35,7 @@ from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import Conflict, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.schemas import EventKind
 from im2.i18n import _
 from im2.masking import mask_all, masked_for
 from im2.participation.schemas import Visitor
@@ -138,28 +137,16 @@ def do_create_qa(
     return activities.to_read(row)
 
 
-def do_update_qa(
-    session: Session, *, actor: Actor, activity_id: int, data: QaUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.QA,
-        title=data.title,
-        description=data.description,
-        settings={"premoderation": data.premoderation} if data.premoderation is not None else None,
-        now=now,
-    )
+do_update_qa = update_texts(
+    ActivityKind.QA,
+    lambda data: {"premoderation": data.premoderation} if data.premoderation is not None else None,
+)
 
 
 def moderation_board(
     session: Session, *, actor: Actor, activity_id: int, sort: QuestionSort
 ) -> QuestionBoard:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QA
-    )
+    row = console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.QA)
     found = board(session, activity=row, sort=sort, moderator=True)
     # Askers' nicknames are masked for roles without people:read (the questions stay whole).
     masked = masked_for(actor)
@@ -236,10 +223,7 @@ def _release_held_upvotes(session: Session, *, question: QaQuestion) -> None:
 
 
 def export_rows(session: Session, *, actor: Actor, activity_id: int) -> Iterator[dict[str, Any]]:
-    require(actor, Permission.READ_CAMPAIGNS)
-    row = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QA
-    )
+    row = console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.QA)
     held = held_upvotes(session, activity_id=row.id)
     questions = session.scalars(
         select(QaQuestion).where(QaQuestion.activity_id == row.id).order_by(QaQuestion.id)
@@ -388,17 +372,13 @@ def do_ask(
     )
     session.add(question)
     session.flush()
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.QUESTION_ASKED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=acting.participant.id,
-        channel=visitor.channel,
-        referrer=visitor.referrer,
+        EventKind.QUESTION_ASKED,
+        activity=row,
+        participant_id=acting.participant.id,
+        now=now,
+        visitor=visitor,
         properties={"question_id": question.id, "held": acting.held, "risk": acting.risk.score},
     )
     return AskReceipt(question=_read(question), visible=not waits)
@@ -458,17 +438,13 @@ def do_upvote(
             .where(QaQuestion.id == question.id)
             .values(upvotes=QaQuestion.upvotes + 1)
         )
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.QUESTION_UPVOTED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=acting.participant.id,
-        channel=visitor.channel,
-        referrer=visitor.referrer,
+        EventKind.QUESTION_UPVOTED,
+        activity=row,
+        participant_id=acting.participant.id,
+        now=now,
+        visitor=visitor,
         properties={"question_id": question.id, "held": acting.held, "risk": acting.risk.score},
     )
     session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import HeldReview
 from im2.activities.formats.quiz.models import QuizAnswer, QuizOption, QuizQuestion
 from im2.activities.formats.quiz.schemas import QuizMode, SettleReceipt
 from im2.activities.formats.quiz.service import is_closed, mode_of
@@ -16,7 +17,7 @@ from im2.activities.schemas import ActivityKind
 from im2.errors import Conflict, InvalidInput, NotFound
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
-from im2.i18n import _
+from im2.i18n import N_, _
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -132,37 +133,12 @@ def do_close_question(
     )
 
 
-def do_review_answer(
-    session: Session,
-    *,
-    actor: Actor,
-    activity_id: int,
-    answer_id: int,
-    approve: bool,
-    now: datetime,
-) -> None:
-    """A held answer reviewed in the console: counted when approved, deleted when rejected
-    (the person may then answer that question again)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    activity = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
-    )
-    answer = session.get(QuizAnswer, answer_id)
-    if answer is None or answer.activity_id != activity.id or not answer.held:
-        raise NotFound(_("No such answer waiting for review."))
-    if approve:
-        answer.held = False
-    else:
-        session.delete(answer)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=activity.workspace_id,
-        action="quiz_answer.approve" if approve else "quiz_answer.reject",
-        target_type="quiz_answer",
-        target_id=answer_id,
-        summary=activity.title,
-        before={"held": True},
-        after={"held": False} if approve else None,
-        now=now,
-    )
+# A held answer reviewed in the console: counted when approved, deleted when rejected (the
+# person may then answer that question again).
+do_review_answer = HeldReview(
+    ActivityKind.QUIZ,
+    QuizAnswer,
+    "answer_id",
+    N_("No such answer waiting for review."),
+    "quiz_answer",
+)

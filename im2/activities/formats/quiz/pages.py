@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from im2.activities.formats.pages import add_review
 from im2.activities.formats.quiz import builder, outcomes, reports
 from im2.activities.formats.quiz.schemas import QuizMode
 from im2.activities.formats.quiz.scoring import parse_questions
@@ -67,27 +68,7 @@ def settle(
     )
 
 
-@router.post("/quiz/{activity_id}/review/{answer_id}")
-def review(
-    activity_id: Id,
-    answer_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    with db.transaction() as session:
-        outcomes.do_review_answer(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            answer_id=answer_id,
-            approve=form.get("decision") == "approve",
-            now=now,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/quiz/{activity_id}", status_code=303
-    )
+add_review(router, outcomes.do_review_answer)
 
 
 @router.get("/quiz/{activity_id}/leaderboard.csv")

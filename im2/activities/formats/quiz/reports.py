@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import held_rows
 from im2.activities.formats.quiz.models import QuizAnswer, QuizEntry
 from im2.activities.formats.quiz.schemas import (
     Leaderboard,
@@ -221,11 +222,7 @@ def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldA
         for own in options_by_question(session, activity_id=activity.id).values()
         for o in own
     }
-    rows = session.scalars(
-        select(QuizAnswer)
-        .where(QuizAnswer.activity_id == activity.id, QuizAnswer.held.is_(True))
-        .order_by(QuizAnswer.id)
-    )
+    rows = held_rows(session, model=QuizAnswer, activity_id=activity.id)
     return [
         HeldAnswer(
             id=a.id,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import console_activity, participant_event, update_texts
 from im2.activities.formats.quiz.models import (
     QuizAnswer,
     QuizEntry,
@@ -34,7 +35,6 @@ from im2.activities.formats.quiz.schemas import (
     QuizCreate,
     QuizMode,
     QuizState,
-    QuizUpdate,
 )
 from im2.activities.formats.quiz.scoring import answer_points
 from im2.activities.models import Activity
@@ -42,12 +42,10 @@ from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import Conflict, InvalidInput
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
+from im2.events.schemas import EventKind
 from im2.i18n import _
 from im2.participation.schemas import Visitor
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.schemas import Actor
 
 
 def mode_of(activity: Activity | ActivityRead) -> QuizMode:
@@ -151,10 +149,7 @@ def do_create_quiz(
 
 
 def load_quiz(session: Session, *, actor: Actor, activity_id: int) -> Activity:
-    require(actor, Permission.READ_CAMPAIGNS)
-    return activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ
-    )
+    return console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.QUIZ)
 
 
 # --- participants ------------------------------------------------------------------------------
@@ -415,17 +410,13 @@ def do_answer(
     )
     correct, points = answer.correct, answer.points
     _remember_entry(session, activity_id=row.id, participant_id=pid, nickname=nickname, now=now)
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.QUIZ_ANSWERED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=pid,
-        channel=visitor.channel,
-        referrer=visitor.referrer,
+        EventKind.QUIZ_ANSWERED,
+        activity=row,
+        participant_id=pid,
+        now=now,
+        visitor=visitor,
         properties={
             "question_id": question.id,
             "option_id": option.id,
@@ -471,15 +462,4 @@ def _remember_entry(
         entry.nickname = nickname
 
 
-def do_update_quiz(
-    session: Session, *, actor: Actor, activity_id: int, data: QuizUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.QUIZ,
-        title=data.title,
-        description=data.description,
-        now=now,
-    )
+do_update_quiz = update_texts(ActivityKind.QUIZ)

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import console_activity
 from im2.activities.formats.referral.models import ReferralInvite, ReferralMilestone
 from im2.activities.formats.referral.schemas import (
     InviteRow,
@@ -32,8 +33,7 @@ from im2.masking import mask_name, masked_for
 from im2.participation import service as participation
 from im2.sharing import service as sharing
 from im2.sharing.schemas import ShareLinkRead
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.schemas import Actor
 
 ROWS_SHOWN = 500
 
@@ -112,8 +112,7 @@ def _invite_row(invite: ReferralInvite, names: dict[int, str]) -> InviteRow:
 
 
 def _load(session: Session, *, actor: Actor, activity_id: int) -> Activity:
-    require(actor, Permission.READ_CAMPAIGNS)
-    return activities.load_activity(
+    return console_activity(
         session, actor=actor, activity_id=activity_id, kind=ActivityKind.REFERRAL
     )
 

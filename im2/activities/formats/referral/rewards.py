@@ -14,6 +14,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.common import participant_event
 from im2.activities.formats.referral import abuse
 from im2.activities.formats.referral.models import (
     ReferralClick,
@@ -28,8 +29,7 @@ from im2.activities.formats.referral.schemas import (
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
 from im2.config import get_settings
-from im2.events.schemas import ActorType, EventKind, EventRecord
-from im2.events.service import record_event
+from im2.events.schemas import EventKind, EventRecord
 from im2.i18n import N_, _, use_locale
 from im2.incentives import service as incentives
 from im2.incentives.schemas import RewardKind, RewardSpec
@@ -305,15 +305,12 @@ def qualify(
         .values(evidence={**evidence, "grants": {k: v for k, v in grants.items() if v}})
         .execution_options(synchronize_session=False)
     )
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.REFERRAL_QUALIFIED,
-        occurred_at=run.now,
-        workspace_id=activity.workspace_id,
-        campaign_id=activity.campaign_id,
-        activity_id=activity.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=invite.invitee_id,
+        EventKind.REFERRAL_QUALIFIED,
+        activity=activity,
+        participant_id=invite.invitee_id,
+        now=run.now,
         referrer=invite.share_code,
         properties={
             "inviter": invite.inviter_id,
@@ -385,15 +382,12 @@ def milestones(run: Run, *, activity: Activity, rules: ReferralSettings, inviter
             held=held,
             evidence=evidence,
         )
-        record_event(
+        participant_event(
             session,
-            kind=EventKind.REFERRAL_MILESTONE,
-            occurred_at=run.now,
-            workspace_id=activity.workspace_id,
-            campaign_id=activity.campaign_id,
-            activity_id=activity.id,
-            actor_type=ActorType.PARTICIPANT,
-            actor_id=inviter_id,
+            EventKind.REFERRAL_MILESTONE,
+            activity=activity,
+            participant_id=inviter_id,
+            now=run.now,
             properties={"friends": milestone.friends, "held": held, "grant": status},
         )
 

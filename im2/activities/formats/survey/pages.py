@@ -5,40 +5,20 @@ editor and the export are the shared console routes, from `format.FORMAT`)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 
+from im2.activities.formats.pages import add_review
 from im2.activities.formats.survey import builder, service
 from im2.activities.formats.survey.logic import parse_questions
 from im2.errors import InvalidInput
-from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.params import Id
+from im2.web.deps import ConsoleActor, CsrfForm
 from im2.workspaces.schemas import Permission
 from im2.workspaces.service import require
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
 
-@router.post("/survey/{activity_id}/review/{response_id}")
-def review(
-    activity_id: Id,
-    response_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    with db.transaction() as session:
-        service.do_review_response(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            response_id=response_id,
-            approve=form.get("decision") == "approve",
-            now=now,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/survey/{activity_id}", status_code=303
-    )
+add_review(router, service.do_review_response)
 
 
 @router.post("/survey/import-text")

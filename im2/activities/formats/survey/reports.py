@@ -10,22 +10,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from im2.activities import service as activities
+from im2.activities.formats.common import console_activity, held_rows
 from im2.activities.formats.survey.logic import Q, summarize
 from im2.activities.formats.survey.models import SurveyResponse
 from im2.activities.formats.survey.schemas import QuestionKind, SurveySummary
 from im2.activities.formats.survey.service import questions_of, stored
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.schemas import Actor
 
 
 def load_survey(session: Session, *, actor: Actor, activity_id: int) -> Activity:
-    require(actor, Permission.READ_CAMPAIGNS)
-    return activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.SURVEY
-    )
+    return console_activity(session, actor=actor, activity_id=activity_id, kind=ActivityKind.SURVEY)
 
 
 def _count(session: Session, *, activity_id: int, submitted: bool, held: bool) -> int:
@@ -125,11 +121,7 @@ class HeldResponse:
 
 def list_held(session: Session, *, actor: Actor, activity_id: int) -> list[HeldResponse]:
     activity = load_survey(session, actor=actor, activity_id=activity_id)
-    rows = session.scalars(
-        select(SurveyResponse)
-        .where(SurveyResponse.activity_id == activity.id, SurveyResponse.held.is_(True))
-        .order_by(SurveyResponse.id)
-    )
+    rows = held_rows(session, model=SurveyResponse, activity_id=activity.id)
     return [
         HeldResponse(
             id=r.id,

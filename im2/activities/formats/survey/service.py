@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import HeldReview, participant_event, update_texts
 from im2.activities.formats.survey.logic import (
     Answers,
     Opt,
@@ -33,17 +34,14 @@ from im2.activities.formats.survey.schemas import (
     QuestionKind,
     SubmissionReceipt,
     SurveyCreate,
-    SurveyUpdate,
 )
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import Conflict, InvalidInput, NotFound
-from im2.events.schemas import ActorType, EventKind
-from im2.events.service import record_event
-from im2.i18n import _
+from im2.errors import Conflict, InvalidInput
+from im2.events.schemas import EventKind
+from im2.i18n import N_, _
 from im2.participation.schemas import Visitor
-from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.schemas import Actor
 
 # --- reading -----------------------------------------------------------------------------------
 
@@ -272,17 +270,13 @@ def do_save(
         now=now,
     )
     if submit:
-        record_event(
+        participant_event(
             session,
-            kind=EventKind.SURVEY_SUBMITTED,
-            occurred_at=now,
-            workspace_id=public.workspace_id,
-            campaign_id=public.campaign.id,
-            activity_id=row.id,
-            actor_type=ActorType.PARTICIPANT,
-            actor_id=pid,
-            channel=visitor.channel,
-            referrer=visitor.referrer,
+            EventKind.SURVEY_SUBMITTED,
+            activity=row,
+            participant_id=pid,
+            now=now,
+            visitor=visitor,
             properties={
                 "answered": len(merged),
                 "questions": len(questions),
@@ -359,51 +353,15 @@ def receipt(step: Step, *, activity_id: int) -> SubmissionReceipt:
     )
 
 
-def do_review_response(
-    session: Session,
-    *,
-    actor: Actor,
-    activity_id: int,
-    response_id: int,
-    approve: bool,
-    now: datetime,
-) -> None:
-    """A held submission reviewed in the console: counted when approved, deleted when
-    rejected (the person may then fill in the survey again)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    activity = activities.load_activity(
-        session, actor=actor, activity_id=activity_id, kind=ActivityKind.SURVEY
-    )
-    response = session.get(SurveyResponse, response_id)
-    if response is None or response.activity_id != activity.id or not response.held:
-        raise NotFound(_("No such response waiting for review."))
-    if approve:
-        response.held = False
-    else:
-        session.delete(response)
-    record_audit(
-        session,
-        actor=actor,
-        workspace_id=activity.workspace_id,
-        action="survey_response.approve" if approve else "survey_response.reject",
-        target_type="survey_response",
-        target_id=response_id,
-        summary=activity.title,
-        before={"held": True},
-        after={"held": False} if approve else None,
-        now=now,
-    )
+# A held submission reviewed in the console: counted when approved, deleted when rejected (the
+# person may then fill in the survey again).
+do_review_response = HeldReview(
+    ActivityKind.SURVEY,
+    SurveyResponse,
+    "response_id",
+    N_("No such response waiting for review."),
+    "survey_response",
+)
 
 
-def do_update_survey(
-    session: Session, *, actor: Actor, activity_id: int, data: SurveyUpdate, now: datetime
-) -> ActivityRead:
-    return activities.do_update_activity(
-        session,
-        actor=actor,
-        activity_id=activity_id,
-        kind=ActivityKind.SURVEY,
-        title=data.title,
-        description=data.description,
-        now=now,
-    )
+do_update_survey = update_texts(ActivityKind.SURVEY)
