@@ -213,3 +213,26 @@ def test_votes_racing_the_delete_leave_whole_records_or_none(
                 "choices": landed,
                 "events": landed,
             }
+
+
+def test_a_poll_under_an_ab_experiment_is_kept(client: TestClient, brand: Brand) -> None:
+    from tests.experiments.test_experiments import experiment_body
+
+    owner = brand.auth(Role.OWNER)
+    campaign = go_live(client, brand)
+    poll_id = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
+    ).json()["id"]
+    experiment = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/experiments",
+        json=experiment_body(poll_id),
+        headers=owner,
+    )
+    assert experiment.status_code == 201, experiment.text
+    refused = client.delete(
+        f"/api/v1/activities/{poll_id}", headers={**owner, "Accept-Language": "zh-CN"}
+    )
+    assert refused.status_code == 409
+    assert "A/B 实验" in refused.json()["error"]["message"]
+    found = client.get(f"/api/v1/experiments/{experiment.json()['id']}", headers=owner)
+    assert found.status_code == 200
