@@ -6,23 +6,30 @@ A route asks for `ParticipantApiDep` and writes
 `act.write(lambda session: service.do_x(session, slug=slug, ..., **act.rules(body.consent)))`.
 The dependency only gathers the request's visitor, database, limiter, settings and time, so the
 OpenAPI document is what it was when every route named them.
+
+The routes of that one shape, and the brand's reads of one activity, are made here from what a
+format names (`add_participant_write`, `add_console_read`); each keeps its operation id by the
+`name` given, the one its function had when the format wrote it out.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads the body's model from each
+# generated route's annotations, which must be the format's classes, not strings.
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from im2.config import Settings
 from im2.db import Database
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import Visitor
-from im2.web.deps import DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.params import Id
 
 T = TypeVar("T")
 
@@ -60,3 +67,77 @@ def participant_api(
 
 
 ParticipantApiDep = Annotated[ParticipantApi, Depends(participant_api)]
+
+
+def add_console_read(
+    router: APIRouter,
+    path: str,
+    read: Callable[..., Any],
+    *,
+    name: str,
+    response_model: Any,
+    summary: str,
+    at_now: bool = False,
+) -> None:
+    """GET `path` (with `{activity_id}`): `read(session, actor=, activity_id=)` (and `now=`
+    when `at_now`), which checks the actor may read the activity."""
+
+    def endpoint(activity_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Any:
+        timed = {"now": now} if at_now else {}
+        with db.session() as session:
+            return read(session, actor=actor, activity_id=activity_id, **timed)
+
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        response_model=response_model,
+        summary=summary,
+        name=name,
+    )
+
+
+def add_participant_write(
+    router: APIRouter,
+    path: str,
+    write: Callable[..., Any],
+    *,
+    name: str,
+    body: type[BaseModel],
+    response_model: Any,
+    summary: str,
+    fields: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> None:
+    """POST `path` (with `{slug}` and `{activity_id}`), 201: the participant's write
+    `write(session, slug=, activity_id=, **fields(body), **act.rules(body.consent))`, rate
+    limited, in one transaction."""
+    body_model = body
+
+    def endpoint(
+        slug: str,
+        activity_id: Id,
+        body: body_model,  # type: ignore[valid-type]
+        act: ParticipantApiDep,
+    ) -> Any:
+        data: Any = body
+        given = dict(fields(data)) if fields is not None else {}
+        return act.write(
+            lambda session: write(
+                session,
+                slug=slug,
+                activity_id=activity_id,
+                **given,
+                **act.rules(data.consent),
+            )
+        )
+
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        response_model=response_model,
+        status_code=201,
+        tags=["participants"],
+        summary=summary,
+        name=name,
+    )

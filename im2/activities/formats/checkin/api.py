@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from im2.activities import service as activities
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import add_participant_write
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.schemas import (
     CheckinIn,
@@ -34,27 +34,15 @@ def stats(activity_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> CheckinSt
         )
 
 
-@router.post(
+add_participant_write(
+    router,
     "/public/campaigns/{slug}/checkins/{activity_id}/checkins",
+    service.do_check_in,
+    name="check_in",
+    body=CheckinIn,
     response_model=CheckinReceipt,
-    status_code=201,
-    tags=["participants"],
     summary="Check in for today as the participant whose device cookie comes with the request",
 )
-def check_in(
-    slug: str,
-    activity_id: Id,
-    body: CheckinIn,
-    act: ParticipantApiDep,
-) -> CheckinReceipt:
-    return act.write(
-        lambda session: service.do_check_in(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            **act.rules(body.consent),
-        )
-    )
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import add_console_read, add_participant_write
 from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.schemas import (
     DrawRecord,
@@ -13,43 +13,31 @@ from im2.activities.formats.draw.schemas import (
     EntryReceipt,
     MyEntry,
 )
-from im2.web.deps import ApiActor, DbDep, NowDep, VisitorDep
+from im2.web.deps import DbDep, NowDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["draws"])
 
 
-@router.get(
+add_console_read(
+    router,
     "/draws/{activity_id}/results",
+    reads.draw_results,
+    name="results",
     response_model=DrawResults,
     summary="Prizes and stock, entries, winners, and the commitment (the seed once revealed)",
 )
-def results(activity_id: Id, actor: ApiActor, db: DbDep) -> DrawResults:
-    with db.session() as session:
-        return reads.draw_results(session, actor=actor, activity_id=activity_id)
 
 
-@router.post(
+add_participant_write(
+    router,
     "/public/campaigns/{slug}/draws/{activity_id}/entries",
+    service.do_enter,
+    name="enter",
+    body=EnterIn,
     response_model=EntryReceipt,
-    status_code=201,
-    tags=["participants"],
     summary="Enter the draw as the participant whose device cookie comes with the request",
 )
-def enter(
-    slug: str,
-    activity_id: Id,
-    body: EnterIn,
-    act: ParticipantApiDep,
-) -> EntryReceipt:
-    return act.write(
-        lambda session: service.do_enter(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            **act.rules(body.consent),
-        )
-    )
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import ParticipantApiDep, add_console_read, add_participant_write
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyStats,
@@ -12,44 +12,33 @@ from im2.activities.formats.groupbuy.schemas import (
     TeamJoinIn,
     TeamRead,
 )
-from im2.web.deps import ApiActor, DbDep, NowDep, VisitorDep
+from im2.web.deps import DbDep, NowDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["groupbuys"])
 PUBLIC = "/public/campaigns/{slug}/groupbuys/{activity_id}"
 
 
-@router.get(
+add_console_read(
+    router,
     "/groupbuys/{activity_id}/teams",
+    reads.groupbuy_stats,
+    name="teams",
     response_model=GroupbuyStats,
     summary="The offer's teams, with their status as of now",
+    at_now=True,
 )
-def teams(activity_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> GroupbuyStats:
-    with db.session() as session:
-        return reads.groupbuy_stats(session, actor=actor, activity_id=activity_id, now=now)
 
 
-@router.post(
+add_participant_write(
+    router,
     PUBLIC + "/teams",
+    service.do_open_team,
+    name="open_team",
+    body=TeamJoinIn,
     response_model=TeamRead,
-    status_code=201,
-    tags=["participants"],
     summary="Open a team as the participant whose device cookie comes with the request",
 )
-def open_team(
-    slug: str,
-    activity_id: Id,
-    body: TeamJoinIn,
-    act: ParticipantApiDep,
-) -> TeamRead:
-    return act.write(
-        lambda session: service.do_open_team(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            **act.rules(body.consent),
-        )
-    )
 
 
 @router.post(

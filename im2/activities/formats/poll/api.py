@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 
+from im2.activities.formats.api import add_console_read
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.live import submit_vote
 from im2.activities.formats.poll.schemas import (
@@ -16,7 +17,7 @@ from im2.activities.formats.poll.schemas import (
 from im2.activities.formats.poll.votes import VoteRequest
 from im2.config import Settings
 from im2.i18n import get_locale
-from im2.web.deps import ApiActor, DbDep, get_visitor
+from im2.web.deps import get_visitor
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["polls"])
@@ -25,14 +26,14 @@ router = APIRouter(prefix="/api/v1", tags=["polls"])
 votes_router = APIRouter(prefix="/api/v1", tags=["polls"])
 
 
-@router.get(
+add_console_read(
+    router,
     "/polls/{activity_id}/results",
+    service.poll_results,
+    name="results",
     response_model=PollResults,
     summary="Results as the brand sees them (held votes excluded and counted apart)",
 )
-def results(activity_id: Id, actor: ApiActor, db: DbDep) -> PollResults:
-    with db.session() as session:
-        return service.poll_results(session, actor=actor, activity_id=activity_id)
 
 
 @votes_router.post(

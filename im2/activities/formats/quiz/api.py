@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import add_console_read, add_participant_write
 from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.public import shown_view
 from im2.activities.formats.quiz.schemas import (
@@ -22,24 +22,24 @@ from im2.web.params import Id
 router = APIRouter(prefix="/api/v1", tags=["quizzes"])
 
 
-@router.get(
+add_console_read(
+    router,
     "/quizzes/{activity_id}/results",
+    reports.quiz_results,
+    name="results",
     response_model=QuizResults,
     summary="Answers per option, correct answers and outcomes (held answers counted apart)",
 )
-def results(activity_id: Id, actor: ApiActor, db: DbDep) -> QuizResults:
-    with db.session() as session:
-        return reports.quiz_results(session, actor=actor, activity_id=activity_id)
 
 
-@router.get(
+add_console_read(
+    router,
     "/quizzes/{activity_id}/leaderboard",
+    reports.quiz_leaderboard,
+    name="leaderboard",
     response_model=Leaderboard,
     summary="Scores and ranks (same score, same rank; earlier finish listed first)",
 )
-def leaderboard(activity_id: Id, actor: ApiActor, db: DbDep) -> Leaderboard:
-    with db.session() as session:
-        return reports.quiz_leaderboard(session, actor=actor, activity_id=activity_id)
 
 
 @router.post(
@@ -92,30 +92,20 @@ def state(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep, now: NowDe
     ).state
 
 
-@router.post(
+add_participant_write(
+    router,
     "/public/campaigns/{slug}/quizzes/{activity_id}/answers",
+    service.do_answer,
+    name="answer",
+    body=AnswerIn,
     response_model=AnswerReceipt,
-    status_code=201,
-    tags=["participants"],
     summary="Answer one question as the participant whose device cookie comes with the request",
+    fields=lambda body: {
+        "question_id": body.question_id,
+        "option_id": body.option_id,
+        "nickname": body.nickname,
+    },
 )
-def answer(
-    slug: str,
-    activity_id: Id,
-    body: AnswerIn,
-    act: ParticipantApiDep,
-) -> AnswerReceipt:
-    return act.write(
-        lambda session: service.do_answer(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            question_id=body.question_id,
-            option_id=body.option_id,
-            nickname=body.nickname,
-            **act.rules(body.consent),
-        )
-    )
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import ParticipantApiDep, add_console_read
 from im2.activities.formats.survey import reports, service
 from im2.activities.formats.survey.schemas import (
     AnswersIn,
@@ -12,20 +12,20 @@ from im2.activities.formats.survey.schemas import (
     SubmissionReceipt,
     SurveySummary,
 )
-from im2.web.deps import ApiActor, DbDep, VisitorDep
+from im2.web.deps import DbDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 
 
-@router.get(
+add_console_read(
+    router,
     "/surveys/{activity_id}/summary",
+    reports.survey_summary,
+    name="summary",
     response_model=SurveySummary,
     summary="Per-question summary of the submitted responses (held ones counted apart)",
 )
-def summary(activity_id: Id, actor: ApiActor, db: DbDep) -> SurveySummary:
-    with db.session() as session:
-        return reports.survey_summary(session, actor=actor, activity_id=activity_id)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import ParticipantApiDep, add_console_read
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.live import refresh_on_commit
 from im2.activities.formats.ugc.schemas import (
@@ -81,14 +81,14 @@ def moderate(
     return read
 
 
-@router.get(
+add_console_read(
+    router,
     "/ugcs/{activity_id}/ranking",
+    review.get_ranking,
+    name="ranking",
     response_model=Ranking,
     summary="The gallery ranked by the published rule (jury and public votes combined)",
 )
-def ranking(activity_id: Id, actor: ApiActor, db: DbDep) -> Ranking:
-    with db.session() as session:
-        return review.get_ranking(session, actor=actor, activity_id=activity_id)
 
 
 @router.post(
