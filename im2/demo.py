@@ -23,6 +23,7 @@ from im2.campaigns.schemas import (
     ChannelIn,
     KpiMetric,
     KpiTargetIn,
+    Language,
     Media,
     Objective,
 )
@@ -66,6 +67,8 @@ class _DemoCampaign:
     template: str | None
     created: int  # days before now
     history: tuple[_Step, ...]
+    # The languages its public pages speak, the first its default (docs/languages.md).
+    languages: tuple[Language, ...] = (Language.ZH_CN,)
 
 
 _SCHEDULED = CampaignStatus.SCHEDULED
@@ -90,6 +93,8 @@ DEMO_CAMPAIGNS: tuple[_DemoCampaign, ...] = (
         template="launch_feedback",
         created=12,
         history=((_SCHEDULED, 10), "start"),
+        # Its members include Hong Kong and overseas customers: the pages offer a switcher.
+        languages=(Language.ZH_CN, Language.ZH_TW, Language.EN),
     ),
     # Scheduled: a charity vote starting next week.
     _DemoCampaign(
@@ -271,6 +276,8 @@ def _create_campaign(session: Session, *, owner: Actor, plan: _DemoCampaign, now
         kpi_targets=[KpiTargetIn(metric=m, target_value=v) for m, v in plan.kpis],
         channels=[ChannelIn(channel=c, media=m, budget=b) for c, m, b in plan.channels],
         template=plan.template,
+        languages=list(plan.languages),
+        default_language=plan.languages[0],
     )
     created = now - timedelta(days=plan.created)
     campaign_id = campaigns.do_create_campaign(session, actor=owner, data=data, now=created).id

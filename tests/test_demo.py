@@ -37,6 +37,11 @@ def test_demo_has_campaigns_in_every_state(
     # The live campaign's poll, with its votes (one demo load serves both checks: it is slow).
     landing = client.get("/c/sakura-latte-feedback")
     assert "试喝之后，你最想把哪款带回家？" in landing.text
+    # It speaks three languages: an English browser gets English pages, with a switcher.
+    english = client.get("/c/sakura-latte-feedback", headers={"Accept-Language": "en-US"}).text
+    assert '<html lang="en"' in english
+    assert "繁體中文" in english  # the switcher
+    assert "试喝之后，你最想把哪款带回家？" in english  # the brand's content, as written
     listed = client.get("/console/w/shanye-coffee/campaigns?status=live").text
     campaign_id = int(re.findall(r"/console/w/shanye-coffee/campaigns/(\d+)", listed)[0])
     activities = client.get(f"/console/w/shanye-coffee/campaigns/{campaign_id}/activities").text
