@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from im2.activities.formats.cards import service
 from im2.activities.formats.cards.demo import load_demo
 from im2.activities.formats.cards.schemas import CardsCreate, CardsResults, CardsSettings
+from im2.activities.formats.declare import Shown, detail_page, texts
 from im2.activities.protocol import (
     ActivityFormat,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.schemas import ActivityKind
 from im2.campaigns.schemas import CampaignRead
-from im2.workspaces.schemas import Actor
 
 # "name, weight" (or "name weight"); full-width commas too.
 CARD_LINE = re.compile(r"^(?P<name>.+?)[\s,，、]+(?P<weight>\d+)$")
@@ -43,25 +39,17 @@ def parse_cards(text: str) -> list[dict[str, Any]]:
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "cards": parse_cards(raw.get("cards", "")),
         "set_points": raw.get("set_points", "") or "0",
         "gift_hours": raw.get("gift_hours", "") or "0",
     }
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
-    settings = CardsSettings.model_validate(activity.settings)
+def detail_context(shown: Shown) -> dict[str, Any]:
+    settings = CardsSettings.model_validate(shown.activity.settings)
     return {
-        "results": service.cards_results(session, actor=actor, activity_id=activity.id),
+        "results": shown.read(service.cards_results),
         "odds": service.published_odds(settings),
         "set_points": settings.set_points,
         "gift_hours": settings.gift_hours,
@@ -99,7 +87,7 @@ FORMAT = ActivityFormat(
             "gift_hours": "72",
         },
     ),
-    detail=DetailPage(template="activities/cards/detail.html", context=detail_context),
+    detail=detail_page("activities/cards/detail.html", detail_context),
     export=Export(
         columns=service.EXPORT_COLUMNS,
         rows=service.export_cards,

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.demo import load_demo
 from im2.activities.formats.checkin.schemas import CheckinCreate, CheckinUpdate
+from im2.activities.formats.declare import Shown, detail_page, json_api, texts
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.schemas import ActivityKind
 from im2.campaigns.schemas import CampaignRead
-from im2.workspaces.schemas import Actor
 
 
 class CheckinSettings(BaseModel):
@@ -41,25 +37,15 @@ def parse_milestones(text: str) -> list[Any]:
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "milestones": parse_milestones(raw.get("milestones", "")),
     }
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
+def detail_context(shown: Shown) -> dict[str, Any]:
     return {
-        "stats": service.checkin_stats(
-            session, actor=actor, activity_id=activity.id, campaign=campaign, now=now
-        ),
-        "held": service.list_held(session, actor=actor, activity_id=activity.id),
+        "stats": shown.read(service.checkin_stats, campaign=shown.campaign, now=shown.now),
+        "held": shown.read(service.list_held),
     }
 
 
@@ -76,7 +62,7 @@ FORMAT = ActivityFormat(
         create=service.do_create_checkin,
         defaults={"milestones": "3, 7, 14"},
     ),
-    detail=DetailPage(template="activities/checkin/detail.html", context=detail_context),
+    detail=detail_page("activities/checkin/detail.html", detail_context),
     export=Export(
         columns=(
             "participant_id",
@@ -89,15 +75,14 @@ FORMAT = ActivityFormat(
         rows=service.export_checkins,
         filename="checkin-{id}-days.csv",
     ),
-    api=Api(
-        plural="checkins",
-        tag="checkins",
-        create_model=CheckinCreate,
-        create=service.do_create_checkin,
-        create_summary="Add a daily check-in with streak milestones to a campaign",
-        update_model=CheckinUpdate,
-        update=service.do_update_checkin,
-        update_summary="Edit the texts or milestones",
+    api=json_api(
+        "checkins",
+        (
+            CheckinCreate,
+            service.do_create_checkin,
+            "Add a daily check-in with streak milestones to a campaign",
+        ),
+        (CheckinUpdate, service.do_update_checkin, "Edit the texts or milestones"),
     ),
     demo=load_demo,
 )

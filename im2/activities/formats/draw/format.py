@@ -13,19 +13,18 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.declare import Shown, detail_page, json_api, texts
 from im2.activities.formats.draw import reads, service
 from im2.activities.formats.draw.demo import load_demo
 from im2.activities.formats.draw.schemas import MODE_LABELS, DrawCreate, DrawMode, DrawUpdate
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.schemas import ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.i18n import _
 from im2.incentives import service as incentives
@@ -90,8 +89,7 @@ def parse_local(value: str, timezone: str) -> datetime | str | None:
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "mode": raw.get("mode") or DrawMode.INSTANT.value,
         "draw_at": parse_local(raw.get("draw_at", ""), campaign.timezone),
         # The campaign's prizes first (usually the main prize), then the draw-only ones.
@@ -107,17 +105,10 @@ def form_context(session: Session, *, actor: Actor, campaign: CampaignRead) -> d
     return {"shared": shared}
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
+def detail_context(shown: Shown) -> dict[str, Any]:
     return {
-        "results": reads.draw_results(session, actor=actor, activity_id=activity.id),
-        "held": reads.list_held(session, actor=actor, activity_id=activity.id),
+        "results": shown.read(reads.draw_results),
+        "held": shown.read(reads.list_held),
         "mode_labels": MODE_LABELS,
     }
 
@@ -140,7 +131,7 @@ FORMAT = ActivityFormat(
         context={"modes": list(DrawMode), "mode_labels": MODE_LABELS},
         campaign_context=form_context,
     ),
-    detail=DetailPage(template="activities/draw/detail.html", context=detail_context),
+    detail=detail_page("activities/draw/detail.html", detail_context),
     export=Export(
         columns=(
             "entry_id",
@@ -155,15 +146,14 @@ FORMAT = ActivityFormat(
         filename="draw-{id}-entries.csv",
     ),
     text_editor_hint="",
-    api=Api(
-        plural="draws",
-        tag="draws",
-        create_model=DrawCreate,
-        create=service.do_create_draw,
-        create_summary="Add a lucky draw (instant win or scheduled) to a campaign",
-        update_model=DrawUpdate,
-        update=service.do_update_draw,
-        update_summary="Edit the texts",
+    api=json_api(
+        "draws",
+        (
+            DrawCreate,
+            service.do_create_draw,
+            "Add a lucky draw (instant win or scheduled) to a campaign",
+        ),
+        (DrawUpdate, service.do_update_draw, "Edit the texts"),
     ),
     demo=load_demo,
 )

@@ -4,11 +4,9 @@ create, detail, edit and export routes from it; its public offer and team pages 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from im2.activities.formats.declare import Shown, detail_page, json_api
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.demo import load_demo
 from im2.activities.formats.groupbuy.schemas import (
@@ -19,16 +17,13 @@ from im2.activities.formats.groupbuy.schemas import (
 )
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.schemas import ActivityKind
 from im2.campaigns.schemas import CampaignRead
-from im2.workspaces.schemas import Actor
 
 FIELDS = ("title", "description", "product", "price", "original_price", "team_size", "hours")
 
@@ -37,16 +32,9 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     return {name: raw.get(name, "").strip() for name in FIELDS}
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
+def detail_context(shown: Shown) -> dict[str, Any]:
     return {
-        "stats": reads.groupbuy_stats(session, actor=actor, activity_id=activity.id, now=now),
+        "stats": shown.read(reads.groupbuy_stats, now=shown.now),
         "status_labels": STATUS_LABELS,
     }
 
@@ -71,7 +59,7 @@ FORMAT = ActivityFormat(
         create=service.do_create_groupbuy,
         defaults={"team_size": "3", "hours": "24"},
     ),
-    detail=DetailPage(template="activities/groupbuy/detail.html", context=detail_context),
+    detail=detail_page("activities/groupbuy/detail.html", detail_context),
     export=Export(
         columns=(
             "team",
@@ -89,15 +77,14 @@ FORMAT = ActivityFormat(
         filename="groupbuy-{id}-members.csv",
     ),
     text_editor_hint="",
-    api=Api(
-        plural="groupbuys",
-        tag="groupbuys",
-        create_model=GroupbuyCreate,
-        create=service.do_create_groupbuy,
-        create_summary="Add a group-buy offer (N members within T hours) to a campaign",
-        update_model=GroupbuyUpdate,
-        update=service.do_update_groupbuy,
-        update_summary="Edit the texts",
+    api=json_api(
+        "groupbuys",
+        (
+            GroupbuyCreate,
+            service.do_create_groupbuy,
+            "Add a group-buy offer (N members within T hours) to a campaign",
+        ),
+        (GroupbuyUpdate, service.do_update_groupbuy, "Edit the texts"),
     ),
     demo=load_demo,
 )

@@ -5,11 +5,9 @@ frame its page (`public.py`); what is left in the package is the poll's own rule
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from im2.activities.formats.declare import Shown, detail_page, json_api, texts
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.demo import load_demo
 from im2.activities.formats.poll.schemas import (
@@ -23,24 +21,20 @@ from im2.activities.formats.poll.schemas import (
 )
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import OPTIONS_HINT, ActivityKind, ActivityRead
+from im2.activities.schemas import OPTIONS_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
-from im2.workspaces.schemas import Actor
 
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     """The console's create form as `PollCreate` input: one option per line."""
     lines = [line.strip() for line in raw.get("options", "").splitlines() if line.strip()]
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "options": [{"label": line} for line in lines],
         "multiple": raw.get("multiple") == "on",
         "max_choices": raw.get("max_choices") or 1,
@@ -50,18 +44,11 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     }
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
+def detail_context(shown: Shown) -> dict[str, Any]:
     return {
-        "results": service.poll_results(session, actor=actor, activity_id=activity.id),
-        "held": service.list_held(session, actor=actor, activity_id=activity.id),
-        "settings": service.settings_of(activity),
+        "results": shown.read(service.poll_results),
+        "held": shown.read(service.list_held),
+        "settings": service.settings_of(shown.activity),
         "visibility_labels": VISIBILITY_LABELS,
     }
 
@@ -89,7 +76,7 @@ FORMAT = ActivityFormat(
         },
         context={"visibilities": list(ResultsVisibility), "visibility_labels": VISIBILITY_LABELS},
     ),
-    detail=DetailPage(template="activities/poll/detail.html", context=detail_context),
+    detail=detail_page("activities/poll/detail.html", detail_context),
     export=Export(
         columns=(
             "ballot_id",
@@ -105,15 +92,10 @@ FORMAT = ActivityFormat(
         filename="poll-{id}-votes.csv",
     ),
     text_editor_hint=OPTIONS_HINT,
-    api=Api(
-        plural="polls",
-        tag="polls",
-        create_model=PollCreate,
-        create=service.do_create_poll,
-        create_summary="Add a poll to a campaign",
-        update_model=PollUpdate,
-        update=service.do_update_poll,
-        update_summary="Edit a poll",
+    api=json_api(
+        "polls",
+        (PollCreate, service.do_create_poll, "Add a poll to a campaign"),
+        (PollUpdate, service.do_update_poll, "Edit a poll"),
     ),
     demo=load_demo,
 )

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from im2.activities.formats.declare import json_api, texts
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.demo import load_demo
 from im2.activities.formats.qa.schemas import QaCreate, QaUpdate
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
     Export,
     PeopleData,
@@ -34,8 +34,7 @@ class QaSettings(BaseModel):
 
 def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]:
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "premoderation": raw.get("premoderation") == "on",
     }
 
@@ -68,15 +67,11 @@ FORMAT = ActivityFormat(
         filename="qa-{id}-questions.csv",
     ),
     text_editor_hint=ENTRIES_HINT,
-    api=Api(
-        plural="qas",
+    api=json_api(
+        "qas",
+        (QaCreate, service.do_create_qa, "Add a live Q&A to a campaign"),
+        (QaUpdate, service.do_update_qa, "Edit a live Q&A"),
         tag="qa",
-        create_model=QaCreate,
-        create=service.do_create_qa,
-        create_summary="Add a live Q&A to a campaign",
-        update_model=QaUpdate,
-        update=service.do_update_qa,
-        update_summary="Edit a live Q&A",
     ),
     demo=load_demo,
 )

@@ -5,31 +5,27 @@ predictions, reviewing held answers and the leaderboard download are its own pag
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
 from im2.activities.formats.builder import has_builder_fields
+from im2.activities.formats.declare import Shown, detail_page, json_api, texts
 from im2.activities.formats.quiz import builder, reports, service
 from im2.activities.formats.quiz.demo import load_demo
 from im2.activities.formats.quiz.schemas import MODE_LABELS, QuizCreate, QuizMode, QuizUpdate
 from im2.activities.formats.quiz.scoring import parse_questions
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import QUESTIONS_HINT, ActivityKind, ActivityRead
+from im2.activities.schemas import QUESTIONS_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput
 from im2.i18n import _
-from im2.workspaces.schemas import Actor
 
 EXAMPLE = "咖啡豆其实是咖啡树的什么？\n* 果实里的种子\n豆科植物的豆子\n树根"
 
@@ -51,8 +47,7 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     the correct one starred (`scoring.parse_questions`), when the builder sent none."""
     mode = QuizMode.PREDICTION if raw.get("mode") == "prediction" else QuizMode.QUIZ
     base: dict[str, Any] = {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "mode": mode,
         "time_bonus": raw.get("time_bonus") == "on",
         "bonus_seconds": raw.get("bonus_seconds") or 20,
@@ -70,19 +65,12 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     return {**base, "questions": [q.model_dump() for q in questions]}
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
-    results = reports.quiz_results(session, actor=actor, activity_id=activity.id)
+def detail_context(shown: Shown) -> dict[str, Any]:
+    results = shown.read(reports.quiz_results)
     return {
         "results": results,
-        "board": reports.quiz_leaderboard(session, actor=actor, activity_id=activity.id, limit=50),
-        "held": reports.list_held(session, actor=actor, activity_id=activity.id),
+        "board": shown.read(reports.quiz_leaderboard, limit=50),
+        "held": shown.read(reports.list_held),
         "mode_labels": MODE_LABELS,
         "prediction": results.mode is QuizMode.PREDICTION,
     }
@@ -115,7 +103,7 @@ FORMAT = ActivityFormat(
             "builder_state": builder.state,
         },
     ),
-    detail=DetailPage(template="activities/quiz/detail.html", context=detail_context),
+    detail=detail_page("activities/quiz/detail.html", detail_context),
     export=Export(
         columns=(
             "answer_id",
@@ -135,15 +123,10 @@ FORMAT = ActivityFormat(
         filename="quiz-{id}-answers.csv",
     ),
     text_editor_hint=QUESTIONS_HINT,
-    api=Api(
-        plural="quizzes",
-        tag="quizzes",
-        create_model=QuizCreate,
-        create=service.do_create_quiz,
-        create_summary="Add a quiz or a prediction game to a campaign",
-        update_model=QuizUpdate,
-        update=service.do_update_quiz,
-        update_summary="Edit the texts",
+    api=json_api(
+        "quizzes",
+        (QuizCreate, service.do_create_quiz, "Add a quiz or a prediction game to a campaign"),
+        (QuizUpdate, service.do_update_quiz, "Edit the texts"),
     ),
     demo=load_demo,
 )

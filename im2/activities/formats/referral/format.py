@@ -3,13 +3,14 @@ frame and its export the shared console route; its create/edit form and detail a
 
 from __future__ import annotations
 
+from im2.activities.formats.declare import json_api
 from im2.activities.formats.referral import (
     reads,
     service,
 )
 from im2.activities.formats.referral.demo import load_demo
 from im2.activities.formats.referral.schemas import ReferralCreate, ReferralSettings, ReferralUpdate
-from im2.activities.protocol import ActivityFormat, Api, Export, PeopleData, PublicAction
+from im2.activities.protocol import ActivityFormat, Export, PeopleData, PublicAction
 from im2.activities.schemas import ActivityKind
 
 FORMAT = ActivityFormat(
@@ -36,16 +37,17 @@ FORMAT = ActivityFormat(
         rows=reads.export_rows,
         filename="referral-{id}-invites.csv",
     ),
-    api=Api(
-        plural="referrals",
-        tag="referrals",
-        create_model=ReferralCreate,
-        create=service.do_create_referral,
-        create_summary="Add a referral (invite-a-friend) activity; at most 2 reward levels",
-        update_model=ReferralUpdate,
-        update=service.do_update_referral,
-        update_summary=(
-            "Change the texts or rules; new rules apply to invites qualifying from now on"
+    api=json_api(
+        "referrals",
+        (
+            ReferralCreate,
+            service.do_create_referral,
+            "Add a referral (invite-a-friend) activity; at most 2 reward levels",
+        ),
+        (
+            ReferralUpdate,
+            service.do_update_referral,
+            "Change the texts or rules; new rules apply to invites qualifying from now on",
         ),
     ),
     demo=load_demo,

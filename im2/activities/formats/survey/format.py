@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from im2.activities.formats.builder import has_builder_fields
+from im2.activities.formats.declare import Shown, detail_page, json_api, texts
 from im2.activities.formats.survey import builder, reports, service
 from im2.activities.formats.survey.demo import load_demo
 from im2.activities.formats.survey.logic import parse_questions
@@ -22,14 +23,12 @@ from im2.activities.formats.survey.schemas import (
 )
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
-    DetailPage,
     Export,
     PeopleData,
     PublicAction,
 )
-from im2.activities.schemas import QUESTIONS_HINT, ActivityKind, ActivityRead
+from im2.activities.schemas import QUESTIONS_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.workspaces.schemas import Actor
 
@@ -57,25 +56,17 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
         return builder.parse_builder(raw)
     questions = parse_questions(raw.get("questions", ""))
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "questions": [q.model_dump() for q in questions],
     }
 
 
-def detail_context(
-    session: Session,
-    *,
-    actor: Actor,
-    activity: ActivityRead,
-    campaign: CampaignRead,
-    now: datetime,
-) -> dict[str, Any]:
-    summary = reports.survey_summary(session, actor=actor, activity_id=activity.id)
+def detail_context(shown: Shown) -> dict[str, Any]:
+    summary = shown.read(reports.survey_summary)
     started = summary.responses + summary.in_progress
     return {
         "summary": summary,
-        "held": reports.list_held(session, actor=actor, activity_id=activity.id),
+        "held": shown.read(reports.list_held),
         "completion": summary.responses / started if started else 0.0,
         "kind_names": KIND_NAMES,
         "kinds": QuestionKind,
@@ -127,18 +118,13 @@ FORMAT = ActivityFormat(
         create=service.do_create_survey,
         context={"example": EXAMPLE, "builder_state": builder.state, "kind_names": KIND_NAMES},
     ),
-    detail=DetailPage(template="activities/survey/detail.html", context=detail_context),
+    detail=detail_page("activities/survey/detail.html", detail_context),
     export=Export(filename="survey-{id}-responses.csv", table=export_table),
     text_editor_hint=QUESTIONS_HINT,
-    api=Api(
-        plural="surveys",
-        tag="surveys",
-        create_model=SurveyCreate,
-        create=service.do_create_survey,
-        create_summary="Add a survey to a campaign",
-        update_model=SurveyUpdate,
-        update=service.do_update_survey,
-        update_summary="Edit the texts",
+    api=json_api(
+        "surveys",
+        (SurveyCreate, service.do_create_survey, "Add a survey to a campaign"),
+        (SurveyUpdate, service.do_update_survey, "Edit the texts"),
     ),
     demo=load_demo,
 )

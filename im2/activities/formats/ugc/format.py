@@ -8,12 +8,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from im2.activities.formats.declare import json_api, texts
 from im2.activities.formats.ugc import review
 from im2.activities.formats.ugc.demo import load_demo
 from im2.activities.formats.ugc.schemas import UgcCreate, UgcSettings, UgcUpdate
 from im2.activities.protocol import (
     ActivityFormat,
-    Api,
     CreateForm,
     Export,
     PeopleData,
@@ -36,8 +36,7 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     except ValueError:
         raise InvalidInput(_("Enter a number."), field="jury_percent") from None
     return {
-        "title": raw.get("title", ""),
-        "description": raw.get("description", ""),
+        **texts(raw),
         "hashtag": raw.get("hashtag", ""),
         "allow_images": raw.get("allow_images") == "on",
         "allow_videos": raw.get("allow_videos") == "on",
@@ -92,15 +91,11 @@ FORMAT = ActivityFormat(
         filename="ugc-{id}-entries.csv",
     ),
     text_editor_hint=ENTRIES_HINT,
-    api=Api(
-        plural="ugcs",
+    api=json_api(
+        "ugcs",
+        (UgcCreate, review.do_create_ugc, "Add a UGC contest / hashtag challenge to a campaign"),
+        (UgcUpdate, review.do_update_ugc, "Edit a UGC contest"),
         tag="ugc",
-        create_model=UgcCreate,
-        create=review.do_create_ugc,
-        create_summary="Add a UGC contest / hashtag challenge to a campaign",
-        update_model=UgcUpdate,
-        update=review.do_update_ugc,
-        update_summary="Edit a UGC contest",
     ),
     demo=load_demo,
 )
