@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.schemas import CheckinCreate
+from im2.activities.formats.demos import demo_rules
 from im2.campaigns import service as campaigns
 from im2.participation.schemas import Visitor
 from im2.workspaces.schemas import Actor
@@ -61,9 +62,6 @@ def load_demo(
                 slug=slug,
                 activity_id=checkin.id,
                 visitor=visitor,
-                consented=True,
-                seconds_on_page=rng.uniform(2, 15),
-                risk_threshold=0.8,
-                identities_per_ip_hour=50,
+                **demo_rules(rng.uniform(2, 15)),
                 now=at,
             )

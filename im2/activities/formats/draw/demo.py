@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.demos import demo_rules
 from im2.activities.formats.draw import service
 from im2.activities.formats.draw.schemas import DrawCreate, DrawMode, PrizeIn
 from im2.campaigns import service as campaigns
@@ -67,10 +68,7 @@ def load_demo(
                 user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) MicroMessenger",
                 channel=rng.choice(CHANNELS),
             ),
-            consented=True,
-            seconds_on_page=rng.uniform(3, 30),
-            risk_threshold=0.8,
-            identities_per_ip_hour=50,
+            **demo_rules(rng.uniform(3, 30)),
             now=started + timedelta(minutes=rng.randint(0, 4 * 24 * 60 - 30)),
         )
 

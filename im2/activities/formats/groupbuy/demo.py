@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.demos import demo_rules
 from im2.activities.formats.groupbuy import service
 from im2.activities.formats.groupbuy.schemas import GroupbuyCreate
 from im2.campaigns import service as campaigns
@@ -51,10 +52,7 @@ def load_demo(
             slug=slug,
             activity_id=offer.id,
             visitor=_visitor(leader),
-            consented=True,
-            seconds_on_page=12.0,
-            risk_threshold=0.8,
-            identities_per_ip_hour=50,
+            **demo_rules(12.0),
             now=at,
         ).code
 
@@ -65,10 +63,7 @@ def load_demo(
             activity_id=offer.id,
             code=code,
             visitor=_visitor(member),
-            consented=True,
-            seconds_on_page=12.0,
-            risk_threshold=0.8,
-            identities_per_ip_hour=50,
+            **demo_rules(12.0),
             now=at,
         )
 

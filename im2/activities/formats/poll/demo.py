@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.demos import demo_rules
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.schemas import PollCreate, PollOptionIn, ResultsVisibility
 from im2.activities.formats.poll.votes import VoteRequest, cast_votes
@@ -62,10 +63,7 @@ def load_demo(
                     channel=rng.choice(CHANNELS),
                 ),
                 option_ids=[choice],
-                consented=True,
-                seconds_on_page=rng.uniform(3, 40),
-                risk_threshold=0.8,
-                identities_per_ip_hour=50,
+                **demo_rules(rng.uniform(3, 40)),
                 now=voted_at,
                 locale=get_locale(),
             )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.demos import demo_rules
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.schemas import Moderation, QaCreate
 from im2.campaigns import service as campaigns
@@ -67,10 +68,7 @@ def load_demo(
             visitor=_visitor(rng, f"qa-asker{i:024d}"),
             text=text,
             nickname=nickname,
-            consented=True,
-            seconds_on_page=rng.uniform(20, 120),
-            risk_threshold=0.8,
-            identities_per_ip_hour=50,
+            **demo_rules(rng.uniform(20, 120)),
             now=asked,
         )
         ids.append(receipt.question.id)
@@ -86,10 +84,7 @@ def load_demo(
                 activity_id=qa.id,
                 question_id=ids[index],
                 visitor=voter,
-                consented=True,
-                seconds_on_page=rng.uniform(5, 60),
-                risk_threshold=0.8,
-                identities_per_ip_hour=50,
+                **demo_rules(rng.uniform(5, 60)),
                 now=started + timedelta(hours=25, minutes=rng.randint(0, 55)),
             )
     moderated = now - timedelta(minutes=20)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.demos import demo_rules
 from im2.activities.formats.survey import service
 from im2.activities.formats.survey.schemas import (
     QuestionKind,
@@ -143,9 +144,6 @@ def load_demo(
             ),
             answers=answers,
             submit=finished,
-            consented=True,
-            seconds_on_page=rng.uniform(40, 240),
-            risk_threshold=0.8,
-            identities_per_ip_hour=50,
+            **demo_rules(rng.uniform(40, 240)),
             now=start + timedelta(minutes=rng.randint(30, 5 * 24 * 60 - 30)),
         )

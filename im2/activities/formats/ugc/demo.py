@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.orm import Session
 
 from im2 import fonts
+from im2.activities.formats.demos import demo_rules
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.media import ImageStore, clean_image
 from im2.activities.formats.ugc.schemas import UgcCreate
@@ -117,10 +118,7 @@ def load_demo(
                 image=picture,
                 video_url="",
                 store=store.save,
-                consented=True,
-                seconds_on_page=rng.uniform(30, 200),
-                risk_threshold=0.8,
-                identities_per_ip_hour=50,
+                **demo_rules(rng.uniform(30, 200)),
                 now=started + timedelta(hours=7 * i + rng.randint(0, 5)),
             )
             ids.append(receipt.entry.id)
@@ -134,10 +132,7 @@ def load_demo(
         image=None,
         video_url="https://www.bilibili.com/video/BV1GJ411x7h7",
         store=lambda _image: "",
-        consented=True,
-        seconds_on_page=90.0,
-        risk_threshold=0.8,
-        identities_per_ip_hour=50,
+        **demo_rules(90.0),
         now=started + timedelta(hours=40),
     )
     shown = [*ids[: len(ENTRIES)], video.entry.id]
@@ -156,10 +151,7 @@ def load_demo(
                 activity_id=contest.id,
                 entry_id=shown[index],
                 visitor=voter,
-                consented=True,
-                seconds_on_page=rng.uniform(5, 60),
-                risk_threshold=0.8,
-                identities_per_ip_hour=50,
+                **demo_rules(rng.uniform(5, 60)),
                 now=now - timedelta(hours=rng.randint(1, 20)),
             )
     for entry_id in shown[:8]:  # the brand's own jury has scored most of the gallery so far
