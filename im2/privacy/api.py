@@ -4,11 +4,14 @@ asks for people:read on every route)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from starlette.responses import FileResponse
 
+from im2.config import Settings
+from im2.db import Database
 from im2.privacy import service
 from im2.privacy.jobs import build_soon
 from im2.privacy.schemas import (
@@ -26,6 +29,7 @@ from im2.privacy.schemas import (
 from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep, SettingsDep
 from im2.web.params import Id
+from im2.workspaces.schemas import Actor
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
@@ -123,6 +127,13 @@ def start_export(
 def download_export(
     request_id: Id, actor: ApiActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> FileResponse:
+    return export_zip(db, actor=actor, request_id=request_id, now=now, settings=settings)
+
+
+def export_zip(
+    db: Database, *, actor: Actor, request_id: int, now: datetime, settings: Settings
+) -> FileResponse:
+    """The request's export zip, its download recorded (the API's and the console's)."""
     path = write(
         db,
         service.do_download_export,

@@ -14,6 +14,7 @@ from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.people.consent.schemas import PURPOSE_NAMES
 from im2.privacy import service
+from im2.privacy.api import export_zip
 from im2.privacy.jobs import build_soon
 from im2.privacy.schemas import (
     ACTION_LABELS,
@@ -293,14 +294,4 @@ def _done(answer: Response | None, url: str) -> Response:
 def download(
     request_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep, settings: SettingsDep
 ) -> FileResponse:
-    path = write(
-        db,
-        service.do_download_export,
-        actor=actor,
-        request_id=request_id,
-        now=now,
-        media_path=settings.media_path,
-    )
-    return FileResponse(
-        path, media_type="application/zip", filename=f"privacy-request-{request_id}.zip"
-    )
+    return export_zip(db, actor=actor, request_id=request_id, now=now, settings=settings)

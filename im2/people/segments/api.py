@@ -3,9 +3,12 @@ as CSV."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from im2.db import Database
 from im2.people.segments import service
 from im2.people.segments.schemas import (
     SegmentCount,
@@ -20,6 +23,7 @@ from im2.web.db_calls import read, write
 from im2.web.deps import ApiActor, DbDep, NowDep
 from im2.web.downloads import csv_download
 from im2.web.params import Id
+from im2.workspaces.schemas import Actor
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 
@@ -86,6 +90,11 @@ def count_segment(segment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Se
     response_class=Response,
 )
 def export_members(segment_id: Id, actor: ApiActor, db: DbDep, now: NowDep) -> Response:
+    return members_csv(db, actor=actor, segment_id=segment_id, now=now)
+
+
+def members_csv(db: Database, *, actor: Actor, segment_id: int, now: datetime) -> Response:
+    """The segment's people as CSV, as of `now` (the API's and the console's download)."""
     with db.session() as session:
         ref, rows = service.iter_member_rows(session, actor=actor, segment_id=segment_id, now=now)
         records = [dict(zip(service.EXPORT_COLUMNS, row, strict=True)) for row in rows]

@@ -22,6 +22,7 @@ from im2.campaigns.schemas import CampaignFilter
 from im2.i18n import N_, _
 from im2.people.ladder.schemas import STAGE_LABELS, STAGES
 from im2.people.segments import service
+from im2.people.segments.api import members_csv
 from im2.people.segments.schemas import (
     ActivityKind,
     SegmentCreate,
@@ -31,7 +32,6 @@ from im2.people.segments.schemas import (
 )
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.downloads import csv_download
 from im2.web.forms import act_or_show_again, error_message, see_other, service_error
 from im2.web.params import Id
 from im2.web.templating import render
@@ -388,11 +388,4 @@ def archive(
 
 @router.get("/{segment_id}/members.csv")
 def export_members(segment_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep) -> Response:
-    with db.session() as session:
-        ref, rows = service.iter_member_rows(session, actor=actor, segment_id=segment_id, now=now)
-        records = [dict(zip(service.EXPORT_COLUMNS, row, strict=True)) for row in rows]
-    return csv_download(
-        records,
-        columns=service.EXPORT_COLUMNS,
-        filename=f"segment-{ref.segment_id}-v{ref.version}.csv",
-    )
+    return members_csv(db, actor=actor, segment_id=segment_id, now=now)
