@@ -405,12 +405,14 @@ def _rewrite_events(session: Session, group: _Group, *, remaps: list[Remap]) -> 
 def _blank_mentions(session: Session, group: _Group) -> None:
     """Their public posts the brand collected, matched to their social accounts (identities,
     deleted next): blanked, the counts kept (`im2.privacy.mentions`)."""
-    for person, count in zip(group.subjects, group.counts, strict=True):
-        blanked = blank_matched(
-            session, workspace_id=group.workspace_id, person_ids=person.person_ids
-        )
-        if blanked:
-            count.anonymised[MENTIONS_TABLE] = blanked
+    blanked = blank_matched(
+        session,
+        workspace_id=group.workspace_id,
+        people=[person.person_ids for person in group.subjects],
+    )
+    for count, n in zip(group.counts, blanked, strict=True):
+        if n:
+            count.anonymised[MENTIONS_TABLE] = n
 
 
 def _delete_people(session: Session, group: _Group, *, found_parts: list[int]) -> None:

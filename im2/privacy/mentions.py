@@ -12,39 +12,58 @@ person.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from im2.db import Base
-from im2.listening.people import account_mentions, blank_account_mentions
+from im2.listening.people import account_mentions, author_key, blank_account_mentions
 from im2.people.schemas import CASE_FOLDED_KINDS, SOCIAL_KINDS
 
 MENTIONS_TABLE = "listening_mentions"
 _FOLDED = frozenset(k.value for k in CASE_FOLDED_KINDS)
+# People whose accounts are read in one statement, and accounts whose mentions are found and
+# blanked in one pass (two bound values each, at most, in the match).
+PEOPLE_CHUNK = 500
+ACCOUNTS_CHUNK = 1000
 
 
 def social_accounts(
     session: Session, *, workspace_id: int, person_ids: Collection[int]
 ) -> list[tuple[str, str]]:
     """(platform, handle) of the people's social accounts."""
-    if not person_ids:
-        return []
-    identities = Base.metadata.tables["person_identities"]
     return [
-        (str(kind), str(value))
-        for kind, value in session.execute(
-            select(identities.c.kind, identities.c.value)
-            .where(
-                identities.c.workspace_id == workspace_id,
-                identities.c.person_id.in_(sorted(person_ids)),
-                identities.c.kind.in_(sorted(k.value for k in SOCIAL_KINDS)),
-            )
-            .order_by(identities.c.id)
+        (kind, value)
+        for _, kind, value in _owned_accounts(
+            session, workspace_id=workspace_id, person_ids=person_ids
         )
     ]
+
+
+def _owned_accounts(
+    session: Session, *, workspace_id: int, person_ids: Collection[int]
+) -> list[tuple[int, str, str]]:
+    """(person id, platform, handle) of the people's social accounts, in one statement per
+    `PEOPLE_CHUNK` people, in the identities' order."""
+    identities = Base.metadata.tables["person_identities"]
+    wanted = sorted(set(person_ids))
+    found: list[tuple[int, int, str, str]] = []
+    for start in range(0, len(wanted), PEOPLE_CHUNK):
+        found += [
+            (int(row.id), int(row.person_id), str(row.kind), str(row.value))
+            for row in session.execute(
+                select(
+                    identities.c.id, identities.c.person_id, identities.c.kind, identities.c.value
+                ).where(
+                    identities.c.workspace_id == workspace_id,
+                    identities.c.person_id.in_(wanted[start : start + PEOPLE_CHUNK]),
+                    identities.c.kind.in_(sorted(k.value for k in SOCIAL_KINDS)),
+                )
+            )
+        ]
+    return [(person, kind, value) for _, person, kind, value in sorted(found)]
 
 
 def matched_rows(
@@ -76,10 +95,50 @@ def matched_rows(
     ]
 
 
-def blank_matched(session: Session, *, workspace_id: int, person_ids: Collection[int]) -> int:
-    """Erasure: blank the mentions matched to the people's accounts (before the accounts are
-    deleted with them). Returns how many were blanked."""
-    accounts = social_accounts(session, workspace_id=workspace_id, person_ids=person_ids)
-    return blank_account_mentions(
-        session, workspace_id=workspace_id, accounts=accounts, case_folded=_FOLDED
-    )
+def blank_matched(
+    session: Session, *, workspace_id: int, people: Sequence[Collection[int]]
+) -> list[int]:
+    """Erasure of a group of people (each given by their person ids): blank the mentions
+    matched to their accounts (before the accounts are deleted with them). Returns how many
+    were blanked per person, in the order given.
+
+    Set-based: one statement reads the group's accounts, one finds the mentions of them all
+    (by the indexed `author_key`), and one blanking (`blank_account_mentions`) changes them,
+    per `ACCOUNTS_CHUNK` accounts, whatever the group's size. A mention matches one account
+    (an account is one identity, held by one person), so each blanked mention is counted for
+    the person holding the account its author is."""
+    owner_of = {int(p): i for i, ids in enumerate(people) for p in ids}
+    counts = [0] * len(people)
+    accounts = _owned_accounts(session, workspace_id=workspace_id, person_ids=owner_of)
+    for start in range(0, len(accounts), ACCOUNTS_CHUNK):
+        part = accounts[start : start + ACCOUNTS_CHUNK]
+        holder = {_account_key(kind, value): owner_of[person] for person, kind, value in part}
+        pairs = [(kind, value) for _, kind, value in part]
+        found = account_mentions(
+            session, workspace_id=workspace_id, accounts=pairs, case_folded=_FOLDED
+        )
+        if not found:
+            continue
+        for mention in found:
+            i = holder.get(_author_key(mention.platform, mention.author))
+            if i is not None:
+                counts[i] += 1
+        blank_account_mentions(
+            session, workspace_id=workspace_id, accounts=pairs, case_folded=_FOLDED
+        )
+    return counts
+
+
+def _account_key(platform: str, handle: str) -> tuple[str, str]:
+    """An account as the match compares it: its case-folded key on platforms that ignore
+    case, the handle as stored on the others."""
+    return (platform, author_key(handle) if platform in _FOLDED else handle)
+
+
+def _author_key(platform: str, author: str) -> tuple[str, str]:
+    """A matched mention's author as the match compared it: its stored key on platforms that
+    ignore case; elsewhere as written, as SQL trims it (spaces only, then the leading @
+    characters, then spaces again)."""
+    if platform in _FOLDED:
+        return (platform, author_key(author))
+    return (platform, author.strip(" ").lstrip("@＠").strip(" "))
