@@ -28,6 +28,7 @@ from im2.embed.schemas import (
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
 from im2.participation.schemas import CONSENT_TEXT
+from im2.people.consent import service as consents
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import record_audit, require
 
@@ -169,7 +170,15 @@ def read_widget_activity(
         open=reason is None,
         closed_reason=reason,
         needs_consent=participant is None,
-        consent_text=_(CONSENT_TEXT),
+        # What the page's consent box says (the brand's "taking part" text), read only for a
+        # visitor who has not joined; the vote records this text's version.
+        consent_text=_(CONSENT_TEXT)
+        if participant is not None
+        else consents.taking_part_text(
+            session,
+            workspace_id=public.workspace_id,
+            default_language=public.campaign.default_language.value,
+        ).text,
         page_url=f"/c/{slug}/{row.kind}/{row.id}",
         languages=public.campaign.languages,
         default_language=public.campaign.default_language,

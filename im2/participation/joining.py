@@ -20,7 +20,7 @@ from im2.campaigns.schemas import CampaignRead
 from im2.errors import Forbidden, InvalidInput
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import event_row, record_event, record_events
-from im2.i18n import N_, _, get_locale
+from im2.i18n import N_, _, get_locale, use_locale
 from im2.participation.models import Participant
 from im2.participation.roster import find_participants
 from im2.participation.schemas import (
@@ -162,13 +162,29 @@ def _check_minors(session: Session, *, campaign_id: int, consent: JoinConsent | 
     return consent.under_14
 
 
+def _box_text(session: Session, *, workspace_id: int, campaign_id: int) -> ConsentTextRead:
+    """The "taking part" text an activity's consent box shows on a page in this language
+    (`consents.taking_part_text`, with the campaign's default language as the fallback)."""
+    found = campaigns.get_public_campaign_by_id(session, campaign_id=campaign_id)
+    return consents.taking_part_text(
+        session,
+        workspace_id=workspace_id,
+        default_language=None if found is None else found.campaign.default_language.value,
+    )
+
+
 def _shown(
-    session: Session, *, workspace_id: int, purpose: Purpose, consent: JoinConsent | None
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    purpose: Purpose,
+    consent: JoinConsent | None,
 ) -> ConsentTextRead:
     """The text the participant agreed to: the version the page showed, or (an activity's
-    consent box) IM2's own "taking part" text in the page's language."""
+    consent box) the workspace's current "taking part" text, as the box showed it."""
     if consent is None:
-        return consents.shipped_text(purpose, get_locale())
+        return _box_text(session, workspace_id=workspace_id, campaign_id=campaign_id)
     version = consent.versions.get(purpose)
     found = (
         None
@@ -220,7 +236,13 @@ def do_join(
         )
     under_14 = _check_minors(session, campaign_id=campaign_id, consent=consent)
     texts = {
-        p: _shown(session, workspace_id=workspace_id, purpose=p, consent=consent)
+        p: _shown(
+            session,
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            purpose=p,
+            consent=consent,
+        )
         for p in (Purpose.TAKING_PART, *sorted(consent.optional if consent else ()))
     }
     row = Participant(
@@ -281,6 +303,9 @@ class NewJoin:
     visitor: Visitor
     campaign_id: int
     now: datetime
+    # The language of the page the consent box was read on (None: the current locale); a
+    # group commit joins the votes of pages in several languages at once.
+    language: str | None = None
 
 
 def do_join_many(
@@ -351,15 +376,24 @@ def do_join_many(
         joined=[(p.id, device) for device, p in joined.items()],
         now=max(j.now for j in joins),
     )
-    # Each agreed to IM2's "taking part" text in the activity's consent box.
-    consents.do_grant_many(
-        session,
-        workspace_id=workspace_id,
-        grants=[(persons[p.id], p.id, p.created_at) for p in joined.values() if p.id in persons],
-        purpose=Purpose.TAKING_PART,
-        text=consents.shipped_text(Purpose.TAKING_PART, get_locale()),
-        channel=ConsentChannel.ACTION,
-    )
+    # Each agreed to the "taking part" text the activity's consent box showed: one read per
+    # campaign and page language of the batch (usually one), not per join.
+    page_of = {j.visitor.device_id: (j.campaign_id, j.language or get_locale()) for j in joins}
+    for campaign_id, language in sorted({page_of[d] for d in joined}):
+        with use_locale(language):
+            text = _box_text(session, workspace_id=workspace_id, campaign_id=campaign_id)
+        consents.do_grant_many(
+            session,
+            workspace_id=workspace_id,
+            grants=[
+                (persons[p.id], p.id, p.created_at)
+                for d, p in joined.items()
+                if p.id in persons and page_of[d] == (campaign_id, language)
+            ],
+            purpose=Purpose.TAKING_PART,
+            text=text,
+            channel=ConsentChannel.ACTION,
+        )
     raced = [j.visitor.device_id for j in joins if j.visitor.device_id not in created]
     if raced:
         joined.update(find_participants(session, workspace_id=workspace_id, device_ids=raced))

@@ -15,7 +15,6 @@ from im2.i18n import _, get_locale, normalize_locale
 from im2.messaging import service as messaging
 from im2.messaging.schemas import DeliveryStatus
 from im2.participation import comments, service
-from im2.participation.schemas import CONSENT_TEXT
 from im2.people import service as people
 from im2.people.consent import service as consents
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel, Purpose
@@ -95,7 +94,8 @@ def _page(
             "values": values or {},
             "notice": notice,
             "failed": failed,  # the form whose errors these are, when it is not the only one
-            "consent_text": CONSENT_TEXT,
+            # The brand's "taking part" text (the join forms' boxes record it).
+            "consent_text": texts[Purpose.TAKING_PART].text,
             "sent": sent,
             # Consent by purpose: the join form (each purpose on its own, only taking part
             # required) and, once joined, where the participant stands on each.

@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 
 from im2.activities.live import announce_on_commit
 from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
 from im2.config import Settings
 from im2.db import Database
 from im2.errors import IM2Error, InvalidInput, NotFound
@@ -34,6 +35,7 @@ from im2.live.hub import Hub
 from im2.participation import service as participation
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import CONSENT_TEXT, Visitor
+from im2.people.consent import service as consents
 from im2.web.deps import (
     CsrfForm,
     DbDep,
@@ -96,11 +98,44 @@ def page_at(
 PageAtDep = Annotated[PageAt, Depends(page_at)]
 
 
+def consent_box_text(
+    request: Request, session: Session, *, workspace_id: int, campaign: CampaignRead
+) -> str:
+    """What the consent box of a first action says on this request's page: the brand's current
+    "taking part" text in the page's language, falling back as `consents.current_text` does
+    (the campaign's default language, then IM2's shipped text); the text the first action then
+    records (`participation.joining`). Read once per request, however many forms the page has."""
+    cached: str | None = getattr(request.state, "consent_box_text", None)
+    if cached is None:
+        cached = consents.taking_part_text(
+            session, workspace_id=workspace_id, default_language=campaign.default_language.value
+        ).text
+        request.state.consent_box_text = cached
+    return cached
+
+
+def _page_consent_text(request: Request) -> str:
+    """`consent_box_text` for a page under /c/<slug>/… that has no session open."""
+    cached: str | None = getattr(request.state, "consent_box_text", None)
+    slug = request.path_params.get("slug")
+    if cached is not None or not slug:
+        return cached or CONSENT_TEXT
+    db: Database = request.app.state.db
+    with db.session() as session:
+        found = campaigns.get_public_campaign(session, slug=str(slug))
+        if found is None:
+            return CONSENT_TEXT
+        return consent_box_text(
+            request, session, workspace_id=found.workspace_id, campaign=found.campaign
+        )
+
+
 def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
     """The template values every participant form needs (consent box, honeypot, shown stamp,
-    and no errors until a submit is refused)."""
+    and no errors until a submit is refused). The consent box's text is read only for a
+    visitor who has not joined (the only one shown the box)."""
     return {
-        "consent_text": CONSENT_TEXT,
+        "consent_text": _page_consent_text(request) if needs_consent else CONSENT_TEXT,
         "needs_consent": needs_consent,
         "shown": shown_token(request),
         "honeypot": HONEYPOT,

@@ -44,6 +44,7 @@ from im2.people.consent.service_texts import (
     list_texts,
     sha256,
     shipped_text,
+    taking_part_text,
     text_versions,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "sha256",
     "shipped_text",
     "states",
+    "taking_part_text",
     "text_versions",
     "withdrawn_participants",
     "withdrawn_people",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.errors import Conflict, InvalidInput
-from im2.i18n import LOCALES, _, use_locale
+from im2.i18n import LOCALES, _, get_locale, normalize_locale, use_locale
 from im2.people.consent.models import ConsentRecord, ConsentText
 from im2.people.consent.schemas import (
     SHIPPED_TEXTS,
@@ -109,6 +109,22 @@ def current_texts(
         )
         for p in Purpose
     }
+
+
+def taking_part_text(
+    session: Session, *, workspace_id: int, default_language: str | None
+) -> ConsentTextRead:
+    """The text of an activity's first-action consent box, and what that first action records:
+    the workspace's current "taking part" text in the page's language (`get_locale()`), else in
+    the campaign's default language (`default_language`, as the campaign stores it), else
+    IM2's shipped text in the page's language. Reads at most two rows."""
+    return current_text(
+        session,
+        workspace_id=workspace_id,
+        purpose=Purpose.TAKING_PART,
+        language=get_locale(),
+        fallback=normalize_locale(default_language),
+    )
 
 
 def find_text(

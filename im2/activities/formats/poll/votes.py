@@ -316,6 +316,7 @@ def _join(session: Session, batch: _Batch, *, workspace_id: int, indexes: list[i
                 visitor=votes[i].visitor,
                 campaign_id=batch.poll_of(i).public.campaign.id,
                 now=votes[i].now,
+                language=votes[i].locale,
             )
             for i in joining.values()
         ],
