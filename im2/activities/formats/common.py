@@ -45,6 +45,31 @@ def console_activity(
     return activities.load_activity(session, actor=actor, activity_id=activity_id, kind=kind)
 
 
+def add_activity(
+    session: Session,
+    kind: ActivityKind,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    data: Any,
+    settings: dict[str, Any],
+    now: datetime,
+) -> Activity:
+    """The row of a new activity of `kind`, titled and described as its create model `data`
+    says (`im2.activities.service.create_activity_row`: checks, audit entry, event); the
+    format then adds its own rows under it."""
+    return activities.create_activity_row(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        kind=kind,
+        title=data.title,
+        description=data.description,
+        settings=settings,
+        now=now,
+    )
+
+
 def update_texts(
     kind: ActivityKind, settings: Callable[[Any], dict[str, Any] | None] | None = None
 ) -> UpdateActivity:

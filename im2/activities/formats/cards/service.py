@@ -44,7 +44,7 @@ from im2.activities.formats.cards.schemas import (
     GiftView,
     MyCard,
 )
-from im2.activities.formats.common import console_activity, participant_event
+from im2.activities.formats.common import add_activity, console_activity, participant_event
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
@@ -89,13 +89,12 @@ def do_create_cards(
     session: Session, *, actor: Actor, campaign_id: int, data: CardsCreate, now: datetime
 ) -> ActivityRead:
     rules = data.model_dump(include={"cards", "set_points", "gift_hours"})
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.CARDS,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.CARDS,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings=rules,
         now=now,
     )

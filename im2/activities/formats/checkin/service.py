@@ -31,6 +31,7 @@ from im2.activities.formats.checkin.schemas import (
 )
 from im2.activities.formats.common import (
     HeldReview,
+    add_activity,
     console_activity,
     held_rows,
     participant_event,
@@ -84,13 +85,12 @@ def current_streak(days: list[CheckinDay], *, today: str) -> int:
 def do_create_checkin(
     session: Session, *, actor: Actor, campaign_id: int, data: CheckinCreate, now: datetime
 ) -> ActivityRead:
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.CHECKIN,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.CHECKIN,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings={"milestones": data.milestones},
         now=now,
     )

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from im2.activities import service as activities
 from im2.activities.formats.common import (
     HeldReview,
+    add_activity,
     console_activity,
     participant_event,
     update_texts,
@@ -174,13 +175,12 @@ def do_create_draw(
     if len(set(names)) != len(names):
         raise InvalidInput(_("Two prizes have the same name."), field="prizes")
     scheduled = data.mode is DrawMode.SCHEDULED
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.DRAW,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.DRAW,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings={"mode": data.mode.value},
         now=now,
     )

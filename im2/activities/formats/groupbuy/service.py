@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import participant_event, update_texts
+from im2.activities.formats.common import add_activity, participant_event, update_texts
 from im2.activities.formats.groupbuy.models import GroupbuyMember, GroupbuyTeam
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyCreate,
@@ -179,13 +179,12 @@ def do_create_groupbuy(
         team_size=data.team_size,
         hours=data.hours,
     )
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.GROUPBUY,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.GROUPBUY,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings=offer.model_dump(mode="json"),
         now=now,
     )

@@ -18,7 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import HeldReview, console_activity, held_rows, update_texts
+from im2.activities.formats.common import (
+    HeldReview,
+    add_activity,
+    console_activity,
+    held_rows,
+    update_texts,
+)
 from im2.activities.formats.poll.models import PollBallot, PollChoice, PollOption
 from im2.activities.formats.poll.results import read_results, results_visible
 from im2.activities.formats.poll.schemas import (
@@ -157,13 +163,12 @@ def do_create_poll(
     session: Session, *, actor: Actor, campaign_id: int, data: PollCreate, now: datetime
 ) -> ActivityRead:
     settings = settings_from(data).model_dump(mode="json")
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.POLL,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.POLL,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings=settings,
         now=now,
     )

@@ -19,7 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import console_activity, participant_event, update_texts
+from im2.activities.formats.common import (
+    add_activity,
+    console_activity,
+    participant_event,
+    update_texts,
+)
 from im2.activities.formats.qa.models import QaQuestion, QaUpvote
 from im2.activities.formats.qa.schemas import (
     AskReceipt,
@@ -124,13 +129,12 @@ def held_upvotes(session: Session, *, activity_id: int) -> dict[int, int]:
 def do_create_qa(
     session: Session, *, actor: Actor, campaign_id: int, data: QaCreate, now: datetime
 ) -> ActivityRead:
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.QA,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.QA,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings={"premoderation": data.premoderation},
         now=now,
     )

@@ -21,7 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import console_activity, participant_event, update_texts
+from im2.activities.formats.common import (
+    add_activity,
+    console_activity,
+    participant_event,
+    update_texts,
+)
 from im2.activities.formats.quiz.models import (
     QuizAnswer,
     QuizEntry,
@@ -116,13 +121,12 @@ def do_create_quiz(
         "time_bonus": data.time_bonus and data.mode is QuizMode.QUIZ,
         "bonus_seconds": data.bonus_seconds,
     }
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.QUIZ,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.QUIZ,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings=settings,
         now=now,
     )

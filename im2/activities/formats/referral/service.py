@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import add_activity
 from im2.activities.formats.referral.schemas import (
     ReferralCreate,
     ReferralSettings,
@@ -90,13 +91,12 @@ def do_create_referral(
 ) -> ActivityRead:
     rules = ReferralSettings.model_validate(data.model_dump(exclude={"title", "description"}))
     _check_targets(session, workspace_id=actor.workspace_id, campaign_id=campaign_id, rules=rules)
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.REFERRAL,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.REFERRAL,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings=rules.model_dump(mode="json"),
         now=now,
     )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import HeldReview, participant_event, update_texts
+from im2.activities.formats.common import HeldReview, add_activity, participant_event, update_texts
 from im2.activities.formats.survey.logic import (
     Answers,
     Opt,
@@ -99,13 +99,12 @@ def do_create_survey(
     session: Session, *, actor: Actor, campaign_id: int, data: SurveyCreate, now: datetime
 ) -> ActivityRead:
     check_structure(data.questions)
-    row = activities.create_activity_row(
+    row = add_activity(
         session,
+        ActivityKind.SURVEY,
         actor=actor,
         campaign_id=campaign_id,
-        kind=ActivityKind.SURVEY,
-        title=data.title,
-        description=data.description,
+        data=data,
         settings={"questions": len(data.questions)},
         now=now,
     )
