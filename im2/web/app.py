@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import gc
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -53,34 +53,24 @@ def _freeze_startup_heap() -> None:
         gc.freeze()
 
 
-def build_app(
-    settings: Settings | None = None,
-    *,
-    db: Database | None = None,
-    clock: Clock | None = None,
-) -> FastAPI:
-    """The app without domain routes; `im2.app.create_app` adds them (and the static files)."""
-    settings = settings or get_settings()
-    database = db or Database(settings.database_url)
-    the_clock = clock or SystemClock()
+def _lifespan(
+    settings: Settings, database: Database, clock: Clock, *, owns_db: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What a server process runs beside its requests, from start to stop."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The hub's start, the drain on a stop signal, the group commit's finish (im2.web.health).
-        async with serving(app, owns_db=db is None):
+        async with serving(app, owns_db=owns_db):
             _freeze_startup_heap()
             # The one live path of events: after commit → the hub → the dashboards.
             stop_ringing = EventBell(app.state.hub, asyncio.get_running_loop()).listen(database)
             # A participant waits for their code: send it after the commit, not at a tick.
-            stop_texting = (
-                send_texts_soon(database, the_clock) if settings.sms_send_at_once else None
-            )
+            stop_texting = send_texts_soon(database, clock) if settings.sms_send_at_once else None
             task = None
             if settings.run_scheduler:
                 task = asyncio.create_task(
-                    run_jobs_forever(
-                        database, the_clock, interval=settings.scheduler_interval_seconds
-                    )
+                    run_jobs_forever(database, clock, interval=settings.scheduler_interval_seconds)
                 )
             try:
                 yield
@@ -93,24 +83,14 @@ def build_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
-    app = FastAPI(
-        title="IM2 API",
-        version=__version__,
-        description=(
-            "Interactive media 2.0 marketing platform. Authenticate with "
-            "`Authorization: Bearer <token>` (create tokens in the console or with "
-            "`im2 token create`). Errors have one shape: "
-            '`{"error": {"code", "message", "field"}}`. POST requests honour `Idempotency-Key`.'
-        ),
-        # Served below, behind the console login unless IM2_PUBLIC_API_DOCS says otherwise.
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-    )
+    return lifespan
+
+
+def _install_state(app: FastAPI, settings: Settings, database: Database, clock: Clock) -> None:
+    """The process-wide parts routes reach through `app.state`."""
     app.state.settings = settings
     app.state.db = database
-    app.state.clock = the_clock
+    app.state.clock = clock
     app.state.hub = make_hub(settings.redis_url)
     app.state.lifecycle = Lifecycle()
     app.state.code_sender = make_sender(settings)
@@ -119,13 +99,15 @@ def build_app(
         per_ip=settings.participant_rate_per_ip,
         redis_url=settings.redis_url,
     )
-
     app.state.login_throttle = LoginThrottle(
         per_ip=settings.login_failures_per_ip,
         per_account_ip=settings.login_failures_per_account_ip,
         redis_url=settings.redis_url,
     )
 
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The middleware, innermost first (each `add_middleware` wraps the ones before it)."""
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(PointsFlashMiddleware)
     # Outside everything that reads a body, so an oversized or stalled one is refused before
@@ -151,6 +133,35 @@ def build_app(
         hsts=production,
         assume_https=production and settings.base_url.startswith("https://"),
     )
+
+
+def build_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The app without domain routes; `im2.app.create_app` adds them (and the static files)."""
+    settings = settings or get_settings()
+    database = db or Database(settings.database_url)
+    the_clock = clock or SystemClock()
+    app = FastAPI(
+        title="IM2 API",
+        version=__version__,
+        description=(
+            "Interactive media 2.0 marketing platform. Authenticate with "
+            "`Authorization: Bearer <token>` (create tokens in the console or with "
+            "`im2 token create`). Errors have one shape: "
+            '`{"error": {"code", "message", "field"}}`. POST requests honour `Idempotency-Key`.'
+        ),
+        # Served below, behind the console login unless IM2_PUBLIC_API_DOCS says otherwise.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan(settings, database, the_clock, owns_db=db is None),
+    )
+    _install_state(app, settings, database, the_clock)
+    _install_middleware(app, settings)
     install_error_handlers(app)
     install_openapi(app)
     _install_api_docs(app, public=settings.api_docs_public)
