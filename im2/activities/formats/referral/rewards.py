@@ -216,89 +216,9 @@ def qualify(
     session = run.session
     evidence = _evidence(run, rules=rules, invite=invite)
     held = bool(evidence)
-    status = InviteStatus.HELD if held else InviteStatus.QUALIFIED
-    moved = session.execute(
-        update(ReferralInvite)
-        .where(
-            ReferralInvite.id == invite.id,
-            ReferralInvite.status == InviteStatus.PENDING.value,
-        )
-        .values(
-            status=status.value,
-            qualified_at=ev.occurred_at,
-            qualified_by=ev.kind,
-            qualify_event_id=ev.id,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if changed(moved) != 1:
+    if not _mark_qualified(session, invite=invite, held=held, ev=ev):
         return  # qualified by a concurrent or earlier run
-    base = f"referral:{activity.id}:{invite.invitee_id}"
-    # When held, the brand's decision on one reward settles the invite: the inviter's, else
-    # the friend's, else the level-2 one (see _on_review).
-    level2 = rules.levels >= 2 and invite.level2_id is not None
-    decider = next(
-        (
-            role
-            for role, reward in (
-                ("inviter", rules.inviter_reward),
-                ("invitee", rules.invitee_reward),
-                ("level2", rules.level2_reward if level2 else None),
-            )
-            if reward is not None
-        ),
-        None,
-    )
-
-    def shown(role: str) -> dict[str, Any]:
-        return {**evidence, "decides_invite": role == decider} if evidence else {}
-
-    grants: dict[str, str | None] = {
-        "inviter": _grant(
-            run,
-            invite=invite,
-            participant_id=invite.inviter_id,
-            reward=rules.inviter_reward,
-            key=f"{base}:inviter",
-            reason=_ledger_text(
-                N_("{title}: invited #{invitee}"),
-                title=activity.title,
-                invitee=invite.invitee_id,
-            ),
-            hold=held,
-            evidence=shown("inviter"),
-        ),
-        "invitee": _grant(
-            run,
-            invite=invite,
-            participant_id=invite.invitee_id,
-            reward=rules.invitee_reward,
-            key=f"{base}:invitee",
-            reason=_ledger_text(
-                N_("{title}: joined through #{inviter}'s invitation"),
-                title=activity.title,
-                inviter=invite.inviter_id,
-            ),
-            hold=held,
-            evidence=shown("invitee"),
-        ),
-    }
-    if level2 and invite.level2_id is not None:
-        grants["level2"] = _grant(
-            run,
-            invite=invite,
-            participant_id=invite.level2_id,
-            reward=rules.level2_reward,
-            key=f"{base}:level2",
-            reason=_ledger_text(
-                N_("{title}: #{inviter} (whom you invited) invited #{invitee}"),
-                title=activity.title,
-                inviter=invite.inviter_id,
-                invitee=invite.invitee_id,
-            ),
-            hold=held,
-            evidence=shown("level2"),
-        )
+    grants = _grant_rewards(run, activity=activity, rules=rules, invite=invite, evidence=evidence)
     session.execute(
         update(ReferralInvite)
         .where(ReferralInvite.id == invite.id)
@@ -321,6 +241,77 @@ def qualify(
         },
     )
     milestones(run, activity=activity, rules=rules, inviter_id=invite.inviter_id)
+
+
+def _mark_qualified(
+    session: Session, *, invite: ReferralInvite, held: bool, ev: EventRecord
+) -> bool:
+    """Move a pending invite to qualified (or held); False when another run moved it first."""
+    status = InviteStatus.HELD if held else InviteStatus.QUALIFIED
+    moved = session.execute(
+        update(ReferralInvite)
+        .where(
+            ReferralInvite.id == invite.id,
+            ReferralInvite.status == InviteStatus.PENDING.value,
+        )
+        .values(
+            status=status.value,
+            qualified_at=ev.occurred_at,
+            qualified_by=ev.kind,
+            qualify_event_id=ev.id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return changed(moved) == 1
+
+
+def _grant_rewards(
+    run: Run,
+    *,
+    activity: Activity,
+    rules: ReferralSettings,
+    invite: ReferralInvite,
+    evidence: dict[str, Any],
+) -> dict[str, str | None]:
+    """Each role's reward for a qualified invite (inviter, friend, then level 2): the grant's
+    status by role."""
+    base = f"referral:{activity.id}:{invite.invitee_id}"
+    level2_id = invite.level2_id if rules.levels >= 2 else None
+    names = {"title": activity.title, "inviter": invite.inviter_id, "invitee": invite.invitee_id}
+    roles: list[tuple[str, int, Reward | None, str]] = [
+        ("inviter", invite.inviter_id, rules.inviter_reward, N_("{title}: invited #{invitee}")),
+        (
+            "invitee",
+            invite.invitee_id,
+            rules.invitee_reward,
+            N_("{title}: joined through #{inviter}'s invitation"),
+        ),
+    ]
+    if level2_id is not None:
+        roles.append(
+            (
+                "level2",
+                level2_id,
+                rules.level2_reward,
+                N_("{title}: #{inviter} (whom you invited) invited #{invitee}"),
+            )
+        )
+    # When held, the brand's decision on one reward settles the invite: the inviter's, else
+    # the friend's, else the level-2 one (see _on_review).
+    decider = next((role for role, _id, reward, _text in roles if reward is not None), None)
+    grants: dict[str, str | None] = {}
+    for role, participant_id, reward, text in roles:
+        grants[role] = _grant(
+            run,
+            invite=invite,
+            participant_id=participant_id,
+            reward=reward,
+            key=f"{base}:{role}",
+            reason=_ledger_text(text, **names),  # format() passes over names it has no use for
+            hold=bool(evidence),
+            evidence={**evidence, "decides_invite": role == decider} if evidence else {},
+        )
+    return grants
 
 
 def milestones(run: Run, *, activity: Activity, rules: ReferralSettings, inviter_id: int) -> None:
