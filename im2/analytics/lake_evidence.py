@@ -4,7 +4,7 @@ The evidence migration (5c0f3e9a7b21) rewrote the plain IP addresses, user agent
 addresses of held invites, held rewards and their `reward.held` events in the database, as
 `im2.activities.formats.referral.abuse.scrub_details` writes them; the `reward.held` events moved
 to the lake before it kept their plain evidence there. `scrub_lake_evidence` rewrites those,
-from the lake jobs (`im2.privacy.lake_rewrite.privacy_lake_rewrite_job`, which also rewrites
+from the lake jobs (`im2.privacy.lake_rewrite.privacy_lake_rewrite_job`, after it rewrites
 files for erasures: one job, so two rewrites of one file never race).
 
 Once per lake, then only what is new: how far the lake was checked is the `last_id` of the

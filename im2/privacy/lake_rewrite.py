@@ -347,9 +347,11 @@ def rewrite_pending(
 
 
 def privacy_lake_rewrite_job(db: Database, clock: Clock) -> RewriteResult:
-    """The lake part of erasures committed since the last run (idempotent, crash-safe), after
-    the referral evidence the lake kept from before its migration (`im2.analytics.lake_evidence`:
-    one job rewrites the lake's files, so two rewrites of one file never race)."""
+    """The lake part of erasures committed since the last run (idempotent, crash-safe), then
+    the referral evidence the lake kept from before its migration (`im2.analytics.lake_evidence`;
+    one job rewrites the lake's files, so two rewrites of one file never race). Erasures go
+    first: a file the evidence rewrite cannot read never holds them up."""
     lake_path = get_settings().lake_path
+    result = rewrite_pending(db, lake_path=lake_path, now=clock.now())
     scrub_lake_evidence(db, lake_path=lake_path, now=clock.now())
-    return rewrite_pending(db, lake_path=lake_path, now=clock.now())
+    return result
