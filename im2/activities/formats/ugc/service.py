@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
+from im2.activities.formats.common import participant_event
 from im2.activities.formats.ugc.media import CleanImage, check_video_url
 from im2.activities.formats.ugc.models import UgcEntry, UgcScore, UgcVote
 from im2.activities.formats.ugc.schemas import (
@@ -536,17 +537,13 @@ def do_vote(
             .where(UgcEntry.id == entry.id)
             .values(vote_count=UgcEntry.vote_count + 1)
         )
-    record_event(
+    participant_event(
         session,
-        kind=EventKind.UGC_VOTED,
-        occurred_at=now,
-        workspace_id=public.workspace_id,
-        campaign_id=public.campaign.id,
-        activity_id=row.id,
-        actor_type=ActorType.PARTICIPANT,
-        actor_id=acting.participant.id,
-        channel=visitor.channel,
-        referrer=visitor.referrer,
+        EventKind.UGC_VOTED,
+        activity=row,
+        participant_id=acting.participant.id,
+        now=now,
+        visitor=visitor,
         properties={"entry_id": entry.id, "held": acting.held, "risk": acting.risk.score},
     )
     session.flush()
