@@ -24,10 +24,12 @@ from im2.people.schemas import CASE_FOLDED_KINDS, SOCIAL_KINDS
 
 MENTIONS_TABLE = "listening_mentions"
 _FOLDED = frozenset(k.value for k in CASE_FOLDED_KINDS)
-# People whose accounts are read in one statement, and accounts whose mentions are found and
-# blanked in one pass (two bound values each, at most, in the match).
+# Erasure's batches: people whose accounts are read in one statement, accounts whose mentions
+# are found in one (two bound values each, at most), and mentions blanked in one pass (one
+# bound value each in `blank_account_mentions`).
 PEOPLE_CHUNK = 500
 ACCOUNTS_CHUNK = 1000
+MENTIONS_CHUNK = 5000
 
 
 def social_accounts(
@@ -102,31 +104,54 @@ def blank_matched(
     matched to their accounts (before the accounts are deleted with them). Returns how many
     were blanked per person, in the order given.
 
-    Set-based: one statement reads the group's accounts, one finds the mentions of them all
-    (by the indexed `author_key`), and one blanking (`blank_account_mentions`) changes them,
-    per `ACCOUNTS_CHUNK` accounts, whatever the group's size. A mention matches one account
-    (an account is one identity, held by one person), so each blanked mention is counted for
-    the person holding the account its author is."""
+    Set-based, whatever the group's size: one statement reads the group's accounts, one finds
+    the mentions of up to `ACCOUNTS_CHUNK` accounts (by the indexed `author_key`), and one
+    blanking (`blank_account_mentions`) changes those of people holding up to
+    `MENTIONS_CHUNK` of them (a person is never split: their accounts are blanked together,
+    as when erased alone). People with no matched mention are left as erasing them alone
+    leaves them. A mention matches one account (an account is one identity, held by one
+    person), so each is counted for the person holding the account its author is."""
     owner_of = {int(p): i for i, ids in enumerate(people) for p in ids}
+    theirs: dict[int, list[tuple[str, str]]] = {}
+    for person, kind, value in _owned_accounts(
+        session, workspace_id=workspace_id, person_ids=owner_of
+    ):
+        theirs.setdefault(owner_of[person], []).append((kind, value))
     counts = [0] * len(people)
-    accounts = _owned_accounts(session, workspace_id=workspace_id, person_ids=owner_of)
-    for start in range(0, len(accounts), ACCOUNTS_CHUNK):
-        part = accounts[start : start + ACCOUNTS_CHUNK]
-        holder = {_account_key(kind, value): owner_of[person] for person, kind, value in part}
-        pairs = [(kind, value) for _, kind, value in part]
-        found = account_mentions(
-            session, workspace_id=workspace_id, accounts=pairs, case_folded=_FOLDED
-        )
-        if not found:
-            continue
-        for mention in found:
+    for part in _packed({i: len(pairs) for i, pairs in theirs.items()}, ACCOUNTS_CHUNK):
+        holder = {_account_key(*pair): i for i in part for pair in theirs[i]}
+        for mention in account_mentions(
+            session,
+            workspace_id=workspace_id,
+            accounts=[pair for i in part for pair in theirs[i]],
+            case_folded=_FOLDED,
+        ):
             i = holder.get(_author_key(mention.platform, mention.author))
             if i is not None:
                 counts[i] += 1
-        blank_account_mentions(
-            session, workspace_id=workspace_id, accounts=pairs, case_folded=_FOLDED
-        )
+        found = {i: counts[i] for i in part if counts[i]}
+        for blanked in _packed(found, MENTIONS_CHUNK):
+            blank_account_mentions(
+                session,
+                workspace_id=workspace_id,
+                accounts=[pair for i in blanked for pair in theirs[i]],
+                case_folded=_FOLDED,
+            )
     return counts
+
+
+def _packed(sizes: dict[int, int], most: int) -> list[list[int]]:
+    """The keys of `sizes` in order, in runs whose sizes add up to at most `most` (a key
+    larger than that alone)."""
+    runs: list[list[int]] = []
+    total = most
+    for key, size in sizes.items():
+        if total + size > most:
+            runs.append([])
+            total = 0
+        runs[-1].append(key)
+        total += size
+    return runs
 
 
 def _account_key(platform: str, handle: str) -> tuple[str, str]:
