@@ -10,9 +10,6 @@ one): the app assembly gives a `PeopleSources.points` query, and a sort by point
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,13 +17,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from im2.errors import InvalidInput
 from im2.events.schemas import ActorType
 from im2.events.service import campaign_actors
 from im2.i18n import _
+from im2.people.directory_cursor import (
+    Desc,
+    after_cursor,
+    decode_cursor,
+    encode_cursor,
+    page_by_phases,
+)
 from im2.people.identities import identity_hash
 from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonTag
 from im2.people.schemas import (
@@ -256,96 +260,6 @@ def conditions(
     return where
 
 
-# --- sorting in phases ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Phase:
-    where: ColumnElement[bool] | None
-    key: Any  # a column sorted descending before the id, or None (the id alone)
-
-
-def _phases(sort: PeopleSort) -> list[_Phase]:
-    if sort is PeopleSort.STAGE:
-        return [_Phase(Person.stage == stage, None) for stage in STAGE_ORDER] + [
-            _Phase(Person.stage.is_(None), None)
-        ]
-    column = Person.score if sort is PeopleSort.SCORE else Person.last_seen_at
-    return [_Phase(column.is_not(None), column), _Phase(column.is_(None), None)]
-
-
-def _encode(sort: PeopleSort, phase: int, value: Any, last_id: int) -> str:
-    if isinstance(value, datetime):
-        value = {"t": value.isoformat()}
-    raw = json.dumps({"s": sort.value, "p": phase, "v": value, "i": last_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None, sort: PeopleSort) -> tuple[int, Any, int] | None:
-    if not cursor:
-        return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if raw["s"] != sort.value:
-            raise ValueError("another sort")
-        value = raw["v"]
-        if isinstance(value, dict):
-            value = datetime.fromisoformat(value["t"])
-        elif value is not None and not isinstance(value, int | float):
-            raise ValueError(value)
-        phase, last_id = int(raw["p"]), int(raw["i"])
-        if phase < 0 or not 0 < last_id <= MAX_ID:
-            raise ValueError(phase)
-        return phase, value, last_id
-    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise InvalidInput(
-            _("The cursor is not valid; use next_cursor from a previous page."), field="cursor"
-        ) from None
-
-
-def _after(key: Any, value: Any, last_id: int) -> ColumnElement[bool]:
-    if key is None:
-        return Person.id < last_id
-    return or_(key < value, and_(key == value, Person.id < last_id))
-
-
-def _page_by_phases(
-    session: Session,
-    *,
-    where: list[ColumnElement[bool]],
-    sort: PeopleSort,
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[int], str | None]:
-    phases = _phases(sort)
-    start = _decode(cursor, sort)
-    first = 0 if start is None else start[0]
-    picked: list[tuple[int, int, Any]] = []  # (phase, id, key value)
-    for index in range(first, len(phases)):
-        phase = phases[index]
-        key = phase.key
-        query = select(Person.id, key if key is not None else Person.id).where(*where)
-        if phase.where is not None:
-            query = query.where(phase.where)
-        if start is not None and index == start[0]:
-            query = query.where(_after(key, start[1], start[2]))
-        order = (key.desc(), Person.id.desc()) if key is not None else (Person.id.desc(),)
-        rows = session.execute(query.order_by(*order).limit(limit + 1 - len(picked))).all()
-        picked.extend((index, int(pid), value) for pid, value in rows)
-        if len(picked) > limit:
-            break
-    more = len(picked) > limit
-    picked = picked[:limit]
-    if not more or not picked:
-        return [pid for _p, pid, _v in picked], None
-    phase_index, last_id, value = picked[-1]
-    if phases[phase_index].key is None:
-        value = None
-    elif isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return [pid for _p, pid, _v in picked], _encode(sort, phase_index, value, last_id)
-
-
 def _points_by_person(workspace_id: int, sources: PeopleSources) -> Any:
     """A subquery of (person_id, points) over the workspace's participants, or None."""
     if sources.points is None:
@@ -385,16 +299,16 @@ def _page_by_points(
         .outerjoin(per_person, per_person.c.person_id == Person.id)
         .where(*where)
     )
-    start = _decode(cursor, PeopleSort.POINTS)
+    start = decode_cursor(cursor, PeopleSort.POINTS)
     if start is not None:
-        query = query.where(_after(points, int(start[1] or 0), start[2]))
+        query = query.where(after_cursor(points, int(start[1] or 0), start[2]))
     rows = session.execute(query.order_by(points.desc(), Person.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [int(pid) for pid, _v in rows]
     if not more or not rows:
         return ids, None
-    return ids, _encode(PeopleSort.POINTS, 0, int(rows[-1][1]), int(rows[-1][0]))
+    return ids, encode_cursor(PeopleSort.POINTS, 0, int(rows[-1][1]), int(rows[-1][0]))
 
 
 def _page_of_found(
@@ -414,7 +328,7 @@ def _page_of_found(
         select(Person.id, Person.last_seen_at, Person.stage, Person.score).where(*where)
     ).all()
     ids = [int(r[0]) for r in rows]
-    keyed: list[tuple[int, Any, int]] = []  # (phase, value, id), phases as _phases numbers them
+    keyed: list[tuple[int, Any, int]] = []  # (phase, value, id), phases as sort_phases numbers them
     if sort is PeopleSort.POINTS:
         points = points_of(session, workspace_id=workspace_id, person_ids=ids, sources=sources)
         if points is None:
@@ -430,8 +344,8 @@ def _page_of_found(
                 if isinstance(value, datetime) and value.tzinfo is None:
                     value = value.replace(tzinfo=UTC)
                 keyed.append((0, value, int(pid)) if value is not None else (1, None, int(pid)))
-    keyed.sort(key=lambda k: (k[0], _Desc(k[1]), -k[2]))
-    start = _decode(cursor, sort)
+    keyed.sort(key=lambda k: (k[0], Desc(k[1]), -k[2]))
+    start = decode_cursor(cursor, sort)
     if start is not None:
         phase, value, last_id = start
         if isinstance(value, datetime) and value.tzinfo is None:
@@ -452,26 +366,7 @@ def _page_of_found(
     if len(keyed) <= limit or not page:
         return [k[2] for k in page], None
     last = page[-1]
-    return [k[2] for k in page], _encode(sort, last[0], last[1], last[2])
-
-
-class _Desc:
-    """Sorts values highest first (None, which only shares a phase with None, last)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Desc) -> bool:
-        if self.value is None or other.value is None:
-            return False
-        return bool(self.value > other.value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Desc) and self.value == other.value
-
-    __hash__ = None  # type: ignore[assignment]
+    return [k[2] for k in page], encode_cursor(sort, last[0], last[1], last[2])
 
 
 # --- the list -------------------------------------------------------------------------------------
@@ -600,7 +495,7 @@ def list_people(
             limit=limit,
         )
     else:
-        ids, next_cursor = _page_by_phases(
+        ids, next_cursor = page_by_phases(
             session, where=where, sort=filters.sort, cursor=cursor, limit=limit
         )
     return PersonPage(
