@@ -110,7 +110,9 @@ def blank_matched(
     `MENTIONS_CHUNK` of them (a person is never split: their accounts are blanked together,
     as when erased alone). People with no matched mention are left as erasing them alone
     leaves them. A mention matches one account (an account is one identity, held by one
-    person), so each is counted for the person holding the account its author is."""
+    person), so each is counted for the person holding the account its author is. A pass
+    scrubs the alerts raised since its oldest mention of all its people's posts and names:
+    at least what erasing each alone scrubs (since their own oldest)."""
     owner_of = {int(p): i for i, ids in enumerate(people) for p in ids}
     theirs: dict[int, list[tuple[str, str]]] = {}
     for person, kind, value in _owned_accounts(
