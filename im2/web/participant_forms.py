@@ -36,6 +36,7 @@ from im2.participation import service as participation
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import CONSENT_TEXT, Visitor
 from im2.people.consent import service as consents
+from im2.people.consent.schemas import ConsentTextRead
 from im2.web.deps import (
     CsrfForm,
     DbDep,
@@ -98,6 +99,22 @@ def page_at(
 PageAtDep = Annotated[PageAt, Depends(page_at)]
 
 
+# The hidden field of the consent box: the hash of the text it showed (`ParticipantPost.guard`).
+CONSENT_SHA_FIELD = "consent_sha256"
+
+
+def _box(
+    request: Request, session: Session, *, workspace_id: int, campaign: CampaignRead
+) -> ConsentTextRead:
+    shown: ConsentTextRead | None = getattr(request.state, "consent_box", None)
+    if shown is None:
+        shown = consents.taking_part_text(
+            session, workspace_id=workspace_id, default_language=campaign.default_language.value
+        )
+        request.state.consent_box = shown
+    return shown
+
+
 def consent_box_text(
     request: Request, session: Session, *, workspace_id: int, campaign: CampaignRead
 ) -> str:
@@ -105,37 +122,32 @@ def consent_box_text(
     "taking part" text in the page's language, falling back as `consents.current_text` does
     (the campaign's default language, then IM2's shipped text); the text the first action then
     records (`participation.joining`). Read once per request, however many forms the page has."""
-    cached: str | None = getattr(request.state, "consent_box_text", None)
-    if cached is None:
-        cached = consents.taking_part_text(
-            session, workspace_id=workspace_id, default_language=campaign.default_language.value
-        ).text
-        request.state.consent_box_text = cached
-    return cached
+    return _box(request, session, workspace_id=workspace_id, campaign=campaign).text
 
 
-def _page_consent_text(request: Request) -> str:
-    """`consent_box_text` for a page under /c/<slug>/… that has no session open."""
-    cached: str | None = getattr(request.state, "consent_box_text", None)
+def _page_box(request: Request) -> ConsentTextRead | None:
+    """The box's text for a page under /c/<slug>/… with no session open; None where there is
+    no public campaign."""
+    shown: ConsentTextRead | None = getattr(request.state, "consent_box", None)
     slug = request.path_params.get("slug")
-    if cached is not None or not slug:
-        return cached or CONSENT_TEXT
+    if shown is not None or not slug:
+        return shown
     db: Database = request.app.state.db
     with db.session() as session:
         found = campaigns.get_public_campaign(session, slug=str(slug))
         if found is None:
-            return CONSENT_TEXT
-        return consent_box_text(
-            request, session, workspace_id=found.workspace_id, campaign=found.campaign
-        )
+            return None
+        return _box(request, session, workspace_id=found.workspace_id, campaign=found.campaign)
 
 
 def form_context(request: Request, *, needs_consent: bool) -> dict[str, Any]:
     """The template values every participant form needs (consent box, honeypot, shown stamp,
     and no errors until a submit is refused). The consent box's text is read only for a
     visitor who has not joined (the only one shown the box)."""
+    shown = _page_box(request) if needs_consent else None
     return {
-        "consent_text": _page_consent_text(request) if needs_consent else CONSENT_TEXT,
+        "consent_text": CONSENT_TEXT if shown is None else shown.text,
+        "consent_sha256": None if shown is None else shown.sha256,
         "needs_consent": needs_consent,
         "shown": shown_token(request),
         "honeypot": HONEYPOT,
@@ -274,6 +286,21 @@ class ParticipantPost:
             # Only bots fill the hidden field; tell them nothing useful and write nothing.
             raise IM2Error(refused)
         self.limiter.hit(device_id=self.visitor.device_id, ip=self.visitor.ip)
+        self._check_consent_text()
+
+    def _check_consent_text(self) -> None:
+        """A consent box ticked under a text the brand has replaced since the page was shown is
+        refused (the page shows the new one): the first action records the current text, so
+        it must be the one the person read. Read only for a ticked box that says what it
+        showed (a first action)."""
+        posted = str(self.form.get(CONSENT_SHA_FIELD) or "")
+        if not posted or self.form.get("consent") != "yes":
+            return
+        shown = _page_box(self.request)
+        if shown is not None and shown.sha256 != posted:
+            raise InvalidInput(
+                _("The text you agreed to has changed; please read it again."), field="consent"
+            )
 
     def run(
         self, write: Callable[[Session], T], *, refused: str, activity_id: int | None = None

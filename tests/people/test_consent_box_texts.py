@@ -8,6 +8,7 @@ and is recorded as before. The text is read once per page, not once per form."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +26,7 @@ TRADITIONAL_TEXT = "山野咖啡的參與說明：我們只保存你的投票和
 # The opening of IM2's own shipped text in Simplified Chinese (its catalog translation).
 SHIPPED_ZH = "参与活动时，我们会在 Cookie 中保存一个随机设备标识"
 ZH_CN = {"Accept-Language": "zh-CN"}
+_SHA = re.compile(r'name="(consent_sha256)" value="([^"]+)"')
 ZH_TW = {"Accept-Language": "zh-TW"}
 
 
@@ -183,3 +185,38 @@ def test_the_text_is_read_once_per_page(client: TestClient, brand: Brand, db: Da
     with _text_reads(db) as reads:
         assert BRAND_TEXT in client.get(page_url, headers=ZH_TW).text
     assert len(reads) == 2  # none in the page's language: it and the default language
+
+
+def test_a_text_replaced_after_the_page_was_shown_is_read_again(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, activity_id, options = _campaign(client, brand)
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    page_url = f"/c/{slug}/poll/{activity_id}"
+    fields = page_form(client, page_url)  # the visitor reads version v1 …
+    read = dict(_SHA.findall(client.get(page_url).text))
+    assert read == {"consent_sha256": _sha(BRAND_TEXT)}
+    newer = BRAND_TEXT + "（第二版：也保存你的昵称）"
+    _write(client, brand, "zh_CN", newer)  # … while the brand publishes v2
+    page = client.get(page_url).text
+    shown = dict(_SHA.findall(page))
+    assert shown == {"consent_sha256": _sha(newer)}
+    refused = client.post(
+        f"{page_url}/vote",
+        data={**fields, **read, "option": str(options[0]), "consent": "yes"},
+        headers=ZH_CN,
+        follow_redirects=False,
+    )
+    # The box ticked under v1: refused, nothing stored, the new text shown to read.
+    assert refused.status_code == 422
+    assert "你同意的说明已更新，请重新阅读。" in refused.text
+    assert newer in refused.text
+    assert _taking_part(db) == []
+    agreed = client.post(
+        f"{page_url}/vote",
+        data={**fields, **shown, "option": str(options[0]), "consent": "yes"},
+        headers=ZH_CN,
+        follow_redirects=False,
+    )
+    assert agreed.status_code == 303, agreed.text
+    assert _taking_part(db) == [("v2", "zh_CN", _sha(newer), "action")]
