@@ -122,6 +122,7 @@ def blank_matched(
     counts = [0] * len(people)
     for part in _packed({i: len(pairs) for i, pairs in theirs.items()}, ACCOUNTS_CHUNK):
         holder = {_account_key(*pair): i for i in part for pair in theirs[i]}
+        stray = 0
         for mention in account_mentions(
             session,
             workspace_id=workspace_id,
@@ -129,9 +130,12 @@ def blank_matched(
             case_folded=_FOLDED,
         ):
             i = holder.get(_author_key(mention.platform, mention.author))
-            if i is not None:
+            if i is None:
+                stray += 1
+            else:
                 counts[i] += 1
-        found = {i: counts[i] for i in part if counts[i]}
+        # A mention found but not told apart (never expected): everyone's accounts blanked.
+        found = {i: counts[i] or stray for i in part if counts[i] or stray}
         for blanked in _packed(found, MENTIONS_CHUNK):
             blank_account_mentions(
                 session,
