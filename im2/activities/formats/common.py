@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
 from im2.activities.models import Activity
-from im2.activities.protocol import UpdateActivity
+from im2.activities.protocol import CreateActivity, UpdateActivity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
@@ -68,6 +68,27 @@ def add_activity(
         settings=settings,
         now=now,
     )
+
+
+def create_with(kind: ActivityKind, settings: Callable[[Any], dict[str, Any]]) -> CreateActivity:
+    """The create of a format that is only its texts and the settings `settings` reads from
+    the create model (no rows of its own)."""
+
+    def do_create(
+        session: Session, *, actor: Actor, campaign_id: int, data: Any, now: datetime
+    ) -> ActivityRead:
+        row = add_activity(
+            session,
+            kind,
+            actor=actor,
+            campaign_id=campaign_id,
+            data=data,
+            settings=settings(data),
+            now=now,
+        )
+        return activities.to_read(row)
+
+    return do_create
 
 
 def update_texts(

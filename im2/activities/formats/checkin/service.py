@@ -23,7 +23,6 @@ from im2.activities import service as activities
 from im2.activities.formats.checkin.models import CheckinDay
 from im2.activities.formats.checkin.schemas import (
     CalendarDay,
-    CheckinCreate,
     CheckinReceipt,
     CheckinStats,
     MyCheckins,
@@ -31,8 +30,8 @@ from im2.activities.formats.checkin.schemas import (
 )
 from im2.activities.formats.common import (
     HeldReview,
-    add_activity,
     console_activity,
+    create_with,
     held_rows,
     participant_event,
     update_texts,
@@ -82,19 +81,7 @@ def current_streak(days: list[CheckinDay], *, today: str) -> int:
 # --- console -----------------------------------------------------------------------------------
 
 
-def do_create_checkin(
-    session: Session, *, actor: Actor, campaign_id: int, data: CheckinCreate, now: datetime
-) -> ActivityRead:
-    row = add_activity(
-        session,
-        ActivityKind.CHECKIN,
-        actor=actor,
-        campaign_id=campaign_id,
-        data=data,
-        settings={"milestones": data.milestones},
-        now=now,
-    )
-    return activities.to_read(row)
+do_create_checkin = create_with(ActivityKind.CHECKIN, lambda data: {"milestones": data.milestones})
 
 
 do_update_checkin = update_texts(

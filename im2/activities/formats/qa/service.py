@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
 from im2.activities.formats.common import (
-    add_activity,
     console_activity,
+    create_with,
     participant_event,
     update_texts,
 )
@@ -29,7 +29,6 @@ from im2.activities.formats.qa.models import QaQuestion, QaUpvote
 from im2.activities.formats.qa.schemas import (
     AskReceipt,
     Moderation,
-    QaCreate,
     QuestionBoard,
     QuestionRead,
     QuestionSort,
@@ -126,19 +125,7 @@ def held_upvotes(session: Session, *, activity_id: int) -> dict[int, int]:
 # --- console ----------------------------------------------------------------------------------
 
 
-def do_create_qa(
-    session: Session, *, actor: Actor, campaign_id: int, data: QaCreate, now: datetime
-) -> ActivityRead:
-    row = add_activity(
-        session,
-        ActivityKind.QA,
-        actor=actor,
-        campaign_id=campaign_id,
-        data=data,
-        settings={"premoderation": data.premoderation},
-        now=now,
-    )
-    return activities.to_read(row)
+do_create_qa = create_with(ActivityKind.QA, lambda data: {"premoderation": data.premoderation})
 
 
 do_update_qa = update_texts(
