@@ -162,14 +162,16 @@ def _check_minors(session: Session, *, campaign_id: int, consent: JoinConsent | 
     return consent.under_14
 
 
-def _box_text(session: Session, *, workspace_id: int, campaign_id: int) -> ConsentTextRead:
+def _box_text(
+    session: Session, *, workspace_id: int, campaign_id: int, default_language: str | None = None
+) -> ConsentTextRead:
     """The "taking part" text an activity's consent box shows on a page in this language
     (`consents.taking_part_text`, with the campaign's default language as the fallback)."""
-    found = campaigns.get_public_campaign_by_id(session, campaign_id=campaign_id)
+    if default_language is None:
+        found = campaigns.get_public_campaign_by_id(session, campaign_id=campaign_id)
+        default_language = None if found is None else found.campaign.default_language.value
     return consents.taking_part_text(
-        session,
-        workspace_id=workspace_id,
-        default_language=None if found is None else found.campaign.default_language.value,
+        session, workspace_id=workspace_id, default_language=default_language
     )
 
 
@@ -306,6 +308,8 @@ class NewJoin:
     # The language of the page the consent box was read on (None: the current locale); a
     # group commit joins the votes of pages in several languages at once.
     language: str | None = None
+    # The campaign's default language as it stores it (the texts' fallback); None: looked up.
+    default_language: str | None = None
 
 
 def do_join_many(
@@ -379,9 +383,15 @@ def do_join_many(
     # Each agreed to the "taking part" text the activity's consent box showed: one read per
     # campaign and page language of the batch (usually one), not per join.
     page_of = {j.visitor.device_id: (j.campaign_id, j.language or get_locale()) for j in joins}
+    defaults = {j.campaign_id: j.default_language for j in joins}
     for campaign_id, language in sorted({page_of[d] for d in joined}):
         with use_locale(language):
-            text = _box_text(session, workspace_id=workspace_id, campaign_id=campaign_id)
+            text = _box_text(
+                session,
+                workspace_id=workspace_id,
+                campaign_id=campaign_id,
+                default_language=defaults[campaign_id],
+            )
         consents.do_grant_many(
             session,
             workspace_id=workspace_id,

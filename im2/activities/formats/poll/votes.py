@@ -317,6 +317,7 @@ def _join(session: Session, batch: _Batch, *, workspace_id: int, indexes: list[i
                 campaign_id=batch.poll_of(i).public.campaign.id,
                 now=votes[i].now,
                 language=votes[i].locale,
+                default_language=batch.poll_of(i).public.campaign.default_language.value,
             )
             for i in joining.values()
         ],
