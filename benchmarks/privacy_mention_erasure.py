@@ -11,8 +11,9 @@ Douyin ones in upper case). A group of `BATCH` people has its mentions blanked:
 Each in a transaction rolled back, on the same rows, alternately over `ROUNDS` groups; the
 counts per person and every mention row afterwards must be the same (`same` in the figures).
 
-`--postgres URL`: the same on PostgreSQL, in a database `im2_bench_mention_erasure` created
-fresh on that server. The last line printed is one JSON object.
+`--postgres URL`: the same on PostgreSQL, in the erasure benchmark's database
+(`im2_bench_erasure_idx`), created fresh on that server: do not run the two at once. The
+last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,7 +45,6 @@ SIZES = {Mode.FULL: 20_000, Mode.QUICK: 5_000, Mode.SMOKE: 600}
 BATCH = {Mode.FULL: 500, Mode.QUICK: 500, Mode.SMOKE: 100}
 PER_ACCOUNT = 10
 ROUNDS = 3
-PG_DATABASE = "im2_bench_mention_erasure"
 
 Blank = Callable[[Session, int, Sequence[Sequence[int]]], list[int]]
 
@@ -110,15 +109,6 @@ def _run(db: Database, ws: int, blank: Blank, people: list[list[int]]) -> tuple[
     return spent, (counts, [tuple(r) for r in rows])
 
 
-def _pg_database(url: str) -> str:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as con:
-        con.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        con.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
-    admin.dispose()
-    return make_url(url).set(database=PG_DATABASE).render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     mode_argument(parser, quick="5,000 people, groups of 500", smoke="600 people, groups of 100")
@@ -129,7 +119,11 @@ def main() -> None:
     times: dict[str, list[float]] = {"per_person": [], "set_based": []}
     same = True
     with tempfile.TemporaryDirectory() as tmp:
-        url = _pg_database(args.postgres) if args.postgres else f"sqlite:///{Path(tmp) / 'm.db'}"
+        url = (
+            world._pg_database(args.postgres)
+            if args.postgres
+            else f"sqlite:///{Path(tmp) / 'm.db'}"
+        )
         upgrade(url)
         db = Database(url)
         ws = _accounts_and_mentions(db, n=n)
