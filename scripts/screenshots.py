@@ -33,6 +33,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from im2.demo import DEMO_PASSWORD, DEMO_USERS, DEMO_WORKSPACE
+from im2.web.context import PUBLIC_LANG_COOKIE
 
 SIZES = {"phone": (390, 844), "desktop": (1366, 900)}
 PER_SHAPE = 2  # pages kept per path shape (/campaigns/N/polls/N ...)
@@ -201,6 +202,9 @@ def main() -> None:
                 (out / size).mkdir(exist_ok=True)
                 crawler.set_viewport_size({"width": width, "height": height})
                 for number, path in enumerate(paths, start=1):
+                    # A switcher link (?lang=zh-TW) remembers its choice in a cookie: each page
+                    # is shot in the language the browser asks for, unless its own link says.
+                    context.clear_cookies(name=PUBLIC_LANG_COOKIE)
                     crawler.goto(url + path)
                     crawler.wait_for_load_state("networkidle")
                     file = out / size / _name(number, path)

@@ -167,7 +167,7 @@ def test_a_code_goes_out_by_sms_through_the_job_and_verifies(
     assert send_messages_job(db, clock) == 0  # sent once, not again
 
     assert verify(client, slug, code).status_code == 303
-    assert f"✓ 手机号: {PLAIN}" in client.get(f"/c/{slug}/me").text
+    assert f"✓ 手机号： {PLAIN}" in client.get(f"/c/{slug}/me").text
 
     [sent] = deliveries(db)
     assert sent.status == "sent"
