@@ -353,7 +353,7 @@ def test_console_builds_a_survey_shows_charts_and_exports(client: TestClient, br
     assert "门店体验调研" in detail.text
     assert 'data-select="#summary-live"' in detail.text  # the charts follow the live stream
     assert "+33" in detail.text  # NPS: 2 promoters, 1 detractor of 3 → 67% − 33%
-    assert "推荐者（9–10）: 2" in detail.text
+    assert "推荐者（9–10）： 2" in detail.text
     export = client.get(f"/console/w/acme/survey/{activity_id}/export.csv")
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
