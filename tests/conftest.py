@@ -261,6 +261,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# A port `_free_port` found free can be taken by another xdist worker's server before ours binds
+# it. Then `/healthz` on our URL is answered by *that* server, on another database. Uvicorn logs
+# this line only after its own bind, so a reply counts only once our log shows it; a process that
+# died on a taken port is started again on a new one.
+PORT_TAKEN = "address already in use"
+
+
+def bound_here(log_text: str, url: str) -> bool:
+    """True once the `im2 serve` that wrote `log_text` has bound `url` itself."""
+    return f"Uvicorn running on {url} " in log_text
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -280,21 +292,22 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[LiveServer]:
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):  # up to ~20 s
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+    for _ in range(5):  # a port taken by another worker's server first is given up for a new one
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        # `started` is set only after this server's own bind: a reply before it is another's.
+        while not server.started and thread.is_alive():
+            assert time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.05)
+        if server.started:
+            break
     else:
-        raise RuntimeError("the test server did not start")
+        raise RuntimeError("the test server found no free port")
+    url = f"http://127.0.0.1:{port}"
     yield LiveServer(url=url, app=app)
     server.should_exit = True
     thread.join(timeout=10)

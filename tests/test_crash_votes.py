@@ -29,7 +29,7 @@ from sqlalchemy import text
 from im2.db import Database
 from im2.web.context import DEVICE_COOKIE, RequestContextMiddleware
 from im2.workspaces.schemas import Role
-from tests.conftest import Brand, _free_port, go_live, repo_root
+from tests.conftest import PORT_TAKEN, Brand, _free_port, bound_here, go_live, repo_root
 from tests.test_polls import POLL
 
 SECRET = "crash-test-secret-key-that-is-long-enough-0123456789"
@@ -50,7 +50,6 @@ def _im2() -> list[str]:
 @contextmanager
 def im2_serve(database_url: str, workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`im2 serve` on a free loopback port, as an operator starts it; yields (process, url)."""
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IM2_")}
     env.update(
         IM2_ENV="test",
@@ -64,36 +63,56 @@ def im2_serve(database_url: str, workdir: Path) -> Iterator[tuple[subprocess.Pop
         IM2_RISK_IDENTITIES_PER_IP_HOUR="100000000",
         PYTHONPATH=str(repo_root()),
     )
-    log = (workdir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [*_im2(), "serve", "--port", str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log_path = workdir / f"server-{port}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*_im2(), "serve", "--port", str(port)],
+                env=env,
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            if _ready(process, url, log_path, deadline):
+                break
+        except BaseException:
+            _end(process)
+            raise
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (workdir / f"server-{port}.log").read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "im2 serve did not answer within 120 s"
-            time.sleep(0.05)
         yield process, url
     finally:
-        if process.poll() is None:
-            process.terminate()
+        _end(process)
+
+
+def _ready(process: subprocess.Popen[bytes], url: str, log: Path, deadline: float) -> bool:
+    """Wait until this process answers on `url`; False when its port was taken before it bound."""
+    while True:
+        output = log.read_text(errors="replace")
+        if process.poll() is not None:
+            assert PORT_TAKEN in output, output
+            return False
+        if bound_here(output, url):
             try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+        assert time.monotonic() < deadline, "im2 serve did not answer within 120 s"
+        time.sleep(0.05)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _ballots(db: Database, activity_id: int) -> dict[int, int]:

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +38,15 @@ from im2.db import Database
 from im2.web.context import DEVICE_COOKIE, RequestContextMiddleware
 from im2.workspaces.schemas import Role
 from tests.analytics.test_dashboard_gaps import console_client, listen
-from tests.conftest import Brand, _free_port, go_live, make_brand, repo_root
+from tests.conftest import (
+    PORT_TAKEN,
+    Brand,
+    _free_port,
+    bound_here,
+    go_live,
+    make_brand,
+    repo_root,
+)
 from tests.test_crash_votes import _im2
 from tests.test_polls import POLL
 
@@ -116,6 +124,7 @@ class Server:
     process: subprocess.Popen[bytes]
     url: str
     log: Path
+    again: Callable[[], Server]  # the same server started on another free port
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -150,20 +159,33 @@ def _start(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return Server(process=process, url=f"http://127.0.0.1:{port}", log=log)
+    return Server(
+        process=process,
+        url=f"http://127.0.0.1:{port}",
+        log=log,
+        again=lambda: _start(database_url, redis_url, workdir, workers=workers, **extra),
+    )
 
 
 def _wait_ready(servers: list[Server]) -> None:
+    """Wait until each server answers `/readyz` itself (see `bound_here`); one whose free port
+    was taken first by another test's server is started again, in place, on a new port."""
     deadline = time.monotonic() + START_SECONDS
     for server in servers:
         while True:
-            assert server.process.poll() is None, server.output()
-            try:
-                if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready in time:\n{server.output()}"
+            output = server.output()
+            if server.process.poll() is not None:
+                assert PORT_TAKEN in output, output
+                fresh = server.again()
+                server.process, server.url, server.log = fresh.process, fresh.url, fresh.log
+                continue
+            if bound_here(output, server.url):
+                try:
+                    if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            assert time.monotonic() < deadline, f"not ready in time:\n{output}"
             time.sleep(0.1)
 
 
