@@ -146,15 +146,13 @@ def dead_letter(
     workspace, found by action `job.dead_letter` and the event id."""
     record_audit(
         session,
-        actor=None,
-        workspace_id=workspace_id,
-        action=DEAD_LETTER,
-        target_type="event",
-        target_id=event_id,
-        summary=f"{job}: event {event_id} ({kind}) skipped: {describe(exc, 300)}",
-        before=None,
-        after={"job": job, "event_id": event_id, "kind": kind, "error": describe(exc)},
+        None,
+        DEAD_LETTER,
+        ("event", event_id),
+        f"{job}: event {event_id} ({kind}) skipped: {describe(exc, 300)}",
         now=now,
+        after={"job": job, "event_id": event_id, "kind": kind, "error": describe(exc)},
+        workspace_id=workspace_id,
     )
 
 

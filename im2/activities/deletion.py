@@ -172,12 +172,11 @@ def do_delete_activity(
     assert row is not None  # locked above
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action=DELETE_ACTION,
-        target_type="activity",
-        target_id=row.id,
-        summary=row.title,
+        actor,
+        DELETE_ACTION,
+        ("activity", row.id),
+        row.title,
+        now=now,
         before={
             "title": row.title,
             "kind": row.kind,
@@ -185,8 +184,7 @@ def do_delete_activity(
             "description": row.description,
             "settings": row.settings,
         },
-        after=None,
-        now=now,
+        workspace_id=row.workspace_id,
     )
     session.delete(row)
     session.flush()

@@ -158,15 +158,14 @@ def record_console_write(
 ) -> None:
     record_audit(
         session,
-        actor=actor,
-        workspace_id=activity.workspace_id,
-        action=action,
-        target_type="activity",
-        target_id=activity.id,
-        summary=activity.title,
+        actor,
+        action,
+        ("activity", activity.id),
+        activity.title,
+        now=now,
         before=before,
         after=after,
-        now=now,
+        workspace_id=activity.workspace_id,
     )
     record_event(
         session,

@@ -29,15 +29,14 @@ def record_change(
 ) -> None:
     record_audit(
         session,
-        actor=actor,
-        workspace_id=campaign.workspace_id,
-        action=action,
-        target_type="campaign",
-        target_id=campaign.id,
-        summary=summary,
+        actor,
+        action,
+        ("campaign", campaign.id),
+        summary,
+        now=now,
         before=before,
         after=after,
-        now=now,
+        workspace_id=campaign.workspace_id,
     )
     record_event(
         session,

@@ -478,14 +478,11 @@ def do_record_conversion(
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="conversion.record",
-        target_type="conversion",
-        target_id=row.id,
-        summary=f"Order {order_id}: {amount} {currency} for campaign {campaign.name}",
-        before=None,
-        after={"order_id": order_id, "amount": str(amount), "currency": currency},
+        actor,
+        "conversion.record",
+        ("conversion", row.id),
+        f"Order {order_id}: {amount} {currency} for campaign {campaign.name}",
         now=now,
+        after={"order_id": order_id, "amount": str(amount), "currency": currency},
     )
     return _read(row), True

@@ -96,15 +96,12 @@ def do_add_origin(session: Session, *, actor: Actor, origin: str, now: datetime)
         return _read(again)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="embed_origin.add",
-        target_type="embed_origin",
-        target_id=row.id,
-        summary=value,
-        before=None,
-        after={"origin": value},
+        actor,
+        "embed_origin.add",
+        ("embed_origin", row.id),
+        value,
         now=now,
+        after={"origin": value},
     )
     return _read(row)
 
@@ -116,15 +113,12 @@ def do_remove_origin(session: Session, *, actor: Actor, origin_id: int, now: dat
         raise NotFound(_("There is no such embed origin."))
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="embed_origin.remove",
-        target_type="embed_origin",
-        target_id=row.id,
-        summary=row.origin,
-        before={"origin": row.origin},
-        after=None,
+        actor,
+        "embed_origin.remove",
+        ("embed_origin", row.id),
+        row.origin,
         now=now,
+        before={"origin": row.origin},
     )
     session.delete(row)
 

@@ -268,15 +268,12 @@ def do_create_experiment(
     read = to_read(row)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="experiment.create",
-        target_type="experiment",
-        target_id=row.id,
-        summary=f"experiment {key}",
-        before=None,
-        after=read.model_dump(mode="json"),
+        actor,
+        "experiment.create",
+        ("experiment", row.id),
+        f"experiment {key}",
         now=now,
+        after=read.model_dump(mode="json"),
     )
     if data.start:
         return do_start_experiment(session, actor=actor, experiment_id=row.id, now=now)
@@ -308,15 +305,14 @@ def do_start_experiment(
     session.refresh(row)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="experiment.start",
-        target_type="experiment",
-        target_id=row.id,
-        summary=f"experiment {row.key} started",
+        actor,
+        "experiment.start",
+        ("experiment", row.id),
+        f"experiment {row.key} started",
+        now=now,
         before={"status": "draft"},
         after={"status": "running"},
-        now=now,
+        workspace_id=row.workspace_id,
     )
     return to_read(row)
 
@@ -380,15 +376,14 @@ def do_conclude_experiment(
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="experiment.conclude",
-        target_type="experiment",
-        target_id=row.id,
-        summary=f"experiment {row.key} concluded, winner {winner or '-'}",
+        actor,
+        "experiment.conclude",
+        ("experiment", row.id),
+        f"experiment {row.key} concluded, winner {winner or '-'}",
+        now=now,
         before={"status": "running"},
         after={"status": "concluded", "winner": winner},
-        now=now,
+        workspace_id=row.workspace_id,
     )
     return to_read(row)
 

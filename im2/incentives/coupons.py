@@ -228,15 +228,12 @@ def do_create_pool(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon_pool.created",
-        target_type="coupon_pool",
-        target_id=pool.id,
-        summary=f"coupon pool {name}",
-        before=None,
-        after={"name": name, "max_uses": max_uses, "cost_points": cost_points},
+        actor,
+        "coupon_pool.created",
+        ("coupon_pool", pool.id),
+        f"coupon pool {name}",
         now=now,
+        after={"name": name, "max_uses": max_uses, "cost_points": cost_points},
     )
     return _pool_ref(session, pool)
 
@@ -298,15 +295,12 @@ def do_generate_codes(
     _add_codes(session, pool, sorted(fresh), now)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon_codes.generated",
-        target_type="coupon_pool",
-        target_id=pool.id,
-        summary=f"{count} codes generated for {pool.name}",
-        before=None,
-        after={"count": count},
+        actor,
+        "coupon_codes.generated",
+        ("coupon_pool", pool.id),
+        f"{count} codes generated for {pool.name}",
         now=now,
+        after={"count": count},
     )
     return _pool_ref(session, pool).total
 
@@ -368,15 +362,12 @@ def do_import_codes(
         pool.source = "imported" if _pool_ref(session, pool).total == len(cleaned) else "mixed"
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon_codes.imported",
-        target_type="coupon_pool",
-        target_id=pool.id,
-        summary=f"{len(cleaned)} codes imported into {pool.name}",
-        before=None,
-        after={"count": len(cleaned)},
+        actor,
+        "coupon_codes.imported",
+        ("coupon_pool", pool.id),
+        f"{len(cleaned)} codes imported into {pool.name}",
         now=now,
+        after={"count": len(cleaned)},
     )
     return _pool_ref(session, pool).total
 

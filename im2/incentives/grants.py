@@ -316,15 +316,12 @@ def do_issue_coupon(
     if result.status == "granted":
         record_audit(
             session,
-            actor=actor,
-            workspace_id=actor.workspace_id,
-            action="coupon.issued",
-            target_type="coupon_pool",
-            target_id=pool.id,
-            summary=f"coupon of {pool.name} issued to participant #{participant_id}",
-            before=None,
-            after={"participant": participant_id, "key": key},
+            actor,
+            "coupon.issued",
+            ("coupon_pool", pool.id),
+            f"coupon of {pool.name} issued to participant #{participant_id}",
             now=now,
+            after={"participant": participant_id, "key": key},
         )
     return result
 

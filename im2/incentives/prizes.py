@@ -262,15 +262,12 @@ def do_create_prize(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="prize.created",
-        target_type="prize",
-        target_id=prize.id,
-        summary=f"prize {name} ({units})",
-        before=None,
-        after={"name": name, "units": units, "cost_points": cost_points},
+        actor,
+        "prize.created",
+        ("prize", prize.id),
+        f"prize {name} ({units})",
         now=now,
+        after={"name": name, "units": units, "cost_points": cost_points},
     )
     return _prize_ref(prize)
 
@@ -292,15 +289,12 @@ def do_restock_prize(
     session.refresh(prize)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="prize.restocked",
-        target_type="prize",
-        target_id=prize.id,
-        summary=f"prize {prize.name} +{add_units}",
-        before=None,
-        after={"stock": prize.stock, "units": prize.units},
+        actor,
+        "prize.restocked",
+        ("prize", prize.id),
+        f"prize {prize.name} +{add_units}",
         now=now,
+        after={"stock": prize.stock, "units": prize.units},
     )
     return _prize_ref(prize)
 

@@ -225,13 +225,11 @@ def _record_redemption(
         )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="coupon.redeemed",
-        target_type="coupon_code",
-        target_id=row.id,
-        summary=f"code {row.code} redeemed" + (f" for order {order_id}" if order_id else ""),
+        actor,
+        "coupon.redeemed",
+        ("coupon_code", row.id),
+        f"code {row.code} redeemed" + (f" for order {order_id}" if order_id else ""),
+        now=now,
         before={"uses": row.uses - 1},
         after={"uses": row.uses, "order_id": order_id, "store": store},
-        now=now,
     )

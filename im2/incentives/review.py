@@ -127,15 +127,13 @@ def _record_decision(
     name, target_type, target_id = audit
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action=f"{name}.{'approved' if approve else 'voided'}",
-        target_type=target_type,
-        target_id=target_id,
-        summary=summary,
+        actor,
+        f"{name}.{'approved' if approve else 'voided'}",
+        (target_type, target_id),
+        summary,
+        now=now,
         before=before,
         after=after,
-        now=now,
     )
 
 

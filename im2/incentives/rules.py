@@ -114,15 +114,13 @@ def do_save_rule(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="point_rule.saved",
-        target_type="point_rule",
-        target_id=row.id,
-        summary=f"{event_kind} → {points} points",
+        actor,
+        "point_rule.saved",
+        ("point_rule", row.id),
+        f"{event_kind} → {points} points",
+        now=now,
         before=before,
         after=asdict(_rule_ref(row)),
-        now=now,
     )
     return _rule_ref(row)
 
@@ -136,15 +134,12 @@ def do_delete_rule(session: Session, *, actor: Actor, rule_id: int, now: datetim
     session.delete(row)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="point_rule.deleted",
-        target_type="point_rule",
-        target_id=rule_id,
-        summary=f"{before['event_kind']} rule deleted",
-        before=before,
-        after=None,
+        actor,
+        "point_rule.deleted",
+        ("point_rule", rule_id),
+        f"{before['event_kind']} rule deleted",
         now=now,
+        before=before,
     )
 
 

@@ -117,15 +117,12 @@ def do_import_graph(
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="influence.graph_imported",
-        target_type="influence_graph",
-        target_id=row.id,
-        summary=f"imported follow graph {name!r} ({row.edges} edges)",
-        before=None,
-        after={"name": name, "edges": row.edges, "nodes": row.nodes, "directed": directed},
+        actor,
+        "influence.graph_imported",
+        ("influence_graph", row.id),
+        f"imported follow graph {name!r} ({row.edges} edges)",
         now=now,
+        after={"name": name, "edges": row.edges, "nodes": row.nodes, "directed": directed},
     )
     return _graph_read(row)
 
@@ -163,13 +160,10 @@ def do_delete_graph(session: Session, *, actor: Actor, graph_id: int, now: datet
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="influence.graph_deleted",
-        target_type="influence_graph",
-        target_id=graph_id,
-        summary=f"deleted follow graph {before['name']!r}",
-        before=before,
-        after=None,
+        actor,
+        "influence.graph_deleted",
+        ("influence_graph", graph_id),
+        f"deleted follow graph {before['name']!r}",
         now=now,
+        before=before,
     )

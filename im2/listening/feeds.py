@@ -70,15 +70,12 @@ def do_add_feed(
         raise Conflict(_("This feed is already followed."), field="url") from None
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.feed.add",
-        target_type="feed",
-        target_id=feed.id,
-        summary=_("Feed added: {url}").format(url=data.url),
-        before=None,
-        after=data.model_dump(mode="json"),
+        actor,
+        "listening.feed.add",
+        ("feed", feed.id),
+        _("Feed added: {url}").format(url=data.url),
         now=now,
+        after=data.model_dump(mode="json"),
     )
     return FeedRead.model_validate(feed)
 
@@ -107,15 +104,12 @@ def do_remove_feed(session: Session, *, actor: Actor, feed_id: int, now: datetim
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.feed.remove",
-        target_type="feed",
-        target_id=feed_id,
-        summary=_("Feed removed: {url}").format(url=before["url"]),
-        before=before,
-        after=None,
+        actor,
+        "listening.feed.remove",
+        ("feed", feed_id),
+        _("Feed removed: {url}").format(url=before["url"]),
         now=now,
+        before=before,
     )
 
 

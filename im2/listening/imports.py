@@ -318,15 +318,12 @@ def _finish_import(
     _record_imported(session, actor=actor, result=result, source="file", now=now)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.import",
-        target_type="mention_import",
-        target_id=progress.import_id,
-        summary=_("Imported {n} mentions from {file}").format(n=counts["imported"], file=filename),
-        before=None,
-        after=counts,
+        actor,
+        "listening.import",
+        ("mention_import", progress.import_id),
+        _("Imported {n} mentions from {file}").format(n=counts["imported"], file=filename),
         now=now,
+        after=counts,
     )
     session.flush()
     return ImportRead.model_validate(record)

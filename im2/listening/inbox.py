@@ -252,15 +252,13 @@ def do_update_inbox_item(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.inbox.update",
-        target_type="inbox_item",
-        target_id=item.id,
-        summary=_("Inbox item updated"),
+        actor,
+        "listening.inbox.update",
+        ("inbox_item", item.id),
+        _("Inbox item updated"),
+        now=now,
         before=before,
         after={"status": item.status, "priority": item.priority, "assignee": item.assignee_label},
-        now=now,
     )
     return get_inbox_item(session, actor=actor, item_id=item.id)
 
@@ -417,15 +415,12 @@ def do_create_reply_template(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.template",
-        target_type="reply_template",
-        target_id=row.id,
-        summary=_("Reply template “{name}” saved").format(name=data.name),
-        before=None,
-        after=data.model_dump(),
+        actor,
+        "listening.template",
+        ("reply_template", row.id),
+        _("Reply template “{name}” saved").format(name=data.name),
         now=now,
+        after=data.model_dump(),
     )
     return ReplyTemplateRead.model_validate(row)
 

@@ -304,15 +304,12 @@ def do_retrain(session: Session, *, actor: Actor, now: datetime) -> VariantRead:
     }
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.sentiment.retrain",
-        target_type="sentiment_variant",
-        target_id=variant.id,
-        summary=_("Sentiment model retrained from corrections"),
-        before=None,
-        after=summary,
+        actor,
+        "listening.sentiment.retrain",
+        ("sentiment_variant", variant.id),
+        _("Sentiment model retrained from corrections"),
         now=now,
+        after=summary,
     )
     record_event(
         session,
@@ -350,17 +347,15 @@ def do_set_variant_active(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.sentiment.variant",
-        target_type="sentiment_variant",
-        target_id=variant.id,
-        summary=_("Sentiment model variant switched on")
+        actor,
+        "listening.sentiment.variant",
+        ("sentiment_variant", variant.id),
+        _("Sentiment model variant switched on")
         if active
         else _("Sentiment model variant switched off"),
+        now=now,
         before={"active": before},
         after={"active": active},
-        now=now,
     )
     return _read(variant)
 

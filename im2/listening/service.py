@@ -152,15 +152,13 @@ def do_correct_sentiment(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.sentiment",
-        target_type="mention",
-        target_id=mention.id,
-        summary=_("Sentiment corrected"),
+        actor,
+        "listening.sentiment",
+        ("mention", mention.id),
+        _("Sentiment corrected"),
+        now=now,
         before={"sentiment": before},
         after={"sentiment": label.value},
-        now=now,
     )
     return MentionRead.model_validate(mention)
 

@@ -126,15 +126,12 @@ def do_create_topic(
     matched = _backfill(session, topic)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.topic.create",
-        target_type="topic",
-        target_id=topic.id,
-        summary=_("Topic “{name}” created").format(name=topic.name),
-        before=None,
-        after=data.model_dump(mode="json"),
+        actor,
+        "listening.topic.create",
+        ("topic", topic.id),
+        _("Topic “{name}” created").format(name=topic.name),
         now=now,
+        after=data.model_dump(mode="json"),
     )
     return _read(topic, matched)
 
@@ -156,15 +153,13 @@ def do_update_topic(
         _backfill(session, topic)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.topic.update",
-        target_type="topic",
-        target_id=topic.id,
-        summary=_("Topic “{name}” changed").format(name=topic.name),
+        actor,
+        "listening.topic.update",
+        ("topic", topic.id),
+        _("Topic “{name}” changed").format(name=topic.name),
+        now=now,
         before=before,
         after=_read(topic).model_dump(mode="json", exclude={"mentions"}),
-        now=now,
     )
     return _read(topic, _count(session, topic.id))
 
@@ -174,15 +169,12 @@ def do_delete_topic(session: Session, *, actor: Actor, topic_id: int, now: datet
     topic = owned_topic(session, actor=actor, topic_id=topic_id)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.topic.delete",
-        target_type="topic",
-        target_id=topic.id,
-        summary=_("Topic “{name}” deleted").format(name=topic.name),
-        before={"name": topic.name, "query": topic.query},
-        after=None,
+        actor,
+        "listening.topic.delete",
+        ("topic", topic.id),
+        _("Topic “{name}” deleted").format(name=topic.name),
         now=now,
+        before={"name": topic.name, "query": topic.query},
     )
     session.execute(delete(TopicMatch).where(TopicMatch.topic_id == topic.id))
     session.delete(topic)

@@ -87,15 +87,13 @@ def do_update_settings(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.settings",
-        target_type="listening_settings",
-        target_id=None,
-        summary=_("Listening settings changed"),
+        actor,
+        "listening.settings",
+        ("listening_settings", None),
+        _("Listening settings changed"),
+        now=now,
         before=before,
         after=values,
-        now=now,
     )
     return load_settings(session, workspace_id=actor.workspace_id)
 
@@ -191,15 +189,13 @@ def do_save_mapping(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.mapping",
-        target_type="column_mapping",
-        target_id=row.id,
-        summary=_("Column mapping “{name}” saved").format(name=name),
+        actor,
+        "listening.mapping",
+        ("column_mapping", row.id),
+        _("Column mapping “{name}” saved").format(name=name),
+        now=now,
         before=before,
         after=checked,
-        now=now,
     )
     return _mapping_read(spec_from_json(name, checked), preset=False)
 
@@ -214,15 +210,12 @@ def do_delete_mapping(session: Session, *, actor: Actor, name: str, now: datetim
         raise NotFound(_("Column mapping not found."))
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="listening.mapping.delete",
-        target_type="column_mapping",
-        target_id=row.id,
-        summary=_("Column mapping “{name}” deleted").format(name=name),
-        before=dict(row.spec),
-        after=None,
+        actor,
+        "listening.mapping.delete",
+        ("column_mapping", row.id),
+        _("Column mapping “{name}” deleted").format(name=name),
         now=now,
+        before=dict(row.spec),
     )
     session.delete(row)
     session.flush()

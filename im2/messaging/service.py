@@ -154,15 +154,13 @@ def do_save_sms_settings(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="sms_settings.saved",
-        target_type="sms_settings",
-        target_id=actor.workspace_id,
-        summary=f"SMS through {row.provider}, key {row.access_key_id}",
+        actor,
+        "sms_settings.saved",
+        ("sms_settings", actor.workspace_id),
+        f"SMS through {row.provider}, key {row.access_key_id}",
+        now=now,
         before=before,
         after=_snapshot(row),
-        now=now,
     )
     return _read(row)
 

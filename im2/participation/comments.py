@@ -219,13 +219,12 @@ def do_moderate(
     row.status = status.value
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="comment.moderate",
-        target_type="comment",
-        target_id=row.id,
-        summary=row.text[:80],
+        actor,
+        "comment.moderate",
+        ("comment", row.id),
+        row.text[:80],
+        now=now,
         before={"status": before},
         after={"status": status.value},
-        now=now,
+        workspace_id=row.workspace_id,
     )

@@ -162,19 +162,16 @@ def export_people(
             records.extend(_export_record(r, masked[r.id], attributes[r.id]) for r in rows)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="people.exported",
-        target_type="workspace",
-        target_id=actor.workspace_id,
-        summary=f"exported {len(records)} people as {file_format}",
-        before=None,
+        actor,
+        "people.exported",
+        ("workspace", actor.workspace_id),
+        f"exported {len(records)} people as {file_format}",
+        now=now,
         after={
             "format": file_format,
             "rows": len(records),
             "filters": filters.model_dump(mode="json"),
         },
-        now=now,
     )
     return _write(records, file_format), len(records)
 

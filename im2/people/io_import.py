@@ -234,13 +234,11 @@ def do_import_people(
     report.people_unchanged = counts["unchanged"]
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="people.imported",
-        target_type="workspace",
-        target_id=actor.workspace_id,
-        summary=f"imported {len(rows)} rows of people from {filename[:80]}",
-        before=None,
+        actor,
+        "people.imported",
+        ("workspace", actor.workspace_id),
+        f"imported {len(rows)} rows of people from {filename[:80]}",
+        now=now,
         after={
             "file": filename[:200],
             "sha256": report.sha256,
@@ -250,7 +248,6 @@ def do_import_people(
             "merges": report.merges,
             "mapping": {c: t.value for c, t in chosen.items()},
         },
-        now=now,
     )
     session.flush()
     return report

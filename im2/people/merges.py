@@ -194,15 +194,13 @@ def do_merge_people(
     assert result is not None  # both were live and different, under lock
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="person.merged",
-        target_type="person",
-        target_id=into_id,
-        summary=f"merged person {person_id} into {into_id}",
+        actor,
+        "person.merged",
+        ("person", into_id),
+        f"merged person {person_id} into {into_id}",
+        now=now,
         before={"person": person_id, "identities": result.moved_identity_ids},
         after={"person": into_id, "merge": result.id},
-        now=now,
     )
     return result
 
@@ -255,15 +253,13 @@ def do_undo_merge(session: Session, *, actor: Actor, merge_id: int, now: datetim
     record.undone_by = actor_label(actor)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="person.merge_undone",
-        target_type="person",
-        target_id=merged.id,
-        summary=f"undid merge {record.id}: person {merged.id} apart from {kept.id} again",
+        actor,
+        "person.merge_undone",
+        ("person", merged.id),
+        f"undid merge {record.id}: person {merged.id} apart from {kept.id} again",
+        now=now,
         before={"person": kept.id, "merge": record.id},
         after={"person": merged.id, "identities": ids},
-        now=now,
     )
     session.flush()
     return merge_read(record)

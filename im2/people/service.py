@@ -450,18 +450,16 @@ def do_add_account(
         actor=actor_label(actor),
         now=now,
     )
+    # Not the handle: the audit log outlives an erasure of the person.
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="person.account_added",
-        target_type="person",
-        target_id=row.id,
-        summary=f"added a {kind.value} account to person {row.id}",
-        before={},
-        # Not the handle: the audit log outlives an erasure of the person.
-        after={"kind": kind.value, "merge": merged.id if merged else None},
+        actor,
+        "person.account_added",
+        ("person", row.id),
+        f"added a {kind.value} account to person {row.id}",
         now=now,
+        before={},
+        after={"kind": kind.value, "merge": merged.id if merged else None},
     )
     return lock_live(session, [row.id])[row.id].id
 

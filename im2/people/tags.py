@@ -141,15 +141,13 @@ def do_add_tag(
     ):
         record_audit(
             session,
-            actor=actor,
-            workspace_id=actor.workspace_id,
-            action="person.tagged",
-            target_type="person",
-            target_id=row.id,
-            summary=f"tagged person {row.id}",
+            actor,
+            "person.tagged",
+            ("person", row.id),
+            f"tagged person {row.id}",
+            now=now,
             before={},
             after={"tag": clean, "by": actor_label(actor)},
-            now=now,
         )
     session.flush()
     return tags_of(session, person_id=row.id)
@@ -171,15 +169,13 @@ def do_remove_tag(
     if gone:
         record_audit(
             session,
-            actor=actor,
-            workspace_id=actor.workspace_id,
-            action="person.untagged",
-            target_type="person",
-            target_id=row.id,
-            summary=f"removed a tag from person {row.id}",
+            actor,
+            "person.untagged",
+            ("person", row.id),
+            f"removed a tag from person {row.id}",
+            now=now,
             before={"tag": tag.strip()},
             after={},
-            now=now,
         )
     session.flush()
     return tags_of(session, person_id=row.id)

@@ -80,15 +80,13 @@ def do_update_privacy_settings(
     row.updated_at = now
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="privacy.settings",
-        target_type="workspace",
-        target_id=actor.workspace_id,
-        summary="privacy request settings changed",
+        actor,
+        "privacy.settings",
+        ("workspace", actor.workspace_id),
+        "privacy request settings changed",
+        now=now,
         before=before.model_dump(),
         after=update.model_dump(),
-        now=now,
     )
     return PrivacySettingsRead(request_due_days=row.request_due_days, export_days=row.export_days)
 
@@ -259,15 +257,14 @@ def log_step(
     )
     record_audit(
         session,
-        actor=doer.actor,
-        workspace_id=row.workspace_id,
-        action=f"privacy.{action.value}",
-        target_type="privacy_request",
-        target_id=row.id,
-        summary=f"{row.kind} request #{row.id}: {action.value}" + (f" ({note})" if note else ""),
+        doer.actor,
+        f"privacy.{action.value}",
+        ("privacy_request", row.id),
+        f"{row.kind} request #{row.id}: {action.value}" + (f" ({note})" if note else ""),
+        now=now,
         before={"status": before},
         after={"status": row.status, "by": doer.label, "person_id": row.person_id},
-        now=now,
+        workspace_id=row.workspace_id,
     )
 
 

@@ -453,14 +453,11 @@ def do_generate_report(
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="report.generated",
-        target_type="campaign",
-        target_id=report.campaign.id,
-        summary=f"report ({fmt.value}, {locale}) of {report.campaign.name}",
-        before=None,
-        after={"format": fmt.value, "locale": locale},
+        actor,
+        "report.generated",
+        ("campaign", report.campaign.id),
+        f"report ({fmt.value}, {locale}) of {report.campaign.name}",
         now=now,
+        after={"format": fmt.value, "locale": locale},
     )
     return file

@@ -57,20 +57,16 @@ def people_csv_download(
     with db.transaction() as session:
         record_audit(
             session,
-            actor=actor,
-            workspace_id=actor.workspace_id,
-            action="export.download",
-            target_type=target_type,
-            target_id=target_id,
-            summary=f"{filename}: {len(found)} rows"
-            + (", personal fields masked" if masked else ""),
-            before=None,
+            actor,
+            "export.download",
+            (target_type, target_id),
+            f"{filename}: {len(found)} rows" + (", personal fields masked" if masked else ""),
+            now=now,
             after={
                 "file": filename,
                 "rows": len(found),
                 "personal_columns": personal_columns(columns, names=names),
                 "masked": masked,
             },
-            now=now,
         )
     return csv_download(found, columns=columns, filename=filename)

@@ -140,15 +140,14 @@ def _record(
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action=action,
-        target_type="webhook",
-        target_id=row.id,
-        summary=summary,
+        actor,
+        action,
+        ("webhook", row.id),
+        summary,
+        now=now,
         before=before,
         after=_snapshot(row),
-        now=now,
+        workspace_id=row.workspace_id,
     )
 
 
@@ -265,15 +264,13 @@ def do_delete_endpoint(session: Session, *, actor: Actor, endpoint_id: int, now:
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="webhook.delete",
-        target_type="webhook",
-        target_id=row.id,
-        summary=f"Webhook endpoint {row.url} deleted",
-        before=before,
-        after=None,
+        actor,
+        "webhook.delete",
+        ("webhook", row.id),
+        f"Webhook endpoint {row.url} deleted",
         now=now,
+        before=before,
+        workspace_id=row.workspace_id,
     )
     session.delete(row)
 
@@ -360,14 +357,12 @@ def do_resend(session: Session, *, actor: Actor, delivery_id: int, now: datetime
     session.refresh(row)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="webhook.resend",
-        target_type="webhook_delivery",
-        target_id=row.id,
-        summary=f"Re-send of event {row.event_id} ({row.kind})",
-        before=None,
-        after={"endpoint_id": row.endpoint_id, "event_id": row.event_id},
+        actor,
+        "webhook.resend",
+        ("webhook_delivery", row.id),
+        f"Re-send of event {row.event_id} ({row.kind})",
         now=now,
+        after={"endpoint_id": row.endpoint_id, "event_id": row.event_id},
+        workspace_id=row.workspace_id,
     )
     return _delivery(row)

@@ -157,19 +157,17 @@ def do_set_account(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="wechat.account_set",
-        target_type="wechat_account",
-        target_id=row.id,
-        summary=f"WeChat account {app_id}",
+        actor,
+        "wechat.account_set",
+        ("wechat_account", row.id),
+        f"WeChat account {app_id}",
+        now=now,
         before=before,
         after={
             "app_id": app_id,
             "ask_userinfo": ask_userinfo,
             "secret_changed": app_secret is not None,
         },
-        now=now,
     )
     return _read(row)
 
@@ -182,15 +180,12 @@ def do_remove_account(session: Session, *, actor: Actor, now: datetime) -> None:
     session.execute(delete(WechatToken).where(WechatToken.workspace_id == actor.workspace_id))
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="wechat.account_removed",
-        target_type="wechat_account",
-        target_id=row.id,
-        summary=f"WeChat account {row.app_id}",
-        before={"app_id": row.app_id, "ask_userinfo": row.ask_userinfo},
-        after=None,
+        actor,
+        "wechat.account_removed",
+        ("wechat_account", row.id),
+        f"WeChat account {row.app_id}",
         now=now,
+        before={"app_id": row.app_id, "ask_userinfo": row.ask_userinfo},
     )
     session.delete(row)
 

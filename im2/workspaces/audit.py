@@ -27,22 +27,33 @@ from im2.workspaces.schemas import (
 )
 
 
+def _workspace(actor: Actor | None, workspace_id: int | None) -> int:
+    if workspace_id is not None:
+        return workspace_id
+    if actor is None:
+        raise ValueError("a system audit entry names its workspace")
+    return actor.workspace_id
+
+
 def record_audit(
     session: Session,
-    *,
     actor: Actor | None,
-    workspace_id: int,
     action: str,
-    target_type: str,
-    target_id: int | None,
+    target: tuple[str, int | None],
     summary: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    *,
     now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    workspace_id: int | None = None,
 ) -> None:
+    """One audit entry: `action` done by `actor` (None: the system) on `target`, a (type, id)
+    pair. The entry is in the actor's workspace unless `workspace_id` says otherwise (a system
+    entry has to say it); `before` and `after` are what changed, as the reader should see it."""
+    target_type, target_id = target
     session.add(
         AuditEntry(
-            workspace_id=workspace_id,
+            workspace_id=_workspace(actor, workspace_id),
             occurred_at=now,
             actor_type=(actor.type if actor else ActorType.SYSTEM).value,
             actor_id=actor.id if actor else None,
@@ -80,35 +91,35 @@ def list_audit(
 
 def record_write(
     session: Session,
-    *,
     actor: Actor | None,
-    workspace_id: int,
     action: str,
     kind: EventKind,
-    target_type: str,
-    target_id: int | None,
+    target: tuple[str, int | None],
     summary: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    *,
     now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    workspace_id: int | None = None,
 ) -> None:
+    """A console write's audit entry (see `record_audit`) and its event of `kind`."""
     record_audit(
         session,
-        actor=actor,
-        workspace_id=workspace_id,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        summary=summary,
+        actor,
+        action,
+        target,
+        summary,
+        now=now,
         before=before,
         after=after,
-        now=now,
+        workspace_id=workspace_id,
     )
+    target_type, target_id = target
     record_event(
         session,
         kind=kind,
         occurred_at=now,
-        workspace_id=workspace_id,
+        workspace_id=_workspace(actor, workspace_id),
         actor_type=actor.type if actor else ActorType.SYSTEM,
         actor_id=actor.id if actor else None,
         properties={"target_type": target_type, "target_id": target_id},

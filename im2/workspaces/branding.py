@@ -507,15 +507,14 @@ def do_set_brand(
     if after != before:
         record_audit(
             session,
-            actor=actor,
-            workspace_id=workspace_id,
-            action="brand.update",
-            target_type="campaign" if campaign_id else "workspace",
-            target_id=campaign_id or workspace_id,
-            summary=(_("Changed the campaign's brand") if campaign_id else _("Changed the brand")),
+            actor,
+            "brand.update",
+            (("campaign" if campaign_id else "workspace"), campaign_id or workspace_id),
+            _("Changed the campaign's brand") if campaign_id else _("Changed the brand"),
+            now=now,
             before=before,
             after=after,
-            now=now,
+            workspace_id=workspace_id,
         )
     session.flush()
     return BrandSaved(

@@ -84,16 +84,14 @@ def do_add_member(
     assert user is not None
     record_write(
         session,
-        actor=actor,
-        workspace_id=workspace_id,
-        action="member.add",
-        kind=EventKind.MEMBER_ADDED,
-        target_type="user",
-        target_id=user_id,
-        summary=f"{user.email} → {role.value}",
-        before=None,
-        after={"email": user.email, "role": role.value},
+        actor,
+        "member.add",
+        EventKind.MEMBER_ADDED,
+        ("user", user_id),
+        f"{user.email} → {role.value}",
         now=now,
+        after={"email": user.email, "role": role.value},
+        workspace_id=workspace_id,
     )
 
 
@@ -166,16 +164,14 @@ def do_change_role(
     membership.role = role
     record_write(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="member.role",
-        kind=EventKind.MEMBER_ROLE_CHANGED,
-        target_type="user",
-        target_id=user_id,
-        summary=f"{before} → {role.value}",
+        actor,
+        "member.role",
+        EventKind.MEMBER_ROLE_CHANGED,
+        ("user", user_id),
+        f"{before} → {role.value}",
+        now=now,
         before={"role": before},
         after={"role": role.value},
-        now=now,
     )
     session.flush()
     return get_member(session, actor=actor, user_id=user_id)
@@ -193,16 +189,13 @@ def do_remove_member(session: Session, *, actor: Actor, user_id: int, now: datet
     session.delete(membership)
     record_write(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="member.remove",
-        kind=EventKind.MEMBER_REMOVED,
-        target_type="user",
-        target_id=user_id,
-        summary="",
-        before=before,
-        after=None,
+        actor,
+        "member.remove",
+        EventKind.MEMBER_REMOVED,
+        ("user", user_id),
+        "",
         now=now,
+        before=before,
     )
 
 

@@ -71,16 +71,13 @@ def do_create_token(
     session.flush()
     record_write(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="token.create",
-        kind=EventKind.TOKEN_CREATED,
-        target_type="token",
-        target_id=token.id,
-        summary=f"{name} ({role.value})",
-        before=None,
-        after={"name": name, "role": role.value, "prefix": token.prefix},
+        actor,
+        "token.create",
+        EventKind.TOKEN_CREATED,
+        ("token", token.id),
+        f"{name} ({role.value})",
         now=now,
+        after={"name": name, "role": role.value, "prefix": token.prefix},
     )
     return TokenCreated(**TokenRead.model_validate(token).model_dump(), token=raw)
 
@@ -94,16 +91,14 @@ def do_revoke_token(session: Session, *, actor: Actor, token_id: int, now: datet
         token.revoked_at = now
         record_write(
             session,
-            actor=actor,
-            workspace_id=actor.workspace_id,
-            action="token.revoke",
-            kind=EventKind.TOKEN_REVOKED,
-            target_type="token",
-            target_id=token.id,
-            summary=token.name,
+            actor,
+            "token.revoke",
+            EventKind.TOKEN_REVOKED,
+            ("token", token.id),
+            token.name,
+            now=now,
             before={"revoked": False},
             after={"revoked": True},
-            now=now,
         )
     return TokenRead.model_validate(token)
 

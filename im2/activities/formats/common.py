@@ -170,15 +170,14 @@ class HeldReview:
             session.delete(row)
         record_audit(
             session,
-            actor=actor,
-            workspace_id=activity.workspace_id,
-            action=f"{self.action}.approve" if approve else f"{self.action}.reject",
-            target_type=self.target_type or self.action,
-            target_id=target_id,
-            summary=activity.title,
+            actor,
+            f"{self.action}.approve" if approve else f"{self.action}.reject",
+            (self.target_type or self.action, target_id),
+            activity.title,
+            now=now,
             before={"held": True},
             after={"held": False} if approve else None,
-            now=now,
+            workspace_id=activity.workspace_id,
         )
 
 

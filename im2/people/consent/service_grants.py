@@ -293,15 +293,12 @@ def do_record_change(
         )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="consent.grant" if data.granted else "consent.withdraw",
-        target_type="person",
-        target_id=person_id,
-        summary=f"consent {data.purpose.value} {'granted' if data.granted else 'withdrawn'}",
-        before=None,
-        after={"purpose": data.purpose.value, "granted": data.granted},
+        actor,
+        "consent.grant" if data.granted else "consent.withdraw",
+        ("person", person_id),
+        f"consent {data.purpose.value} {'granted' if data.granted else 'withdrawn'}",
         now=now,
+        after={"purpose": data.purpose.value, "granted": data.granted},
     )
     return states(session, workspace_id=actor.workspace_id, person_id=person_id)
 

@@ -260,14 +260,11 @@ def do_add_text(
         ) from None
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="consent_text.create",
-        target_type="consent_text",
-        target_id=row.id,
-        summary=f"consent text {row.purpose} {language} {row.version}",
-        before=None,
-        after={"purpose": row.purpose, "language": language, "version": row.version},
+        actor,
+        "consent_text.create",
+        ("consent_text", row.id),
+        f"consent text {row.purpose} {language} {row.version}",
         now=now,
+        after={"purpose": row.purpose, "language": language, "version": row.version},
     )
     return _text_read(row)

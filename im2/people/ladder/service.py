@@ -91,15 +91,13 @@ def do_update_rules(
     mark_full_due(session, workspace_id=actor.workspace_id)
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="ladder.rules_updated",
-        target_type="workspace",
-        target_id=actor.workspace_id,
-        summary=_("Closeness ladder rules changed"),
+        actor,
+        "ladder.rules_updated",
+        ("workspace", actor.workspace_id),
+        _("Closeness ladder rules changed"),
+        now=now,
         before=before.model_dump(include=set(values)),
         after=values,
-        now=now,
     )
     session.flush()
     return get_rules(session, workspace_id=actor.workspace_id)

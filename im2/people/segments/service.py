@@ -216,15 +216,13 @@ def do_archive_segment(
         session.execute(delete(SegmentMember).where(SegmentMember.segment_id == row.id))
         record_audit(
             session,
-            actor=actor,
-            workspace_id=row.workspace_id,
-            action="segment.archive",
-            target_type="segment",
-            target_id=row.id,
-            summary=f"Archived segment {row.name}",
-            before=None,
-            after={"archived_at": now.isoformat()},
+            actor,
+            "segment.archive",
+            ("segment", row.id),
+            f"Archived segment {row.name}",
             now=now,
+            after={"archived_at": now.isoformat()},
+            workspace_id=row.workspace_id,
         )
     version = _version(session, row.id, row.version)
     assert version is not None
@@ -243,15 +241,14 @@ def _record(
     after = {"name": version.name, "version": version.version, "rule": version.rule}
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="segment.save",
-        target_type="segment",
-        target_id=row.id,
-        summary=f"Saved segment {row.name} version {version.version}",
+        actor,
+        "segment.save",
+        ("segment", row.id),
+        f"Saved segment {row.name} version {version.version}",
+        now=now,
         before=before,
         after=after,
-        now=now,
+        workspace_id=row.workspace_id,
     )
     record_event(
         session,

@@ -121,15 +121,13 @@ def do_set_policy(
     session.flush()
     record_audit(
         session,
-        actor=actor,
-        workspace_id=actor.workspace_id,
-        action="retention.update",
-        target_type="retention_policy",
-        target_id=None,
-        summary="retention policy",
+        actor,
+        "retention.update",
+        ("retention_policy", None),
+        "retention policy",
+        now=now,
         before=before,
         after=_policy_read(row).model_dump(mode="json"),
-        now=now,
     )
     return _policy_read(row)
 

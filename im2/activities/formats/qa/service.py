@@ -182,15 +182,14 @@ def do_moderate(
     after = {"status": question.status, "pinned": question.pinned, "answered": question.answered}
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action=f"question.{action.value}",
-        target_type="question",
-        target_id=question.id,
-        summary=question.text[:120],
+        actor,
+        f"question.{action.value}",
+        ("question", question.id),
+        question.text[:120],
+        now=now,
         before=before,
         after=after,
-        now=now,
+        workspace_id=row.workspace_id,
     )
     session.flush()
     return _read(question)

@@ -67,15 +67,14 @@ def do_settle(
     if changed:
         record_audit(
             session,
-            actor=actor,
-            workspace_id=activity.workspace_id,
-            action="prediction.settle",
-            target_type="quiz_question",
-            target_id=question.id,
-            summary=f"{activity.title}: {question.text} → {option.label}",
+            actor,
+            "prediction.settle",
+            ("quiz_question", question.id),
+            f"{activity.title}: {question.text} → {option.label}",
+            now=now,
             before={"correct_option_id": before},
             after={"correct_option_id": option.id},
-            now=now,
+            workspace_id=activity.workspace_id,
         )
         record_event(
             session,
@@ -121,15 +120,14 @@ def do_close_question(
     question.closes_at = now
     record_audit(
         session,
-        actor=actor,
-        workspace_id=activity.workspace_id,
-        action="quiz_question.close",
-        target_type="quiz_question",
-        target_id=question.id,
-        summary=f"{activity.title}: {question.text}",
+        actor,
+        "quiz_question.close",
+        ("quiz_question", question.id),
+        f"{activity.title}: {question.text}",
+        now=now,
         before={"closes_at": before.isoformat() if before else None},
         after={"closes_at": now.isoformat()},
-        now=now,
+        workspace_id=activity.workspace_id,
     )
 
 

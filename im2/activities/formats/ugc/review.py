@@ -172,15 +172,14 @@ def do_moderate_entry(
     entry.moderated_at = now
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="ugc.approve" if approve else "ugc.reject",
-        target_type="ugc_entry",
-        target_id=entry.id,
-        summary=(entry.caption or row.title)[:120],
+        actor,
+        "ugc.approve" if approve else "ugc.reject",
+        ("ugc_entry", entry.id),
+        (entry.caption or row.title)[:120],
+        now=now,
         before={"status": before},
         after={"status": entry.status},
-        now=now,
+        workspace_id=row.workspace_id,
     )
     record_event(
         session,
@@ -228,15 +227,14 @@ def do_score(
         existing.updated_at = now
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="ugc.score",
-        target_type="ugc_entry",
-        target_id=entry.id,
-        summary=(entry.caption or row.title)[:120],
+        actor,
+        "ugc.score",
+        ("ugc_entry", entry.id),
+        (entry.caption or row.title)[:120],
+        now=now,
         before=before,
         after={"score": score},
-        now=now,
+        workspace_id=row.workspace_id,
     )
     session.flush()
     average = session.scalar(select(func.avg(UgcScore.score)).where(UgcScore.entry_id == entry.id))
@@ -276,15 +274,14 @@ def do_count_held_votes(
     )
     record_audit(
         session,
-        actor=actor,
-        workspace_id=row.workspace_id,
-        action="ugc.count_held_votes",
-        target_type="ugc_entry",
-        target_id=entry.id,
-        summary=(entry.caption or row.title)[:120],
+        actor,
+        "ugc.count_held_votes",
+        ("ugc_entry", entry.id),
+        (entry.caption or row.title)[:120],
+        now=now,
         before={"held": len(held)},
         after={"held": 0},
-        now=now,
+        workspace_id=row.workspace_id,
     )
     session.flush()
     session.refresh(entry)
