@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from annotated_types import Ge, Le
 
@@ -24,6 +25,27 @@ MAX_ID = 2**31 - 1
 
 DbId = Annotated[int, Ge(1), Le(MAX_ID)]
 """A database id: 1 … 2**31 - 1, else 422."""
+
+
+class LabelledEnum(StrEnum):
+    """A StrEnum whose members are declared with their label, `NEW = "new", N_("New")`, so a
+    value and the words the console shows for it are written once, side by side."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str = "") -> Self:  # Platform("weibo") looks one up
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
+_Labelled = TypeVar("_Labelled", bound=LabelledEnum)
+
+
+def labels_of(kind: type[_Labelled]) -> dict[_Labelled, str]:
+    """Each member's label (a msgid: translate it where it is shown)."""
+    return {member: member.label for member in kind}
 
 
 @dataclass(frozen=True, slots=True)

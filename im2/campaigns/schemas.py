@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
@@ -16,16 +15,16 @@ from pydantic import (
 )
 
 from im2.i18n import N_
-from im2.types import DbId
+from im2.types import DbId, LabelledEnum, labels_of
 
 
-class CampaignStatus(StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    PAUSED = "paused"
-    ENDED = "ended"
-    ARCHIVED = "archived"
+class CampaignStatus(LabelledEnum):
+    DRAFT = "draft", N_("Draft")
+    SCHEDULED = "scheduled", N_("Scheduled")
+    LIVE = "live", N_("Live")
+    PAUSED = "paused", N_("Paused")
+    ENDED = "ended", N_("Ended")
+    ARCHIVED = "archived", N_("Archived")
 
 
 # The status machine: draft → scheduled → live ⇄ paused → ended → archived.
@@ -41,14 +40,7 @@ EDITABLE_STATUSES = frozenset(
     {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED}
 )
 
-STATUS_LABELS = {
-    CampaignStatus.DRAFT: N_("Draft"),
-    CampaignStatus.SCHEDULED: N_("Scheduled"),
-    CampaignStatus.LIVE: N_("Live"),
-    CampaignStatus.PAUSED: N_("Paused"),
-    CampaignStatus.ENDED: N_("Ended"),
-    CampaignStatus.ARCHIVED: N_("Archived"),
-}
+STATUS_LABELS = labels_of(CampaignStatus)
 # What the button that moves a campaign *to* a status says.
 TRANSITION_LABELS = {
     CampaignStatus.DRAFT: N_("Back to draft"),
@@ -60,113 +52,76 @@ TRANSITION_LABELS = {
 }
 
 
-class Objective(StrEnum):
-    AWARENESS = "awareness"
-    ENGAGEMENT = "engagement"
-    UGC = "ugc"
-    CONVERSION = "conversion"
-    FISSION = "fission"
-    FEEDBACK = "feedback"
+class Objective(LabelledEnum):
+    AWARENESS = "awareness", N_("Awareness")
+    ENGAGEMENT = "engagement", N_("Engagement")
+    UGC = "ugc", N_("User-generated content")
+    CONVERSION = "conversion", N_("Conversion")
+    FISSION = "fission", N_("Fission (invite friends)")
+    FEEDBACK = "feedback", N_("Feedback")
 
 
-OBJECTIVE_LABELS = {
-    Objective.AWARENESS: N_("Awareness"),
-    Objective.ENGAGEMENT: N_("Engagement"),
-    Objective.UGC: N_("User-generated content"),
-    Objective.CONVERSION: N_("Conversion"),
-    Objective.FISSION: N_("Fission (invite friends)"),
-    Objective.FEEDBACK: N_("Feedback"),
-}
+OBJECTIVE_LABELS = labels_of(Objective)
 
 
-class Channel(StrEnum):
-    WECHAT = "wechat"
-    WEIBO = "weibo"
-    DOUYIN = "douyin"
-    XIAOHONGSHU = "xiaohongshu"
-    BILIBILI = "bilibili"
-    FACEBOOK = "facebook"
-    INSTAGRAM = "instagram"
-    X = "x"
-    TIKTOK = "tiktok"
-    OFFLINE_QR = "offline_qr"
-    EMAIL = "email"
-    SMS = "sms"
-    OTHER = "other"
+class Channel(LabelledEnum):
+    WECHAT = "wechat", N_("WeChat")
+    WEIBO = "weibo", N_("Weibo")
+    DOUYIN = "douyin", N_("Douyin")
+    XIAOHONGSHU = "xiaohongshu", N_("Xiaohongshu")
+    BILIBILI = "bilibili", N_("Bilibili")
+    FACEBOOK = "facebook", N_("Facebook")
+    INSTAGRAM = "instagram", N_("Instagram")
+    X = "x", N_("X (Twitter)")
+    TIKTOK = "tiktok", N_("TikTok")
+    OFFLINE_QR = "offline_qr", N_("Offline QR code")
+    EMAIL = "email", N_("E-mail")
+    SMS = "sms", N_("SMS")
+    OTHER = "other", N_("Other")
 
 
-CHANNEL_LABELS = {
-    Channel.WECHAT: N_("WeChat"),
-    Channel.WEIBO: N_("Weibo"),
-    Channel.DOUYIN: N_("Douyin"),
-    Channel.XIAOHONGSHU: N_("Xiaohongshu"),
-    Channel.BILIBILI: N_("Bilibili"),
-    Channel.FACEBOOK: N_("Facebook"),
-    Channel.INSTAGRAM: N_("Instagram"),
-    Channel.X: N_("X (Twitter)"),
-    Channel.TIKTOK: N_("TikTok"),
-    Channel.OFFLINE_QR: N_("Offline QR code"),
-    Channel.EMAIL: N_("E-mail"),
-    Channel.SMS: N_("SMS"),
-    Channel.OTHER: N_("Other"),
-}
+CHANNEL_LABELS = labels_of(Channel)
 
 
-class Media(StrEnum):
-    PAID = "paid"
-    OWNED = "owned"
-    EARNED = "earned"
+class Media(LabelledEnum):
+    PAID = "paid", N_("Paid")
+    OWNED = "owned", N_("Owned")
+    EARNED = "earned", N_("Earned")
 
 
-MEDIA_LABELS = {Media.PAID: N_("Paid"), Media.OWNED: N_("Owned"), Media.EARNED: N_("Earned")}
+MEDIA_LABELS = labels_of(Media)
 
 
-class KpiMetric(StrEnum):
+class KpiMetric(LabelledEnum):
     """KPI keys a campaign can set targets on; the analytics registry defines each one."""
 
-    PARTICIPANTS = "participants"
-    INTERACTIONS = "interactions"
-    INTERACTION_RATE = "interaction_rate"
-    REACH = "reach"
-    UGC_COUNT = "ugc_count"
-    SHARES = "shares"
-    K_FACTOR = "k_factor"
-    CONVERSIONS = "conversions"
-    CONVERSION_RATE = "conversion_rate"
-    REVENUE = "revenue"
-    RETENTION_D7 = "retention_d7"
+    PARTICIPANTS = "participants", N_("Participants")
+    INTERACTIONS = "interactions", N_("Interactions")
+    INTERACTION_RATE = "interaction_rate", N_("Interaction rate (%)")
+    REACH = "reach", N_("Reach (unique viewers)")
+    UGC_COUNT = "ugc_count", N_("UGC submissions")
+    SHARES = "shares", N_("Shares")
+    K_FACTOR = "k_factor", N_("K-factor")
+    CONVERSIONS = "conversions", N_("Conversions")
+    CONVERSION_RATE = "conversion_rate", N_("Conversion rate (%)")
+    REVENUE = "revenue", N_("Revenue (CNY)")
+    RETENTION_D7 = "retention_d7", N_("D7 retention (%)")
 
 
-KPI_LABELS = {
-    KpiMetric.PARTICIPANTS: N_("Participants"),
-    KpiMetric.INTERACTIONS: N_("Interactions"),
-    KpiMetric.INTERACTION_RATE: N_("Interaction rate (%)"),
-    KpiMetric.REACH: N_("Reach (unique viewers)"),
-    KpiMetric.UGC_COUNT: N_("UGC submissions"),
-    KpiMetric.SHARES: N_("Shares"),
-    KpiMetric.K_FACTOR: N_("K-factor"),
-    KpiMetric.CONVERSIONS: N_("Conversions"),
-    KpiMetric.CONVERSION_RATE: N_("Conversion rate (%)"),
-    KpiMetric.REVENUE: N_("Revenue (CNY)"),
-    KpiMetric.RETENTION_D7: N_("D7 retention (%)"),
-}
+KPI_LABELS = labels_of(KpiMetric)
 
 
-class Language(StrEnum):
+class Language(LabelledEnum):
     """A language a campaign's public pages speak (BCP 47; docs/languages.md)."""
 
-    ZH_CN = "zh-CN"
-    ZH_TW = "zh-TW"
-    EN = "en"
+    ZH_CN = "zh-CN", N_("Simplified Chinese")
+    ZH_TW = "zh-TW", N_("Traditional Chinese")
+    EN = "en", N_("English")
 
 
 # The im2.i18n locale of each language.
 LANGUAGE_LOCALES = {Language.ZH_CN: "zh_CN", Language.ZH_TW: "zh_TW", Language.EN: "en"}
-LANGUAGE_LABELS = {
-    Language.ZH_CN: N_("Simplified Chinese"),
-    Language.ZH_TW: N_("Traditional Chinese"),
-    Language.EN: N_("English"),
-}
+LANGUAGE_LABELS = labels_of(Language)
 
 
 def _unique_languages(value: list[Language] | None) -> list[Language] | None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Annotated, Any, Final, Self, TypeVar
+from typing import Annotated, Any, Final
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from im2.i18n import N_, _
 from im2.outbound import web_link
-from im2.types import DbId
+from im2.types import DbId, LabelledEnum, labels_of
 
 # Longer posts are cut here (long-form WeChat articles run to tens of thousands of characters;
 # the first part is what listening needs, and the raw row keeps the original length).
@@ -22,27 +21,6 @@ MAX_COUNT: Final = 2**63 - 1
 # Control characters (NUL above all, which PostgreSQL text refuses) carry nothing a reader
 # sees; they go, so both databases store the same text. Tabs and line breaks stay.
 CONTROL_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class LabelledEnum(StrEnum):
-    """A StrEnum whose members are declared with their label, `NEW = "new", N_("New")`, so a
-    value and the words the console shows for it are written once, side by side."""
-
-    label: str
-
-    def __new__(cls, value: str, label: str = "") -> Self:  # Platform("weibo") looks one up
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        return member
-
-
-_Labelled = TypeVar("_Labelled", bound=LabelledEnum)
-
-
-def labels_of(kind: type[_Labelled]) -> dict[_Labelled, str]:
-    """Each member's label (a msgid: translate it where it is shown)."""
-    return {member: member.label for member in kind}
 
 
 class Platform(LabelledEnum):

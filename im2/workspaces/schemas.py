@@ -11,21 +11,17 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from im2.events.schemas import ActorType
 from im2.i18n import N_
+from im2.types import LabelledEnum, labels_of
 
 
-class Role(StrEnum):
-    OWNER = "owner"
-    EDITOR = "editor"
-    ANALYST = "analyst"
-    VIEWER = "viewer"
+class Role(LabelledEnum):
+    OWNER = "owner", N_("Owner")
+    EDITOR = "editor", N_("Editor")
+    ANALYST = "analyst", N_("Analyst")
+    VIEWER = "viewer", N_("Viewer")
 
 
-ROLE_LABELS = {
-    Role.OWNER: N_("Owner"),
-    Role.EDITOR: N_("Editor"),
-    Role.ANALYST: N_("Analyst"),
-    Role.VIEWER: N_("Viewer"),
-}
+ROLE_LABELS = labels_of(Role)
 
 
 class Permission(StrEnum):
