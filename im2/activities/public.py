@@ -18,7 +18,7 @@ from im2.participation.schemas import CONSENT_TEXT
 from im2.web import page_views
 from im2.web.deps import DbDep, remember_channel
 from im2.web.params import Id
-from im2.web.participant_forms import consent_box_text
+from im2.web.participant_forms import consent_box_values
 from im2.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,10 +33,11 @@ def campaign_page(request: Request, slug: str, db: DbDep) -> Response:
     with db.session() as session:
         public = service.get_public_campaign(session, slug=slug)
         joined = service.participant_for(session, public=public, device_id=device_id) is not None
-        consent_text = (
-            CONSENT_TEXT
+        # The comment form's consent box: the brand's text and the hash its form posts back.
+        box = (
+            {"consent_text": CONSENT_TEXT}
             if joined
-            else consent_box_text(
+            else consent_box_values(
                 request, session, workspace_id=public.workspace_id, campaign=public.campaign
             )
         )
@@ -63,7 +64,7 @@ def campaign_page(request: Request, slug: str, db: DbDep) -> Response:
             "slug": slug,
             "back": f"/c/{slug}",
             "needs_consent": not joined,
-            "consent_text": consent_text,
+            **box,
         },
     )
     page_views.settle(view)

@@ -19,7 +19,7 @@ from im2.people import service as people
 from im2.people.consent import service as consents
 from im2.people.consent.schemas import OPTIONAL, PURPOSE_NAMES, ConsentChannel, Purpose
 from im2.web.deps import CsrfForm, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
-from im2.web.participant_forms import field_errors
+from im2.web.participant_forms import check_consent_text, consent_box_values, field_errors
 from im2.web.participant_pages import (
     OnCampaign,
     check_first,
@@ -96,6 +96,8 @@ def _page(
             "failed": failed,  # the form whose errors these are, when it is not the only one
             # The brand's "taking part" text (the join forms' boxes record it).
             "consent_text": texts[Purpose.TAKING_PART].text,
+            # What the nickname and code forms' boxes post back (check_consent_text).
+            "consent_sha256": texts[Purpose.TAKING_PART].sha256,
             "sent": sent,
             # Consent by purpose: the join form (each purpose on its own, only taking part
             # required) and, once joined, where the participant stands on each.
@@ -258,6 +260,7 @@ def set_nickname(
 ) -> Response:
     campaign, workspace_id = public_campaign(db, slug)
     try:
+        check_consent_text(request, form)
         check_first(
             db,
             workspace_id=workspace_id,
@@ -418,6 +421,7 @@ def post_comment(
         limiter.hit(device_id=visitor.device_id, ip=visitor.ip)
         if here.campaign.status != "live":
             raise IM2Error(_("Comments are open while the campaign is live."))
+        check_consent_text(request, form)
         posted = _as_participant(
             db,
             here,
@@ -427,9 +431,43 @@ def post_comment(
             ),
         )
     except IM2Error as exc:
+        if isinstance(exc, InvalidInput) and exc.field in ("text", "consent"):
+            return _comment_again(request, here, form, exc)
         return _refused(request, exc)
     note = "pending" if posted.status is comments.CommentStatus.PENDING else "posted"
     return RedirectResponse(f"{back}{'&' if '?' in back else '?'}comment={note}", status_code=303)
+
+
+def _comment_again(
+    request: Request, here: OnCampaign, form: CsrfForm, exc: InvalidInput
+) -> Response:
+    """The comment form again after a refused post: what was typed, the message by its field,
+    and the consent box (with the brand's current text) while the device has not joined."""
+    db = request.app.state.db
+    with db.session() as session:
+        joined = service.get_participant(
+            session, workspace_id=here.workspace_id, device_id=here.visitor.device_id
+        )
+        box = consent_box_values(
+            request, session, workspace_id=here.workspace_id, campaign=here.campaign
+        )
+    slug = here.campaign.slug
+    return render(
+        request,
+        "participation/comment_again.html",
+        {
+            "slug": slug,
+            "target_type": str(form.get("target_type", "")),
+            "target_id": str(form.get("target_id", "")),
+            "back": _back(slug, form.get("back")),
+            "campaign_url": f"/c/{slug}",
+            "needs_consent": joined is None,
+            **box,
+            "values": {"text": str(form.get("text", ""))},
+            "errors": {exc.field or "text": exc.message},
+        },
+        status_code=exc.status_code,
+    )
 
 
 @router.post("/c/{slug}/likes")

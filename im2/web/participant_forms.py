@@ -173,6 +173,36 @@ def consent_error() -> str:
     return _("Please agree to how your data is used before taking part.")
 
 
+def consent_text_changed() -> str:
+    return _("The text you agreed to has changed; please read it again.")
+
+
+def check_consent_text(
+    request: Request, form: Mapping[str, Any], *, field: str = "consent"
+) -> None:
+    """A consent box ticked under a text the brand has replaced since the page was shown is
+    refused (the page then shows the new one): the first action records the current text, so
+    it must be the one the person read. Every consent box posts the hash of the text it showed
+    (`CONSENT_SHA_FIELD`); the current text is read only for a ticked box that says what it
+    showed. Raises `InvalidInput` on `field`. A page under /c/<slug>/… or an API path with a
+    `slug` (the widget's JSON vote, whose body is `form` there)."""
+    posted = str(form.get(CONSENT_SHA_FIELD) or "")
+    if not posted or form.get("consent") not in ("yes", True):
+        return
+    shown = _page_box(request)
+    if shown is not None and shown.sha256 != posted:
+        raise InvalidInput(consent_text_changed(), field=field)
+
+
+def consent_box_values(
+    request: Request, session: Session, *, workspace_id: int, campaign: CampaignRead
+) -> dict[str, str]:
+    """The template values of a consent box on a page that reads the campaign itself: the
+    text it shows and the hash its form posts back (`check_consent_text`)."""
+    shown = _box(request, session, workspace_id=workspace_id, campaign=campaign)
+    return {"consent_text": shown.text, CONSENT_SHA_FIELD: shown.sha256}
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """What a refused submit shows: a message about the form as a whole (`error`), or one
@@ -289,18 +319,7 @@ class ParticipantPost:
         self._check_consent_text()
 
     def _check_consent_text(self) -> None:
-        """A consent box ticked under a text the brand has replaced since the page was shown is
-        refused (the page shows the new one): the first action records the current text, so
-        it must be the one the person read. Read only for a ticked box that says what it
-        showed (a first action)."""
-        posted = str(self.form.get(CONSENT_SHA_FIELD) or "")
-        if not posted or self.form.get("consent") != "yes":
-            return
-        shown = _page_box(self.request)
-        if shown is not None and shown.sha256 != posted:
-            raise InvalidInput(
-                _("The text you agreed to has changed; please read it again."), field="consent"
-            )
+        check_consent_text(self.request, self.form)
 
     def run(
         self, write: Callable[[Session], T], *, refused: str, activity_id: int | None = None

@@ -21,7 +21,7 @@ from im2.i18n import _
 from im2.participation import service as participation
 from im2.participation.schemas import Visitor
 from im2.participation.senders import CodeSender, queue_code
-from im2.web.participant_forms import FieldErrors, consent_error
+from im2.web.participant_forms import FieldErrors, check_consent_text, consent_error
 
 HIDDEN_STATUSES = ("draft", "archived")
 
@@ -86,6 +86,7 @@ def send_code(request: Request, db: Database, here: OnCampaign, form: FormData) 
     channel, destination = str(form.get("channel", "")), str(form.get("destination", ""))
     consented = form.get("consent") == "yes"
     campaign, workspace_id, visitor, now = here.campaign, here.workspace_id, here.visitor, here.now
+    check_consent_text(request, form)
     check_first(
         db,
         workspace_id=workspace_id,

@@ -19,6 +19,7 @@ from im2.config import Settings
 from im2.i18n import get_locale
 from im2.web.deps import get_visitor
 from im2.web.params import Id
+from im2.web.participant_forms import check_consent_text
 
 router = APIRouter(prefix="/api/v1", tags=["polls"])
 # The participant's vote is the app's hottest route. Routes are matched in order and every
@@ -52,6 +53,11 @@ async def vote(slug: str, activity_id: Id, body: VoteIn, request: Request) -> Re
     settings: Settings = state.settings
     visitor = get_visitor(request, settings)
     await state.limiter.ahit(device_id=visitor.device_id, ip=visitor.ip)
+    if body.consent and body.consent_sha256:
+        # One read, off the event loop, only for a first vote that says what it showed.
+        await asyncio.to_thread(
+            check_consent_text, request, body.model_dump(), field="consent_sha256"
+        )
     future = submit_vote(
         state.db,
         state.hub,

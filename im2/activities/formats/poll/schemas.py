@@ -96,6 +96,10 @@ class VoteIn(BaseModel):
 
     options: list[DbId] = Field(min_length=1, max_length=30)
     consent: bool = False
+    # The hash of the consent text the visitor was shown (the widget's `consent_sha256`): a
+    # first vote ticked under a text the brand has replaced since is refused (422) and stores
+    # nothing. Without it, the vote records whatever text is current.
+    consent_sha256: str | None = Field(default=None, max_length=64)
 
 
 class OptionResult(BaseModel):

@@ -1,0 +1,280 @@
+"""Every consent box posts the hash of the text it showed, not only the formats' main forms
+(issues #18 and #20): Q&A's upvote box, UGC's vote boxes (the gallery's and the entry page's),
+the comment form, 我的's nickname and code forms and the widget's JSON vote. When the brand
+publishes a new "taking part" text between the page being shown and the box being ticked, the
+submit is refused with a clear message, nothing is stored, and the new text is shown; the same
+submit with the new text's hash goes through and records that version."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from im2.activities.formats.qa.models import QaUpvote
+from im2.activities.formats.ugc.models import UgcVote
+from im2.db import Database
+from im2.participation.models import Comment, Participant, VerificationCode
+from im2.workspaces.schemas import Role
+from tests.activities.test_qa import ask_url, make_qa
+from tests.activities.test_ugc import SLUG as UGC_SLUG
+from tests.activities.test_ugc import approve, entries_url, make_contest, submit
+from tests.conftest import Brand
+from tests.people.test_consent_box_texts import BRAND_TEXT, ZH_CN, _sha, _taking_part, _write
+from tests.test_polls import live_campaign, vote_url
+
+CHANGED = "你同意的说明已更新，请重新阅读。"
+NEWER = BRAND_TEXT + "（第二版：也保存你的昵称）"
+Recorded = tuple[str, str | None, str | None, str]
+_SHA = re.compile(r'name="consent_sha256" value="([0-9a-f]{64})"')
+
+
+def _forms(page: str, action: str) -> list[str]:
+    return [f for f in re.findall(r"<form\b.*?</form>", page, flags=re.S) if action in f]
+
+
+def _posted(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the page's form posting to `action` (its first such form)."""
+    [form, *_rest] = _forms(page, action)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def _count(db: Database, model: type) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _refused_then_agreed(
+    db: Database,
+    post: Callable[[dict[str, str]], object],
+    fields: dict[str, str],
+    *,
+    stored: Callable[[], int],
+    republish: Callable[[], None],
+    new_fields: Callable[[str], dict[str, str]],
+    records: Callable[[], list[Recorded]] | None = None,
+    others: int = 0,
+) -> None:
+    """Given fields read under v1 (their hash is v1's), when the brand publishes v2 and the
+    box is ticked: refused (422, the message, the new text and its hash shown), nothing stored
+    (`stored` counts this visitor's rows, `records` their consent records, `others` the people
+    who took part before); then sent again with what the refusal showed: accepted, v2
+    recorded."""
+    records = records or (lambda: _taking_part(db))
+    assert fields["consent_sha256"] == _sha(BRAND_TEXT)
+    republish()
+    refused = post({**fields, "consent": "yes"})
+    assert refused.status_code == 422, refused.text  # type: ignore[attr-defined]
+    page = refused.text  # type: ignore[attr-defined]
+    assert CHANGED in page
+    assert NEWER in page
+    assert _SHA.findall(page) == [_sha(NEWER)] * len(_SHA.findall(page))
+    assert records() == []
+    assert stored() == 0
+    assert _count(db, Participant) == others
+    agreed = post({**new_fields(page), "consent": "yes"})
+    assert agreed.status_code in (201, 303), agreed.text  # type: ignore[attr-defined]
+    assert stored() == 1
+    [(version, _language, sha, _channel)] = records()
+    assert (version, sha) == ("v2", _sha(NEWER))
+
+
+def test_a_qa_upvote_box_refuses_a_replaced_text(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, _cid, qa = make_qa(client, brand)
+    asker = TestClient(client.app)
+    asked = asker.post(ask_url(slug, qa), json={"text": "新品什么时候上市？", "consent": True})
+    assert asked.status_code == 201, asked.text
+    question = asked.json()["question"]["id"]
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    asker_joined = _count(db, Participant)
+
+    # The visitor upvotes without the box, so the page asks for consent with the v1 text.
+    url = f"/c/{slug}/qa/{qa}"
+    upvote = f"{url}/questions/{question}/upvote"
+    asked_consent = client.post(upvote, data=_posted(client.get(url).text, upvote))
+    assert asked_consent.status_code == 422
+    assert BRAND_TEXT in asked_consent.text
+    fields = _posted(asked_consent.text, f'action="{upvote}" class="consent"')
+
+    _refused_then_agreed(
+        db,
+        lambda data: client.post(upvote, data=data, follow_redirects=False),
+        fields,
+        stored=lambda: _count(db, QaUpvote),
+        republish=lambda: _write(client, brand, "zh_CN", NEWER),
+        new_fields=lambda page: _posted(page, f'action="{upvote}" class="consent"'),
+        records=lambda: _taking_part(db)[1:],  # the asker's is not this visitor's
+        others=asker_joined,
+    )
+
+
+def _contest_with_entry(client: TestClient, brand: Brand, db: Database) -> tuple[int, int, int]:
+    """A live contest with one approved entry by another phone: (contest, entry, people)."""
+    _cid, contest = make_contest(client, brand)
+    author = TestClient(client.app)
+    sent = submit(author, contest, caption="樱花树下的拿铁", nickname="阿May")
+    assert sent.status_code == 201, sent.text
+    entry = sent.json()["entry"]
+    if entry["status"] != "approved":
+        approve(client, brand, contest, entry["id"])
+    assert [e["id"] for e in client.get(entries_url(contest)).json()] == [entry["id"]]
+    return contest, entry["id"], _count(db, Participant)
+
+
+@pytest.mark.parametrize("where", ["entry page", "gallery"])
+def test_ugc_vote_boxes_refuse_a_replaced_text(
+    client: TestClient, brand: Brand, db: Database, where: str
+) -> None:
+    contest, entry, others = _contest_with_entry(client, brand, db)
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    url = f"/c/{UGC_SLUG}/ugc/{contest}"
+    vote = f"{url}/entries/{entry}/vote"
+    asking = f'action="{vote}" class="consent"'
+    if where == "entry page":
+        # The entry's own page (the one shared to gather votes) has the box in its vote form.
+        entry_page = client.get(f"{url}/entries/{entry}").text
+        assert BRAND_TEXT in entry_page
+        fields = _posted(entry_page, f'action="{vote}"')
+    else:
+        # A vote from the gallery without the box: the page asks for consent (v1's text).
+        asked = client.post(vote, data=_posted(client.get(url).text, "/submit"))
+        assert asked.status_code == 422
+        fields = _posted(asked.text, asking)
+    authors = len(_taking_part(db))
+    _refused_then_agreed(
+        db,
+        lambda data: client.post(vote, data=data, follow_redirects=False),
+        fields,
+        stored=lambda: _count(db, UgcVote),
+        republish=lambda: _write(client, brand, "zh_CN", NEWER),
+        # Refused, the gallery asks again with the new text in the vote's own consent form.
+        new_fields=lambda page: _posted(page, asking),
+        records=lambda: _taking_part(db)[authors:],
+        others=others,
+    )
+
+
+def test_a_comment_box_refuses_a_replaced_text_and_keeps_the_comment(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, _poll, _options = live_campaign(client, brand)
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    action = f"/c/{slug}/comments"
+    fields = _posted(client.get(f"/c/{slug}").text, f'action="{action}"')
+    comment = "樱花拿铁好喝！"
+
+    def post(data: dict[str, str]) -> object:
+        return client.post(action, data={**data, "text": comment}, follow_redirects=False)
+
+    _refused_then_agreed(
+        db,
+        post,
+        fields,
+        stored=lambda: _count(db, Comment),
+        republish=lambda: _write(client, brand, "zh_CN", NEWER),
+        new_fields=lambda page: _kept(page, action, comment),
+    )
+
+
+def _kept(page: str, action: str, comment: str) -> dict[str, str]:
+    """The comment form shown again: what was typed is still in it."""
+    [form] = _forms(page, f'action="{action}"')
+    assert f">{comment}</textarea>" in form
+    return _posted(page, f'action="{action}"')
+
+
+def test_my_pages_nickname_and_code_boxes_refuse_a_replaced_text(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, _poll, _options = live_campaign(client, brand)
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    page = f"/c/{slug}/me"
+    nickname_action = f"/c/{slug}/me/nickname"
+    code_action = f"/c/{slug}/me/code"
+    shown = client.get(page).text
+    nickname = _posted(shown, f'action="{nickname_action}"')
+    code = _posted(shown, f'action="{code_action}"')
+    assert code["consent_sha256"] == _sha(BRAND_TEXT)
+
+    def nicknamed() -> int:
+        with db.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Participant)
+                    .where(Participant.nickname == "小鹿")
+                )
+                or 0
+            )
+
+    _refused_then_agreed(
+        db,
+        lambda data: client.post(
+            nickname_action, data={**data, "nickname": "小鹿"}, follow_redirects=False
+        ),
+        nickname,
+        stored=nicknamed,
+        republish=lambda: _write(client, brand, "zh_CN", NEWER),
+        new_fields=lambda refused: _posted(refused, f'action="{nickname_action}"'),
+    )
+
+    # Another phone on the code form, read under v2 while the brand publishes v3.
+    phone = TestClient(client.app)
+    code = _posted(phone.get(page).text, f'action="{code_action}"')
+    assert code["consent_sha256"] == _sha(NEWER)
+    third = NEWER + "（第三版）"
+    _write(client, brand, "zh_CN", third)
+    typed = {"channel": "email", "destination": "xiaolu@example.com"}
+    refused = phone.post(code_action, data={**code, **typed, "consent": "yes"})
+    assert refused.status_code == 422
+    assert CHANGED in refused.text
+    assert third in refused.text
+    assert 'value="xiaolu@example.com"' in refused.text  # what was typed stays
+    assert len(_taking_part(db)) == 1  # the nickname's only
+    assert _count(db, VerificationCode) == 0
+    again = _posted(refused.text, f'action="{code_action}"')
+    assert again["consent_sha256"] == _sha(third)
+    sent = phone.post(
+        code_action, data={**again, **typed, "consent": "yes"}, follow_redirects=False
+    )
+    assert sent.status_code == 303, sent.text
+    assert _count(db, VerificationCode) == 1
+    assert _taking_part(db)[1][:3] == ("v3", "zh_CN", _sha(third))
+
+
+def test_the_widgets_json_vote_refuses_a_replaced_text(
+    client: TestClient, brand: Brand, db: Database
+) -> None:
+    slug, poll, options = live_campaign(client, brand)
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    widget_url = f"/api/v1/public/campaigns/{slug}/activities/{poll}"
+    read = client.get(widget_url).json()
+    assert read["consent_sha256"] == _sha(BRAND_TEXT)
+    _write(client, brand, "zh_CN", NEWER)
+    body = {"options": [options[0]], "consent": True, "consent_sha256": read["consent_sha256"]}
+    refused = client.post(vote_url(slug, poll), json=body, headers=ZH_CN)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == CHANGED
+    assert refused.json()["error"]["field"] == "consent_sha256"
+    assert _taking_part(db) == []
+    assert _count(db, Participant) == 0
+    again = client.get(widget_url).json()
+    assert (again["consent_text"], again["consent_sha256"]) == (NEWER, _sha(NEWER))
+    assert (
+        client.get(f"/api/v1/polls/{poll}/results", headers=brand.auth(Role.OWNER)).json()["voters"]
+        == 0
+    )
+    voted = client.post(vote_url(slug, poll), json={**body, "consent_sha256": _sha(NEWER)})
+    assert voted.status_code == 201, voted.text
+    assert _taking_part(db) == [("v2", "zh_CN", _sha(NEWER), "action")]
+
+    # Without the field, a first vote behaves as before: the current text is recorded.
+    other = TestClient(client.app)
+    plain = other.post(vote_url(slug, poll), json={"options": [options[1]], "consent": True})
+    assert plain.status_code == 201, plain.text
+    assert _taking_part(db)[1] == ("v2", "zh_CN", _sha(NEWER), "action")
