@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from im2.crypto import ip_hashes
@@ -32,7 +32,11 @@ def assess_risk(
     recent = None
     if visitor.ip:
         recent = identities_from_ips(
-            session, workspace_id=workspace_id, ips=[visitor.ip], since=now - RISK_IP_WINDOW
+            session,
+            workspace_id=workspace_id,
+            ips=[visitor.ip],
+            since=now - RISK_IP_WINDOW,
+            at_most=identities_per_ip_hour + 1,
         ).get(visitor.ip, 0)
     return score_risk(
         identities_from_ip=recent,
@@ -46,24 +50,57 @@ RISK_IP_WINDOW = timedelta(hours=1)
 
 
 def identities_from_ips(
-    session: Session, *, workspace_id: int, ips: list[str], since: datetime
+    session: Session,
+    *,
+    workspace_id: int,
+    ips: list[str],
+    since: datetime,
+    at_most: int | None = None,
 ) -> dict[str, int]:
-    """How many participants first came from each of these IPs since `since` (one query, by
-    the IPs' keyed hashes: the IPs themselves are encrypted)."""
+    """How many participants first came from each of these IPs since `since` (by the IPs'
+    keyed hashes: the IPs themselves are encrypted).
+
+    With `at_most`, each count stops there: the risk signal only asks whether an IP is over its
+    limit, and counting every identity a busy IP (a venue, a carrier's NAT) brought in the last
+    hour would read ever more index entries per action as the hour fills."""
     by_hash = {h: ip for ip in ips for h in ip_hashes(ip)}
-    rows = session.execute(
-        select(Participant.first_ip_hash, func.count())
-        .where(
-            Participant.workspace_id == workspace_id,
-            Participant.first_ip_hash.in_(by_hash),
-            Participant.created_at >= since,
-        )
-        .group_by(Participant.first_ip_hash)
-    ).all()
+    if not by_hash:
+        return {}
+    recent = (
+        Participant.workspace_id == workspace_id,
+        Participant.created_at >= since,
+    )
+    if at_most is None:
+        rows = session.execute(
+            select(Participant.first_ip_hash, func.count())
+            .where(*recent, Participant.first_ip_hash.in_(by_hash))
+            .group_by(Participant.first_ip_hash)
+        ).all()
+    else:
+        # One capped count per hash, as one statement: a LIMIT inside each scalar subquery.
+        parts = [
+            select(
+                literal(h).label("hash"),
+                select(func.count())
+                .select_from(
+                    select(Participant.id)
+                    .where(*recent, Participant.first_ip_hash == h)
+                    .limit(at_most)
+                    .subquery()
+                )
+                .scalar_subquery()
+                .label("n"),
+            )
+            for h in by_hash
+        ]
+        rows = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
     counts: dict[str, int] = {}
     for found, n in rows:
-        ip = by_hash[str(found)]
-        counts[ip] = counts.get(ip, 0) + int(n)
+        if n:
+            ip = by_hash[str(found)]
+            counts[ip] = counts.get(ip, 0) + int(n)
+    if at_most is not None:
+        counts = {ip: min(n, at_most) for ip, n in counts.items()}
     return counts
 
 
@@ -80,7 +117,7 @@ def score_risk(
     reasons: list[str] = []
     if identities_from_ip is not None and identities_from_ip > identities_per_ip_hour:
         score += 0.4
-        reasons.append(f"{identities_from_ip} new identities from this IP in the last hour")
+        reasons.append(f"over {identities_per_ip_hour} new identities from this IP in an hour")
     if seconds_on_page is not None and seconds_on_page < MIN_SECONDS_TO_ACT:
         score += 0.5
         reasons.append(f"form sent {seconds_on_page:.1f} s after the page was shown")

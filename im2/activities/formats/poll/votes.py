@@ -303,7 +303,12 @@ def _join(session: Session, batch: _Batch, *, workspace_id: int, indexes: list[i
     since = min((votes[i].now for i in accepted), default=None)
     counts = (
         participation.identities_from_ips(
-            session, workspace_id=workspace_id, ips=ips, since=since - participation.RISK_IP_WINDOW
+            session,
+            workspace_id=workspace_id,
+            ips=ips,
+            since=since - participation.RISK_IP_WINDOW,
+            # Over the limit is all the score asks; the batch's own joins only add to it.
+            at_most=max(votes[i].identities_per_ip_hour for i in accepted) + 1,
         )
         if ips and since is not None
         else {}
