@@ -157,3 +157,20 @@ def test_odd_language_input_on_public_pages_is_harmless(client: TestClient, bran
     assert missing.status_code == 404
     assert '<html lang="en">' in missing.text
     assert 'class="lang-switch"' not in missing.text
+
+
+def test_a_language_edit_shows_on_the_public_page_at_once(client: TestClient, brand: Brand) -> None:
+    """The page's languages are remembered per process: the edit that changes them must not
+    leave the page speaking the old ones (an English browser read Chinese for 10 s)."""
+    campaign = go_live(client, brand, slug="grows")
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    assert '<html lang="zh-CN">' in client.get("/c/grows", headers=english).text
+    edited = client.patch(
+        f"/api/v1/campaigns/{campaign['id']}",
+        json={"languages": ["zh-CN", "en"]},
+        headers=brand.auth(Role.OWNER),
+    )
+    assert edited.status_code == 200, edited.text
+    page = client.get("/c/grows", headers=english).text
+    assert '<html lang="en">' in page
+    assert 'class="lang-switch"' in page

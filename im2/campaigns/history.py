@@ -1,4 +1,6 @@
-"""What a campaign change leaves behind: the audit entry and the event, written together."""
+"""What a campaign change leaves behind: the audit entry and the event, written together, and
+the announcement (`CAMPAIGN_CHANGED`, after the commit) that this process's caches of
+campaigns hear."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from im2.campaigns.models import Campaign
+from im2.db import announce
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.workspaces.schemas import Actor
 from im2.workspaces.service import record_audit
+
+CAMPAIGN_CHANGED = "campaign_changed"
 
 
 def record_change(
@@ -48,3 +53,4 @@ def record_change(
         actor_id=actor.id,
         properties=properties or {},
     )
+    announce(session, CAMPAIGN_CHANGED, campaign.id)

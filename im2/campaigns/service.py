@@ -15,6 +15,7 @@ from im2.campaigns.editing import (
     do_update_campaign,
     use_segment_check,
 )
+from im2.campaigns.history import CAMPAIGN_CHANGED
 from im2.campaigns.lifecycle import (
     StatusChange,
     do_advance_campaign,
@@ -35,6 +36,7 @@ from im2.campaigns.reads import (
 )
 
 __all__ = [
+    "CAMPAIGN_CHANGED",
     "CampaignStamp",
     "PublicCampaignRef",
     "SegmentCheck",

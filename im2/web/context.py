@@ -24,7 +24,7 @@ from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from im2.campaigns.service import public_languages
+from im2.campaigns.service import CAMPAIGN_CHANGED, public_languages
 from im2.db import Database
 from im2.embed.tokens import read_token
 from im2.i18n import (
@@ -56,8 +56,11 @@ class RequestContextMiddleware:
         # impersonate another device, and it needs no server-side session.
         self.device_signer = URLSafeSerializer(secret_key, salt="im2-device")
         self.secret_key = secret_key
-        # slug -> (read at, (default, offered) or None for no such campaign)
+        # slug -> (read at, (default, offered) or None for no such campaign). An edit made
+        # through this process empties it at its commit (`CAMPAIGN_CHANGED`); one made through
+        # another process shows here within LANGUAGES_TTL.
         self._languages: dict[str, tuple[float, tuple[str, tuple[str, ...]] | None]] = {}
+        self._heard: Database | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,6 +164,9 @@ class RequestContextMiddleware:
         db = getattr(getattr(app, "state", None), "db", None)
         if not isinstance(db, Database) or len(slug) > 64:
             return None
+        if self._heard is not db:
+            self._heard = db
+            db.signals.listen(CAMPAIGN_CHANGED, lambda _campaign_id: self._languages.clear())
 
         def read() -> tuple[str, tuple[str, ...]] | None:
             with db.session() as session:
