@@ -134,7 +134,14 @@ class WidgetActivity(BaseModel):
     # (send `"consent": true` with it); `consent_text` is what they agree to.
     needs_consent: bool
     consent_text: str
+    # The SHA-256 of `consent_text` while it is the brand's text a first action records (null
+    # for a visitor who has joined): read it again before that action, and show the new text
+    # if the hash changed, so the version recorded is the one the person read.
+    consent_sha256: str | None = None
     page_url: str  # the full page of the activity on this site
+    # The format's own public JSON view, for the formats the widget shows in full besides the
+    # poll (quiz, survey, Q&A; docs/embed.md); null for the others.
+    view_url: str | None = None
     # The languages the campaign speaks (its pages' switcher), and the one it shows when the
     # visitor asks for none of them. This answer's own words (closed_reason, consent_text,
     # errors) follow the request's Accept-Language; the campaign's content is as the brand

@@ -128,6 +128,19 @@ def workspace_of_campaign(session: Session, *, slug: str) -> int:
     return activities.get_public_campaign(session, slug=slug, with_activities=False).workspace_id
 
 
+# The formats the frame shows in full besides the poll, and their public JSON views.
+FRAME_VIEWS = {
+    ActivityKind.QUIZ: "quizzes",
+    ActivityKind.SURVEY: "surveys",
+    ActivityKind.QA: "qas",
+}
+
+
+def _view_url(kind: ActivityKind, *, slug: str, activity_id: int) -> str | None:
+    plural = FRAME_VIEWS.get(kind)
+    return f"/api/v1/public/campaigns/{slug}/{plural}/{activity_id}" if plural else None
+
+
 def read_widget_activity(
     session: Session, *, slug: str, activity_id: int, device_id: str, now: datetime
 ) -> WidgetActivity:
@@ -137,6 +150,15 @@ def read_widget_activity(
     public, row = activities.public_activity(session, slug=slug, activity_id=activity_id)
     participant = activities.participant_for(session, public=public, device_id=device_id)
     reason = activities.closed_reason(public.campaign)
+    box = (
+        None
+        if participant is not None
+        else consents.taking_part_text(
+            session,
+            workspace_id=public.workspace_id,
+            default_language=public.campaign.default_language.value,
+        )
+    )
     poll = None
     if row.kind == ActivityKind.POLL:
         view = polls.view_poll(
@@ -166,14 +188,10 @@ def read_widget_activity(
         needs_consent=participant is None,
         # What the page's consent box says (the brand's "taking part" text), read only for a
         # visitor who has not joined; the vote records this text's version.
-        consent_text=_(CONSENT_TEXT)
-        if participant is not None
-        else consents.taking_part_text(
-            session,
-            workspace_id=public.workspace_id,
-            default_language=public.campaign.default_language.value,
-        ).text,
+        consent_text=_(CONSENT_TEXT) if box is None else box.text,
+        consent_sha256=None if box is None else box.sha256,
         page_url=f"/c/{slug}/{row.kind}/{row.id}",
+        view_url=_view_url(ActivityKind(row.kind), slug=slug, activity_id=row.id),
         languages=public.campaign.languages,
         default_language=public.campaign.default_language,
         poll=poll,

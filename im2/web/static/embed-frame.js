@@ -164,8 +164,32 @@
         return;
       }
       if (r.ok && r.body.poll) shown(r.body);
+      else if (r.ok && d.viewUrl) rendered(r.body);
     });
   }
+
+  // The quiz, survey and Q&A renderers (embed-formats.js) register here; the activity read
+  // with this visitor's token is handed to the one of its kind once both are there.
+  var renderers = {};
+  var pending = null;
+  function rendered(activity) {
+    var render = renderers[d.kind];
+    if (render) render(activity); else pending = activity;
+  }
+  window.IM2Frame = {
+    data: d,
+    call: call,
+    el: el,
+    postHeight: postHeight,
+    settle: function () { settle(own || d.token); },
+    reread: function () {
+      return call("GET", d.readUrl).then(function (r) { return r.ok ? r.body : null; });
+    },
+    register: function (kind, render) {
+      renderers[kind] = render;
+      if (pending && kind === d.kind) { var a = pending; pending = null; render(a); }
+    }
+  };
   withToken(function () { read(true); });
 
   function shown(body) {

@@ -13,6 +13,7 @@ from im2.activities.formats.qa.schemas import (
     AskIn,
     AskReceipt,
     ModerateIn,
+    QaPublic,
     QuestionBoard,
     QuestionRead,
     QuestionSort,
@@ -68,6 +69,32 @@ def moderate(
         )
         refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
     return read
+
+
+@router.get(
+    "/public/campaigns/{slug}/qas/{activity_id}",
+    response_model=QaPublic,
+    tags=["participants"],
+    summary="The shown questions, which ones this device upvoted, and its questions in review",
+)
+def public_qa(
+    slug: str,
+    activity_id: Id,
+    db: DbDep,
+    visitor: VisitorDep,
+    sort: QuestionSort = QuestionSort.VOTES,
+) -> QaPublic:
+    with db.session() as session:
+        view = service.view_qa(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id, sort=sort
+        )
+    return QaPublic(
+        **view.board.model_dump(exclude={"pending"}),
+        open=view.open,
+        closed_reason=view.closed_reason,
+        my_upvotes=sorted(view.my_upvotes),
+        my_waiting=view.my_waiting,
+    )
 
 
 @router.get(

@@ -105,6 +105,20 @@ class QuestionBoard(BaseModel):
     pending: int | None  # for moderators only: the queue's length is the brand's business
 
 
+class QaPublic(BaseModel):
+    """A Q&A as one visitor sees it: the shown questions, which of them this visitor upvoted,
+    and their own questions still waiting for a moderator."""
+
+    activity_id: int
+    title: str
+    open: bool
+    closed_reason: str | None
+    sort: QuestionSort
+    questions: list[QuestionRead]
+    my_upvotes: list[int]
+    my_waiting: list[QuestionRead]
+
+
 class AskReceipt(BaseModel):
     question: QuestionRead
     visible: bool  # False while it waits for a moderator

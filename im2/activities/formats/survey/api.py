@@ -10,6 +10,8 @@ from im2.activities.formats.survey.schemas import (
     AnswersIn,
     ProgressRead,
     SubmissionReceipt,
+    SurveyPublic,
+    SurveyQuestionPublic,
     SurveySummary,
 )
 from im2.web.deps import DbDep, VisitorDep
@@ -26,6 +28,28 @@ add_console_read(
     response_model=SurveySummary,
     summary="Per-question summary of the submitted responses (held ones counted apart)",
 )
+
+
+@router.get(
+    "/public/campaigns/{slug}/surveys/{activity_id}",
+    response_model=SurveyPublic,
+    tags=["participants"],
+    summary="The questions (with their skip rules), this device's saved answers, and state",
+)
+def public_survey(slug: str, activity_id: Id, visitor: VisitorDep, db: DbDep) -> SurveyPublic:
+    with db.session() as session:
+        view = service.view_survey(
+            session, slug=slug, activity_id=activity_id, device_id=visitor.device_id
+        )
+    return SurveyPublic(
+        **service.progress(view).model_dump(),
+        title=view.activity.title,
+        open=view.closed_reason is None,
+        closed_reason=view.closed_reason,
+        questions=[
+            SurveyQuestionPublic.model_validate(q, from_attributes=True) for q in view.questions
+        ],
+    )
 
 
 @router.get(

@@ -81,6 +81,36 @@ class ProgressRead(BaseModel):
     next_question_id: int | None
 
 
+class SurveyOptionPublic(BaseModel):
+    id: int
+    label: str
+    # Single choice only: the question position this option jumps to (0 ends the survey).
+    skip_to: int | None
+
+
+class SurveyQuestionPublic(BaseModel):
+    id: int
+    position: int
+    kind: QuestionKind
+    text: str
+    required: bool
+    options: list[SurveyOptionPublic]
+
+
+class SurveyPublic(BaseModel):
+    """A survey as one visitor sees it: its questions (with the skip rules, so an app can
+    follow the route), this visitor's saved answers and where to continue."""
+
+    activity_id: int
+    title: str
+    open: bool
+    closed_reason: str | None
+    questions: list[SurveyQuestionPublic]
+    answers: dict[int, AnswerValue]
+    submitted: bool
+    next_question_id: int | None
+
+
 class SubmissionReceipt(BaseModel):
     response_id: int
     activity_id: int
