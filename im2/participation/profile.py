@@ -49,7 +49,9 @@ def get_profile(session: Session, *, participant_id: int) -> ParticipantProfile:
     )
 
 
-def do_set_nickname(session: Session, *, participant_id: int, nickname: str) -> None:
+def check_nickname(nickname: str) -> str:
+    """The nickname as stored (spaces squeezed); raises `InvalidInput` on "nickname". A plain
+    function, so that a form can run it with its other checks before any write."""
     name = " ".join(nickname.split())
     if not name:
         raise InvalidInput(_("This field is required."), field="nickname")
@@ -57,10 +59,17 @@ def do_set_nickname(session: Session, *, participant_id: int, nickname: str) -> 
         raise InvalidInput(_("At most {n} characters.").format(n=NICKNAME_MAX), field="nickname")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidInput(_("The format is not valid."), field="nickname")
-    _row(session, participant_id).nickname = name
+    return name
 
 
-def _normalise_destination(channel: str, destination: str) -> str:
+def do_set_nickname(session: Session, *, participant_id: int, nickname: str) -> None:
+    _row(session, participant_id).nickname = check_nickname(nickname)
+
+
+def check_destination(channel: str, destination: str) -> str:
+    """Where a code goes, normalised (an e-mail address in lower case, a mobile number without
+    spaces or dashes); raises `InvalidInput` on "destination" (or "channel"). A plain function,
+    so that a form can run it with its other checks before any write."""
     if channel == "email":
         try:
             return validate_email(destination, check_deliverability=False).normalized.lower()
@@ -95,7 +104,7 @@ def do_request_code(
     """A new six-digit code for this participant; returns (destination, code) for the caller
     to send once the transaction has committed. At most three codes per ten minutes."""
     _row(session, participant_id)
-    normalised = _normalise_destination(channel, destination)
+    normalised = check_destination(channel, destination)
     recent = int(
         session.scalar(
             select(func.count())

@@ -182,6 +182,7 @@ def join(
             device_id=visitor.device_id,
             errors={exc.field or "consent": exc.message},
             values={k: str(v) for k, v in form.items() if k in ("age", "guardian")},
+            failed="join",
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/c/{slug}/me?done=joined", status_code=303)
@@ -266,7 +267,8 @@ def set_nickname(
             workspace_id=workspace_id,
             visitor=visitor,
             consented=form.get("consent") == "yes",
-            required={"nickname": str(form.get("nickname", ""))},
+            required={},  # a blank nickname is the nickname check's first fault
+            checks=[lambda: service.check_nickname(str(form.get("nickname", "")))],
         )
         _as_participant(
             db,
@@ -284,6 +286,7 @@ def set_nickname(
             device_id=visitor.device_id,
             errors=field_errors(exc, default="nickname"),
             values={"nickname": str(form.get("nickname", ""))},
+            failed="nickname",
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/c/{slug}/me?done=nickname", status_code=303)

@@ -6,7 +6,7 @@ a refused request lists every field at fault at once (im2.web.participant_forms.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
 from im2.db import Database
-from im2.errors import NotFound
+from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
 from im2.participation import service as participation
 from im2.participation.schemas import Visitor
@@ -57,11 +57,20 @@ def check_first(
     visitor: Visitor,
     consented: bool,
     required: Mapping[str, str],
+    checks: Sequence[Callable[[], object]] = (),
 ) -> None:
     """The faults seen before any write, raised together when there are several: a required
-    field left blank, and the consent box left unticked by a device that has not joined (a
-    single one is left to the write, which says the same and checks the rest)."""
+    field left blank, a field the participation service refuses (`checks`: its own check
+    functions, which the write runs again, e.g. a malformed e-mail address), and the consent
+    box left unticked by a device that has not joined (the service asks consent first, so
+    without this it would be the only fault shown). A single one is left to the write, which
+    says the same."""
     errors = {name: _("This field is required.") for name, v in required.items() if not v.strip()}
+    for check in checks:
+        try:
+            check()
+        except InvalidInput as exc:
+            errors.setdefault(exc.field or "", exc.message)  # a blank field says so
     if not consented and errors:
         with db.session() as session:
             joined = participation.get_participant(
@@ -93,6 +102,7 @@ def send_code(request: Request, db: Database, here: OnCampaign, form: FormData) 
         visitor=visitor,
         consented=consented,
         required={"destination": destination},
+        checks=[lambda: participation.check_destination(channel, destination)],
     )
     settings = request.app.state.settings
     sender: CodeSender = request.app.state.code_sender
