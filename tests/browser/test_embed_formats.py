@@ -19,6 +19,7 @@ from tests.activities.test_quiz import COFFEE
 from tests.activities.test_survey import SURVEY
 from tests.browser.test_embed_widget import BrandSite
 from tests.conftest import Brand, LiveServer
+from tests.test_polls import POLL
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots-widgetframe")  # noqa: S108 (the screenshots the brief asks for)
@@ -276,3 +277,53 @@ def test_a_qa_through_the_widget_asks_and_upvotes(
         "会有燕麦奶选项吗？": 0,
     }
     _refused_elsewhere(browser, sites[1])
+
+
+def test_a_consent_text_replaced_while_the_widget_is_open_is_shown_again(
+    browser: Any, live_server: LiveServer, brand: Brand, sites: tuple[BrandSite, BrandSite]
+) -> None:
+    """The brand publishes a new "taking part" text after the visitor opened the widget: the
+    first action is not sent under the old one; the box shows the new text, and once ticked
+    again the action counts. Through the poll (the vote sends the hash it showed) and through
+    the Q&A renderer (it reads the hash again before sending)."""
+    slug, qa_id = _embed(live_server, brand, sites, "qas", {"title": "新品发布会问答"})
+    owner = brand.auth(Role.OWNER)
+    with httpx.Client(base_url=live_server.url, headers=owner, timeout=60) as api:
+        poll = api.post(f"/api/v1/campaigns/{_campaign_id(api, slug)}/polls", json=POLL).json()
+    problems: list[str] = []
+    for number, (activity_id, act) in enumerate(((poll["id"], "poll"), (qa_id, "qa"))):
+        sites[0].html = sites[0].page(live_server, slug, activity_id)
+        page = _open(browser, sites[0], (390, 844), problems)
+        widget = _widget(page)
+        widget.locator("input[name=consent]").wait_for()
+        new_text = f"第 {number + 2} 版参与说明：我们只用你的回答来统计结果。"
+        with httpx.Client(base_url=live_server.url, headers=owner, timeout=60) as api:
+            api.post(
+                "/api/v1/consent-texts",
+                json={"purpose": "taking_part", "language": "zh_CN", "text": new_text},
+            ).raise_for_status()
+        if act == "poll":
+            widget.locator("label.choice", has_text="抹茶冷萃").click()
+        else:
+            widget.locator("textarea[name=text]").fill("会有燕麦奶选项吗？")
+        widget.locator("input[name=consent]").check()
+        widget.locator("button[type=submit]").click()
+        widget.locator("[role=alert]", has_text="你同意的说明已更新").wait_for()
+        widget.locator(".consent", has_text=new_text).wait_for()
+        assert not widget.locator("input[name=consent]").is_checked()
+        _shot(page, f"consent-{act}-changed")
+        widget.locator("input[name=consent]").check()
+        widget.locator("button[type=submit]").click()
+        done = "投票成功" if act == "poll" else "你的问题已提交"
+        widget.locator("[role=status], .notice", has_text=done).first.wait_for()
+        page.context.close()
+    assert problems == []
+    with httpx.Client(base_url=live_server.url, headers=owner, timeout=60) as api:
+        assert api.get(f"/api/v1/polls/{poll['id']}/results").json()["voters"] == 1
+        asked = api.get(f"/api/v1/qas/{qa_id}/questions").json()["questions"]
+    assert [q["text"] for q in asked] == ["会有燕麦奶选项吗？"]
+
+
+def _campaign_id(api: httpx.Client, slug: str) -> int:
+    listed = api.get(f"/api/v1/campaigns?q={slug}").json()["items"]
+    return int(next(c["id"] for c in listed if c["slug"] == slug))

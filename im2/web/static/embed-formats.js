@@ -81,7 +81,7 @@
     if (error.details) message = (fields && fields[field]) || T.invalid;
     if (r.status === 0) message = T.failed;
     var errors = {};
-    errors[field || "_form"] = message;
+    errors[field === "consent_sha256" ? "consent" : field || "_form"] = message;
     showErrors(form, errors);
   }
 

@@ -211,8 +211,24 @@
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
       settle(own || d.token);  // a tap before the embed script answered
-      call("POST", form.dataset.url, { options: chosen, consent: !!(consent && consent.checked) })
+      var box = document.getElementById("embed-consent");
+      var body = { options: chosen, consent: !!(consent && consent.checked) };
+      // The hash of the text the box shows: a text the brand replaced meanwhile is refused.
+      if (body.consent && box && box.dataset.consentSha256) body.consent_sha256 = box.dataset.consentSha256;
+      call("POST", form.dataset.url, body)
         .then(function (r) {
+          if (!r.ok && r.body.error && r.body.error.field === "consent_sha256" && box) {
+            // Show the brand's new text, unticked, with the reason.
+            return call("GET", d.readUrl).then(function (again) {
+              if (again.ok) {
+                box.querySelector(".consent-text").textContent = again.body.consent_text;
+                box.dataset.consentSha256 = again.body.consent_sha256 || "";
+              }
+              consent.checked = false;
+              button.disabled = false;
+              showError(r.body.error.message);
+            });
+          }
           if (r.ok) {
             return call("GET", d.readUrl).then(function (again) {
               showResults(again.ok ? again.body.poll : { voted: true, results: r.body.results, my_choices: chosen }, d.tThanks);
