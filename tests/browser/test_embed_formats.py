@@ -264,6 +264,20 @@ def test_a_qa_through_the_widget_asks_and_upvotes(
         widget.locator(".notice", has_text="点赞成功").wait_for()
         assert theirs.locator(".qa-count").inner_text() == "1"
         assert theirs.locator("button").count() == 0
+        # Someone upvotes in an app: the widget's list follows without a reload, and the
+        # question being typed stays.
+        widget.locator("textarea[name=text]").fill("还在想")
+        mine = widget.locator(".qa-item", has_text="会有燕麦奶选项吗？")
+        question_id = mine.get_attribute("data-question")
+        with httpx.Client(base_url=live_server.url, timeout=60) as app:
+            other = app.post(f"/api/v1/public/campaigns/{slug}/tokens").json()["token"]
+            app.post(
+                f"{ask_url}/{question_id}/upvotes",
+                json={"consent": True},
+                headers={"X-IM2-Token": other},
+            ).raise_for_status()
+        mine.locator(".qa-count", has_text="1").wait_for()
+        assert widget.locator("textarea[name=text]").input_value() == "还在想"
         _fits(page)
         _chinese_only(page)
         _shot(page, f"qa-{name}-asked")
@@ -274,7 +288,7 @@ def test_a_qa_through_the_widget_asks_and_upvotes(
         board = api.get(f"/api/v1/qas/{qa_id}/questions").json()
     assert {q["text"]: q["upvotes"] for q in board["questions"]} == {
         "樱花拿铁会常驻菜单吗？": 1,
-        "会有燕麦奶选项吗？": 0,
+        "会有燕麦奶选项吗？": 1,
     }
     _refused_elsewhere(browser, sites[1])
 

@@ -598,6 +598,32 @@
       });
       return f;
     }
+    var part = null;  // the questions, which the live stream redraws alone
+    function drawList(board) {
+      part.textContent = "";
+      if (board.my_waiting.length) {
+        part.appendChild(el("p", "muted", T.waiting));
+        var waiting = el("ul");
+        board.my_waiting.forEach(function (q) { waiting.appendChild(el("li", "muted", q.text)); });
+        part.appendChild(waiting);
+      }
+      var sorter = el("p", "qa-sort", T.sort);
+      [["votes", T.most_upvoted], ["time", T.newest]].forEach(function (s) {
+        var b = button(s[1], "", "button");
+        b.setAttribute("aria-pressed", s[0] === sort ? "true" : "false");
+        b.addEventListener("click", function () { sort = s[0]; refresh(0); });
+        sorter.appendChild(b);
+      });
+      part.appendChild(sorter);
+      if (board.questions.length) {
+        var list = el("ol", "qa-list");
+        board.questions.forEach(function (q) { list.appendChild(item(q, board)); });
+        part.appendChild(list);
+      } else {
+        part.appendChild(el("p", "muted", T.no_questions));
+      }
+      done();
+    }
     function draw(board) {
       box.textContent = "";
       if (message) { box.appendChild(message); message = null; }
@@ -605,30 +631,24 @@
       form = board.open ? askForm(board) : null;
       if (form) box.appendChild(form);
       else box.appendChild(formAlert());
-      if (board.my_waiting.length) {
-        box.appendChild(el("p", "muted", T.waiting));
-        var waiting = el("ul");
-        board.my_waiting.forEach(function (q) { waiting.appendChild(el("li", "muted", q.text)); });
-        box.appendChild(waiting);
-      }
-      var sorter = el("p", "qa-sort", T.sort);
-      [["votes", T.most_upvoted], ["time", T.newest]].forEach(function (s) {
-        var b = button(s[1], "", "button");
-        b.setAttribute("aria-pressed", s[0] === sort ? "true" : "false");
-        b.addEventListener("click", function () { sort = s[0]; load(); });
-        sorter.appendChild(b);
-      });
-      box.appendChild(sorter);
-      if (board.questions.length) {
-        var list = el("ol", "qa-list");
-        board.questions.forEach(function (q) { list.appendChild(item(q, board)); });
-        box.appendChild(list);
-      } else {
-        box.appendChild(el("p", "muted", T.no_questions));
-      }
-      done();
+      part = el("div", "qa-board");
+      box.appendChild(part);
+      drawList(board);
     }
     function load() { return view(d.viewUrl + "?sort=" + sort).then(draw, broken); }
+    // The board changed (a question shown, an upvote anywhere): the list again, leaving the
+    // question being typed as it is.
+    var timer = null;
+    function refresh(wait) {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        view(d.viewUrl + "?sort=" + sort).then(function (board) { if (part) drawList(board); },
+          function () { /* the next change tries again */ });
+      }, wait);
+    }
+    if (d.liveUrl && window.EventSource) {
+      new EventSource(d.liveUrl).addEventListener("questions", function () { refresh(250); });
+    }
     load();
   }
 
