@@ -101,6 +101,24 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _look(
+    browser: Any,
+    site: BrandSite,
+    name: str,
+    problems: list[str],
+    ready: tuple[str, str],
+    kind: str,
+) -> Any:
+    """The widget at one of SIZES, once `ready` (a selector and its text) shows: it fits its
+    frame, speaks Chinese only, and is kept as a screenshot."""
+    page = _open(browser, site, dict(SIZES)[name], problems)
+    _widget(page).locator(ready[0], has_text=ready[1]).wait_for()
+    _fits(page)
+    _chinese_only(page)
+    _shot(page, f"{kind}-{name}-start")
+    return page
+
+
 def _refused_elsewhere(browser: Any, stranger: BrandSite) -> None:
     """The site the workspace did not allow: the browser refuses the framed page."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
@@ -120,38 +138,32 @@ def test_a_quiz_through_the_widget_is_answered_and_scored(
 ) -> None:
     _slug, quiz_id = _embed(live_server, brand, sites, "quizzes", COFFEE)
     problems: list[str] = []
-    for name, size in SIZES:
-        page = _open(browser, sites[0], size, problems)
-        widget = _widget(page)
-        widget.locator("legend", has_text="咖啡豆其实是什么？").wait_for()
-        _fits(page)
-        _chinese_only(page)
-        _shot(page, f"quiz-{name}-start")
-        if name == "desktop":
-            page.context.close()
-            break
-        # Nothing chosen, box not ticked: both said, each by its field, nothing sent.
-        widget.locator("button[type=submit]").click()
-        widget.locator("[data-error-for=option]", has_text="请先选择一个答案").wait_for()
-        assert "同意" in widget.locator("[data-error-for=consent]").inner_text()
-        _shot(page, f"quiz-{name}-refused")
-        widget.locator("label.choice", has_text="果实的种子").click()
-        widget.locator("input[name=nickname]").fill("小林")
-        widget.locator("input[name=consent]").check()
-        widget.locator("button[type=submit]").click()
-        widget.locator(".notice", has_text="答对了").wait_for()
-        assert widget.locator("[data-score]").inner_text() == "10"
-        # The next question, no consent box any more (the visitor has joined).
-        widget.locator("legend", has_text="意式浓缩一份大约多少毫升？").wait_for()
-        assert widget.locator("input[name=consent]").count() == 0
-        widget.locator("label.choice", has_text="300").click()
-        widget.locator("button[type=submit]").click()
-        widget.locator(".alert", has_text="正确答案：30").wait_for()
-        widget.locator(".notice", has_text="你已完成答题").wait_for()
-        _fits(page)
-        _chinese_only(page)
-        _shot(page, f"quiz-{name}-finished")
-        page.context.close()
+    ready = ("legend", "咖啡豆其实是什么？")
+    _look(browser, sites[0], "desktop", problems, ready, "quiz").context.close()
+    page = _look(browser, sites[0], "phone", problems, ready, "quiz")
+    widget, name = _widget(page), "phone"
+    # Nothing chosen, box not ticked: both said, each by its field, nothing sent.
+    widget.locator("button[type=submit]").click()
+    widget.locator("[data-error-for=option]", has_text="请先选择一个答案").wait_for()
+    assert "同意" in widget.locator("[data-error-for=consent]").inner_text()
+    _shot(page, f"quiz-{name}-refused")
+    widget.locator("label.choice", has_text="果实的种子").click()
+    widget.locator("input[name=nickname]").fill("小林")
+    widget.locator("input[name=consent]").check()
+    widget.locator("button[type=submit]").click()
+    widget.locator(".notice", has_text="答对了").wait_for()
+    assert widget.locator("[data-score]").inner_text() == "10"
+    # The next question, no consent box any more (the visitor has joined).
+    widget.locator("legend", has_text="意式浓缩一份大约多少毫升？").wait_for()
+    assert widget.locator("input[name=consent]").count() == 0
+    widget.locator("label.choice", has_text="300").click()
+    widget.locator("button[type=submit]").click()
+    widget.locator(".alert", has_text="正确答案：30").wait_for()
+    widget.locator(".notice", has_text="你已完成答题").wait_for()
+    _fits(page)
+    _chinese_only(page)
+    _shot(page, f"quiz-{name}-finished")
+    page.context.close()
     assert problems == []
 
     with httpx.Client(base_url=live_server.url, headers=brand.auth(Role.OWNER), timeout=60) as api:
@@ -169,49 +181,43 @@ def test_a_survey_through_the_widget_is_filled_in_and_sent(
 ) -> None:
     _slug, survey_id = _embed(live_server, brand, sites, "surveys", SURVEY)
     problems: list[str] = []
-    for name, size in SIZES:
-        page = _open(browser, sites[0], size, problems)
-        widget = _widget(page)
-        widget.locator("legend", has_text="你多久来一次？").wait_for()
-        _fits(page)
-        _chinese_only(page)
-        _shot(page, f"survey-{name}-start")
-        if name == "desktop":
-            page.context.close()
-            break
-        widget.locator("label.choice", has_text="每周").click()
-        widget.locator("button[type=submit]").click()
-        widget.locator("[data-error-for=consent]", has_text="同意").wait_for()
-        widget.locator("input[name=consent]").check()
-        widget.locator("button[type=submit]").click()
-        # A required question left empty: said by it, in Chinese.
-        widget.locator("legend", has_text="你喝过樱花拿铁吗？").wait_for()
-        widget.locator("button[type=submit]").click()
-        widget.locator("[data-error-for^=q]", has_text="这道题必须回答").wait_for()
-        _shot(page, f"survey-{name}-refused")
-        # "Not yet" skips the rating and the likes (skip_to 5).
-        widget.locator("label.choice", has_text="没喝过").click()
-        widget.locator("button[type=submit]").click()
-        widget.locator("legend", has_text="推荐给朋友的可能性？").wait_for()
-        widget.locator(".scale label.choice", has_text="9").click()
-        _fits(page)
-        _chinese_only(page)
-        _shot(page, f"survey-{name}-nps")
-        widget.locator("button[type=submit]").click()
-        widget.locator("legend", has_text="哪些因素最重要？").wait_for()
-        for label, place in (("口味", "1"), ("价格", "1"), ("环境", "3")):
-            widget.locator("label.rank", has_text=label).locator("select").select_option(place)
-        widget.locator("button[type=submit]").click()
-        widget.locator("[data-error-for^=q]", has_text="1 到 3").wait_for()
-        widget.locator("label.rank", has_text="价格").locator("select").select_option("2")
-        widget.locator("button[type=submit]").click()
-        widget.locator("legend", has_text="还有什么建议？").wait_for()
-        widget.locator("textarea").fill("希望多开几家店")
-        widget.locator("button[type=submit]", has_text="提交问卷").click()
-        widget.locator(".notice", has_text="你的回答已提交").wait_for()
-        _fits(page)
-        _shot(page, f"survey-{name}-sent")
-        page.context.close()
+    ready = ("legend", "你多久来一次？")
+    _look(browser, sites[0], "desktop", problems, ready, "survey").context.close()
+    page = _look(browser, sites[0], "phone", problems, ready, "survey")
+    widget, name = _widget(page), "phone"
+    widget.locator("label.choice", has_text="每周").click()
+    widget.locator("button[type=submit]").click()
+    widget.locator("[data-error-for=consent]", has_text="同意").wait_for()
+    widget.locator("input[name=consent]").check()
+    widget.locator("button[type=submit]").click()
+    # A required question left empty: said by it, in Chinese.
+    widget.locator("legend", has_text="你喝过樱花拿铁吗？").wait_for()
+    widget.locator("button[type=submit]").click()
+    widget.locator("[data-error-for^=q]", has_text="这道题必须回答").wait_for()
+    _shot(page, f"survey-{name}-refused")
+    # "Not yet" skips the rating and the likes (skip_to 5).
+    widget.locator("label.choice", has_text="没喝过").click()
+    widget.locator("button[type=submit]").click()
+    widget.locator("legend", has_text="推荐给朋友的可能性？").wait_for()
+    widget.locator(".scale label.choice", has_text="9").click()
+    _fits(page)
+    _chinese_only(page)
+    _shot(page, f"survey-{name}-nps")
+    widget.locator("button[type=submit]").click()
+    widget.locator("legend", has_text="哪些因素最重要？").wait_for()
+    for label, place in (("口味", "1"), ("价格", "1"), ("环境", "3")):
+        widget.locator("label.rank", has_text=label).locator("select").select_option(place)
+    widget.locator("button[type=submit]").click()
+    widget.locator("[data-error-for^=q]", has_text="1 到 3").wait_for()
+    widget.locator("label.rank", has_text="价格").locator("select").select_option("2")
+    widget.locator("button[type=submit]").click()
+    widget.locator("legend", has_text="还有什么建议？").wait_for()
+    widget.locator("textarea").fill("希望多开几家店")
+    widget.locator("button[type=submit]", has_text="提交问卷").click()
+    widget.locator(".notice", has_text="你的回答已提交").wait_for()
+    _fits(page)
+    _shot(page, f"survey-{name}-sent")
+    page.context.close()
     assert problems == []
 
     with httpx.Client(base_url=live_server.url, headers=brand.auth(Role.OWNER), timeout=60) as api:
@@ -239,49 +245,43 @@ def test_a_qa_through_the_widget_asks_and_upvotes(
             headers={"X-IM2-Token": token},
         ).raise_for_status()
     problems: list[str] = []
-    for name, size in SIZES:
-        page = _open(browser, sites[0], size, problems)
-        widget = _widget(page)
-        widget.locator(".qa-item", has_text="樱花拿铁会常驻菜单吗？").wait_for()
-        _fits(page)
-        _chinese_only(page)
-        _shot(page, f"qa-{name}-start")
-        if name == "desktop":
-            page.context.close()
-            break
-        widget.locator("textarea[name=text]").fill("好")
-        widget.locator("input[name=consent]").check()
-        widget.locator("button[type=submit]").click()
-        widget.locator("[data-error-for=text]", has_text="至少 2 个字符").wait_for()
-        _shot(page, f"qa-{name}-refused")
-        widget.locator("textarea[name=text]").fill("会有燕麦奶选项吗？")
-        widget.locator("button[type=submit]").click()
-        widget.locator(".notice", has_text="你的问题已提交").wait_for()
-        widget.locator(".qa-item", has_text="会有燕麦奶选项吗？").wait_for()
-        assert widget.locator("textarea[name=text]").input_value() == ""
-        theirs = widget.locator(".qa-item", has_text="樱花拿铁会常驻菜单吗？")
-        theirs.locator("button").click()
-        widget.locator(".notice", has_text="点赞成功").wait_for()
-        assert theirs.locator(".qa-count").inner_text() == "1"
-        assert theirs.locator("button").count() == 0
-        # Someone upvotes in an app: the widget's list follows without a reload, and the
-        # question being typed stays.
-        widget.locator("textarea[name=text]").fill("还在想")
-        mine = widget.locator(".qa-item", has_text="会有燕麦奶选项吗？")
-        question_id = mine.get_attribute("data-question")
-        with httpx.Client(base_url=live_server.url, timeout=60) as app:
-            other = app.post(f"/api/v1/public/campaigns/{slug}/tokens").json()["token"]
-            app.post(
-                f"{ask_url}/{question_id}/upvotes",
-                json={"consent": True},
-                headers={"X-IM2-Token": other},
-            ).raise_for_status()
-        mine.locator(".qa-count", has_text="1").wait_for()
-        assert widget.locator("textarea[name=text]").input_value() == "还在想"
-        _fits(page)
-        _chinese_only(page)
-        _shot(page, f"qa-{name}-asked")
-        page.context.close()
+    ready = (".qa-item", "樱花拿铁会常驻菜单吗？")
+    _look(browser, sites[0], "desktop", problems, ready, "qa").context.close()
+    page = _look(browser, sites[0], "phone", problems, ready, "qa")
+    widget, name = _widget(page), "phone"
+    widget.locator("textarea[name=text]").fill("好")
+    widget.locator("input[name=consent]").check()
+    widget.locator("button[type=submit]").click()
+    widget.locator("[data-error-for=text]", has_text="至少 2 个字符").wait_for()
+    _shot(page, f"qa-{name}-refused")
+    widget.locator("textarea[name=text]").fill("会有燕麦奶选项吗？")
+    widget.locator("button[type=submit]").click()
+    widget.locator(".notice", has_text="你的问题已提交").wait_for()
+    widget.locator(".qa-item", has_text="会有燕麦奶选项吗？").wait_for()
+    assert widget.locator("textarea[name=text]").input_value() == ""
+    theirs = widget.locator(".qa-item", has_text="樱花拿铁会常驻菜单吗？")
+    theirs.locator("button").click()
+    widget.locator(".notice", has_text="点赞成功").wait_for()
+    assert theirs.locator(".qa-count").inner_text() == "1"
+    assert theirs.locator("button").count() == 0
+    # Someone upvotes in an app: the widget's list follows without a reload, and the
+    # question being typed stays.
+    widget.locator("textarea[name=text]").fill("还在想")
+    mine = widget.locator(".qa-item", has_text="会有燕麦奶选项吗？")
+    question_id = mine.get_attribute("data-question")
+    with httpx.Client(base_url=live_server.url, timeout=60) as app:
+        other = app.post(f"/api/v1/public/campaigns/{slug}/tokens").json()["token"]
+        app.post(
+            f"{ask_url}/{question_id}/upvotes",
+            json={"consent": True},
+            headers={"X-IM2-Token": other},
+        ).raise_for_status()
+    mine.locator(".qa-count", has_text="1").wait_for()
+    assert widget.locator("textarea[name=text]").input_value() == "还在想"
+    _fits(page)
+    _chinese_only(page)
+    _shot(page, f"qa-{name}-asked")
+    page.context.close()
     assert problems == []
 
     with httpx.Client(base_url=live_server.url, headers=brand.auth(Role.OWNER), timeout=60) as api:

@@ -92,6 +92,24 @@
     return p;
   }
 
+  // A labelled field with its error slot: `tag` input or textarea named `name`.
+  function field(form, tag, name, label, max, value) {
+    var id = "embed-" + name;
+    var title = el("label", "", label);
+    title.htmlFor = id;
+    form.appendChild(title);
+    form.appendChild(errorSlot(name));
+    var input = el(tag);
+    input.id = id;
+    input.name = name;
+    input.maxLength = max;
+    if (name === "nickname") input.autocomplete = "nickname";
+    if (tag === "textarea") input.rows = 3;
+    input.value = value || "";
+    form.appendChild(input);
+    return input;
+  }
+
   function button(text, cls, type) {
     var b = el("button", cls || "", text);
     b.type = type || "submit";
@@ -249,18 +267,7 @@
         set.appendChild(errorSlot("option"));
         current.options.forEach(function (o) { set.appendChild(choice("radio", "option", o[0], o[1])); });
         form.appendChild(set);
-        if (!answered.length) {
-          var nick = el("label", "", T.nickname_board);
-          nick.htmlFor = "embed-nickname";
-          form.appendChild(nick);
-          form.appendChild(errorSlot("nickname"));
-          var input = el("input");
-          input.id = "embed-nickname";
-          input.name = "nickname";
-          input.maxLength = 20;
-          input.autocomplete = "nickname";
-          form.appendChild(input);
-        }
+        if (!answered.length) field(form, "input", "nickname", T.nickname_board, 20);
         if (activity.needs_consent) form.appendChild(consentBox(activity));
         form.appendChild(button(prediction ? T.submit_prediction : T.submit_answer, "primary block"));
         form.addEventListener("submit", function (event) {
@@ -559,28 +566,8 @@
       var f = el("form", "embed-qa");
       f.noValidate = true;
       f.appendChild(formAlert());
-      var label = el("label", "", T.your_question);
-      label.htmlFor = "embed-qa-text";
-      f.appendChild(label);
-      f.appendChild(errorSlot("text"));
-      var area = el("textarea");
-      area.id = "embed-qa-text";
-      area.name = "text";
-      area.rows = 3;
-      area.maxLength = 500;
-      area.value = typed.text;
-      f.appendChild(area);
-      var nickLabel = el("label", "", T.nickname);
-      nickLabel.htmlFor = "embed-qa-nickname";
-      f.appendChild(nickLabel);
-      f.appendChild(errorSlot("nickname"));
-      var nick = el("input");
-      nick.id = "embed-qa-nickname";
-      nick.name = "nickname";
-      nick.maxLength = 40;
-      nick.autocomplete = "nickname";
-      nick.value = typed.nickname;
-      f.appendChild(nick);
+      var area = field(f, "textarea", "text", T.your_question, 500, typed.text);
+      var nick = field(f, "input", "nickname", T.nickname, 40, typed.nickname);
       if (activity.needs_consent) f.appendChild(consentBox(activity));
       f.appendChild(button(T.ask, "primary block"));
       f.addEventListener("input", function () { typed = { text: area.value, nickname: nick.value }; });
