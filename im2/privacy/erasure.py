@@ -54,6 +54,7 @@ from im2.privacy.erasure_remap import (
     STAND_IN_CONSENT,
     empty_maps,
     fill_maps,
+    insert_ids,
     remap_references,
     stand_ins,
 )
@@ -68,7 +69,7 @@ from im2.privacy.inventory import (
     table_of,
 )
 from im2.privacy.mentions import MENTIONS_TABLE, blank_matched
-from im2.privacy.scrub import scrub_deliveries
+from im2.privacy.scrub import scrub_group_deliveries
 from im2.types import PeopleData
 
 __all__ = [
@@ -316,16 +317,16 @@ def _erase_group(
             person_id=person.person_id,
             already_erased=False,
             erased_at=now,
-            erasure_id=record.id,
+            erasure_id=record_id,
             rows_deleted=dict(counts[i].deleted),
             rows_anonymised=dict(counts[i].anonymised),
             media_deleted=counts[i].media,
             events_rewritten=counts[i].events,
             webhook_deliveries_scrubbed=counts[i].deliveries,
             requests_unlinked=counts[i].requests,
-            lake_pending=record.lake_pending is not None,
+            lake_pending=lake_pending,
         )
-        for i, (person, record) in enumerate(zip(subjects, records, strict=True))
+        for i, (person, (record_id, lake_pending)) in enumerate(zip(subjects, records, strict=True))
     ]
 
 
@@ -396,10 +397,11 @@ def _rewrite_events(session: Session, group: _Group, *, remaps: list[Remap]) -> 
         owners=group.owners,
         counts=group.counts,
     )
-    for i, remap in enumerate(remaps):
-        group.counts[i].deliveries = scrub_deliveries(
-            session, event_ids=event_ids[i], pending=remap.pending()
-        )
+    scrubbed = scrub_group_deliveries(
+        session, event_ids=event_ids, pendings=[remap.pending() for remap in remaps]
+    )
+    for count, n in zip(group.counts, scrubbed, strict=True):
+        count.deliveries = n
 
 
 def _blank_mentions(session: Session, group: _Group) -> None:
@@ -438,19 +440,20 @@ def _delete_people(session: Session, group: _Group, *, found_parts: list[int]) -
 
 def _record(
     session: Session, group: _Group, *, remaps: list[Remap], now: datetime, reason: str
-) -> list[Erasure]:
+) -> list[tuple[int, bool]]:
     """The durable record of each erasure (what makes erasing twice a no-op, and the lake's
-    to-do), inserted in the people's order."""
-    records = []
+    to-do), inserted in the people's order, a few hundred per statement. Returns each one's
+    (id, lake pending)."""
+    rows = []
     for person, count, remap in zip(group.subjects, group.counts, remaps, strict=True):
         count.deleted[PEOPLE_TABLE] = len(person.person_ids)
-        records.append(
-            Erasure(
-                workspace_id=group.workspace_id,
-                person_id=person.person_id,
-                reason=reason[:64],
-                erased_at=now,
-                summary={
+        rows.append(
+            {
+                "workspace_id": group.workspace_id,
+                "person_id": person.person_id,
+                "reason": reason[:64],
+                "erased_at": now,
+                "summary": {
                     "deleted": count.deleted,
                     "anonymised": count.anonymised,
                     "media_deleted": count.media,
@@ -458,12 +461,9 @@ def _record(
                     "webhook_deliveries_scrubbed": count.deliveries,
                     "requests_unlinked": count.requests,
                 },
-                lake_pending=remap.pending() if (remap.actors() or remap.codes) else None,
-                lake_done_at=None,
-            )
+                "lake_pending": remap.pending() if (remap.actors() or remap.codes) else None,
+                "lake_done_at": None,
+            }
         )
-    # One flush: the ORM inserts a mapper's new rows in the order they were added (one
-    # multi-row INSERT … RETURNING where the database allows), so ids follow the people's order.
-    session.add_all(records)
-    session.flush()
-    return records
+    ids = insert_ids(session, table_of(Erasure.__tablename__), rows)
+    return [(new, row["lake_pending"] is not None) for new, row in zip(ids, rows, strict=True)]

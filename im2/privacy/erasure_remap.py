@@ -36,6 +36,28 @@ from im2.types import PeopleData
 STAND_IN_CONSENT = "erased"
 
 
+def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows, a few hundred per multi-row `INSERT … RETURNING id`, and return their
+    new ids in the rows' order (the stand-ins and the erasure records).
+
+    PostgreSQL: `sort_by_parameter_order` batches (SQLAlchemy matches the rows by the ids'
+    sequence). SQLite: there SQLAlchemy sends one statement per row for it (it trusts no order
+    of RETURNING), so the ids come back unordered and are sorted. That is the rows' order:
+    SQLite gives each new row of an INTEGER PRIMARY KEY table the largest rowid + 1, takes a
+    VALUES list's rows in their order and the batches in theirs, and no one else writes during
+    the transaction (one writer at a time), so the ids are consecutive; checked."""
+    if not rows:
+        return []
+    pk = next(iter(table.primary_key.columns))
+    if session.get_bind().dialect.name != "sqlite":
+        returned = session.execute(insert(table).returning(pk, sort_by_parameter_order=True), rows)
+        return [int(new) for new in returned.scalars()]
+    ids = sorted(int(new) for new in session.execute(insert(table).returning(pk), rows).scalars())
+    if ids != list(range(ids[0], ids[0] + len(rows))):
+        raise RuntimeError(f"{table.name}: new ids not consecutive, their order is unknown")
+    return ids
+
+
 def stand_ins(
     session: Session, *, subjects: list[PersonKeys], now: datetime, fresh: Fresh
 ) -> tuple[list[Remap], list[int]]:
@@ -48,8 +70,9 @@ def stand_ins(
     identities = table_of(IDENTITIES_TABLE)
     workspace_id = subjects[0].workspace_id
     remaps = [Remap() for _ in subjects]
-    new_people = session.execute(
-        insert(people).returning(people.c.id, sort_by_parameter_order=True),
+    new_people = insert_ids(
+        session,
+        people,
         [
             {
                 "workspace_id": workspace_id,
@@ -58,9 +81,9 @@ def stand_ins(
             }
             for k in subjects
         ],
-    ).scalars()
+    )
     for remap, new in zip(remaps, new_people, strict=True):
-        remap.stand_in_person = int(new)
+        remap.stand_in_person = new
     owner = {part: i for i, k in enumerate(subjects) for part in k.participant_ids}
     old_rows: list[list[dict[str, Any]]] = [[] for _ in subjects]
     for chunk in chunks(sorted(owner)):
@@ -84,13 +107,8 @@ def stand_ins(
                 }
             )
             olds.append((i, old["id"]))
-    if inserts:
-        new_parts = session.execute(
-            insert(participants).returning(participants.c.id, sort_by_parameter_order=True),
-            inserts,
-        ).scalars()
-        for (i, old_id), new in zip(olds, new_parts, strict=True):
-            remaps[i].participants[old_id] = int(new)
+    for (i, old_id), new in zip(olds, insert_ids(session, participants, inserts), strict=True):
+        remaps[i].participants[old_id] = new
     links: list[dict[str, Any]] = []
     for keys, remap in zip(subjects, remaps, strict=True):
         for device in sorted(keys.device_ids - set(remap.devices)):

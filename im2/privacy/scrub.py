@@ -15,6 +15,8 @@ from sqlalchemy import String, cast, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from im2.privacy.erasure_plan import chunks
+from im2.privacy.erasure_rows import update_each
 from im2.privacy.inventory import EVENTS_TABLE, declared_tables, table_of
 
 # Event property keys whose value is a participant id (im2's event writers).
@@ -115,36 +117,60 @@ def rewrite_db_events(
 
 def scrub_deliveries(session: Session, *, event_ids: list[int], pending: Mapping[str, Any]) -> int:
     """Webhook deliveries of these events: their payload rewritten as the event was, and the
-    receiver's last response (which may echo it) cleared."""
-    if not event_ids or "webhook_deliveries" not in declared_tables():
-        return 0
+    receiver's last response (which may echo it) cleared. Returns how many."""
+    return scrub_group_deliveries(session, event_ids=[event_ids], pendings=[pending])[0]
+
+
+def scrub_group_deliveries(
+    session: Session, *, event_ids: list[list[int]], pendings: list[Mapping[str, Any]]
+) -> list[int]:
+    """`scrub_deliveries` of several erasures at once (a group of people erased together):
+    per erasure its events' ids and its old → new identifiers. One read per 1,000 events and one
+    executemany UPDATE per 500 deliveries for the whole group; a delivery of an event that names
+    several of them is scrubbed by each in turn, as one pass per erasure would. Returns how many
+    deliveries each erasure scrubbed."""
+    counts = [0] * len(pendings)
+    whose: dict[int, list[int]] = {}
+    for i, ids in enumerate(event_ids):
+        for event_id in ids:
+            whose.setdefault(int(event_id), []).append(i)
+    if not whose or "webhook_deliveries" not in declared_tables():
+        return counts
     deliveries = table_of("webhook_deliveries")
-    actors = pending.get("actors", {})
-    codes = pending.get("codes", {})
-    participants = pending.get("participants", {})
-    scrubbed = 0
-    for start in range(0, len(event_ids), 1000):
-        chunk = event_ids[start : start + 1000]
+    maps = [(p.get("actors", {}), p.get("codes", {}), p.get("participants", {})) for p in pendings]
+    changes: list[tuple[Any, dict[str, Any]]] = []
+    for chunk in chunks(sorted(whose), 1000):
         rows = session.execute(
-            select(deliveries.c.id, deliveries.c.payload).where(deliveries.c.event_id.in_(chunk))
+            select(deliveries.c.id, deliveries.c.event_id, deliveries.c.payload)
+            .where(deliveries.c.event_id.in_(chunk))
+            .order_by(deliveries.c.id)
         ).all()
-        for delivery_id, payload in rows:
-            body = dict(payload or {})
-            actor = dict(body.get("actor") or {})
-            new_actor, new_ref, new_props, _changed = scrub_event(
-                actor.get("id"),
-                body.get("referrer"),
-                body.get("properties"),
-                actors=actors,
-                codes=codes,
-                participants=participants,
-            )
-            actor["id"] = new_actor
-            body.update(actor=actor, referrer=new_ref, properties=new_props)
-            session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(payload=body, last_response=None)
-            )
-            scrubbed += 1
-    return scrubbed
+        for delivery_id, event_id, payload in rows:
+            for i in whose[int(event_id)]:
+                payload = _scrub_payload(payload, *maps[i])
+                counts[i] += 1
+            changes.append((delivery_id, {"payload": payload, "last_response": None}))
+    for chunk in chunks(changes):
+        update_each(session, deliveries, chunk)
+    return counts
+
+
+def _scrub_payload(
+    payload: Any,
+    actors: Mapping[str, str],
+    codes: Mapping[str, str],
+    participants: Mapping[str, int],
+) -> dict[str, Any]:
+    body = dict(payload or {})
+    actor = dict(body.get("actor") or {})
+    new_actor, new_ref, new_props, _changed = scrub_event(
+        actor.get("id"),
+        body.get("referrer"),
+        body.get("properties"),
+        actors=actors,
+        codes=codes,
+        participants=participants,
+    )
+    actor["id"] = new_actor
+    body.update(actor=actor, referrer=new_ref, properties=new_props)
+    return body
