@@ -15,8 +15,10 @@ row (a `count(*)` of each).
 
 With `--lake-events N`, a Parquet lake of N events over `--lake-days` day files (actors drawn
 from all the people's participant ids and devices, so the inactive people's events are in
-every file) is written first, and the lake part of the run's erasures is timed after it
-(`rewrite_pending`: one scan and one rewrite per affected day file for all of them).
+every file) is written first with the lake's writer (`im2.analytics.lake_layout`, the layout
+production's move writes: rows by workspace, actor and id, row groups with statistics), and
+the lake part of the run's erasures is timed after it (`rewrite_pending`: one scan and one
+rewrite per affected day file for all of them).
 
 `--postgres URL`: the same on PostgreSQL, in a database `im2_bench_retention` created fresh on
 that server. The last line printed is one JSON object.
@@ -148,12 +150,13 @@ def _lake(
     db: Database, lake: Path, *, workspace_id: int, people: int, events: int, days: int
 ) -> int:
     """`events` events over `days` day files, each by a random person's participant id or
-    device; the lake's mark covers them. Returns the lake's size in bytes."""
+    device, written by the lake's writer (`write_lake_file`: the layout the move and every
+    rewrite write); the lake's mark covers them. Returns the lake's size in bytes."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from im2.analytics.lake import events_dir
+    from im2.analytics.lake_layout import write_lake_file
     from im2.events.service import EVENT_ARROW_SCHEMA
 
     rng = np.random.default_rng(20)
@@ -189,7 +192,7 @@ def _lake(
         folder.mkdir(parents=True, exist_ok=True)
         last = next_id + per_day - 1
         file = folder / f"part-{next_id}-{last}.parquet"
-        pq.write_table(table, file, compression="zstd", row_group_size=1_000_000)
+        write_lake_file(table, file)
         size += file.stat().st_size
         next_id = last + 1
     with db.transaction() as session:
