@@ -7,36 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from im2.analytics.metrics import AISAS_STAGES, METRICS
+from im2.analytics.metrics import AISAS_STAGES, CHART_METRICS, HEADLINE_METRICS, METRICS
 from im2.analytics.schemas import MetricsRead
 from im2.campaigns.schemas import CHANNEL_LABELS, MEDIA_LABELS, Channel
 from im2.errors import InvalidInput
 from im2.i18n import _
 
 # Cards on top of the dashboard, in order.
-CARDS = (
-    "participants",
-    "reach",
-    "interactions",
-    "interaction_rate",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "roi",
-    "k_factor",
-    "retention_d7",
-    "new_vs_returning",
-)
+CARDS = (*HEADLINE_METRICS, "new_vs_returning")
 SECONDS = "%Y-%m-%d %H:%M:%S"  # "Updated" times, in the campaign's (or workspace's) zone
-CHARTS = (
-    "timeseries",
-    "aisas_funnel",
-    "coverage_by_channel",
-    "media_breakdown",
-    "hour_of_week",
-    "retention_cohorts",
-    "kpi_progress",
-)
+CHARTS = (*CHART_METRICS, "kpi_progress")
 
 
 def fmt_figure(value: float | None, unit: str = "count") -> str:

@@ -59,6 +59,29 @@ __all__ = [
     "register",
 ]
 
+# A campaign's headline figures, one number each, and its dashboard charts, in the order every
+# view shows them (the dashboard's cards and charts, its overview, comparisons of campaigns).
+CHART_METRICS = (
+    "timeseries",
+    "aisas_funnel",
+    "coverage_by_channel",
+    "media_breakdown",
+    "hour_of_week",
+    "retention_cohorts",
+)
+HEADLINE_METRICS = (
+    "participants",
+    "reach",
+    "interactions",
+    "interaction_rate",
+    "conversions",
+    "conversion_rate",
+    "revenue",
+    "roi",
+    "k_factor",
+    "retention_d7",
+)
+
 
 def _num(value: Any) -> float:
     """Aggregates over no rows are NULL in SQL; a count or sum of nothing is zero."""

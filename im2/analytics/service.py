@@ -22,7 +22,15 @@ from im2.analytics import metrics_ladder as _metrics_ladder  # registers ladder,
 from im2.analytics import metrics_live as _metrics_live  # noqa: F401 (registers per_minute)
 from im2.analytics import metrics_tree as _metrics_tree  # noqa: F401 (registers share_tree)
 from im2.analytics.lake import get_mark, read_events_after
-from im2.analytics.metrics import METRICS, UGC_ENTRIES, Unit, evaluate, person_map_table
+from im2.analytics.metrics import (
+    CHART_METRICS,
+    HEADLINE_METRICS,
+    METRICS,
+    UGC_ENTRIES,
+    Unit,
+    evaluate,
+    person_map_table,
+)
 from im2.analytics.metrics_journey import share_links_table
 from im2.analytics.query import (
     CampaignFacts,
@@ -55,23 +63,9 @@ from im2.workspaces.service import check_timezone
 # What the campaign dashboard shows, in the order it shows it.
 OVERVIEW_METRICS = (
     "kpi_progress",
-    "participants",
-    "reach",
-    "interactions",
-    "interaction_rate",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "roi",
-    "k_factor",
-    "retention_d7",
+    *HEADLINE_METRICS,
     "new_vs_returning",
-    "timeseries",
-    "aisas_funnel",
-    "coverage_by_channel",
-    "media_breakdown",
-    "hour_of_week",
-    "retention_cohorts",
+    *CHART_METRICS,
     "cascade",
     "share_tree",
 )
@@ -417,20 +411,7 @@ def get_overview(
 
 
 # Registry metrics that are one number per campaign, in the order comparisons show them.
-COMPARE_METRICS = (
-    "participants",
-    "reach",
-    "interactions",
-    "interaction_rate",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "roi",
-    "k_factor",
-    "retention_d7",
-    "ugc_count",
-    "ugc_quality",
-)
+COMPARE_METRICS = (*HEADLINE_METRICS, "ugc_count", "ugc_quality")
 MAX_COMPARED = 8
 
 
