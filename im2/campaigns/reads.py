@@ -115,6 +115,15 @@ def get_public_campaign(session: Session, *, slug: str) -> PublicCampaignRef | N
     return PublicCampaignRef(campaign=to_read(campaign), workspace_id=campaign.workspace_id)
 
 
+def get_visible_campaign(session: Session, *, slug: str) -> PublicCampaignRef:
+    """The campaign behind a public link as a visitor may see it: NotFound (404) when there is
+    none, and while it is a draft or archived."""
+    found = get_public_campaign(session, slug=slug)
+    if found is None or found.campaign.status in (CampaignStatus.DRAFT, CampaignStatus.ARCHIVED):
+        raise NotFound(_("There is no campaign at this address."))
+    return found
+
+
 def get_public_campaign_by_id(session: Session, *, campaign_id: int) -> PublicCampaignRef | None:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

@@ -31,6 +31,7 @@ from im2.campaigns.reads import (
     get_public_campaign,
     get_public_campaign_by_id,
     get_public_campaign_stamp,
+    get_visible_campaign,
     list_campaigns,
     public_languages,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "get_public_campaign",
     "get_public_campaign_by_id",
     "get_public_campaign_stamp",
+    "get_visible_campaign",
     "list_campaigns",
     "live_campaign_zones",
     "public_languages",

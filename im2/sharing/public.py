@@ -137,9 +137,7 @@ def share_page(
     one tap away. Someone who has taken part gets their link here at once (one per person and
     campaign, so opening the page again gives the same one)."""
     with db.transaction() as session:
-        found = campaigns.get_public_campaign(session, slug=slug)
-        if found is None or found.campaign.status in ("draft", "archived"):
-            raise NotFound(_("There is no campaign at this address."))
+        found = campaigns.get_visible_campaign(session, slug=slug)
         participant = participation.get_participant(
             session, workspace_id=found.workspace_id, device_id=visitor.device_id
         )
@@ -184,9 +182,7 @@ def share_page(
 @router.post("/c/{slug}/share")
 def create_link(slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
     with db.transaction() as session:
-        found = campaigns.get_public_campaign(session, slug=slug)
-        if found is None or found.campaign.status in ("draft", "archived"):
-            raise NotFound(_("There is no campaign at this address."))
+        found = campaigns.get_visible_campaign(session, slug=slug)
         participant = participation.get_participant(
             session, workspace_id=found.workspace_id, device_id=visitor.device_id
         )
@@ -213,9 +209,7 @@ def share_poster(
     from im2.sharing.poster import render_poster
 
     with db.transaction() as session:
-        found = campaigns.get_public_campaign(session, slug=slug)
-        if found is None or found.campaign.status in ("draft", "archived"):
-            raise NotFound(_("There is no campaign at this address."))
+        found = campaigns.get_visible_campaign(session, slug=slug)
         participant = participation.get_participant(
             session, workspace_id=found.workspace_id, device_id=visitor.device_id
         )

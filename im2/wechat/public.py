@@ -112,13 +112,6 @@ def _store(request: Request) -> tokens.TokenStore:
     return tokens.store_for(request.app.state.db, request.app.state.settings.redis_url)
 
 
-def _open_campaign(session: Any, slug: str) -> campaigns.PublicCampaignRef:
-    found = campaigns.get_public_campaign(session, slug=slug)
-    if found is None or found.campaign.status in ("draft", "archived"):
-        raise NotFound(_("There is no campaign at this address."))
-    return found
-
-
 def _brand_card(base: str, workspace_id: int, campaign_id: int, session: Any) -> tuple[str, str]:
     """(the brand's name, the absolute address of its logo or cover, or "")."""
     brand = branding.resolve_brand(session, workspace_id=workspace_id, campaign_id=campaign_id)
@@ -141,7 +134,7 @@ def share_card(
             status_code=422,
         )
     with db.session() as session:
-        found = _open_campaign(session, slug)
+        found = campaigns.get_visible_campaign(session, slug=slug)
         creds = service.credentials_of(session, workspace_id=found.workspace_id)
         brand_name, image = _brand_card(base, found.workspace_id, found.campaign.id, session)
     if creds is None:
@@ -212,7 +205,7 @@ def login(
     """Off to WeChat's OAuth page (snsapi_base, or snsapi_userinfo when the brand asks); WeChat
     sends the visitor back to the callback with a code and our signed state."""
     with db.session() as session:
-        found = _open_campaign(session, slug)
+        found = campaigns.get_visible_campaign(session, slug=slug)
         creds = service.credentials_of(session, workspace_id=found.workspace_id)
     if creds is None:
         raise NotFound(_("This campaign's brand has no WeChat official account."))
@@ -268,7 +261,7 @@ def callback(
             _("The WeChat sign-in code is not valid; please try again."), field="code"
         )
     with db.session() as session:
-        found = _open_campaign(session, slug)
+        found = campaigns.get_visible_campaign(session, slug=slug)
         creds = service.credentials_of(session, workspace_id=workspace_id)
     if creds is None or found.workspace_id != workspace_id:
         raise NotFound(_("This campaign's brand has no WeChat official account."))
