@@ -29,7 +29,7 @@ from im2.privacy import service
 from im2.privacy.jobs import build_soon
 from im2.privacy.schemas import KIND_LABELS, STATUS_LABELS, RequestKind
 from im2.web.deps import CsrfForm, DbDep, NowDep, SettingsDep, VisitorDep
-from im2.web.participant_forms import consent_box_text, field_errors
+from im2.web.participant_forms import consent_box_values, field_errors
 from im2.web.participant_pages import code_values, on_campaign, public_campaign, send_code
 from im2.web.templating import render
 from im2.workspaces.throttle import Counters
@@ -94,10 +94,11 @@ def _page(
         participant = participation.get_participant(
             session, workspace_id=workspace_id, device_id=device_id
         )
-        consent_text = (
-            CONSENT_TEXT
+        # The code form's consent box: its text and the hash it posts back.
+        box = (
+            {"consent_text": CONSENT_TEXT}
             if participant is not None
-            else consent_box_text(request, session, workspace_id=workspace_id, campaign=campaign)
+            else consent_box_values(request, session, workspace_id=workspace_id, campaign=campaign)
         )
         requests = (
             service.list_person_requests(
@@ -124,7 +125,7 @@ def _page(
             "kind_labels": KIND_LABELS,
             "status_labels": STATUS_LABELS,
             "purposes": [(p.value, _(PURPOSE_NAMES[p])) for p in OPTIONAL],
-            "consent_text": consent_text,
+            **box,
             "errors": errors or {},
             "values": values or {},
             "sent": request.query_params.get("sent"),

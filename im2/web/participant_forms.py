@@ -115,14 +115,17 @@ def _box(
     return shown
 
 
-def consent_box_text(
+def consent_box_values(
     request: Request, session: Session, *, workspace_id: int, campaign: CampaignRead
-) -> str:
-    """What the consent box of a first action says on this request's page: the brand's current
-    "taking part" text in the page's language, falling back as `consents.current_text` does
-    (the campaign's default language, then IM2's shipped text); the text the first action then
-    records (`participation.joining`). Read once per request, however many forms the page has."""
-    return _box(request, session, workspace_id=workspace_id, campaign=campaign).text
+) -> dict[str, str]:
+    """The template values of a first action's consent box on a page that reads the campaign
+    itself: what the box says (the brand's current "taking part" text in the page's language,
+    falling back as `consents.current_text` does: the campaign's default language, then IM2's
+    shipped text; the text the first action then records, `participation.joining`) and the
+    hash its form posts back (`check_consent_text`). Read once per request, however many
+    forms the page has."""
+    shown = _box(request, session, workspace_id=workspace_id, campaign=campaign)
+    return {"consent_text": shown.text, CONSENT_SHA_FIELD: shown.sha256}
 
 
 def _page_box(request: Request) -> ConsentTextRead | None:
@@ -192,15 +195,6 @@ def check_consent_text(
     shown = _page_box(request)
     if shown is not None and shown.sha256 != posted:
         raise InvalidInput(consent_text_changed(), field=field)
-
-
-def consent_box_values(
-    request: Request, session: Session, *, workspace_id: int, campaign: CampaignRead
-) -> dict[str, str]:
-    """The template values of a consent box on a page that reads the campaign itself: the
-    text it shows and the hash its form posts back (`check_consent_text`)."""
-    shown = _box(request, session, workspace_id=workspace_id, campaign=campaign)
-    return {"consent_text": shown.text, CONSENT_SHA_FIELD: shown.sha256}
 
 
 @dataclass(frozen=True, slots=True)
