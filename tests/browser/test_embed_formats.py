@@ -325,6 +325,7 @@ def test_a_consent_text_replaced_while_the_widget_is_open_is_shown_again(
         widget.locator("[role=alert]", has_text="你同意的说明已更新").wait_for()
         widget.locator(".consent", has_text=new_text).wait_for()
         assert not widget.locator("input[name=consent]").is_checked()
+        _fits(page)
         _shot(page, f"consent-{act}-changed")
         widget.locator("input[name=consent]").check()
         widget.locator("button[type=submit]").click()
