@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 
 from im2.workspaces.schemas import Role
 from tests.activities.test_delete_activity import POLL, _draft_with_poll
-from tests.conftest import Brand, go_live
+from tests.conftest import Brand
 from tests.test_auth import login
 from tests.test_console import form_token
+from tests.test_polls import POLL as LIVE_POLL
+from tests.test_polls import live_campaign, vote_url
 
 HTMX = {"hx-request": "true"}
 
@@ -50,26 +52,19 @@ def test_an_activity_is_deleted_from_the_campaigns_list(client: TestClient, bran
 
 
 def test_an_activity_with_votes_is_explained_not_deleted(client: TestClient, brand: Brand) -> None:
-    owner = brand.auth(Role.OWNER)
-    campaign = go_live(client, brand)
-    poll_id = client.post(
-        f"/api/v1/campaigns/{campaign['id']}/polls", json=POLL, headers=owner
-    ).json()["id"]
-    options = client.get(f"/api/v1/polls/{poll_id}/results", headers=owner).json()["options"]
-    voted = client.post(
-        f"/api/v1/public/campaigns/{campaign['slug']}/polls/{poll_id}/votes",
-        json={"options": [options[0]["id"]], "consent": True},
-    )
+    slug, poll_id, options = live_campaign(client, brand)
+    voted = client.post(vote_url(slug, poll_id), json={"options": [options[0]], "consent": True})
     assert voted.status_code == 201, voted.text
+    activity = client.get(f"/api/v1/activities/{poll_id}", headers=brand.auth(Role.OWNER)).json()
     assert login(client, brand.emails[Role.OWNER]) == 303
-    listing = f"/console/w/acme/campaigns/{campaign['id']}/activities"
-    link = _delete_links(client.get(listing, headers=HTMX).text)[POLL["title"]]
+    listing = f"/console/w/acme/campaigns/{activity['campaign_id']}/activities"
+    link = _delete_links(client.get(listing, headers=HTMX).text)[LIVE_POLL["title"]]
     refused = client.get(link)
     assert refused.status_code == 200
     assert "这个互动不能删除" in refused.text
     assert "已经有人参与" in refused.text
     assert "删除互动" not in refused.text  # no button that would fail
-    assert POLL["title"] in client.get(listing, headers=HTMX).text
+    assert LIVE_POLL["title"] in client.get(listing, headers=HTMX).text
 
 
 def test_a_viewer_sees_no_delete_link(client: TestClient, brand: Brand) -> None:

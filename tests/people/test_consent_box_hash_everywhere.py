@@ -181,35 +181,6 @@ def test_a_comment_box_refuses_a_replaced_text_and_keeps_the_comment(
     )
 
 
-def test_my_pages_nickname_box_refuses_a_replaced_text(
-    client: TestClient, brand: Brand, db: Database
-) -> None:
-    slug, _poll, _options = live_campaign(client, brand)
-    _write(client, brand, "zh_CN", BRAND_TEXT)
-    action = f"/c/{slug}/me/nickname"
-    fields = _posted(client.get(f"/c/{slug}/me").text, f'action="{action}"')
-
-    def nicknamed() -> int:
-        with db.session() as session:
-            return int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(Participant)
-                    .where(Participant.nickname == "小鹿")
-                )
-                or 0
-            )
-
-    _refused_then_agreed(
-        db,
-        lambda data: client.post(action, data={**data, "nickname": "小鹿"}, follow_redirects=False),
-        fields,
-        stored=nicknamed,
-        republish=lambda: _write(client, brand, "zh_CN", NEWER),
-        new_fields=lambda refused: _kept(refused, action, 'value="小鹿"'),
-    )
-
-
 def _kept(page: str, action: str, typed: str) -> dict[str, str]:
     """The form refused: what was typed is still in it."""
     [form] = _forms(page, f'action="{action}"')
@@ -217,22 +188,39 @@ def _kept(page: str, action: str, typed: str) -> dict[str, str]:
     return _posted(page, f'action="{action}"')
 
 
-@pytest.mark.parametrize("where", ["me", "my-data"])
-def test_a_code_forms_box_refuses_a_replaced_text(
-    client: TestClient, brand: Brand, db: Database, where: str
+def _nicknamed(db: Database) -> int:
+    with db.session() as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(Participant).where(Participant.nickname == "小鹿")
+            )
+            or 0
+        )
+
+
+EMAIL = {"channel": "email", "destination": "xiaolu@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("page", "form", "typed"),
+    [("me", "nickname", {"nickname": "小鹿"}), ("me", "code", EMAIL), ("my-data", "code", EMAIL)],
+)
+def test_my_pages_boxes_refuse_a_replaced_text(
+    client: TestClient, brand: Brand, db: Database, page: str, form: str, typed: dict[str, str]
 ) -> None:
+    """我的's nickname and code forms, and 我的数据's code form."""
     slug, _poll, _options = live_campaign(client, brand)
     _write(client, brand, "zh_CN", BRAND_TEXT)
-    action = f"/c/{slug}/{where}/code"
-    fields = _posted(client.get(f"/c/{slug}/{where}").text, f'action="{action}"')
-    typed = {"channel": "email", "destination": "xiaolu@example.com"}
+    action = f"/c/{slug}/{page}/{form}"
+    fields = _posted(client.get(f"/c/{slug}/{page}").text, f'action="{action}"')
+    kept = f'value="{typed.get("nickname") or typed["destination"]}"'  # what was typed stays
     _refused_then_agreed(
         db,
         lambda data: client.post(action, data={**data, **typed}, follow_redirects=False),
         fields,
-        stored=lambda: _count(db, VerificationCode),
+        stored=lambda: _nicknamed(db) if form == "nickname" else _count(db, VerificationCode),
         republish=lambda: _write(client, brand, "zh_CN", NEWER),
-        new_fields=lambda refused: _kept(refused, action, 'value="xiaolu@example.com"'),
+        new_fields=lambda refused: _kept(refused, action, kept),
     )
 
 
