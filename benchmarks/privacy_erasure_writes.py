@@ -10,7 +10,9 @@ batches of `--batch` people (retention's 500), each `erase_people` in one transa
 spread over the whole id range. Measured per batch: the seconds, and the statements sent to the
 database (each batch of an executemany or a multi-row insert counted once), in all and for the
 steps this benchmark is about: the INSERTs of the stand-in people and participants and of the
-erasure records, and the reads and UPDATEs of `webhook_deliveries`.
+erasure records, and the reads and UPDATEs of `webhook_deliveries`; and the seconds spent in
+those steps (`stand_ins`, `_record` and the delivery scrub of `im2.privacy.erasure`, timed by
+wrapping them), the median of the batches.
 
 The targets: those steps take a few statements per batch, not one per person (at most 10 each
 for a batch of 500). Compare checkouts by running this in each, one right after the other.
@@ -39,12 +41,20 @@ from benchmarks import privacy_erasure_indexes as world
 from benchmarks._common import Mode, emit, mode_argument, mode_of, target
 from im2.db import Base, Database
 from im2.migrations import upgrade
+from im2.privacy import erasure
 from im2.privacy.erasure import erase_people
 
 BENCHMARK = "privacy_erasure_writes"
 SIZES = {Mode.FULL: 200_000, Mode.QUICK: 50_000, Mode.SMOKE: 4_000}
 ROUNDS = 3
 STEP_STATEMENTS = 10
+# The steps timed apart (`im2.privacy.erasure`'s names for them, whichever it has).
+TIMED = {
+    "stand_ins": "stand_ins",
+    "_record": "records",
+    "scrub_deliveries": "deliveries_scrub",
+    "scrub_group_deliveries": "deliveries_scrub",
+}
 # The steps counted apart: a statement's start → its step.
 STEPS = {
     "INSERT INTO people ": "stand_in_people",
@@ -121,6 +131,24 @@ def _deliveries(db: Database, *, ws: int, people: list[int], per_person: int) ->
     return len(rows)
 
 
+def _time_steps(spent: dict[str, float]) -> None:
+    """Wrap erasure's steps named in TIMED to add their seconds to `spent`."""
+
+    def timed(function: Any, name: str) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+        return run
+
+    for attribute, name in TIMED.items():
+        if hasattr(erasure, attribute):
+            setattr(erasure, attribute, timed(getattr(erasure, attribute), name))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     mode_argument(parser, quick="50,000 people", smoke="4,000 people")
@@ -147,6 +175,8 @@ def main() -> None:
         figures["deliveries"] = _deliveries(db, ws=ws, people=chosen, per_person=args.events)
         figures["setup_s"] = round(time.perf_counter() - started, 1)
         counts: Counter[str] = Counter()
+        spent: dict[str, float] = {}
+        _time_steps(spent)
 
         @event.listens_for(db.engine, "before_cursor_execute")
         def _count(*call: Any) -> None:
@@ -159,8 +189,10 @@ def main() -> None:
         seconds: list[float] = []
         per_batch: list[Counter[str]] = []
         scrubbed = 0
+        steps: list[dict[str, float]] = []
         for k in range(ROUNDS):
             counts.clear()
+            spent.clear()
             started = time.perf_counter()
             with db.transaction() as session:
                 reports = erase_people(
@@ -174,6 +206,7 @@ def main() -> None:
                 )
             seconds.append(time.perf_counter() - started)
             per_batch.append(Counter(counts))
+            steps.append(dict(spent))
             scrubbed += sum(r.webhook_deliveries_scrubbed for r in reports)
             print(f"batch {k + 1}: {seconds[-1]:.3f} s, {counts['all']} statements", flush=True)
         with db.session() as session:
@@ -186,6 +219,8 @@ def main() -> None:
     figures["batch_median_s"] = round(statistics.median(seconds), 3)
     for name in ("all", *STEPS.values()):
         figures[f"{name}_statements"] = max(c[name] for c in per_batch)
+    for name in sorted(set(TIMED.values())):
+        figures[f"{name}_median_s"] = round(statistics.median(c.get(name, 0.0) for c in steps), 4)
     figures["deliveries_scrubbed"] = scrubbed
     figures["database"] = "postgresql" if args.postgres else "sqlite"
     correct = scrubbed == figures["deliveries"] and left == 0
