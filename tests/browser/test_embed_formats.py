@@ -179,7 +179,7 @@ def test_a_quiz_through_the_widget_is_answered_and_scored(
 def test_a_survey_through_the_widget_is_filled_in_and_sent(
     browser: Any, live_server: LiveServer, brand: Brand, sites: tuple[BrandSite, BrandSite]
 ) -> None:
-    _slug, survey_id = _embed(live_server, brand, sites, "surveys", SURVEY)
+    slug, survey_id = _embed(live_server, brand, sites, "surveys", SURVEY)
     problems: list[str] = []
     ready = ("legend", "你多久来一次？")
     _look(browser, sites[0], "desktop", problems, ready, "survey").context.close()
@@ -229,6 +229,24 @@ def test_a_survey_through_the_widget_is_filled_in_and_sent(
     assert by_text["推荐给朋友的可能性？"]["nps"]["promoters"] == 1
     assert [r["label"] for r in by_text["哪些因素最重要？"]["ranking"]] == ["口味", "价格", "环境"]
     assert by_text["还有什么建议？"]["texts"] == ["希望多开几家店"]
+
+    # The brand pauses the campaign: the frame says why, once, and offers no form.
+    with httpx.Client(base_url=live_server.url, timeout=60) as api:
+        campaign_id = _campaign_id(api, slug, brand)
+        api.post(
+            f"/api/v1/campaigns/{campaign_id}/transitions",
+            json={"status": "paused"},
+            headers=brand.auth(Role.OWNER),
+        ).raise_for_status()
+    page = _open(browser, sites[0], (390, 844), problems)
+    widget = _widget(page)
+    widget.locator(".closed", has_text="活动已暂停").wait_for()
+    page.wait_for_timeout(500)
+    assert widget.locator(".closed").count() == 1
+    assert widget.locator("form").count() == 0
+    _fits(page)
+    _shot(page, "survey-phone-paused")
+    page.context.close()
     _refused_elsewhere(browser, sites[1])
 
 
@@ -339,6 +357,7 @@ def test_a_consent_text_replaced_while_the_widget_is_open_is_shown_again(
     assert [q["text"] for q in asked] == ["会有燕麦奶选项吗？"]
 
 
-def _campaign_id(api: httpx.Client, slug: str) -> int:
-    listed = api.get(f"/api/v1/campaigns?q={slug}").json()["items"]
+def _campaign_id(api: httpx.Client, slug: str, brand: Brand | None = None) -> int:
+    auth = brand.auth(Role.OWNER) if brand else {}
+    listed = api.get(f"/api/v1/campaigns?q={slug}", headers=auth).json()["items"]
     return int(next(c["id"] for c in listed if c["slug"] == slug))

@@ -247,7 +247,7 @@
       var current = state.questions.filter(function (q) { return q.id === state.current_question_id; })[0];
       box.textContent = "";
       if (feedback) box.appendChild(feedback);
-      if (state.closed_reason) box.appendChild(el("p", "closed", state.closed_reason));
+      // A closed campaign's reason stands under the title already (the page says it).
       var meta = el("p", "meta", fill(T.answered_of, { done: answered.length, total: state.total }));
       if (!prediction) {
         meta.appendChild(document.createTextNode(" · " + T.your_score));
@@ -436,7 +436,7 @@
     function draw() {
       box.textContent = "";
       if (state.submitted) { box.appendChild(notice(T.survey_done)); done(); return null; }
-      if (state.closed_reason) { box.appendChild(el("p", "closed", state.closed_reason)); done(); return null; }
+      if (state.closed_reason) { done(); return null; }  // said under the title
       var path = route(state.questions, answers);
       var q = at && path.filter(function (p) { return p.id === at; })[0];
       if (!q) {
@@ -614,7 +614,6 @@
     function draw(board) {
       box.textContent = "";
       if (message) { box.appendChild(message); message = null; }
-      if (board.closed_reason) box.appendChild(el("p", "closed", board.closed_reason));
       form = board.open ? askForm(board) : null;
       if (form) box.appendChild(form);
       else box.appendChild(formAlert());
