@@ -45,6 +45,7 @@ from im2.web.audit_words import AuditLine, describe
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import (
+    FormState,
     ShowAgain,
     act_or_show_again,
     blank_to_none,
@@ -232,24 +233,22 @@ def _form_page(
     request: Request,
     *,
     actor: Actor,
-    values: dict[str, Any],
-    errors: dict[str, str],
     campaign: CampaignRead | None,
-    status_code: int = 200,
+    state: FormState,
 ) -> Response:
+    shown = state.shown()
     return render(
         request,
         "campaigns/form.html",
         {
             **_vocabulary(),
-            "values": values,
-            "errors": errors,
+            **shown,
             "campaign": campaign,
             "kpi_rows": KPI_ROWS,
-            "preset": PRESETS_BY_KEY.get(str(values.get("template") or "")),
+            "preset": PRESETS_BY_KEY.get(str(shown["values"].get("template") or "")),
             "nav": "campaigns",
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -316,11 +315,7 @@ def new_page(
     if template and preset is None:
         raise InvalidInput(_("Unknown campaign template."), field="template")
     return _form_page(
-        request,
-        actor=actor,
-        values=_form_values_from_preset(preset, now),
-        errors={},
-        campaign=None,
+        request, actor=actor, campaign=None, state=FormState(_form_values_from_preset(preset, now))
     )
 
 
@@ -328,6 +323,7 @@ def _save_form(
     save: Callable[[], T],
     payload: dict[str, Any],
     *,
+    values: dict[str, Any],
     again: ShowAgain,
     done: Callable[[T], Response],
 ) -> Response:
@@ -337,6 +333,7 @@ def _save_form(
         save,
         again=again,
         done=done,
+        values=values,
         invalid=lambda exc: _remap_errors(validation_errors(exc), payload),
         refused=lambda exc: _remap_errors(service_error(exc), payload),
         propagate=(),
@@ -366,7 +363,8 @@ def create(
     return _save_form(
         save,
         payload,
-        again=partial(_form_page, request, actor=actor, values=raw, campaign=None),
+        values=raw,
+        again=partial(_form_page, request, actor=actor, campaign=None),
         done=lambda created: see_other(f"/console/w/{actor.workspace_slug}/campaigns/{created.id}"),
     )
 
@@ -412,9 +410,8 @@ def edit_page(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep)
     return _form_page(
         request,
         actor=actor,
-        values=_form_values_from_campaign(campaign),
-        errors={},
         campaign=campaign,
+        state=FormState(_form_values_from_campaign(campaign)),
     )
 
 
@@ -441,7 +438,8 @@ def edit(
     return _save_form(
         save,
         payload,
-        again=partial(_form_page, request, actor=actor, values=raw, campaign=campaign),
+        values=raw,
+        again=partial(_form_page, request, actor=actor, campaign=campaign),
         done=lambda _: see_other(f"/console/w/{actor.workspace_slug}/campaigns/{campaign_id}"),
     )
 

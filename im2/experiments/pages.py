@@ -29,7 +29,7 @@ from im2.experiments.schemas import (
 from im2.i18n import _
 from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
-from im2.web.forms import act_or_show_again, save_or_show_again, see_other
+from im2.web.forms import FormState, act_or_show_again, save_or_show_again, see_other
 from im2.web.params import Id
 from im2.web.templating import local_time, render
 from im2.workspaces.schemas import Actor, Permission
@@ -51,9 +51,7 @@ def _list_page(
     actor: Actor,
     db: DbDep,
     campaign_id: int,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     with db.session() as session:
         campaign = get_campaign(session, actor=actor, campaign_id=campaign_id)
@@ -68,13 +66,12 @@ def _list_page(
             "activities": activities,
             "goal_kinds": [k.value for k in GOAL_KINDS],
             "goal_labels": GOAL_LABELS,
-            "values": values or {"goal_kinds": ["vote.cast"], "min_effect": "0.2"},
-            "errors": errors or {},
+            **state.shown({"goal_kinds": ["vote.cast"], "min_effect": "0.2"}),
             "rows": VARIANT_ROWS,
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "nav": "campaigns",
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -141,7 +138,8 @@ def create(
 
     return save_or_show_again(
         save,
-        again=partial(_list_page, request, actor=actor, db=db, campaign_id=campaign_id, values=raw),
+        again=partial(_list_page, request, actor=actor, db=db, campaign_id=campaign_id),
+        values=raw,
         done=lambda created: see_other(f"{_base(actor, campaign_id)}/{created.id}"),
         propagate=(),
     )

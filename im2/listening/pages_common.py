@@ -35,7 +35,14 @@ from im2.listening.schemas import (
     SentimentLabel,
     TopicKind,
 )
-from im2.web.forms import ShowAgain, save_or_show_again, see_other, service_error, validation_errors
+from im2.web.forms import (
+    FormState,
+    ShowAgain,
+    save_or_show_again,
+    see_other,
+    service_error,
+    validation_errors,
+)
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
@@ -87,9 +94,14 @@ def listening_page(
     context: dict[str, Any],
     *,
     status_code: int = 200,
+    state: FormState | None = None,
 ) -> Response:
     """A listening console page (`listening/<name>.html`): the vocabulary, the section's tab,
-    whether the user may write, and the section's base URL, besides the page's own `context`."""
+    whether the user may write, and the section's base URL, besides the page's own `context`.
+    A form page passes its `state`: what was typed, the errors and the status to answer with."""
+    if state is not None:
+        context = {**state.shown(), **context}
+        status_code = state.status_code
     return render(
         request,
         f"listening/{name}.html",
@@ -135,6 +147,7 @@ def write_or_show_again(
     *,
     again: ShowAgain,
     done: str,
+    values: dict[str, Any] | None = None,
     refused: Callable[[IM2Error], dict[str, str]] = service_error,
 ) -> Response:
     """`save_or_show_again`, with errors on list items (`crisis_contacts.2.email`) pointed at
@@ -143,6 +156,7 @@ def write_or_show_again(
         write,
         again=again,
         done=done,
+        values=values,
         invalid=lambda exc: first_field(validation_errors(exc)),
         refused=refused,
     )

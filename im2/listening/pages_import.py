@@ -21,7 +21,7 @@ from im2.listening.pages_common import base_url, listening_page, redirect, requi
 from im2.listening.schemas import ColumnMappingRead, Platform
 from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import act_or_show_again, service_error
+from im2.web.forms import FormState, act_or_show_again, service_error
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 
@@ -85,11 +85,9 @@ def _import_page(
     db: DbDep,
     actor: Actor,
     *,
-    values: dict[str, str],
-    errors: dict[str, str],
+    state: FormState,
     editor: dict[str, str] | None = None,
     editor_errors: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     with db.session() as session:
         saved = service.list_saved_mappings(session, actor=actor)
@@ -109,12 +107,10 @@ def _import_page(
             "formats": FILE_FORMAT_LABELS,
             "fields": FIELD_LABELS,
             "imports": imports,
-            "values": values,
-            "errors": errors,
             "editor": editor if editor is not None else _editor_values(None),
             "editor_errors": editor_errors or {},
         },
-        status_code=status_code,
+        state=state,
     )
 
 
@@ -135,8 +131,7 @@ def import_page(
         request,
         db,
         actor,
-        values={"mapping": mapping or "im2"},
-        errors={},
+        state=FormState({"mapping": mapping or "im2"}),
         editor=_editor_values(begin),
     )
 
@@ -164,7 +159,7 @@ def import_file(
     if not isinstance(upload, UploadFile) or not upload.filename:
         errors["file"] = _("Choose a file to import.")
     if errors or not isinstance(upload, UploadFile):
-        return _import_page(request, db, actor, values=values, errors=errors, status_code=422)
+        return _import_page(request, db, actor, state=FormState(values, errors, 422))
     # A sync route runs in the thread pool, so reading the spooled file does not block the loop.
     data = upload.file.read()
     filename = upload.filename or "upload"
@@ -179,14 +174,7 @@ def import_file(
             timezone=values["timezone"] or None,
             now=now,
         ),
-        again=lambda exc: _import_page(
-            request,
-            db,
-            actor,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        ),
+        again=lambda exc: _import_page(request, db, actor, state=FormState.refused(exc, values)),
         done=lambda report: redirect(f"{base_url(actor)}/imports/{report.id}"),
     )
 
@@ -261,11 +249,9 @@ def save_mapping(
         request,
         db,
         actor,
-        values={"mapping": "im2"},
-        errors={},
+        state=FormState({"mapping": "im2"}, status_code=422),
         editor=editor,
         editor_errors=errors,
-        status_code=422,
     )
 
 

@@ -31,6 +31,7 @@ from im2.listening.schemas import (
 )
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
+from im2.web.forms import FormState
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 
@@ -93,17 +94,15 @@ def _item_page(
     *,
     item_id: int,
     now: datetime,
-    values: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
     template_id: int | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     with db.session() as session:
         item = inbox.get_inbox_item(session, actor=actor, item_id=item_id)
         members = inbox.assignable_members(session, actor=actor, now=now)
         templates = inbox.list_reply_templates(session, actor=actor)
         ladder = service.get_settings(session, actor=actor).escalation_ladder
-    values = dict(values or {})
+    values = dict(state.values or {})
     chosen = next((t for t in templates if t.id == template_id), None)
     if chosen is not None and not values.get("body"):
         values["body"] = chosen.body
@@ -120,9 +119,8 @@ def _item_page(
             "ladder": ladder,
             "overdue": item.step_due_at is not None and item.step_due_at <= now,
             "values": values,
-            "errors": errors or {},
         },
-        status_code=status_code,
+        state=state,
     )
 
 
@@ -192,7 +190,8 @@ def add_note(
 
     return write_or_show_again(
         save,
-        again=partial(_item_page, request, db, actor, item_id=item_id, now=now, values=raw),
+        again=partial(_item_page, request, db, actor, item_id=item_id, now=now),
+        values=raw,
         done=f"{base_url(actor)}/inbox/{item_id}#notes",
         refused=lambda exc: {"body": exc.message},
     )
@@ -206,9 +205,7 @@ def _templates_page(
     db: DbDep,
     actor: Actor,
     *,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     templates = read(db, inbox.list_reply_templates, actor=actor)
     return listening_page(
@@ -216,18 +213,14 @@ def _templates_page(
         actor,
         "reply_templates",
         "inbox",
-        {
-            "templates": templates,
-            "values": values,
-            "errors": errors,
-        },
-        status_code=status_code,
+        {"templates": templates},
+        state=state,
     )
 
 
 @router.get("/reply-templates")
 def templates_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
-    return _templates_page(request, db, actor, values={}, errors={})
+    return _templates_page(request, db, actor)
 
 
 @router.post("/reply-templates")
@@ -245,7 +238,8 @@ def create_template(
 
     return write_or_show_again(
         save,
-        again=partial(_templates_page, request, db, actor, values=raw),
+        again=partial(_templates_page, request, db, actor),
+        values=raw,
         done=f"{base_url(actor)}/reply-templates",
     )
 

@@ -24,7 +24,7 @@ from im2.listening.pages_common import (
 from im2.listening.schemas import FeedCreate, Platform
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import act_or_show_again
+from im2.web.forms import FormState, act_or_show_again
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 
@@ -39,10 +39,8 @@ def _feeds_page(
     db: DbDep,
     actor: Actor,
     *,
-    values: dict[str, str],
-    errors: dict[str, str],
+    state: FormState = FormState(),
     notice: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     followed = read(db, feeds.list_feeds, actor=actor)
     return listening_page(
@@ -50,13 +48,8 @@ def _feeds_page(
         actor,
         "feeds",
         "feeds",
-        {
-            "feeds": followed,
-            "values": values,
-            "errors": errors,
-            "notice": notice,
-        },
-        status_code=status_code,
+        {"feeds": followed, "notice": notice},
+        state=state,
     )
 
 
@@ -66,7 +59,7 @@ def feeds_page(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
     message = None
     if notice is not None and notice.isdigit():
         message = _("Polled: {count} new mentions.").format(count=int(notice))
-    return _feeds_page(request, db, actor, values={}, errors={}, notice=message)
+    return _feeds_page(request, db, actor, notice=message)
 
 
 @router.post("/feeds")
@@ -98,7 +91,8 @@ def add_feed(
 
     return write_or_show_again(
         save,
-        again=partial(_feeds_page, request, db, actor, values=raw),
+        again=partial(_feeds_page, request, db, actor),
+        values=raw,
         done=f"{base_url(actor)}/feeds",
     )
 

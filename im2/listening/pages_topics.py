@@ -34,7 +34,7 @@ from im2.listening.schemas import (
 )
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import blank_to_none, validation_errors
+from im2.web.forms import FormState, blank_to_none, service_error, validation_errors
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 
@@ -98,28 +98,22 @@ def _topic_form(
     actor: Actor,
     *,
     topic: TopicRead | None,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
+    state: FormState,
 ) -> Response:
     return listening_page(
         request,
         actor,
         "topic_form",
         "topics",
-        {
-            "topic": topic,
-            "values": values,
-            "errors": errors,
-        },
-        status_code=status_code,
+        {"topic": topic},
+        state=state,
     )
 
 
 @router.get("/topics/new")
 def new_topic_page(request: Request, actor: ConsoleActor) -> Response:
     require_write(actor)
-    return _topic_form(request, actor, topic=None, values=_topic_values(None), errors={})
+    return _topic_form(request, actor, topic=None, state=FormState(_topic_values(None)))
 
 
 @router.post("/topics")
@@ -135,7 +129,8 @@ def create_topic(
 
     return write_or_show_again(
         save,
-        again=partial(_topic_form, request, actor, topic=None, values=raw_values(form)),
+        again=partial(_topic_form, request, actor, topic=None),
+        values=raw_values(form),
         done=f"{base_url(actor)}/topics",
     )
 
@@ -144,7 +139,7 @@ def create_topic(
 def edit_topic_page(request: Request, topic_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     require_write(actor)
     topic = read(db, topics.get_topic, actor=actor, topic_id=topic_id)
-    return _topic_form(request, actor, topic=topic, values=_topic_values(topic), errors={})
+    return _topic_form(request, actor, topic=topic, state=FormState(_topic_values(topic)))
 
 
 @router.post("/topics/{topic_id}/edit")
@@ -165,7 +160,8 @@ def edit_topic(
 
     return write_or_show_again(
         save,
-        again=partial(_topic_form, request, actor, topic=topic, values=raw_values(form)),
+        again=partial(_topic_form, request, actor, topic=topic),
+        values=raw_values(form),
         done=f"{base_url(actor)}/topics",
     )
 
@@ -261,23 +257,16 @@ def _settings_page(
     request: Request,
     actor: Actor,
     *,
-    values: dict[str, str],
-    errors: dict[str, str],
+    state: FormState,
     saved: bool = False,
-    status_code: int = 200,
 ) -> Response:
     return listening_page(
         request,
         actor,
         "settings",
         "alerts",
-        {
-            "values": values,
-            "errors": errors,
-            "saved": saved,
-            "ladder_rows": LADDER_ROWS,
-        },
-        status_code=status_code,
+        {"saved": saved, "ladder_rows": LADDER_ROWS},
+        state=state,
     )
 
 
@@ -287,7 +276,7 @@ def settings_page(
 ) -> Response:
     require_write(actor)
     settings = read(db, service.get_settings, actor=actor)
-    return _settings_page(request, actor, values=_settings_values(settings), errors={}, saved=saved)
+    return _settings_page(request, actor, state=FormState(_settings_values(settings)), saved=saved)
 
 
 @router.post("/settings")
@@ -307,7 +296,7 @@ def save_settings(
     except ValidationError as exc:
         errors = {**first_field(validation_errors(exc)), **errors}
     if errors:
-        return _settings_page(request, actor, values=raw, errors=errors, status_code=422)
+        return _settings_page(request, actor, state=FormState(raw, errors, 422))
     try:
         write(
             db,
@@ -318,6 +307,5 @@ def save_settings(
             private_networks=settings.webhooks_reach_private_networks,
         )
     except InvalidInput as exc:
-        errors = {exc.field or "__all__": exc.message}
-        return _settings_page(request, actor, values=raw, errors=errors, status_code=422)
+        return _settings_page(request, actor, state=FormState(raw, service_error(exc), 422))
     return redirect(f"{base_url(actor)}/settings?saved=true")

@@ -20,7 +20,7 @@ from im2.messaging.schemas import (
 )
 from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import save_or_show_again
+from im2.web.forms import FormState, save_or_show_again
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -61,10 +61,8 @@ def _page(
     db: Any,
     settings: Settings,
     *,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
+    state: FormState = FormState(),
     saved: bool = False,
-    status_code: int = 200,
 ) -> Response:
     with db.session() as session:
         found = service.get_sms_settings(session, actor=actor)
@@ -80,8 +78,7 @@ def _page(
             "active": found is not None and found.active,
             "log_only": settings.code_sender == "console",
             "production": settings.env.value == "production",
-            "values": values or _values(found),
-            "errors": errors or {},
+            **state.shown(_values(found)),
             "saved": saved or request.query_params.get("saved") == "1",
             "deliveries": log,
             "refused": {d.id for d in log if service.credentials_refused(d)},
@@ -89,7 +86,7 @@ def _page(
             "kinds": KIND_LABELS,
             "status_labels": DELIVERY_STATUS_LABELS,
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -127,6 +124,7 @@ def save_settings(
 
     return save_or_show_again(
         save,
-        again=partial(_page, request, actor, db, settings, values=values),
+        again=partial(_page, request, actor, db, settings),
+        values=values,
         done=f"/console/w/{actor.workspace_slug}/messaging?saved=1",
     )

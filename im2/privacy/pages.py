@@ -29,7 +29,13 @@ from im2.privacy.schemas import (
 )
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import act_or_show_again, save_or_show_again, see_other, service_error
+from im2.web.forms import (
+    FormState,
+    act_or_show_again,
+    save_or_show_again,
+    see_other,
+    service_error,
+)
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -67,9 +73,7 @@ def _list_page(
     db: DbDep,
     now: Any,
     *,
-    values: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     open_only = request.query_params.get("open") == "1"
     with db.session() as session:
@@ -90,11 +94,10 @@ def _list_page(
             "page": page,
             "open_only": open_only,
             "settings": settings,
-            "values": values or {},
-            "errors": errors or {},
+            **state.shown(),
             "overdue": sum(1 for r in page.items if r.overdue),
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -137,7 +140,8 @@ def create_request(
 
     return save_or_show_again(
         save,
-        again=partial(_list_page, request, actor, db, now, values=values),
+        again=partial(_list_page, request, actor, db, now),
+        values=values,
         done=lambda created: see_other(f"/console/w/{actor.workspace_slug}/privacy/{created.id}"),
         refused=lambda exc: service_error(exc) if exc.field else {"person_id": exc.message},
         propagate=(403,),
@@ -151,8 +155,7 @@ def _detail_page(
     now: Any,
     request_id: int,
     *,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     found = read(db, service.get_request, actor=actor, request_id=request_id, now=now)
     return render(
@@ -161,10 +164,10 @@ def _detail_page(
         {
             **_common(actor),
             "item": found,
-            "errors": errors or {},
+            "errors": state.errors,
             "done": request.query_params.get("done"),
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -274,13 +277,7 @@ def act(
     return act_or_show_again(
         act,
         again=lambda exc: _detail_page(
-            request,
-            actor,
-            db,
-            now,
-            request_id,
-            errors=service_error(exc),
-            status_code=exc.status_code,
+            request, actor, db, now, request_id, state=FormState.refused(exc)
         ),
         done=lambda answer: _done(answer, f"{base}?done={action}"),
     )

@@ -10,6 +10,7 @@ form again with what was typed.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -123,11 +124,32 @@ def blank_to_none(value: Any) -> Any:
 T = TypeVar("T")
 
 
-class ShowAgain(Protocol):
-    """Renders the form's page once more, with the errors by field and the status: the page's
-    own function with what was typed bound to it (`partial(_page, request, values=raw)`)."""
+@dataclass(frozen=True, slots=True)
+class FormState:
+    """What a console form page shows besides its data: what was typed (`values`; None shows
+    the stored or default values), each refused field's message (`errors`, `__all__` for the
+    form), and the status the page answers with: 200 when first shown, 422 or the service's
+    refusal when it comes again."""
 
-    def __call__(self, *, errors: dict[str, str], status_code: int) -> Response: ...
+    values: Mapping[str, Any] | None = None
+    errors: Mapping[str, str] = field(default_factory=dict)
+    status_code: int = 200
+
+    @classmethod
+    def refused(cls, exc: IM2Error, values: Mapping[str, Any] | None = None) -> FormState:
+        """The form again after the service refused it: the message on its field, its status."""
+        return cls(values, service_error(exc), exc.status_code)
+
+    def shown(self, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The template's `values` (what was typed, else `defaults`) and `errors`."""
+        return {"values": self.values or defaults or {}, "errors": dict(self.errors)}
+
+
+class ShowAgain(Protocol):
+    """Renders the form's page once more in the given state: the page's own function with its
+    data bound to it (`partial(_page, request, actor)`)."""
+
+    def __call__(self, *, state: FormState) -> Response: ...
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -140,6 +162,7 @@ def save_or_show_again(
     *,
     again: ShowAgain,
     done: Callable[[T], Response] | str,
+    values: Mapping[str, Any] | None = None,
     invalid: Callable[[ValidationError], dict[str, str]] = validation_errors,
     refused: Callable[[IM2Error], dict[str, str]] = service_error,
     propagate: Collection[int] = (403, 404),
@@ -147,20 +170,21 @@ def save_or_show_again(
     """A console form's write, the one way every form answers.
 
     `write` validates (a pydantic model) and writes in its own transaction. Refused by the
-    model, the form comes `again` with every field's error, `invalid(exc)`, and 422; refused by
-    the service, with `refused(exc)` and the service's status, except the statuses in
-    `propagate`, which go on to the error page (a form the user may not see, or that is gone).
+    model, the form comes `again` with what was typed (`values`), every field's error,
+    `invalid(exc)`, and 422; refused by the service, with `refused(exc)` and its status, except
+    the statuses in `propagate`, which go on to the error page (a form the user may not see, or
+    that is gone).
     Written, `done` answers: a URL to redirect to (303), or a function of what `write` returned.
     Each field's first error is shown, every field at once.
     """
     try:
         result = write()
     except ValidationError as exc:
-        return again(errors=invalid(exc), status_code=422)
+        return again(state=FormState(values, invalid(exc), 422))
     except IM2Error as exc:
         if exc.status_code in propagate:
             raise
-        return again(errors=refused(exc), status_code=exc.status_code)
+        return again(state=FormState(values, refused(exc), exc.status_code))
     return see_other(done) if isinstance(done, str) else done(result)
 
 

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.web.db_calls import write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import save_or_show_again
+from im2.web.forms import FormState, save_or_show_again
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.webhooks import service
@@ -52,9 +52,7 @@ def _list_page(
     actor: Actor,
     db: Any,
     *,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     with db.session() as session:
         endpoints = service.list_endpoints(session, actor=actor)
@@ -68,10 +66,9 @@ def _list_page(
             **_common(actor),
             "endpoints": endpoints,
             "failed": failed.items,
-            "values": values or {"kinds": ["conversion.recorded"], "active": True},
-            "errors": errors or {},
+            **state.shown({"kinds": ["conversion.recorded"], "active": True}),
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -87,9 +84,7 @@ def _detail_page(
     endpoint_id: int,
     *,
     created: WebhookWithSecret | None = None,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     with db.session() as session:
         endpoint = service.get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
@@ -102,10 +97,9 @@ def _detail_page(
             "endpoint": endpoint,
             "deliveries": log.items,
             "created": created,
-            "values": values or endpoint.model_dump(),
-            "errors": errors or {},
+            **state.shown(endpoint.model_dump()),
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -142,9 +136,10 @@ def create_endpoint(
 
     return save_or_show_again(
         save,
-        again=partial(_list_page, request, actor, db, values=values),
+        again=partial(_list_page, request, actor, db),
+        values=values,
         done=lambda created: _detail_page(
-            request, actor, db, created.id, created=created, status_code=201
+            request, actor, db, created.id, created=created, state=FormState(status_code=201)
         ),
         propagate=(),
     )
@@ -181,7 +176,8 @@ def update_endpoint(
 
     return save_or_show_again(
         save,
-        again=partial(_detail_page, request, actor, db, endpoint_id, values=values),
+        again=partial(_detail_page, request, actor, db, endpoint_id),
+        values=values,
         done=f"{_common(actor)['base']}/{endpoint_id}",
     )
 

@@ -25,7 +25,7 @@ from im2.web.deps import (
     SettingsDep,
     client_ip,
 )
-from im2.web.forms import act_or_show_again, service_error
+from im2.web.forms import FormState, act_or_show_again
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces import service
@@ -144,9 +144,7 @@ def _members_page(
     db: DbDep,
     now: NowDep,
     *,
-    errors: dict[str, str] | None = None,
-    form: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     members = read(db, service.list_members, actor=actor, now=now)
     return render(
@@ -157,11 +155,11 @@ def _members_page(
             "roles": list(Role),
             "role_labels": ROLE_LABELS,
             "can_manage": actor.can(Permission.MANAGE_MEMBERS),
-            "errors": errors or {},
-            "form": form or {},
+            "errors": state.errors,
+            "form": state.values or {},
             "nav": "members",
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -183,9 +181,7 @@ def add_member(
             actor,
             db,
             now,
-            errors={"role": _("Choose one of the options.")},
-            form=values,
-            status_code=422,
+            state=FormState(values, {"role": _("Choose one of the options.")}, 422),
         )
 
     def act() -> None:
@@ -203,13 +199,7 @@ def add_member(
     return act_or_show_again(
         act,
         again=lambda exc: _members_page(
-            request,
-            actor,
-            db,
-            now,
-            errors=service_error(exc),
-            form=values,
-            status_code=exc.status_code,
+            request, actor, db, now, state=FormState.refused(exc, values)
         ),
         done=f"/console/w/{actor.workspace_slug}/members",
         propagate=(),
@@ -239,13 +229,11 @@ def change_member(
             actor,
             db,
             now,
-            errors={"__all__": _("Choose one of the options.")},
-            status_code=422,
+            state=FormState(errors={"__all__": _("Choose one of the options.")}, status_code=422),
         )
     except IM2Error as exc:
-        return _members_page(
-            request, actor, db, now, errors={"__all__": exc.message}, status_code=exc.status_code
-        )
+        refused = FormState(errors={"__all__": exc.message}, status_code=exc.status_code)
+        return _members_page(request, actor, db, now, state=refused)
     return RedirectResponse(f"/console/w/{actor.workspace_slug}/members", status_code=303)
 
 
@@ -258,8 +246,7 @@ def _tokens_page(
     db: DbDep,
     *,
     created: object = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     tokens = read(db, service.list_tokens, actor=actor)
     return render(
@@ -271,10 +258,10 @@ def _tokens_page(
             "role_labels": ROLE_LABELS,
             "can_manage": actor.can(Permission.MANAGE_TOKENS),
             "created": created,
-            "errors": errors or {},
+            "errors": state.errors,
             "nav": "tokens",
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -294,12 +281,12 @@ def create_token(
         if days is not None and not 1 <= days <= 3650:
             raise ValueError(days)
     except ValueError:
+        message = _("Enter a whole number of days from 1 to 3650.")
         return _tokens_page(
             request,
             actor,
             db,
-            errors={"expires_in_days": _("Enter a whole number of days from 1 to 3650.")},
-            status_code=422,
+            state=FormState(errors={"expires_in_days": message}, status_code=422),
         )
 
     def act() -> object:
@@ -315,11 +302,11 @@ def create_token(
 
     return act_or_show_again(
         act,
-        again=lambda exc: _tokens_page(
-            request, actor, db, errors=service_error(exc), status_code=exc.status_code
-        ),
+        again=lambda exc: _tokens_page(request, actor, db, state=FormState.refused(exc)),
         # Shown once, on this response only; never in a URL (it would land in logs and history).
-        done=lambda created: _tokens_page(request, actor, db, created=created, status_code=201),
+        done=lambda created: _tokens_page(
+            request, actor, db, created=created, state=FormState(status_code=201)
+        ),
         propagate=(),
     )
 
