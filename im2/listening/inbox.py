@@ -198,6 +198,28 @@ def _set_status(
             item.step_due_at = now + timedelta(minutes=step.minutes)
 
 
+def _move(
+    session: Session,
+    item: InboxItem,
+    status: InboxStatus,
+    *,
+    actor: Actor,
+    settings: ListeningSettingsRead,
+    now: datetime,
+) -> None:
+    """A person moves the item to `status`: set, and the change recorded (from, to)."""
+    old = item.status
+    _set_status(item, status, settings=settings, now=now)
+    _event(
+        session,
+        actor=actor,
+        item=item,
+        kind=EventKind.INBOX_STATUS_CHANGED,
+        now=now,
+        properties={"from": old, "to": status.value},
+    )
+
+
 def do_update_inbox_item(
     session: Session, *, actor: Actor, item_id: int, data: InboxUpdate, now: datetime
 ) -> InboxItemRead:
@@ -238,16 +260,7 @@ def do_update_inbox_item(
         if data.status is InboxStatus.ESCALATED:
             _escalate(session, item, settings=settings, actor=actor, now=now)
         else:
-            old = item.status
-            _set_status(item, data.status, settings=settings, now=now)
-            _event(
-                session,
-                actor=actor,
-                item=item,
-                kind=EventKind.INBOX_STATUS_CHANGED,
-                now=now,
-                properties={"from": old, "to": data.status.value},
-            )
+            _move(session, item, data.status, actor=actor, settings=settings, now=now)
     item.updated_at = now
     session.flush()
     record_audit(
@@ -282,21 +295,8 @@ def do_add_note(
         )
     )
     if data.reply:
-        old = item.status
-        _set_status(
-            item,
-            InboxStatus.REPLIED,
-            settings=load_settings(session, workspace_id=actor.workspace_id),
-            now=now,
-        )
-        _event(
-            session,
-            actor=actor,
-            item=item,
-            kind=EventKind.INBOX_STATUS_CHANGED,
-            now=now,
-            properties={"from": old, "to": InboxStatus.REPLIED.value},
-        )
+        settings = load_settings(session, workspace_id=actor.workspace_id)
+        _move(session, item, InboxStatus.REPLIED, actor=actor, settings=settings, now=now)
     item.updated_at = now
     session.flush()
     return get_inbox_item(session, actor=actor, item_id=item.id)
