@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from im2.workspaces.schemas import Role
-from tests.activities.test_quiz import COFFEE
+from tests.activities.test_quiz import COFFEE, FINAL
 from tests.activities.test_survey import SURVEY
 from tests.browser.test_embed_widget import BrandSite
 from tests.conftest import Brand, LiveServer
@@ -361,3 +361,33 @@ def _campaign_id(api: httpx.Client, slug: str, brand: Brand | None = None) -> in
     auth = brand.auth(Role.OWNER) if brand else {}
     listed = api.get(f"/api/v1/campaigns?q={slug}", headers=auth).json()["items"]
     return int(next(c["id"] for c in listed if c["slug"] == slug))
+
+
+def test_a_prediction_through_the_widget_is_taken_and_scored_later(
+    browser: Any, live_server: LiveServer, brand: Brand, sites: tuple[BrandSite, BrandSite]
+) -> None:
+    _slug, quiz_id = _embed(live_server, brand, sites, "quizzes", FINAL)
+    problems: list[str] = []
+    page = _look(browser, sites[0], "phone", problems, ("legend", "谁会赢？"), "prediction")
+    widget = _widget(page)
+    # A prediction has no score yet: none is shown.
+    assert widget.locator("[data-score]").count() == 0
+    widget.locator("label.choice", has_text="蓝队").click()
+    widget.locator("input[name=consent]").check()
+    widget.locator("button[type=submit]", has_text="提交").click()
+    widget.locator(".notice", has_text="蓝队").wait_for()
+    widget.locator("label.choice", has_text="3 个以上").click()
+    widget.locator("button[type=submit]").click()
+    widget.locator(".notice", has_text="竞猜已全部提交").wait_for()
+    _fits(page)
+    _chinese_only(page)
+    _shot(page, "prediction-phone-done")
+    page.context.close()
+    assert problems == []
+    with httpx.Client(base_url=live_server.url, headers=brand.auth(Role.OWNER), timeout=60) as api:
+        results = api.get(f"/api/v1/quizzes/{quiz_id}/results").json()
+    assert results["players"] == 1
+    chosen = {
+        q["text"]: [o["label"] for o in q["options"] if o["answers"]] for q in results["questions"]
+    }
+    assert chosen == {"谁会赢？": ["蓝队"], "总进球数？": ["3 个以上"]}
