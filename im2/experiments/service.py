@@ -59,7 +59,7 @@ from im2.i18n import _
 from im2.participation.service import get_participant, get_signals
 from im2.people.segments import service as segments
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 __all__ = [
     "RewardLevels",
@@ -88,9 +88,13 @@ MAX_REWARD_LEVEL = 1000
 
 def _load(session: Session, *, actor: Actor, experiment_id: int) -> Experiment:
     require(actor, Permission.READ_CAMPAIGNS)
-    row = session.get(Experiment, experiment_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("Experiment {id} not found.").format(id=experiment_id))
+    row = owned_row(
+        session,
+        Experiment,
+        experiment_id,
+        actor=actor,
+        missing=_("Experiment {id} not found.").format(id=experiment_id),
+    )
     return row
 
 

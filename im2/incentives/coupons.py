@@ -16,13 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
+from im2.errors import Conflict, IM2Error, InvalidInput
 from im2.i18n import _
 from im2.incentives._common import check_own_campaign
 from im2.incentives.models import CouponCode, CouponPool
 from im2.incentives.schemas import CouponRef, CouponStatus, PoolRef
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 # Generated codes: 12 random characters from an alphabet without look-alikes (0/O, 1/I/L), then
 # one Luhn mod N check character (python-stdnum), so a mistyped character is recognised as a
@@ -179,9 +179,9 @@ def issue_code(
 
 
 def own_pool(session: Session, *, actor: Actor, pool_id: int) -> CouponPool:
-    pool = session.get(CouponPool, pool_id)
-    if pool is None or pool.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such coupon pool."))
+    pool = owned_row(
+        session, CouponPool, pool_id, actor=actor, missing=_("There is no such coupon pool.")
+    )
     return pool
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from im2.errors import Conflict, InvalidInput, NotFound
+from im2.errors import Conflict, InvalidInput
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -24,7 +24,7 @@ from im2.incentives._common import check_own_campaign
 from im2.incentives.models import Prize, PrizeClaim
 from im2.incentives.schemas import PrizeClaimRef, PrizeRef
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 
 def _prize_ref(row: Prize, *, won_in_draws: int = 0) -> PrizeRef:
@@ -217,9 +217,7 @@ def claim_prize_for_draw(
 
 
 def _prize_row(session: Session, *, actor: Actor, prize_id: int) -> Prize:
-    prize = session.get(Prize, prize_id)
-    if prize is None or prize.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such prize."))
+    prize = owned_row(session, Prize, prize_id, actor=actor, missing=_("There is no such prize."))
     return prize
 
 

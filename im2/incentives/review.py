@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from im2.errors import Conflict, NotFound
+from im2.errors import Conflict
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -24,7 +24,7 @@ from im2.incentives.redemptions import redemption_ref
 from im2.incentives.schemas import GrantRef, RedemptionRef, RewardKind
 from im2.masking import mask_fields, mask_ip, masked_for
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 
 def _grant_ref(session: Session, row: RewardGrant) -> GrantRef:
@@ -142,9 +142,9 @@ def do_decide_grant(
 ) -> GrantRef:
     """Approve (the reward is given now) or void a held grant; both are recorded."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    grant = session.get(RewardGrant, grant_id)
-    if grant is None or grant.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such reward."))
+    grant = owned_row(
+        session, RewardGrant, grant_id, actor=actor, missing=_("There is no such reward.")
+    )
     decided = session.execute(
         update(RewardGrant)
         .where(RewardGrant.id == grant.id, RewardGrant.status == "held")
@@ -202,9 +202,9 @@ def do_decide_redemption(
 ) -> RedemptionRef:
     """Accept a flagged redemption, or void it: the code is then voided too (no further uses)."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    row = session.get(Redemption, redemption_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such redemption."))
+    row = owned_row(
+        session, Redemption, redemption_id, actor=actor, missing=_("There is no such redemption.")
+    )
     decided = session.execute(
         update(Redemption)
         .where(Redemption.id == row.id, Redemption.review == "flagged")

@@ -28,7 +28,7 @@ from im2.incentives.levels import reward_levels
 from im2.incentives.models import Cursor, PointEntry, PointRule
 from im2.incentives.schemas import RULE_EVENT_KINDS, RuleRef
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 RULES_CURSOR = "point_rules"
 
@@ -127,9 +127,7 @@ def do_save_rule(
 
 def do_delete_rule(session: Session, *, actor: Actor, rule_id: int, now: datetime) -> None:
     require(actor, Permission.WRITE_CAMPAIGNS)
-    row = session.get(PointRule, rule_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("There is no such rule."))
+    row = owned_row(session, PointRule, rule_id, actor=actor, missing=_("There is no such rule."))
     before = asdict(_rule_ref(row))
     session.delete(row)
     record_audit(

@@ -21,7 +21,6 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from im2 import outbound
-from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -32,7 +31,7 @@ from im2.listening.schemas import AlertKind, AlertRead, ListeningSettingsRead, S
 from im2.listening.terms import top_terms
 from im2.listening.workspace_settings import load_settings
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.service import owned_row, require
 
 log = logging.getLogger("im2.listening.alerts")
 
@@ -251,9 +250,7 @@ def list_alerts(session: Session, *, actor: Actor, limit: int = 50) -> list[Aler
 
 def get_alert(session: Session, *, actor: Actor, alert_id: int) -> AlertRead:
     require(actor, Permission.READ_CAMPAIGNS)
-    alert = session.get(Alert, alert_id)
-    if alert is None or alert.workspace_id != actor.workspace_id:
-        raise NotFound(_("Alert not found."))
+    alert = owned_row(session, Alert, alert_id, actor=actor, missing=_("Alert not found."))
     name = session.scalar(select(Topic.name).where(Topic.id == alert.topic_id))
     return _read(alert, name)
 
@@ -262,9 +259,7 @@ def do_acknowledge_alert(
     session: Session, *, actor: Actor, alert_id: int, now: datetime
 ) -> AlertRead:
     require(actor, Permission.WRITE_CAMPAIGNS)
-    alert = session.get(Alert, alert_id)
-    if alert is None or alert.workspace_id != actor.workspace_id:
-        raise NotFound(_("Alert not found."))
+    alert = owned_row(session, Alert, alert_id, actor=actor, missing=_("Alert not found."))
     if alert.acknowledged_at is None:
         alert.acknowledged_at = now
     return get_alert(session, actor=actor, alert_id=alert_id)

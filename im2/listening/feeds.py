@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2 import outbound
-from im2.errors import Conflict, NotFound
+from im2.errors import Conflict
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -31,7 +31,7 @@ from im2.listening.models import Feed
 from im2.listening.schemas import FeedCreate, FeedRead, MentionIn, Platform
 from im2.listening.workspace_settings import load_settings
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 _TAGS = re.compile(r"<[^>]+>")
 # Busy news feeds are a few hundred kilobytes; what is much bigger is not a feed to poll.
@@ -89,9 +89,7 @@ def list_feeds(session: Session, *, actor: Actor) -> list[FeedRead]:
 
 
 def _feed(session: Session, *, actor: Actor, feed_id: int) -> Feed:
-    feed = session.get(Feed, feed_id)
-    if feed is None or feed.workspace_id != actor.workspace_id:
-        raise NotFound(_("Feed not found."))
+    feed = owned_row(session, Feed, feed_id, actor=actor, missing=_("Feed not found."))
     return feed
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from im2.db import Database
-from im2.errors import InvalidInput, NotFound
+from im2.errors import InvalidInput
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -49,7 +49,7 @@ from im2.listening.schemas import (
 )
 from im2.listening.workspace_settings import load_settings, mapping_spec, workspace_timezone
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import check_timezone, record_audit, require
+from im2.workspaces.service import check_timezone, owned_row, record_audit, require
 
 BATCH: Final = 2000
 MAX_FILE_BYTES: Final = 200 * 1024 * 1024
@@ -331,9 +331,9 @@ def _finish_import(
 
 def get_import(session: Session, *, actor: Actor, import_id: int) -> ImportRead:
     require(actor, Permission.READ_CAMPAIGNS)
-    record = session.get(MentionImport, import_id)
-    if record is None or record.workspace_id != actor.workspace_id:
-        raise NotFound(_("Import not found."))
+    record = owned_row(
+        session, MentionImport, import_id, actor=actor, missing=_("Import not found.")
+    )
     return ImportRead.model_validate(record)
 
 

@@ -32,7 +32,7 @@ from scipy import optimize, sparse
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from im2.errors import InvalidInput, NotFound
+from im2.errors import InvalidInput
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -40,7 +40,7 @@ from im2.listening import sentiment as sentiment_model
 from im2.listening.models import SentimentCorrection, SentimentVariant
 from im2.listening.schemas import SentimentLabel
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 HELD_OUT_BUCKETS: Final = 4  # one correction in four is held out for the before/after figure
 MIN_TRAIN: Final = 8  # positive or negative corrections needed in the training part
@@ -329,9 +329,9 @@ def do_set_variant_active(
 ) -> VariantRead:
     """Stop using a variant (back to the shipped model), or use an earlier one again."""
     require(actor, Permission.WRITE_CAMPAIGNS)
-    variant = session.get(SentimentVariant, variant_id)
-    if variant is None or variant.workspace_id != actor.workspace_id:
-        raise NotFound(_("Model variant not found."))
+    variant = owned_row(
+        session, SentimentVariant, variant_id, actor=actor, missing=_("Model variant not found.")
+    )
     before = variant.active
     if active:
         session.execute(

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from im2.errors import NotFound
 from im2.i18n import _
 from im2.listening.imports import (
     BATCH,
@@ -50,7 +49,7 @@ from im2.listening.workspace_settings import (
 )
 from im2.pagination import decode_cursor, encode_cursor
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 __all__ = [
     "BATCH",
@@ -118,9 +117,7 @@ def get_mention(session: Session, *, actor: Actor, mention_id: int) -> MentionRe
 
 
 def _mention(session: Session, *, actor: Actor, mention_id: int) -> Mention:
-    mention = session.get(Mention, mention_id)
-    if mention is None or mention.workspace_id != actor.workspace_id:
-        raise NotFound(_("Mention not found."))
+    mention = owned_row(session, Mention, mention_id, actor=actor, missing=_("Mention not found."))
     return mention
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from im2.errors import Conflict, InvalidInput, NotFound
+from im2.errors import Conflict, InvalidInput
 from im2.i18n import _
 from im2.listening.ingest import MATCHES
 from im2.listening.models import Mention, Topic, TopicMatch
@@ -29,7 +29,7 @@ from im2.listening.schemas import (
     TopicUpdate,
 )
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 BACKFILL_CHUNK: Final = 5000
 
@@ -54,9 +54,7 @@ def _read(topic: Topic, mentions: int = 0) -> TopicRead:
 
 
 def owned_topic(session: Session, *, actor: Actor, topic_id: int) -> Topic:
-    topic = session.get(Topic, topic_id)
-    if topic is None or topic.workspace_id != actor.workspace_id:
-        raise NotFound(_("Topic not found."))
+    topic = owned_row(session, Topic, topic_id, actor=actor, missing=_("Topic not found."))
     return topic
 
 

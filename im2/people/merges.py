@@ -21,7 +21,7 @@ from im2.people.consent import merging as consent_merging
 from im2.people.models import Person, PersonIdentity, PersonMerge
 from im2.people.schemas import ACTOR_KINDS, IdentityKind, MergeRead, MergeReason
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 WRITE_PEOPLE = Permission.WRITE_PEOPLE
 
@@ -211,9 +211,7 @@ def do_undo_merge(session: Session, *, actor: Actor, merge_id: int, now: datetim
     it was undone already, or when the kept person has since been merged into someone else
     (undo that later merge first)."""
     require(actor, WRITE_PEOPLE)
-    record = session.get(PersonMerge, merge_id)
-    if record is None or record.workspace_id != actor.workspace_id:
-        raise NotFound(_("Merge not found."))
+    record = owned_row(session, PersonMerge, merge_id, actor=actor, missing=_("Merge not found."))
     locked = {
         row.id: row
         for row in session.scalars(

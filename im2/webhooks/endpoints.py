@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from im2 import outbound
-from im2.errors import InvalidInput, NotFound
+from im2.errors import InvalidInput
 from im2.events.schemas import EventKind
 from im2.events.service import record_event
 from im2.i18n import _
@@ -30,7 +30,7 @@ from im2.webhooks.schemas import (
     WebhookWithSecret,
 )
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import record_audit, require
+from im2.workspaces.service import owned_row, record_audit, require
 
 SECRET_PREFIX = "whsec_"
 SUBSCRIBABLE = tuple(k.value for k in EventKind)
@@ -96,9 +96,9 @@ def _snapshot(row: WebhookEndpoint) -> dict[str, Any]:
 
 
 def _load(session: Session, *, actor: Actor, endpoint_id: int) -> WebhookEndpoint:
-    row = session.get(WebhookEndpoint, endpoint_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("Webhook endpoint not found."))
+    row = owned_row(
+        session, WebhookEndpoint, endpoint_id, actor=actor, missing=_("Webhook endpoint not found.")
+    )
     return row
 
 
@@ -329,9 +329,9 @@ def list_deliveries(
 
 def get_delivery(session: Session, *, actor: Actor, delivery_id: int) -> DeliveryRead:
     require(actor, Permission.READ_TOKENS)
-    row = session.get(WebhookDelivery, delivery_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("Webhook delivery not found."))
+    row = owned_row(
+        session, WebhookDelivery, delivery_id, actor=actor, missing=_("Webhook delivery not found.")
+    )
     return _delivery(row)
 
 
@@ -339,9 +339,9 @@ def do_resend(session: Session, *, actor: Actor, delivery_id: int, now: datetime
     """Queue the delivery again from its first attempt, due now, whatever its state (an
     attempt in flight is disowned: only the re-send's outcome will be recorded)."""
     require(actor, Permission.MANAGE_TOKENS)
-    row = session.get(WebhookDelivery, delivery_id)
-    if row is None or row.workspace_id != actor.workspace_id:
-        raise NotFound(_("Webhook delivery not found."))
+    row = owned_row(
+        session, WebhookDelivery, delivery_id, actor=actor, missing=_("Webhook delivery not found.")
+    )
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == row.id)

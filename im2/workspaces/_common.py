@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.orm import Session
 
-from im2.errors import Forbidden, InvalidInput
+from im2.errors import Forbidden, InvalidInput, NotFound
 from im2.i18n import _
 from im2.workspaces.schemas import ROLE_RANK, Actor, Permission, Role
 
@@ -33,6 +35,20 @@ def require(actor: Actor, permission: Permission) -> None:
         raise Forbidden(
             _("Your role ({role}) does not allow this action.").format(role=actor.role.value)
         )
+
+
+Row = TypeVar("Row")
+
+
+def owned_row(
+    session: Session, model: type[Row], row_id: int, *, actor: Actor, missing: str
+) -> Row:
+    """The `model` row `row_id` when it belongs to the actor's workspace, else NotFound with the
+    `missing` message: another workspace's row answers exactly as one that does not exist."""
+    row: Any = session.get(model, row_id)
+    if row is None or row.workspace_id != actor.workspace_id:
+        raise NotFound(missing)
+    return row  # type: ignore[no-any-return]
 
 
 def check_slug(slug: str, *, field: str = "slug") -> str:

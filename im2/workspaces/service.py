@@ -24,6 +24,7 @@ from im2.workspaces._common import (
     check_password,
     check_slug,
     check_timezone,
+    owned_row,
     require,
 )
 from im2.workspaces.audit import list_audit, record_audit
@@ -90,6 +91,7 @@ __all__ = [
     "list_audit",
     "list_members",
     "list_tokens",
+    "owned_row",
     "record_audit",
     "require",
     "system_actor",

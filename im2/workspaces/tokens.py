@@ -18,6 +18,7 @@ from im2.workspaces._common import (
     TOKEN_PREFIX,
     _digest,
     check_role_grant,
+    owned_row,
     require,
 )
 from im2.workspaces.audit import (
@@ -84,9 +85,7 @@ def do_create_token(
 
 def do_revoke_token(session: Session, *, actor: Actor, token_id: int, now: datetime) -> TokenRead:
     require(actor, Permission.MANAGE_TOKENS)
-    token = session.get(ApiToken, token_id)
-    if token is None or token.workspace_id != actor.workspace_id:
-        raise NotFound(_("Token not found."))
+    token = owned_row(session, ApiToken, token_id, actor=actor, missing=_("Token not found."))
     if token.revoked_at is None:
         token.revoked_at = now
         record_write(

@@ -41,7 +41,7 @@ from im2.people.ladder.schemas import (
 )
 from im2.people.models import Person
 from im2.workspaces.schemas import Actor, Permission
-from im2.workspaces.service import require
+from im2.workspaces.service import owned_row, require
 
 
 def get_rules(session: Session, *, workspace_id: int) -> LadderRulesRead:
@@ -221,9 +221,7 @@ def get_board(session: Session, *, actor: Actor, campaign_id: int | None = None)
 def get_person_ladder(session: Session, *, actor: Actor, person_id: int) -> PersonLadderRead:
     """One person's stage, score, stage per campaign and history of changes."""
     require(actor, Permission.READ_PEOPLE)
-    person = session.get(Person, person_id)
-    if person is None or person.workspace_id != actor.workspace_id:
-        raise NotFound(_("No such person."))
+    person = owned_row(session, Person, person_id, actor=actor, missing=_("No such person."))
     states = session.execute(
         select(LadderState.campaign_id, LadderState.stage).where(
             LadderState.workspace_id == actor.workspace_id, LadderState.person_id == person_id
