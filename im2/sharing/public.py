@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.campaigns import service as campaigns
 from im2.errors import NotFound
 from im2.i18n import _
 from im2.participation import service as participation
+from im2.participation.schemas import ParticipantRead, Visitor
 from im2.sharing import service
 from im2.sharing.schemas import SHARE_CHANNELS, channel_of, utm_of
 from im2.web.deps import (
@@ -129,6 +131,18 @@ def weibo_intent(url: str, title: str) -> str:
     return f"{WEIBO_SHARE}?{urlencode({'url': url, 'title': title})}"
 
 
+def _visiting(
+    session: Session, slug: str, visitor: Visitor
+) -> tuple[campaigns.PublicCampaignRef, ParticipantRead | None]:
+    """The campaign behind the link (404 unless visitors may see it) and the visitor's
+    participant in its workspace (None before they took part)."""
+    found = campaigns.get_visible_campaign(session, slug=slug)
+    participant = participation.get_participant(
+        session, workspace_id=found.workspace_id, device_id=visitor.device_id
+    )
+    return found, participant
+
+
 @router.get("/c/{slug}/share")
 def share_page(
     request: Request, slug: str, db: DbDep, visitor: VisitorDep, now: NowDep
@@ -137,10 +151,7 @@ def share_page(
     one tap away. Someone who has taken part gets their link here at once (one per person and
     campaign, so opening the page again gives the same one)."""
     with db.transaction() as session:
-        found = campaigns.get_visible_campaign(session, slug=slug)
-        participant = participation.get_participant(
-            session, workspace_id=found.workspace_id, device_id=visitor.device_id
-        )
+        found, participant = _visiting(session, slug, visitor)
         link = None
         if participant is not None:
             link = service.do_get_link(
@@ -182,10 +193,7 @@ def share_page(
 @router.post("/c/{slug}/share")
 def create_link(slug: str, form: CsrfForm, db: DbDep, visitor: VisitorDep, now: NowDep) -> Response:
     with db.transaction() as session:
-        found = campaigns.get_visible_campaign(session, slug=slug)
-        participant = participation.get_participant(
-            session, workspace_id=found.workspace_id, device_id=visitor.device_id
-        )
+        found, participant = _visiting(session, slug, visitor)
         if participant is None:
             raise NotFound(_("Take part first; then you get your own link to share."))
         service.do_get_link(
@@ -209,10 +217,7 @@ def share_poster(
     from im2.sharing.poster import render_poster
 
     with db.transaction() as session:
-        found = campaigns.get_visible_campaign(session, slug=slug)
-        participant = participation.get_participant(
-            session, workspace_id=found.workspace_id, device_id=visitor.device_id
-        )
+        found, participant = _visiting(session, slug, visitor)
         link = None
         if participant is not None:
             link = service.get_link(
