@@ -157,3 +157,41 @@ def test_my_data_code_form_shows_both_faults(client: TestClient, brand: Brand) -
     assert CONSENT in text
     assert 'id="destination-error"' in refused.text
     assert 'id="consent-error"' in refused.text
+
+
+def test_a_survey_step_without_an_answer_nor_consent_shows_both(
+    client: TestClient, brand: Brand
+) -> None:
+    from tests.activities.test_survey import add_survey, ids
+    from tests.activities.test_survey import live_campaign as survey_campaign
+
+    slug, campaign_id = survey_campaign(client, brand)
+    survey = add_survey(client, brand, campaign_id)
+    url = f"/c/{slug}/survey/{survey['activity_id']}"
+    refused = client.post(f"{url}/answer", data=fields(client, url))
+    text = shows_both(refused, "这道题必须回答。")
+    assert next_to(refused.text, CONSENT, '<label><input type="checkbox" name="consent"')
+    assert "needs an answer" not in text
+    assert client.get(
+        f"/api/v1/public/campaigns/{slug}/surveys/{survey['activity_id']}/progress"
+    ).json()["answers"] in ({}, None)
+
+    # A visitor who has joined keeps their draft: question 1 answered on its page, then a
+    # reload and question 2 sent blank says only that question 2 needs an answer.
+    first = ids(survey)[0]
+    page = client.get(url).text
+    option = re.findall(r'name="answer" value="(\d+)"', page)[0]
+    step = client.post(
+        f"{url}/answer",
+        data={**fields(client, url), "answer": option, "consent": "yes"},
+        follow_redirects=False,
+    )
+    assert step.status_code == 303, step.text
+    blank = client.post(f"{url}/answer", data=fields(client, url))
+    assert blank.status_code == 422
+    assert "这道题必须回答。" in visible(blank.text)
+    assert CONSENT not in visible(blank.text)
+    progress = client.get(
+        f"/api/v1/public/campaigns/{slug}/surveys/{survey['activity_id']}/progress"
+    ).json()
+    assert progress["answers"] == {str(first): int(option)}

@@ -223,6 +223,13 @@ def do_save(
     activities.require_open(public)
     questions = questions_of(session, activity_id=row.id)
     cleaned = clean_all(questions, answers)
+    # The answers are judged before joining, so a blank required question and a missing
+    # consent are both reported (the page lists every fault at once); a visitor who has not
+    # joined has no draft yet.
+    known = activities.participant_for(session, public=public, device_id=visitor.device_id)
+    draft = _response(session, activity_id=row.id, participant_id=known.id) if known else None
+    asked = submit
+    merged, nxt, submit = _judged(questions, draft, cleaned, step_from=step_from, submit=asked)
     acting = activities.join_and_assess(
         session,
         public=public,
@@ -234,26 +241,13 @@ def do_save(
         now=now,
     )
     pid = acting.participant.id
-    response = _response(session, activity_id=row.id, participant_id=pid)
-    if response is not None and response.submitted_at is not None:
-        raise Conflict(_("You have already submitted this survey."), field="answers")
-    merged = {**(stored(response.answers) if response else {}), **cleaned}
-    merged = {qid: value for qid, value in merged.items() if value is not None}
-    nxt = next((q for q in route(questions, merged) if q.id not in merged), None)
-    current = next((q for q in questions if q.id == step_from), None)
-    if current is not None:
-        if current.required and current.id not in merged:
-            raise InvalidInput(_("This question needs an answer."), field=f"q{current.id}")
-        nxt = next_on_route(questions, merged, current)
-        submit = submit or nxt is None
-    if submit:
-        missing = first_missing(questions, merged)
-        if missing is not None:
-            raise InvalidInput(
-                _("Question {n} needs an answer.").format(n=missing.position),
-                field=f"q{missing.id}",
+    response = draft
+    if known is None or known.id != pid:  # joined just now, or a race joined first
+        response = _response(session, activity_id=row.id, participant_id=pid)
+        if response is not None:
+            merged, nxt, submit = _judged(
+                questions, response, cleaned, step_from=step_from, submit=asked
             )
-        merged = on_route_only(questions, merged)
     payload = {str(qid): value for qid, value in merged.items()}
     submitted_at = now if submit else None
     reasons = "; ".join(acting.risk.reasons)[:500] or None
@@ -286,6 +280,38 @@ def do_save(
     return Step(
         response_id=response.id, next_question=nxt, submitted_at=submitted_at, held=acting.held
     )
+
+
+def _judged(
+    questions: list[Q],
+    response: SurveyResponse | None,
+    cleaned: dict[int, Any],
+    *,
+    step_from: int | None,
+    submit: bool,
+) -> tuple[dict[int, Any], Q | None, bool]:
+    """The draft with these answers merged, the next question on its route, and whether this
+    save submits; raises on a survey already submitted or a required answer missing."""
+    if response is not None and response.submitted_at is not None:
+        raise Conflict(_("You have already submitted this survey."), field="answers")
+    merged = {**(stored(response.answers) if response else {}), **cleaned}
+    merged = {qid: value for qid, value in merged.items() if value is not None}
+    nxt = next((q for q in route(questions, merged) if q.id not in merged), None)
+    current = next((q for q in questions if q.id == step_from), None)
+    if current is not None:
+        if current.required and current.id not in merged:
+            raise InvalidInput(_("This question needs an answer."), field=f"q{current.id}")
+        nxt = next_on_route(questions, merged, current)
+        submit = submit or nxt is None
+    if submit:
+        missing = first_missing(questions, merged)
+        if missing is not None:
+            raise InvalidInput(
+                _("Question {n} needs an answer.").format(n=missing.position),
+                field=f"q{missing.id}",
+            )
+        merged = on_route_only(questions, merged)
+    return merged, nxt, submit
 
 
 def _store_response(
