@@ -25,7 +25,7 @@ from im2.influence.schemas import (
     SeedRequest,
 )
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import FormState, validation_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -73,12 +73,10 @@ def _campaign_page(
     actor: Actor,
     campaign_id: int,
     *,
-    values: dict[str, str],
-    errors: dict[str, str],
+    state: FormState,
     result: SeedRecommendation | None = None,
-    status_code: int = 200,
 ) -> Response:
-    options = _options(values.get("probability"))
+    options = _options((state.values or {}).get("probability"))
     with db.session() as session:
         campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
         page = service.kol_ranking(
@@ -90,15 +88,14 @@ def _campaign_page(
         {
             "campaign": campaign,
             "page": page,
-            "values": values,
-            "errors": errors,
+            **state.shown(),
             "result": result,
             "chart": _chart(result) if result is not None else None,
             "models": MODEL_LABELS,
             "probabilities": PROBABILITY_LABELS,
             "nav": "campaigns",
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -108,7 +105,7 @@ def campaign_influence(
 ) -> Response:
     values = dict(SEED_DEFAULTS)
     values["probability"] = request.query_params.get("probability", "wc")
-    return _campaign_page(request, db, actor, campaign_id, values=values, errors={})
+    return _campaign_page(request, db, actor, campaign_id, state=FormState(values))
 
 
 def _costs(text: str) -> dict[str, float] | str | None:
@@ -146,9 +143,8 @@ def campaign_seeds(
     values = {key: str(form.get(key) or "").strip() for key in SEED_DEFAULTS}
     costs = _costs(values["costs"])
     if isinstance(costs, str):
-        return _campaign_page(
-            request, db, actor, campaign_id, values=values, errors={"costs": costs}, status_code=422
-        )
+        state = FormState(values, {"costs": costs}, 422)
+        return _campaign_page(request, db, actor, campaign_id, state=state)
     try:
         seed_request = SeedRequest.model_validate(
             {
@@ -165,9 +161,7 @@ def campaign_seeds(
         )
     except ValidationError as exc:
         errors = validation_errors(exc)
-        return _campaign_page(
-            request, db, actor, campaign_id, values=values, errors=errors, status_code=422
-        )
+        return _campaign_page(request, db, actor, campaign_id, state=FormState(values, errors, 422))
     try:
         with db.session() as session:
             result = service.recommend_seeds(
@@ -176,16 +170,9 @@ def campaign_seeds(
     except IM2Error as exc:
         if exc.status_code in (403, 404):
             raise
-        return _campaign_page(
-            request,
-            db,
-            actor,
-            campaign_id,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return _campaign_page(request, db, actor, campaign_id, values=values, errors={}, result=result)
+        state = FormState.refused(exc, values)
+        return _campaign_page(request, db, actor, campaign_id, state=state)
+    return _campaign_page(request, db, actor, campaign_id, state=FormState(values), result=result)
 
 
 def _csv(page_csv: str, filename: str) -> Response:
@@ -216,9 +203,7 @@ def _workspace_page(
     db: DbDep,
     actor: Actor,
     *,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
+    state: FormState,
 ) -> Response:
     with db.session() as session:
         page = service.kol_ranking(
@@ -235,18 +220,17 @@ def _workspace_page(
             "page": page,
             "graphs": graphs,
             "campaigns": listed.items,
-            "values": values,
-            "errors": errors,
+            **state.shown(),
             "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
             "nav": "influence",
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
 @router.get("/influence")
 def workspace_influence(request: Request, actor: ConsoleActor, db: DbDep) -> Response:
-    return _workspace_page(request, db, actor, values={"directed": "1"}, errors={})
+    return _workspace_page(request, db, actor, state=FormState({"directed": "1"}))
 
 
 @router.get("/influence/kols.csv")
@@ -265,14 +249,8 @@ def import_graph(
     values = {"name": str(form.get("name") or ""), "directed": str(form.get("directed") or "")}
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _workspace_page(
-            request,
-            db,
-            actor,
-            values=values,
-            errors={"file": _("Choose a file to import.")},
-            status_code=422,
-        )
+        errors = {"file": _("Choose a file to import.")}
+        return _workspace_page(request, db, actor, state=FormState(values, errors, 422))
     data = upload.file.read(service.MAX_IMPORT_BYTES + 1)
     try:
         with db.transaction() as session:
@@ -288,14 +266,7 @@ def import_graph(
     except IM2Error as exc:
         if exc.status_code in (403, 404):
             raise
-        return _workspace_page(
-            request,
-            db,
-            actor,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
+        return _workspace_page(request, db, actor, state=FormState.refused(exc, values))
     return RedirectResponse(f"/console/w/{actor.workspace_slug}/influence", status_code=303)
 
 

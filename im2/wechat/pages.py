@@ -12,6 +12,7 @@ from im2.config import Settings
 from im2.errors import IM2Error
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
+from im2.web.forms import FormState
 from im2.web.links import public_base_url
 from im2.web.templating import render
 from im2.wechat import service, tokens
@@ -29,11 +30,9 @@ def _page(
     actor: Actor,
     db: Any,
     *,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
+    state: FormState = FormState(),
     tested: str | None = None,
     test_error: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     with db.session() as session:
         found = service.get_account(session, actor=actor)
@@ -46,12 +45,12 @@ def _page(
             "can_manage": actor.can(Permission.MANAGE_TOKENS),
             "base": f"/console/w/{actor.workspace_slug}/wechat",
             "found": found,
-            "values": values
-            or {
-                "app_id": found.app_id if found else "",
-                "ask_userinfo": found.ask_userinfo if found else False,
-            },
-            "errors": errors or {},
+            **state.shown(
+                {
+                    "app_id": found.app_id if found else "",
+                    "ask_userinfo": found.ask_userinfo if found else False,
+                }
+            ),
             "saved": request.query_params.get("saved") == "1",
             "removed": request.query_params.get("removed") == "1",
             "tested": tested,
@@ -59,7 +58,7 @@ def _page(
             "domain": base.split("://", 1)[-1],
             "callback": base + CALLBACK_PATH.format(slug="<campaign>"),
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -88,14 +87,8 @@ def save_account(
     except IM2Error as exc:
         if exc.status_code in (401, 403, 404):
             raise
-        return _page(
-            request,
-            actor,
-            db,
-            values=values,
-            errors={exc.field or "app_id": exc.message},
-            status_code=exc.status_code,
-        )
+        errors = {exc.field or "app_id": exc.message}
+        return _page(request, actor, db, state=FormState(values, errors, exc.status_code))
     ACCOUNTS.clear()
     return RedirectResponse(f"/console/w/{actor.workspace_slug}/wechat?saved=1", status_code=303)
 
@@ -116,12 +109,12 @@ def test_account(
             actor,
             db,
             test_error=_("Save the AppID and AppSecret first."),
-            status_code=422,
+            state=FormState(status_code=422),
         )
     try:
         _check(request, settings, creds)
     except WechatError as error:
-        return _page(request, actor, db, test_error=error.message, status_code=422)
+        return _page(request, actor, db, test_error=error.message, state=FormState(status_code=422))
     return _page(request, actor, db, tested=_("WeChat accepted the AppID and AppSecret."))
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from im2.errors import IM2Error
 from im2.privacy.retention import service
 from im2.privacy.retention.schemas import RetentionPolicyUpdate
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import FormState, save_or_show_again
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 
@@ -25,16 +23,12 @@ def _page(
     actor: Actor,
     db: DbDep,
     *,
-    values: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
+    state: FormState = FormState(),
 ) -> Response:
     with db.session() as session:
         policy = service.get_policy(session, actor=actor)
         runs = service.list_runs(session, actor=actor)
-    shown: dict[str, Any] = values or {
-        f: "" if getattr(policy, f) is None else str(getattr(policy, f)) for f in FIELDS
-    }
+    stored = {f: "" if getattr(policy, f) is None else str(getattr(policy, f)) for f in FIELDS}
     return render(
         request,
         "retention/policy.html",
@@ -44,10 +38,9 @@ def _page(
             "can_act": actor.can(Permission.WRITE_PEOPLE),
             "policy": policy,
             "runs": runs,
-            "values": shown,
-            "errors": errors or {},
+            **state.shown(stored),
         },
-        status_code=status_code,
+        status_code=state.status_code,
     )
 
 
@@ -61,21 +54,17 @@ def save_policy(
     request: Request, actor: ConsoleActor, form: CsrfForm, db: DbDep, now: NowDep
 ) -> Response:
     values = {f: str(form.get(f, "")).strip() for f in FIELDS}
-    try:
+
+    def save() -> None:
         data = RetentionPolicyUpdate(**{f: (v or None) for f, v in values.items()})
         with db.transaction() as session:
             service.do_set_policy(session, actor=actor, data=data, now=now)
-    except ValidationError as exc:
-        return _page(
-            request, actor, db, values=values, errors=validation_errors(exc), status_code=422
-        )
-    except IM2Error as exc:
-        return _page(
-            request,
-            actor,
-            db,
-            values=values,
-            errors=service_error(exc),
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/privacy/retention?saved=1", 303)
+
+    # Every refusal, a missing permission included, is said on the form.
+    return save_or_show_again(
+        save,
+        again=partial(_page, request, actor, db),
+        values=values,
+        done=f"/console/w/{actor.workspace_slug}/privacy/retention?saved=1",
+        propagate=(),
+    )
