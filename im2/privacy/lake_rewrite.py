@@ -36,7 +36,7 @@ from im2.clock import Clock
 from im2.config import get_settings
 from im2.db import Database
 from im2.privacy.erasures.models import Erasure
-from im2.privacy.scrub import scrub_deliveries, scrub_event
+from im2.privacy.scrub import scrub_deliveries, scrubber
 
 log = logging.getLogger("im2.privacy")
 
@@ -141,7 +141,7 @@ def _matching(
     found: set[str] = set()
     ids: list[int] = []
     hits: list[tuple[Any, ...]] = []
-    scrub = _scrubber(pending)
+    scrub = scrubber(pending)
     for row in rows:
         filename, event_id, actor_id, referrer, properties = row
         if scrub(actor_id, referrer, properties)[3]:
@@ -149,24 +149,6 @@ def _matching(
             ids.append(int(event_id))
             hits.append(row)
     return sorted(found), sorted(ids), hits
-
-
-def _scrubber(pending: Mapping[str, Any]) -> Callable[[Any, Any, Any], tuple[Any, ...]]:
-    actors = pending.get("actors", {})
-    codes = pending.get("codes", {})
-    participants = pending.get("participants", {})
-
-    def scrub(actor_id: Any, referrer: Any, properties: Any) -> tuple[Any, ...]:
-        return scrub_event(
-            actor_id,
-            referrer,
-            properties,
-            actors=actors,
-            codes=codes,
-            participants=participants,
-        )
-
-    return scrub
 
 
 def rewrite_file(
@@ -180,7 +162,7 @@ def rewrite_file(
     bytes written). Atomic: temporary file, fsync, rename over the old name, fsync folder (in
     an object lake: one upload under the same key)."""
     table = remote.read_table(str(file)) if remote is not None else pq.read_table(file)
-    scrub = _scrubber(pending)
+    scrub = scrubber(pending)
     actors = table.column("actor_id").to_pylist()
     referrers = table.column("referrer").to_pylist()
     properties = table.column("properties").to_pylist()
