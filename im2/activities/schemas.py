@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from im2.i18n import N_
 
@@ -51,6 +51,17 @@ ENTRIES_HINT = N_(
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+
+
+class GivesConsent(BaseModel):
+    """What a participant's action through the public JSON API says about consent: the box
+    (`consent`, needed on a visitor's first action), and the hash of the consent text it showed
+    (`consent_sha256`, from the page or the widget's activity read). With the hash, a first
+    action ticked under a text the brand has replaced since is refused (422) and stores
+    nothing; without it, the action records whatever text is current."""
+
+    consent: bool = False
+    consent_sha256: str | None = Field(default=None, max_length=64)
 
 
 class ActivityRead(BaseModel):

@@ -255,3 +255,59 @@ def test_the_widgets_json_vote_refuses_a_replaced_text(
     plain = other.post(vote_url(slug, poll), json={"options": [options[1]], "consent": True})
     assert plain.status_code == 201, plain.text
     assert _taking_part(db)[1] == ("v2", "zh_CN", _sha(NEWER), "action")
+
+
+def _quiz_answer(client: TestClient, brand: Brand) -> tuple[str, int, str, str, dict]:
+    from tests.activities.test_quiz import add_quiz
+    from tests.activities.test_quiz import live_campaign as quiz_campaign
+
+    slug, campaign_id = quiz_campaign(client, brand)
+    quiz = add_quiz(client, brand, campaign_id)
+    first = quiz["questions"][0]
+    body = {"question_id": first["id"], "option_id": first["options"][0]["id"]}
+    url = f"/api/v1/public/campaigns/{slug}/quizzes/{quiz['activity_id']}/answers"
+    return slug, quiz["activity_id"], "POST", url, body
+
+
+def _survey_progress(client: TestClient, brand: Brand) -> tuple[str, int, str, str, dict]:
+    from tests.activities.test_survey import add_survey
+    from tests.activities.test_survey import live_campaign as survey_campaign
+
+    slug, campaign_id = survey_campaign(client, brand)
+    survey = add_survey(client, brand, campaign_id)
+    url = f"/api/v1/public/campaigns/{slug}/surveys/{survey['activity_id']}/progress"
+    nps = survey["questions"][4]["id"]
+    return slug, survey["activity_id"], "PUT", url, {"answers": {str(nps): 9}}
+
+
+def _qa_question(client: TestClient, brand: Brand) -> tuple[str, int, str, str, dict]:
+    slug, _campaign_id, qa = make_qa(client, brand)
+    return slug, qa, "POST", ask_url(slug, qa), {"text": "新品什么时候上市？"}
+
+
+@pytest.mark.parametrize("action", [_quiz_answer, _survey_progress, _qa_question])
+def test_the_widgets_json_actions_refuse_a_replaced_text(
+    client: TestClient, brand: Brand, db: Database, action: Callable[..., tuple]
+) -> None:
+    """The quiz's answer (a route made by `add_participant_write`), the survey's progress and
+    the Q&A's question (routes of their own) check the hash as the poll's vote does."""
+    slug, activity, method, url, body = action(client, brand)
+    _write(client, brand, "zh_CN", BRAND_TEXT)
+    read = client.get(f"/api/v1/public/campaigns/{slug}/activities/{activity}").json()
+    assert read["consent_sha256"] == _sha(BRAND_TEXT)
+    _write(client, brand, "zh_CN", NEWER)
+    stale = {**body, "consent": True, "consent_sha256": read["consent_sha256"]}
+    refused = client.request(method, url, json=stale, headers=ZH_CN)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == {
+        "code": "invalid",
+        "message": CHANGED,
+        "field": "consent_sha256",
+    }
+    assert _count(db, Participant) == 0
+    assert _taking_part(db) == []
+    fresh = client.request(
+        method, url, json={**stale, "consent_sha256": _sha(NEWER)}, headers=ZH_CN
+    )
+    assert fresh.status_code in (200, 201), fresh.text
+    assert _taking_part(db) == [("v2", "zh_CN", _sha(NEWER), "action")]

@@ -3,7 +3,8 @@ keywords every participant write of a format's service takes (as `ParticipantPos
 for the public pages' forms).
 
 A route asks for `ParticipantApiDep` and writes
-`act.write(lambda session: service.do_x(session, slug=slug, ..., **act.rules(body.consent)))`.
+`act.write(lambda session: service.do_x(session, ..., **act.rules(body.consent)), consent=body)`
+(`consent=`: a body with `GivesConsent`'s fields, whose text hash is checked first).
 The dependency only gathers the request's visitor, database, limiter, settings and time, so the
 OpenAPI document is what it was when every route named them.
 
@@ -20,16 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from im2.activities.schemas import GivesConsent
 from im2.config import Settings
 from im2.db import Database
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import Visitor
 from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
+from im2.web.participant_forms import check_consent_text
 
 T = TypeVar("T")
 
@@ -41,6 +43,7 @@ class ParticipantApi:
     limiter: ActionLimiter
     settings: Settings
     now: datetime
+    request: Request
 
     def rules(self, consented: bool) -> dict[str, Any]:
         """The keywords every participant write takes (no page, so no time on it)."""
@@ -53,17 +56,28 @@ class ParticipantApi:
             "now": self.now,
         }
 
-    def write(self, write: Callable[[Session], T]) -> T:
-        """The rate limit (429 before anything is read), then `write` in one transaction."""
+    def write(self, write: Callable[[Session], T], *, consent: GivesConsent | None = None) -> T:
+        """The rate limit (429 before anything is read); the consent text's hash when `consent`
+        (the request's body) ticks the box and says what it showed (422 on its field when the
+        brand has replaced that text since); then `write` in one transaction."""
         self.limiter.hit(device_id=self.visitor.device_id, ip=self.visitor.ip)
+        if consent is not None and consent.consent and consent.consent_sha256:
+            check_consent_text(self.request, consent.model_dump(), field="consent_sha256")
         with self.db.transaction() as session:
             return write(session)
 
 
 def participant_api(
-    visitor: VisitorDep, db: DbDep, limiter: LimiterDep, settings: SettingsDep, now: NowDep
+    visitor: VisitorDep,
+    db: DbDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    now: NowDep,
+    request: Request,
 ) -> ParticipantApi:
-    return ParticipantApi(visitor=visitor, db=db, limiter=limiter, settings=settings, now=now)
+    return ParticipantApi(
+        visitor=visitor, db=db, limiter=limiter, settings=settings, now=now, request=request
+    )
 
 
 ParticipantApiDep = Annotated[ParticipantApi, Depends(participant_api)]
@@ -103,7 +117,7 @@ def add_participant_write(
     write: Callable[..., Any],
     *,
     name: str,
-    body: type[BaseModel],
+    body: type[GivesConsent],
     response_model: Any,
     summary: str,
     fields: Callable[[Any], Mapping[str, Any]] | None = None,
@@ -128,7 +142,8 @@ def add_participant_write(
                 activity_id=activity_id,
                 **given,
                 **act.rules(data.consent),
-            )
+            ),
+            consent=data,
         )
 
     router.add_api_route(

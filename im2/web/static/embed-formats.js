@@ -151,26 +151,32 @@
     return !!(input && input.checked);
   }
 
-  // Before a first action is sent: the box ticked, and its text still the brand's current one
-  // (read again now); a replaced text is shown, unticked, with the reason. Resolves to the
-  // `consent` flag to send, or rejects with the errors to show.
+  // Before a first action is sent: the box ticked. Resolves to the `consent` flag to send, or
+  // rejects with the errors to show.
   function consentFor(form, activity) {
     if (!activity.needs_consent) return Promise.resolve(false);
-    var wrap = form.querySelector(".consent") || document.querySelector(".consent");
+    var wrap = consentWrap(form);
     if (!wrap || !wrap.querySelector("input[name=consent]").checked) {
       return Promise.reject({ consent: T.consent_needed });
     }
+    return Promise.resolve(true);
+  }
+
+  function consentWrap(form) {
+    return form.querySelector(".consent") || document.querySelector(".consent");
+  }
+
+  // The server refused the box because the brand replaced its text since it was shown: show
+  // the current text, unticked, and its hash for the next send.
+  function renewConsent(form, activity) {
     return F.reread().then(function (now) {
-      if (!now || !now.needs_consent) return true;
-      if (now.consent_sha256 && now.consent_sha256 !== wrap.getAttribute("data-consent-sha256")) {
-        activity.consent_text = now.consent_text;
-        activity.consent_sha256 = now.consent_sha256;
-        wrap.setAttribute("data-consent-sha256", now.consent_sha256);
-        wrap.querySelector(".consent-text").textContent = now.consent_text;
-        wrap.querySelector("input[name=consent]").checked = false;
-        throw { consent: T.consent_changed };
-      }
-      return true;
+      var wrap = consentWrap(form);
+      if (!now || !now.consent_sha256 || !wrap) return;
+      activity.consent_text = now.consent_text;
+      activity.consent_sha256 = now.consent_sha256;
+      wrap.setAttribute("data-consent-sha256", now.consent_sha256);
+      wrap.querySelector(".consent-text").textContent = now.consent_text;
+      wrap.querySelector("input[name=consent]").checked = false;
     });
   }
 
@@ -201,7 +207,12 @@
     return consent.then(
       function (flag) {
         if (Object.keys(local).length) { showErrors(form, local); return; }
-        if (flag) body.consent = true;
+        if (flag) {
+          body.consent = true;
+          // The hash of the text the box shows: the server refuses a text replaced meanwhile.
+          var sha = consentWrap(form).getAttribute("data-consent-sha256");
+          if (sha) body.consent_sha256 = sha;
+        }
         var buttons = form.querySelectorAll("button");
         Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
         F.settle();
@@ -209,7 +220,17 @@
           .catch(function () { return { ok: false, status: 0, body: {} }; })
           .then(function (r) {
             Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
-            if (!r.ok) { refused(form, r, fields); return { refused: (r.body && r.body.error) || {} }; }
+            if (!r.ok) {
+              var error = (r.body && r.body.error) || {};
+              if (error.field === "consent_sha256") {
+                return renewConsent(form, activity).then(function () {
+                  showErrors(form, { consent: T.consent_changed });
+                  return { refused: error };
+                });
+              }
+              refused(form, r, fields);
+              return { refused: error };
+            }
             activity.needs_consent = false;
             return ok(r);
           });

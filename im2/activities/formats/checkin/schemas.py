@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import _
 
 DEFAULT_MILESTONES = [3, 7, 14]
@@ -31,10 +31,8 @@ class CheckinCreate(BaseModel):
         return check_milestones(value)
 
 
-class CheckinIn(BaseModel):
+class CheckinIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
-
-    consent: bool = False
 
 
 class CheckinReceipt(BaseModel):

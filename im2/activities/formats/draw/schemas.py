@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 from im2.types import DbId
 
@@ -62,10 +62,8 @@ class DrawCreate(BaseModel):
     prizes: list[PrizeIn] = Field(min_length=1, max_length=20)
 
 
-class EnterIn(BaseModel):
+class EnterIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
-
-    consent: bool = False
 
 
 class PrizeRead(BaseModel):

@@ -62,7 +62,8 @@ def join_team(
             activity_id=activity_id,
             code=code,
             **act.rules(body.consent),
-        )
+        ),
+        consent=body,
     )
 
 

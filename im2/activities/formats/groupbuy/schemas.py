@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 
 
@@ -48,10 +48,8 @@ class Offer(BaseModel):
     hours: int
 
 
-class TeamJoinIn(BaseModel):
+class TeamJoinIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
-
-    consent: bool = False
 
 
 class TeamRead(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 from im2.types import DbId
 
@@ -91,15 +91,10 @@ class PollUpdate(BaseModel):
     results: ResultsVisibility | None = None
 
 
-class VoteIn(BaseModel):
+class VoteIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
 
     options: list[DbId] = Field(min_length=1, max_length=30)
-    consent: bool = False
-    # The hash of the consent text the visitor was shown (the widget's `consent_sha256`): a
-    # first vote ticked under a text the brand has replaced since is refused (422) and stores
-    # nothing. Without it, the vote records whatever text is current.
-    consent_sha256: str | None = Field(default=None, max_length=64)
 
 
 class OptionResult(BaseModel):

@@ -142,7 +142,7 @@ def ask(
         refresh_boards_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
         return receipt
 
-    return act.write(write)
+    return act.write(write, consent=body)
 
 
 @router.post(
@@ -171,4 +171,4 @@ def upvote(
         refresh_boards_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
         return receipt
 
-    return act.write(write)
+    return act.write(write, consent=body)

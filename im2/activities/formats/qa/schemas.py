@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 
 
@@ -62,18 +62,15 @@ class QaUpdate(BaseModel):
     premoderation: bool | None = None
 
 
-class AskIn(BaseModel):
+class AskIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
 
     text: QuestionText
     nickname: Nickname = ""
-    consent: bool = False
 
 
-class UpvoteIn(BaseModel):
+class UpvoteIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
-
-    consent: bool = False
 
 
 class ModerateIn(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 from im2.types import DbId
 
@@ -54,12 +54,11 @@ class QuizCreate(BaseModel):
     )
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
 
     question_id: DbId
     option_id: DbId
-    consent: bool = False
     nickname: Nickname | None = None
 
 

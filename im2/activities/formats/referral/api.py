@@ -133,6 +133,7 @@ def get_my_link(
     act.write(
         lambda session: service.do_get_link(
             session, slug=slug, activity_id=activity_id, **act.rules(body.consent)
-        )
+        ),
+        consent=body,
     )
     return my_referral(request, slug, activity_id, act.visitor, act.db)

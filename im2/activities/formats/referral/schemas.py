@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.events.schemas import EventKind
 from im2.i18n import N_, _
 from im2.incentives.schemas import SIGNAL_LABELS
@@ -236,10 +236,8 @@ class ReferralStats(BaseModel):
     rows: list[InviteRow]
 
 
-class LinkIn(BaseModel):
+class LinkIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
-
-    consent: bool = False
 
 
 class MilestoneProgress(BaseModel):

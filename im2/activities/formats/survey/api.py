@@ -86,7 +86,8 @@ def save_progress(
             answers=dict(body.answers),
             submit=False,
             **act.rules(body.consent),
-        )
+        ),
+        consent=body,
     )
     return get_progress(slug, activity_id, act.visitor, act.db)
 
@@ -112,6 +113,7 @@ def submit(
             answers=dict(body.answers),
             submit=True,
             **act.rules(body.consent),
-        )
+        ),
+        consent=body,
     )
     return service.receipt(step, activity_id=activity_id)

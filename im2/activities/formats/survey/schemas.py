@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 
 
@@ -67,11 +67,10 @@ class SurveyCreate(BaseModel):
     questions: list[SurveyQuestionIn] = Field(min_length=1, max_length=50)
 
 
-class AnswersIn(BaseModel):
+class AnswersIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
 
     answers: dict[int, AnswerValue] = Field(default_factory=dict, max_length=50)
-    consent: bool = False
 
 
 class ProgressRead(BaseModel):

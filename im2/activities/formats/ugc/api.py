@@ -193,4 +193,4 @@ def vote(
         refresh_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
         return receipt
 
-    return act.write(write)
+    return act.write(write, consent=body)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
 from im2.i18n import N_
 
 
@@ -107,10 +107,8 @@ class SubmitReceipt(BaseModel):
     in_gallery: bool  # False while it waits for a moderator
 
 
-class VoteIn(BaseModel):
+class VoteIn(GivesConsent):
     model_config = ConfigDict(extra="forbid")
-
-    consent: bool = False
 
 
 class VoteReceipt(BaseModel):
