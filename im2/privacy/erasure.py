@@ -37,6 +37,7 @@ from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from im2.db import insert_ids
 from im2.errors import NotFound
 from im2.privacy.erasure_events import rewrite_db_events
 from im2.privacy.erasure_media import delete_media, forget_group_requests
@@ -54,7 +55,6 @@ from im2.privacy.erasure_remap import (
     STAND_IN_CONSENT,
     empty_maps,
     fill_maps,
-    insert_ids,
     remap_references,
     stand_ins,
 )

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from im2.db import insert_ids
 from im2.privacy.erasure_plan import CODE_CHARS, DEVICE_CHARS, Fresh, Moves, Remap, chunks
 from im2.privacy.inventory import (
     IDENTITIES_TABLE,
@@ -34,28 +35,6 @@ from im2.privacy.inventory import (
 from im2.types import PeopleData
 
 STAND_IN_CONSENT = "erased"
-
-
-def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the rows, a few hundred per multi-row `INSERT … RETURNING id`, and return their
-    new ids in the rows' order (the stand-ins and the erasure records).
-
-    PostgreSQL: `sort_by_parameter_order` batches (SQLAlchemy matches the rows by the ids'
-    sequence). SQLite: there SQLAlchemy sends one statement per row for it (it trusts no order
-    of RETURNING), so the ids come back unordered and are sorted. That is the rows' order:
-    SQLite gives each new row of an INTEGER PRIMARY KEY table the largest rowid + 1, takes a
-    VALUES list's rows in their order and the batches in theirs, and no one else writes during
-    the transaction (one writer at a time), so the ids are consecutive; checked."""
-    if not rows:
-        return []
-    pk = next(iter(table.primary_key.columns))
-    if session.get_bind().dialect.name != "sqlite":
-        returned = session.execute(insert(table).returning(pk, sort_by_parameter_order=True), rows)
-        return [int(new) for new in returned.scalars()]
-    ids = sorted(int(new) for new in session.execute(insert(table).returning(pk), rows).scalars())
-    if ids != list(range(ids[0], ids[0] + len(rows))):
-        raise RuntimeError(f"{table.name}: new ids not consecutive, their order is unknown")
-    return ids
 
 
 def stand_ins(

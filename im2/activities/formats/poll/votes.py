@@ -32,7 +32,7 @@ from im2.activities.formats.poll.schemas import PollResults, PollSettings, VoteR
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind
 from im2.campaigns import service as campaigns
-from im2.db import Base
+from im2.db import Base, insert_ids
 from im2.errors import Conflict, IM2Error, InvalidInput, NotFound
 from im2.events import service as events_service
 from im2.events.schemas import EventKind
@@ -423,11 +423,7 @@ def _ballots(session: Session, batch: _Batch) -> tuple[list[dict[str, Any]], lis
 def _insert_ballots(session: Session, batch: _Batch, ballots: list[dict[str, Any]]) -> list[int]:
     table = cast_table(PollBallot)
     try:
-        return list(
-            session.connection().scalars(
-                table.insert().returning(table.c.id, sort_by_parameter_order=True), ballots
-            )
-        )
+        return insert_ids(session, table, ballots)
     except IntegrityError as exc:
         if len(batch.votes) == 1:
             with use_locale(batch.votes[0].locale):
