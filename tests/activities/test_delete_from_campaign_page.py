@@ -23,7 +23,7 @@ HTMX = {"hx-request": "true"}
 def _delete_links(page: str) -> dict[str, str]:
     """The list's 删除 links: the activity each names (its hidden title) -> where it leads."""
     found = re.findall(
-        r'<a href="([^"]+/delete)">删除<span class="sr-only"> ([^<]+)</span></a>', page
+        r'<a[^>]* href="([^"]+/delete)">删除<span class="sr-only"> ([^<]+)</span></a>', page
     )
     return {title: href for href, title in found}
 
