@@ -24,12 +24,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import text
+import pytest
+from sqlalchemy import make_url, text
 
 from im2.db import Database
+from im2.migrations import upgrade
 from im2.web.context import DEVICE_COOKIE, RequestContextMiddleware
 from im2.workspaces.schemas import Role
-from tests.conftest import PORT_TAKEN, Brand, _free_port, bound_here, go_live, repo_root
+from tests.conftest import PORT_TAKEN, _free_port, bound_here, go_live, make_brand, repo_root
 from tests.test_polls import POLL
 
 SECRET = "crash-test-secret-key-that-is-long-enough-0123456789"
@@ -125,9 +127,45 @@ def _ballots(db: Database, activity_id: int) -> dict[int, int]:
         return {int(r[0]): int(r[1]) for r in rows}
 
 
+@pytest.fixture
+def own_db(tmp_path: Path) -> Iterator[Database]:
+    """A database of this test's own, not the worker's shared one: the servers it starts and
+    kills are other processes, and what they see must not depend on what earlier tests in this
+    worker did to the shared file (a run once saw the shared SQLite file's newest commits
+    missing from a new process's view). SQLite: a file here; PostgreSQL: a database next to
+    the test one."""
+    base = os.environ.get("IM2_TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        url = f"sqlite:///{tmp_path / 'crash.db'}"
+        upgrade(url)
+        db = Database(url)
+        yield db
+        db.dispose()
+        return
+    import psycopg
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    parsed = make_url(base)
+    name = f"{parsed.database}_{worker}_crash"
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = parsed.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    db = Database(url)
+    yield db
+    db.dispose()
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_every_answered_vote_survives_a_killed_server_and_none_counts_twice(
-    db: Database, brand: Brand, tmp_path: Path
+    own_db: Database, tmp_path: Path
 ) -> None:
+    db = own_db
+    brand = make_brand(db, slug="acme", now=datetime.now(ZoneInfo("UTC")))
     signer = RequestContextMiddleware(
         lambda *_: None,  # type: ignore[arg-type]
         default_locale="zh_CN",
