@@ -95,6 +95,24 @@ def _worker_database(url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def new_postgres_database(base: str, suffix: str) -> str:
+    """An empty, migrated PostgreSQL database `<base's name>_<worker>_<suffix>` next to the test
+    one (one left over by an earlier run is dropped first), for tests whose server processes
+    must see only what they wrote."""
+    import psycopg
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = make_url(base)
+    name = f"{url.database}_{worker}_{suffix}"
+    admin = url.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    upgrade(fresh)
+    return fresh
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = _database_url(tmp_path_factory)

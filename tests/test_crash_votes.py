@@ -25,13 +25,21 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 
 from im2.db import Database
 from im2.migrations import upgrade
 from im2.web.context import DEVICE_COOKIE, RequestContextMiddleware
 from im2.workspaces.schemas import Role
-from tests.conftest import PORT_TAKEN, _free_port, bound_here, go_live, make_brand, repo_root
+from tests.conftest import (
+    PORT_TAKEN,
+    _free_port,
+    bound_here,
+    go_live,
+    make_brand,
+    new_postgres_database,
+    repo_root,
+)
 from tests.test_polls import POLL
 
 SECRET = "crash-test-secret-key-that-is-long-enough-0123456789"
@@ -135,30 +143,14 @@ def own_db(tmp_path: Path) -> Iterator[Database]:
     missing from a new process's view). SQLite: a file here; PostgreSQL: a database next to
     the test one."""
     base = os.environ.get("IM2_TEST_DATABASE_URL", "")
-    if not base.startswith("postgresql"):
+    if base.startswith("postgresql"):
+        url = new_postgres_database(base, "crash")
+    else:
         url = f"sqlite:///{tmp_path / 'crash.db'}"
         upgrade(url)
-        db = Database(url)
-        yield db
-        db.dispose()
-        return
-    import psycopg
-
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    parsed = make_url(base)
-    name = f"{parsed.database}_{worker}_crash"
-    admin = parsed.set(drivername="postgresql", database="postgres")
-    conninfo = admin.render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = parsed.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
     db = Database(url)
     yield db
     db.dispose()
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_every_answered_vote_survives_a_killed_server_and_none_counts_twice(

@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import make_url
 
 from im2.db import Database
 from im2.web.context import DEVICE_COOKIE, RequestContextMiddleware
@@ -45,6 +44,7 @@ from tests.conftest import (
     bound_here,
     go_live,
     make_brand,
+    new_postgres_database,
     repo_root,
 )
 from tests.test_crash_votes import _im2
@@ -102,21 +102,7 @@ def postgres_url() -> str:
     base = os.environ.get("IM2_TEST_DATABASE_URL", "")
     if not base.startswith("postgresql"):
         pytest.skip("several server processes need PostgreSQL: set IM2_TEST_DATABASE_URL")
-    import psycopg
-
-    from im2.migrations import upgrade
-
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    url = make_url(base)
-    name = f"{url.database}_{worker}_multi" if worker else f"{url.database}_multi"
-    admin = url.set(drivername="postgresql", database="postgres")
-    conninfo = admin.render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    multi = url.set(database=name).render_as_string(hide_password=False)
-    upgrade(multi)
-    return multi
+    return new_postgres_database(base, "multi")
 
 
 @dataclass
