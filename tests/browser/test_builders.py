@@ -79,6 +79,8 @@ def test_survey_builder_add_branch_reorder_delete_and_save(
     assert page.locator(".bq").count() == 4
     page.click(".bq:nth-child(4) [data-act=delete]")
     dialog.locator("button[value=ok]").click()
+    # The question goes when the dialog's close event runs, just after the click returns.
+    page.wait_for_function("document.querySelectorAll('.bq').length === 3")
     assert page.locator(".bq").count() == 3
 
     # reorder with the keyboard: the free-text question moves up to second place; the skip
