@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -144,9 +146,33 @@ def _wipe(db: Database) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own table names)
 
 
+def _reopen_if_refused(db: Database, test: str) -> None:
+    """In some full SQLite runs, late in one worker, a *new* connection to the worker's shared
+    file failed with "disk I/O error" on `PRAGMA journal_mode=WAL` while the pooled ones kept
+    working (the cause is not found yet; see the session notes of 2026-12-07). Before each
+    test, a new connection is tried; when it is refused, the pool is closed so every connection
+    opens afresh, and the fault is reported on stderr with the test about to run."""
+    if db.dialect != "sqlite":
+        return
+    try:
+        probe = sqlite3.connect(str(db.engine.url.database), timeout=30)
+        try:
+            probe.execute("PRAGMA journal_mode=WAL").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.OperationalError as exc:
+        print(
+            f"\n[{test}] a new connection to the worker's SQLite file was refused ({exc}); "
+            "its pool is closed and opened again",
+            file=sys.stderr,
+        )
+        db.engine.dispose()
+
+
 @pytest.fixture
-def db(_session_db: Database) -> Iterator[Database]:
+def db(_session_db: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
     """The test database, emptied after each test (the app commits for real, as in production)."""
+    _reopen_if_refused(_session_db, request.node.nodeid)
     yield _session_db
     _wipe(_session_db)
 
