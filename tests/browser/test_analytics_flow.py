@@ -53,7 +53,7 @@ def test_dashboard_moves_live_and_exports(
     _login(page, live_server, brand.emails[Role.ANALYST])
     page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}/analytics")
     card = page.locator("[data-metric=participants] [data-value]")
-    page.wait_for_function("() => document.body.dataset.live === 'sse'")
+    page.wait_for_function("() => document.body && document.body.dataset.live === 'sse'")
     assert card.inner_text() == "0"
     # The card shows its KPI target and the progress toward it.
     assert page.inner_text("[data-metric=participants] [data-target]") == "50"
@@ -147,7 +147,7 @@ def test_the_live_minute_view_moves_without_a_reload(
     page.goto(f"{live_server.url}/console/w/acme/campaigns/{campaign_id}")
     page.click("details.menu summary")  # 更多: the live view sits in the campaign's menu
     page.click("a[href$='/analytics/live']")
-    page.wait_for_function("() => document.body.dataset.live === 'sse'")
+    page.wait_for_function("() => document.body && document.body.dataset.live === 'sse'")
     assert page.inner_text("#live-interactions") == "0"
     page.evaluate("window.__notReloaded = true")
 
