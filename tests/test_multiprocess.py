@@ -170,7 +170,7 @@ def _wait_ready(servers: list[Server]) -> None:
                     if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
-                    pass
+                    pass  # not answering yet: the loop asks again
             assert time.monotonic() < deadline, f"not ready in time:\n{output}"
             time.sleep(0.1)
 
