@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -146,35 +144,46 @@ def _wipe(db: Database) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own table names)
 
 
-def _reopen_if_refused(db: Database, test: str) -> None:
-    """In some full SQLite runs, late in one worker, a *new* connection to the worker's shared
-    file failed with "disk I/O error" on `PRAGMA journal_mode=WAL` while the pooled ones kept
-    working (the cause is not found yet; see the session notes of 2026-12-07). Before each
-    test, a new connection is tried; when it is refused, the pool is closed so every connection
-    opens afresh, and the fault is reported on stderr with the test about to run."""
-    if db.dialect != "sqlite":
-        return
-    try:
-        probe = sqlite3.connect(str(db.engine.url.database), timeout=30)
-        try:
-            probe.execute("PRAGMA journal_mode=WAL").fetchone()
-        finally:
-            probe.close()
-    except sqlite3.OperationalError as exc:
-        print(
-            f"\n[{test}] a new connection to the worker's SQLite file was refused ({exc}); "
-            "its pool is closed and opened again",
-            file=sys.stderr,
-        )
-        db.engine.dispose()
+def _sqlite_locks_held(db: Database) -> bool | None:
+    """Whether this process holds a POSIX lock on the SQLite file (None: not knowable here).
+
+    An idle SQLite connection in WAL mode holds a shared lock on the database file, which tells
+    other processes it is still in use. POSIX locks belong to the process, and closing *any*
+    descriptor of a file releases all of them (https://sqlite.org/howtocorrupt.html, 2.2). So a
+    test that reads the file with plain `open()` while the pool holds connections leaves them
+    unlocked. The next other process to open and close the file (the lake's reader, a CLI, a
+    server) then believes it was the last user and deletes the WAL. From then on every new
+    connection in this process fails with "disk I/O error" (SQLITE_IOERR_SHORT_READ), which once
+    broke unrelated tests late in a full run."""
+    locks = Path("/proc/locks")
+    if db.dialect != "sqlite" or not locks.exists():
+        return None
+    stat = os.stat(str(db.engine.url.database))
+    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    pid = str(os.getpid())
+    for line in locks.read_text().splitlines():
+        fields = line.split()
+        if "->" not in fields and len(fields) > 5 and fields[4] == pid and fields[5] == inode:
+            return True
+    return False
 
 
 @pytest.fixture
 def db(_session_db: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
-    """The test database, emptied after each test (the app commits for real, as in production)."""
-    _reopen_if_refused(_session_db, request.node.nodeid)
+    """The test database, emptied after each test (the app commits for real, as in production).
+
+    On SQLite, a test that left the process without its lock on the file fails here, and the
+    pool is closed so that the tests after it start with locked connections again."""
     yield _session_db
     _wipe(_session_db)
+    if _sqlite_locks_held(_session_db) is False:
+        _session_db.engine.dispose()
+        pytest.fail(
+            f"{request.node.nodeid} left this process without its lock on the SQLite file: "
+            "something read or wrote the file outside SQLite while connections were open "
+            "(read it from another process; see _sqlite_locks_held)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

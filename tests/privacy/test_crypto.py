@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,12 +93,14 @@ def _raw_dump(db: Database) -> str:
 
 
 def _sqlite_bytes(db: Database) -> bytes:
+    """The database file and its WAL as bytes on disk, read by `cat`: a plain `open()` here
+    would release this process's SQLite locks (see `_sqlite_locks_held` in conftest)."""
     path = Path(str(db.engine.url.database))
     with db.engine.begin() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    found = path.read_bytes()
     wal = path.with_name(path.name + "-wal")
-    return found + (wal.read_bytes() if wal.exists() else b"")
+    files = [str(path)] + ([str(wal)] if wal.exists() else [])
+    return subprocess.run(["cat", *files], capture_output=True, check=True).stdout
 
 
 def test_the_database_holds_no_plain_phone_email_ip_or_agent(
