@@ -115,6 +115,25 @@ def service_error(exc: IM2Error) -> dict[str, str]:
     return {exc.field or "__all__": exc.message}
 
 
+def raw_values(form: Mapping[str, Any]) -> dict[str, str]:
+    """The posted text fields (uploads left out), to read and to show again as typed."""
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
+def first_field(errors: Mapping[str, str]) -> dict[str, str]:
+    """Errors on parts of a field (`milestones.1.friends`) on the form field they came from
+    (`milestones`), the first of each."""
+    out: dict[str, str] = {}
+    for key, message in errors.items():
+        out.setdefault(key.split(".")[0], message)
+    return out
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """`validation_errors` on the form fields they came from (`first_field`)."""
+    return first_field(validation_errors(exc))
+
+
 def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
