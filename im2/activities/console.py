@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,16 +21,16 @@ from starlette.responses import RedirectResponse, Response
 
 from im2.activities import deletion
 from im2.activities import service as activities
-from im2.activities.editing import add_text_editor
+from im2.activities.editing import activity_url, add_text_editor
 from im2.activities.protocol import ActivityFormat, CreateForm, DetailPage, Export
-from im2.activities.schemas import KIND_LABELS
+from im2.activities.schemas import KIND_LABELS, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import Conflict, IM2Error, NotFound
+from im2.errors import Conflict, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import people_csv_download
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again, see_other
 from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
@@ -67,21 +68,22 @@ def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -
             )
         return campaign, {"campaign": campaign, "nav": "campaigns", **form.context, **extra}
 
-    def page(
-        request: Request,
-        context: Context,
-        values: dict[str, Any],
-        errors: dict[str, str],
-        status_code: int = 200,
-    ) -> Response:
-        context = {**context, "values": values, "errors": errors}
-        return render(request, form.template, context, status_code=status_code)
+    def page(request: Request, context: Context, *, state: FormState = FormState()) -> Response:
+        defaults = form.defaults() if callable(form.defaults) else form.defaults
+        return render(
+            request,
+            form.template,
+            {**context, **state.shown(defaults)},
+            status_code=state.status_code,
+        )
+
+    def invalid(exc: ValidationError) -> dict[str, str]:
+        return {form.error_fields.get(k, k): v for k, v in field_errors(exc).items()}
 
     @router.get(f"/campaigns/{{campaign_id}}/{kind}/new", name=f"new_{kind}")
     def new(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
         _campaign, context = load(db, actor, campaign_id)
-        defaults = form.defaults() if callable(form.defaults) else form.defaults
-        return page(request, context, dict(defaults), {})
+        return page(request, context)
 
     @router.post(f"/campaigns/{{campaign_id}}/{kind}", name=f"create_{kind}")
     def create(
@@ -92,22 +94,23 @@ def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -
         db: DbDep,
         now: NowDep,
     ) -> Response:
-        raw = {k: str(v) for k, v in posted.items() if isinstance(v, str)}
+        raw = raw_values(posted)
         campaign, context = load(db, actor, campaign_id)
-        try:
+
+        def save() -> ActivityRead:
             data = form.model.model_validate(form.parse(raw, campaign))
             with db.transaction() as session:
-                created = form.create(
+                return form.create(
                     session, actor=actor, campaign_id=campaign_id, data=data, now=now
                 )
-        except ValidationError as exc:
-            errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-            errors = {form.error_fields.get(k, k): v for k, v in errors.items()}
-            return page(request, context, raw, errors, status_code=422)
-        except IM2Error as exc:
-            return page(request, context, raw, service_error(exc), status_code=exc.status_code)
-        return RedirectResponse(
-            f"/console/w/{actor.workspace_slug}/{kind}/{created.id}", status_code=303
+
+        return save_or_show_again(
+            save,
+            again=partial(page, request, context),
+            done=lambda created: see_other(activity_url(actor, fmt.kind, created.id)),
+            values=raw,
+            invalid=invalid,
+            propagate=(),
         )
 
 

@@ -1,25 +1,33 @@
-"""The console page that edits an activity's title and description, for formats whose other
-settings cannot change once people have taken part. A format adds it to its router with
-`add_text_editor(router, ActivityKind.X)`."""
+"""The console page that edits an activity, `/<kind>/<id>/edit`: its title and description for
+formats whose other settings cannot change once people have taken part (the shared console
+routes add it where a format declares `text_editor_hint`), or those and the settings a format
+lets change, on the format's own form (a check-in's milestones: `add_editor` with its template,
+model, values and service call)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
 
 from im2.activities import service as activities
+from im2.activities.protocol import UpdateActivity
 from im2.activities.schemas import ActivityKind, ActivityRead, Text, Title
-from im2.errors import IM2Error, NotFound
+from im2.db import Database
+from im2.errors import NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again
 from im2.web.params import Id
 from im2.web.templating import render
-from im2.workspaces.schemas import Permission
+from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
+
+TEXTS_TEMPLATE = "activities/edit_texts.html"
 
 
 class ActivityTexts(BaseModel):
@@ -29,43 +37,75 @@ class ActivityTexts(BaseModel):
     description: Text = ""
 
 
+def texts_of(activity: ActivityRead) -> dict[str, Any]:
+    """The stored title and description, as the form shows them first."""
+    return {"title": activity.title, "description": activity.description}
+
+
+def activity_url(actor: Actor, kind: ActivityKind, activity_id: int) -> str:
+    """The console page of an activity, where its forms go back to."""
+    return f"/console/w/{actor.workspace_slug}/{kind.value}/{activity_id}"
+
+
+def editable_activity(
+    db: Database, actor: Actor, activity_id: int, kind: ActivityKind
+) -> ActivityRead:
+    """The activity of `kind` the actor may edit (403 without the right, 404 if it is not in
+    the workspace or of another kind)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    with db.session() as session:
+        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
+    if activity.kind is not kind:
+        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    return activity
+
+
+def _texts_in(raw: Mapping[str, str]) -> dict[str, Any]:
+    return {"title": raw.get("title", ""), "description": raw.get("description", "")}
+
+
 def add_text_editor(router: APIRouter, kind: ActivityKind, *, hint: str | None = None) -> None:
-    """GET and POST `/{kind}/{id}/edit` on a router prefixed with /console/w/{workspace}."""
+    """GET and POST `/{kind}/{id}/edit` (title and description) on a router prefixed with
+    /console/w/{workspace}."""
+    add_editor(router, kind, hint=hint)
+
+
+def add_editor(
+    router: APIRouter,
+    kind: ActivityKind,
+    *,
+    template: str = TEXTS_TEMPLATE,
+    model: type[BaseModel] = ActivityTexts,
+    values: Callable[[ActivityRead], dict[str, Any]] = texts_of,
+    parse: Callable[[Mapping[str, str]], dict[str, Any]] = _texts_in,
+    update: UpdateActivity | None = None,
+    hint: str | None = None,
+) -> None:
+    """GET and POST `/{kind}/{id}/edit` on a router prefixed with /console/w/{workspace}:
+    `template` shows `values(activity)` first; a submit is `parse`d into `model`'s input and
+    written with `update` (the texts alone unless given); errors come back on the form, by
+    field, with what was typed."""
+    write = update or activities.update_texts(kind)
 
     def page(
-        request: Request,
-        activity: ActivityRead,
-        values: dict[str, Any],
-        errors: dict[str, str],
-        status_code: int = 200,
+        request: Request, activity: ActivityRead, *, state: FormState = FormState()
     ) -> Response:
         back = f"/console/w/{request.path_params['workspace']}/{kind.value}/{activity.id}"
         context = {
             "activity": activity,
-            "values": values,
-            "errors": errors,
+            **state.shown(values(activity)),
             "back": back,
             "hint": hint,
             "nav": "campaigns",
         }
-        return render(request, "activities/edit_texts.html", context, status_code=status_code)
-
-    def load(db: DbDep, actor: ConsoleActor, activity_id: int) -> ActivityRead:
-        require(actor, Permission.WRITE_CAMPAIGNS)
-        with db.session() as session:
-            activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-        if activity.kind is not kind:
-            raise NotFound(_("Activity {id} not found.").format(id=activity_id))
-        return activity
+        return render(request, template, context, status_code=state.status_code)
 
     @router.get(f"/{kind.value}/{{activity_id}}/edit", name=f"edit_{kind.value}")
     def edit(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-        activity = load(db, actor, activity_id)
-        values = {"title": activity.title, "description": activity.description}
-        return page(request, activity, values, {})
+        return page(request, editable_activity(db, actor, activity_id, kind))
 
     @router.post(f"/{kind.value}/{{activity_id}}/edit", name=f"update_{kind.value}")
-    def update(
+    def save(
         request: Request,
         activity_id: Id,
         form: CsrfForm,
@@ -73,27 +113,19 @@ def add_text_editor(router: APIRouter, kind: ActivityKind, *, hint: str | None =
         db: DbDep,
         now: NowDep,
     ) -> Response:
-        activity = load(db, actor, activity_id)
-        raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-        try:
-            texts = ActivityTexts.model_validate(
-                {"title": raw.get("title", ""), "description": raw.get("description", "")}
-            )
+        activity = editable_activity(db, actor, activity_id, kind)
+        raw = raw_values(form)
+
+        def written() -> None:
+            data = model.model_validate(parse(raw))
             with db.transaction() as session:
-                activities.do_update_activity(
-                    session,
-                    actor=actor,
-                    activity_id=activity_id,
-                    kind=kind,
-                    title=texts.title,
-                    description=texts.description,
-                    now=now,
-                )
-        except ValidationError as exc:
-            errors = {k.split(".")[0]: v for k, v in validation_errors(exc).items()}
-            return page(request, activity, raw, errors, status_code=422)
-        except IM2Error as exc:
-            return page(request, activity, raw, service_error(exc), status_code=exc.status_code)
-        return RedirectResponse(
-            f"/console/w/{actor.workspace_slug}/{kind.value}/{activity_id}", status_code=303
+                write(session, actor=actor, activity_id=activity_id, data=data, now=now)
+
+        return save_or_show_again(
+            written,
+            again=partial(page, request, activity),
+            done=activity_url(actor, kind, activity_id),
+            values=raw,
+            invalid=field_errors,
+            propagate=(),
         )

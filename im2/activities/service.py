@@ -4,6 +4,7 @@ on these. Callers own the transaction; nothing here commits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from im2.activities.models import Activity
+from im2.activities.protocol import UpdateActivity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
@@ -143,6 +145,29 @@ def do_update_activity(
             now=now,
         )
     return to_read(row)
+
+
+def update_texts(
+    kind: ActivityKind, settings: Callable[[Any], dict[str, Any] | None] | None = None
+) -> UpdateActivity:
+    """The edit of a format's title and description, and of the settings that `settings`
+    reads from the update (None: none given, the stored ones are kept)."""
+
+    def do_update(
+        session: Session, *, actor: Actor, activity_id: int, data: Any, now: datetime
+    ) -> ActivityRead:
+        return do_update_activity(
+            session,
+            actor=actor,
+            activity_id=activity_id,
+            kind=kind,
+            title=data.title,
+            description=data.description,
+            settings=settings(data) if settings is not None else None,
+            now=now,
+        )
+
+    return do_update
 
 
 def record_console_write(

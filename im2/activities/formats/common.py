@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
 from im2.activities.models import Activity
-from im2.activities.protocol import CreateActivity, UpdateActivity
+from im2.activities.protocol import CreateActivity
 from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.service import update_texts as update_texts  # the formats' edits
 from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
 from im2.events.service import record_event
@@ -89,29 +90,6 @@ def create_with(kind: ActivityKind, settings: Callable[[Any], dict[str, Any]]) -
         return activities.to_read(row)
 
     return do_create
-
-
-def update_texts(
-    kind: ActivityKind, settings: Callable[[Any], dict[str, Any] | None] | None = None
-) -> UpdateActivity:
-    """The edit of a format's title and description, and of the settings that `settings`
-    reads from the update (None: none given, the stored ones are kept)."""
-
-    def do_update(
-        session: Session, *, actor: Actor, activity_id: int, data: Any, now: datetime
-    ) -> ActivityRead:
-        return activities.do_update_activity(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            kind=kind,
-            title=data.title,
-            description=data.description,
-            settings=settings(data) if settings is not None else None,
-            now=now,
-        )
-
-    return do_update
 
 
 def held_rows(session: Session, *, model: type[H], activity_id: int) -> list[H]:

@@ -4,14 +4,15 @@ CSV export."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from im2.activities import service as activities
+from im2.activities.editing import activity_url
 from im2.activities.formats.referral import reads, service
 from im2.activities.formats.referral.schemas import (
     MAX_LEVELS,
@@ -27,11 +28,19 @@ from im2.activities.formats.referral.schemas import (
 from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CHANNEL_LABELS, CampaignRead
-from im2.errors import IM2Error
+from im2.db import Database
 from im2.incentives import service as incentives
 from im2.incentives.schemas import EVENT_LABELS
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import service_error, validation_errors
+from im2.web.forms import (
+    FormState,
+    field_errors,
+    first_field,
+    raw_values,
+    save_or_show_again,
+    see_other,
+    service_error,
+)
 from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
@@ -106,25 +115,14 @@ def _values_of(rules: ReferralSettings, activity: ActivityRead | None = None) ->
     return values
 
 
-def _errors(exc: ValidationError) -> dict[str, str]:
-    """Per form field: `inviter_reward.points` → `inviter_reward`, `milestones.1.friends` →
-    `milestones`; rules that concern several fields go to the top of the form."""
-    errors: dict[str, str] = {}
-    for key, message in validation_errors(exc).items():
-        errors.setdefault(key.split(".")[0], message)
-    return errors
-
-
 def _form(
     request: Request,
     *,
     actor: Actor,
     campaign: CampaignRead,
-    values: dict[str, str],
-    errors: dict[str, str],
     activity: ActivityRead | None = None,
-    status_code: int = 200,
-    db: DbDep,
+    db: Database,
+    state: FormState,
 ) -> Response:
     with db.session() as session:
         pools = incentives.list_pools(
@@ -143,8 +141,7 @@ def _form(
         {
             "campaign": campaign,
             "activity": activity,
-            "values": values,
-            "errors": errors,
+            **state.shown(),
             "pools": pools,
             "prizes": prizes,
             "qualify_labels": QUALIFY_LABELS,
@@ -153,15 +150,69 @@ def _form(
             "action": action,
             "nav": "campaigns",
         },
-        status_code=status_code,
+        status_code=state.status_code,
+    )
+
+
+def _campaign(db: Database, actor: Actor, campaign_id: int) -> CampaignRead:
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    with db.session() as session:
+        return campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+
+
+def _referral(db: Database, actor: Actor, activity_id: int) -> tuple[ActivityRead, CampaignRead]:
+    """The referral of the actor's workspace to edit, and its campaign (404 otherwise)."""
+    require(actor, Permission.WRITE_CAMPAIGNS)
+    with db.session() as session:
+        activity = activities.to_read(
+            activities.load_activity(
+                session, actor=actor, activity_id=activity_id, kind=ActivityKind.REFERRAL
+            )
+        )
+        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+    return activity, campaign
+
+
+def _submit(
+    request: Request,
+    *,
+    form: CsrfForm,
+    actor: Actor,
+    db: Database,
+    now: datetime,
+    campaign: CampaignRead,
+    activity: ActivityRead | None,
+) -> Response:
+    """Create (no `activity`) or edit; errors on the form field they belong to (a reward's
+    points on the reward, a milestone's friends on the milestones)."""
+    raw = raw_values(form)
+
+    def save() -> ActivityRead:
+        if activity is None:
+            created = ReferralCreate.model_validate(payload(raw))
+            with db.transaction() as session:
+                return service.do_create_referral(
+                    session, actor=actor, campaign_id=campaign.id, data=created, now=now
+                )
+        edited = ReferralUpdate.model_validate(payload(raw))
+        with db.transaction() as session:
+            return service.do_update_referral(
+                session, actor=actor, activity_id=activity.id, data=edited, now=now
+            )
+
+    return save_or_show_again(
+        save,
+        again=partial(_form, request, actor=actor, campaign=campaign, activity=activity, db=db),
+        done=lambda saved: see_other(activity_url(actor, ActivityKind.REFERRAL, saved.id)),
+        values=raw,
+        invalid=field_errors,
+        refused=lambda exc: first_field(service_error(exc)),
+        propagate=(),
     )
 
 
 @router.get("/campaigns/{campaign_id}/referral/new")
 def new_referral(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
     values = {
         "qualify_on": QualifyOn.JOINED.value,
         "levels": "1",
@@ -170,60 +221,8 @@ def new_referral(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbD
         "inviter_kind": "points",
         "inviter_points": "50",
     }
-    return _form(request, actor=actor, campaign=campaign, values=values, errors={}, db=db)
-
-
-def _submit(
-    request: Request,
-    *,
-    form: CsrfForm,
-    actor: Actor,
-    db: DbDep,
-    now: NowDep,
-    campaign: CampaignRead,
-    activity: ActivityRead | None,
-) -> Response:
-    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    model: type[BaseModel] = ReferralCreate if activity is None else ReferralUpdate
-    try:
-        data = model.model_validate(payload(raw))
-        with db.transaction() as session:
-            if isinstance(data, ReferralCreate):
-                saved = service.do_create_referral(
-                    session, actor=actor, campaign_id=campaign.id, data=data, now=now
-                )
-            else:
-                assert isinstance(data, ReferralUpdate)
-                assert activity is not None
-                saved = service.do_update_referral(
-                    session, actor=actor, activity_id=activity.id, data=data, now=now
-                )
-    except ValidationError as exc:
-        return _form(
-            request,
-            actor=actor,
-            campaign=campaign,
-            values=raw,
-            errors=_errors(exc),
-            activity=activity,
-            status_code=422,
-            db=db,
-        )
-    except IM2Error as exc:
-        errors = {k.split(".")[0]: v for k, v in service_error(exc).items()}
-        return _form(
-            request,
-            actor=actor,
-            campaign=campaign,
-            values=raw,
-            errors=errors,
-            activity=activity,
-            status_code=exc.status_code,
-            db=db,
-        )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/referral/{saved.id}", status_code=303
-    )
+    campaign = _campaign(db, actor, campaign_id)
+    return _form(request, actor=actor, campaign=campaign, db=db, state=FormState(values))
 
 
 @router.post("/campaigns/{campaign_id}/referral")
@@ -235,33 +234,18 @@ def create_referral(
     db: DbDep,
     now: NowDep,
 ) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=campaign_id)
+    campaign = _campaign(db, actor, campaign_id)
     return _submit(
         request, form=form, actor=actor, db=db, now=now, campaign=campaign, activity=None
     )
 
 
-def _referral(session: Session, actor: Actor, activity_id: int) -> ActivityRead:
-    """The activity, if it is a referral of the actor's workspace (404 otherwise)."""
-    return activities.to_read(
-        activities.load_activity(
-            session, actor=actor, activity_id=activity_id, kind=ActivityKind.REFERRAL
-        )
-    )
-
-
 @router.get("/referral/{activity_id}/edit")
 def edit_referral(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        activity = _referral(session, actor, activity_id)
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+    activity, campaign = _referral(db, actor, activity_id)
     values = _values_of(ReferralSettings.model_validate(activity.settings), activity)
-    return _form(
-        request, actor=actor, campaign=campaign, values=values, errors={}, activity=activity, db=db
-    )
+    state = FormState(values)
+    return _form(request, actor=actor, campaign=campaign, activity=activity, db=db, state=state)
 
 
 @router.post("/referral/{activity_id}/edit")
@@ -273,10 +257,7 @@ def update_referral(
     db: DbDep,
     now: NowDep,
 ) -> Response:
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    with db.session() as session:
-        activity = _referral(session, actor, activity_id)
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+    activity, campaign = _referral(db, actor, activity_id)
     return _submit(
         request, form=form, actor=actor, db=db, now=now, campaign=campaign, activity=activity
     )
