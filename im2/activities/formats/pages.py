@@ -1,30 +1,71 @@
-"""Console routes several formats share, made from what each names (as `im2.activities.console`
-makes the create, detail, edit and export routes from the format's declaration).
+"""Console routes and answers several formats share, made from what each names (as
+`im2.activities.console` makes the create, detail, edit and export routes from the format's
+declaration).
 
     POST /console/w/<ws>/<kind>/<activity id>/review/<row id>   count or discard a held row
+    POST /console/w/<ws>/<kind>/import-text                       the builder's text import
 
 The review form posts `decision=approve` (anything else discards); the editor goes back to the
-activity's page."""
+activity's page. The moderation queues (Q&A, UGC) answer a button pressed in the queue with
+the queue alone (`queue_or_back`), and stream it as it changes (`live_snapshots`)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
-from starlette.responses import RedirectResponse, Response
+from sse_starlette import EventSourceResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from im2.activities.editing import activity_url
 from im2.activities.formats.common import HeldReview
+from im2.activities.schemas import ActivityKind
 from im2.db import Database
+from im2.errors import InvalidInput
 from im2.live.hub import Hub
+from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
+from im2.web.forms import see_other
 from im2.web.params import Id
+from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.service import require
 
 
 class Refresh(Protocol):
     """What to push to the live views once the review is committed."""
 
     def __call__(self, session: Session, *, db: Database, hub: Hub, activity_id: int) -> None: ...
+
+
+def back_to_activity(
+    actor: Actor, kind: ActivityKind, activity_id: int, rest: str = ""
+) -> RedirectResponse:
+    """After a console form: the activity's page again (`rest`: a query or an anchor)."""
+    return see_other(activity_url(actor, kind, activity_id) + rest)
+
+
+def queue_or_back(
+    request: Request, queue: Callable[[], Response], back: RedirectResponse
+) -> Response:
+    """A moderation button pressed inside the live queue (htmx) gets the `queue` alone to swap
+    in; a plain form post goes `back` to the page."""
+    return queue() if request.headers.get("hx-request") == "true" else back
+
+
+def first_snapshot(hub: Hub, channel: str, snapshot: Callable[[], Any]) -> str:
+    """What a live view is sent first: the channel's latest message, else a snapshot read now."""
+    return hub.latest(channel) or json.dumps(snapshot(), ensure_ascii=False)
+
+
+def live_snapshots(
+    request: Request, hub: Hub, channel: str, snapshot: Callable[[], Any], *, event: str
+) -> EventSourceResponse:
+    """Server-sent `event`s with each snapshot published on `channel`, the first one at once."""
+    first = first_snapshot(hub, channel, snapshot)
+    return EventSourceResponse(stream(request, hub, channel, first, event=event))
 
 
 def add_review(router: APIRouter, review: HeldReview, *, refresh: Refresh | None = None) -> None:
@@ -54,6 +95,27 @@ def add_review(router: APIRouter, review: HeldReview, *, refresh: Refresh | None
             )
             if refresh is not None:
                 refresh(session, db=db, hub=hub, activity_id=activity_id)
-        return RedirectResponse(
-            f"/console/w/{actor.workspace_slug}/{kind}/{activity_id}", status_code=303
-        )
+        return back_to_activity(actor, review.kind, activity_id)
+
+
+def add_text_import(
+    router: APIRouter,
+    kind: ActivityKind,
+    *,
+    fields: Mapping[str, str],
+    check: Callable[[dict[str, str]], object],
+    state: Callable[[dict[str, str]], dict[str, Any]],
+) -> None:
+    """POST `/<kind>/import-text`, the question builder's "import from text": the posted
+    `fields` (each its default when blank) are `check`ed (the text format's parser) and
+    answered as the builder's `state`, or 422 with the parser's message; nothing is stored."""
+
+    @router.post(f"/{kind.value}/import-text", name=f"import_text_{kind.value}")
+    def import_text(form: CsrfForm, actor: ConsoleActor) -> Response:
+        require(actor, Permission.WRITE_CAMPAIGNS)
+        values = {name: str(form.get(name) or default) for name, default in fields.items()}
+        try:
+            check(values)
+        except InvalidInput as exc:
+            return JSONResponse({"error": exc.message}, status_code=422)
+        return JSONResponse(state(values))

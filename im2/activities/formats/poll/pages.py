@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
-from im2.activities.formats.pages import add_review
+from im2.activities.formats.pages import add_review, live_snapshots
 from im2.activities.formats.poll import service
 from im2.activities.formats.poll.live import refresh_results_on_commit, results_snapshot
 from im2.activities.formats.poll.results import results_channel
-from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, DbDep, HubDep
 from im2.web.params import Id
 
@@ -29,6 +28,5 @@ def live_results(
 ) -> EventSourceResponse:
     with db.session() as session:
         service.poll_results(session, actor=actor, activity_id=activity_id)  # 404 / 403 first
-    channel = results_channel(activity_id)
-    first = hub.latest(channel) or json.dumps(results_snapshot(db, activity_id), ensure_ascii=False)
-    return EventSourceResponse(stream(request, hub, channel, first, event="results"))
+    snapshot = partial(results_snapshot, db, activity_id)
+    return live_snapshots(request, hub, results_channel(activity_id), snapshot, event="results")

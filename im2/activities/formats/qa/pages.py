@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from im2.activities import service as activities
+from im2.activities.formats.pages import (
+    back_to_activity,
+    first_snapshot,
+    live_snapshots,
+    queue_or_back,
+)
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import board_snapshot, refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import (
@@ -21,12 +28,12 @@ from im2.activities.formats.qa.schemas import (
     QaUpdate,
     QuestionSort,
 )
-from im2.activities.schemas import KIND_LABELS
+from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.live.hub import Hub
-from im2.live.sse import HEARTBEAT_SECONDS, KEEP_ALIVE, RECONNECT_MS, encoded, stream
+from im2.live.sse import HEARTBEAT_SECONDS, KEEP_ALIVE, RECONNECT_MS, encoded
 from im2.masking import mask_all, masked_for
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
 from im2.web.links import public_base_url
@@ -106,12 +113,10 @@ def moderate(
             now=now,
         )
         refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    if request.headers.get("hx-request") == "true":
-        context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
-        return render(request, "activities/qa/queue.html", context)
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/qa/{activity_id}?sort={_sort(request).value}",
-        status_code=303,
+    return queue_or_back(
+        request,
+        partial(queue, request, activity_id, actor, db),
+        back_to_activity(actor, ActivityKind.QA, activity_id, f"?sort={_sort(request).value}"),
     )
 
 
@@ -132,7 +137,7 @@ def update_settings(
             data=QaUpdate(premoderation=form.get("premoderation") == "on"),
             now=now,
         )
-    return RedirectResponse(f"/console/w/{actor.workspace_slug}/qa/{activity_id}", status_code=303)
+    return back_to_activity(actor, ActivityKind.QA, activity_id)
 
 
 @router.get("/qa/{activity_id}/live")
@@ -144,12 +149,11 @@ def live_queue(
             session, actor=actor, activity_id=activity_id, sort=QuestionSort.VOTES
         )
     channel = service.queue_channel(activity_id)
-    first = hub.latest(channel) or json.dumps(
-        board_snapshot(db, activity_id, moderator=True), ensure_ascii=False
-    )
+    snapshot = partial(board_snapshot, db, activity_id, moderator=True)
     if masked_for(actor):  # the snapshots carry askers' nicknames: masked for this reader
+        first = first_snapshot(hub, channel, snapshot)
         return EventSourceResponse(_masked_stream(request, hub, channel, first))
-    return EventSourceResponse(stream(request, hub, channel, first, event="queue"))
+    return live_snapshots(request, hub, channel, snapshot, event="queue")
 
 
 def _mask_board(message: str) -> str:

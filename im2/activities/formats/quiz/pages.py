@@ -6,18 +6,16 @@ questions written in the text format."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import Response
 
-from im2.activities.formats.pages import add_review
+from im2.activities.formats.pages import add_review, add_text_import, back_to_activity
 from im2.activities.formats.quiz import builder, outcomes, reports
 from im2.activities.formats.quiz.schemas import QuizMode
 from im2.activities.formats.quiz.scoring import parse_questions
-from im2.errors import InvalidInput
+from im2.activities.schemas import ActivityKind
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import people_csv_download
 from im2.web.params import Id
-from im2.workspaces.schemas import Permission
-from im2.workspaces.service import require
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
@@ -35,9 +33,7 @@ def close_question(
         outcomes.do_close_question(
             session, actor=actor, activity_id=activity_id, question_id=question_id, now=now
         )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/quiz/{activity_id}", status_code=303
-    )
+    return back_to_activity(actor, ActivityKind.QUIZ, activity_id)
 
 
 @router.post("/quiz/{activity_id}/questions/{question_id}/outcome")
@@ -62,9 +58,8 @@ def settle(
             option_id=option_id,
             now=now,
         )
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/quiz/{activity_id}?settled={receipt.question_id}",
-        status_code=303,
+    return back_to_activity(
+        actor, ActivityKind.QUIZ, activity_id, f"?settled={receipt.question_id}"
     )
 
 
@@ -104,19 +99,15 @@ def leaderboard_csv(activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
     )
 
 
-@router.post("/quiz/import-text")
-def import_text(form: CsrfForm, actor: ConsoleActor) -> Response:
-    """The builder's "import from text": the questions of the text format as the builder's
-    state, or 422 with the parser's message (nothing is stored)."""
-    require(actor, Permission.WRITE_CAMPAIGNS)
-    values = {
-        "questions": str(form.get("questions") or ""),
-        "mode": str(form.get("mode") or QuizMode.QUIZ.value),
-        "points": str(form.get("points") or "10"),
-    }
+def _check(values: dict[str, str]) -> object:
     mode = QuizMode.PREDICTION if values["mode"] == "prediction" else QuizMode.QUIZ
-    try:
-        parse_questions(values["questions"], mode=mode, points=10)
-    except InvalidInput as exc:
-        return JSONResponse({"error": exc.message}, status_code=422)
-    return JSONResponse(builder.state(values))
+    return parse_questions(values["questions"], mode=mode, points=10)
+
+
+add_text_import(
+    router,
+    ActivityKind.QUIZ,
+    fields={"questions": "", "mode": QuizMode.QUIZ.value, "points": "10"},
+    check=_check,
+    state=builder.state,
+)

@@ -4,7 +4,7 @@ one, the text editor and the export are the shared console routes, from `format.
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,17 +13,18 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.activities import service as activities
+from im2.activities.formats.pages import back_to_activity, live_snapshots, queue_or_back
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.format import keywords_of
 from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
 from im2.activities.formats.ugc.media import MEDIA_TYPES, image_path
 from im2.activities.formats.ugc.schemas import STATUS_LABELS, EntryStatus, UgcUpdate
-from im2.activities.schemas import KIND_LABELS
+from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
-from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
+from im2.web.forms import raw_values
 from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
@@ -81,9 +82,7 @@ def queue(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> 
 
 
 def _back(actor: Actor, activity_id: int, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(
-        f"/console/w/{actor.workspace_slug}/ugc/{activity_id}{anchor}", status_code=303
-    )
+    return back_to_activity(actor, ActivityKind.UGC, activity_id, anchor)
 
 
 @router.post("/ugc/{activity_id}/entries/{entry_id}/moderate")
@@ -107,10 +106,11 @@ def moderate(
             now=now,
         )
         refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    if request.headers.get("hx-request") == "true":
-        context = _context(request, actor=actor, activity_id=activity_id, db=db)
-        return render(request, "activities/ugc/queue.html", context)
-    return _back(actor, activity_id, "#queue")
+    return queue_or_back(
+        request,
+        partial(queue, request, activity_id, actor, db),
+        _back(actor, activity_id, "#queue"),
+    )
 
 
 @router.post("/ugc/{activity_id}/entries/{entry_id}/score")
@@ -160,7 +160,7 @@ def update_settings(
     db: DbDep,
     now: NowDep,
 ) -> Response:
-    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    raw = raw_values(form)
     try:
         data = UgcUpdate.model_validate(
             {
@@ -220,8 +220,7 @@ def live_queue(
 ) -> EventSourceResponse:
     with db.session() as session:  # 404 / 403 first
         review.list_entries(session, actor=actor, activity_id=activity_id, status=None)
-    channel = service.queue_channel(activity_id)
-    first = hub.latest(channel) or json.dumps(
-        snapshot(db, activity_id, moderator=True), ensure_ascii=False
+    moderated = partial(snapshot, db, activity_id, moderator=True)
+    return live_snapshots(
+        request, hub, service.queue_channel(activity_id), moderated, event="queue"
     )
-    return EventSourceResponse(stream(request, hub, channel, first, event="queue"))
