@@ -140,7 +140,7 @@ class WidgetActivity(BaseModel):
     consent_sha256: str | None = None
     page_url: str  # the full page of the activity on this site
     # The format's own public JSON view, for the formats the widget shows in full besides the
-    # poll (quiz, survey, Q&A; docs/embed.md); null for the others.
+    # poll (every other format; docs/embed.md).
     view_url: str | None = None
     # The languages the campaign speaks (its pages' switcher), and the one it shows when the
     # visitor asks for none of them. This answer's own words (closed_reason, consent_text,

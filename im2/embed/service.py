@@ -133,6 +133,12 @@ FRAME_VIEWS = {
     ActivityKind.QUIZ: "quizzes",
     ActivityKind.SURVEY: "surveys",
     ActivityKind.QA: "qas",
+    ActivityKind.CHECKIN: "checkins",
+    ActivityKind.UGC: "ugcs",
+    ActivityKind.DRAW: "draws",
+    ActivityKind.CARDS: "cards",
+    ActivityKind.GROUPBUY: "groupbuys",
+    ActivityKind.REFERRAL: "referrals",
 }
 
 

@@ -220,9 +220,7 @@ def test_the_frame_renders_the_quiz_survey_and_qa_and_keeps_the_button_for_other
     )
 
 
-def test_formats_the_frame_does_not_render_keep_the_button(
-    client: TestClient, brand: Brand
-) -> None:
+def test_a_check_in_frame_loads_its_own_renderer_only(client: TestClient, brand: Brand) -> None:
     slug, campaign_id = quiz_campaign(client, brand)
     made = client.post(
         f"/api/v1/campaigns/{campaign_id}/checkins",
@@ -232,12 +230,14 @@ def test_formats_the_frame_does_not_render_keep_the_button(
     assert made.status_code == 201, made.text
     checkin_id = made.json()["id"]
     page = client.get(f"/e/{slug}/{checkin_id}")
-    assert "打开完整页面" in page.text
-    assert f'href="/c/{slug}/checkin/{checkin_id}"' in page.text
-    assert "data-view-url" not in page.text
+    assert f'data-view-url="/api/v1/public/campaigns/{slug}/checkins/{checkin_id}"' in page.text
+    assert "/static/embed-kit.js" in page.text
+    assert "/static/embed-rewards.js" in page.text
     assert "embed-formats.js" not in page.text
+    assert "embed-social.js" not in page.text
+    assert _texts(page.text)["check_in"] == "今日打卡"
     read = client.get(
         f"/api/v1/public/campaigns/{slug}/activities/{checkin_id}", headers=_token(client, slug)
     ).json()
-    assert read["view_url"] is None
+    assert read["view_url"] == f"/api/v1/public/campaigns/{slug}/checkins/{checkin_id}"
     assert read["poll"] is None

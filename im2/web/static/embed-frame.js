@@ -82,10 +82,12 @@
 
   function call(method, url, body) {
     var headers = { "X-IM2-Token": token, "Accept-Language": d.locale, "Accept": "application/json" };
-    if (body) headers["Content-Type"] = "application/json";
+    // A form with a file (an upload) goes as multipart, its boundary set by the browser.
+    var multipart = typeof FormData !== "undefined" && body instanceof FormData;
+    if (body && !multipart) headers["Content-Type"] = "application/json";
     return fetch(url, {
       method: method, headers: headers, credentials: "omit",
-      body: body ? JSON.stringify(body) : undefined
+      body: body ? (multipart ? body : JSON.stringify(body)) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
         return { ok: r.ok, status: r.status, body: j };
@@ -168,7 +170,7 @@
     });
   }
 
-  // The quiz, survey and Q&A renderers (embed-formats.js) register here; the activity read
+  // The format renderers (embed-formats.js, embed-rewards.js, embed-social.js) register here; the activity read
   // with this visitor's token is handed to the one of its kind once both are there.
   var renderers = {};
   var pending = null;

@@ -60,7 +60,7 @@ FORMAT = ActivityFormat(
     kind=ActivityKind.CARDS,
     settings=CardsSettings,
     package=__package__ or "",
-    routes=("public",),
+    routes=("api", "public"),
     people_data=(
         PeopleData(table="card_items", participant_columns=("owner_id", "drawn_by_id")),
         PeopleData(

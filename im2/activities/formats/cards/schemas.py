@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from im2.activities.schemas import Text, Title
+from im2.activities.schemas import GivesConsent, Text, Title
+from im2.types import DbId
 
 CardName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 CardKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,24}$")]
@@ -93,3 +94,38 @@ class GiftView(BaseModel):
     giver_id: int
     open: bool
     reason: str | None
+
+
+class CardHeld(BaseModel):
+    key: str
+    name: str
+    odds: float  # 0..1, as published
+    count: int  # how many of this card the visitor holds
+
+
+class CardsPublic(BaseModel):
+    """A 集卡 activity as one visitor sees it (the embed frame's view): the set with the odds
+    and how many of each card they hold, the cards they may give, their open gift links, the
+    set's reward, and a gift offered to them (`?gift=<code>`)."""
+
+    activity_id: int
+    title: str
+    open: bool
+    closed_reason: str | None
+    joined: bool
+    cards: list[CardHeld]
+    giftable: list[MyCard]
+    open_gifts: list[GiftRead]
+    set_completed: bool
+    set_points: int
+    offer: GiftView | None
+
+
+class GiftIn(GivesConsent):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: DbId
+
+
+class ClaimIn(GivesConsent):
+    model_config = ConfigDict(extra="forbid")

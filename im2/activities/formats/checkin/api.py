@@ -9,6 +9,7 @@ from im2.activities.formats.api import add_participant_write
 from im2.activities.formats.checkin import service
 from im2.activities.formats.checkin.schemas import (
     CheckinIn,
+    CheckinPublic,
     CheckinReceipt,
     CheckinStats,
     MyCheckins,
@@ -59,12 +60,38 @@ def me(
     now: NowDep,
     month: str | None = None,
 ) -> MyCheckins:
+    # The frame's view holds the same, and more (the response model keeps these fields).
+    return public_checkin(slug, activity_id, visitor, db, now, month)
+
+
+@router.get(
+    "/public/campaigns/{slug}/checkins/{activity_id}",
+    response_model=CheckinPublic,
+    tags=["participants"],
+    summary="The check-in as this device sees it: streak, calendar, milestones, can check in",
+)
+def public_checkin(
+    slug: str,
+    activity_id: Id,
+    visitor: VisitorDep,
+    db: DbDep,
+    now: NowDep,
+    month: str | None = None,
+) -> CheckinPublic:
     with db.session() as session:
-        return service.view_checkin(
+        view = service.view_checkin(
             session,
             slug=slug,
             activity_id=activity_id,
             device_id=visitor.device_id,
             now=now,
             month=month,
-        ).mine
+        )
+    return CheckinPublic(
+        **view.mine.model_dump(),
+        title=view.activity.title,
+        open=view.closed_reason is None,
+        closed_reason=view.closed_reason,
+        can_check_in=view.can_check_in,
+        milestones=view.milestones,
+    )

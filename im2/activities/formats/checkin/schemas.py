@@ -87,6 +87,17 @@ class MyCheckins(BaseModel):
     last_check_in: datetime | None
 
 
+class CheckinPublic(MyCheckins):
+    """A check-in as one visitor sees it (the embed frame's view): their streak and calendar,
+    the milestones, and whether they can check in now."""
+
+    title: str
+    open: bool
+    closed_reason: str | None
+    can_check_in: bool
+    milestones: list[int]
+
+
 class CheckinUpdate(BaseModel):
     """Texts, and the milestones (they only decide events from the next check-in on)."""
 

@@ -107,6 +107,33 @@ class MyEntry(BaseModel):
     closed_reason: str | None
 
 
+class PrizePublic(BaseModel):
+    name: str
+    units: int
+    left: int  # what can still be won now
+    odds: float  # instant win only
+
+
+class DrawPublic(BaseModel):
+    """A draw as one visitor sees it (the embed frame's view): the prizes and what is left,
+    their entry and what it won."""
+
+    activity_id: int
+    title: str
+    mode: DrawMode
+    draw_at: datetime | None
+    drawn: bool
+    open: bool
+    closed_reason: str | None
+    prizes: list[PrizePublic]
+    entries: int
+    can_enter: bool
+    entered: bool
+    entry_id: int | None
+    held_for_review: bool
+    prize: str | None  # what this visitor won
+
+
 class WinnerRead(BaseModel):
     entry_id: int
     participant_id: int

@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 from im2.activities.formats.api import ParticipantApiDep, add_console_read
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.live import refresh_on_commit
+from im2.activities.formats.ugc.media import ACCEPTED, MAX_UPLOAD_BYTES
 from im2.activities.formats.ugc.schemas import (
     EntryRead,
     EntryStatus,
     ModerateIn,
     Ranking,
     SubmitReceipt,
+    UgcPublic,
+    UgcSettings,
     VoteIn,
     VoteReceipt,
 )
@@ -125,6 +128,45 @@ def gallery(
             sort="new",
             now=now,
         ).entries
+
+
+@router.get(
+    "/public/campaigns/{slug}/ugcs/{activity_id}",
+    response_model=UgcPublic,
+    tags=["participants"],
+    summary="The contest as this device sees it: entry rules, gallery, own entries, votes left",
+)
+def public_ugc(
+    slug: str, activity_id: Id, db: DbDep, visitor: VisitorDep, now: NowDep
+) -> UgcPublic:
+    with db.session() as session:
+        view = service.view_gallery(
+            session,
+            slug=slug,
+            activity_id=activity_id,
+            device_id=visitor.device_id,
+            sort="new",
+            now=now,
+        )
+    rules = UgcSettings.model_validate(view.activity.settings)
+    return UgcPublic(
+        activity_id=view.activity.id,
+        title=view.activity.title,
+        open=view.open,
+        closed_reason=view.closed_reason,
+        hashtag=rules.hashtag,
+        allow_images=rules.allow_images,
+        allow_videos=rules.allow_videos,
+        max_image_bytes=MAX_UPLOAD_BYTES,
+        image_types=[media for _fmt, _ext, media in ACCEPTED.values()],
+        entries_per_participant=rules.entries_per_participant,
+        entries_left=max(0, rules.entries_per_participant - len(view.my_entries)),
+        votes_per_day=rules.votes_per_day,
+        votes_left_today=view.votes_left_today,
+        voted_today=sorted(view.voted_today),
+        entries=view.entries,
+        my_entries=view.my_entries,
+    )
 
 
 @router.post(

@@ -102,6 +102,28 @@ class EntryRead(BaseModel):
     created_at: datetime
 
 
+class UgcPublic(BaseModel):
+    """A contest as one visitor sees it (the embed frame's view): what an entry may hold, the
+    gallery (approved entries, newest first), their own entries and today's votes."""
+
+    activity_id: int
+    title: str
+    open: bool
+    closed_reason: str | None
+    hashtag: str
+    allow_images: bool
+    allow_videos: bool
+    max_image_bytes: int
+    image_types: list[str]
+    entries_per_participant: int
+    entries_left: int
+    votes_per_day: int
+    votes_left_today: int
+    voted_today: list[int]  # entry ids voted for today
+    entries: list[EntryRead]
+    my_entries: list[EntryRead]
+
+
 class SubmitReceipt(BaseModel):
     entry: EntryRead
     in_gallery: bool  # False while it waits for a moderator
