@@ -9,13 +9,17 @@ the fields named by their locations, so a builder's parse raises one with all it
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from im2.i18n import _
 
 _QUESTION = re.compile(r"^q-(\d+)-")
 _OPTION = re.compile(r"^q-(\d+)-opt-(\d+)-")
+Problem = tuple[str, str]  # (form field, message in the user's language)
 MAX_ITEMS = 60  # more numbered rows than any builder allows are ignored, never looped over
 
 
@@ -78,3 +82,25 @@ def own(field: str, message: str) -> InitErrorDetails:
 
 def refuse(title: str, details: list[InitErrorDetails]) -> ValidationError:
     return ValidationError.from_exception_data(title, details)
+
+
+def check_all(
+    model: type[BaseModel], data: dict[str, Any], problems: Callable[[], Iterable[Problem]]
+) -> None:
+    """Raise one ValidationError with every problem of a builder's `data`: the `model`'s, each
+    on its builder field; "add at least one question" when there is none; then the builder's
+    own `problems()` (field, message), each on a field that has no message yet."""
+    details: list[InitErrorDetails] = []
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        details = relocated(exc)
+    if not data["questions"]:
+        details.append(own("questions", _("Add at least one question.")))
+    seen = {str(d["loc"][0]) for d in details}
+    for field, message in problems():
+        if field not in seen:
+            seen.add(field)
+            details.append(own(field, message))
+    if details:
+        raise refuse(model.__name__, details)

@@ -8,19 +8,15 @@ Fields, `i` the question's place on screen and `j` the option's (both from 0): `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import ValidationError
-from pydantic_core import InitErrorDetails
-
 from im2.activities.formats.builder import (
+    Problem,
+    check_all,
     has_builder_fields,
     option_indexes,
-    own,
     question_indexes,
-    refuse,
-    relocated,
 )
 from im2.activities.formats.quiz.schemas import QuizCreate, QuizMode
 from im2.activities.formats.quiz.scoring import parse_questions
@@ -55,34 +51,25 @@ def parse_builder(raw: Mapping[str, str], base: dict[str, Any]) -> dict[str, Any
     ValidationError naming every field that is wrong."""
     mode = QuizMode(base["mode"])
     data = {**base, "questions": questions_from_fields(raw, mode=mode)}
-    details: list[InitErrorDetails] = []
-    try:
-        QuizCreate.model_validate(data)
-    except ValidationError as exc:
-        details = relocated(exc)
-    if not data["questions"]:
-        details.append(own("questions", _("Add at least one question.")))
-    seen = {str(d["loc"][0]) for d in details}
-    for i, question in enumerate(data["questions"]):
-        labels = [label.strip() for label in question["options"]]
+    check_all(QuizCreate, data, lambda: _option_problems(data["questions"], mode))
+    return data
+
+
+def _option_problems(questions: list[dict[str, Any]], mode: QuizMode) -> Iterator[Problem]:
+    """A question with two options of the same text, or a quiz question with none marked."""
+    for i, question in enumerate(questions):
+        labels = [label.strip() for label in question["options"] if label.strip()]
         number = i + 1
-        problem: tuple[str, str] | None = None
-        if len({label for label in labels if label}) != len([label for label in labels if label]):
-            problem = (
+        if len(set(labels)) != len(labels):
+            yield (
                 f"q-{i}-options",
                 _("Question {n} has two options with the same text.").format(n=number),
             )
         elif mode is QuizMode.QUIZ and question["correct"] is None:
-            problem = (
+            yield (
                 f"q-{i}-correct",
                 _("Question {n} has no correct option: mark one.").format(n=number),
             )
-        if problem is not None and problem[0] not in seen:
-            seen.add(problem[0])
-            details.append(own(*problem))
-    if details:
-        raise refuse("QuizCreate", details)
-    return data
 
 
 def state(values: Mapping[str, str]) -> dict[str, Any]:

@@ -8,19 +8,17 @@ Fields, `i` the question's place on screen and `j` the option's (both from 0):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import InitErrorDetails
 
 from im2.activities.formats.builder import (
+    Problem,
+    check_all,
     has_builder_fields,
     option_indexes,
-    own,
     question_indexes,
-    refuse,
-    relocated,
 )
 from im2.activities.formats.survey.logic import parse_questions, structure_problems
 from im2.activities.formats.survey.schemas import (
@@ -31,7 +29,6 @@ from im2.activities.formats.survey.schemas import (
     SurveyQuestionIn,
 )
 from im2.errors import InvalidInput
-from im2.i18n import _
 
 
 def _skip(value: str) -> int | str | None:
@@ -68,34 +65,28 @@ def questions_from_fields(raw: Mapping[str, str]) -> list[dict[str, Any]]:
 def parse_builder(raw: Mapping[str, str]) -> dict[str, Any]:
     """The builder's fields as `SurveyCreate` input, or a ValidationError naming every field
     that is wrong (the title, each question's text, each option, each skip rule)."""
+    questions = questions_from_fields(raw)
     data = {
         "title": raw.get("title", ""),
         "description": raw.get("description", ""),
-        "questions": questions_from_fields(raw),
+        "questions": questions,
     }
-    details: list[InitErrorDetails] = []
-    try:
-        SurveyCreate.model_validate(data)
-    except ValidationError as exc:
-        details = relocated(exc)
-    if not data["questions"]:
-        details.append(own("questions", _("Add at least one question.")))
-    # The structure rules need valid questions: check those that are.
+    check_all(SurveyCreate, data, lambda: _structure_problems(questions))
+    return data
+
+
+def _structure_problems(questions: list[dict[str, Any]]) -> Iterator[Problem]:
+    """The structure rules (options, skips), on the valid questions: one not valid counts as
+    a text question so that the others keep their numbers."""
     valid: list[SurveyQuestionIn] = []
-    for question in data["questions"]:
+    for question in questions:
         try:
             valid.append(SurveyQuestionIn.model_validate(question))
         except ValidationError:
             valid.append(SurveyQuestionIn(kind=QuestionKind.TEXT, text="-"))
-    seen = {str(d["loc"][0]) for d in details}
     for where, message in structure_problems(valid):
         field = f"q-{where[0]}-options" if len(where) == 1 else f"q-{where[0]}-opt-{where[1]}-skip"
-        if field not in seen:
-            seen.add(field)
-            details.append(own(field, message))
-    if details:
-        raise refuse("SurveyCreate", details)
-    return data
+        yield field, message
 
 
 def state(values: Mapping[str, str]) -> dict[str, Any]:
