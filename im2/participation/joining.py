@@ -322,10 +322,12 @@ def do_join_many(
         return {}
     table = cast(Table, Participant.__table__)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # The new rows come back with their device, so their order does not matter: without
+    # `sort_by_parameter_order` SQLite gets one multi-row INSERT (with it, one per row).
     statement = (
         insert(table)
         .on_conflict_do_nothing(index_elements=["workspace_id", "device_id"])
-        .returning(table.c.id, table.c.device_id, sort_by_parameter_order=True)
+        .returning(table.c.id, table.c.device_id)
     )
     rows = [
         {

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, union_all
+from sqlalchemy import Table, func, insert, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from im2.db import insert_ids
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
 from im2.people.directory import NO_SOURCES, PeopleSources, list_people, nicknames_of, points_of
@@ -302,11 +303,13 @@ def do_attach_participants(
                 }
             )
     if fresh:
-        created = session.execute(
-            insert(Person).returning(Person.id, sort_by_parameter_order=True),
+        # Multi-row on SQLite too (`insert_ids`), not one INSERT per new person.
+        created = insert_ids(
+            session,
+            cast(Table, Person.__table__),
             [{"workspace_id": workspace_id, "created_at": now} for _p in fresh],
-        ).scalars()
-        for (pid, device), person_id in zip(fresh, list(created), strict=True):
+        )
+        for (pid, device), person_id in zip(fresh, created, strict=True):
             result[pid] = person_id
             for kind, value in (
                 (IdentityKind.DEVICE, device),
