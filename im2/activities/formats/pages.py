@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
@@ -32,6 +32,8 @@ from im2.web.forms import see_other
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
+
+T = TypeVar("T")
 
 
 class Refresh(Protocol):
@@ -66,6 +68,15 @@ def live_snapshots(
     """Server-sent `event`s with each snapshot published on `channel`, the first one at once."""
     first = first_snapshot(hub, channel, snapshot)
     return EventSourceResponse(stream(request, hub, channel, first, event=event))
+
+
+def posted(form: Mapping[str, Any], name: str, parse: Callable[[str], T], message: str) -> T:
+    """The posted field `name` read by `parse` (`int`, an enum), or 422 with `message` (in
+    the user's language) on that field."""
+    try:
+        return parse(str(form.get(name) or ""))
+    except ValueError:
+        raise InvalidInput(message, field=name) from None
 
 
 def add_review(router: APIRouter, review: HeldReview, *, refresh: Refresh | None = None) -> None:

@@ -18,6 +18,7 @@ from im2.activities.formats.pages import (
     back_to_activity,
     first_snapshot,
     live_snapshots,
+    posted,
     queue_or_back,
 )
 from im2.activities.formats.qa import service
@@ -30,7 +31,6 @@ from im2.activities.formats.qa.schemas import (
 )
 from im2.activities.schemas import KIND_LABELS, ActivityKind
 from im2.campaigns import service as campaigns
-from im2.errors import InvalidInput
 from im2.i18n import _
 from im2.live.hub import Hub
 from im2.live.sse import HEARTBEAT_SECONDS, KEEP_ALIVE, RECONNECT_MS, encoded
@@ -99,10 +99,7 @@ def moderate(
     hub: HubDep,
     now: NowDep,
 ) -> Response:
-    try:
-        action = Moderation(str(form.get("action") or ""))
-    except ValueError:
-        raise InvalidInput(_("Choose one of the options."), field="action") from None
+    action = posted(form, "action", Moderation, _("Choose one of the options."))
     with db.transaction() as session:
         service.do_moderate(
             session,

@@ -13,7 +13,12 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.activities import service as activities
-from im2.activities.formats.pages import back_to_activity, live_snapshots, queue_or_back
+from im2.activities.formats.pages import (
+    back_to_activity,
+    live_snapshots,
+    posted,
+    queue_or_back,
+)
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.format import keywords_of
 from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
@@ -122,10 +127,7 @@ def score(
     db: DbDep,
     now: NowDep,
 ) -> Response:
-    try:
-        value = int(str(form.get("score") or ""))
-    except ValueError:
-        raise InvalidInput(_("A score is a whole number from 0 to 10."), field="score") from None
+    value = posted(form, "score", int, _("A score is a whole number from 0 to 10."))
     with db.transaction() as session:
         review.do_score(
             session, actor=actor, activity_id=activity_id, entry_id=entry_id, score=value, now=now
@@ -186,10 +188,7 @@ def winners(
     hub: HubDep,
     now: NowDep,
 ) -> Response:
-    try:
-        count = int(str(form.get("count") or ""))
-    except ValueError:
-        raise InvalidInput(_("Enter a number."), field="count") from None
+    count = posted(form, "count", int, _("Enter a number."))
     with db.transaction() as session:
         review.do_mark_winners(session, actor=actor, activity_id=activity_id, count=count, now=now)
         refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
