@@ -122,9 +122,9 @@ def _add_detail(router: APIRouter, fmt: ActivityFormat[Any], detail: DetailPage)
         request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
     ) -> Response:
         with db.session() as session:
-            activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-            if activity.kind is not fmt.kind:
-                raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+            activity = activities.get_activity(
+                session, actor=actor, activity_id=activity_id, kind=fmt.kind
+            )
             campaign = campaigns.get_campaign(
                 session, actor=actor, campaign_id=activity.campaign_id
             )

@@ -18,8 +18,6 @@ from im2.activities import service as activities
 from im2.activities.protocol import UpdateActivity
 from im2.activities.schemas import ActivityKind, ActivityRead, Text, Title
 from im2.db import Database
-from im2.errors import NotFound
-from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again
 from im2.web.params import Id
@@ -54,10 +52,7 @@ def editable_activity(
     the workspace or of another kind)."""
     require(actor, Permission.WRITE_CAMPAIGNS)
     with db.session() as session:
-        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-    if activity.kind is not kind:
-        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
-    return activity
+        return activities.get_activity(session, actor=actor, activity_id=activity_id, kind=kind)
 
 
 def _texts_in(raw: Mapping[str, str]) -> dict[str, Any]:

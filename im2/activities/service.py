@@ -46,6 +46,15 @@ def load_activity(
     return row
 
 
+def load_any_activity(session: Session, *, activity_id: int, kind: ActivityKind) -> Activity:
+    """The activity row of `kind`, whichever workspace holds it: for the live channels, whose
+    readers' right to see it is decided where it is shown."""
+    row = session.get(Activity, activity_id)
+    if row is None or row.kind != kind:
+        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    return row
+
+
 # --- console ----------------------------------------------------------------------------------
 
 
@@ -59,9 +68,11 @@ def list_activities(session: Session, *, actor: Actor, campaign_id: int) -> list
     return [to_read(row) for row in rows]
 
 
-def get_activity(session: Session, *, actor: Actor, activity_id: int) -> ActivityRead:
+def get_activity(
+    session: Session, *, actor: Actor, activity_id: int, kind: ActivityKind | None = None
+) -> ActivityRead:
     require(actor, Permission.READ_CAMPAIGNS)
-    return to_read(load_activity(session, actor=actor, activity_id=activity_id))
+    return to_read(load_activity(session, actor=actor, activity_id=activity_id, kind=kind))
 
 
 def create_activity_row(

@@ -38,7 +38,7 @@ from im2.activities.formats.poll.votes import VoteRequest as VoteRequest
 from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns.schemas import CampaignRead
-from im2.errors import InvalidInput, NotFound
+from im2.errors import InvalidInput
 from im2.i18n import N_, _
 from im2.workspaces.schemas import Actor
 
@@ -190,9 +190,7 @@ def poll_results(session: Session, *, actor: Actor, activity_id: int) -> PollRes
 
 def load_results(session: Session, *, activity_id: int) -> PollResults:
     """Results for the live channel (who may see them is decided where they are shown)."""
-    row = session.get(Activity, activity_id)
-    if row is None or row.kind != ActivityKind.POLL:
-        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    row = activities.load_any_activity(session, activity_id=activity_id, kind=ActivityKind.POLL)
     return results(session, activity=row)
 
 

@@ -106,9 +106,7 @@ def board(
 
 def load_board(session: Session, *, activity_id: int, moderator: bool) -> QuestionBoard:
     """A board for the live channels (who may see it is decided where it is shown)."""
-    row = session.get(Activity, activity_id)
-    if row is None or row.kind != ActivityKind.QA:
-        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    row = activities.load_any_activity(session, activity_id=activity_id, kind=ActivityKind.QA)
     return board(session, activity=row, sort=QuestionSort.VOTES, moderator=moderator)
 
 
