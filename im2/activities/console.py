@@ -20,8 +20,12 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import deletion
-from im2.activities import service as activities
-from im2.activities.editing import activity_url, add_text_editor
+from im2.activities.editing import (
+    activity_and_campaign,
+    activity_context,
+    activity_url,
+    add_text_editor,
+)
 from im2.activities.protocol import ActivityFormat, CreateForm, DetailPage, Export
 from im2.activities.schemas import KIND_LABELS, ActivityRead
 from im2.campaigns import service as campaigns
@@ -31,7 +35,6 @@ from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import people_csv_download
 from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again, see_other
-from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -122,26 +125,11 @@ def _add_detail(router: APIRouter, fmt: ActivityFormat[Any], detail: DetailPage)
         request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep, now: NowDep
     ) -> Response:
         with db.session() as session:
-            activity = activities.get_activity(
-                session, actor=actor, activity_id=activity_id, kind=fmt.kind
-            )
-            campaign = campaigns.get_campaign(
-                session, actor=actor, campaign_id=activity.campaign_id
-            )
+            activity, campaign = activity_and_campaign(session, actor, activity_id, fmt.kind)
             extra = detail.context(
                 session, actor=actor, activity=activity, campaign=campaign, now=now
             )
-        base_url = public_base_url(request)
-        context = {
-            "activity": activity,
-            "campaign": campaign,
-            "kind_labels": KIND_LABELS,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "public_url": f"{base_url}/c/{campaign.slug}/{kind}/{activity.id}",
-            "now": now,
-            "nav": "campaigns",
-            **extra,
-        }
+        context = {**activity_context(request, actor, activity, campaign), "now": now, **extra}
         return render(request, detail.template, context)
 
 

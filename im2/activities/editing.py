@@ -2,7 +2,11 @@
 formats whose other settings cannot change once people have taken part (the shared console
 routes add it where a format declares `text_editor_hint`), or those and the settings a format
 lets change, on the format's own form (a check-in's milestones: `add_editor` with its template,
-model, values and service call)."""
+model, values and service call).
+
+Also what every console page of one activity shares, whether the shared routes or a format's
+own make it: its address (`activity_url`), the activity with its campaign, and the context its
+page is shown with (`activity_context`)."""
 
 from __future__ import annotations
 
@@ -12,19 +16,24 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from im2.activities import service as activities
 from im2.activities.protocol import UpdateActivity
-from im2.activities.schemas import ActivityKind, ActivityRead, Text, Title
+from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead, Text, Title
+from im2.campaigns import service as campaigns
+from im2.campaigns.schemas import CampaignRead
 from im2.db import Database
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again
+from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
 
+Context = dict[str, Any]
 TEXTS_TEMPLATE = "activities/edit_texts.html"
 
 
@@ -43,6 +52,30 @@ def texts_of(activity: ActivityRead) -> dict[str, Any]:
 def activity_url(actor: Actor, kind: ActivityKind, activity_id: int) -> str:
     """The console page of an activity, where its forms go back to."""
     return f"/console/w/{actor.workspace_slug}/{kind.value}/{activity_id}"
+
+
+def activity_and_campaign(
+    session: Session, actor: Actor, activity_id: int, kind: ActivityKind
+) -> tuple[ActivityRead, CampaignRead]:
+    """The activity of `kind` the actor reads in the console, and its campaign."""
+    activity = activities.get_activity(session, actor=actor, activity_id=activity_id, kind=kind)
+    return activity, campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+
+
+def activity_context(
+    request: Request, actor: Actor, activity: ActivityRead, campaign: CampaignRead
+) -> Context:
+    """What every console page of one activity is shown with: the activity, its campaign,
+    whether the user may change it, and the address participants open."""
+    base_url = public_base_url(request)
+    return {
+        "activity": activity,
+        "campaign": campaign,
+        "kind_labels": KIND_LABELS,
+        "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
+        "public_url": f"{base_url}/c/{campaign.slug}/{activity.kind.value}/{activity.id}",
+        "nav": "campaigns",
+    }
 
 
 def editable_activity(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from im2.activities import service as activities
+from im2.activities.editing import activity_and_campaign, activity_context, activity_url
 from im2.activities.formats.pages import (
     back_to_activity,
     first_snapshot,
@@ -29,17 +29,15 @@ from im2.activities.formats.qa.schemas import (
     QaUpdate,
     QuestionSort,
 )
-from im2.activities.schemas import KIND_LABELS, ActivityKind
-from im2.campaigns import service as campaigns
+from im2.activities.schemas import ActivityKind
 from im2.i18n import _
 from im2.live.hub import Hub
 from im2.live.sse import HEARTBEAT_SECONDS, KEEP_ALIVE, RECONNECT_MS, encoded
 from im2.masking import mask_all, masked_for
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
-from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
-from im2.workspaces.schemas import Actor, Permission
+from im2.workspaces.schemas import Actor
 
 router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
@@ -56,28 +54,20 @@ def _queue_context(
             session, actor=actor, activity_id=activity_id, sort=_sort(request)
         )
         held = service.held_upvotes(session, activity_id=activity_id)
-        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+        activity, campaign = activity_and_campaign(session, actor, activity_id, ActivityKind.QA)
     return {
-        "activity": activity,
-        "campaign": campaign,
+        **activity_context(request, actor, activity, campaign),
         "board": board,
         "held": held,
         "status_labels": STATUS_LABELS,
-        "kind_labels": KIND_LABELS,
-        "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
         "sort": _sort(request).value,
-        "base": f"/console/w/{actor.workspace_slug}/qa/{activity_id}",
-        "nav": "campaigns",
+        "base": activity_url(actor, ActivityKind.QA, activity_id),
     }
 
 
 @router.get("/qa/{activity_id}")
 def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
-    base_url = public_base_url(request)
-    slug = context["campaign"].slug
-    context["public_url"] = f"{base_url}/c/{slug}/qa/{activity_id}"
     return render(request, "activities/qa/detail.html", context)
 
 

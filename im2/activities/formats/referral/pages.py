@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from im2.activities import service as activities
-from im2.activities.editing import activity_url
+from im2.activities.editing import activity_and_campaign, activity_context, activity_url
 from im2.activities.formats.referral import reads, service
 from im2.activities.formats.referral.schemas import (
     MAX_LEVELS,
@@ -25,7 +25,7 @@ from im2.activities.formats.referral.schemas import (
     ReferralSettings,
     ReferralUpdate,
 )
-from im2.activities.schemas import KIND_LABELS, ActivityKind, ActivityRead
+from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CHANNEL_LABELS, CampaignRead
 from im2.db import Database
@@ -41,7 +41,6 @@ from im2.web.forms import (
     see_other,
     service_error,
 )
-from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -269,8 +268,9 @@ def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) ->
     status = InviteStatus(shown) if shown in {s.value for s in InviteStatus} else None
     with db.session() as session:
         stats = reads.referral_stats(session, actor=actor, activity_id=activity_id, status=status)
-        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+        activity, campaign = activity_and_campaign(
+            session, actor, activity_id, ActivityKind.REFERRAL
+        )
         rewards = {
             "inviter": reads.describe(
                 session, workspace_id=actor.workspace_id, reward=stats.settings.inviter_reward
@@ -286,26 +286,20 @@ def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) ->
             (m.friends, reads.describe(session, workspace_id=actor.workspace_id, reward=m.reward))
             for m in stats.settings.milestones
         ]
-    base_url = public_base_url(request)
     return render(
         request,
         "activities/referral/detail.html",
         {
-            "activity": activity,
-            "campaign": campaign,
+            **activity_context(request, actor, activity, campaign),
             "stats": stats,
             "rewards": rewards,
             "milestones": milestones,
             "status": status,
-            "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
-            "kind_labels": KIND_LABELS,
             "qualify_labels": QUALIFY_LABELS,
             "status_labels": STATUS_LABELS,
             "reason_labels": REASON_LABELS,
             # What qualified a friend and where they came from, in words (not event keys).
             "event_labels": EVENT_LABELS,
             "channel_labels": {c.value: label for c, label in CHANNEL_LABELS.items()},
-            "public_url": f"{base_url}/c/{campaign.slug}/referral/{activity.id}",
-            "nav": "campaigns",
         },
     )

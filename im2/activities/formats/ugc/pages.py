@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from im2.activities import service as activities
+from im2.activities.editing import activity_and_campaign, activity_context, activity_url
 from im2.activities.formats.pages import (
     back_to_activity,
     live_snapshots,
@@ -24,13 +25,11 @@ from im2.activities.formats.ugc.format import keywords_of
 from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
 from im2.activities.formats.ugc.media import MEDIA_TYPES, image_path
 from im2.activities.formats.ugc.schemas import STATUS_LABELS, EntryStatus, UgcUpdate
-from im2.activities.schemas import KIND_LABELS, ActivityKind
-from im2.campaigns import service as campaigns
+from im2.activities.schemas import ActivityKind
 from im2.errors import InvalidInput, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
 from im2.web.forms import raw_values
-from im2.web.links import public_base_url
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -41,8 +40,7 @@ router = APIRouter(prefix="/console/w/{workspace}", include_in_schema=False)
 
 def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> dict[str, Any]:
     with db.session() as session:
-        activity = activities.get_activity(session, actor=actor, activity_id=activity_id)
-        campaign = campaigns.get_campaign(session, actor=actor, campaign_id=activity.campaign_id)
+        activity, campaign = activity_and_campaign(session, actor, activity_id, ActivityKind.UGC)
         pending = review.list_entries(
             session, actor=actor, activity_id=activity_id, status=EntryStatus.PENDING
         )
@@ -53,28 +51,22 @@ def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> 
         mine = review.my_scores(session, actor=actor, activity_id=activity_id)
         held = review.held_votes(session, activity_id=activity_id)
     return {
-        "activity": activity,
-        "campaign": campaign,
+        **activity_context(request, actor, activity, campaign),
         "pending": pending,
         "rejected": rejected,
         "ranking": ranking,
         "my_scores": mine,
         "held_votes": held,
         "status_labels": STATUS_LABELS,
-        "kind_labels": KIND_LABELS,
-        "can_write": actor.can(Permission.WRITE_CAMPAIGNS),
         "can_score": actor.can(Permission.WRITE_CAMPAIGNS) and actor.id is not None,
         "ended": campaign.status.value in ("ended", "archived"),
-        "base": f"/console/w/{actor.workspace_slug}/ugc/{activity_id}",
-        "nav": "campaigns",
+        "base": activity_url(actor, ActivityKind.UGC, activity_id),
     }
 
 
 @router.get("/ugc/{activity_id}")
 def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
     context = _context(request, actor=actor, activity_id=activity_id, db=db)
-    base_url = public_base_url(request)
-    context["public_url"] = f"{base_url}/c/{context['campaign'].slug}/ugc/{activity_id}"
     context["error"] = request.query_params.get("error")
     return render(request, "activities/ugc/detail.html", context)
 
