@@ -22,6 +22,7 @@ from im2.activities import service as activities
 from im2.activities.models import Activity
 from im2.activities.protocol import CreateActivity
 from im2.activities.schemas import ActivityKind, ActivityRead
+from im2.activities.service import Acting
 from im2.activities.service import update_texts as update_texts  # the formats' edits
 from im2.errors import NotFound
 from im2.events.schemas import ActorType, EventKind
@@ -185,4 +186,27 @@ def participant_event(
         channel=None if visitor is None else visitor.channel,
         referrer=referrer if referrer is not None or visitor is None else visitor.referrer,
         properties=properties,
+    )
+
+
+def acting_event(
+    session: Session,
+    kind: EventKind,
+    *,
+    activity: Activity,
+    acting: Acting,
+    now: datetime,
+    visitor: Visitor,
+    **properties: Any,
+) -> None:
+    """`participant_event` for what a visitor just did as `acting` (joined and assessed): its
+    `properties`, then whether it is held for review and its risk score."""
+    participant_event(
+        session,
+        kind,
+        activity=activity,
+        participant_id=acting.participant.id,
+        now=now,
+        visitor=visitor,
+        properties={**properties, "held": acting.held, "risk": acting.risk.score},
     )

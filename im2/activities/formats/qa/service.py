@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
 from im2.activities.formats.common import (
+    acting_event,
     console_activity,
     create_with,
-    participant_event,
     update_texts,
 )
 from im2.activities.formats.qa.models import QaQuestion, QaUpvote
@@ -360,14 +360,14 @@ def do_ask(
     )
     session.add(question)
     session.flush()
-    participant_event(
+    acting_event(
         session,
         EventKind.QUESTION_ASKED,
         activity=row,
-        participant_id=acting.participant.id,
+        acting=acting,
         now=now,
         visitor=visitor,
-        properties={"question_id": question.id, "held": acting.held, "risk": acting.risk.score},
+        question_id=question.id,
     )
     return AskReceipt(question=_read(question), visible=not waits)
 
@@ -426,14 +426,14 @@ def do_upvote(
             .where(QaQuestion.id == question.id)
             .values(upvotes=QaQuestion.upvotes + 1)
         )
-    participant_event(
+    acting_event(
         session,
         EventKind.QUESTION_UPVOTED,
         activity=row,
-        participant_id=acting.participant.id,
+        acting=acting,
         now=now,
         visitor=visitor,
-        properties={"question_id": question.id, "held": acting.held, "risk": acting.risk.score},
+        question_id=question.id,
     )
     session.flush()
     session.refresh(question)

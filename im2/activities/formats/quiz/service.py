@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
 from im2.activities.formats.common import (
+    acting_event,
     add_activity,
     console_activity,
-    participant_event,
     update_texts,
 )
 from im2.activities.formats.quiz.models import (
@@ -414,22 +414,18 @@ def do_answer(
     )
     correct, points = answer.correct, answer.points
     _remember_entry(session, activity_id=row.id, participant_id=pid, nickname=nickname, now=now)
-    participant_event(
+    acting_event(
         session,
         EventKind.QUIZ_ANSWERED,
         activity=row,
-        participant_id=pid,
+        acting=acting,
         now=now,
         visitor=visitor,
-        properties={
-            "question_id": question.id,
-            "option_id": option.id,
-            "mode": mode.value,
-            "correct": correct,
-            "points": points,
-            "held": acting.held,
-            "risk": acting.risk.score,
-        },
+        question_id=question.id,
+        option_id=option.id,
+        mode=mode.value,
+        correct=correct,
+        points=points,
     )
     score = _score(session, activity_id=row.id, participant_id=pid)
     return AnswerReceipt(

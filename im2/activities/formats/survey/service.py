@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import HeldReview, add_activity, participant_event, update_texts
+from im2.activities.formats.common import HeldReview, acting_event, add_activity, update_texts
 from im2.activities.formats.survey.logic import (
     Answers,
     Opt,
@@ -263,19 +263,15 @@ def do_save(
         now=now,
     )
     if submit:
-        participant_event(
+        acting_event(
             session,
             EventKind.SURVEY_SUBMITTED,
             activity=row,
-            participant_id=pid,
+            acting=acting,
             now=now,
             visitor=visitor,
-            properties={
-                "answered": len(merged),
-                "questions": len(questions),
-                "held": acting.held,
-                "risk": acting.risk.score,
-            },
+            answered=len(merged),
+            questions=len(questions),
         )
     return Step(
         response_id=response.id, next_question=nxt, submitted_at=submitted_at, held=acting.held
