@@ -1,15 +1,12 @@
-/* The framed page's renderers for the UGC contest, the group-buy and the referral (docs/embed.md):
-   each reads its format's public JSON view (`view_url`) and acts through its public JSON
-   routes with the widget's token, through what embed-kit.js shares (the consent box on a first
-   action, each refusal next to its field, the height told after every render). */
+/* UGC contest, group-buy and referral in the frame (docs/embed.md): the formats a visitor
+   shares. Loaded after embed-kit.js, only by the frames of these formats; the links to share
+   are copied from a box (K.copyBox), the entry's photo goes as multipart. */
 (function () {
   "use strict";
-  var F = window.IM2Frame;
-  if (!F || !F.kit) return;
-  var K = F.kit;
-  var T = K.T, d = F.data, el = F.el, box = K.box;
-  var fill = K.fill, done = K.done, view = K.view, broken = K.broken, send = K.send;
-  var notice = K.notice, heading = K.heading, button = K.button;
+  var F = window.IM2Frame, K = F && F.kit;
+  if (!K) return;
+  var T = K.T, d = F.data, el = F.el, box = K.box, fill = K.fill, done = K.done, view = K.view;
+  var broken = K.broken, send = K.send, notice = K.notice, heading = K.heading, button = K.button;
 
   // ---- UGC contest ------------------------------------------------------------------------
 

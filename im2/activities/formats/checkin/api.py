@@ -47,24 +47,6 @@ add_participant_write(
 
 
 @router.get(
-    "/public/campaigns/{slug}/checkins/{activity_id}/me",
-    response_model=MyCheckins,
-    tags=["participants"],
-    summary="This device's streak, and its calendar of a month (YYYY-MM, default this one)",
-)
-def me(
-    slug: str,
-    activity_id: Id,
-    visitor: VisitorDep,
-    db: DbDep,
-    now: NowDep,
-    month: str | None = None,
-) -> MyCheckins:
-    # The frame's view holds the same, and more (the response model keeps these fields).
-    return public_checkin(slug, activity_id, visitor, db, now, month)
-
-
-@router.get(
     "/public/campaigns/{slug}/checkins/{activity_id}",
     response_model=CheckinPublic,
     tags=["participants"],
@@ -95,3 +77,15 @@ def public_checkin(
         can_check_in=view.can_check_in,
         milestones=view.milestones,
     )
+
+
+# The older read of the same view: its response model keeps the fields it always had.
+router.add_api_route(
+    "/public/campaigns/{slug}/checkins/{activity_id}/me",
+    public_checkin,
+    methods=["GET"],
+    response_model=MyCheckins,
+    tags=["participants"],
+    summary="This device's streak, and its calendar of a month (YYYY-MM, default this one)",
+    name="me",
+)
