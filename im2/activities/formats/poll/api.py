@@ -18,13 +18,15 @@ from im2.activities.formats.poll.votes import VoteRequest
 from im2.config import Settings
 from im2.i18n import get_locale
 from im2.web.deps import get_visitor
+from im2.web.json_route import JsonBodyRoute
 from im2.web.params import Id
 from im2.web.participant_forms import check_consent_text
 
 router = APIRouter(prefix="/api/v1", tags=["polls"])
 # The participant's vote is the app's hottest route. Routes are matched in order and every
 # route tried costs, so the app factory serves this router before all the others.
-votes_router = APIRouter(prefix="/api/v1", tags=["polls"])
+# Its body is validated straight from the bytes (`JsonBodyRoute`), FastAPI's way on any refusal.
+votes_router = APIRouter(prefix="/api/v1", tags=["polls"], route_class=JsonBodyRoute)
 
 
 add_console_read(
