@@ -304,3 +304,47 @@ def test_a_referral_link_through_the_widget_is_made_copied_and_counts_a_friend(
     progress = widget.locator("[data-qualified]").inner_text()
     assert "已有 1 位好友达标" in progress or "1 位审核中" in progress, progress
     _done(page, "referral-phone-friend", problems)
+
+
+def test_a_consent_text_replaced_while_the_frame_is_open_is_shown_again(
+    browser: Any, live_server: LiveServer, brand: Brand, sites: tuple[BrandSite, BrandSite]
+) -> None:
+    """The brand publishes a new "taking part" text after the visitor opened the widget: the
+    first action is not taken under the old one. Through the check-in (its JSON body sends the
+    hash it showed) and the UGC entry (a multipart upload: the frame reads the hash again
+    before sending)."""
+    slug, checkin = _embed(live_server, brand, sites, "checkins", {"title": "每日打卡"})
+    with _owner(live_server, brand) as api:
+        campaign_id = api.get(f"/api/v1/activities/{checkin}").json()["campaign_id"]
+        contest = api.post(
+            f"/api/v1/campaigns/{campaign_id}/ugcs", json={"title": "晒出你的春日咖啡"}
+        ).json()["id"]
+    problems: list[str] = []
+    for number, (activity_id, act) in enumerate(((checkin, "checkin"), (contest, "ugc"))):
+        sites[0].html = sites[0].page(live_server, slug, activity_id)
+        page = _look(browser, sites[0], "phone", problems, ("label", "我同意"), f"consent-{act}")
+        widget = _widget(page)
+        new_text = f"第 {number + 2} 版参与说明：我们只用你的参与记录来统计结果。"
+        with _owner(live_server, brand) as api:
+            api.post(
+                "/api/v1/consent-texts",
+                json={"purpose": "taking_part", "language": "zh_CN", "text": new_text},
+            ).raise_for_status()
+        if act == "ugc":
+            widget.locator("textarea[name=caption]").fill("山顶的第一杯咖啡")
+        widget.locator("input[name=consent]").check()
+        widget.locator("button[type=submit]").click()
+        widget.locator("[data-error-for=consent]", has_text="你同意的说明已更新").wait_for()
+        widget.locator(".consent", has_text=new_text).wait_for()
+        assert not widget.locator("input[name=consent]").is_checked()
+        _fits(page)
+        _shot(page, f"consent-{act}-changed")
+        widget.locator("input[name=consent]").check()
+        widget.locator("button[type=submit]").click()
+        widget.locator(".notice", has_text="明天见" if act == "checkin" else "审核").wait_for()
+        page.context.close()
+    assert problems == []
+    with _owner(live_server, brand) as api:
+        assert api.get(f"/api/v1/checkins/{checkin}/stats").json()["check_ins"] == 1
+        pending = api.get(f"/api/v1/ugcs/{contest}/entries?status=pending").json()
+    assert [e["caption"] for e in pending] == ["山顶的第一杯咖啡"]

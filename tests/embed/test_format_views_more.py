@@ -20,7 +20,7 @@ from tests.activities.test_draw import add_draw
 from tests.activities.test_groupbuy import add_offer
 from tests.activities.test_ugc import approve, photo
 from tests.conftest import Brand, go_live
-from tests.embed.test_format_views import _token
+from tests.embed.test_format_views import _texts, _token
 
 
 def _api(slug: str, plural: str, activity_id: int) -> str:
@@ -247,3 +247,44 @@ def test_a_new_view_refuses_a_forged_token_an_unknown_id_and_another_format(
     bad_id = client.get(f"/api/v1/public/campaigns/{slug}/{plural}/abc", headers=me)
     assert bad_id.status_code == 422
     assert bad_id.json()["error"]["field"]
+
+
+def test_each_new_format_gets_its_renderer_and_its_words_in_the_frames_language(
+    client: TestClient, brand: Brand
+) -> None:
+    campaign = go_live(client, brand)
+    slug = campaign["slug"]
+    offer = add_offer(client, brand, campaign["id"])
+    draw = add_draw(client, brand, campaign["id"])
+    for activity_id, renderer, other in (
+        (offer, "embed-social.js", "embed-rewards.js"),
+        (draw, "embed-rewards.js", "embed-social.js"),
+    ):
+        page = client.get(f"/e/{slug}/{activity_id}")
+        assert page.status_code == 200
+        assert f"/static/{renderer}" in page.text
+        assert other not in page.text
+        assert "embed-formats.js" not in page.text
+    zh = _texts(client.get(f"/e/{slug}/{offer}").text)
+    en = _texts(client.get(f"/e/{slug}/{offer}?lang=en").text)
+    assert (zh["copy"], en["copy"]) == ("复制", "Copy")
+    assert zh["team_status"]["open"] != en["team_status"]["open"]
+    assert en["weekdays"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert all("{n}" in t for t in (zh["votes_left"], en["votes_left"]))
+
+
+def test_a_first_draw_under_a_replaced_consent_text_is_refused_and_stores_nothing(
+    client: TestClient, brand: Brand
+) -> None:
+    campaign = go_live(client, brand)
+    slug = campaign["slug"]
+    draw = add_draw(client, brand, campaign["id"])
+    me = _token(client, slug)
+    stale = client.post(
+        _api(slug, "draws", draw) + "/entries",
+        json={"consent": True, "consent_sha256": "0" * 64},
+        headers=me,
+    )
+    assert stale.status_code == 422, stale.text
+    assert stale.json()["error"]["field"] == "consent_sha256"
+    assert client.get(_api(slug, "draws", draw), headers=me).json()["entered"] is False
