@@ -163,6 +163,30 @@ def _open_poll(session: Session, slug: str, activity_id: int) -> _OpenPoll | IM2
     return poll
 
 
+def _usage_query() -> Select[Any]:
+    ballot = cast_table(PollBallot)
+    return (
+        select(ballot.c.participant_id, ballot.c.day, func.count(), func.max(ballot.c.seq))
+        .where(
+            ballot.c.activity_id == bindparam("activity_id"),
+            ballot.c.participant_id.in_(bindparam("participants", expanding=True)),
+            ballot.c.day.in_(bindparam("days", expanding=True)),
+        )
+        .group_by(ballot.c.participant_id, ballot.c.day)
+    )
+
+
+# Built once, as _POLL_ROW: each batch's ballots so far, its choices, its counters.
+_USAGE = _usage_query()
+_INSERT_CHOICE = cast_table(PollChoice).insert()
+_OPTION = cast_table(PollOption)
+_COUNT_UP = (
+    _OPTION.update()
+    .where(_OPTION.c.id == bindparam("option"))
+    .values(vote_count=_OPTION.c.vote_count + bindparam("delta"))
+)
+
+
 @dataclass(slots=True)
 class _Batch:
     """A batch being judged: each vote's outcome (None while it may still land), and what the
@@ -362,16 +386,9 @@ def _usage(session: Session, batch: _Batch) -> dict[tuple[int, int, str], tuple[
     usage: dict[tuple[int, int, str], tuple[int, int]] = {}
     for activity_id, indexes in per_poll.items():
         participants = sorted({batch.who(i)[0].id for i in indexes})
+        days = sorted({batch.days[i] for i in indexes})
         rows = session.execute(
-            select(
-                PollBallot.participant_id, PollBallot.day, func.count(), func.max(PollBallot.seq)
-            )
-            .where(
-                PollBallot.activity_id == activity_id,
-                PollBallot.participant_id.in_(participants),
-                PollBallot.day.in_(sorted({batch.days[i] for i in indexes})),
-            )
-            .group_by(PollBallot.participant_id, PollBallot.day)
+            _USAGE, {"activity_id": activity_id, "participants": participants, "days": days}
         ).all()
         for pid, day, count, top in rows:
             usage[(activity_id, int(pid), str(day))] = (int(count), int(top or 0))
@@ -477,15 +494,11 @@ def _write_choices_and_events(
             )
         )
     connection = session.connection()
-    connection.execute(cast_table(PollChoice).insert(), choices)
+    connection.execute(_INSERT_CHOICE, choices)
     if deltas:
         # One atomic UPDATE per option: concurrent ballots never lose an increment.
-        option_table = cast_table(PollOption)
         connection.execute(
-            option_table.update()
-            .where(option_table.c.id == bindparam("option"))
-            .values(vote_count=option_table.c.vote_count + bindparam("delta")),
-            [{"option": o, "delta": d} for o, d in sorted(deltas.items())],
+            _COUNT_UP, [{"option": o, "delta": d} for o, d in sorted(deltas.items())]
         )
     events_service.record_events(session, events)
 
