@@ -5,9 +5,10 @@ commit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -312,6 +313,21 @@ class NewJoin:
     default_language: str | None = None
 
 
+def _join_statement(insert: Callable[[Table], Any]) -> Any:
+    table = cast(Table, Participant.__table__)
+    # The new rows come back with their device, so their order does not matter: without
+    # `sort_by_parameter_order` SQLite gets one multi-row INSERT (with it, one per row).
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "device_id"])
+        .returning(table.c.id, table.c.device_id)
+    )
+
+
+# Built once per dialect (SQLite's, PostgreSQL's): every vote batch runs one.
+_JOIN = (_join_statement(sqlite_insert), _join_statement(pg_insert))
+
+
 def do_join_many(
     session: Session, *, workspace_id: int, joins: list[NewJoin]
 ) -> dict[str, ParticipantRead]:
@@ -320,15 +336,7 @@ def do_join_many(
     the meantime is returned as that participant (is_new=False) and gets no event."""
     if not joins:
         return {}
-    table = cast(Table, Participant.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # The new rows come back with their device, so their order does not matter: without
-    # `sort_by_parameter_order` SQLite gets one multi-row INSERT (with it, one per row).
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["workspace_id", "device_id"])
-        .returning(table.c.id, table.c.device_id)
-    )
+    statement = _JOIN[session.get_bind().dialect.name == "postgresql"]
     rows = [
         {
             "workspace_id": workspace_id,
