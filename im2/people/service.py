@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, union_all
+from sqlalchemy import Table, bindparam, func, insert, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -242,6 +242,25 @@ def do_attach_participant(
     )[participant_id]
 
 
+def _known_identities() -> Any:
+    identity = cast(Table, PersonIdentity.__table__)
+
+    def of_kind(kind: str, values: str) -> Any:
+        return select(identity.c.kind, identity.c.value, identity.c.person_id).where(
+            identity.c.workspace_id == bindparam("workspace_id"),
+            identity.c.kind == bindparam(kind),
+            identity.c.value.in_(bindparam(values, expanding=True)),
+        )
+
+    return union_all(of_kind("device", "devices"), of_kind("participant", "participants"))
+
+
+# Built once (Core statements): every vote batch runs them, and building them cost more than
+# running them.
+_KNOWN_IDENTITIES = _known_identities()
+_INSERT_IDENTITY = insert(cast(Table, PersonIdentity.__table__))
+
+
 def do_attach_participants(
     session: Session,
     *,
@@ -262,16 +281,14 @@ def do_attach_participants(
         (IdentityKind.PARTICIPANT, [str(p) for p, _d in joined]),
     )
     for kind, value, person_id in session.execute(
-        union_all(
-            *(
-                select(PersonIdentity.kind, PersonIdentity.value, PersonIdentity.person_id).where(
-                    PersonIdentity.workspace_id == workspace_id,
-                    PersonIdentity.kind == identity.value,
-                    PersonIdentity.value.in_(values),
-                )
-                for identity, values in wanted
-            )
-        )
+        _KNOWN_IDENTITIES,
+        {
+            "workspace_id": workspace_id,
+            "device": IdentityKind.DEVICE.value,
+            "devices": wanted[0][1],
+            "participant": IdentityKind.PARTICIPANT.value,
+            "participants": wanted[1][1],
+        },
     ):
         known[f"{kind}:{value}"] = person_id
     result: dict[int, int] = {}
@@ -326,7 +343,7 @@ def do_attach_participants(
                     }
                 )
     if identities:
-        session.execute(insert(PersonIdentity), identities)
+        session.execute(_INSERT_IDENTITY, identities)
     return result
 
 
