@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from fastapi import Request
-from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from im2.errors import IM2Error
@@ -38,10 +37,10 @@ from im2.listening.schemas import (
 from im2.web.forms import (
     FormState,
     ShowAgain,
+    field_errors,
     save_or_show_again,
     see_other,
     service_error,
-    validation_errors,
 )
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -121,22 +120,9 @@ def require_write(actor: Actor) -> None:
     require(actor, Permission.WRITE_CAMPAIGNS)
 
 
-def raw_values(form: FormData) -> dict[str, str]:
-    """The posted text fields, to show again when the form comes back with errors."""
-    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
-
-
 def lines(text: str) -> list[str]:
     """A textarea with one entry per line, blank lines dropped."""
     return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def first_field(errors: dict[str, str]) -> dict[str, str]:
-    """Point errors on list items (`crisis_contacts.2.email`) at the form field they came from."""
-    out: dict[str, str] = {}
-    for field, message in errors.items():
-        out.setdefault(field.split(".")[0], message)
-    return out
 
 
 redirect = see_other
@@ -157,7 +143,7 @@ def write_or_show_again(
         again=again,
         done=done,
         values=values,
-        invalid=lambda exc: first_field(validation_errors(exc)),
+        invalid=field_errors,
         refused=refused,
     )
 

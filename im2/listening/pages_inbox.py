@@ -17,7 +17,6 @@ from im2.listening import inbox, service
 from im2.listening.pages_common import (
     base_url,
     listening_page,
-    raw_values,
     redirect,
     require_write,
     write_or_show_again,
@@ -31,7 +30,7 @@ from im2.listening.schemas import (
 )
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
-from im2.web.forms import FormState
+from im2.web.forms import FormState, raw_values
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 

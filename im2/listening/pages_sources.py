@@ -16,7 +16,6 @@ from im2.listening import feeds, jobs, retrain
 from im2.listening.pages_common import (
     base_url,
     listening_page,
-    raw_values,
     redirect,
     require_write,
     write_or_show_again,
@@ -24,7 +23,7 @@ from im2.listening.pages_common import (
 from im2.listening.schemas import FeedCreate, Platform
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import FormState, act_or_show_again
+from im2.web.forms import FormState, act_or_show_again, raw_values
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 

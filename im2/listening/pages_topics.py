@@ -17,10 +17,8 @@ from im2.i18n import _
 from im2.listening import alerting, service, topics
 from im2.listening.pages_common import (
     base_url,
-    first_field,
     lines,
     listening_page,
-    raw_values,
     redirect,
     require_write,
     write_or_show_again,
@@ -34,7 +32,14 @@ from im2.listening.schemas import (
 )
 from im2.web.db_calls import read, write
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep, SettingsDep
-from im2.web.forms import FormState, blank_to_none, service_error, validation_errors
+from im2.web.forms import (
+    FormState,
+    blank_to_none,
+    first_field,
+    raw_values,
+    service_error,
+    validation_errors,
+)
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor
 
