@@ -30,12 +30,9 @@ from im2.activities.formats.draw.service import (
     prizes_of,
     shared_stocks,
 )
-from im2.activities.models import Activity
 from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.campaigns import service as campaigns
 from im2.campaigns.schemas import CampaignRead, CampaignStatus
-from im2.errors import NotFound
-from im2.i18n import _
 from im2.workspaces import service as workspaces
 from im2.workspaces.schemas import Actor
 
@@ -140,9 +137,7 @@ def record_of(session: Session, *, activity_id: int, reveal: bool) -> DrawRecord
 def published_record(session: Session, *, activity_id: int) -> DrawRecord:
     """The record exactly as the public page publishes it now (for `im2 draw verify`, which
     has no slug or console user): the seed only once the draw is over."""
-    row = session.get(Activity, activity_id)
-    if row is None or row.kind != ActivityKind.DRAW:
-        raise NotFound(_("Activity {id} not found.").format(id=activity_id))
+    row = activities.load_any_activity(session, activity_id=activity_id, kind=ActivityKind.DRAW)
     workspace = workspaces.get_workspace_by_id(session, workspace_id=row.workspace_id)
     system = workspaces.system_actor(session, workspace_slug=workspace.slug)
     campaign = campaigns.get_campaign(session, actor=system, campaign_id=row.campaign_id)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from im2.activities import service as activities
 from im2.activities.formats.common import (
     HeldReview,
+    acting_event,
     add_activity,
     console_activity,
     participant_event,
@@ -452,14 +453,14 @@ def do_enter(
             session.flush()
     except IntegrityError:
         raise Conflict(_("You have already entered this draw.")) from None
-    participant_event(
+    acting_event(
         session,
         EventKind.DRAW_ENTERED,
         activity=row,
-        participant_id=acting.participant.id,
+        acting=acting,
         now=now,
         visitor=visitor,
-        properties={"entry_id": entry.id, "held": acting.held, "risk": acting.risk.score},
+        entry_id=entry.id,
     )
     prize: DrawPrize | None = None
     if draw.mode == DrawMode.INSTANT.value and not acting.held:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from im2.activities import service as activities
-from im2.activities.formats.common import participant_event
+from im2.activities.formats.common import acting_event
 from im2.activities.formats.ugc.media import CleanImage, check_video_url
 from im2.activities.formats.ugc.models import UgcEntry, UgcScore, UgcVote
 from im2.activities.formats.ugc.schemas import (
@@ -537,14 +537,14 @@ def do_vote(
             .where(UgcEntry.id == entry.id)
             .values(vote_count=UgcEntry.vote_count + 1)
         )
-    participant_event(
+    acting_event(
         session,
         EventKind.UGC_VOTED,
         activity=row,
-        participant_id=acting.participant.id,
+        acting=acting,
         now=now,
         visitor=visitor,
-        properties={"entry_id": entry.id, "held": acting.held, "risk": acting.risk.score},
+        entry_id=entry.id,
     )
     session.flush()
     session.refresh(entry)
