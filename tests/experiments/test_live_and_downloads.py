@@ -8,6 +8,7 @@ import io
 import json
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -102,7 +103,12 @@ def _console(server: LiveServer, email: str) -> httpx.Client:
 
 
 def _listen(
-    http: httpx.Client, url: str, event: str, want: int, found: list[Any], ready: threading.Event
+    http: httpx.Client,
+    url: str,
+    event: str,
+    enough: Callable[[list[Any]], bool],
+    found: list[Any],
+    ready: threading.Event,
 ) -> None:
     with http.stream("GET", url) as response:
         assert response.status_code == 200
@@ -113,7 +119,7 @@ def _listen(
                 name = line[6:].strip()
             elif line.startswith("data:") and name == event:
                 found.append(json.loads(line[5:].strip()))
-                if len(found) >= want:
+                if enough(found):
                     return
 
 
@@ -129,8 +135,13 @@ def test_the_results_move_when_someone_takes_part(live_server: LiveServer, brand
     found: list[dict[str, Any]] = []
     ready = threading.Event()
     url = f"/console/w/acme/campaigns/{campaign['id']}/experiments/{experiment_id}/stream"
+
+    # The page view may push a snapshot of its own before the vote's: read until the vote shows.
+    def converted(seen: list[Any]) -> bool:
+        return len(seen) >= 2 and sum(v["conversions"] for v in seen[-1]["variants"]) > 0
+
     listener = threading.Thread(
-        target=_listen, args=(console, url, "results", 2, found, ready), daemon=True
+        target=_listen, args=(console, url, "results", converted, found, ready), daemon=True
     )
     listener.start()
     assert ready.wait(10)
@@ -145,7 +156,7 @@ def test_the_results_move_when_someone_takes_part(live_server: LiveServer, brand
 
     listener.join(timeout=15)
     console.close()
-    assert len(found) == 2, found
+    assert len(found) >= 2, found
     assert sum(v["exposures"] for v in found[0]["variants"]) == 0  # the state on connect
     assert sum(v["exposures"] for v in found[-1]["variants"]) == 1  # pushed after the vote
     assert sum(v["conversions"] for v in found[-1]["variants"]) == 1
