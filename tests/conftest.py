@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -169,22 +168,41 @@ def _sqlite_locks_held(db: Database) -> bool | None:
     return False
 
 
+def _lost_locks_file(config: pytest.Config) -> Path:
+    folder = config.rootpath / "build"
+    folder.mkdir(exist_ok=True)
+    return folder / "sqlite-locks-lost.txt"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the main process, not an xdist worker
+        _lost_locks_file(session.config).unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The tests after which the process had lost its SQLite lock (the `db` fixture repaired
+    each): printed even when every test passed, since the culprit may be a test that did."""
+    lost = _lost_locks_file(config)
+    if lost.exists():
+        terminalreporter.section("SQLite lock lost (the pool was reopened)")
+        for line in lost.read_text(encoding="utf-8").splitlines():
+            terminalreporter.write_line(
+                f"after {line}: see _sqlite_locks_held in tests/conftest.py"
+            )
+
+
 @pytest.fixture
 def db(_session_db: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
     """The test database, emptied after each test (the app commits for real, as in production).
 
-    On SQLite, when the process has lost its lock on the file by the end of a test, stderr
-    names the test and the pool is closed, so that the tests after it start with locked
+    On SQLite, when the process has lost its lock on the file by the end of a test, the run's
+    summary names the test and the pool is closed, so that the tests after it start with locked
     connections before any other process can take itself for the file's last user."""
     yield _session_db
     _wipe(_session_db)
     if _sqlite_locks_held(_session_db) is False:
-        print(
-            f"\n[{request.node.nodeid}] left this process without its lock on the SQLite file "
-            "(something read or wrote it outside SQLite while connections were open, perhaps "
-            "a thread of an earlier test); the pool is closed and opened again",
-            file=sys.stderr,
-        )
+        with _lost_locks_file(request.config).open("a", encoding="utf-8") as lost:
+            lost.write(f"{request.node.nodeid}\n")
         _session_db.engine.dispose()
 
 
