@@ -131,20 +131,20 @@ def test_list_filters_and_transitions(client: TestClient, brand: Brand) -> None:
     ).json()
     client.post(
         "/api/v1/campaigns",
-        json=campaign_payload(slug="b", name="Beta", objective="fission"),
+        json=campaign_payload(slug="b", name="Beta 活动", objective="fission"),
         headers=owner,
     )
     login(client, brand.emails[Role.EDITOR])
     page = client.get("/console/w/acme/campaigns?objective=ugc")
     assert "Alpha" in page.text
-    assert "Beta" not in page.text
+    assert "Beta 活动" not in page.text  # a CSRF token cannot spell it
     moved = _post_form(
         client, f"/console/w/acme/campaigns/{a['id']}/transition", {"status": "scheduled"}
     )
     assert moved.status_code == 303
     scheduled = client.get("/console/w/acme/campaigns?status=scheduled")
     assert "Alpha" in scheduled.text
-    assert "Beta" not in scheduled.text
+    assert "Beta 活动" not in scheduled.text
     wrong = _post_form(
         client, f"/console/w/acme/campaigns/{a['id']}/transition", {"status": "archived"}
     )
