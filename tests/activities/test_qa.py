@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from im2.db import Database
 from im2.events.service import list_events
 from im2.workspaces.schemas import Role
+from tests.activities.console_forms import field_error_text, post_form
 from tests.conftest import Brand, campaign_payload, take_live
 
 
@@ -358,3 +359,38 @@ def test_risky_actions_are_held_until_a_moderator_counts_them(
     rows = list(csv.DictReader(io.StringIO(client.get(f"{base}/export.csv").text.lstrip("\ufeff"))))
     assert rows[0]["held_upvotes"] == "0"
     assert "new device" in rows[0]["risk_reasons"]
+
+
+def test_the_premoderation_form_shows_its_error_by_the_box(
+    client: TestClient, brand: Brand
+) -> None:
+    from tests.test_auth import login
+
+    _slug, _cid, qa = make_qa(client, brand, premoderation=False)
+    login(client, brand.emails[Role.EDITOR])
+    base = f"/console/w/acme/qa/{qa}"
+    url = f"{base}/settings"
+
+    def stored() -> bool:
+        activity = client.get(f"/api/v1/activities/{qa}", headers=brand.auth(Role.ANALYST))
+        return bool(activity.json()["settings"]["premoderation"])
+
+    # A browser sends "on" for a ticked box; anything else is not a yes or a no.
+    bad = post_form(client, base, url, {"premoderation": "也许"})
+    assert bad.status_code == 422
+    assert "请修改标出的字段。" in bad.text
+    assert field_error_text(bad.text, "premoderation") == "请选择是或否。"
+    assert 'aria-describedby="premoderation-error"' in bad.text
+    assert "新品发布会问答" in bad.text  # the whole page, with its queue, again
+    assert stored() is False
+
+    ticked = post_form(client, base, url, {"premoderation": "on"})
+    assert ticked.status_code == 303
+    assert ticked.headers["location"] == base
+    assert stored() is True
+    page = client.get(base)
+    assert "field-error" not in page.text
+    assert 'id="premoderation" name="premoderation" checked' in page.text
+
+    assert post_form(client, base, url, {}).status_code == 303  # unticked
+    assert stored() is False

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from im2.activities.formats.ugc.schemas import RuleInput, apply_rule
 from im2.config import Settings
 from im2.workspaces.schemas import Role
+from tests.activities.console_forms import field_error_text, post_form
 from tests.activities.test_ugc import SLUG, approve, make_contest, photo, stored_files, submit
 from tests.activities.test_ugc import settings as settings  # uploads in the test's folder
 from tests.conftest import Brand
@@ -103,6 +104,11 @@ def test_jury_scores_ranking_and_winners(client: TestClient, brand: Brand) -> No
         follow_redirects=False,
     )
     assert marked.status_code == 303
+    # The ranking rule is fixed now: the rules form says so, above the form, with what was typed.
+    refused = post_form(editor, base, f"{base}/settings", {"jury_percent": "30"})
+    assert refused.status_code == 409
+    assert "获奖作品已评定，排名规则不能再修改。" in refused.text
+    assert 'min="0" max="100" value="30"' in refused.text
     again = client.post(
         f"/api/v1/ugcs/{contest}/winners", json={"count": 1}, headers=brand.auth(Role.OWNER)
     )
@@ -361,3 +367,45 @@ def test_an_entry_has_a_page_to_share(client: TestClient, brand: Brand) -> None:
     assert "投票成功" in after
     assert "♥ 1" in after
     assert friend.get(f"/c/{SLUG}/ugc/{contest}/entries/999999").status_code == 404
+
+
+def test_the_rules_form_shows_each_error_by_its_field(client: TestClient, brand: Brand) -> None:
+    _campaign_id, contest = make_contest(client, brand, votes_per_day=3, jury_weight=0.6)
+    login(client, brand.emails[Role.EDITOR])
+    base = f"/console/w/acme/ugc/{contest}"
+    url = f"{base}/settings"
+
+    def rules() -> dict:
+        activity = client.get(f"/api/v1/activities/{contest}", headers=brand.auth(Role.ANALYST))
+        return activity.json()["settings"]
+
+    typed = {"keywords": "广告，刷票", "jury_percent": "150", "votes_per_day": "0"}
+    bad = post_form(client, base, url, {**typed, "auto_approve": "on"})
+    assert bad.status_code == 422
+    assert "请修改标出的字段。" in bad.text
+    assert field_error_text(bad.text, "jury_percent") == "请输入 0 到 100 之间的百分比。"
+    assert field_error_text(bad.text, "votes_per_day") == "不能小于 1。"
+    assert field_error_text(bad.text, "keywords") is None
+    # What was typed is shown again, the rules open, the box still ticked.
+    assert '<details id="rules" open>' in bad.text
+    assert ">广告，刷票</textarea>" in bad.text
+    assert 'name="jury_percent" type="number" min="0" max="100" value="150"' in bad.text
+    assert 'name="votes_per_day" type="number" min="1" max="50" value="0"' in bad.text
+    assert '<input type="checkbox" name="auto_approve" checked>' in bad.text
+    assert (rules()["jury_weight"], rules()["votes_per_day"]) == (0.6, 3)  # nothing stored
+
+    words = post_form(client, base, url, {"jury_percent": "六十"})
+    assert words.status_code == 422
+    assert field_error_text(words.text, "jury_percent") == "请输入 0 到 100 之间的百分比。"
+    assert 'value="六十"' in words.text
+
+    good = post_form(client, base, url, {**typed, "jury_percent": "70", "votes_per_day": "5"})
+    assert good.status_code == 303
+    assert good.headers["location"] == base
+    assert (rules()["jury_weight"], rules()["votes_per_day"]) == (0.7, 5)
+    assert sorted(rules()["keywords"]) == ["刷票", "广告"]
+    assert rules()["auto_approve"] is False  # the box was not sent: unticked
+    page = client.get(base)
+    assert page.status_code == 200
+    assert "field-error" not in page.text
+    assert 'name="jury_percent" type="number" min="0" max="100" value="70"' in page.text

@@ -4,6 +4,7 @@ declaration).
 
     POST /console/w/<ws>/<kind>/<activity id>/review/<row id>   count or discard a held row
     POST /console/w/<ws>/<kind>/import-text                       the builder's text import
+    POST /console/w/<ws>/<kind>/<activity id>/settings             the rules form on its page
 
 The review form posts `decision=approve` (anything else discards); the editor goes back to the
 activity's page. The moderation queues (Q&A, UGC) answer a button pressed in the queue with
@@ -13,22 +14,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from im2.activities.editing import activity_url
 from im2.activities.formats.common import HeldReview
-from im2.activities.schemas import ActivityKind
+from im2.activities.protocol import UpdateActivity
+from im2.activities.schemas import ActivityKind, ActivityRead
 from im2.db import Database
 from im2.errors import InvalidInput
 from im2.live.hub import Hub
 from im2.live.sse import stream
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
-from im2.web.forms import see_other
+from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again, see_other
 from im2.web.params import Id
 from im2.workspaces.schemas import Actor, Permission
 from im2.workspaces.service import require
@@ -40,6 +44,14 @@ class Refresh(Protocol):
     """What to push to the live views once the review is committed."""
 
     def __call__(self, session: Session, *, db: Database, hub: Hub, activity_id: int) -> None: ...
+
+
+class ActivityPage(Protocol):
+    """An activity's console page with its form in `state` (`FormState()` when first shown)."""
+
+    def __call__(
+        self, request: Request, actor: Actor, activity_id: int, db: Database, *, state: FormState
+    ) -> Response: ...
 
 
 def back_to_activity(
@@ -130,3 +142,41 @@ def add_text_import(
         except InvalidInput as exc:
             return JSONResponse({"error": exc.message}, status_code=422)
         return JSONResponse(state(values))
+
+
+def add_settings_form(
+    router: APIRouter,
+    kind: ActivityKind,
+    page: ActivityPage,
+    *,
+    parse: Callable[[dict[str, str]], BaseModel],
+    update: UpdateActivity,
+    invalid: Callable[[ValidationError], dict[str, str]] = field_errors,
+) -> None:
+    """POST `/<kind>/{activity_id}/settings`, the rules form on the activity's `page`: the
+    posted text `parse`d into the format's update model and written by `update`, then the page
+    again (303); refused, the `page` with what was typed and each error by its field."""
+
+    @router.post(f"/{kind.value}/{{activity_id}}/settings")
+    def update_settings(
+        request: Request,
+        activity_id: Id,
+        form: CsrfForm,
+        actor: ConsoleActor,
+        db: DbDep,
+        now: NowDep,
+    ) -> Response:
+        raw = raw_values(form)
+
+        def save() -> ActivityRead:
+            data = parse(raw)
+            with db.transaction() as session:
+                return update(session, actor=actor, activity_id=activity_id, data=data, now=now)
+
+        return save_or_show_again(
+            save,
+            again=partial(page, request, actor, activity_id, db),
+            done=activity_url(actor, kind, activity_id),
+            values=raw,
+            invalid=invalid,
+        )

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from im2.activities.editing import activity_and_campaign, activity_context, activity_url
 from im2.activities.formats.pages import (
+    add_settings_form,
     back_to_activity,
     first_snapshot,
     live_snapshots,
@@ -35,6 +36,7 @@ from im2.live.hub import Hub
 from im2.live.sse import HEARTBEAT_SECONDS, KEEP_ALIVE, RECONNECT_MS, encoded
 from im2.masking import mask_all, masked_for
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep
+from im2.web.forms import FormState
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor
@@ -65,10 +67,19 @@ def _queue_context(
     }
 
 
+def _page(
+    request: Request, actor: Actor, activity_id: int, db: DbDep, *, state: FormState
+) -> Response:
+    """The moderation page; the pre-moderation form shows `state` (what was sent, its error)."""
+    context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
+    stored = "on" if context["activity"].settings.get("premoderation") else ""
+    context.update(state.shown({"premoderation": stored}))
+    return render(request, "activities/qa/detail.html", context, status_code=state.status_code)
+
+
 @router.get("/qa/{activity_id}")
 def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
-    context = _queue_context(request, actor=actor, activity_id=activity_id, db=db)
-    return render(request, "activities/qa/detail.html", context)
+    return _page(request, actor, activity_id, db, state=FormState())
 
 
 @router.get("/qa/{activity_id}/queue")
@@ -107,24 +118,12 @@ def moderate(
     )
 
 
-@router.post("/qa/{activity_id}/settings")
-def update_settings(
-    request: Request,
-    activity_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    with db.transaction() as session:
-        service.do_update_qa(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            data=QaUpdate(premoderation=form.get("premoderation") == "on"),
-            now=now,
-        )
-    return back_to_activity(actor, ActivityKind.QA, activity_id)
+def _premoderation(raw: dict[str, str]) -> QaUpdate:
+    """An unticked box is not sent; anything but a yes or a no is refused on the box."""
+    return QaUpdate.model_validate({"premoderation": raw.get("premoderation", "off")})
+
+
+add_settings_form(router, ActivityKind.QA, _page, parse=_premoderation, update=service.do_update_qa)
 
 
 @router.get("/qa/{activity_id}/live")

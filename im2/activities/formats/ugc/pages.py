@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from im2.activities import service as activities
 from im2.activities.editing import activity_and_campaign, activity_context, activity_url
 from im2.activities.formats.pages import (
+    add_settings_form,
     back_to_activity,
     live_snapshots,
     posted,
@@ -26,10 +27,10 @@ from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
 from im2.activities.formats.ugc.media import MEDIA_TYPES, image_path
 from im2.activities.formats.ugc.schemas import STATUS_LABELS, EntryStatus, UgcUpdate
 from im2.activities.schemas import ActivityKind
-from im2.errors import InvalidInput, NotFound
+from im2.errors import NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
-from im2.web.forms import raw_values
+from im2.web.forms import FormState, field_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -64,11 +65,30 @@ def _context(request: Request, *, actor: Actor, activity_id: int, db: DbDep) -> 
     }
 
 
-@router.get("/ugc/{activity_id}")
-def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+def _rules_values(context: dict[str, Any]) -> dict[str, str]:
+    """The rules form's fields as stored (the jury's weight in %)."""
+    stored = context["activity"].settings
+    return {
+        "keywords": ", ".join(stored.get("keywords", [])),
+        "jury_percent": str(round(context["ranking"].jury_weight * 100)),
+        "votes_per_day": str(stored.get("votes_per_day", 3)),
+        "auto_approve": "on" if stored.get("auto_approve") else "",
+    }
+
+
+def _page(
+    request: Request, actor: Actor, activity_id: int, db: DbDep, *, state: FormState
+) -> Response:
+    """The contest's page; the rules form shows `state` (what was typed and its errors)."""
     context = _context(request, actor=actor, activity_id=activity_id, db=db)
     context["error"] = request.query_params.get("error")
-    return render(request, "activities/ugc/detail.html", context)
+    context.update(state.shown(_rules_values(context)))
+    return render(request, "activities/ugc/detail.html", context, status_code=state.status_code)
+
+
+@router.get("/ugc/{activity_id}")
+def detail(request: Request, activity_id: Id, actor: ConsoleActor, db: DbDep) -> Response:
+    return _page(request, actor, activity_id, db, state=FormState())
 
 
 @router.get("/ugc/{activity_id}/queue")
@@ -145,30 +165,35 @@ def count_held(
     return _back(actor, activity_id, f"#entry-{entry_id}")
 
 
-@router.post("/ugc/{activity_id}/settings")
-def update_settings(
-    request: Request,
-    activity_id: Id,
-    form: CsrfForm,
-    actor: ConsoleActor,
-    db: DbDep,
-    now: NowDep,
-) -> Response:
-    raw = raw_values(form)
+def _rules(raw: dict[str, str]) -> UgcUpdate:
+    """The rules form as the update; the jury's weight is typed in % (left as typed when it is
+    not a number, for the model to refuse)."""
+    percent = raw.get("jury_percent", "").strip() or "60"
     try:
-        data = UgcUpdate.model_validate(
-            {
-                "keywords": keywords_of(raw.get("keywords", "")),
-                "jury_weight": float(raw.get("jury_percent") or 60) / 100,
-                "votes_per_day": raw.get("votes_per_day") or 3,
-                "auto_approve": raw.get("auto_approve") == "on",
-            }
-        )
-    except (ValidationError, ValueError):
-        raise InvalidInput(_("Please correct the marked fields.")) from None
-    with db.transaction() as session:
-        review.do_update_ugc(session, actor=actor, activity_id=activity_id, data=data, now=now)
-    return _back(actor, activity_id)
+        jury_weight: float | str = float(percent) / 100
+    except ValueError:
+        jury_weight = percent
+    return UgcUpdate.model_validate(
+        {
+            "keywords": keywords_of(raw.get("keywords", "")),
+            "jury_weight": jury_weight,
+            "votes_per_day": raw.get("votes_per_day", "").strip() or 3,
+            "auto_approve": raw.get("auto_approve") == "on",
+        }
+    )
+
+
+def _invalid(exc: ValidationError) -> dict[str, str]:
+    """Each field's error; the jury's weight on the percent field it was typed in."""
+    errors = field_errors(exc)
+    if errors.pop("jury_weight", None) is not None:
+        errors["jury_percent"] = _("Enter a percentage from 0 to 100.")
+    return errors
+
+
+add_settings_form(
+    router, ActivityKind.UGC, _page, parse=_rules, update=review.do_update_ugc, invalid=_invalid
+)
 
 
 @router.post("/ugc/{activity_id}/winners")
