@@ -76,6 +76,7 @@ KIND_BITS: dict[str, int] = {
         ("poll", "quiz", "survey", "qa", "ugc", "draw", "checkin", "groupbuy", "referral", "cards")
     )
 }
+ALL_KINDS = sum(KIND_BITS.values())  # every bit: `people.activity_kinds` is within 0..ALL_KINDS
 
 Key = tuple[int, str, str]  # workspace, identity kind, identity value
 

@@ -29,7 +29,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from im2.people.consent.models import ConsentRecord
 from im2.people.models import Person, PersonAttribute, PersonIdentity, PersonTag
-from im2.people.segments.facts import KIND_BITS
+from im2.people.segments.facts import ALL_KINDS, KIND_BITS
 from im2.people.segments.models import SegmentPersonCampaign, SegmentPersonFacts
 from im2.people.segments.schemas import (
     ActivityKindCondition,
@@ -156,7 +156,14 @@ def _selected(workspace_id: int, rule: SegmentRule, now: datetime) -> ColumnElem
     rest, listed = split
     where = rule_clause(workspace_id, rest, now)
     everyone = select(func.count()).where(_present(workspace_id), where)
-    in_list = everyone.where(condition_clause(workspace_id, listed, now))
+    # Those of them in the list: each listed person looked up, the rest tested on their row
+    # (left to itself, the planner may read the rest's index ranges and probe the list for
+    # each entry instead, which costs more: 333,000 probes against 133,000 look-ups).
+    with _per_person():
+        each = rule_clause(workspace_id, rest, now)
+    in_list = select(func.count()).where(
+        condition_clause(workspace_id, listed, now), _present(workspace_id, indexed=False), each
+    )
     return everyone.scalar_subquery() - in_list.scalar_subquery()
 
 
@@ -243,7 +250,16 @@ def _activity_kind(ws: int, cond: ActivityKindCondition, now: datetime) -> Colum
     values = [v.value for v in cond.values]
     if all(v in KIND_BITS for v in values):  # the bits on the person row (facts.KIND_BITS)
         mask = sum(KIND_BITS[v] for v in values)
-        return _negate(cond.op, unindexed(Person.activity_kinds).bitwise_and(mask) != 0)
+        if _PER_PERSON.get():  # a test on each row found otherwise
+            return _negate(cond.op, unindexed(Person.activity_kinds).bitwise_and(mask) != 0)
+        # Every value with (or without) the bits: ranges of `ix_people_segments`, where the
+        # kinds follow the present people's columns, so "took part in a quiz" reads the
+        # quiz takers' entries instead of testing every person's (1 M people: 333,000 of
+        # 1,000,000 entries read, SQLite 110 -> 25 ms of CPU).
+        wanted = cond.op == "in"
+        return Person.activity_kinds.in_(
+            [v for v in range(ALL_KINDS + 1) if bool(v & mask) is wanted]
+        )
     took_part = select(SegmentPersonCampaign.person_id).where(
         SegmentPersonCampaign.workspace_id == ws,
         SegmentPersonCampaign.activity_kind.in_(values),
