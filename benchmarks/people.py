@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/people.py [--quick|--smoke] [--people N] [--events N]
         [--merges N] [--searches N] [--postgres URL] [--skip-job] [--mentions N] [--keep FILE]
+        [--recount]
 
 One workspace holds `--people` persons (full: 1,000,000), written in bulk with the shapes the
 services and jobs write: each person a participant (a fifth with a nickname), a device and a
@@ -32,7 +33,8 @@ With `--mentions N`, the workspace also holds N listening mentions and twenty pe
 social accounts that posted some: the profile's timeline (`GET /api/v1/people/{id}/timeline`,
 events and matched mentions) is timed for each. With `--keep FILE` (SQLite), the database is
 built in FILE and kept; a later run with the same FILE migrates it and times only the segment
-counts and their baseline (to compare query changes without a new 11-minute build).
+counts and their baseline (to compare query changes without a new 11-minute build). On
+PostgreSQL, `--recount` does the same with the `im2_bench_people` an earlier run left there.
 
 Baselines in the same run, on the same database: `SELECT count(*)` over the workspace's people
 (the floor of any count over them), an indexed lookup of one identity, the floor of any
@@ -496,11 +498,18 @@ def _segment_counts(db: Database, w: int, *, runs: int) -> dict[str, Any]:
 
 
 def _recount(args: argparse.Namespace, mode: Mode) -> dict[str, Any]:
-    """`--keep` with a database built before: migrate it, then only the segment counts."""
-    url = f"sqlite:///{args.keep}"
+    """`--keep` (or `--recount`) with a database built before: migrate it, then only the
+    segment counts."""
+    if args.postgres:
+        url = (
+            make_url(args.postgres).set(database=PG_DATABASE).render_as_string(hide_password=False)
+        )
+        figures: dict[str, Any] = {"database": "postgresql", "kept": PG_DATABASE}
+    else:
+        url = f"sqlite:///{args.keep}"
+        figures = {"database": "sqlite", "kept": str(args.keep)}
     t = time.perf_counter()
     upgrade(url)
-    figures: dict[str, Any] = {"database": "sqlite", "kept": str(args.keep)}
     figures["upgrade_s"] = round(time.perf_counter() - t, 1)
     db = Database(url)
     try:
@@ -790,6 +799,12 @@ def main() -> None:
         help="SQLite only: build the database in FILE and keep it; when FILE exists already, "
         "migrate it and time only the segment counts (to compare query changes on one build)",
     )
+    parser.add_argument(
+        "--recount",
+        action="store_true",
+        help="with --postgres: migrate the database im2_bench_people an earlier run left on "
+        "the server and time only the segment counts",
+    )
     args = parser.parse_args()
     mode = mode_of(args)
     sizes = {
@@ -805,7 +820,9 @@ def main() -> None:
         parser.error("need at least four people per merge")
     if args.keep is not None and args.postgres:
         parser.error("--keep is for SQLite")
-    reuse = args.keep is not None and args.keep.exists()
+    if args.recount and not args.postgres:
+        parser.error("--recount is for --postgres (on SQLite: --keep FILE)")
+    reuse = args.recount or (args.keep is not None and args.keep.exists())
     result = _recount(args, mode) if reuse else run(args, mode)
     emit("people", result["figures"], result["targets"], mode=mode)
 
