@@ -184,7 +184,7 @@ def test_the_text_is_read_once_per_page(client: TestClient, brand: Brand, db: Da
     assert len(reads) == 1  # the page's language has a text: one read
     with _text_reads(db) as reads:
         assert BRAND_TEXT in client.get(page_url, headers=ZH_TW).text
-    assert len(reads) == 2  # none in the page's language: it and the default language
+    assert len(reads) == 1  # none in the page's language: it and the default language, at once
 
 
 def test_a_text_replaced_after_the_page_was_shown_is_read_again(
@@ -220,3 +220,18 @@ def test_a_text_replaced_after_the_page_was_shown_is_read_again(
     )
     assert agreed.status_code == 303, agreed.text
     assert _taking_part(db) == [("v2", "zh_CN", _sha(newer), "action")]
+
+
+def test_the_pages_own_language_wins_over_a_newer_default_language_text(
+    client: TestClient, brand: Brand
+) -> None:
+    slug, activity_id, _options = _campaign(client, brand)
+    _write(client, brand, "zh_TW", TRADITIONAL_TEXT)
+    _write(client, brand, "zh_CN", BRAND_TEXT)  # newer, but in the default language
+    page_url = f"/c/{slug}/poll/{activity_id}"
+    traditional = client.get(page_url, headers=ZH_TW).text
+    assert TRADITIONAL_TEXT in traditional
+    assert BRAND_TEXT not in traditional
+    assert BRAND_TEXT in client.get(page_url, headers=ZH_CN).text
+    # English: no English text, so the campaign's default language's newest text.
+    assert BRAND_TEXT in client.get(page_url, headers={"Accept-Language": "en"}).text

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Row, Table, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,24 +40,31 @@ def check_language(language: str, *, field: str = "language") -> str:
     return language
 
 
-def shipped_text(purpose: Purpose, language: str) -> ConsentTextRead:
-    """IM2's own text for a purpose, in `language` (the catalog's translation)."""
+@lru_cache(maxsize=64)
+def _shipped(purpose: Purpose, language: str) -> tuple[str, str, str]:
+    """IM2's text, its version and hash: the catalogs are loaded once per process."""
     version, message = SHIPPED_TEXTS[purpose]
     with use_locale(language):
         text = _(message)
+    return version, text, sha256(text)
+
+
+def shipped_text(purpose: Purpose, language: str) -> ConsentTextRead:
+    """IM2's own text for a purpose, in `language` (the catalog's translation)."""
+    version, text, digest = _shipped(purpose, language)
     return ConsentTextRead(
         purpose=purpose,
         language=language,
         version=version,
         text=text,
-        sha256=sha256(text),
+        sha256=digest,
         shipped=True,
         created_at=None,
         created_by=None,
     )
 
 
-def _text_read(row: ConsentText) -> ConsentTextRead:
+def _text_read(row: ConsentText | Row[Any]) -> ConsentTextRead:
     return ConsentTextRead(
         purpose=Purpose(row.purpose),
         language=row.language,
@@ -83,6 +92,22 @@ def _newest(
     )
 
 
+_TEXTS = cast(Table, ConsentText.__table__)
+_LANGUAGE: BindParameter[str] = bindparam("language")
+# Built once, one indexed read: every first action of every vote batch asks for it, and
+# building the ORM statement (twice, with the fallback) cost more than running it.
+_CURRENT = (
+    select(_TEXTS)
+    .where(
+        _TEXTS.c.workspace_id == bindparam("workspace_id"),
+        _TEXTS.c.purpose == bindparam("purpose"),
+        _TEXTS.c.language.in_([_LANGUAGE, bindparam("fallback")]),
+    )
+    .order_by((_TEXTS.c.language == _LANGUAGE).desc(), _TEXTS.c.id.desc())
+    .limit(1)
+)
+
+
 def current_text(
     session: Session,
     *,
@@ -94,9 +119,19 @@ def current_text(
     """The text shown now: the workspace's newest version in this language; else (a public
     page in a language the brand wrote no text in) its newest in `fallback`, the campaign's
     default language, so the brand's own terms are shown rather than IM2's; else IM2's."""
-    row = _newest(session, workspace_id=workspace_id, purpose=purpose, language=language)
-    if row is None and fallback is not None and fallback != language:
-        row = _newest(session, workspace_id=workspace_id, purpose=purpose, language=fallback)
+    row = (
+        session.connection()
+        .execute(
+            _CURRENT,
+            {
+                "workspace_id": workspace_id,
+                "purpose": purpose.value,
+                "language": language,
+                "fallback": language if fallback is None else fallback,
+            },
+        )
+        .first()
+    )
     return shipped_text(purpose, language) if row is None else _text_read(row)
 
 
