@@ -8,6 +8,7 @@ Work that must only happen once the data is durable (live updates, webhooks) is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
@@ -206,13 +207,22 @@ class Database:
         settle. On SQLite every commit is `synchronous=FULL` (see `_configure_sqlite`): a
         settled future means the write survives a power cut, and one sync covers the batch.
         """
+        return self._group_committer().submit(work, item)
+
+    async def group_commit_here(self, work: BatchWork, item: Any) -> Any:
+        """`group_commit` awaited on the running event loop: the outcome, or the item's error
+        raised. A batch's answers reach the loop together (see `_settle_jobs`); a request
+        cancelled while queued is dropped unwritten, as with `group_commit`."""
+        return await self._group_committer().submit_here(work, item)
+
+    def _group_committer(self) -> GroupCommitter:
         committer = self._committer
         if committer is None:
             with self._committer_lock:
                 if self._committer is None:
                     self._committer = GroupCommitter(self)
                 committer = self._committer
-        return committer.submit(work, item)
+        return committer
 
     def dispose(self) -> None:
         with self._committer_lock:
@@ -230,7 +240,44 @@ BatchWork = Callable[[Session, Sequence[Any]], Sequence[Any]]
 class _Job:
     work: BatchWork
     item: Any
-    future: Future[Any]
+    future: Future[Any] | asyncio.Future[Any]
+    # Set when `future` belongs to this event loop: it is settled there, and all of a batch's
+    # futures of one loop in one hand-over (one wake-up of the loop, not one per item).
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def claim(self) -> bool:
+        """Mark the job running; False when its request was cancelled while it was queued."""
+        if isinstance(self.future, Future):
+            return self.future.set_running_or_notify_cancel()
+        return not self.future.cancelled()
+
+
+def _settle(future: Future[Any] | asyncio.Future[Any], outcome: Any) -> None:
+    if future.done():  # an awaiting request cancelled after its batch had begun
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in settled:
+        _settle(future, outcome)
+
+
+def _settle_jobs(jobs: list[_Job], outcomes: Sequence[Any]) -> None:
+    """Answer each job: a thread's future at once, a loop's futures in one call per loop
+    (each `call_soon_threadsafe` wakes the loop and hands the GIL over, once per batch)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if job.loop is None or isinstance(job.future, Future):
+            _settle(job.future, outcome)
+        else:
+            by_loop.setdefault(job.loop, []).append((job.future, outcome))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle_all, settled)
 
 
 class GroupCommitter:
@@ -253,6 +300,13 @@ class GroupCommitter:
     def submit(self, work: BatchWork, item: Any) -> Future[Any]:
         future: Future[Any] = Future()
         self._queue.put(_Job(work, item, future))
+        return future
+
+    def submit_here(self, work: BatchWork, item: Any) -> asyncio.Future[Any]:
+        """`submit` for a coroutine: the future is the running loop's."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(work, item, future, loop))
         return future
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -279,7 +333,7 @@ class GroupCommitter:
             # A request cancelled while queued (its client went away) is dropped unwritten;
             # once a job is marked running it can no longer be cancelled, so its outcome can
             # always be set.
-            jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+            jobs = [job for job in jobs if job.claim()]
             if jobs:
                 self._commit(jobs)
 
@@ -291,8 +345,7 @@ class GroupCommitter:
                 log.info("a batch of %d failed as a whole; running each alone", len(jobs))
                 outcomes, callbacks = self._transaction(jobs, isolate=True)
         except BaseException as exc:  # the commit itself failed: nothing of the batch is kept
-            for job in jobs:
-                job.future.set_exception(exc)
+            _settle_jobs(jobs, [exc] * len(jobs))
             if not isinstance(exc, Exception):
                 raise
             return
@@ -301,11 +354,7 @@ class GroupCommitter:
                 callback()
             except Exception:
                 log.exception("an after-commit callback failed")
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                job.future.set_exception(outcome)
-            else:
-                job.future.set_result(outcome)
+        _settle_jobs(jobs, outcomes)
 
     def _transaction(
         self, jobs: list[_Job], *, isolate: bool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -332,3 +333,45 @@ def test_a_vote_whose_request_went_away_is_dropped_and_the_writer_carries_on(
     later = submit_vote(db, hub, _vote(slug, activity_id, options[0], "phone-c", clock.now()))
     assert isinstance(later.result(30), VoteReceipt)
     assert _ballots(db, activity_id) == 2
+
+
+def test_votes_awaited_on_the_event_loop_settle_together_and_a_cancelled_one_is_not_written(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock
+) -> None:
+    """The API's path: votes awaited on the loop (`cast_vote`), answered by one hand-over per
+    batch, each with its own outcome; a request cancelled while queued writes nothing."""
+    from im2.activities.formats.poll.live import cast_vote
+    from im2.activities.formats.poll.schemas import VoteReceipt
+    from tests.test_polls import live_campaign
+
+    slug, activity_id, options = live_campaign(client, brand)
+    hub = Hub()
+
+    async def run(release: threading.Event) -> list[Any]:
+        def vote(device: str) -> asyncio.Task[VoteReceipt]:
+            return asyncio.create_task(
+                cast_vote(db, hub, _vote(slug, activity_id, options[0], device, clock.now()))
+            )
+
+        tasks = [vote(d) for d in ("phone-a", "phone-b", "phone-a", "phone-gone", "phone-c")]
+        await asyncio.sleep(0.2)  # all five queued behind the busy writer
+        tasks[3].cancel()  # its client went away
+        release.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    with _writer_busy(db) as release:
+        outcomes = asyncio.run(run(release))
+    assert [type(o) for o in outcomes] == [
+        VoteReceipt,
+        VoteReceipt,
+        Conflict,
+        asyncio.CancelledError,
+        VoteReceipt,
+    ]
+    assert _ballots(db, activity_id) == 3
+    assert {o.results.ballots for o in outcomes if isinstance(o, VoteReceipt)} == {3}
+    # The writer carries on for the next request.
+    later = asyncio.run(
+        cast_vote(db, hub, _vote(slug, activity_id, options[0], "phone-d", clock.now()))
+    )
+    assert later.results.ballots == 4

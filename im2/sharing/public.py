@@ -3,7 +3,6 @@ share page with its QR code."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 from urllib.parse import urlencode
@@ -93,7 +92,7 @@ async def follow(request: Request, code: str) -> Response:
     channel = channel_of(query, utm)
     visitor = dataclasses.replace(get_visitor(request, state.settings), channel=channel)
     click = service.Click(code=code, visitor=visitor, now=state.clock.now(), utm=utm)
-    target = await asyncio.wrap_future(state.db.group_commit(service.record_clicks, click))
+    target = await state.db.group_commit_here(service.record_clicks, click)
     if isinstance(target, str):
         raise service.refusal(target)
     onward = urlencode({"ch": channel, **utm})

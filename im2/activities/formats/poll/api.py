@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from im2.activities.formats.api import add_console_read
 from im2.activities.formats.poll import service
-from im2.activities.formats.poll.live import submit_vote
+from im2.activities.formats.poll.live import cast_vote
 from im2.activities.formats.poll.schemas import (
     PollResults,
     VoteIn,
@@ -60,7 +60,7 @@ async def vote(slug: str, activity_id: Id, body: VoteIn, request: Request) -> Re
         await asyncio.to_thread(
             check_consent_text, request, body.model_dump(), field="consent_sha256"
         )
-    future = submit_vote(
+    receipt = await cast_vote(
         state.db,
         state.hub,
         VoteRequest(
@@ -76,5 +76,4 @@ async def vote(slug: str, activity_id: Id, body: VoteIn, request: Request) -> Re
             locale=get_locale(),
         ),
     )
-    receipt = await asyncio.wrap_future(future)
     return Response(receipt.model_dump_json(), status_code=201, media_type="application/json")

@@ -71,3 +71,12 @@ def vote_batch(session: Session, items: Sequence[QueuedVote]) -> list[VoteReceip
 def submit_vote(db: Database, hub: Hub, request: VoteRequest) -> Future[VoteReceipt]:
     """Queue a vote for the writer; the future settles after its transaction is durable."""
     return db.group_commit(vote_batch, QueuedVote(request=request, hub=hub, db=db))
+
+
+async def cast_vote(db: Database, hub: Hub, request: VoteRequest) -> VoteReceipt:
+    """`submit_vote` awaited on the event loop: the receipt once the vote is durable, or the
+    vote's refusal raised."""
+    receipt: VoteReceipt = await db.group_commit_here(
+        vote_batch, QueuedVote(request=request, hub=hub, db=db)
+    )
+    return receipt
