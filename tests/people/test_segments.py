@@ -540,3 +540,30 @@ def test_granting_profiling_again_after_a_withdrawal_makes_a_person_a_member_aga
         )
         s.commit()
     assert _members(client, brand, rule) == 1
+
+
+def test_a_list_counts_each_person_once_and_never_the_merged_or_restricted(
+    client: TestClient, brand: Brand, db: Database, clock: ManualClock, people: Population
+) -> None:
+    """A rule that is one list alone is counted from the list's rows: a person on it twice
+    counts once, and the merged (F), restricted (D) and withdrawn (E) people on it never
+    count; once F is no longer merged and D no longer restricted, both do."""
+    rule = one(field="tag", values=["vip", "new"])
+    assert _members(client, brand, rule) == 2  # A (vip) and B (new)
+    with db.session() as s:
+        for who, tag in (("A", "new"), ("D", "new"), ("F", "new"), ("E", "new")):
+            s.add(
+                PersonTag(
+                    workspace_id=brand.workspace_id, person_id=people.ids[who], tag=tag,
+                    source="console", created_at=clock.now(),
+                )
+            )  # fmt: skip
+        s.commit()
+    assert _members(client, brand, rule) == 2
+    assert _ids(client, brand, rule) == people.of("A", "B")
+    with db.session() as s:  # F no longer merged, D no longer restricted: both count again
+        s.execute(update(Person).where(Person.id == people.ids["F"]).values(merged_into_id=None))
+        s.execute(update(Person).where(Person.id == people.ids["D"]).values(restricted_at=None))
+        s.commit()
+    assert _members(client, brand, rule) == 4
+    assert _ids(client, brand, rule) == people.of("A", "B", "D", "F")
