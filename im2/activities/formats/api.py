@@ -10,12 +10,15 @@ OpenAPI document is what it was when every route named them.
 
 The routes of that one shape, and the brand's reads of one activity, are made here from what a
 format names (`add_participant_write`, `add_console_read`); each keeps its operation id by the
-`name` given, the one its function had when the format wrote it out.
+`name` given, the one its function had when the format wrote it out. A write's route may take
+more path parameters than the slug and the activity (`{question_id}`, `{code}`), each passed on
+to the service by its name, and may push the live views once the write is committed.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the body's model from each
 # generated route's annotations, which must be the format's classes, not strings.
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +27,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from im2.activities.formats.pages import Refresh
 from im2.activities.schemas import GivesConsent
 from im2.config import Settings
 from im2.db import Database
+from im2.live.hub import Hub
 from im2.participation.limits import ActionLimiter
 from im2.participation.schemas import Visitor
-from im2.web.deps import ApiActor, DbDep, LimiterDep, NowDep, SettingsDep, VisitorDep
+from im2.web.deps import ApiActor, DbDep, HubDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 from im2.web.participant_forms import check_consent_text
 
@@ -44,6 +49,7 @@ class ParticipantApi:
     settings: Settings
     now: datetime
     request: Request
+    hub: Hub
 
     def rules(self, consented: bool) -> dict[str, Any]:
         """The keywords every participant write takes (no page, so no time on it)."""
@@ -74,9 +80,16 @@ def participant_api(
     settings: SettingsDep,
     now: NowDep,
     request: Request,
+    hub: HubDep,
 ) -> ParticipantApi:
     return ParticipantApi(
-        visitor=visitor, db=db, limiter=limiter, settings=settings, now=now, request=request
+        visitor=visitor,
+        db=db,
+        limiter=limiter,
+        settings=settings,
+        now=now,
+        request=request,
+        hub=hub,
     )
 
 
@@ -121,10 +134,13 @@ def add_participant_write(
     response_model: Any,
     summary: str,
     fields: Callable[[Any], Mapping[str, Any]] | None = None,
+    more: Mapping[str, Any] | None = None,
+    refresh: Refresh | None = None,
 ) -> None:
-    """POST `path` (with `{slug}` and `{activity_id}`), 201: the participant's write
-    `write(session, slug=, activity_id=, **fields(body), **act.rules(body.consent))`, rate
-    limited, in one transaction."""
+    """POST `path` (with `{slug}` and `{activity_id}`, and the path parameters `more` names
+    with their types, e.g. `{"question_id": Id}`), 201: the participant's write
+    `write(session, slug=, activity_id=, **more, **fields(body), **act.rules(body.consent))`,
+    rate limited, in one transaction, which `refresh` (the format's live views) ends."""
     body_model = body
 
     def endpoint(
@@ -132,20 +148,36 @@ def add_participant_write(
         activity_id: Id,
         body: body_model,  # type: ignore[valid-type]
         act: ParticipantApiDep,
+        **ids: Any,
     ) -> Any:
         data: Any = body
         given = dict(fields(data)) if fields is not None else {}
-        return act.write(
-            lambda session: write(
+
+        def written(session: Session) -> Any:
+            result = write(
                 session,
                 slug=slug,
                 activity_id=activity_id,
+                **ids,
                 **given,
                 **act.rules(data.consent),
-            ),
-            consent=data,
-        )
+            )
+            if refresh is not None:
+                refresh(session, db=act.db, hub=act.hub, activity_id=activity_id)
+            return result
 
+        return act.write(written, consent=data)
+
+    # FastAPI reads the parameters from the signature: `more`'s stand after the activity's id,
+    # as they do in the path, in place of `**ids`.
+    slug, activity, body_param, act, _ids = inspect.signature(endpoint).parameters.values()
+    named = [
+        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
+        for key, kind in (more or {}).items()
+    ]
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [slug, activity, *named, body_param, act]
+    )
     router.add_api_route(
         path,
         endpoint,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import ParticipantApiDep, add_participant_write
 from im2.activities.formats.cards import service
 from im2.activities.formats.cards.schemas import (
     CardHeld,
@@ -64,26 +64,19 @@ def public_cards(
     )
 
 
-@router.post(
+add_participant_write(
+    router,
     PUBLIC + "/gifts",
+    service.do_gift,
+    name="give",
+    body=GiftIn,
     response_model=GiftRead,
-    status_code=201,
-    tags=["participants"],
     summary="Give one of your cards: a one-time code for a friend (409 while it is on offer)",
+    fields=lambda body: {"item_id": body.item_id},
 )
-def give(slug: str, activity_id: Id, body: GiftIn, act: ParticipantApiDep) -> GiftRead:
-    return act.write(
-        lambda session: service.do_gift(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            item_id=body.item_id,
-            **act.rules(body.consent),
-        ),
-        consent=body,
-    )
 
 
+# Written out: the code is cut to a gift code's length before the service reads it.
 @router.post(
     PUBLIC + "/gifts/{code}/claims",
     response_model=MyCard,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import ParticipantApiDep, add_console_read, add_participant_write
+from im2.activities.formats.api import add_console_read, add_participant_write
 from im2.activities.formats.groupbuy import reads, service
 from im2.activities.formats.groupbuy.schemas import (
     GroupbuyStats,
@@ -41,30 +41,16 @@ add_participant_write(
 )
 
 
-@router.post(
+add_participant_write(
+    router,
     PUBLIC + "/teams/{code}/members",
+    service.do_join_team,
+    name="join_team",
+    body=TeamJoinIn,
     response_model=TeamRead,
-    status_code=201,
-    tags=["participants"],
     summary="Join a team through its code",
+    more={"code": str},
 )
-def join_team(
-    slug: str,
-    activity_id: Id,
-    code: str,
-    body: TeamJoinIn,
-    act: ParticipantApiDep,
-) -> TeamRead:
-    return act.write(
-        lambda session: service.do_join_team(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            code=code,
-            **act.rules(body.consent),
-        ),
-        consent=body,
-    )
 
 
 @router.get(

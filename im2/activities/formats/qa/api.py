@@ -4,9 +4,8 @@ participant's (ask, upvote, read the shown questions)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
-from im2.activities.formats.api import ParticipantApiDep
+from im2.activities.formats.api import add_participant_write
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import (
@@ -116,59 +115,27 @@ def public_questions(
         ).board
 
 
-@router.post(
+add_participant_write(
+    router,
     "/public/campaigns/{slug}/qas/{activity_id}/questions",
+    service.do_ask,
+    name="ask",
+    body=AskIn,
     response_model=AskReceipt,
-    status_code=201,
-    tags=["participants"],
     summary="Ask a question as the participant whose device cookie comes with the request",
+    fields=lambda body: {"text": body.text, "nickname": body.nickname},
+    refresh=refresh_boards_on_commit,
 )
-def ask(
-    slug: str,
-    activity_id: Id,
-    body: AskIn,
-    hub: HubDep,
-    act: ParticipantApiDep,
-) -> AskReceipt:
-    def write(session: Session) -> AskReceipt:
-        receipt = service.do_ask(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            text=body.text,
-            nickname=body.nickname,
-            **act.rules(body.consent),
-        )
-        refresh_boards_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
-        return receipt
-
-    return act.write(write, consent=body)
 
 
-@router.post(
+add_participant_write(
+    router,
     "/public/campaigns/{slug}/qas/{activity_id}/questions/{question_id}/upvotes",
+    service.do_upvote,
+    name="upvote",
+    body=UpvoteIn,
     response_model=UpvoteReceipt,
-    status_code=201,
-    tags=["participants"],
     summary="Upvote a question (once per participant)",
+    more={"question_id": Id},
+    refresh=refresh_boards_on_commit,
 )
-def upvote(
-    slug: str,
-    activity_id: Id,
-    question_id: Id,
-    body: UpvoteIn,
-    hub: HubDep,
-    act: ParticipantApiDep,
-) -> UpvoteReceipt:
-    def write(session: Session) -> UpvoteReceipt:
-        receipt = service.do_upvote(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            question_id=question_id,
-            **act.rules(body.consent),
-        )
-        refresh_boards_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
-        return receipt
-
-    return act.write(write, consent=body)

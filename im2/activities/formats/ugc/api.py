@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
-from im2.activities.formats.api import ParticipantApiDep, add_console_read
+from im2.activities.formats.api import add_console_read, add_participant_write
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.live import refresh_on_commit
 from im2.activities.formats.ugc.media import ACCEPTED, MAX_UPLOAD_BYTES
@@ -209,30 +208,14 @@ def submit(
     )
 
 
-@router.post(
+add_participant_write(
+    router,
     "/public/campaigns/{slug}/ugcs/{activity_id}/entries/{entry_id}/votes",
+    service.do_vote,
+    name="vote",
+    body=VoteIn,
     response_model=VoteReceipt,
-    status_code=201,
-    tags=["participants"],
     summary="Vote for an entry (within the day's allowance, never for your own)",
+    more={"entry_id": Id},
+    refresh=refresh_on_commit,
 )
-def vote(
-    slug: str,
-    activity_id: Id,
-    entry_id: Id,
-    body: VoteIn,
-    hub: HubDep,
-    act: ParticipantApiDep,
-) -> VoteReceipt:
-    def write(session: Session) -> VoteReceipt:
-        receipt = service.do_vote(
-            session,
-            slug=slug,
-            activity_id=activity_id,
-            entry_id=entry_id,
-            **act.rules(body.consent),
-        )
-        refresh_on_commit(session, db=act.db, hub=hub, activity_id=activity_id)
-        return receipt
-
-    return act.write(write, consent=body)
