@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from im2.activities.formats.pages import Refresh
@@ -96,6 +97,28 @@ def participant_api(
 ParticipantApiDep = Annotated[ParticipantApi, Depends(participant_api)]
 
 
+def _add_post(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Any],
+    more: Mapping[str, Any] | None,
+    **route: Any,
+) -> None:
+    """POST `path` to `endpoint`, with `route`'s options. FastAPI reads a route's parameters
+    from its function's signature: `more`'s path parameters (name: type) stand in place of the
+    function's `**ids`, after the activity's id, as they do in the path."""
+    params = [p for p in inspect.signature(endpoint).parameters.values() if p.kind != p.VAR_KEYWORD]
+    at = [p.name for p in params].index("activity_id") + 1
+    named = [
+        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
+        for key, kind in (more or {}).items()
+    ]
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*params[:at], *named, *params[at:]]
+    )
+    router.add_api_route(path, endpoint, methods=["POST"], **route)
+
+
 def add_console_read(
     router: APIRouter,
     path: str,
@@ -121,6 +144,45 @@ def add_console_read(
         response_model=response_model,
         summary=summary,
         name=name,
+    )
+
+
+def add_console_write(
+    router: APIRouter,
+    path: str,
+    write: Callable[..., Any],
+    *,
+    name: str,
+    body: type[BaseModel],
+    response_model: Any,
+    summary: str,
+    fields: Callable[[Any], Mapping[str, Any]],
+    more: Mapping[str, Any] | None = None,
+    refresh: Refresh | None = None,
+) -> None:
+    """POST `path` (with `{activity_id}` and the path parameters `more` names), the brand's
+    write `write(session, actor=, activity_id=, **more, **fields(body), now=)` in one
+    transaction, which `refresh` (the format's live views) ends."""
+    body_model = body
+
+    def endpoint(
+        activity_id: Id,
+        body: body_model,  # type: ignore[valid-type]
+        actor: ApiActor,
+        db: DbDep,
+        hub: HubDep,
+        now: NowDep,
+        **ids: Any,
+    ) -> Any:
+        given = fields(body)
+        with db.transaction() as session:
+            result = write(session, actor=actor, activity_id=activity_id, **ids, **given, now=now)
+            if refresh is not None:
+                refresh(session, db=db, hub=hub, activity_id=activity_id)
+        return result
+
+    _add_post(
+        router, path, endpoint, more, response_model=response_model, summary=summary, name=name
     )
 
 
@@ -168,20 +230,11 @@ def add_participant_write(
 
         return act.write(written, consent=data)
 
-    # FastAPI reads the parameters from the signature: `more`'s stand after the activity's id,
-    # as they do in the path, in place of `**ids`.
-    slug, activity, body_param, act, _ids = inspect.signature(endpoint).parameters.values()
-    named = [
-        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
-        for key, kind in (more or {}).items()
-    ]
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [slug, activity, *named, body_param, act]
-    )
-    router.add_api_route(
+    _add_post(
+        router,
         path,
         endpoint,
-        methods=["POST"],
+        more,
         response_model=response_model,
         status_code=201,
         tags=["participants"],

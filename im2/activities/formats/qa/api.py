@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import add_participant_write
+from im2.activities.formats.api import add_console_write, add_participant_write
 from im2.activities.formats.qa import service
 from im2.activities.formats.qa.live import refresh_boards_on_commit
 from im2.activities.formats.qa.schemas import (
@@ -19,13 +19,7 @@ from im2.activities.formats.qa.schemas import (
     UpvoteIn,
     UpvoteReceipt,
 )
-from im2.web.deps import (
-    ApiActor,
-    DbDep,
-    HubDep,
-    NowDep,
-    VisitorDep,
-)
+from im2.web.deps import ApiActor, DbDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["qa"])
@@ -43,31 +37,18 @@ def questions(
         return service.moderation_board(session, actor=actor, activity_id=activity_id, sort=sort)
 
 
-@router.post(
+add_console_write(
+    router,
     "/qas/{activity_id}/questions/{question_id}/moderation",
+    service.do_moderate,
+    name="moderate",
+    body=ModerateIn,
     response_model=QuestionRead,
     summary="Approve, hide, pin or mark a question answered",
+    fields=lambda body: {"action": body.action},
+    more={"question_id": Id},
+    refresh=refresh_boards_on_commit,
 )
-def moderate(
-    activity_id: Id,
-    question_id: Id,
-    body: ModerateIn,
-    actor: ApiActor,
-    db: DbDep,
-    hub: HubDep,
-    now: NowDep,
-) -> QuestionRead:
-    with db.transaction() as session:
-        read = service.do_moderate(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            question_id=question_id,
-            action=body.action,
-            now=now,
-        )
-        refresh_boards_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return read
 
 
 @router.get(

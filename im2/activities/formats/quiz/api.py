@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from im2.activities.formats.api import add_console_read, add_participant_write
+from im2.activities.formats.api import add_console_read, add_console_write, add_participant_write
 from im2.activities.formats.quiz import outcomes, reports, service
 from im2.activities.formats.quiz.public import shown_view
 from im2.activities.formats.quiz.schemas import (
@@ -42,28 +42,17 @@ add_console_read(
 )
 
 
-@router.post(
+add_console_write(
+    router,
     "/quizzes/{activity_id}/questions/{question_id}/outcome",
+    outcomes.do_settle,
+    name="settle",
+    body=OutcomeIn,
     response_model=SettleReceipt,
     summary="Enter a prediction's outcome and settle it (the same outcome twice changes nothing)",
+    fields=lambda body: {"option_id": body.option_id},
+    more={"question_id": Id},
 )
-def settle(
-    activity_id: Id,
-    question_id: Id,
-    body: OutcomeIn,
-    actor: ApiActor,
-    db: DbDep,
-    now: NowDep,
-) -> SettleReceipt:
-    with db.transaction() as session:
-        return outcomes.do_settle(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            question_id=question_id,
-            option_id=body.option_id,
-            now=now,
-        )
 
 
 @router.post(

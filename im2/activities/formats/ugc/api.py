@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from im2.activities.formats.api import add_console_read, add_participant_write
+from im2.activities.formats.api import add_console_read, add_console_write, add_participant_write
 from im2.activities.formats.ugc import review, service
 from im2.activities.formats.ugc.live import refresh_on_commit
 from im2.activities.formats.ugc.media import ACCEPTED, MAX_UPLOAD_BYTES
@@ -24,15 +24,7 @@ from im2.activities.formats.ugc.schemas import (
     VoteReceipt,
 )
 from im2.activities.formats.ugc.submit import read_capped, submit_entry
-from im2.web.deps import (
-    ApiActor,
-    DbDep,
-    HubDep,
-    LimiterDep,
-    NowDep,
-    SettingsDep,
-    VisitorDep,
-)
+from im2.web.deps import ApiActor, DbDep, HubDep, LimiterDep, NowDep, SettingsDep, VisitorDep
 from im2.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["ugc"])
@@ -56,31 +48,18 @@ def entries(
         return review.list_entries(session, actor=actor, activity_id=activity_id, status=status)
 
 
-@router.post(
+add_console_write(
+    router,
     "/ugcs/{activity_id}/entries/{entry_id}/moderation",
+    review.do_moderate_entry,
+    name="moderate",
+    body=ModerateIn,
     response_model=EntryRead,
     summary="Approve an entry into the gallery, or reject it",
+    fields=lambda body: {"approve": body.approve},
+    more={"entry_id": Id},
+    refresh=refresh_on_commit,
 )
-def moderate(
-    activity_id: Id,
-    entry_id: Id,
-    body: ModerateIn,
-    actor: ApiActor,
-    db: DbDep,
-    hub: HubDep,
-    now: NowDep,
-) -> EntryRead:
-    with db.transaction() as session:
-        read = review.do_moderate_entry(
-            session,
-            actor=actor,
-            activity_id=activity_id,
-            entry_id=entry_id,
-            approve=body.approve,
-            now=now,
-        )
-        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return read
 
 
 add_console_read(
@@ -93,20 +72,17 @@ add_console_read(
 )
 
 
-@router.post(
+add_console_write(
+    router,
     "/ugcs/{activity_id}/winners",
+    review.do_mark_winners,
+    name="winners",
+    body=WinnersIn,
     response_model=Ranking,
     summary="Mark the top entries as winners (after the campaign has ended)",
+    fields=lambda body: {"count": body.count},
+    refresh=refresh_on_commit,
 )
-def winners(
-    activity_id: Id, body: WinnersIn, actor: ApiActor, db: DbDep, hub: HubDep, now: NowDep
-) -> Ranking:
-    with db.transaction() as session:
-        result = review.do_mark_winners(
-            session, actor=actor, activity_id=activity_id, count=body.count, now=now
-        )
-        refresh_on_commit(session, db=db, hub=hub, activity_id=activity_id)
-    return result
 
 
 @router.get(
