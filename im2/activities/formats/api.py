@@ -83,15 +83,7 @@ def participant_api(
     request: Request,
     hub: HubDep,
 ) -> ParticipantApi:
-    return ParticipantApi(
-        visitor=visitor,
-        db=db,
-        limiter=limiter,
-        settings=settings,
-        now=now,
-        request=request,
-        hub=hub,
-    )
+    return ParticipantApi(visitor, db, limiter, settings, now, request, hub)
 
 
 ParticipantApiDep = Annotated[ParticipantApi, Depends(participant_api)]
