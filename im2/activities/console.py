@@ -81,7 +81,11 @@ def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -
         )
 
     def invalid(exc: ValidationError) -> dict[str, str]:
-        return {form.error_fields.get(k, k): v for k, v in field_errors(exc).items()}
+        errors = {form.error_fields.get(k, k): v for k, v in field_errors(exc).items()}
+        return {
+            k: _(form.error_messages[k]) if k in form.error_messages else v
+            for k, v in errors.items()
+        }
 
     @router.get(f"/campaigns/{{campaign_id}}/{kind}/new", name=f"new_{kind}")
     def new(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:

@@ -100,6 +100,10 @@ class CreateForm:
     # A model field whose error belongs to another form field (a percentage entered for a
     # fraction): {"model field": "form field"}.
     error_fields: Mapping[str, str] = field(default_factory=dict)
+    # A form field's message in the form's own terms instead of the model's (`N_()`-marked,
+    # translated when shown): {"form field": message}, e.g. a percentage out of 0–100 where
+    # the model said "at most 1".
+    error_messages: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,7 +144,8 @@ def test_console_creates_a_contest_and_works_the_queue(
         },
     )
     assert bad.status_code == 422
-    assert 'id="jury_percent-error"' in bad.text
+    # In the form's own terms (a percentage), not the model's "at most 1".
+    assert field_error_text(bad.text, "jury_percent") == "请输入 0 到 100 之间的百分比。"
     made = client.post(
         action,
         data={

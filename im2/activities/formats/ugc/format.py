@@ -22,7 +22,7 @@ from im2.activities.protocol import (
 from im2.activities.schemas import ENTRIES_HINT, ActivityKind
 from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput
-from im2.i18n import _
+from im2.i18n import N_, _
 
 
 def keywords_of(raw: str) -> list[str]:
@@ -34,7 +34,7 @@ def parse_form(raw: Mapping[str, str], campaign: CampaignRead) -> dict[str, Any]
     try:
         jury_weight = float(raw.get("jury_percent") or 60) / 100
     except ValueError:
-        raise InvalidInput(_("Enter a number."), field="jury_percent") from None
+        raise InvalidInput(_("Enter a percentage from 0 to 100."), field="jury_percent") from None
     return {
         **texts(raw),
         "hashtag": raw.get("hashtag", ""),
@@ -84,6 +84,7 @@ FORMAT = ActivityFormat(
             "winners": "3",
         },
         error_fields={"jury_weight": "jury_percent"},
+        error_messages={"jury_percent": N_("Enter a percentage from 0 to 100.")},
     ),
     export=Export(
         columns=tuple(review.EXPORT_COLUMNS),
