@@ -139,7 +139,6 @@ def start_server(
         "IM2_RUN_SCHEDULER": "false",
         "IM2_PARTICIPANT_RATE_PER_DEVICE": "1000/second",
         "IM2_PARTICIPANT_RATE_PER_IP": "10000000/second",
-        "IM2_RISK_IDENTITIES_PER_IP_HOUR": "100000000",
         **(env or {}),
     }
     # The ceiling is an async no-op route of the same app, through the same middleware. It is
