@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from im2.activities import deletion
@@ -34,7 +33,7 @@ from im2.errors import Conflict, NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, NowDep
 from im2.web.downloads import people_csv_download
-from im2.web.forms import FormState, field_errors, raw_values, save_or_show_again, see_other
+from im2.web.forms import FormState, form_errors, raw_values, save_or_show_again, see_other
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Permission
@@ -80,12 +79,7 @@ def _add_create(router: APIRouter, fmt: ActivityFormat[Any], form: CreateForm) -
             status_code=state.status_code,
         )
 
-    def invalid(exc: ValidationError) -> dict[str, str]:
-        errors = {form.error_fields.get(k, k): v for k, v in field_errors(exc).items()}
-        return {
-            k: _(form.error_messages[k]) if k in form.error_messages else v
-            for k, v in errors.items()
-        }
+    invalid = partial(form_errors, fields=form.error_fields, messages=form.error_messages)
 
     @router.get(f"/campaigns/{{campaign_id}}/{kind}/new", name=f"new_{kind}")
     def new(request: Request, campaign_id: Id, actor: ConsoleActor, db: DbDep) -> Response:

@@ -134,6 +134,21 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return first_field(validation_errors(exc))
 
 
+def form_errors(
+    exc: ValidationError,
+    *,
+    fields: Mapping[str, str] | None = None,
+    messages: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """`field_errors` for a form that differs from its model: a model field's error on the form
+    field it was typed in (`fields`: {"model field": "form field"}), said in the form's own
+    terms (`messages`: {"form field": `N_()`-marked message}), e.g. a percentage typed for a
+    fraction the model bounds by 1."""
+    renamed = {(fields or {}).get(k, k): v for k, v in field_errors(exc).items()}
+    own = messages or {}
+    return {k: _(own[k]) if k in own else v for k, v in renamed.items()}
+
+
 def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None

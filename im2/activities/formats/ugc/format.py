@@ -24,6 +24,10 @@ from im2.campaigns.schemas import CampaignRead
 from im2.errors import InvalidInput
 from im2.i18n import N_, _
 
+# The jury's weight is a fraction in the model and a percentage in the forms (create, rules).
+JURY_FIELD = {"jury_weight": "jury_percent"}
+JURY_MESSAGE = {"jury_percent": N_("Enter a percentage from 0 to 100.")}
+
 
 def keywords_of(raw: str) -> list[str]:
     return [k.strip() for k in re.split(r"[,，、\n]", raw) if k.strip()]
@@ -83,8 +87,8 @@ FORMAT = ActivityFormat(
             "jury_percent": "60",
             "winners": "3",
         },
-        error_fields={"jury_weight": "jury_percent"},
-        error_messages={"jury_percent": N_("Enter a percentage from 0 to 100.")},
+        error_fields=JURY_FIELD,
+        error_messages=JURY_MESSAGE,
     ),
     export=Export(
         columns=tuple(review.EXPORT_COLUMNS),

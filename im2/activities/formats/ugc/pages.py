@@ -8,7 +8,6 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, RedirectResponse, Response
 
@@ -22,7 +21,7 @@ from im2.activities.formats.pages import (
     queue_or_back,
 )
 from im2.activities.formats.ugc import review, service
-from im2.activities.formats.ugc.format import keywords_of
+from im2.activities.formats.ugc.format import JURY_FIELD, JURY_MESSAGE, keywords_of
 from im2.activities.formats.ugc.live import refresh_on_commit, snapshot
 from im2.activities.formats.ugc.media import MEDIA_TYPES, image_path
 from im2.activities.formats.ugc.schemas import STATUS_LABELS, EntryStatus, UgcUpdate
@@ -30,7 +29,7 @@ from im2.activities.schemas import ActivityKind
 from im2.errors import NotFound
 from im2.i18n import _
 from im2.web.deps import ConsoleActor, CsrfForm, DbDep, HubDep, NowDep, SettingsDep
-from im2.web.forms import FormState, field_errors
+from im2.web.forms import FormState, form_errors
 from im2.web.params import Id
 from im2.web.templating import render
 from im2.workspaces.schemas import Actor, Permission
@@ -183,16 +182,13 @@ def _rules(raw: dict[str, str]) -> UgcUpdate:
     )
 
 
-def _invalid(exc: ValidationError) -> dict[str, str]:
-    """Each field's error; the jury's weight on the percent field it was typed in."""
-    errors = field_errors(exc)
-    if errors.pop("jury_weight", None) is not None:
-        errors["jury_percent"] = _("Enter a percentage from 0 to 100.")
-    return errors
-
-
 add_settings_form(
-    router, ActivityKind.UGC, _page, parse=_rules, update=review.do_update_ugc, invalid=_invalid
+    router,
+    ActivityKind.UGC,
+    _page,
+    parse=_rules,
+    update=review.do_update_ugc,
+    invalid=partial(form_errors, fields=JURY_FIELD, messages=JURY_MESSAGE),
 )
 
 
